@@ -1,0 +1,114 @@
+// swift-tools-version: 6.2
+import PackageDescription
+
+let swiftSettings: [SwiftSetting] = [
+    .swiftLanguageMode(.v6),
+    .enableUpcomingFeature("ExistentialAny"),
+]
+
+let package = Package(
+    name: "baton",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "baton", targets: ["baton"]),
+        .library(name: "BatonCore", targets: ["BatonCore"]),
+        .library(name: "BatonSQLite", targets: ["BatonSQLite"]),
+        .library(name: "BatonWorker", targets: ["BatonWorker"]),
+        .library(name: "BatonServer", targets: ["BatonServer"]),
+        .library(name: "BatonClient", targets: ["BatonClient"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-configuration", from: "1.4.0", traits: ["YAML"]),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
+        .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
+        .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
+    ],
+    targets: [
+        .target(
+            name: "BatonCore",
+            dependencies: [
+                .product(name: "Logging", package: "swift-log")
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .target(
+            name: "BatonSQLite",
+            dependencies: [
+                "BatonCore",
+                .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .target(
+            name: "BatonWorker",
+            dependencies: [
+                "BatonCore",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .target(
+            name: "BatonServer",
+            dependencies: [
+                "BatonCore",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Hummingbird", package: "hummingbird"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .target(
+            name: "BatonClient",
+            dependencies: [
+                "BatonCore",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .executableTarget(
+            name: "baton",
+            dependencies: [
+                "BatonCore", "BatonSQLite", "BatonWorker", "BatonServer", "BatonClient",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Configuration", package: "swift-configuration"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "BatonCoreTests",
+            dependencies: ["BatonCore"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "StoreConformanceTests",
+            dependencies: ["BatonCore", "BatonSQLite"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "BatonWorkerTests",
+            dependencies: ["BatonCore", "BatonSQLite", "BatonWorker"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "BatonServerTests",
+            dependencies: [
+                "BatonCore", "BatonSQLite", "BatonServer", "BatonClient", "BatonWorker",
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "EndToEndTests",
+            dependencies: ["BatonCore", "BatonSQLite"],
+            swiftSettings: swiftSettings
+        ),
+    ]
+)

@@ -1,0 +1,74 @@
+import Foundation
+import Logging
+import Synchronization
+
+/// A swift-log handler writing one logfmt line per message to standard error:
+/// `time=… level=info msg="task succeeded" task_id=… kind=echo attempt=1`.
+public struct LogfmtLogHandler: LogHandler {
+    public var metadata: Logger.Metadata = [:]
+    public var logLevel: Logger.Level
+    public var metadataProvider: Logger.MetadataProvider?
+    private let label: String
+
+    private static let lock = Mutex(())
+
+    public init(label: String, level: Logger.Level = .info) {
+        self.label = label
+        self.logLevel = level
+    }
+
+    /// Installs the handler for the whole process at `level`.
+    public static func bootstrap(level: Logger.Level) {
+        LoggingSystem.bootstrap { label in LogfmtLogHandler(label: label, level: level) }
+    }
+
+    public subscript(metadataKey key: String) -> Logger.Metadata.Value? {
+        get { metadata[key] }
+        set { metadata[key] = newValue }
+    }
+
+    public func log(event: LogEvent) {
+        var line = "time=\(Self.timestamp()) level=\(event.level.rawValue) msg=\(Self.quote(event.message.description))"
+        line += " logger=\(Self.quote(label))"
+        var fields = metadata
+        if let provided = metadataProvider?.get() { fields.merge(provided) { $1 } }
+        if let extra = event.metadata { fields.merge(extra) { $1 } }
+        for key in fields.keys.sorted() {
+            line += " \(key)=\(Self.quote(Self.flatten(fields[key]!)))"
+        }
+        line += "\n"
+        Self.lock.withLock { _ in
+            FileHandle.standardError.write(Data(line.utf8))
+        }
+    }
+
+    static func timestamp() -> String {
+        Date().formatted(.iso8601.year().month().day().time(includingFractionalSeconds: true).timeZone(separator: .omitted))
+    }
+
+    static func flatten(_ value: Logger.Metadata.Value) -> String {
+        switch value {
+        case .string(let s): return s
+        case .stringConvertible(let c): return c.description
+        case .array(let items): return items.map(flatten).joined(separator: ",")
+        case .dictionary(let dict): return dict.keys.sorted().map { "\($0):\(flatten(dict[$0]!))" }.joined(separator: ",")
+        }
+    }
+
+    /// Quotes a value when it has spaces, quotes, `=` or is empty, as logfmt readers expect.
+    static func quote(_ s: String) -> String {
+        if !s.isEmpty && !s.contains(where: { $0 == " " || $0 == "\"" || $0 == "=" || $0 == "\n" || $0 == "\\" }) {
+            return s
+        }
+        var out = "\""
+        for ch in s {
+            switch ch {
+            case "\"": out += "\\\""
+            case "\\": out += "\\\\"
+            case "\n": out += "\\n"
+            default: out.append(ch)
+            }
+        }
+        return out + "\""
+    }
+}

@@ -1,0 +1,37 @@
+/// Named defaults. Every one is configurable; these are the values when nothing is set.
+public enum Defaults {
+    public static let queue = "default"
+    public static let priority = 5
+    /// As in seed 000: ten attempts, then the task is dead.
+    public static let maxAttempts = 10
+    public static let lease: Duration = .seconds(30)
+    /// Heartbeats run at this fraction of the lease.
+    public static let heartbeatDivisor = 3
+    public static let fallbackPoll: Duration = .seconds(1)
+    public static let shutdownGrace: Duration = .seconds(30)
+    public static let retention: Duration = .seconds(7 * 24 * 3600)
+    public static let rescueInterval: Duration = .seconds(5)
+    public static let cleanInterval: Duration = .seconds(600)
+    public static let retryBase: Duration = .seconds(1)
+    public static let retryCap: Duration = .seconds(3600)
+    public static let concurrency = 16
+    /// Largest number of tasks one claim statement takes.
+    public static let claimBatch = 1000
+    /// Completions are buffered at most this long before one batched write.
+    public static let ackLinger: Duration = .milliseconds(2)
+    public static let ackBatch = 1000
+}
+
+/// Input limits, checked before anything is stored.
+public enum Limits {
+    public static let maxKindLength = 128
+    public static let maxQueueLength = 64
+    public static let maxUniqueKeyLength = 256
+    public static let maxTags = 32
+    public static let maxTagLength = 64
+    public static let maxWorkerIDLength = 128
+    public static let defaultMaxJSONDepth = 64
+    public static let defaultMaxArgsBytes = 1 << 20
+    public static let priorityRange = 1...10
+    public static let maxAttemptsRange = 1...1000
+}

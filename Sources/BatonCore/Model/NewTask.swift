@@ -1,0 +1,125 @@
+import Foundation
+
+/// A task to submit: its kind, arguments and options.
+public struct NewTask: Sendable, Hashable {
+    public var kind: String
+    public var args: RawJSON
+    public var queue: String
+    public var priority: Int
+    /// Absolute time to run at; exclusive with `delay`.
+    public var runAt: Date?
+    /// Seconds from submission (store clock) to run at; exclusive with `runAt`.
+    public var delay: Double?
+    public var maxAttempts: Int
+    public var timeout: Double?
+    public var retry: RetryPolicy?
+    public var uniqueKey: String?
+    public var tags: [String]
+    /// A caller-chosen id (for idempotent resubmission); generated when `nil`.
+    public var id: TaskID?
+
+    public init(
+        kind: String, args: RawJSON = .emptyObject, queue: String = Defaults.queue,
+        priority: Int = Defaults.priority, runAt: Date? = nil, delay: Double? = nil,
+        maxAttempts: Int = Defaults.maxAttempts, timeout: Double? = nil, retry: RetryPolicy? = nil,
+        uniqueKey: String? = nil, tags: [String] = [], id: TaskID? = nil
+    ) {
+        self.kind = kind
+        self.args = args
+        self.queue = queue
+        self.priority = priority
+        self.runAt = runAt
+        self.delay = delay
+        self.maxAttempts = maxAttempts
+        self.timeout = timeout
+        self.retry = retry
+        self.uniqueKey = uniqueKey
+        self.tags = tags
+        self.id = id
+    }
+
+    /// Checks every field; the first problem found is reported, naming the field.
+    public func validate(maxArgsBytes: Int = Limits.defaultMaxArgsBytes) throws(BatonError) {
+        try Self.validateName(kind, field: "kind", maxLength: Limits.maxKindLength)
+        try Self.validateName(queue, field: "queue", maxLength: Limits.maxQueueLength)
+        guard Limits.priorityRange.contains(priority) else {
+            throw .invalidArgument("priority must be between 1 and 10, got \(priority)")
+        }
+        guard Limits.maxAttemptsRange.contains(maxAttempts) else {
+            throw .invalidArgument("max_attempts must be between 1 and \(Limits.maxAttemptsRange.upperBound), got \(maxAttempts)")
+        }
+        if runAt != nil && delay != nil {
+            throw .invalidArgument("give either run_at or delay, not both")
+        }
+        if let delay, !(delay >= 0 && delay.isFinite) {
+            throw .invalidArgument("delay must be a non-negative number of seconds, got \(delay)")
+        }
+        if let timeout, !(timeout > 0 && timeout.isFinite) {
+            throw .invalidArgument("timeout must be a positive number of seconds, got \(timeout)")
+        }
+        if let uniqueKey, uniqueKey.isEmpty || uniqueKey.utf8.count > Limits.maxUniqueKeyLength {
+            throw .invalidArgument("unique_key must be 1 to \(Limits.maxUniqueKeyLength) bytes")
+        }
+        if tags.count > Limits.maxTags {
+            throw .invalidArgument("at most \(Limits.maxTags) tags, got \(tags.count)")
+        }
+        for tag in tags where tag.isEmpty || tag.utf8.count > Limits.maxTagLength {
+            throw .invalidArgument("each tag must be 1 to \(Limits.maxTagLength) bytes")
+        }
+        if args.byteCount > maxArgsBytes {
+            throw BatonError(.tooLarge, "args are \(args.byteCount) bytes, more than the limit of \(maxArgsBytes)")
+        }
+    }
+
+    /// Kind and queue names: 1…max bytes of letters, digits and `. _ - : /`.
+    public static func validateName(_ name: String, field: String, maxLength: Int) throws(BatonError) {
+        if name.isEmpty { throw .invalidArgument("\(field) must not be empty") }
+        if name.utf8.count > maxLength {
+            throw .invalidArgument("\(field) is \(name.utf8.count) bytes long, more than the limit of \(maxLength)")
+        }
+        for byte in name.utf8 {
+            let ok =
+                (byte >= 0x30 && byte <= 0x39) || (byte >= 0x41 && byte <= 0x5A) || (byte >= 0x61 && byte <= 0x7A)
+                || byte == UInt8(ascii: ".") || byte == UInt8(ascii: "_") || byte == UInt8(ascii: "-")
+                || byte == UInt8(ascii: ":") || byte == UInt8(ascii: "/")
+            if !ok {
+                throw .invalidArgument("\(field) '\(name)' may contain only letters, digits and . _ - : /")
+            }
+        }
+    }
+}
+
+extension NewTask: Codable {
+    enum CodingKeys: String, CodingKey, CaseIterable {
+        case kind, args, queue, priority
+        case runAt = "run_at"
+        case delay
+        case maxAttempts = "max_attempts"
+        case timeout, retry
+        case uniqueKey = "unique_key"
+        case tags, id
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let all = try decoder.container(keyedBy: AnyKey.self)
+        for key in all.allKeys where CodingKeys(stringValue: key.stringValue) == nil {
+            throw DecodingError.dataCorrupted(
+                .init(codingPath: decoder.codingPath + [key], debugDescription: "unknown field '\(key.stringValue)' in a task"))
+        }
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        self.init(
+            kind: try c.decode(String.self, forKey: .kind),
+            args: try c.decodeIfPresent(RawJSON.self, forKey: .args) ?? .emptyObject,
+            queue: try c.decodeIfPresent(String.self, forKey: .queue) ?? Defaults.queue,
+            priority: try c.decodeIfPresent(Int.self, forKey: .priority) ?? Defaults.priority,
+            runAt: try c.decodeIfPresent(Date.self, forKey: .runAt),
+            delay: try c.decodeIfPresent(Double.self, forKey: .delay),
+            maxAttempts: try c.decodeIfPresent(Int.self, forKey: .maxAttempts) ?? Defaults.maxAttempts,
+            timeout: try c.decodeIfPresent(Double.self, forKey: .timeout),
+            retry: try c.decodeIfPresent(RetryPolicy.self, forKey: .retry),
+            uniqueKey: try c.decodeIfPresent(String.self, forKey: .uniqueKey),
+            tags: try c.decodeIfPresent([String].self, forKey: .tags) ?? [],
+            id: try c.decodeIfPresent(TaskID.self, forKey: .id)
+        )
+    }
+}

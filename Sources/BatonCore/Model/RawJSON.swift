@@ -1,0 +1,109 @@
+import Foundation
+
+/// Validated JSON text carried opaquely: arguments and results are checked once at the edge
+/// (well-formed, within the depth limit) and never parsed again on claim or completion.
+public struct RawJSON: Sendable, Hashable, CustomStringConvertible {
+    /// Compact JSON text.
+    public let text: String
+
+    /// Wraps text already known to be valid JSON (read back from a store).
+    public init(trusted text: String) { self.text = text }
+
+    /// Parses and validates `text`, normalising it to compact form.
+    public init(validating text: String, maxDepth: Int = Limits.defaultMaxJSONDepth) throws(BatonError) {
+        try self.init(validating: Data(text.utf8), maxDepth: maxDepth)
+    }
+
+    public init(validating data: Data, maxDepth: Int = Limits.defaultMaxJSONDepth) throws(BatonError) {
+        try Self.checkNesting(data, maxDepth: maxDepth)
+        let value: JSONValue
+        do {
+            value = try JSONDecoder().decode(JSONValue.self, from: data)
+        } catch {
+            throw BatonError.invalidArgument("not valid JSON: \(Self.describe(error))")
+        }
+        self.init(value)
+    }
+
+    public init(_ value: JSONValue) {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        // Encoding a JSONValue cannot fail: every case maps to plain JSON.
+        let data = (try? encoder.encode(value)) ?? Data("null".utf8)
+        self.text = String(decoding: data, as: UTF8.self)
+    }
+
+    /// JSON `null`.
+    public static let null = RawJSON(trusted: "null")
+    public static let emptyObject = RawJSON(trusted: "{}")
+
+    public var description: String { text }
+    public var byteCount: Int { text.utf8.count }
+
+    /// Parses the text (for handlers and tests; the hot path never does).
+    public func parsed() throws -> JSONValue {
+        try JSONDecoder().decode(JSONValue.self, from: Data(text.utf8))
+    }
+
+    /// Decodes into a Codable type.
+    public func decode<T: Decodable>(_ type: T.Type, decoder: JSONDecoder = JSONDecoder()) throws -> T {
+        try decoder.decode(T.self, from: Data(text.utf8))
+    }
+
+    /// Encodes a value into validated JSON.
+    public static func encoding<T: Encodable>(_ value: T) throws -> RawJSON {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        return RawJSON(trusted: String(decoding: try encoder.encode(value), as: UTF8.self))
+    }
+
+    /// Rejects nesting deeper than `maxDepth` without building the tree, so a hostile
+    /// document cannot exhaust the stack of the recursive decoder.
+    static func checkNesting(_ data: Data, maxDepth: Int) throws(BatonError) {
+        var depth = 0
+        var inString = false
+        var escaped = false
+        for byte in data {
+            if inString {
+                if escaped {
+                    escaped = false
+                } else if byte == UInt8(ascii: "\\") {
+                    escaped = true
+                } else if byte == UInt8(ascii: "\"") {
+                    inString = false
+                }
+                continue
+            }
+            switch byte {
+            case UInt8(ascii: "\""): inString = true
+            case UInt8(ascii: "["), UInt8(ascii: "{"):
+                depth += 1
+                if depth > maxDepth {
+                    throw BatonError.invalidArgument("JSON nested deeper than \(maxDepth) levels")
+                }
+            case UInt8(ascii: "]"), UInt8(ascii: "}"): depth -= 1
+            default: break
+            }
+        }
+    }
+
+    static func describe(_ error: any Error) -> String {
+        switch error {
+        case DecodingError.dataCorrupted(let context):
+            let underlying = (context.underlyingError as? NSError)?.userInfo[NSDebugDescriptionErrorKey] as? String
+            return underlying ?? context.debugDescription
+        default:
+            return "\(error)"
+        }
+    }
+}
+
+extension RawJSON: Codable {
+    public init(from decoder: any Decoder) throws {
+        self.init(try JSONValue(from: decoder))
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        try parsed().encode(to: encoder)
+    }
+}

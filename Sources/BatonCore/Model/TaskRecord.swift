@@ -1,0 +1,153 @@
+import Foundation
+
+/// One failed attempt, kept in the task's error history.
+public struct AttemptError: Sendable, Hashable, Codable {
+    public var attempt: Int
+    public var at: Date
+    public var message: String
+
+    public init(attempt: Int, at: Date, message: String) {
+        self.attempt = attempt
+        self.at = at
+        self.message = message
+    }
+}
+
+/// A task as stored: what was submitted, where it is in its life, and what happened to it.
+public struct TaskRecord: Sendable, Hashable {
+    public var id: TaskID
+    public var kind: String
+    public var queue: String
+    public var args: RawJSON
+    public var priority: Int
+    public var state: TaskState
+    /// Attempts started so far (0 until the first claim).
+    public var attempt: Int
+    public var maxAttempts: Int
+    /// When the task may run (for `pending`), or when it became claimable.
+    public var runAt: Date
+    public var leaseOwner: String?
+    public var leaseExpiresAt: Date?
+    /// Per-attempt time limit in seconds, if any.
+    public var timeout: Double?
+    public var retry: RetryPolicy?
+    public var result: RawJSON?
+    public var lastError: String?
+    public var errors: [AttemptError]
+    public var uniqueKey: String?
+    public var tags: [String]
+    public var createdAt: Date
+    public var startedAt: Date?
+    public var finishedAt: Date?
+
+    public init(
+        id: TaskID, kind: String, queue: String, args: RawJSON, priority: Int, state: TaskState,
+        attempt: Int, maxAttempts: Int, runAt: Date, leaseOwner: String? = nil,
+        leaseExpiresAt: Date? = nil, timeout: Double? = nil, retry: RetryPolicy? = nil,
+        result: RawJSON? = nil, lastError: String? = nil, errors: [AttemptError] = [],
+        uniqueKey: String? = nil, tags: [String] = [], createdAt: Date, startedAt: Date? = nil,
+        finishedAt: Date? = nil
+    ) {
+        self.id = id
+        self.kind = kind
+        self.queue = queue
+        self.args = args
+        self.priority = priority
+        self.state = state
+        self.attempt = attempt
+        self.maxAttempts = maxAttempts
+        self.runAt = runAt
+        self.leaseOwner = leaseOwner
+        self.leaseExpiresAt = leaseExpiresAt
+        self.timeout = timeout
+        self.retry = retry
+        self.result = result
+        self.lastError = lastError
+        self.errors = errors
+        self.uniqueKey = uniqueKey
+        self.tags = tags
+        self.createdAt = createdAt
+        self.startedAt = startedAt
+        self.finishedAt = finishedAt
+    }
+}
+
+extension TaskRecord: Codable {
+    enum CodingKeys: String, CodingKey {
+        case id, kind, queue, args, priority, state, attempt
+        case maxAttempts = "max_attempts"
+        case runAt = "run_at"
+        case leaseOwner = "lease_owner"
+        case leaseExpiresAt = "lease_expires_at"
+        case timeout, retry, result
+        case lastError = "last_error"
+        case errors
+        case uniqueKey = "unique_key"
+        case tags
+        case createdAt = "created_at"
+        case startedAt = "started_at"
+        case finishedAt = "finished_at"
+    }
+}
+
+/// A task handed to a worker, with the lease that fences its completion.
+public struct ClaimedTask: Sendable, Hashable, Codable {
+    public var task: TaskRecord
+    /// Unguessable token issued with this claim; completions must present it.
+    public var leaseToken: String
+
+    public init(task: TaskRecord, leaseToken: String) {
+        self.task = task
+        self.leaseToken = leaseToken
+    }
+
+    enum LeaseKeys: String, CodingKey {
+        case leaseToken = "lease_token"
+    }
+
+    /// On the wire a claimed task is the task's own object with `lease_token` beside its fields.
+    public init(from decoder: any Decoder) throws {
+        task = try TaskRecord(from: decoder)
+        leaseToken = try decoder.container(keyedBy: LeaseKeys.self).decode(String.self, forKey: .leaseToken)
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        try task.encode(to: encoder)
+        var c = encoder.container(keyedBy: LeaseKeys.self)
+        try c.encode(leaseToken, forKey: .leaseToken)
+    }
+
+    public var lease: LeaseRef { LeaseRef(id: task.id, token: leaseToken) }
+}
+
+/// Counts of a queue's tasks by state.
+public struct QueueCounts: Sendable, Hashable, Codable {
+    public var name: String
+    public var counts: [String: Int]
+
+    public init(name: String, counts: [TaskState: Int]) {
+        self.name = name
+        var all: [String: Int] = [:]
+        for state in TaskState.allCases { all[state.rawValue] = counts[state] ?? 0 }
+        self.counts = all
+    }
+
+    public func count(_ state: TaskState) -> Int { counts[state.rawValue] ?? 0 }
+}
+
+/// One page of a task listing, newest first.
+public struct TaskPage: Sendable, Hashable, Codable {
+    public var tasks: [TaskRecord]
+    /// Pass back as `cursor` for the next page; `nil` on the last page.
+    public var nextCursor: String?
+
+    public init(tasks: [TaskRecord], nextCursor: String?) {
+        self.tasks = tasks
+        self.nextCursor = nextCursor
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case tasks
+        case nextCursor = "next_cursor"
+    }
+}

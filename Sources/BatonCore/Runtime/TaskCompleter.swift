@@ -1,0 +1,142 @@
+import Logging
+import Synchronization
+
+/// Writes completions and failures in batches: acks that arrive while a write is in flight
+/// (or within the linger time) go into the next write, one store transaction per batch,
+/// each ack still fenced by its own lease token.
+public final class TaskCompleter: Sendable {
+    public struct Configuration: Sendable {
+        /// How long the first ack of a batch waits for company.
+        public var linger: Duration
+        public var maxBatch: Int
+        /// Attempts at writing a batch before its acks are given up (their tasks are then
+        /// rescued when their leases expire).
+        public var writeAttempts: Int
+
+        public init(linger: Duration = Defaults.ackLinger, maxBatch: Int = Defaults.ackBatch, writeAttempts: Int = 3) {
+            self.linger = linger
+            self.maxBatch = maxBatch
+            self.writeAttempts = writeAttempts
+        }
+    }
+
+    private struct Entry {
+        var ack: TaskAck
+        var continuation: CheckedContinuation<AckOutcome, any Error>?
+    }
+
+    private struct State {
+        var buffer: [Entry] = []
+        var flushing = false
+        var idleWaiters: [CheckedContinuation<Void, Never>] = []
+    }
+
+    public let store: any TaskStore
+    public let configuration: Configuration
+    private let logger: Logger
+    private let state = Mutex(State())
+
+    public init(store: any TaskStore, configuration: Configuration = .init(), logger: Logger = Logger(label: "baton.completer")) {
+        self.store = store
+        self.configuration = configuration
+        self.logger = logger
+    }
+
+    /// Queues an ack and waits until its batch is written; returns its outcome.
+    public func ack(_ ack: TaskAck) async throws -> AckOutcome {
+        try await withCheckedThrowingContinuation { continuation in
+            enqueue([Entry(ack: ack, continuation: continuation)])
+        }
+    }
+
+    /// Queues several acks and waits for all their outcomes, in order.
+    public func ackMany(_ acks: [TaskAck]) async throws -> [AckOutcome] {
+        try await withThrowingTaskGroup(of: (Int, AckOutcome).self) { group in
+            for (i, a) in acks.enumerated() {
+                group.addTask { (i, try await self.ack(a)) }
+            }
+            var outcomes = [AckOutcome](repeating: .notFound, count: acks.count)
+            for try await (i, outcome) in group { outcomes[i] = outcome }
+            return outcomes
+        }
+    }
+
+    /// Queues an ack without waiting for it; a refused ack is logged.
+    public func ackDetached(_ ack: TaskAck) {
+        enqueue([Entry(ack: ack, continuation: nil)])
+    }
+
+    /// Returns once every ack queued so far has been written.
+    public func flush() async {
+        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+            let idle = state.withLock { s -> Bool in
+                if s.buffer.isEmpty && !s.flushing { return true }
+                s.idleWaiters.append(continuation)
+                return false
+            }
+            if idle { continuation.resume() }
+        }
+    }
+
+    private func enqueue(_ entries: [Entry]) {
+        let start = state.withLock { s -> Bool in
+            s.buffer.append(contentsOf: entries)
+            if s.flushing { return false }
+            s.flushing = true
+            return true
+        }
+        if start { Task { await self.flushLoop() } }
+    }
+
+    private func flushLoop() async {
+        while true {
+            let full = state.withLock { $0.buffer.count >= configuration.maxBatch }
+            if !full && configuration.linger > .zero {
+                try? await Task.sleep(for: configuration.linger)
+            }
+            let batch = state.withLock { s -> [Entry]? in
+                if s.buffer.isEmpty {
+                    s.flushing = false
+                    return nil
+                }
+                let n = min(s.buffer.count, configuration.maxBatch)
+                let batch = Array(s.buffer.prefix(n))
+                s.buffer.removeFirst(n)
+                return batch
+            }
+            guard let batch else { break }
+            await write(batch)
+        }
+        let waiters = state.withLock { s -> [CheckedContinuation<Void, Never>] in
+            guard s.buffer.isEmpty, !s.flushing else { return [] }
+            let all = s.idleWaiters
+            s.idleWaiters = []
+            return all
+        }
+        for waiter in waiters { waiter.resume() }
+    }
+
+    private func write(_ batch: [Entry]) async {
+        var lastError: (any Error)?
+        for attempt in 1...max(1, configuration.writeAttempts) {
+            do {
+                let outcomes = try await store.taskAckMany(TaskAckParams(acks: batch.map(\.ack)))
+                for (entry, outcome) in zip(batch, outcomes) {
+                    if let continuation = entry.continuation {
+                        continuation.resume(returning: outcome)
+                    } else if case .staleLease = outcome {
+                        logger.warning("ack refused: lease no longer held", metadata: ["task_id": "\(entry.ack.lease.id)"])
+                    }
+                }
+                return
+            } catch {
+                lastError = error
+                logger.warning("ack batch write failed", metadata: ["attempt": "\(attempt)", "count": "\(batch.count)", "error": "\(error)"])
+                try? await Task.sleep(for: .milliseconds(50 * attempt))
+            }
+        }
+        for entry in batch {
+            entry.continuation?.resume(throwing: lastError ?? BatonError.unavailable("ack write failed"))
+        }
+    }
+}

@@ -1,0 +1,208 @@
+import Foundation
+import Logging
+import Synchronization
+
+/// What a worker asks the node for.
+public struct ClaimRequest: Sendable {
+    public var worker: String
+    public var queues: [String]
+    public var kinds: [String]?
+    public var max: Int
+    /// How long to wait for work when none is ready (long-poll); zero returns at once.
+    public var wait: Duration
+    public var lease: Duration
+
+    public init(worker: String, queues: [String], kinds: [String]? = nil, max: Int, wait: Duration, lease: Duration = Defaults.lease) {
+        self.worker = worker
+        self.queues = queues
+        self.kinds = kinds
+        self.max = max
+        self.wait = wait
+        self.lease = lease
+    }
+}
+
+/// Coalesces the claims of every worker of a node into batched store claims.
+///
+/// Requests with the same queues, kinds and lease form a group. One claim loop per group
+/// takes, in one store statement, what all of the group's waiting workers asked for and
+/// shares it out in arrival order. When nothing is ready the loop sleeps until the store's
+/// `ReadySignal` fires, the next delayed task is due, a waiter's deadline passes, or the
+/// fallback poll interval elapses — whichever is first.
+public final class TaskDispatcher: Sendable {
+    public struct Configuration: Sendable {
+        /// Most tasks one claim statement takes.
+        public var claimBatch: Int
+        /// Longest sleep between claims while workers wait and nothing signals.
+        public var fallbackPoll: Duration
+
+        public init(claimBatch: Int = Defaults.claimBatch, fallbackPoll: Duration = Defaults.fallbackPoll) {
+            self.claimBatch = claimBatch
+            self.fallbackPoll = fallbackPoll
+        }
+    }
+
+    private struct Key: Hashable {
+        var queues: [String]
+        var kinds: [String]
+        var lease: Duration
+    }
+
+    private struct Waiter {
+        var id: UInt64
+        var worker: String
+        var max: Int
+        var deadline: ContinuousClock.Instant
+        var continuation: CheckedContinuation<[ClaimedTask], any Error>
+    }
+
+    private struct Group {
+        var waiters: [Waiter] = []
+        var running = false
+    }
+
+    private struct State {
+        var groups: [Key: Group] = [:]
+        var nextID: UInt64 = 0
+    }
+
+    public let store: any TaskStore
+    public let configuration: Configuration
+    private let logger: Logger
+    private let state = Mutex(State())
+
+    public init(store: any TaskStore, configuration: Configuration = .init(), logger: Logger = Logger(label: "baton.dispatcher")) {
+        self.store = store
+        self.configuration = configuration
+        self.logger = logger
+    }
+
+    /// Claims up to `request.max` tasks, waiting up to `request.wait` for some to be ready.
+    /// Returns an empty array when the wait ends with nothing to claim.
+    public func claim(_ request: ClaimRequest) async throws -> [ClaimedTask] {
+        guard request.max > 0 else { return [] }
+        let key = Key(queues: request.queues.sorted(), kinds: (request.kinds ?? []).sorted(), lease: request.lease)
+        let deadline = ContinuousClock.now.advanced(by: max(.zero, request.wait))
+        let id = state.withLock { s -> UInt64 in
+            s.nextID &+= 1
+            return s.nextID
+        }
+        return try await withTaskCancellationHandler {
+            try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<[ClaimedTask], any Error>) in
+                let start = state.withLock { s -> Bool in
+                    if Task.isCancelled {
+                        continuation.resume(returning: [])
+                        return false
+                    }
+                    s.groups[key, default: Group()].waiters.append(
+                        Waiter(id: id, worker: request.worker, max: request.max, deadline: deadline, continuation: continuation))
+                    if s.groups[key]!.running { return false }
+                    s.groups[key]!.running = true
+                    return true
+                }
+                if start {
+                    Task { await self.claimLoop(key) }
+                }
+            }
+        } onCancel: {
+            let waiter = state.withLock { s -> Waiter? in
+                guard let index = s.groups[key]?.waiters.firstIndex(where: { $0.id == id }) else { return nil }
+                return s.groups[key]!.waiters.remove(at: index)
+            }
+            waiter?.continuation.resume(returning: [])
+        }
+    }
+
+    private func claimLoop(_ key: Key) async {
+        while true {
+            // Take every waiter's ask, oldest first, up to the batch limit.
+            let next = state.withLock { s -> ([ClaimShare], UInt64)? in
+                guard let group = s.groups[key], !group.waiters.isEmpty else {
+                    s.groups[key] = nil
+                    return nil
+                }
+                var shares: [ClaimShare] = []
+                var total = 0
+                for waiter in group.waiters where total < configuration.claimBatch {
+                    let take = min(waiter.max, configuration.claimBatch - total)
+                    shares.append(ClaimShare(worker: waiter.worker, max: take))
+                    total += take
+                }
+                return (shares, store.readySignal.generation)
+            }
+            guard let (shares, generation) = next else { return }
+            let asked = shares.reduce(0) { $0 + $1.max }
+
+            let claimed: [ClaimedTask]
+            do {
+                claimed = try await store.taskClaim(
+                    TaskClaimParams(shares: shares, queues: key.queues, kinds: key.kinds.isEmpty ? nil : key.kinds, lease: key.lease))
+            } catch {
+                let waiters = state.withLock { s -> [Waiter] in
+                    let all = s.groups[key]?.waiters ?? []
+                    s.groups[key] = nil
+                    return all
+                }
+                for waiter in waiters { waiter.continuation.resume(throwing: error) }
+                return
+            }
+
+            await distribute(claimed, key: key)
+            if claimed.count >= asked { continue }
+
+            // The queue ran dry: answer waiters whose time is up, then sleep until woken.
+            let now = ContinuousClock.now
+            let (expired, earliest) = state.withLock { s -> ([Waiter], ContinuousClock.Instant?) in
+                guard var group = s.groups[key] else { return ([], nil) }
+                let expired = group.waiters.filter { $0.deadline <= now }
+                group.waiters.removeAll { $0.deadline <= now }
+                let earliest = group.waiters.map(\.deadline).min()
+                s.groups[key] = group
+                return (expired, earliest)
+            }
+            for waiter in expired { waiter.continuation.resume(returning: []) }
+            guard let earliest else { continue }
+
+            var sleep = min(configuration.fallbackPoll, earliest - now)
+            if let due = try? await store.taskNextDueAt(queues: key.queues) {
+                let untilDue = Duration.seconds(due.timeIntervalSinceNow)
+                sleep = min(sleep, max(untilDue, .milliseconds(1)))
+            }
+            await store.readySignal.wait(after: generation, timeout: sleep)
+        }
+    }
+
+    /// Hands claimed tasks to the waiters they were claimed for, in arrival order.
+    private func distribute(_ claimed: [ClaimedTask], key: Key) async {
+        guard !claimed.isEmpty else { return }
+        var buckets: [String: ArraySlice<ClaimedTask>] = [:]
+        for (owner, tasks) in Dictionary(grouping: claimed, by: { $0.task.leaseOwner ?? "" }) {
+            buckets[owner] = tasks[...]
+        }
+        let served = state.withLock { s -> [(Waiter, [ClaimedTask])] in
+            guard var group = s.groups[key] else { return [] }
+            var served: [(Waiter, [ClaimedTask])] = []
+            group.waiters.removeAll { waiter in
+                guard var bucket = buckets[waiter.worker], !bucket.isEmpty else { return false }
+                let take = Array(bucket.prefix(waiter.max))
+                bucket.removeFirst(take.count)
+                buckets[waiter.worker] = bucket
+                served.append((waiter, take))
+                return true
+            }
+            s.groups[key] = group
+            return served
+        }
+        for (waiter, tasks) in served { waiter.continuation.resume(returning: tasks) }
+
+        // Waiters that gave up while their claim was in flight: put their tasks back.
+        let orphans = buckets.values.flatMap { $0 }.map { LeaseRef(id: $0.task.id, token: $0.leaseToken) }
+        if !orphans.isEmpty {
+            do {
+                _ = try await store.taskReleaseMany(TaskReleaseParams(leases: orphans))
+            } catch {
+                logger.warning("could not release tasks of a cancelled claim; they return when their lease expires", metadata: ["count": "\(orphans.count)", "error": "\(error)"])
+            }
+        }
+    }
+}

@@ -1,0 +1,230 @@
+import Foundation
+
+/// The one seam every backend implements (SQLite, PostgreSQL).
+///
+/// Every transition is one atomic statement or transaction, guarded by the expected current
+/// state and, for a running task, by its lease token. Time comes from the store's clock.
+/// The conformance suite in `Tests/StoreConformanceTests` runs unchanged against each store.
+public protocol TaskStore: Sendable {
+    /// Inserts all tasks in one transaction: all or nothing. Returns them as stored, in order.
+    func taskEnqueueMany(_ p: TaskEnqueueParams) async throws -> [TaskRecord]
+
+    /// Promotes due `pending` tasks, then claims up to `p.totalMax` ready tasks of the given
+    /// queues (and kinds) in one statement: highest priority first, then earliest `run_at`,
+    /// then submission order. Each claimed task's `leaseOwner` names the share it went to.
+    func taskClaim(_ p: TaskClaimParams) async throws -> [ClaimedTask]
+
+    /// Extends the leases of running tasks; per item, whether it still holds its lease.
+    func taskHeartbeatMany(_ p: TaskHeartbeatParams) async throws -> [HeartbeatOutcome]
+
+    /// Applies completions and failures in one transaction, each fenced by its lease token.
+    /// Returns one outcome per ack, in order.
+    func taskAckMany(_ p: TaskAckParams) async throws -> [AckOutcome]
+
+    /// Returns running tasks to `ready` without using up an attempt (graceful shutdown).
+    func taskReleaseMany(_ p: TaskReleaseParams) async throws -> Int
+
+    /// Cancels a non-terminal task. Throws `notFound`, or `conflict` if it is terminal.
+    func taskCancel(_ id: TaskID) async throws -> TaskRecord
+
+    /// Operator retry of a terminal task: back to `ready` with a new attempt allowed.
+    /// Throws `notFound`, or `conflict` if it is not terminal.
+    func taskRetry(_ id: TaskID) async throws -> TaskRecord
+
+    /// Deletes a terminal task. Throws `notFound`, or `conflict` if it is not terminal.
+    func taskDelete(_ id: TaskID) async throws
+
+    func taskGet(_ id: TaskID) async throws -> TaskRecord?
+
+    /// Newest first, filtered, with an opaque cursor.
+    func taskList(_ p: TaskListParams) async throws -> TaskPage
+
+    /// Counts per queue and state, every queue that has tasks.
+    func queueCounts() async throws -> [QueueCounts]
+
+    /// Treats running tasks whose lease expired as failed attempts: retried with backoff, or
+    /// `failed` when none are left. Returns how many were rescued.
+    func leaseRescueMany(_ p: LeaseRescueParams) async throws -> Int
+
+    /// Deletes terminal tasks finished before `p.finishedBefore`. Returns how many.
+    func taskDeleteFinished(_ p: TaskDeleteFinishedParams) async throws -> Int
+
+    /// The earliest `run_at` of a `pending` task in these queues, if any: when the next
+    /// delayed or backing-off task becomes due.
+    func taskNextDueAt(queues: [String]) async throws -> Date?
+
+    /// Fired after a commit that made tasks ready in this process.
+    var readySignal: ReadySignal { get }
+
+    /// The store's clock.
+    func now() async throws -> Date
+}
+
+public struct TaskEnqueueParams: Sendable {
+    public var tasks: [NewTask]
+    public init(tasks: [NewTask]) { self.tasks = tasks }
+}
+
+/// One worker's part of a coalesced claim.
+public struct ClaimShare: Sendable, Hashable {
+    public var worker: String
+    public var max: Int
+    public init(worker: String, max: Int) {
+        self.worker = worker
+        self.max = max
+    }
+}
+
+public struct TaskClaimParams: Sendable {
+    public var shares: [ClaimShare]
+    public var queues: [String]
+    /// `nil` or empty: any kind.
+    public var kinds: [String]?
+    public var lease: Duration
+
+    public init(shares: [ClaimShare], queues: [String], kinds: [String]?, lease: Duration) {
+        self.shares = shares
+        self.queues = queues
+        self.kinds = kinds
+        self.lease = lease
+    }
+
+    public init(worker: String, queues: [String], kinds: [String]? = nil, max: Int, lease: Duration = Defaults.lease) {
+        self.init(shares: [ClaimShare(worker: worker, max: max)], queues: queues, kinds: kinds, lease: lease)
+    }
+
+    public var totalMax: Int { shares.reduce(0) { $0 + $1.max } }
+}
+
+/// A task and the lease token its claim issued.
+public struct LeaseRef: Sendable, Hashable, Codable {
+    public var id: TaskID
+    public var token: String
+    public init(id: TaskID, token: String) {
+        self.id = id
+        self.token = token
+    }
+}
+
+public struct TaskHeartbeatParams: Sendable {
+    public var leases: [LeaseRef]
+    public var lease: Duration
+    public init(leases: [LeaseRef], lease: Duration) {
+        self.leases = leases
+        self.lease = lease
+    }
+}
+
+public enum HeartbeatOutcome: Sendable, Hashable {
+    /// The lease now runs until this time.
+    case extended(until: Date)
+    /// The task was cancelled; the worker should stop it.
+    case cancelled
+    /// The token is not the task's current lease (rescued, or never issued).
+    case lost
+    case notFound
+}
+
+public struct TaskCompletion: Sendable, Hashable {
+    public var lease: LeaseRef
+    public var result: RawJSON
+    public init(lease: LeaseRef, result: RawJSON) {
+        self.lease = lease
+        self.result = result
+    }
+}
+
+public struct TaskFailure: Sendable, Hashable {
+    public var lease: LeaseRef
+    public var message: String
+    /// `false` for "fail permanently": no retry whatever attempts are left.
+    public var retryable: Bool
+    /// "Retry later after D": overrides the retry policy's delay.
+    public var retryAfter: Duration?
+
+    public init(lease: LeaseRef, message: String, retryable: Bool = true, retryAfter: Duration? = nil) {
+        self.lease = lease
+        self.message = message
+        self.retryable = retryable
+        self.retryAfter = retryAfter
+    }
+}
+
+public enum TaskAck: Sendable, Hashable {
+    case complete(TaskCompletion)
+    case fail(TaskFailure)
+
+    public var lease: LeaseRef {
+        switch self {
+        case .complete(let c): c.lease
+        case .fail(let f): f.lease
+        }
+    }
+}
+
+public struct TaskAckParams: Sendable {
+    public var acks: [TaskAck]
+    public init(acks: [TaskAck]) { self.acks = acks }
+}
+
+public enum AckOutcome: Sendable, Hashable {
+    /// Applied; the task is now in this state (`succeeded`, `pending` for a retry, or `failed`).
+    case applied(TaskState)
+    /// The token is not the task's current lease, or the task is no longer running.
+    case staleLease
+    case notFound
+}
+
+public struct TaskReleaseParams: Sendable {
+    public var leases: [LeaseRef]
+    public init(leases: [LeaseRef]) { self.leases = leases }
+}
+
+public struct TaskListParams: Sendable, Hashable {
+    public var states: [TaskState]?
+    public var queue: String?
+    public var kind: String?
+    public var limit: Int
+    /// From a previous page's `nextCursor`.
+    public var cursor: String?
+
+    public static let maxLimit = 1000
+    public static let defaultLimit = 100
+
+    public init(states: [TaskState]? = nil, queue: String? = nil, kind: String? = nil, limit: Int = TaskListParams.defaultLimit, cursor: String? = nil) {
+        self.states = states
+        self.queue = queue
+        self.kind = kind
+        self.limit = limit
+        self.cursor = cursor
+    }
+
+    /// Checks the limit and decodes the cursor (a task id).
+    public func validatedCursor() throws(BatonError) -> TaskID? {
+        guard (1...Self.maxLimit).contains(limit) else {
+            throw .invalidArgument("limit must be between 1 and \(Self.maxLimit), got \(limit)")
+        }
+        guard let cursor else { return nil }
+        guard let id = TaskID(cursor) else { throw .invalidArgument("cursor '\(cursor)' is not valid") }
+        return id
+    }
+}
+
+public struct LeaseRescueParams: Sendable {
+    /// The policy for tasks that name none.
+    public var defaultRetry: RetryPolicy
+    public var limit: Int
+    public init(defaultRetry: RetryPolicy = .default, limit: Int = 1000) {
+        self.defaultRetry = defaultRetry
+        self.limit = limit
+    }
+}
+
+public struct TaskDeleteFinishedParams: Sendable {
+    public var finishedBefore: Date
+    public var limit: Int
+    public init(finishedBefore: Date, limit: Int = 10_000) {
+        self.finishedBefore = finishedBefore
+        self.limit = limit
+    }
+}
