@@ -1,0 +1,16 @@
+import ArgumentParser
+
+@main
+struct Baton: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "baton",
+        abstract: "Baton: a distributed task scheduler.",
+        discussion: """
+            Exit codes: 0 success; 1 a waited task ended failed or cancelled; 2 refused (e.g. cancel of a \
+            finished task); 3 not found; 4 store or server unreachable; 5 the database is not a Baton \
+            database; 64 usage error or invalid input.
+            """,
+        subcommands: [Standalone.self, Serve.self, Worker.self, Submit.self, Status.self, List.self, Cancel.self, Retry.self],
+        defaultSubcommand: Standalone.self
+    )
+}

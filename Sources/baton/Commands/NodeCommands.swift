@@ -1,0 +1,214 @@
+import ArgumentParser
+import BatonCore
+import BatonServer
+import BatonWorker
+import Foundation
+import Logging
+import ServiceLifecycle
+
+/// Options of a scheduler node (`standalone` and `serve`).
+struct NodeOptions: ParsableArguments {
+    @Option(help: "Address to listen on (BATON_HTTP_HOST, default 127.0.0.1).") var host: String?
+    @Option(help: "Port to listen on; 0 takes a free one (BATON_HTTP_PORT, default 8080). The node's URL is the first line on stdout.")
+    var port: Int?
+    @Option(help: "Seconds between polls of the store when nothing wakes the node (default 1).") var poll: Double?
+    @Option(help: "Seconds finished tasks are kept (default 7 days).") var retention: Double?
+    @Option(help: "Seconds between lease-rescue passes (default 5).") var rescueInterval: Double?
+
+    var flags: [String: String?] {
+        [
+            "http.host": host,
+            "http.port": port.map(String.init),
+            "node.fallbackPoll": poll.map { "\($0)" },
+            "node.retention": retention.map { "\($0)" },
+            "node.rescueInterval": rescueInterval.map { "\($0)" },
+        ]
+    }
+}
+
+/// Options of the workers a process runs (in-process for `standalone`, remote for `worker`).
+struct WorkerOptions: ParsableArguments {
+    @Option(help: "Tasks run at once (BATON_WORKER_CONCURRENCY, default 16).") var concurrency: Int?
+    @Option(help: "Queues to serve, comma list (default: default).") var queues: String?
+    @Option(help: "Kinds to serve, comma list (default: every built-in kind).") var kinds: String?
+    @Option(help: "Worker id (default: host-pid).") var id: String?
+    @Option(help: "Lease in seconds; heartbeats run every third of it (default 30).") var lease: Double?
+    @Option(help: "Seconds running tasks get to finish on shutdown before they are released (default 30).") var shutdownGrace: Double?
+    @Option(help: "Directory the `file` kind may read and write (BATON_FILES_ROOT); unset disables `file`.") var fileRoot: String?
+
+    var flags: [String: String?] {
+        [
+            "worker.concurrency": concurrency.map(String.init),
+            "worker.queues": queues,
+            "worker.kinds": kinds,
+            "worker.id": id,
+            "worker.lease": lease.map { "\($0)" },
+            "worker.shutdownGrace": shutdownGrace.map { "\($0)" },
+            "files.root": fileRoot,
+        ]
+    }
+
+    /// The worker runtime's configuration from the settings.
+    static func configuration(_ settings: Settings, registry: HandlerRegistry) throws -> WorkerConfiguration {
+        var config = WorkerConfiguration()
+        if let id = settings.string("worker.id") { config.id = id }
+        config.concurrency = try settings.int("worker.concurrency", default: Defaults.concurrency, range: 1...10_000)
+        if let queues = settings.list("worker.queues") {
+            for q in queues { try validateName(q, field: "queue", maxLength: Limits.maxQueueLength) }
+            config.queues = queues
+        }
+        if let kinds = settings.list("worker.kinds") {
+            let unknown = kinds.filter { !registry.kinds.contains($0) }
+            if !unknown.isEmpty {
+                throw CLIError.usage("no handler for kind(s) \(unknown.joined(separator: ", ")); built-in kinds: \(registry.kinds.sorted().joined(separator: ", "))")
+            }
+            config.kinds = kinds
+        }
+        config.lease = try settings.seconds("worker.lease", default: Defaults.lease, minimum: 0.05)
+        config.heartbeatInterval = config.lease / Defaults.heartbeatDivisor
+        config.shutdownGrace = try settings.seconds("worker.shutdownGrace", default: Defaults.shutdownGrace)
+        return config
+    }
+
+    static func fileRoot(_ settings: Settings) throws -> URL? {
+        guard let root = settings.string("files.root") else { return nil }
+        var isDirectory: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: root, isDirectory: &isDirectory), isDirectory.boolValue else {
+            throw CLIError.usage("files.root '\(root)' is not a directory")
+        }
+        return URL(fileURLWithPath: root, isDirectory: true)
+    }
+}
+
+func validateName(_ name: String, field: String, maxLength: Int) throws(CLIError) {
+    do { try NewTask.validateName(name, field: field, maxLength: maxLength) } catch { throw .usage(error.message) }
+}
+
+/// A scheduler node: the store, the claim dispatcher, the batched completer, maintenance,
+/// the HTTP API, and optionally in-process workers.
+struct Node {
+    let settings: Settings
+    let logger: Logger
+
+    func run(store fallback: StoreLocation?, inProcessWorkers: Bool) async throws {
+        let store = try await StoreLocation.open(settings, fallback: fallback)
+        let poll = try settings.seconds("node.fallbackPoll", default: Defaults.fallbackPoll, minimum: 0.001)
+        let retention = try settings.seconds("node.retention", default: Defaults.retention)
+        let rescueInterval = try settings.seconds("node.rescueInterval", default: Defaults.rescueInterval, minimum: 0.01)
+        let dispatcher = TaskDispatcher(store: store, configuration: .init(fallbackPoll: poll), logger: logger)
+        let completer = TaskCompleter(store: store, logger: logger)
+
+        var serverConfig = ServerConfiguration()
+        serverConfig.host = settings.string("http.host") ?? serverConfig.host
+        serverConfig.port = try settings.int("http.port", default: serverConfig.port, range: 0...65535)
+        let app = makeApplication(
+            node: NodeServices(store: store, dispatcher: dispatcher, completer: completer),
+            configuration: serverConfig,
+            logger: logger
+        ) { port in
+            // The first line on stdout is the node's URL, so scripts and tests can find it.
+            print("http://\(serverConfig.host):\(port)")
+            fflush(stdout)
+        }
+
+        var services: [any Service] = [
+            LeaseRescuer(store: store, interval: rescueInterval, logger: logger),
+            ResultCleaner(store: store, interval: Defaults.cleanInterval, retention: retention, logger: logger),
+            app,
+        ]
+        var grace = Duration.seconds(5)
+        if inProcessWorkers {
+            let registry = HandlerRegistry()
+            BuiltinKinds.register(into: registry, fileRoot: try WorkerOptions.fileRoot(settings))
+            let config = try WorkerOptions.configuration(settings, registry: registry)
+            grace += config.shutdownGrace
+            services.append(
+                WorkerRuntime(
+                    source: LocalTaskSource(dispatcher: dispatcher, completer: completer),
+                    registry: registry, configuration: config, logger: logger))
+        }
+        var groupConfig = ServiceGroupConfiguration(services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
+        groupConfig.maximumGracefulShutdownDuration = grace
+        try await ServiceGroup(configuration: groupConfig).run()
+        await completer.flush()
+    }
+}
+
+struct Standalone: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Run a whole scheduler in one process: SQLite store, HTTP API and in-process workers (the default command).",
+        discussion: "Uses baton.db in the working directory unless --store or --db says otherwise. Stops gracefully on Ctrl-C or SIGTERM."
+    )
+
+    @OptionGroup var common: CommonOptions
+    @OptionGroup var node: NodeOptions
+    @OptionGroup var worker: WorkerOptions
+
+    func run() async throws {
+        try await reportingErrors {
+            let settings = try await common.settings(node.flags.merging(worker.flags) { $1 })
+            try LogSetup.bootstrap(try settings.logLevel(), default: .info)
+            let logger = Logger(label: "baton")
+            try await Node(settings: settings, logger: logger).run(store: .standaloneDefault, inProcessWorkers: true)
+        }
+    }
+}
+
+struct Serve: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Run a scheduler node: the store and the HTTP API, for remote workers (`baton worker`)."
+    )
+
+    @OptionGroup var common: CommonOptions
+    @OptionGroup var node: NodeOptions
+
+    func run() async throws {
+        try await reportingErrors {
+            let settings = try await common.settings(node.flags)
+            try LogSetup.bootstrap(try settings.logLevel(), default: .info)
+            let logger = Logger(label: "baton")
+            try await Node(settings: settings, logger: logger).run(store: .standaloneDefault, inProcessWorkers: false)
+        }
+    }
+}
+
+struct Worker: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Run the built-in kinds against a node over HTTP.",
+        discussion: "Claims in batches with long-poll, heartbeats, acknowledges in batches, backs off while the node is unreachable, and drains on SIGTERM."
+    )
+
+    @OptionGroup var common: CommonOptions
+    @OptionGroup var worker: WorkerOptions
+    @Option(help: "The node's URL (repeatable, or a comma list in BATON_SERVER).") var server: [String] = []
+    @Option(help: "Bearer token (BATON_TOKEN).") var token: String?
+
+    func run() async throws {
+        try await reportingErrors {
+            let settings = try await common.settings(
+                worker.flags.merging(["server": server.isEmpty ? nil : server.joined(separator: ","), "token": token]) { $1 })
+            try LogSetup.bootstrap(try settings.logLevel(), default: .info)
+            let logger = Logger(label: "baton.worker")
+            let urls = try parseServers(settings.list("server") ?? [TargetOptions.defaultServer])
+            let registry = HandlerRegistry()
+            BuiltinKinds.register(into: registry, fileRoot: try WorkerOptions.fileRoot(settings))
+            let config = try WorkerOptions.configuration(settings, registry: registry)
+            let source = HTTPTaskSource(servers: urls, token: settings.string("token"), logger: logger)
+            let runtime = WorkerRuntime(source: source, registry: registry, configuration: config, logger: logger)
+            var groupConfig = ServiceGroupConfiguration(services: [runtime], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
+            groupConfig.maximumGracefulShutdownDuration = config.shutdownGrace + .seconds(5)
+            try await ServiceGroup(configuration: groupConfig).run()
+        }
+    }
+}
+
+func parseServers(_ texts: [String]) throws(CLIError) -> [URL] {
+    var urls: [URL] = []
+    for text in texts {
+        guard let url = URL(string: text), let scheme = url.scheme, ["http", "https"].contains(scheme), url.host != nil else {
+            throw .usage("'\(text)' is not a node URL such as http://127.0.0.1:8080")
+        }
+        urls.append(url)
+    }
+    return urls
+}

@@ -1,0 +1,55 @@
+import BatonCore
+import Foundation
+
+/// Human and JSON renderings of tasks for the CLI.
+enum Output {
+    static func json<T: Encodable>(_ value: T) -> String {
+        let encoder = BatonJSON.encoder()
+        encoder.outputFormatting.insert(.prettyPrinted)
+        return (try? encoder.encode(value)).map { String(decoding: $0, as: UTF8.self) } ?? "{}"
+    }
+
+    /// One JSON object on one line (for `--json` where a script reads a line).
+    static func jsonLine<T: Encodable>(_ value: T) -> String {
+        (try? BatonJSON.encoder().encode(value)).map { String(decoding: $0, as: UTF8.self) } ?? "{}"
+    }
+
+    static func describe(_ task: TaskRecord) -> String {
+        var lines: [(String, String)] = [
+            ("id", task.id.description),
+            ("kind", task.kind),
+            ("queue", task.queue),
+            ("state", task.state.rawValue),
+            ("priority", "\(task.priority)"),
+            ("attempt", "\(task.attempt) of \(task.maxAttempts)"),
+            ("args", task.args.text),
+            ("created", BatonJSON.formatDate(task.createdAt)),
+            ("run at", BatonJSON.formatDate(task.runAt)),
+        ]
+        if let started = task.startedAt { lines.append(("started", BatonJSON.formatDate(started))) }
+        if let finished = task.finishedAt { lines.append(("finished", BatonJSON.formatDate(finished))) }
+        if let owner = task.leaseOwner, task.state == .running { lines.append(("worker", owner)) }
+        if let result = task.result { lines.append(("result", result.text)) }
+        if let error = task.lastError { lines.append(("last error", error)) }
+        for e in task.errors { lines.append(("error #\(e.attempt)", e.message)) }
+        if !task.tags.isEmpty { lines.append(("tags", task.tags.joined(separator: ", "))) }
+        let width = lines.map(\.0.count).max() ?? 0
+        return lines.map { $0.0.padding(toLength: width, withPad: " ", startingAt: 0) + "  " + $0.1 }.joined(separator: "\n")
+    }
+
+    static func table(_ tasks: [TaskRecord]) -> String {
+        var rows = [["ID", "KIND", "QUEUE", "STATE", "PRIO", "ATTEMPT", "CREATED"]]
+        for t in tasks {
+            rows.append([
+                t.id.description, t.kind, t.queue, t.state.rawValue, "\(t.priority)", "\(t.attempt)/\(t.maxAttempts)",
+                BatonJSON.formatDate(t.createdAt),
+            ])
+        }
+        var widths = [Int](repeating: 0, count: rows[0].count)
+        for row in rows { for (i, cell) in row.enumerated() { widths[i] = max(widths[i], cell.count) } }
+        return rows.map { row in
+            row.enumerated().map { i, cell in i == row.count - 1 ? cell : cell.padding(toLength: widths[i], withPad: " ", startingAt: 0) }
+                .joined(separator: "  ")
+        }.joined(separator: "\n")
+    }
+}

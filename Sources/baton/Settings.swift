@@ -1,0 +1,91 @@
+import BatonCore
+import Configuration
+import Foundation
+import Logging
+import SystemPackage
+
+/// One set of settings from flags, `BATON_*` environment variables and an optional YAML file
+/// (`--config`), in that precedence.
+///
+/// Keys (YAML path → environment variable):
+/// - `store` → `BATON_STORE`: `sqlite:PATH` (PostgreSQL URLs come with the PostgreSQL store)
+/// - `sqlite.synchronous` → `BATON_SQLITE_SYNCHRONOUS`: `normal` (default) or `full`
+/// - `log.level` → `BATON_LOG_LEVEL`: trace, debug, info (default), notice, warning, error, critical
+/// - `http.host` → `BATON_HTTP_HOST` (default 127.0.0.1), `http.port` → `BATON_HTTP_PORT` (default 8080)
+/// - `worker.concurrency` → `BATON_WORKER_CONCURRENCY` (default 16)
+/// - `worker.queues` → `BATON_WORKER_QUEUES` (comma list, default `default`)
+/// - `worker.kinds` → `BATON_WORKER_KINDS` (comma list, default: every registered kind)
+/// - `worker.id` → `BATON_WORKER_ID`
+/// - `worker.lease` → `BATON_WORKER_LEASE` (seconds, default 30)
+/// - `worker.shutdownGrace` → `BATON_WORKER_SHUTDOWN_GRACE` (seconds, default 30)
+/// - `node.fallbackPoll` → `BATON_NODE_FALLBACK_POLL` (seconds, default 1)
+/// - `node.retention` → `BATON_NODE_RETENTION` (seconds, default 7 days)
+/// - `node.rescueInterval` → `BATON_NODE_RESCUE_INTERVAL` (seconds, default 5)
+/// - `files.root` → `BATON_FILES_ROOT`: directory the `file` kind may use (unset: `file` is disabled)
+/// - `server` → `BATON_SERVER`: node URL(s) for the CLI and remote workers (comma list)
+/// - `token` → `BATON_TOKEN`: bearer token (secret; never logged)
+struct Settings {
+    let reader: ConfigReader
+
+    /// Builds the reader: `flags` first, then the environment, then the YAML file.
+    static func load(flags: [String: String?], configFile: String?) async throws -> Settings {
+        var values: [AbsoluteConfigKey: ConfigValue] = [:]
+        for (key, value) in flags {
+            guard let value else { continue }
+            values[AbsoluteConfigKey(key.split(separator: ".").map(String.init))] = ConfigValue(.string(value), isSecret: key == "token")
+        }
+        var providers: [any ConfigProvider] = [
+            InMemoryProvider(name: "flags", values: values),
+            KeyMappingProvider(upstream: EnvironmentVariablesProvider(secretsSpecifier: .specific(["BATON_TOKEN"]))) { key in
+                key.prepending(["baton"])
+            },
+        ]
+        let file = configFile ?? ProcessInfo.processInfo.environment["BATON_CONFIG"]
+        if let file {
+            guard FileManager.default.isReadableFile(atPath: file) else {
+                throw CLIError.usage("cannot read the config file \(file)")
+            }
+            do {
+                providers.append(try await FileProvider<YAMLSnapshot>(filePath: FilePath(file)))
+            } catch {
+                throw CLIError.usage("the config file \(file) is not valid YAML: \(error)")
+            }
+        }
+        return Settings(reader: ConfigReader(providers: providers))
+    }
+
+    func string(_ key: String) -> String? {
+        reader.string(forKey: ConfigKey(key.split(separator: ".").map(String.init)), isSecret: key == "token")
+            .flatMap { $0.isEmpty ? nil : $0 }
+    }
+
+    func int(_ key: String, default value: Int, range: ClosedRange<Int>) throws -> Int {
+        guard let text = string(key) else { return value }
+        guard let n = Int(text.trimmingCharacters(in: .whitespaces)), range.contains(n) else {
+            throw CLIError.usage("\(key) must be a whole number in \(range.lowerBound)...\(range.upperBound), got '\(text)'")
+        }
+        return n
+    }
+
+    func seconds(_ key: String, default value: Duration, minimum: Double = 0) throws -> Duration {
+        guard let text = string(key) else { return value }
+        guard let s = Double(text.trimmingCharacters(in: .whitespaces)), s.isFinite, s >= minimum else {
+            throw CLIError.usage("\(key) must be a number of seconds ≥ \(minimum), got '\(text)'")
+        }
+        return .seconds(s)
+    }
+
+    func list(_ key: String) -> [String]? {
+        guard let text = string(key) else { return nil }
+        let items = text.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+        return items.isEmpty ? nil : items
+    }
+
+    func logLevel() throws -> Logger.Level? {
+        guard let text = string("log.level") else { return nil }
+        guard let level = Logger.Level(rawValue: text.lowercased()) else {
+            throw CLIError.usage("log level must be one of trace, debug, info, notice, warning, error, critical; got '\(text)'")
+        }
+        return level
+    }
+}

@@ -1,0 +1,68 @@
+import BatonClient
+import BatonCore
+import Foundation
+
+/// What `submit`, `status`, `list`, `cancel` and `retry` act on: a database file directly,
+/// or a node over HTTP.
+protocol TaskBackend: Sendable {
+    func submit(_ tasks: [NewTask]) async throws -> [TaskRecord]
+    func get(_ id: TaskID) async throws -> TaskRecord
+    func list(_ params: TaskListParams) async throws -> TaskPage
+    func cancel(_ id: TaskID) async throws -> TaskRecord
+    func retry(_ id: TaskID) async throws -> TaskRecord
+    /// Waits until the task is terminal or `timeout` passes; returns it as it is then.
+    func wait(_ id: TaskID, timeout: Duration) async throws -> TaskRecord
+}
+
+/// Acts on the store directly (a database file another process may be serving).
+struct LocalBackend: TaskBackend {
+    let store: any TaskStore
+    /// How often `wait` looks again: the node running the task is another process.
+    var pollInterval: Duration = .milliseconds(50)
+
+    func submit(_ tasks: [NewTask]) async throws -> [TaskRecord] {
+        try await store.taskEnqueueMany(TaskEnqueueParams(tasks: tasks))
+    }
+
+    func get(_ id: TaskID) async throws -> TaskRecord {
+        guard let task = try await store.taskGet(id) else { throw BatonError.taskNotFound(id) }
+        return task
+    }
+
+    func list(_ params: TaskListParams) async throws -> TaskPage { try await store.taskList(params) }
+    func cancel(_ id: TaskID) async throws -> TaskRecord { try await store.taskCancel(id) }
+    func retry(_ id: TaskID) async throws -> TaskRecord { try await store.taskRetry(id) }
+
+    func wait(_ id: TaskID, timeout: Duration) async throws -> TaskRecord {
+        let deadline = ContinuousClock.now.advanced(by: timeout)
+        while true {
+            let task = try await get(id)
+            if task.state.isTerminal || ContinuousClock.now >= deadline { return task }
+            try await Task.sleep(for: pollInterval)
+        }
+    }
+}
+
+/// Parses a task id argument, or fails with a usage error.
+func parseTaskID(_ text: String) throws(CLIError) -> TaskID {
+    guard let id = TaskID(text) else { throw .usage("'\(text)' is not a task id (a UUID)") }
+    return id
+}
+
+/// Acts on a node over HTTP.
+struct RemoteBackend: TaskBackend {
+    let client: BatonClient
+
+    init(servers: [String], token: String?) throws {
+        client = BatonClient(servers: try parseServers(servers), token: token)
+    }
+
+    func submit(_ tasks: [NewTask]) async throws -> [TaskRecord] {
+        tasks.count == 1 ? [try await client.submit(tasks[0])] : try await client.submit(tasks)
+    }
+    func get(_ id: TaskID) async throws -> TaskRecord { try await client.get(id) }
+    func list(_ params: TaskListParams) async throws -> TaskPage { try await client.list(params) }
+    func cancel(_ id: TaskID) async throws -> TaskRecord { try await client.cancel(id) }
+    func retry(_ id: TaskID) async throws -> TaskRecord { try await client.retry(id) }
+    func wait(_ id: TaskID, timeout: Duration) async throws -> TaskRecord { try await client.wait(id, timeout: timeout) }
+}
