@@ -16,6 +16,7 @@ let package = Package(
         .library(name: "BatonWorker", targets: ["BatonWorker"]),
         .library(name: "BatonServer", targets: ["BatonServer"]),
         .library(name: "BatonClient", targets: ["BatonClient"]),
+        .library(name: "BatonPostgres", targets: ["BatonPostgres"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -25,6 +26,7 @@ let package = Package(
         .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
         .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
         .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
+        .package(url: "https://github.com/vapor/postgres-nio", from: "1.33.2"),
     ],
     targets: [
         .target(
@@ -41,6 +43,17 @@ let package = Package(
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "Logging", package: "swift-log"),
             ],
+            swiftSettings: swiftSettings
+        ),
+        .target(
+            name: "BatonPostgres",
+            dependencies: [
+                "BatonCore",
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            resources: [.copy("Migrations")],
             swiftSettings: swiftSettings
         ),
         .target(
@@ -74,7 +87,7 @@ let package = Package(
         .executableTarget(
             name: "baton",
             dependencies: [
-                "BatonCore", "BatonSQLite", "BatonWorker", "BatonServer", "BatonClient",
+                "BatonCore", "BatonSQLite", "BatonPostgres", "BatonWorker", "BatonServer", "BatonClient",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Configuration", package: "swift-configuration"),
                 .product(name: "Logging", package: "swift-log"),
@@ -89,7 +102,7 @@ let package = Package(
         ),
         .testTarget(
             name: "StoreConformanceTests",
-            dependencies: ["BatonCore", "BatonSQLite"],
+            dependencies: ["BatonCore", "BatonSQLite", "BatonPostgres"],
             swiftSettings: swiftSettings
         ),
         .testTarget(
@@ -107,7 +120,7 @@ let package = Package(
         ),
         .testTarget(
             name: "EndToEndTests",
-            dependencies: ["BatonCore", "BatonSQLite"],
+            dependencies: ["BatonCore", "BatonSQLite", "BatonPostgres", "BatonClient"],
             swiftSettings: swiftSettings
         ),
     ]

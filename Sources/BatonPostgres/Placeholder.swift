@@ -1,0 +1,1 @@
+// BatonPostgres: being written
