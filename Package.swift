@@ -119,6 +119,11 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .testTarget(
+            name: "BatonPostgresTests",
+            dependencies: ["BatonCore", "BatonPostgres"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
             name: "EndToEndTests",
             dependencies: ["BatonCore", "BatonSQLite", "BatonPostgres", "BatonClient"],
             swiftSettings: swiftSettings
