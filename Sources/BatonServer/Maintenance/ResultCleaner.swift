@@ -1,0 +1,49 @@
+import BatonCore
+import Foundation
+import Logging
+import ServiceLifecycle
+
+/// Periodically deletes terminal tasks (succeeded, failed, cancelled) that finished more
+/// than `retention` ago, with their results (`store.taskDeleteFinished`).
+///
+/// Stops at once on graceful shutdown. Run it on one node per store (the leader).
+public struct ResultCleaner: Service {
+    public static let defaultBatch = 10_000
+
+    public let store: any TaskStore
+    public let interval: Duration
+    public let retention: Duration
+    public let batch: Int
+    private let logger: Logger
+
+    public init(
+        store: any TaskStore, interval: Duration = Defaults.cleanInterval, retention: Duration = Defaults.retention,
+        batch: Int = ResultCleaner.defaultBatch, logger: Logger = Logger(label: "baton.cleaner")
+    ) {
+        self.store = store
+        self.interval = interval
+        self.retention = retention
+        self.batch = max(1, batch)
+        self.logger = logger
+    }
+
+    public func run() async throws {
+        await MaintenanceLoop.run(interval: interval, logger: logger) {
+            let deleted = try await cleanOnce()
+            if deleted > 0 { logger.info("deleted finished tasks past retention", metadata: ["count": "\(deleted)"]) }
+        }
+    }
+
+    /// One pass: deletes every terminal task finished before `now - retention` (store clock).
+    @discardableResult
+    public func cleanOnce() async throws -> Int {
+        let cutoff = try await store.now().addingTimeInterval(-retention.seconds)
+        var total = 0
+        while !Task.isCancelled {
+            let n = try await store.taskDeleteFinished(TaskDeleteFinishedParams(finishedBefore: cutoff, limit: batch))
+            total += n
+            if n < batch { break }
+        }
+        return total
+    }
+}

@@ -1,0 +1,39 @@
+import BatonCore
+import Hummingbird
+
+/// `/health`, `/ready` and `/v1/queues`.
+struct SystemRoutes<Context: RequestContext>: Sendable {
+    let node: NodeServices
+
+    var routes: [Route<Context>] {
+        [
+            Route(.get, "/health", health),
+            Route(.get, "/ready", ready),
+            Route(.get, "/v1/queues", queues),
+        ]
+    }
+
+    struct Status: Encodable {
+        var status: String
+    }
+
+    /// The process is up.
+    @Sendable func health(_ request: Request, context: Context) async throws -> Response {
+        JSONResponse.make(Status(status: "ok"))
+    }
+
+    /// The store answers: 200, else 503 `unavailable`.
+    @Sendable func ready(_ request: Request, context: Context) async throws -> Response {
+        do {
+            _ = try await node.store.now()
+        } catch {
+            context.logger.warning("readiness check failed", metadata: ["error": "\(error)"])
+            throw BatonError.unavailable("the store is not available")
+        }
+        return JSONResponse.make(Status(status: "ready"))
+    }
+
+    @Sendable func queues(_ request: Request, context: Context) async throws -> Response {
+        JSONResponse.make(QueuesResponse(queues: try await node.store.queueCounts()))
+    }
+}
