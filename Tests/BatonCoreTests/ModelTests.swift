@@ -94,7 +94,8 @@ import Testing
         } catch let DecodingError.dataCorrupted(context) {
             #expect(context.debugDescription.contains("prioritee"))
         }
-        let ok = try BatonJSON.decoder().decode(NewTask.self, from: Data(#"{"kind":"echo","delay":2.5,"retry":{"policy":"fixed","backoff":0.1}}"#.utf8))
+        let ok = try BatonJSON.decoder().decode(
+            NewTask.self, from: Data(#"{"kind":"echo","delay":2.5,"retry":{"policy":"fixed","backoff":0.1}}"#.utf8))
         #expect(ok.delay == 2.5 && ok.retry == .fixed(.milliseconds(100)) && ok.args == .emptyObject)
     }
 }
@@ -103,7 +104,8 @@ import Testing
     @Test func claimedTaskIsFlatWithLeaseToken() throws {
         let record = TaskRecord(
             id: .generate(), kind: "echo", queue: "default", args: try RawJSON(validating: #"{"a":1}"#), priority: 5, state: .running,
-            attempt: 1, maxAttempts: 10, runAt: Date(timeIntervalSince1970: 1_700_000_000.123), createdAt: Date(timeIntervalSince1970: 1_700_000_000))
+            attempt: 1, maxAttempts: 10, runAt: Date(timeIntervalSince1970: 1_700_000_000.123),
+            createdAt: Date(timeIntervalSince1970: 1_700_000_000))
         let claimed = ClaimedTask(task: record, leaseToken: "abc")
         let data = try BatonJSON.encoder().encode(claimed)
         let object = try JSONSerialization.jsonObject(with: data) as! [String: Any]

@@ -102,7 +102,7 @@ import Testing
 
     @Test func nonePolicyMeansDeadOnFirstFailure() {
         let d = FailureDecision.decide(
-            attempt: 1, maxAttempts: 10, retryable: true, retryAfter: nil, taskPolicy: .none, fallback: .default, now: now)
+            attempt: 1, maxAttempts: 10, retryable: true, retryAfter: nil, taskPolicy: RetryPolicy.none, fallback: .default, now: now)
         #expect(d == .dead)
     }
 

@@ -15,7 +15,11 @@ public struct RawJSON: Sendable, Hashable, CustomStringConvertible {
     }
 
     public init(validating data: Data, maxDepth: Int = Limits.defaultMaxJSONDepth) throws(BatonError) {
-        try Self.checkNesting(data, maxDepth: maxDepth)
+        do {
+            try JSONSyntax.validate(data, maxDepth: maxDepth)
+        } catch {
+            throw BatonError.invalidArgument(error.message.hasPrefix("JSON nested") ? error.message : "not valid JSON: \(error.message)")
+        }
         let value: JSONValue
         do {
             value = try JSONDecoder().decode(JSONValue.self, from: data)
@@ -23,6 +27,16 @@ public struct RawJSON: Sendable, Hashable, CustomStringConvertible {
             throw BatonError.invalidArgument("not valid JSON: \(Self.describe(error))")
         }
         self.init(value)
+    }
+
+    /// Checks that `data` is strict JSON nested at most `maxDepth` deep (for whole request
+    /// bodies, before a lenient decoder sees them).
+    public static func validateSyntax(_ data: some Collection<UInt8>, maxDepth: Int = Limits.defaultMaxJSONDepth) throws(BatonError) {
+        do {
+            try JSONSyntax.validate(data, maxDepth: maxDepth)
+        } catch {
+            throw BatonError.invalidArgument(error.message.hasPrefix("JSON nested") ? error.message : "malformed JSON: \(error.message)")
+        }
     }
 
     public init(_ value: JSONValue) {
@@ -55,36 +69,6 @@ public struct RawJSON: Sendable, Hashable, CustomStringConvertible {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
         return RawJSON(trusted: String(decoding: try encoder.encode(value), as: UTF8.self))
-    }
-
-    /// Rejects nesting deeper than `maxDepth` without building the tree, so a hostile
-    /// document cannot exhaust the stack of the recursive decoder.
-    static func checkNesting(_ data: Data, maxDepth: Int) throws(BatonError) {
-        var depth = 0
-        var inString = false
-        var escaped = false
-        for byte in data {
-            if inString {
-                if escaped {
-                    escaped = false
-                } else if byte == UInt8(ascii: "\\") {
-                    escaped = true
-                } else if byte == UInt8(ascii: "\"") {
-                    inString = false
-                }
-                continue
-            }
-            switch byte {
-            case UInt8(ascii: "\""): inString = true
-            case UInt8(ascii: "["), UInt8(ascii: "{"):
-                depth += 1
-                if depth > maxDepth {
-                    throw BatonError.invalidArgument("JSON nested deeper than \(maxDepth) levels")
-                }
-            case UInt8(ascii: "]"), UInt8(ascii: "}"): depth -= 1
-            default: break
-            }
-        }
     }
 
     static func describe(_ error: any Error) -> String {
