@@ -87,7 +87,7 @@ let package = Package(
         .executableTarget(
             name: "baton",
             dependencies: [
-                "BatonCore", "BatonSQLite", "BatonPostgres", "BatonWorker", "BatonServer", "BatonClient",
+                "BatonCore", "BatonSQLite", "BatonWorker", "BatonServer", "BatonClient",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Configuration", package: "swift-configuration"),
                 .product(name: "Logging", package: "swift-log"),
@@ -102,7 +102,7 @@ let package = Package(
         ),
         .testTarget(
             name: "StoreConformanceTests",
-            dependencies: ["BatonCore", "BatonSQLite", "BatonPostgres"],
+            dependencies: ["BatonCore", "BatonSQLite"],
             swiftSettings: swiftSettings
         ),
         .testTarget(
@@ -125,7 +125,7 @@ let package = Package(
         ),
         .testTarget(
             name: "EndToEndTests",
-            dependencies: ["BatonCore", "BatonSQLite", "BatonPostgres", "BatonClient"],
+            dependencies: ["BatonCore", "BatonSQLite", "BatonClient"],
             swiftSettings: swiftSettings
         ),
     ]
