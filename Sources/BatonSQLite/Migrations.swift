@@ -1,0 +1,18 @@
+import GRDB
+
+/// The schema's versions. A migration, once shipped, never changes: add a new one.
+enum Migrations {
+    /// `PRAGMA application_id` of every Baton database: "BATN".
+    static let applicationID: Int32 = 0x4241_544E
+
+    static let migrator: DatabaseMigrator = {
+        var migrator = DatabaseMigrator()
+        migrator.registerMigration("v1") { db in
+            for statement in SQL.schemaV1 {
+                try db.execute(sql: statement)
+            }
+            try db.execute(sql: "PRAGMA application_id = \(applicationID)")
+        }
+        return migrator
+    }()
+}

@@ -1,0 +1,172 @@
+/// Every SQL statement the SQLite store runs, in one place.
+///
+/// Times are INTEGER milliseconds since 1970 (the store process's clock); `seq` is the
+/// integer primary key (the rowid), which orders tasks by submission.
+enum SQL {
+    static let taskStates = "('pending','ready','running','succeeded','failed','cancelled')"
+    static let terminalStates = "('succeeded','failed','cancelled')"
+
+    // MARK: Schema (migration v1)
+
+    static let schemaV1 = [
+        """
+        CREATE TABLE tasks (
+            seq INTEGER PRIMARY KEY,
+            id TEXT NOT NULL UNIQUE,
+            kind TEXT NOT NULL,
+            queue TEXT NOT NULL,
+            args TEXT NOT NULL,
+            priority INTEGER NOT NULL,
+            state TEXT NOT NULL CHECK (state IN \(taskStates)),
+            attempt INTEGER NOT NULL DEFAULT 0,
+            max_attempts INTEGER NOT NULL,
+            run_at INTEGER NOT NULL,
+            lease_owner TEXT,
+            lease_token TEXT,
+            lease_expires_at INTEGER,
+            timeout REAL,
+            retry TEXT,
+            result TEXT,
+            last_error TEXT,
+            errors TEXT NOT NULL DEFAULT '[]',
+            unique_key TEXT,
+            tags TEXT NOT NULL DEFAULT '[]',
+            created_at INTEGER NOT NULL,
+            started_at INTEGER,
+            finished_at INTEGER
+        )
+        """,
+        // Exactly the claim query's shape: per queue, highest priority, earliest run_at, then submission order.
+        "CREATE INDEX tasks_ready ON tasks (queue, priority DESC, run_at, seq) WHERE state = 'ready'",
+        "CREATE INDEX tasks_pending ON tasks (run_at) WHERE state = 'pending'",
+        "CREATE INDEX tasks_running_lease ON tasks (lease_expires_at) WHERE state = 'running'",
+        "CREATE INDEX tasks_terminal ON tasks (finished_at) WHERE state IN \(terminalStates)",
+    ]
+
+    // MARK: Rows
+
+    /// The columns `TaskRecord(row:)` reads, in this order.
+    static let taskColumns = """
+        seq, id, kind, queue, args, priority, state, attempt, max_attempts, run_at, lease_owner, lease_token, \
+        lease_expires_at, timeout, retry, result, last_error, errors, unique_key, tags, created_at, started_at, finished_at
+        """
+
+    // MARK: Enqueue
+
+    static let insertColumns = "id, kind, queue, args, priority, state, max_attempts, run_at, timeout, retry, unique_key, tags, created_at"
+    static let insertColumnCount = 13
+    static let insertRowPlaceholders = "(" + Array(repeating: "?", count: insertColumnCount).joined(separator: ",") + ")"
+
+    /// A multi-row insert of `rows` tasks.
+    static func insert(rows: Int) -> String {
+        "INSERT INTO tasks (\(insertColumns)) VALUES " + Array(repeating: insertRowPlaceholders, count: rows).joined(separator: ",")
+    }
+
+    // MARK: Claim
+
+    static let promoteDue = "UPDATE tasks SET state = 'ready' WHERE state = 'pending' AND run_at <= ?"
+
+    /// One statement that claims for every share: the ready tasks of `queueCount` queues
+    /// (optionally of `kindCount` kinds) in claim order, numbered, and each given to the share
+    /// whose cumulative maximum covers its number.
+    ///
+    /// Arguments: lease expiry, now, then per share (cumulative max, worker), then per queue
+    /// (queue, limit), then kinds after each queue, then the total limit.
+    static func claim(shareCount: Int, queueCount: Int, kindCount: Int) -> String {
+        let owner =
+            shareCount == 1
+            ? "?"
+            : "CASE " + Array(repeating: "WHEN p.rn <= ? THEN ?", count: shareCount).joined(separator: " ") + " END"
+        let kindFilter = kindCount == 0 ? "" : " AND kind IN (" + Array(repeating: "?", count: kindCount).joined(separator: ",") + ")"
+        // One index range per queue, each already in claim order and limited, merged and limited again.
+        let perQueue = """
+            SELECT * FROM (SELECT seq AS rid, priority, run_at FROM tasks INDEXED BY tasks_ready \
+            WHERE state = 'ready' AND queue = ?\(kindFilter) ORDER BY priority DESC, run_at, seq LIMIT ?)
+            """
+        let candidates = Array(repeating: perQueue, count: queueCount).joined(separator: " UNION ALL ")
+        return """
+            UPDATE tasks SET state = 'running', attempt = attempt + 1, lease_token = lower(hex(randomblob(16))), \
+            lease_expires_at = ?, started_at = ?, lease_owner = \(owner) \
+            FROM (SELECT rid, row_number() OVER (ORDER BY priority DESC, run_at, rid) AS rn FROM (\(candidates)) \
+            ORDER BY priority DESC, run_at, rid LIMIT ?) AS p \
+            WHERE tasks.seq = p.rid RETURNING \(taskColumns)
+            """
+    }
+
+    // MARK: Acks, heartbeats, releases
+
+    static let complete = """
+        UPDATE tasks SET state = 'succeeded', result = ?, finished_at = ?, lease_owner = NULL, lease_token = NULL, \
+        lease_expires_at = NULL WHERE id = ? AND state = 'running' AND lease_token = ?
+        """
+
+    static let exists = "SELECT 1 FROM tasks WHERE id = ?"
+
+    /// What a failure needs to decide: `seq, state, lease_token, attempt, max_attempts, retry`.
+    static let failLookup = "SELECT seq, state, lease_token, attempt, max_attempts, retry FROM tasks WHERE id = ?"
+
+    /// A failed attempt: arguments state, run_at (nil keeps it), finished_at, last_error, the
+    /// attempt error as JSON, seq.
+    static let fail = """
+        UPDATE tasks SET state = ?, run_at = coalesce(?, run_at), finished_at = ?, lease_owner = NULL, lease_token = NULL, \
+        lease_expires_at = NULL, last_error = ?, errors = json_insert(errors, '$[#]', json(?)) WHERE seq = ?
+        """
+
+    static let heartbeat = "UPDATE tasks SET lease_expires_at = ? WHERE id = ? AND state = 'running' AND lease_token = ?"
+    static let leaseLookup = "SELECT state, lease_token FROM tasks WHERE id = ?"
+
+    static let release = """
+        UPDATE tasks SET state = 'ready', attempt = attempt - 1, lease_owner = NULL, lease_token = NULL, lease_expires_at = NULL \
+        WHERE id = ? AND state = 'running' AND lease_token = ?
+        """
+
+    // MARK: Operator actions and reads
+
+    static let stateLookup = "SELECT seq, state FROM tasks WHERE id = ?"
+
+    /// Keeps the lease token so that the running worker's heartbeat can learn of the cancel.
+    static let cancel = """
+        UPDATE tasks SET state = 'cancelled', finished_at = ?, lease_expires_at = NULL WHERE seq = ? RETURNING \(taskColumns)
+        """
+
+    static let retry = """
+        UPDATE tasks SET state = 'ready', run_at = ?, max_attempts = max(max_attempts, attempt + 1), finished_at = NULL, \
+        result = NULL, lease_owner = NULL, lease_token = NULL, lease_expires_at = NULL WHERE seq = ? RETURNING \(taskColumns)
+        """
+
+    static let delete = "DELETE FROM tasks WHERE seq = ?"
+
+    static let get = "SELECT \(taskColumns) FROM tasks WHERE id = ?"
+
+    static func list(hasCursor: Bool, stateCount: Int, hasQueue: Bool, hasKind: Bool) -> String {
+        var conditions: [String] = []
+        if hasCursor { conditions.append("id < ?") }
+        if stateCount > 0 { conditions.append("state IN (" + Array(repeating: "?", count: stateCount).joined(separator: ",") + ")") }
+        if hasQueue { conditions.append("queue = ?") }
+        if hasKind { conditions.append("kind = ?") }
+        let filter = conditions.isEmpty ? "" : " WHERE " + conditions.joined(separator: " AND ")
+        return "SELECT \(taskColumns) FROM tasks\(filter) ORDER BY id DESC LIMIT ?"
+    }
+
+    static let queueCounts = "SELECT queue, state, count(*) FROM tasks GROUP BY queue, state ORDER BY queue"
+
+    // MARK: Maintenance
+
+    static let expiredLeases = """
+        SELECT seq, attempt, max_attempts, retry FROM tasks WHERE state = 'running' AND lease_expires_at < ? \
+        ORDER BY lease_expires_at LIMIT ?
+        """
+
+    static let deleteFinished = """
+        DELETE FROM tasks WHERE seq IN (SELECT seq FROM tasks WHERE state IN \(terminalStates) AND finished_at < ? LIMIT ?)
+        """
+
+    static func nextDue(queueCount: Int) -> String {
+        "SELECT run_at FROM tasks WHERE state = 'pending' AND queue IN ("
+            + Array(repeating: "?", count: queueCount).joined(separator: ",") + ") ORDER BY run_at LIMIT 1"
+    }
+
+    // MARK: Opening
+
+    static let tableCount = "SELECT count(*) FROM sqlite_master WHERE type = 'table'"
+}

@@ -1,0 +1,121 @@
+import BatonCore
+import Foundation
+import GRDB
+
+extension SQLiteTaskStore {
+    /// One transaction for the whole batch; each ack applies only while its task is running
+    /// under the ack's lease token.
+    public func taskAckMany(_ p: TaskAckParams) async throws -> [AckOutcome] {
+        guard !p.acks.isEmpty else { return [] }
+        let fallback = configuration.defaultRetry
+        let (outcomes, madeDue) = try await write("acknowledging \(p.acks.count) task(s)") { db -> ([AckOutcome], Bool) in
+            let now = Millis.now()
+            var outcomes: [AckOutcome] = []
+            outcomes.reserveCapacity(p.acks.count)
+            var madeDue = false
+            for ack in p.acks {
+                switch ack {
+                case .complete(let completion):
+                    let statement = try db.cachedStatement(sql: SQL.complete)
+                    try statement.execute(arguments: [completion.result.text, now, completion.lease.id.description, completion.lease.token])
+                    if db.changesCount > 0 {
+                        outcomes.append(.applied(.succeeded))
+                    } else {
+                        outcomes.append(try Self.refusal(id: completion.lease.id, db: db))
+                    }
+                case .fail(let failure):
+                    let outcome = try Self.applyFailure(failure, fallback: fallback, now: now, db: db)
+                    if case .applied(.pending) = outcome.ack, outcome.dueNow { madeDue = true }
+                    outcomes.append(outcome.ack)
+                }
+            }
+            return (outcomes, madeDue)
+        }
+        count { $0.ackTransactions += 1 }
+        // A retry due at once is promoted by the next claim; wake the claimers for it.
+        if madeDue { readySignal.notify() }
+        return outcomes
+    }
+
+    private static func refusal(id: TaskID, db: Database) throws -> AckOutcome {
+        let exists = try Int.fetchOne(db.cachedStatement(sql: SQL.exists), arguments: [id.description]) != nil
+        return exists ? .staleLease : .notFound
+    }
+
+    private static func applyFailure(
+        _ failure: TaskFailure, fallback: RetryPolicy, now: Int64, db: Database
+    ) throws -> (ack: AckOutcome, dueNow: Bool) {
+        guard let row = try Row.fetchOne(db.cachedStatement(sql: SQL.failLookup), arguments: [failure.lease.id.description]) else {
+            return (.notFound, false)
+        }
+        let state: String = row[1]
+        let token: String? = row[2]
+        guard state == TaskState.running.rawValue, token == failure.lease.token else { return (.staleLease, false) }
+        let next = try recordFailure(
+            seq: row[0], attempt: row[3], maxAttempts: row[4], retry: ColumnJSON.retry(row[5]), message: failure.message,
+            retryable: failure.retryable, retryAfter: failure.retryAfter, fallback: fallback, now: now, db: db)
+        return (.applied(next.state), next.dueNow)
+    }
+
+    /// Records a failed attempt of a running task and moves it on: `pending` for a retry, or
+    /// `failed`. Shared by worker failures and lease rescue.
+    static func recordFailure(
+        seq: Int64, attempt: Int, maxAttempts: Int, retry: RetryPolicy?, message: String, retryable: Bool,
+        retryAfter: Duration?, fallback: RetryPolicy, now: Int64, db: Database
+    ) throws -> (state: TaskState, dueNow: Bool) {
+        let nowDate = Millis.date(now)
+        let error = try ColumnJSON.encode(AttemptError(attempt: attempt, at: nowDate, message: message))
+        let decision = FailureDecision.decide(
+            attempt: attempt, maxAttempts: maxAttempts, retryable: retryable, retryAfter: retryAfter, taskPolicy: retry,
+            fallback: fallback, now: nowDate)
+        let statement = try db.cachedStatement(sql: SQL.fail)
+        switch decision {
+        case .retry(let at):
+            let runAt = max(now, Millis.from(at))
+            try statement.execute(arguments: [TaskState.pending.rawValue, runAt, nil, message, error, seq])
+            return (.pending, runAt <= now)
+        case .dead:
+            try statement.execute(arguments: [TaskState.failed.rawValue, nil, now, message, error, seq])
+            return (.failed, false)
+        }
+    }
+
+    public func taskHeartbeatMany(_ p: TaskHeartbeatParams) async throws -> [HeartbeatOutcome] {
+        guard !p.leases.isEmpty else { return [] }
+        let leaseMillis = max(1, Millis.of(p.lease))
+        return try await write("extending \(p.leases.count) lease(s)") { db in
+            let until = Millis.now() + leaseMillis
+            var outcomes: [HeartbeatOutcome] = []
+            outcomes.reserveCapacity(p.leases.count)
+            for lease in p.leases {
+                try db.cachedStatement(sql: SQL.heartbeat).execute(arguments: [until, lease.id.description, lease.token])
+                if db.changesCount > 0 {
+                    outcomes.append(.extended(until: Millis.date(until)))
+                    continue
+                }
+                guard let row = try Row.fetchOne(db.cachedStatement(sql: SQL.leaseLookup), arguments: [lease.id.description]) else {
+                    outcomes.append(.notFound)
+                    continue
+                }
+                let state: String = row[0]
+                let token: String? = row[1]
+                outcomes.append(state == TaskState.cancelled.rawValue && token == lease.token ? .cancelled : .lost)
+            }
+            return outcomes
+        }
+    }
+
+    public func taskReleaseMany(_ p: TaskReleaseParams) async throws -> Int {
+        guard !p.leases.isEmpty else { return 0 }
+        let released = try await write("releasing \(p.leases.count) task(s)") { db in
+            var released = 0
+            for lease in p.leases {
+                try db.cachedStatement(sql: SQL.release).execute(arguments: [lease.id.description, lease.token])
+                released += db.changesCount
+            }
+            return released
+        }
+        if released > 0 { readySignal.notify() }
+        return released
+    }
+}

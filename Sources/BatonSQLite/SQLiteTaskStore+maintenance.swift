@@ -1,0 +1,43 @@
+import BatonCore
+import Foundation
+import GRDB
+
+extension SQLiteTaskStore {
+    static let leaseExpiredMessage = "lease expired (worker vanished)"
+
+    /// Treats running tasks whose lease has expired as failed attempts, in one transaction.
+    public func leaseRescueMany(_ p: LeaseRescueParams) async throws -> Int {
+        guard p.limit > 0 else { return 0 }
+        let (rescued, madeDue) = try await write("rescuing expired leases") { db -> (Int, Bool) in
+            let now = Millis.now()
+            let expired = try Row.fetchAll(db.cachedStatement(sql: SQL.expiredLeases), arguments: [now, p.limit])
+            var madeDue = false
+            for row in expired {
+                let outcome = try Self.recordFailure(
+                    seq: row[0], attempt: row[1], maxAttempts: row[2], retry: ColumnJSON.retry(row[3]),
+                    message: Self.leaseExpiredMessage, retryable: true, retryAfter: nil, fallback: p.defaultRetry, now: now, db: db)
+                madeDue = madeDue || outcome.dueNow
+            }
+            return (expired.count, madeDue)
+        }
+        if madeDue { readySignal.notify() }
+        return rescued
+    }
+
+    public func taskDeleteFinished(_ p: TaskDeleteFinishedParams) async throws -> Int {
+        guard p.limit > 0 else { return 0 }
+        return try await write("deleting finished tasks") { db in
+            try db.cachedStatement(sql: SQL.deleteFinished).execute(arguments: [Millis.from(p.finishedBefore), p.limit])
+            return db.changesCount
+        }
+    }
+
+    public func taskNextDueAt(queues: [String]) async throws -> Date? {
+        let queues = Array(Set(queues)).sorted()
+        guard !queues.isEmpty else { return nil }
+        let millis = try await read("finding the next due task") { db in
+            try Int64.fetchOne(db.cachedStatement(sql: SQL.nextDue(queueCount: queues.count)), arguments: StatementArguments(queues))
+        }
+        return millis.map(Millis.date)
+    }
+}

@@ -1,0 +1,92 @@
+import BatonCore
+import Foundation
+import GRDB
+
+extension SQLiteTaskStore {
+    public func taskCancel(_ id: TaskID) async throws -> TaskRecord {
+        try await write("cancelling task \(id)") { db in
+            let seq = try Self.lookup(id, db: db) { state in
+                state.isTerminal ? .conflict("task \(id) is already \(state.rawValue)") : nil
+            }
+            return try Self.single(db.cachedStatement(sql: SQL.cancel), [Millis.now(), seq], id: id)
+        }
+    }
+
+    public func taskRetry(_ id: TaskID) async throws -> TaskRecord {
+        let record = try await write("retrying task \(id)") { db in
+            let seq = try Self.lookup(id, db: db) { state in
+                state.isTerminal ? nil : .conflict("task \(id) is \(state.rawValue); only finished tasks can be retried")
+            }
+            return try Self.single(db.cachedStatement(sql: SQL.retry), [Millis.now(), seq], id: id)
+        }
+        readySignal.notify()
+        return record
+    }
+
+    public func taskDelete(_ id: TaskID) async throws {
+        try await write("deleting task \(id)") { db in
+            let seq = try Self.lookup(id, db: db) { state in
+                state.isTerminal ? nil : .conflict("task \(id) is \(state.rawValue); only finished tasks can be deleted")
+            }
+            try db.cachedStatement(sql: SQL.delete).execute(arguments: [seq])
+        }
+    }
+
+    public func taskGet(_ id: TaskID) async throws -> TaskRecord? {
+        try await read("reading task \(id)") { db in
+            try Row.fetchOne(db.cachedStatement(sql: SQL.get), arguments: [id.description]).map(TaskRecord.init(row:))
+        }
+    }
+
+    public func taskList(_ p: TaskListParams) async throws -> TaskPage {
+        let cursor = try p.validatedCursor()
+        let states = Array(Set(p.states ?? [])).map(\.rawValue).sorted()
+        let sql = SQL.list(hasCursor: cursor != nil, stateCount: states.count, hasQueue: p.queue != nil, hasKind: p.kind != nil)
+        var arguments: [(any DatabaseValueConvertible)?] = []
+        if let cursor { arguments.append(cursor.description) }
+        for state in states { arguments.append(state) }
+        if let queue = p.queue { arguments.append(queue) }
+        if let kind = p.kind { arguments.append(kind) }
+        arguments.append(p.limit + 1)  // One more than asked tells whether another page follows.
+        let frozen = StatementArguments(arguments)
+        var tasks = try await read("listing tasks") { db in
+            try Row.fetchAll(db.cachedStatement(sql: sql), arguments: frozen).map(TaskRecord.init(row:))
+        }
+        var nextCursor: String?
+        if tasks.count > p.limit {
+            tasks.removeLast(tasks.count - p.limit)
+            nextCursor = tasks.last?.id.description
+        }
+        return TaskPage(tasks: tasks, nextCursor: nextCursor)
+    }
+
+    public func queueCounts() async throws -> [QueueCounts] {
+        let rows = try await read("counting tasks") { db in
+            try Row.fetchAll(db.cachedStatement(sql: SQL.queueCounts)).map { row -> (String, String, Int) in (row[0], row[1], row[2]) }
+        }
+        var byQueue: [String: [TaskState: Int]] = [:]
+        for (queue, state, count) in rows {
+            guard let state = TaskState(rawValue: state) else { continue }
+            byQueue[queue, default: [:]][state] = count
+        }
+        return byQueue.keys.sorted().map { QueueCounts(name: $0, counts: byQueue[$0]!) }
+    }
+
+    /// Finds a task's row, or throws `notFound` or the error `refuse` returns for its state.
+    private static func lookup(_ id: TaskID, db: Database, refuse: (TaskState) -> BatonError?) throws -> Int64 {
+        guard let row = try Row.fetchOne(db.cachedStatement(sql: SQL.stateLookup), arguments: [id.description]) else {
+            throw BatonError.taskNotFound(id)
+        }
+        let stateText: String = row[1]
+        guard let state = TaskState(rawValue: stateText) else {
+            throw BatonError(.internal, "task \(id) has unknown state '\(stateText)'")
+        }
+        if let error = refuse(state) { throw error }
+        return row[0]
+    }
+
+    private static func single(_ statement: Statement, _ arguments: StatementArguments, id: TaskID) throws -> TaskRecord {
+        guard let row = try Row.fetchOne(statement, arguments: arguments) else { throw BatonError.taskNotFound(id) }
+        return try TaskRecord(row: row)
+    }
+}

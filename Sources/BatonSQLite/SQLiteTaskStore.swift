@@ -1,0 +1,162 @@
+import BatonCore
+import Foundation
+import GRDB
+import Synchronization
+
+/// The embedded store: one SQLite file in WAL mode through a GRDB `DatabasePool`.
+///
+/// Reads run concurrently; writes are serialised by SQLite (one writer), so each operation
+/// does its work in one short write transaction with cached statements, per batch rather
+/// than per task. Several processes may share a file: they wait for each other's write lock
+/// up to `busyTimeout`. Due `pending` tasks are promoted by the claim itself, in the claim's
+/// transaction, so a delayed task is claimable the moment its `run_at` passes.
+public final class SQLiteTaskStore: TaskStore {
+    public let configuration: SQLiteStoreConfiguration
+    public let readySignal = ReadySignal()
+    let pool: DatabasePool
+    private let counters = Mutex(SQLiteStoreStats())
+
+    init(configuration: SQLiteStoreConfiguration, pool: DatabasePool) {
+        self.configuration = configuration
+        self.pool = pool
+    }
+
+    /// Opens (and if new, creates) the database at `configuration.path`.
+    ///
+    /// Throws `storeIncompatible` for a file that is not a Baton database (or is from a newer
+    /// Baton) without writing to it, and `unavailable` when the file cannot be opened or created.
+    public static func open(_ configuration: SQLiteStoreConfiguration) async throws -> SQLiteTaskStore {
+        try Preflight.check(path: configuration.path)
+        let pool = try openPool(configuration)
+        let store = SQLiteTaskStore(configuration: configuration, pool: pool)
+        do {
+            try await store.migrate()
+        } catch {
+            try? pool.close()
+            throw error
+        }
+        return store
+    }
+
+    /// Closes the database connections. The store must not be used afterwards. When no
+    /// other process has the file open, the write-ahead log is checkpointed and removed.
+    public func close() throws {
+        do {
+            // Readers first: the writer, closing last, can then checkpoint and delete the WAL.
+            pool.releaseMemory()
+            try pool.close()
+        } catch {
+            throw Self.mapError(error, while: "closing the database")
+        }
+    }
+
+    /// A snapshot of the statement counters.
+    public var stats: SQLiteStoreStats { counters.withLock { $0 } }
+
+    func count(_ update: (inout SQLiteStoreStats) -> Void) {
+        counters.withLock { update(&$0) }
+    }
+
+    public func now() async throws -> Date { Millis.date(Millis.now()) }
+
+    private static func openPool(_ configuration: SQLiteStoreConfiguration) throws -> DatabasePool {
+        var config = Configuration()
+        config.label = "baton"
+        config.busyMode = .timeout(max(0, configuration.busyTimeout.seconds))
+        config.foreignKeysEnabled = false
+        let synchronous = configuration.synchronous == .full ? "FULL" : "NORMAL"
+        config.prepareDatabase { db in
+            try db.execute(sql: "PRAGMA synchronous = \(synchronous)")
+        }
+        do {
+            return try DatabasePool(path: configuration.path, configuration: config)
+        } catch {
+            throw BatonError(.unavailable, "cannot open database at \(configuration.path): \(Self.reason(error))")
+        }
+    }
+
+    /// Applies pending migrations. Two processes creating one file at once may race; the
+    /// loser finds the work done and tries again.
+    private func migrate() async throws {
+        var attempt = 0
+        while true {
+            attempt += 1
+            do {
+                // Checked again through the pool, which also sees what a WAL holds.
+                let (applicationID, tables, superseded) = try await pool.read { db in
+                    (
+                        try Int32.fetchOne(db, sql: "PRAGMA application_id") ?? 0, try Int.fetchOne(db, sql: SQL.tableCount) ?? 0,
+                        try Migrations.migrator.hasBeenSuperseded(db)
+                    )
+                }
+                if let reason = Preflight.foreignReason(applicationID: applicationID, tables: tables) {
+                    throw Preflight.foreign(configuration.path, reason)
+                }
+                if superseded { throw Preflight.newerSchema(configuration.path) }
+                try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
+                    Migrations.migrator.asyncMigrate(pool) { result in
+                        continuation.resume(with: result.map { _ in () })
+                    }
+                }
+                return
+            } catch let error as BatonError {
+                throw error
+            } catch  where attempt < 3 {
+                try await Task.sleep(for: .milliseconds(20 * attempt))
+            } catch {
+                throw Self.mapError(error, while: "migrating \(configuration.path)")
+            }
+        }
+    }
+
+    // MARK: Running work
+
+    /// Runs `body` in one immediate write transaction, mapping database errors.
+    func write<T: Sendable>(_ what: String, _ body: @escaping @Sendable (Database) throws -> T) async throws -> T {
+        do {
+            return try await pool.write(body)
+        } catch {
+            throw Self.mapError(error, while: what)
+        }
+    }
+
+    func read<T: Sendable>(_ what: String, _ body: @escaping @Sendable (Database) throws -> T) async throws -> T {
+        do {
+            return try await pool.read(body)
+        } catch {
+            throw Self.mapError(error, while: what)
+        }
+    }
+
+    /// Database failures (busy after the timeout, I/O, a full disk) are `unavailable`: retrying
+    /// may succeed. Anything else that is not already a `BatonError` is a bug: `internal`.
+    static func mapError(_ error: any Error, while what: String) -> BatonError {
+        if let error = error as? BatonError { return error }
+        if let error = error as? DatabaseError {
+            switch error.resultCode {
+            case .SQLITE_ERROR, .SQLITE_MISUSE, .SQLITE_RANGE, .SQLITE_CONSTRAINT, .SQLITE_MISMATCH:
+                return BatonError(.internal, "\(what) failed: \(reason(error))")
+            case .SQLITE_NOTADB, .SQLITE_CORRUPT:
+                return BatonError(.storeIncompatible, "\(what) failed: the database is damaged or not a Baton database (\(reason(error)))")
+            default:
+                return BatonError(.unavailable, "\(what) failed: \(reason(error))")
+            }
+        }
+        return BatonError(.internal, "\(what) failed: \(error)")
+    }
+
+    static func reason(_ error: any Error) -> String {
+        if let error = error as? DatabaseError {
+            return error.message ?? "\(error.resultCode)"
+        }
+        return "\(error)"
+    }
+}
+
+extension SQLiteTaskStore {
+    /// Runs raw SQL in a write transaction, outside every store operation. Tests only (through
+    /// `@testable import`): it is how they make foreign or newer databases.
+    func executeForTesting(_ sql: String) async throws {
+        try await pool.write { db in try db.execute(sql: sql) }
+    }
+}

@@ -1,0 +1,140 @@
+import BatonCore
+import Foundation
+import Testing
+
+@testable import BatonSQLite
+
+/// What only the SQLite store does: refusing files that are not Baton's, reopening, counters.
+@Suite("SQLite store")
+struct SQLiteSpecificTests {
+    /// A fresh temporary directory, removed after `body`.
+    private func withDirectory<T>(_ body: (URL) async throws -> T) async throws -> T {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("baton-sqlite-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        return try await body(directory)
+    }
+
+    /// A real SQLite database that is not Baton's: a Baton database, closed (so its WAL is
+    /// checkpointed away), whose application id is then changed.
+    private func makeDatabase(at path: String, applicationID: Int32) async throws {
+        let store = try await SQLiteTaskStore.open(.init(path: path))
+        try await store.enqueue(NewTask(kind: "k"))
+        try await store.executeForTesting("PRAGMA application_id = \(applicationID)")
+        try store.close()
+        #expect(!FileManager.default.fileExists(atPath: path + "-wal"))
+    }
+
+    /// `sidecars`: whether a read-only look may leave an (empty) WAL and shared-memory file
+    /// beside the database, as SQLite does for WAL databases.
+    private func expectRefusedUnchanged(_ path: String, sidecars: Bool = false) async throws {
+        let before = try Data(contentsOf: URL(fileURLWithPath: path))
+        await expectError(.storeIncompatible) { try await SQLiteTaskStore.open(.init(path: path)) }
+        do {
+            _ = try await SQLiteTaskStore.open(.init(path: path))
+        } catch let error as BatonError {
+            #expect(error.message.contains(path))
+        }
+        let after = try Data(contentsOf: URL(fileURLWithPath: path))
+        #expect(after == before, "the file must be left byte-for-byte unchanged")
+        if !sidecars {
+            #expect(!FileManager.default.fileExists(atPath: path + "-wal"), "no WAL may be created beside it")
+            #expect(!FileManager.default.fileExists(atPath: path + "-shm"))
+        }
+    }
+
+    @Test func foreignDatabaseIsRefusedAndLeftUnchanged() async throws {
+        try await withDirectory { directory in
+            let noID = directory.appendingPathComponent("other.db").path
+            try await makeDatabase(at: noID, applicationID: 0)
+            try await expectRefusedUnchanged(noID)
+
+            let otherID = directory.appendingPathComponent("other-app.db").path
+            try await makeDatabase(at: otherID, applicationID: 0x1234_5678)
+            try await expectRefusedUnchanged(otherID)
+        }
+    }
+
+    @Test func garbageFileIsRefusedAndLeftUnchanged() async throws {
+        try await withDirectory { directory in
+            let text = directory.appendingPathComponent("notes.txt").path
+            try Data("these are my notes, not a database\n".utf8).write(to: URL(fileURLWithPath: text))
+            try await expectRefusedUnchanged(text)
+
+            var bytes = Data("SQLite format 3\0".utf8)
+            bytes.append(Data((0..<4080).map { UInt8(truncatingIfNeeded: $0 &* 31) }))
+            let damaged = directory.appendingPathComponent("damaged.db").path
+            try bytes.write(to: URL(fileURLWithPath: damaged))
+            let before = try Data(contentsOf: URL(fileURLWithPath: damaged))
+            do {
+                _ = try await SQLiteTaskStore.open(.init(path: damaged))
+                Issue.record("a damaged file must be refused")
+            } catch let error as BatonError {
+                #expect(error.code == .storeIncompatible || error.code == .unavailable, "\(error)")
+            }
+            #expect(try Data(contentsOf: URL(fileURLWithPath: damaged)) == before)
+        }
+    }
+
+    @Test func databaseFromANewerBatonIsRefused() async throws {
+        try await withDirectory { directory in
+            let path = directory.appendingPathComponent("future.db").path
+            let store = try await SQLiteTaskStore.open(.init(path: path))
+            try await store.executeForTesting("INSERT INTO grdb_migrations (identifier) VALUES ('v99-from-the-future')")
+            try store.close()
+            try await expectRefusedUnchanged(path, sidecars: true)
+        }
+    }
+
+    @Test func unusablePathIsUnavailable() async throws {
+        try await withDirectory { directory in
+            let missing = directory.appendingPathComponent("no/such/dir/baton.db").path
+            await expectError(.unavailable) { try await SQLiteTaskStore.open(.init(path: missing)) }
+            #expect(!FileManager.default.fileExists(atPath: missing))
+            await expectError(.unavailable) { try await SQLiteTaskStore.open(.init(path: directory.path)) }
+        }
+    }
+
+    @Test func emptyFileIsInitialisedAndReopeningKeepsTasks() async throws {
+        try await withDirectory { directory in
+            let path = directory.appendingPathComponent("baton.db").path
+            try Data().write(to: URL(fileURLWithPath: path))
+            let first = try await SQLiteTaskStore.open(.init(path: path, synchronous: .full))
+            let records = try await first.enqueue(NewTask(kind: "a"), NewTask(kind: "b", delay: 60))
+            let claimed = try await first.claim(max: 1)
+            try first.close()
+
+            let second = try await SQLiteTaskStore.open(.init(path: path))
+            #expect(try await second.require(records[0].id).state == .running)
+            #expect(try await second.require(records[1].id) == records[1])
+            #expect(try await second.complete(claimed[0]) == .applied(.succeeded))
+            try second.close()
+        }
+    }
+
+    @Test func statsCountStatementsAndTransactions() async throws {
+        try await withDirectory { directory in
+            let store = try await SQLiteTaskStore.open(.init(path: directory.appendingPathComponent("baton.db").path))
+            #expect(store.stats == SQLiteStoreStats())
+            try await store.enqueue((0..<1200).map { _ in NewTask(kind: "k") })
+            #expect(store.stats.enqueueTransactions == 1)
+
+            let claimed = try await store.taskClaim(
+                TaskClaimParams(
+                    shares: [ClaimShare(worker: "a", max: 5), ClaimShare(worker: "b", max: 5), ClaimShare(worker: "c", max: 5)],
+                    queues: [Defaults.queue], kinds: nil, lease: .seconds(30)))
+            #expect(claimed.count == 15)
+            #expect(store.stats.claimStatements == 1)
+            #expect(store.stats.claimTransactions == 1)
+            #expect(try await store.claim(max: 2000).count == 1185)
+            #expect(store.stats.claimStatements == 2)
+
+            let outcomes = try await store.taskAckMany(
+                TaskAckParams(acks: claimed.map { .complete(TaskCompletion(lease: $0.lease, result: .null)) }))
+            #expect(outcomes.allSatisfy { $0 == .applied(.succeeded) })
+            #expect(store.stats.ackTransactions == 1)
+            #expect(store.stats.enqueueTransactions == 1)
+            try store.close()
+        }
+    }
+}

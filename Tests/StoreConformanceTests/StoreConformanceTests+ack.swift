@@ -1,0 +1,230 @@
+import BatonCore
+import Foundation
+import Testing
+
+extension StoreConformanceTests {
+    @Test(arguments: storeFactories)
+    func completionIsFencedByTheLeaseToken(_ factory: any StoreFactory) async throws {
+        try await withStore(factory) { store in
+            try await store.enqueue(NewTask(kind: "k"))
+            let claimed = try #require(try await store.claim().first)
+            let forged = LeaseRef(id: claimed.task.id, token: String(repeating: "0", count: 32))
+            let wrong = try await store.ack(.complete(TaskCompletion(lease: forged, result: RawJSON(trusted: "1"))))
+            #expect(wrong == .staleLease)
+            let unchanged = try await store.require(claimed.task.id)
+            #expect(unchanged == claimed.task)
+
+            let result = RawJSON(trusted: #"{"sent":true,"ids":[1,2,3]}"#)
+            #expect(try await store.complete(claimed, result: result) == .applied(.succeeded))
+            let done = try await store.require(claimed.task.id)
+            #expect(done.state == .succeeded)
+            #expect(done.result?.text == result.text)
+            #expect(done.finishedAt != nil && done.leaseExpiresAt == nil)
+            #expect(done.attempt == 1)
+
+            #expect(try await store.complete(claimed) == .staleLease)
+            #expect(try await store.fail(claimed.lease) == .staleLease)
+            #expect(try await store.require(claimed.task.id).result?.text == result.text)
+            let missing = LeaseRef(id: TaskID.generate(), token: claimed.leaseToken)
+            #expect(try await store.complete(ClaimedTask(task: claimed.task, leaseToken: "x")) == .staleLease)
+            #expect(try await store.fail(missing) == .notFound)
+        }
+    }
+
+    @Test(arguments: storeFactories)
+    func batchOfAcksAppliesEachInOrder(_ factory: any StoreFactory) async throws {
+        try await withStore(factory) { store in
+            try await store.enqueue((0..<4).map { _ in NewTask(kind: "k", maxAttempts: 1) })
+            let claimed = try await store.claim()
+            let outcomes = try await store.taskAckMany(
+                TaskAckParams(acks: [
+                    .complete(TaskCompletion(lease: claimed[0].lease, result: RawJSON(trusted: "0"))),
+                    .fail(TaskFailure(lease: claimed[1].lease, message: "dead")),
+                    .complete(TaskCompletion(lease: LeaseRef(id: claimed[2].task.id, token: "nope"), result: .null)),
+                    .complete(TaskCompletion(lease: LeaseRef(id: TaskID.generate(), token: "nope"), result: .null)),
+                    .complete(TaskCompletion(lease: claimed[3].lease, result: RawJSON(trusted: "3"))),
+                ]))
+            #expect(outcomes == [.applied(.succeeded), .applied(.failed), .staleLease, .notFound, .applied(.succeeded)])
+            #expect(try await store.require(claimed[2].task.id).state == .running)
+        }
+    }
+
+    @Test(arguments: storeFactories)
+    func failureRetriesPerPolicyUntilAttemptsAreExhausted(_ factory: any StoreFactory) async throws {
+        try await withStore(factory) { store in
+            let record = try await store.enqueue(NewTask(kind: "flaky", maxAttempts: 3, retry: .fixed(.milliseconds(50))))[0]
+            var claimed = try await store.claim()
+            for attempt in 1...3 {
+                try #require(claimed.count == 1, "attempt \(attempt) should be claimable")
+                #expect(claimed[0].task.attempt == attempt)
+                let before = try await store.now()
+                let outcome = try await store.fail(claimed[0].lease, "failure \(attempt)")
+                let after = try await store.now()
+                let stored = try await store.require(record.id)
+                #expect(stored.errors.count == attempt)
+                #expect(stored.lastError == "failure \(attempt)")
+                if attempt < 3 {
+                    #expect(outcome == .applied(.pending))
+                    #expect(stored.state == .pending)
+                    #expect(stored.runAt >= before.addingTimeInterval(0.05 - 0.002))
+                    #expect(stored.runAt <= after.addingTimeInterval(0.05 + 0.002))
+                    #expect(stored.leaseOwner == nil && stored.leaseExpiresAt == nil)
+                    claimed = try await claimOnceDue(store, runAt: stored.runAt)
+                } else {
+                    #expect(outcome == .applied(.failed))
+                    #expect(stored.state == .failed)
+                    #expect(stored.finishedAt != nil)
+                }
+            }
+            let dead = try await store.require(record.id)
+            #expect(dead.errors.map(\.attempt) == [1, 2, 3])
+            #expect(dead.errors.map(\.message) == ["failure 1", "failure 2", "failure 3"])
+            #expect(dead.attempt == 3)
+            #expect(try await store.claim().isEmpty)
+        }
+    }
+
+    @Test(arguments: storeFactories)
+    func notRetryableFailureIsFinal(_ factory: any StoreFactory) async throws {
+        try await withStore(factory) { store in
+            let record = try await store.enqueue(NewTask(kind: "k", maxAttempts: 5, retry: .fixed(.zero)))[0]
+            let claimed = try #require(try await store.claim().first)
+            #expect(try await store.fail(claimed.lease, "bad input", retryable: false) == .applied(.failed))
+            let stored = try await store.require(record.id)
+            #expect(stored.state == .failed && stored.errors.count == 1 && stored.lastError == "bad input")
+        }
+    }
+
+    @Test(arguments: storeFactories)
+    func retryAfterOverridesThePolicy(_ factory: any StoreFactory) async throws {
+        try await withStore(factory) { store in
+            let record = try await store.enqueue(NewTask(kind: "k", retry: .fixed(.milliseconds(50))))[0]
+            let claimed = try #require(try await store.claim().first)
+            let before = try await store.now()
+            #expect(try await store.fail(claimed.lease, "rate limited", retryAfter: .seconds(2)) == .applied(.pending))
+            let stored = try await store.require(record.id)
+            #expect(stored.state == .pending)
+            #expect(gap(stored.runAt, before.addingTimeInterval(2)) < 0.5)
+            try await Task.sleep(for: .milliseconds(100))
+            #expect(try await store.claim().isEmpty)
+        }
+    }
+
+    @Test(arguments: storeFactories)
+    func retryDueNowIsClaimableAtOnce(_ factory: any StoreFactory) async throws {
+        try await withStore(factory) { store in
+            try await store.enqueue(NewTask(kind: "k", retry: .fixed(.zero)))
+            let claimed = try #require(try await store.claim().first)
+            let seen = store.readySignal.generation
+            #expect(try await store.fail(claimed.lease) == .applied(.pending))
+            #expect(store.readySignal.generation != seen)
+            let again = try await store.claim()
+            #expect(again.map(\.task.attempt) == [2])
+            #expect(again.first?.leaseToken != claimed.leaseToken)
+        }
+    }
+
+    @Test(arguments: storeFactories)
+    func heartbeatExtendsThenReportsCancelAndLoss(_ factory: any StoreFactory) async throws {
+        try await withStore(factory) { store in
+            try await store.enqueue(NewTask(kind: "a"), NewTask(kind: "b"))
+            let claimed = try await store.claim(lease: .seconds(5))
+            let (a, b) = (claimed[0], claimed[1])
+            let before = try await store.now()
+            guard case .extended(let until) = try await store.heartbeat(a.lease, lease: .seconds(60)) else {
+                Issue.record("heartbeat should extend a held lease")
+                return
+            }
+            #expect(gap(until, before.addingTimeInterval(60)) < 1)
+            #expect(try await store.require(a.task.id).leaseExpiresAt == until)
+            #expect(try await store.heartbeat(LeaseRef(id: a.task.id, token: "forged")) == .lost)
+            #expect(try await store.heartbeat(LeaseRef(id: TaskID.generate(), token: a.leaseToken)) == .notFound)
+
+            _ = try await store.taskCancel(a.task.id)
+            #expect(try await store.heartbeat(a.lease) == .cancelled)
+            #expect(try await store.heartbeat(LeaseRef(id: a.task.id, token: "forged")) == .lost)
+
+            // b's lease expires and is rescued: its heartbeat is then lost.
+            let outcomes = try await store.taskHeartbeatMany(TaskHeartbeatParams(leases: [b.lease], lease: .milliseconds(20)))
+            guard case .extended = outcomes.first else {
+                Issue.record("heartbeat should extend b")
+                return
+            }
+            try await Task.sleep(for: .milliseconds(60))
+            #expect(try await store.leaseRescueMany(LeaseRescueParams(defaultRetry: .fixed(.seconds(10)))) == 1)
+            #expect(try await store.heartbeat(b.lease) == .lost)
+        }
+    }
+
+    @Test(arguments: storeFactories)
+    func expiredLeaseIsRescuedAndTheLateCompletionRefused(_ factory: any StoreFactory) async throws {
+        try await withStore(factory) { store in
+            let retried = try await store.enqueue(NewTask(kind: "retried", priority: 9))[0]
+            let dead = try await store.enqueue(NewTask(kind: "dead", maxAttempts: 1))[0]
+            let healthy = try await store.enqueue(NewTask(kind: "healthy", priority: 1))[0]
+            let short = try await store.claim(max: 2, lease: .milliseconds(50))
+            #expect(short.map(\.task.id) == [retried.id, dead.id])
+            let long = try await store.claim(max: 1, lease: .seconds(60))
+            #expect(long.map(\.task.id) == [healthy.id])
+            try await Task.sleep(for: .milliseconds(120))
+            let before = try await store.now()
+            #expect(try await store.leaseRescueMany(LeaseRescueParams(defaultRetry: .fixed(.milliseconds(50)))) == 2)
+
+            let pending = try await store.require(retried.id)
+            #expect(pending.state == .pending)
+            #expect(pending.errors.map(\.message) == ["lease expired (worker vanished)"])
+            #expect(pending.errors.first?.attempt == 1)
+            #expect(gap(pending.runAt, before.addingTimeInterval(0.05)) < 0.5)
+            let failed = try await store.require(dead.id)
+            #expect(failed.state == .failed && failed.errors.count == 1 && failed.finishedAt != nil)
+            #expect(try await store.require(healthy.id).state == .running)
+
+            #expect(try await store.complete(short[0]) == .staleLease)
+            #expect(try await store.complete(short[1]) == .staleLease)
+            #expect(try await store.require(retried.id).state == .pending)
+            #expect(try await store.require(dead.id).state == .failed)
+            #expect(try await store.leaseRescueMany(LeaseRescueParams()) == 0)
+
+            let again = try await claimOnceDue(store, runAt: pending.runAt)
+            #expect(again.map(\.task.id) == [retried.id])
+            #expect(again.first?.task.attempt == 2)
+        }
+    }
+
+    @Test(arguments: storeFactories)
+    func releaseReturnsToReadyWithoutUsingAnAttempt(_ factory: any StoreFactory) async throws {
+        try await withStore(factory) { store in
+            let record = try await store.enqueue(NewTask(kind: "k"))[0]
+            let claimed = try #require(try await store.claim().first)
+            #expect(claimed.task.attempt == 1)
+            let forged = LeaseRef(id: record.id, token: "forged")
+            #expect(try await store.taskReleaseMany(TaskReleaseParams(leases: [forged])) == 0)
+            let seen = store.readySignal.generation
+            #expect(try await store.taskReleaseMany(TaskReleaseParams(leases: [claimed.lease])) == 1)
+            #expect(store.readySignal.generation != seen)
+            let released = try await store.require(record.id)
+            #expect(released.state == .ready && released.attempt == 0 && released.leaseOwner == nil)
+            #expect(try await store.complete(claimed) == .staleLease)
+            let again = try await store.claim("w2")
+            #expect(again.map(\.task.id) == [record.id])
+            #expect(again.first?.task.attempt == 1)
+        }
+    }
+
+    /// Claims until something comes, checking that nothing came before `runAt` by the store's clock.
+    private func claimOnceDue(_ store: any TaskStore, runAt: Date) async throws -> [ClaimedTask] {
+        while true {
+            let claimed = try await store.claim()
+            let now = try await store.now()
+            if !claimed.isEmpty {
+                #expect(now >= runAt, "claimed before its run_at")
+                return claimed
+            }
+            if now > runAt.addingTimeInterval(5) {
+                Issue.record("nothing claimable 5 s after run_at")
+                return []
+            }
+            try await Task.sleep(for: .milliseconds(5))
+        }
+    }
+}

@@ -1,0 +1,164 @@
+import BatonCore
+import Foundation
+import Testing
+
+extension StoreConformanceTests {
+    @Test(arguments: storeFactories)
+    func claimOrderIsPriorityThenRunAtThenSubmission(_ factory: any StoreFactory) async throws {
+        try await withStore(factory) { store in
+            // Same priority: c, e, f are ready now (one batch: same run_at, submission order);
+            // b and a come due later, b before a.
+            let a = try await store.enqueue(NewTask(kind: "a", delay: 0.12))[0]
+            let b = try await store.enqueue(NewTask(kind: "b", delay: 0.06))[0]
+            let cef = try await store.enqueue(NewTask(kind: "c"), NewTask(kind: "e"), NewTask(kind: "f"))
+            let high = try await store.enqueue(NewTask(kind: "high", priority: 9))[0]
+            let low = try await store.enqueue(NewTask(kind: "low", priority: 1))[0]
+            try await Task.sleep(for: .milliseconds(250))
+            let claimed = try await store.claim(max: 10)
+            #expect(claimed.map(\.task.id) == [high.id, cef[0].id, cef[1].id, cef[2].id, b.id, a.id, low.id])
+            #expect(claimed.allSatisfy { $0.task.state == .running && $0.task.attempt == 1 && $0.task.leaseOwner == "w1" })
+            #expect(Set(claimed.map(\.leaseToken)).count == claimed.count)
+            #expect(try await store.claim().isEmpty)
+        }
+    }
+
+    @Test(arguments: storeFactories)
+    func claimRespectsMaxAndSetsTheLease(_ factory: any StoreFactory) async throws {
+        try await withStore(factory) { store in
+            try await store.enqueue((0..<5).map { _ in NewTask(kind: "k") })
+            let before = try await store.now()
+            let first = try await store.claim("w1", max: 3, lease: .seconds(10))
+            #expect(first.count == 3)
+            for claimed in first {
+                let expires = try #require(claimed.task.leaseExpiresAt)
+                #expect(gap(expires, before.addingTimeInterval(10)) < 1)
+                #expect(claimed.task.startedAt != nil)
+                let stored = try await store.require(claimed.task.id)
+                #expect(stored.state == .running && stored.leaseOwner == "w1" && stored.attempt == 1)
+            }
+            #expect(try await store.claim("w2", max: 3).count == 2)
+            #expect(try await store.claim("w3", max: 3).isEmpty)
+        }
+    }
+
+    @Test(arguments: storeFactories)
+    func delayedTaskIsNotClaimedEarlyAndIsClaimedOnceDue(_ factory: any StoreFactory) async throws {
+        try await withStore(factory) { store in
+            let before = try await store.now()
+            let record = try await store.enqueue(NewTask(kind: "later", delay: 0.3))[0]
+            #expect(record.state == .pending)
+            #expect(gap(record.runAt, before.addingTimeInterval(0.3)) < 0.1)
+            #expect(try await store.claim().isEmpty)
+            #expect(try await store.require(record.id).state == .pending)
+            let due = try #require(try await store.taskNextDueAt(queues: [Defaults.queue]))
+            #expect(due == record.runAt)
+            try await Task.sleep(for: .seconds(max(0, due.timeIntervalSinceNow) + 0.05))
+            let claimed = try await store.claim()
+            #expect(claimed.map(\.task.id) == [record.id])
+            #expect(try await store.taskNextDueAt(queues: [Defaults.queue]) == nil)
+        }
+    }
+
+    @Test(arguments: storeFactories)
+    func runAtInTheFutureIsPending(_ factory: any StoreFactory) async throws {
+        try await withStore(factory) { store in
+            let at = Date().addingTimeInterval(3600)
+            let record = try await store.enqueue(NewTask(kind: "k", runAt: at))[0]
+            #expect(record.state == .pending)
+            #expect(gap(record.runAt, at) < 0.002)
+            #expect(try await store.claim().isEmpty)
+        }
+    }
+
+    @Test(arguments: storeFactories)
+    func sharesAreServedInOrderEachUpToItsMax(_ factory: any StoreFactory) async throws {
+        try await withStore(factory) { store in
+            let records = try await store.enqueue((0..<7).map { NewTask(kind: "k", priority: 10 - $0) })
+            let claimed = try await store.taskClaim(
+                TaskClaimParams(
+                    shares: [ClaimShare(worker: "a", max: 2), ClaimShare(worker: "b", max: 3), ClaimShare(worker: "c", max: 4)],
+                    queues: [Defaults.queue], kinds: nil, lease: .seconds(30)))
+            #expect(claimed.map(\.task.id) == records.map(\.id))
+            #expect(claimed.map { $0.task.leaseOwner ?? "-" } == ["a", "a", "b", "b", "b", "c", "c"])
+            for owner in ["a", "b", "c"] {
+                for task in claimed where task.task.leaseOwner == owner {
+                    #expect(try await store.require(task.task.id).leaseOwner == owner)
+                }
+            }
+        }
+    }
+
+    @Test(arguments: storeFactories)
+    func claimFiltersByQueueAndKind(_ factory: any StoreFactory) async throws {
+        try await withStore(factory) { store in
+            let mail = try await store.enqueue(NewTask(kind: "email.send", queue: "mail"))[0]
+            let sms = try await store.enqueue(NewTask(kind: "sms.send", queue: "mail"))[0]
+            let report = try await store.enqueue(NewTask(kind: "report", queue: "batch", priority: 9))[0]
+            #expect(try await store.claim(queues: ["other"]).isEmpty)
+            let emails = try await store.claim(queues: ["mail", "batch"], kinds: ["email.send"])
+            #expect(emails.map(\.task.id) == [mail.id])
+            let both = try await store.claim(queues: ["mail", "batch"])
+            #expect(both.map(\.task.id) == [report.id, sms.id])
+        }
+    }
+
+    @Test(arguments: storeFactories)
+    func taskOfAKindNobodyClaimsStaysReady(_ factory: any StoreFactory) async throws {
+        try await withStore(factory) { store in
+            let orphan = try await store.enqueue(NewTask(kind: "nobody.handles.this", priority: 10))[0]
+            let handled = try await store.enqueue(NewTask(kind: "handled"))[0]
+            let claimed = try await store.claim(max: 10, kinds: ["handled"])
+            #expect(claimed.map(\.task.id) == [handled.id])
+            #expect(try await store.claim(max: 10, kinds: ["handled", "other"]).isEmpty)
+            let stored = try await store.require(orphan.id)
+            #expect(stored.state == .ready && stored.attempt == 0)
+        }
+    }
+
+    @Test(arguments: storeFactories)
+    func concurrentBatchClaimsNeverShareATask(_ factory: any StoreFactory) async throws {
+        try await withStore(factory) { first in
+            let second = try await factory.makeSecondStore(sharing: first)
+            do {
+                try await claimConcurrently(first, second)
+                await factory.dispose(second)
+            } catch {
+                await factory.dispose(second)
+                throw error
+            }
+        }
+    }
+
+    /// 4 claimers through 2 store instances take 10 at a time from 2,000 tasks.
+    private func claimConcurrently(_ first: any TaskStore, _ second: any TaskStore) async throws {
+        do {
+            let total = 2000
+            for batch in 0..<4 {
+                try await first.enqueue((0..<(total / 4)).map { NewTask(kind: "k", args: RawJSON(trusted: "[\(batch),\($0)]")) })
+            }
+            let stores = [first, second, first, second]
+            let claims = try await withThrowingTaskGroup(of: [ClaimedTask].self) { group in
+                for (i, store) in stores.enumerated() {
+                    group.addTask {
+                        var mine: [ClaimedTask] = []
+                        while true {
+                            let batch = try await store.claim("worker-\(i)", max: 10)
+                            if batch.isEmpty { return mine }
+                            #expect(batch.allSatisfy { $0.task.leaseOwner == "worker-\(i)" })
+                            mine += batch
+                        }
+                    }
+                }
+                var all: [[ClaimedTask]] = []
+                for try await claims in group { all.append(claims) }
+                return all
+            }
+            let ids = claims.flatMap { $0.map(\.task.id) }
+            #expect(ids.count == total)
+            #expect(Set(ids).count == total)
+            let counts = try await first.queueCounts()
+            #expect(counts.first?.count(.running) == total)
+            #expect(counts.first?.count(.ready) == 0)
+        }
+    }
+}
