@@ -1,0 +1,50 @@
+import BatonCore
+import Foundation
+
+/// The kinds every Baton worker serves out of the box:
+///
+/// - `echo`: the result is the arguments.
+/// - `noop`: does nothing; the result is `null`.
+/// - `sleep` `{"seconds": x}`: sleeps cooperatively (stops early when cancelled); result `{"slept": x}`.
+/// - `fail` `{"message": "…"}`: always fails with that message, retryably (for demos and tests).
+/// - `file` `{"op": "write|append|read|delete", "path": "relative/path", "content": "…"}`:
+///   confined to a file root directory; disabled when none is configured.
+public enum BuiltinKinds {
+    public static let names = ["echo", "noop", "sleep", "fail", "file"]
+
+    public static func register(into registry: HandlerRegistry, fileRoot: URL?) {
+        registry.registerRaw("echo") { args, _ in args }
+        registry.registerRaw("noop") { _, _ in .null }
+        registry.register("sleep") { (args: SleepArgs, context) in
+            guard args.seconds.isFinite, args.seconds >= 0 else {
+                throw FailPermanently("seconds must be a non-negative number, got \(args.seconds)")
+            }
+            try context.checkCancellation()
+            try await Task.sleep(for: .seconds(args.seconds))
+            return SleptResult(slept: args.seconds)
+        }
+        registry.register("fail") { (args: FailArgs, _) -> RawJSON in
+            throw BuiltinFailure(message: args.message ?? "failed on purpose")
+        }
+        let files = FileKind(root: fileRoot)
+        registry.register("file") { (args: FileKind.Args, _) in try files.run(args) }
+    }
+
+    struct SleepArgs: Codable, Sendable {
+        var seconds: Double
+    }
+
+    struct SleptResult: Codable, Sendable {
+        var slept: Double
+    }
+
+    struct FailArgs: Codable, Sendable {
+        var message: String?
+    }
+}
+
+/// The retryable error of the `fail` kind.
+struct BuiltinFailure: Error, CustomStringConvertible {
+    var message: String
+    var description: String { message }
+}

@@ -1,0 +1,115 @@
+import BatonCore
+import Logging
+import Synchronization
+
+/// What a handler knows about the attempt it runs: the task, its attempt, a logger carrying
+/// `task_id`, `kind`, `attempt` and `worker`, and whether it should stop.
+public struct TaskContext: Sendable {
+    public let taskID: TaskID
+    public let kind: String
+    /// This attempt's number, 1-based.
+    public let attempt: Int
+    public let maxAttempts: Int
+    public let queue: String
+    /// The id of the worker running the attempt.
+    public let worker: String
+    public let logger: Logger
+    let stop: StopFlag
+
+    public init(
+        taskID: TaskID, kind: String, attempt: Int, maxAttempts: Int, queue: String, worker: String, logger: Logger
+    ) {
+        self.init(
+            taskID: taskID, kind: kind, attempt: attempt, maxAttempts: maxAttempts, queue: queue, worker: worker,
+            logger: logger, stop: StopFlag())
+    }
+
+    init(
+        taskID: TaskID, kind: String, attempt: Int, maxAttempts: Int, queue: String, worker: String, logger: Logger,
+        stop: StopFlag
+    ) {
+        self.taskID = taskID
+        self.kind = kind
+        self.attempt = attempt
+        self.maxAttempts = maxAttempts
+        self.queue = queue
+        self.worker = worker
+        self.logger = logger
+        self.stop = stop
+    }
+
+    /// Whether the handler should stop: an operator cancelled the task (learned at the next
+    /// heartbeat), its lease was lost, its timeout passed, or the worker is shutting down and
+    /// the grace period ended. The handler's Swift task is cancelled in each of these cases too.
+    public var isCancelled: Bool { stop.reason != nil || Task.isCancelled }
+
+    /// Why the handler should stop, if it should.
+    public var stopReason: StopReason? { stop.reason ?? (Task.isCancelled ? .shutdown : nil) }
+
+    /// Throws `CancellationError` when ``isCancelled`` is true.
+    public func checkCancellation() throws {
+        if isCancelled { throw CancellationError() }
+    }
+}
+
+/// Why a running handler was told to stop.
+public enum StopReason: Sendable, Hashable {
+    /// An operator cancelled the task.
+    case cancelled
+    /// The worker no longer holds the task's lease (it was rescued, or the task is gone).
+    case leaseLost
+    /// The attempt ran longer than its timeout.
+    case timedOut
+    /// The worker is shutting down and the grace period ended; the task is released.
+    case shutdown
+}
+
+/// A one-way flag with waiters: set once with a reason, observed by the handler's context and
+/// awaited by the attempt's watcher.
+final class StopFlag: Sendable {
+    private struct State {
+        var reason: StopReason?
+        var waiters: [UInt64: CheckedContinuation<StopReason?, Never>] = [:]
+        var nextWaiter: UInt64 = 0
+    }
+    private let state = Mutex(State())
+
+    var reason: StopReason? { state.withLock { $0.reason } }
+
+    /// Sets the reason unless one is set already; returns whether this call set it.
+    @discardableResult
+    func set(_ reason: StopReason) -> Bool {
+        let waiters = state.withLock { s -> [CheckedContinuation<StopReason?, Never>]? in
+            guard s.reason == nil else { return nil }
+            s.reason = reason
+            let all = Array(s.waiters.values)
+            s.waiters.removeAll()
+            return all
+        }
+        guard let waiters else { return false }
+        for waiter in waiters { waiter.resume(returning: reason) }
+        return true
+    }
+
+    /// Returns the reason once it is set, or `nil` if the calling task is cancelled first.
+    func wait() async -> StopReason? {
+        let id = state.withLock { s -> UInt64 in
+            s.nextWaiter &+= 1
+            return s.nextWaiter
+        }
+        return await withTaskCancellationHandler {
+            await withCheckedContinuation { (continuation: CheckedContinuation<StopReason?, Never>) in
+                let immediate = state.withLock { s -> StopReason?? in
+                    if let reason = s.reason { return .some(reason) }
+                    if Task.isCancelled { return .some(nil) }
+                    s.waiters[id] = continuation
+                    return .none
+                }
+                if let immediate { continuation.resume(returning: immediate) }
+            }
+        } onCancel: {
+            let waiter = state.withLock { $0.waiters.removeValue(forKey: id) }
+            waiter?.resume(returning: nil)
+        }
+    }
+}

@@ -1,0 +1,76 @@
+import BatonCore
+import Foundation
+
+/// How a ``WorkerRuntime`` runs.
+///
+/// Keys when read from configuration (the CLI): `worker.id`, `worker.queues`,
+/// `worker.kinds`, `worker.concurrency`, `worker.lease`, `worker.shutdownGrace`.
+public struct WorkerConfiguration: Sendable {
+    /// How long one claim waits for work when none is ready (long-poll).
+    public static let defaultClaimWait: Duration = .seconds(30)
+
+    /// Names this worker in leases and logs; default `<hostname>-<pid>`.
+    public var id: String
+    public var queues: [String]
+    /// Kinds to claim; `nil`: every kind the registry has a handler for. A worker only ever
+    /// claims kinds it has a handler for: kinds here without one are ignored with a warning.
+    public var kinds: [String]?
+    /// Tasks run at once.
+    public var concurrency: Int
+    /// Each claim's lease; heartbeats extend it.
+    public var lease: Duration
+    /// Time between batched heartbeats; default a third of the lease.
+    public var heartbeatInterval: Duration
+    public var claimWait: Duration
+    /// Time running tasks get to finish on graceful shutdown before they are released.
+    public var shutdownGrace: Duration
+    /// Most tasks asked for in one claim.
+    public var claimBatch: Int
+    /// Under load, how long after the first slot frees the runtime waits for more to free
+    /// before it claims (unless half the slots are free already): one claim for many slots.
+    public var claimLinger: Duration
+
+    public static let defaultClaimLinger: Duration = .milliseconds(1)
+
+    public init(
+        id: String = WorkerConfiguration.defaultID(), queues: [String] = [Defaults.queue], kinds: [String]? = nil,
+        concurrency: Int = Defaults.concurrency, lease: Duration = Defaults.lease, heartbeatInterval: Duration? = nil,
+        claimWait: Duration = WorkerConfiguration.defaultClaimWait, shutdownGrace: Duration = Defaults.shutdownGrace,
+        claimBatch: Int = Defaults.claimBatch, claimLinger: Duration = WorkerConfiguration.defaultClaimLinger
+    ) {
+        self.id = id
+        self.queues = queues
+        self.kinds = kinds
+        self.concurrency = concurrency
+        self.lease = lease
+        self.heartbeatInterval = heartbeatInterval ?? lease / Defaults.heartbeatDivisor
+        self.claimWait = claimWait
+        self.shutdownGrace = shutdownGrace
+        self.claimBatch = claimBatch
+        self.claimLinger = claimLinger
+    }
+
+    /// `<hostname>-<pid>`, cut to the worker id limit.
+    public static func defaultID() -> String {
+        let host = ProcessInfo.processInfo.hostName.split(separator: ".").first.map(String.init) ?? "worker"
+        let id = "\(host.isEmpty ? "worker" : host)-\(ProcessInfo.processInfo.processIdentifier)"
+        return String(id.prefix(Limits.maxWorkerIDLength))
+    }
+
+    /// Checks the values; the first problem found is reported, naming the field.
+    public func validate() throws(BatonError) {
+        if id.isEmpty || id.utf8.count > Limits.maxWorkerIDLength {
+            throw .invalidArgument("worker id must be 1 to \(Limits.maxWorkerIDLength) bytes")
+        }
+        if queues.isEmpty { throw .invalidArgument("a worker needs at least one queue") }
+        if concurrency < 1 { throw .invalidArgument("concurrency must be at least 1, got \(concurrency)") }
+        if claimBatch < 1 { throw .invalidArgument("claim batch must be at least 1, got \(claimBatch)") }
+        if lease <= .zero { throw .invalidArgument("lease must be positive") }
+        if heartbeatInterval <= .zero || heartbeatInterval >= lease {
+            throw .invalidArgument("heartbeat interval must be positive and shorter than the lease")
+        }
+        if claimWait < .zero { throw .invalidArgument("claim wait must not be negative") }
+        if claimLinger < .zero { throw .invalidArgument("claim linger must not be negative") }
+        if shutdownGrace < .zero { throw .invalidArgument("shutdown grace must not be negative") }
+    }
+}

@@ -1,0 +1,159 @@
+import BatonCore
+import Foundation
+import Logging
+
+extension WorkerRuntime {
+    /// How one attempt's race between its handler and its stop flag ended.
+    enum AttemptOutcome: Sendable {
+        case succeeded(RawJSON)
+        case threw(any Error)
+        case stopped(StopReason)
+    }
+
+    /// Runs one claimed task: its handler, raced against its timeout and its stop flag, then
+    /// acknowledges the outcome if it is still this worker's to write.
+    func execute(_ claimed: ClaimedTask, stop: StopFlag) async {
+        let task = claimed.task
+        var logger = self.logger
+        logger[metadataKey: "task_id"] = "\(task.id)"
+        logger[metadataKey: "kind"] = "\(task.kind)"
+        logger[metadataKey: "attempt"] = "\(task.attempt)"
+
+        guard let registration = registry.registration(for: task.kind) else {
+            // Cannot happen while claims are filtered by kind; give the task back untouched.
+            if takeOutcome(claimed.lease) {
+                state.withLock { $0.stats.released += 1 }
+                logger.warning("no handler for this kind: releasing the task")
+                await release([claimed.lease], why: "no handler for kind \(task.kind)")
+            }
+            return
+        }
+        let context = TaskContext(
+            taskID: task.id, kind: task.kind, attempt: task.attempt, maxAttempts: task.maxAttempts, queue: task.queue,
+            worker: configuration.id, logger: logger, stop: stop)
+        let timeout = task.timeout.map { Duration.seconds($0) } ?? registration.timeout
+        logger.debug("task started")
+        let started = ContinuousClock.now
+
+        let outcome = await race(registration, args: task.args, context: context, stop: stop, timeout: timeout)
+        let elapsed = ContinuousClock.now - started
+        let duration: Logger.MetadataValue = "\(String(format: "%.3f", elapsed.seconds))s"
+
+        switch (outcome, stop.reason) {
+        case (.succeeded(let result), _):
+            guard takeOutcome(claimed.lease) else {
+                logger.debug("handler finished after the task was taken from it; not acknowledged")
+                return
+            }
+            state.withLock { $0.stats.succeeded += 1 }
+            logger.debug("task succeeded", metadata: ["duration": duration])
+            source.ack(.complete(TaskCompletion(lease: claimed.lease, result: result)))
+
+        case (.threw(let error), nil) where !Task.isCancelled:
+            guard takeOutcome(claimed.lease) else { return }
+            let failure = Self.failure(for: error, task: task, lease: claimed.lease, kindRetry: registration.retry)
+            state.withLock { $0.stats.failed += 1 }
+            logger.warning(
+                "task attempt failed",
+                metadata: [
+                    "error": "\(failure.message)", "retryable": "\(failure.retryable)", "duration": duration,
+                    "retry_after": "\(failure.retryAfter.map { "\($0)" } ?? "policy")",
+                ])
+            source.ack(.fail(failure))
+
+        case (_, .timedOut):
+            guard takeOutcome(claimed.lease) else { return }
+            let message = "timed out after \(Self.formatSeconds(timeout ?? elapsed))"
+            let failure = Self.retryableFailure(message: message, task: task, lease: claimed.lease, kindRetry: registration.retry)
+            state.withLock { $0.stats.failed += 1 }
+            logger.warning("task attempt timed out", metadata: ["error": "\(message)"])
+            source.ack(.fail(failure))
+
+        default:
+            // Cancelled by an operator, lease lost, or released on shutdown: whoever stopped the
+            // task already settled it. On a hard cancellation of the runtime the entry stays
+            // for the runtime's final release.
+            logger.debug("task stopped", metadata: ["reason": "\(stop.reason.map { "\($0)" } ?? "worker cancelled")"])
+        }
+    }
+
+    /// Runs the handler until it returns or the stop flag is set (by a heartbeat, the
+    /// shutdown, or the timeout); a stopped handler is cancelled and awaited.
+    private func race(
+        _ registration: HandlerRegistration, args: RawJSON, context: TaskContext, stop: StopFlag, timeout: Duration?
+    ) async -> AttemptOutcome {
+        await withTaskGroup(of: AttemptOutcome?.self) { group in
+            group.addTask {
+                do {
+                    return .succeeded(try await registration.run(args, context))
+                } catch {
+                    return .threw(error)
+                }
+            }
+            group.addTask {
+                await withTaskGroup(of: Void.self) { timer in
+                    if let timeout {
+                        timer.addTask {
+                            if (try? await Task.sleep(for: timeout)) != nil { stop.set(.timedOut) }
+                        }
+                    }
+                    let reason = await stop.wait()
+                    timer.cancelAll()
+                    return reason.map { .stopped($0) }
+                }
+            }
+            var outcome: AttemptOutcome?
+            while outcome == nil, let next = await group.next() {
+                outcome = next
+                group.cancelAll()
+            }
+            return outcome ?? .stopped(.shutdown)
+        }
+    }
+
+    /// Whether the outcome of this lease is still undecided; if so it is now this caller's.
+    func takeOutcome(_ lease: LeaseRef) -> Bool {
+        state.withLock { s in
+            guard let entry = s.running[lease.id], entry.lease == lease else { return false }
+            s.running[lease.id] = nil
+            return true
+        }
+    }
+
+    /// The failure to report for an error a handler threw.
+    static func failure(for error: any Error, task: TaskRecord, lease: LeaseRef, kindRetry: RetryPolicy?) -> TaskFailure {
+        switch error {
+        case let later as RetryLater:
+            return TaskFailure(lease: lease, message: later.message, retryable: true, retryAfter: later.delay)
+        case let permanent as FailPermanently:
+            return TaskFailure(lease: lease, message: permanent.message, retryable: false)
+        default:
+            return retryableFailure(message: describe(error), task: task, lease: lease, kindRetry: kindRetry)
+        }
+    }
+
+    /// A retryable failure: the task's own policy (applied by the store) wins over the kind's;
+    /// with neither, the store applies the node's global policy.
+    static func retryableFailure(message: String, task: TaskRecord, lease: LeaseRef, kindRetry: RetryPolicy?) -> TaskFailure {
+        guard task.retry == nil, let kindRetry else {
+            return TaskFailure(lease: lease, message: message, retryable: true)
+        }
+        guard let delay = kindRetry.delay(afterAttempt: task.attempt) else {
+            return TaskFailure(lease: lease, message: message, retryable: false)
+        }
+        return TaskFailure(lease: lease, message: message, retryable: true, retryAfter: delay)
+    }
+
+    static func describe(_ error: any Error) -> String {
+        if error is CancellationError { return "cancelled" }
+        let text = String(describing: error)
+        return text.isEmpty ? "failed with \(type(of: error))" : text
+    }
+
+    /// `0.2s`, `30s`.
+    static func formatSeconds(_ duration: Duration) -> String {
+        let s = duration.seconds
+        if s == s.rounded() { return "\(Int(s))s" }
+        return "\(String(format: "%g", s))s"
+    }
+}

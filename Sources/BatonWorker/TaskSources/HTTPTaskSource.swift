@@ -1,0 +1,275 @@
+import AsyncHTTPClient
+import BatonCore
+import Foundation
+import Logging
+import NIOCore
+import NIOHTTP1
+import Synchronization
+
+/// A node's worker protocol over HTTP (`/v1/workers/…`), for remote workers.
+///
+/// Claims long-poll (`wait_ms`). Acks are buffered and sent in batches — when 256 are
+/// waiting or 2 ms after the first, one request in flight at a time while the next batch
+/// accumulates — and a batch that cannot be sent is kept and retried with backoff, then
+/// given up with an error log (its tasks come back when their leases expire). With several
+/// servers, a connection failure moves on to the next one. Errors: a node's error body
+/// becomes a `BatonError` with its code; an unreachable node is `BatonError.unavailable`.
+public final class HTTPTaskSource: TaskSource {
+    public struct Configuration: Sendable {
+        /// Acks waiting that trigger a send at once.
+        public var ackBatch: Int
+        /// How long the first ack of a batch waits for company.
+        public var ackLinger: Duration
+        /// Most acks in one request.
+        public var maxAcksPerRequest: Int
+        /// Sends of one batch before it is given up.
+        public var ackAttempts: Int
+        /// Timeout of requests other than claims; a claim gets its wait plus this.
+        public var requestTimeout: Duration
+
+        public static let defaultAckBatch = 256
+        public static let defaultAckLinger = Defaults.ackLinger
+        public static let defaultAckAttempts = 8
+        public static let defaultRequestTimeout: Duration = .seconds(10)
+
+        public init(
+            ackBatch: Int = Configuration.defaultAckBatch, ackLinger: Duration = Configuration.defaultAckLinger,
+            maxAcksPerRequest: Int = Defaults.ackBatch, ackAttempts: Int = Configuration.defaultAckAttempts,
+            requestTimeout: Duration = Configuration.defaultRequestTimeout
+        ) {
+            self.ackBatch = ackBatch
+            self.ackLinger = ackLinger
+            self.maxAcksPerRequest = maxAcksPerRequest
+            self.ackAttempts = ackAttempts
+            self.requestTimeout = requestTimeout
+        }
+    }
+
+    private struct State {
+        var current = 0
+        var acks: [TaskAck] = []
+        var sending = false
+        var idleWaiters: [CheckedContinuation<Void, Never>] = []
+    }
+
+    public let servers: [URL]
+    public let configuration: Configuration
+    private let token: String?
+    private let httpClient: HTTPClient
+    private let logger: Logger
+    private let state = Mutex(State())
+
+    static let maxResponseBytes = 64 << 20
+    /// Keeps one ack request under the node's default body limit (16 MiB).
+    static let maxAckRequestBytes = 8 << 20
+
+    public init(
+        servers: [URL], token: String? = nil, httpClient: HTTPClient = .shared, configuration: Configuration = .init(),
+        logger: Logger
+    ) {
+        precondition(!servers.isEmpty, "HTTPTaskSource needs at least one server")
+        self.servers = servers
+        self.token = token
+        self.httpClient = httpClient
+        self.configuration = configuration
+        self.logger = logger
+    }
+
+    /// The server requests go to now.
+    public var currentServer: URL { servers[state.withLock { $0.current }] }
+
+    // MARK: TaskSource
+
+    public func claim(worker: String, queues: [String], kinds: [String], max: Int, wait: Duration, lease: Duration)
+        async throws -> [ClaimedTask]
+    {
+        let body = ClaimBody(
+            worker: worker, queues: queues, kinds: kinds, max: max, waitMS: Self.milliseconds(wait),
+            leaseMS: Self.milliseconds(lease))
+        let response: ClaimResponse = try await post(
+            "/v1/workers/claim", body, timeout: wait + configuration.requestTimeout)
+        return response.tasks
+    }
+
+    public func heartbeat(_ leases: [LeaseRef], lease: Duration) async throws -> [HeartbeatOutcome] {
+        guard !leases.isEmpty else { return [] }
+        let body = HeartbeatManyBody(worker: nil, leases: leases.map(LeaseItem.init), leaseMS: Self.milliseconds(lease))
+        let response: HeartbeatManyResponse = try await post("/v1/workers/heartbeat", body, timeout: configuration.requestTimeout)
+        let byID = Dictionary(response.results.map { ($0.id, $0.outcome) }, uniquingKeysWith: { first, _ in first })
+        return leases.map { byID[$0.id] ?? .notFound }
+    }
+
+    public func ack(_ ack: TaskAck) {
+        let start = state.withLock { s -> Bool in
+            s.acks.append(ack)
+            if s.sending { return false }
+            s.sending = true
+            return true
+        }
+        if start { Task { await self.sendLoop() } }
+    }
+
+    public func release(_ leases: [LeaseRef]) async throws {
+        guard !leases.isEmpty else { return }
+        let _: ReleaseResponse = try await post(
+            "/v1/workers/release", ReleaseBody(leases: leases.map(LeaseItem.init)), timeout: configuration.requestTimeout)
+    }
+
+    public func flush() async {
+        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+            let idle = state.withLock { s -> Bool in
+                if s.acks.isEmpty && !s.sending { return true }
+                s.idleWaiters.append(continuation)
+                return false
+            }
+            if idle { continuation.resume() }
+        }
+    }
+
+    /// Acks buffered or in flight.
+    public var pendingAcks: Int { state.withLock { $0.acks.count } }
+
+    // MARK: Acks
+
+    private func sendLoop() async {
+        while true {
+            let full = state.withLock { $0.acks.count >= configuration.ackBatch }
+            if !full && configuration.ackLinger > .zero { try? await Task.sleep(for: configuration.ackLinger) }
+            let batch = state.withLock { s -> [TaskAck]? in
+                if s.acks.isEmpty {
+                    s.sending = false
+                    return nil
+                }
+                var n = 0
+                var bytes = 0
+                for ack in s.acks.prefix(configuration.maxAcksPerRequest) {
+                    bytes += Self.approximateSize(ack)
+                    if n > 0 && bytes > Self.maxAckRequestBytes { break }
+                    n += 1
+                }
+                let batch = Array(s.acks.prefix(n))
+                s.acks.removeFirst(n)
+                return batch
+            }
+            guard let batch else { break }
+            await send(batch)
+        }
+        let waiters = state.withLock { s -> [CheckedContinuation<Void, Never>] in
+            guard s.acks.isEmpty, !s.sending else { return [] }
+            defer { s.idleWaiters = [] }
+            return s.idleWaiters
+        }
+        for waiter in waiters { waiter.resume() }
+    }
+
+    /// Sends one batch, retrying while the node is unreachable; gives up (with an error log)
+    /// after the configured attempts or on an error retrying cannot fix.
+    private func send(_ batch: [TaskAck]) async {
+        let body = AckBody(acks: batch.map(AckItem.init))
+        var backoff = Backoff()
+        for attempt in 1...max(1, configuration.ackAttempts) {
+            do {
+                let response: AckResponse = try await post("/v1/workers/ack", body, timeout: configuration.requestTimeout)
+                for result in response.results where result.status != "applied" {
+                    logger.warning(
+                        "ack refused: lease no longer held", metadata: ["task_id": "\(result.id)", "status": "\(result.status)"])
+                }
+                return
+            } catch let error as BatonError where error.code != .unavailable && error.code != .internal {
+                logger.error(
+                    "the node refused a batch of acks; their tasks return when their leases expire",
+                    metadata: ["count": "\(batch.count)", "error": "\(error)"])
+                return
+            } catch {
+                if attempt == configuration.ackAttempts { break }
+                let delay = backoff.next()
+                logger.warning(
+                    "could not send acks; keeping them and retrying",
+                    metadata: ["count": "\(batch.count)", "attempt": "\(attempt)", "error": "\(error)", "retry_in": "\(delay)"])
+                try? await Task.sleep(for: delay)
+            }
+        }
+        logger.error(
+            "gave up sending acks after \(configuration.ackAttempts) attempts; their tasks return when their leases expire",
+            metadata: ["count": "\(batch.count)", "task_ids": "\(batch.prefix(20).map { "\($0.lease.id)" }.joined(separator: ","))"])
+    }
+
+    static func approximateSize(_ ack: TaskAck) -> Int {
+        switch ack {
+        case .complete(let c): 128 + c.result.byteCount
+        case .fail(let f): 160 + f.message.utf8.count
+        }
+    }
+
+    // MARK: HTTP
+
+    /// POSTs a JSON body to the current server, moving on to the next on a connection failure.
+    func post<Body: Encodable, Response: Decodable>(_ path: String, _ body: Body, timeout: Duration) async throws -> Response {
+        let payload = try BatonJSON.encoder().encode(body)
+        let start = state.withLock { $0.current }
+        var lastError: (any Error)?
+        for offset in 0..<servers.count {
+            let index = (start + offset) % servers.count
+            var request = HTTPClientRequest(url: Self.join(servers[index], path))
+            request.method = .POST
+            request.headers.add(name: "Content-Type", value: "application/json")
+            request.headers.add(name: "Accept", value: "application/json")
+            if let token { request.headers.add(name: "Authorization", value: "Bearer \(token)") }
+            request.body = .bytes(ByteBuffer(bytes: payload))
+            let status: HTTPResponseStatus
+            let bytes: ByteBuffer
+            do {
+                let response = try await httpClient.execute(request, timeout: .nanoseconds(Int64(timeout.seconds * 1e9)))
+                status = response.status
+                bytes = try await response.body.collect(upTo: Self.maxResponseBytes)
+            } catch {
+                if Task.isCancelled { throw CancellationError() }
+                lastError = error
+                state.withLock { s in if s.current == index { s.current = (index + 1) % servers.count } }
+                if servers.count > 1 {
+                    logger.warning(
+                        "node unreachable; failing over", metadata: ["server": "\(servers[index])", "error": "\(error)"])
+                }
+                continue
+            }
+            let data = Data(bytes.readableBytesView)
+            guard (200..<300).contains(status.code) else { throw Self.error(status: status, data: data) }
+            do {
+                return try BatonJSON.decoder().decode(Response.self, from: data)
+            } catch {
+                throw BatonError(.internal, "unexpected answer from \(servers[index]) to \(path): \(error)")
+            }
+        }
+        let names = servers.map(\.absoluteString).joined(separator: ", ")
+        throw BatonError.unavailable("cannot reach \(names): \(lastError.map { "\($0)" } ?? "no server")")
+    }
+
+    static func error(status: HTTPResponseStatus, data: Data) -> BatonError {
+        if let body = try? BatonJSON.decoder().decode(ErrorBody.self, from: data) {
+            let code = BatonError.Code(wire: body.error.code) ?? (status.code >= 500 ? .internal : .invalidArgument)
+            return BatonError(code, body.error.message)
+        }
+        let code: BatonError.Code =
+            switch status.code {
+            case 401: .unauthorized
+            case 403: .forbidden
+            case 404: .notFound
+            case 409: .conflict
+            case 413: .tooLarge
+            case 502, 503, 504: .unavailable
+            case 500...: .internal
+            default: .invalidArgument
+            }
+        return BatonError(code, "HTTP \(status.code) \(status.reasonPhrase)")
+    }
+
+    static func join(_ base: URL, _ path: String) -> String {
+        var text = base.absoluteString
+        while text.hasSuffix("/") { text.removeLast() }
+        return text + path
+    }
+
+    static func milliseconds(_ duration: Duration) -> Int {
+        Int((duration.seconds * 1000).rounded())
+    }
+}

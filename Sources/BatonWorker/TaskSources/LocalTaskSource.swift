@@ -1,0 +1,38 @@
+import BatonCore
+
+/// The in-process source of a standalone node: claims go through the node's
+/// ``TaskDispatcher`` (coalesced with every other local claimer), acks through its
+/// ``TaskCompleter`` (batched), heartbeats and releases straight to the store.
+public struct LocalTaskSource: TaskSource {
+    public let dispatcher: TaskDispatcher
+    public let completer: TaskCompleter
+
+    public init(dispatcher: TaskDispatcher, completer: TaskCompleter) {
+        self.dispatcher = dispatcher
+        self.completer = completer
+    }
+
+    public func claim(worker: String, queues: [String], kinds: [String], max: Int, wait: Duration, lease: Duration)
+        async throws -> [ClaimedTask]
+    {
+        try await dispatcher.claim(ClaimRequest(worker: worker, queues: queues, kinds: kinds, max: max, wait: wait, lease: lease))
+    }
+
+    public func heartbeat(_ leases: [LeaseRef], lease: Duration) async throws -> [HeartbeatOutcome] {
+        guard !leases.isEmpty else { return [] }
+        return try await dispatcher.store.taskHeartbeatMany(TaskHeartbeatParams(leases: leases, lease: lease))
+    }
+
+    public func ack(_ ack: TaskAck) {
+        completer.ackDetached(ack)
+    }
+
+    public func release(_ leases: [LeaseRef]) async throws {
+        guard !leases.isEmpty else { return }
+        _ = try await dispatcher.store.taskReleaseMany(TaskReleaseParams(leases: leases))
+    }
+
+    public func flush() async {
+        await completer.flush()
+    }
+}

@@ -1,0 +1,24 @@
+import BatonCore
+
+/// Where a worker's tasks come from and where their outcomes go: the local store through the
+/// node's dispatcher and completer (``LocalTaskSource``), or a node over HTTP
+/// (``HTTPTaskSource``).
+public protocol TaskSource: Sendable {
+    /// Claims up to `max` ready tasks of the given queues and kinds, waiting up to `wait` for
+    /// some to become ready (long-poll). Returns an empty array when the wait ends with none.
+    /// Throws `BatonError.unavailable` while the source cannot be reached.
+    func claim(worker: String, queues: [String], kinds: [String], max: Int, wait: Duration, lease: Duration)
+        async throws -> [ClaimedTask]
+
+    /// Extends the leases of running tasks; one outcome per lease, in order.
+    func heartbeat(_ leases: [LeaseRef], lease: Duration) async throws -> [HeartbeatOutcome]
+
+    /// Queues a completion or failure. Returns at once; the source writes acks in batches.
+    func ack(_ ack: TaskAck)
+
+    /// Returns running tasks to `ready` without using an attempt (graceful shutdown).
+    func release(_ leases: [LeaseRef]) async throws
+
+    /// Writes every ack queued so far (on shutdown).
+    func flush() async
+}
