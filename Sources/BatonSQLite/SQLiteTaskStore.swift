@@ -160,3 +160,15 @@ extension SQLiteTaskStore {
         try await pool.write { db in try db.execute(sql: sql) }
     }
 }
+
+extension SQLiteTaskStore {
+    /// Holds the write lock for `duration` (blocking one thread). Tests only: it is how they
+    /// make another connection time out waiting for the lock.
+    func holdWriteLockForTesting(_ duration: Duration, onLocked: @escaping @Sendable () -> Void) async throws {
+        try await pool.write { db in
+            try db.execute(sql: "UPDATE tasks SET attempt = attempt WHERE 0")
+            onLocked()
+            Thread.sleep(forTimeInterval: duration.seconds)
+        }
+    }
+}

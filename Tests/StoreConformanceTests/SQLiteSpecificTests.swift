@@ -137,4 +137,25 @@ struct SQLiteSpecificTests {
             try store.close()
         }
     }
+
+    @Test func busyDatabaseIsUnavailableAfterTheTimeout() async throws {
+        try await withDirectory { directory in
+            let path = directory.appendingPathComponent("baton.db").path
+            let holder = try await SQLiteTaskStore.open(.init(path: path))
+            let waiter = try await SQLiteTaskStore.open(.init(path: path, busyTimeout: .milliseconds(100)))
+            let (locked, lockedContinuation) = AsyncStream<Void>.makeStream()
+            let hold = Task {
+                try await holder.holdWriteLockForTesting(.milliseconds(800)) { lockedContinuation.yield() }
+            }
+            for await _ in locked { break }
+            let start = ContinuousClock.now
+            await expectError(.unavailable) { try await waiter.enqueue(NewTask(kind: "k")) }
+            #expect(ContinuousClock.now - start >= .milliseconds(90), "waits for the busy timeout first")
+            try await hold.value
+            try await waiter.enqueue(NewTask(kind: "k"))
+            #expect(try await holder.all().count == 1)
+            try waiter.close()
+            try holder.close()
+        }
+    }
 }
