@@ -81,7 +81,7 @@ struct WorkerOptions: ParsableArguments {
 }
 
 func validateName(_ name: String, field: String, maxLength: Int) throws(CLIError) {
-    do { try NewTask.validateName(name, field: field, maxLength: maxLength) } catch { throw .usage(error.message) }
+    do throws(BatonError) { try NewTask.validateName(name, field: field, maxLength: maxLength) } catch { throw .usage(error.message) }
 }
 
 /// A scheduler node: the store, the claim dispatcher, the batched completer, maintenance,
@@ -101,14 +101,14 @@ struct Node {
         var serverConfig = ServerConfiguration()
         serverConfig.host = settings.string("http.host") ?? serverConfig.host
         serverConfig.port = try settings.int("http.port", default: serverConfig.port, range: 0...65535)
+        let host = serverConfig.host
         let app = makeApplication(
             node: NodeServices(store: store, dispatcher: dispatcher, completer: completer),
             configuration: serverConfig,
             logger: logger
         ) { port in
             // The first line on stdout is the node's URL, so scripts and tests can find it.
-            print("http://\(serverConfig.host):\(port)")
-            fflush(stdout)
+            FileHandle.standardOutput.write(Data("http://\(host):\(port)\n".utf8))
         }
 
         var services: [any Service] = [

@@ -79,7 +79,7 @@ struct Submit: AsyncParsableCommand {
 
     func makeTask() throws(CLIError) -> NewTask {
         let parsedArgs: RawJSON
-        do { parsedArgs = try RawJSON(validating: args) } catch { throw .usage("--args: \(error.message)") }
+        do throws(BatonError) { parsedArgs = try RawJSON(validating: args) } catch { throw .usage("--args: \(error.message)") }
         var runAt: Date?
         if let at {
             guard let date = BatonJSON.parseDate(at) else { throw .usage("--at '\(at)' is not an ISO 8601 time such as 2026-11-23T19:00:00Z") }
@@ -87,12 +87,12 @@ struct Submit: AsyncParsableCommand {
         }
         var policy: RetryPolicy?
         if retry != nil || backoff != nil {
-            do { policy = try RetryPolicy.named(retry ?? "exponential", base: backoff) } catch { throw .usage(error.message) }
+            do throws(BatonError) { policy = try RetryPolicy.named(retry ?? "exponential", base: backoff) } catch { throw .usage(error.message) }
         }
         let task = NewTask(
             kind: kind, args: parsedArgs, queue: queue, priority: priority, runAt: runAt, delay: delay,
             maxAttempts: maxAttempts, timeout: timeout, retry: policy, uniqueKey: uniqueKey, tags: tag)
-        do { try task.validate() } catch { throw .usage(error.message) }
+        do throws(BatonError) { try task.validate() } catch { throw .usage(error.message) }
         return task
     }
 }
@@ -134,7 +134,7 @@ struct List: AsyncParsableCommand {
                 states.append(s)
             }
             let params = TaskListParams(states: states.isEmpty ? nil : states, queue: queue, kind: kind, limit: limit, cursor: cursor)
-            do { _ = try params.validatedCursor() } catch { throw CLIError.usage(error.message) }
+            do throws(BatonError) { _ = try params.validatedCursor() } catch { throw CLIError.usage(error.message) }
             let (backend, _) = try await target.backend()
             let page = try await backend.list(params)
             if output.json {
