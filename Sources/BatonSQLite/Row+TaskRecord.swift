@@ -4,12 +4,20 @@ import GRDB
 
 /// Times are stored as whole milliseconds since 1970.
 enum Millis {
-    static func from(_ date: Date) -> Int64 { Int64((date.timeIntervalSince1970 * 1000).rounded(.down)) }
+    /// About ±146,000 years: far enough for any real time, small enough that sums never overflow.
+    static let limit: Double = 4.6e15
+
+    static func from(_ date: Date) -> Int64 { clamped(date.timeIntervalSince1970 * 1000) }
+
+    /// Whole milliseconds, clamped to `±limit` (NaN counts as zero).
+    static func clamped(_ millis: Double) -> Int64 {
+        guard !millis.isNaN else { return 0 }
+        return Int64(min(max(millis.rounded(.down), -limit), limit))
+    }
     static func date(_ ms: Int64) -> Date { Date(timeIntervalSince1970: Double(ms) / 1000) }
     static func now() -> Int64 { from(Date()) }
     static func of(_ duration: Duration) -> Int64 {
-        let (seconds, attoseconds) = duration.components
-        return seconds * 1000 + attoseconds / 1_000_000_000_000_000
+        clamped(duration.seconds * 1000)
     }
 }
 

@@ -16,8 +16,9 @@ extension SQLiteTaskStore {
         for task in p.tasks {
             let runAt: Int64
             if let delay = task.delay {
-                runAt = now + Int64((delay * 1000).rounded(.up))
+                runAt = now + Millis.clamped((delay * 1000).rounded(.up))
             } else if let at = task.runAt {
+                // A time in the past means now: it does not jump the queue ahead of older tasks.
                 runAt = max(now, Millis.from(at))
             } else {
                 runAt = now

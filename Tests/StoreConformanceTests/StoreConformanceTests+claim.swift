@@ -81,6 +81,14 @@ extension StoreConformanceTests {
             #expect(record.state == .pending)
             #expect(gap(record.runAt, at) < 0.002)
             #expect(try await store.claim().isEmpty)
+
+            // Absurd but valid values are stored, not trapped on.
+            let far = try await store.enqueue(NewTask(kind: "k", delay: 1e13), NewTask(kind: "k", runAt: .distantFuture))
+            #expect(far.allSatisfy { $0.state == .pending && $0.runAt > at })
+            try await store.enqueue(NewTask(kind: "now"))
+            let claimed = try #require(try await store.claim(lease: .seconds(Int64.max / 2)).first)
+            #expect(claimed.task.kind == "now")
+            #expect(try await store.fail(claimed.lease, retryAfter: .seconds(Int64.max / 2)) == .applied(.pending))
         }
     }
 
