@@ -172,3 +172,16 @@ extension SQLiteTaskStore {
         }
     }
 }
+
+extension SQLiteTaskStore {
+    /// SQLite's plan for a statement, one line per step. Tests only: they check that the hot
+    /// statements use their indexes.
+    func queryPlanForTesting(_ sql: String) async throws -> [String] {
+        try await pool.read { db in
+            // Every `?` bound to NULL (the statements have no `?` inside string literals).
+            let nulls = [(any DatabaseValueConvertible)?](repeating: nil, count: sql.filter { $0 == "?" }.count)
+            return try Row.fetchAll(db, sql: "EXPLAIN QUERY PLAN " + sql, arguments: StatementArguments(nulls))
+                .map { row -> String in row["detail"] }
+        }
+    }
+}

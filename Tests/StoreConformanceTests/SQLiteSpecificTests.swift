@@ -158,4 +158,27 @@ struct SQLiteSpecificTests {
             try holder.close()
         }
     }
+
+    @Test func hotStatementsUseTheirIndexes() async throws {
+        try await withDirectory { directory in
+            let store = try await SQLiteTaskStore.open(.init(path: directory.appendingPathComponent("baton.db").path))
+            try await store.enqueue((0..<100).map { NewTask(kind: "k\($0 % 3)", queue: "q\($0 % 4)") })
+            let expectations: [(String, String)] = [
+                (SQL.claim(shareCount: 1, queueCount: 1, kindCount: 0), "tasks_ready"),
+                (SQL.claim(shareCount: 3, queueCount: 2, kindCount: 2), "tasks_ready"),
+                (SQL.promoteDue, "tasks_pending"),
+                (SQL.expiredLeases, "tasks_running_lease"),
+                (SQL.deleteFinished, "tasks_terminal"),
+                (SQL.nextDue(queueCount: 2), "tasks_pending"),
+                (SQL.complete, "sqlite_autoindex_tasks_1"),
+                (SQL.heartbeat, "sqlite_autoindex_tasks_1"),
+            ]
+            for (sql, index) in expectations {
+                let plan = try await store.queryPlanForTesting(sql)
+                #expect(plan.contains { $0.contains("USING INDEX \(index)") || $0.contains("USING COVERING INDEX \(index)") }, "\(plan)")
+                #expect(!plan.contains { $0 == "SCAN tasks" }, "no full table scan: \(plan)")
+            }
+            try store.close()
+        }
+    }
 }
