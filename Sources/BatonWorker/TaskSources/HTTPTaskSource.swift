@@ -59,12 +59,23 @@ public final class HTTPTaskSource: TaskSource {
     private let logger: Logger
     private let state = Mutex(State())
 
+    /// A process-wide client that fails a request as soon as its connection cannot be
+    /// established (instead of retrying until the connect timeout, as `HTTPClient.shared`
+    /// does), so an unreachable node is noticed at once and the next server is tried.
+    public static let defaultHTTPClient: HTTPClient = {
+        var configuration = HTTPClient.Configuration()
+        configuration.connectionPool.retryConnectionEstablishment = false
+        configuration.timeout.connect = .seconds(5)
+        return HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup, configuration: configuration)
+    }()
+
     static let maxResponseBytes = 64 << 20
     /// Keeps one ack request under the node's default body limit (16 MiB).
     static let maxAckRequestBytes = 8 << 20
 
     public init(
-        servers: [URL], token: String? = nil, httpClient: HTTPClient = .shared, configuration: Configuration = .init(),
+        servers: [URL], token: String? = nil, httpClient: HTTPClient = HTTPTaskSource.defaultHTTPClient,
+        configuration: Configuration = .init(),
         logger: Logger
     ) {
         precondition(!servers.isEmpty, "HTTPTaskSource needs at least one server")

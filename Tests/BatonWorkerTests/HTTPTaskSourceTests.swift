@@ -1,0 +1,71 @@
+import BatonCore
+import Foundation
+import ServiceLifecycle
+import Testing
+
+@testable import BatonWorker
+
+/// The HTTP source's behaviour against nodes that cannot be reached. Its exchanges with a real
+/// node (claim, heartbeat, ack, release) are tested with BatonServer in `BatonServerTests`.
+@Suite struct HTTPTaskSourceTests {
+    /// Nothing listens on these (privileged ports, refused at once).
+    let deadServers = [URL(string: "http://127.0.0.1:1")!, URL(string: "http://127.0.0.1:9/prefix/")!]
+
+    @Test func unreachableNodeIsUnavailableAndFailsOver() async throws {
+        let source = HTTPTaskSource(servers: deadServers, token: "secret", logger: testLogger("http"))
+        #expect(source.currentServer == deadServers[0])
+        await #expect {
+            _ = try await source.claim(
+                worker: "w", queues: ["default"], kinds: ["echo"], max: 5, wait: .milliseconds(10), lease: .seconds(30))
+        } throws: { error in
+            (error as? BatonError)?.code == .unavailable
+        }
+        // Both servers were tried; the next request starts from where the last one ended.
+        #expect(source.currentServer == deadServers[0])
+        await #expect(throws: BatonError.self) { try await source.release([LeaseRef(id: .generate(), token: "t")]) }
+    }
+
+    @Test func acksThatCannotBeSentAreKeptAndRetried() async throws {
+        let source = HTTPTaskSource(
+            servers: [deadServers[0]], configuration: .init(ackLinger: .milliseconds(1), ackAttempts: 3),
+            logger: testLogger("http"))
+        let lease = LeaseRef(id: .generate(), token: "t")
+        source.ack(.complete(TaskCompletion(lease: lease, result: .null)))
+        source.ack(.fail(TaskFailure(lease: lease, message: "x")))
+        // Three attempts with backoff (100 ms, 200 ms between them), then given up and logged.
+        let started = ContinuousClock.now
+        await source.flush()
+        let took = ContinuousClock.now - started
+        #expect(took >= .milliseconds(140), "gave up after \(took)")
+        #expect(took < .seconds(3))
+        #expect(source.pendingAcks == 0)
+    }
+
+    @Test func errorBodiesBecomeBatonErrors() throws {
+        let body = try BatonJSON.encoder().encode(ErrorBody(code: "stale_lease", message: "not yours"))
+        let error = HTTPTaskSource.error(status: .conflict, data: body)
+        #expect(error.code == .staleLease)
+        #expect(error.message == "not yours")
+        let bare = HTTPTaskSource.error(status: .serviceUnavailable, data: Data("oops".utf8))
+        #expect(bare.code == .unavailable)
+        #expect(HTTPTaskSource.join(URL(string: "http://h:1/base/")!, "/v1/workers/claim") == "http://h:1/base/v1/workers/claim")
+    }
+
+    @Test func runtimeBacksOffWhileTheNodeIsUnreachableAndStillStopsPromptly() async throws {
+        let registry = HandlerRegistry()
+        BuiltinKinds.register(into: registry, fileRoot: nil)
+        let runtime = WorkerRuntime(
+            source: HTTPTaskSource(servers: [deadServers[0]], logger: testLogger("http")), registry: registry,
+            configuration: workerConfig(), logger: testLogger("http"))
+        let group = ServiceGroup(configuration: ServiceGroupConfiguration(services: [runtime], logger: testLogger("http")))
+        let running = Task { try await group.run() }
+        try await Task.sleep(for: .milliseconds(800))
+        let attempts = runtime.stats.claimRequests
+        // 100 ms doubling with jitter: a handful of attempts in 0.8 s, not a busy loop.
+        #expect(attempts >= 2 && attempts <= 8, "\(attempts) claims in 0.8 s")
+        let stopping = ContinuousClock.now
+        await group.triggerGracefulShutdown()
+        try await running.value
+        #expect(ContinuousClock.now - stopping < .seconds(1))
+    }
+}

@@ -1,0 +1,134 @@
+import BatonCore
+import BatonSQLite
+import Foundation
+import Logging
+import ServiceLifecycle
+import Synchronization
+import Testing
+
+@testable import BatonWorker
+
+/// A fresh SQLite store in its own temporary directory.
+final class TempStore: Sendable {
+    let directory: URL
+    let store: SQLiteTaskStore
+
+    private init(directory: URL, store: SQLiteTaskStore) {
+        self.directory = directory
+        self.store = store
+    }
+
+    static func make(defaultRetry: RetryPolicy = .default) async throws -> TempStore {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("baton-worker-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        let store = try await SQLiteTaskStore.open(
+            SQLiteStoreConfiguration(path: directory.appendingPathComponent("baton.db").path, defaultRetry: defaultRetry))
+        return TempStore(directory: directory, store: store)
+    }
+
+    func cleanUp() {
+        try? store.close()
+        try? FileManager.default.removeItem(at: directory)
+    }
+
+    @discardableResult
+    func enqueue(_ tasks: [NewTask]) async throws -> [TaskRecord] {
+        try await store.taskEnqueueMany(TaskEnqueueParams(tasks: tasks))
+    }
+
+    func enqueue(_ task: NewTask) async throws -> TaskRecord {
+        try await enqueue([task])[0]
+    }
+
+    func get(_ id: TaskID) async throws -> TaskRecord {
+        try #require(try await store.taskGet(id))
+    }
+
+    func count(_ state: TaskState, queue: String = Defaults.queue) async throws -> Int {
+        try await store.queueCounts().first { $0.name == queue }?.count(state) ?? 0
+    }
+}
+
+/// A runtime running in a `ServiceGroup`, with the store's dispatcher and completer.
+final class RunningWorker: Sendable {
+    let runtime: WorkerRuntime
+    let group: ServiceGroup
+    let completer: TaskCompleter
+    let dispatcher: TaskDispatcher
+    private let task: Task<Void, any Error>
+
+    init(
+        store: any TaskStore, registry: HandlerRegistry, configuration: WorkerConfiguration,
+        dispatcher: TaskDispatcher.Configuration = .init(fallbackPoll: .milliseconds(50))
+    ) {
+        let logger = testLogger("worker")
+        let dispatcher = TaskDispatcher(store: store, configuration: dispatcher, logger: logger)
+        let completer = TaskCompleter(store: store, logger: logger)
+        self.dispatcher = dispatcher
+        self.completer = completer
+        let runtime = WorkerRuntime(
+            source: LocalTaskSource(dispatcher: dispatcher, completer: completer), registry: registry,
+            configuration: configuration, logger: logger)
+        self.runtime = runtime
+        let group = ServiceGroup(configuration: ServiceGroupConfiguration(services: [runtime], logger: logger))
+        self.group = group
+        task = Task { try await group.run() }
+    }
+
+    /// Triggers a graceful shutdown and waits until the runtime has returned.
+    func stop() async throws {
+        await group.triggerGracefulShutdown()
+        try await task.value
+        await completer.flush()
+    }
+}
+
+func testLogger(_ label: String) -> Logger {
+    var logger = Logger(label: "baton.test.\(label)")
+    logger.logLevel = ProcessInfo.processInfo.environment["BATON_TEST_LOG"] == nil ? .critical : .debug
+    return logger
+}
+
+func workerConfig(
+    concurrency: Int = 4, lease: Duration = .seconds(30), grace: Duration = .seconds(5), kinds: [String]? = nil
+) -> WorkerConfiguration {
+    WorkerConfiguration(
+        id: "test-worker", kinds: kinds, concurrency: concurrency, lease: lease, claimWait: .seconds(2),
+        shutdownGrace: grace)
+}
+
+/// Polls `condition` every 10 ms until it holds or `timeout` passes; returns whether it held.
+@discardableResult
+func eventually(
+    timeout: Duration = .seconds(5), _ condition: @Sendable () async throws -> Bool
+) async rethrows -> Bool {
+    let deadline = ContinuousClock.now + timeout
+    while ContinuousClock.now < deadline {
+        if try await condition() { return true }
+        try? await Task.sleep(for: .milliseconds(10))
+    }
+    return try await condition()
+}
+
+/// Waits until the task reaches one of `states`; fails the test if it does not in time.
+@discardableResult
+func waitForState(
+    _ store: TempStore, _ id: TaskID, _ states: Set<TaskState>, timeout: Duration = .seconds(5),
+    sourceLocation: SourceLocation = #_sourceLocation
+) async throws -> TaskRecord {
+    let reached = try await eventually(timeout: timeout) { states.contains(try await store.get(id).state) }
+    let task = try await store.get(id)
+    #expect(reached, "task stayed \(task.state), expected \(states)", sourceLocation: sourceLocation)
+    return task
+}
+
+/// A value shared between a handler and a test.
+final class Box<Value: Sendable>: Sendable {
+    private let value: Mutex<Value>
+    init(_ value: Value) { self.value = Mutex(value) }
+    func get() -> Value { value.withLock { $0 } }
+    func set(_ new: Value) { value.withLock { $0 = new } }
+    func update<R: Sendable>(_ body: (inout Value) -> R) -> R { value.withLock { body(&$0) } }
+}
+
+func json(_ text: String) throws -> RawJSON { try RawJSON(validating: text) }
