@@ -28,7 +28,11 @@ struct LiveHTTPTests {
         try await withTestApp(.live) { client, node in
             let port = try #require(client.port)
             let base = "http://127.0.0.1:\(port)"
-            let http = HTTPClient.shared
+            // Its own pool: the shared client's 8 connections per host would queue 20 long-polls.
+            var httpConfig = HTTPClient.Configuration()
+            httpConfig.connectionPool = .init(idleTimeout: .seconds(30), concurrentHTTP1ConnectionsPerHostSoftLimit: 64)
+            let http = HTTPClient(eventLoopGroupProvider: .singleton, configuration: httpConfig)
+            defer { _ = http.shutdown() }
             let tally = Tally()
             let claimsBefore = node.store.stats.claimStatements
 

@@ -3,6 +3,7 @@ import BatonServer
 import Foundation
 import Hummingbird
 import HummingbirdTesting
+import Logging
 import Testing
 
 @Suite("Health, queues and errors")
@@ -17,20 +18,27 @@ struct SystemRouteTests {
         }
     }
 
-    @Test func readyIs503WhenStoreIsClosed() async throws {
-        try await withTestApp { client, node in
-            try node.store.close()
+    @Test func storeOutageIs503() async throws {
+        let t = try await TestNode.make()
+        defer { t.dispose() }
+        let store = OutageStore(t.store)
+        let node = NodeServices(store: store)
+        var logger = Logger(label: "baton.test")
+        logger.logLevel = .critical
+        let app = makeApplication(node: node, logger: logger)
+        try await app.test(.router) { client in
+            store.setDown(true)
             let ready = try await client.send(.get, "/ready")
-            // The SQLite store's clock does not touch the database; a closed store may
-            // still answer `now()`. Either way the answer is JSON with a coherent status.
-            if ready.status == .serviceUnavailable {
-                #expect(try ready.errorBody().code == "unavailable")
-            } else {
-                #expect(ready.status == .ok)
-            }
-            let queues = try await client.send(.get, "/v1/queues")
-            #expect(queues.status == .serviceUnavailable || queues.status == .internalServerError)
-            _ = try queues.errorBody()
+            #expect(ready.status == .serviceUnavailable)
+            #expect(try ready.errorBody().code == "unavailable")
+            let submit = try await client.send(.post, "/v1/tasks", json: #"{"kind":"a"}"#)
+            #expect(submit.status == .serviceUnavailable)
+            #expect(try submit.errorBody().code == "unavailable")
+            #expect(try await client.send(.get, "/health").status == .ok)
+
+            store.setDown(false)
+            #expect(try await client.send(.get, "/ready").status == .ok)
+            #expect(try await t.store.taskList(TaskListParams()).tasks.isEmpty)
         }
     }
 

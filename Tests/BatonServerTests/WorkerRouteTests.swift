@@ -236,7 +236,8 @@ struct WorkerRouteTests {
             let results = try beat.decode(HeartbeatManyResponse.self).results
             #expect(results.map(\.status) == ["extended", "extended", "lost"])
 
-            let release = try await client.send(.post, "/v1/workers/release", body: ReleaseBody(leases: claimed.map { LeaseItem($0.lease) }))
+            let release = try await client.send(
+                .post, "/v1/workers/release", body: ReleaseBody(leases: claimed.map { LeaseItem($0.lease) }))
             #expect(release.status == .ok)
             #expect(try release.decode(ReleaseResponse.self).released == 2)
             for task in tasks {

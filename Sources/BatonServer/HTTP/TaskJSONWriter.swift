@@ -55,7 +55,7 @@ struct TaskJSONWriter {
 
     /// RFC 3339 UTC with milliseconds, as `BatonJSON.formatDate`.
     mutating func date(_ date: Date) {
-        let totalMillis = Int64((date.timeIntervalSince1970 * 1000).rounded(.down))
+        let totalMillis = Int64((date.timeIntervalSince1970 * 1000).rounded())
         var days = totalMillis / 86_400_000
         var msOfDay = totalMillis % 86_400_000
         if msOfDay < 0 {

@@ -1,0 +1,80 @@
+import BatonCore
+import Foundation
+import Synchronization
+
+/// Fault injection: the real store, except that while `down` every call fails with
+/// `unavailable`, as SQLite does when the database stays locked past its busy timeout.
+final class OutageStore: TaskStore {
+    let base: any TaskStore
+    private let isDown = Atomic<Bool>(false)
+
+    init(_ base: any TaskStore) { self.base = base }
+
+    func setDown(_ down: Bool) { isDown.store(down, ordering: .relaxed) }
+
+    private func check() throws {
+        if isDown.load(ordering: .relaxed) { throw BatonError.unavailable("database is locked") }
+    }
+
+    var readySignal: ReadySignal { base.readySignal }
+    func now() async throws -> Date {
+        try check()
+        return try await base.now()
+    }
+    func taskEnqueueMany(_ p: TaskEnqueueParams) async throws -> [TaskRecord] {
+        try check()
+        return try await base.taskEnqueueMany(p)
+    }
+    func taskClaim(_ p: TaskClaimParams) async throws -> [ClaimedTask] {
+        try check()
+        return try await base.taskClaim(p)
+    }
+    func taskHeartbeatMany(_ p: TaskHeartbeatParams) async throws -> [HeartbeatOutcome] {
+        try check()
+        return try await base.taskHeartbeatMany(p)
+    }
+    func taskAckMany(_ p: TaskAckParams) async throws -> [AckOutcome] {
+        try check()
+        return try await base.taskAckMany(p)
+    }
+    func taskReleaseMany(_ p: TaskReleaseParams) async throws -> Int {
+        try check()
+        return try await base.taskReleaseMany(p)
+    }
+    func taskCancel(_ id: TaskID) async throws -> TaskRecord {
+        try check()
+        return try await base.taskCancel(id)
+    }
+    func taskRetry(_ id: TaskID) async throws -> TaskRecord {
+        try check()
+        return try await base.taskRetry(id)
+    }
+    func taskDelete(_ id: TaskID) async throws {
+        try check()
+        try await base.taskDelete(id)
+    }
+    func taskGet(_ id: TaskID) async throws -> TaskRecord? {
+        try check()
+        return try await base.taskGet(id)
+    }
+    func taskList(_ p: TaskListParams) async throws -> TaskPage {
+        try check()
+        return try await base.taskList(p)
+    }
+    func queueCounts() async throws -> [QueueCounts] {
+        try check()
+        return try await base.queueCounts()
+    }
+    func leaseRescueMany(_ p: LeaseRescueParams) async throws -> Int {
+        try check()
+        return try await base.leaseRescueMany(p)
+    }
+    func taskDeleteFinished(_ p: TaskDeleteFinishedParams) async throws -> Int {
+        try check()
+        return try await base.taskDeleteFinished(p)
+    }
+    func taskNextDueAt(queues: [String]) async throws -> Date? {
+        try check()
+        return try await base.taskNextDueAt(queues: queues)
+    }
+}
