@@ -25,14 +25,14 @@ extension SQLiteTaskStore {
                     }
                 case .fail(let failure):
                     let outcome = try Self.applyFailure(failure, fallback: fallback, now: now, db: db)
-                    if case .applied(.pending) = outcome.ack, outcome.dueNow { madeDue = true }
+                    if case .applied(.pending) = outcome.ack { madeDue = true }
                     outcomes.append(outcome.ack)
                 }
             }
             return (outcomes, madeDue)
         }
         count { $0.ackTransactions += 1 }
-        // A retry due at once is promoted by the next claim; wake the claimers for it.
+        // A retry changes when the next task is due (or is due at once): wake the claimers.
         if madeDue { readySignal.notify() }
         return outcomes
     }

@@ -12,7 +12,6 @@ extension SQLiteTaskStore {
         let now = Millis.now()
         var records: [TaskRecord] = []
         records.reserveCapacity(p.tasks.count)
-        var anyReady = false
         for task in p.tasks {
             let runAt: Int64
             if let delay = task.delay {
@@ -24,7 +23,6 @@ extension SQLiteTaskStore {
                 runAt = now
             }
             let state: TaskState = runAt > now ? .pending : .ready
-            anyReady = anyReady || state == .ready
             records.append(
                 TaskRecord(
                     id: task.id ?? TaskID.generate(at: Millis.date(now)), kind: task.kind, queue: task.queue, args: task.args,
@@ -58,7 +56,8 @@ extension SQLiteTaskStore {
             }
         }
         count { $0.enqueueTransactions += 1 }
-        if anyReady { readySignal.notify() }
+        // Delayed tasks too: a claimer sleeping until the next due time must learn of an earlier one.
+        if !stored.isEmpty { readySignal.notify() }
         return stored
     }
 

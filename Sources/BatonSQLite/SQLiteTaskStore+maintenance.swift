@@ -20,7 +20,8 @@ extension SQLiteTaskStore {
             }
             return (expired.count, madeDue)
         }
-        if madeDue { readySignal.notify() }
+        // Rescued tasks are due now or later: either way the claimers' next wake-up changes.
+        if rescued > 0 || madeDue { readySignal.notify() }
         return rescued
     }
 

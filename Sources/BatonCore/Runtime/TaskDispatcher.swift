@@ -61,8 +61,20 @@ public final class TaskDispatcher: Sendable {
         var running = false
     }
 
+    /// A claim that came back short: the queue had nothing more at that moment.
+    private struct Dry {
+        var generation: UInt64
+        var at: ContinuousClock.Instant
+        /// When the next delayed task of these queues is due, as the store said then.
+        var nextDue: Date?
+    }
+
     private struct State {
         var groups: [Key: Group] = [:]
+        /// Per group, when it last ran dry. A new waiter does not claim again at once while
+        /// nothing has signalled since and the fallback poll interval has not passed: many
+        /// workers arriving at an empty queue cost no store statement each.
+        var dry: [Key: Dry] = [:]
         var nextID: UInt64 = 0
     }
 
@@ -114,6 +126,20 @@ public final class TaskDispatcher: Sendable {
     }
 
     private func claimLoop(_ key: Key) async {
+        // Known dry and nothing signalled since: wait for a signal before the first claim.
+        let dry = state.withLock { $0.dry[key] }
+        if let dry, store.readySignal.generation == dry.generation {
+            let remaining = configuration.fallbackPoll - (ContinuousClock.now - dry.at)
+            var wait = remaining
+            if let due = dry.nextDue { wait = min(wait, .seconds(due.timeIntervalSinceNow)) }
+            if wait > .zero {
+                let earliest = state.withLock { $0.groups[key]?.waiters.map(\.deadline).min() }
+                if let earliest {
+                    await store.readySignal.wait(after: dry.generation, timeout: min(wait, earliest - ContinuousClock.now))
+                }
+                expireWaiters(key)
+            }
+        }
         while true {
             // Take every waiter's ask, oldest first, up to the batch limit.
             let next = state.withLock { s -> ([ClaimShare], UInt64)? in
@@ -150,26 +176,34 @@ public final class TaskDispatcher: Sendable {
             await distribute(claimed, key: key)
             if claimed.count >= asked { continue }
 
-            // The queue ran dry: answer waiters whose time is up, then sleep until woken.
+            // The queue ran dry: remember it, answer waiters whose time is up, then sleep until woken.
             let now = ContinuousClock.now
-            let (expired, earliest) = state.withLock { s -> ([Waiter], ContinuousClock.Instant?) in
-                guard var group = s.groups[key] else { return ([], nil) }
-                let expired = group.waiters.filter { $0.deadline <= now }
-                group.waiters.removeAll { $0.deadline <= now }
-                let earliest = group.waiters.map(\.deadline).min()
-                s.groups[key] = group
-                return (expired, earliest)
-            }
-            for waiter in expired { waiter.continuation.resume(returning: []) }
-            guard let earliest else { continue }
+            let nextDue = try? await store.taskNextDueAt(queues: key.queues)
+            state.withLock { $0.dry[key] = Dry(generation: generation, at: now, nextDue: nextDue) }
+            guard let earliest = expireWaiters(key) else { continue }
 
             var sleep = min(configuration.fallbackPoll, earliest - now)
-            if let due = try? await store.taskNextDueAt(queues: key.queues) {
-                let untilDue = Duration.seconds(due.timeIntervalSinceNow)
-                sleep = min(sleep, max(untilDue, .milliseconds(1)))
+            if let nextDue {
+                sleep = min(sleep, max(.seconds(nextDue.timeIntervalSinceNow), .milliseconds(1)))
             }
             await store.readySignal.wait(after: generation, timeout: sleep)
         }
+    }
+
+    /// Answers waiters whose deadline passed with nothing; returns the earliest remaining deadline.
+    @discardableResult
+    private func expireWaiters(_ key: Key) -> ContinuousClock.Instant? {
+        let now = ContinuousClock.now
+        let (expired, earliest) = state.withLock { s -> ([Waiter], ContinuousClock.Instant?) in
+            guard var group = s.groups[key] else { return ([], nil) }
+            let expired = group.waiters.filter { $0.deadline <= now }
+            group.waiters.removeAll { $0.deadline <= now }
+            let earliest = group.waiters.map(\.deadline).min()
+            s.groups[key] = group
+            return (expired, earliest)
+        }
+        for waiter in expired { waiter.continuation.resume(returning: []) }
+        return earliest
     }
 
     /// Hands claimed tasks to the waiters they were claimed for, in arrival order.
@@ -201,7 +235,9 @@ public final class TaskDispatcher: Sendable {
             do {
                 _ = try await store.taskReleaseMany(TaskReleaseParams(leases: orphans))
             } catch {
-                logger.warning("could not release tasks of a cancelled claim; they return when their lease expires", metadata: ["count": "\(orphans.count)", "error": "\(error)"])
+                logger.warning(
+                    "could not release tasks of a cancelled claim; they return when their lease expires",
+                    metadata: ["count": "\(orphans.count)", "error": "\(error)"])
             }
         }
     }

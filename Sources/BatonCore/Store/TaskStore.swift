@@ -53,7 +53,8 @@ public protocol TaskStore: Sendable {
     /// delayed or backing-off task becomes due.
     func taskNextDueAt(queues: [String]) async throws -> Date?
 
-    /// Fired after a commit that made tasks ready in this process.
+    /// Fired after a commit in this process that made tasks ready or changed when the next
+    /// pending task is due (an enqueue, a retry, a release, a rescue, a promotion).
     var readySignal: ReadySignal { get }
 
     /// The store's clock.
