@@ -34,12 +34,19 @@ public final class TaskCompleter: Sendable {
     public let store: any TaskStore
     public let configuration: Configuration
     private let logger: Logger
+    private let onFinished: @Sendable ([TaskID]) -> Void
     private let state = Mutex(State())
 
-    public init(store: any TaskStore, configuration: Configuration = .init(), logger: Logger = Logger(label: "baton.completer")) {
+    /// - Parameter onFinished: called after each batch with the tasks it made terminal
+    ///   (e.g. to wake long-polls waiting for them).
+    public init(
+        store: any TaskStore, configuration: Configuration = .init(), logger: Logger = Logger(label: "baton.completer"),
+        onFinished: @escaping @Sendable ([TaskID]) -> Void = { _ in }
+    ) {
         self.store = store
         self.configuration = configuration
         self.logger = logger
+        self.onFinished = onFinished
     }
 
     /// Queues an ack and waits until its batch is written; returns its outcome.
@@ -121,6 +128,11 @@ public final class TaskCompleter: Sendable {
         for attempt in 1...max(1, configuration.writeAttempts) {
             do {
                 let outcomes = try await store.taskAckMany(TaskAckParams(acks: batch.map(\.ack)))
+                var finished: [TaskID] = []
+                for (entry, outcome) in zip(batch, outcomes) {
+                    if case .applied(let state) = outcome, state.isTerminal { finished.append(entry.ack.lease.id) }
+                }
+                if !finished.isEmpty { onFinished(finished) }
                 for (entry, outcome) in zip(batch, outcomes) {
                     if let continuation = entry.continuation {
                         continuation.resume(returning: outcome)

@@ -96,14 +96,15 @@ struct Node {
         let retention = try settings.seconds("node.retention", default: Defaults.retention)
         let rescueInterval = try settings.seconds("node.rescueInterval", default: Defaults.rescueInterval, minimum: 0.01)
         let dispatcher = TaskDispatcher(store: store, configuration: .init(fallbackPoll: poll), logger: logger)
-        let completer = TaskCompleter(store: store, logger: logger)
+        let events = TaskEvents()
+        let completer = TaskCompleter(store: store, logger: logger) { events.finished($0) }
 
         var serverConfig = ServerConfiguration()
         serverConfig.host = settings.string("http.host") ?? serverConfig.host
         serverConfig.port = try settings.int("http.port", default: serverConfig.port, range: 0...65535)
         let host = serverConfig.host
         let app = makeApplication(
-            node: NodeServices(store: store, dispatcher: dispatcher, completer: completer),
+            node: NodeServices(store: store, dispatcher: dispatcher, completer: completer, events: events),
             configuration: serverConfig,
             logger: logger
         ) { port in
