@@ -39,7 +39,7 @@ struct CommandResult: Sendable {
 /// A `baton` process running in the background (a node or a worker).
 final class BatonProcess: Sendable {
     private let process: Mutex<Process>
-    private let output = Mutex((stdout: "", stderr: ""))
+    private let output = OutputBuffer()
     let pid: Int32
 
     init(_ arguments: [String], environment: [String: String] = [:], directory: URL? = nil) throws {
@@ -60,18 +60,19 @@ final class BatonProcess: Sendable {
         try p.run()
         pid = p.processIdentifier
         process = Mutex(p)
-        out.fileHandleForReading.readabilityHandler = { [output] handle in
+        let buffer = output
+        out.fileHandleForReading.readabilityHandler = { handle in
             let data = handle.availableData
-            if data.isEmpty { handle.readabilityHandler = nil } else { output.withLock { $0.stdout += String(decoding: data, as: UTF8.self) } }
+            if data.isEmpty { handle.readabilityHandler = nil } else { buffer.state.withLock { $0.stdout += String(decoding: data, as: UTF8.self) } }
         }
-        err.fileHandleForReading.readabilityHandler = { [output] handle in
+        err.fileHandleForReading.readabilityHandler = { handle in
             let data = handle.availableData
-            if data.isEmpty { handle.readabilityHandler = nil } else { output.withLock { $0.stderr += String(decoding: data, as: UTF8.self) } }
+            if data.isEmpty { handle.readabilityHandler = nil } else { buffer.state.withLock { $0.stderr += String(decoding: data, as: UTF8.self) } }
         }
     }
 
-    var stdout: String { output.withLock { $0.stdout } }
-    var stderr: String { output.withLock { $0.stderr } }
+    var stdout: String { output.state.withLock { $0.stdout } }
+    var stderr: String { output.state.withLock { $0.stderr } }
     var isRunning: Bool { process.withLock { $0.isRunning } }
     var exitStatus: Int32? { process.withLock { $0.isRunning ? nil : $0.terminationStatus } }
 
@@ -110,6 +111,11 @@ final class BatonProcess: Sendable {
         let running = process.withLock { $0.isRunning }
         if running { kill(pid, SIGKILL) }
     }
+}
+
+/// What a process wrote, filled in by the pipes' handlers.
+final class OutputBuffer: Sendable {
+    let state = Mutex((stdout: "", stderr: ""))
 }
 
 enum ProcessError: Error, CustomStringConvertible {
