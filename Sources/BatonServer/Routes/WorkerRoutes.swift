@@ -111,16 +111,26 @@ struct WorkerRoutes<Context: RequestContext>: Sendable {
     }
 
     @Sendable func ack(_ request: Request, context: Context) async throws -> Response {
-        let body = try await reader.decode(AckBody.self, from: request)
-        var acks: [TaskAck] = []
-        acks.reserveCapacity(body.acks.count)
-        for (i, item) in body.acks.enumerated() {
-            do {
-                let ack = try item.toAck()
-                if case .complete(let c) = ack { try checkResult(c.result) }
-                acks.append(ack)
-            } catch let error as BatonError {
-                throw BatonError(error.code, "acks[\(i)]: \(error.message)")
+        let buffer = try await reader.read(request)
+        var acks: [TaskAck]
+        if let fast = FastAckDecoder.decode(buffer) {
+            acks = fast
+        } else {
+            let body = try JSONBodyReader.decode(AckBody.self, from: buffer)
+            acks = []
+            acks.reserveCapacity(body.acks.count)
+            for (i, item) in body.acks.enumerated() {
+                do {
+                    acks.append(try item.toAck())
+                } catch {
+                    throw BatonError(error.code, "acks[\(i)]: \(error.message)")
+                }
+            }
+        }
+        for (i, ack) in acks.enumerated() {
+            if case .complete(let c) = ack, c.result.byteCount > configuration.maxArgsBytes {
+                throw BatonError(
+                    .tooLarge, "acks[\(i)]: result is \(c.result.byteCount) bytes, more than the limit of \(configuration.maxArgsBytes)")
             }
         }
         let outcomes: [AckOutcome]
