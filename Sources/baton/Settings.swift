@@ -21,6 +21,9 @@ import SystemPackage
 /// - `node.fallbackPoll` → `BATON_NODE_FALLBACK_POLL` (seconds, default 1)
 /// - `node.retention` → `BATON_NODE_RETENTION` (seconds, default 7 days)
 /// - `node.rescueInterval` → `BATON_NODE_RESCUE_INTERVAL` (seconds, default 5)
+/// - `retry.policy` → `BATON_RETRY_POLICY`: the node's retry policy for tasks and kinds that set
+///   none: `exponential` (default), `fibonacci`, `fixed` or `none`; `retry.backoff` (base
+///   seconds, default 1) and `retry.cap` (seconds, default 3600)
 /// - `files.root` → `BATON_FILES_ROOT`: directory the `file` kind may use (unset: `file` is disabled)
 /// - `server` → `BATON_SERVER`: node URL(s) for the CLI and remote workers (comma list)
 /// - `token` → `BATON_TOKEN`: bearer token (secret; never logged)
@@ -79,6 +82,24 @@ struct Settings {
         guard let text = string(key) else { return nil }
         let items = text.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
         return items.isEmpty ? nil : items
+    }
+
+    /// The node's global retry policy.
+    func retryPolicy() throws -> RetryPolicy {
+        guard string("retry.policy") != nil || string("retry.backoff") != nil || string("retry.cap") != nil else { return .default }
+        let base = try string("retry.backoff").map { text -> Double in
+            guard let v = Double(text) else { throw CLIError.usage("retry.backoff must be a number of seconds, got '\(text)'") }
+            return v
+        }
+        let cap = try string("retry.cap").map { text -> Double in
+            guard let v = Double(text) else { throw CLIError.usage("retry.cap must be a number of seconds, got '\(text)'") }
+            return v
+        }
+        do throws(BatonError) {
+            return try RetryPolicy.named(string("retry.policy") ?? "exponential", base: base, cap: cap)
+        } catch {
+            throw CLIError.usage("retry.policy: \(error.message)")
+        }
     }
 
     func logLevel() throws -> Logger.Level? {

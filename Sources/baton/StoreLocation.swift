@@ -41,7 +41,8 @@ enum StoreLocation: Equatable {
             case "full": synchronous = .full
             case let other?: throw CLIError.usage("sqlite.synchronous must be normal or full, got '\(other)'")
             }
-            return try await SQLiteTaskStore.open(SQLiteStoreConfiguration(path: path, synchronous: synchronous))
+            return try await SQLiteTaskStore.open(
+                SQLiteStoreConfiguration(path: path, synchronous: synchronous, defaultRetry: try settings.retryPolicy()))
         }
     }
 }

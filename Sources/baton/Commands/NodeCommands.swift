@@ -14,6 +14,9 @@ struct NodeOptions: ParsableArguments {
     @Option(help: "Seconds between polls of the store when nothing wakes the node (default 1).") var poll: Double?
     @Option(help: "Seconds finished tasks are kept (default 7 days).") var retention: Double?
     @Option(help: "Seconds between lease-rescue passes (default 5).") var rescueInterval: Double?
+    @Option(help: "Retry policy for tasks and kinds that set none: exponential (default), fibonacci, fixed, none.")
+    var retry: String?
+    @Option(help: "Base delay in seconds of that policy (default 1).") var backoff: Double?
 
     var flags: [String: String?] {
         [
@@ -22,6 +25,8 @@ struct NodeOptions: ParsableArguments {
             "node.fallbackPoll": poll.map { "\($0)" },
             "node.retention": retention.map { "\($0)" },
             "node.rescueInterval": rescueInterval.map { "\($0)" },
+            "retry.policy": retry,
+            "retry.backoff": backoff.map { "\($0)" },
         ]
     }
 }
@@ -113,7 +118,7 @@ struct Node {
         }
 
         var services: [any Service] = [
-            LeaseRescuer(store: store, interval: rescueInterval, logger: logger),
+            LeaseRescuer(store: store, interval: rescueInterval, defaultRetry: try settings.retryPolicy(), logger: logger),
             ResultCleaner(store: store, interval: Defaults.cleanInterval, retention: retention, logger: logger),
             app,
         ]

@@ -1,0 +1,200 @@
+import AsyncHTTPClient
+import BatonCore
+import Foundation
+import NIOCore
+import NIOHTTP1
+import Synchronization
+
+/// `--workers http`: a `baton serve` node and `--worker-processes` `baton worker` processes,
+/// children of this binary on loopback; tasks are submitted over HTTP.
+struct HTTPBench {
+    let settings: BenchSettings
+    let location: BenchStore
+    let progress: Progress
+    let cleanup: BenchCleanup
+
+    func run() async throws -> BenchReport {
+        let server = try BenchChild(
+            name: "server", arguments: ["serve", "--store", location.url, "--port", "0", "--log-level", "warning"],
+            directory: location.workDirectory)
+        cleanup.track(server)
+        let url = try await server.firstLine(timeout: .seconds(30))
+        let driver = HTTPDriver(server: server, url: url, settings: settings, queue: location.queue, cleanup: cleanup)
+        do {
+            let report = try await BenchRunner(settings: settings, store: location, driver: driver, progress: progress).run()
+            await driver.stopWorkers()
+            await driver.close()
+            await server.stop(grace: .seconds(2))
+            return report
+        } catch {
+            await driver.stopWorkers()
+            await driver.close()
+            await server.stop(grace: .seconds(2))
+            throw error
+        }
+    }
+}
+
+final class HTTPDriver: BenchDriver {
+    let server: BenchChild
+    let url: String
+    let settings: BenchSettings
+    let queue: String
+    let cleanup: BenchCleanup
+    private let workers = Mutex<[BenchChild]>([])
+    private let client = HTTPClient(eventLoopGroupProvider: .singleton)
+
+    init(server: BenchChild, url: String, settings: BenchSettings, queue: String, cleanup: BenchCleanup) {
+        self.server = server
+        self.url = url
+        self.settings = settings
+        self.queue = queue
+        self.cleanup = cleanup
+    }
+
+    var driverIsNode: Bool { false }
+    var pollInterval: Duration { .milliseconds(50) }
+
+    private func request(_ method: HTTPMethod, _ path: String, body: ByteBuffer? = nil) async throws -> (UInt, ByteBuffer) {
+        var request = HTTPClientRequest(url: url + path)
+        request.method = method
+        if let body {
+            request.headers.add(name: "Content-Type", value: "application/json")
+            request.body = .bytes(body)
+        }
+        let response = try await client.execute(request, timeout: .seconds(120))
+        let data = try await response.body.collect(upTo: 256 << 20)
+        return (response.status.code, data)
+    }
+
+    private func expect(_ status: UInt, _ wanted: UInt, _ body: ByteBuffer, _ what: String) throws {
+        guard status == wanted else {
+            throw CLIError(message: "\(what): HTTP \(status): \(String(buffer: body).prefix(500))", code: ExitStatus.unreachable)
+        }
+    }
+
+    /// One batch as the body of `POST /v1/tasks`: the same task `count` times.
+    private func batchBody(_ count: Int) -> ByteBuffer {
+        let one = "{\"kind\":\"noop\",\"queue\":\"\(queue)\",\"max_attempts\":1,\"args\":\(settings.args.text)}"
+        return ByteBuffer(string: "[" + Array(repeating: one, count: count).joined(separator: ",") + "]")
+    }
+
+    func enqueueBacklog(count: Int, progress: Progress) async throws -> Double {
+        let full = batchBody(min(1000, count))
+        let rest = count % 1000 == 0 ? nil : batchBody(count % 1000)
+        let batches = (count + 999) / 1000
+        let next = Locked((index: 0, done: 0))
+        let start = ContinuousClock.now
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for _ in 0..<settings.enqueueConcurrency {
+                group.addTask {
+                    while true {
+                        let i = next.withLock { n -> Int in
+                            defer { n.index += 1 }
+                            return n.index
+                        }
+                        guard i < batches else { return }
+                        let body = (i == batches - 1 ? rest : nil) ?? full
+                        let (status, data) = try await self.request(.POST, "/v1/tasks", body: body)
+                        try self.expect(status, 201, data, "submit")
+                        let done = next.withLock { n -> Int in
+                            n.done += body.readableBytes == full.readableBytes ? min(1000, count) : count % 1000
+                            return n.done
+                        }
+                        progress.update("enqueue", done: done, total: count)
+                    }
+                }
+            }
+            try await group.waitForAll()
+        }
+        return (ContinuousClock.now - start).seconds
+    }
+
+    func submit(_ tasks: [NewTask]) async throws {
+        let data = try BatonJSON.encoder().encode(tasks)
+        let (status, body) = try await request(.POST, "/v1/tasks", body: ByteBuffer(bytes: data))
+        try expect(status, 201, body, "submit")
+    }
+
+    func startWorkers() async throws {
+        for i in 0..<settings.workerProcesses {
+            let child = try BenchChild(
+                name: "worker-\(i)",
+                arguments: [
+                    "worker", "--server", url, "--concurrency", "\(settings.concurrency)", "--queues", queue, "--kinds", "noop",
+                    "--log-level", "warning", "--shutdown-grace", "2", "--id", "bench-worker-\(i)",
+                ],
+                directory: server.stdoutPath.deletingLastPathComponent())
+            cleanup.track(child)
+            workers.withLock { $0.append(child) }
+        }
+    }
+
+    /// Closes this driver's connections (so the node's graceful shutdown has none to wait for).
+    func close() async {
+        try? await client.shutdown()
+    }
+
+    func stopWorkers() async {
+        let all = workers.withLock { w in defer { w = [] }; return w }
+        for child in all where child.isRunning { kill(child.pid, SIGTERM) }
+        for child in all { await child.stop(grace: .seconds(5)) }
+    }
+
+    private struct Queues: Decodable { var queues: [QueueCounts] }
+
+    func finishedCount() async throws -> Int {
+        let (status, body) = try await request(.GET, "/v1/queues")
+        try expect(status, 200, body, "queue counts")
+        let queues = try BatonJSON.decoder().decode(Queues.self, from: Data(buffer: body)).queues
+        guard let counts = queues.first(where: { $0.name == queue }) else { return 0 }
+        return counts.count(.succeeded) + counts.count(.failed) + counts.count(.cancelled)
+    }
+
+    func finishedTasks() async throws -> [TaskRecord] {
+        var all: [TaskRecord] = []
+        var cursor: String?
+        repeat {
+            var path = "/v1/tasks?queue=\(queue)&state=succeeded,failed&limit=\(TaskListParams.maxLimit)"
+            if let cursor { path += "&cursor=\(cursor)" }
+            let (status, body) = try await request(.GET, path)
+            try expect(status, 200, body, "list")
+            let page = try BatonJSON.decoder().decode(TaskPage.self, from: Data(buffer: body))
+            all += page.tasks
+            cursor = page.nextCursor
+        } while cursor != nil
+        return all
+    }
+
+    func handlerStarts() -> [TaskID: ContinuousClock.Instant]? { nil }
+    func finishTimes() -> (first: ContinuousClock.Instant, last: ContinuousClock.Instant)? { nil }
+
+    private struct Claimed: Decodable { var tasks: [ClaimedTask] }
+
+    func timedClaim() async throws -> Duration {
+        let claim = ByteBuffer(
+            string: "{\"worker\":\"bench-claimer\",\"queues\":[\"\(queue)\"],\"kinds\":[\"noop\"],\"max\":1,\"wait_ms\":0}")
+        let start = ContinuousClock.now
+        let (status, body) = try await request(.POST, "/v1/workers/claim", body: claim)
+        let elapsed = ContinuousClock.now - start
+        try expect(status, 200, body, "claim")
+        let tasks = try BatonJSON.decoder().decode(Claimed.self, from: Data(buffer: body)).tasks
+        guard let task = tasks.first else { throw CLIError(message: "a claim found no ready task", code: 1) }
+        let ack = ByteBuffer(
+            string: "{\"acks\":[{\"id\":\"\(task.task.id)\",\"lease_token\":\"\(task.leaseToken)\",\"outcome\":\"complete\",\"result\":null}]}")
+        let (ackStatus, ackBody) = try await request(.POST, "/v1/workers/ack", body: ack)
+        try expect(ackStatus, 200, ackBody, "ack")
+        return elapsed
+    }
+
+    func cpu() -> (server: Double?, workers: Double?, driver: Double) {
+        let children = workers.withLock { $0 }
+        let workerCPU = children.isEmpty ? nil : children.compactMap { ProcStats.cpuSeconds(pid: $0.pid) }.reduce(0, +)
+        return (ProcStats.cpuSeconds(pid: server.pid), workerCPU, ProcStats.selfCPUSeconds())
+    }
+
+    func peakRSS() -> (server: Double?, workers: Double?) {
+        let children = workers.withLock { $0 }
+        return (ProcStats.peakRSSMB(pid: server.pid), children.compactMap { ProcStats.peakRSSMB(pid: $0.pid) }.max())
+    }
+}

@@ -1,0 +1,159 @@
+import BatonCore
+import BatonSQLite
+import BatonWorker
+import Foundation
+import Logging
+import Synchronization
+
+/// `--workers inprocess`: the store, the node's dispatcher and completer, and one worker
+/// runtime, all in this process, as `baton standalone` runs them.
+struct InProcessBench {
+    let settings: BenchSettings
+    let location: BenchStore
+    let progress: Progress
+
+    func run() async throws -> BenchReport {
+        guard case .sqlite(let path) = try StoreLocation(location.url) else { throw CLIError.usage("unsupported store") }
+        let store = try await SQLiteTaskStore.open(SQLiteStoreConfiguration(path: path))
+        let driver = InProcessDriver(store: store, settings: settings, queue: location.queue)
+        do {
+            let report = try await BenchRunner(settings: settings, store: location, driver: driver, progress: progress).run()
+            await driver.stopWorkers()
+            try? store.close()
+            return report
+        } catch {
+            await driver.stopWorkers()
+            try? store.close()
+            throw error
+        }
+    }
+}
+
+final class InProcessDriver: BenchDriver {
+    struct Finished: Sendable {
+        var count = 0
+        var first: ContinuousClock.Instant?
+        var last: ContinuousClock.Instant?
+    }
+
+    let store: SQLiteTaskStore
+    let dispatcher: TaskDispatcher
+    let completer: TaskCompleter
+    let registry = HandlerRegistry()
+    let settings: BenchSettings
+    let queue: String
+    private let finished = Locked(Finished())
+    /// Handler start per task, kept only in steady mode (it costs a lock per task).
+    private let starts: Locked<[TaskID: ContinuousClock.Instant]>?
+    private let worker = Mutex<(runtime: WorkerRuntime, task: Task<Void, any Error>)?>(nil)
+
+    init(store: SQLiteTaskStore, settings: BenchSettings, queue: String) {
+        self.store = store
+        self.settings = settings
+        self.queue = queue
+        let logger = Logger(label: "baton.bench")
+        let finished = self.finished
+        dispatcher = TaskDispatcher(store: store, configuration: .init(claimBatch: settings.claimBatch), logger: logger)
+        completer = TaskCompleter(store: store, logger: logger) { ids in
+            let now = ContinuousClock.now
+            finished.withLock { f in
+                f.count += ids.count
+                if f.first == nil { f.first = now }
+                f.last = now
+            }
+        }
+        if case .steady = settings.mode {
+            let starts = Locked<[TaskID: ContinuousClock.Instant]>([:])
+            self.starts = starts
+            registry.registerRaw("noop") { _, context in
+                let now = ContinuousClock.now
+                starts.withLock { $0[context.taskID] = now }
+                return .null
+            }
+        } else {
+            starts = nil
+            registry.registerRaw("noop") { _, _ in .null }
+        }
+    }
+
+    var driverIsNode: Bool { true }
+    var pollInterval: Duration { .milliseconds(2) }
+
+    func enqueueBacklog(count: Int, progress: Progress) async throws -> Double {
+        let start = ContinuousClock.now
+        var done = 0
+        while done < count {
+            let n = min(1000, count - done)
+            let batch = (0..<n).map { _ in
+                NewTask(kind: "noop", args: settings.args, queue: queue, maxAttempts: 1)
+            }
+            _ = try await store.taskEnqueueMany(TaskEnqueueParams(tasks: batch))
+            done += n
+            progress.update("enqueue", done: done, total: count)
+        }
+        return (ContinuousClock.now - start).seconds
+    }
+
+    func submit(_ tasks: [NewTask]) async throws {
+        _ = try await store.taskEnqueueMany(TaskEnqueueParams(tasks: tasks))
+    }
+
+    func startWorkers() async throws {
+        let config = WorkerConfiguration(
+            id: "bench-inprocess", queues: [queue], kinds: ["noop"], concurrency: settings.concurrency,
+            shutdownGrace: .seconds(5), claimBatch: settings.claimBatch)
+        let runtime = WorkerRuntime(
+            source: LocalTaskSource(dispatcher: dispatcher, completer: completer), registry: registry,
+            configuration: config, logger: Logger(label: "baton.bench"))
+        let task = Task { try await runtime.run() }
+        worker.withLock { $0 = (runtime, task) }
+    }
+
+    func stopWorkers() async {
+        guard let (runtime, task) = worker.withLock({ w in defer { w = nil }; return w }) else { return }
+        runtime.shutdownGracefully()
+        _ = try? await task.value
+        await completer.flush()
+    }
+
+    func finishedCount() async throws -> Int { finished.withLock { $0.count } }
+
+    func finishedTasks() async throws -> [TaskRecord] {
+        var all: [TaskRecord] = []
+        var cursor: String?
+        repeat {
+            let page = try await store.taskList(
+                TaskListParams(states: [.succeeded, .failed], queue: queue, limit: TaskListParams.maxLimit, cursor: cursor))
+            all += page.tasks
+            cursor = page.nextCursor
+        } while cursor != nil
+        return all
+    }
+
+    func handlerStarts() -> [TaskID: ContinuousClock.Instant]? { starts?.withLock { $0 } }
+
+    func finishTimes() -> (first: ContinuousClock.Instant, last: ContinuousClock.Instant)? {
+        finished.withLock { f in
+            guard let first = f.first, let last = f.last else { return nil }
+            return (first, last)
+        }
+    }
+
+    func timedClaim() async throws -> Duration {
+        let start = ContinuousClock.now
+        let claimed = try await dispatcher.claim(
+            ClaimRequest(worker: "bench-claimer", queues: [queue], kinds: ["noop"], max: 1, wait: .zero))
+        let elapsed = ContinuousClock.now - start
+        guard let task = claimed.first else { throw CLIError(message: "a claim found no ready task", code: 1) }
+        _ = try await completer.ack(.complete(TaskCompletion(lease: task.lease, result: .null)))
+        return elapsed
+    }
+
+    func cpu() -> (server: Double?, workers: Double?, driver: Double) { (nil, nil, ProcStats.selfCPUSeconds()) }
+
+    func peakRSS() -> (server: Double?, workers: Double?) {
+        let rss = ProcStats.peakRSSMB()
+        return (rss, rss)
+    }
+}
+

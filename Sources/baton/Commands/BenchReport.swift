@@ -1,0 +1,170 @@
+import BatonCore
+import Foundation
+
+/// What `baton bench` reports; `--json` prints it as one line with these snake_case keys.
+struct BenchReport: Encodable, Sendable {
+    struct CPU: Encodable, Sendable {
+        var server: Double?
+        var workers: Double?
+        /// The benchmark's own driver (enqueue, polling) when it is a separate process.
+        var driver: Double?
+        var total: Double
+    }
+
+    struct ClaimLatency: Encodable, Sendable {
+        /// One claim of one task from a queue holding only that task.
+        var empty: LatencySummary?
+        /// The same with the prefill's ready tasks queued.
+        var prefilled: LatencySummary?
+        var ratioP50: Double?
+        var ratioP99: Double?
+        var prefillTasks: Int
+        var prefillEnqueueTasksPerS: Double?
+
+        enum CodingKeys: String, CodingKey {
+            case empty, prefilled
+            case ratioP50 = "ratio_p50"
+            case ratioP99 = "ratio_p99"
+            case prefillTasks = "prefill_tasks"
+            case prefillEnqueueTasksPerS = "prefill_enqueue_tasks_per_s"
+        }
+    }
+
+    struct SettingsJSON: Encodable, Sendable {
+        var store: String
+        var workers: String
+        var tasks: Int
+        var workerProcesses: Int
+        var concurrency: Int
+        var claimBatch: Int
+        var payload: Int
+        var mode: String
+        var rate: Double?
+        var prefill: Int?
+
+        enum CodingKeys: String, CodingKey {
+            case store, workers, tasks
+            case workerProcesses = "worker_processes"
+            case concurrency
+            case claimBatch = "claim_batch"
+            case payload, mode, rate, prefill
+        }
+
+        init(_ s: BenchSettings, storeDescription: String) {
+            store = storeDescription
+            workers = s.workers.rawValue
+            tasks = s.tasks
+            workerProcesses = s.workerProcesses
+            concurrency = s.concurrency
+            claimBatch = s.claimBatch
+            payload = s.payload
+            switch s.mode {
+            case .backlog: mode = "backlog"
+            case .steady(let r):
+                mode = "steady"
+                rate = r
+            case .prefill(let n):
+                mode = "prefill"
+                prefill = n
+            }
+        }
+    }
+
+    var enqueueTasksPerS: Double?
+    var drainTasksPerS: Double?
+    var endToEndTasksPerS: Double?
+    var enqueueS: Double?
+    var drainS: Double?
+    var firstDoneS: Double?
+    var latencyMs: LatencySummary?
+    /// How the latency was measured.
+    var latencySource: String
+    var serverPeakRSSMB: Double?
+    var workerPeakRSSMB: Double?
+    var cpuSPer1000: Double?
+    var cpuS: CPU?
+    var claimLatencyMs: ClaimLatency?
+    var settings: SettingsJSON
+
+    enum CodingKeys: String, CodingKey {
+        case enqueueTasksPerS = "enqueue_tasks_per_s"
+        case drainTasksPerS = "drain_tasks_per_s"
+        case endToEndTasksPerS = "end_to_end_tasks_per_s"
+        case enqueueS = "enqueue_s"
+        case drainS = "drain_s"
+        case firstDoneS = "first_done_s"
+        case latencyMs = "latency_ms"
+        case latencySource = "latency_source"
+        case serverPeakRSSMB = "server_peak_rss_mb"
+        case workerPeakRSSMB = "worker_peak_rss_mb"
+        case cpuSPer1000 = "cpu_s_per_1000"
+        case cpuS = "cpu_s"
+        case claimLatencyMs = "claim_latency_ms"
+        case settings
+    }
+
+    init(settings: BenchSettings, store: BenchStore, latencySource: String) {
+        self.settings = SettingsJSON(settings, storeDescription: store.description)
+        self.latencySource = latencySource
+    }
+
+    /// Every key is written, `null` where a figure does not apply to the mode.
+    func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        func r(_ x: Double?) -> Double? { x.map(BenchFormat.round) }
+        try c.encode(r(enqueueTasksPerS), forKey: .enqueueTasksPerS)
+        try c.encode(r(drainTasksPerS), forKey: .drainTasksPerS)
+        try c.encode(r(endToEndTasksPerS), forKey: .endToEndTasksPerS)
+        try c.encode(r(enqueueS), forKey: .enqueueS)
+        try c.encode(r(drainS), forKey: .drainS)
+        try c.encode(r(firstDoneS), forKey: .firstDoneS)
+        try c.encode(latencyMs, forKey: .latencyMs)
+        try c.encode(latencySource, forKey: .latencySource)
+        try c.encode(r(serverPeakRSSMB), forKey: .serverPeakRSSMB)
+        try c.encode(r(workerPeakRSSMB), forKey: .workerPeakRSSMB)
+        try c.encode(r(cpuSPer1000), forKey: .cpuSPer1000)
+        try c.encode(cpuS, forKey: .cpuS)
+        try c.encode(claimLatencyMs, forKey: .claimLatencyMs)
+        try c.encode(settings, forKey: .settings)
+    }
+
+    /// The human rendering.
+    var text: String {
+        func f(_ x: Double?, _ unit: String = "") -> String {
+            guard let x else { return "-" }
+            return String(format: x >= 100 ? "%.0f" : "%.3g", x) + unit
+        }
+        func l(_ s: LatencySummary?) -> String {
+            guard let s else { return "-" }
+            return "p50 \(f(s.p50)) · p90 \(f(s.p90)) · p99 \(f(s.p99)) · max \(f(s.max)) ms (\(s.count) samples)"
+        }
+        var lines: [(String, String)] = [
+            (
+                "settings",
+                "\(settings.store), workers \(settings.workers)"
+                    + (settings.workers == "http" ? " ×\(settings.workerProcesses)" : "")
+                    + ", \(settings.mode), \(settings.tasks) tasks, concurrency \(settings.concurrency), claim batch \(settings.claimBatch), payload \(settings.payload) B"
+            ),
+            ("enqueue", "\(f(enqueueTasksPerS)) tasks/s (\(f(enqueueS)) s)"),
+            ("drain", "\(f(drainTasksPerS)) tasks/s (\(f(drainS)) s, first done after \(f(firstDoneS)) s)"),
+            ("end to end", "\(f(endToEndTasksPerS)) tasks/s"),
+            ("pick-up latency", l(latencyMs) + " [\(latencySource)]"),
+        ]
+        if let claim = claimLatencyMs {
+            lines.append(("claim, empty queue", l(claim.empty)))
+            lines.append(("claim, \(claim.prefillTasks) ready", l(claim.prefilled)))
+            lines.append(("claim ratio", "p50 \(f(claim.ratioP50))x · p99 \(f(claim.ratioP99))x"))
+        }
+        lines.append(("server peak RSS", f(serverPeakRSSMB, " MB")))
+        lines.append(("worker peak RSS", f(workerPeakRSSMB, " MB")))
+        if let cpu = cpuS {
+            lines.append(
+                (
+                    "CPU",
+                    "\(f(cpuSPer1000)) s per 1,000 tasks (total \(f(cpu.total)) s: server \(f(cpu.server)), workers \(f(cpu.workers)), driver \(f(cpu.driver)))"
+                ))
+        }
+        let width = lines.map(\.0.count).max() ?? 0
+        return lines.map { $0.0.padding(toLength: width, withPad: " ", startingAt: 0) + "  " + $0.1 }.joined(separator: "\n")
+    }
+}

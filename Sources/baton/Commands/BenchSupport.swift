@@ -1,0 +1,266 @@
+import BatonCore
+import Dispatch
+import Foundation
+import Synchronization
+
+/// What `baton bench` must undo whatever happens: child processes to stop and files to
+/// remove, also on Ctrl-C and SIGTERM.
+final class BenchCleanup: Sendable {
+    static let shared = BenchCleanup()
+
+    private struct State {
+        var actions: [@Sendable () -> Void] = []
+        var children: [BenchChild] = []
+    }
+
+    private let state = Mutex(State())
+    /// Kept alive for the process's life; set once, from the command, before any child starts.
+    nonisolated(unsafe) private static var signalSources: [any DispatchSourceSignal] = []
+
+    func add(_ action: @escaping @Sendable () -> Void) {
+        state.withLock { $0.actions.append(action) }
+    }
+
+    func track(_ child: BenchChild) {
+        state.withLock { $0.children.append(child) }
+    }
+
+    /// Kills every child still running, then runs the cleanup actions, newest first.
+    func runAll() {
+        let (children, actions) = state.withLock { s -> ([BenchChild], [@Sendable () -> Void]) in
+            defer {
+                s.children = []
+                s.actions = []
+            }
+            return (s.children, s.actions)
+        }
+        for child in children { child.kill() }
+        for child in children { child.waitBriefly() }
+        for action in actions.reversed() { action() }
+    }
+
+    func installSignalHandlers() {
+        for sig in [SIGINT, SIGTERM] {
+            signal(sig, SIG_IGN)
+            let source = DispatchSource.makeSignalSource(signal: sig, queue: .global())
+            source.setEventHandler { [weak self] in
+                self?.runAll()
+                FileHandle.standardError.write(Data("\ninterrupted: children stopped, temporary files removed\n".utf8))
+                exit(128 + sig)
+            }
+            source.resume()
+            Self.signalSources.append(source)
+        }
+    }
+}
+
+/// A `baton` child process (a node or a worker) of this same binary.
+final class BenchChild: @unchecked Sendable {
+    // Process is thread-safe for the calls made here (isRunning, terminate, pid).
+    private let process: Process
+    let name: String
+    let pid: Int32
+    let stdoutPath: URL
+    let stderrPath: URL
+
+    init(name: String, arguments: [String], directory: URL) throws {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: Self.executablePath)
+        p.arguments = arguments
+        var env = ProcessInfo.processInfo.environment
+        for key in env.keys where key.hasPrefix("BATON_") { env[key] = nil }
+        p.environment = env
+        stdoutPath = directory.appendingPathComponent("\(name).out")
+        stderrPath = directory.appendingPathComponent("\(name).log")
+        _ = FileManager.default.createFile(atPath: stdoutPath.path, contents: nil)
+        _ = FileManager.default.createFile(atPath: stderrPath.path, contents: nil)
+        p.standardOutput = try FileHandle(forWritingTo: stdoutPath)
+        p.standardError = try FileHandle(forWritingTo: stderrPath)
+        p.standardInput = FileHandle.nullDevice
+        try p.run()
+        process = p
+        pid = p.processIdentifier
+        self.name = name
+    }
+
+    /// This process's own executable.
+    static var executablePath: String {
+        if let resolved = try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe") { return resolved }
+        return CommandLine.arguments[0]
+    }
+
+    var isRunning: Bool { process.isRunning }
+
+    /// The first line the child printed on stdout (a node's URL), waiting up to `timeout`.
+    func firstLine(timeout: Duration) async throws -> String {
+        let deadline = ContinuousClock.now + timeout
+        while ContinuousClock.now < deadline {
+            if let text = try? String(contentsOf: stdoutPath, encoding: .utf8), let newline = text.firstIndex(of: "\n") {
+                return String(text[..<newline])
+            }
+            if !isRunning { throw CLIError(message: "\(name) exited early:\n\(stderrTail())", code: 1) }
+            try await Task.sleep(for: .milliseconds(10))
+        }
+        throw CLIError(message: "\(name) printed no URL within \(timeout)", code: 1)
+    }
+
+    func stderrTail(lines: Int = 20) -> String {
+        let text = (try? String(contentsOf: stderrPath, encoding: .utf8)) ?? ""
+        return text.split(separator: "\n").suffix(lines).joined(separator: "\n")
+    }
+
+    /// Asks the child to stop (SIGTERM), then kills it if it is still running after `grace`.
+    func stop(grace: Duration) async {
+        guard isRunning else { return }
+        Foundation.kill(pid, SIGTERM)
+        let deadline = ContinuousClock.now + grace
+        while isRunning && ContinuousClock.now < deadline { try? await Task.sleep(for: .milliseconds(10)) }
+        if isRunning { kill() }
+        waitBriefly()
+    }
+
+    func kill() {
+        if isRunning { Foundation.kill(pid, SIGKILL) }
+    }
+
+    func waitBriefly() {
+        let deadline = Date().addingTimeInterval(5)
+        while isRunning && Date() < deadline { usleep(5_000) }
+    }
+}
+
+/// Figures the kernel keeps per process.
+enum ProcStats {
+    /// User + system CPU seconds of a live process, from `/proc/PID/stat`.
+    static func cpuSeconds(pid: Int32) -> Double? {
+        guard let text = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
+            let close = text.lastIndex(of: ")")
+        else { return nil }
+        let fields = text[text.index(after: close)...].split(separator: " ")
+        // After the command name: state is field 3, utime field 14, stime field 15.
+        guard fields.count > 12, let utime = Double(fields[11]), let stime = Double(fields[12]) else { return nil }
+        return (utime + stime) / Double(sysconf(Int32(_SC_CLK_TCK)))
+    }
+
+    /// User + system CPU seconds of this process.
+    static func selfCPUSeconds() -> Double {
+        var usage = rusage()
+        getrusage(__rusage_who_t(RUSAGE_SELF.rawValue), &usage)
+        func seconds(_ t: timeval) -> Double { Double(t.tv_sec) + Double(t.tv_usec) / 1e6 }
+        return seconds(usage.ru_utime) + seconds(usage.ru_stime)
+    }
+
+    /// Peak resident set size in MB (`VmHWM`), of a live process or of this one (`nil`).
+    static func peakRSSMB(pid: Int32? = nil) -> Double? {
+        let path = pid.map { "/proc/\($0)/status" } ?? "/proc/self/status"
+        guard let text = try? String(contentsOfFile: path, encoding: .utf8) else { return nil }
+        for line in text.split(separator: "\n") where line.hasPrefix("VmHWM:") {
+            let parts = line.split(separator: " ", omittingEmptySubsequences: true)
+            if parts.count >= 2, let kb = Double(parts[1]) { return kb / 1024 }
+        }
+        return nil
+    }
+}
+
+/// Percentiles of a set of samples (milliseconds), exact: every sample is kept and sorted.
+struct LatencySummary: Codable, Sendable {
+    var p50: Double
+    var p90: Double
+    var p99: Double
+    var max: Double
+    var count: Int
+
+    init?(_ samples: [Double]) {
+        guard !samples.isEmpty else { return nil }
+        let sorted = samples.sorted()
+        func at(_ q: Double) -> Double {
+            // Nearest rank.
+            let rank = Int((q * Double(sorted.count)).rounded(.up))
+            return sorted[Swift.max(0, Swift.min(sorted.count - 1, rank - 1))]
+        }
+        p50 = BenchFormat.round(at(0.50))
+        p90 = BenchFormat.round(at(0.90))
+        p99 = BenchFormat.round(at(0.99))
+        max = BenchFormat.round(sorted[sorted.count - 1])
+        count = sorted.count
+    }
+}
+
+/// A progress bar on stderr, drawn only when stderr is a terminal.
+final class Progress: Sendable {
+    private struct State {
+        var lastDraw: ContinuousClock.Instant?
+        var drawn = false
+    }
+
+    let enabled: Bool
+    private let state = Mutex(State())
+
+    init(enabled: Bool) { self.enabled = enabled }
+
+    func update(_ label: String, done: Int, total: Int) {
+        guard enabled else { return }
+        let now = ContinuousClock.now
+        let draw = state.withLock { s -> Bool in
+            if let last = s.lastDraw, now - last < .milliseconds(100), done < total { return false }
+            s.lastDraw = now
+            s.drawn = true
+            return true
+        }
+        guard draw else { return }
+        let width = 30
+        let fraction = total > 0 ? min(1, Double(done) / Double(total)) : 1
+        let filled = Int(fraction * Double(width))
+        let bar = String(repeating: "#", count: filled) + String(repeating: ".", count: width - filled)
+        let line = "\r\(label.padding(toLength: 10, withPad: " ", startingAt: 0)) [\(bar)] \(Int(fraction * 100))% \(done)/\(total)\u{1B}[K"
+        FileHandle.standardError.write(Data(line.utf8))
+    }
+
+    func finish() {
+        guard enabled else { return }
+        let drawn = state.withLock { s -> Bool in
+            defer { s.drawn = false }
+            return s.drawn
+        }
+        if drawn { FileHandle.standardError.write(Data("\r\u{1B}[K".utf8)) }
+    }
+}
+
+enum BenchFormat {
+    /// Three decimals: enough for milliseconds and rates, short in JSON.
+    static func round(_ x: Double) -> Double { (x * 1000).rounded() / 1000 }
+
+    static func number(_ x: Double) -> String {
+        if x == x.rounded() && abs(x) < 1e15 { return String(Int(x)) }
+        return String(format: "%.3g", x)
+    }
+
+    static func rate(_ x: Double?) -> String {
+        guard let x else { return "-" }
+        return String(format: "%.0f", x)
+    }
+}
+
+/// Waits until `condition` holds, checking every `interval`; the progress bar follows `done`.
+func benchWait(
+    _ label: String, total: Int, progress: Progress, interval: Duration, timeout: Duration,
+    done: () async throws -> Int
+) async throws {
+    let deadline = ContinuousClock.now + timeout
+    while true {
+        let count = try await done()
+        progress.update(label, done: count, total: total)
+        if count >= total { return }
+        if ContinuousClock.now >= deadline {
+            throw CLIError(message: "\(label): only \(count) of \(total) tasks finished within \(timeout)", code: 1)
+        }
+        try await Task.sleep(for: interval)
+    }
+}
+
+/// A value behind a lock, shareable between tasks.
+final class Locked<Value: Sendable>: Sendable {
+    let mutex: Mutex<Value>
+    init(_ value: Value) { mutex = Mutex(value) }
+    func withLock<R: Sendable>(_ body: (inout sending Value) throws -> sending R) rethrows -> R { try mutex.withLock(body) }
+}
