@@ -75,6 +75,20 @@ import Testing
         #expect(task.lastError?.contains("boom") == true)
     }
 
+    @Test func theNodesGlobalRetryPolicyAppliesToTasksThatSetNone() async throws {
+        let dir = try TempDir()
+        let db = dir.path("baton.db")
+        let node = try BatonProcess(["standalone", "--db", db, "--port", "0", "--retry", "fixed", "--backoff", "0.05"])
+        defer { Task { await node.stop() } }
+        _ = try await node.url()
+        let result = try await baton(["submit", "fail", "--args", #"{"message":"nope"}"#, "--max-attempts", "4", "--db", db, "--wait", "--json"])
+        let task = try BatonJSON.decoder().decode(TaskRecord.self, from: Data(result.stdout.utf8))
+        #expect(task.state == .failed && task.errors.count == 4)
+        // The default policy would wait 1, 2 and 4 s (±jitter) between attempts; fixed 0.05 s does not.
+        let gaps = zip(task.errors.dropFirst(), task.errors).map { $0.at.timeIntervalSince($1.at) }
+        #expect(gaps.allSatisfy { $0 < 0.45 }, "gaps \(gaps)")
+    }
+
     @Test func killedNodesTaskIsRescuedAfterItsLeaseAndSucceedsOnRestart() async throws {
         let dir = try TempDir()
         let db = dir.path("baton.db")
