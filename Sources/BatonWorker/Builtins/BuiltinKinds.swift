@@ -9,10 +9,14 @@ import Foundation
 /// - `fail` `{"message": "…"}`: always fails with that message, retryably (for demos and tests).
 /// - `file` `{"op": "write|append|read|delete", "path": "relative/path", "content": "…"}`:
 ///   confined to a file root directory; disabled when none is configured.
+/// - `http` `{"method", "url", "headers", "body", "timeout", "max_response_bytes"}`: one HTTP
+///   request; private, loopback and other non-public addresses are refused unless
+///   allowlisted (see `HTTPKind` and ``HTTPKindConfiguration``). A 4xx/5xx answer is a
+///   success whose result carries the status.
 public enum BuiltinKinds {
-    public static let names = ["echo", "noop", "sleep", "fail", "file"]
+    public static let names = ["echo", "noop", "sleep", "fail", "file", "http"]
 
-    public static func register(into registry: HandlerRegistry, fileRoot: URL?) {
+    public static func register(into registry: HandlerRegistry, fileRoot: URL?, http: HTTPKindConfiguration = .init()) {
         registry.registerRaw("echo") { args, _ in args }
         registry.registerRaw("noop") { _, _ in .null }
         registry.register("sleep") { (args: SleepArgs, context) in
@@ -28,6 +32,8 @@ public enum BuiltinKinds {
         }
         let files = FileKind(root: fileRoot)
         registry.register("file") { (args: FileKind.Args, _) in try files.run(args) }
+        let web = HTTPKind(configuration: http)
+        registry.register("http") { (args: HTTPKind.Args, context) in try await web.run(args, context: context) }
     }
 
     struct SleepArgs: Codable, Sendable {
