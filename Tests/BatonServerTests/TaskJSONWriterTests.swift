@@ -54,3 +54,15 @@ struct TaskJSONWriterTests {
         }
     }
 }
+
+@Suite("Ack results writer")
+struct AckResultsWriterTests {
+    @Test func matchesTheCodableEncoding() throws {
+        let ids = (0..<4).map { _ in TaskID.generate() }
+        let outcomes: [AckOutcome] = [.applied(.succeeded), .applied(.pending), .staleLease, .notFound]
+        let written = TaskJSONWriter.ackResults(ids: ids, outcomes: outcomes)
+        let encoded = try BatonJSON.encoder().encode(
+            AckResponse(results: zip(ids, outcomes).map { AckItemResult(id: $0, outcome: $1) }))
+        #expect(String(decoding: written, as: UTF8.self) == String(decoding: encoded, as: UTF8.self))
+    }
+}

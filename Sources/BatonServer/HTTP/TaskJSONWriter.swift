@@ -263,4 +263,27 @@ struct TaskJSONWriter {
         w.raw("]}")
         return w.bytes
     }
+
+    /// A batched ack's answer: `{"results": [{"id", "state"?, "status"}, ...]}`, as `AckResponse` encodes.
+    static func ackResults(ids: [TaskID], outcomes: [AckOutcome]) -> [UInt8] {
+        var w = TaskJSONWriter(capacity: 16 + ids.count * 90)
+        w.raw(#"{"results":["#)
+        for (i, (id, outcome)) in zip(ids, outcomes).enumerated() {
+            if i > 0 { w.byte(UInt8(ascii: ",")) }
+            w.raw(#"{"id":""#)
+            w.bytes.append(contentsOf: id.description.utf8)
+            switch outcome {
+            case .applied(let state):
+                w.raw(#"","state":""#)
+                w.bytes.append(contentsOf: state.rawValue.utf8)
+                w.raw(#"","status":"applied"}"#)
+            case .staleLease:
+                w.raw(#"","status":"stale_lease"}"#)
+            case .notFound:
+                w.raw(#"","status":"not_found"}"#)
+            }
+        }
+        w.raw("]}")
+        return w.bytes
+    }
 }

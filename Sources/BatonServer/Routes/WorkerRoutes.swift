@@ -142,14 +142,11 @@ struct WorkerRoutes<Context: RequestContext>: Sendable {
             outcomes = try await node.completer.ackMany(acks)
         }
         var finished: [TaskID] = []
-        var results: [AckItemResult] = []
-        results.reserveCapacity(acks.count)
         for (ack, outcome) in zip(acks, outcomes) {
             if case .applied(let state) = outcome, state.isTerminal { finished.append(ack.lease.id) }
-            results.append(AckItemResult(id: ack.lease.id, outcome: outcome))
         }
         node.events.finished(finished)
-        return JSONResponse.make(AckResponse(results: results))
+        return JSONResponse.make(bytes: TaskJSONWriter.ackResults(ids: acks.map(\.lease.id), outcomes: outcomes))
     }
 
     @Sendable func release(_ request: Request, context: Context) async throws -> Response {
