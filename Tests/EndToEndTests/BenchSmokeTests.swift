@@ -77,12 +77,12 @@ import Testing
         return entries.compactMap { pid -> String? in
             guard Int(pid) != nil, let data = FileManager.default.contents(atPath: "/proc/\(pid)/cmdline") else { return nil }
             let line = String(decoding: data.map { $0 == 0 ? 0x20 : $0 }, as: UTF8.self)
-            return line.contains("baton-bench-") || line.contains("bench-worker-") ? "\(pid): \(line)" : nil
+            return line.contains("baton-benchrun-") || line.contains("bench-worker-") ? "\(pid): \(line)" : nil
         }
     }
 
     static func benchDirectories() -> Set<String> {
         let entries = (try? FileManager.default.contentsOfDirectory(atPath: FileManager.default.temporaryDirectory.path)) ?? []
-        return Set(entries.filter { $0.hasPrefix("baton-bench-") })
+        return Set(entries.filter { $0.hasPrefix("baton-benchrun-") })
     }
 }

@@ -141,6 +141,7 @@ func baton(_ arguments: [String], environment: [String: String] = [:], directory
 }
 
 /// Polls `condition` every 20 ms until it returns a value, or fails after `timeout`.
+@discardableResult
 func eventually<T>(_ what: String, timeout: Duration = .seconds(30), _ condition: () async throws -> T?) async throws -> T {
     let deadline = ContinuousClock.now.advanced(by: timeout)
     while true {
