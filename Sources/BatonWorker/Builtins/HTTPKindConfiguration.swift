@@ -1,7 +1,8 @@
 /// Settings of the built-in `http` kind.
 ///
-/// The CLI reads them from `http.allowlist` (`BATON_HTTP_ALLOWLIST`, a comma list),
-/// `http.maxResponseBytes`, `http.timeout` and `http.maxRedirects`.
+/// Suggested settings keys (the CLI's): `httpKind.allowlist` (`BATON_HTTP_KIND_ALLOWLIST`, a
+/// comma list), `httpKind.maxResponseBytes`, `httpKind.timeout` (seconds) and
+/// `httpKind.maxRedirects` — not `http.*`, which is the node's listener.
 public struct HTTPKindConfiguration: Sendable, Hashable {
     /// Host names and networks the kind may reach although they are not public:
     /// `"localhost"`, `"api.internal"`, `"127.0.0.1/32"`, `"10.0.0.0/8"`, `"::1/128"`.
