@@ -14,6 +14,7 @@ public struct BatonError: Error, Sendable, Hashable, CustomStringConvertible {
             case storeIncompatible = "store_incompatible"
             case unauthorized = "unauthorized"
             case forbidden = "forbidden"
+            case idempotencyMismatch = "idempotency_mismatch"
             case `internal` = "internal"
         }
         fileprivate let base: Base
@@ -32,6 +33,8 @@ public struct BatonError: Error, Sendable, Hashable, CustomStringConvertible {
         public static let storeIncompatible = Code(base: .storeIncompatible)
         public static let unauthorized = Code(base: .unauthorized)
         public static let forbidden = Code(base: .forbidden)
+        /// An idempotency key reused with a different request.
+        public static let idempotencyMismatch = Code(base: .idempotencyMismatch)
         public static let `internal` = Code(base: .internal)
 
         /// Parses the wire form (`"not_found"`), e.g. from a server's error body.

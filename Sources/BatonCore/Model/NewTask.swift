@@ -14,6 +14,9 @@ public struct NewTask: Sendable, Hashable {
     public var timeout: Double?
     public var retry: RetryPolicy?
     public var uniqueKey: String?
+    /// How long `uniqueKey` stays taken, in seconds from the existing task's creation; `nil`:
+    /// while the existing task is not terminal.
+    public var uniqueWindow: Double?
     public var tags: [String]
     /// A caller-chosen id (for idempotent resubmission); generated when `nil`.
     public var id: TaskID?
@@ -22,7 +25,7 @@ public struct NewTask: Sendable, Hashable {
         kind: String, args: RawJSON = .emptyObject, queue: String = Defaults.queue,
         priority: Int = Defaults.priority, runAt: Date? = nil, delay: Double? = nil,
         maxAttempts: Int = Defaults.maxAttempts, timeout: Double? = nil, retry: RetryPolicy? = nil,
-        uniqueKey: String? = nil, tags: [String] = [], id: TaskID? = nil
+        uniqueKey: String? = nil, tags: [String] = [], id: TaskID? = nil, uniqueWindow: Double? = nil
     ) {
         self.kind = kind
         self.args = args
@@ -34,6 +37,7 @@ public struct NewTask: Sendable, Hashable {
         self.timeout = timeout
         self.retry = retry
         self.uniqueKey = uniqueKey
+        self.uniqueWindow = uniqueWindow
         self.tags = tags
         self.id = id
     }
@@ -59,6 +63,9 @@ public struct NewTask: Sendable, Hashable {
         }
         if let uniqueKey, uniqueKey.isEmpty || uniqueKey.utf8.count > Limits.maxUniqueKeyLength {
             throw .invalidArgument("unique_key must be 1 to \(Limits.maxUniqueKeyLength) bytes")
+        }
+        if let uniqueWindow, !(uniqueWindow > 0 && uniqueWindow.isFinite) {
+            throw .invalidArgument("unique_window must be positive")
         }
         if tags.count > Limits.maxTags {
             throw .invalidArgument("at most \(Limits.maxTags) tags, got \(tags.count)")
@@ -97,6 +104,7 @@ extension NewTask: Codable {
         case maxAttempts = "max_attempts"
         case timeout, retry
         case uniqueKey = "unique_key"
+        case uniqueWindow = "unique_window"
         case tags, id
     }
 
@@ -119,7 +127,8 @@ extension NewTask: Codable {
             retry: try c.decodeIfPresent(RetryPolicy.self, forKey: .retry),
             uniqueKey: try c.decodeIfPresent(String.self, forKey: .uniqueKey),
             tags: try c.decodeIfPresent([String].self, forKey: .tags) ?? [],
-            id: try c.decodeIfPresent(TaskID.self, forKey: .id)
+            id: try c.decodeIfPresent(TaskID.self, forKey: .id),
+            uniqueWindow: try c.decodeIfPresent(Double.self, forKey: .uniqueWindow)
         )
     }
 }

@@ -63,7 +63,13 @@ public protocol TaskStore: Sendable {
 
 public struct TaskEnqueueParams: Sendable {
     public var tasks: [NewTask]
-    public init(tasks: [NewTask]) { self.tasks = tasks }
+    /// A caller's key for this request: a store that supports it (`UniqueTaskStore`) answers a
+    /// repeated key with the tasks it first stored, inserting nothing (kept 24 h).
+    public var idempotencyKey: String?
+    public init(tasks: [NewTask], idempotencyKey: String? = nil) {
+        self.tasks = tasks
+        self.idempotencyKey = idempotencyKey
+    }
 }
 
 /// One worker's part of a coalesced claim.
