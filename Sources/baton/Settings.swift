@@ -25,6 +25,9 @@ import SystemPackage
 ///   none: `exponential` (default), `fibonacci`, `fixed` or `none`; `retry.backoff` (base
 ///   seconds, default 1) and `retry.cap` (seconds, default 3600)
 /// - `files.root` → `BATON_FILES_ROOT`: directory the `file` kind may use (unset: `file` is disabled)
+/// - `httpKind.allowlist` → `BATON_HTTP_KIND_ALLOWLIST`: hosts and networks (CIDR) the `http` kind may
+///   reach although they are not public; also `httpKind.maxResponseBytes`, `httpKind.timeout`,
+///   `httpKind.maxRedirects`
 /// - `server` → `BATON_SERVER`: node URL(s) for the CLI and remote workers (comma list)
 /// - `token` → `BATON_TOKEN`: bearer token (secret; never logged)
 struct Settings {

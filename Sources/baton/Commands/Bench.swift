@@ -136,7 +136,7 @@ struct BenchStore: Sendable {
     var queue: String
 
     init(_ text: String, cleanup: BenchCleanup) throws {
-        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("baton-bench-\(UUID().uuidString)")
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("baton-benchrun-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
         cleanup.add { try? FileManager.default.removeItem(at: dir) }
         workDirectory = dir

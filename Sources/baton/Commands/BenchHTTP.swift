@@ -136,7 +136,10 @@ final class HTTPDriver: BenchDriver {
     }
 
     func stopWorkers() async {
-        let all = workers.withLock { w in defer { w = [] }; return w }
+        let all = workers.withLock { w in
+            defer { w = [] }
+            return w
+        }
         for child in all where child.isRunning { kill(child.pid, SIGTERM) }
         for child in all { await child.stop(grace: .seconds(5)) }
     }
@@ -181,7 +184,8 @@ final class HTTPDriver: BenchDriver {
         let tasks = try BatonJSON.decoder().decode(Claimed.self, from: Data(buffer: body)).tasks
         guard let task = tasks.first else { throw CLIError(message: "a claim found no ready task", code: 1) }
         let ack = ByteBuffer(
-            string: "{\"acks\":[{\"id\":\"\(task.task.id)\",\"lease_token\":\"\(task.leaseToken)\",\"outcome\":\"complete\",\"result\":null}]}")
+            string:
+                "{\"acks\":[{\"id\":\"\(task.task.id)\",\"lease_token\":\"\(task.leaseToken)\",\"outcome\":\"complete\",\"result\":null}]}")
         let (ackStatus, ackBody) = try await request(.POST, "/v1/workers/ack", body: ack)
         try expect(ackStatus, 200, ackBody, "ack")
         return elapsed

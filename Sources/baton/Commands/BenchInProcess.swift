@@ -110,7 +110,12 @@ final class InProcessDriver: BenchDriver {
     }
 
     func stopWorkers() async {
-        guard let (runtime, task) = worker.withLock({ w in defer { w = nil }; return w }) else { return }
+        guard
+            let (runtime, task) = worker.withLock({ w in
+                defer { w = nil }
+                return w
+            })
+        else { return }
         runtime.shutdownGracefully()
         _ = try? await task.value
         await completer.flush()
@@ -156,4 +161,3 @@ final class InProcessDriver: BenchDriver {
         return (rss, rss)
     }
 }
-

@@ -41,7 +41,10 @@ final class BenchCleanup: Sendable {
 
     func installSignalHandlers() {
         for sig in [SIGINT, SIGTERM] {
-            signal(sig, SIG_IGN)
+            #if canImport(Darwin)
+                // kqueue delivers the signal to the source only while the default action is off.
+                signal(sig, SIG_IGN)
+            #endif
             let source = DispatchSource.makeSignalSource(signal: sig, queue: .global())
             source.setEventHandler { [weak self] in
                 self?.runAll()

@@ -40,6 +40,10 @@ struct WorkerOptions: ParsableArguments {
     @Option(help: "Lease in seconds; heartbeats run every third of it (default 30).") var lease: Double?
     @Option(help: "Seconds running tasks get to finish on shutdown before they are released (default 30).") var shutdownGrace: Double?
     @Option(help: "Directory the `file` kind may read and write (BATON_FILES_ROOT); unset disables `file`.") var fileRoot: String?
+    @Option(
+        help: "Hosts and networks the `http` kind may reach although not public, comma list (BATON_HTTP_KIND_ALLOWLIST), e.g. localhost,10.0.0.0/8."
+    )
+    var httpAllowlist: String?
 
     var flags: [String: String?] {
         [
@@ -50,6 +54,7 @@ struct WorkerOptions: ParsableArguments {
             "worker.lease": lease.map { "\($0)" },
             "worker.shutdownGrace": shutdownGrace.map { "\($0)" },
             "files.root": fileRoot,
+            "httpKind.allowlist": httpAllowlist,
         ]
     }
 
@@ -73,6 +78,24 @@ struct WorkerOptions: ParsableArguments {
         config.heartbeatInterval = config.lease / Defaults.heartbeatDivisor
         config.shutdownGrace = try settings.seconds("worker.shutdownGrace", default: Defaults.shutdownGrace)
         return config
+    }
+
+    /// The `http` kind's settings: `httpKind.allowlist`, `httpKind.maxResponseBytes`,
+    /// `httpKind.timeout`, `httpKind.maxRedirects`.
+    static func httpKind(_ settings: Settings) throws -> HTTPKindConfiguration {
+        var config = HTTPKindConfiguration(allowlist: settings.list("httpKind.allowlist") ?? [])
+        config.maxResponseBytes = try settings.int("httpKind.maxResponseBytes", default: config.maxResponseBytes, range: 1...(64 << 20))
+        config.defaultTimeout = try settings.seconds("httpKind.timeout", default: config.defaultTimeout, minimum: 0.001)
+        config.maxRedirects = try settings.int("httpKind.maxRedirects", default: config.maxRedirects, range: 0...20)
+        do throws(HTTPKindConfigurationError) { try config.validate() } catch { throw CLIError.usage(error.message) }
+        return config
+    }
+
+    /// A registry with every built-in kind, configured from the settings.
+    static func builtinRegistry(_ settings: Settings) throws -> HandlerRegistry {
+        let registry = HandlerRegistry()
+        BuiltinKinds.register(into: registry, fileRoot: try fileRoot(settings), http: try httpKind(settings))
+        return registry
     }
 
     static func fileRoot(_ settings: Settings) throws -> URL? {
@@ -124,8 +147,7 @@ struct Node {
         ]
         var grace = Duration.seconds(5)
         if inProcessWorkers {
-            let registry = HandlerRegistry()
-            BuiltinKinds.register(into: registry, fileRoot: try WorkerOptions.fileRoot(settings))
+            let registry = try WorkerOptions.builtinRegistry(settings)
             let config = try WorkerOptions.configuration(settings, registry: registry)
             grace += config.shutdownGrace
             services.append(
@@ -196,8 +218,7 @@ struct Worker: AsyncParsableCommand {
             try LogSetup.bootstrap(try settings.logLevel(), default: .info)
             let logger = Logger(label: "baton.worker")
             let urls = try parseServers(settings.list("server") ?? [TargetOptions.defaultServer])
-            let registry = HandlerRegistry()
-            BuiltinKinds.register(into: registry, fileRoot: try WorkerOptions.fileRoot(settings))
+            let registry = try WorkerOptions.builtinRegistry(settings)
             let config = try WorkerOptions.configuration(settings, registry: registry)
             let source = HTTPTaskSource(servers: urls, token: settings.string("token"), logger: logger)
             let runtime = WorkerRuntime(source: source, registry: registry, configuration: config, logger: logger)
