@@ -25,18 +25,24 @@ final class BenchCleanup: Sendable {
         state.withLock { $0.children.append(child) }
     }
 
+    /// Held for the whole of a cleanup, so that a second caller (the signal handler and the
+    /// command's own error path) returns only once everything is undone.
+    private let cleaning = Mutex(())
+
     /// Kills every child still running, then runs the cleanup actions, newest first.
     func runAll() {
-        let (children, actions) = state.withLock { s -> ([BenchChild], [@Sendable () -> Void]) in
-            defer {
-                s.children = []
-                s.actions = []
+        cleaning.withLock { _ in
+            let (children, actions) = state.withLock { s -> ([BenchChild], [@Sendable () -> Void]) in
+                defer {
+                    s.children = []
+                    s.actions = []
+                }
+                return (s.children, s.actions)
             }
-            return (s.children, s.actions)
+            for child in children { child.kill() }
+            for child in children { child.waitBriefly() }
+            for action in actions.reversed() { action() }
         }
-        for child in children { child.kill() }
-        for child in children { child.waitBriefly() }
-        for action in actions.reversed() { action() }
     }
 
     func installSignalHandlers() {
