@@ -58,7 +58,7 @@ struct Bench: AsyncParsableCommand {
         try await reportingErrors {
             try LogSetup.bootstrap(.warning, default: .warning)
             let settings = BenchSettings(
-                store: store, workers: workers, tasks: tasks, workerProcesses: workers == .http ? workerProcesses : 0,
+                store: store, workers: workers, tasks: tasks, workerProcesses: workers == .http && prefill == nil ? workerProcesses : 0,
                 concurrency: concurrency, claimBatch: claimBatch, payload: payload, mode: mode,
                 enqueueConcurrency: enqueueConcurrency)
             let cleanup = BenchCleanup.shared
