@@ -13,6 +13,11 @@ enum Migrations {
             }
             try db.execute(sql: "PRAGMA application_id = \(applicationID)")
         }
+        migrator.registerMigration("v2") { db in
+            for statement in SQL.schemaV2 {
+                try db.execute(sql: statement)
+            }
+        }
         return migrator
     }()
 }

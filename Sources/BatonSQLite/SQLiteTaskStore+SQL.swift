@@ -62,6 +62,75 @@ enum SQL {
         "INSERT INTO tasks (\(insertColumns)) VALUES " + Array(repeating: insertRowPlaceholders, count: rows).joined(separator: ",")
     }
 
+    // MARK: Schema (migration v2): schedules, paused queues, unique and idempotent submits
+
+    static let activeStates = "('pending','ready','running')"
+
+    static let schemaV2 = [
+        """
+        CREATE TABLE schedules (
+            name TEXT PRIMARY KEY,
+            definition TEXT NOT NULL,
+            paused INTEGER NOT NULL DEFAULT 0,
+            last_fired INTEGER,
+            created_at INTEGER NOT NULL,
+            updated_at INTEGER NOT NULL
+        )
+        """,
+        "CREATE TABLE paused_queues (name TEXT PRIMARY KEY, paused_at INTEGER NOT NULL)",
+        """
+        CREATE TABLE idempotency_keys (
+            key TEXT PRIMARY KEY,
+            request_hash TEXT NOT NULL,
+            task_ids TEXT NOT NULL,
+            duplicates TEXT NOT NULL,
+            created_at INTEGER NOT NULL
+        )
+        """,
+        "CREATE INDEX idempotency_keys_created ON idempotency_keys (created_at)",
+        // The default unique scope, enforced atomically: one active task per key.
+        "CREATE UNIQUE INDEX tasks_unique_active ON tasks (unique_key) WHERE unique_key IS NOT NULL AND state IN \(activeStates)",
+        "CREATE INDEX tasks_unique_key ON tasks (unique_key, created_at) WHERE unique_key IS NOT NULL",
+    ]
+
+    // MARK: Unique and idempotent submits
+
+    /// The newest task holding `unique_key`: active, or created at or after the given time.
+    static let uniqueLookup = """
+        SELECT \(taskColumns) FROM tasks WHERE unique_key = ? AND (state IN \(activeStates) OR created_at >= ?) \
+        ORDER BY seq DESC LIMIT 1
+        """
+
+    static let idempotencyLookup = "SELECT request_hash, task_ids, duplicates FROM idempotency_keys WHERE key = ? AND created_at >= ?"
+    static let idempotencyRecord = """
+        INSERT OR REPLACE INTO idempotency_keys (key, request_hash, task_ids, duplicates, created_at) VALUES (?, ?, ?, ?, ?)
+        """
+    static let idempotencyPurge = "DELETE FROM idempotency_keys WHERE created_at < ?"
+
+    // MARK: Schedules and paused queues
+
+    static let scheduleColumns = "name, definition, paused, last_fired, created_at, updated_at"
+    static let scheduleInsert = """
+        INSERT INTO schedules (name, definition, paused, last_fired, created_at, updated_at) VALUES (?, ?, 0, NULL, ?, ?) \
+        RETURNING \(scheduleColumns)
+        """
+    /// Replacing keeps the creation time, the last tick and the paused flag.
+    static let scheduleReplace = """
+        INSERT INTO schedules (name, definition, paused, last_fired, created_at, updated_at) VALUES (?, ?, 0, NULL, ?, ?) \
+        ON CONFLICT (name) DO UPDATE SET definition = excluded.definition, updated_at = excluded.updated_at \
+        RETURNING \(scheduleColumns)
+        """
+    static let scheduleGet = "SELECT \(scheduleColumns) FROM schedules WHERE name = ?"
+    static let scheduleList = "SELECT \(scheduleColumns) FROM schedules ORDER BY name"
+    static let scheduleDelete = "DELETE FROM schedules WHERE name = ?"
+    static let scheduleSetPaused = "UPDATE schedules SET paused = ?, updated_at = ? WHERE name = ? RETURNING \(scheduleColumns)"
+    /// The compare-and-set of a fire: `IS` so that a NULL guard matches a NULL `last_fired`.
+    static let scheduleAdvance = "UPDATE schedules SET last_fired = ? WHERE name = ? AND last_fired IS ?"
+
+    static let queuePause = "INSERT OR IGNORE INTO paused_queues (name, paused_at) VALUES (?, ?)"
+    static let queueResume = "DELETE FROM paused_queues WHERE name = ?"
+    static let queuePausedList = "SELECT name FROM paused_queues ORDER BY name"
+
     // MARK: Claim
 
     static let promoteDue = "UPDATE tasks SET state = 'ready' WHERE state = 'pending' AND run_at <= ?"
@@ -71,7 +140,7 @@ enum SQL {
     /// whose cumulative maximum covers its number.
     ///
     /// Arguments: lease expiry, now, then per share (cumulative max, worker), then per queue
-    /// (queue, limit), then kinds after each queue, then the total limit.
+    /// (queue, the queue again for the paused check, its kinds, limit), then the total limit.
     static func claim(shareCount: Int, queueCount: Int, kindCount: Int) -> String {
         let owner =
             shareCount == 1
@@ -81,7 +150,7 @@ enum SQL {
         // One index range per queue, each already in claim order and limited, merged and limited again.
         let perQueue = """
             SELECT * FROM (SELECT seq AS rid, priority, run_at FROM tasks INDEXED BY tasks_ready \
-            WHERE state = 'ready' AND queue = ?\(kindFilter) ORDER BY priority DESC, run_at, seq LIMIT ?)
+            WHERE state = 'ready' AND queue = ? AND ? NOT IN (SELECT name FROM paused_queues)\(kindFilter) ORDER BY priority DESC, run_at, seq LIMIT ?)
             """
         let candidates = Array(repeating: perQueue, count: queueCount).joined(separator: " UNION ALL ")
         return """

@@ -33,6 +33,7 @@ extension SQLiteTaskStore {
             }
             for queue in queues {
                 arguments.append(queue)
+                arguments.append(queue)
                 for kind in kinds { arguments.append(kind) }
                 arguments.append(total)
             }

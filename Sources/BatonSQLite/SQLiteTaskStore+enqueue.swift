@@ -2,17 +2,65 @@ import BatonCore
 import Foundation
 import GRDB
 
-extension SQLiteTaskStore {
+extension SQLiteTaskStore: UniqueTaskStore {
     /// Rows per multi-row INSERT: 13 arguments each, well under SQLite's 32,766 variables.
     static let insertChunk = 500
 
+    /// How long an idempotency key answers with its first tasks: 24 h, in milliseconds.
+    static let idempotencyKeyLifetime: Int64 = 24 * 3600 * 1000
+
     public func taskEnqueueMany(_ p: TaskEnqueueParams) async throws -> [TaskRecord] {
-        guard !p.tasks.isEmpty else { return [] }
+        try await taskEnqueueManyOutcome(p).tasks
+    }
+
+    /// Inserts the tasks in one write transaction. A task whose `unique_key` is held (by an
+    /// active task, or within its `unique_window` by any task) is not inserted: the holder is
+    /// returned in its place. A known idempotency key returns its first outcome.
+    public func taskEnqueueManyOutcome(_ p: TaskEnqueueParams) async throws -> TaskEnqueueOutcome {
+        guard !p.tasks.isEmpty else { return TaskEnqueueOutcome(tasks: [], duplicate: []) }
         for task in p.tasks { try task.validate() }
-        let now = Millis.now()
+        let prepared = try Self.prepare(p.tasks, now: Millis.now())
+        let key = p.idempotencyKey
+        let hash = key == nil ? "" : try Self.requestHash(p.tasks)
+        let outcome = try await write("enqueueing \(prepared.records.count) task(s)") { db in
+            if let key {
+                let since = prepared.now - Self.idempotencyKeyLifetime
+                if let row = try Row.fetchOne(db.cachedStatement(sql: SQL.idempotencyLookup), arguments: [key, since]) {
+                    let storedHash: String = row[0]
+                    guard storedHash == hash else {
+                        throw BatonError(.idempotencyMismatch, "idempotency key '\(key)' was used with a different request")
+                    }
+                    return try Self.recorded(ids: row[1], duplicates: row[2], db: db)
+                }
+            }
+            let outcome = try Self.insert(prepared, db: db)
+            if let key {
+                try db.cachedStatement(sql: SQL.idempotencyRecord).execute(arguments: [
+                    key, hash, try ColumnJSON.encode(outcome.tasks.map(\.id.description)), try ColumnJSON.encode(outcome.duplicate),
+                    prepared.now,
+                ])
+            }
+            return outcome
+        }
+        count { $0.enqueueTransactions += 1 }
+        // Delayed tasks too: a claimer sleeping until the next due time must learn of an earlier one.
+        if outcome.duplicate.contains(false) { readySignal.notify() }
+        return outcome
+    }
+
+    /// Tasks as they will be stored, with their rows, computed before the transaction.
+    struct PreparedEnqueue: Sendable {
+        var records: [TaskRecord]
+        var rows: [StatementArguments]
+        /// Per task, the unique window in milliseconds (`nil`: while active).
+        var windows: [Int64?]
+        var now: Int64
+    }
+
+    static func prepare(_ tasks: [NewTask], now: Int64) throws -> PreparedEnqueue {
         var records: [TaskRecord] = []
-        records.reserveCapacity(p.tasks.count)
-        for task in p.tasks {
+        records.reserveCapacity(tasks.count)
+        for task in tasks {
             let runAt: Int64
             if let delay = task.delay {
                 runAt = now + Millis.clamped((delay * 1000).rounded(.up))
@@ -29,36 +77,92 @@ extension SQLiteTaskStore {
                     priority: task.priority, state: state, attempt: 0, maxAttempts: task.maxAttempts, runAt: Millis.date(runAt),
                     timeout: task.timeout, retry: task.retry, uniqueKey: task.uniqueKey, tags: task.tags, createdAt: Millis.date(now)))
         }
-        var rows: [[(any DatabaseValueConvertible)?]] = []
+        var rows: [StatementArguments] = []
         rows.reserveCapacity(records.count)
         for record in records {
-            rows.append([
-                record.id.description, record.kind, record.queue, record.args.text, record.priority, record.state.rawValue,
-                record.maxAttempts, Millis.from(record.runAt), record.timeout, try record.retry.map(ColumnJSON.encode),
-                record.uniqueKey, record.tags.isEmpty ? "[]" : try ColumnJSON.encode(record.tags), now,
-            ])
+            rows.append(
+                StatementArguments(
+                    [
+                        record.id.description, record.kind, record.queue, record.args.text, record.priority, record.state.rawValue,
+                        record.maxAttempts, Millis.from(record.runAt), record.timeout, try record.retry.map(ColumnJSON.encode),
+                        record.uniqueKey, record.tags.isEmpty ? "[]" : try ColumnJSON.encode(record.tags), now,
+                    ] as [(any DatabaseValueConvertible)?]))
         }
-        let frozenRows = rows.map { StatementArguments($0) }
-        let chunks = Self.chunkSizes(frozenRows.count)
-        let stored = records
-        try await write("enqueueing \(records.count) task(s)") { db in
-            var start = 0
-            do {
-                for size in chunks {
-                    let statement = try db.cachedStatement(sql: SQL.insert(rows: size))
-                    var arguments = StatementArguments()
-                    for row in frozenRows[start..<start + size] { arguments += row }
-                    try statement.execute(arguments: arguments)
-                    start += size
+        let windows = tasks.map { task in task.uniqueWindow.map { Millis.clamped(($0 * 1000).rounded(.up)) } }
+        return PreparedEnqueue(records: records, rows: rows, windows: windows, now: now)
+    }
+
+    /// Inserts the prepared tasks inside the caller's transaction, answering each task whose
+    /// unique key is held with its holder.
+    static func insert(_ prepared: PreparedEnqueue, db: Database) throws -> TaskEnqueueOutcome {
+        var result = prepared.records
+        var isDuplicate = Array(repeating: false, count: result.count)
+        var keep = Array(result.indices)
+        if result.contains(where: { $0.uniqueKey != nil }) {
+            keep = []
+            var heldInBatch: [String: Int] = [:]
+            let lookup = try db.cachedStatement(sql: SQL.uniqueLookup)
+            for i in result.indices {
+                guard let key = result[i].uniqueKey else {
+                    keep.append(i)
+                    continue
                 }
-            } catch let error as DatabaseError where error.extendedResultCode == .SQLITE_CONSTRAINT_UNIQUE {
-                throw Self.duplicate(stored, from: start, db: db)
+                if let j = heldInBatch[key] {
+                    result[i] = result[j]
+                    isDuplicate[i] = true
+                    continue
+                }
+                let since = prepared.windows[i].map { prepared.now - $0 } ?? Int64.max
+                if let row = try Row.fetchOne(lookup, arguments: [key, since]) {
+                    result[i] = try TaskRecord(row: row)
+                    isDuplicate[i] = true
+                    continue
+                }
+                heldInBatch[key] = i
+                keep.append(i)
             }
         }
-        count { $0.enqueueTransactions += 1 }
-        // Delayed tasks too: a claimer sleeping until the next due time must learn of an earlier one.
-        if !stored.isEmpty { readySignal.notify() }
-        return stored
+        let rows = keep.count == prepared.rows.count ? prepared.rows : keep.map { prepared.rows[$0] }
+        var start = 0
+        do {
+            for size in chunkSizes(rows.count) {
+                let statement = try db.cachedStatement(sql: SQL.insert(rows: size))
+                var arguments = StatementArguments()
+                for row in rows[start..<start + size] { arguments += row }
+                try statement.execute(arguments: arguments)
+                start += size
+            }
+        } catch let error as DatabaseError where error.extendedResultCode == .SQLITE_CONSTRAINT_UNIQUE {
+            throw duplicate(keep.map { prepared.records[$0] }, from: start, db: db)
+        }
+        return TaskEnqueueOutcome(tasks: result, duplicate: isDuplicate)
+    }
+
+    /// The outcome an idempotency key recorded (tasks deleted since are left out).
+    private static func recorded(ids: String, duplicates: String, db: Database) throws -> TaskEnqueueOutcome {
+        let ids = try ColumnJSON.decode([String].self, ids, column: "task_ids")
+        let flags = try ColumnJSON.decode([Bool].self, duplicates, column: "duplicates")
+        var outcome = TaskEnqueueOutcome(tasks: [], duplicate: [])
+        let get = try db.cachedStatement(sql: SQL.get)
+        for (i, id) in ids.enumerated() {
+            guard let row = try Row.fetchOne(get, arguments: [id]) else { continue }
+            outcome.tasks.append(try TaskRecord(row: row))
+            outcome.duplicate.append(i < flags.count ? flags[i] : false)
+        }
+        return outcome
+    }
+
+    /// A fingerprint of a request's tasks (128-bit FNV-1a of their canonical JSON), to tell
+    /// a retried request from a different one under the same idempotency key.
+    static func requestHash(_ tasks: [NewTask]) throws -> String {
+        let data = try BatonJSON.encoder().encode(tasks)
+        var a: UInt64 = 0xcbf2_9ce4_8422_2325
+        var b: UInt64 = 0x6c62_272e_07bb_0142
+        for byte in data {
+            a = (a ^ UInt64(byte)) &* 0x0000_0100_0000_01B3
+            b = (b ^ UInt64(byte)) &* 0x0000_0100_0000_01B3 &+ 0x9E37_79B9
+        }
+        return String(a, radix: 16) + String(b, radix: 16) + ":" + String(data.count)
     }
 
     /// Splits `n` rows into full chunks, then the rest in powers of two, so that only a few

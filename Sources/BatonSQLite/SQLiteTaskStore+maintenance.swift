@@ -29,7 +29,10 @@ extension SQLiteTaskStore {
         guard p.limit > 0 else { return 0 }
         return try await write("deleting finished tasks") { db in
             try db.cachedStatement(sql: SQL.deleteFinished).execute(arguments: [Millis.from(p.finishedBefore), p.limit])
-            return db.changesCount
+            let deleted = db.changesCount
+            // Idempotency keys expire after a day; the cleaner's pass purges them.
+            try db.cachedStatement(sql: SQL.idempotencyPurge).execute(arguments: [Millis.now() - Self.idempotencyKeyLifetime])
+            return deleted
         }
     }
 

@@ -17,7 +17,11 @@ extension SQLiteTaskStore {
             let seq = try Self.lookup(id, db: db) { state in
                 state.isTerminal ? nil : .conflict("task \(id) is \(state.rawValue); only finished tasks can be retried")
             }
-            return try Self.single(db.cachedStatement(sql: SQL.retry), [Millis.now(), seq], id: id)
+            do {
+                return try Self.single(db.cachedStatement(sql: SQL.retry), [Millis.now(), seq], id: id)
+            } catch let error as DatabaseError where error.extendedResultCode == .SQLITE_CONSTRAINT_UNIQUE {
+                throw BatonError.conflict("task \(id) cannot run again: another active task holds its unique key")
+            }
         }
         readySignal.notify()
         return record
