@@ -1,1 +1,0 @@
-// BatonPostgres: being written

@@ -1,0 +1,249 @@
+/// Every SQL statement the PostgreSQL store runs, in one place, qualified with the store's schema.
+///
+/// Times come from the database (`now()`, the transaction's start); arrays travel through
+/// `unnest` so that a batch is one statement. Nullable values in arrays use sentinels
+/// (PostgresNIO binds no arrays with NULL elements): `'NaN'` or `-1` for numbers, `''` for text.
+struct PostgresSQL: Sendable {
+    let schema: String
+    /// The schema-qualified tasks table.
+    let tasks: String
+
+    static let terminal = "('succeeded', 'failed', 'cancelled')"
+    static let live = "('pending', 'ready', 'running')"
+
+    init(schema: String) {
+        self.schema = schema
+        self.tasks = "\"\(schema)\".tasks"
+    }
+
+    /// The columns `TaskRecord(row:)` reads, in this order, of the row aliased `alias`.
+    static func columns(_ a: String) -> String {
+        """
+        \(a).seq, \(a).id, \(a).kind, \(a).queue, \(a).args, \(a).priority, \(a).state, \(a).attempt, \(a).max_attempts, \
+        \(a).run_at, \(a).lease_owner, \(a).lease_token, \(a).lease_expires_at, \(a).timeout, \(a).retry, \(a).result, \
+        \(a).last_error, \(a).errors::text, \(a).unique_key, \(a).tags::text, \(a).created_at, \(a).started_at, \(a).finished_at
+        """
+    }
+
+    /// Sends one notification per distinct queue of the rows of `cte` (a ready-making CTE with
+    /// a `queue` column). As a scalar subquery it runs once per statement; `pg_notify` is
+    /// volatile, so the planner never drops it. Delivered at commit. `$schemaParam` is the
+    /// bind holding the schema name.
+    static func notify(from cte: String, schemaParam: String, where condition: String = "TRUE") -> String {
+        """
+        (SELECT count(*) FROM (SELECT pg_notify('\(PostgresTaskStore.notifyChannel)', \(schemaParam) || '/' || q.queue) \
+        FROM (SELECT DISTINCT queue FROM \(cte) WHERE \(condition)) AS q) AS n)
+        """
+    }
+
+    // MARK: Enqueue
+
+    /// Inserts a batch. Binds: ids, kinds, queues, args, priorities, max attempts, run_at as
+    /// epoch seconds ('NaN': none), delays in seconds (-1: none), timeouts (-1: none), retry
+    /// JSON (''), unique keys (''), tags JSON, schema. Returns the rows plus a last column.
+    var enqueue: String {
+        """
+        WITH input AS (
+            SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::int[], $6::int[], $7::float8[], \
+        $8::float8[], $9::float8[], $10::text[], $11::text[], $12::text[]) WITH ORDINALITY \
+        AS i(id, kind, queue, args, priority, max_attempts, run_at_epoch, delay, timeout, retry, unique_key, tags, ord)
+        ), timed AS (
+            SELECT i.*, CASE WHEN i.delay >= 0 THEN now() + i.delay * interval '1 second' \
+        WHEN i.run_at_epoch <> 'NaN' THEN greatest(now(), to_timestamp(i.run_at_epoch)) ELSE now() END AS run_at FROM input AS i
+        ), ins AS (
+            INSERT INTO \(tasks) AS t (id, kind, queue, args, priority, state, max_attempts, run_at, timeout, retry, unique_key, \
+        tags, created_at)
+            SELECT id, kind, queue, args, priority, CASE WHEN run_at > now() THEN 'pending' ELSE 'ready' END, max_attempts, run_at, \
+        NULLIF(timeout, -1), NULLIF(retry, ''), NULLIF(unique_key, ''), tags::jsonb, now() FROM timed ORDER BY ord
+            RETURNING \(Self.columns("t"))
+        )
+        SELECT ins.*, \(Self.notify(from: "ins", schemaParam: "$13", where: "state = 'ready'")) FROM ins
+        """
+    }
+
+    // MARK: Claim
+
+    /// The hot path, one statement. Per queue (a lateral subquery, so each range of the ready
+    /// index is read in order), the ready tasks and the due pending tasks, each branch limited
+    /// and locked with `SKIP LOCKED`; merged in claim order, numbered, limited, and each given to
+    /// the share whose cumulative maximum covers its number.
+    ///
+    /// Binds: queues, kinds (empty: any), total, lease seconds, share owners, cumulative maxima.
+    var claim: String {
+        """
+        WITH candidates AS (
+            SELECT c.* FROM unnest($1::text[]) AS q(name) CROSS JOIN LATERAL (
+                SELECT r.seq, r.priority, r.run_at FROM \(tasks) AS r
+                WHERE r.state = 'ready' AND r.queue = q.name AND (cardinality($2::text[]) = 0 OR r.kind = ANY($2::text[]))
+                ORDER BY r.priority DESC, r.run_at, r.seq LIMIT $3 FOR UPDATE SKIP LOCKED
+            ) AS c
+            UNION ALL
+            SELECT d.* FROM unnest($1::text[]) AS q(name) CROSS JOIN LATERAL (
+                SELECT p.seq, p.priority, p.run_at FROM \(tasks) AS p
+                WHERE p.state = 'pending' AND p.queue = q.name AND p.run_at <= now() \
+        AND (cardinality($2::text[]) = 0 OR p.kind = ANY($2::text[]))
+                ORDER BY p.run_at, p.seq LIMIT $3 FOR UPDATE SKIP LOCKED
+            ) AS d
+        ), picked AS (
+            SELECT seq, row_number() OVER (ORDER BY priority DESC, run_at, seq) AS rn FROM candidates
+            ORDER BY priority DESC, run_at, seq LIMIT $3
+        )
+        UPDATE \(tasks) AS t SET state = 'running', attempt = t.attempt + 1, \
+        lease_token = md5(random()::text || clock_timestamp()::text), \
+        lease_expires_at = now() + $4::float8 * interval '1 second', started_at = now(), \
+        lease_owner = ($5::text[])[(SELECT count(*) FROM unnest($6::bigint[]) AS s(cum) WHERE s.cum < picked.rn)::int + 1]
+        FROM picked WHERE t.seq = picked.seq
+        RETURNING \(Self.columns("t"))
+        """
+    }
+
+    // MARK: Acks, heartbeats, releases
+
+    /// Completions, each fenced by id, state and token. Binds: ids, tokens, results.
+    /// Returns per input row: ordinal, applied, exists.
+    var complete: String {
+        """
+        WITH input AS (SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[]) WITH ORDINALITY AS i(id, token, result, ord)),
+        done AS (
+            UPDATE \(tasks) AS t SET state = 'succeeded', result = i.result, finished_at = now(), lease_owner = NULL, \
+        lease_token = NULL, lease_expires_at = NULL
+            FROM input AS i WHERE t.id = i.id AND t.state = 'running' AND t.lease_token = i.token
+            RETURNING i.ord
+        )
+        SELECT i.ord, d.ord IS NOT NULL, EXISTS (SELECT 1 FROM \(tasks) AS x WHERE x.id = i.id)
+        FROM input AS i LEFT JOIN done AS d ON d.ord = i.ord ORDER BY i.ord
+        """
+    }
+
+    /// What deciding a failure needs, locked for the transaction. Binds: ids.
+    /// Returns: seq, id, state, lease_token, attempt, max_attempts, retry, queue, now().
+    var failLookup: String {
+        """
+        SELECT seq, id, state, lease_token, attempt, max_attempts, retry, queue, now() FROM \(tasks) \
+        WHERE id = ANY($1::uuid[]) FOR UPDATE
+        """
+    }
+
+    /// Records failed attempts of running tasks. Binds: seqs, next states ('pending' or
+    /// 'failed'), run_at epochs ('NaN': keep), messages, attempt-error JSON.
+    var recordFailures: String {
+        """
+        UPDATE \(tasks) AS t SET state = i.state, run_at = CASE WHEN i.run_at_epoch <> 'NaN' THEN to_timestamp(i.run_at_epoch) \
+        ELSE t.run_at END, finished_at = CASE WHEN i.state = 'failed' THEN now() END, lease_owner = NULL, lease_token = NULL, \
+        lease_expires_at = NULL, last_error = i.message, errors = t.errors || jsonb_build_array(i.error::jsonb)
+        FROM unnest($1::bigint[], $2::text[], $3::float8[], $4::text[], $5::text[]) AS i(seq, state, run_at_epoch, message, error)
+        WHERE t.seq = i.seq AND t.state = 'running'
+        """
+    }
+
+    /// Wakes the claimers of these queues. Binds: queues, schema.
+    var notifyQueues: String {
+        "SELECT pg_notify('\(PostgresTaskStore.notifyChannel)', $2 || '/' || q) FROM (SELECT DISTINCT unnest($1::text[]) AS q) AS s"
+    }
+
+    /// Extends leases. Binds: ids, tokens, lease seconds. Returns per input row: ordinal,
+    /// new expiry (NULL if not extended), current state and token (NULL if no such task).
+    var heartbeat: String {
+        """
+        WITH input AS (SELECT * FROM unnest($1::uuid[], $2::text[]) WITH ORDINALITY AS i(id, token, ord)),
+        ext AS (
+            UPDATE \(tasks) AS t SET lease_expires_at = now() + $3::float8 * interval '1 second'
+            FROM input AS i WHERE t.id = i.id AND t.state = 'running' AND t.lease_token = i.token
+            RETURNING i.ord, t.lease_expires_at
+        )
+        SELECT i.ord, e.lease_expires_at, x.state, x.lease_token
+        FROM input AS i LEFT JOIN ext AS e ON e.ord = i.ord LEFT JOIN \(tasks) AS x ON x.id = i.id ORDER BY i.ord
+        """
+    }
+
+    /// Back to ready without using an attempt. Binds: ids, tokens, schema. Returns the count.
+    var release: String {
+        """
+        WITH r AS (
+            UPDATE \(tasks) AS t SET state = 'ready', attempt = t.attempt - 1, lease_owner = NULL, lease_token = NULL, \
+        lease_expires_at = NULL
+            FROM unnest($1::uuid[], $2::text[]) AS i(id, token)
+            WHERE t.id = i.id AND t.state = 'running' AND t.lease_token = i.token
+            RETURNING t.queue
+        )
+        SELECT count(*), \(Self.notify(from: "r", schemaParam: "$3")) FROM r
+        """
+    }
+
+    // MARK: Operator actions and reads
+
+    /// Keeps the lease token so that the running worker's heartbeat can learn of the cancel.
+    var cancel: String {
+        """
+        UPDATE \(tasks) AS t SET state = 'cancelled', finished_at = now(), lease_expires_at = NULL
+        WHERE t.id = $1 AND t.state IN \(Self.live) RETURNING \(Self.columns("t"))
+        """
+    }
+
+    var stateOf: String { "SELECT state FROM \(tasks) WHERE id = $1" }
+
+    /// Binds: id, schema.
+    var retry: String {
+        """
+        WITH r AS (
+            UPDATE \(tasks) AS t SET state = 'ready', run_at = now(), max_attempts = greatest(t.max_attempts, t.attempt + 1), \
+        finished_at = NULL, result = NULL, lease_owner = NULL, lease_token = NULL, lease_expires_at = NULL
+            WHERE t.id = $1 AND t.state IN \(Self.terminal) RETURNING \(Self.columns("t"))
+        )
+        SELECT r.*, pg_notify('\(PostgresTaskStore.notifyChannel)', $2 || '/' || r.queue) FROM r
+        """
+    }
+
+    var delete: String { "DELETE FROM \(tasks) WHERE id = $1 AND state IN \(Self.terminal) RETURNING seq" }
+
+    var get: String { "SELECT \(Self.columns("t")) FROM \(tasks) AS t WHERE t.id = $1" }
+
+    /// Binds in order: cursor, states, queue, kind (each only if present), then the limit.
+    func list(hasCursor: Bool, hasStates: Bool, hasQueue: Bool, hasKind: Bool) -> String {
+        var conditions: [String] = []
+        var n = 0
+        func next() -> String {
+            n += 1
+            return "$\(n)"
+        }
+        if hasCursor { conditions.append("t.id < \(next())") }
+        if hasStates { conditions.append("t.state = ANY(\(next())::text[])") }
+        if hasQueue { conditions.append("t.queue = \(next())") }
+        if hasKind { conditions.append("t.kind = \(next())") }
+        let filter = conditions.isEmpty ? "" : " WHERE " + conditions.joined(separator: " AND ")
+        return "SELECT \(Self.columns("t")) FROM \(tasks) AS t\(filter) ORDER BY t.id DESC LIMIT \(next())"
+    }
+
+    var queueCounts: String { "SELECT queue, state, count(*) FROM \(tasks) GROUP BY queue, state ORDER BY queue" }
+
+    // MARK: Maintenance
+
+    /// Expired leases, locked (skipping those another rescuer holds). Binds: limit.
+    /// Returns: seq, attempt, max_attempts, retry, queue, now().
+    var expiredLeases: String {
+        """
+        SELECT seq, attempt, max_attempts, retry, queue, now() FROM \(tasks)
+        WHERE state = 'running' AND lease_expires_at < now() ORDER BY lease_expires_at LIMIT $1 FOR UPDATE SKIP LOCKED
+        """
+    }
+
+    /// Binds: cutoff, limit. Returns the count.
+    var deleteFinished: String {
+        """
+        WITH d AS (
+            DELETE FROM \(tasks) WHERE seq IN (
+                SELECT seq FROM \(tasks) WHERE state IN \(Self.terminal) AND finished_at < $1 LIMIT $2 FOR UPDATE SKIP LOCKED)
+            RETURNING 1
+        )
+        SELECT count(*) FROM d
+        """
+    }
+
+    /// Binds: queues.
+    var nextDue: String {
+        """
+        SELECT min(x.run_at) FROM unnest($1::text[]) AS q(name) CROSS JOIN LATERAL (
+            SELECT run_at FROM \(tasks) WHERE state = 'pending' AND queue = q.name ORDER BY run_at LIMIT 1) AS x
+        """
+    }
+}

@@ -1,0 +1,248 @@
+import BatonCore
+import Foundation
+import Logging
+import PostgresNIO
+
+extension PostgresTaskStore {
+    static let leaseExpiredMessage = "lease expired (worker vanished)"
+
+    /// A batch of completions only (the hot path) is one statement; a batch with failures is
+    /// one transaction: the completions' statement, the failing tasks read `FOR UPDATE`, the
+    /// retry decisions made here (`FailureDecision`), then one statement recording them all.
+    /// Every ack is fenced by id, `running` and its lease token. A lease acked twice in one
+    /// batch gets its first ack; the others are stale.
+    public func taskAckMany(_ p: TaskAckParams) async throws -> [AckOutcome] {
+        guard !p.acks.isEmpty else { return [] }
+        var outcomes = [AckOutcome?](repeating: nil, count: p.acks.count)
+        var seen = Set<LeaseRef>()
+        var completions: [(index: Int, c: TaskCompletion)] = []
+        var failures: [(index: Int, f: TaskFailure)] = []
+        for (index, ack) in p.acks.enumerated() {
+            guard seen.insert(ack.lease).inserted else {
+                outcomes[index] = .staleLease
+                continue
+            }
+            switch ack {
+            case .complete(let c): completions.append((index, c))
+            case .fail(let f): failures.append((index, f))
+            }
+        }
+        let completeQuery: PostgresQuery? =
+            completions.isEmpty
+            ? nil
+            : {
+                var binds = PostgresBindings(capacity: 3)
+                binds.append(completions.map(\.c.lease.id.uuid))
+                binds.append(completions.map(\.c.lease.token))
+                binds.append(completions.map(\.c.result.text))
+                return PostgresQuery(unsafeSQL: self.sql.complete, binds: binds)
+            }()
+        let failing = failures
+        let fallback = configuration.defaultRetry
+        let schema = configuration.schema
+        let sql = self.sql
+        let logger = self.logger
+        let (completed, failed) = try await call("acknowledging \(p.acks.count) task(s)") {
+            [client] () -> ([AckOutcome], [AckOutcome]) in
+            if failing.isEmpty, let completeQuery {
+                return (try Self.completionOutcomes(try await client.query(completeQuery).collect()), [])
+            }
+            return try await client.withTransaction(logger: logger) { connection -> ([AckOutcome], [AckOutcome]) in
+                var completed: [AckOutcome] = []
+                if let completeQuery {
+                    completed = try Self.completionOutcomes(try await connection.query(completeQuery, logger: logger).collect())
+                }
+                let failed = try await Self.applyFailures(
+                    failing.map(\.f), fallback: fallback, sql: sql, schema: schema, connection: connection, logger: logger)
+                return (completed, failed)
+            }
+        }
+        for (entry, outcome) in zip(completions, completed) { outcomes[entry.index] = outcome }
+        for (entry, outcome) in zip(failures, failed) { outcomes[entry.index] = outcome }
+        count { $0.ackTransactions += 1 }
+        // A retry may be due at once; the NOTIFY wakes every node, this wakes this one sooner.
+        if failed.contains(.applied(.pending)) { readySignal.notify() }
+        return outcomes.map { $0 ?? .notFound }
+    }
+
+    private static func completionOutcomes(_ rows: [PostgresRow]) throws -> [AckOutcome] {
+        try rows.map { row in
+            let (_, applied, exists) = try row.decode((Int64, Bool, Bool).self)
+            return applied ? .applied(.succeeded) : exists ? .staleLease : .notFound
+        }
+    }
+
+    /// Fails running tasks under their leases, inside the caller's transaction. One outcome
+    /// per failure, in order.
+    private static func applyFailures(
+        _ failures: [TaskFailure], fallback: RetryPolicy, sql: PostgresSQL, schema: String, connection: PostgresConnection,
+        logger: Logger
+    ) async throws -> [AckOutcome] {
+        guard !failures.isEmpty else { return [] }
+        let rows = try await connection.query(
+            PostgresQuery(unsafeSQL: sql.failLookup, binds: bindings { $0.append(failures.map(\.lease.id.uuid)) }), logger: logger
+        ).collect()
+        struct Current {
+            var seq: Int64
+            var state: String
+            var token: String?
+            var attempt: Int
+            var maxAttempts: Int
+            var retry: RetryPolicy?
+            var queue: String
+            var now: Date
+        }
+        var current: [UUID: Current] = [:]
+        for row in rows {
+            let r = row.makeRandomAccess()
+            current[try r[1].decode(UUID.self)] = Current(
+                seq: try r[0].decode(Int64.self), state: try r[2].decode(String.self), token: try r[3].decode(String?.self),
+                attempt: try r[4].decode(Int.self), maxAttempts: try r[5].decode(Int.self),
+                retry: try ColumnJSON.retry(r[6].decode(String?.self)), queue: try r[7].decode(String.self),
+                now: try r[8].decode(Date.self))
+        }
+        var outcomes: [AckOutcome] = []
+        var records: [FailureRecord] = []
+        for failure in failures {
+            guard let task = current[failure.lease.id.uuid] else {
+                outcomes.append(.notFound)
+                continue
+            }
+            guard task.state == TaskState.running.rawValue, task.token == failure.lease.token else {
+                outcomes.append(.staleLease)
+                continue
+            }
+            let record = try FailureRecord(
+                seq: task.seq, queue: task.queue, attempt: task.attempt, maxAttempts: task.maxAttempts, retry: task.retry,
+                message: failure.message, retryable: failure.retryable, retryAfter: failure.retryAfter, fallback: fallback,
+                now: task.now)
+            records.append(record)
+            outcomes.append(.applied(record.state))
+        }
+        try await record(records, sql: sql, schema: schema, connection: connection, logger: logger)
+        return outcomes
+    }
+
+    /// Writes failed attempts with one statement, and wakes claimers if a retry is due at once.
+    static func record(
+        _ records: [FailureRecord], sql: PostgresSQL, schema: String, connection: PostgresConnection, logger: Logger
+    ) async throws {
+        guard !records.isEmpty else { return }
+        let binds = bindings { b in
+            b.append(records.map(\.seq))
+            b.append(records.map(\.state.rawValue))
+            b.append(records.map { $0.runAt?.timeIntervalSince1970 ?? .nan })
+            b.append(records.map(\.message))
+            b.append(records.map(\.errorJSON))
+        }
+        try await connection.query(PostgresQuery(unsafeSQL: sql.recordFailures, binds: binds), logger: logger)
+        let dueNow = Array(Set(records.filter(\.dueNow).map(\.queue)))
+        if !dueNow.isEmpty {
+            _ = try await connection.query(
+                PostgresQuery(
+                    unsafeSQL: sql.notifyQueues,
+                    binds: bindings { b in
+                        b.append(dueNow)
+                        b.append(schema)
+                    }), logger: logger
+            ).collect()
+        }
+    }
+
+    static func bindings(_ build: (inout PostgresBindings) -> Void) -> PostgresBindings {
+        var b = PostgresBindings()
+        build(&b)
+        return b
+    }
+
+    // MARK: Heartbeats and releases
+
+    public func taskHeartbeatMany(_ p: TaskHeartbeatParams) async throws -> [HeartbeatOutcome] {
+        guard !p.leases.isEmpty else { return [] }
+        // A lease named twice gets the same outcome twice: send each once.
+        var leases: [LeaseRef] = []
+        var position: [LeaseRef: Int] = [:]
+        for lease in p.leases where position[lease] == nil {
+            position[lease] = leases.count
+            leases.append(lease)
+        }
+        let binds = Self.bindings { b in
+            b.append(leases.map(\.id.uuid))
+            b.append(leases.map(\.token))
+            b.append(max(0.001, p.lease.seconds))
+        }
+        let query = PostgresQuery(unsafeSQL: sql.heartbeat, binds: binds)
+        let frozen = leases
+        let outcomes = try await call("extending \(leases.count) lease(s)") { [client] () -> [HeartbeatOutcome] in
+            let leases = frozen
+            let rows = try await client.query(query).collect()
+            var outcomes = [HeartbeatOutcome](repeating: .notFound, count: leases.count)
+            for row in rows {
+                let (ord, until, state, token) = try row.decode((Int64, Date?, String?, String?).self)
+                let index = Int(ord) - 1
+                guard leases.indices.contains(index) else { continue }
+                if let until {
+                    outcomes[index] = .extended(until: until)
+                } else if let state {
+                    outcomes[index] = state == TaskState.cancelled.rawValue && token == leases[index].token ? .cancelled : .lost
+                }
+            }
+            return outcomes
+        }
+        count { $0.heartbeatStatements += 1 }
+        return p.leases.map { outcomes[position[$0]!] }
+    }
+
+    public func taskReleaseMany(_ p: TaskReleaseParams) async throws -> Int {
+        guard !p.leases.isEmpty else { return 0 }
+        let binds = Self.bindings { b in
+            b.append(p.leases.map(\.id.uuid))
+            b.append(p.leases.map(\.token))
+            b.append(configuration.schema)
+        }
+        let query = PostgresQuery(unsafeSQL: sql.release, binds: binds)
+        let released = try await call("releasing \(p.leases.count) task(s)") { [client] () -> Int in
+            let rows = try await client.query(query).collect()
+            return try rows.first.map { try $0.decode((Int, Int).self).0 } ?? 0
+        }
+        count { $0.releaseStatements += 1 }
+        if released > 0 { readySignal.notify() }
+        return released
+    }
+}
+
+/// A failed attempt, decided: what the task becomes and what is written.
+struct FailureRecord: Sendable {
+    var seq: Int64
+    var queue: String
+    var state: TaskState
+    /// The retry time (for `pending`); `nil` keeps the current `run_at`.
+    var runAt: Date?
+    var message: String
+    var errorJSON: String
+    /// A retry due at once: claimers should be woken.
+    var dueNow: Bool
+
+    init(
+        seq: Int64, queue: String, attempt: Int, maxAttempts: Int, retry: RetryPolicy?, message: String, retryable: Bool,
+        retryAfter: Duration?, fallback: RetryPolicy, now: Date
+    ) throws {
+        self.seq = seq
+        self.queue = queue
+        self.message = message
+        self.errorJSON = try ColumnJSON.encode(AttemptError(attempt: attempt, at: now, message: message))
+        let decision = FailureDecision.decide(
+            attempt: attempt, maxAttempts: maxAttempts, retryable: retryable, retryAfter: retryAfter, taskPolicy: retry,
+            fallback: fallback, now: now)
+        switch decision {
+        case .retry(let at):
+            state = .pending
+            runAt = max(now, at)
+            dueNow = at <= now
+        case .dead:
+            state = .failed
+            runAt = nil
+            dueNow = false
+        }
+    }
+}

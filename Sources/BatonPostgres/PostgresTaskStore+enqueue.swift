@@ -1,0 +1,96 @@
+import BatonCore
+import Foundation
+import PostgresNIO
+
+extension PostgresTaskStore {
+    /// One `INSERT … SELECT … FROM unnest(…)` for the whole batch: all or nothing. Times come
+    /// from the database; the same statement notifies every node of the queues it made ready.
+    public func taskEnqueueMany(_ p: TaskEnqueueParams) async throws -> [TaskRecord] {
+        guard !p.tasks.isEmpty else { return [] }
+        for task in p.tasks { try task.validate() }
+        let n = p.tasks.count
+        var ids: [UUID] = []
+        var kinds: [String] = []
+        var queues: [String] = []
+        var args: [String] = []
+        var priorities: [Int] = []
+        var maxAttempts: [Int] = []
+        var runAts: [Double] = []
+        var delays: [Double] = []
+        var timeouts: [Double] = []
+        var retries: [String] = []
+        var uniqueKeys: [String] = []
+        var tags: [String] = []
+        ids.reserveCapacity(n)
+        kinds.reserveCapacity(n)
+        queues.reserveCapacity(n)
+        args.reserveCapacity(n)
+        for task in p.tasks {
+            ids.append((task.id ?? TaskID.generate()).uuid)
+            kinds.append(task.kind)
+            queues.append(task.queue)
+            args.append(task.args.text)
+            priorities.append(task.priority)
+            maxAttempts.append(task.maxAttempts)
+            runAts.append(task.runAt?.timeIntervalSince1970 ?? .nan)
+            delays.append(task.delay ?? -1)
+            timeouts.append(task.timeout ?? -1)
+            retries.append(try task.retry.map(ColumnJSON.encode) ?? "")
+            uniqueKeys.append(task.uniqueKey ?? "")
+            tags.append(task.tags.isEmpty ? "[]" : try ColumnJSON.encode(task.tags))
+        }
+        var binds = PostgresBindings(capacity: 13)
+        binds.append(ids)
+        binds.append(kinds)
+        binds.append(queues)
+        binds.append(args)
+        binds.append(priorities)
+        binds.append(maxAttempts)
+        binds.append(runAts)
+        binds.append(delays)
+        binds.append(timeouts)
+        binds.append(retries)
+        binds.append(uniqueKeys)
+        binds.append(tags)
+        binds.append(configuration.schema)
+        let query = PostgresQuery(unsafeSQL: sql.enqueue, binds: binds)
+        let order = ids
+        let records = try await call("enqueueing \(n) task(s)") { [client] () -> [TaskRecord] in
+            let rows: [PostgresRow]
+            do {
+                rows = try await client.query(query).collect()
+            } catch let error as PSQLError where error.serverInfo?[.sqlState] == "23505" {
+                throw Self.duplicate(error, ids: order)
+            }
+            var byID: [UUID: TaskRecord] = [:]
+            byID.reserveCapacity(rows.count)
+            for row in rows {
+                let record = try TaskRecord(postgres: row.makeRandomAccess())
+                byID[record.id.uuid] = record
+            }
+            return try order.map { id in
+                guard let record = byID[id] else { throw BatonError(.internal, "task \(id) was not returned by its insert") }
+                return record
+            }
+        }
+        count { $0.enqueueStatements += 1 }
+        if records.contains(where: { $0.state == .ready }) { readySignal.notify() }
+        return records
+    }
+
+    /// Names the id that collided, from the server's detail (`Key (id)=(…) already exists.`) or
+    /// a repeat within the batch.
+    static func duplicate(_ error: PSQLError, ids: [UUID]) -> BatonError {
+        if let detail = error.serverInfo?[.detail], let open = detail.range(of: "=("),
+            let close = detail.range(of: ")", range: open.upperBound..<detail.endIndex)
+        {
+            let id = detail[open.upperBound..<close.lowerBound]
+            return .conflict("task \(id) already exists")
+        }
+        var seen = Set<UUID>()
+        for id in ids where !seen.insert(id).inserted {
+            return .conflict("task \(TaskID(uuid: id)) already exists")
+        }
+        return .conflict("a task with one of these ids already exists")
+    }
+}

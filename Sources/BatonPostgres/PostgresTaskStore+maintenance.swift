@@ -1,0 +1,61 @@
+import BatonCore
+import Foundation
+import PostgresNIO
+
+extension PostgresTaskStore {
+    /// Treats running tasks whose lease expired as failed attempts, in one transaction: the
+    /// expired rows are locked with `SKIP LOCKED` (two rescuers never take the same task),
+    /// decided here, and written with one statement.
+    public func leaseRescueMany(_ p: LeaseRescueParams) async throws -> Int {
+        guard p.limit > 0 else { return 0 }
+        let sql = self.sql
+        let schema = configuration.schema
+        let logger = self.logger
+        let limit = p.limit
+        let fallback = p.defaultRetry
+        let (rescued, retried) = try await call("rescuing expired leases") { [client] () -> (Int, Bool) in
+            try await client.withTransaction(logger: logger) { connection -> (Int, Bool) in
+                let rows = try await connection.query(
+                    PostgresQuery(unsafeSQL: sql.expiredLeases, binds: Self.bindings { $0.append(limit) }), logger: logger
+                ).collect()
+                var records: [FailureRecord] = []
+                for row in rows {
+                    let r = row.makeRandomAccess()
+                    records.append(
+                        try FailureRecord(
+                            seq: try r[0].decode(Int64.self), queue: try r[4].decode(String.self), attempt: try r[1].decode(Int.self),
+                            maxAttempts: try r[2].decode(Int.self), retry: try ColumnJSON.retry(r[3].decode(String?.self)),
+                            message: Self.leaseExpiredMessage, retryable: true, retryAfter: nil, fallback: fallback,
+                            now: try r[5].decode(Date.self)))
+                }
+                try await Self.record(records, sql: sql, schema: schema, connection: connection, logger: logger)
+                return (records.count, records.contains { $0.dueNow })
+            }
+        }
+        count { $0.rescueTransactions += 1 }
+        if retried { readySignal.notify() }
+        return rescued
+    }
+
+    public func taskDeleteFinished(_ p: TaskDeleteFinishedParams) async throws -> Int {
+        guard p.limit > 0 else { return 0 }
+        let query = PostgresQuery(
+            unsafeSQL: sql.deleteFinished,
+            binds: Self.bindings { b in
+                b.append(p.finishedBefore)
+                b.append(p.limit)
+            })
+        return try await call("deleting finished tasks") { [client] in
+            try await client.query(query).collect().first?.decode(Int.self) ?? 0
+        }
+    }
+
+    public func taskNextDueAt(queues: [String]) async throws -> Date? {
+        let queues = Array(Set(queues)).sorted()
+        guard !queues.isEmpty else { return nil }
+        let query = PostgresQuery(unsafeSQL: sql.nextDue, binds: Self.bindings { $0.append(queues) })
+        return try await call("finding the next due task") { [client] in
+            try await client.query(query).collect().first?.decode(Date?.self) ?? nil
+        }
+    }
+}
