@@ -41,6 +41,8 @@ struct PostgresSQL: Sendable {
     /// Inserts a batch. Binds: ids, kinds, queues, args, priorities, max attempts, run_at as
     /// epoch seconds ('NaN': none), delays in seconds (-1: none), timeouts (-1: none), retry
     /// JSON (''), unique keys (''), tags JSON, schema. Returns the rows plus a last column.
+    /// Delayed tasks notify too: a claimer sleeping until the next due time must learn of an
+    /// earlier one.
     var enqueue: String {
         """
         WITH input AS (
@@ -57,7 +59,7 @@ struct PostgresSQL: Sendable {
         NULLIF(timeout, -1), NULLIF(retry, ''), NULLIF(unique_key, ''), tags::jsonb, now() FROM timed ORDER BY ord
             RETURNING \(Self.columns("t"))
         )
-        SELECT ins.*, \(Self.notify(from: "ins", schemaParam: "$13", where: "state = 'ready'")) FROM ins
+        SELECT ins.*, \(Self.notify(from: "ins", schemaParam: "$13")) FROM ins
         """
     }
 

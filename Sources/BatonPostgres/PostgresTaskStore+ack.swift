@@ -60,7 +60,8 @@ extension PostgresTaskStore {
         for (entry, outcome) in zip(completions, completed) { outcomes[entry.index] = outcome }
         for (entry, outcome) in zip(failures, failed) { outcomes[entry.index] = outcome }
         count { $0.ackTransactions += 1 }
-        // A retry may be due at once; the NOTIFY wakes every node, this wakes this one sooner.
+        // A retry is due at once or changes when the next task is due; the NOTIFY wakes every
+        // node, this wakes this one sooner.
         if failed.contains(.applied(.pending)) { readySignal.notify() }
         return outcomes.map { $0 ?? .notFound }
     }
@@ -123,7 +124,8 @@ extension PostgresTaskStore {
         return outcomes
     }
 
-    /// Writes failed attempts with one statement, and wakes claimers if a retry is due at once.
+    /// Writes failed attempts with one statement, and wakes the claimers of every node for the
+    /// queues with retries: a retry is due at once, or changes when the next task is due.
     static func record(
         _ records: [FailureRecord], sql: PostgresSQL, schema: String, connection: PostgresConnection, logger: Logger
     ) async throws {
@@ -136,13 +138,13 @@ extension PostgresTaskStore {
             b.append(records.map(\.errorJSON))
         }
         try await connection.query(PostgresQuery(unsafeSQL: sql.recordFailures, binds: binds), logger: logger)
-        let dueNow = Array(Set(records.filter(\.dueNow).map(\.queue)))
-        if !dueNow.isEmpty {
+        let retried = Array(Set(records.filter { $0.state == .pending }.map(\.queue)))
+        if !retried.isEmpty {
             _ = try await connection.query(
                 PostgresQuery(
                     unsafeSQL: sql.notifyQueues,
                     binds: bindings { b in
-                        b.append(dueNow)
+                        b.append(retried)
                         b.append(schema)
                     }), logger: logger
             ).collect()
@@ -220,8 +222,6 @@ struct FailureRecord: Sendable {
     var runAt: Date?
     var message: String
     var errorJSON: String
-    /// A retry due at once: claimers should be woken.
-    var dueNow: Bool
 
     init(
         seq: Int64, queue: String, attempt: Int, maxAttempts: Int, retry: RetryPolicy?, message: String, retryable: Bool,
@@ -238,11 +238,9 @@ struct FailureRecord: Sendable {
         case .retry(let at):
             state = .pending
             runAt = max(now, at)
-            dueNow = at <= now
         case .dead:
             state = .failed
             runAt = nil
-            dueNow = false
         }
     }
 }

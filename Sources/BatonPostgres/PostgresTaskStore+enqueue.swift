@@ -74,7 +74,8 @@ extension PostgresTaskStore {
             }
         }
         count { $0.enqueueStatements += 1 }
-        if records.contains(where: { $0.state == .ready }) { readySignal.notify() }
+        // Delayed tasks too: a claimer sleeping until the next due time must learn of an earlier one.
+        readySignal.notify()
         return records
     }
 

@@ -29,10 +29,11 @@ extension PostgresTaskStore {
                             now: try r[5].decode(Date.self)))
                 }
                 try await Self.record(records, sql: sql, schema: schema, connection: connection, logger: logger)
-                return (records.count, records.contains { $0.dueNow })
+                return (records.count, records.contains { $0.state == .pending })
             }
         }
         count { $0.rescueTransactions += 1 }
+        // Rescued tasks are due now or later: either way the claimers' next wake-up changes.
         if retried { readySignal.notify() }
         return rescued
     }

@@ -274,14 +274,18 @@ struct PostgresStoreTests {
                 #expect(await eventually(within: .seconds(5)) { b.readySignal.generation > 0 })
                 try await Task.sleep(for: .milliseconds(100))
                 let seen = b.readySignal.generation
-                let started = ContinuousClock.now
                 try await a.enqueue(NewTask(kind: "k"))
+                let started = ContinuousClock.now
                 #expect(await eventually(within: .seconds(1)) { b.readySignal.generation != seen })
                 print("NOTIFY wake-up across stores took \(ContinuousClock.now - started)")
 
-                // A delayed task does not wake anyone; other schemas' notifications are ignored.
-                let quiet = b.readySignal.generation
+                // A delayed task wakes the other node too (its next due time changed).
+                let beforeDelayed = b.readySignal.generation
                 try await a.enqueue(NewTask(kind: "later", delay: 60))
+                #expect(await eventually(within: .seconds(1)) { b.readySignal.generation != beforeDelayed })
+                // Notifications of another schema are ignored.
+                try await Task.sleep(for: .milliseconds(200))
+                let quiet = b.readySignal.generation
                 guard let other = try TestDatabase.configuration() else { return }
                 _ = try await TestDatabase.withStore(other) { c in try await c.enqueue(NewTask(kind: "elsewhere")) }
                 try await Task.sleep(for: .milliseconds(300))
