@@ -52,7 +52,7 @@ struct MaintenanceTests {
             let start = ContinuousClock.now
             await group.triggerGracefulShutdown()
             try await tasks.waitForAll()
-            #expect(ContinuousClock.now - start < .seconds(1))
+            #expect(ContinuousClock.now - start < .seconds(5), "stops at once")
         }
     }
 
@@ -63,12 +63,14 @@ struct MaintenanceTests {
         let tasks = try await store.taskEnqueueMany(TaskEnqueueParams(tasks: (0..<3).map { echoTask($0) }))
         let old = tasks[0]
         _ = try await store.taskCancel(old.id)
-        try await Task.sleep(for: .milliseconds(300))
+        try await Task.sleep(for: .milliseconds(1500))
         let recent = tasks[1]
         _ = try await store.taskCancel(recent.id)
         let waiting = tasks[2]
 
-        let cleaner = ResultCleaner(store: store, interval: .seconds(60), retention: .milliseconds(150))
+        // `old` finished 1.5 s ago, `recent` just now: a 1 s retention splits them even when a
+        // loaded machine takes a while between these lines.
+        let cleaner = ResultCleaner(store: store, interval: .seconds(60), retention: .seconds(1))
         #expect(try await cleaner.cleanOnce() == 1)
         #expect(try await store.taskGet(old.id) == nil)
         #expect(try await store.taskGet(recent.id)?.state == .cancelled)
@@ -88,7 +90,7 @@ struct MaintenanceTests {
             let start = ContinuousClock.now
             await group.triggerGracefulShutdown()
             try await tasks.waitForAll()
-            #expect(ContinuousClock.now - start < .seconds(1))
+            #expect(ContinuousClock.now - start < .seconds(5), "stops at once, not after its 1 h interval")
         }
     }
 }
