@@ -1,10 +1,15 @@
 import BatonCore
+import BatonPostgres
 import BatonSQLite
 import Foundation
+import Logging
+import ServiceLifecycle
 
-/// Where tasks live, parsed from `--store`/`BATON_STORE`: `sqlite:PATH` (or `sqlite://PATH`).
+/// Where tasks live, parsed from `--store`/`BATON_STORE`: `sqlite:PATH` (or `sqlite://PATH`),
+/// or `postgres://user:pass@host:port/db` (also `postgresql://`).
 enum StoreLocation: Equatable {
     case sqlite(path: String)
+    case postgres(url: String)
 
     static let standaloneDefault = StoreLocation.sqlite(path: "baton.db")
 
@@ -14,26 +19,57 @@ enum StoreLocation: Equatable {
         } else if text.hasPrefix("sqlite:") {
             self = .sqlite(path: String(text.dropFirst("sqlite:".count)))
         } else if text.hasPrefix("postgres://") || text.hasPrefix("postgresql://") {
-            throw .usage("PostgreSQL stores are not available in this build yet; use sqlite:PATH")
+            self = .postgres(url: text)
         } else {
-            throw .usage("unknown store '\(text)': expected sqlite:PATH")
+            throw .usage("unknown store '\(text)': expected sqlite:PATH or postgres://user:pass@host:port/db")
         }
         if case .sqlite(let path) = self, path.isEmpty {
             throw .usage("the store URL '\(text)' names no file")
         }
     }
 
-    /// Opens the store described by the settings (or `fallback` when none is set).
-    static func open(_ settings: Settings, fallback: StoreLocation?) async throws -> any TaskStore {
-        let location: StoreLocation
-        if let text = settings.string("store") {
-            location = try StoreLocation(text)
-        } else if let fallback {
-            location = fallback
-        } else {
-            throw CLIError.usage("no store given: use --store sqlite:PATH or --db PATH")
+    /// A store opened for a node: the store, the service that must run beside it (the
+    /// PostgreSQL pool, listener and leader elector), and who is leader.
+    struct Opened {
+        var store: any TaskStore
+        var service: (any Service)?
+        var leadership: any Leadership
+    }
+
+    /// Opens the store for a node: a PostgreSQL store's service goes into the node's
+    /// `ServiceGroup` (it applies migrations when it starts).
+    static func openForNode(_ settings: Settings, fallback: StoreLocation?) async throws -> Opened {
+        if case .postgres(let url) = try location(settings, fallback: fallback) {
+            let store = PostgresTaskStore(configuration: try postgresConfiguration(url, settings), logger: Logger(label: "baton.postgres"))
+            return Opened(store: store, service: store, leadership: store.leadership)
         }
-        switch location {
+        return Opened(store: try await open(settings, fallback: fallback), service: nil, leadership: AlwaysLeader())
+    }
+
+    static func location(_ settings: Settings, fallback: StoreLocation?) throws -> StoreLocation {
+        if let text = settings.string("store") { return try StoreLocation(text) }
+        if let fallback { return fallback }
+        throw CLIError.usage("no store given: use --store sqlite:PATH (or postgres://…) or --db PATH")
+    }
+
+    static func postgresConfiguration(_ url: String, _ settings: Settings) throws -> PostgresStoreConfiguration {
+        var config: PostgresStoreConfiguration
+        do throws(BatonError) { config = try PostgresStoreConfiguration(url: url) } catch { throw CLIError.usage(error.message) }
+        config.defaultRetry = try settings.retryPolicy()
+        config.callTimeout = try settings.seconds("postgres.callTimeout", default: config.callTimeout, minimum: 0.1)
+        return config
+    }
+
+    /// Opens the store described by the settings (or `fallback` when none is set), for a
+    /// command that runs briefly: a PostgreSQL store's connections run in the background
+    /// until the process exits, and its migrations are applied first.
+    static func open(_ settings: Settings, fallback: StoreLocation?) async throws -> any TaskStore {
+        switch try location(settings, fallback: fallback) {
+        case .postgres(let url):
+            let store = PostgresTaskStore(configuration: try postgresConfiguration(url, settings), logger: Logger(label: "baton.postgres"))
+            Task { try? await store.run() }
+            try await store.migrate()
+            return store
         case .sqlite(let path):
             let synchronous: SQLiteStoreConfiguration.Synchronous
             switch settings.string("sqlite.synchronous")?.lowercased() {

@@ -150,6 +150,9 @@ struct BenchStore: Sendable {
         case .sqlite(let path):
             url = "sqlite:\(path)"
             description = "sqlite:\(path)"
+        case .postgres(let postgres):
+            url = postgres
+            description = "postgres"
         }
     }
 }
