@@ -115,7 +115,7 @@ public final class BatonClient: Sendable {
         var status: String
     }
 
-    private func encode(_ value: some Encodable) throws -> Data {
+    func encode(_ value: some Encodable) throws -> Data {
         do {
             return try BatonJSON.encoder().encode(value)
         } catch {
@@ -123,7 +123,7 @@ public final class BatonClient: Sendable {
         }
     }
 
-    private func call<T: Decodable>(
+    func call<T: Decodable>(
         _ method: HTTPMethod, _ path: String, query: [(String, String)] = [], body: Data? = nil, extraTime: Duration = .zero,
         expect: T.Type
     ) async throws -> T {
@@ -137,7 +137,7 @@ public final class BatonClient: Sendable {
 
     /// Sends the request to the preferred server, failing over to the next on a connection
     /// failure. Returns the body of a 2xx answer; throws the server's error otherwise.
-    private func send(_ method: HTTPMethod, _ path: String, query: [(String, String)], body: Data?, extraTime: Duration) async throws
+    func send(_ method: HTTPMethod, _ path: String, query: [(String, String)], body: Data?, extraTime: Duration) async throws
         -> Data
     {
         let start = preferred.withLock { $0 }

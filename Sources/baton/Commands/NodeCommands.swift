@@ -145,6 +145,10 @@ struct Node {
             ResultCleaner(store: store, interval: Defaults.cleanInterval, retention: retention, logger: logger),
             app,
         ]
+        if let schedules = store as? any ScheduleStore {
+            try await ScheduleFirer.startup(schedules, definitions: try YAMLSchedules.load(settings.configFile), logger: logger)
+            services.append(ScheduleFirer(store: schedules, logger: logger))
+        }
         var grace = Duration.seconds(5)
         if inProcessWorkers {
             let registry = try WorkerOptions.builtinRegistry(settings)
