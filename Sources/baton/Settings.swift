@@ -32,6 +32,8 @@ import SystemPackage
 /// - `token` → `BATON_TOKEN`: bearer token (secret; never logged)
 struct Settings {
     let reader: ConfigReader
+    /// The YAML file read, if any (for sections swift-configuration cannot enumerate, e.g. `schedules:`).
+    var configFile: String? = nil
 
     /// Builds the reader: `flags` first, then the environment, then the YAML file.
     static func load(flags: [String: String?], configFile: String?) async throws -> Settings {
@@ -57,7 +59,7 @@ struct Settings {
                 throw CLIError.usage("the config file \(file) is not valid YAML: \(error)")
             }
         }
-        return Settings(reader: ConfigReader(providers: providers))
+        return Settings(reader: ConfigReader(providers: providers), configFile: file)
     }
 
     func string(_ key: String) -> String? {
