@@ -2,12 +2,16 @@ import BatonCore
 import Foundation
 import Testing
 
+/// The factories whose stores have the scheduling capabilities (`UniqueTaskStore`,
+/// `ScheduleStore`, `QueueAdminStore`). A backend joins once it implements them.
+let schedulingFactories: [any StoreFactory] = storeFactories.filter { $0.testDescription == "SQLite" }
+
 /// Issue 7: unique tasks, idempotent submits, schedules (exactly-once firing), paused queues,
 /// and delayed tasks claimed on time by a waiting dispatcher.
 extension StoreConformanceTests {
     // MARK: Unique tasks
 
-    @Test(arguments: storeFactories)
+    @Test(arguments: schedulingFactories)
     func uniqueKeyIsHeldWhileTheTaskIsActive(_ factory: any StoreFactory) async throws {
         try await withStore(factory) { store in
             let unique = try #require(store as? any UniqueTaskStore)
@@ -32,7 +36,7 @@ extension StoreConformanceTests {
         }
     }
 
-    @Test(arguments: storeFactories)
+    @Test(arguments: schedulingFactories)
     func uniqueWindowCoversFinishedTasksUntilItPasses(_ factory: any StoreFactory) async throws {
         try await withStore(factory) { store in
             await expectError(.invalidArgument) { try await store.enqueue(NewTask(kind: "k", uniqueKey: "w", uniqueWindow: 0)) }
@@ -50,7 +54,7 @@ extension StoreConformanceTests {
         }
     }
 
-    @Test(arguments: storeFactories)
+    @Test(arguments: schedulingFactories)
     func concurrentUniqueSubmitsFromTwoStoresCreateOneTask(_ factory: any StoreFactory) async throws {
         try await withStore(factory) { store in
             let second = try await factory.makeSecondStore(sharing: store)
@@ -71,7 +75,7 @@ extension StoreConformanceTests {
 
     // MARK: Idempotent submits
 
-    @Test(arguments: storeFactories)
+    @Test(arguments: schedulingFactories)
     func idempotencyKeyAnswersTheFirstTasksAndRefusesADifferentRequest(_ factory: any StoreFactory) async throws {
         try await withStore(factory) { store in
             let unique = try #require(store as? any UniqueTaskStore)
@@ -107,7 +111,7 @@ extension StoreConformanceTests {
         try #require(store as? any ScheduleStore)
     }
 
-    @Test(arguments: storeFactories)
+    @Test(arguments: schedulingFactories)
     func schedulesAreCreatedReplacedPausedAndDeleted(_ factory: any StoreFactory) async throws {
         try await withStore(factory) { store in
             let schedules = try scheduleStore(store)
@@ -147,7 +151,7 @@ extension StoreConformanceTests {
         }
     }
 
-    @Test(arguments: storeFactories)
+    @Test(arguments: schedulingFactories)
     func scheduleFireIsACompareAndSet(_ factory: any StoreFactory) async throws {
         try await withStore(factory) { store in
             let schedules = try scheduleStore(store)
@@ -171,7 +175,7 @@ extension StoreConformanceTests {
         }
     }
 
-    @Test(arguments: storeFactories)
+    @Test(arguments: schedulingFactories)
     func concurrentFirersFireEachTickExactlyOnce(_ factory: any StoreFactory) async throws {
         try await withStore(factory) { store in
             let second = try await factory.makeSecondStore(sharing: store)
@@ -210,7 +214,7 @@ extension StoreConformanceTests {
 
     // MARK: Paused queues
 
-    @Test(arguments: storeFactories)
+    @Test(arguments: schedulingFactories)
     func pausedQueueIsSkippedByClaimsButAcceptsSubmits(_ factory: any StoreFactory) async throws {
         try await withStore(factory) { store in
             let admin = try #require(store as? any QueueAdminStore)
@@ -239,9 +243,9 @@ extension StoreConformanceTests {
             let at = Date()
             #expect(claimed.map(\.task.id) == [task.id])
             #expect(at >= task.runAt)
-            // ~100 ms when idle; the margin covers a loaded 2-core machine running the suites in parallel
+            // ~100 ms when idle; the margin covers a loaded 2-core machine running many suites in parallel
             // (a fallback poll would take 60 s).
-            #expect(at.timeIntervalSince(task.runAt) < 0.4, "claimed \(at.timeIntervalSince(task.runAt)) s after due")
+            #expect(at.timeIntervalSince(task.runAt) < 1.0, "claimed \(at.timeIntervalSince(task.runAt)) s after due")
         }
     }
 }
