@@ -8,6 +8,7 @@
 #                                  Celery, RQ, Huey and the bare-SQL limits; ~12 min for 3 rounds),
 #                                  with the ratios beside Baton's figures
 #   REPS=1 Benchmarks/run.sh       one run per configuration (and one peer round)
+#   PEER_REPS=1                    rounds of the peer kit only (default: REPS)
 #   BATON_BIN=/path/to/baton       use this (release) binary instead of building one
 #   QUICK=1                        small sizes, to check the script (not a measurement)
 #   BATON_BENCH_POSTGRES_URL=...   also the PostgreSQL rows (once the PostgreSQL store lands)
@@ -17,6 +18,7 @@ set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 cd "$ROOT"
 REPS=${REPS:-3}
+PEER_REPS=${PEER_REPS:-$REPS}   # rounds of the peer kit
 PEERS=0
 for arg in "$@"; do
   case "$arg" in
@@ -123,10 +125,10 @@ PEERS_RAW=""
 if [ "$PEERS" = 1 ]; then
   KIT=$(cd "$ROOT/../shared/bench-peers" 2>/dev/null && pwd) || { echo "run.sh: no peer kit at ../shared/bench-peers" >&2; exit 1; }
   PEERS_RAW=$WORK/peers.jsonl
-  echo "run.sh: peer kit in $KIT, REPS=$REPS" >&2
+  echo "run.sh: peer kit in $KIT, REPS=$PEER_REPS" >&2
   "$KIT/install.sh" >&2
   # The kit's results stay outside the repository; only the medians are copied into docs.
-  REPS=$REPS OUT=$PEERS_RAW "$KIT/run_all.sh" >&2 || echo "run.sh: some peer benchmarks failed (see above)" >&2
+  REPS=$PEER_REPS OUT=$PEERS_RAW "$KIT/run_all.sh" >&2 || echo "run.sh: some peer benchmarks failed (see above)" >&2
   "$KIT/teardown.sh" >&2 || true
 fi
 

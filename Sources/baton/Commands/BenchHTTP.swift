@@ -53,6 +53,7 @@ final class HTTPDriver: BenchDriver {
     }
 
     var driverIsNode: Bool { false }
+    var pollIsCostly: Bool { true }
     var pollInterval: Duration { .milliseconds(50) }
 
     private func request(_ method: HTTPMethod, _ path: String, body: ByteBuffer? = nil) async throws -> (UInt, ByteBuffer) {

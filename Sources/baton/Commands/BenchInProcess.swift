@@ -77,6 +77,7 @@ final class InProcessDriver: BenchDriver {
     }
 
     var driverIsNode: Bool { true }
+    var pollIsCostly: Bool { false }
     var pollInterval: Duration { .milliseconds(2) }
 
     func enqueueBacklog(count: Int, progress: Progress) async throws -> Double {

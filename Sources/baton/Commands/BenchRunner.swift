@@ -14,6 +14,8 @@ protocol BenchDriver: Sendable {
     func finishedCount() async throws -> Int
     /// How often `finishedCount` is worth asking.
     var pollInterval: Duration { get }
+    /// Whether `finishedCount` costs the node work (then it is asked sparingly).
+    var pollIsCostly: Bool { get }
     /// Every finished task of the benchmark's queue, with its times.
     func finishedTasks() async throws -> [TaskRecord]
     /// When the handler started, per task, if this driver can see it (in-process).
@@ -76,7 +78,9 @@ struct BenchRunner {
         let drainStart = ContinuousClock.now
         let drainStartDate = Date()
         try await driver.startWorkers()
-        try await benchWait("drain", total: n, progress: progress, interval: driver.pollInterval, timeout: .seconds(600)) {
+        try await benchWait(
+            "drain", total: n, progress: progress, interval: driver.pollInterval, adaptive: driver.pollIsCostly, timeout: .seconds(600)
+        ) {
             try await driver.finishedCount()
         }
         let polledEnd = ContinuousClock.now
@@ -138,7 +142,9 @@ struct BenchRunner {
         }
         let submitEnd = ContinuousClock.now
         progress.finish()
-        try await benchWait("finish", total: n, progress: progress, interval: driver.pollInterval, timeout: .seconds(600)) {
+        try await benchWait(
+            "finish", total: n, progress: progress, interval: driver.pollInterval, adaptive: driver.pollIsCostly, timeout: .seconds(600)
+        ) {
             try await driver.finishedCount()
         }
         let polledEnd = ContinuousClock.now

@@ -250,20 +250,32 @@ enum BenchFormat {
     }
 }
 
-/// Waits until `condition` holds, checking every `interval`; the progress bar follows `done`.
+/// Waits until `done()` reaches `total`; the progress bar follows it. With `adaptive`, each
+/// check is spaced by the time the rest should take at the rate seen so far (20 ms to 1 s), so
+/// that a count that costs the node a query (`GET /v1/queues`) is asked a handful of times per
+/// run, not every few milliseconds while the node is being measured.
 func benchWait(
-    _ label: String, total: Int, progress: Progress, interval: Duration, timeout: Duration,
+    _ label: String, total: Int, progress: Progress, interval: Duration, adaptive: Bool = false, timeout: Duration,
     done: () async throws -> Int
 ) async throws {
-    let deadline = ContinuousClock.now + timeout
+    let start = ContinuousClock.now
+    let deadline = start + timeout
     while true {
         let count = try await done()
         progress.update(label, done: count, total: total)
         if count >= total { return }
-        if ContinuousClock.now >= deadline {
+        let now = ContinuousClock.now
+        if now >= deadline {
             throw CLIError(message: "\(label): only \(count) of \(total) tasks finished within \(timeout)", code: 1)
         }
-        try await Task.sleep(for: interval)
+        var sleep = interval
+        if adaptive {
+            let elapsed = (now - start).seconds
+            let rate = Double(count) / max(elapsed, 0.001)
+            let rest = rate > 0 ? Double(total - count) / rate * 0.8 : 0.2
+            sleep = .seconds(min(1, max(0.02, rest)))
+        }
+        try await Task.sleep(for: sleep)
     }
 }
 
