@@ -1,4 +1,5 @@
 import AsyncHTTPClient
+import NIOSSL
 import BatonCore
 import Foundation
 import NIOCore
@@ -35,6 +36,28 @@ public final class BatonClient: Sendable {
         self.token = token
         self.httpClient = httpClient
         self.requestTimeout = requestTimeout
+    }
+
+    /// An HTTP client for `https` nodes whose certificate is signed by a CA in `caFile` (PEM),
+    /// e.g. a private CA or a self-signed certificate. Shut it down when done.
+    public static func httpClient(caFile: String) throws -> HTTPClient {
+        var configuration = HTTPClient.Configuration()
+        configuration.tlsConfiguration = try tlsConfiguration(caFile: caFile)
+        return HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup, configuration: configuration)
+    }
+
+    /// Client TLS that trusts the CA certificates in `caFile` (PEM).
+    public static func tlsConfiguration(caFile: String) throws -> TLSConfiguration {
+        let certificates: [NIOSSLCertificate]
+        do {
+            certificates = try NIOSSLCertificate.fromPEMFile(caFile)
+        } catch {
+            throw BatonError.invalidArgument("cannot read the CA file \(caFile): \(error)")
+        }
+        guard !certificates.isEmpty else { throw BatonError.invalidArgument("the CA file \(caFile) holds no certificate") }
+        var tls = TLSConfiguration.makeClientConfiguration()
+        tls.trustRoots = .certificates(certificates)
+        return tls
     }
 
     // MARK: Tasks

@@ -1,38 +1,60 @@
 import BatonCore
 import Hummingbird
+import HummingbirdCore
 import Logging
 import NIOCore
 
-/// The node's router: every REST and worker-protocol route, behind the JSON error middleware.
+/// The node's router: every REST and worker-protocol route, `POST /rpc` and
+/// `GET /openapi.json`, each behind its role check, behind the JSON error middleware.
 public func makeRouter(node: NodeServices, configuration: ServerConfiguration = .init()) -> Router<BasicRequestContext> {
     let router = Router(context: BasicRequestContext.self)
-    let reader = JSONBodyReader(maxBodyBytes: configuration.maxBodyBytes)
-    let routes =
-        SystemRoutes<BasicRequestContext>(node: node).routes
-        + TaskRoutes<BasicRequestContext>(node: node, configuration: configuration, reader: reader).routes
-        + WorkerRoutes<BasicRequestContext>(node: node, configuration: configuration, reader: reader).routes
+    let routes: [Route<BasicRequestContext>] = routeTable(node: node, configuration: configuration)
+    let authenticator = Authenticator(tokens: configuration.tokens)
     var table = RouteTable()
     for route in routes { table.add(route.method, route.path) }
     router.add(middleware: ErrorMiddleware(routes: table))
     for route in routes {
-        router.on(RouterPath(route.path), method: route.method, use: route.handler)
+        let access = route.access
+        let handler = route.handler
+        router.on(RouterPath(route.path), method: route.method) { request, context in
+            // `POST /rpc` (`.authenticated`) checks its token itself, to answer with a JSON-RPC error.
+            if access != .authenticated { try authenticator.authorize(request, access) }
+            return try await handler(request, context)
+        }
     }
     return router
+}
+
+/// Every route of the API, in one table: the router, the role checks and the OpenAPI
+/// document are all built from it.
+func routeTable<Context: RequestContext>(node: NodeServices, configuration: ServerConfiguration) -> [Route<Context>] {
+    let reader = JSONBodyReader(maxBodyBytes: configuration.maxBodyBytes, maxJSONDepth: configuration.maxJSONDepth)
+    let ops = NodeOperations(node: node, configuration: configuration)
+    var routes: [Route<Context>] = SystemRoutes<Context>(ops: ops).routes
+    routes += TaskRoutes<Context>(ops: ops, reader: reader).routes
+    routes += WorkerRoutes<Context>(ops: ops, reader: reader).routes
+    routes += ScheduleRoutes<Context>(node: node, reader: reader).routes
+    routes += QueueRoutes<Context>(node: node).routes
+    routes += JSONRPCRoute<Context>(ops: ops, reader: reader, authenticator: Authenticator(tokens: configuration.tokens)).routes
+    return routes + OpenAPIRoute<Context>(routes: routes).routes
 }
 
 /// The node's HTTP server as a ServiceLifecycle service: put it in a `ServiceGroup` beside
 /// the maintenance services (or run it alone with `runService()`).
 ///
+/// - Parameter server: `.http1()`, or HTTPS from `makeServerBuilder(configuration)`.
 /// - Parameter onServerRunning: called once the server listens, with the bound port (useful
 ///   with `port: 0`).
 public func makeApplication(
     node: NodeServices,
     configuration: ServerConfiguration = .init(),
     logger: Logger = Logger(label: "baton.server"),
+    server: HTTPServerBuilder = .http1(),
     onServerRunning: @escaping @Sendable (_ port: Int) async -> Void = { _ in }
 ) -> some ApplicationProtocol {
     Application(
         router: makeRouter(node: node, configuration: configuration),
+        server: server,
         configuration: ApplicationConfiguration(
             address: .hostname(configuration.host, port: configuration.port),
             serverName: "baton"),

@@ -3,7 +3,8 @@ import BatonCore
 /// Settings of the scheduler node's HTTP server. Every field has a named default.
 ///
 /// Keys (as the CLI reads them): `server.host`, `server.port`, `server.max_body_bytes`,
-/// `server.max_args_bytes`, `server.max_batch`, `server.max_wait`, `server.default_lease`.
+/// `server.max_args_bytes`, `server.max_batch`, `server.max_wait`, `server.default_lease`;
+/// `auth.tokens`, `tls.cert`, `tls.key`.
 public struct ServerConfiguration: Sendable, Hashable {
     public static let defaultHost = "127.0.0.1"
     public static let defaultPort = 8080
@@ -30,6 +31,21 @@ public struct ServerConfiguration: Sendable, Hashable {
     /// Lease of a claim that names no `lease_ms`.
     public var defaultLease: Duration
     public var maxLease: Duration
+    /// Deepest JSON nesting accepted in a request body.
+    public var maxJSONDepth: Int
+    /// Bearer tokens and their roles. Empty: no authentication (only sensible on loopback).
+    public var tokens: [AuthToken]
+    /// PEM certificate chain and private key: serve HTTPS when both are set.
+    public var tls: TLSFiles?
+
+    public struct TLSFiles: Sendable, Hashable {
+        public var certificatePath: String
+        public var privateKeyPath: String
+        public init(certificatePath: String, privateKeyPath: String) {
+            self.certificatePath = certificatePath
+            self.privateKeyPath = privateKeyPath
+        }
+    }
 
     public init(
         host: String = ServerConfiguration.defaultHost,
@@ -39,8 +55,14 @@ public struct ServerConfiguration: Sendable, Hashable {
         maxBatch: Int = ServerConfiguration.defaultMaxBatch,
         maxWait: Duration = ServerConfiguration.defaultMaxWait,
         defaultLease: Duration = ServerConfiguration.defaultDefaultLease,
-        maxLease: Duration = ServerConfiguration.defaultMaxLease
+        maxLease: Duration = ServerConfiguration.defaultMaxLease,
+        maxJSONDepth: Int = Limits.defaultMaxJSONDepth,
+        tokens: [AuthToken] = [],
+        tls: TLSFiles? = nil
     ) {
+        self.maxJSONDepth = maxJSONDepth
+        self.tokens = tokens
+        self.tls = tls
         self.host = host
         self.port = port
         self.maxBodyBytes = maxBodyBytes
@@ -58,6 +80,7 @@ public struct ServerConfiguration: Sendable, Hashable {
         guard maxBodyBytes >= 1024 else { throw .invalidArgument("max body bytes must be at least 1024, got \(maxBodyBytes)") }
         guard maxArgsBytes >= 2 else { throw .invalidArgument("max args bytes must be at least 2, got \(maxArgsBytes)") }
         guard maxBatch >= 1 else { throw .invalidArgument("max batch must be at least 1, got \(maxBatch)") }
+        guard maxJSONDepth >= 2 else { throw .invalidArgument("max JSON depth must be at least 2, got \(maxJSONDepth)") }
         guard maxWait >= .zero else { throw .invalidArgument("max wait must not be negative") }
         guard defaultLease > .zero, defaultLease <= maxLease else {
             throw .invalidArgument("default lease must be positive and at most the max lease")

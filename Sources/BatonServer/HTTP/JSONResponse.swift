@@ -37,11 +37,13 @@ enum JSONResponse {
 /// reading them whole, and turns decoding errors into messages naming the field.
 struct JSONBodyReader: Sendable {
     let maxBodyBytes: Int
+    var maxJSONDepth: Int = Limits.defaultMaxJSONDepth
 
     static let decoder = BatonJSON.decoder()
 
-    /// The whole body, after the content-type and size checks.
-    func read(_ request: Request) async throws -> ByteBuffer {
+    /// The whole body, after the content-type and size checks and (with `validate`) the
+    /// strict JSON syntax and nesting-depth check, so no lenient decoder sees what JSON refuses.
+    func read(_ request: Request, validate: Bool = true) async throws -> ByteBuffer {
         if let contentType = request.headers[.contentType] {
             let mediaType = contentType.split(separator: ";", maxSplits: 1).first.map {
                 $0.trimmingCharacters(in: .whitespaces).lowercased()
@@ -51,11 +53,16 @@ struct JSONBodyReader: Sendable {
         if let length = request.headers[.contentLength].flatMap({ Int($0) }), length > maxBodyBytes {
             throw APIError.bodyTooLarge(limit: maxBodyBytes)
         }
+        let body: ByteBuffer
         do {
-            return try await request.body.collect(upTo: maxBodyBytes)
+            body = try await request.body.collect(upTo: maxBodyBytes)
         } catch is NIOTooManyBytesError {
             throw APIError.bodyTooLarge(limit: maxBodyBytes)
         }
+        if validate, body.readableBytes > 0 {
+            try RawJSON.validateSyntax(body.readableBytesView, maxDepth: maxJSONDepth)
+        }
+        return body
     }
 
     func decode<T: Decodable>(_ type: T.Type, from request: Request) async throws -> T {

@@ -13,21 +13,26 @@ public struct LeaseRescuer: Service {
     public let interval: Duration
     public let defaultRetry: RetryPolicy
     public let batch: Int
+    /// Passes run only while this node is the leader.
+    public let leadership: any Leadership
     private let logger: Logger
 
     public init(
         store: any TaskStore, interval: Duration = Defaults.rescueInterval, defaultRetry: RetryPolicy = .default,
-        batch: Int = LeaseRescuer.defaultBatch, logger: Logger = Logger(label: "baton.rescuer")
+        batch: Int = LeaseRescuer.defaultBatch,
+        leadership: any Leadership = AlwaysLeader(), logger: Logger = Logger(label: "baton.rescuer")
     ) {
         self.store = store
         self.interval = interval
         self.defaultRetry = defaultRetry
         self.batch = max(1, batch)
+        self.leadership = leadership
         self.logger = logger
     }
 
     public func run() async throws {
         await MaintenanceLoop.run(interval: interval, logger: logger) {
+            guard await leadership.isLeader() else { return }
             let rescued = try await rescueOnce()
             if rescued > 0 { logger.info("rescued tasks with expired leases", metadata: ["count": "\(rescued)"]) }
         }

@@ -14,21 +14,26 @@ public struct ResultCleaner: Service {
     public let interval: Duration
     public let retention: Duration
     public let batch: Int
+    /// Passes run only while this node is the leader.
+    public let leadership: any Leadership
     private let logger: Logger
 
     public init(
         store: any TaskStore, interval: Duration = Defaults.cleanInterval, retention: Duration = Defaults.retention,
-        batch: Int = ResultCleaner.defaultBatch, logger: Logger = Logger(label: "baton.cleaner")
+        batch: Int = ResultCleaner.defaultBatch,
+        leadership: any Leadership = AlwaysLeader(), logger: Logger = Logger(label: "baton.cleaner")
     ) {
         self.store = store
         self.interval = interval
         self.retention = retention
         self.batch = max(1, batch)
+        self.leadership = leadership
         self.logger = logger
     }
 
     public func run() async throws {
         await MaintenanceLoop.run(interval: interval, logger: logger) {
+            guard await leadership.isLeader() else { return }
             let deleted = try await cleanOnce()
             if deleted > 0 { logger.info("deleted finished tasks past retention", metadata: ["count": "\(deleted)"]) }
         }

@@ -1,14 +1,31 @@
 import Hummingbird
 
-/// One API endpoint: method, path template (`:id` for a parameter) and handler.
+/// One API endpoint: method, path template (`:id` for a parameter), who may call it, and handler.
+///
+/// The route table (every `Route` of `makeRouter`) is the one source of the router, the
+/// authorization check and the OpenAPI document.
 struct Route<Context: RequestContext>: Sendable {
     var method: HTTPRequest.Method
     var path: String
+    /// Defaults to `.admin`: a route nobody classified is closed to everyone else.
+    var access: Access
+    /// OpenAPI: one-line summary, and the request/response schema names (`components.schemas`).
+    var summary: String
+    var requestSchema: String?
+    var responseSchema: String?
     var handler: @Sendable (Request, Context) async throws -> Response
 
-    init(_ method: HTTPRequest.Method, _ path: String, _ handler: @escaping @Sendable (Request, Context) async throws -> Response) {
+    init(
+        _ method: HTTPRequest.Method, _ path: String, access: Access = .admin, summary: String = "",
+        request: String? = nil, response: String? = nil,
+        _ handler: @escaping @Sendable (Request, Context) async throws -> Response
+    ) {
         self.method = method
         self.path = path
+        self.access = access
+        self.summary = summary
+        self.requestSchema = request
+        self.responseSchema = response
         self.handler = handler
     }
 }

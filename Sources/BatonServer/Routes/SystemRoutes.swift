@@ -3,13 +3,13 @@ import Hummingbird
 
 /// `/health`, `/ready` and `/v1/queues`.
 struct SystemRoutes<Context: RequestContext>: Sendable {
-    let node: NodeServices
+    let ops: NodeOperations
 
     var routes: [Route<Context>] {
         [
-            Route(.get, "/health", health),
-            Route(.get, "/ready", ready),
-            Route(.get, "/v1/queues", queues),
+            Route(.get, "/health", access: .public, summary: "The process is up", response: "Status", health),
+            Route(.get, "/ready", access: .public, summary: "The store answers", response: "Status", ready),
+            Route(.get, "/v1/queues", access: .producer, summary: "Task counts per queue and state", response: "QueuesResponse", queues),
         ]
     }
 
@@ -25,7 +25,7 @@ struct SystemRoutes<Context: RequestContext>: Sendable {
     /// The store answers: 200, else 503 `unavailable`.
     @Sendable func ready(_ request: Request, context: Context) async throws -> Response {
         do {
-            _ = try await node.store.now()
+            _ = try await ops.node.store.now()
         } catch {
             context.logger.warning("readiness check failed", metadata: ["error": "\(error)"])
             throw BatonError.unavailable("the store is not available")
@@ -34,6 +34,6 @@ struct SystemRoutes<Context: RequestContext>: Sendable {
     }
 
     @Sendable func queues(_ request: Request, context: Context) async throws -> Response {
-        JSONResponse.make(QueuesResponse(queues: try await node.store.queueCounts()))
+        JSONResponse.make(try await ops.queues())
     }
 }

@@ -1,4 +1,5 @@
 import AsyncHTTPClient
+import NIOSSL
 import BatonCore
 import Foundation
 import Logging
@@ -68,6 +69,25 @@ public final class HTTPTaskSource: TaskSource {
         configuration.timeout.connect = .seconds(5)
         return HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup, configuration: configuration)
     }()
+
+    /// As `defaultHTTPClient`, for `https` nodes whose certificate is signed by a CA in
+    /// `caFile` (PEM). Shut it down when done.
+    public static func httpClient(caFile: String) throws -> HTTPClient {
+        let certificates: [NIOSSLCertificate]
+        do {
+            certificates = try NIOSSLCertificate.fromPEMFile(caFile)
+        } catch {
+            throw BatonError.invalidArgument("cannot read the CA file \(caFile): \(error)")
+        }
+        guard !certificates.isEmpty else { throw BatonError.invalidArgument("the CA file \(caFile) holds no certificate") }
+        var tls = TLSConfiguration.makeClientConfiguration()
+        tls.trustRoots = .certificates(certificates)
+        var configuration = HTTPClient.Configuration()
+        configuration.connectionPool.retryConnectionEstablishment = false
+        configuration.timeout.connect = .seconds(5)
+        configuration.tlsConfiguration = tls
+        return HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup, configuration: configuration)
+    }
 
     static let maxResponseBytes = 64 << 20
     /// Keeps one ack request under the node's default body limit (16 MiB).

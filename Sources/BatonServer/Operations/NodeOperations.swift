@@ -1,0 +1,254 @@
+import BatonCore
+import Foundation
+
+/// The node's operations, once: the REST routes and the JSON-RPC methods both decode their
+/// input, call one of these, and render the same JSON.
+struct NodeOperations: Sendable {
+    let node: NodeServices
+    let configuration: ServerConfiguration
+
+    /// Acks of one request at least this many go to the store as they are (already a batch);
+    /// smaller ones join the completer's shared batch with other workers' acks.
+    static var directAckThreshold: Int { 64 }
+    static var maxClaim: Int { 1000 }
+    /// A `wait` without `timeout` waits this long (capped by `maxWait`).
+    static var defaultWait: Duration { .seconds(30) }
+    /// Fallback re-read of a waited-on task finished elsewhere (rescuer, another node).
+    static var waitPoll: Duration { .milliseconds(50) }
+
+    // MARK: Tasks
+
+    func submit(_ task: NewTask) async throws -> TaskRecord {
+        try task.validate(maxArgsBytes: configuration.maxArgsBytes)
+        let stored = try await node.store.taskEnqueueMany(TaskEnqueueParams(tasks: [task]))
+        guard let first = stored.first else { throw BatonError(.internal, "the store returned no task") }
+        return first
+    }
+
+    func submitBatch(_ tasks: [NewTask]) async throws -> [TaskRecord] {
+        guard !tasks.isEmpty else { throw BatonError.invalidArgument("the batch is empty; submit at least one task") }
+        guard tasks.count <= configuration.maxBatch else {
+            throw BatonError(.tooLarge, "the batch has \(tasks.count) tasks, more than the limit of \(configuration.maxBatch)")
+        }
+        for (i, task) in tasks.enumerated() {
+            do {
+                try task.validate(maxArgsBytes: configuration.maxArgsBytes)
+            } catch {
+                throw BatonError(error.code, "task [\(i)]: \(error.message)")
+            }
+        }
+        return try await node.store.taskEnqueueMany(TaskEnqueueParams(tasks: tasks))
+    }
+
+    func get(_ id: TaskID) async throws -> TaskRecord {
+        guard let task = try await node.store.taskGet(id) else { throw BatonError.taskNotFound(id) }
+        return task
+    }
+
+    /// `states` as names (`"ready"`), `limit` as given; all checked here.
+    func list(states: [String]?, queue: String?, kind: String?, limit: Int?, cursor: String?) async throws -> TaskPage {
+        var params = TaskListParams()
+        if let states, !states.isEmpty {
+            params.states = try states.map { name in
+                let trimmed = name.trimmingCharacters(in: .whitespaces)
+                guard let state = TaskState(rawValue: trimmed) else {
+                    let valid = TaskState.allCases.map(\.rawValue).joined(separator: ", ")
+                    throw BatonError.invalidArgument("state '\(trimmed)' is not a task state (expected one of \(valid))")
+                }
+                return state
+            }
+        }
+        if let queue, !queue.isEmpty { params.queue = queue }
+        if let kind, !kind.isEmpty { params.kind = kind }
+        if let limit { params.limit = limit }
+        if let cursor, !cursor.isEmpty { params.cursor = cursor }
+        _ = try params.validatedCursor()
+        return try await node.store.taskList(params)
+    }
+
+    /// Long-polls until the task is terminal or the timeout (seconds) passes; answers the task as it is then.
+    func wait(_ id: TaskID, timeout seconds: Double?) async throws -> TaskRecord {
+        var timeout = min(Self.defaultWait, configuration.maxWait)
+        if let seconds {
+            guard seconds.isFinite, seconds >= 0 else {
+                throw BatonError.invalidArgument("timeout must be a non-negative number of seconds, got \(seconds)")
+            }
+            timeout = min(.milliseconds(Int64(min(seconds, 1e9) * 1000)), configuration.maxWait)
+        }
+        let deadline = ContinuousClock.now.advanced(by: timeout)
+        let node = self.node
+        return try await node.events.withSignal(for: id) { signal in
+            while true {
+                let generation = signal.generation
+                guard let task = try await node.store.taskGet(id) else { throw BatonError.taskNotFound(id) }
+                let remaining = deadline - ContinuousClock.now
+                if task.state.isTerminal || remaining <= .zero || Task.isCancelled { return task }
+                await signal.wait(after: generation, timeout: min(remaining, Self.waitPoll))
+            }
+        }
+    }
+
+    func cancel(_ id: TaskID) async throws -> TaskRecord {
+        let task = try await node.store.taskCancel(id)
+        node.events.finished(id)
+        return task
+    }
+
+    func retry(_ id: TaskID) async throws -> TaskRecord {
+        try await node.store.taskRetry(id)
+    }
+
+    func delete(_ id: TaskID) async throws {
+        try await node.store.taskDelete(id)
+    }
+
+    func queues() async throws -> QueuesResponse {
+        QueuesResponse(queues: try await node.store.queueCounts())
+    }
+
+    // MARK: Worker protocol
+
+    /// Claims for `body.worker`, waiting up to `wait_ms` (capped by `maxWait`) for tasks.
+    func claim(_ body: ClaimBody) async throws -> [ClaimedTask] {
+        try Self.validateWorker(body.worker)
+        let queues = body.queues ?? [Defaults.queue]
+        guard !queues.isEmpty else { throw BatonError.invalidArgument("queues must not be empty") }
+        for queue in queues { try NewTask.validateName(queue, field: "queue", maxLength: Limits.maxQueueLength) }
+        if let kinds = body.kinds {
+            for kind in kinds { try NewTask.validateName(kind, field: "kind", maxLength: Limits.maxKindLength) }
+        }
+        let max = body.max ?? 1
+        guard (1...Self.maxClaim).contains(max) else {
+            throw BatonError.invalidArgument("max must be between 1 and \(Self.maxClaim), got \(max)")
+        }
+        let waitMS = body.waitMS ?? 0
+        guard waitMS >= 0 else { throw BatonError.invalidArgument("wait_ms must not be negative, got \(waitMS)") }
+        let lease = try leaseDuration(body.leaseMS)
+        return try await node.dispatcher.claim(
+            ClaimRequest(
+                worker: body.worker, queues: queues, kinds: body.kinds, max: max,
+                wait: min(.milliseconds(waitMS), configuration.maxWait), lease: lease))
+    }
+
+    func heartbeat(_ id: TaskID, _ body: HeartbeatBody) async throws -> HeartbeatResponse {
+        let lease = try leaseDuration(body.leaseMS)
+        let outcomes = try await node.store.taskHeartbeatMany(
+            TaskHeartbeatParams(leases: [LeaseRef(id: id, token: body.leaseToken)], lease: lease))
+        switch outcomes.first {
+        case .extended(let until):
+            return HeartbeatResponse(cancelled: false, leaseExpiresAt: until)
+        case .cancelled:
+            return HeartbeatResponse(cancelled: true, leaseExpiresAt: nil)
+        case .notFound, nil:
+            throw BatonError.taskNotFound(id)
+        case .lost:
+            throw BatonError.staleLease("task \(id): the lease token is not the task's current lease")
+        }
+    }
+
+    func heartbeatMany(_ body: HeartbeatManyBody) async throws -> HeartbeatManyResponse {
+        let lease = try leaseDuration(body.leaseMS)
+        guard !body.leases.isEmpty else { return HeartbeatManyResponse(results: []) }
+        let outcomes = try await node.store.taskHeartbeatMany(TaskHeartbeatParams(leases: body.leases.map(\.ref), lease: lease))
+        return HeartbeatManyResponse(results: zip(body.leases, outcomes).map { HeartbeatItemResult(id: $0.id, outcome: $1) })
+    }
+
+    func complete(_ id: TaskID, _ body: CompleteBody) async throws -> TaskRecord {
+        let result = body.result ?? .null
+        try checkResult(result)
+        return try await applySingle(.complete(TaskCompletion(lease: LeaseRef(id: id, token: body.leaseToken), result: result)))
+    }
+
+    func fail(_ id: TaskID, _ body: FailBody) async throws -> TaskRecord {
+        if let ms = body.retryAfterMS, ms < 0 { throw BatonError.invalidArgument("retry_after_ms must not be negative, got \(ms)") }
+        return try await applySingle(
+            .fail(
+                TaskFailure(
+                    lease: LeaseRef(id: id, token: body.leaseToken), message: body.error, retryable: body.retryable ?? true,
+                    retryAfter: body.retryAfterMS.map { .milliseconds($0) })))
+    }
+
+    private func applySingle(_ ack: TaskAck) async throws -> TaskRecord {
+        let id = ack.lease.id
+        switch try await node.completer.ack(ack) {
+        case .applied(let state):
+            if state.isTerminal { node.events.finished(id) }
+            return try await get(id)
+        case .staleLease:
+            throw BatonError.staleLease("task \(id) is not running under this lease token (never claimed, rescued, or already finished)")
+        case .notFound:
+            throw BatonError.taskNotFound(id)
+        }
+    }
+
+    /// The store-level acks of a batched ack body, or an error naming the bad item.
+    static func acks(_ body: AckBody) throws -> [TaskAck] {
+        var acks: [TaskAck] = []
+        acks.reserveCapacity(body.acks.count)
+        for (i, item) in body.acks.enumerated() {
+            do {
+                acks.append(try item.toAck())
+            } catch {
+                throw BatonError(error.code, "acks[\(i)]: \(error.message)")
+            }
+        }
+        return acks
+    }
+
+    func ack(_ acks: [TaskAck]) async throws -> [AckOutcome] {
+        for (i, ack) in acks.enumerated() {
+            if case .complete(let c) = ack, c.result.byteCount > configuration.maxArgsBytes {
+                throw BatonError(
+                    .tooLarge, "acks[\(i)]: result is \(c.result.byteCount) bytes, more than the limit of \(configuration.maxArgsBytes)")
+            }
+        }
+        let outcomes: [AckOutcome]
+        if acks.isEmpty {
+            outcomes = []
+        } else if acks.count >= Self.directAckThreshold {
+            outcomes = try await node.store.taskAckMany(TaskAckParams(acks: acks))
+        } else {
+            outcomes = try await node.completer.ackMany(acks)
+        }
+        var finished: [TaskID] = []
+        for (ack, outcome) in zip(acks, outcomes) {
+            if case .applied(let state) = outcome, state.isTerminal { finished.append(ack.lease.id) }
+        }
+        node.events.finished(finished)
+        return outcomes
+    }
+
+    func release(_ body: ReleaseBody) async throws -> ReleaseResponse {
+        guard !body.leases.isEmpty else { return ReleaseResponse(released: 0) }
+        return ReleaseResponse(released: try await node.store.taskReleaseMany(TaskReleaseParams(leases: body.leases.map(\.ref))))
+    }
+
+    // MARK: Checks
+
+    private func leaseDuration(_ ms: Int?) throws -> Duration {
+        guard let ms else { return configuration.defaultLease }
+        let lease = Duration.milliseconds(ms)
+        guard ms > 0, lease <= configuration.maxLease else {
+            throw BatonError.invalidArgument(
+                "lease_ms must be between 1 and \(Int(configuration.maxLease.seconds * 1000)), got \(ms)")
+        }
+        return lease
+    }
+
+    private func checkResult(_ result: RawJSON) throws {
+        if result.byteCount > configuration.maxArgsBytes {
+            throw BatonError(.tooLarge, "result is \(result.byteCount) bytes, more than the limit of \(configuration.maxArgsBytes)")
+        }
+    }
+
+    static func validateWorker(_ worker: String) throws {
+        guard !worker.isEmpty, worker.utf8.count <= Limits.maxWorkerIDLength else {
+            throw BatonError.invalidArgument("worker must be 1 to \(Limits.maxWorkerIDLength) bytes")
+        }
+    }
+
+    static func taskID(_ text: String) throws -> TaskID {
+        guard let id = TaskID(text) else { throw BatonError.invalidArgument("'\(text)' is not a task id (a UUID)") }
+        return id
+    }
+}

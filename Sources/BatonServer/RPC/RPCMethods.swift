@@ -1,0 +1,154 @@
+import BatonCore
+import Foundation
+
+/// One JSON-RPC method: who may call it, and how it runs. Params are named (a JSON object)
+/// with the REST field names; the result is the REST response's JSON.
+struct RPCMethod: Sendable {
+    var access: Access
+    var run: @Sendable (_ params: RPCParams) async throws -> [UInt8]
+}
+
+/// A call's named params (`{}` when the call has none).
+struct RPCParams: Sendable {
+    let object: [String: JSONValue]
+
+    /// The params decoded as a request body type (unknown members are ignored unless `T` refuses them).
+    func decode<T: Decodable>(_ type: T.Type) throws -> T {
+        let data = try BatonJSON.encoder().encode(JSONValue.object(object))
+        do {
+            return try JSONBodyReader.decoder.decode(T.self, from: data)
+        } catch let error as DecodingError {
+            throw BatonError.invalidArgument(DecodingErrorMessage.describe(error))
+        }
+    }
+
+    func taskID() throws -> TaskID {
+        guard let value = object["id"] else { throw BatonError.invalidArgument("field 'id' is required") }
+        guard let text = value.stringValue else { throw BatonError.invalidArgument("field 'id': expected a string") }
+        return try NodeOperations.taskID(text)
+    }
+
+    func string(_ key: String) throws -> String? {
+        switch object[key] {
+        case nil, .null?: return nil
+        case .string(let s)?: return s
+        default: throw BatonError.invalidArgument("field '\(key)': expected a string")
+        }
+    }
+
+    func int(_ key: String) throws -> Int? {
+        switch object[key] {
+        case nil, .null?: return nil
+        case .int(let i)?: return Int(i)
+        case .double(let d)? where d == d.rounded() && abs(d) < 1e15: return Int(d)
+        default: throw BatonError.invalidArgument("field '\(key)': expected an integer")
+        }
+    }
+
+    func double(_ key: String) throws -> Double? {
+        switch object[key] {
+        case nil, .null?: return nil
+        case let value?:
+            guard let d = value.doubleValue else { throw BatonError.invalidArgument("field '\(key)': expected a number") }
+            return d
+        }
+    }
+
+    /// A string, a comma-separated string, or an array of strings.
+    func strings(_ key: String) throws -> [String]? {
+        switch object[key] {
+        case nil, .null?: return nil
+        case .string(let s)?: return s.split(separator: ",").map(String.init)
+        case .array(let items)?:
+            return try items.map { item in
+                guard let s = item.stringValue else { throw BatonError.invalidArgument("field '\(key)': expected strings") }
+                return s
+            }
+        default: throw BatonError.invalidArgument("field '\(key)': expected a string or an array of strings")
+        }
+    }
+}
+
+extension NodeOperations {
+    /// Every JSON-RPC method, by name. `submit:KIND` (seed 000's form) is resolved by `rpcMethod(named:)`.
+    var rpcMethods: [String: RPCMethod] {
+        let ops = self
+        return [
+            "task.submit": RPCMethod(access: .producer) { p in
+                TaskJSONWriter.task(try await ops.submit(try p.decode(NewTask.self)))
+            },
+            "task.submitBatch": RPCMethod(access: .producer) { p in
+                guard let tasks = p.object["tasks"] else { throw BatonError.invalidArgument("field 'tasks' is required") }
+                let decoded = try RPCParams(object: ["tasks": tasks]).decode(SubmitBatchParams.self)
+                return TaskJSONWriter.taskList(try await ops.submitBatch(decoded.tasks))
+            },
+            "task.get": RPCMethod(access: .producer) { p in
+                TaskJSONWriter.task(try await ops.get(try p.taskID()))
+            },
+            "task.list": RPCMethod(access: .producer) { p in
+                let page = try await ops.list(
+                    states: try p.strings("state"), queue: try p.string("queue"), kind: try p.string("kind"),
+                    limit: try p.int("limit"), cursor: try p.string("cursor"))
+                return TaskJSONWriter.page(page)
+            },
+            "task.wait": RPCMethod(access: .producer) { p in
+                TaskJSONWriter.task(try await ops.wait(try p.taskID(), timeout: try p.double("timeout")))
+            },
+            "task.cancel": RPCMethod(access: .producer) { p in
+                TaskJSONWriter.task(try await ops.cancel(try p.taskID()))
+            },
+            "task.retry": RPCMethod(access: .producer) { p in
+                TaskJSONWriter.task(try await ops.retry(try p.taskID()))
+            },
+            "task.delete": RPCMethod(access: .admin) { p in
+                try await ops.delete(try p.taskID())
+                return Array("null".utf8)
+            },
+            "queue.list": RPCMethod(access: .producer) { _ in
+                Array(JSONResponse.encode(try await ops.queues()).readableBytesView)
+            },
+            "worker.claim": RPCMethod(access: .worker) { p in
+                TaskJSONWriter.claim(try await ops.claim(try p.decode(ClaimBody.self)))
+            },
+            "worker.heartbeat": RPCMethod(access: .worker) { p in
+                // With `id`: one lease (`lease_token`); with `leases`: many.
+                if p.object["leases"] != nil {
+                    return Array(JSONResponse.encode(try await ops.heartbeatMany(try p.decode(HeartbeatManyBody.self))).readableBytesView)
+                }
+                let response = try await ops.heartbeat(try p.taskID(), try p.decode(HeartbeatBody.self))
+                return Array(JSONResponse.encode(response).readableBytesView)
+            },
+            "worker.complete": RPCMethod(access: .worker) { p in
+                TaskJSONWriter.task(try await ops.complete(try p.taskID(), try p.decode(CompleteBody.self)))
+            },
+            "worker.fail": RPCMethod(access: .worker) { p in
+                TaskJSONWriter.task(try await ops.fail(try p.taskID(), try p.decode(FailBody.self)))
+            },
+            "worker.ack": RPCMethod(access: .worker) { p in
+                let acks = try NodeOperations.acks(try p.decode(AckBody.self))
+                let outcomes = try await ops.ack(acks)
+                return TaskJSONWriter.ackResults(ids: acks.map(\.lease.id), outcomes: outcomes)
+            },
+            "worker.release": RPCMethod(access: .worker) { p in
+                Array(JSONResponse.encode(try await ops.release(try p.decode(ReleaseBody.self))).readableBytesView)
+            },
+        ]
+    }
+
+    /// Seed 000's form: `submit:KIND` submits a task of that kind with the params as its args.
+    static let submitKindPrefix = "submit:"
+
+    func rpcMethod(named name: String, in methods: [String: RPCMethod]) -> RPCMethod? {
+        if let method = methods[name] { return method }
+        guard name.hasPrefix(Self.submitKindPrefix) else { return nil }
+        let kind = String(name.dropFirst(Self.submitKindPrefix.count))
+        let ops = self
+        return RPCMethod(access: .producer) { p in
+            TaskJSONWriter.task(try await ops.submit(NewTask(kind: kind, args: RawJSON(.object(p.object)))))
+        }
+    }
+}
+
+struct SubmitBatchParams: Decodable {
+    var tasks: [NewTask]
+}
