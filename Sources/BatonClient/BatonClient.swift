@@ -38,13 +38,22 @@ public final class BatonClient: Sendable {
         self.requestTimeout = requestTimeout
     }
 
-    /// An HTTP client for `https` nodes whose certificate is signed by a CA in `caFile` (PEM),
-    /// e.g. a private CA or a self-signed certificate. Shut it down when done.
+    /// A process-wide HTTP client (like `HTTPClient.shared`: never shut down) for `https`
+    /// nodes whose certificate is signed by a CA in `caFile` (PEM), e.g. a private CA or a
+    /// self-signed certificate. One per file.
     public static func httpClient(caFile: String) throws -> HTTPClient {
-        var configuration = HTTPClient.Configuration()
-        configuration.tlsConfiguration = try tlsConfiguration(caFile: caFile)
-        return HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup, configuration: configuration)
+        let tls = try tlsConfiguration(caFile: caFile)
+        return caClients.withLock { clients in
+            if let client = clients[caFile] { return client }
+            var configuration = HTTPClient.Configuration()
+            configuration.tlsConfiguration = tls
+            let client = HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup, configuration: configuration)
+            clients[caFile] = client
+            return client
+        }
     }
+
+    private static let caClients = Mutex([String: HTTPClient]())
 
     /// Client TLS that trusts the CA certificates in `caFile` (PEM).
     public static func tlsConfiguration(caFile: String) throws -> TLSConfiguration {

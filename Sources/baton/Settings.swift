@@ -30,6 +30,13 @@ import SystemPackage
 ///   `httpKind.maxRedirects`
 /// - `server` → `BATON_SERVER`: node URL(s) for the CLI and remote workers (comma list)
 /// - `token` → `BATON_TOKEN`: bearer token (secret; never logged)
+/// - `auth.tokens` → `BATON_AUTH_TOKENS`: the node's tokens, a comma list of `role:token`
+///   (roles producer, worker, admin; secret)
+/// - `insecure` → `BATON_INSECURE`: let a node on a non-loopback address run without tokens
+/// - `limits.maxArgsBytes` → `BATON_LIMITS_MAX_ARGS_BYTES` (default 1 MiB),
+///   `limits.maxBodyBytes` → `BATON_LIMITS_MAX_BODY_BYTES` (default 16 MiB)
+/// - `tls.cert`, `tls.key` → `BATON_TLS_CERT`, `BATON_TLS_KEY`: PEM files; the node serves HTTPS
+/// - `caFile` → `BATON_CA_FILE`: PEM CA certificates the CLI and workers trust for https nodes
 struct Settings {
     let reader: ConfigReader
     /// The YAML file read, if any (for sections swift-configuration cannot enumerate, e.g. `schedules:`).
@@ -40,7 +47,8 @@ struct Settings {
         var values: [AbsoluteConfigKey: ConfigValue] = [:]
         for (key, value) in flags {
             guard let value else { continue }
-            values[AbsoluteConfigKey(key.split(separator: ".").map(String.init))] = ConfigValue(.string(value), isSecret: key == "token")
+            values[AbsoluteConfigKey(key.split(separator: ".").map(String.init))] = ConfigValue(
+                .string(value), isSecret: Settings.isSecret(key))
         }
         var providers: [any ConfigProvider] = [
             InMemoryProvider(name: "flags", values: values),
@@ -62,8 +70,11 @@ struct Settings {
         return Settings(reader: ConfigReader(providers: providers), configFile: file)
     }
 
+    /// Keys whose values are never logged.
+    static func isSecret(_ key: String) -> Bool { key == "token" || key == "auth.tokens" }
+
     func string(_ key: String) -> String? {
-        reader.string(forKey: ConfigKey(key.split(separator: ".").map(String.init)), isSecret: key == "token")
+        reader.string(forKey: ConfigKey(key.split(separator: ".").map(String.init)), isSecret: Settings.isSecret(key))
             .flatMap { $0.isEmpty ? nil : $0 }
     }
 

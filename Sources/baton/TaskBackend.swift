@@ -53,8 +53,13 @@ func parseTaskID(_ text: String) throws(CLIError) -> TaskID {
 struct RemoteBackend: TaskBackend {
     let client: BatonClient
 
-    init(servers: [String], token: String?) throws {
-        client = BatonClient(servers: try parseServers(servers), token: token)
+    init(servers: [String], token: String?, caFile: String? = nil) throws {
+        let urls = try parseServers(servers)
+        if let caFile {
+            client = BatonClient(servers: urls, token: token, httpClient: try BatonClient.httpClient(caFile: caFile))
+        } else {
+            client = BatonClient(servers: urls, token: token)
+        }
     }
 
     func submit(_ tasks: [NewTask]) async throws -> [TaskRecord] {

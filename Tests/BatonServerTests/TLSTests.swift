@@ -48,7 +48,6 @@ struct TLSTests {
             #expect(try await client.health() == "ok")
             let task = try await client.submit(NewTask(kind: "echo"))
             #expect(try await client.get(task.id).id == task.id)
-            try await trusting.shutdown()
 
             let plain = HTTPClient(eventLoopGroupProvider: .singleton)
             let untrusting = BatonClient(servers: [url], httpClient: plain, requestTimeout: .seconds(5))

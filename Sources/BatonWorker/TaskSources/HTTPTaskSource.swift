@@ -70,8 +70,8 @@ public final class HTTPTaskSource: TaskSource {
         return HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup, configuration: configuration)
     }()
 
-    /// As `defaultHTTPClient`, for `https` nodes whose certificate is signed by a CA in
-    /// `caFile` (PEM). Shut it down when done.
+    /// As `defaultHTTPClient` (process-wide, never shut down; one per file), for `https` nodes
+    /// whose certificate is signed by a CA in `caFile` (PEM).
     public static func httpClient(caFile: String) throws -> HTTPClient {
         let certificates: [NIOSSLCertificate]
         do {
@@ -86,8 +86,15 @@ public final class HTTPTaskSource: TaskSource {
         configuration.connectionPool.retryConnectionEstablishment = false
         configuration.timeout.connect = .seconds(5)
         configuration.tlsConfiguration = tls
-        return HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup, configuration: configuration)
+        return caClients.withLock { clients in
+            if let client = clients[caFile] { return client }
+            let client = HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup, configuration: configuration)
+            clients[caFile] = client
+            return client
+        }
     }
+
+    private static let caClients = Mutex([String: HTTPClient]())
 
     static let maxResponseBytes = 64 << 20
     /// Keeps one ack request under the node's default body limit (16 MiB).

@@ -17,9 +17,15 @@ struct NodeOptions: ParsableArguments {
     @Option(help: "Retry policy for tasks and kinds that set none: exponential (default), fibonacci, fixed, none.")
     var retry: String?
     @Option(help: "Base delay in seconds of that policy (default 1).") var backoff: Double?
+    @Flag(help: "Serve without tokens on a non-loopback address (BATON_INSECURE).") var insecure = false
+    @Option(help: "PEM certificate chain: serve HTTPS (BATON_TLS_CERT; needs --tls-key).") var tlsCert: String?
+    @Option(help: "PEM private key of --tls-cert (BATON_TLS_KEY).") var tlsKey: String?
 
     var flags: [String: String?] {
         [
+            "insecure": insecure ? "true" : nil,
+            "tls.cert": tlsCert,
+            "tls.key": tlsKey,
             "http.host": host,
             "http.port": port.map(String.init),
             "node.fallbackPoll": poll.map { "\($0)" },
@@ -41,7 +47,8 @@ struct WorkerOptions: ParsableArguments {
     @Option(help: "Seconds running tasks get to finish on shutdown before they are released (default 30).") var shutdownGrace: Double?
     @Option(help: "Directory the `file` kind may read and write (BATON_FILES_ROOT); unset disables `file`.") var fileRoot: String?
     @Option(
-        help: "Hosts and networks the `http` kind may reach although not public, comma list (BATON_HTTP_KIND_ALLOWLIST), e.g. localhost,10.0.0.0/8."
+        help:
+            "Hosts and networks the `http` kind may reach although not public, comma list (BATON_HTTP_KIND_ALLOWLIST), e.g. localhost,10.0.0.0/8."
     )
     var httpAllowlist: String?
 
@@ -70,7 +77,9 @@ struct WorkerOptions: ParsableArguments {
         if let kinds = settings.list("worker.kinds") {
             let unknown = kinds.filter { !registry.kinds.contains($0) }
             if !unknown.isEmpty {
-                throw CLIError.usage("no handler for kind(s) \(unknown.joined(separator: ", ")); built-in kinds: \(registry.kinds.sorted().joined(separator: ", "))")
+                throw CLIError.usage(
+                    "no handler for kind(s) \(unknown.joined(separator: ", ")); built-in kinds: \(registry.kinds.sorted().joined(separator: ", "))"
+                )
             }
             config.kinds = kinds
         }
@@ -112,6 +121,31 @@ func validateName(_ name: String, field: String, maxLength: Int) throws(CLIError
     do throws(BatonError) { try NewTask.validateName(name, field: field, maxLength: maxLength) } catch { throw .usage(error.message) }
 }
 
+extension Node {
+    /// Tokens, limits and TLS from the settings. A node on a non-loopback address without
+    /// tokens refuses to start unless `insecure` is set.
+    static func applySecurity(_ settings: Settings, to config: inout ServerConfiguration) throws {
+        do {
+            config.tokens = try AuthToken.parseList(settings.string("auth.tokens") ?? "")
+        } catch {
+            throw CLIError.usage("auth.tokens: \(error.message)")
+        }
+        config.maxArgsBytes = try settings.int("limits.maxArgsBytes", default: config.maxArgsBytes, range: 2...(1 << 30))
+        config.maxBodyBytes = try settings.int("limits.maxBodyBytes", default: config.maxBodyBytes, range: 1024...(1 << 31))
+        switch (settings.string("tls.cert"), settings.string("tls.key")) {
+        case (nil, nil): break
+        case (let cert?, let key?): config.tls = .init(certificatePath: cert, privateKeyPath: key)
+        default: throw CLIError.usage("--tls-cert and --tls-key go together")
+        }
+        let insecure = ["1", "true", "yes"].contains(settings.string("insecure")?.lowercased() ?? "")
+        let loopback = ["127.0.0.1", "::1", "localhost"].contains(config.host) || config.host.hasPrefix("127.")
+        if !loopback && config.tokens.isEmpty && !insecure {
+            throw CLIError.usage(
+                "refusing to serve on \(config.host) without tokens: set auth.tokens (BATON_AUTH_TOKENS=role:token,...) or pass --insecure")
+        }
+    }
+}
+
 /// A scheduler node: the store, the claim dispatcher, the batched completer, maintenance,
 /// the HTTP API, and optionally in-process workers.
 struct Node {
@@ -130,14 +164,17 @@ struct Node {
         var serverConfig = ServerConfiguration()
         serverConfig.host = settings.string("http.host") ?? serverConfig.host
         serverConfig.port = try settings.int("http.port", default: serverConfig.port, range: 0...65535)
+        try Self.applySecurity(settings, to: &serverConfig)
         let host = serverConfig.host
+        let scheme = serverConfig.tls == nil ? "http" : "https"
         let app = makeApplication(
             node: NodeServices(store: store, dispatcher: dispatcher, completer: completer, events: events),
             configuration: serverConfig,
-            logger: logger
+            logger: logger,
+            server: try makeServerBuilder(serverConfig)
         ) { port in
             // The first line on stdout is the node's URL, so scripts and tests can find it.
-            FileHandle.standardOutput.write(Data("http://\(host):\(port)\n".utf8))
+            FileHandle.standardOutput.write(Data("\(scheme)://\(host):\(port)\n".utf8))
         }
 
         var services: [any Service] = [
@@ -207,24 +244,30 @@ struct Serve: AsyncParsableCommand {
 struct Worker: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Run the built-in kinds against a node over HTTP.",
-        discussion: "Claims in batches with long-poll, heartbeats, acknowledges in batches, backs off while the node is unreachable, and drains on SIGTERM."
+        discussion:
+            "Claims in batches with long-poll, heartbeats, acknowledges in batches, backs off while the node is unreachable, and drains on SIGTERM."
     )
 
     @OptionGroup var common: CommonOptions
     @OptionGroup var worker: WorkerOptions
     @Option(help: "The node's URL (repeatable, or a comma list in BATON_SERVER).") var server: [String] = []
     @Option(help: "Bearer token (BATON_TOKEN).") var token: String?
+    @Option(help: "PEM CA certificates to trust for an https node (BATON_CA_FILE).") var caFile: String?
 
     func run() async throws {
         try await reportingErrors {
             let settings = try await common.settings(
-                worker.flags.merging(["server": server.isEmpty ? nil : server.joined(separator: ","), "token": token]) { $1 })
+                worker.flags.merging(["server": server.isEmpty ? nil : server.joined(separator: ","), "token": token, "caFile": caFile]) {
+                    $1
+                })
             try LogSetup.bootstrap(try settings.logLevel(), default: .info)
             let logger = Logger(label: "baton.worker")
             let urls = try parseServers(settings.list("server") ?? [TargetOptions.defaultServer])
             let registry = try WorkerOptions.builtinRegistry(settings)
             let config = try WorkerOptions.configuration(settings, registry: registry)
-            let source = HTTPTaskSource(servers: urls, token: settings.string("token"), logger: logger)
+            let httpClient =
+                try settings.string("caFile").map { try HTTPTaskSource.httpClient(caFile: $0) } ?? HTTPTaskSource.defaultHTTPClient
+            let source = HTTPTaskSource(servers: urls, token: settings.string("token"), httpClient: httpClient, logger: logger)
             let runtime = WorkerRuntime(source: source, registry: registry, configuration: config, logger: logger)
             var groupConfig = ServiceGroupConfiguration(services: [runtime], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
             groupConfig.maximumGracefulShutdownDuration = config.shutdownGrace + .seconds(5)

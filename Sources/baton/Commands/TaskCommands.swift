@@ -13,23 +13,29 @@ struct TargetOptions: ParsableArguments {
     @Option(help: "Bearer token for the node (BATON_TOKEN).")
     var token: String?
 
+    @Option(help: "PEM CA certificates to trust for an https node (BATON_CA_FILE).")
+    var caFile: String?
+
     static let defaultServer = "http://127.0.0.1:8080"
 
     func backend() async throws -> (any TaskBackend, Settings) {
         let settings = try await common.settings([
             "server": server.isEmpty ? nil : server.joined(separator: ","),
             "token": token,
+            "caFile": caFile,
         ])
         try LogSetup.bootstrap(try settings.logLevel(), default: .warning)
         // Flags decide first: an explicit --store/--db beats BATON_SERVER from the environment.
         let explicitStore = common.store != nil || common.db != nil
         if !explicitStore, let servers = settings.list("server") {
-            return (try RemoteBackend(servers: servers, token: settings.string("token")), settings)
+            return (try RemoteBackend(servers: servers, token: settings.string("token"), caFile: settings.string("caFile")), settings)
         }
         if settings.string("store") != nil {
             return (LocalBackend(store: try await StoreLocation.open(settings, fallback: nil)), settings)
         }
-        return (try RemoteBackend(servers: [Self.defaultServer], token: settings.string("token")), settings)
+        return (
+            try RemoteBackend(servers: [Self.defaultServer], token: settings.string("token"), caFile: settings.string("caFile")), settings
+        )
     }
 }
 
@@ -82,12 +88,16 @@ struct Submit: AsyncParsableCommand {
         do throws(BatonError) { parsedArgs = try RawJSON(validating: args) } catch { throw .usage("--args: \(error.message)") }
         var runAt: Date?
         if let at {
-            guard let date = BatonJSON.parseDate(at) else { throw .usage("--at '\(at)' is not an ISO 8601 time such as 2026-11-23T19:00:00Z") }
+            guard let date = BatonJSON.parseDate(at) else {
+                throw .usage("--at '\(at)' is not an ISO 8601 time such as 2026-11-23T19:00:00Z")
+            }
             runAt = date
         }
         var policy: RetryPolicy?
         if retry != nil || backoff != nil {
-            do throws(BatonError) { policy = try RetryPolicy.named(retry ?? "exponential", base: backoff) } catch { throw .usage(error.message) }
+            do throws(BatonError) { policy = try RetryPolicy.named(retry ?? "exponential", base: backoff) } catch {
+                throw .usage(error.message)
+            }
         }
         let task = NewTask(
             kind: kind, args: parsedArgs, queue: queue, priority: priority, runAt: runAt, delay: delay,
