@@ -139,6 +139,12 @@ w("- SQLite store as `baton standalone` / `baton serve` open it: WAL, `synchrono
   "a fresh temporary database per run. Worker concurrency 1000 per runtime (process), claim batch 1000, "
   "payload `{}`; in HTTP mode the node's defaults (claim batch 1000, ack linger 2 ms).\n")
 
+analysis = open(a.analysis).read() if a.analysis and os.path.exists(a.analysis) else ""
+marker = "## Where the time goes"
+preface, analysis = (analysis.split(marker, 1)[0], marker + analysis.split(marker, 1)[1]) if marker in analysis else ("", analysis)
+if preface.strip():
+    w(preface.strip() + "\n")
+
 w("## Throughput\n")
 w("| configuration | enqueue tasks/s | drain tasks/s (runs) | end-to-end tasks/s | first done s | server peak RSS MB | worker peak RSS MB | CPU s per 1,000 tasks |")
 w("|---|---|---|---|---|---|---|---|")
@@ -286,7 +292,7 @@ for (system, c), rs in peers.items():
         bars.append((f"{system}\n(C={c})", pmed((system, c), lambda r: r["tasks_per_s_drain"]), "#8b949e"))
 for (system, c), rs in peers.items():
     if system in ("sqlite-limit-claim-b100-fifo-normal", "sqlite-limit-claim_complete-b1-fifo-normal"):
-        bars.append((system.replace("sqlite-limit-", "SQLite limit\n"), pmed((system, c), lambda r: r["rows_per_s"]), "#d29922"))
+        bars.append((system.replace("sqlite-limit-", "SQLite limit\n").replace("-fifo-normal", ""), pmed((system, c), lambda r: r["rows_per_s"]), "#d29922"))
 if bars:
     fig, ax = plt.subplots(figsize=(max(6, 1.3 * len(bars)), 4.5))
     ax.bar(range(len(bars)), [b[1] for b in bars], color=[b[2] for b in bars])
@@ -326,8 +332,8 @@ if groups:
     fig.savefig(os.path.join(a.png_dir, "benchmarks-latency.png"), dpi=110)
     w("![Latency percentiles](benchmarks-latency.png)\n")
 
-if a.analysis and os.path.exists(a.analysis):
-    w(open(a.analysis).read().strip() + "\n")
+if analysis.strip():
+    w(analysis.strip() + "\n")
 
 w("## How each row was run\n")
 for name in runs:

@@ -10,6 +10,7 @@
 #   REPS=1 Benchmarks/run.sh       one run per configuration (and one peer round)
 #   PEER_REPS=1                    rounds of the peer kit only (default: REPS)
 #   BATON_BIN=/path/to/baton       use this (release) binary instead of building one
+#   BATON_BENCH_COMMIT=text         what to name as the measured commit (with BATON_BIN)
 #   QUICK=1                        small sizes, to check the script (not a measurement)
 #   BATON_BENCH_POSTGRES_URL=...   also the PostgreSQL rows (once the PostgreSQL store lands)
 #
@@ -28,8 +29,10 @@ for arg in "$@"; do
   esac
 done
 
+# Raw results (Baton's lines, the machine, the peer kit's lines) stay here, outside the
+# repository: report.py can be re-run on them; only Baton's lines are copied into Benchmarks/results.
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/baton-benchmarks.XXXXXX")
-trap 'rm -rf "$WORK"' EXIT
+echo "run.sh: raw results in $WORK" >&2
 RAW=$WORK/baton.jsonl
 : > "$RAW"
 
@@ -77,7 +80,7 @@ json.dump({
     "fsync_ms_median": round(times[len(times) // 2] * 1000, 3),
     "fsync_ms_p99": round(times[int(len(times) * 0.99)] * 1000, 3),
     "swift": sh("swift --version 2>&1 | head -1"),
-    "commit": sh("git rev-parse --short HEAD") + (" (modified)" if sh("git status --porcelain -- Sources Package.swift") else ""),
+    "commit": os.environ.get("BATON_BENCH_COMMIT") or (sh("git rev-parse --short HEAD") + (" (modified)" if sh("git status --porcelain -- Sources Package.swift") else "")),
     "binary": binary,
 }, open(out, "w"), indent=1)
 EOF
