@@ -15,19 +15,26 @@ public struct ScheduleFirer: Service {
     public let store: any ScheduleStore
     public let leadership: any Leadership
     public let interval: Duration
+    /// Schedules declared in the node's settings, upserted when the firer starts (for a store
+    /// that only becomes reachable once the node's services run, such as PostgreSQL).
+    public let definitions: [ScheduleDefinition]
     private let logger: Logger
 
     public init(
         store: any ScheduleStore, leadership: any Leadership = AlwaysLeader(), interval: Duration = ScheduleFirer.defaultInterval,
-        logger: Logger = Logger(label: "baton.scheduler")
+        definitions: [ScheduleDefinition] = [], logger: Logger = Logger(label: "baton.scheduler")
     ) {
         self.store = store
         self.leadership = leadership
         self.interval = interval
+        self.definitions = definitions
         self.logger = logger
     }
 
     public func run() async throws {
+        if !definitions.isEmpty {
+            try await Self.startup(store, definitions: definitions, logger: logger)
+        }
         await MaintenanceLoop.run(interval: interval, logger: logger) {
             guard await leadership.isLeader() else { return }
             try await fireOnce()

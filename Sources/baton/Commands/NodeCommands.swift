@@ -153,7 +153,8 @@ struct Node {
     let logger: Logger
 
     func run(store fallback: StoreLocation?, inProcessWorkers: Bool) async throws {
-        let store = try await StoreLocation.open(settings, fallback: fallback)
+        let opened = try await StoreLocation.openForNode(settings, fallback: fallback)
+        let store = opened.store
         let poll = try settings.seconds("node.fallbackPoll", default: Defaults.fallbackPoll, minimum: 0.001)
         let retention = try settings.seconds("node.retention", default: Defaults.retention)
         let rescueInterval = try settings.seconds("node.rescueInterval", default: Defaults.rescueInterval, minimum: 0.01)
@@ -177,14 +178,26 @@ struct Node {
             FileHandle.standardOutput.write(Data("\(scheme)://\(host):\(port)\n".utf8))
         }
 
-        var services: [any Service] = [
-            LeaseRescuer(store: store, interval: rescueInterval, defaultRetry: try settings.retryPolicy(), logger: logger),
-            ResultCleaner(store: store, interval: Defaults.cleanInterval, retention: retention, logger: logger),
+        // The store's own service (PostgreSQL: pool, listener, leader elector) comes first, so
+        // that it is the last to stop.
+        var services: [any Service] = opened.service.map { [$0] } ?? []
+        services += [
+            LeaseRescuer(
+                store: store, interval: rescueInterval, defaultRetry: try settings.retryPolicy(), leadership: opened.leadership,
+                logger: logger),
+            ResultCleaner(
+                store: store, interval: Defaults.cleanInterval, retention: retention, leadership: opened.leadership, logger: logger),
             app,
         ]
         if let schedules = store as? any ScheduleStore {
-            try await ScheduleFirer.startup(schedules, definitions: try YAMLSchedules.load(settings.configFile), logger: logger)
-            services.append(ScheduleFirer(store: schedules, logger: logger))
+            let definitions = try YAMLSchedules.load(settings.configFile)
+            if opened.service == nil {
+                // The store is open already: a bad declaration stops the node before it serves.
+                try await ScheduleFirer.startup(schedules, definitions: definitions, logger: logger)
+                services.append(ScheduleFirer(store: schedules, leadership: opened.leadership, logger: logger))
+            } else {
+                services.append(ScheduleFirer(store: schedules, leadership: opened.leadership, definitions: definitions, logger: logger))
+            }
         }
         var grace = Duration.seconds(5)
         if inProcessWorkers {
