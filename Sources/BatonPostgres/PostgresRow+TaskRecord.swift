@@ -66,3 +66,24 @@ extension PostgresRandomAccessRow {
     /// The lease token column of a row selected with `PostgresSQL.columns`.
     func leaseToken(offset: Int = 0) throws -> String? { try self[offset + 11].decode(String?.self) }
 }
+
+/// Bounds for the times and durations sent to PostgreSQL, whose timestamps end in the year
+/// 294276 and whose intervals at about 292,000 years: absurd but valid inputs (a delay of
+/// 10¹³ s, `Date.distantFuture`, a lease of `Int64.max / 2` s) are clamped, never refused.
+enum TimeBounds {
+    /// About 95,000 years: any duration, added to now, stays a valid timestamp.
+    static let maxSeconds = 3e12
+    static let minEpoch = -2e11
+
+    /// A non-negative duration in seconds, clamped (NaN counts as zero).
+    static func seconds(_ value: Double) -> Double {
+        guard !value.isNaN else { return 0 }
+        return min(max(value, 0), maxSeconds)
+    }
+
+    /// Seconds since 1970, clamped; NaN (the "none" sentinel) stays NaN.
+    static func epoch(_ value: Double) -> Double {
+        guard !value.isNaN else { return value }
+        return min(max(value, minEpoch), maxSeconds)
+    }
+}

@@ -133,7 +133,7 @@ extension PostgresTaskStore {
         let binds = bindings { b in
             b.append(records.map(\.seq))
             b.append(records.map(\.state.rawValue))
-            b.append(records.map { $0.runAt?.timeIntervalSince1970 ?? .nan })
+            b.append(records.map { TimeBounds.epoch($0.runAt?.timeIntervalSince1970 ?? .nan) })
             b.append(records.map(\.message))
             b.append(records.map(\.errorJSON))
         }
@@ -171,7 +171,7 @@ extension PostgresTaskStore {
         let binds = Self.bindings { b in
             b.append(leases.map(\.id.uuid))
             b.append(leases.map(\.token))
-            b.append(max(0.001, p.lease.seconds))
+            b.append(max(0.001, TimeBounds.seconds(p.lease.seconds)))
         }
         let query = PostgresQuery(unsafeSQL: sql.heartbeat, binds: binds)
         let frozen = leases

@@ -23,7 +23,7 @@ extension PostgresTaskStore {
         binds.append(queues)
         binds.append(kinds)
         binds.append(total)
-        binds.append(max(0.001, p.lease.seconds))
+        binds.append(max(0.001, TimeBounds.seconds(p.lease.seconds)))
         binds.append(shares.map(\.worker))
         binds.append(cumulative)
         let query = PostgresQuery(unsafeSQL: sql.claim, binds: binds)
