@@ -1,0 +1,105 @@
+import BatonClient
+import BatonCore
+import BatonSQLite
+import Foundation
+import Testing
+
+#if canImport(FoundationNetworking)
+    import FoundationNetworking
+#endif
+
+extension EndToEnd {
+    /// `baton serve` with two `baton worker` processes, all over real HTTP.
+    @Suite(.serialized) struct RemoteWorkerTests {
+        /// Running `sleep` tasks of one worker with their lease tokens, read from the database file
+        /// (sleeps, because they cannot finish between this read and the kill).
+        static func leases(db: String, owner: String) throws -> [(TaskID, String)] {
+            let python = Process()
+            python.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+            python.arguments = [
+                "python3", "-c",
+                "import sqlite3,sys; c=sqlite3.connect(sys.argv[1]); [print(r[0], r[1]) for r in c.execute(\"select id, lease_token from tasks where state='running' and kind='sleep' and lease_owner=?\", (sys.argv[2],))]",
+                db, owner,
+            ]
+            let out = Pipe()
+            python.standardOutput = out
+            try python.run()
+            let data = out.fileHandleForReading.readDataToEndOfFile()
+            python.waitUntilExit()
+            return String(decoding: data, as: UTF8.self).split(separator: "\n").compactMap { line in
+                let parts = line.split(separator: " ")
+                guard parts.count == 2, let id = TaskID(String(parts[0])) else { return nil }
+                return (id, String(parts[1]))
+            }
+        }
+
+        @Test func tenThousandTasksThroughTwoWorkersOneKilled() async throws {
+            let dir = try TempDir()
+            let db = dir.path("baton.db")
+            let node = try BatonProcess(["serve", "--db", db, "--port", "0", "--rescue-interval", "0.2"])
+            defer { Task { await node.stop() } }
+            let url = try await node.url()
+            let workerArgs = ["worker", "--server", url, "--concurrency", "16", "--lease", "1"]
+            let victim = try BatonProcess(workerArgs + ["--id", "victim"])
+            let client = BatonClient(servers: [URL(string: url)!])
+            // Slow tasks first, taken by the victim alone, so that it holds some when it is killed.
+            let sleeps = try await client.submit(
+                (0..<8).map { _ in NewTask(kind: "sleep", args: try! RawJSON(validating: #"{"seconds":2}"#), priority: 9) })
+            let held = try await eventually("the victim to hold running tasks", timeout: .seconds(30)) { () -> [(TaskID, String)]? in
+                let l = try Self.leases(db: db, owner: "victim")
+                return l.isEmpty ? nil : l
+            }
+            let survivor = try BatonProcess(workerArgs + ["--id", "survivor"])
+            defer { Task { await survivor.stop() } }
+            var echoes: [TaskRecord] = []
+            for batch in 0..<10 {
+                echoes += try await client.submit(
+                    try (0..<1000).map { NewTask(kind: "echo", args: try RawJSON(validating: #"{"n":\#(batch * 1000 + $0)}"#)) })
+                if batch == 2 {
+                    // Mid-run: both workers are draining echoes now.
+                    victim.signal(SIGKILL)
+                    try await victim.waitForExit()
+                }
+            }
+            #expect(echoes.count == 10_000)
+
+            let store = try await SQLiteTaskStore.open(SQLiteStoreConfiguration(path: db))
+            try await eventually("every task to finish", timeout: .seconds(120)) { () -> Bool? in
+                let c = try await store.queueCounts().first { $0.name == "default" }
+                return c?.count(.succeeded) == 10_008 ? true : nil
+            }
+            for task in echoes {
+                let done = try #require(try await store.taskGet(task.id))
+                #expect(done.state == .succeeded && done.result == task.args)
+            }
+            for task in sleeps { #expect(try await store.taskGet(task.id)?.state == .succeeded) }
+            // The victim's tasks were rescued after its lease and run again by the survivor.
+            for (id, _) in held {
+                let t = try #require(try await store.taskGet(id))
+                #expect(t.state == .succeeded && t.attempt >= 2, "\(t.state) attempt \(t.attempt)")
+                #expect(t.errors.first?.message.contains("lease") == true)
+            }
+            // A late completion with the killed worker's lease token is refused and changes nothing.
+            let (lateID, lateToken) = held[0]
+            var request = URLRequest(url: URL(string: "\(url)/v1/tasks/\(lateID)/complete")!)
+            request.httpMethod = "POST"
+            request.setValue("application/json", forHTTPHeaderField: "Content-Type")
+            request.httpBody = Data(#"{"lease_token":"\#(lateToken)","result":{"late":true}}"#.utf8)
+            let (body, response) = try await URLSession.shared.data(for: request)
+            #expect((response as? HTTPURLResponse)?.statusCode == 409, "\(String(decoding: body, as: UTF8.self))")
+            #expect(try await store.taskGet(lateID)?.result?.text != #"{"late":true}"#)
+        }
+
+        @Test func cliSubmitAgainstAServerWaitsForTheResult() async throws {
+            let dir = try TempDir()
+            let node = try BatonProcess(["standalone", "--db", dir.path("baton.db"), "--port", "0"])
+            defer { Task { await node.stop() } }
+            let url = try await node.url()
+            let result = try await baton(["submit", "echo", "--args", #"{"via":"http"}"#, "--server", url, "--wait"])
+            #expect(result.status == 0, "\(result.stderr)")
+            #expect(result.stdout == "succeeded\n{\"via\":\"http\"}\n")
+            let env = try await baton(["submit", "echo", "--args", "[3]", "--wait"], environment: ["BATON_SERVER": url])
+            #expect(env.stdout == "succeeded\n[3]\n", "BATON_SERVER names the node")
+        }
+    }
+}
