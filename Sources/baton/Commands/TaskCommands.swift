@@ -157,34 +157,39 @@ struct List: AsyncParsableCommand {
     }
 }
 
-struct Cancel: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Cancel a pending, ready or running task.")
-    @Argument(help: "The task id.") var id: String
-    @OptionGroup var target: TargetOptions
-    @OptionGroup var output: OutputOptions
+/// `cancel` and `retry`: act on one task and print its new state.
+protocol TaskAction: AsyncParsableCommand {
+    var id: String { get }
+    var target: TargetOptions { get }
+    var output: OutputOptions { get }
+    func act(_ backend: any TaskBackend, _ id: TaskID) async throws -> TaskRecord
+}
 
+extension TaskAction {
     func run() async throws {
         try await reportingErrors {
             let taskID = try parseTaskID(id)
             let (backend, _) = try await target.backend()
-            let task = try await backend.cancel(taskID)
+            let task = try await act(backend, taskID)
             print(output.json ? Output.jsonLine(task) : "\(task.id) \(task.state.rawValue)")
         }
     }
 }
 
-struct Retry: AsyncParsableCommand {
+struct Cancel: TaskAction {
+    static let configuration = CommandConfiguration(abstract: "Cancel a pending, ready or running task.")
+    @Argument(help: "The task id.") var id: String
+    @OptionGroup var target: TargetOptions
+    @OptionGroup var output: OutputOptions
+
+    func act(_ backend: any TaskBackend, _ id: TaskID) async throws -> TaskRecord { try await backend.cancel(id) }
+}
+
+struct Retry: TaskAction {
     static let configuration = CommandConfiguration(abstract: "Run a finished (failed, cancelled or succeeded) task again.")
     @Argument(help: "The task id.") var id: String
     @OptionGroup var target: TargetOptions
     @OptionGroup var output: OutputOptions
 
-    func run() async throws {
-        try await reportingErrors {
-            let taskID = try parseTaskID(id)
-            let (backend, _) = try await target.backend()
-            let task = try await backend.retry(taskID)
-            print(output.json ? Output.jsonLine(task) : "\(task.id) \(task.state.rawValue)")
-        }
-    }
+    func act(_ backend: any TaskBackend, _ id: TaskID) async throws -> TaskRecord { try await backend.retry(id) }
 }
