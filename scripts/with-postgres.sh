@@ -59,7 +59,7 @@ trap 'exit 143' TERM
 
 printf '%s\n' "$PASSWORD" >"$ROOT/pwfile"
 [ "$(id -u)" = "0" ] && chown "$PG_USER" "$ROOT/pwfile"
-as_pg "$BIN/initdb" -D "$DATA" -U baton --pwfile="$ROOT/pwfile" --auth-local=trust --auth-host=scram-sha-256 \
+as_pg "$BIN/initdb" -D "$DATA" -U baton --pwfile="$ROOT/pwfile" --auth-local=trust --auth-host=trust \
   -E UTF8 --locale=C.UTF-8 >"$ROOT/initdb.log" 2>&1 || { cat "$ROOT/initdb.log" >&2; exit 1; }
 rm -f "$ROOT/pwfile"
 

@@ -5,7 +5,7 @@ import Testing
 
 @testable import BatonPostgres
 
-@Suite("PostgresTaskStore", .enabled(if: TestDatabase.enabled))
+@Suite("PostgresTaskStore", .serialized, .enabled(if: TestDatabase.enabled))
 struct PostgresStoreTests {
     // MARK: Migrations
 
