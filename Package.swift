@@ -105,7 +105,7 @@ let package = Package(
         ),
         .testTarget(
             name: "StoreConformanceTests",
-            dependencies: ["BatonCore", "BatonSQLite"],
+            dependencies: ["BatonCore", "BatonSQLite", "BatonPostgres"],
             swiftSettings: swiftSettings
         ),
         .testTarget(

@@ -14,7 +14,7 @@ protocol StoreFactory: Sendable, CustomTestStringConvertible {
 }
 
 /// Every backend the suite runs against.
-let storeFactories: [any StoreFactory] = [SQLiteStoreFactory()]
+let storeFactories: [any StoreFactory] = [SQLiteStoreFactory()] + postgresStoreFactories
 
 /// A SQLite database in a fresh temporary directory per store.
 struct SQLiteStoreFactory: StoreFactory {
