@@ -31,8 +31,7 @@ public struct LeaseRescuer: Service {
     }
 
     public func run() async throws {
-        await MaintenanceLoop.run(interval: interval, logger: logger) {
-            guard await leadership.isLeader() else { return }
+        await MaintenanceLoop.run(interval: interval, leadership: leadership, logger: logger) {
             let rescued = try await rescueOnce()
             if rescued > 0 { logger.info("rescued tasks with expired leases", metadata: ["count": "\(rescued)"]) }
         }
@@ -41,35 +40,8 @@ public struct LeaseRescuer: Service {
     /// One pass: rescues every expired lease, batch after batch. Returns how many.
     @discardableResult
     public func rescueOnce() async throws -> Int {
-        var total = 0
-        while !Task.isCancelled {
-            let n = try await store.leaseRescueMany(LeaseRescueParams(defaultRetry: defaultRetry, limit: batch))
-            total += n
-            if n < batch { break }
-        }
-        return total
-    }
-}
-
-/// The shared loop of the maintenance services: sleep, work, repeat, until cancelled or
-/// graceful shutdown. A failing pass is logged and retried at the next interval.
-enum MaintenanceLoop {
-    static func run(interval: Duration, logger: Logger, _ pass: @escaping @Sendable () async throws -> Void) async {
-        await cancelWhenGracefulShutdown {
-            while !Task.isCancelled {
-                do {
-                    try await Task.sleep(for: interval)
-                } catch {
-                    return
-                }
-                do {
-                    try await pass()
-                } catch is CancellationError {
-                    return
-                } catch {
-                    logger.warning("maintenance pass failed; retrying next interval", metadata: ["error": "\(error)"])
-                }
-            }
+        try await MaintenanceLoop.drain(batch: batch) { limit in
+            try await store.leaseRescueMany(LeaseRescueParams(defaultRetry: defaultRetry, limit: limit))
         }
     }
 }

@@ -32,8 +32,7 @@ public struct ResultCleaner: Service {
     }
 
     public func run() async throws {
-        await MaintenanceLoop.run(interval: interval, logger: logger) {
-            guard await leadership.isLeader() else { return }
+        await MaintenanceLoop.run(interval: interval, leadership: leadership, logger: logger) {
             let deleted = try await cleanOnce()
             if deleted > 0 { logger.info("deleted finished tasks past retention", metadata: ["count": "\(deleted)"]) }
         }
@@ -43,12 +42,8 @@ public struct ResultCleaner: Service {
     @discardableResult
     public func cleanOnce() async throws -> Int {
         let cutoff = try await store.now().addingTimeInterval(-retention.seconds)
-        var total = 0
-        while !Task.isCancelled {
-            let n = try await store.taskDeleteFinished(TaskDeleteFinishedParams(finishedBefore: cutoff, limit: batch))
-            total += n
-            if n < batch { break }
+        return try await MaintenanceLoop.drain(batch: batch) { limit in
+            try await store.taskDeleteFinished(TaskDeleteFinishedParams(finishedBefore: cutoff, limit: limit))
         }
-        return total
     }
 }

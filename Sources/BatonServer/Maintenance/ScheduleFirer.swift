@@ -35,8 +35,7 @@ public struct ScheduleFirer: Service {
         if !definitions.isEmpty {
             try await Self.startup(store, definitions: definitions, logger: logger)
         }
-        await MaintenanceLoop.run(interval: interval, logger: logger) {
-            guard await leadership.isLeader() else { return }
+        await MaintenanceLoop.run(interval: interval, leadership: leadership, logger: logger) {
             try await fireOnce()
         }
     }

@@ -1,10 +1,10 @@
 import AsyncHTTPClient
-import NIOSSL
 import BatonCore
 import Foundation
 import Logging
 import NIOCore
 import NIOHTTP1
+import NIOSSL
 import Synchronization
 
 /// A node's worker protocol over HTTP (`/v1/workers/…`), for remote workers.
@@ -63,12 +63,16 @@ public final class HTTPTaskSource: TaskSource {
     /// A process-wide client that fails a request as soon as its connection cannot be
     /// established (instead of retrying until the connect timeout, as `HTTPClient.shared`
     /// does), so an unreachable node is noticed at once and the next server is tried.
-    public static let defaultHTTPClient: HTTPClient = {
+    public static let defaultHTTPClient = HTTPClient(
+        eventLoopGroup: HTTPClient.defaultEventLoopGroup, configuration: failFastConfiguration())
+
+    /// No retries of a refused connection, and a short connect timeout.
+    private static func failFastConfiguration() -> HTTPClient.Configuration {
         var configuration = HTTPClient.Configuration()
         configuration.connectionPool.retryConnectionEstablishment = false
         configuration.timeout.connect = .seconds(5)
-        return HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup, configuration: configuration)
-    }()
+        return configuration
+    }
 
     /// As `defaultHTTPClient` (process-wide, never shut down; one per file), for `https` nodes
     /// whose certificate is signed by a CA in `caFile` (PEM).
@@ -82,9 +86,7 @@ public final class HTTPTaskSource: TaskSource {
         guard !certificates.isEmpty else { throw BatonError.invalidArgument("the CA file \(caFile) holds no certificate") }
         var tls = TLSConfiguration.makeClientConfiguration()
         tls.trustRoots = .certificates(certificates)
-        var configuration = HTTPClient.Configuration()
-        configuration.connectionPool.retryConnectionEstablishment = false
-        configuration.timeout.connect = .seconds(5)
+        var configuration = failFastConfiguration()
         configuration.tlsConfiguration = tls
         return caClients.withLock { clients in
             if let client = clients[caFile] { return client }
