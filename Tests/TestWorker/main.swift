@@ -1,0 +1,2 @@
+// Placeholder; the multi-node test worker is written next.
+print("baton-test-worker")
