@@ -16,6 +16,11 @@ enum BatonBinary {
         }
         return ".build/debug/baton"
     }
+
+    /// `baton-test-worker` (the multi-node tests' worker), built next to `baton`.
+    static var testWorkerPath: String {
+        URL(fileURLWithPath: path).deletingLastPathComponent().appendingPathComponent("baton-test-worker").path
+    }
 }
 
 /// A temporary directory removed when the test ends.
@@ -42,9 +47,10 @@ final class BatonProcess: Sendable {
     private let output = OutputBuffer()
     let pid: Int32
 
-    init(_ arguments: [String], environment: [String: String] = [:], directory: URL? = nil) throws {
+    /// Starts `executable` (default: `baton`) with `arguments`.
+    init(_ arguments: [String], environment: [String: String] = [:], directory: URL? = nil, executable: String? = nil) throws {
         let p = Process()
-        p.executableURL = URL(fileURLWithPath: BatonBinary.path)
+        p.executableURL = URL(fileURLWithPath: executable ?? BatonBinary.path)
         p.arguments = arguments
         var env = ProcessInfo.processInfo.environment
         env["BATON_SERVER"] = nil
@@ -63,11 +69,19 @@ final class BatonProcess: Sendable {
         let buffer = output
         out.fileHandleForReading.readabilityHandler = { handle in
             let data = handle.availableData
-            if data.isEmpty { handle.readabilityHandler = nil } else { buffer.state.withLock { $0.stdout += String(decoding: data, as: UTF8.self) } }
+            if data.isEmpty {
+                handle.readabilityHandler = nil
+            } else {
+                buffer.state.withLock { $0.stdout += String(decoding: data, as: UTF8.self) }
+            }
         }
         err.fileHandleForReading.readabilityHandler = { handle in
             let data = handle.availableData
-            if data.isEmpty { handle.readabilityHandler = nil } else { buffer.state.withLock { $0.stderr += String(decoding: data, as: UTF8.self) } }
+            if data.isEmpty {
+                handle.readabilityHandler = nil
+            } else {
+                buffer.state.withLock { $0.stderr += String(decoding: data, as: UTF8.self) }
+            }
         }
     }
 
