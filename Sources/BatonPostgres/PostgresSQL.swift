@@ -70,17 +70,22 @@ struct PostgresSQL: Sendable {
     /// and locked with `SKIP LOCKED`; merged in claim order, numbered, limited, and each given to
     /// the share whose cumulative maximum covers its number.
     ///
+    /// Paused queues (`paused_queues`) are left out before either branch reads an index.
+    ///
     /// Binds: queues, kinds (empty: any), total, lease seconds, share owners, cumulative maxima.
     var claim: String {
         """
-        WITH candidates AS (
-            SELECT c.* FROM unnest($1::text[]) AS q(name) CROSS JOIN LATERAL (
+        WITH queues AS (
+            SELECT u.name FROM unnest($1::text[]) AS u(name)
+            WHERE NOT EXISTS (SELECT 1 FROM \(pausedQueuesTable) AS pq WHERE pq.name = u.name)
+        ), candidates AS (
+            SELECT c.* FROM queues AS q CROSS JOIN LATERAL (
                 SELECT r.seq, r.priority, r.run_at FROM \(tasks) AS r
                 WHERE r.state = 'ready' AND r.queue = q.name AND (cardinality($2::text[]) = 0 OR r.kind = ANY($2::text[]))
                 ORDER BY r.priority DESC, r.run_at, r.seq LIMIT $3 FOR UPDATE SKIP LOCKED
             ) AS c
             UNION ALL
-            SELECT d.* FROM unnest($1::text[]) AS q(name) CROSS JOIN LATERAL (
+            SELECT d.* FROM queues AS q CROSS JOIN LATERAL (
                 SELECT p.seq, p.priority, p.run_at FROM \(tasks) AS p
                 WHERE p.state = 'pending' AND p.queue = q.name AND p.run_at <= now() \
         AND (cardinality($2::text[]) = 0 OR p.kind = ANY($2::text[]))
@@ -229,23 +234,28 @@ struct PostgresSQL: Sendable {
         """
     }
 
-    /// Binds: cutoff, limit. Returns the count.
+    /// Also purges idempotency keys past their lifetime. Binds: cutoff, limit. Returns the count.
     var deleteFinished: String {
         """
         WITH d AS (
             DELETE FROM \(tasks) WHERE seq IN (
                 SELECT seq FROM \(tasks) WHERE state IN \(Self.terminal) AND finished_at < $1 LIMIT $2 FOR UPDATE SKIP LOCKED)
             RETURNING 1
+        ), k AS (
+            DELETE FROM \(idempotencyTable) \
+        WHERE created_at < now() - interval '\(PostgresTaskStore.idempotencyKeyLifetimeHours) hours'
         )
         SELECT count(*) FROM d
         """
     }
 
-    /// Binds: queues.
+    /// Paused queues are left out: their due tasks wait for the resume, whose notification
+    /// wakes the claimers. Binds: queues.
     var nextDue: String {
         """
         SELECT min(x.run_at) FROM unnest($1::text[]) AS q(name) CROSS JOIN LATERAL (
             SELECT run_at FROM \(tasks) WHERE state = 'pending' AND queue = q.name ORDER BY run_at LIMIT 1) AS x
+        WHERE NOT EXISTS (SELECT 1 FROM \(pausedQueuesTable) AS pq WHERE pq.name = q.name)
         """
     }
 }

@@ -4,6 +4,8 @@ public struct PostgresStoreStats: Sendable, Hashable {
     public var claimStatements = 0
     /// Insert statements executed by `taskEnqueueMany` (one per batch).
     public var enqueueStatements = 0
+    /// Enqueue transactions (batches with unique keys or an idempotency key).
+    public var enqueueTransactions = 0
     /// Round trips to the database made by `taskAckMany`: one per batch of completions only,
     /// one transaction per batch with failures.
     public var ackTransactions = 0

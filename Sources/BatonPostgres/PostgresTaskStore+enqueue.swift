@@ -5,10 +5,33 @@ import PostgresNIO
 extension PostgresTaskStore {
     /// One `INSERT … SELECT … FROM unnest(…)` for the whole batch: all or nothing. Times come
     /// from the database; the same statement notifies every node of the queues it made ready.
+    /// A batch with unique keys or an idempotency key takes the transaction of
+    /// `taskEnqueueManyOutcome` instead.
     public func taskEnqueueMany(_ p: TaskEnqueueParams) async throws -> [TaskRecord] {
         guard !p.tasks.isEmpty else { return [] }
+        if p.idempotencyKey != nil || p.tasks.contains(where: { $0.uniqueKey != nil }) {
+            return try await taskEnqueueManyOutcome(p).tasks
+        }
         for task in p.tasks { try task.validate() }
-        let n = p.tasks.count
+        let (query, order) = try enqueueQuery(p.tasks)
+        let records = try await call("enqueueing \(p.tasks.count) task(s)") { [client] () -> [TaskRecord] in
+            let rows: [PostgresRow]
+            do {
+                rows = try await client.query(query).collect()
+            } catch let error as PSQLError where error.serverInfo?[.sqlState] == "23505" {
+                throw Self.duplicate(error, ids: order)
+            }
+            return try Self.inserted(rows, order: order)
+        }
+        count { $0.enqueueStatements += 1 }
+        // Delayed tasks too: a claimer sleeping until the next due time must learn of an earlier one.
+        readySignal.notify()
+        return records
+    }
+
+    /// The insert of `tasks` (`PostgresSQL.enqueue`) and the ids it gives them, in order.
+    func enqueueQuery(_ tasks: [NewTask]) throws -> (PostgresQuery, [UUID]) {
+        let n = tasks.count
         var ids: [UUID] = []
         var kinds: [String] = []
         var queues: [String] = []
@@ -25,7 +48,7 @@ extension PostgresTaskStore {
         kinds.reserveCapacity(n)
         queues.reserveCapacity(n)
         args.reserveCapacity(n)
-        for task in p.tasks {
+        for task in tasks {
             ids.append((task.id ?? TaskID.generate()).uuid)
             kinds.append(task.kind)
             queues.append(task.queue)
@@ -53,35 +76,29 @@ extension PostgresTaskStore {
         binds.append(uniqueKeys)
         binds.append(tags)
         binds.append(configuration.schema)
-        let query = PostgresQuery(unsafeSQL: sql.enqueue, binds: binds)
-        let order = ids
-        let records = try await call("enqueueing \(n) task(s)") { [client] () -> [TaskRecord] in
-            let rows: [PostgresRow]
-            do {
-                rows = try await client.query(query).collect()
-            } catch let error as PSQLError where error.serverInfo?[.sqlState] == "23505" {
-                throw Self.duplicate(error, ids: order)
-            }
-            var byID: [UUID: TaskRecord] = [:]
-            byID.reserveCapacity(rows.count)
-            for row in rows {
-                let record = try TaskRecord(postgres: row.makeRandomAccess())
-                byID[record.id.uuid] = record
-            }
-            return try order.map { id in
-                guard let record = byID[id] else { throw BatonError(.internal, "task \(id) was not returned by its insert") }
-                return record
-            }
+        return (PostgresQuery(unsafeSQL: sql.enqueue, binds: binds), ids)
+    }
+
+    /// The rows an insert returned, in the order of `order` (its ids).
+    static func inserted(_ rows: [PostgresRow], order: [UUID]) throws -> [TaskRecord] {
+        var byID: [UUID: TaskRecord] = [:]
+        byID.reserveCapacity(rows.count)
+        for row in rows {
+            let record = try TaskRecord(postgres: row.makeRandomAccess())
+            byID[record.id.uuid] = record
         }
-        count { $0.enqueueStatements += 1 }
-        // Delayed tasks too: a claimer sleeping until the next due time must learn of an earlier one.
-        readySignal.notify()
-        return records
+        return try order.map { id in
+            guard let record = byID[id] else { throw BatonError(.internal, "task \(id) was not returned by its insert") }
+            return record
+        }
     }
 
     /// Names the id that collided, from the server's detail (`Key (id)=(…) already exists.`) or
     /// a repeat within the batch.
     static func duplicate(_ error: PSQLError, ids: [UUID]) -> BatonError {
+        if error.serverInfo?[.constraintName] == "tasks_unique_active" {
+            return .conflict("a task with this unique key is already active (\(error.serverInfo?[.detail] ?? "unique key"))")
+        }
         if let detail = error.serverInfo?[.detail], let open = detail.range(of: "=("),
             let close = detail.range(of: ")", range: open.upperBound..<detail.endIndex)
         {

@@ -3,8 +3,8 @@ import Foundation
 import Testing
 
 /// The factories whose stores have the scheduling capabilities (`UniqueTaskStore`,
-/// `ScheduleStore`, `QueueAdminStore`). A backend joins once it implements them.
-let schedulingFactories: [any StoreFactory] = storeFactories.filter { $0.testDescription == "SQLite" }
+/// `ScheduleStore`, `QueueAdminStore`): every backend (SQLite and PostgreSQL).
+let schedulingFactories: [any StoreFactory] = storeFactories
 
 /// Issue 7: unique tasks, idempotent submits, schedules (exactly-once firing), paused queues,
 /// and delayed tasks claimed on time by a waiting dispatcher.
