@@ -27,7 +27,8 @@ struct PostgresStoreTests {
         let rows = try await TestDatabase.execute(
             "SELECT count(*), max(version) FROM \"\(configuration.schema)\".baton_migrations", configuration)
         let (count, version) = try rows[0].decode((Int, Int).self)
-        #expect(count == 1 && version == 1)
+        let latest = try PostgresMigration.bundled().count
+        #expect(count == latest && version == latest)
         let tasks = try await TestDatabase.execute("SELECT count(*) FROM \"\(configuration.schema)\".tasks", configuration)
         #expect(try tasks[0].decode(Int.self) == 4)
         await TestDatabase.drop(configuration)
