@@ -207,6 +207,43 @@ struct JSONRPCTests {
         }
     }
 
+    /// `idempotency_key` has the REST `Idempotency-Key` header's semantics; unique keys answer
+    /// the holder with `"duplicate": true`.
+    @Test func submitWithIdempotencyAndUniqueKeys() async throws {
+        try await withTestApp { client, node in
+            let first = try await client.call("task.submit", #"{"kind":"k","args":{"n":1},"idempotency_key":"rpc-1"}"#)
+            let again = try await client.call("task.submit", #"{"kind":"k","args":{"n":1},"idempotency_key":"rpc-1"}"#)
+            #expect(first["duplicate"] == .bool(false) && again["duplicate"] == .bool(false), "a replay answers the first outcome")
+            #expect(again["id"] == first["id"])
+            #expect(
+                try await client.callError("task.submit", #"{"kind":"k","args":{"n":2},"idempotency_key":"rpc-1"}"#) == (
+                    -32008, "idempotency_mismatch"
+                ))
+            #expect(try await client.callError("task.submit", #"{"kind":"k","idempotency_key":""}"#) == (-32602, "invalid_argument"))
+            #expect(try await client.callError("task.submit", #"{"kind":"k","idempotency_key":7}"#) == (-32602, "invalid_argument"))
+
+            let batch = #"{"tasks":[{"kind":"a"},{"kind":"b","unique_key":"u"}],"idempotency_key":"rpc-2"}"#
+            let firstBatch = try await client.call("task.submitBatch", batch)
+            let replayed = try await client.call("task.submitBatch", batch)
+            guard case .array(let tasks)? = firstBatch["tasks"], case .array(let replayedTasks)? = replayed["tasks"] else {
+                throw Failure("no tasks: \(firstBatch) \(replayed)")
+            }
+            #expect(tasks.map { $0["id"] } == replayedTasks.map { $0["id"] })
+            let holder = try await client.call("task.submit", #"{"kind":"b","unique_key":"u"}"#)
+            #expect(holder["duplicate"] == .bool(true) && holder["id"] == tasks[1]["id"])
+
+            // 20 identical calls at once with a new key: one task.
+            let ids = try await withThrowingTaskGroup(of: JSONValue?.self) { group in
+                for _ in 0..<20 {
+                    group.addTask { try await client.call("task.submit", #"{"kind":"k","args":{"n":3},"idempotency_key":"rpc-3"}"#)["id"] }
+                }
+                return try await group.reduce(into: Set<String>()) { $0.insert($1?.stringValue ?? "") }
+            }
+            #expect(ids.count == 1)
+            #expect(try await node.store.taskList(TaskListParams(limit: 100)).tasks.count == 4)
+        }
+    }
+
     @Test func workerMethods() async throws {
         try await withTestApp { client, _ in
             let tasks = try await client.submit((0..<5).map { echoTask($0) })

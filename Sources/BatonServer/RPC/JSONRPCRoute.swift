@@ -36,6 +36,7 @@ struct JSONRPCRoute<Context: RequestContext>: Sendable {
         case BatonError.Code.forbidden.description: -32005
         case BatonError.Code.tooLarge.description: -32006
         case BatonError.Code.unavailable.description, BatonError.Code.storeIncompatible.description: -32007
+        case BatonError.Code.idempotencyMismatch.description: -32008
         case APIError.unsupportedMediaTypeCode: invalidRequest
         default: internalError
         }

@@ -22,6 +22,24 @@ struct RPCParams: Sendable {
         }
     }
 
+    static let idempotencyKeyName = "idempotency_key"
+
+    /// `idempotency_key`, checked as the REST `Idempotency-Key` header is (1…255 bytes).
+    func idempotencyKey() throws -> String? {
+        guard let key = try string(Self.idempotencyKeyName) else { return nil }
+        guard !key.isEmpty, key.utf8.count <= UniqueSubmit.maxKeyLength else {
+            throw BatonError.invalidArgument("idempotency_key must be 1 to \(UniqueSubmit.maxKeyLength) bytes")
+        }
+        return key
+    }
+
+    /// The params without `key`.
+    func removing(_ key: String) -> RPCParams {
+        var object = object
+        object.removeValue(forKey: key)
+        return RPCParams(object: object)
+    }
+
     func taskID() throws -> TaskID {
         guard let value = object["id"] else { throw BatonError.invalidArgument("field 'id' is required") }
         guard let text = value.stringValue else { throw BatonError.invalidArgument("field 'id': expected a string") }
@@ -74,13 +92,18 @@ extension NodeOperations {
     var rpcMethods: [String: RPCMethod] {
         let ops = self
         return [
+            // `idempotency_key` is the REST `Idempotency-Key` header; results carry `duplicate` as REST's do.
             "task.submit": RPCMethod(access: .producer) { p in
-                TaskJSONWriter.task(try await ops.submit(try p.decode(NewTask.self)))
+                let key = try p.idempotencyKey()
+                let task = try p.removing(RPCParams.idempotencyKeyName).decode(NewTask.self)
+                let outcome = try await ops.submitOutcome([task], idempotencyKey: key)
+                guard let first = outcome.tasks.first else { throw BatonError(.internal, "the store returned no task") }
+                return UniqueSubmit.taskJSON(first, duplicate: outcome.duplicate[0])
             },
             "task.submitBatch": RPCMethod(access: .producer) { p in
                 guard let tasks = p.object["tasks"] else { throw BatonError.invalidArgument("field 'tasks' is required") }
                 let decoded = try RPCParams(object: ["tasks": tasks]).decode(SubmitBatchParams.self)
-                return TaskJSONWriter.taskList(try await ops.submitBatch(decoded.tasks))
+                return UniqueSubmit.taskListJSON(try await ops.submitOutcome(decoded.tasks, idempotencyKey: try p.idempotencyKey()))
             },
             "task.get": RPCMethod(access: .producer) { p in
                 TaskJSONWriter.task(try await ops.get(try p.taskID()))
