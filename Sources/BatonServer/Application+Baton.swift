@@ -6,9 +6,9 @@ import NIOCore
 
 /// The node's router: every REST and worker-protocol route, `POST /rpc` and
 /// `GET /openapi.json`, each behind its role check, behind the JSON error middleware.
-public func makeRouter(node: NodeServices, configuration: ServerConfiguration = .init()) -> Router<BasicRequestContext> {
-    let router = Router(context: BasicRequestContext.self)
-    let routes: [Route<BasicRequestContext>] = routeTable(node: node, configuration: configuration)
+public func makeRouter(node: NodeServices, configuration: ServerConfiguration = .init()) -> Router<BatonRequestContext> {
+    let router = Router(context: BatonRequestContext.self)
+    let routes: [Route<BatonRequestContext>] = routeTable(node: node, configuration: configuration)
     let authenticator = Authenticator(tokens: configuration.tokens)
     var table = RouteTable()
     for route in routes { table.add(route.method, route.path) }
@@ -16,10 +16,15 @@ public func makeRouter(node: NodeServices, configuration: ServerConfiguration = 
     for route in routes {
         let access = route.access
         let handler = route.handler
+        let longPoll = route.longPoll
         router.on(RouterPath(route.path), method: route.method) { request, context in
             // `POST /rpc` (`.authenticated`) checks its token itself, to answer with a JSON-RPC error.
             if access != .authenticated { try authenticator.authorize(request, access) }
-            return try await handler(request, context)
+            // Long-polls (claims, also through `POST /rpc`) stop when their client leaves.
+            guard longPoll, let connection = ClientConnection.of(context.channel) else {
+                return try await handler(request, context)
+            }
+            return try await ClientConnection.$current.withValue(connection) { try await handler(request, context) }
         }
     }
     return router
@@ -42,19 +47,19 @@ func routeTable<Context: RequestContext>(node: NodeServices, configuration: Serv
 /// The node's HTTP server as a ServiceLifecycle service: put it in a `ServiceGroup` beside
 /// the maintenance services (or run it alone with `runService()`).
 ///
-/// - Parameter server: `.http1()`, or HTTPS from `makeServerBuilder(configuration)`.
+/// - Parameter server: plain HTTP/1.1 by default, or HTTPS from `makeServerBuilder(configuration)`.
 /// - Parameter onServerRunning: called once the server listens, with the bound port (useful
 ///   with `port: 0`).
 public func makeApplication(
     node: NodeServices,
     configuration: ServerConfiguration = .init(),
     logger: Logger = Logger(label: "baton.server"),
-    server: HTTPServerBuilder = .http1(),
+    server: HTTPServerBuilder? = nil,
     onServerRunning: @escaping @Sendable (_ port: Int) async -> Void = { _ in }
 ) -> some ApplicationProtocol {
     Application(
         router: makeRouter(node: node, configuration: configuration),
-        server: server,
+        server: server ?? ClientConnection.http1Server(),
         configuration: ApplicationConfiguration(
             address: .hostname(configuration.host, port: configuration.port),
             serverName: "baton"),

@@ -8,7 +8,7 @@ import NIOSSL
 /// `configuration.tls` is set, plain HTTP/1.1 otherwise. Throws `invalidArgument` naming the
 /// file that cannot be read.
 public func makeServerBuilder(_ configuration: ServerConfiguration) throws -> HTTPServerBuilder {
-    guard let tls = configuration.tls else { return .http1() }
+    guard let tls = configuration.tls else { return ClientConnection.http1Server() }
     let chain: [NIOSSLCertificate]
     do {
         chain = try NIOSSLCertificate.fromPEMFile(tls.certificatePath)
@@ -24,5 +24,5 @@ public func makeServerBuilder(_ configuration: ServerConfiguration) throws -> HT
     }
     let tlsConfiguration = TLSConfiguration.makeServerConfiguration(
         certificateChain: chain.map { .certificate($0) }, privateKey: .privateKey(key))
-    return try .tls(.http1(), tlsConfiguration: tlsConfiguration)
+    return try .tls(ClientConnection.http1Server(), tlsConfiguration: tlsConfiguration)
 }

@@ -124,10 +124,18 @@ struct NodeOperations: Sendable {
         let waitMS = body.waitMS ?? 0
         guard waitMS >= 0 else { throw BatonError.invalidArgument("wait_ms must not be negative, got \(waitMS)") }
         let lease = try leaseDuration(body.leaseMS)
-        return try await node.dispatcher.claim(
-            ClaimRequest(
-                worker: body.worker, queues: queues, kinds: body.kinds, max: max,
-                wait: min(.milliseconds(waitMS), configuration.maxWait), lease: lease))
+        let request = ClaimRequest(
+            worker: body.worker, queues: queues, kinds: body.kinds, max: max,
+            wait: min(.milliseconds(waitMS), configuration.maxWait), lease: lease)
+        let dispatcher = node.dispatcher
+        guard let connection = ClientConnection.current else { return try await dispatcher.claim(request) }
+        // The worker may leave while its claim waits: then the claim stops, and tasks claimed
+        // for it just before it left go back at once instead of at their lease's expiry.
+        let claimed = try await connection.cancellingOnClose { try await dispatcher.claim(request) }
+        guard connection.isClosed, !claimed.isEmpty else { return claimed }
+        _ = try await node.store.taskReleaseMany(
+            TaskReleaseParams(leases: claimed.map { LeaseRef(id: $0.task.id, token: $0.leaseToken) }))
+        return []
     }
 
     func heartbeat(_ id: TaskID, _ body: HeartbeatBody) async throws -> HeartbeatResponse {

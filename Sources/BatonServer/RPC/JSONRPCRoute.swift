@@ -14,7 +14,7 @@ struct JSONRPCRoute<Context: RequestContext>: Sendable {
         [
             Route(
                 .post, "/rpc", access: .authenticated, summary: "JSON-RPC 2.0: one call or a batch", request: "RPCRequest",
-                response: "RPCResponse", handle)
+                response: "RPCResponse", longPoll: true, handle)
         ]
     }
 

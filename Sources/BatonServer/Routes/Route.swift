@@ -13,11 +13,13 @@ struct Route<Context: RequestContext>: Sendable {
     var summary: String
     var requestSchema: String?
     var responseSchema: String?
+    /// A long-poll: the handler learns when its client leaves (`ClientConnection.current`).
+    var longPoll: Bool
     var handler: @Sendable (Request, Context) async throws -> Response
 
     init(
         _ method: HTTPRequest.Method, _ path: String, access: Access = .admin, summary: String = "",
-        request: String? = nil, response: String? = nil,
+        request: String? = nil, response: String? = nil, longPoll: Bool = false,
         _ handler: @escaping @Sendable (Request, Context) async throws -> Response
     ) {
         self.method = method
@@ -26,6 +28,7 @@ struct Route<Context: RequestContext>: Sendable {
         self.summary = summary
         self.requestSchema = request
         self.responseSchema = response
+        self.longPoll = longPoll
         self.handler = handler
     }
 }

@@ -12,7 +12,7 @@ struct WorkerRoutes<Context: RequestContext>: Sendable {
         [
             Route(
                 .post, "/v1/workers/claim", access: .worker, summary: "Claim ready tasks (long-poll)", request: "ClaimBody",
-                response: "ClaimResponse", claim),
+                response: "ClaimResponse", longPoll: true, claim),
             Route(
                 .post, "/v1/workers/ack", access: .worker, summary: "Complete or fail many tasks", request: "AckBody",
                 response: "AckResponse", ack),
