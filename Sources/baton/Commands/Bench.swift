@@ -1,6 +1,8 @@
 import ArgumentParser
 import BatonCore
+import BatonPostgres
 import Foundation
+import Logging
 
 /// `baton bench`: drives a real Baton with no-op tasks and reports what users compare:
 /// enqueue, drain and end-to-end rates, pick-up latency, peak memory and CPU per task.
@@ -12,18 +14,23 @@ struct Bench: AsyncParsableCommand {
             --steady RATE submits RATE tasks per second while idle workers wait (pick-up latency); \
             --prefill P measures claim latency with P ready tasks queued against an almost empty queue. \
             --workers inprocess runs the store, dispatcher, completer and workers in this process; \
-            --workers http spawns a `baton serve` node and --worker-processes `baton worker` processes \
-            on loopback. Everything it starts is stopped and its temporary database removed when it ends. \
+            --workers http spawns a `baton serve` node (--nodes of them on one PostgreSQL store) and \
+            --worker-processes `baton worker` processes on loopback, spread over the nodes. Everything it starts is stopped and its temporary database removed when it ends. \
             With --json the last line on stdout is one JSON object (see docs/benchmarks.md).
             """
     )
 
-    @Option(help: "The store: `sqlite` (a fresh temporary file, removed afterwards) or sqlite:PATH.")
+    @Option(
+        help:
+            "The store: `sqlite` (a fresh temporary file, removed afterwards), sqlite:PATH, or postgres://user:pass@host:port/db (a fresh schema, dropped afterwards, unless the URL names one)."
+    )
     var store: String = "sqlite"
     @Option(help: "inprocess (store and workers in this process) or http (a `baton serve` child and `baton worker` children).")
     var workers: BenchWorkers = .inprocess
     @Option(help: "Tasks to run (with --prefill: claims timed per phase).") var tasks: Int = 10_000
     @Option(help: "`baton worker` processes with --workers http.") var workerProcesses: Int = 2
+    @Option(help: "`baton serve` nodes with --workers http on a PostgreSQL store; workers and submissions are spread over them.")
+    var nodes: Int = 1
     @Option(help: "Tasks run at once per worker runtime (process).") var concurrency: Int = 1000
     @Option(help: "Most tasks one claim takes (in-process; HTTP workers use the node's default, 1000).")
     var claimBatch: Int = Defaults.claimBatch
@@ -38,6 +45,13 @@ struct Bench: AsyncParsableCommand {
     func validate() throws {
         guard tasks >= 1 else { throw ValidationError("--tasks must be at least 1") }
         guard workerProcesses >= 1 else { throw ValidationError("--worker-processes must be at least 1") }
+        guard (1...16).contains(nodes) else { throw ValidationError("--nodes must be between 1 and 16") }
+        if nodes > 1 {
+            guard workers == .http else { throw ValidationError("--nodes needs --workers http") }
+            guard store.hasPrefix("postgres://") || store.hasPrefix("postgresql://") else {
+                throw ValidationError("--nodes above 1 needs a shared store: --store postgres://…")
+            }
+        }
         guard (1...100_000).contains(concurrency) else { throw ValidationError("--concurrency must be between 1 and 100000") }
         guard (1...10_000).contains(claimBatch) else { throw ValidationError("--claim-batch must be between 1 and 10000") }
         guard payload >= 0 && payload <= Limits.defaultMaxArgsBytes - 16 else { throw ValidationError("--payload is out of range") }
@@ -60,26 +74,30 @@ struct Bench: AsyncParsableCommand {
             let settings = BenchSettings(
                 store: store, workers: workers, tasks: tasks, workerProcesses: workers == .http && prefill == nil ? workerProcesses : 0,
                 concurrency: concurrency, claimBatch: claimBatch, payload: payload, mode: mode,
-                enqueueConcurrency: enqueueConcurrency)
+                enqueueConcurrency: enqueueConcurrency, nodes: nodes)
             let cleanup = BenchCleanup.shared
             cleanup.installSignalHandlers()
             let progress = Progress(enabled: isatty(STDERR_FILENO) == 1)
             let report: BenchReport
+            var location: BenchStore?
             do {
-                let location = try BenchStore(settings.store, cleanup: cleanup)
+                let store = try BenchStore(settings.store, cleanup: cleanup)
+                location = store
                 switch settings.workers {
                 case .inprocess:
-                    report = try await InProcessBench(settings: settings, location: location, progress: progress).run()
+                    report = try await InProcessBench(settings: settings, location: store, progress: progress).run()
                 case .http:
-                    report = try await HTTPBench(settings: settings, location: location, progress: progress, cleanup: cleanup).run()
+                    report = try await HTTPBench(settings: settings, location: store, progress: progress, cleanup: cleanup).run()
                 }
             } catch {
                 progress.finish()
                 cleanup.runAll()
+                await location?.dropTemporarySchema()
                 throw error
             }
             progress.finish()
             cleanup.runAll()
+            await location?.dropTemporarySchema()
             if json {
                 print(Output.jsonLine(report))
             } else {
@@ -118,6 +136,8 @@ struct BenchSettings: Sendable {
     var payload: Int
     var mode: BenchMode
     var enqueueConcurrency: Int
+    /// `baton serve` nodes (http workers).
+    var nodes: Int = 1
 
     /// The args every task carries: `{}` or `{"p":"xxx…"}` of exactly `payload` bytes.
     var args: RawJSON {
@@ -127,13 +147,18 @@ struct BenchSettings: Sendable {
 }
 
 /// Where the benchmark's tasks live: a temporary SQLite file (removed afterwards) or a given
-/// one, plus a temporary directory for the children's logs. Tasks go to a queue of their own.
+/// one, or a PostgreSQL database (in a fresh schema, dropped afterwards, unless the URL names
+/// one), plus a temporary directory for the children's logs. Tasks go to a queue of their own.
 struct BenchStore: Sendable {
     var url: String
     var description: String
     var workDirectory: URL
     /// A fresh queue name, so a given database's other tasks do not count.
     var queue: String
+    /// The PostgreSQL schema created for this run, dropped when it ends.
+    var temporarySchema: String?
+
+    var isPostgres: Bool { url.hasPrefix("postgres://") || url.hasPrefix("postgresql://") }
 
     init(_ text: String, cleanup: BenchCleanup) throws {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("baton-benchrun-\(UUID().uuidString)")
@@ -151,8 +176,25 @@ struct BenchStore: Sendable {
             url = "sqlite:\(path)"
             description = "sqlite:\(path)"
         case .postgres(let postgres):
-            url = postgres
+            let named = URLComponents(string: postgres)?.queryItems?.contains { $0.name == "schema" || $0.name == "search_path" } ?? false
+            if named {
+                url = postgres
+            } else {
+                let schema = "bench_" + UUID().uuidString.replacingOccurrences(of: "-", with: "").prefix(12).lowercased()
+                url = postgres + (postgres.contains("?") ? "&" : "?") + "schema=\(schema)"
+                temporarySchema = schema
+            }
             description = "postgres"
+        }
+    }
+
+    /// Drops the run's temporary schema, if it made one.
+    func dropTemporarySchema() async {
+        guard temporarySchema != nil, let config = try? PostgresStoreConfiguration(url: url) else { return }
+        do {
+            try await PostgresTaskStore.withStore(config, logger: Logger(label: "baton.bench")) { try await $0.dropSchema() }
+        } catch {
+            FileHandle.standardError.write(Data("bench: could not drop the schema \(config.schema): \(error)\n".utf8))
         }
     }
 }

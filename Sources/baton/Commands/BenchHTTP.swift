@@ -14,50 +14,62 @@ struct HTTPBench {
     let cleanup: BenchCleanup
 
     func run() async throws -> BenchReport {
-        let server = try BenchChild(
-            name: "server", arguments: ["serve", "--store", location.url, "--port", "0", "--log-level", "warning"],
-            directory: location.workDirectory)
-        cleanup.track(server)
-        let url = try await server.firstLine(timeout: .seconds(30))
-        let driver = HTTPDriver(server: server, url: url, settings: settings, queue: location.queue, cleanup: cleanup)
+        var servers: [BenchChild] = []
+        for i in 0..<max(1, settings.nodes) {
+            let server = try BenchChild(
+                name: i == 0 ? "server" : "server-\(i)",
+                arguments: ["serve", "--store", location.url, "--port", "0", "--log-level", "warning"],
+                directory: location.workDirectory)
+            cleanup.track(server)
+            servers.append(server)
+        }
+        var urls: [String] = []
+        for server in servers { urls.append(try await server.firstLine(timeout: .seconds(30))) }
+        let driver = HTTPDriver(servers: servers, urls: urls, settings: settings, queue: location.queue, cleanup: cleanup)
         do {
             let report = try await BenchRunner(settings: settings, store: location, driver: driver, progress: progress).run()
             await driver.stopWorkers()
             await driver.close()
-            await server.stop(grace: .seconds(2))
+            for server in servers { await server.stop(grace: .seconds(2)) }
             return report
         } catch {
             await driver.stopWorkers()
             await driver.close()
-            await server.stop(grace: .seconds(2))
+            for server in servers { await server.stop(grace: .seconds(2)) }
             throw error
         }
     }
 }
 
+/// Drives one or more nodes (on one store): batches of submissions go to the nodes in turn,
+/// worker `i` prefers node `i mod nodes` (with the others as fail-over), and counts and
+/// listings ask the first node.
 final class HTTPDriver: BenchDriver {
-    let server: BenchChild
-    let url: String
+    let servers: [BenchChild]
+    let urls: [String]
     let settings: BenchSettings
     let queue: String
     let cleanup: BenchCleanup
     private let workers = Mutex<[BenchChild]>([])
     private let client = HTTPClient(eventLoopGroupProvider: .singleton)
 
-    init(server: BenchChild, url: String, settings: BenchSettings, queue: String, cleanup: BenchCleanup) {
-        self.server = server
-        self.url = url
+    init(servers: [BenchChild], urls: [String], settings: BenchSettings, queue: String, cleanup: BenchCleanup) {
+        self.servers = servers
+        self.urls = urls
         self.settings = settings
         self.queue = queue
         self.cleanup = cleanup
     }
 
+    var server: BenchChild { servers[0] }
+    var url: String { urls[0] }
+
     var driverIsNode: Bool { false }
     var pollIsCostly: Bool { true }
     var pollInterval: Duration { .milliseconds(50) }
 
-    private func request(_ method: HTTPMethod, _ path: String, body: ByteBuffer? = nil) async throws -> (UInt, ByteBuffer) {
-        var request = HTTPClientRequest(url: url + path)
+    private func request(_ method: HTTPMethod, _ path: String, body: ByteBuffer? = nil, node: Int = 0) async throws -> (UInt, ByteBuffer) {
+        var request = HTTPClientRequest(url: urls[node % urls.count] + path)
         request.method = method
         if let body {
             request.headers.add(name: "Content-Type", value: "application/json")
@@ -96,7 +108,7 @@ final class HTTPDriver: BenchDriver {
                         }
                         guard i < batches else { return }
                         let body = (i == batches - 1 ? rest : nil) ?? full
-                        let (status, data) = try await self.request(.POST, "/v1/tasks", body: body)
+                        let (status, data) = try await self.request(.POST, "/v1/tasks", body: body, node: i)
                         try self.expect(status, 201, data, "submit")
                         let done = next.withLock { n -> Int in
                             n.done += body.readableBytes == full.readableBytes ? min(1000, count) : count % 1000
@@ -111,18 +123,24 @@ final class HTTPDriver: BenchDriver {
         return (ContinuousClock.now - start).seconds
     }
 
+    private let submits = Atomic<Int>(0)
+
     func submit(_ tasks: [NewTask]) async throws {
         let data = try BatonJSON.encoder().encode(tasks)
-        let (status, body) = try await request(.POST, "/v1/tasks", body: ByteBuffer(bytes: data))
+        let node = submits.add(1, ordering: .relaxed).oldValue
+        let (status, body) = try await request(.POST, "/v1/tasks", body: ByteBuffer(bytes: data), node: node)
         try expect(status, 201, body, "submit")
     }
 
     func startWorkers() async throws {
         for i in 0..<settings.workerProcesses {
+            // Its own node first, the others as fail-over.
+            let order = (0..<urls.count).map { urls[(i + $0) % urls.count] }
             let child = try BenchChild(
                 name: "worker-\(i)",
                 arguments: [
-                    "worker", "--server", url, "--concurrency", "\(settings.concurrency)", "--queues", queue, "--kinds", "noop",
+                    "worker", "--server", order.joined(separator: ","), "--concurrency", "\(settings.concurrency)", "--queues", queue,
+                    "--kinds", "noop",
                     "--log-level", "warning", "--shutdown-grace", "2", "--id", "bench-worker-\(i)",
                 ],
                 directory: server.stdoutPath.deletingLastPathComponent())
@@ -192,14 +210,19 @@ final class HTTPDriver: BenchDriver {
         return elapsed
     }
 
+    /// The nodes' CPU is their sum.
     func cpu() -> (server: Double?, workers: Double?, driver: Double) {
         let children = workers.withLock { $0 }
         let workerCPU = children.isEmpty ? nil : children.compactMap { ProcStats.cpuSeconds(pid: $0.pid) }.reduce(0, +)
-        return (ProcStats.cpuSeconds(pid: server.pid), workerCPU, ProcStats.selfCPUSeconds())
+        let serverCPU = servers.compactMap { ProcStats.cpuSeconds(pid: $0.pid) }
+        return (serverCPU.isEmpty ? nil : serverCPU.reduce(0, +), workerCPU, ProcStats.selfCPUSeconds())
     }
 
+    /// The largest node and the largest worker.
     func peakRSS() -> (server: Double?, workers: Double?) {
         let children = workers.withLock { $0 }
-        return (ProcStats.peakRSSMB(pid: server.pid), children.compactMap { ProcStats.peakRSSMB(pid: $0.pid) }.max())
+        return (
+            servers.compactMap { ProcStats.peakRSSMB(pid: $0.pid) }.max(), children.compactMap { ProcStats.peakRSSMB(pid: $0.pid) }.max()
+        )
     }
 }

@@ -1,29 +1,41 @@
 import BatonCore
+import BatonPostgres
 import BatonSQLite
 import BatonWorker
 import Foundation
 import Logging
 import Synchronization
 
-/// `--workers inprocess`: the store, the node's dispatcher and completer, and one worker
-/// runtime, all in this process, as `baton standalone` runs them.
+/// `--workers inprocess`: the store (SQLite, or PostgreSQL with its connections), the node's
+/// dispatcher and completer, and one worker runtime, all in this process, as `baton standalone`
+/// runs them.
 struct InProcessBench {
     let settings: BenchSettings
     let location: BenchStore
     let progress: Progress
 
     func run() async throws -> BenchReport {
-        guard case .sqlite(let path) = try StoreLocation(location.url) else { throw CLIError.usage("unsupported store") }
-        let store = try await SQLiteTaskStore.open(SQLiteStoreConfiguration(path: path))
+        switch try StoreLocation(location.url) {
+        case .sqlite(let path):
+            let store = try await SQLiteTaskStore.open(SQLiteStoreConfiguration(path: path))
+            defer { try? store.close() }
+            return try await run(on: store)
+        case .postgres(let url):
+            let config: PostgresStoreConfiguration
+            do throws(BatonError) { config = try PostgresStoreConfiguration(url: url) } catch { throw CLIError.usage(error.message) }
+            // The store's pool, listener and elector run beside the benchmark; migrated first.
+            return try await PostgresTaskStore.withStore(config, logger: Logger(label: "baton.bench")) { try await run(on: $0) }
+        }
+    }
+
+    private func run(on store: any TaskStore) async throws -> BenchReport {
         let driver = InProcessDriver(store: store, settings: settings, queue: location.queue)
         do {
             let report = try await BenchRunner(settings: settings, store: location, driver: driver, progress: progress).run()
             await driver.stopWorkers()
-            try? store.close()
             return report
         } catch {
             await driver.stopWorkers()
-            try? store.close()
             throw error
         }
     }
@@ -36,7 +48,7 @@ final class InProcessDriver: BenchDriver {
         var last: ContinuousClock.Instant?
     }
 
-    let store: SQLiteTaskStore
+    let store: any TaskStore
     let dispatcher: TaskDispatcher
     let completer: TaskCompleter
     let registry = HandlerRegistry()
@@ -47,7 +59,7 @@ final class InProcessDriver: BenchDriver {
     private let starts: Locked<[TaskID: ContinuousClock.Instant]>?
     private let worker = Mutex<(runtime: WorkerRuntime, task: Task<Void, any Error>)?>(nil)
 
-    init(store: SQLiteTaskStore, settings: BenchSettings, queue: String) {
+    init(store: any TaskStore, settings: BenchSettings, queue: String) {
         self.store = store
         self.settings = settings
         self.queue = queue

@@ -35,6 +35,8 @@ struct BenchReport: Encodable, Sendable {
         var workers: String
         var tasks: Int
         var workerProcesses: Int
+        /// `baton serve` nodes (1 unless --nodes).
+        var nodes: Int
         var concurrency: Int
         var claimBatch: Int
         var payload: Int
@@ -45,7 +47,7 @@ struct BenchReport: Encodable, Sendable {
         enum CodingKeys: String, CodingKey {
             case store, workers, tasks
             case workerProcesses = "worker_processes"
-            case concurrency
+            case nodes, concurrency
             case claimBatch = "claim_batch"
             case payload, mode, rate, prefill
         }
@@ -55,6 +57,7 @@ struct BenchReport: Encodable, Sendable {
             workers = s.workers.rawValue
             tasks = s.tasks
             workerProcesses = s.workerProcesses
+            nodes = s.workers == .http ? s.nodes : 0
             concurrency = s.concurrency
             claimBatch = s.claimBatch
             payload = s.payload
@@ -143,6 +146,7 @@ struct BenchReport: Encodable, Sendable {
                 "settings",
                 "\(settings.store), workers \(settings.workers)"
                     + (settings.workers == "http" ? " ×\(settings.workerProcesses)" : "")
+                    + (settings.nodes > 1 ? ", \(settings.nodes) nodes" : "")
                     + ", \(settings.mode), \(settings.tasks) tasks, concurrency \(settings.concurrency), claim batch \(settings.claimBatch), payload \(settings.payload) B"
             ),
             ("enqueue", "\(f(enqueueTasksPerS)) tasks/s (\(f(enqueueS)) s)"),
