@@ -171,6 +171,19 @@ public final class PostgresTaskStore: TaskStore, Service {
         }
     }
 
+    /// Drops this store's schema with every table in it (`DROP SCHEMA … CASCADE`): for
+    /// throw-away schemas such as `baton bench`'s. Refuses the default schema `public`.
+    public func dropSchema() async throws {
+        let schema = configuration.schema
+        guard schema != PostgresStoreConfiguration.defaultSchema else {
+            throw BatonError.invalidArgument("refusing to drop the schema \(schema)")
+        }
+        _ = try await call("dropping \(schema)", timeout: max(configuration.callTimeout, .seconds(30))) { [client, logger] in
+            try await client.query(PostgresQuery(unsafeSQL: "DROP SCHEMA IF EXISTS \"\(schema)\" CASCADE"), logger: logger).collect()
+                .count
+        }
+    }
+
     // MARK: Calls with a deadline
 
     /// Runs one store call against the deadline. `PostgresClient` queues requests while it has
