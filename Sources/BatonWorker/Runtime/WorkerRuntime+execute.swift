@@ -12,12 +12,17 @@ extension WorkerRuntime {
 
     /// Runs one claimed task: its handler, raced against its timeout and its stop flag, then
     /// acknowledges the outcome if it is still this worker's to write.
-    func execute(_ claimed: ClaimedTask, stop: StopFlag) async {
+    ///
+    /// Per task this costs one Swift task for the handler (cancelled through `entry.handler`
+    /// when the attempt is stopped) and, only when the attempt has a timeout, one timer task;
+    /// log metadata and durations are formatted only when a line is written.
+    func execute(_ claimed: ClaimedTask, entry: Entry) async {
         let task = claimed.task
+        let stop = entry.stop
         var logger = self.logger
-        logger[metadataKey: "task_id"] = "\(task.id)"
-        logger[metadataKey: "kind"] = "\(task.kind)"
-        logger[metadataKey: "attempt"] = "\(task.attempt)"
+        logger[metadataKey: "task_id"] = .stringConvertible(task.id)
+        logger[metadataKey: "kind"] = .string(task.kind)
+        logger[metadataKey: "attempt"] = .stringConvertible(task.attempt)
 
         guard let registration = registry.registration(for: task.kind) else {
             // Cannot happen while claims are filtered by kind; give the task back untouched.
@@ -35,9 +40,9 @@ extension WorkerRuntime {
         logger.debug("task started")
         let started = ContinuousClock.now
 
-        let outcome = await race(registration, args: task.args, context: context, stop: stop, timeout: timeout)
+        let outcome = await run(registration, args: task.args, context: context, entry: entry, timeout: timeout)
         let elapsed = ContinuousClock.now - started
-        let duration: Logger.MetadataValue = "\(String(format: "%.3f", elapsed.seconds))s"
+        func duration() -> Logger.MetadataValue { "\(String(format: "%.3f", elapsed.seconds))s" }
 
         switch (outcome, stop.reason) {
         case (.succeeded(let result), _):
@@ -46,7 +51,7 @@ extension WorkerRuntime {
                 return
             }
             state.withLock { $0.stats.succeeded += 1 }
-            logger.debug("task succeeded", metadata: ["duration": duration])
+            if logger.logLevel <= .debug { logger.debug("task succeeded", metadata: ["duration": duration()]) }
             source.ack(.complete(TaskCompletion(lease: claimed.lease, result: result)))
 
         case (.threw(let error), nil) where !Task.isCancelled:
@@ -56,7 +61,7 @@ extension WorkerRuntime {
             logger.warning(
                 "task attempt failed",
                 metadata: [
-                    "error": "\(failure.message)", "retryable": "\(failure.retryable)", "duration": duration,
+                    "error": "\(failure.message)", "retryable": "\(failure.retryable)", "duration": duration(),
                     "retry_after": "\(failure.retryAfter.map { "\($0)" } ?? "policy")",
                 ])
             source.ack(.fail(failure))
@@ -77,38 +82,37 @@ extension WorkerRuntime {
         }
     }
 
-    /// Runs the handler until it returns or the stop flag is set (by a heartbeat, the
-    /// shutdown, or the timeout); a stopped handler is cancelled and awaited.
-    private func race(
-        _ registration: HandlerRegistration, args: RawJSON, context: TaskContext, stop: StopFlag, timeout: Duration?
+    /// Runs the handler in a task of its own until it returns; stopping the attempt (a
+    /// heartbeat's answer, the shutdown, the timeout) or cancelling the caller cancels it.
+    /// The outcome is `stopped` when the stop flag was set before the handler returned.
+    private func run(
+        _ registration: HandlerRegistration, args: RawJSON, context: TaskContext, entry: Entry, timeout: Duration?
     ) async -> AttemptOutcome {
-        await withTaskGroup(of: AttemptOutcome?.self) { group in
-            group.addTask {
-                do {
-                    return .succeeded(try await registration.run(args, context))
-                } catch {
-                    return .threw(error)
-                }
+        let handler = Task {
+            do {
+                return AttemptOutcome.succeeded(try await registration.run(args, context))
+            } catch {
+                return .threw(error)
             }
-            group.addTask {
-                await withTaskGroup(of: Void.self) { timer in
-                    if let timeout {
-                        timer.addTask {
-                            if (try? await Task.sleep(for: timeout)) != nil { stop.set(.timedOut) }
-                        }
-                    }
-                    let reason = await stop.wait()
-                    timer.cancelAll()
-                    return reason.map { .stopped($0) }
-                }
-            }
-            var outcome: AttemptOutcome?
-            while outcome == nil, let next = await group.next() {
-                outcome = next
-                group.cancelAll()
-            }
-            return outcome ?? .stopped(.shutdown)
         }
+        entry.handler.attach(handler)
+        let result = await withTaskCancellationHandler {
+            guard let timeout else { return await handler.value }
+            return await withTaskGroup(of: Void.self) { timer in
+                timer.addTask {
+                    if (try? await Task.sleep(for: timeout)) != nil { entry.stopAttempt(.timedOut) }
+                }
+                let result = await handler.value
+                timer.cancelAll()
+                return result
+            }
+        } onCancel: {
+            handler.cancel()
+        }
+        // Stopped while it ran: whoever stopped it settles the task (a handler that finished
+        // anyway is not acknowledged; a timeout is reported as one).
+        if let reason = entry.stop.reason { return .stopped(reason) }
+        return result
     }
 
     /// Whether the outcome of this lease is still undecided; if so it is now this caller's.

@@ -40,6 +40,13 @@ public final class WorkerRuntime: Service, Sendable {
     struct Entry {
         var lease: LeaseRef
         var stop: StopFlag
+        var handler: HandlerHandle
+
+        /// Tells the attempt to stop and cancels its handler.
+        func stopAttempt(_ reason: StopReason) {
+            stop.set(reason)
+            handler.cancel()
+        }
     }
 
     struct State {
@@ -174,15 +181,15 @@ public final class WorkerRuntime: Service, Sendable {
                 await release(claimed.map(\.lease), why: "claimed as the worker was stopping")
                 break
             }
-            let entries = claimed.map { (task: $0, stop: StopFlag()) }
+            let entries = claimed.map { Entry(lease: $0.lease, stop: StopFlag(), handler: HandlerHandle()) }
             state.withLock { s in
                 s.stats.claimed += claimed.count
                 s.active += claimed.count
-                for e in entries { s.running[e.task.task.id] = Entry(lease: e.task.lease, stop: e.stop) }
+                for e in entries { s.running[e.lease.id] = e }
             }
-            for e in entries {
+            for (task, entry) in zip(claimed, entries) {
                 group.addTask {
-                    await self.execute(e.task, stop: e.stop)
+                    await self.execute(task, entry: entry)
                     self.slotFreed()
                 }
             }
@@ -283,7 +290,7 @@ public final class WorkerRuntime: Service, Sendable {
         logger.info(
             reason == .cancelled ? "task cancelled by an operator: stopping it" : "lease lost: stopping the task",
             metadata: ["task_id": "\(lease.id)"])
-        entry.stop.set(reason)
+        entry.stopAttempt(reason)
     }
 
     // MARK: Shutdown
@@ -311,7 +318,7 @@ public final class WorkerRuntime: Service, Sendable {
         }
         guard !entries.isEmpty else { return }
         await release(entries.map(\.lease), why: reason)
-        for entry in entries { entry.stop.set(.shutdown) }
+        for entry in entries { entry.stopAttempt(.shutdown) }
     }
 
     /// Releases leases, even from a cancelled task.
@@ -357,5 +364,33 @@ struct Backoff {
         failures += 1
         let capped = min(raw, Self.cap.seconds)
         return .seconds(capped * Double.random(in: 0.5...1))
+    }
+}
+
+/// The Swift task running one attempt's handler, so that stopping the attempt cancels it,
+/// even when the stop comes before the task is attached.
+final class HandlerHandle: Sendable {
+    private struct State {
+        var task: Task<WorkerRuntime.AttemptOutcome, Never>?
+        var cancelled = false
+    }
+    private let state = Mutex(State())
+
+    init() {}
+
+    func attach(_ task: Task<WorkerRuntime.AttemptOutcome, Never>) {
+        let cancelled = state.withLock { s -> Bool in
+            s.task = task
+            return s.cancelled
+        }
+        if cancelled { task.cancel() }
+    }
+
+    func cancel() {
+        let task = state.withLock { s -> Task<WorkerRuntime.AttemptOutcome, Never>? in
+            s.cancelled = true
+            return s.task
+        }
+        task?.cancel()
     }
 }
