@@ -49,48 +49,8 @@ enum JSONSyntax {
         mutating func value(depth: Int) throws(Failure) {
             guard let b = peek else { throw fail("unexpected end of input") }
             switch b {
-            case UInt8(ascii: "{"):
-                guard depth < maxDepth else { throw Failure(message: "JSON nested deeper than \(maxDepth) levels") }
-                index += 1
-                skipSpace()
-                if peek == UInt8(ascii: "}") {
-                    index += 1
-                    return
-                }
-                while true {
-                    skipSpace()
-                    try string()
-                    skipSpace()
-                    try expect(UInt8(ascii: ":"))
-                    skipSpace()
-                    try value(depth: depth + 1)
-                    skipSpace()
-                    if peek == UInt8(ascii: ",") {
-                        index += 1
-                        continue
-                    }
-                    try expect(UInt8(ascii: "}"))
-                    return
-                }
-            case UInt8(ascii: "["):
-                guard depth < maxDepth else { throw Failure(message: "JSON nested deeper than \(maxDepth) levels") }
-                index += 1
-                skipSpace()
-                if peek == UInt8(ascii: "]") {
-                    index += 1
-                    return
-                }
-                while true {
-                    skipSpace()
-                    try value(depth: depth + 1)
-                    skipSpace()
-                    if peek == UInt8(ascii: ",") {
-                        index += 1
-                        continue
-                    }
-                    try expect(UInt8(ascii: "]"))
-                    return
-                }
+            case UInt8(ascii: "{"): try members(until: UInt8(ascii: "}"), keyed: true, depth: depth)
+            case UInt8(ascii: "["): try members(until: UInt8(ascii: "]"), keyed: false, depth: depth)
             case UInt8(ascii: "\""):
                 try string()
             case UInt8(ascii: "t"): try literal("true")
@@ -98,6 +58,55 @@ enum JSONSyntax {
             case UInt8(ascii: "n"): try literal("null")
             default:
                 try number()
+            }
+        }
+
+        /// An object (`keyed`: `"name": value` members) or an array, its opening bracket next.
+        mutating func members(until close: UInt8, keyed: Bool, depth: Int) throws(Failure) {
+            guard depth < maxDepth else { throw Failure(message: "JSON nested deeper than \(maxDepth) levels") }
+            index += 1
+            skipSpace()
+            if peek == close {
+                index += 1
+                return
+            }
+            while true {
+                skipSpace()
+                if keyed {
+                    try string()
+                    skipSpace()
+                    try expect(UInt8(ascii: ":"))
+                    skipSpace()
+                }
+                try value(depth: depth + 1)
+                skipSpace()
+                if peek == UInt8(ascii: ",") {
+                    index += 1
+                    continue
+                }
+                try expect(close)
+                return
+            }
+        }
+
+        /// The rest of a multi-byte UTF-8 sequence after its `lead` byte: RFC 8259 text is
+        /// UTF-8, so overlong forms, surrogates and stray continuation bytes are refused.
+        mutating func utf8Sequence(lead: UInt8) throws(Failure) {
+            let count: Int
+            var range: ClosedRange<UInt8> = 0x80...0xBF
+            switch lead {
+            case 0xC2...0xDF: count = 1
+            case 0xE0: (count, range) = (2, 0xA0...0xBF)
+            case 0xED: (count, range) = (2, 0x80...0x9F)
+            case 0xE1...0xEF: count = 2
+            case 0xF0: (count, range) = (3, 0x90...0xBF)
+            case 0xF4: (count, range) = (3, 0x80...0x8F)
+            case 0xF1...0xF3: count = 3
+            default: throw fail("invalid UTF-8")
+            }
+            for i in 0..<count {
+                guard let b = peek, (i == 0 ? range : 0x80...0xBF).contains(b) else { throw fail("invalid UTF-8") }
+                index += 1
             }
         }
 
@@ -152,6 +161,8 @@ enum JSONSyntax {
                     }
                 case 0x00..<0x20:
                     throw fail("control character in string")
+                case 0x80...0xFF:
+                    try utf8Sequence(lead: b)
                 default:
                     break
                 }
