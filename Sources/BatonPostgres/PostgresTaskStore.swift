@@ -34,6 +34,10 @@ public final class PostgresTaskStore: TaskStore, Service {
     private let listener: ReadyListener
     private let counters = Mutex(PostgresStoreStats())
     private let stopper = StopSignal()
+    /// Set once a migration has succeeded: until then calls wait for it (within their deadline),
+    /// so that a node serving while `run()` still migrates a fresh schema does not answer
+    /// "not migrated".
+    private let migrated = Atomic<Bool>(false)
 
     /// The channel every store notifies and listens on; payloads are `schema/queue`.
     static let notifyChannel = "baton_ready"
@@ -164,11 +168,14 @@ public final class PostgresTaskStore: TaskStore, Service {
     ///
     /// Throws `storeIncompatible` when the schema was migrated by a newer Baton.
     public func migrate() async throws {
-        _ = try await call("migrating \(configuration.schema)", timeout: max(configuration.callTimeout, .seconds(30))) {
+        _ = try await call(
+            "migrating \(configuration.schema)", timeout: max(configuration.callTimeout, .seconds(30)), waitsForMigration: false
+        ) {
             [client, logger, configuration] in
             try await PostgresMigrator(schema: configuration.schema, lockKey: configuration.migrationLockKey)
                 .apply(client: client, logger: logger)
         }
+        migrated.store(true, ordering: .releasing)
     }
 
     /// Drops this store's schema with every table in it (`DROP SCHEMA … CASCADE`): for
@@ -187,15 +194,24 @@ public final class PostgresTaskStore: TaskStore, Service {
     // MARK: Calls with a deadline
 
     /// Runs one store call against the deadline. `PostgresClient` queues requests while it has
-    /// no connection, so without this a call would wait for the database indefinitely.
+    /// no connection, so without this a call would wait for the database indefinitely. Until a
+    /// migration has succeeded (`run()` applies them in the background) the call first waits for
+    /// it, within the same deadline.
     func call<T: Sendable>(
-        _ what: String, timeout: Duration? = nil, _ body: @escaping @Sendable () async throws -> T
+        _ what: String, timeout: Duration? = nil, waitsForMigration: Bool = true, _ body: @escaping @Sendable () async throws -> T
     ) async throws -> T {
         let timeout = timeout ?? configuration.callTimeout
         if stopper.fired { throw BatonError.unavailable("database unreachable: the store is shut down (\(what))") }
+        let gated = waitsForMigration && !migrated.load(ordering: .acquiring)
         return try await raceDeadline(
             timeout, error: BatonError.unavailable("database unreachable: \(what) did not finish within \(timeout)")
         ) {
+            if gated {
+                while !self.migrated.load(ordering: .acquiring) {
+                    if self.stopper.fired { throw BatonError.unavailable("database unreachable: the store is shut down (\(what))") }
+                    try await Task.sleep(for: .milliseconds(10))
+                }
+            }
             do {
                 return try await body()
             } catch {
