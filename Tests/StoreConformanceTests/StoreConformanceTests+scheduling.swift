@@ -37,6 +37,20 @@ extension StoreConformanceTests {
     }
 
     @Test(arguments: schedulingFactories)
+    func retryOfAFinishedTaskWhoseKeyIsHeldIsAConflict(_ factory: any StoreFactory) async throws {
+        try await withStore(factory) { store in
+            let first = try await store.enqueue(NewTask(kind: "k", uniqueKey: "r"))[0]
+            _ = try await store.taskCancel(first.id)
+            let holder = try await store.enqueue(NewTask(kind: "k", uniqueKey: "r"))[0]
+            #expect(holder.id != first.id)
+            await expectError(.conflict) { try await store.taskRetry(first.id) }
+            #expect(try await store.require(first.id).state == .cancelled, "nothing changed")
+            _ = try await store.taskCancel(holder.id)
+            #expect(try await store.taskRetry(first.id).state == .ready, "the key is free again")
+        }
+    }
+
+    @Test(arguments: schedulingFactories)
     func uniqueWindowCoversFinishedTasksUntilItPasses(_ factory: any StoreFactory) async throws {
         try await withStore(factory) { store in
             await expectError(.invalidArgument) { try await store.enqueue(NewTask(kind: "k", uniqueKey: "w", uniqueWindow: 0)) }
