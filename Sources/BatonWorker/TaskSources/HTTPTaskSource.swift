@@ -275,7 +275,7 @@ public final class HTTPTaskSource: TaskSource {
             let data = Data(bytes.readableBytesView)
             guard (200..<300).contains(status.code) else { throw Self.error(status: status, data: data) }
             do {
-                return try BatonJSON.decoder().decode(Response.self, from: data)
+                return try Self.decodeResponse(Response.self, from: data)
             } catch {
                 throw BatonError(.internal, "unexpected answer from \(servers[index]) to \(path): \(error)")
             }
