@@ -197,14 +197,39 @@ extension EndToEnd {
             }
         }
 
-        /// Runs SQL on the test server with psql (next to pg_ctl).
-        static func psql(_ pgCtl: String, url: String, _ sql: String) async throws {
+        /// Runs SQL on the test server with psql (next to pg_ctl); returns what it printed
+        /// (unaligned, tuples only).
+        @discardableResult
+        static func psql(_ pgCtl: String, url: String, _ sql: String) async throws -> String {
             let psql = URL(fileURLWithPath: pgCtl).deletingLastPathComponent().appendingPathComponent("psql").path
-            let (status, output) = try await run(psql, [url, "-v", "ON_ERROR_STOP=1", "-qc", sql])
+            let (status, output) = try await run(psql, [url, "-v", "ON_ERROR_STOP=1", "-qAtc", sql])
             #expect(status == 0, "psql: \(output)")
+            return output.trimmingCharacters(in: .whitespacesAndNewlines)
         }
 
         // MARK: Tests
+
+        /// `baton bench` on PostgreSQL with two nodes: it runs, reports, and drops the schema it
+        /// made for the run.
+        @Test func benchOnPostgresWithTwoNodesCleansUp() async throws {
+            guard let base = TestPostgres.baseURL(for: "benchOnPostgresWithTwoNodesCleansUp") else { return }
+            let result = try await baton(
+                ["bench", "--json", "--store", base, "--workers", "http", "--nodes", "2", "--tasks", "2000", "--concurrency", "200"],
+                timeout: .seconds(90))
+            #expect(result.status == 0, "\(result.stderr)")
+            let last = try #require(result.stdout.split(separator: "\n").last)
+            let report = try #require(try JSONSerialization.jsonObject(with: Data(last.utf8)) as? [String: Any])
+            #expect((report["drain_tasks_per_s"] as? Double ?? 0) > 0)
+            #expect((report["enqueue_tasks_per_s"] as? Double ?? 0) > 0)
+            let settings = try #require(report["settings"] as? [String: Any])
+            #expect(settings["nodes"] as? Int == 2 && settings["store"] as? String == "postgres")
+            if let control = TestPostgres.control {
+                let left = try await Self.psql(control.pgCtl, url: base, "SELECT count(*) FROM pg_namespace WHERE nspname LIKE 'bench\\_%'")
+                #expect(left == "0", "bench schemas left behind: \(left)")
+            }
+            let sqliteNodes = try await baton(["bench", "--store", "sqlite", "--workers", "http", "--nodes", "2"])
+            #expect(sqliteNodes.status == 64, "several nodes need a shared store")
+        }
 
         /// Two nodes, two workers each attached to both (in a different order), 20,000 tasks
         /// submitted half to each node: each runs exactly once, in its first attempt.
