@@ -9,7 +9,8 @@ struct TaskRoutes<Context: RequestContext>: Sendable {
 
     var routes: [Route<Context>] {
         [
-            Route(.post, "/v1/tasks", access: .producer, summary: "Submit a task, or an array of tasks", request: "NewTaskOrBatch",
+            Route(
+                .post, "/v1/tasks", access: .producer, summary: "Submit a task, or an array of tasks", request: "NewTaskOrBatch",
                 response: "TaskOrTaskList", submit),
             Route(.get, "/v1/tasks", access: .producer, summary: "List tasks, newest first", response: "TaskPage", list),
             Route(.get, "/v1/tasks/:id", access: .producer, summary: "Get a task", response: "Task", get),
@@ -26,10 +27,12 @@ struct TaskRoutes<Context: RequestContext>: Sendable {
         // Unique keys and Idempotency-Key: a duplicate answers 200 with "duplicate": true.
         let key = try UniqueSubmit.idempotencyKey(request)
         if isBatch {
-            let outcome = try await ops.submitOutcome(try JSONBodyReader.decode([NewTask].self, from: body), idempotencyKey: key)
+            let outcome = try await ops.submitOutcome(
+                try FastNewTaskDecoder.decodeBatch(body) ?? JSONBodyReader.decode([NewTask].self, from: body), idempotencyKey: key)
             return JSONResponse.make(status: UniqueSubmit.status(outcome), bytes: UniqueSubmit.taskListJSON(outcome))
         } else {
-            let outcome = try await ops.submitOutcome([try JSONBodyReader.decode(NewTask.self, from: body)], idempotencyKey: key)
+            let outcome = try await ops.submitOutcome(
+                [try FastNewTaskDecoder.decodeOne(body) ?? JSONBodyReader.decode(NewTask.self, from: body)], idempotencyKey: key)
             guard let first = outcome.tasks.first else { throw BatonError(.internal, "the store returned no task") }
             var response = JSONResponse.make(
                 status: UniqueSubmit.status(outcome), bytes: UniqueSubmit.taskJSON(first, duplicate: outcome.duplicate[0]))

@@ -1,0 +1,309 @@
+import BatonCore
+import Foundation
+import NIOCore
+
+/// Reads `POST /v1/tasks` bodies (one task object, or an array of them) without
+/// `JSONDecoder`, for bodies that already passed the strict syntax and depth check.
+///
+/// It yields exactly the `NewTask` values `JSONDecoder` would: arguments already in the
+/// canonical form `RawJSON` normalises to (compact, keys in ascending byte order, ASCII keys,
+/// integers, strings without escapes) are kept as their text; any other arguments are
+/// normalised as `RawJSON`'s Codable path does. Anything else it is not sure of (an unknown
+/// or repeated field, `null`, a number that is not a plain integer where an integer is
+/// expected, an unexpected type, invalid UTF-8) makes it answer `nil`, and the route decodes
+/// with `JSONDecoder`, which accepts the same or reports the precise error.
+enum FastNewTaskDecoder {
+    /// The tasks of a batch body (`[...]`); `nil`: use `JSONDecoder`.
+    static func decodeBatch(_ buffer: ByteBuffer) -> [NewTask]? {
+        buffer.withUnsafeReadableBytes { raw -> [NewTask]? in
+            var s = JSONScanner(raw, maxDepth: Int.max)
+            guard s.consume(UInt8(ascii: "[")) else { return nil }
+            var tasks: [NewTask] = []
+            if !s.consume(UInt8(ascii: "]")) {
+                repeat {
+                    guard let task = task(&s) else { return nil }
+                    tasks.append(task)
+                } while s.consume(UInt8(ascii: ","))
+                guard s.consume(UInt8(ascii: "]")) else { return nil }
+            }
+            s.skipWhitespace()
+            return s.atEnd ? tasks : nil
+        }
+    }
+
+    /// The task of a single-task body (`{...}`); `nil`: use `JSONDecoder`.
+    static func decodeOne(_ buffer: ByteBuffer) -> NewTask? {
+        buffer.withUnsafeReadableBytes { raw -> NewTask? in
+            var s = JSONScanner(raw, maxDepth: Int.max)
+            guard let task = task(&s) else { return nil }
+            s.skipWhitespace()
+            return s.atEnd ? task : nil
+        }
+    }
+
+    private enum Field: Int {
+        case kind, args, queue, priority, runAt, delay, maxAttempts, timeout, retry, uniqueKey, uniqueWindow, tags, id
+
+        init?(_ key: String) {
+            switch key {
+            case "kind": self = .kind
+            case "args": self = .args
+            case "queue": self = .queue
+            case "priority": self = .priority
+            case "run_at": self = .runAt
+            case "delay": self = .delay
+            case "max_attempts": self = .maxAttempts
+            case "timeout": self = .timeout
+            case "retry": self = .retry
+            case "unique_key": self = .uniqueKey
+            case "unique_window": self = .uniqueWindow
+            case "tags": self = .tags
+            case "id": self = .id
+            default: return nil
+            }
+        }
+    }
+
+    private static func task(_ s: inout JSONScanner) -> NewTask? {
+        guard s.consume(UInt8(ascii: "{")) else { return nil }
+        var seen = 0
+        var task = NewTask(kind: "")
+        var hasKind = false
+        if !s.consume(UInt8(ascii: "}")) {
+            repeat {
+                guard let key = s.validString(), s.consume(UInt8(ascii: ":")), let field = Field(key) else { return nil }
+                guard seen & (1 << field.rawValue) == 0 else { return nil }
+                seen |= 1 << field.rawValue
+                switch field {
+                case .kind:
+                    guard let v = s.validString() else { return nil }
+                    task.kind = v
+                    hasKind = true
+                case .args:
+                    guard let v = args(&s) else { return nil }
+                    task.args = v
+                case .queue:
+                    guard let v = s.validString() else { return nil }
+                    task.queue = v
+                case .priority:
+                    guard let v = s.int() else { return nil }
+                    task.priority = v
+                case .maxAttempts:
+                    guard let v = s.int() else { return nil }
+                    task.maxAttempts = v
+                case .runAt:
+                    guard let text = s.validString(), let date = BatonJSON.parseDate(text) else { return nil }
+                    task.runAt = date
+                case .delay:
+                    guard let v = s.double() else { return nil }
+                    task.delay = v
+                case .timeout:
+                    guard let v = s.double() else { return nil }
+                    task.timeout = v
+                case .uniqueWindow:
+                    guard let v = s.double() else { return nil }
+                    task.uniqueWindow = v
+                case .uniqueKey:
+                    guard let v = s.validString() else { return nil }
+                    task.uniqueKey = v
+                case .id:
+                    guard let text = s.validString(), let id = TaskID(text) else { return nil }
+                    task.id = id
+                case .tags:
+                    guard let v = strings(&s) else { return nil }
+                    task.tags = v
+                case .retry:
+                    guard let v = retry(&s) else { return nil }
+                    task.retry = v
+                }
+            } while s.consume(UInt8(ascii: ","))
+            guard s.consume(UInt8(ascii: "}")) else { return nil }
+        }
+        return hasKind ? task : nil
+    }
+
+    private static func strings(_ s: inout JSONScanner) -> [String]? {
+        guard s.consume(UInt8(ascii: "[")) else { return nil }
+        var items: [String] = []
+        if s.consume(UInt8(ascii: "]")) { return items }
+        repeat {
+            guard let item = s.validString() else { return nil }
+            items.append(item)
+        } while s.consume(UInt8(ascii: ","))
+        return s.consume(UInt8(ascii: "]")) ? items : nil
+    }
+
+    /// `{"policy", "backoff"?, "cap"?, "jitter"?}`, as `RetryPolicy`'s Codable reads it.
+    private static func retry(_ s: inout JSONScanner) -> RetryPolicy? {
+        guard s.consume(UInt8(ascii: "{")) else { return nil }
+        var name: String?
+        var backoff: Double?
+        var cap: Double?
+        var jitter: Bool?
+        if !s.consume(UInt8(ascii: "}")) {
+            repeat {
+                guard let key = s.validString(), s.consume(UInt8(ascii: ":")) else { return nil }
+                switch key {
+                case "policy":
+                    guard name == nil, let v = s.validString() else { return nil }
+                    name = v
+                case "backoff":
+                    guard backoff == nil, let v = s.double() else { return nil }
+                    backoff = v
+                case "cap":
+                    guard cap == nil, let v = s.double() else { return nil }
+                    cap = v
+                case "jitter":
+                    guard jitter == nil, let v = s.bool() else { return nil }
+                    jitter = v
+                default: return nil
+                }
+            } while s.consume(UInt8(ascii: ","))
+            guard s.consume(UInt8(ascii: "}")) else { return nil }
+        }
+        guard let name, var policy = try? RetryPolicy.named(name, base: backoff, cap: cap) else { return nil }
+        if case .exponential(let b, let c, _) = policy, let jitter { policy = .exponential(base: b, cap: c, jitter: jitter) }
+        return policy
+    }
+
+    /// The arguments as `RawJSON`'s Codable path normalises them; `null` is left to `JSONDecoder`.
+    private static func args(_ s: inout JSONScanner) -> RawJSON? {
+        s.skipWhitespace()
+        guard s.peek != UInt8(ascii: "n"), let text = s.rawValue(), !Self.mayBeRepaired(text) else { return nil }
+        if isCanonical(text) { return RawJSON(trusted: text) }
+        guard let value = try? JSONDecoder().decode(JSONValue.self, from: Data(text.utf8)) else { return nil }
+        return RawJSON(value)
+    }
+
+    /// Whether text holds U+FFFD, as `String(decoding:)` leaves where it repaired invalid
+    /// UTF-8 (a body that passed the syntax check has none; a real U+FFFD goes to `JSONDecoder`).
+    static func mayBeRepaired(_ text: String) -> Bool {
+        text.utf8.contains(0xEF) && text.unicodeScalars.contains("\u{FFFD}")
+    }
+
+    /// Whether compact JSON text is already what `RawJSON(JSONValue)` writes: ASCII keys in
+    /// strictly ascending byte order, strings without escapes, integers that fit `Int64`
+    /// (not `-0`), no fractions or exponents.
+    static func isCanonical(_ text: String) -> Bool {
+        var text = text
+        return text.withUTF8 { bytes in
+            var i = 0
+            return canonicalValue(bytes, &i) && i == bytes.count
+        }
+    }
+
+    private static func canonicalValue(_ b: UnsafeBufferPointer<UInt8>, _ i: inout Int) -> Bool {
+        guard i < b.count else { return false }
+        switch b[i] {
+        case UInt8(ascii: "{"):
+            i += 1
+            if i < b.count, b[i] == UInt8(ascii: "}") {
+                i += 1
+                return true
+            }
+            var previous: UnsafeBufferPointer<UInt8>?
+            while true {
+                guard let key = canonicalString(b, &i, asciiOnly: true) else { return false }
+                if let previous, !previous.lexicographicallyPrecedes(key) { return false }
+                previous = key
+                guard i < b.count, b[i] == UInt8(ascii: ":") else { return false }
+                i += 1
+                guard canonicalValue(b, &i), i < b.count else { return false }
+                if b[i] == UInt8(ascii: "}") {
+                    i += 1
+                    return true
+                }
+                guard b[i] == UInt8(ascii: ",") else { return false }
+                i += 1
+            }
+        case UInt8(ascii: "["):
+            i += 1
+            if i < b.count, b[i] == UInt8(ascii: "]") {
+                i += 1
+                return true
+            }
+            while true {
+                guard canonicalValue(b, &i), i < b.count else { return false }
+                if b[i] == UInt8(ascii: "]") {
+                    i += 1
+                    return true
+                }
+                guard b[i] == UInt8(ascii: ",") else { return false }
+                i += 1
+            }
+        case UInt8(ascii: "\""):
+            return canonicalString(b, &i, asciiOnly: false) != nil
+        case UInt8(ascii: "t"): return literal(b, &i, "true")
+        case UInt8(ascii: "f"): return literal(b, &i, "false")
+        case UInt8(ascii: "n"): return literal(b, &i, "null")
+        default:
+            return canonicalInteger(b, &i)
+        }
+    }
+
+    /// A string without escapes or control characters; its contents.
+    private static func canonicalString(_ b: UnsafeBufferPointer<UInt8>, _ i: inout Int, asciiOnly: Bool)
+        -> UnsafeBufferPointer<UInt8>?
+    {
+        guard i < b.count, b[i] == UInt8(ascii: "\"") else { return nil }
+        i += 1
+        let start = i
+        while i < b.count {
+            let c = b[i]
+            if c == UInt8(ascii: "\"") {
+                i += 1
+                return UnsafeBufferPointer(rebasing: b[start..<i - 1])
+            }
+            if c == UInt8(ascii: "\\") || c < 0x20 || (asciiOnly && c >= 0x80) { return nil }
+            i += 1
+        }
+        return nil
+    }
+
+    private static func literal(_ b: UnsafeBufferPointer<UInt8>, _ i: inout Int, _ word: StaticString) -> Bool {
+        let n = word.utf8CodeUnitCount
+        guard i + n <= b.count else { return false }
+        for k in 0..<n where b[i + k] != word.utf8Start[k] { return false }
+        i += n
+        return true
+    }
+
+    private static func canonicalInteger(_ b: UnsafeBufferPointer<UInt8>, _ i: inout Int) -> Bool {
+        let negative = b[i] == UInt8(ascii: "-")
+        if negative { i += 1 }
+        let first = i
+        var value: Int64 = 0
+        while i < b.count, b[i] >= 0x30, b[i] <= 0x39 {
+            let (m, o1) = value.multipliedReportingOverflow(by: 10)
+            let digit = Int64(b[i] - 0x30)
+            let (v, o2) = negative ? m.subtractingReportingOverflow(digit) : m.addingReportingOverflow(digit)
+            if o1 || o2 { return false }
+            value = v
+            i += 1
+        }
+        let digits = i - first
+        guard digits > 0, !(digits > 1 && b[first] == 0x30), !(negative && value == 0) else { return false }
+        if i < b.count, b[i] == UInt8(ascii: ".") || b[i] == UInt8(ascii: "e") || b[i] == UInt8(ascii: "E") { return false }
+        return true
+    }
+}
+
+extension JSONScanner {
+    /// A string value, escapes decoded; `nil` on invalid UTF-8 (which `JSONDecoder` refuses).
+    mutating func validString() -> String? {
+        guard let text = string(), !FastNewTaskDecoder.mayBeRepaired(text) else { return nil }
+        return text
+    }
+
+    /// Any JSON number as a finite `Double`.
+    mutating func double() -> Double? {
+        skipWhitespace()
+        let start = index
+        guard skipValue(depth: 0), index > start else { return nil }
+        let first = bytes[start]
+        guard first == UInt8(ascii: "-") || (first >= 0x30 && first <= 0x39) else { return nil }
+        let text = String(decoding: UnsafeRawBufferPointer(rebasing: bytes[start..<index]), as: UTF8.self)
+        guard let value = Double(text), value.isFinite else { return nil }
+        return value
+    }
+}
