@@ -38,6 +38,9 @@ public final class PostgresTaskStore: TaskStore, Service {
     /// so that a node serving while `run()` still migrates a fresh schema does not answer
     /// "not migrated".
     private let migrated = Atomic<Bool>(false)
+    /// Set just before the pool's `run()` is entered. Calls wait for it (within their deadline),
+    /// because `PostgresClient` warns about every request made before its `run()`.
+    private let poolStarted = Atomic<Bool>(false)
 
     /// The channel every store notifies and listens on; payloads are `schema/queue`.
     static let notifyChannel = "baton_ready"
@@ -75,6 +78,7 @@ public final class PostgresTaskStore: TaskStore, Service {
         defer { stopper.fire() }
         try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask {
+                self.poolStarted.store(true, ordering: .releasing)
                 await self.client.run()
                 self.logger.debug("connection pool stopped")
             }
@@ -203,9 +207,16 @@ public final class PostgresTaskStore: TaskStore, Service {
         let timeout = timeout ?? configuration.callTimeout
         if stopper.fired { throw BatonError.unavailable("database unreachable: the store is shut down (\(what))") }
         let gated = waitsForMigration && !migrated.load(ordering: .acquiring)
+        let starting = !poolStarted.load(ordering: .acquiring)
         return try await raceDeadline(
             timeout, error: BatonError.unavailable("database unreachable: \(what) did not finish within \(timeout)")
         ) {
+            if starting {
+                while !self.poolStarted.load(ordering: .acquiring) {
+                    if self.stopper.fired { throw BatonError.unavailable("database unreachable: the store is shut down (\(what))") }
+                    try await Task.sleep(for: .milliseconds(1))
+                }
+            }
             if gated {
                 while !self.migrated.load(ordering: .acquiring) {
                     if self.stopper.fired { throw BatonError.unavailable("database unreachable: the store is shut down (\(what))") }
