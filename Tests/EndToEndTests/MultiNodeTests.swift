@@ -270,8 +270,8 @@ extension EndToEnd {
             // The other node sees the same database.
             #expect(try await Self.counts(nodes[1]).count(.succeeded) == total)
 
-            // Acks are written before the node answers them, so the file is complete once all
-            // succeeded; each task is there once, in attempt 1.
+            // A handler writes its line before it returns, so before its ack: once every task
+            // has succeeded the file is complete. Each task is there once, in attempt 1.
             let lines = try Self.records([record])
             #expect(lines.count == total, "\(lines.count) runs recorded for \(total) tasks")
             Self.expectNoAttemptRanTwice(lines)
