@@ -42,9 +42,10 @@ extension EndToEnd {
             let workerArgs = ["worker", "--server", url, "--concurrency", "16", "--lease", "1"]
             let victim = try BatonProcess(workerArgs + ["--id", "victim"])
             let client = BatonClient(servers: [URL(string: url)!])
-            // Slow tasks first, taken by the victim alone, so that it holds some when it is killed.
+            // Slow tasks first, taken by the victim alone, so that it holds some when it is killed (6 s:
+            // longer than submitting two batches takes on a loaded machine).
             let sleeps = try await client.submit(
-                (0..<8).map { _ in NewTask(kind: "sleep", args: try! RawJSON(validating: #"{"seconds":2}"#), priority: 9) })
+                (0..<8).map { _ in NewTask(kind: "sleep", args: try! RawJSON(validating: #"{"seconds":6}"#), priority: 9) })
             let held = try await eventually("the victim to hold running tasks", timeout: .seconds(30)) { () -> [(TaskID, String)]? in
                 let l = try Self.leases(db: db, owner: "victim")
                 return l.isEmpty ? nil : l
@@ -55,7 +56,7 @@ extension EndToEnd {
             for batch in 0..<10 {
                 echoes += try await client.submit(
                     try (0..<1000).map { NewTask(kind: "echo", args: try RawJSON(validating: #"{"n":\#(batch * 1000 + $0)}"#)) })
-                if batch == 2 {
+                if batch == 1 {
                     // Mid-run: both workers are draining echoes now.
                     victim.signal(SIGKILL)
                     try await victim.waitForExit()
