@@ -25,6 +25,22 @@ import Testing
         await #expect(throws: BatonError.self) { try await source.release([LeaseRef(id: .generate(), token: "t")]) }
     }
 
+    @Test func aNodeAnswering503IsFailedOverToo() async throws {
+        // Two "nodes" that cannot serve (as a node whose database is out of reach answers).
+        let server = try await HTTPKindServer.start()
+        defer { Task { await server.stop() } }
+        let base = "http://127.0.0.1:\(server.port)"
+        let nodes = [URL(string: "\(base)/status/503/a")!, URL(string: "\(base)/status/503/b")!]
+        let source = HTTPTaskSource(servers: nodes, logger: testLogger("http"))
+        await #expect {
+            _ = try await source.claim(worker: "w", queues: ["default"], kinds: [], max: 1, wait: .zero, lease: .seconds(30))
+        } throws: { error in
+            (error as? BatonError)?.code == .unavailable
+        }
+        // Both were asked, in order, within the one claim.
+        #expect(server.requests.map(\.uri) == ["/status/503/a/v1/workers/claim", "/status/503/b/v1/workers/claim"])
+    }
+
     @Test func acksThatCannotBeSentAreKeptAndRetried() async throws {
         let source = HTTPTaskSource(
             servers: [deadServers[0]], configuration: .init(ackLinger: .milliseconds(1), ackAttempts: 3),

@@ -243,7 +243,8 @@ public final class HTTPTaskSource: TaskSource {
 
     // MARK: HTTP
 
-    /// POSTs a JSON body to the current server, moving on to the next on a connection failure.
+    /// POSTs a JSON body to the current server, moving on to the next on a connection failure
+    /// or a 503.
     func post<Body: Encodable, Response: Decodable>(_ path: String, _ body: Body, timeout: Duration) async throws -> Response {
         let payload = try BatonJSON.encoder().encode(body)
         let start = state.withLock { $0.current }
@@ -273,6 +274,14 @@ public final class HTTPTaskSource: TaskSource {
                 continue
             }
             let data = Data(bytes.readableBytesView)
+            if status == .serviceUnavailable && servers.count > 1 {
+                // This node cannot serve now (its database is out of reach, or it is stopping):
+                // another node may.
+                lastError = Self.error(status: status, data: data)
+                state.withLock { s in if s.current == index { s.current = (index + 1) % servers.count } }
+                logger.warning("node unavailable; failing over", metadata: ["server": "\(servers[index])", "error": "\(lastError!)"])
+                continue
+            }
             guard (200..<300).contains(status.code) else { throw Self.error(status: status, data: data) }
             do {
                 return try Self.decodeResponse(Response.self, from: data)

@@ -10,7 +10,7 @@ import Testing
 ///
 /// Routes:
 /// - `/echo`: 200, `X-Test: yes`, body `METHOD PATH host=HOST body=BODY`.
-/// - `/status/N`: status N, body `status N`.
+/// - `/status/N` (and any path below it): status N, body `status N`.
 /// - `/big?n=N`: N bytes of `a`, chunked (no Content-Length); `/big?n=N&length=1` with it.
 /// - `/binary`: bytes FF FE 00 01.
 /// - `/stall`: never answers.
@@ -112,7 +112,7 @@ final class HTTPKindServer: Sendable {
                 body = ByteBuffer(
                     string: "\(head.method.rawValue) \(path) host=\(head.headers.first(name: "host") ?? "") body=\(self.body)")
             case _ where path.hasPrefix("/status/"):
-                status = HTTPResponseStatus(statusCode: Int(path.dropFirst(8)) ?? 500)
+                status = HTTPResponseStatus(statusCode: Int(path.dropFirst(8).prefix { $0.isNumber }) ?? 500)
                 body = ByteBuffer(string: "status \(status.code)")
             case "/big":
                 body = ByteBuffer(repeating: UInt8(ascii: "a"), count: Int(query("n") ?? "0") ?? 0)
