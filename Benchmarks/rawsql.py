@@ -1,7 +1,9 @@
 #!/usr/bin/env python3
 # The store ceiling: Baton's SQLite schema and its claim/complete statements with no scheduler
-# around them (see docs/benchmarks.md, "The store's own ceiling"). Usage: python3 Benchmarks/rawsql.py
-import sqlite3, time, os, uuid, tempfile
+# around them (see docs/benchmarks.md, "The store's own ceiling"). Usage: python3 Benchmarks/rawsql.py [--v2]
+# --v2: the terminal index as schema v2 had it (`state IN (...)`), to compare with v3's equalities.
+# Ids are UUIDv7 text as Baton makes them (time-ordered, so lookups by id stay in cached pages).
+import sqlite3, time, os, uuid, tempfile, sys
 d = tempfile.mkdtemp(); path = os.path.join(d, "raw.db")
 db = sqlite3.connect(path, isolation_level=None)
 db.execute("PRAGMA journal_mode=WAL"); db.execute("PRAGMA synchronous=NORMAL")
@@ -12,9 +14,15 @@ db.execute("""CREATE TABLE tasks (seq INTEGER PRIMARY KEY, id TEXT NOT NULL UNIQ
 for s in ["CREATE INDEX tasks_ready ON tasks (queue, priority DESC, run_at, seq) WHERE state = 'ready'",
  "CREATE INDEX tasks_pending ON tasks (run_at) WHERE state = 'pending'",
  "CREATE INDEX tasks_running_lease ON tasks (lease_expires_at) WHERE state = 'running'",
- "CREATE INDEX tasks_terminal ON tasks (finished_at) WHERE state IN ('succeeded','failed','cancelled')"]: db.execute(s)
+ "CREATE INDEX tasks_terminal ON tasks (finished_at) WHERE state IN ('succeeded','failed','cancelled')" if "--v2" in sys.argv else
+ "CREATE INDEX tasks_terminal ON tasks (finished_at) WHERE (state = 'succeeded' OR state = 'failed' OR state = 'cancelled')",
+ "CREATE UNIQUE INDEX tasks_unique_active ON tasks (unique_key) WHERE unique_key IS NOT NULL AND state IN ('pending','ready','running')",
+ "CREATE INDEX tasks_unique_key ON tasks (unique_key, created_at) WHERE unique_key IS NOT NULL"]: db.execute(s)
 N = 100000
-rows = [(str(uuid.uuid4()), "noop", "default", "{}", 5, "ready", 10, 1, 1) for _ in range(N)]
+def uuid7():
+    ms = int(time.time() * 1000); r = int.from_bytes(os.urandom(10), "big")
+    return str(uuid.UUID(int=(ms << 80) | (0x7 << 76) | ((r >> 62) & 0xFFF) << 64 | (0b10 << 62) | (r & ((1 << 62) - 1))))
+rows = [(uuid7(), "noop", "default", "{}", 5, "ready", 10, 1, 1) for _ in range(N)]
 t = time.perf_counter(); db.execute("BEGIN")
 db.executemany("INSERT INTO tasks (id, kind, queue, args, priority, state, max_attempts, run_at, created_at) VALUES (?,?,?,?,?,?,?,?,?)", rows)
 db.execute("COMMIT"); enq = time.perf_counter() - t
@@ -30,7 +38,7 @@ while True:
     a = time.perf_counter(); db.execute("BEGIN IMMEDIATE"); db.executemany(complete, [("null", 3, r[1], r[11]) for r in got]); db.execute("COMMIT"); ta += time.perf_counter() - a
     done += len(got)
 tot = time.perf_counter() - t
-print(f"raw SQLite (python sqlite3, same schema/statements): enqueue {N/enq:,.0f}/s; claim {done/tc:,.0f} rows/s; ack {done/ta:,.0f} rows/s; claim+ack {done/tot:,.0f} tasks/s")
+print(f"raw SQLite (python sqlite3, schema {'v2' if '--v2' in sys.argv else 'v3'}, Baton's statements): enqueue {N/enq:,.0f}/s; claim {done/tc:,.0f} rows/s; ack {done/ta:,.0f} rows/s; claim+ack {done/tot:,.0f} tasks/s")
 db.close()
 import shutil
 shutil.rmtree(d)

@@ -18,6 +18,11 @@ enum Migrations {
                 try db.execute(sql: statement)
             }
         }
+        migrator.registerMigration("v3") { db in
+            for statement in SQL.schemaV3 {
+                try db.execute(sql: statement)
+            }
+        }
         return migrator
     }()
 }

@@ -93,6 +93,20 @@ enum SQL {
         "CREATE INDEX tasks_unique_key ON tasks (unique_key, created_at) WHERE unique_key IS NOT NULL",
     ]
 
+    // MARK: Schema (migration v3): the terminal index's condition without `IN`
+
+    /// The terminal states as equalities. A partial index's condition is evaluated for every
+    /// row an `INSERT` or state-changing `UPDATE` writes; SQLite evaluates `state IN (…)` there
+    /// far more slowly than three comparisons (measured with `Benchmarks/rawsql.py`: the v1
+    /// index made enqueues ≈25% and acks ≈45% slower). Queries that must use the index repeat
+    /// this exact text.
+    static let terminalCondition = "(state = 'succeeded' OR state = 'failed' OR state = 'cancelled')"
+
+    static let schemaV3 = [
+        "DROP INDEX tasks_terminal",
+        "CREATE INDEX tasks_terminal ON tasks (finished_at) WHERE \(terminalCondition)",
+    ]
+
     // MARK: Unique and idempotent submits
 
     /// The newest task holding `unique_key`: active, or created at or after the given time.
@@ -227,7 +241,7 @@ enum SQL {
         """
 
     static let deleteFinished = """
-        DELETE FROM tasks WHERE seq IN (SELECT seq FROM tasks WHERE state IN \(terminalStates) AND finished_at < ? LIMIT ?)
+        DELETE FROM tasks WHERE seq IN (SELECT seq FROM tasks WHERE \(terminalCondition) AND finished_at < ? LIMIT ?)
         """
 
     static func nextDue(queueCount: Int) -> String {

@@ -185,3 +185,23 @@ extension SQLiteTaskStore {
         }
     }
 }
+
+extension SQLiteTaskStore {
+    /// Creates a database at `path` with the schema only up to `migration`, then runs `sql`.
+    /// Tests only: it is how they make databases written by an earlier Baton.
+    static func makeDatabaseForTesting(path: String, upTo migration: String, then sql: [String]) throws {
+        let pool = try DatabasePool(path: path)
+        try Migrations.migrator.migrate(pool, upTo: migration)
+        try pool.write { db in
+            for statement in sql { try db.execute(sql: statement) }
+        }
+        try pool.close()
+    }
+
+    /// The `CREATE INDEX` text of an index, if it exists. Tests only.
+    func indexDefinitionForTesting(_ name: String) async throws -> String? {
+        try await pool.read { db in
+            try String.fetchOne(db, sql: "SELECT sql FROM sqlite_master WHERE type = 'index' AND name = ?", arguments: [name])
+        }
+    }
+}

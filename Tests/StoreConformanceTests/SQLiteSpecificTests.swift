@@ -181,4 +181,37 @@ struct SQLiteSpecificTests {
             try store.close()
         }
     }
+
+    /// A database written before migration v3 gets the terminal index with its new condition
+    /// and keeps its tasks: finished ones are still found by the retention purge, ready ones claimed.
+    @Test func migrationV3RebuildsTheTerminalIndex() async throws {
+        try await withDirectory { directory in
+            let path = directory.appendingPathComponent("old.db").path
+            let columns = "id, kind, queue, args, priority, state, max_attempts, run_at, created_at, finished_at"
+            let finished = TaskID.generate()
+            let ready = TaskID.generate()
+            let recent = TaskID.generate()
+            try SQLiteTaskStore.makeDatabaseForTesting(
+                path: path, upTo: "v2",
+                then: [
+                    "INSERT INTO tasks (\(columns)) VALUES ('\(finished)', 'k', 'default', '{}', 0, 'succeeded', 1, 0, 0, 1000)",
+                    "INSERT INTO tasks (\(columns)) VALUES ('\(recent)', 'k', 'default', '{}', 0, 'failed', 1, 0, 0, 5000)",
+                    "INSERT INTO tasks (\(columns)) VALUES ('\(ready)', 'k', 'default', '{}', 0, 'ready', 1, 0, 0, NULL)",
+                ])
+            let store = try await SQLiteTaskStore.open(.init(path: path))
+            let definition = try #require(try await store.indexDefinitionForTesting("tasks_terminal"))
+            #expect(definition.contains(SQL.terminalCondition), "\(definition)")
+            #expect(!definition.contains(" IN "), "\(definition)")
+            let plan = try await store.queryPlanForTesting(SQL.deleteFinished)
+            #expect(plan.contains { $0.contains("INDEX tasks_terminal") }, "\(plan)")
+
+            let deleted = try await store.taskDeleteFinished(.init(finishedBefore: Date(timeIntervalSince1970: 2)))
+            #expect(deleted == 1)
+            #expect(try await store.taskGet(finished) == nil)
+            #expect(try await store.taskGet(recent)?.state == .failed)
+            let claimed = try await store.taskClaim(.init(worker: "w", queues: ["default"], max: 10))
+            #expect(claimed.map(\.task.id) == [ready])
+            try store.close()
+        }
+    }
 }
