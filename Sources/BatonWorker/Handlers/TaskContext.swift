@@ -13,8 +13,20 @@ public struct TaskContext: Sendable {
     public let queue: String
     /// The id of the worker running the attempt.
     public let worker: String
-    public let logger: Logger
+    /// The logger given at creation, without this attempt's metadata.
+    let baseLogger: Logger
     let stop: StopFlag
+
+    /// A logger carrying `task_id`, `kind`, `attempt` and `worker`. Built when asked for, so
+    /// an attempt whose handler never logs pays nothing for the metadata.
+    public var logger: Logger {
+        var logger = baseLogger
+        logger[metadataKey: "task_id"] = .stringConvertible(taskID)
+        logger[metadataKey: "kind"] = .string(kind)
+        logger[metadataKey: "attempt"] = .stringConvertible(attempt)
+        logger[metadataKey: "worker"] = .string(worker)
+        return logger
+    }
 
     public init(
         taskID: TaskID, kind: String, attempt: Int, maxAttempts: Int, queue: String, worker: String, logger: Logger
@@ -34,7 +46,7 @@ public struct TaskContext: Sendable {
         self.maxAttempts = maxAttempts
         self.queue = queue
         self.worker = worker
-        self.logger = logger
+        self.baseLogger = logger
         self.stop = stop
     }
 
