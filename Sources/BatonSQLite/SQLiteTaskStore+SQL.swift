@@ -183,6 +183,20 @@ enum SQL {
         lease_expires_at = NULL WHERE id = ? AND state = 'running' AND lease_token = ?
         """
 
+    /// The largest batch of completions one statement takes; smaller batches use the
+    /// statement for the largest `completeManySizes` entry that fits, so few are cached.
+    static let completeManySizes = [256, 64, 16, 4, 1]
+
+    /// `rows` completions in one statement, each fenced by its own lease token. Arguments:
+    /// finished_at, then per row id, lease token, result. Returns the ids it completed.
+    static func completeMany(rows: Int) -> String {
+        """
+        UPDATE tasks SET state = 'succeeded', result = v.column3, finished_at = ?, lease_owner = NULL, lease_token = NULL, \
+        lease_expires_at = NULL FROM (VALUES \(Array(repeating: "(?,?,?)", count: rows).joined(separator: ","))) AS v \
+        WHERE tasks.id = v.column1 AND tasks.state = 'running' AND tasks.lease_token = v.column2 RETURNING tasks.id
+        """
+    }
+
     static let exists = "SELECT 1 FROM tasks WHERE id = ?"
 
     /// What a failure needs to decide: `seq, state, lease_token, attempt, max_attempts, retry`.

@@ -4,37 +4,74 @@ import GRDB
 
 extension SQLiteTaskStore {
     /// One transaction for the whole batch; each ack applies only while its task is running
-    /// under the ack's lease token.
+    /// under the ack's lease token. When no task is acknowledged twice in the batch, the
+    /// completions are written by a few multi-row statements (`SQL.completeMany`) instead of
+    /// one statement per task; outcomes are the same either way.
     public func taskAckMany(_ p: TaskAckParams) async throws -> [AckOutcome] {
         guard !p.acks.isEmpty else { return [] }
         let fallback = configuration.defaultRetry
+        let distinct = Set(p.acks.lazy.map(\.lease.id)).count == p.acks.count
         let (outcomes, madeDue) = try await write("acknowledging \(p.acks.count) task(s)") { db -> ([AckOutcome], Bool) in
             let now = Millis.now()
-            var outcomes: [AckOutcome] = []
-            outcomes.reserveCapacity(p.acks.count)
+            var outcomes: [AckOutcome?] = Array(repeating: nil, count: p.acks.count)
             var madeDue = false
-            for ack in p.acks {
+            var completions: [(index: Int, completion: TaskCompletion)] = []
+            for (index, ack) in p.acks.enumerated() {
                 switch ack {
+                case .complete(let completion) where distinct:
+                    completions.append((index, completion))
                 case .complete(let completion):
-                    let statement = try db.cachedStatement(sql: SQL.complete)
-                    try statement.execute(arguments: [completion.result.text, now, completion.lease.id.description, completion.lease.token])
-                    if db.changesCount > 0 {
-                        outcomes.append(.applied(.succeeded))
-                    } else {
-                        outcomes.append(try Self.refusal(id: completion.lease.id, db: db))
-                    }
+                    outcomes[index] = try Self.applyCompletion(completion, now: now, db: db)
                 case .fail(let failure):
                     let outcome = try Self.applyFailure(failure, fallback: fallback, now: now, db: db)
                     if case .applied(.pending) = outcome.ack { madeDue = true }
-                    outcomes.append(outcome.ack)
+                    outcomes[index] = outcome.ack
                 }
             }
-            return (outcomes, madeDue)
+            try Self.applyCompletions(completions, now: now, into: &outcomes, db: db)
+            return (outcomes.map { $0 ?? .notFound }, madeDue)
         }
         count { $0.ackTransactions += 1 }
         // A retry changes when the next task is due (or is due at once): wake the claimers.
         if madeDue { readySignal.notify() }
         return outcomes
+    }
+
+    private static func applyCompletion(_ completion: TaskCompletion, now: Int64, db: Database) throws -> AckOutcome {
+        let statement = try db.cachedStatement(sql: SQL.complete)
+        try statement.execute(arguments: [completion.result.text, now, completion.lease.id.description, completion.lease.token])
+        return db.changesCount > 0 ? .applied(.succeeded) : try refusal(id: completion.lease.id, db: db)
+    }
+
+    /// Completions of distinct tasks, in chunks of `SQL.completeManySizes`.
+    private static func applyCompletions(
+        _ completions: [(index: Int, completion: TaskCompletion)], now: Int64, into outcomes: inout [AckOutcome?], db: Database
+    ) throws {
+        var start = 0
+        while start < completions.count {
+            let remaining = completions.count - start
+            let size = SQL.completeManySizes.first { $0 <= remaining } ?? 1
+            let chunk = completions[start..<start + size]
+            start += size
+            var arguments: [(any DatabaseValueConvertible)?] = [now]
+            arguments.reserveCapacity(1 + 3 * size)
+            var ids: [String] = []
+            ids.reserveCapacity(size)
+            for (_, completion) in chunk {
+                let id = completion.lease.id.description
+                ids.append(id)
+                arguments.append(id)
+                arguments.append(completion.lease.token)
+                arguments.append(completion.result.text)
+            }
+            let statement = try db.cachedStatement(sql: SQL.completeMany(rows: size))
+            var applied = Set<String>(minimumCapacity: size)
+            let rows = try String.fetchCursor(statement, arguments: StatementArguments(arguments))
+            while let id = try rows.next() { applied.insert(id) }
+            for ((index, completion), id) in zip(chunk, ids) {
+                outcomes[index] = applied.contains(id) ? .applied(.succeeded) : try refusal(id: completion.lease.id, db: db)
+            }
+        }
     }
 
     private static func refusal(id: TaskID, db: Database) throws -> AckOutcome {

@@ -171,6 +171,7 @@ struct SQLiteSpecificTests {
                 (SQL.deleteFinished, "tasks_terminal"),
                 (SQL.nextDue(queueCount: 2), "tasks_pending"),
                 (SQL.complete, "sqlite_autoindex_tasks_1"),
+                (SQL.completeMany(rows: 4), "sqlite_autoindex_tasks_1"),
                 (SQL.heartbeat, "sqlite_autoindex_tasks_1"),
             ]
             for (sql, index) in expectations {
@@ -211,6 +212,40 @@ struct SQLiteSpecificTests {
             #expect(try await store.taskGet(recent)?.state == .failed)
             let claimed = try await store.taskClaim(.init(worker: "w", queues: ["default"], max: 10))
             #expect(claimed.map(\.task.id) == [ready])
+            try store.close()
+        }
+    }
+
+    /// A large batch of completions goes through several multi-row statements; each ack
+    /// still gets its own outcome (applied, stale token, cancelled, unknown task), in order.
+    @Test func largeAckBatchReportsEachOutcome() async throws {
+        try await withDirectory { directory in
+            let store = try await SQLiteTaskStore.open(.init(path: directory.appendingPathComponent("baton.db").path))
+            try await store.enqueue((0..<300).map { _ in NewTask(kind: "k") })
+            let claimed = try await store.taskClaim(.init(worker: "w", queues: ["default"], max: 300))
+            #expect(claimed.count == 300)
+            _ = try await store.taskCancel(claimed[7].task.id)
+            var acks: [TaskAck] = []
+            var expected: [AckOutcome] = []
+            for (i, task) in claimed.enumerated() {
+                let result = RawJSON(trusted: #"{"n": \#(i)}"#)
+                if i % 50 == 3 {
+                    acks.append(.complete(TaskCompletion(lease: LeaseRef(id: task.task.id, token: "forged"), result: result)))
+                    expected.append(.staleLease)
+                } else {
+                    acks.append(.complete(TaskCompletion(lease: task.lease, result: result)))
+                    expected.append(i == 7 ? .staleLease : .applied(.succeeded))
+                }
+                if i % 100 == 42 {
+                    acks.append(.complete(TaskCompletion(lease: LeaseRef(id: TaskID.generate(), token: "t"), result: result)))
+                    expected.append(.notFound)
+                }
+            }
+            #expect(try await store.taskAckMany(TaskAckParams(acks: acks)) == expected)
+            let stored = try #require(try await store.taskGet(claimed[299].task.id))
+            #expect(stored.state == .succeeded)
+            #expect(stored.result?.text == #"{"n": 299}"#)
+            #expect(try await store.taskGet(claimed[3].task.id)?.state == .running)
             try store.close()
         }
     }
