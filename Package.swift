@@ -62,7 +62,7 @@ let package = Package(
         .target(
             name: "BatonWorker",
             dependencies: [
-                "BatonCore",
+                "BatonCore", "BatonClient",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),

@@ -1,10 +1,10 @@
 import AsyncHTTPClient
+import BatonClient
 import BatonCore
 import Foundation
 import Logging
 import NIOCore
 import NIOHTTP1
-import NIOSSL
 import Synchronization
 
 /// A node's worker protocol over HTTP (`/v1/workers/…`), for remote workers.
@@ -77,17 +77,8 @@ public final class HTTPTaskSource: TaskSource {
     /// As `defaultHTTPClient` (process-wide, never shut down; one per file), for `https` nodes
     /// whose certificate is signed by a CA in `caFile` (PEM).
     public static func httpClient(caFile: String) throws -> HTTPClient {
-        let certificates: [NIOSSLCertificate]
-        do {
-            certificates = try NIOSSLCertificate.fromPEMFile(caFile)
-        } catch {
-            throw BatonError.invalidArgument("cannot read the CA file \(caFile): \(error)")
-        }
-        guard !certificates.isEmpty else { throw BatonError.invalidArgument("the CA file \(caFile) holds no certificate") }
-        var tls = TLSConfiguration.makeClientConfiguration()
-        tls.trustRoots = .certificates(certificates)
         var configuration = failFastConfiguration()
-        configuration.tlsConfiguration = tls
+        configuration.tlsConfiguration = try BatonClient.tlsConfiguration(caFile: caFile)
         return caClients.withLock { clients in
             if let client = clients[caFile] { return client }
             let client = HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup, configuration: configuration)
