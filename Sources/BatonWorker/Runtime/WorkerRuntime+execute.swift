@@ -19,10 +19,15 @@ extension WorkerRuntime {
     func execute(_ claimed: ClaimedTask, entry: Entry) async {
         let task = claimed.task
         let stop = entry.stop
-        var logger = self.logger
-        logger[metadataKey: "task_id"] = .stringConvertible(task.id)
-        logger[metadataKey: "kind"] = .string(task.kind)
-        logger[metadataKey: "attempt"] = .stringConvertible(task.attempt)
+        // The task's metadata is attached only for a line that is written.
+        let debug = self.logger.logLevel <= .debug
+        var logger: Logger {
+            var logger = self.logger
+            logger[metadataKey: "task_id"] = .stringConvertible(task.id)
+            logger[metadataKey: "kind"] = .string(task.kind)
+            logger[metadataKey: "attempt"] = .stringConvertible(task.attempt)
+            return logger
+        }
 
         guard let registration = registry.registration(for: task.kind) else {
             // Cannot happen while claims are filtered by kind; give the task back untouched.
@@ -35,9 +40,9 @@ extension WorkerRuntime {
         }
         let context = TaskContext(
             taskID: task.id, kind: task.kind, attempt: task.attempt, maxAttempts: task.maxAttempts, queue: task.queue,
-            worker: configuration.id, logger: logger, stop: stop)
+            worker: configuration.id, logger: self.logger, stop: stop)
         let timeout = task.timeout.map { Duration.seconds($0) } ?? registration.timeout
-        logger.debug("task started")
+        if debug { logger.debug("task started") }
         let started = ContinuousClock.now
 
         let outcome = await run(registration, args: task.args, context: context, entry: entry, timeout: timeout)
@@ -47,11 +52,11 @@ extension WorkerRuntime {
         switch (outcome, stop.reason) {
         case (.succeeded(let result), _):
             guard takeOutcome(claimed.lease) else {
-                logger.debug("handler finished after the task was taken from it; not acknowledged")
+                if debug { logger.debug("handler finished after the task was taken from it; not acknowledged") }
                 return
             }
             state.withLock { $0.stats.succeeded += 1 }
-            if logger.logLevel <= .debug { logger.debug("task succeeded", metadata: ["duration": duration()]) }
+            if debug { logger.debug("task succeeded", metadata: ["duration": duration()]) }
             source.ack(.complete(TaskCompletion(lease: claimed.lease, result: result)))
 
         case (.threw(let error), nil) where !Task.isCancelled:
@@ -78,7 +83,7 @@ extension WorkerRuntime {
             // Cancelled by an operator, lease lost, or released on shutdown: whoever stopped the
             // task already settled it. On a hard cancellation of the runtime the entry stays
             // for the runtime's final release.
-            logger.debug("task stopped", metadata: ["reason": "\(stop.reason.map { "\($0)" } ?? "worker cancelled")"])
+            if debug { logger.debug("task stopped", metadata: ["reason": "\(stop.reason.map { "\($0)" } ?? "worker cancelled")"]) }
         }
     }
 

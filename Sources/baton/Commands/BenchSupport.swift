@@ -1,6 +1,7 @@
 import BatonCore
 import Dispatch
 import Foundation
+import Histogram
 import Synchronization
 
 /// What `baton bench` must undo whatever happens: child processes to stop and files to
@@ -171,7 +172,8 @@ enum ProcStats {
     }
 }
 
-/// Percentiles of a set of samples (milliseconds), exact: every sample is kept and sorted.
+/// Percentiles of a set of samples (milliseconds), through an HdrHistogram of microseconds
+/// with three significant digits (values within 0.1%).
 struct LatencySummary: Codable, Sendable {
     var p50: Double
     var p90: Double
@@ -181,17 +183,17 @@ struct LatencySummary: Codable, Sendable {
 
     init?(_ samples: [Double]) {
         guard !samples.isEmpty else { return nil }
-        let sorted = samples.sorted()
-        func at(_ q: Double) -> Double {
-            // Nearest rank.
-            let rank = Int((q * Double(sorted.count)).rounded(.up))
-            return sorted[Swift.max(0, Swift.min(sorted.count - 1, rank - 1))]
+        // Up to an hour, in microseconds.
+        var histogram = Histogram<UInt64>(highestTrackableValue: 3_600_000_000, numberOfSignificantValueDigits: .three)
+        for sample in samples {
+            _ = histogram.record(UInt64(Swift.min(3_600_000_000, Swift.max(0, (sample * 1000).rounded()))))
         }
-        p50 = BenchFormat.round(at(0.50))
-        p90 = BenchFormat.round(at(0.90))
-        p99 = BenchFormat.round(at(0.99))
-        max = BenchFormat.round(sorted[sorted.count - 1])
-        count = sorted.count
+        func ms(_ microseconds: UInt64) -> Double { BenchFormat.round(Double(microseconds) / 1000) }
+        p50 = ms(histogram.valueAtPercentile(50))
+        p90 = ms(histogram.valueAtPercentile(90))
+        p99 = ms(histogram.valueAtPercentile(99))
+        max = ms(histogram.maxRecorded)
+        count = samples.count
     }
 }
 
