@@ -25,7 +25,7 @@ extension PostgresTaskStore: UniqueTaskStore {
         }
         for task in p.tasks { try task.validate() }
         let key = p.idempotencyKey
-        let hash = key == nil ? "" : try Self.requestHash(p.tasks)
+        let hash = key == nil ? "" : try TaskEnqueueOutcome.requestFingerprint(p.tasks)
         let insert = try uniqueInsert(p.tasks)
         let sql = self.sql
         let logger = self.logger
@@ -81,26 +81,7 @@ extension PostgresTaskStore: UniqueTaskStore {
             let record = try TaskRecord(postgres: row.makeRandomAccess())
             byID[record.id.uuid] = record
         }
-        var outcome = TaskEnqueueOutcome(tasks: [], duplicate: [])
-        for (i, id) in ids.enumerated() {
-            guard let record = byID[id] else { continue }
-            outcome.tasks.append(record)
-            outcome.duplicate.append(i < flags.count ? flags[i] : false)
-        }
-        return outcome
-    }
-
-    /// A fingerprint of a request's tasks (128-bit FNV-1a of their canonical JSON), to tell a
-    /// retried request from a different one under the same idempotency key.
-    static func requestHash(_ tasks: [NewTask]) throws -> String {
-        let data = try BatonJSON.encoder().encode(tasks)
-        var a: UInt64 = 0xcbf2_9ce4_8422_2325
-        var b: UInt64 = 0x6c62_272e_07bb_0142
-        for byte in data {
-            a = (a ^ UInt64(byte)) &* 0x0000_0100_0000_01B3
-            b = (b ^ UInt64(byte)) &* 0x0000_0100_0000_01B3 &+ 0x9E37_79B9
-        }
-        return String(a, radix: 16) + String(b, radix: 16) + ":" + String(data.count)
+        return TaskEnqueueOutcome.recorded(ids: ids, duplicates: flags) { byID[$0] }
     }
 
     /// Prepares an insert with unique-key checks, to run inside a transaction.

@@ -21,7 +21,7 @@ extension SQLiteTaskStore: UniqueTaskStore {
         for task in p.tasks { try task.validate() }
         let prepared = try Self.prepare(p.tasks, now: Millis.now())
         let key = p.idempotencyKey
-        let hash = key == nil ? "" : try Self.requestHash(p.tasks)
+        let hash = key == nil ? "" : try TaskEnqueueOutcome.requestFingerprint(p.tasks)
         let outcome = try await write("enqueueing \(prepared.records.count) task(s)") { db in
             if let key {
                 let since = prepared.now - Self.idempotencyKeyLifetime
@@ -142,27 +142,10 @@ extension SQLiteTaskStore: UniqueTaskStore {
     private static func recorded(ids: String, duplicates: String, db: Database) throws -> TaskEnqueueOutcome {
         let ids = try ColumnJSON.decode([String].self, ids, column: "task_ids")
         let flags = try ColumnJSON.decode([Bool].self, duplicates, column: "duplicates")
-        var outcome = TaskEnqueueOutcome(tasks: [], duplicate: [])
         let get = try db.cachedStatement(sql: SQL.get)
-        for (i, id) in ids.enumerated() {
-            guard let row = try Row.fetchOne(get, arguments: [id]) else { continue }
-            outcome.tasks.append(try TaskRecord(row: row))
-            outcome.duplicate.append(i < flags.count ? flags[i] : false)
+        return try TaskEnqueueOutcome.recorded(ids: ids, duplicates: flags) { id in
+            try Row.fetchOne(get, arguments: [id]).map { try TaskRecord(row: $0) }
         }
-        return outcome
-    }
-
-    /// A fingerprint of a request's tasks (128-bit FNV-1a of their canonical JSON), to tell
-    /// a retried request from a different one under the same idempotency key.
-    static func requestHash(_ tasks: [NewTask]) throws -> String {
-        let data = try BatonJSON.encoder().encode(tasks)
-        var a: UInt64 = 0xcbf2_9ce4_8422_2325
-        var b: UInt64 = 0x6c62_272e_07bb_0142
-        for byte in data {
-            a = (a ^ UInt64(byte)) &* 0x0000_0100_0000_01B3
-            b = (b ^ UInt64(byte)) &* 0x0000_0100_0000_01B3 &+ 0x9E37_79B9
-        }
-        return String(a, radix: 16) + String(b, radix: 16) + ":" + String(data.count)
     }
 
     /// Splits `n` rows into full chunks, then the rest in powers of two, so that only a few

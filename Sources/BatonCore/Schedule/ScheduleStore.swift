@@ -226,6 +226,34 @@ public struct TaskEnqueueOutcome: Sendable, Hashable {
     }
 }
 
+extension TaskEnqueueOutcome {
+    /// A fingerprint of a request's tasks (128-bit FNV-1a of their canonical JSON and its
+    /// length), which a store keeps with an idempotency key to tell a retried request from a
+    /// different one under the same key.
+    public static func requestFingerprint(_ tasks: [NewTask]) throws -> String {
+        let data = try BatonJSON.encoder().encode(tasks)
+        var a: UInt64 = 0xcbf2_9ce4_8422_2325
+        var b: UInt64 = 0x6c62_272e_07bb_0142
+        for byte in data {
+            a = (a ^ UInt64(byte)) &* 0x0000_0100_0000_01B3
+            b = (b ^ UInt64(byte)) &* 0x0000_0100_0000_01B3 &+ 0x9E37_79B9
+        }
+        return String(a, radix: 16) + String(b, radix: 16) + ":" + String(data.count)
+    }
+
+    /// The outcome an idempotency key recorded, from its task ids and duplicate flags, with
+    /// the tasks that still exist (`task(id)` is `nil` for one deleted since).
+    public static func recorded<ID>(ids: [ID], duplicates: [Bool], task: (ID) throws -> TaskRecord?) rethrows -> Self {
+        var outcome = TaskEnqueueOutcome(tasks: [], duplicate: [])
+        for (i, id) in ids.enumerated() {
+            guard let record = try task(id) else { continue }
+            outcome.tasks.append(record)
+            outcome.duplicate.append(i < duplicates.count ? duplicates[i] : false)
+        }
+        return outcome
+    }
+}
+
 /// A store that enforces `unique_key`/`unique_window` and idempotency keys, and says which
 /// tasks were duplicates. A repeated idempotency key answers the first outcome.
 public protocol UniqueTaskStore: TaskStore {
