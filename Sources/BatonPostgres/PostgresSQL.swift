@@ -108,6 +108,10 @@ struct PostgresSQL: Sendable {
 
     /// Completions, each fenced by id, state and token. Binds: ids, tokens, results.
     /// Returns per input row: ordinal, applied, exists.
+    ///
+    /// Existence is looked up only for the rows not applied (`OR` short-circuits), by a scalar
+    /// subquery on the id index: an `EXISTS` here is planned as a hashed subplan, which reads
+    /// the whole table on every batch (a seq scan of 100,000 rows per 1,000 acks).
     var complete: String {
         """
         WITH input AS (SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[]) WITH ORDINALITY AS i(id, token, result, ord)),
@@ -117,7 +121,7 @@ struct PostgresSQL: Sendable {
             FROM input AS i WHERE t.id = i.id AND t.state = 'running' AND t.lease_token = i.token
             RETURNING i.ord
         )
-        SELECT i.ord, d.ord IS NOT NULL, EXISTS (SELECT 1 FROM \(tasks) AS x WHERE x.id = i.id)
+        SELECT i.ord, d.ord IS NOT NULL, d.ord IS NOT NULL OR (SELECT true FROM \(tasks) AS x WHERE x.id = i.id) IS NOT NULL
         FROM input AS i LEFT JOIN done AS d ON d.ord = i.ord ORDER BY i.ord
         """
     }
