@@ -2,10 +2,12 @@ import BatonCore
 import Foundation
 
 extension HTTPTaskSource {
-    /// Decodes a node's answer: claim answers with ``ClaimResponseDecoder`` (the hot path),
-    /// anything else, or a claim answer the scanner does not take, with `JSONDecoder`.
+    /// Decodes a node's answer: claim answers with ``ClaimResponseDecoder`` and ack answers with
+    /// ``AckResponseDecoder`` (the hot path), anything else, or an answer the scanner does not
+    /// take, with `JSONDecoder`.
     static func decodeResponse<Response: Decodable>(_ type: Response.Type, from data: Data) throws -> Response {
         if Response.self == ClaimResponse.self, let fast = ClaimResponseDecoder.decode(data) as? Response { return fast }
+        if Response.self == AckResponse.self, let fast = AckResponseDecoder.decode(data) as? Response { return fast }
         return try BatonJSON.decoder().decode(Response.self, from: data)
     }
 }

@@ -196,11 +196,18 @@ public final class HTTPTaskSource: TaskSource {
     /// Sends one batch, retrying while the node is unreachable; gives up (with an error log)
     /// after the configured attempts or on an error retrying cannot fix.
     private func send(_ batch: [TaskAck]) async {
-        let body = AckBody(acks: batch.map(AckItem.init))
+        // Written by hand; with `JSONEncoder` when a result needs normalising.
+        let payload = AckRequestWriter.body(batch)
         var backoff = Backoff()
         for attempt in 1...max(1, configuration.ackAttempts) {
             do {
-                let response: AckResponse = try await post("/v1/workers/ack", body, timeout: configuration.requestTimeout)
+                let response: AckResponse =
+                    if let payload {
+                        try await post("/v1/workers/ack", payload: payload, timeout: configuration.requestTimeout)
+                    } else {
+                        try await post(
+                            "/v1/workers/ack", AckBody(acks: batch.map(AckItem.init)), timeout: configuration.requestTimeout)
+                    }
                 for result in response.results where result.status != "applied" {
                     logger.warning(
                         "ack refused: lease no longer held", metadata: ["task_id": "\(result.id)", "status": "\(result.status)"])
@@ -237,7 +244,11 @@ public final class HTTPTaskSource: TaskSource {
     /// POSTs a JSON body to the current server, moving on to the next on a connection failure
     /// or a 503.
     func post<Body: Encodable, Response: Decodable>(_ path: String, _ body: Body, timeout: Duration) async throws -> Response {
-        let payload = try BatonJSON.encoder().encode(body)
+        try await post(path, payload: Array(try BatonJSON.encoder().encode(body)), timeout: timeout)
+    }
+
+    /// POSTs a body already encoded as JSON (see ``post(_:_:timeout:)``).
+    func post<Response: Decodable>(_ path: String, payload: [UInt8], timeout: Duration) async throws -> Response {
         let start = state.withLock { $0.current }
         var lastError: (any Error)?
         for offset in 0..<servers.count {
