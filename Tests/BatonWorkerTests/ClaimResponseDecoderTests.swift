@@ -20,7 +20,7 @@ import Testing
     static func variedTasks() throws -> [ClaimedTask] {
         let base = Date(timeIntervalSince1970: 1_763_900_000.123)
         let policies: [RetryPolicy?] = [
-            nil, .none, .fixed(.milliseconds(1500)), .fibonacci(base: .seconds(2), cap: .seconds(60)),
+            nil, RetryPolicy.none, .fixed(.milliseconds(1500)), .fibonacci(base: .seconds(2), cap: .seconds(60)),
             .exponential(base: .seconds(1), cap: .seconds(3600), jitter: true),
             .exponential(base: .milliseconds(250), cap: .seconds(10), jitter: false),
         ]
@@ -175,6 +175,17 @@ import Testing
         let answer = AckResponse(results: [AckItemResult(id: .generate(), outcome: .applied(.succeeded))])
         let data = try BatonJSON.encoder().encode(answer)
         #expect(try HTTPTaskSource.decodeResponse(AckResponse.self, from: data) == answer)
+    }
+
+    @Test func utf8TextAsStringValidatingReadsIt() {
+        let inputs: [[UInt8]] = [
+            [], Array("plain ascii".utf8), Array("é ü 中文 🎉".utf8), [0x61, 0xC3, 0x28], [0xFF], [0xED, 0xA0, 0x80], [0xE2, 0x82],
+            Array("ok".utf8) + [0xF0, 0x9F, 0x8E], [0x7F, 0x00, 0x41],
+        ]
+        for bytes in inputs {
+            let fast = bytes.withUnsafeBytes { ByteScanner.utf8($0) }
+            #expect(fast == String(validating: bytes, as: UTF8.self), "\(bytes)")
+        }
     }
 
     @Test func canonicalDatesMatchTheFormatter() {

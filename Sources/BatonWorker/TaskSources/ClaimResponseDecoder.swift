@@ -364,10 +364,22 @@ struct ByteScanner {
         return nil
     }
 
+    /// The text of UTF-8 bytes; `nil` if they are not valid UTF-8. ASCII (the usual case) is
+    /// checked by a plain loop and decoded directly: `String(validating:as:)` is generic and
+    /// looks up type metadata on every call.
+    static func utf8(_ span: UnsafeRawBufferPointer) -> String? {
+        var ascii = true
+        for b in span where b >= 0x80 {
+            ascii = false
+            break
+        }
+        return ascii ? String(decoding: span, as: UTF8.self) : String(validating: span, as: UTF8.self)
+    }
+
     /// A string value, escapes decoded; `nil` on invalid UTF-8 or a malformed escape.
     mutating func string() -> String? {
         guard let (span, escaped) = stringSpan() else { return nil }
-        return escaped ? Self.unescape(span) : String(validating: span, as: UTF8.self)
+        return escaped ? Self.unescape(span) : Self.utf8(span)
     }
 
     /// An integer (no fraction or exponent) that fits `Int`.
@@ -413,7 +425,7 @@ struct ByteScanner {
         if !escaped, let millis = Self.canonicalMillis(span) {
             return Date(timeIntervalSince1970: Double(millis) / 1000)
         }
-        guard let text = escaped ? Self.unescape(span) : String(validating: span, as: UTF8.self) else { return nil }
+        guard let text = escaped ? Self.unescape(span) : Self.utf8(span) else { return nil }
         return BatonJSON.parseDate(text)
     }
 
@@ -474,7 +486,7 @@ struct ByteScanner {
                 break
             }
         }
-        if !needsCompaction { return String(validating: span, as: UTF8.self) }
+        if !needsCompaction { return Self.utf8(span) }
         var out: [UInt8] = []
         out.reserveCapacity(span.count)
         inString = false
@@ -496,7 +508,7 @@ struct ByteScanner {
                 out.append(c)
             }
         }
-        return String(validating: out, as: UTF8.self)
+        return out.withUnsafeBytes { Self.utf8($0) }
     }
 
     /// Skips one value, validating its syntax (strings' escapes included).
@@ -602,7 +614,7 @@ struct ByteScanner {
                 return nil
             }
         }
-        return String(validating: out, as: UTF8.self)
+        return out.withUnsafeBytes { Self.utf8($0) }
     }
 
     private static func hex4(_ s: UnsafeRawBufferPointer, _ i: Int) -> UInt16? {
