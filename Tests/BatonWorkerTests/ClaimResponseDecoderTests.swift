@@ -188,6 +188,19 @@ import Testing
         }
     }
 
+    @Test func keysMatchedOnBytesAsOnText() {
+        #expect(ClaimResponseDecoder.Field.names.count == ClaimResponseDecoder.Field.allCases.count)
+        for name in ClaimResponseDecoder.Field.names {
+            let text = String(decoding: name, as: UTF8.self)
+            let byBytes = name.withUnsafeBytes { ClaimResponseDecoder.Field($0) }
+            #expect(byBytes != nil && byBytes == ClaimResponseDecoder.Field(text), "\(text)")
+        }
+        for other in ["", "i", "ids", "args_", "Args", "lease", "lease_tokens", "\u{e9}"] {
+            #expect(Array(other.utf8).withUnsafeBytes { ClaimResponseDecoder.Field($0) } == nil)
+            #expect(ClaimResponseDecoder.Field(other) == nil)
+        }
+    }
+
     @Test func canonicalDatesMatchTheFormatter() {
         var rng = SystemRandomNumberGenerator()
         for _ in 0..<2_000 {

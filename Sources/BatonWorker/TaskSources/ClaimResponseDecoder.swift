@@ -62,9 +62,26 @@ enum ClaimResponseDecoder {
     }
 
     /// The keys of a claimed task, as bits, to refuse a repeated one.
-    private enum Field: Int {
+    enum Field: Int, CaseIterable {
         case args, attempt, createdAt, errors, finishedAt, id, kind, lastError, leaseExpiresAt, leaseOwner, leaseToken
         case maxAttempts, priority, queue, result, retry, runAt, startedAt, state, tags, timeout, uniqueKey
+
+        /// The keys' bytes, in `rawValue` order.
+        static let names: [[UInt8]] = [
+            "args", "attempt", "created_at", "errors", "finished_at", "id", "kind", "last_error", "lease_expires_at", "lease_owner",
+            "lease_token", "max_attempts", "priority", "queue", "result", "retry", "run_at", "started_at", "state", "tags", "timeout",
+            "unique_key",
+        ].map { Array($0.utf8) }
+
+        init?(_ key: UnsafeRawBufferPointer) {
+            for (i, name) in Self.names.enumerated() where name.count == key.count && name.first == key.first {
+                if name.withUnsafeBytes({ memcmp($0.baseAddress!, key.baseAddress!, key.count) == 0 }) {
+                    self.init(rawValue: i)
+                    return
+                }
+            }
+            return nil
+        }
 
         init?(_ key: String) {
             switch key {
@@ -122,8 +139,17 @@ enum ClaimResponseDecoder {
         var uniqueKey: String?
         if !s.consume(UInt8(ascii: "}")) {
             repeat {
-                guard let key = s.string(), s.consume(UInt8(ascii: ":")) else { return nil }
-                guard let field = Field(key) else {
+                guard let (span, escaped) = s.stringSpan() else { return nil }
+                // Known keys are matched on their bytes; any other key must still be valid text.
+                let field: Field?
+                if !escaped, let known = Field(span) {
+                    field = known
+                } else {
+                    guard let key = escaped ? ByteScanner.unescape(span) : ByteScanner.utf8(span) else { return nil }
+                    field = Field(key)
+                }
+                guard s.consume(UInt8(ascii: ":")) else { return nil }
+                guard let field else {
                     guard s.skipValue(depth: 2) else { return nil }
                     continue
                 }
@@ -340,7 +366,7 @@ struct ByteScanner {
     }
 
     /// The span of a string's contents (between the quotes) and whether it holds escapes.
-    private mutating func stringSpan() -> (UnsafeRawBufferPointer, escaped: Bool)? {
+    mutating func stringSpan() -> (UnsafeRawBufferPointer, escaped: Bool)? {
         skipWhitespace()
         guard peek == UInt8(ascii: "\"") else { return nil }
         index += 1
