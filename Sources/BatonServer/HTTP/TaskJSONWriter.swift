@@ -17,6 +17,19 @@ struct TaskJSONWriter {
     mutating func byte(_ b: UInt8) { bytes.append(b) }
 
     mutating func string(_ s: String) {
+        // Most strings (kinds, queues, tokens, owners) need no escape: copied in one append.
+        var s = s
+        let plain = s.withUTF8 { utf8 -> Bool in
+            for b in utf8 where b < 0x20 || b == UInt8(ascii: "\"") || b == UInt8(ascii: "\\") { return false }
+            bytes.append(UInt8(ascii: "\""))
+            bytes.append(contentsOf: utf8)
+            bytes.append(UInt8(ascii: "\""))
+            return true
+        }
+        if !plain { escaped(s) }
+    }
+
+    private mutating func escaped(_ s: String) {
         bytes.append(UInt8(ascii: "\""))
         for b in s.utf8 {
             switch b {
