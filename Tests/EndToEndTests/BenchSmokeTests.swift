@@ -36,11 +36,15 @@ import Testing
     /// Runs `baton bench --json …`, checks it left no process or temporary directory, and
     /// returns the last stdout line parsed.
     private func runBench(_ arguments: [String]) async throws -> [String: Any] {
-        let before = Self.benchDirectories()
-        let result = try await baton(["bench", "--json"] + arguments, timeout: .seconds(60))
+        // A temporary directory of its own, so that another bench on the machine cannot be
+        // mistaken for this one's leftovers.
+        let tmp = try TempDir()
+        let result = try await baton(["bench", "--json"] + arguments, environment: ["TMPDIR": tmp.url.path], timeout: .seconds(60))
         #expect(result.status == 0, "stderr: \(result.stderr)")
-        #expect(Self.benchProcesses().isEmpty, "bench children still running: \(Self.benchProcesses())")
-        #expect(Self.benchDirectories().subtracting(before).isEmpty, "temporary directory left behind")
+        let running = Self.processes(withEnvironment: "TMPDIR=\(tmp.url.path)")
+        #expect(running.isEmpty, "bench children still running: \(running)")
+        let left = (try? FileManager.default.contentsOfDirectory(atPath: tmp.url.path)) ?? []
+        #expect(left.filter { $0.hasPrefix("baton-benchrun-") }.isEmpty, "temporary directory left behind: \(left)")
         let last = try #require(result.stdout.split(separator: "\n").last, "no output; stderr: \(result.stderr)")
         let object = try JSONSerialization.jsonObject(with: Data(last.utf8))
         return try #require(object as? [String: Any])
@@ -71,18 +75,16 @@ import Testing
         }
     }
 
-    /// Processes started by a bench: their command lines name its temporary directory or worker ids.
-    static func benchProcesses() -> [String] {
+    /// Processes whose environment holds `entry`: a bench's children inherit its `TMPDIR`.
+    static func processes(withEnvironment entry: String) -> [String] {
         let entries = (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []
         return entries.compactMap { pid -> String? in
-            guard Int(pid) != nil, let data = FileManager.default.contents(atPath: "/proc/\(pid)/cmdline") else { return nil }
-            let line = String(decoding: data.map { $0 == 0 ? 0x20 : $0 }, as: UTF8.self)
-            return line.contains("baton-benchrun-") || line.contains("bench-worker-") ? "\(pid): \(line)" : nil
+            guard Int(pid) != nil, let environ = FileManager.default.contents(atPath: "/proc/\(pid)/environ"),
+                environ.split(separator: 0).contains(where: { $0.elementsEqual(entry.utf8) }),
+                let data = FileManager.default.contents(atPath: "/proc/\(pid)/cmdline")
+            else { return nil }
+            return "\(pid): " + String(decoding: data.map { $0 == 0 ? 0x20 : $0 }, as: UTF8.self)
         }
     }
 
-    static func benchDirectories() -> Set<String> {
-        let entries = (try? FileManager.default.contentsOfDirectory(atPath: FileManager.default.temporaryDirectory.path)) ?? []
-        return Set(entries.filter { $0.hasPrefix("baton-benchrun-") })
-    }
 }
