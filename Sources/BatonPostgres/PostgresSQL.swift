@@ -72,6 +72,9 @@ struct PostgresSQL: Sendable {
     ///
     /// Paused queues (`paused_queues`) are left out before either branch reads an index.
     ///
+    /// The picked rows are updated by `ctid` (a TID scan, no index): they are locked by this
+    /// statement, so their row versions cannot change under it.
+    ///
     /// Binds: queues, kinds (empty: any), total, lease seconds, share owners, cumulative maxima.
     var claim: String {
         """
@@ -80,26 +83,26 @@ struct PostgresSQL: Sendable {
             WHERE NOT EXISTS (SELECT 1 FROM \(pausedQueuesTable) AS pq WHERE pq.name = u.name)
         ), candidates AS (
             SELECT c.* FROM queues AS q CROSS JOIN LATERAL (
-                SELECT r.seq, r.priority, r.run_at FROM \(tasks) AS r
+                SELECT r.ctid, r.seq, r.priority, r.run_at FROM \(tasks) AS r
                 WHERE r.state = 'ready' AND r.queue = q.name AND (cardinality($2::text[]) = 0 OR r.kind = ANY($2::text[]))
                 ORDER BY r.priority DESC, r.run_at, r.seq LIMIT $3 FOR UPDATE SKIP LOCKED
             ) AS c
             UNION ALL
             SELECT d.* FROM queues AS q CROSS JOIN LATERAL (
-                SELECT p.seq, p.priority, p.run_at FROM \(tasks) AS p
+                SELECT p.ctid, p.seq, p.priority, p.run_at FROM \(tasks) AS p
                 WHERE p.state = 'pending' AND p.queue = q.name AND p.run_at <= now() \
         AND (cardinality($2::text[]) = 0 OR p.kind = ANY($2::text[]))
                 ORDER BY p.run_at, p.seq LIMIT $3 FOR UPDATE SKIP LOCKED
             ) AS d
         ), picked AS (
-            SELECT seq, row_number() OVER (ORDER BY priority DESC, run_at, seq) AS rn FROM candidates
+            SELECT ctid, row_number() OVER (ORDER BY priority DESC, run_at, seq) AS rn FROM candidates
             ORDER BY priority DESC, run_at, seq LIMIT $3
         )
         UPDATE \(tasks) AS t SET state = 'running', attempt = t.attempt + 1, \
         lease_token = md5(random()::text || clock_timestamp()::text), \
         lease_expires_at = now() + $4::float8 * interval '1 second', started_at = now(), \
         lease_owner = ($5::text[])[(SELECT count(*) FROM unnest($6::bigint[]) AS s(cum) WHERE s.cum < picked.rn)::int + 1]
-        FROM picked WHERE t.seq = picked.seq
+        FROM picked WHERE t.ctid = picked.ctid
         RETURNING \(Self.columns("t"))
         """
     }
@@ -135,15 +138,15 @@ struct PostgresSQL: Sendable {
         """
     }
 
-    /// Records failed attempts of running tasks. Binds: seqs, next states ('pending' or
+    /// Records failed attempts of running tasks. Binds: ids, next states ('pending' or
     /// 'failed'), run_at epochs ('NaN': keep), messages, attempt-error JSON.
     var recordFailures: String {
         """
         UPDATE \(tasks) AS t SET state = i.state, run_at = CASE WHEN i.run_at_epoch <> 'NaN' THEN to_timestamp(i.run_at_epoch) \
         ELSE t.run_at END, finished_at = CASE WHEN i.state = 'failed' THEN now() END, lease_owner = NULL, lease_token = NULL, \
         lease_expires_at = NULL, last_error = i.message, errors = t.errors || jsonb_build_array(i.error::jsonb)
-        FROM unnest($1::bigint[], $2::text[], $3::float8[], $4::text[], $5::text[]) AS i(seq, state, run_at_epoch, message, error)
-        WHERE t.seq = i.seq AND t.state = 'running'
+        FROM unnest($1::uuid[], $2::text[], $3::float8[], $4::text[], $5::text[]) AS i(id, state, run_at_epoch, message, error)
+        WHERE t.id = i.id AND t.state = 'running'
         """
     }
 
@@ -230,10 +233,10 @@ struct PostgresSQL: Sendable {
     // MARK: Maintenance
 
     /// Expired leases, locked (skipping those another rescuer holds). Binds: limit.
-    /// Returns: seq, attempt, max_attempts, retry, queue, now().
+    /// Returns: id, attempt, max_attempts, retry, queue, now().
     var expiredLeases: String {
         """
-        SELECT seq, attempt, max_attempts, retry, queue, now() FROM \(tasks)
+        SELECT id, attempt, max_attempts, retry, queue, now() FROM \(tasks)
         WHERE state = 'running' AND lease_expires_at < now() ORDER BY lease_expires_at LIMIT $1 FOR UPDATE SKIP LOCKED
         """
     }
@@ -242,8 +245,8 @@ struct PostgresSQL: Sendable {
     var deleteFinished: String {
         """
         WITH d AS (
-            DELETE FROM \(tasks) WHERE seq IN (
-                SELECT seq FROM \(tasks) WHERE state IN \(Self.terminal) AND finished_at < $1 LIMIT $2 FOR UPDATE SKIP LOCKED)
+            DELETE FROM \(tasks) WHERE id IN (
+                SELECT id FROM \(tasks) WHERE state IN \(Self.terminal) AND finished_at < $1 LIMIT $2 FOR UPDATE SKIP LOCKED)
             RETURNING 1
         ), k AS (
             DELETE FROM \(idempotencyTable) \

@@ -84,7 +84,6 @@ extension PostgresTaskStore {
             PostgresQuery(unsafeSQL: sql.failLookup, binds: bindings { $0.append(failures.map(\.lease.id.uuid)) }), logger: logger
         ).collect()
         struct Current {
-            var seq: Int64
             var state: String
             var token: String?
             var attempt: Int
@@ -97,7 +96,7 @@ extension PostgresTaskStore {
         for row in rows {
             let r = row.makeRandomAccess()
             current[try r[1].decode(UUID.self)] = Current(
-                seq: try r[0].decode(Int64.self), state: try r[2].decode(String.self), token: try r[3].decode(String?.self),
+                state: try r[2].decode(String.self), token: try r[3].decode(String?.self),
                 attempt: try r[4].decode(Int.self), maxAttempts: try r[5].decode(Int.self),
                 retry: try ColumnJSON.retry(r[6].decode(String?.self)), queue: try r[7].decode(String.self),
                 now: try r[8].decode(Date.self))
@@ -114,7 +113,7 @@ extension PostgresTaskStore {
                 continue
             }
             let record = try FailureRecord(
-                seq: task.seq, queue: task.queue, attempt: task.attempt, maxAttempts: task.maxAttempts, retry: task.retry,
+                id: failure.lease.id.uuid, queue: task.queue, attempt: task.attempt, maxAttempts: task.maxAttempts, retry: task.retry,
                 message: failure.message, retryable: failure.retryable, retryAfter: failure.retryAfter, fallback: fallback,
                 now: task.now)
             records.append(record)
@@ -131,7 +130,7 @@ extension PostgresTaskStore {
     ) async throws {
         guard !records.isEmpty else { return }
         let binds = bindings { b in
-            b.append(records.map(\.seq))
+            b.append(records.map(\.id))
             b.append(records.map(\.state.rawValue))
             b.append(records.map { TimeBounds.epoch($0.runAt?.timeIntervalSince1970 ?? .nan) })
             b.append(records.map(\.message))
@@ -215,7 +214,7 @@ extension PostgresTaskStore {
 
 /// A failed attempt, decided: what the task becomes and what is written.
 struct FailureRecord: Sendable {
-    var seq: Int64
+    var id: UUID
     var queue: String
     var state: TaskState
     /// The retry time (for `pending`); `nil` keeps the current `run_at`.
@@ -224,10 +223,10 @@ struct FailureRecord: Sendable {
     var errorJSON: String
 
     init(
-        seq: Int64, queue: String, attempt: Int, maxAttempts: Int, retry: RetryPolicy?, message: String, retryable: Bool,
+        id: UUID, queue: String, attempt: Int, maxAttempts: Int, retry: RetryPolicy?, message: String, retryable: Bool,
         retryAfter: Duration?, fallback: RetryPolicy, now: Date
     ) throws {
-        self.seq = seq
+        self.id = id
         self.queue = queue
         self.message = message
         self.errorJSON = try ColumnJSON.encode(AttemptError(attempt: attempt, at: now, message: message))

@@ -23,7 +23,7 @@ extension PostgresTaskStore {
                     let r = row.makeRandomAccess()
                     records.append(
                         try FailureRecord(
-                            seq: try r[0].decode(Int64.self), queue: try r[4].decode(String.self), attempt: try r[1].decode(Int.self),
+                            id: try r[0].decode(UUID.self), queue: try r[4].decode(String.self), attempt: try r[1].decode(Int.self),
                             maxAttempts: try r[2].decode(Int.self), retry: try ColumnJSON.retry(r[3].decode(String?.self)),
                             message: Self.leaseExpiredMessage, retryable: true, retryAfter: nil, fallback: fallback,
                             now: try r[5].decode(Date.self)))

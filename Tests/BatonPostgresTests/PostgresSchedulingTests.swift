@@ -140,7 +140,7 @@ struct PostgresSchedulingTests {
             for statement in [
                 "DROP TABLE \(s).schedules, \(s).paused_queues, \(s).idempotency_keys",
                 "DROP INDEX \(s).tasks_unique_active, \(s).tasks_unique_key",
-                "DELETE FROM \(s).baton_migrations WHERE version = 2",
+                "DELETE FROM \(s).baton_migrations WHERE version >= 2",
             ] {
                 _ = try await store.queryForTesting(statement)
             }

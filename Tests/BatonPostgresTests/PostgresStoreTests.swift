@@ -93,6 +93,56 @@ struct PostgresStoreTests {
         }
     }
 
+    @Test func completionPlanReadsNoWholeTable() async throws {
+        guard let configuration = try TestDatabase.configuration() else { return }
+        try await TestDatabase.withStore(configuration) { store in
+            try await store.enqueue((0..<2000).map { _ in NewTask(kind: "k") })
+            let claimed = try await store.claim(max: 10)
+            _ = try await store.queryForTesting("ANALYZE \"\(configuration.schema)\".tasks")
+            var binds = PostgresBindings()
+            binds.append(claimed.map(\.task.id.uuid))
+            binds.append(claimed.map(\.leaseToken))
+            binds.append(claimed.map { _ in "null" })
+            let plan = try await store.queryForTesting("EXPLAIN " + store.sql.complete, binds: binds).map { try $0.decode(String.self) }
+            let text = plan.joined(separator: "\n")
+            // An EXISTS over the table is planned as a hashed subplan: a seq scan of every task per ack batch.
+            #expect(!text.contains("Seq Scan"), "\(text)")
+            #expect(!text.contains("hashed SubPlan"), "\(text)")
+        }
+    }
+
+    @Test func migrationThreeDropsTheSeqIndexAndKeepsTasksWorking() async throws {
+        guard let configuration = try TestDatabase.configuration() else { return }
+        try await TestDatabase.withStore(configuration) { store in
+            let s = "\"\(configuration.schema)\""
+            // Back to version 2, with tasks in every state.
+            for statement in [
+                "ALTER TABLE \(s).tasks ADD PRIMARY KEY (seq)", "DELETE FROM \(s).baton_migrations WHERE version = 3",
+            ] {
+                _ = try await store.queryForTesting(statement)
+            }
+            let tasks = try await store.enqueue((0..<4).map { _ in NewTask(kind: "k", maxAttempts: 2) })
+            let running = try await store.claim(max: 2)
+            #expect(try await store.ack(.complete(TaskCompletion(lease: running[0].lease, result: .null))) == .applied(.succeeded))
+            try await store.migrate()
+            let seqIndexes = try await store.queryForTesting(
+                "SELECT count(*) FROM pg_indexes WHERE schemaname = '\(configuration.schema)' AND tablename = 'tasks' AND indexdef LIKE '%(seq)'"
+            )
+            #expect(try seqIndexes.first?.decode(Int.self) == 0)
+            // Failing (looked up and written by id now), claiming and completing still work.
+            #expect(
+                try await store.ack(.fail(TaskFailure(lease: running[1].lease, message: "boom", retryAfter: .seconds(600))))
+                    == .applied(.pending))
+            let rest = try await store.claim(max: 10)
+            #expect(Set(rest.map(\.task.id)) == Set(tasks.dropFirst(2).map(\.id)))
+            for claimed in rest {
+                #expect(try await store.ack(.complete(TaskCompletion(lease: claimed.lease, result: .null))) == .applied(.succeeded))
+            }
+            let states = try await store.all().map(\.state)
+            #expect(states.filter { $0 == .succeeded }.count == 3 && states.filter { $0 == .pending }.count == 1)
+        }
+    }
+
     @Test func sharesGetTheirTasksInClaimOrder() async throws {
         guard let configuration = try TestDatabase.configuration() else { return }
         try await TestDatabase.withStore(configuration) { store in
