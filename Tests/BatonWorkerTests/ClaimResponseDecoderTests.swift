@@ -183,7 +183,7 @@ import Testing
             Array("ok".utf8) + [0xF0, 0x9F, 0x8E], [0x7F, 0x00, 0x41],
         ]
         for bytes in inputs {
-            let fast = bytes.withUnsafeBytes { ByteScanner.utf8($0) }
+            let fast = bytes.withUnsafeBytes { JSONScanner.utf8($0) }
             #expect(fast == String(validating: bytes, as: UTF8.self), "\(bytes)")
         }
     }
@@ -207,7 +207,7 @@ import Testing
             let millis = Int64.random(in: -62_135_596_800_000...253_402_300_799_999, using: &rng)
             let date = Date(timeIntervalSince1970: Double(millis) / 1000)
             let text = BatonJSON.formatDate(date)
-            let parsed = Array(text.utf8).withUnsafeBytes { ByteScanner.canonicalMillis($0) }
+            let parsed = Array(text.utf8).withUnsafeBytes { JSONScanner.canonicalMillis($0) }
             if millis >= 0 { #expect(parsed == millis, "\(text)") }
             if let parsed { #expect(parsed == millis, "\(text)") }
         }

@@ -74,12 +74,17 @@ import Testing
             source: HTTPTaskSource(servers: [deadServers[0]], logger: testLogger("http")), registry: registry,
             configuration: workerConfig(), logger: testLogger("http"))
         let group = ServiceGroup(configuration: ServiceGroupConfiguration(services: [runtime], logger: testLogger("http")))
+        let started = ContinuousClock.now
         let running = Task { try await group.run() }
-        try await Task.sleep(for: .milliseconds(2500))
-        let attempts = runtime.stats.claimRequests
-        // 100 ms doubling with jitter: a handful of attempts in 2.5 s, not a busy loop
-        // (a busy loop would make hundreds; the bound leaves room for a loaded machine).
-        #expect(attempts >= 2 && attempts <= 15, "\(attempts) claims in 2.5 s")
+        // Backoff is 100 ms doubling, each delay jittered down to half: the 4th claim cannot come
+        // sooner than 50 + 100 + 200 ms after the 1st. A busy loop would make it in microseconds.
+        // (No upper bound on the time: a loaded machine only makes it later.)
+        while runtime.stats.claimRequests < 4 && ContinuousClock.now - started < .seconds(30) {
+            try await Task.sleep(for: .milliseconds(5))
+        }
+        let elapsed = ContinuousClock.now - started
+        #expect(runtime.stats.claimRequests >= 4, "\(runtime.stats.claimRequests) claims in \(elapsed)")
+        #expect(elapsed >= .milliseconds(350), "4 claims in \(elapsed): no backoff between them")
         let stopping = ContinuousClock.now
         await group.triggerGracefulShutdown()
         try await running.value

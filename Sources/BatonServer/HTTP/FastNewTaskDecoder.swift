@@ -110,60 +110,16 @@ enum FastNewTaskDecoder {
                     guard let text = s.validString(), let id = TaskID(text) else { return nil }
                     task.id = id
                 case .tags:
-                    guard let v = strings(&s) else { return nil }
+                    guard let v = s.array({ $0.validString() }) else { return nil }
                     task.tags = v
                 case .retry:
-                    guard let v = retry(&s) else { return nil }
+                    guard let v = s.retryPolicy(refusingUnknownKeys: true, string: { $0.validString() }) else { return nil }
                     task.retry = v
                 }
             } while s.consume(UInt8(ascii: ","))
             guard s.consume(UInt8(ascii: "}")) else { return nil }
         }
         return hasKind ? task : nil
-    }
-
-    private static func strings(_ s: inout JSONScanner) -> [String]? {
-        guard s.consume(UInt8(ascii: "[")) else { return nil }
-        var items: [String] = []
-        if s.consume(UInt8(ascii: "]")) { return items }
-        repeat {
-            guard let item = s.validString() else { return nil }
-            items.append(item)
-        } while s.consume(UInt8(ascii: ","))
-        return s.consume(UInt8(ascii: "]")) ? items : nil
-    }
-
-    /// `{"policy", "backoff"?, "cap"?, "jitter"?}`, as `RetryPolicy`'s Codable reads it.
-    private static func retry(_ s: inout JSONScanner) -> RetryPolicy? {
-        guard s.consume(UInt8(ascii: "{")) else { return nil }
-        var name: String?
-        var backoff: Double?
-        var cap: Double?
-        var jitter: Bool?
-        if !s.consume(UInt8(ascii: "}")) {
-            repeat {
-                guard let key = s.validString(), s.consume(UInt8(ascii: ":")) else { return nil }
-                switch key {
-                case "policy":
-                    guard name == nil, let v = s.validString() else { return nil }
-                    name = v
-                case "backoff":
-                    guard backoff == nil, let v = s.double() else { return nil }
-                    backoff = v
-                case "cap":
-                    guard cap == nil, let v = s.double() else { return nil }
-                    cap = v
-                case "jitter":
-                    guard jitter == nil, let v = s.bool() else { return nil }
-                    jitter = v
-                default: return nil
-                }
-            } while s.consume(UInt8(ascii: ","))
-            guard s.consume(UInt8(ascii: "}")) else { return nil }
-        }
-        guard let name, var policy = try? RetryPolicy.named(name, base: backoff, cap: cap) else { return nil }
-        if case .exponential(let b, let c, _) = policy, let jitter { policy = .exponential(base: b, cap: c, jitter: jitter) }
-        return policy
     }
 
     /// The arguments as `RawJSON`'s Codable path normalises them; `null` is left to `JSONDecoder`.
@@ -190,17 +146,5 @@ extension JSONScanner {
     mutating func validString() -> String? {
         guard let text = string(), !FastNewTaskDecoder.mayBeRepaired(text) else { return nil }
         return text
-    }
-
-    /// Any JSON number as a finite `Double`.
-    mutating func double() -> Double? {
-        skipWhitespace()
-        let start = index
-        guard skipValue(depth: 0), index > start else { return nil }
-        let first = bytes[start]
-        guard first == UInt8(ascii: "-") || (first >= 0x30 && first <= 0x39) else { return nil }
-        let text = String(decoding: UnsafeRawBufferPointer(rebasing: bytes[start..<index]), as: UTF8.self)
-        guard let value = Double(text), value.isFinite else { return nil }
-        return value
     }
 }

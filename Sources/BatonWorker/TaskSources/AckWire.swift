@@ -103,7 +103,7 @@ enum AckRequestWriter {
 enum AckResponseDecoder {
     static func decode(_ data: Data) -> AckResponse? {
         data.withUnsafeBytes { raw -> AckResponse? in
-            var s = ByteScanner(raw)
+            var s = JSONScanner(raw, maxDepth: ClaimResponseDecoder.maxDepth)
             guard s.consume(UInt8(ascii: "{")) else { return nil }
             var results: [AckItemResult]?
             if !s.consume(UInt8(ascii: "}")) {
@@ -124,7 +124,7 @@ enum AckResponseDecoder {
         }
     }
 
-    private static func resultList(_ s: inout ByteScanner) -> [AckItemResult]? {
+    private static func resultList(_ s: inout JSONScanner) -> [AckItemResult]? {
         guard s.consume(UInt8(ascii: "[")) else { return nil }
         var results: [AckItemResult] = []
         if s.consume(UInt8(ascii: "]")) { return results }
@@ -136,7 +136,7 @@ enum AckResponseDecoder {
         return results
     }
 
-    private static func item(_ s: inout ByteScanner) -> AckItemResult? {
+    private static func item(_ s: inout JSONScanner) -> AckItemResult? {
         guard s.consume(UInt8(ascii: "{")) else { return nil }
         var id: TaskID?
         var status: String?
