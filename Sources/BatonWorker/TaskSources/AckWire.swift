@@ -8,7 +8,7 @@ enum AckRequestWriter {
     /// The body, or `nil` when a result is not in canonical form (the caller then encodes
     /// with `JSONEncoder`, which normalises it).
     static func body(_ acks: [TaskAck]) -> [UInt8]? {
-        var w = Writer(capacity: 16 + acks.count * 128)
+        var w = JSONWriter(capacity: 16 + acks.count * 128)
         w.raw(#"{"acks":["#)
         for (i, ack) in acks.enumerated() {
             if i > 0 { w.byte(UInt8(ascii: ",")) }
@@ -41,58 +41,6 @@ enum AckRequestWriter {
         }
         w.raw("]}")
         return w.bytes
-    }
-
-    struct Writer {
-        private(set) var bytes: [UInt8] = []
-
-        init(capacity: Int) { bytes.reserveCapacity(capacity) }
-
-        mutating func raw(_ s: StaticString) {
-            s.withUTF8Buffer { bytes.append(contentsOf: $0) }
-        }
-
-        mutating func byte(_ b: UInt8) { bytes.append(b) }
-
-        /// Text that needs no escaping (ids, numbers, canonical JSON), copied as it is.
-        mutating func ascii(_ s: String) { bytes.append(contentsOf: s.utf8) }
-
-        /// A JSON string: quotes, backslashes and control characters escaped, the rest as UTF-8.
-        mutating func string(_ s: String) {
-            // Tokens and most messages need no escape: copied in one append.
-            var s = s
-            let plain = s.withUTF8 { utf8 -> Bool in
-                for b in utf8 where b < 0x20 || b == UInt8(ascii: "\"") || b == UInt8(ascii: "\\") { return false }
-                bytes.append(UInt8(ascii: "\""))
-                bytes.append(contentsOf: utf8)
-                bytes.append(UInt8(ascii: "\""))
-                return true
-            }
-            if !plain { escaped(s) }
-        }
-
-        private mutating func escaped(_ s: String) {
-            bytes.append(UInt8(ascii: "\""))
-            for b in s.utf8 {
-                switch b {
-                case UInt8(ascii: "\""): raw(#"\""#)
-                case UInt8(ascii: "\\"): raw(#"\\"#)
-                case 0x0A: raw(#"\n"#)
-                case 0x0D: raw(#"\r"#)
-                case 0x09: raw(#"\t"#)
-                case 0x08: raw(#"\b"#)
-                case 0x0C: raw(#"\f"#)
-                case 0..<0x20:
-                    raw(#"\u00"#)
-                    bytes.append(Self.hex[Int(b >> 4)])
-                    bytes.append(Self.hex[Int(b & 0xF)])
-                default: bytes.append(b)
-                }
-            }
-            bytes.append(UInt8(ascii: "\""))
-        }
-
-        private static let hex: [UInt8] = Array("0123456789abcdef".utf8)
     }
 }
 
