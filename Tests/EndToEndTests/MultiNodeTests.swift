@@ -118,26 +118,10 @@ extension EndToEnd {
         /// Runs a command to completion (off the cooperative pool's threads) and returns its
         /// status and combined output.
         static func run(_ executable: String, _ arguments: [String], timeout: Duration = .seconds(60)) async throws -> (Int32, String) {
-            let process = Process()
-            process.executableURL = URL(fileURLWithPath: executable)
-            process.arguments = arguments
-            let out = Pipe()
-            process.standardOutput = out
-            process.standardError = out
-            process.standardInput = FileHandle.nullDevice
-            let buffer = OutputBuffer()
-            out.fileHandleForReading.readabilityHandler = { handle in
-                let data = handle.availableData
-                if data.isEmpty {
-                    handle.readabilityHandler = nil
-                } else {
-                    buffer.state.withLock { $0.stdout += String(decoding: data, as: UTF8.self) }
-                }
-            }
-            try process.run()
-            try await eventually("\(executable) to exit", timeout: timeout) { process.isRunning ? nil : true }
+            let process = try BatonProcess(arguments, executable: executable)
+            let status = try await process.waitForExit(timeout: timeout)
             try await Task.sleep(for: .milliseconds(30))
-            return (process.terminationStatus, buffer.state.withLock { $0.stdout })
+            return (status, process.stdout + process.stderr)
         }
 
         /// Runs a command that leaves a daemon behind (`pg_ctl restart`) to completion, its

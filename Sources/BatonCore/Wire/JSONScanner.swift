@@ -223,10 +223,11 @@ package struct JSONScanner {
         let start = index
         guard skipValue(depth: 0) else { return nil }
         let span = UnsafeRawBufferPointer(rebasing: bytes[start..<index])
-        var needsCompaction = false
+        // One pass; a copy is made only from the first whitespace outside a string on.
+        var compacted: [UInt8]?
         var inString = false
         var escaped = false
-        for c in span {
+        for (i, c) in span.enumerated() {
             if inString {
                 if escaped {
                     escaped = false
@@ -238,33 +239,16 @@ package struct JSONScanner {
             } else if c == UInt8(ascii: "\"") {
                 inString = true
             } else if c == 0x20 || c == 0x0A || c == 0x0D || c == 0x09 {
-                needsCompaction = true
-                break
-            }
-        }
-        if !needsCompaction { return Self.utf8(span) }
-        var out: [UInt8] = []
-        out.reserveCapacity(span.count)
-        inString = false
-        escaped = false
-        for c in span {
-            if inString {
-                out.append(c)
-                if escaped {
-                    escaped = false
-                } else if c == UInt8(ascii: "\\") {
-                    escaped = true
-                } else if c == UInt8(ascii: "\"") {
-                    inString = false
+                if compacted == nil {
+                    compacted = Array(span[..<i])
+                    compacted!.reserveCapacity(span.count)
                 }
-            } else if c == UInt8(ascii: "\"") {
-                inString = true
-                out.append(c)
-            } else if !(c == 0x20 || c == 0x0A || c == 0x0D || c == 0x09) {
-                out.append(c)
+                continue
             }
+            compacted?.append(c)
         }
-        return out.withUnsafeBytes { Self.utf8($0) }
+        guard let compacted else { return Self.utf8(span) }
+        return compacted.withUnsafeBytes { Self.utf8($0) }
     }
 
     /// Skips one value, validating its syntax (strings' escapes included).
