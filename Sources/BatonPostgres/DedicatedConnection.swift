@@ -44,6 +44,31 @@ enum DedicatedConnection {
         }
     }
 
+    /// Until cancelled: connects, runs `session` with the connection, closes it, and after
+    /// `retry` connects again. Failures to connect are logged (the first, then every 30th) as
+    /// `"<role> cannot connect; retrying"`.
+    static func keepConnected(
+        _ configuration: Result<PostgresConnection.Configuration, any Error>, role: String, retry: Duration, logger: Logger,
+        _ session: (PostgresConnection) async -> Void
+    ) async {
+        var failures = 0
+        while !Task.isCancelled {
+            do {
+                let conn = try await connect(configuration, logger: logger)
+                failures = 0
+                await session(conn)
+                try? await conn.close()
+            } catch {
+                failures += 1
+                if failures == 1 || failures % 30 == 0 {
+                    logger.warning("\(role) cannot connect; retrying", metadata: ["error": "\(String(reflecting: error))"])
+                }
+            }
+            if Task.isCancelled { return }
+            await pause(retry)
+        }
+    }
+
     /// Sleeps, returning early (without throwing) on cancellation.
     static func pause(_ duration: Duration) async {
         try? await Task.sleep(for: duration)

@@ -35,25 +35,12 @@ public final class PostgresLeaderElector: Leadership, Sendable {
 
     /// Runs until cancelled; on the way out gives up leadership by closing its connection.
     func run() async {
-        var failures = 0
-        while !Task.isCancelled {
-            do {
-                let conn = try await DedicatedConnection.connect(connection, logger: logger)
-                failures = 0
-                let number = connections.add(1, ordering: .relaxed).newValue
-                // The lock goes with the session: the moment the connection closes, step down.
-                conn.closeFuture.whenComplete { _ in self.step(down: number) }
-                await campaign(on: conn, number: number)
-                step(down: number)
-                try? await conn.close()
-            } catch {
-                failures += 1
-                if failures == 1 || failures % 30 == 0 {
-                    logger.warning("leader elector cannot connect; retrying", metadata: ["error": "\(String(reflecting: error))"])
-                }
-            }
-            if Task.isCancelled { return }
-            await DedicatedConnection.pause(Self.retryInterval)
+        await DedicatedConnection.keepConnected(connection, role: "leader elector", retry: Self.retryInterval, logger: logger) { conn in
+            let number = connections.add(1, ordering: .relaxed).newValue
+            // The lock goes with the session: the moment the connection closes, step down.
+            conn.closeFuture.whenComplete { _ in self.step(down: number) }
+            await campaign(on: conn, number: number)
+            step(down: number)
         }
     }
 

@@ -27,21 +27,8 @@ final class ReadyListener: Sendable {
 
     /// Runs until cancelled.
     func run() async {
-        var failures = 0
-        while !Task.isCancelled {
-            do {
-                let conn = try await DedicatedConnection.connect(connection, logger: logger)
-                failures = 0
-                await listen(on: conn)
-                try? await conn.close()
-            } catch {
-                failures += 1
-                if failures == 1 || failures % 30 == 0 {
-                    logger.warning("ready listener cannot connect; retrying", metadata: ["error": "\(String(reflecting: error))"])
-                }
-            }
-            if Task.isCancelled { return }
-            await DedicatedConnection.pause(Self.reconnectDelay)
+        await DedicatedConnection.keepConnected(connection, role: "ready listener", retry: Self.reconnectDelay, logger: logger) {
+            await listen(on: $0)
         }
     }
 
