@@ -1,9 +1,9 @@
 import AsyncHTTPClient
-import NIOSSL
 import BatonCore
 import Foundation
 import NIOCore
 import NIOHTTP1
+import NIOSSL
 import Synchronization
 
 /// A producer's client for a Baton node's REST API (`docs/api.md`).

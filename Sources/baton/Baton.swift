@@ -10,7 +10,10 @@ struct Baton: AsyncParsableCommand {
             finished task); 3 not found; 4 store or server unreachable; 5 the database is not a Baton \
             database; 64 usage error or invalid input.
             """,
-        subcommands: [Standalone.self, Serve.self, Worker.self, Submit.self, Status.self, List.self, Cancel.self, Retry.self, ScheduleCommand.self, QueueCommand.self, Bench.self, Migrate.self],
+        subcommands: [
+            Standalone.self, Serve.self, Worker.self, Submit.self, Status.self, List.self, Cancel.self, Retry.self, ScheduleCommand.self,
+            QueueCommand.self, Bench.self, Migrate.self,
+        ],
         defaultSubcommand: Standalone.self
     )
 }

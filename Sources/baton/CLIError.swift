@@ -1,5 +1,6 @@
 import ArgumentParser
 import BatonCore
+import Foundation
 
 /// Exit codes scripts can rely on (also in `baton --help` and docs/cli.md).
 enum ExitStatus {
@@ -68,5 +69,3 @@ struct StandardError: TextOutputStream {
         FileHandle.standardError.write(string.data(using: .utf8) ?? .init())
     }
 }
-
-import Foundation

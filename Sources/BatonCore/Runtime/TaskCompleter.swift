@@ -143,7 +143,8 @@ public final class TaskCompleter: Sendable {
                 return
             } catch {
                 lastError = error
-                logger.warning("ack batch write failed", metadata: ["attempt": "\(attempt)", "count": "\(batch.count)", "error": "\(error)"])
+                logger.warning(
+                    "ack batch write failed", metadata: ["attempt": "\(attempt)", "count": "\(batch.count)", "error": "\(error)"])
                 try? await Task.sleep(for: .milliseconds(50 * attempt))
             }
         }

@@ -198,7 +198,10 @@ public struct TaskListParams: Sendable, Hashable {
     public static let maxLimit = 1000
     public static let defaultLimit = 100
 
-    public init(states: [TaskState]? = nil, queue: String? = nil, kind: String? = nil, limit: Int = TaskListParams.defaultLimit, cursor: String? = nil) {
+    public init(
+        states: [TaskState]? = nil, queue: String? = nil, kind: String? = nil, limit: Int = TaskListParams.defaultLimit,
+        cursor: String? = nil
+    ) {
         self.states = states
         self.queue = queue
         self.kind = kind

@@ -20,7 +20,8 @@ public enum BatonJSON {
             let c = try decoder.singleValueContainer()
             let text = try c.decode(String.self)
             guard let date = parseDate(text) else {
-                throw DecodingError.dataCorruptedError(in: c, debugDescription: "'\(text)' is not an RFC 3339 time such as 2026-11-23T19:00:00Z")
+                throw DecodingError.dataCorruptedError(
+                    in: c, debugDescription: "'\(text)' is not an RFC 3339 time such as 2026-11-23T19:00:00Z")
             }
             return date
         }
