@@ -175,7 +175,7 @@ import Testing
         #expect(try await eventually { try await store.count(.running) == 4 })
         // Running in the runtime itself, not only claimed: a claim still in flight when the
         // worker stops is given back by the dispatcher, not by the drain this test is about.
-        #expect(try await eventually { worker.runtime.runningCount == 4 })
+        #expect(await eventually { worker.runtime.runningCount == 4 })
         let started = ContinuousClock.now
         try await worker.stop()
         let took = ContinuousClock.now - started
