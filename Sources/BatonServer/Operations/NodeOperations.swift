@@ -25,21 +25,6 @@ struct NodeOperations: Sendable {
         return first
     }
 
-    func submitBatch(_ tasks: [NewTask]) async throws -> [TaskRecord] {
-        guard !tasks.isEmpty else { throw BatonError.invalidArgument("the batch is empty; submit at least one task") }
-        guard tasks.count <= configuration.maxBatch else {
-            throw BatonError(.tooLarge, "the batch has \(tasks.count) tasks, more than the limit of \(configuration.maxBatch)")
-        }
-        for (i, task) in tasks.enumerated() {
-            do {
-                try task.validate(maxArgsBytes: configuration.maxArgsBytes)
-            } catch {
-                throw BatonError(error.code, "task [\(i)]: \(error.message)")
-            }
-        }
-        return try await node.store.taskEnqueueMany(TaskEnqueueParams(tasks: tasks))
-    }
-
     func get(_ id: TaskID) async throws -> TaskRecord {
         guard let task = try await node.store.taskGet(id) else { throw BatonError.taskNotFound(id) }
         return task

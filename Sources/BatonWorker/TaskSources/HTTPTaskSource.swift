@@ -268,20 +268,16 @@ public final class HTTPTaskSource: TaskSource {
             } catch {
                 if Task.isCancelled { throw CancellationError() }
                 lastError = error
-                state.withLock { s in if s.current == index { s.current = (index + 1) % servers.count } }
-                if servers.count > 1 {
-                    logger.warning(
-                        "node unreachable; failing over", metadata: ["server": "\(servers[index])", "error": "\(error)"])
-                }
+                failOver(from: index, "node unreachable; failing over", error)
                 continue
             }
             let data = Data(bytes.readableBytesView)
             if status == .serviceUnavailable && servers.count > 1 {
                 // This node cannot serve now (its database is out of reach, or it is stopping):
                 // another node may.
-                lastError = Self.error(status: status, data: data)
-                state.withLock { s in if s.current == index { s.current = (index + 1) % servers.count } }
-                logger.warning("node unavailable; failing over", metadata: ["server": "\(servers[index])", "error": "\(lastError!)"])
+                let error = Self.error(status: status, data: data)
+                lastError = error
+                failOver(from: index, "node unavailable; failing over", error)
                 continue
             }
             guard (200..<300).contains(status.code) else { throw Self.error(status: status, data: data) }
@@ -293,6 +289,13 @@ public final class HTTPTaskSource: TaskSource {
         }
         let names = servers.map(\.absoluteString).joined(separator: ", ")
         throw BatonError.unavailable("cannot reach \(names): \(lastError.map { "\($0)" } ?? "no server")")
+    }
+
+    /// Makes the server after `index` the current one (unless another request moved on
+    /// already), saying why when there is another to move to.
+    private func failOver(from index: Int, _ message: Logger.Message, _ error: any Error) {
+        state.withLock { s in if s.current == index { s.current = (index + 1) % servers.count } }
+        if servers.count > 1 { logger.warning(message, metadata: ["server": "\(servers[index])", "error": "\(error)"]) }
     }
 
     static func error(status: HTTPResponseStatus, data: Data) -> BatonError {
