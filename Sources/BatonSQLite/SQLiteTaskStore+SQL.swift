@@ -153,8 +153,11 @@ enum SQL {
     /// (optionally of `kindCount` kinds) in claim order, numbered, and each given to the share
     /// whose cumulative maximum covers its number.
     ///
-    /// Arguments: lease expiry, now, then per share (cumulative max, worker), then per queue
-    /// (queue, the queue again for the paused check, its kinds, limit), then the total limit.
+    /// Each task's lease token is the statement's random prefix followed by the task's `seq`
+    /// (`LeaseToken`): unique per lease, and acks find the row by its rowid instead of the id index.
+    ///
+    /// Arguments: the token prefix, lease expiry, now, then per share (cumulative max, worker), then
+    /// per queue (queue, the queue again for the paused check, its kinds, limit), then the total limit.
     static func claim(shareCount: Int, queueCount: Int, kindCount: Int) -> String {
         let owner =
             shareCount == 1
@@ -168,7 +171,7 @@ enum SQL {
             """
         let candidates = Array(repeating: perQueue, count: queueCount).joined(separator: " UNION ALL ")
         return """
-            UPDATE tasks SET state = 'running', attempt = attempt + 1, lease_token = lower(hex(randomblob(16))), \
+            UPDATE tasks SET state = 'running', attempt = attempt + 1, lease_token = ? || seq, \
             lease_expires_at = ?, started_at = ?, lease_owner = \(owner) \
             FROM (SELECT rid, row_number() OVER (ORDER BY priority DESC, run_at, rid) AS rn FROM (\(candidates)) \
             ORDER BY priority DESC, run_at, rid LIMIT ?) AS p \
@@ -187,13 +190,15 @@ enum SQL {
     /// statement for the largest `completeManySizes` entry that fits, so few are cached.
     static let completeManySizes = [256, 64, 16, 4, 1]
 
-    /// `rows` completions in one statement, each fenced by its own lease token. Arguments:
-    /// finished_at, then per row id, lease token, result. Returns the ids it completed.
+    /// `rows` completions in one statement, each fenced by its own lease token and found by the
+    /// `seq` its token carries (a rowid lookup). Arguments: finished_at, then per row seq, id,
+    /// lease token, result. Returns the ids it completed.
     static func completeMany(rows: Int) -> String {
         """
-        UPDATE tasks SET state = 'succeeded', result = v.column3, finished_at = ?, lease_owner = NULL, lease_token = NULL, \
-        lease_expires_at = NULL FROM (VALUES \(Array(repeating: "(?,?,?)", count: rows).joined(separator: ","))) AS v \
-        WHERE tasks.id = v.column1 AND tasks.state = 'running' AND tasks.lease_token = v.column2 RETURNING tasks.id
+        UPDATE tasks SET state = 'succeeded', result = v.column4, finished_at = ?, lease_owner = NULL, lease_token = NULL, \
+        lease_expires_at = NULL FROM (VALUES \(Array(repeating: "(?,?,?,?)", count: rows).joined(separator: ","))) AS v \
+        WHERE tasks.seq = v.column1 AND tasks.id = v.column2 AND tasks.state = 'running' AND tasks.lease_token = v.column3 \
+        RETURNING tasks.id
         """
     }
 

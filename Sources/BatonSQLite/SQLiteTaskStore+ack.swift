@@ -18,7 +18,7 @@ extension SQLiteTaskStore {
             var completions: [(index: Int, completion: TaskCompletion)] = []
             for (index, ack) in p.acks.enumerated() {
                 switch ack {
-                case .complete(let completion) where distinct:
+                case .complete(let completion) where distinct && LeaseToken.seq(of: completion.lease.token) != nil:
                     completions.append((index, completion))
                 case .complete(let completion):
                     outcomes[index] = try Self.applyCompletion(completion, now: now, db: db)
@@ -43,7 +43,7 @@ extension SQLiteTaskStore {
         return db.changesCount > 0 ? .applied(.succeeded) : try refusal(id: completion.lease.id, db: db)
     }
 
-    /// Completions of distinct tasks, in chunks of `SQL.completeManySizes`.
+    /// Completions of distinct tasks whose tokens carry their `seq`, in chunks of `SQL.completeManySizes`.
     private static func applyCompletions(
         _ completions: [(index: Int, completion: TaskCompletion)], now: Int64, into outcomes: inout [AckOutcome?], db: Database
     ) throws {
@@ -54,12 +54,13 @@ extension SQLiteTaskStore {
             let chunk = completions[start..<start + size]
             start += size
             var arguments: [(any DatabaseValueConvertible)?] = [now]
-            arguments.reserveCapacity(1 + 3 * size)
+            arguments.reserveCapacity(1 + 4 * size)
             var ids: [String] = []
             ids.reserveCapacity(size)
             for (_, completion) in chunk {
                 let id = completion.lease.id.description
                 ids.append(id)
+                arguments.append(LeaseToken.seq(of: completion.lease.token))
                 arguments.append(id)
                 arguments.append(completion.lease.token)
                 arguments.append(completion.result.text)

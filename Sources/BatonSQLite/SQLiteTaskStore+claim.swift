@@ -20,7 +20,7 @@ extension SQLiteTaskStore {
             try promote.execute(arguments: [now])
             let promoted = db.changesCount > 0
 
-            var arguments: [(any DatabaseValueConvertible)?] = [now + leaseMillis, now]
+            var arguments: [(any DatabaseValueConvertible)?] = [LeaseToken.prefix(), now + leaseMillis, now]
             if shares.count == 1 {
                 arguments.append(shares[0].worker)
             } else {

@@ -163,22 +163,69 @@ struct SQLiteSpecificTests {
         try await withDirectory { directory in
             let store = try await SQLiteTaskStore.open(.init(path: directory.appendingPathComponent("baton.db").path))
             try await store.enqueue((0..<100).map { NewTask(kind: "k\($0 % 3)", queue: "q\($0 % 4)") })
+            let rowid = "SEARCH tasks USING INTEGER PRIMARY KEY"
             let expectations: [(String, String)] = [
-                (SQL.claim(shareCount: 1, queueCount: 1, kindCount: 0), "tasks_ready"),
-                (SQL.claim(shareCount: 3, queueCount: 2, kindCount: 2), "tasks_ready"),
-                (SQL.promoteDue, "tasks_pending"),
-                (SQL.expiredLeases, "tasks_running_lease"),
-                (SQL.deleteFinished, "tasks_terminal"),
-                (SQL.nextDue(queueCount: 2), "tasks_pending"),
-                (SQL.complete, "sqlite_autoindex_tasks_1"),
-                (SQL.completeMany(rows: 4), "sqlite_autoindex_tasks_1"),
-                (SQL.heartbeat, "sqlite_autoindex_tasks_1"),
+                (SQL.claim(shareCount: 1, queueCount: 1, kindCount: 0), "USING INDEX tasks_ready"),
+                (SQL.claim(shareCount: 3, queueCount: 2, kindCount: 2), "USING INDEX tasks_ready"),
+                (SQL.promoteDue, "USING INDEX tasks_pending"),
+                (SQL.expiredLeases, "USING INDEX tasks_running_lease"),
+                (SQL.deleteFinished, "USING INDEX tasks_terminal"),
+                (SQL.nextDue(queueCount: 2), "USING INDEX tasks_pending"),
+                (SQL.complete, "USING INDEX sqlite_autoindex_tasks_1"),
+                (SQL.completeMany(rows: 4), rowid),
+                (SQL.heartbeat, "USING INDEX sqlite_autoindex_tasks_1"),
             ]
-            for (sql, index) in expectations {
+            for (sql, access) in expectations {
                 let plan = try await store.queryPlanForTesting(sql)
-                #expect(plan.contains { $0.contains("USING INDEX \(index)") || $0.contains("USING COVERING INDEX \(index)") }, "\(plan)")
+                #expect(
+                    plan.contains { $0.contains(access) || $0.contains(access.replacing("USING INDEX", with: "USING COVERING INDEX")) },
+                    "\(plan)")
                 #expect(!plan.contains { $0 == "SCAN tasks" }, "no full table scan: \(plan)")
             }
+            try store.close()
+        }
+    }
+
+    /// Lease tokens carry the row's `seq`, and batched completions find rows by it: a token
+    /// pointing at another task's row is refused and changes neither task, and a token without
+    /// a `seq` (as Baton made them before) still completes its task.
+    @Test func completionsFindTheirRowByTheTokensSeq() async throws {
+        try await withDirectory { directory in
+            let store = try await SQLiteTaskStore.open(.init(path: directory.appendingPathComponent("baton.db").path))
+            try await store.enqueue((0..<3).map { _ in NewTask(kind: "k", maxAttempts: 1) })
+            let claimed = try await store.claim(max: 3)
+            try #require(claimed.count == 3)
+            let (a, b, c) = (claimed[0], claimed[1], claimed[2])
+            let seqA = try #require(LeaseToken.seq(of: a.leaseToken))
+            let seqB = try #require(LeaseToken.seq(of: b.leaseToken))
+            #expect(seqA != seqB)
+            #expect(a.leaseToken.dropLast(String(seqA).count) == b.leaseToken.dropLast(String(seqB).count), "one prefix per claim")
+
+            // A's id with a token naming B's row, and B's id with its own seq behind a prefix no
+            // claim made: both refused, in one batch of distinct acks.
+            let crossed = LeaseRef(id: a.task.id, token: a.leaseToken.dropLast(String(seqA).count) + String(seqB))
+            var forged = b.leaseToken
+            forged.replaceSubrange(
+                forged.startIndex..<forged.index(forged.startIndex, offsetBy: 32), with: String(repeating: "0", count: 32))
+            let outcomes = try await store.taskAckMany(
+                TaskAckParams(acks: [
+                    .complete(TaskCompletion(lease: crossed, result: .null)),
+                    .complete(TaskCompletion(lease: LeaseRef(id: b.task.id, token: forged), result: .null)),
+                ]))
+            #expect(outcomes == [.staleLease, .staleLease])
+            #expect(try await store.require(a.task.id).state == .running)
+            #expect(try await store.require(b.task.id).state == .running)
+
+            // A token in the old form (random hex only) is found by id.
+            let oldToken = String(repeating: "ab", count: 16)
+            try await store.executeForTesting("UPDATE tasks SET lease_token = '\(oldToken)' WHERE id = '\(c.task.id)'")
+            let applied = try await store.taskAckMany(
+                TaskAckParams(
+                    acks: [a, b].map { .complete(TaskCompletion(lease: $0.lease, result: .null)) } + [
+                        .complete(TaskCompletion(lease: LeaseRef(id: c.task.id, token: oldToken), result: .null))
+                    ]))
+            #expect(applied == [.applied(.succeeded), .applied(.succeeded), .applied(.succeeded)])
+            for task in [a, b, c] { #expect(try await store.require(task.task.id).state == .succeeded) }
             try store.close()
         }
     }
