@@ -115,13 +115,20 @@ struct PostgresSQL: Sendable {
     /// Existence is looked up only for the rows not applied (`OR` short-circuits), by a scalar
     /// subquery on the id index: an `EXISTS` here is planned as a hashed subplan, which reads
     /// the whole table on every batch (a seq scan of 100,000 rows per 1,000 acks).
+    ///
+    /// The rows are found by id. The state to match comes from the materialized `input` CTE,
+    /// not from a literal: with `t.state = 'running'` written out, the planner proves the
+    /// `tasks_running_lease` partial index usable and hashes every running task for each
+    /// batch, which costs the whole running set per batch (2,000 rows for 50 acks: 2.8 ms
+    /// against 1.6 ms by id, measured with EXPLAIN ANALYZE).
     var complete: String {
         """
-        WITH input AS (SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[]) WITH ORDINALITY AS i(id, token, result, ord)),
+        WITH input AS (SELECT i.*, 'running'::text AS running FROM unnest($1::uuid[], $2::text[], $3::text[]) WITH ORDINALITY \
+        AS i(id, token, result, ord)),
         done AS (
             UPDATE \(tasks) AS t SET state = 'succeeded', result = i.result, finished_at = now(), lease_owner = NULL, \
         lease_token = NULL, lease_expires_at = NULL
-            FROM input AS i WHERE t.id = i.id AND t.state = 'running' AND t.lease_token = i.token
+            FROM input AS i WHERE t.id = i.id AND t.state = i.running AND t.lease_token = i.token
             RETURNING i.ord
         )
         SELECT i.ord, d.ord IS NOT NULL, d.ord IS NOT NULL OR (SELECT true FROM \(tasks) AS x WHERE x.id = i.id) IS NOT NULL

@@ -108,6 +108,9 @@ struct PostgresStoreTests {
             // An EXISTS over the table is planned as a hashed subplan: a seq scan of every task per ack batch.
             #expect(!text.contains("Seq Scan"), "\(text)")
             #expect(!text.contains("hashed SubPlan"), "\(text)")
+            // Rows are found by id, not by hashing every running task from the lease index.
+            #expect(text.contains("tasks_id_key"), "\(text)")
+            #expect(!text.contains("tasks_running_lease"), "\(text)")
         }
     }
 
