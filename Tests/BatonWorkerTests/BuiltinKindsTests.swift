@@ -45,6 +45,15 @@ import Testing
         BuiltinKinds.register(into: registry, fileRoot: nil)
         #expect(try await run(registry, "echo", #"{"a": [1, 2.5, null]}"#) == .object(["a": .array([.int(1), .double(2.5), .null])]))
         #expect(try await run(registry, "noop", "{}") == .null)
+        let before = BuiltinKinds.unixNanoseconds()
+        let probe = try await run(registry, "probe", "{}")
+        let after = BuiltinKinds.unixNanoseconds()
+        guard case .object(let fields) = probe, case .int(let started)? = fields["started_unix_ns"] else {
+            Issue.record("probe answered \(probe)")
+            return
+        }
+        #expect(fields.count == 1)
+        #expect(Int64(started) >= before && Int64(started) <= after, "the handler's start, on the wall clock")
         #expect(try await run(registry, "sleep", #"{"seconds": 0.01}"#) == .object(["slept": .double(0.01)]))
         await #expect {
             _ = try await run(registry, "fail", #"{"message": "kaboom"}"#)

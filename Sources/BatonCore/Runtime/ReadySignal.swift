@@ -10,7 +10,9 @@ public final class ReadySignal: Sendable {
         var generation: UInt64 = 0
         var nextWaiter: UInt64 = 0
         var waiters: [UInt64: CheckedContinuation<Void, Never>] = [:]
-        /// Waiters whose timer fired before they were registered.
+        /// Waits begun and not yet returned; a timer of any other wait is late and ignored.
+        var open: Set<UInt64> = []
+        /// Open waits whose timer fired before they were registered.
         var expired: Set<UInt64> = []
     }
 
@@ -36,6 +38,7 @@ public final class ReadySignal: Sendable {
         if timeout <= .zero { return }
         let id = state.withLock { s -> UInt64 in
             s.nextWaiter &+= 1
+            s.open.insert(s.nextWaiter)
             return s.nextWaiter
         }
         let timer = Task { [weak self] in
@@ -54,15 +57,20 @@ public final class ReadySignal: Sendable {
         } onCancel: {
             resume(id)
         }
+        // The timer is not awaited: waiting for it to wind down would put one more hop between
+        // a notify and the caller's next claim. A timer that fires from now on finds its wait
+        // closed and does nothing.
         timer.cancel()
-        await timer.value
-        state.withLock { _ = $0.expired.remove(id) }
+        state.withLock { s in
+            s.open.remove(id)
+            s.expired.remove(id)
+        }
     }
 
     private func resume(_ id: UInt64) {
         let waiter = state.withLock { s -> CheckedContinuation<Void, Never>? in
             if let w = s.waiters.removeValue(forKey: id) { return w }
-            s.expired.insert(id)
+            if s.open.contains(id) { s.expired.insert(id) }
             return nil
         }
         waiter?.resume()

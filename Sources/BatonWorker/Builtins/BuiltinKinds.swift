@@ -5,6 +5,10 @@ import Foundation
 ///
 /// - `echo`: the result is the arguments.
 /// - `noop`: does nothing; the result is `null`.
+/// - `probe`: does nothing; the result is `{"started_unix_ns": n}`, the worker's wall clock
+///   when the handler started. Compared with the submitter's clock (on one machine, or with
+///   synchronised clocks) it gives the pick-up latency a worker process saw; `baton bench`
+///   uses it for HTTP workers.
 /// - `sleep` `{"seconds": x}`: sleeps cooperatively (stops early when cancelled); result `{"slept": x}`.
 /// - `fail` `{"message": "…"}`: always fails with that message, retryably (for demos and tests).
 /// - `file` `{"op": "write|append|read|delete", "path": "relative/path", "content": "…"}`:
@@ -14,11 +18,12 @@ import Foundation
 ///   allowlisted (see `HTTPKind` and ``HTTPKindConfiguration``). A 4xx/5xx answer is a
 ///   success whose result carries the status.
 public enum BuiltinKinds {
-    public static let names = ["echo", "noop", "sleep", "fail", "file", "http"]
+    public static let names = ["echo", "noop", "probe", "sleep", "fail", "file", "http"]
 
     public static func register(into registry: HandlerRegistry, fileRoot: URL?, http: HTTPKindConfiguration = .init()) {
         registry.registerRaw("echo") { args, _ in args }
         registry.registerRaw("noop") { _, _ in .null }
+        registry.registerRaw("probe") { _, _ in RawJSON(trusted: "{\"started_unix_ns\":\(unixNanoseconds())}") }
         registry.register("sleep") { (args: SleepArgs, context) in
             guard args.seconds.isFinite, args.seconds >= 0 else {
                 throw FailPermanently("seconds must be a non-negative number, got \(args.seconds)")
@@ -34,6 +39,13 @@ public enum BuiltinKinds {
         registry.register("file") { (args: FileKind.Args, _) in try files.run(args) }
         let web = HTTPKind(configuration: http)
         registry.register("http") { (args: HTTPKind.Args, context) in try await web.run(args, context: context) }
+    }
+
+    /// The wall clock in nanoseconds since 1970 (`CLOCK_REALTIME`).
+    public static func unixNanoseconds() -> Int64 {
+        var now = timespec()
+        clock_gettime(CLOCK_REALTIME, &now)
+        return Int64(now.tv_sec) * 1_000_000_000 + Int64(now.tv_nsec)
     }
 
     struct SleepArgs: Codable, Sendable {

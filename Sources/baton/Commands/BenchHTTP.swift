@@ -140,7 +140,7 @@ final class HTTPDriver: BenchDriver {
                 name: "worker-\(i)",
                 arguments: [
                     "worker", "--server", order.joined(separator: ","), "--concurrency", "\(settings.concurrency)", "--queues", queue,
-                    "--kinds", "noop",
+                    "--kinds", "noop,probe",
                     "--log-level", "warning", "--shutdown-grace", "2", "--id", "bench-worker-\(i)",
                 ],
                 directory: server.stdoutPath.deletingLastPathComponent())
@@ -189,6 +189,7 @@ final class HTTPDriver: BenchDriver {
     }
 
     func handlerStarts() -> [TaskID: ContinuousClock.Instant]? { nil }
+    var steadyKind: String { "probe" }
     func finishTimes() -> (first: ContinuousClock.Instant, last: ContinuousClock.Instant)? { nil }
 
     private struct Claimed: Decodable { var tasks: [ClaimedTask] }

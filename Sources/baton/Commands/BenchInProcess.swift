@@ -88,6 +88,7 @@ final class InProcessDriver: BenchDriver {
         }
     }
 
+    var steadyKind: String { "noop" }
     var driverIsNode: Bool { true }
     var pollIsCostly: Bool { false }
     var pollInterval: Duration { .milliseconds(2) }

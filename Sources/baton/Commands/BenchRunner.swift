@@ -1,4 +1,5 @@
 import BatonCore
+import BatonWorker
 import Foundation
 
 /// The system under test, in process or over HTTP; ``BenchRunner`` runs the modes on it.
@@ -20,6 +21,9 @@ protocol BenchDriver: Sendable {
     func finishedTasks() async throws -> [TaskRecord]
     /// When the handler started, per task, if this driver can see it (in-process).
     func handlerStarts() -> [TaskID: ContinuousClock.Instant]?
+    /// The kind steady mode submits: `noop` where `handlerStarts` sees handlers start, else
+    /// `probe`, whose result carries the worker's wall clock at handler start.
+    var steadyKind: String { get }
     /// When the last and first tasks finished, if this driver counts completions itself.
     func finishTimes() -> (first: ContinuousClock.Instant, last: ContinuousClock.Instant)?
     /// Times one claim of one task (no handler); acknowledges it untimed.
@@ -37,8 +41,20 @@ struct BenchRunner {
     let driver: any BenchDriver
     let progress: Progress
 
-    func newTask() -> NewTask {
-        NewTask(kind: "noop", args: settings.args, queue: store.queue, maxAttempts: 1, id: TaskID.generate())
+    func newTask(kind: String = "noop") -> NewTask {
+        NewTask(kind: kind, args: settings.args, queue: store.queue, maxAttempts: 1, id: TaskID.generate())
+    }
+
+    /// Handler start minus submit, in ms, for tasks of the `probe` kind: both on the wall clock.
+    private func probeLatencies(_ tasks: [TaskRecord], submitted: [TaskID: Int64]) -> [Double] {
+        struct Probe: Decodable { var started_unix_ns: Int64 }
+        let decoder = JSONDecoder()
+        return tasks.compactMap { task in
+            guard let at = submitted[task.id], let text = task.result?.text,
+                let probe = try? decoder.decode(Probe.self, from: Data(text.utf8))
+            else { return nil }
+            return Double(probe.started_unix_ns - at) / 1_000_000
+        }
     }
 
     func run() async throws -> BenchReport {
@@ -122,16 +138,22 @@ struct BenchRunner {
         try await Task.sleep(for: .seconds(1))
         let cpu0 = driver.cpu()
         var submitted: [TaskID: ContinuousClock.Instant] = [:]
+        var submittedWall: [TaskID: Int64] = [:]
         submitted.reserveCapacity(n)
+        submittedWall.reserveCapacity(n)
         let start = ContinuousClock.now
         var count = 0
         while count < n {
             let elapsed = (ContinuousClock.now - start).seconds
             let due = min(n, Int(elapsed * rate) + 1)
             if due > count {
-                let batch = (count..<due).map { _ in newTask() }
+                let batch = (count..<due).map { _ in newTask(kind: driver.steadyKind) }
                 let at = ContinuousClock.now
-                for t in batch { submitted[t.id!] = at }
+                let wall = BuiltinKinds.unixNanoseconds()
+                for t in batch {
+                    submitted[t.id!] = at
+                    submittedWall[t.id!] = wall
+                }
                 try await driver.submit(batch)
                 count = due
                 progress.update("submit", done: count, total: n)
@@ -154,10 +176,15 @@ struct BenchRunner {
         progress.finish()
         let tasks = try await driver.finishedTasks()
 
-        if let starts = driver.handlerStarts() {
+        let starts = driver.handlerStarts()
+        let probes = starts == nil ? probeLatencies(tasks, submitted: submittedWall) : []
+        if let starts {
             report.latencySource = "handler start - submit (monotonic clock, this process)"
             report.latencyMs = LatencySummary(
                 submitted.compactMap { id, at in starts[id].map { ($0 - at).seconds * 1000 } })
+        } else if probes.count == n {
+            report.latencySource = "handler start (worker's wall clock, probe kind) - submit (wall clock, this process)"
+            report.latencyMs = LatencySummary(probes)
         } else {
             report.latencySource = "started_at - created_at (store clock, ms resolution)"
             report.latencyMs = LatencySummary(storeLatencies(tasks))
