@@ -70,6 +70,12 @@ def extra_med(name, key):
     return statistics.median(xs) if xs else None
 
 
+def latency_source(name):
+    """How a latency row was measured, as `baton bench` reported it (the first run's words)."""
+    xs = values(name, "latency_source")
+    return xs[0] if xs else None
+
+
 def f0(x):
     return "-" if x is None else f"{x:,.0f}"
 
@@ -280,7 +286,8 @@ target(f"server peak RSS with {dtext} ready tasks (MB)", "≤ 150", "prefill-1m-
 w("")
 w("Enqueue over HTTP is the enqueue phase of the drain rows: `POST /v1/tasks` with arrays of 1,000 tasks "
   "(the bench's fixed batch size), 4 requests in flight (`--enqueue-concurrency`, default 4), from the "
-  "benchmark process. Pick-up latency over HTTP is read from the store's clock at millisecond resolution.\n")
+  "benchmark process. Pick-up latency over HTTP: "
+  + (latency_source("latency-http-2w") or "not measured") + ".\n")
 if failed:
     w("Failed runs (left out of the medians): " + ", ".join(f"{k} ×{v}" for k, v in failed.items()) + "\n")
 
@@ -438,7 +445,8 @@ if peers:
     if latency_peers:
         w("Pick-up latency, idle workers, 200 tasks 20 ms apart (the peers: task start − wall time just before the "
           "enqueue call, so it includes the INSERT's commit and the NOTIFY round trip; Baton over HTTP: "
-          "`started_at − created_at` on the store's clock, ms resolution):\n")
+          + (latency_source("pg-latency-http-2w") or latency_source("latency-http-2w") or "not measured")
+          + ", so it includes the submit request, both commits and the claim's answer):\n")
         w("| system | C | p50 ms (runs) | p99 ms (runs) | Baton PostgreSQL HTTP p50 / p99 | p50 ratio peer / Baton | Baton SQLite HTTP p50 / p99 |")
         w("|---|---|---|---|---|---|---|")
         bp50, bp99 = med("pg-latency-http-2w", "latency_ms.p50"), med("pg-latency-http-2w", "latency_ms.p99")
@@ -521,7 +529,7 @@ if groups:
     for j, (pct, color) in enumerate([("p50", "#1f6feb"), ("p90", "#58a6ff"), ("p99", "#d29922")]):
         xs = [i + (j - 1) * width for i in range(len(groups))]
         raw = [g[1][j] for g in groups]
-        # None: not measured; 0: below the millisecond resolution of the store's clock (drawn as a stub)
+        # None: not measured; 0: below the resolution of a store-clock measurement (drawn as a stub)
         ys = [float("nan") if y is None else max(y, 0.1) for y in raw]
         ax.bar(xs, ys, width, label=pct, color=color)
         for x, y, r in zip(xs, ys, raw):
