@@ -26,6 +26,18 @@ import Testing
         #expect(settings["mode"] as? String == "steady")
     }
 
+    /// Over HTTP the latency is taken where the worker process starts the handler (the
+    /// `probe` kind's wall clock), not from the store's timestamps.
+    @Test func httpSteadyModeMeasuresLatencyAtTheWorkersHandler() async throws {
+        let report = try await runBench(["--workers", "http", "--worker-processes", "1", "--tasks", "30", "--steady", "100"])
+        let latency = try #require(report["latency_ms"] as? [String: Any])
+        #expect(latency["count"] as? Int == 30)
+        #expect((latency["p50"] as? Double ?? 0) > 0, "a handler starts after its submit: \(latency)")
+        #expect((latency["max"] as? Double ?? -1) >= (latency["p99"] as? Double ?? 0))
+        let source = try #require(report["latency_source"] as? String)
+        #expect(source.contains("probe"), "\(source)")
+    }
+
     @Test func invalidOptionsAreAUsageError() async throws {
         let result = try await baton(["bench", "--tasks", "0"])
         #expect(result.status == 64)
