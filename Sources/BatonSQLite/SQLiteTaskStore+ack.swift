@@ -15,13 +15,15 @@ extension SQLiteTaskStore {
             let now = Millis.now()
             var outcomes: [AckOutcome?] = Array(repeating: nil, count: p.acks.count)
             var madeDue = false
-            var completions: [(index: Int, completion: TaskCompletion)] = []
+            var completions: [(index: Int, seq: Int64, completion: TaskCompletion)] = []
             for (index, ack) in p.acks.enumerated() {
                 switch ack {
-                case .complete(let completion) where distinct && LeaseToken.seq(of: completion.lease.token) != nil:
-                    completions.append((index, completion))
                 case .complete(let completion):
-                    outcomes[index] = try Self.applyCompletion(completion, now: now, db: db)
+                    if distinct, let seq = LeaseToken.seq(of: completion.lease.token) {
+                        completions.append((index, seq, completion))
+                    } else {
+                        outcomes[index] = try Self.applyCompletion(completion, now: now, db: db)
+                    }
                 case .fail(let failure):
                     let outcome = try Self.applyFailure(failure, fallback: fallback, now: now, db: db)
                     if case .applied(.pending) = outcome.ack { madeDue = true }
@@ -45,7 +47,8 @@ extension SQLiteTaskStore {
 
     /// Completions of distinct tasks whose tokens carry their `seq`, in chunks of `SQL.completeManySizes`.
     private static func applyCompletions(
-        _ completions: [(index: Int, completion: TaskCompletion)], now: Int64, into outcomes: inout [AckOutcome?], db: Database
+        _ completions: [(index: Int, seq: Int64, completion: TaskCompletion)], now: Int64, into outcomes: inout [AckOutcome?],
+        db: Database
     ) throws {
         var start = 0
         while start < completions.count {
@@ -57,10 +60,10 @@ extension SQLiteTaskStore {
             arguments.reserveCapacity(1 + 4 * size)
             var ids: [String] = []
             ids.reserveCapacity(size)
-            for (_, completion) in chunk {
+            for (_, seq, completion) in chunk {
                 let id = completion.lease.id.description
                 ids.append(id)
-                arguments.append(LeaseToken.seq(of: completion.lease.token))
+                arguments.append(seq)
                 arguments.append(id)
                 arguments.append(completion.lease.token)
                 arguments.append(completion.result.text)
@@ -69,7 +72,7 @@ extension SQLiteTaskStore {
             var applied = Set<String>(minimumCapacity: size)
             let rows = try String.fetchCursor(statement, arguments: StatementArguments(arguments))
             while let id = try rows.next() { applied.insert(id) }
-            for ((index, completion), id) in zip(chunk, ids) {
+            for ((index, _, completion), id) in zip(chunk, ids) {
                 outcomes[index] = applied.contains(id) ? .applied(.succeeded) : try refusal(id: completion.lease.id, db: db)
             }
         }
