@@ -1,33 +1,27 @@
+import Foundation
+
 /// The SQLite store's lease tokens: a random prefix drawn once per claim statement, then the
-/// task's `seq` (`"<32 hex digits>.<seq>"`).
+/// task's `seq` (`"<random UUID>.<seq>"`).
 ///
 /// A token still names one lease only: a task claimed again gets a new prefix. It also tells
 /// the store where the row is, so an ack updates the row by rowid instead of searching the id
 /// index (measured with `Benchmarks/rawsql.py`). Tokens are fences against stale workers, not
 /// secrets between workers; workers authenticate to the node with its API token.
 enum LeaseToken {
-    /// A fresh prefix for one claim statement.
+    /// A fresh prefix for one claim statement: a random (version 4) UUID and a dot.
     static func prefix() -> String {
-        var generator = SystemRandomNumberGenerator()
-        let digits = Array("0123456789abcdef".utf8)
-        var bytes: [UInt8] = []
-        bytes.reserveCapacity(33)
-        for _ in 0..<2 {
-            var word = generator.next() as UInt64
-            for _ in 0..<16 {
-                bytes.append(digits[Int(word & 0xF)])
-                word >>= 4
-            }
-        }
-        bytes.append(UInt8(ascii: "."))
-        return String(decoding: bytes, as: UTF8.self)
+        UUID().uuidString.lowercased() + "."
     }
+
+    /// Characters before the dot: a UUID's text form.
+    private static let uuidLength = 36
 
     /// The `seq` a token carries, or nil for a token not made this way (one an older Baton
     /// made with a random token only, or a forged one).
     static func seq(of token: String) -> Int64? {
         let utf8 = token.utf8
-        guard utf8.count > 33, let dot = utf8.lastIndex(of: UInt8(ascii: ".")) else { return nil }
+        guard let dot = utf8.lastIndex(of: UInt8(ascii: ".")), utf8.distance(from: utf8.startIndex, to: dot) == uuidLength
+        else { return nil }
         let digits = utf8[utf8.index(after: dot)...]
         guard !digits.isEmpty, digits.count <= 18 else { return nil }
         var value: Int64 = 0
