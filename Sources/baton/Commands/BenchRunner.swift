@@ -137,10 +137,9 @@ struct BenchRunner {
         // Let the workers settle into their idle long-poll.
         try await Task.sleep(for: .seconds(1))
         let cpu0 = driver.cpu()
-        var submitted: [TaskID: ContinuousClock.Instant] = [:]
-        var submittedWall: [TaskID: Int64] = [:]
+        // When each task was submitted: on this process's monotonic clock and on the wall clock.
+        var submitted: [TaskID: (at: ContinuousClock.Instant, wall: Int64)] = [:]
         submitted.reserveCapacity(n)
-        submittedWall.reserveCapacity(n)
         let start = ContinuousClock.now
         var count = 0
         while count < n {
@@ -148,12 +147,8 @@ struct BenchRunner {
             let due = min(n, Int(elapsed * rate) + 1)
             if due > count {
                 let batch = (count..<due).map { _ in newTask(kind: driver.steadyKind) }
-                let at = ContinuousClock.now
-                let wall = BuiltinKinds.unixNanoseconds()
-                for t in batch {
-                    submitted[t.id!] = at
-                    submittedWall[t.id!] = wall
-                }
+                let when = (at: ContinuousClock.now, wall: BuiltinKinds.unixNanoseconds())
+                for t in batch { submitted[t.id!] = when }
                 try await driver.submit(batch)
                 count = due
                 progress.update("submit", done: count, total: n)
@@ -177,11 +172,11 @@ struct BenchRunner {
         let tasks = try await driver.finishedTasks()
 
         let starts = driver.handlerStarts()
-        let probes = starts == nil ? probeLatencies(tasks, submitted: submittedWall) : []
+        let probes = starts == nil ? probeLatencies(tasks, submitted: submitted.mapValues(\.wall)) : []
         if let starts {
             report.latencySource = "handler start - submit (monotonic clock, this process)"
             report.latencyMs = LatencySummary(
-                submitted.compactMap { id, at in starts[id].map { ($0 - at).seconds * 1000 } })
+                submitted.compactMap { id, when in starts[id].map { ($0 - when.at).seconds * 1000 } })
         } else if probes.count == n {
             report.latencySource = "handler start (worker's wall clock, probe kind) - submit (wall clock, this process)"
             report.latencyMs = LatencySummary(probes)
