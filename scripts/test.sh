@@ -20,4 +20,15 @@ echo "BATON_BIN=$BATON_BIN"
 
 # Suites run one after another: several of them start processes and servers, time
 # leases and heartbeats, and on a 2-core machine running them all at once distorts them.
-swift test --no-parallel "$@"
+# The output is kept, and a failed run ends by repeating every failure it recorded, so
+# that the end of a long log (all a CI page may show) names them.
+log="$(mktemp -t baton-test.XXXXXX)"
+trap 'rm -f "$log"' EXIT
+status=0
+swift test --no-parallel "$@" 2>&1 | tee "$log" || status=$?
+if [ "$status" -ne 0 ]; then
+  echo
+  echo "test.sh: swift test failed (exit $status); the failures it recorded:"
+  grep -E "✘|error:|Fatal error|Test .* failed" "$log" | grep -v "^✘ Suite" | cut -c1-2000 || true
+fi
+exit "$status"
