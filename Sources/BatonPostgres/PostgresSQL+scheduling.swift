@@ -1,9 +1,9 @@
 /// The statements of schedules, paused queues, unique tasks and idempotent submits
 /// (migration 002), qualified with the store's schema.
 extension PostgresSQL {
-    var schedulesTable: String { "\"\(schema)\".schedules" }
-    var pausedQueuesTable: String { "\"\(schema)\".paused_queues" }
-    var idempotencyTable: String { "\"\(schema)\".idempotency_keys" }
+    var schedulesTable: String { qualifier + "schedules" }
+    var pausedQueuesTable: String { qualifier + "paused_queues" }
+    var idempotencyTable: String { qualifier + "idempotency_keys" }
 
     /// The class of the unique-key advisory locks (the two-`int4` form, so they never meet the
     /// single-`bigint` locks of leadership and migrations): "BATN".

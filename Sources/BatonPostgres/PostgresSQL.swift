@@ -5,6 +5,9 @@
 /// (PostgresNIO binds no arrays with NULL elements): `'NaN'` or `-1` for numbers, `''` for text.
 struct PostgresSQL: Sendable {
     let schema: String
+    /// What precedes a table's name: the quoted schema and a dot, or nothing for the
+    /// statements that find their tables through the connection's `search_path`.
+    let qualifier: String
     /// The schema-qualified tasks table.
     let tasks: String
 
@@ -13,8 +16,20 @@ struct PostgresSQL: Sendable {
 
     init(schema: String) {
         self.schema = schema
-        self.tasks = "\"\(schema)\".tasks"
+        self.qualifier = "\"\(schema)\"."
+        self.tasks = qualifier + "tasks"
     }
+
+    private init(unqualified: Void) {
+        schema = ""
+        qualifier = ""
+        tasks = "tasks"
+    }
+
+    /// The hot statements' text without a schema, the same for every store, so that it can be
+    /// prepared once per connection (``PreparedHotStatement``); the store's connections set
+    /// `search_path` to its schema.
+    static let searchPath = PostgresSQL(unqualified: ())
 
     /// The columns `TaskRecord(row:)` reads, in this order, of the row aliased `alias`.
     static func columns(_ a: String) -> String {

@@ -27,7 +27,7 @@ extension PostgresTaskStore {
             case .fail(let f): failures.append((index, f))
             }
         }
-        let completeQuery: PostgresQuery? =
+        let completion: CompleteStatement? =
             completions.isEmpty
             ? nil
             : {
@@ -35,7 +35,7 @@ extension PostgresTaskStore {
                 binds.append(completions.map(\.c.lease.id.uuid))
                 binds.append(completions.map(\.c.lease.token))
                 binds.append(completions.map(\.c.result.text))
-                return PostgresQuery(unsafeSQL: self.sql.complete, binds: binds)
+                return CompleteStatement(bindings: binds)
             }()
         let failing = failures
         let fallback = configuration.defaultRetry
@@ -43,14 +43,14 @@ extension PostgresTaskStore {
         let sql = self.sql
         let logger = self.logger
         let (completed, failed) = try await call("acknowledging \(p.acks.count) task(s)") {
-            [client] () -> ([AckOutcome], [AckOutcome]) in
-            if failing.isEmpty, let completeQuery {
-                return (try Self.completionOutcomes(try await client.query(completeQuery).collect()), [])
+            [hotClient] () -> ([AckOutcome], [AckOutcome]) in
+            if failing.isEmpty, let completion {
+                return (try Self.completionOutcomes(try await hotClient.rows(completion)), [])
             }
-            return try await client.withTransaction(logger: logger) { connection -> ([AckOutcome], [AckOutcome]) in
+            return try await hotClient.withTransaction(logger: logger) { connection -> ([AckOutcome], [AckOutcome]) in
                 var completed: [AckOutcome] = []
-                if let completeQuery {
-                    completed = try Self.completionOutcomes(try await connection.query(completeQuery, logger: logger).collect())
+                if let completion {
+                    completed = try Self.completionOutcomes(try await connection.rows(completion, logger: logger))
                 }
                 let failed = try await Self.applyFailures(
                     failing.map(\.f), fallback: fallback, sql: sql, schema: schema, connection: connection, logger: logger)

@@ -26,9 +26,9 @@ extension PostgresTaskStore {
         binds.append(max(0.001, TimeBounds.seconds(p.lease.seconds)))
         binds.append(shares.map(\.worker))
         binds.append(cumulative)
-        let query = PostgresQuery(unsafeSQL: sql.claim, binds: binds)
-        let claimed = try await call("claiming tasks") { [client] () -> [ClaimedTask] in
-            let rows = try await client.query(query).collect()
+        let statement = ClaimStatement(bindings: binds)
+        let claimed = try await call("claiming tasks") { [hotClient] () -> [ClaimedTask] in
+            let rows = try await hotClient.rows(statement)
             var claimed: [(seq: Int64, task: ClaimedTask)] = []
             claimed.reserveCapacity(rows.count)
             for row in rows {

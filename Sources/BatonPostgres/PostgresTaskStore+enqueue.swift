@@ -14,10 +14,10 @@ extension PostgresTaskStore {
         }
         for task in p.tasks { try task.validate() }
         let (query, order) = try enqueueQuery(p.tasks)
-        let records = try await call("enqueueing \(p.tasks.count) task(s)") { [client] () -> [TaskRecord] in
+        let records = try await call("enqueueing \(p.tasks.count) task(s)") { [hotClient] () -> [TaskRecord] in
             let rows: [PostgresRow]
             do {
-                rows = try await client.query(query).collect()
+                rows = try await hotClient.rows(EnqueueStatement(bindings: query.binds))
             } catch let error as PSQLError where error.serverInfo?[.sqlState] == "23505" {
                 throw Self.duplicate(error, ids: order)
             }

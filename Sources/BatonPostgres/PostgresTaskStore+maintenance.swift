@@ -54,9 +54,9 @@ extension PostgresTaskStore {
     public func taskNextDueAt(queues: [String]) async throws -> Date? {
         let queues = Array(Set(queues)).sorted()
         guard !queues.isEmpty else { return nil }
-        let query = PostgresQuery(unsafeSQL: sql.nextDue, binds: Self.bindings { $0.append(queues) })
-        return try await call("finding the next due task") { [client] in
-            try await client.query(query).collect().first?.decode(Date?.self) ?? nil
+        let statement = NextDueStatement(bindings: Self.bindings { $0.append(queues) })
+        return try await call("finding the next due task") { [hotClient] in
+            try await hotClient.rows(statement).first?.decode(Date?.self) ?? nil
         }
     }
 }

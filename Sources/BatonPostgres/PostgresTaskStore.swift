@@ -28,7 +28,12 @@ public final class PostgresTaskStore: TaskStore, Service {
     public let readySignal = ReadySignal()
     /// Whether this node is the cluster's leader (holds the leader advisory lock).
     public let leadership: PostgresLeaderElector
+    /// The pool of every statement but the hot ones.
     let client: PostgresClient
+    /// The pool of the hot statements (claims, completions, plain enqueues, next due times), which run
+    /// prepared: its sessions are set up so that their one cached plan never degrades
+    /// (`hotSessionSettings`).
+    let hotClient: PostgresClient
     let logger: Logger
     let sql: PostgresSQL
     private let listener: ReadyListener
@@ -58,6 +63,8 @@ public final class PostgresTaskStore: TaskStore, Service {
         clientConfig.options.keepAliveBehavior = .init(frequency: .seconds(15))
         clientConfig.options.additionalStartupParameters = [("application_name", configuration.applicationName)]
         self.client = PostgresClient(configuration: clientConfig, backgroundLogger: logger)
+        clientConfig.options.additionalStartupParameters += Self.hotSessionSettings(schema: configuration.schema)
+        self.hotClient = PostgresClient(configuration: clientConfig, backgroundLogger: logger)
         let connectionConfig = Self.connectionConfiguration(configuration)
         self.listener = ReadyListener(
             connection: connectionConfig, channel: Self.notifyChannel, schema: configuration.schema, signal: readySignal, logger: logger)
@@ -78,9 +85,12 @@ public final class PostgresTaskStore: TaskStore, Service {
         defer { stopper.fire() }
         try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask {
-                self.poolStarted.store(true, ordering: .releasing)
-                await self.client.run()
-                self.logger.debug("connection pool stopped")
+                await withDiscardingTaskGroup { pools in
+                    pools.addTask { await self.client.run() }
+                    pools.addTask { await self.hotClient.run() }
+                    self.poolStarted.store(true, ordering: .releasing)
+                }
+                self.logger.debug("connection pools stopped")
             }
             group.addTask {
                 await self.listener.run()
@@ -424,5 +434,22 @@ extension PostgresTaskStore {
     func queryForTesting(_ text: String, binds: PostgresBindings = PostgresBindings()) async throws -> [PostgresRow] {
         let query = PostgresQuery(unsafeSQL: text, binds: binds)
         return try await call("test query") { [client] in try await client.query(query).collect() }
+    }
+
+    /// The plan a hot session runs for `sql` prepared (the generic plan, made with this
+    /// moment's statistics), for arguments written as SQL literals. Tests only.
+    func genericPlanForTesting(_ sql: String, arguments: String) async throws -> [String] {
+        try await call("test plan") { [hotClient, logger] in
+            try await hotClient.withConnection { connection in
+                var lines: [String] = []
+                for statement in [
+                    "PREPARE baton_plan_probe AS \(sql)", "EXPLAIN EXECUTE baton_plan_probe(\(arguments))", "DEALLOCATE baton_plan_probe",
+                ] {
+                    let rows = try await connection.query(PostgresQuery(unsafeSQL: statement), logger: logger).collect()
+                    if statement.hasPrefix("EXPLAIN") { lines = try rows.map { try $0.decode(String.self) } }
+                }
+                return lines
+            }
+        }
     }
 }

@@ -73,44 +73,47 @@ struct PostgresStoreTests {
         }
     }
 
-    @Test func claimPlanUsesTheReadyIndex() async throws {
+    /// The hot statements run prepared, with one generic plan per session, made with the
+    /// statistics of its first call: the plan must read the ready and pending indexes and
+    /// update by TID for claims, find completions by id, and read the pending index for the
+    /// next due time, on a queue of a dozen tasks
+    /// (where a plan left to the statistics seq-scans, and would stay cached while the queue
+    /// grows; the hot sessions' `enable_seqscan = off` prevents it) as on a long one.
+    @Test(arguments: [12, 2_000]) func hotStatementsKeepTheirIndexesInTheCachedPlan(tasks: Int) async throws {
         guard let configuration = try TestDatabase.configuration() else { return }
         try await TestDatabase.withStore(configuration) { store in
-            try await store.enqueue((0..<2000).map { NewTask(kind: "k", priority: 1 + $0 % 10) })
-            _ = try await store.queryForTesting("ANALYZE \"\(configuration.schema)\".tasks")
-            var binds = PostgresBindings()
-            binds.append(["default"])
-            binds.append([String]())
-            binds.append(10)
-            binds.append(30.0)
-            binds.append(["w1"])
-            binds.append([Int64(10)])
-            let plan = try await store.queryForTesting("EXPLAIN " + store.sql.claim, binds: binds).map { try $0.decode(String.self) }
-            let text = plan.joined(separator: "\n")
-            #expect(text.contains("tasks_ready"), "\(text)")
-            #expect(text.contains("tasks_pending"), "\(text)")
-            #expect(!text.contains("Seq Scan"), "\(text)")
-        }
-    }
-
-    @Test func completionPlanReadsNoWholeTable() async throws {
-        guard let configuration = try TestDatabase.configuration() else { return }
-        try await TestDatabase.withStore(configuration) { store in
-            try await store.enqueue((0..<2000).map { _ in NewTask(kind: "k") })
+            try await store.enqueue((0..<tasks).map { NewTask(kind: "k", priority: 1 + $0 % 10) })
             let claimed = try await store.claim(max: 10)
             _ = try await store.queryForTesting("ANALYZE \"\(configuration.schema)\".tasks")
-            var binds = PostgresBindings()
-            binds.append(claimed.map(\.task.id.uuid))
-            binds.append(claimed.map(\.leaseToken))
-            binds.append(claimed.map { _ in "null" })
-            let plan = try await store.queryForTesting("EXPLAIN " + store.sql.complete, binds: binds).map { try $0.decode(String.self) }
-            let text = plan.joined(separator: "\n")
-            // An EXISTS over the table is planned as a hashed subplan: a seq scan of every task per ack batch.
-            #expect(!text.contains("Seq Scan"), "\(text)")
-            #expect(!text.contains("hashed SubPlan"), "\(text)")
-            // Rows are found by id, not by hashing every running task from the lease index.
-            #expect(text.contains("tasks_id_key"), "\(text)")
-            #expect(!text.contains("tasks_running_lease"), "\(text)")
+
+            let claim = try await store.genericPlanForTesting(
+                ClaimStatement.sql, arguments: "'{default}'::text[], '{}'::text[], 10, 30.0, '{w1}'::text[], '{10}'::bigint[]"
+            ).joined(separator: "\n")
+            #expect(claim.contains("Index Scan using tasks_ready"), "\(claim)")
+            #expect(claim.contains("Index Scan using tasks_pending"), "\(claim)")
+            #expect(claim.contains("Tid Scan on tasks t"), "\(claim)")
+            #expect(!claim.contains("Seq Scan"), "\(claim)")
+
+            let ids = claimed.map { "'\($0.task.id)'" }.joined(separator: ",")
+            let tokens = claimed.map { "'\($0.leaseToken)'" }.joined(separator: ",")
+            let results = claimed.map { _ in "'null'" }.joined(separator: ",")
+            let complete = try await store.genericPlanForTesting(
+                CompleteStatement.sql, arguments: "ARRAY[\(ids)]::uuid[], ARRAY[\(tokens)]::text[], ARRAY[\(results)]::text[]"
+            ).joined(separator: "\n")
+            // Rows are found by id, not by hashing every running task from the lease index, and
+            // existence is not an EXISTS, which is planned as a hashed subplan over every task.
+            #expect(complete.contains("tasks_id_key"), "\(complete)")
+            #expect(!complete.contains("tasks_running_lease"), "\(complete)")
+            #expect(!complete.contains("Seq Scan"), "\(complete)")
+            #expect(!complete.contains("hashed SubPlan"), "\(complete)")
+
+            let nextDue = try await store.genericPlanForTesting(NextDueStatement.sql, arguments: "'{default}'::text[]")
+                .joined(separator: "\n")
+            #expect(nextDue.contains("tasks_pending"), "\(nextDue)")
+            #expect(!nextDue.contains("Seq Scan"), "\(nextDue)")
+
+            // And the prepared statements themselves work on the store's hot connections.
+            #expect(try await store.ack(.complete(TaskCompletion(lease: claimed[0].lease, result: .null))) == .applied(.succeeded))
         }
     }
 
