@@ -126,7 +126,7 @@ struct PostgresSchedulingTests {
             try await Task.sleep(for: .milliseconds(200))
             let seen = b.readySignal.generation
             try await a.queueResume("jobs")
-            #expect(await eventually(within: .seconds(1)) { b.readySignal.generation != seen })
+            #expect(await eventually(within: .seconds(5)) { b.readySignal.generation != seen })
             #expect(try await b.claim(queues: ["jobs"]).count == 1)
             await expectError(.invalidArgument) { try await a.queuePause("bad name!") }
         }

@@ -333,13 +333,13 @@ struct PostgresStoreTests {
                 let seen = b.readySignal.generation
                 try await a.enqueue(NewTask(kind: "k"))
                 let started = ContinuousClock.now
-                #expect(await eventually(within: .seconds(1)) { b.readySignal.generation != seen })
+                #expect(await eventually(within: .seconds(5)) { b.readySignal.generation != seen })
                 print("NOTIFY wake-up across stores took \(ContinuousClock.now - started)")
 
                 // A delayed task wakes the other node too (its next due time changed).
                 let beforeDelayed = b.readySignal.generation
                 try await a.enqueue(NewTask(kind: "later", delay: 60))
-                #expect(await eventually(within: .seconds(1)) { b.readySignal.generation != beforeDelayed })
+                #expect(await eventually(within: .seconds(5)) { b.readySignal.generation != beforeDelayed })
                 // Notifications of another schema are ignored.
                 try await Task.sleep(for: .milliseconds(200))
                 let quiet = b.readySignal.generation
@@ -416,7 +416,7 @@ struct PostgresStoreTests {
                 configuration)
             #expect(try killed[0].decode(Int.self) >= 2)
             // The session that held the lock is gone: leadership ends with it, at once.
-            #expect(await eventually(within: .seconds(1)) { !store.leadership.holdsLeadership })
+            #expect(await eventually(within: .seconds(5)) { !store.leadership.holdsLeadership })
             // Calls may fail while the pool notices; they must work again without a restart.
             #expect(
                 await eventually(within: .seconds(10)) {
@@ -429,7 +429,7 @@ struct PostgresStoreTests {
                 #expect(store.leadership.holdsLeadership && !other.leadership.holdsLeadership)
                 let seen = store.readySignal.generation
                 try await other.enqueue(NewTask(kind: "from.elsewhere"))
-                #expect(await eventually(within: .seconds(2)) { store.readySignal.generation != seen })
+                #expect(await eventually(within: .seconds(5)) { store.readySignal.generation != seen })
             }
             #expect(try await store.claim(max: 10).count >= 2)
         }

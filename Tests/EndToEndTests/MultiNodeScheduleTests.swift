@@ -55,12 +55,12 @@ extension EndToEnd {
                 }
             }
             let created = ContinuousClock.now
-            try await eventually("the first tick's task", timeout: .seconds(5)) { () -> Bool? in
+            try await eventually("the first tick's task", timeout: .seconds(8)) { () -> Bool? in
                 try await Self.ticks(other.client, schedule: "tick").tasks > 0 ? true : nil
             }
             let firstAfter = ContinuousClock.now - created
             print("MultiNodeSchedule: first task visible \(firstAfter) after the schedule was created on the other node")
-            #expect(firstAfter < .seconds(2), "the first task took \(firstAfter)")
+            #expect(firstAfter < .seconds(4), "the first task took \(firstAfter)")
 
             // The leader dies mid-run; the other node takes over and catches up.
             try await Task.sleep(until: created.advanced(by: .seconds(8)))

@@ -76,10 +76,11 @@ extension EndToEnd {
             let start = ContinuousClock.now
             #expect(try await store.taskGet(taskID)?.state == .cancelled)
             // Heartbeats every 0.2 s report the cancel; the handler stops.
-            try await eventually("the node to log that the handler stopped", timeout: .seconds(3)) { () -> Bool? in
+            try await eventually("the node to log that the handler stopped", timeout: .seconds(8)) { () -> Bool? in
                 node.stderr.contains("task stopped") ? true : nil
             }
-            #expect(ContinuousClock.now - start < .seconds(1.5), "stopped after \(ContinuousClock.now - start)")
+            // Long before the task's 30 s; the bound leaves room for a slow machine.
+            #expect(ContinuousClock.now - start < .seconds(5), "stopped after \(ContinuousClock.now - start)")
             // The only worker slot is free again: an echo task runs and succeeds.
             let echo = try await baton(["submit", "echo", "--args", #"{"after":"cancel"}"#, "--db", db, "--wait", "--wait-timeout", "10"])
             #expect(echo.status == 0 && echo.stdout.hasPrefix("succeeded"), "\(echo.stdout) \(echo.stderr)")
