@@ -199,6 +199,9 @@ import Testing
         let tasks = try await store.enqueue(
             (0..<3).map { _ in NewTask(kind: "sleep", args: try! json(#"{"seconds": 0.4}"#)) })
         #expect(try await eventually { try await store.count(.running) == 3 })
+        // Running in the runtime, not only claimed: a claim still on its way to the runtime
+        // when the worker stops is given back to the queue, which is not what this test is about.
+        #expect(await eventually { worker.runtime.runningCount == 3 })
         let started = ContinuousClock.now
         try await worker.stop()
         #expect(ContinuousClock.now - started < .seconds(2))
