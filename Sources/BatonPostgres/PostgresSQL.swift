@@ -27,7 +27,7 @@ struct PostgresSQL: Sendable {
     }
 
     /// The hot statements' text without a schema, the same for every store, so that it can be
-    /// prepared once per connection (``PreparedHotStatement``); the store's connections set
+    /// prepared once per connection (``PreparedHotStatement``); the store's hot pool sets
     /// `search_path` to its schema.
     static let searchPath = PostgresSQL(unqualified: ())
 

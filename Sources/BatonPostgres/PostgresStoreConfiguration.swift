@@ -40,8 +40,8 @@ public struct PostgresStoreConfiguration: Sendable {
     /// The policy for failures of tasks that name none (lease rescue names its own).
     public var defaultRetry: RetryPolicy
     /// Most connections of each of the two query pools, the hot statements' (claims,
-    /// completions, plain enqueues, next due times) and everything else's; the listener and the leader
-    /// elector each hold one more. Idle connections close after a minute.
+    /// completions, plain enqueues, next due times) and everything else's; the listener and
+    /// the leader elector each hold one more. Idle connections close after a minute.
     public var poolSize: Int
     /// The session advisory lock whose holder is the leader. `nil`: derived from the schema,
     /// so that stores of different schemas in one database elect leaders independently.

@@ -13,11 +13,11 @@ extension PostgresTaskStore {
             return try await taskEnqueueManyOutcome(p).tasks
         }
         for task in p.tasks { try task.validate() }
-        let (query, order) = try enqueueQuery(p.tasks)
+        let (binds, order) = try enqueueBindings(p.tasks)
         let records = try await call("enqueueing \(p.tasks.count) task(s)") { [hotClient] () -> [TaskRecord] in
             let rows: [PostgresRow]
             do {
-                rows = try await hotClient.rows(EnqueueStatement(bindings: query.binds))
+                rows = try await hotClient.rows(EnqueueStatement(bindings: binds))
             } catch let error as PSQLError where error.serverInfo?[.sqlState] == "23505" {
                 throw Self.duplicate(error, ids: order)
             }
@@ -29,8 +29,16 @@ extension PostgresTaskStore {
         return records
     }
 
-    /// The insert of `tasks` (`PostgresSQL.enqueue`) and the ids it gives them, in order.
+    /// The insert of `tasks` as an unnamed statement, for transactions on the other pool, and
+    /// the ids it gives them, in order.
     func enqueueQuery(_ tasks: [NewTask]) throws -> (PostgresQuery, [UUID]) {
+        let (binds, ids) = try enqueueBindings(tasks)
+        return (PostgresQuery(unsafeSQL: sql.enqueue, binds: binds), ids)
+    }
+
+    /// The binds of the insert of `tasks` (`PostgresSQL.enqueue`) and the ids it gives them,
+    /// in order.
+    func enqueueBindings(_ tasks: [NewTask]) throws -> (PostgresBindings, [UUID]) {
         let n = tasks.count
         var ids: [UUID] = []
         var kinds: [String] = []
@@ -76,7 +84,7 @@ extension PostgresTaskStore {
         binds.append(uniqueKeys)
         binds.append(tags)
         binds.append(configuration.schema)
-        return (PostgresQuery(unsafeSQL: sql.enqueue, binds: binds), ids)
+        return (binds, ids)
     }
 
     /// The rows an insert returned, in the order of `order` (its ids).

@@ -17,7 +17,7 @@ import PostgresNIO
 /// with sequential scans disabled, which leaves every statement here its index and TID
 /// paths whatever the statistics say, and use the generic plan from the first call, so
 /// that the plan they run is the one the plan test checks
-/// (`preparedHotStatementsKeepTheirIndexesInTheGenericPlan`).
+/// (`hotStatementsKeepTheirIndexesInTheCachedPlan`).
 protocol PreparedHotStatement: PostgresPreparedStatement where Row == PostgresRow {
     var bindings: PostgresBindings { get }
 }
