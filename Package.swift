@@ -30,6 +30,7 @@ let package = Package(
         .package(url: "https://github.com/jpsim/Yams", from: "6.0.0"),
         .package(url: "https://github.com/apple/swift-nio-ssl", from: "2.37.6"),
         .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift", from: "0.2.0"),
+        .package(url: "https://github.com/x-sheep/swift-property-based.git", from: "2.0.1"),
     ],
     targets: [
         .target(
@@ -121,7 +122,10 @@ let package = Package(
         ),
         .testTarget(
             name: "StoreConformanceTests",
-            dependencies: ["BatonCore", "BatonSQLite", "BatonPostgres"],
+            dependencies: [
+                "BatonCore", "BatonSQLite", "BatonPostgres",
+                .product(name: "PropertyBased", package: "swift-property-based"),
+            ],
             swiftSettings: swiftSettings
         ),
         .testTarget(

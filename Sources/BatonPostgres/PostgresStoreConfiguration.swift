@@ -48,6 +48,15 @@ public struct PostgresStoreConfiguration: Sendable {
     public var leaderLockKey: Int64?
     /// Reported to the server as `application_name` by every connection of the store.
     public var applicationName: String
+    /// A testing aid, off in production: when set, the sessions of both query pools search the
+    /// store's schema before `pg_catalog` (`search_path` = `"<schema>", pg_catalog`), so that a
+    /// function `"<schema>".now()` created by a test replaces the built-in `now()` in every
+    /// statement the store runs. The test then moves the store's clock by hand (leases expire,
+    /// backoffs come due) without waiting. Create the function before the store runs its first
+    /// statement: the hot pool's sessions keep the `now()` they resolved when they prepared
+    /// their statements. Unset (the default), the sessions are set up exactly as without it:
+    /// production pays nothing.
+    public var schemaClock = false
 
     public init(
         host: String, port: Int = Self.defaultPort, username: String, password: String? = nil, database: String,

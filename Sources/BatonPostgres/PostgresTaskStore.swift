@@ -62,8 +62,13 @@ public final class PostgresTaskStore: TaskStore, Service {
         clientConfig.options.connectTimeout = configuration.connectTimeout
         clientConfig.options.keepAliveBehavior = .init(frequency: .seconds(15))
         clientConfig.options.additionalStartupParameters = [("application_name", configuration.applicationName)]
+        if configuration.schemaClock {
+            clientConfig.options.additionalStartupParameters.append(("search_path", Self.schemaFirstSearchPath(configuration.schema)))
+        }
         self.client = PostgresClient(configuration: clientConfig, backgroundLogger: logger)
-        clientConfig.options.additionalStartupParameters += Self.hotSessionSettings(schema: configuration.schema)
+        clientConfig.options.additionalStartupParameters =
+            [("application_name", configuration.applicationName)]
+            + Self.hotSessionSettings(schema: configuration.schema, schemaClock: configuration.schemaClock)
         self.hotClient = PostgresClient(configuration: clientConfig, backgroundLogger: logger)
         let connectionConfig = Self.connectionConfiguration(configuration)
         self.listener = ReadyListener(

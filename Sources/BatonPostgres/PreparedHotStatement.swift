@@ -71,8 +71,19 @@ extension PostgresConnection {
 }
 
 extension PostgresTaskStore {
-    /// The settings of every session of the hot pool, sent in its startup packet.
-    static func hotSessionSettings(schema: String) -> [(String, String)] {
-        [("search_path", "\"\(schema)\""), ("enable_seqscan", "off"), ("plan_cache_mode", "force_generic_plan")]
+    /// The settings of every session of the hot pool, sent in its startup packet. With
+    /// `schemaClock` (a testing aid, see `PostgresStoreConfiguration.schemaClock`) the schema is
+    /// searched before `pg_catalog`, so that a test's `"<schema>".now()` replaces the built-in.
+    static func hotSessionSettings(schema: String, schemaClock: Bool = false) -> [(String, String)] {
+        [
+            ("search_path", schemaClock ? schemaFirstSearchPath(schema) : "\"\(schema)\""), ("enable_seqscan", "off"),
+            ("plan_cache_mode", "force_generic_plan"),
+        ]
+    }
+
+    /// A `search_path` that names `pg_catalog` after the schema: PostgreSQL then looks in the
+    /// schema first, where it otherwise searches `pg_catalog` implicitly before everything.
+    static func schemaFirstSearchPath(_ schema: String) -> String {
+        "\"\(schema)\", pg_catalog"
     }
 }

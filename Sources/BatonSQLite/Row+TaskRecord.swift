@@ -15,7 +15,10 @@ enum Millis {
         return Int64(min(max(millis.rounded(.down), -limit), limit))
     }
     static func date(_ ms: Int64) -> Date { Date(timeIntervalSince1970: Double(ms) / 1000) }
-    static func now() -> Int64 { from(Date()) }
+    /// The store's clock in whole milliseconds (exact for a manual clock).
+    static func now(_ clock: StoreClock) -> Int64 { clock.microsecondsSince1970() / 1000 }
+    @available(*, unavailable, message: "read the store's clock: Millis.now(clock)")
+    static func now() -> Int64 { fatalError() }
     static func of(_ duration: Duration) -> Int64 {
         clamped(duration.seconds * 1000)
     }

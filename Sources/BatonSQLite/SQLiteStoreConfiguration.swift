@@ -23,14 +23,18 @@ public struct SQLiteStoreConfiguration: Sendable {
     public var defaultRetry: RetryPolicy
     /// How long a statement waits for another connection's write lock before failing.
     public var busyTimeout: Duration
+    /// Where the store reads the time (`run_at`, leases, every timestamp it writes): the system
+    /// clock, or for tests a ``ManualClock`` they move by hand.
+    public var clock: StoreClock
 
     public init(
         path: String, synchronous: Synchronous = Self.defaultSynchronous, defaultRetry: RetryPolicy = .default,
-        busyTimeout: Duration = Self.defaultBusyTimeout
+        busyTimeout: Duration = Self.defaultBusyTimeout, clock: StoreClock = .system
     ) {
         self.path = path
         self.synchronous = synchronous
         self.defaultRetry = defaultRetry
         self.busyTimeout = busyTimeout
+        self.clock = clock
     }
 }

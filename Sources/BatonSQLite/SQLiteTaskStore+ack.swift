@@ -12,7 +12,7 @@ extension SQLiteTaskStore {
         let fallback = configuration.defaultRetry
         let distinct = Set(p.acks.lazy.map(\.lease.id)).count == p.acks.count
         let (outcomes, madeDue) = try await write("acknowledging \(p.acks.count) task(s)") { db -> ([AckOutcome], Bool) in
-            let now = Millis.now()
+            let now = Millis.now(self.clock)
             var outcomes: [AckOutcome?] = Array(repeating: nil, count: p.acks.count)
             var madeDue = false
             var completions: [(index: Int, seq: Int64, completion: TaskCompletion)] = []
@@ -125,7 +125,7 @@ extension SQLiteTaskStore {
         guard !p.leases.isEmpty else { return [] }
         let leaseMillis = max(1, Millis.of(p.lease))
         return try await write("extending \(p.leases.count) lease(s)") { db in
-            let until = Millis.now() + leaseMillis
+            let until = Millis.now(self.clock) + leaseMillis
             var outcomes: [HeartbeatOutcome] = []
             outcomes.reserveCapacity(p.leases.count)
             for lease in p.leases {

@@ -15,7 +15,7 @@ extension SQLiteTaskStore {
         let leaseMillis = max(1, Millis.of(p.lease))
 
         let (promoted, claimed) = try await write("claiming tasks") { db -> (Bool, [ClaimedTask]) in
-            let now = Millis.now()
+            let now = Millis.now(self.clock)
             let promote = try db.cachedStatement(sql: SQL.promoteDue)
             try promote.execute(arguments: [now])
             let promoted = db.changesCount > 0

@@ -19,7 +19,7 @@ extension SQLiteTaskStore: UniqueTaskStore {
     public func taskEnqueueManyOutcome(_ p: TaskEnqueueParams) async throws -> TaskEnqueueOutcome {
         guard !p.tasks.isEmpty else { return TaskEnqueueOutcome(tasks: [], duplicate: []) }
         for task in p.tasks { try task.validate() }
-        let prepared = try Self.prepare(p.tasks, now: Millis.now())
+        let prepared = try Self.prepare(p.tasks, now: Millis.now(self.clock))
         let key = p.idempotencyKey
         let hash = key == nil ? "" : try TaskEnqueueOutcome.requestFingerprint(p.tasks)
         let outcome = try await write("enqueueing \(prepared.records.count) task(s)") { db in

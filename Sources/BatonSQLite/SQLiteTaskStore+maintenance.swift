@@ -9,7 +9,7 @@ extension SQLiteTaskStore {
     public func leaseRescueMany(_ p: LeaseRescueParams) async throws -> Int {
         guard p.limit > 0 else { return 0 }
         let (rescued, madeDue) = try await write("rescuing expired leases") { db -> (Int, Bool) in
-            let now = Millis.now()
+            let now = Millis.now(self.clock)
             let expired = try Row.fetchAll(db.cachedStatement(sql: SQL.expiredLeases), arguments: [now, p.limit])
             var madeDue = false
             for row in expired {
@@ -31,7 +31,7 @@ extension SQLiteTaskStore {
             try db.cachedStatement(sql: SQL.deleteFinished).execute(arguments: [Millis.from(p.finishedBefore), p.limit])
             let deleted = db.changesCount
             // Idempotency keys expire after a day; the cleaner's pass purges them.
-            try db.cachedStatement(sql: SQL.idempotencyPurge).execute(arguments: [Millis.now() - Self.idempotencyKeyLifetime])
+            try db.cachedStatement(sql: SQL.idempotencyPurge).execute(arguments: [Millis.now(self.clock) - Self.idempotencyKeyLifetime])
             return deleted
         }
     }

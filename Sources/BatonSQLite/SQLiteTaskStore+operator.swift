@@ -8,7 +8,7 @@ extension SQLiteTaskStore {
             let seq = try Self.lookup(id, db: db) { state in
                 state.isTerminal ? .conflict("task \(id) is already \(state.rawValue)") : nil
             }
-            return try Self.single(db.cachedStatement(sql: SQL.cancel), [Millis.now(), seq], id: id)
+            return try Self.single(db.cachedStatement(sql: SQL.cancel), [Millis.now(self.clock), seq], id: id)
         }
     }
 
@@ -18,7 +18,7 @@ extension SQLiteTaskStore {
                 state.isTerminal ? nil : .conflict("task \(id) is \(state.rawValue); only finished tasks can be retried")
             }
             do {
-                return try Self.single(db.cachedStatement(sql: SQL.retry), [Millis.now(), seq], id: id)
+                return try Self.single(db.cachedStatement(sql: SQL.retry), [Millis.now(self.clock), seq], id: id)
             } catch let error as DatabaseError where error.extendedResultCode == .SQLITE_CONSTRAINT_UNIQUE {
                 throw BatonError.conflict("task \(id) cannot run again: another active task holds its unique key")
             }

@@ -7,7 +7,7 @@ extension SQLiteTaskStore: QueueAdminStore {
     public func queuePause(_ name: String) async throws {
         try NewTask.validateName(name, field: "queue", maxLength: Limits.maxQueueLength)
         try await write("pausing queue \(name)") { db in
-            try db.cachedStatement(sql: SQL.queuePause).execute(arguments: [name, Millis.now()])
+            try db.cachedStatement(sql: SQL.queuePause).execute(arguments: [name, Millis.now(self.clock)])
         }
     }
 

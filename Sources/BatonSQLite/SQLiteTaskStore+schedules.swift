@@ -8,7 +8,7 @@ extension SQLiteTaskStore: ScheduleStore {
         let definition = try ColumnJSON.encode(p.definition)
         let name = p.definition.name
         return try await write("storing schedule \(name)") { db in
-            let now = Millis.now()
+            let now = Millis.now(self.clock)
             let sql = p.replace ? SQL.scheduleReplace : SQL.scheduleInsert
             do {
                 guard let row = try Row.fetchOne(db.cachedStatement(sql: sql), arguments: [name, definition, now, now]) else {
@@ -42,7 +42,9 @@ extension SQLiteTaskStore: ScheduleStore {
 
     public func scheduleSetPaused(_ name: String, paused: Bool) async throws -> ScheduleRecord {
         try await write("pausing schedule \(name)") { db in
-            guard let row = try Row.fetchOne(db.cachedStatement(sql: SQL.scheduleSetPaused), arguments: [paused, Millis.now(), name])
+            guard
+                let row = try Row.fetchOne(
+                    db.cachedStatement(sql: SQL.scheduleSetPaused), arguments: [paused, Millis.now(self.clock), name])
             else { throw BatonError.notFound("schedule '\(name)' not found") }
             return try ScheduleRecord(row: row)
         }
@@ -52,7 +54,7 @@ extension SQLiteTaskStore: ScheduleStore {
     /// (with the usual unique-key checks) only if it applied.
     public func scheduleFire(_ p: ScheduleFireParams) async throws -> Bool {
         for task in p.tasks { try task.validate() }
-        let prepared = try Self.prepare(p.tasks, now: Millis.now())
+        let prepared = try Self.prepare(p.tasks, now: Millis.now(self.clock))
         let expected = p.expectedLastFired.map(Millis.from)
         let fired = try await write("firing schedule \(p.name)") { db -> Bool in
             try db.cachedStatement(sql: SQL.scheduleAdvance).execute(arguments: [Millis.from(p.newLastFired), p.name, expected])

@@ -13,11 +13,14 @@ import Synchronization
 public final class SQLiteTaskStore: TaskStore {
     public let configuration: SQLiteStoreConfiguration
     public let readySignal = ReadySignal()
+    /// `configuration.clock`: every time the store writes or compares comes from it.
+    let clock: StoreClock
     let pool: DatabasePool
     private let counters = Mutex(SQLiteStoreStats())
 
     init(configuration: SQLiteStoreConfiguration, pool: DatabasePool) {
         self.configuration = configuration
+        self.clock = configuration.clock
         self.pool = pool
     }
 
@@ -57,7 +60,7 @@ public final class SQLiteTaskStore: TaskStore {
         counters.withLock { update(&$0) }
     }
 
-    public func now() async throws -> Date { Millis.date(Millis.now()) }
+    public func now() async throws -> Date { Millis.date(Millis.now(clock)) }
 
     private static func openPool(_ configuration: SQLiteStoreConfiguration) throws -> DatabasePool {
         var config = Configuration()
