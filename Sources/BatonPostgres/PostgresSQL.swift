@@ -1,3 +1,5 @@
+import BatonCore
+
 /// Every SQL statement the PostgreSQL store runs, in one place, qualified with the store's schema.
 ///
 /// Times come from the database (`now()`, the transaction's start); arrays travel through
@@ -11,8 +13,10 @@ struct PostgresSQL: Sendable {
     /// The schema-qualified tasks table.
     let tasks: String
 
-    static let terminal = "('succeeded', 'failed', 'cancelled')"
-    static let live = "('pending', 'ready', 'running')"
+    /// The states an operator retry (or a delete) starts from: the terminal ones.
+    static let terminal = TaskLifecycle.sqlStates(TaskLifecycle.Transition.operatorRetry.from)
+    /// The states a cancel starts from: the live ones.
+    static let live = TaskLifecycle.sqlStates(TaskLifecycle.Transition.cancel.from)
 
     init(schema: String) {
         self.schema = schema
@@ -81,9 +85,13 @@ struct PostgresSQL: Sendable {
     // MARK: Claim
 
     /// The hot path, one statement. Per queue (a lateral subquery, so each range of the ready
-    /// index is read in order), the ready tasks and the due pending tasks, each branch limited
-    /// and locked with `SKIP LOCKED`; merged in claim order, numbered, limited, and each given to
-    /// the share whose cumulative maximum covers its number.
+    /// index is read in order), the ready tasks and the due pending tasks, each branch in claim
+    /// order (priority, then `run_at`, then submission), limited and locked with `SKIP LOCKED`;
+    /// merged in claim order, numbered, limited, and each given to the share whose cumulative
+    /// maximum covers its number. The due pending tasks are read from the pending index's due
+    /// range and sorted (a top-N sort over the tasks due now, which are few unless workers fall
+    /// behind a backlog of retries); taking the earliest by `run_at` instead would claim a
+    /// low-priority task before a higher one that came due later.
     ///
     /// Paused queues (`paused_queues`) are left out before either branch reads an index.
     ///
@@ -107,7 +115,7 @@ struct PostgresSQL: Sendable {
                 SELECT p.ctid, p.seq, p.priority, p.run_at FROM \(tasks) AS p
                 WHERE p.state = 'pending' AND p.queue = q.name AND p.run_at <= now() \
         AND (cardinality($2::text[]) = 0 OR p.kind = ANY($2::text[]))
-                ORDER BY p.run_at, p.seq LIMIT $3 FOR UPDATE SKIP LOCKED
+                ORDER BY p.priority DESC, p.run_at, p.seq LIMIT $3 FOR UPDATE SKIP LOCKED
             ) AS d
         ), picked AS (
             SELECT ctid, row_number() OVER (ORDER BY priority DESC, run_at, seq) AS rn FROM candidates
@@ -152,10 +160,10 @@ struct PostgresSQL: Sendable {
     }
 
     /// What deciding a failure needs, locked for the transaction. Binds: ids.
-    /// Returns: seq, id, state, lease_token, attempt, max_attempts, retry, queue, now().
+    /// Returns: seq, id, state, lease_token, attempt, max_attempts, retry, queue, now(), kind.
     var failLookup: String {
         """
-        SELECT seq, id, state, lease_token, attempt, max_attempts, retry, queue, now() FROM \(tasks) \
+        SELECT seq, id, state, lease_token, attempt, max_attempts, retry, queue, now(), kind FROM \(tasks) \
         WHERE id = ANY($1::uuid[]) FOR UPDATE
         """
     }
@@ -255,10 +263,10 @@ struct PostgresSQL: Sendable {
     // MARK: Maintenance
 
     /// Expired leases, locked (skipping those another rescuer holds). Binds: limit.
-    /// Returns: id, attempt, max_attempts, retry, queue, now().
+    /// Returns: id, attempt, max_attempts, retry, queue, now(), kind.
     var expiredLeases: String {
         """
-        SELECT id, attempt, max_attempts, retry, queue, now() FROM \(tasks)
+        SELECT id, attempt, max_attempts, retry, queue, now(), kind FROM \(tasks)
         WHERE state = 'running' AND lease_expires_at < now() ORDER BY lease_expires_at LIMIT $1 FOR UPDATE SKIP LOCKED
         """
     }

@@ -10,18 +10,21 @@ extension PostgresTaskStore {
     /// one transaction: the completions' statement, the failing tasks read `FOR UPDATE`, the
     /// retry decisions made here (`FailureDecision`), then one statement recording them all.
     /// Every ack is fenced by id, `running` and its lease token. A lease acked twice in one
-    /// batch gets its first ack; the others are stale.
+    /// batch gets its first ack; the others are stale (or not found, as the first was), as
+    /// when they are applied one after another.
     public func taskAckMany(_ p: TaskAckParams) async throws -> [AckOutcome] {
         guard !p.acks.isEmpty else { return [] }
         var outcomes = [AckOutcome?](repeating: nil, count: p.acks.count)
-        var seen = Set<LeaseRef>()
+        var first: [LeaseRef: Int] = [:]
+        var repeats: [(index: Int, first: Int)] = []
         var completions: [(index: Int, c: TaskCompletion)] = []
         var failures: [(index: Int, f: TaskFailure)] = []
         for (index, ack) in p.acks.enumerated() {
-            guard seen.insert(ack.lease).inserted else {
-                outcomes[index] = .staleLease
+            if let earlier = first[ack.lease] {
+                repeats.append((index, earlier))
                 continue
             }
+            first[ack.lease] = index
             switch ack {
             case .complete(let c): completions.append((index, c))
             case .fail(let f): failures.append((index, f))
@@ -38,7 +41,7 @@ extension PostgresTaskStore {
                 return CompleteStatement(bindings: binds)
             }()
         let failing = failures
-        let fallback = configuration.defaultRetry
+        let policies = TaskLifecycle.RetryPolicies(kinds: p.kindRetry, node: configuration.defaultRetry)
         let schema = configuration.schema
         let sql = self.sql
         let logger = self.logger
@@ -53,12 +56,13 @@ extension PostgresTaskStore {
                     completed = try Self.completionOutcomes(try await connection.rows(completion, logger: logger))
                 }
                 let failed = try await Self.applyFailures(
-                    failing.map(\.f), fallback: fallback, sql: sql, schema: schema, connection: connection, logger: logger)
+                    failing.map(\.f), policies: policies, sql: sql, schema: schema, connection: connection, logger: logger)
                 return (completed, failed)
             }
         }
         for (entry, outcome) in zip(completions, completed) { outcomes[entry.index] = outcome }
         for (entry, outcome) in zip(failures, failed) { outcomes[entry.index] = outcome }
+        for (index, earlier) in repeats { outcomes[index] = outcomes[earlier] == .notFound ? .notFound : .staleLease }
         count { $0.ackTransactions += 1 }
         // A retry is due at once or changes when the next task is due; the NOTIFY wakes every
         // node, this wakes this one sooner.
@@ -76,7 +80,8 @@ extension PostgresTaskStore {
     /// Fails running tasks under their leases, inside the caller's transaction. One outcome
     /// per failure, in order.
     private static func applyFailures(
-        _ failures: [TaskFailure], fallback: RetryPolicy, sql: PostgresSQL, schema: String, connection: PostgresConnection,
+        _ failures: [TaskFailure], policies: TaskLifecycle.RetryPolicies, sql: PostgresSQL, schema: String,
+        connection: PostgresConnection,
         logger: Logger
     ) async throws -> [AckOutcome] {
         guard !failures.isEmpty else { return [] }
@@ -91,6 +96,7 @@ extension PostgresTaskStore {
             var retry: RetryPolicy?
             var queue: String
             var now: Date
+            var kind: String
         }
         var current: [UUID: Current] = [:]
         for row in rows {
@@ -99,7 +105,7 @@ extension PostgresTaskStore {
                 state: try r[2].decode(String.self), token: try r[3].decode(String?.self),
                 attempt: try r[4].decode(Int.self), maxAttempts: try r[5].decode(Int.self),
                 retry: try ColumnJSON.retry(r[6].decode(String?.self)), queue: try r[7].decode(String.self),
-                now: try r[8].decode(Date.self))
+                now: try r[8].decode(Date.self), kind: try r[9].decode(String.self))
         }
         var outcomes: [AckOutcome] = []
         var records: [FailureRecord] = []
@@ -113,9 +119,9 @@ extension PostgresTaskStore {
                 continue
             }
             let record = try FailureRecord(
-                id: failure.lease.id.uuid, queue: task.queue, attempt: task.attempt, maxAttempts: task.maxAttempts, retry: task.retry,
-                message: failure.message, retryable: failure.retryable, retryAfter: failure.retryAfter, fallback: fallback,
-                now: task.now)
+                id: failure.lease.id.uuid, queue: task.queue,
+                TaskLifecycle.Attempt(kind: task.kind, attempt: task.attempt, maxAttempts: task.maxAttempts, retry: task.retry),
+                cause: TaskLifecycle.FailureCause(failure), message: failure.message, policies: policies, now: task.now)
             records.append(record)
             outcomes.append(.applied(record.state))
         }
@@ -212,7 +218,7 @@ extension PostgresTaskStore {
     }
 }
 
-/// A failed attempt, decided: what the task becomes and what is written.
+/// A failed attempt, decided by ``TaskLifecycle``: what the task becomes and what is written.
 struct FailureRecord: Sendable {
     var id: UUID
     var queue: String
@@ -223,23 +229,15 @@ struct FailureRecord: Sendable {
     var errorJSON: String
 
     init(
-        id: UUID, queue: String, attempt: Int, maxAttempts: Int, retry: RetryPolicy?, message: String, retryable: Bool,
-        retryAfter: Duration?, fallback: RetryPolicy, now: Date
+        id: UUID, queue: String, _ attempt: TaskLifecycle.Attempt, cause: TaskLifecycle.FailureCause, message: String,
+        policies: TaskLifecycle.RetryPolicies, now: Date
     ) throws {
         self.id = id
         self.queue = queue
         self.message = message
-        self.errorJSON = try ColumnJSON.encode(AttemptError(attempt: attempt, at: now, message: message))
-        let decision = FailureDecision.decide(
-            attempt: attempt, maxAttempts: maxAttempts, retryable: retryable, retryAfter: retryAfter, taskPolicy: retry,
-            fallback: fallback, now: now)
-        switch decision {
-        case .retry(let at):
-            state = .pending
-            runAt = max(now, at)
-        case .dead:
-            state = .failed
-            runAt = nil
-        }
+        self.errorJSON = try ColumnJSON.encode(AttemptError(attempt: attempt.attempt, at: now, message: message))
+        let decision = TaskLifecycle.afterFailure(attempt, cause: cause, policies: policies, now: now)
+        state = decision.state
+        if case .retry(let at) = decision { runAt = max(now, at) } else { runAt = nil }
     }
 }

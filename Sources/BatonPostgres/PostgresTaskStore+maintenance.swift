@@ -12,7 +12,7 @@ extension PostgresTaskStore {
         let schema = configuration.schema
         let logger = self.logger
         let limit = p.limit
-        let fallback = p.defaultRetry
+        let policies = p.policies
         let (rescued, retried) = try await call("rescuing expired leases") { [client] () -> (Int, Bool) in
             try await client.withTransaction(logger: logger) { connection -> (Int, Bool) in
                 let rows = try await connection.query(
@@ -23,10 +23,11 @@ extension PostgresTaskStore {
                     let r = row.makeRandomAccess()
                     records.append(
                         try FailureRecord(
-                            id: try r[0].decode(UUID.self), queue: try r[4].decode(String.self), attempt: try r[1].decode(Int.self),
-                            maxAttempts: try r[2].decode(Int.self), retry: try ColumnJSON.retry(r[3].decode(String?.self)),
-                            message: Self.leaseExpiredMessage, retryable: true, retryAfter: nil, fallback: fallback,
-                            now: try r[5].decode(Date.self)))
+                            id: try r[0].decode(UUID.self), queue: try r[4].decode(String.self),
+                            TaskLifecycle.Attempt(
+                                kind: try r[6].decode(String.self), attempt: try r[1].decode(Int.self),
+                                maxAttempts: try r[2].decode(Int.self), retry: try ColumnJSON.retry(r[3].decode(String?.self))),
+                            cause: .leaseExpired, message: Self.leaseExpiredMessage, policies: policies, now: try r[5].decode(Date.self)))
                 }
                 try await Self.record(records, sql: sql, schema: schema, connection: connection, logger: logger)
                 return (records.count, records.contains { $0.state == .pending })

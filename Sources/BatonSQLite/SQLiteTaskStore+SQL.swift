@@ -205,7 +205,7 @@ enum SQL {
     static let exists = "SELECT 1 FROM tasks WHERE id = ?"
 
     /// What a failure needs to decide: `seq, state, lease_token, attempt, max_attempts, retry`.
-    static let failLookup = "SELECT seq, state, lease_token, attempt, max_attempts, retry FROM tasks WHERE id = ?"
+    static let failLookup = "SELECT seq, state, lease_token, attempt, max_attempts, retry, kind FROM tasks WHERE id = ?"
 
     /// A failed attempt: arguments state, run_at (nil keeps it), finished_at, last_error, the
     /// attempt error as JSON, seq.
@@ -255,7 +255,7 @@ enum SQL {
     // MARK: Maintenance
 
     static let expiredLeases = """
-        SELECT seq, attempt, max_attempts, retry FROM tasks WHERE state = 'running' AND lease_expires_at < ? \
+        SELECT seq, attempt, max_attempts, retry, kind FROM tasks WHERE state = 'running' AND lease_expires_at < ? \
         ORDER BY lease_expires_at LIMIT ?
         """
 

@@ -9,7 +9,7 @@ extension SQLiteTaskStore {
     /// one statement per task; outcomes are the same either way.
     public func taskAckMany(_ p: TaskAckParams) async throws -> [AckOutcome] {
         guard !p.acks.isEmpty else { return [] }
-        let fallback = configuration.defaultRetry
+        let policies = TaskLifecycle.RetryPolicies(kinds: p.kindRetry, node: configuration.defaultRetry)
         let distinct = Set(p.acks.lazy.map(\.lease.id)).count == p.acks.count
         let (outcomes, madeDue) = try await write("acknowledging \(p.acks.count) task(s)") { db -> ([AckOutcome], Bool) in
             let now = Millis.now(self.clock)
@@ -25,7 +25,7 @@ extension SQLiteTaskStore {
                         outcomes[index] = try Self.applyCompletion(completion, now: now, db: db)
                     }
                 case .fail(let failure):
-                    let outcome = try Self.applyFailure(failure, fallback: fallback, now: now, db: db)
+                    let outcome = try Self.applyFailure(failure, policies: policies, now: now, db: db)
                     if case .applied(.pending) = outcome.ack { madeDue = true }
                     outcomes[index] = outcome.ack
                 }
@@ -84,7 +84,7 @@ extension SQLiteTaskStore {
     }
 
     private static func applyFailure(
-        _ failure: TaskFailure, fallback: RetryPolicy, now: Int64, db: Database
+        _ failure: TaskFailure, policies: TaskLifecycle.RetryPolicies, now: Int64, db: Database
     ) throws -> (ack: AckOutcome, dueNow: Bool) {
         guard let row = try Row.fetchOne(db.cachedStatement(sql: SQL.failLookup), arguments: [failure.lease.id.description]) else {
             return (.notFound, false)
@@ -93,24 +93,22 @@ extension SQLiteTaskStore {
         let token: String? = row[2]
         guard state == TaskState.running.rawValue, token == failure.lease.token else { return (.staleLease, false) }
         let next = try recordFailure(
-            seq: row[0], attempt: row[3], maxAttempts: row[4], retry: ColumnJSON.retry(row[5]), message: failure.message,
-            retryable: failure.retryable, retryAfter: failure.retryAfter, fallback: fallback, now: now, db: db)
+            seq: row[0],
+            TaskLifecycle.Attempt(kind: row[6], attempt: row[3], maxAttempts: row[4], retry: ColumnJSON.retry(row[5])),
+            cause: TaskLifecycle.FailureCause(failure), message: failure.message, policies: policies, now: now, db: db)
         return (.applied(next.state), next.dueNow)
     }
 
-    /// Records a failed attempt of a running task and moves it on: `pending` for a retry, or
-    /// `failed`. Shared by worker failures and lease rescue.
+    /// Records a failed attempt of a running task and moves it where ``TaskLifecycle`` decides:
+    /// `pending` for a retry, or `failed`. Shared by worker failures and lease rescue.
     static func recordFailure(
-        seq: Int64, attempt: Int, maxAttempts: Int, retry: RetryPolicy?, message: String, retryable: Bool,
-        retryAfter: Duration?, fallback: RetryPolicy, now: Int64, db: Database
+        seq: Int64, _ attempt: TaskLifecycle.Attempt, cause: TaskLifecycle.FailureCause, message: String,
+        policies: TaskLifecycle.RetryPolicies, now: Int64, db: Database
     ) throws -> (state: TaskState, dueNow: Bool) {
         let nowDate = Millis.date(now)
-        let error = try ColumnJSON.encode(AttemptError(attempt: attempt, at: nowDate, message: message))
-        let decision = FailureDecision.decide(
-            attempt: attempt, maxAttempts: maxAttempts, retryable: retryable, retryAfter: retryAfter, taskPolicy: retry,
-            fallback: fallback, now: nowDate)
+        let error = try ColumnJSON.encode(AttemptError(attempt: attempt.attempt, at: nowDate, message: message))
         let statement = try db.cachedStatement(sql: SQL.fail)
-        switch decision {
+        switch TaskLifecycle.afterFailure(attempt, cause: cause, policies: policies, now: nowDate) {
         case .retry(let at):
             let runAt = max(now, Millis.from(at))
             try statement.execute(arguments: [TaskState.pending.rawValue, runAt, nil, message, error, seq])

@@ -14,8 +14,9 @@ extension SQLiteTaskStore {
             var madeDue = false
             for row in expired {
                 let outcome = try Self.recordFailure(
-                    seq: row[0], attempt: row[1], maxAttempts: row[2], retry: ColumnJSON.retry(row[3]),
-                    message: Self.leaseExpiredMessage, retryable: true, retryAfter: nil, fallback: p.defaultRetry, now: now, db: db)
+                    seq: row[0],
+                    TaskLifecycle.Attempt(kind: row[4], attempt: row[1], maxAttempts: row[2], retry: ColumnJSON.retry(row[3])),
+                    cause: .leaseExpired, message: Self.leaseExpiredMessage, policies: p.policies, now: now, db: db)
                 madeDue = madeDue || outcome.dueNow
             }
             return (expired.count, madeDue)

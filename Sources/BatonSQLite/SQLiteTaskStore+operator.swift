@@ -6,7 +6,7 @@ extension SQLiteTaskStore {
     public func taskCancel(_ id: TaskID) async throws -> TaskRecord {
         try await write("cancelling task \(id)") { db in
             let seq = try Self.lookup(id, db: db) { state in
-                state.isTerminal ? .conflict("task \(id) is already \(state.rawValue)") : nil
+                TaskLifecycle.Transition.cancel.from.contains(state) ? nil : .conflict("task \(id) is already \(state.rawValue)")
             }
             return try Self.single(db.cachedStatement(sql: SQL.cancel), [Millis.now(self.clock), seq], id: id)
         }
@@ -15,7 +15,8 @@ extension SQLiteTaskStore {
     public func taskRetry(_ id: TaskID) async throws -> TaskRecord {
         let record = try await write("retrying task \(id)") { db in
             let seq = try Self.lookup(id, db: db) { state in
-                state.isTerminal ? nil : .conflict("task \(id) is \(state.rawValue); only finished tasks can be retried")
+                TaskLifecycle.Transition.operatorRetry.from.contains(state)
+                    ? nil : .conflict("task \(id) is \(state.rawValue); only finished tasks can be retried")
             }
             do {
                 return try Self.single(db.cachedStatement(sql: SQL.retry), [Millis.now(self.clock), seq], id: id)

@@ -62,48 +62,64 @@ import Testing
     }
 }
 
-@Suite struct FailureDecisionTests {
+@Suite struct TaskLifecycleFailureTests {
     let now = Date(timeIntervalSince1970: 1_000_000)
 
+    func decide(
+        attempt: Int, maxAttempts: Int, retryable: Bool = true, retryAfter: Duration? = nil, task: RetryPolicy?,
+        kind: RetryPolicy? = nil, node: RetryPolicy = .default, cause: TaskLifecycle.FailureCause? = nil, at: Date? = nil
+    ) -> FailureDecision {
+        TaskLifecycle.afterFailure(
+            TaskLifecycle.Attempt(kind: "k", attempt: attempt, maxAttempts: maxAttempts, retry: task),
+            cause: cause ?? .error(retryable: retryable, retryAfter: retryAfter),
+            policies: TaskLifecycle.RetryPolicies(kinds: kind.map { ["k": $0] } ?? [:], node: node), now: at ?? now)
+    }
+
     @Test func retriesWhileAttemptsRemain() {
-        let d = FailureDecision.decide(
-            attempt: 1, maxAttempts: 3, retryable: true, retryAfter: nil, taskPolicy: .fixed(.seconds(5)), fallback: .none, now: now)
-        #expect(d == .retry(at: now.addingTimeInterval(5)))
+        #expect(decide(attempt: 1, maxAttempts: 3, task: .fixed(.seconds(5)), node: .none) == .retry(at: now.addingTimeInterval(5)))
     }
 
     @Test func deadWhenAttemptsExhausted() {
-        let d = FailureDecision.decide(
-            attempt: 3, maxAttempts: 3, retryable: true, retryAfter: nil, taskPolicy: .fixed(.seconds(5)), fallback: .default, now: now)
-        #expect(d == .dead)
+        #expect(decide(attempt: 3, maxAttempts: 3, task: .fixed(.seconds(5))) == .dead)
+        #expect(decide(attempt: 3, maxAttempts: 3, task: .fixed(.seconds(5)), cause: .leaseExpired) == .dead)
     }
 
     @Test func deadWhenNotRetryable() {
-        let d = FailureDecision.decide(
-            attempt: 1, maxAttempts: 10, retryable: false, retryAfter: .seconds(1), taskPolicy: nil, fallback: .default, now: now)
-        #expect(d == .dead)
+        #expect(decide(attempt: 1, maxAttempts: 10, retryable: false, retryAfter: .seconds(1), task: nil) == .dead)
     }
 
-    @Test func explicitRetryAfterWinsOverPolicies() {
-        let d = FailureDecision.decide(
-            attempt: 2, maxAttempts: 10, retryable: true, retryAfter: .seconds(42), taskPolicy: .fixed(.seconds(1)), fallback: .default,
-            now: now)
-        #expect(d == .retry(at: now.addingTimeInterval(42)))
+    /// Precedence: the handler's retry-after > the task's policy > the kind's > the node's.
+    @Test func precedenceRetryAfterThenTaskThenKindThenNode() {
+        let all = decide(
+            attempt: 2, maxAttempts: 10, retryAfter: .seconds(42), task: .fixed(.seconds(1)), kind: .fixed(.seconds(2)),
+            node: .fixed(.seconds(3)))
+        #expect(all == .retry(at: now.addingTimeInterval(42)))
+        let task = decide(attempt: 1, maxAttempts: 10, task: .fixed(.seconds(1)), kind: .fixed(.seconds(2)), node: .fixed(.seconds(3)))
+        #expect(task == .retry(at: now.addingTimeInterval(1)))
+        let kind = decide(attempt: 1, maxAttempts: 10, task: nil, kind: .fixed(.seconds(2)), node: .fixed(.seconds(3)))
+        #expect(kind == .retry(at: now.addingTimeInterval(2)))
+        let node = decide(attempt: 1, maxAttempts: 10, task: nil, node: .fixed(.seconds(3)))
+        #expect(node == .retry(at: now.addingTimeInterval(3)))
+        // A retry-after still cannot exceed the attempts.
+        #expect(decide(attempt: 10, maxAttempts: 10, retryAfter: .seconds(1), task: nil) == .dead)
     }
 
-    @Test func taskPolicyWinsOverFallback() {
-        let d = FailureDecision.decide(
-            attempt: 1, maxAttempts: 10, retryable: true, retryAfter: nil, taskPolicy: .fixed(.seconds(3)),
-            fallback: .fixed(.seconds(9)), now: now)
-        #expect(d == .retry(at: now.addingTimeInterval(3)))
-        let f = FailureDecision.decide(
-            attempt: 1, maxAttempts: 10, retryable: true, retryAfter: nil, taskPolicy: nil, fallback: .fixed(.seconds(9)), now: now)
-        #expect(f == .retry(at: now.addingTimeInterval(9)))
+    /// A lease expiry and a timeout are failed attempts under the same policies, the kind's included.
+    @Test func leaseExpiryAndTimeoutFollowTheKindPolicy() {
+        for cause in [TaskLifecycle.FailureCause.leaseExpired, .timeout] {
+            #expect(
+                decide(attempt: 1, maxAttempts: 5, task: nil, kind: .fixed(.seconds(7)), node: .fixed(.seconds(1)), cause: cause)
+                    == .retry(at: now.addingTimeInterval(7)))
+            #expect(decide(attempt: 1, maxAttempts: 5, task: nil, kind: RetryPolicy.none, cause: cause) == .dead)
+        }
     }
 
     @Test func nonePolicyMeansDeadOnFirstFailure() {
-        let d = FailureDecision.decide(
-            attempt: 1, maxAttempts: 10, retryable: true, retryAfter: nil, taskPolicy: RetryPolicy.none, fallback: .default, now: now)
-        #expect(d == .dead)
+        #expect(decide(attempt: 1, maxAttempts: 10, task: RetryPolicy.none) == .dead)
+        #expect(decide(attempt: 1, maxAttempts: 10, task: nil, kind: RetryPolicy.none, node: .fixed(.seconds(1))) == .dead)
+        // The task's own policy wins over a kind that never retries.
+        #expect(
+            decide(attempt: 1, maxAttempts: 10, task: .fixed(.seconds(4)), kind: RetryPolicy.none) == .retry(at: now.addingTimeInterval(4)))
     }
 
     /// The full backoff sequence a fibonacci task goes through until it is dead.
@@ -111,10 +127,7 @@ import Testing
         var at = now
         var delays: [Double] = []
         for attempt in 1...6 {
-            switch FailureDecision.decide(
-                attempt: attempt, maxAttempts: 6, retryable: true, retryAfter: nil,
-                taskPolicy: .fibonacci(base: .seconds(1), cap: .seconds(3600)), fallback: .default, now: at)
-            {
+            switch decide(attempt: attempt, maxAttempts: 6, task: .fibonacci(base: .seconds(1), cap: .seconds(3600)), at: at) {
             case .retry(let next):
                 delays.append(next.timeIntervalSince(at))
                 at = next

@@ -24,25 +24,6 @@ struct LifecycleModelTests {
     static let length = 100...120
     static let minimumSteps = 10_000
 
-    /// Known bugs of the PostgreSQL store that this test found, reproduced by the model so that
-    /// everything else stays checked until they are fixed. Each one fixed must leave this set
-    /// (the test fails until it does); `BATON_TEST_MODEL_STRICT=1` holds the store to the
-    /// documented lifecycle now, and fails on them.
-    ///
-    /// - `claimDuePendingByRunAt`: the claim statement's branch for due `pending` tasks takes
-    ///   the earliest `max` of them by `run_at` alone (`ORDER BY p.run_at, p.seq LIMIT max`,
-    ///   `PostgresSQL.claim`) before the union is ordered by priority, so of two due delayed or
-    ///   backing-off tasks the one with the lower priority but the earlier `run_at` is claimed
-    ///   first; the documented order (and SQLite) takes the higher priority. Shrunk: submit t0
-    ///   (priority 10, delay 10 s) and t1 (priority 5, delay 2.5 s), move the clock 10 s, claim
-    ///   one: PostgreSQL claims t1.
-    /// - `repeatedLeaseInAckBatchIsStale`: `taskAckMany` answers a lease named again in one
-    ///   batch `staleLease` before looking the task up, so a batch acking a missing task twice
-    ///   gets `[notFound, staleLease]` where SQLite answers `[notFound, notFound]`.
-    static let postgresDivergences: LifecycleModel.Divergences =
-        ProcessInfo.processInfo.environment["BATON_TEST_MODEL_STRICT"] == "1"
-        ? [] : [.claimDuePendingByRunAt, .repeatedLeaseInAckBatchIsStale]
-
     @Test("SQLite agrees with the lifecycle model")
     func sqlite() async throws {
         let root = FileManager.default.temporaryDirectory.appendingPathComponent("baton-lifecycle-\(UUID().uuidString)")
@@ -83,7 +64,7 @@ struct LifecycleModelTests {
             // Four stores, each on a schema (and a clock) of its own, run sequences at once:
             // each step waits for a few round trips, which overlap.
             try await check(
-                "PostgreSQL", CommandRunner(promotion: .claimDuePendingDirectly, divergences: Self.postgresDivergences), lanes: 4
+                "PostgreSQL", CommandRunner(promotion: .claimDuePendingDirectly), lanes: 4
             ) { _ in
                 let (store, running) = try await Self.startPostgres(url: url)
                 stores.withLock { $0.append((store, running)) }

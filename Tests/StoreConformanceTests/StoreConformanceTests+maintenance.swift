@@ -50,6 +50,46 @@ extension StoreConformanceTests {
         }
     }
 
+    /// The kinds' policies (from workers' announcements) apply to failures and rescues of tasks
+    /// that set none; a task's own policy and a handler's retry-after still win.
+    @Test(arguments: storeFactories)
+    func kindRetryPolicyAppliesToFailuresAndRescues(_ factory: any StoreFactory) async throws {
+        try await withStore(factory) { store in
+            let kinds: [String: RetryPolicy] = ["slow": .fixed(.seconds(3600)), "never": RetryPolicy.none]
+            let slow = try await store.enqueue(NewTask(kind: "slow", maxAttempts: 5))[0]
+            let never = try await store.enqueue(NewTask(kind: "never", maxAttempts: 5))[0]
+            let own = try await store.enqueue(NewTask(kind: "slow", maxAttempts: 5, retry: .fixed(.seconds(60))))[0]
+            let later = try await store.enqueue(NewTask(kind: "slow", maxAttempts: 5))[0]
+            let claimed = Dictionary(uniqueKeysWithValues: try await store.claim(max: 4).map { ($0.task.id, $0) })
+            try #require(claimed.count == 4)
+            func fail(_ task: TaskRecord, retryAfter: Duration? = nil) async throws -> [AckOutcome] {
+                let failure = TaskFailure(lease: claimed[task.id]!.lease, message: "boom", retryAfter: retryAfter)
+                return try await store.taskAckMany(TaskAckParams(acks: [.fail(failure)], kindRetry: kinds))
+            }
+            let before = try await store.now()
+            #expect(try await fail(slow) == [.applied(.pending)])
+            #expect(try await fail(never) == [.applied(.failed)])
+            #expect(try await fail(own) == [.applied(.pending)])
+            #expect(try await fail(later, retryAfter: .seconds(5)) == [.applied(.pending)])
+            #expect(gap(try await store.require(slow.id).runAt, before.addingTimeInterval(3600)) < 5)
+            #expect(gap(try await store.require(own.id).runAt, before.addingTimeInterval(60)) < 5)
+            #expect(gap(try await store.require(later.id).runAt, before.addingTimeInterval(5)) < 3)
+
+            // A rescue: the node's policy retries at once, the kind's after an hour.
+            let rescued = try await store.enqueue(NewTask(kind: "slow", maxAttempts: 5))[0]
+            let plain = try await store.enqueue(NewTask(kind: "plain", maxAttempts: 5))[0]
+            #expect(try await store.claim(max: 2, lease: .milliseconds(20)).count == 2)
+            try await Task.sleep(for: .milliseconds(80))
+            let rescueAt = try await store.now()
+            #expect(try await store.leaseRescueMany(LeaseRescueParams(defaultRetry: .fixed(.zero), kindRetry: kinds)) == 2)
+            let afterRescue = try await store.require(rescued.id)
+            #expect(afterRescue.state == .pending)
+            #expect(gap(afterRescue.runAt, rescueAt.addingTimeInterval(3600)) < 5)
+            #expect(try await store.require(plain.id).state != .running)
+            #expect(gap(try await store.require(plain.id).runAt, rescueAt) < 5)
+        }
+    }
+
     @Test(arguments: storeFactories)
     func clockIsCurrent(_ factory: any StoreFactory) async throws {
         try await withStore(factory) { store in

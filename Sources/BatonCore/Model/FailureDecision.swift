@@ -1,29 +1,18 @@
 import Foundation
 
-/// What a failed attempt leads to. Pure: stores and workers share it, tests cover it.
+/// What a failed attempt leads to, as ``TaskLifecycle/afterFailure(_:cause:policies:now:)``
+/// decides it.
 public enum FailureDecision: Sendable, Hashable {
     /// Back to `pending`, due at this time.
     case retry(at: Date)
     /// `failed`: attempts exhausted, not retryable, or the policy never retries.
     case dead
 
-    /// Decides after attempt `attempt` of `maxAttempts` failed at `now`.
-    ///
-    /// An explicit `retryAfter` (the handler's "retry later after D") wins over the policies;
-    /// then the task's own policy, then `fallback` (the kind's or the node's). Max attempts
-    /// always bound the number of attempts.
-    public static func decide(
-        attempt: Int, maxAttempts: Int, retryable: Bool, retryAfter: Duration?,
-        taskPolicy: RetryPolicy?, fallback: RetryPolicy, now: Date
-    ) -> FailureDecision {
-        guard retryable, attempt < maxAttempts else { return .dead }
-        let delay: Duration?
-        if let retryAfter {
-            delay = retryAfter
-        } else {
-            delay = (taskPolicy ?? fallback).delay(afterAttempt: attempt)
+    /// The state the task moves to.
+    public var state: TaskState {
+        switch self {
+        case .retry: .pending
+        case .dead: .failed
         }
-        guard let delay else { return .dead }
-        return .retry(at: now.addingTimeInterval(max(0, delay.seconds)))
     }
 }

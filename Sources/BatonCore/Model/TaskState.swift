@@ -1,4 +1,5 @@
-/// Where a task is in its life. See `docs/state-machine.md`.
+/// Where a task is in its life. The moves between states are ``TaskLifecycle``'s; see
+/// `docs/state-machine.md`.
 ///
 /// ```
 /// pending ──▶ ready ──▶ running ──▶ succeeded
@@ -22,24 +23,6 @@ public enum TaskState: String, Sendable, Codable, CaseIterable, Hashable {
         switch self {
         case .succeeded, .failed, .cancelled: return true
         case .pending, .ready, .running: return false
-        }
-    }
-
-    /// Whether the lifecycle allows moving from `self` to `next`.
-    ///
-    /// `running → ready` is a release (graceful shutdown) and uses no attempt.
-    /// Terminal states only leave through an operator's retry (`→ ready`).
-    public func canTransition(to next: TaskState) -> Bool {
-        switch (self, next) {
-        case (.pending, .ready), (.ready, .running), (.running, .succeeded),
-            (.running, .pending), (.running, .failed), (.running, .ready):
-            return true
-        case (.pending, .cancelled), (.ready, .cancelled), (.running, .cancelled):
-            return true
-        case (.succeeded, .ready), (.failed, .ready), (.cancelled, .ready):
-            return true  // operator retry
-        default:
-            return false
         }
     }
 

@@ -171,7 +171,13 @@ public enum TaskAck: Sendable, Hashable {
 
 public struct TaskAckParams: Sendable {
     public var acks: [TaskAck]
-    public init(acks: [TaskAck]) { self.acks = acks }
+    /// The kinds' retry policies, for failures of tasks that set none (``TaskLifecycle``'s
+    /// precedence: retry-after, task, kind, then the store's `defaultRetry`).
+    public var kindRetry: [String: RetryPolicy]
+    public init(acks: [TaskAck], kindRetry: [String: RetryPolicy] = [:]) {
+        self.acks = acks
+        self.kindRetry = kindRetry
+    }
 }
 
 public enum AckOutcome: Sendable, Hashable {
@@ -221,13 +227,18 @@ public struct TaskListParams: Sendable, Hashable {
 }
 
 public struct LeaseRescueParams: Sendable {
-    /// The policy for tasks that name none.
+    /// The policy for tasks whose kind names none either.
     public var defaultRetry: RetryPolicy
+    /// The kinds' retry policies, for tasks that name none: a rescued task backs off as its kind says.
+    public var kindRetry: [String: RetryPolicy]
     public var limit: Int
-    public init(defaultRetry: RetryPolicy = .default, limit: Int = 1000) {
+    public init(defaultRetry: RetryPolicy = .default, kindRetry: [String: RetryPolicy] = [:], limit: Int = 1000) {
         self.defaultRetry = defaultRetry
+        self.kindRetry = kindRetry
         self.limit = limit
     }
+
+    public var policies: TaskLifecycle.RetryPolicies { TaskLifecycle.RetryPolicies(kinds: kindRetry, node: defaultRetry) }
 }
 
 public struct TaskDeleteFinishedParams: Sendable {

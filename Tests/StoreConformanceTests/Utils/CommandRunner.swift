@@ -35,8 +35,6 @@ struct CommandRunner: Sendable {
     static let rescueDefault = ModelPolicy.fixed(ms: 7000)
 
     var promotion: LifecycleModel.Promotion
-    /// Known divergences of the store from the documented lifecycle that the model reproduces.
-    var divergences: LifecycleModel.Divergences = []
 
     /// What a run did: steps, the first disagreement, and how often each kind of outcome came up.
     struct Outcome: Sendable {
@@ -50,7 +48,7 @@ struct CommandRunner: Sendable {
         var run = Run(
             store: environment.store, setClock: environment.setClock, runID: runID,
             model: LifecycleModel(
-                now: Self.start, promotion: promotion, divergences: divergences, ackDefault: Self.ackDefault,
+                now: Self.start, promotion: promotion, ackDefault: Self.ackDefault,
                 rescueDefault: Self.rescueDefault))
         do {
             try await run.begin()
@@ -256,9 +254,7 @@ private struct Run {
         }
         let described = zip(specs, leases).map { "\($0.kind) \(describe($1))" }
         let outcomes = try await store.taskAckMany(TaskAckParams(acks: acks))
-        let expected = zip(leases, specs).enumerated().map { i, ack in
-            model.ack(ack.0, ack.1.kind, repeatedInBatch: leases[..<i].contains(ack.0))
-        }
+        let expected = zip(leases, specs).map { lease, spec in model.ack(lease, spec.kind) }
         note("ack \(described) → \(outcomes)")
         guard outcomes == expected else { throw Mismatch("ack answered \(outcomes), the model expects \(expected)") }
         touched = leases.map(\.id)

@@ -125,22 +125,8 @@ struct LifecycleModel: Sendable {
         case claimDuePendingDirectly
     }
 
-    /// Known divergences of a store from the documented lifecycle, which the model then
-    /// reproduces so that everything else stays checked (see `LifecycleModelTests.postgresDivergences`).
-    struct Divergences: OptionSet, Sendable {
-        let rawValue: Int
-        /// A claim takes, per queue, the best `max` ready tasks in the documented order but the
-        /// earliest `max` due pending tasks by `run_at` alone, then orders that union; so a due
-        /// pending task of higher priority loses to one that came due earlier.
-        static let claimDuePendingByRunAt = Divergences(rawValue: 1)
-        /// A lease named again in one ack batch is answered `staleLease`, even when its task does
-        /// not exist (`notFound` the first time).
-        static let repeatedLeaseInAckBatchIsStale = Divergences(rawValue: 2)
-    }
-
     var now: Micros
     let promotion: Promotion
-    let divergences: Divergences
     /// The store's policy for failures of tasks that name none.
     let ackDefault: ModelPolicy
     /// The rescuer's policy for tasks that name none.
@@ -153,10 +139,9 @@ struct LifecycleModel: Sendable {
     private(set) var deleted: [TaskID] = []
     private var names: [TaskID: String] = [:]
 
-    init(now: Micros, promotion: Promotion, divergences: Divergences, ackDefault: ModelPolicy, rescueDefault: ModelPolicy) {
+    init(now: Micros, promotion: Promotion, ackDefault: ModelPolicy, rescueDefault: ModelPolicy) {
         self.now = now
         self.promotion = promotion
-        self.divergences = divergences
         self.ackDefault = ackDefault
         self.rescueDefault = rescueDefault
     }
@@ -201,16 +186,7 @@ struct LifecycleModel: Sendable {
             queues.contains(t.queue) && (kinds?.isEmpty ?? true || kinds!.contains(t.kind))
                 && (t.state == .ready || (t.state == .pending && t.runAt <= now))
         }
-        var candidates = eligible
-        if divergences.contains(.claimDuePendingByRunAt) {
-            candidates = Set(queues).flatMap { queue in
-                let ready = eligible.filter { $0.queue == queue && $0.state == .ready }.sorted(by: claimOrder).prefix(total)
-                let due = eligible.filter { $0.queue == queue && $0.state == .pending }
-                    .sorted { ($0.runAt, $0.seq) < ($1.runAt, $1.seq) }.prefix(total)
-                return Array(ready) + Array(due)
-            }
-        }
-        let sorted = candidates.sorted(by: claimOrder)
+        let sorted = eligible.sorted(by: claimOrder)
         var picked: [(TaskID, String)] = []
         var share = 0
         var left = spec.shares.first ?? 0
@@ -260,9 +236,9 @@ struct LifecycleModel: Sendable {
         return .lost
     }
 
-    /// One ack of a batch; `repeatedInBatch`: the same lease came earlier in the batch.
-    mutating func ack(_ lease: LeaseRef, _ kind: AckKind, repeatedInBatch: Bool) -> AckOutcome {
-        if repeatedInBatch && divergences.contains(.repeatedLeaseInAckBatchIsStale) { return .staleLease }
+    /// One ack of a batch, applied after the ones before it (a lease named again in a batch
+    /// finds its task already moved on).
+    mutating func ack(_ lease: LeaseRef, _ kind: AckKind) -> AckOutcome {
         guard let task = tasks[lease.id] else { return .notFound }
         guard task.state == .running, task.leaseToken == lease.token else { return .staleLease }
         let now = self.now
