@@ -49,16 +49,13 @@ struct FileKind: Sendable {
         switch op {
         case "write", "append":
             guard let content = args.content else { throw FailPermanently("\(op) needs 'content'") }
-            let data = Data(content.utf8)
-            if op == "write" || !exists {
-                try data.write(to: URL(fileURLWithPath: target))
+            let bytes = Array(content.utf8)
+            if op == "write" {
+                try Data(bytes).write(to: URL(fileURLWithPath: target), options: .atomic)
             } else {
-                let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: target))
-                defer { try? handle.close() }
-                try handle.seekToEnd()
-                try handle.write(contentsOf: data)
+                try Self.append(bytes, to: target, shownAs: args.path)
             }
-            return try HandlerRegistry.encode(Written(path: args.path, bytes: data.count))
+            return try HandlerRegistry.encode(Written(path: args.path, bytes: bytes.count))
         case "read":
             guard exists else { throw FailPermanently("no such file '\(args.path)'") }
             let data = try Data(contentsOf: URL(fileURLWithPath: target))
@@ -75,6 +72,27 @@ struct FileKind: Sendable {
     }
 
     static let escapes = "path escapes the file root"
+
+    /// Appends `bytes` with one `write(2)` on a descriptor opened `O_APPEND` (created if
+    /// missing): the kernel moves to the end and writes as one step, so appends from several
+    /// tasks or processes never overwrite each other, and two first appends cannot race to
+    /// create the file. `O_NOFOLLOW`: a symlink put in the path's place after it was checked is
+    /// refused, not followed.
+    static func append(_ bytes: [UInt8], to target: String, shownAs path: String) throws {
+        let fd = open(target, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0o644)
+        guard fd >= 0 else {
+            let code = errno
+            if code == ELOOP { throw FailPermanently(escapes) }
+            throw FileKindError(path: path, operation: "open", code: code)
+        }
+        defer { close(fd) }
+        guard !bytes.isEmpty else { return }
+        let written = bytes.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
+        guard written == bytes.count else {
+            // A short write leaves a torn line: report it rather than append the rest as a second write.
+            throw FileKindError(path: path, operation: "append", code: written < 0 ? errno : EIO)
+        }
+    }
 
     /// The absolute path `relative` names under `root`, with symlinks resolved, or an error if
     /// it is outside the root.
@@ -135,4 +153,13 @@ struct FileKind: Sendable {
         defer { free(resolved) }
         return String(cString: resolved)
     }
+}
+
+/// An I/O error of the `file` kind: retryable (the disk may come back).
+struct FileKindError: Error, CustomStringConvertible {
+    var path: String
+    var operation: String
+    var code: Int32
+
+    var description: String { "\(operation) '\(path)' failed: \(String(cString: strerror(code)))" }
 }
