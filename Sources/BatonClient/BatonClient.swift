@@ -127,6 +127,11 @@ public final class BatonClient: Sendable {
         _ = try await send(.DELETE, "/v1/tasks/\(id)", query: [], body: nil, extraTime: .zero)
     }
 
+    /// The workers the node heard from recently, with their queues, kinds and tasks in flight.
+    public func workers() async throws -> [WorkerInfo] {
+        try await call(.GET, "/v1/workers", expect: WorkerList.self).workers
+    }
+
     public func queues() async throws -> [QueueCounts] {
         try await call(.GET, "/v1/queues", expect: QueuesResponse.self).queues
     }

@@ -38,8 +38,9 @@ func routeTable<Context: RequestContext>(node: NodeServices, configuration: Serv
     var routes: [Route<Context>] = SystemRoutes<Context>(ops: ops).routes
     routes += TaskRoutes<Context>(ops: ops, reader: reader).routes
     routes += WorkerRoutes<Context>(ops: ops, reader: reader).routes
-    routes += ScheduleRoutes<Context>(node: node, reader: reader).routes
-    routes += QueueRoutes<Context>(node: node).routes
+    routes += WorkerRegistryRoutes<Context>(ops: ops, reader: reader).routes
+    routes += ScheduleRoutes<Context>(ops: ops, reader: reader).routes
+    routes += QueueRoutes<Context>(ops: ops).routes
     routes += JSONRPCRoute<Context>(ops: ops, reader: reader, authenticator: Authenticator(tokens: configuration.tokens)).routes
     return routes + OpenAPIRoute<Context>(routes: routes).routes
 }

@@ -31,7 +31,7 @@ enum StoreLocation: Equatable {
     /// A store opened for a node: the store, the service that must run beside it (the
     /// PostgreSQL pool, listener and leader elector), and who is leader.
     struct Opened {
-        var store: any TaskStore
+        var store: any NodeStore
         var service: (any Service)?
         var leadership: any Leadership
     }
@@ -63,7 +63,7 @@ enum StoreLocation: Equatable {
     /// Opens the store described by the settings (or `fallback` when none is set), for a
     /// command that runs briefly: a PostgreSQL store's connections run in the background
     /// until the process exits, and its migrations are applied first.
-    static func open(_ settings: Settings, fallback: StoreLocation?) async throws -> any TaskStore {
+    static func open(_ settings: Settings, fallback: StoreLocation?) async throws -> any NodeStore {
         switch try location(settings, fallback: fallback) {
         case .postgres(let url):
             let store = PostgresTaskStore(configuration: try postgresConfiguration(url, settings), logger: Logger(label: "baton.postgres"))

@@ -16,7 +16,7 @@ protocol TaskBackend: Sendable {
 
 /// Acts on the store directly (a database file another process may be serving).
 struct LocalBackend: TaskBackend {
-    let store: any TaskStore
+    let store: any NodeStore
     /// How often `wait` looks again: the node running the task is another process.
     var pollInterval: Duration = .milliseconds(50)
 

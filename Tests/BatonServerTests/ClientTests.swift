@@ -39,7 +39,6 @@ struct ClientTests {
             let claimed = try await node.node.dispatcher.claim(ClaimRequest(worker: "w", queues: ["default"], max: 1, wait: .zero))
             let lease = try #require(claimed.first?.lease)
             _ = try await node.node.completer.ack(.complete(TaskCompletion(lease: lease, result: RawJSON(.string("done")))))
-            node.node.events.finished(lease.id)
             let done = try await waited
             #expect(done.state == .succeeded)
             #expect(done.result == RawJSON(.string("done")))

@@ -79,35 +79,18 @@ func context(kind: String, attempt: Int = 1) -> TaskContext {
         #expect(result.text == "2")
     }
 
+    /// The worker reports what the handler said; the node's lifecycle applies the policies
+    /// (the kind's included, from the worker's announcement).
     @Test func failureClassification() throws {
         let lease = LeaseRef(id: .generate(), token: "t")
-        let task = TaskRecord(
-            id: lease.id, kind: "k", queue: "default", args: .emptyObject, priority: 5, state: .running, attempt: 2,
-            maxAttempts: 5, runAt: Date(), createdAt: Date())
-
-        let later = WorkerRuntime.failure(
-            for: RetryLater(delay: .seconds(7), message: "busy"), task: task, lease: lease, kindRetry: RetryPolicy.none)
+        let later = WorkerRuntime.failure(for: RetryLater(delay: .seconds(7), message: "busy"), lease: lease)
         #expect(later == TaskFailure(lease: lease, message: "busy", retryable: true, retryAfter: .seconds(7)))
 
-        let permanent = WorkerRuntime.failure(for: FailPermanently("bad"), task: task, lease: lease, kindRetry: nil)
+        let permanent = WorkerRuntime.failure(for: FailPermanently("bad"), lease: lease)
         #expect(permanent == TaskFailure(lease: lease, message: "bad", retryable: false))
 
-        // No policy anywhere: the store applies the node's global policy.
-        let plain = WorkerRuntime.failure(for: BuiltinFailure(message: "boom"), task: task, lease: lease, kindRetry: nil)
+        let plain = WorkerRuntime.failure(for: BuiltinFailure(message: "boom"), lease: lease)
         #expect(plain == TaskFailure(lease: lease, message: "boom", retryable: true, retryAfter: nil))
-
-        // The kind's policy gives the delay; `.none` means no retry.
-        let kindFixed = WorkerRuntime.failure(
-            for: BuiltinFailure(message: "boom"), task: task, lease: lease, kindRetry: .fibonacci(base: .seconds(3), cap: .seconds(60)))
-        #expect(kindFixed.retryAfter == .seconds(3))
-        let kindNone = WorkerRuntime.failure(for: BuiltinFailure(message: "boom"), task: task, lease: lease, kindRetry: RetryPolicy.none)
-        #expect(kindNone.retryable == false)
-
-        // The task's own policy wins over the kind's: the store applies it.
-        var own = task
-        own.retry = .fixed(.seconds(1))
-        let taskPolicy = WorkerRuntime.failure(for: BuiltinFailure(message: "boom"), task: own, lease: lease, kindRetry: RetryPolicy.none)
-        #expect(taskPolicy == TaskFailure(lease: lease, message: "boom", retryable: true, retryAfter: nil))
     }
 
     @Test func configurationDefaultsAndValidation() throws {

@@ -102,5 +102,47 @@ extension EndToEnd {
             let env = try await baton(["submit", "echo", "--args", "[3]", "--wait"], environment: ["BATON_SERVER": url])
             #expect(env.stdout == "succeeded\n[3]\n", "BATON_SERVER names the node")
         }
+
+        /// The `file` kind's `append` is one `O_APPEND` write: 1,000 appends from two worker
+        /// processes (16 tasks at once each) to one file leave 1,000 intact lines, the first
+        /// two appends included (no create race).
+        @Test func concurrentAppendsFromTwoWorkerProcessesKeepEveryLine() async throws {
+            let dir = try TempDir()
+            let files = dir.path("files")
+            try FileManager.default.createDirectory(atPath: files, withIntermediateDirectories: true)
+            let node = try BatonProcess(["serve", "--db", dir.path("baton.db"), "--port", "0"])
+            defer { Task { await node.stop() } }
+            let url = try await node.url()
+            let workerArgs = ["worker", "--server", url, "--concurrency", "16", "--file-root", files]
+            let first = try BatonProcess(workerArgs + ["--id", "appender-1"])
+            defer { Task { await first.stop() } }
+            let second = try BatonProcess(workerArgs + ["--id", "appender-2"])
+            defer { Task { await second.stop() } }
+            let client = BatonClient(servers: [URL(string: url)!])
+            // Both workers announced themselves (`GET /v1/workers`) before the tasks go in.
+            let workers = try await eventually("both workers to announce themselves") { () -> [WorkerInfo]? in
+                let listed = try await client.workers()
+                return listed.count == 2 ? listed : nil
+            }
+            #expect(workers.map(\.worker) == ["appender-1", "appender-2"])
+            #expect(workers.allSatisfy { $0.kinds.contains { $0.name == "file" } && $0.concurrency == 16 && $0.transport == "http" })
+            // Lines of different lengths, so that an overwrite shows as a torn or missing line.
+            let lines = (0..<1000).map { "line \($0) " + String(repeating: "x", count: $0 % 97) }
+            let tasks = try await client.submit(
+                lines.map { line in
+                    NewTask(
+                        kind: "file",
+                        args: RawJSON(.object(["op": .string("append"), "path": .string("log/out.txt"), "content": .string(line + "\n")])))
+                })
+            for task in tasks {
+                let done = try await client.wait(task.id, timeout: .seconds(60))
+                #expect(done.state == .succeeded, "\(done.state): \(done.lastError ?? "")")
+            }
+            let text = try String(contentsOfFile: files + "/log/out.txt", encoding: .utf8)
+            let written = text.split(separator: "\n", omittingEmptySubsequences: false).dropLast()
+            #expect(text.hasSuffix("\n"))
+            #expect(written.count == 1000)
+            #expect(Set(written.map(String.init)) == Set(lines))
+        }
     }
 }

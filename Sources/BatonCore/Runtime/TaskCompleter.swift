@@ -33,20 +33,41 @@ public final class TaskCompleter: Sendable {
 
     public let store: any TaskStore
     public let configuration: Configuration
+    /// The node's workers: their kinds' retry policies go with every batch.
+    public let workers: WorkerRegistry
+    /// Where every applied ack is reported, as a `transitioned` event.
+    public let events: NodeEvents
     private let logger: Logger
-    private let onFinished: @Sendable ([TaskID]) -> Void
     private let state = Mutex(State())
 
-    /// - Parameter onFinished: called after each batch with the tasks it made terminal
-    ///   (e.g. to wake long-polls waiting for them).
     public init(
-        store: any TaskStore, configuration: Configuration = .init(), logger: Logger = Logger(label: "baton.completer"),
-        onFinished: @escaping @Sendable ([TaskID]) -> Void = { _ in }
+        store: any TaskStore, configuration: Configuration = .init(), workers: WorkerRegistry = WorkerRegistry(),
+        events: NodeEvents = NodeEvents(), logger: Logger = Logger(label: "baton.completer")
     ) {
         self.store = store
         self.configuration = configuration
+        self.workers = workers
+        self.events = events
         self.logger = logger
-        self.onFinished = onFinished
+    }
+
+    /// Writes a batch at once, as one store call, without joining the shared batch (for a
+    /// request that brings a large batch of its own). Reported like every other batch.
+    public func write(now acks: [TaskAck]) async throws -> [AckOutcome] {
+        let outcomes = try await store.taskAckMany(TaskAckParams(acks: acks, kindRetry: workers.kindRetry))
+        report(acks, outcomes)
+        return outcomes
+    }
+
+    /// Emits a `transitioned` event per applied ack.
+    private func report(_ acks: some Collection<TaskAck>, _ outcomes: [AckOutcome]) {
+        var transitions: [NodeEvent] = []
+        for (ack, outcome) in zip(acks, outcomes) {
+            if case .applied(let to) = outcome {
+                transitions.append(.transitioned(TaskTransition(id: ack.lease.id, from: .running, to: to)))
+            }
+        }
+        events.emit(transitions)
     }
 
     /// Queues an ack and waits until its batch is written; returns its outcome.
@@ -127,12 +148,8 @@ public final class TaskCompleter: Sendable {
         var lastError: (any Error)?
         for attempt in 1...max(1, configuration.writeAttempts) {
             do {
-                let outcomes = try await store.taskAckMany(TaskAckParams(acks: batch.map(\.ack)))
-                var finished: [TaskID] = []
-                for (entry, outcome) in zip(batch, outcomes) {
-                    if case .applied(let state) = outcome, state.isTerminal { finished.append(entry.ack.lease.id) }
-                }
-                if !finished.isEmpty { onFinished(finished) }
+                let outcomes = try await store.taskAckMany(TaskAckParams(acks: batch.map(\.ack), kindRetry: workers.kindRetry))
+                report(batch.lazy.map(\.ack), outcomes)
                 for (entry, outcome) in zip(batch, outcomes) {
                     if let continuation = entry.continuation {
                         continuation.resume(returning: outcome)

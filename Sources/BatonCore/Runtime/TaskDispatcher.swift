@@ -80,12 +80,18 @@ public final class TaskDispatcher: Sendable {
 
     public let store: any TaskStore
     public let configuration: Configuration
+    /// Where each claimed task is reported, as a `claimed` event.
+    public let events: NodeEvents
     private let logger: Logger
     private let state = Mutex(State())
 
-    public init(store: any TaskStore, configuration: Configuration = .init(), logger: Logger = Logger(label: "baton.dispatcher")) {
+    public init(
+        store: any TaskStore, configuration: Configuration = .init(), events: NodeEvents = NodeEvents(),
+        logger: Logger = Logger(label: "baton.dispatcher")
+    ) {
         self.store = store
         self.configuration = configuration
+        self.events = events
         self.logger = logger
     }
 
@@ -209,6 +215,13 @@ public final class TaskDispatcher: Sendable {
     /// Hands claimed tasks to the waiters they were claimed for, in arrival order.
     private func distribute(_ claimed: [ClaimedTask], key: Key) async {
         guard !claimed.isEmpty else { return }
+        events.emit(
+            claimed.lazy.map { c in
+                let task = c.task
+                let wait = task.startedAt.map { max(0, $0.timeIntervalSince(task.runAt)) } ?? 0
+                return NodeEvent.claimed(
+                    TaskRef(task), attempt: task.attempt, worker: task.leaseOwner ?? "", wait: .milliseconds(Int64(wait * 1000)))
+            })
         var buckets: [String: ArraySlice<ClaimedTask>] = [:]
         for (owner, tasks) in Dictionary(grouping: claimed, by: { $0.task.leaseOwner ?? "" }) {
             buckets[owner] = tasks[...]

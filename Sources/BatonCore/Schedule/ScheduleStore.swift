@@ -189,7 +189,7 @@ public struct ScheduleFireParams: Sendable {
     }
 }
 
-/// A store that keeps schedules (capability of `TaskStore`).
+/// A store that keeps schedules (capability of `TaskStore`; part of `NodeStore`).
 public protocol ScheduleStore: TaskStore {
     /// Creates (or with `replace`, replaces) a schedule. Throws `conflict` on a name clash.
     func scheduleUpsert(_ p: ScheduleUpsertParams) async throws -> ScheduleRecord

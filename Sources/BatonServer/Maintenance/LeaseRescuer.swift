@@ -12,6 +12,10 @@ public struct LeaseRescuer: Service {
     public let store: any TaskStore
     public let interval: Duration
     public let defaultRetry: RetryPolicy
+    /// The node's workers: a rescued task backs off as its kind's handler declared.
+    public let workers: WorkerRegistry
+    /// Where each pass that rescued tasks is reported, as a `rescued` event.
+    public let events: NodeEvents
     public let batch: Int
     /// Passes run only while this node is the leader.
     public let leadership: any Leadership
@@ -19,12 +23,14 @@ public struct LeaseRescuer: Service {
 
     public init(
         store: any TaskStore, interval: Duration = Defaults.rescueInterval, defaultRetry: RetryPolicy = .default,
-        batch: Int = LeaseRescuer.defaultBatch,
+        workers: WorkerRegistry = WorkerRegistry(), events: NodeEvents = NodeEvents(), batch: Int = LeaseRescuer.defaultBatch,
         leadership: any Leadership = AlwaysLeader(), logger: Logger = Logger(label: "baton.rescuer")
     ) {
         self.store = store
         self.interval = interval
         self.defaultRetry = defaultRetry
+        self.workers = workers
+        self.events = events
         self.batch = max(1, batch)
         self.leadership = leadership
         self.logger = logger
@@ -40,8 +46,10 @@ public struct LeaseRescuer: Service {
     /// One pass: rescues every expired lease, batch after batch. Returns how many.
     @discardableResult
     public func rescueOnce() async throws -> Int {
-        try await MaintenanceLoop.drain(batch: batch) { limit in
-            try await store.leaseRescueMany(LeaseRescueParams(defaultRetry: defaultRetry, limit: limit))
+        let rescued = try await MaintenanceLoop.drain(batch: batch) { limit in
+            try await store.leaseRescueMany(LeaseRescueParams(defaultRetry: defaultRetry, kindRetry: workers.kindRetry, limit: limit))
         }
+        if rescued > 0 { events.emit(.rescued(count: rescued)) }
+        return rescued
     }
 }

@@ -18,13 +18,16 @@ public struct ScheduleFirer: Service {
     /// Schedules declared in the node's settings, upserted when the firer starts (for a store
     /// that only becomes reachable once the node's services run, such as PostgreSQL).
     public let definitions: [ScheduleDefinition]
+    /// Where each fire is reported, as a `scheduleFired` event.
+    public let events: NodeEvents
     private let logger: Logger
 
     public init(
         store: any ScheduleStore, leadership: any Leadership = AlwaysLeader(), interval: Duration = ScheduleFirer.defaultInterval,
-        definitions: [ScheduleDefinition] = [], logger: Logger = Logger(label: "baton.scheduler")
+        definitions: [ScheduleDefinition] = [], events: NodeEvents = NodeEvents(), logger: Logger = Logger(label: "baton.scheduler")
     ) {
         self.store = store
+        self.events = events
         self.leadership = leadership
         self.interval = interval
         self.definitions = definitions
@@ -69,6 +72,7 @@ public struct ScheduleFirer: Service {
         let fired = try await store.scheduleFire(
             ScheduleFireParams(name: record.name, expectedLastFired: record.lastFired, newLastFired: advanceTo, tasks: tasks))
         guard fired else { return 0 }
+        events.emit(.scheduleFired(schedule: record.name, tasks: tasks.count))
         if ticks.isEmpty {
             logger.info("skipped missed ticks", metadata: ["schedule": "\(record.name)", "through": "\(BatonJSON.formatDate(advanceTo))"])
         } else {

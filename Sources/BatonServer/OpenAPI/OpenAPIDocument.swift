@@ -222,6 +222,20 @@ enum OpenAPIDocument {
             ], required: ["results"]),
         "ReleaseBody": object(["leases": array(ref("LeaseItem"))], required: ["leases"], additional: true),
         "ReleaseResponse": object(["released": integer], required: ["released"]),
+        "KindAnnouncement": object(["name": string, "retry": any], required: ["name"], additional: true),
+        "WorkerAnnouncement": object(
+            [
+                "worker": string, "queues": array(string), "kinds": array(ref("KindAnnouncement")),
+                "concurrency": .object(["type": "integer", "minimum": 1, "maximum": 1_000_000]),
+                "running": .object(["type": "integer", "minimum": 0]), "version": string,
+            ], required: ["worker", "queues", "kinds", "concurrency", "running"], additional: true),
+        "WorkerInfo": object(
+            [
+                "worker": string, "queues": array(string), "kinds": array(ref("KindAnnouncement")), "concurrency": integer,
+                "running": integer, "version": string, "transport": .object(["type": "string", "enum": ["http", "in-process"]]),
+                "first_seen": dateTime, "last_seen": dateTime,
+            ], required: ["worker", "queues", "kinds", "concurrency", "running", "transport", "first_seen", "last_seen"]),
+        "WorkerList": object(["workers": array(ref("WorkerInfo"))], required: ["workers"]),
         "RPCRequest": .object([
             "description": "A JSON-RPC 2.0 request object, or a batch (array) of them; see docs/api.md",
             "oneOf": .array([.object(["type": "object"]), .object(["type": "array", "items": .object(["type": "object"])])]),

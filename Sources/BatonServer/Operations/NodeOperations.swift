@@ -22,6 +22,7 @@ struct NodeOperations: Sendable {
         try task.validate(maxArgsBytes: configuration.maxArgsBytes)
         let stored = try await node.store.taskEnqueueMany(TaskEnqueueParams(tasks: [task]))
         guard let first = stored.first else { throw BatonError(.internal, "the store returned no task") }
+        node.events.emit(.enqueued(TaskRef(first)))
         return first
     }
 
@@ -62,7 +63,7 @@ struct NodeOperations: Sendable {
         }
         let deadline = ContinuousClock.now.advanced(by: timeout)
         let node = self.node
-        return try await node.events.withSignal(for: id) { signal in
+        return try await node.waiters.withSignal(for: id) { signal in
             while true {
                 let generation = signal.generation
                 guard let task = try await node.store.taskGet(id) else { throw BatonError.taskNotFound(id) }
@@ -75,12 +76,16 @@ struct NodeOperations: Sendable {
 
     func cancel(_ id: TaskID) async throws -> TaskRecord {
         let task = try await node.store.taskCancel(id)
-        node.events.finished(id)
+        node.events.emit(
+            .transitioned(TaskTransition(id: id, from: nil, to: task.state, attempt: task.attempt, queue: task.queue, kind: task.kind)))
         return task
     }
 
     func retry(_ id: TaskID) async throws -> TaskRecord {
-        try await node.store.taskRetry(id)
+        let task = try await node.store.taskRetry(id)
+        node.events.emit(
+            .transitioned(TaskTransition(id: id, from: nil, to: task.state, attempt: task.attempt, queue: task.queue, kind: task.kind)))
+        return task
     }
 
     func delete(_ id: TaskID) async throws {
@@ -112,6 +117,7 @@ struct NodeOperations: Sendable {
         let request = ClaimRequest(
             worker: body.worker, queues: queues, kinds: body.kinds, max: max,
             wait: min(.milliseconds(waitMS), configuration.maxWait), lease: lease)
+        node.workers.contact(body.worker)
         let dispatcher = node.dispatcher
         guard let connection = ClientConnection.current else { return try await dispatcher.claim(request) }
         // The worker may leave while its claim waits: then the claim stops, and tasks claimed
@@ -164,8 +170,7 @@ struct NodeOperations: Sendable {
     private func applySingle(_ ack: TaskAck) async throws -> TaskRecord {
         let id = ack.lease.id
         switch try await node.completer.ack(ack) {
-        case .applied(let state):
-            if state.isTerminal { node.events.finished(id) }
+        case .applied:
             return try await get(id)
         case .staleLease:
             throw BatonError.staleLease("task \(id) is not running under this lease token (never claimed, rescued, or already finished)")
@@ -195,20 +200,9 @@ struct NodeOperations: Sendable {
                     .tooLarge, "acks[\(i)]: result is \(c.result.byteCount) bytes, more than the limit of \(configuration.maxArgsBytes)")
             }
         }
-        let outcomes: [AckOutcome]
-        if acks.isEmpty {
-            outcomes = []
-        } else if acks.count >= Self.directAckThreshold {
-            outcomes = try await node.store.taskAckMany(TaskAckParams(acks: acks))
-        } else {
-            outcomes = try await node.completer.ackMany(acks)
-        }
-        var finished: [TaskID] = []
-        for (ack, outcome) in zip(acks, outcomes) {
-            if case .applied(let state) = outcome, state.isTerminal { finished.append(ack.lease.id) }
-        }
-        node.events.finished(finished)
-        return outcomes
+        if acks.isEmpty { return [] }
+        if acks.count >= Self.directAckThreshold { return try await node.completer.write(now: acks) }
+        return try await node.completer.ackMany(acks)
     }
 
     func release(_ body: ReleaseBody) async throws -> ReleaseResponse {

@@ -130,6 +130,29 @@ extension NodeOperations {
             "queue.list": RPCMethod(access: .producer) { _ in
                 Array(JSONResponse.encode(try await ops.queues()).readableBytesView)
             },
+            // Paused queues and schedules (admin): params `{"name"}`, or a schedule's fields.
+            "queue.paused": RPCMethod(access: .admin) { _ in RPCParams.json(try await ops.queuePausedList()) },
+            "queue.pause": RPCMethod(access: .admin) { p in RPCParams.json(try await ops.queuePause(try p.name())) },
+            "queue.resume": RPCMethod(access: .admin) { p in RPCParams.json(try await ops.queueResume(try p.name())) },
+            "schedule.create": RPCMethod(access: .admin) { p in
+                RPCParams.json(try await ops.scheduleCreate(try p.decode(ScheduleDefinition.self)))
+            },
+            "schedule.put": RPCMethod(access: .admin) { p in
+                let name = try p.name()
+                return RPCParams.json(try await ops.schedulePut(name, try p.decode(ScheduleDefinition.self)).schedule)
+            },
+            "schedule.list": RPCMethod(access: .admin) { _ in RPCParams.json(try await ops.scheduleList()) },
+            "schedule.get": RPCMethod(access: .admin) { p in RPCParams.json(try await ops.scheduleGet(try p.name())) },
+            "schedule.delete": RPCMethod(access: .admin) { p in
+                try await ops.scheduleDelete(try p.name())
+                return Array("null".utf8)
+            },
+            "schedule.pause": RPCMethod(access: .admin) { p in
+                RPCParams.json(try await ops.scheduleSetPaused(try p.name(), paused: true))
+            },
+            "schedule.resume": RPCMethod(access: .admin) { p in
+                RPCParams.json(try await ops.scheduleSetPaused(try p.name(), paused: false))
+            },
             "worker.claim": RPCMethod(access: .worker) { p in
                 TaskJSONWriter.claim(try await ops.claim(try p.decode(ClaimBody.self)))
             },
@@ -154,6 +177,12 @@ extension NodeOperations {
             },
             "worker.release": RPCMethod(access: .worker) { p in
                 Array(JSONResponse.encode(try await ops.release(try p.decode(ReleaseBody.self))).readableBytesView)
+            },
+            "worker.register": RPCMethod(access: .worker) { p in
+                Array(JSONResponse.encode(try ops.registerWorker(try p.decode(WorkerAnnouncement.self))).readableBytesView)
+            },
+            "worker.list": RPCMethod(access: .producer) { _ in
+                Array(JSONResponse.encode(ops.workers()).readableBytesView)
             },
         ]
     }

@@ -9,6 +9,9 @@ struct Route<Context: RequestContext>: Sendable {
     var path: String
     /// Defaults to `.admin`: a route nobody classified is closed to everyone else.
     var access: Access
+    /// The JSON-RPC method (`rpcMethods`) doing what this route does, with the same role; every
+    /// `/v1/...` route names one (`RPCParityTests`).
+    var rpc: String?
     /// OpenAPI: one-line summary, and the request/response schema names (`components.schemas`).
     var summary: String
     var requestSchema: String?
@@ -18,13 +21,14 @@ struct Route<Context: RequestContext>: Sendable {
     var handler: @Sendable (Request, Context) async throws -> Response
 
     init(
-        _ method: HTTPRequest.Method, _ path: String, access: Access = .admin, summary: String = "",
+        _ method: HTTPRequest.Method, _ path: String, access: Access = .admin, rpc: String? = nil, summary: String = "",
         request: String? = nil, response: String? = nil, longPoll: Bool = false,
         _ handler: @escaping @Sendable (Request, Context) async throws -> Response
     ) {
         self.method = method
         self.path = path
         self.access = access
+        self.rpc = rpc
         self.summary = summary
         self.requestSchema = request
         self.responseSchema = response

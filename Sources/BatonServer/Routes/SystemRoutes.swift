@@ -9,7 +9,9 @@ struct SystemRoutes<Context: RequestContext>: Sendable {
         [
             Route(.get, "/health", access: .public, summary: "The process is up", response: "Status", health),
             Route(.get, "/ready", access: .public, summary: "The store answers", response: "Status", ready),
-            Route(.get, "/v1/queues", access: .producer, summary: "Task counts per queue and state", response: "QueuesResponse", queues),
+            Route(
+                .get, "/v1/queues", access: .producer, rpc: "queue.list", summary: "Task counts per queue and state",
+                response: "QueuesResponse", queues),
         ]
     }
 

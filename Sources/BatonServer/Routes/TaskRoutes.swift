@@ -9,15 +9,20 @@ struct TaskRoutes<Context: RequestContext>: Sendable {
 
     var routes: [Route<Context>] {
         [
+            // An array body is `task.submitBatch` (`RPCParityTests.sharedRoutes`).
             Route(
-                .post, "/v1/tasks", access: .producer, summary: "Submit a task, or an array of tasks", request: "NewTaskOrBatch",
-                response: "TaskOrTaskList", submit),
-            Route(.get, "/v1/tasks", access: .producer, summary: "List tasks, newest first", response: "TaskPage", list),
-            Route(.get, "/v1/tasks/:id", access: .producer, summary: "Get a task", response: "Task", get),
-            Route(.delete, "/v1/tasks/:id", access: .admin, summary: "Delete a finished task", delete),
-            Route(.get, "/v1/tasks/:id/wait", access: .producer, summary: "Long-poll until the task finishes", response: "Task", wait),
-            Route(.post, "/v1/tasks/:id/cancel", access: .producer, summary: "Cancel a task", response: "Task", cancel),
-            Route(.post, "/v1/tasks/:id/retry", access: .producer, summary: "Retry a finished task", response: "Task", retry),
+                .post, "/v1/tasks", access: .producer, rpc: "task.submit", summary: "Submit a task, or an array of tasks",
+                request: "NewTaskOrBatch", response: "TaskOrTaskList", submit),
+            Route(.get, "/v1/tasks", access: .producer, rpc: "task.list", summary: "List tasks, newest first", response: "TaskPage", list),
+            Route(.get, "/v1/tasks/:id", access: .producer, rpc: "task.get", summary: "Get a task", response: "Task", get),
+            Route(.delete, "/v1/tasks/:id", access: .admin, rpc: "task.delete", summary: "Delete a finished task", delete),
+            Route(
+                .get, "/v1/tasks/:id/wait", access: .producer, rpc: "task.wait", summary: "Long-poll until the task finishes",
+                response: "Task", wait),
+            Route(.post, "/v1/tasks/:id/cancel", access: .producer, rpc: "task.cancel", summary: "Cancel a task", response: "Task", cancel),
+            Route(
+                .post, "/v1/tasks/:id/retry", access: .producer, rpc: "task.retry", summary: "Retry a finished task", response: "Task",
+                retry),
         ]
     }
 

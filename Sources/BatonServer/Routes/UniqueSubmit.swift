@@ -17,14 +17,10 @@ enum UniqueSubmit {
         return key
     }
 
-    /// Enqueues through `UniqueTaskStore` when the store has it (duplicates and replays
-    /// reported), else plainly (nothing is a duplicate).
-    static func enqueue(_ store: any TaskStore, _ tasks: [NewTask], idempotencyKey: String?) async throws -> TaskEnqueueOutcome {
-        let params = TaskEnqueueParams(tasks: tasks, idempotencyKey: idempotencyKey)
+    /// Enqueues with unique keys and the idempotency key: duplicates and replays reported.
+    static func enqueue(_ store: any UniqueTaskStore, _ tasks: [NewTask], idempotencyKey: String?) async throws -> TaskEnqueueOutcome {
         do {
-            if let unique = store as? any UniqueTaskStore { return try await unique.taskEnqueueManyOutcome(params) }
-            let stored = try await store.taskEnqueueMany(params)
-            return TaskEnqueueOutcome(tasks: stored, duplicate: Array(repeating: false, count: stored.count))
+            return try await store.taskEnqueueManyOutcome(TaskEnqueueParams(tasks: tasks, idempotencyKey: idempotencyKey))
         } catch let error as BatonError where error.code == .idempotencyMismatch {
             throw APIError(status: .unprocessableContent, code: error.code.description, message: error.message)
         }
@@ -70,6 +66,9 @@ extension NodeOperations {
                 throw tasks.count == 1 ? error : BatonError(error.code, "task [\(i)]: \(error.message)")
             }
         }
-        return try await UniqueSubmit.enqueue(node.store, tasks, idempotencyKey: idempotencyKey)
+        let outcome = try await UniqueSubmit.enqueue(node.store, tasks, idempotencyKey: idempotencyKey)
+        node.events.emit(
+            outcome.tasks.indices.lazy.filter { !outcome.duplicate[$0] }.map { NodeEvent.enqueued(TaskRef(outcome.tasks[$0])) })
+        return outcome
     }
 }

@@ -11,25 +11,25 @@ struct WorkerRoutes<Context: RequestContext>: Sendable {
     var routes: [Route<Context>] {
         [
             Route(
-                .post, "/v1/workers/claim", access: .worker, summary: "Claim ready tasks (long-poll)", request: "ClaimBody",
-                response: "ClaimResponse", longPoll: true, claim),
+                .post, "/v1/workers/claim", access: .worker, rpc: "worker.claim", summary: "Claim ready tasks (long-poll)",
+                request: "ClaimBody", response: "ClaimResponse", longPoll: true, claim),
             Route(
-                .post, "/v1/workers/ack", access: .worker, summary: "Complete or fail many tasks", request: "AckBody",
+                .post, "/v1/workers/ack", access: .worker, rpc: "worker.ack", summary: "Complete or fail many tasks", request: "AckBody",
                 response: "AckResponse", ack),
             Route(
-                .post, "/v1/workers/heartbeat", access: .worker, summary: "Extend many leases", request: "HeartbeatManyBody",
-                response: "HeartbeatManyResponse", heartbeatMany),
+                .post, "/v1/workers/heartbeat", access: .worker, rpc: "worker.heartbeat", summary: "Extend many leases",
+                request: "HeartbeatManyBody", response: "HeartbeatManyResponse", heartbeatMany),
             Route(
-                .post, "/v1/workers/release", access: .worker, summary: "Give back claimed tasks", request: "ReleaseBody",
-                response: "ReleaseResponse", release),
+                .post, "/v1/workers/release", access: .worker, rpc: "worker.release", summary: "Give back claimed tasks",
+                request: "ReleaseBody", response: "ReleaseResponse", release),
             Route(
-                .post, "/v1/tasks/:id/heartbeat", access: .worker, summary: "Extend a lease", request: "HeartbeatBody",
-                response: "HeartbeatResponse", heartbeat),
+                .post, "/v1/tasks/:id/heartbeat", access: .worker, rpc: "worker.heartbeat", summary: "Extend a lease",
+                request: "HeartbeatBody", response: "HeartbeatResponse", heartbeat),
             Route(
-                .post, "/v1/tasks/:id/complete", access: .worker, summary: "Complete a task", request: "CompleteBody",
-                response: "Task", complete),
+                .post, "/v1/tasks/:id/complete", access: .worker, rpc: "worker.complete", summary: "Complete a task",
+                request: "CompleteBody", response: "Task", complete),
             Route(
-                .post, "/v1/tasks/:id/fail", access: .worker, summary: "Fail a task's attempt", request: "FailBody",
+                .post, "/v1/tasks/:id/fail", access: .worker, rpc: "worker.fail", summary: "Fail a task's attempt", request: "FailBody",
                 response: "Task", fail),
         ]
     }

@@ -61,7 +61,7 @@ extension WorkerRuntime {
 
         case (.threw(let error), nil) where !Task.isCancelled:
             guard takeOutcome(claimed.lease) else { return }
-            let failure = Self.failure(for: error, task: task, lease: claimed.lease, kindRetry: registration.retry)
+            let failure = Self.failure(for: error, lease: claimed.lease)
             state.withLock { $0.stats.failed += 1 }
             logger.warning(
                 "task attempt failed",
@@ -74,7 +74,7 @@ extension WorkerRuntime {
         case (_, .timedOut):
             guard takeOutcome(claimed.lease) else { return }
             let message = "timed out after \(Self.formatSeconds(timeout ?? elapsed))"
-            let failure = Self.retryableFailure(message: message, task: task, lease: claimed.lease, kindRetry: registration.retry)
+            let failure = TaskFailure(lease: claimed.lease, message: message, retryable: true)
             state.withLock { $0.stats.failed += 1 }
             logger.warning("task attempt timed out", metadata: ["error": "\(message)"])
             source.ack(.fail(failure))
@@ -129,28 +129,18 @@ extension WorkerRuntime {
         }
     }
 
-    /// The failure to report for an error a handler threw.
-    static func failure(for error: any Error, task: TaskRecord, lease: LeaseRef, kindRetry: RetryPolicy?) -> TaskFailure {
+    /// The failure to report for an error a handler threw. The node decides what it leads to
+    /// (``TaskLifecycle``): the retry-after here, else the task's, the kind's (announced by this
+    /// worker) or the node's policy.
+    static func failure(for error: any Error, lease: LeaseRef) -> TaskFailure {
         switch error {
         case let later as RetryLater:
             return TaskFailure(lease: lease, message: later.message, retryable: true, retryAfter: later.delay)
         case let permanent as FailPermanently:
             return TaskFailure(lease: lease, message: permanent.message, retryable: false)
         default:
-            return retryableFailure(message: describe(error), task: task, lease: lease, kindRetry: kindRetry)
+            return TaskFailure(lease: lease, message: describe(error), retryable: true)
         }
-    }
-
-    /// A retryable failure: the task's own policy (applied by the store) wins over the kind's;
-    /// with neither, the store applies the node's global policy.
-    static func retryableFailure(message: String, task: TaskRecord, lease: LeaseRef, kindRetry: RetryPolicy?) -> TaskFailure {
-        guard task.retry == nil, let kindRetry else {
-            return TaskFailure(lease: lease, message: message, retryable: true)
-        }
-        guard let delay = kindRetry.delay(afterAttempt: task.attempt) else {
-            return TaskFailure(lease: lease, message: message, retryable: false)
-        }
-        return TaskFailure(lease: lease, message: message, retryable: true, retryAfter: delay)
     }
 
     static func describe(_ error: any Error) -> String {

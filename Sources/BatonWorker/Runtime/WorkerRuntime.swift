@@ -111,6 +111,8 @@ public final class WorkerRuntime: Service, Sendable {
                 "queues": "\(configuration.queues.joined(separator: ","))", "kinds": "\(kinds.joined(separator: ","))",
                 "concurrency": "\(configuration.concurrency)",
             ])
+        // Before the first claim, so that the node knows the kinds' retry policies.
+        await announce(kinds: kinds)
         await withGracefulShutdownHandler {
             await withDiscardingTaskGroup { group in
                 group.addTask { await self.heartbeatLoop() }
@@ -258,6 +260,7 @@ public final class WorkerRuntime: Service, Sendable {
     private func heartbeatLoop() async {
         while await drained.wait(timeout: configuration.heartbeatInterval) == nil {
             if Task.isCancelled { return }
+            await announce(kinds: servedKinds())
             let leases = state.withLock { $0.running.values.map(\.lease) }
             guard !leases.isEmpty else { continue }
             do {
@@ -275,6 +278,26 @@ public final class WorkerRuntime: Service, Sendable {
                     "heartbeat failed; leases run out unless the next one succeeds",
                     metadata: ["error": "\(error)", "tasks": "\(leases.count)"])
             }
+        }
+    }
+
+    /// What this worker tells the node about itself now.
+    func announcement(kinds: [String]) -> WorkerAnnouncement {
+        WorkerAnnouncement(
+            worker: configuration.id, queues: configuration.queues,
+            kinds: kinds.map { KindAnnouncement(name: $0, retry: registry.registration(for: $0)?.retry) },
+            concurrency: configuration.concurrency, running: runningCount, version: "baton/\(BatonVersion.current)")
+    }
+
+    /// Announces the worker; a failure is logged (the next heartbeat round tries again).
+    private func announce(kinds: [String]) async {
+        do {
+            try await source.announce(announcement(kinds: kinds))
+        } catch {
+            if Task.isCancelled { return }
+            logger.warning(
+                "could not announce the worker to the node; its kinds' retry policies apply once it can",
+                metadata: ["error": "\(error)"])
         }
     }
 

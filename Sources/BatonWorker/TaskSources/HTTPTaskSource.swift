@@ -140,6 +140,25 @@ public final class HTTPTaskSource: TaskSource {
         if start { Task { await self.sendLoop() } }
     }
 
+    /// Announces the worker to every node it is given (`POST /v1/workers`), so that whichever
+    /// node rescues its tasks knows its kinds' retry policies. Throws only when no node took it.
+    public func announce(_ announcement: WorkerAnnouncement) async throws {
+        let payload = Array(try BatonJSON.encoder().encode(announcement))
+        var lastError: (any Error)?
+        var delivered = false
+        for index in servers.indices {
+            do {
+                let (status, data) = try await send("/v1/workers", payload: payload, to: index, timeout: configuration.requestTimeout)
+                guard (200..<300).contains(status.code) else { throw Self.error(status: status, data: data) }
+                delivered = true
+            } catch {
+                if Task.isCancelled { throw CancellationError() }
+                lastError = error
+            }
+        }
+        if !delivered, let lastError { throw lastError }
+    }
+
     public func release(_ leases: [LeaseRef]) async throws {
         guard !leases.isEmpty else { return }
         let _: ReleaseResponse = try await post(
@@ -253,25 +272,16 @@ public final class HTTPTaskSource: TaskSource {
         var lastError: (any Error)?
         for offset in 0..<servers.count {
             let index = (start + offset) % servers.count
-            var request = HTTPClientRequest(url: Self.join(servers[index], path))
-            request.method = .POST
-            request.headers.add(name: "Content-Type", value: "application/json")
-            request.headers.add(name: "Accept", value: "application/json")
-            if let token { request.headers.add(name: "Authorization", value: "Bearer \(token)") }
-            request.body = .bytes(ByteBuffer(bytes: payload))
             let status: HTTPResponseStatus
-            let bytes: ByteBuffer
+            let data: Data
             do {
-                let response = try await httpClient.execute(request, timeout: .nanoseconds(Int64(timeout.seconds * 1e9)))
-                status = response.status
-                bytes = try await response.body.collect(upTo: Self.maxResponseBytes)
+                (status, data) = try await send(path, payload: payload, to: index, timeout: timeout)
             } catch {
                 if Task.isCancelled { throw CancellationError() }
                 lastError = error
                 failOver(from: index, "node unreachable; failing over", error)
                 continue
             }
-            let data = Data(bytes.readableBytesView)
             if status == .serviceUnavailable && servers.count > 1 {
                 // This node cannot serve now (its database is out of reach, or it is stopping):
                 // another node may.
@@ -289,6 +299,19 @@ public final class HTTPTaskSource: TaskSource {
         }
         let names = servers.map(\.absoluteString).joined(separator: ", ")
         throw BatonError.unavailable("cannot reach \(names): \(lastError.map { "\($0)" } ?? "no server")")
+    }
+
+    /// One POST of a JSON body to server `index`: the status and the body, or the transport's error.
+    private func send(_ path: String, payload: [UInt8], to index: Int, timeout: Duration) async throws -> (HTTPResponseStatus, Data) {
+        var request = HTTPClientRequest(url: Self.join(servers[index], path))
+        request.method = .POST
+        request.headers.add(name: "Content-Type", value: "application/json")
+        request.headers.add(name: "Accept", value: "application/json")
+        if let token { request.headers.add(name: "Authorization", value: "Bearer \(token)") }
+        request.body = .bytes(ByteBuffer(bytes: payload))
+        let response = try await httpClient.execute(request, timeout: .nanoseconds(Int64(timeout.seconds * 1e9)))
+        let bytes = try await response.body.collect(upTo: Self.maxResponseBytes)
+        return (response.status, Data(bytes.readableBytesView))
     }
 
     /// Makes the server after `index` the current one (unless another request moved on

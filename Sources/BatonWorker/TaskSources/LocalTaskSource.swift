@@ -15,7 +15,14 @@ public struct LocalTaskSource: TaskSource {
     public func claim(worker: String, queues: [String], kinds: [String], max: Int, wait: Duration, lease: Duration)
         async throws -> [ClaimedTask]
     {
-        try await dispatcher.claim(ClaimRequest(worker: worker, queues: queues, kinds: kinds, max: max, wait: wait, lease: lease))
+        completer.workers.contact(worker)
+        return try await dispatcher.claim(ClaimRequest(worker: worker, queues: queues, kinds: kinds, max: max, wait: wait, lease: lease))
+    }
+
+    /// Registers with the node's ``WorkerRegistry`` (the completer's), as `in-process`.
+    public func announce(_ announcement: WorkerAnnouncement) async throws {
+        try announcement.validate()
+        completer.workers.announce(announcement, transport: "in-process")
     }
 
     public func heartbeat(_ leases: [LeaseRef], lease: Duration) async throws -> [HeartbeatOutcome] {

@@ -21,4 +21,9 @@ public protocol TaskSource: Sendable {
 
     /// Writes every ack queued so far (on shutdown).
     func flush() async
+
+    /// Tells the node who this worker is: its queues, its kinds with their retry policies, its
+    /// concurrency and how many tasks it runs now. Sent when the worker starts and with each
+    /// heartbeat round; the node applies the kinds' policies to failures and lease rescues.
+    func announce(_ announcement: WorkerAnnouncement) async throws
 }

@@ -57,6 +57,7 @@ final class InProcessDriver: BenchDriver {
     private let finished = Locked(Finished())
     /// Handler start per task, kept only in steady mode (it costs a lock per task).
     private let starts: Locked<[TaskID: ContinuousClock.Instant]>?
+    private let listener: NodeEvents.Cancellation
     private let worker = Mutex<(runtime: WorkerRuntime, task: Task<Void, any Error>)?>(nil)
 
     init(store: any TaskStore, settings: BenchSettings, queue: String) {
@@ -65,11 +66,17 @@ final class InProcessDriver: BenchDriver {
         self.queue = queue
         let logger = Logger(label: "baton.bench")
         let finished = self.finished
-        dispatcher = TaskDispatcher(store: store, configuration: .init(claimBatch: settings.claimBatch), logger: logger)
-        completer = TaskCompleter(store: store, logger: logger) { ids in
+        let events = NodeEvents()
+        dispatcher = TaskDispatcher(store: store, configuration: .init(claimBatch: settings.claimBatch), events: events, logger: logger)
+        completer = TaskCompleter(store: store, events: events, logger: logger)
+        // Finished tasks counted from the node's event stream, as a metrics listener would.
+        listener = events.listen { batch in
+            var done = 0
+            for case .transitioned(let t) in batch where t.to.isTerminal { done += 1 }
+            guard done > 0 else { return }
             let now = ContinuousClock.now
             finished.withLock { f in
-                f.count += ids.count
+                f.count += done
                 if f.first == nil { f.first = now }
                 f.last = now
             }

@@ -158,9 +158,9 @@ struct Node {
         let poll = try settings.seconds("node.fallbackPoll", default: Defaults.fallbackPoll, minimum: 0.001)
         let retention = try settings.seconds("node.retention", default: Defaults.retention)
         let rescueInterval = try settings.seconds("node.rescueInterval", default: Defaults.rescueInterval, minimum: 0.01)
-        let dispatcher = TaskDispatcher(store: store, configuration: .init(fallbackPoll: poll), logger: logger)
-        let events = TaskEvents()
-        let completer = TaskCompleter(store: store, logger: logger) { events.finished($0) }
+        let events = NodeEvents()
+        let dispatcher = TaskDispatcher(store: store, configuration: .init(fallbackPoll: poll), events: events, logger: logger)
+        let completer = TaskCompleter(store: store, events: events, logger: logger)
 
         var serverConfig = ServerConfiguration()
         serverConfig.host = settings.string("http.host") ?? serverConfig.host
@@ -169,7 +169,7 @@ struct Node {
         let host = serverConfig.host
         let scheme = serverConfig.tls == nil ? "http" : "https"
         let app = makeApplication(
-            node: NodeServices(store: store, dispatcher: dispatcher, completer: completer, events: events),
+            node: NodeServices(store: store, dispatcher: dispatcher, completer: completer),
             configuration: serverConfig,
             logger: logger,
             server: try makeServerBuilder(serverConfig)
@@ -183,21 +183,21 @@ struct Node {
         var services: [any Service] = opened.service.map { [$0] } ?? []
         services += [
             LeaseRescuer(
-                store: store, interval: rescueInterval, defaultRetry: try settings.retryPolicy(), leadership: opened.leadership,
-                logger: logger),
+                store: store, interval: rescueInterval, defaultRetry: try settings.retryPolicy(), workers: completer.workers,
+                events: events, leadership: opened.leadership, logger: logger),
+            LeadershipMonitor(leadership: opened.leadership, events: events, logger: logger),
             ResultCleaner(
                 store: store, interval: Defaults.cleanInterval, retention: retention, leadership: opened.leadership, logger: logger),
             app,
         ]
-        if let schedules = store as? any ScheduleStore {
-            let definitions = try YAMLSchedules.load(settings.configFile)
-            if opened.service == nil {
-                // The store is open already: a bad declaration stops the node before it serves.
-                try await ScheduleFirer.startup(schedules, definitions: definitions, logger: logger)
-                services.append(ScheduleFirer(store: schedules, leadership: opened.leadership, logger: logger))
-            } else {
-                services.append(ScheduleFirer(store: schedules, leadership: opened.leadership, definitions: definitions, logger: logger))
-            }
+        let definitions = try YAMLSchedules.load(settings.configFile)
+        if opened.service == nil {
+            // The store is open already: a bad declaration stops the node before it serves.
+            try await ScheduleFirer.startup(store, definitions: definitions, logger: logger)
+            services.append(ScheduleFirer(store: store, leadership: opened.leadership, events: events, logger: logger))
+        } else {
+            services.append(
+                ScheduleFirer(store: store, leadership: opened.leadership, definitions: definitions, events: events, logger: logger))
         }
         var grace = Duration.seconds(5)
         if inProcessWorkers {

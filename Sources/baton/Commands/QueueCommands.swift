@@ -39,9 +39,7 @@ struct QueueCommand: AsyncParsableCommand {
                 case .remote(let client):
                     (counts, paused) = (try await client.queues(), try await client.queuePausedList())
                 case .local(let store):
-                    (counts, paused) = (
-                        try await store.queueCounts(), try await AdminTarget.local(store).queueStore(store).queuePausedList()
-                    )
+                    (counts, paused) = (try await store.queueCounts(), try await store.queuePausedList())
                 }
                 let names = Set(counts.map(\.name)).union(paused).sorted()
                 if output.json {
@@ -67,8 +65,7 @@ struct QueueCommand: AsyncParsableCommand {
         switch try await AdminTarget.resolve(target) {
         case .remote(let client): _ = try await client.queueSetPaused(name, paused: paused)
         case .local(let store):
-            let admin = try AdminTarget.local(store).queueStore(store)
-            if paused { try await admin.queuePause(name) } else { try await admin.queueResume(name) }
+            if paused { try await store.queuePause(name) } else { try await store.queueResume(name) }
         }
         print("\(name) \(paused ? "paused" : "resumed")")
     }

@@ -7,7 +7,7 @@ import Yams
 /// What the schedule and queue commands act on: a node over HTTP, or the database directly.
 enum AdminTarget {
     case remote(BatonClient)
-    case local(any TaskStore)
+    case local(any NodeStore)
 
     /// Same rules as the task commands (`TargetOptions`).
     static func resolve(_ target: TargetOptions) async throws -> AdminTarget {
@@ -17,16 +17,6 @@ enum AdminTarget {
         throw CLIError.usage("no target")
     }
 
-    func scheduleStore(_ store: any TaskStore) throws -> any ScheduleStore {
-        guard let s = store as? any ScheduleStore else { throw CLIError.usage("this store does not support schedules") }
-        return s
-    }
-
-    func queueStore(_ store: any TaskStore) throws -> any QueueAdminStore {
-        guard let s = store as? any QueueAdminStore else { throw CLIError.usage("this store does not support pausing queues") }
-        return s
-    }
-
     /// Each schedule with its next fire times.
     func schedule(_ name: String) async throws -> (ScheduleRecord, [Date]) {
         switch self {
@@ -34,7 +24,7 @@ enum AdminTarget {
             let info = try await client.scheduleGet(name)
             return (info.record, info.next)
         case .local(let store):
-            guard let record = try await scheduleStore(store).scheduleGet(name) else {
+            guard let record = try await store.scheduleGet(name) else {
                 throw BatonError.notFound("schedule '\(name)' not found")
             }
             return (record, record.next(5, after: try await store.now()))
@@ -81,9 +71,7 @@ struct ScheduleCommand: AsyncParsableCommand {
                     let info = try await client.scheduleUpsert(definition, replace: replace)
                     (record, next) = (info.record, info.next)
                 case .local(let store):
-                    let target = AdminTarget.local(store)
-                    record = try await target.scheduleStore(store).scheduleUpsert(
-                        ScheduleUpsertParams(definition: definition, replace: replace))
+                    record = try await store.scheduleUpsert(ScheduleUpsertParams(definition: definition, replace: replace))
                     next = record.next(5, after: try await store.now())
                 }
                 print(output.json ? Output.jsonLine(record) : "\(record.name) next \(next.first.map(BatonJSON.formatDate) ?? "never")")
@@ -104,7 +92,7 @@ struct ScheduleCommand: AsyncParsableCommand {
                     rows = try await client.scheduleList().map { ($0.record, $0.next) }
                 case .local(let store):
                     let now = try await store.now()
-                    rows = try await AdminTarget.local(store).scheduleStore(store).scheduleList().map { ($0, $0.next(1, after: now)) }
+                    rows = try await store.scheduleList().map { ($0, $0.next(1, after: now)) }
                 }
                 if output.json {
                     print(Output.jsonLine(rows.map(\.0)))
@@ -158,7 +146,7 @@ struct ScheduleCommand: AsyncParsableCommand {
             try await reportingErrors {
                 switch try await AdminTarget.resolve(target) {
                 case .remote(let client): try await client.scheduleDelete(name)
-                case .local(let store): try await AdminTarget.local(store).scheduleStore(store).scheduleDelete(name)
+                case .local(let store): try await store.scheduleDelete(name)
                 }
                 print("\(name) removed")
             }
@@ -188,7 +176,7 @@ struct ScheduleCommand: AsyncParsableCommand {
     static func setPaused(_ name: String, _ paused: Bool, _ target: TargetOptions) async throws {
         switch try await AdminTarget.resolve(target) {
         case .remote(let client): _ = try await client.scheduleSetPaused(name, paused: paused)
-        case .local(let store): _ = try await AdminTarget.local(store).scheduleStore(store).scheduleSetPaused(name, paused: paused)
+        case .local(let store): _ = try await store.scheduleSetPaused(name, paused: paused)
         }
         print("\(name) \(paused ? "paused" : "resumed")")
     }

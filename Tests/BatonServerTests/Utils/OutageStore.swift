@@ -4,11 +4,11 @@ import Synchronization
 
 /// Fault injection: the real store, except that while `down` every call fails with
 /// `unavailable`, as SQLite does when the database stays locked past its busy timeout.
-final class OutageStore: TaskStore {
-    let base: any TaskStore
+final class OutageStore: NodeStore {
+    let base: any NodeStore
     private let isDown = Atomic<Bool>(false)
 
-    init(_ base: any TaskStore) { self.base = base }
+    init(_ base: any NodeStore) { self.base = base }
 
     func setDown(_ down: Bool) { isDown.store(down, ordering: .relaxed) }
 
@@ -76,5 +76,47 @@ final class OutageStore: TaskStore {
     func taskNextDueAt(queues: [String]) async throws -> Date? {
         try check()
         return try await base.taskNextDueAt(queues: queues)
+    }
+
+    // Schedules, paused queues, unique submits.
+    func scheduleUpsert(_ p: ScheduleUpsertParams) async throws -> ScheduleRecord {
+        try check()
+        return try await base.scheduleUpsert(p)
+    }
+    func scheduleGet(_ name: String) async throws -> ScheduleRecord? {
+        try check()
+        return try await base.scheduleGet(name)
+    }
+    func scheduleList() async throws -> [ScheduleRecord] {
+        try check()
+        return try await base.scheduleList()
+    }
+    func scheduleDelete(_ name: String) async throws {
+        try check()
+        try await base.scheduleDelete(name)
+    }
+    func scheduleSetPaused(_ name: String, paused: Bool) async throws -> ScheduleRecord {
+        try check()
+        return try await base.scheduleSetPaused(name, paused: paused)
+    }
+    func scheduleFire(_ p: ScheduleFireParams) async throws -> Bool {
+        try check()
+        return try await base.scheduleFire(p)
+    }
+    func queuePause(_ name: String) async throws {
+        try check()
+        try await base.queuePause(name)
+    }
+    func queueResume(_ name: String) async throws {
+        try check()
+        try await base.queueResume(name)
+    }
+    func queuePausedList() async throws -> [String] {
+        try check()
+        return try await base.queuePausedList()
+    }
+    func taskEnqueueManyOutcome(_ p: TaskEnqueueParams) async throws -> TaskEnqueueOutcome {
+        try check()
+        return try await base.taskEnqueueManyOutcome(p)
     }
 }

@@ -19,10 +19,11 @@ struct TestNode {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("baton-server-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         let store = try await SQLiteTaskStore.open(.init(path: directory.appendingPathComponent("baton.db").path))
+        let events = NodeEvents()
         let node = NodeServices(
             store: store,
-            dispatcher: TaskDispatcher(store: store, configuration: dispatcher),
-            completer: TaskCompleter(store: store))
+            dispatcher: TaskDispatcher(store: store, configuration: dispatcher, events: events),
+            completer: TaskCompleter(store: store, events: events))
         return TestNode(store: store, node: node, directory: directory)
     }
 

@@ -1,0 +1,83 @@
+import BatonCore
+import Foundation
+import Synchronization
+import Testing
+
+@Suite struct NodeEventsTests {
+    static func event(_ n: Int) -> NodeEvent { .scheduleFired(schedule: "s\(n)", tasks: n) }
+
+    @Test func subscribersReceiveInOrderWhatTheirFilterAccepts() async throws {
+        let events = NodeEvents()
+        let all = events.subscribe()
+        let even = events.subscribe { event in
+            if case .scheduleFired(_, let n) = event { return n % 2 == 0 }
+            return false
+        }
+        events.emit((0..<10).map(Self.event))
+        events.emit(.rescued(count: 3))
+        var seen: [NodeEvent] = []
+        for await event in all {
+            seen.append(event)
+            if seen.count == 11 { break }
+        }
+        #expect(seen == (0..<10).map(Self.event) + [.rescued(count: 3)])
+        var evens: [NodeEvent] = []
+        for await event in even {
+            evens.append(event)
+            if evens.count == 5 { break }
+        }
+        #expect(evens == [0, 2, 4, 6, 8].map(Self.event))
+        #expect(all.dropped == 0 && events.dropped == 0)
+    }
+
+    /// A subscriber that does not read never holds the emitter up: beyond its buffer, events
+    /// are dropped and counted, and what it reads later is the oldest it kept.
+    @Test func aSlowSubscriberDropsAndCountsInsteadOfBlocking() async throws {
+        let events = NodeEvents()
+        let slow = events.subscribe(bufferSize: 100)
+        let started = ContinuousClock.now
+        for n in 0..<10_000 { events.emit(Self.event(n)) }
+        #expect(ContinuousClock.now - started < .seconds(5))
+        #expect(slow.dropped == 9_900)
+        #expect(events.dropped == 9_900)
+        var first: NodeEvent?
+        for await event in slow {
+            first = event
+            break
+        }
+        #expect(first == Self.event(0))
+    }
+
+    @Test func cancelEndsTheStreamAndUnsubscribes() async throws {
+        let events = NodeEvents()
+        let subscription = events.subscribe()
+        let reader = Task { () -> Int in
+            var count = 0
+            for await _ in subscription { count += 1 }
+            return count
+        }
+        events.emit(Self.event(1))
+        try await Task.sleep(for: .milliseconds(50))
+        subscription.cancel()
+        #expect(await reader.value == 1)
+        events.emit(Self.event(2))
+        #expect(subscription.dropped == 0)
+    }
+
+    @Test func listenersAreCalledSynchronouslyUntilCancelled() {
+        let events = NodeEvents()
+        let seen = Counter()
+        let listener = events.listen { batch in seen.add(batch.count) }
+        events.emit((0..<3).map(Self.event))
+        #expect(seen.value == 3)
+        listener.cancel()
+        events.emit(Self.event(4))
+        #expect(seen.value == 3)
+    }
+}
+
+final class Counter: Sendable {
+    private let count = Mutex(0)
+    func add(_ n: Int) { count.withLock { $0 += n } }
+    var value: Int { count.withLock { $0 } }
+}

@@ -1,0 +1,107 @@
+import BatonCore
+import BatonSQLite
+import BatonServer
+import Foundation
+import HummingbirdTesting
+import Testing
+
+@Suite("Worker registration")
+struct WorkerRegistryTests {
+    static let announcement = """
+        {"worker": "w-7", "queues": ["default", "mail"], "concurrency": 8, "running": 3, "version": "py/1",
+         "kinds": [{"name": "email.send", "retry": {"policy": "fixed", "backoff": 90}}, {"name": "echo"}]}
+        """
+
+    @Test func announceThenListOverRESTAndRPC() async throws {
+        try await withTestApp { client, node in
+            let registered = try await client.send(.post, "/v1/workers", json: Self.announcement)
+            #expect(registered.status == .ok, "\(registered.text)")
+            let info = try registered.decode(WorkerInfo.self)
+            #expect(info.worker == "w-7" && info.transport == "http" && info.running == 3 && info.concurrency == 8)
+            #expect(node.node.workers.kindRetry == ["email.send": .fixed(.seconds(90))])
+
+            let listed = try await client.send(.get, "/v1/workers").decode(WorkerList.self)
+            #expect(listed.workers.map(\.worker) == ["w-7"])
+            #expect(listed.workers[0].kinds.map(\.name) == ["email.send", "echo"])
+            #expect(listed.workers[0].queues == ["default", "mail"])
+
+            let rpc = try await client.send(
+                .post, "/rpc",
+                json:
+                    #"{"jsonrpc": "2.0", "id": 1, "method": "worker.register", "params": {"worker": "w-8", "queues": ["default"], "kinds": [], "concurrency": 1, "running": 0}}"#
+            )
+            #expect(rpc.text.contains(#""worker":"w-8""#), "\(rpc.text)")
+            let list = try await client.send(.post, "/rpc", json: #"{"jsonrpc": "2.0", "id": 2, "method": "worker.list"}"#)
+            #expect(list.text.contains(#""w-7""#) && list.text.contains(#""w-8""#), "\(list.text)")
+        }
+    }
+
+    /// A claim counts as contact; a bad announcement is refused with a 400 naming the field.
+    @Test func claimsTouchAndBadAnnouncementsAreRefused() async throws {
+        try await withTestApp { client, node in
+            _ = try await client.send(.post, "/v1/workers", json: Self.announcement)
+            let first = try #require(node.node.workers.list().first).lastSeen
+            try await Task.sleep(for: .milliseconds(20))
+            _ = try await client.claim(1, worker: "w-7")
+            #expect(try #require(node.node.workers.list().first).lastSeen > first)
+
+            for (body, field) in [
+                (#"{"worker": "", "queues": ["default"], "kinds": [], "concurrency": 1, "running": 0}"#, "worker"),
+                (#"{"worker": "x", "queues": [], "kinds": [], "concurrency": 1, "running": 0}"#, "queues"),
+                (#"{"worker": "x", "queues": ["default"], "kinds": [], "concurrency": 0, "running": 0}"#, "concurrency"),
+                (
+                    #"{"worker": "x", "queues": ["default"], "kinds": [{"name": "a"}, {"name": "a"}], "concurrency": 1, "running": 0}"#,
+                    "named twice"
+                ),
+                (
+                    #"{"worker": "x", "queues": ["default"], "kinds": [{"name": "a", "retry": {"policy": "sometimes"}}], "concurrency": 1, "running": 0}"#,
+                    "policy"
+                ),
+            ] {
+                let response = try await client.send(.post, "/v1/workers", json: body)
+                #expect(response.status == .badRequest, "\(body)")
+                #expect(response.text.contains(field), "\(response.text)")
+            }
+            #expect(node.node.workers.list().map(\.worker) == ["w-7"])
+        }
+    }
+
+    /// Workers silent for longer than `forgetAfter` are no longer listed; their kinds'
+    /// policies stay (their tasks may still need rescuing).
+    @Test func silentWorkersAreForgottenButTheirPoliciesStay() {
+        let registry = WorkerRegistry(forgetAfter: .seconds(60))
+        let start = Date()
+        registry.announce(
+            WorkerAnnouncement(
+                worker: "a", queues: ["q"], kinds: [KindAnnouncement(name: "k", retry: .fixed(.seconds(5)))], concurrency: 1),
+            transport: "http", at: start)
+        registry.announce(WorkerAnnouncement(worker: "b", queues: ["q"], kinds: [], concurrency: 1), transport: "http", at: start + 50)
+        #expect(registry.list(at: start + 30).map(\.worker) == ["a", "b"])
+        #expect(registry.list(at: start + 90).map(\.worker) == ["b"])
+        #expect(registry.kindRetry == ["k": .fixed(.seconds(5))])
+        // A later announcement without a policy for the kind clears it.
+        registry.announce(
+            WorkerAnnouncement(worker: "c", queues: ["q"], kinds: [KindAnnouncement(name: "k")], concurrency: 1), transport: "http",
+            at: start + 100)
+        #expect(registry.kindRetry.isEmpty)
+    }
+
+    /// The rescuer applies the policies the node learned: a vanished worker's task backs off as
+    /// its kind says, not as the node's default.
+    @Test func rescuerUsesTheAnnouncedKindPolicy() async throws {
+        let t = try await TestNode.make()
+        defer { t.dispose() }
+        t.node.workers.announce(
+            WorkerAnnouncement(
+                worker: "gone", queues: ["default"], kinds: [KindAnnouncement(name: "slow", retry: .fixed(.seconds(3600)))],
+                concurrency: 1), transport: "http")
+        let task = try await t.store.taskEnqueueMany(TaskEnqueueParams(tasks: [NewTask(kind: "slow")]))[0]
+        _ = try await t.store.taskClaim(TaskClaimParams(worker: "gone", queues: ["default"], max: 1, lease: .milliseconds(20)))
+        try await Task.sleep(for: .milliseconds(80))
+        let rescuer = LeaseRescuer(store: t.store, interval: .seconds(1), defaultRetry: .fixed(.zero), workers: t.node.workers)
+        #expect(try await rescuer.rescueOnce() == 1)
+        let rescued = try #require(try await t.store.taskGet(task.id))
+        #expect(rescued.state == .pending)
+        #expect(rescued.runAt.timeIntervalSinceNow > 3000)
+    }
+}
