@@ -14,6 +14,7 @@ let package = Package(
         .library(name: "BatonCore", targets: ["BatonCore"]),
         .library(name: "BatonSQLite", targets: ["BatonSQLite"]),
         .library(name: "BatonWorker", targets: ["BatonWorker"]),
+        .library(name: "BatonNode", targets: ["BatonNode"]),
         .library(name: "BatonServer", targets: ["BatonServer"]),
         .library(name: "BatonClient", targets: ["BatonClient"]),
         .library(name: "BatonPostgres", targets: ["BatonPostgres"]),
@@ -72,9 +73,18 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .target(
+            name: "BatonNode",
+            dependencies: [
+                "BatonCore", "BatonWorker",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .target(
             name: "BatonServer",
             dependencies: [
-                "BatonCore",
+                "BatonCore", "BatonNode",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Hummingbird", package: "hummingbird"),
@@ -93,7 +103,7 @@ let package = Package(
         .executableTarget(
             name: "baton",
             dependencies: [
-                "BatonCore", "BatonSQLite", "BatonPostgres", "BatonWorker", "BatonServer", "BatonClient",
+                "BatonCore", "BatonSQLite", "BatonPostgres", "BatonWorker", "BatonNode", "BatonServer", "BatonClient",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Configuration", package: "swift-configuration"),
                 .product(name: "Logging", package: "swift-log"),
@@ -123,20 +133,28 @@ let package = Package(
         .testTarget(
             name: "StoreConformanceTests",
             dependencies: [
-                "BatonCore", "BatonSQLite", "BatonPostgres",
+                "BatonCore", "BatonSQLite", "BatonPostgres", "BatonNode",
                 .product(name: "PropertyBased", package: "swift-property-based"),
             ],
             swiftSettings: swiftSettings
         ),
         .testTarget(
             name: "BatonWorkerTests",
-            dependencies: ["BatonCore", "BatonSQLite", "BatonWorker"],
+            dependencies: ["BatonCore", "BatonSQLite", "BatonWorker", "BatonNode"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "BatonNodeTests",
+            dependencies: [
+                "BatonCore", "BatonNode", "BatonSQLite", "BatonPostgres", "BatonWorker",
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
             swiftSettings: swiftSettings
         ),
         .testTarget(
             name: "BatonServerTests",
             dependencies: [
-                "BatonCore", "BatonSQLite", "BatonServer", "BatonClient", "BatonWorker",
+                "BatonCore", "BatonSQLite", "BatonNode", "BatonServer", "BatonClient", "BatonWorker",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
             ],
             swiftSettings: swiftSettings

@@ -1,8 +1,10 @@
 import BatonCore
+import BatonNode
 import Hummingbird
 import HummingbirdCore
 import Logging
 import NIOCore
+import ServiceLifecycle
 
 /// The node's router: every REST and worker-protocol route, `POST /rpc` and
 /// `GET /openapi.json`, each behind its role check, behind the JSON error middleware.
@@ -49,6 +51,8 @@ func routeTable<Context: RequestContext>(node: NodeServices, configuration: Serv
 /// the maintenance services (or run it alone with `runService()`).
 ///
 /// - Parameter server: plain HTTP/1.1 by default, or HTTPS from `makeServerBuilder(configuration)`.
+/// - Parameter services: services the application runs beside the server (a test runs the
+///   node's completer here; `baton serve` runs the node's services in its own group instead).
 /// - Parameter onServerRunning: called once the server listens, with the bound port (useful
 ///   with `port: 0`).
 public func makeApplication(
@@ -56,6 +60,7 @@ public func makeApplication(
     configuration: ServerConfiguration = .init(),
     logger: Logger = Logger(label: "baton.server"),
     server: HTTPServerBuilder? = nil,
+    services: [any Service] = [],
     onServerRunning: @escaping @Sendable (_ port: Int) async -> Void = { _ in }
 ) -> some ApplicationProtocol {
     Application(
@@ -64,6 +69,7 @@ public func makeApplication(
         configuration: ApplicationConfiguration(
             address: .hostname(configuration.host, port: configuration.port),
             serverName: "baton"),
+        services: services,
         onServerRunning: { channel in
             await onServerRunning(channel.localAddress?.port ?? configuration.port)
         },

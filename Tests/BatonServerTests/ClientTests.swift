@@ -1,6 +1,7 @@
 import AsyncHTTPClient
 import BatonClient
 import BatonCore
+import BatonNode
 import BatonServer
 import Foundation
 import Hummingbird

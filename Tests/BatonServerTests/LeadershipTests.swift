@@ -1,4 +1,5 @@
 import BatonCore
+import BatonNode
 import BatonServer
 import Foundation
 import Logging

@@ -1,4 +1,5 @@
 import BatonCore
+import BatonNode
 import BatonSQLite
 import BatonServer
 import Foundation

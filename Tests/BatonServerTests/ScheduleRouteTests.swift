@@ -1,5 +1,6 @@
 import AsyncHTTPClient
 import BatonCore
+import BatonNode
 import BatonServer
 import Foundation
 import HTTPTypes

@@ -1,4 +1,5 @@
 import BatonCore
+import BatonNode
 import BatonServer
 import Foundation
 import Hummingbird
@@ -25,7 +26,7 @@ struct SystemRouteTests {
         let node = NodeServices(store: store)
         var logger = Logger(label: "baton.test")
         logger.logLevel = .critical
-        let app = makeApplication(node: node, logger: logger)
+        let app = makeApplication(node: node, logger: logger, services: [node.completer])
         try await app.test(.router) { client in
             store.setDown(true)
             let ready = try await client.send(.get, "/ready")

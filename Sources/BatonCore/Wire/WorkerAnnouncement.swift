@@ -2,7 +2,7 @@ import Foundation
 
 /// What a worker tells a node about itself: when it starts, and again with each heartbeat
 /// round (`POST /v1/workers`, JSON-RPC `worker.register`). The node keeps the workers it
-/// heard from recently (``WorkerRegistry``) and applies the kinds' retry policies to their
+/// heard from recently (`WorkerRegistry` in BatonNode) and applies the kinds' retry policies to their
 /// tasks' failures and lease rescues.
 public struct WorkerAnnouncement: Codable, Sendable, Hashable {
     public var worker: String
@@ -80,6 +80,21 @@ public struct WorkerInfo: Codable, Sendable, Hashable {
     public var firstSeen: Date
     /// Its last announcement or claim.
     public var lastSeen: Date
+
+    public init(
+        worker: String, queues: [String], kinds: [KindAnnouncement], concurrency: Int, running: Int, version: String?,
+        transport: String, firstSeen: Date, lastSeen: Date
+    ) {
+        self.worker = worker
+        self.queues = queues
+        self.kinds = kinds
+        self.concurrency = concurrency
+        self.running = running
+        self.version = version
+        self.transport = transport
+        self.firstSeen = firstSeen
+        self.lastSeen = lastSeen
+    }
 
     enum CodingKeys: String, CodingKey {
         case worker, queues, kinds, concurrency, running, version, transport

@@ -1,4 +1,5 @@
 import BatonCore
+import BatonNode
 import Foundation
 
 /// The node's operations, once: the REST routes and the JSON-RPC methods both decode their

@@ -1,4 +1,5 @@
 import BatonCore
+import BatonNode
 import Hummingbird
 
 /// `POST /v1/workers` (a worker announces itself: id, queues, kinds with their retry policies,

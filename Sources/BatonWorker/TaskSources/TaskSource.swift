@@ -1,7 +1,7 @@
 import BatonCore
 
 /// Where a worker's tasks come from and where their outcomes go: the local store through the
-/// node's dispatcher and completer (``LocalTaskSource``), or a node over HTTP
+/// node's dispatcher and completer (`LocalTaskSource` in BatonNode), or a node over HTTP
 /// (``HTTPTaskSource``).
 public protocol TaskSource: Sendable {
     /// Claims up to `max` ready tasks of the given queues and kinds, waiting up to `wait` for

@@ -1,9 +1,11 @@
 import BatonCore
+import BatonNode
 import BatonPostgres
 import BatonSQLite
 import BatonWorker
 import Foundation
 import Logging
+import ServiceLifecycle
 import Synchronization
 
 /// `--workers inprocess`: the store (SQLite, or PostgreSQL with its connections), the node's
@@ -28,15 +30,30 @@ struct InProcessBench {
         }
     }
 
-    private func run(on store: any TaskStore) async throws -> BenchReport {
+    private func run(on store: any NodeStore) async throws -> BenchReport {
         let driver = InProcessDriver(store: store, settings: settings, queue: location.queue)
-        do {
-            let report = try await BenchRunner(settings: settings, store: location, driver: driver, progress: progress).run()
-            await driver.stopWorkers()
+        // The node's completer runs as the service it is in `baton standalone`; the
+        // maintenance services are left out (the bench measures claims and acks alone).
+        let group = ServiceGroup(
+            configuration: ServiceGroupConfiguration(services: [driver.node.completer], logger: Logger(label: "baton.bench")))
+        return try await withThrowingTaskGroup(of: BenchReport?.self) { tasks in
+            tasks.addTask {
+                try await group.run()
+                return nil
+            }
+            defer { tasks.cancelAll() }
+            let report: BenchReport
+            do {
+                report = try await BenchRunner(settings: settings, store: location, driver: driver, progress: progress).run()
+                await driver.stopWorkers()
+            } catch {
+                await driver.stopWorkers()
+                await group.triggerGracefulShutdown()
+                throw error
+            }
+            await group.triggerGracefulShutdown()
+            try await tasks.waitForAll()
             return report
-        } catch {
-            await driver.stopWorkers()
-            throw error
         }
     }
 }
@@ -48,9 +65,11 @@ final class InProcessDriver: BenchDriver {
         var last: ContinuousClock.Instant?
     }
 
-    let store: any TaskStore
-    let dispatcher: TaskDispatcher
-    let completer: TaskCompleter
+    let store: any NodeStore
+    /// The node, built as `baton standalone` builds it.
+    let node: NodeServices
+    var dispatcher: TaskDispatcher { node.dispatcher }
+    var completer: TaskCompleter { node.completer }
     let registry = HandlerRegistry()
     let settings: BenchSettings
     let queue: String
@@ -60,17 +79,16 @@ final class InProcessDriver: BenchDriver {
     private let listener: NodeEvents.Cancellation
     private let worker = Mutex<(runtime: WorkerRuntime, task: Task<Void, any Error>)?>(nil)
 
-    init(store: any TaskStore, settings: BenchSettings, queue: String) {
+    init(store: any NodeStore, settings: BenchSettings, queue: String) {
         self.store = store
         self.settings = settings
         self.queue = queue
         let logger = Logger(label: "baton.bench")
         let finished = self.finished
-        let events = NodeEvents()
-        dispatcher = TaskDispatcher(store: store, configuration: .init(claimBatch: settings.claimBatch), events: events, logger: logger)
-        completer = TaskCompleter(store: store, events: events, logger: logger)
+        node = NodeServices(
+            store: store, configuration: NodeConfiguration(dispatcher: .init(claimBatch: settings.claimBatch)), logger: logger)
         // Finished tasks counted from the node's event stream, as a metrics listener would.
-        listener = events.listen { batch in
+        listener = node.events.listen { batch in
             var done = 0
             for case .transitioned(let t) in batch where t.to.isTerminal { done += 1 }
             guard done > 0 else { return }
@@ -123,9 +141,7 @@ final class InProcessDriver: BenchDriver {
         let config = WorkerConfiguration(
             id: "bench-inprocess", queues: [queue], kinds: ["noop"], concurrency: settings.concurrency,
             shutdownGrace: .seconds(5), claimBatch: settings.claimBatch)
-        let runtime = WorkerRuntime(
-            source: LocalTaskSource(dispatcher: dispatcher, completer: completer), registry: registry,
-            configuration: config, logger: Logger(label: "baton.bench"))
+        let runtime = node.inProcessWorker(registry: registry, configuration: config)
         let task = Task { try await runtime.run() }
         worker.withLock { $0 = (runtime, task) }
     }

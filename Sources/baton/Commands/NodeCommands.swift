@@ -1,5 +1,6 @@
 import ArgumentParser
 import BatonCore
+import BatonNode
 import BatonServer
 import BatonWorker
 import Foundation
@@ -154,13 +155,13 @@ struct Node {
 
     func run(store fallback: StoreLocation?, inProcessWorkers: Bool) async throws {
         let opened = try await StoreLocation.openForNode(settings, fallback: fallback)
-        let store = opened.store
-        let poll = try settings.seconds("node.fallbackPoll", default: Defaults.fallbackPoll, minimum: 0.001)
-        let retention = try settings.seconds("node.retention", default: Defaults.retention)
-        let rescueInterval = try settings.seconds("node.rescueInterval", default: Defaults.rescueInterval, minimum: 0.01)
-        let events = NodeEvents()
-        let dispatcher = TaskDispatcher(store: store, configuration: .init(fallbackPoll: poll), events: events, logger: logger)
-        let completer = TaskCompleter(store: store, events: events, logger: logger)
+        var configuration = NodeConfiguration()
+        configuration.dispatcher.fallbackPoll = try settings.seconds("node.fallbackPoll", default: Defaults.fallbackPoll, minimum: 0.001)
+        configuration.retention = try settings.seconds("node.retention", default: Defaults.retention)
+        configuration.rescueInterval = try settings.seconds("node.rescueInterval", default: Defaults.rescueInterval, minimum: 0.01)
+        configuration.defaultRetry = try settings.retryPolicy()
+        configuration.schedules = try YAMLSchedules.load(settings.configFile)
+        let node = NodeServices(store: opened.store, leadership: opened.leadership, configuration: configuration, logger: logger)
 
         var serverConfig = ServerConfiguration()
         serverConfig.host = settings.string("http.host") ?? serverConfig.host
@@ -169,7 +170,7 @@ struct Node {
         let host = serverConfig.host
         let scheme = serverConfig.tls == nil ? "http" : "https"
         let app = makeApplication(
-            node: NodeServices(store: store, dispatcher: dispatcher, completer: completer),
+            node: node,
             configuration: serverConfig,
             logger: logger,
             server: try makeServerBuilder(serverConfig)
@@ -178,41 +179,22 @@ struct Node {
             FileHandle.standardOutput.write(Data("\(scheme)://\(host):\(port)\n".utf8))
         }
 
-        // The store's own service (PostgreSQL: pool, listener, leader elector) comes first, so
-        // that it is the last to stop.
-        var services: [any Service] = opened.service.map { [$0] } ?? []
-        services += [
-            LeaseRescuer(
-                store: store, interval: rescueInterval, defaultRetry: try settings.retryPolicy(), workers: completer.workers,
-                events: events, leadership: opened.leadership, logger: logger),
-            LeadershipMonitor(leadership: opened.leadership, events: events, logger: logger),
-            ResultCleaner(
-                store: store, interval: Defaults.cleanInterval, retention: retention, leadership: opened.leadership, logger: logger),
-            app,
-        ]
-        let definitions = try YAMLSchedules.load(settings.configFile)
-        if opened.service == nil {
-            // The store is open already: a bad declaration stops the node before it serves.
-            try await ScheduleFirer.startup(store, definitions: definitions, logger: logger)
-            services.append(ScheduleFirer(store: store, leadership: opened.leadership, events: events, logger: logger))
-        } else {
-            services.append(
-                ScheduleFirer(store: store, leadership: opened.leadership, definitions: definitions, events: events, logger: logger))
-        }
+        // A store that is open already (SQLite): a bad schedule declaration stops the node
+        // before it serves. PostgreSQL's firer upserts them once the pool runs.
+        let schedulesUpserted = opened.service == nil
+        if schedulesUpserted { try await node.upsertDeclaredSchedules() }
+        var workers: [any Service] = []
         var grace = Duration.seconds(5)
         if inProcessWorkers {
             let registry = try WorkerOptions.builtinRegistry(settings)
             let config = try WorkerOptions.configuration(settings, registry: registry)
             grace += config.shutdownGrace
-            services.append(
-                WorkerRuntime(
-                    source: LocalTaskSource(dispatcher: dispatcher, completer: completer),
-                    registry: registry, configuration: config, logger: logger))
+            workers.append(node.inProcessWorker(registry: registry, configuration: config))
         }
+        let services = node.services(store: opened.service, front: [app], workers: workers, schedulesUpserted: schedulesUpserted)
         var groupConfig = ServiceGroupConfiguration(services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
         groupConfig.maximumGracefulShutdownDuration = grace
         try await ServiceGroup(configuration: groupConfig).run()
-        await completer.flush()
     }
 }
 

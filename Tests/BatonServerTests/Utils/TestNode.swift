@@ -1,4 +1,5 @@
 import BatonCore
+import BatonNode
 import BatonSQLite
 import BatonServer
 import Foundation
@@ -19,11 +20,7 @@ struct TestNode {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("baton-server-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         let store = try await SQLiteTaskStore.open(.init(path: directory.appendingPathComponent("baton.db").path))
-        let events = NodeEvents()
-        let node = NodeServices(
-            store: store,
-            dispatcher: TaskDispatcher(store: store, configuration: dispatcher, events: events),
-            completer: TaskCompleter(store: store, events: events))
+        let node = NodeServices(store: store, configuration: NodeConfiguration(dispatcher: dispatcher))
         return TestNode(store: store, node: node, directory: directory)
     }
 
@@ -35,7 +32,8 @@ struct TestNode {
     func app(_ configuration: ServerConfiguration = .init()) -> some ApplicationProtocol {
         var logger = Logger(label: "baton.test")
         logger.logLevel = .warning
-        return makeApplication(node: node, configuration: configuration, logger: logger)
+        // The node's completer runs beside the server, as the node's service group runs it.
+        return makeApplication(node: node, configuration: configuration, logger: logger, services: [node.completer])
     }
 }
 

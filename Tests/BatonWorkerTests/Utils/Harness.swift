@@ -1,4 +1,5 @@
 import BatonCore
+import BatonNode
 import BatonSQLite
 import Foundation
 import Logging
@@ -58,19 +59,17 @@ final class RunningWorker: Sendable {
     private let task: Task<Void, any Error>
 
     init(
-        store: any TaskStore, registry: HandlerRegistry, configuration: WorkerConfiguration,
+        store: any NodeStore, registry: HandlerRegistry, configuration: WorkerConfiguration,
         dispatcher: TaskDispatcher.Configuration = .init(fallbackPoll: .milliseconds(50))
     ) {
         let logger = testLogger("worker")
-        let dispatcher = TaskDispatcher(store: store, configuration: dispatcher, logger: logger)
-        let completer = TaskCompleter(store: store, logger: logger)
-        self.dispatcher = dispatcher
-        self.completer = completer
-        let runtime = WorkerRuntime(
-            source: LocalTaskSource(dispatcher: dispatcher, completer: completer), registry: registry,
-            configuration: configuration, logger: logger)
+        let node = NodeServices(store: store, configuration: NodeConfiguration(dispatcher: dispatcher), logger: logger)
+        self.dispatcher = node.dispatcher
+        self.completer = node.completer
+        let runtime = node.inProcessWorker(registry: registry, configuration: configuration)
         self.runtime = runtime
-        let group = ServiceGroup(configuration: ServiceGroupConfiguration(services: [runtime], logger: logger))
+        // As a node runs them: the completer starts first and stops last.
+        let group = ServiceGroup(configuration: ServiceGroupConfiguration(services: [node.completer, runtime], logger: logger))
         self.group = group
         task = Task { try await group.run() }
     }
@@ -79,7 +78,6 @@ final class RunningWorker: Sendable {
     func stop() async throws {
         await group.triggerGracefulShutdown()
         try await task.value
-        await completer.flush()
     }
 }
 

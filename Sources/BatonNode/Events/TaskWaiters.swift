@@ -41,7 +41,7 @@ public final class TaskWaiters: Sendable {
     }
 
     /// Calls `body` with a signal that fires when `id` is reported finished.
-    func withSignal<T>(for id: TaskID, _ body: (ReadySignal) async throws -> T) async rethrows -> T {
+    public func withSignal<T>(for id: TaskID, _ body: (ReadySignal) async throws -> T) async rethrows -> T {
         let signal = entries.withLock { e -> ReadySignal in
             if var entry = e[id] {
                 entry.waiters += 1

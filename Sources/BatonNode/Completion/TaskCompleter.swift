@@ -1,10 +1,18 @@
+import BatonCore
 import Logging
+import ServiceLifecycle
 import Synchronization
 
 /// Writes completions and failures in batches: acks that arrive while a write is in flight
 /// (or within the linger time) go into the next write, one store transaction per batch,
 /// each ack still fenced by its own lease token.
-public final class TaskCompleter: Sendable {
+///
+/// A ServiceLifecycle `Service`: `run()` owns the write loop (acks queued before it starts
+/// wait for it). On graceful shutdown it writes everything queued, then returns; an ack
+/// queued after that is refused (`unavailable`). Put it in the node's service group after the
+/// store and before everything that acknowledges (the HTTP server, in-process workers), so
+/// that it stops after them and its last write happens while the store is still open.
+public final class TaskCompleter: Service, Sendable {
     public struct Configuration: Sendable {
         /// How long the first ack of a batch waits for company.
         public var linger: Duration
@@ -25,9 +33,22 @@ public final class TaskCompleter: Sendable {
         var continuation: CheckedContinuation<AckOutcome, any Error>?
     }
 
+    private enum Phase {
+        /// `run()` has not started: acks wait for it.
+        case waiting
+        case running
+        /// Graceful shutdown (or cancellation): write what is queued, then stop.
+        case draining
+        /// `run()` returned: acks are refused.
+        case stopped
+    }
+
     private struct State {
         var buffer: [Entry] = []
-        var flushing = false
+        var writing = false
+        var phase = Phase.waiting
+        /// The loop, asleep until an ack arrives or shutdown begins.
+        var sleeper: CheckedContinuation<Void, Never>?
         var idleWaiters: [CheckedContinuation<Void, Never>] = []
     }
 
@@ -73,7 +94,7 @@ public final class TaskCompleter: Sendable {
     /// Queues an ack and waits until its batch is written; returns its outcome.
     public func ack(_ ack: TaskAck) async throws -> AckOutcome {
         try await withCheckedThrowingContinuation { continuation in
-            enqueue([Entry(ack: ack, continuation: continuation)])
+            enqueue(Entry(ack: ack, continuation: continuation))
         }
     }
 
@@ -91,14 +112,15 @@ public final class TaskCompleter: Sendable {
 
     /// Queues an ack without waiting for it; a refused ack is logged.
     public func ackDetached(_ ack: TaskAck) {
-        enqueue([Entry(ack: ack, continuation: nil)])
+        enqueue(Entry(ack: ack, continuation: nil))
     }
 
-    /// Returns once every ack queued so far has been written.
+    /// Returns once every ack queued so far has been written (at once when `run()` has
+    /// returned).
     public func flush() async {
         await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
             let idle = state.withLock { s -> Bool in
-                if s.buffer.isEmpty && !s.flushing { return true }
+                if (s.buffer.isEmpty && !s.writing) || s.phase == .stopped { return true }
                 s.idleWaiters.append(continuation)
                 return false
             }
@@ -106,42 +128,100 @@ public final class TaskCompleter: Sendable {
         }
     }
 
-    private func enqueue(_ entries: [Entry]) {
-        let start = state.withLock { s -> Bool in
-            s.buffer.append(contentsOf: entries)
-            if s.flushing { return false }
-            s.flushing = true
-            return true
+    private func enqueue(_ entry: Entry) {
+        let (accepted, sleeper) = state.withLock { s -> (Bool, CheckedContinuation<Void, Never>?) in
+            guard s.phase != .stopped else { return (false, nil) }
+            s.buffer.append(entry)
+            defer { s.sleeper = nil }
+            return (true, s.sleeper)
         }
-        if start { Task { await self.flushLoop() } }
+        sleeper?.resume()
+        guard !accepted else { return }
+        let error = BatonError.unavailable("the node is stopping: acknowledgement not written")
+        if let continuation = entry.continuation {
+            continuation.resume(throwing: error)
+        } else {
+            logger.warning("ack refused: the completer has stopped", metadata: ["task_id": "\(entry.ack.lease.id)"])
+        }
     }
 
-    private func flushLoop() async {
+    /// Writes batches until graceful shutdown (or cancellation), then everything still queued.
+    public func run() async throws {
+        let first = state.withLock { s -> Bool in
+            guard s.phase == .waiting else { return false }
+            s.phase = .running
+            return true
+        }
+        guard first else { throw BatonError(.internal, "a TaskCompleter runs once") }
+        await withGracefulShutdownHandler {
+            await withTaskCancellationHandler {
+                await writeLoop()
+            } onCancel: {
+                self.beginDraining()
+            }
+        } onGracefulShutdown: {
+            self.beginDraining()
+        }
+        let (left, waiters) = state.withLock { s -> ([Entry], [CheckedContinuation<Void, Never>]) in
+            s.phase = .stopped
+            defer {
+                s.buffer = []
+                s.idleWaiters = []
+            }
+            return (s.buffer, s.idleWaiters)
+        }
+        for entry in left {
+            entry.continuation?.resume(throwing: BatonError.unavailable("the node stopped before this acknowledgement was written"))
+        }
+        for waiter in waiters { waiter.resume() }
+        if !left.isEmpty {
+            logger.warning(
+                "acks not written at shutdown; their tasks are rescued when their leases expire", metadata: ["count": "\(left.count)"])
+        }
+    }
+
+    private func beginDraining() {
+        let sleeper = state.withLock { s -> CheckedContinuation<Void, Never>? in
+            if s.phase == .running { s.phase = .draining }
+            defer { s.sleeper = nil }
+            return s.sleeper
+        }
+        sleeper?.resume()
+    }
+
+    private func writeLoop() async {
         while true {
-            let full = state.withLock { $0.buffer.count >= configuration.maxBatch }
-            if !full && configuration.linger > .zero {
+            // Sleep until there is something to write, or shutdown begins with nothing left.
+            await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+                let now = state.withLock { s -> Bool in
+                    if !s.buffer.isEmpty || s.phase != .running { return true }
+                    s.sleeper = continuation
+                    return false
+                }
+                if now { continuation.resume() }
+            }
+            let (full, draining) = state.withLock { s in (s.buffer.count >= configuration.maxBatch, s.phase != .running) }
+            if !full && !draining && configuration.linger > .zero {
                 try? await Task.sleep(for: configuration.linger)
             }
             let batch = state.withLock { s -> [Entry]? in
-                if s.buffer.isEmpty {
-                    s.flushing = false
-                    return nil
-                }
+                guard !s.buffer.isEmpty else { return nil }
                 let n = min(s.buffer.count, configuration.maxBatch)
                 let batch = Array(s.buffer.prefix(n))
                 s.buffer.removeFirst(n)
+                s.writing = true
                 return batch
             }
-            guard let batch else { break }
-            await write(batch)
+            if let batch { await write(batch) }
+            let (waiters, done) = state.withLock { s -> ([CheckedContinuation<Void, Never>], Bool) in
+                s.writing = false
+                guard s.buffer.isEmpty else { return ([], false) }
+                defer { s.idleWaiters = [] }
+                return (s.idleWaiters, s.phase != .running)
+            }
+            for waiter in waiters { waiter.resume() }
+            if done { return }
         }
-        let waiters = state.withLock { s -> [CheckedContinuation<Void, Never>] in
-            guard s.buffer.isEmpty, !s.flushing else { return [] }
-            let all = s.idleWaiters
-            s.idleWaiters = []
-            return all
-        }
-        for waiter in waiters { waiter.resume() }
     }
 
     private func write(_ batch: [Entry]) async {

@@ -1,4 +1,5 @@
 import BatonCore
+import BatonWorker
 
 /// The in-process source of a standalone node: claims go through the node's
 /// ``TaskDispatcher`` (coalesced with every other local claimer), acks through its

@@ -1,4 +1,5 @@
 import BatonCore
+import BatonNode
 import Foundation
 import Synchronization
 import Testing

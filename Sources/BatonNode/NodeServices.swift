@@ -1,0 +1,93 @@
+import BatonCore
+import BatonWorker
+import Logging
+import ServiceLifecycle
+
+/// A scheduler node, built in one place from its store and configuration: the claim
+/// coalescer (``TaskDispatcher``), the batch completer (``TaskCompleter``), the event stream
+/// (``NodeEvents``), the workers it heard from (``WorkerRegistry``), the long-poll waiters,
+/// and its maintenance services. `baton standalone`, `baton serve`, `baton bench` and the
+/// tests all build their node here.
+///
+/// Everything long-running is a ServiceLifecycle `Service`; ``services(store:front:workers:)``
+/// lists them in start order, so that a `ServiceGroup`'s graceful shutdown (last started,
+/// first stopped) runs: in-process workers stop claiming and drain, the HTTP server stops,
+/// maintenance stops, the completer writes its last batch, and only then the store closes.
+public struct NodeServices: Sendable {
+    public let store: any NodeStore
+    public let leadership: any Leadership
+    public let configuration: NodeConfiguration
+    public let dispatcher: TaskDispatcher
+    public let completer: TaskCompleter
+    public let events: NodeEvents
+    public let workers: WorkerRegistry
+    /// Wakes `GET /v1/tasks/{id}/wait` long-polls when a task reaches a terminal state.
+    public let waiters: TaskWaiters
+    let logger: Logger
+
+    public init(
+        store: any NodeStore, leadership: any Leadership = AlwaysLeader(), configuration: NodeConfiguration = .init(),
+        logger: Logger = Logger(label: "baton.node")
+    ) {
+        self.store = store
+        self.leadership = leadership
+        self.configuration = configuration
+        self.logger = logger
+        let events = NodeEvents()
+        let workers = WorkerRegistry(forgetAfter: configuration.workerForgetAfter)
+        self.events = events
+        self.workers = workers
+        self.dispatcher = TaskDispatcher(store: store, configuration: configuration.dispatcher, events: events, logger: logger)
+        self.completer = TaskCompleter(
+            store: store, configuration: configuration.completer, workers: workers, events: events, logger: logger)
+        self.waiters = TaskWaiters(events: events)
+    }
+
+    /// The task source of in-process workers: claims through the dispatcher, acks through the
+    /// completer, registration into the worker registry.
+    public var localSource: LocalTaskSource { LocalTaskSource(dispatcher: dispatcher, completer: completer) }
+
+    /// An in-process worker runtime over ``localSource``.
+    public func inProcessWorker(registry: HandlerRegistry, configuration: WorkerConfiguration) -> WorkerRuntime {
+        WorkerRuntime(source: localSource, registry: registry, configuration: configuration, logger: logger)
+    }
+
+    /// Declared schedules upserted now: for a store that is open already (SQLite), so that a
+    /// bad declaration stops the node before it serves. The firer of ``maintenance(schedulesUpserted:)``
+    /// then need not do it.
+    public func upsertDeclaredSchedules() async throws {
+        try await ScheduleFirer.startup(store, definitions: configuration.schedules, logger: logger)
+    }
+
+    /// The leader-only maintenance (lease rescue, retention, schedule firing) and the
+    /// leadership monitor.
+    public func maintenance(schedulesUpserted: Bool = false) -> [any Service] {
+        [
+            LeaseRescuer(
+                store: store, interval: configuration.rescueInterval, defaultRetry: configuration.defaultRetry, workers: workers,
+                events: events, leadership: leadership, logger: logger),
+            ResultCleaner(
+                store: store, interval: configuration.cleanInterval, retention: configuration.retention, leadership: leadership,
+                logger: logger),
+            ScheduleFirer(
+                store: store, leadership: leadership, interval: configuration.scheduleInterval,
+                definitions: schedulesUpserted ? [] : configuration.schedules, events: events, logger: logger),
+            LeadershipMonitor(leadership: leadership, events: events, logger: logger),
+        ]
+    }
+
+    /// Every service of the node in start order: the store's own service (a PostgreSQL pool,
+    /// listener and elector; `nil` for SQLite) first, then the completer, the maintenance,
+    /// `front` (the HTTP server), and the in-process `workers` last. A `ServiceGroup` stops
+    /// them in the reverse order.
+    public func services(
+        store storeService: (any Service)?, front: [any Service] = [], workers: [any Service] = [], schedulesUpserted: Bool = false
+    ) -> [any Service] {
+        var services: [any Service] = storeService.map { [$0] } ?? []
+        services.append(completer)
+        services += maintenance(schedulesUpserted: schedulesUpserted)
+        services += front
+        services += workers
+        return services
+    }
+}
