@@ -36,7 +36,7 @@ public func makeRouter(node: NodeServices, configuration: ServerConfiguration = 
 /// document are all built from it.
 func routeTable<Context: RequestContext>(node: NodeServices, configuration: ServerConfiguration) -> [Route<Context>] {
     let reader = JSONBodyReader(maxBodyBytes: configuration.maxBodyBytes, maxJSONDepth: configuration.maxJSONDepth)
-    let ops = NodeOperations(node: node, configuration: configuration)
+    let ops = NodeAPI(node: node, limits: configuration.limits)
     var routes: [Route<Context>] = SystemRoutes<Context>(ops: ops).routes
     routes += TaskRoutes<Context>(ops: ops, reader: reader).routes
     routes += WorkerRoutes<Context>(ops: ops, reader: reader).routes

@@ -1,4 +1,5 @@
 import BatonCore
+import BatonNode
 
 /// Settings of the scheduler node's HTTP server. Every field has a named default.
 ///
@@ -9,12 +10,12 @@ public struct ServerConfiguration: Sendable, Hashable {
     public static let defaultHost = "127.0.0.1"
     public static let defaultPort = 8080
     public static let defaultMaxBodyBytes = 16 << 20
-    public static let defaultMaxArgsBytes = Limits.defaultMaxArgsBytes
-    public static let defaultMaxBatch = 10_000
-    public static let defaultMaxWait: Duration = .seconds(60)
-    public static let defaultDefaultLease: Duration = Defaults.lease
+    public static let defaultMaxArgsBytes = NodeAPILimits.defaultMaxArgsBytes
+    public static let defaultMaxBatch = NodeAPILimits.defaultMaxBatch
+    public static let defaultMaxWait = NodeAPILimits.defaultMaxWait
+    public static let defaultDefaultLease = NodeAPILimits.defaultDefaultLease
     /// Longest a worker may ask for a lease (`lease_ms`).
-    public static let defaultMaxLease: Duration = .seconds(24 * 3600)
+    public static let defaultMaxLease = NodeAPILimits.defaultMaxLease
 
     /// Address to bind; `127.0.0.1` keeps the node on loopback.
     public var host: String
@@ -71,6 +72,11 @@ public struct ServerConfiguration: Sendable, Hashable {
         self.maxWait = maxWait
         self.defaultLease = defaultLease
         self.maxLease = maxLease
+    }
+
+    /// The limits the node API enforces, from these settings.
+    public var limits: NodeAPILimits {
+        NodeAPILimits(maxArgsBytes: maxArgsBytes, maxBatch: maxBatch, maxWait: maxWait, defaultLease: defaultLease, maxLease: maxLease)
     }
 
     /// Checks that every value is usable; the first problem is reported, naming the setting.

@@ -1,4 +1,5 @@
 import BatonCore
+import BatonNode
 import Foundation
 import Hummingbird
 import HummingbirdTesting
@@ -71,7 +72,7 @@ struct AuthTests {
     @Test func everyRPCMethodChecksItsRole() async throws {
         let t = try await TestNode.make()
         defer { t.dispose() }
-        let ops = NodeOperations(node: t.node, configuration: Self.configuration)
+        let ops = NodeAPI(node: t.node, limits: Self.configuration.limits)
         let methods = ops.rpcMethods.map { ($0.key, $0.value.access) } + [("submit:export", Access.producer)]
         try await t.app(Self.configuration).test(.router) { client in
             // No token or an unknown one: 401 for the whole request.

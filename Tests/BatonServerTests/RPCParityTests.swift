@@ -1,4 +1,5 @@
 import BatonCore
+import BatonNode
 import Foundation
 import HTTPTypes
 import Hummingbird
@@ -34,7 +35,7 @@ struct RPCParityTests {
         try body(
             Tables(
                 routes: routeTable(node: t.node, configuration: configuration),
-                methods: NodeOperations(node: t.node, configuration: configuration).rpcMethods))
+                methods: NodeAPI(node: t.node, limits: configuration.limits).rpcMethods))
     }
 
     @Test func everyV1RouteNamesAnRPCMethodWithTheSameRole() async throws {

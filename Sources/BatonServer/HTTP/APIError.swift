@@ -57,6 +57,7 @@ public struct APIError: HTTPResponseError, Sendable, CustomStringConvertible {
         case .unavailable, .storeIncompatible: .serviceUnavailable
         case .unauthorized: .unauthorized
         case .forbidden: .forbidden
+        case .idempotencyMismatch: .unprocessableContent
         default: .internalServerError
         }
     }

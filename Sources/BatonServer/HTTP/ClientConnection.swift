@@ -1,3 +1,4 @@
+import BatonNode
 import Hummingbird
 import HummingbirdCore
 import NIOCore
@@ -13,7 +14,7 @@ import Synchronization
 /// `running` until their lease expires, with an attempt spent. A client that closes its side
 /// of the connection (as the kernel does for a killed process) is taken as gone: no client of
 /// the worker protocol half-closes and then waits for an answer.
-final class ClientConnection: Sendable {
+final class ClientConnection: ClientPresence {
     private struct State {
         var closed = false
         var nextID: UInt64 = 0

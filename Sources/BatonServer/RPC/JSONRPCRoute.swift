@@ -1,4 +1,5 @@
 import BatonCore
+import BatonNode
 import Foundation
 import Hummingbird
 import NIOCore
@@ -6,7 +7,7 @@ import NIOCore
 /// `POST /rpc`: JSON-RPC 2.0 (https://www.jsonrpc.org/specification) over the same
 /// operations as the REST routes. Single calls, batches and notifications; named params only.
 struct JSONRPCRoute<Context: RequestContext>: Sendable {
-    let ops: NodeOperations
+    let ops: NodeAPI
     let reader: JSONBodyReader
     let authenticator: Authenticator
 

@@ -1,4 +1,5 @@
 import BatonCore
+import BatonNode
 import Foundation
 
 /// One JSON-RPC method: who may call it, and how it runs. Params are named (a JSON object)
@@ -43,7 +44,7 @@ struct RPCParams: Sendable {
     func taskID() throws -> TaskID {
         guard let value = object["id"] else { throw BatonError.invalidArgument("field 'id' is required") }
         guard let text = value.stringValue else { throw BatonError.invalidArgument("field 'id': expected a string") }
-        return try NodeOperations.taskID(text)
+        return try NodeAPI.taskID(text)
     }
 
     func string(_ key: String) throws -> String? {
@@ -87,7 +88,7 @@ struct RPCParams: Sendable {
     }
 }
 
-extension NodeOperations {
+extension NodeAPI {
     /// Every JSON-RPC method, by name. `submit:KIND` (seed 000's form) is resolved by `rpcMethod(named:)`.
     var rpcMethods: [String: RPCMethod] {
         let ops = self
@@ -154,7 +155,7 @@ extension NodeOperations {
                 RPCParams.json(try await ops.scheduleSetPaused(try p.name(), paused: false))
             },
             "worker.claim": RPCMethod(access: .worker) { p in
-                TaskJSONWriter.claim(try await ops.claim(try p.decode(ClaimBody.self)))
+                TaskJSONWriter.claim(try await ops.claim(try p.decode(ClaimBody.self), presence: ClientConnection.current))
             },
             "worker.heartbeat": RPCMethod(access: .worker) { p in
                 // With `id`: one lease (`lease_token`); with `leases`: many.
@@ -171,7 +172,7 @@ extension NodeOperations {
                 TaskJSONWriter.task(try await ops.fail(try p.taskID(), try p.decode(FailBody.self)))
             },
             "worker.ack": RPCMethod(access: .worker) { p in
-                let acks = try NodeOperations.acks(try p.decode(AckBody.self))
+                let acks = try NodeAPI.acks(try p.decode(AckBody.self))
                 let outcomes = try await ops.ack(acks)
                 return TaskJSONWriter.ackResults(ids: acks.map(\.lease.id), outcomes: outcomes)
             },

@@ -1,11 +1,12 @@
 import BatonCore
+import BatonNode
 import Hummingbird
 
 /// `/v1/queues/{name}/pause|resume` and `GET /v1/queues/paused`: claims skip a paused queue's
-/// tasks; submits still work. Over `NodeOperations` (as the `queue.*` JSON-RPC methods);
+/// tasks; submits still work. Over `NodeAPI` (as the `queue.*` JSON-RPC methods);
 /// admin role.
 struct QueueRoutes<Context: RequestContext>: Sendable {
-    let ops: NodeOperations
+    let ops: NodeAPI
 
     var routes: [Route<Context>] {
         [

@@ -1,11 +1,12 @@
 import BatonCore
+import BatonNode
 import Foundation
 import Hummingbird
 
 /// `/v1/schedules`: create, list, show (with the next fire times), replace, delete, pause and
-/// resume, over `NodeOperations` (as the `schedule.*` JSON-RPC methods); admin role.
+/// resume, over `NodeAPI` (as the `schedule.*` JSON-RPC methods); admin role.
 struct ScheduleRoutes<Context: RequestContext>: Sendable {
-    let ops: NodeOperations
+    let ops: NodeAPI
     let reader: JSONBodyReader
 
     var routes: [Route<Context>] {
@@ -69,7 +70,7 @@ struct ScheduleRoutes<Context: RequestContext>: Sendable {
     /// The path's name, checked before the body is read.
     static func name(_ context: Context) throws -> String {
         let name = context.parameters.get("name") ?? ""
-        try NodeOperations.checkScheduleName(name)
+        try NodeAPI.checkScheduleName(name)
         return name
     }
 }

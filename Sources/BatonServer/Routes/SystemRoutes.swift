@@ -1,9 +1,10 @@
 import BatonCore
+import BatonNode
 import Hummingbird
 
 /// `/health`, `/ready` and `/v1/queues`.
 struct SystemRoutes<Context: RequestContext>: Sendable {
-    let ops: NodeOperations
+    let ops: NodeAPI
 
     var routes: [Route<Context>] {
         [

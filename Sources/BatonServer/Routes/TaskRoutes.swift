@@ -1,10 +1,11 @@
 import BatonCore
+import BatonNode
 import Foundation
 import Hummingbird
 
 /// `/v1/tasks`: submit one or a batch, get, list, wait, cancel, retry, delete.
 struct TaskRoutes<Context: RequestContext>: Sendable {
-    let ops: NodeOperations
+    let ops: NodeAPI
     let reader: JSONBodyReader
 
     var routes: [Route<Context>] {
@@ -91,7 +92,7 @@ struct TaskRoutes<Context: RequestContext>: Sendable {
     }
 
     static func taskID(_ context: Context) throws -> TaskID {
-        try NodeOperations.taskID(context.parameters.get("id") ?? "")
+        try NodeAPI.taskID(context.parameters.get("id") ?? "")
     }
 
     static func isWhitespace(_ b: UInt8) -> Bool {

@@ -18,15 +18,6 @@ enum UniqueSubmit {
         return key
     }
 
-    /// Enqueues with unique keys and the idempotency key: duplicates and replays reported.
-    static func enqueue(_ store: any UniqueTaskStore, _ tasks: [NewTask], idempotencyKey: String?) async throws -> TaskEnqueueOutcome {
-        do {
-            return try await store.taskEnqueueManyOutcome(TaskEnqueueParams(tasks: tasks, idempotencyKey: idempotencyKey))
-        } catch let error as BatonError where error.code == .idempotencyMismatch {
-            throw APIError(status: .unprocessableContent, code: error.code.description, message: error.message)
-        }
-    }
-
     /// 201 when a task was created, 200 when the one task was a duplicate.
     static func status(_ outcome: TaskEnqueueOutcome) -> HTTPResponse.Status {
         outcome.duplicate.allSatisfy { $0 } && !outcome.duplicate.isEmpty ? .ok : .created
@@ -50,26 +41,5 @@ enum UniqueSubmit {
         }
         bytes += Array("]}".utf8)
         return bytes
-    }
-}
-
-extension NodeOperations {
-    /// Validates and submits one task or a batch, with unique keys and an idempotency key.
-    func submitOutcome(_ tasks: [NewTask], idempotencyKey: String?) async throws -> TaskEnqueueOutcome {
-        guard !tasks.isEmpty else { throw BatonError.invalidArgument("the batch is empty; submit at least one task") }
-        guard tasks.count <= configuration.maxBatch else {
-            throw BatonError(.tooLarge, "the batch has \(tasks.count) tasks, more than the limit of \(configuration.maxBatch)")
-        }
-        for (i, task) in tasks.enumerated() {
-            do {
-                try task.validate(maxArgsBytes: configuration.maxArgsBytes)
-            } catch {
-                throw tasks.count == 1 ? error : BatonError(error.code, "task [\(i)]: \(error.message)")
-            }
-        }
-        let outcome = try await UniqueSubmit.enqueue(node.store, tasks, idempotencyKey: idempotencyKey)
-        node.events.emit(
-            outcome.tasks.indices.lazy.filter { !outcome.duplicate[$0] }.map { NodeEvent.enqueued(TaskRef(outcome.tasks[$0])) })
-        return outcome
     }
 }

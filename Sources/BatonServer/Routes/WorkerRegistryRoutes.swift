@@ -6,7 +6,7 @@ import Hummingbird
 /// concurrency, tasks in flight, version) and `GET /v1/workers` (the workers this node heard
 /// from recently).
 struct WorkerRegistryRoutes<Context: RequestContext>: Sendable {
-    let ops: NodeOperations
+    let ops: NodeAPI
     let reader: JSONBodyReader
 
     var routes: [Route<Context>] {

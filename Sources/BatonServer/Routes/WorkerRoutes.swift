@@ -1,11 +1,12 @@
 import BatonCore
+import BatonNode
 import Foundation
 import Hummingbird
 
 /// The worker protocol: claim (long-poll, coalesced), heartbeat, complete, fail, batched
 /// acks and heartbeats, release. See `docs/api.md`.
 struct WorkerRoutes<Context: RequestContext>: Sendable {
-    let ops: NodeOperations
+    let ops: NodeAPI
     let reader: JSONBodyReader
 
     var routes: [Route<Context>] {
@@ -36,7 +37,7 @@ struct WorkerRoutes<Context: RequestContext>: Sendable {
 
     @Sendable func claim(_ request: Request, context: Context) async throws -> Response {
         let body = try await reader.decode(ClaimBody.self, from: request)
-        return JSONResponse.make(bytes: TaskJSONWriter.claim(try await ops.claim(body)))
+        return JSONResponse.make(bytes: TaskJSONWriter.claim(try await ops.claim(body, presence: ClientConnection.current)))
     }
 
     @Sendable func heartbeat(_ request: Request, context: Context) async throws -> Response {
@@ -63,7 +64,7 @@ struct WorkerRoutes<Context: RequestContext>: Sendable {
 
     @Sendable func ack(_ request: Request, context: Context) async throws -> Response {
         let buffer = try await reader.read(request)
-        let acks = try FastAckDecoder.decode(buffer) ?? NodeOperations.acks(JSONBodyReader.decode(AckBody.self, from: buffer))
+        let acks = try FastAckDecoder.decode(buffer) ?? NodeAPI.acks(JSONBodyReader.decode(AckBody.self, from: buffer))
         let outcomes = try await ops.ack(acks)
         return JSONResponse.make(bytes: TaskJSONWriter.ackResults(ids: acks.map(\.lease.id), outcomes: outcomes))
     }

@@ -1,16 +1,16 @@
 import BatonCore
 import Foundation
 
-extension NodeOperations {
+extension NodeAPI {
     /// A worker announces itself (`POST /v1/workers`, `worker.register`): recorded in the node's
     /// registry, its kinds' retry policies applied from now on.
-    func registerWorker(_ announcement: WorkerAnnouncement) throws -> WorkerInfo {
+    public func registerWorker(_ announcement: WorkerAnnouncement) throws -> WorkerInfo {
         try announcement.validate()
         return node.workers.announce(announcement, transport: "http")
     }
 
     /// The workers this node heard from recently (`GET /v1/workers`, `worker.list`).
-    func workers() -> WorkerList {
+    public func workers() -> WorkerList {
         WorkerList(workers: node.workers.list())
     }
 }

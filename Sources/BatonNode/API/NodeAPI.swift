@@ -1,25 +1,30 @@
 import BatonCore
-import BatonNode
 import Foundation
 
-/// The node's operations, once: the REST routes and the JSON-RPC methods both decode their
-/// input, call one of these, and render the same JSON.
-struct NodeOperations: Sendable {
-    let node: NodeServices
-    let configuration: ServerConfiguration
+/// The node's operations, once: tasks, the worker protocol, workers, schedules and queues.
+/// Every interface is a thin adapter over it: the REST routes and the JSON-RPC methods
+/// decode their input, call one of these, and render the same JSON.
+public struct NodeAPI: Sendable {
+    public let node: NodeServices
+    public let configuration: NodeAPILimits
+
+    public init(node: NodeServices, limits: NodeAPILimits = .init()) {
+        self.node = node
+        self.configuration = limits
+    }
 
     /// Acks of one request at least this many go to the store as they are (already a batch);
     /// smaller ones join the completer's shared batch with other workers' acks.
-    static var directAckThreshold: Int { 64 }
-    static var maxClaim: Int { 1000 }
+    public static var directAckThreshold: Int { 64 }
+    public static var maxClaim: Int { 1000 }
     /// A `wait` without `timeout` waits this long (capped by `maxWait`).
-    static var defaultWait: Duration { .seconds(30) }
+    public static var defaultWait: Duration { .seconds(30) }
     /// Fallback re-read of a waited-on task finished elsewhere (rescuer, another node).
-    static var waitPoll: Duration { .milliseconds(50) }
+    public static var waitPoll: Duration { .milliseconds(50) }
 
     // MARK: Tasks
 
-    func submit(_ task: NewTask) async throws -> TaskRecord {
+    public func submit(_ task: NewTask) async throws -> TaskRecord {
         try task.validate(maxArgsBytes: configuration.maxArgsBytes)
         let stored = try await node.store.taskEnqueueMany(TaskEnqueueParams(tasks: [task]))
         guard let first = stored.first else { throw BatonError(.internal, "the store returned no task") }
@@ -27,13 +32,33 @@ struct NodeOperations: Sendable {
         return first
     }
 
-    func get(_ id: TaskID) async throws -> TaskRecord {
+    /// Validates and submits one task or a batch, with unique keys and an idempotency key:
+    /// duplicates (an active task holds the unique key) and replays are reported, not stored.
+    public func submitOutcome(_ tasks: [NewTask], idempotencyKey: String?) async throws -> TaskEnqueueOutcome {
+        guard !tasks.isEmpty else { throw BatonError.invalidArgument("the batch is empty; submit at least one task") }
+        guard tasks.count <= configuration.maxBatch else {
+            throw BatonError(.tooLarge, "the batch has \(tasks.count) tasks, more than the limit of \(configuration.maxBatch)")
+        }
+        for (i, task) in tasks.enumerated() {
+            do {
+                try task.validate(maxArgsBytes: configuration.maxArgsBytes)
+            } catch {
+                throw tasks.count == 1 ? error : BatonError(error.code, "task [\(i)]: \(error.message)")
+            }
+        }
+        let outcome = try await node.store.taskEnqueueManyOutcome(TaskEnqueueParams(tasks: tasks, idempotencyKey: idempotencyKey))
+        node.events.emit(
+            outcome.tasks.indices.lazy.filter { !outcome.duplicate[$0] }.map { NodeEvent.enqueued(TaskRef(outcome.tasks[$0])) })
+        return outcome
+    }
+
+    public func get(_ id: TaskID) async throws -> TaskRecord {
         guard let task = try await node.store.taskGet(id) else { throw BatonError.taskNotFound(id) }
         return task
     }
 
     /// `states` as names (`"ready"`), `limit` as given; all checked here.
-    func list(states: [String]?, queue: String?, kind: String?, limit: Int?, cursor: String?) async throws -> TaskPage {
+    public func list(states: [String]?, queue: String?, kind: String?, limit: Int?, cursor: String?) async throws -> TaskPage {
         var params = TaskListParams()
         if let states, !states.isEmpty {
             params.states = try states.map { name in
@@ -54,7 +79,7 @@ struct NodeOperations: Sendable {
     }
 
     /// Long-polls until the task is terminal or the timeout (seconds) passes; answers the task as it is then.
-    func wait(_ id: TaskID, timeout seconds: Double?) async throws -> TaskRecord {
+    public func wait(_ id: TaskID, timeout seconds: Double?) async throws -> TaskRecord {
         var timeout = min(Self.defaultWait, configuration.maxWait)
         if let seconds {
             guard seconds.isFinite, seconds >= 0 else {
@@ -75,32 +100,35 @@ struct NodeOperations: Sendable {
         }
     }
 
-    func cancel(_ id: TaskID) async throws -> TaskRecord {
+    public func cancel(_ id: TaskID) async throws -> TaskRecord {
         let task = try await node.store.taskCancel(id)
         node.events.emit(
             .transitioned(TaskTransition(id: id, from: nil, to: task.state, attempt: task.attempt, queue: task.queue, kind: task.kind)))
         return task
     }
 
-    func retry(_ id: TaskID) async throws -> TaskRecord {
+    public func retry(_ id: TaskID) async throws -> TaskRecord {
         let task = try await node.store.taskRetry(id)
         node.events.emit(
             .transitioned(TaskTransition(id: id, from: nil, to: task.state, attempt: task.attempt, queue: task.queue, kind: task.kind)))
         return task
     }
 
-    func delete(_ id: TaskID) async throws {
+    public func delete(_ id: TaskID) async throws {
         try await node.store.taskDelete(id)
     }
 
-    func queues() async throws -> QueuesResponse {
+    public func queues() async throws -> QueuesResponse {
         QueuesResponse(queues: try await node.store.queueCounts())
     }
 
     // MARK: Worker protocol
 
     /// Claims for `body.worker`, waiting up to `wait_ms` (capped by `maxWait`) for tasks.
-    func claim(_ body: ClaimBody) async throws -> [ClaimedTask] {
+    /// With `presence` (the worker's connection), the claim stops when the worker leaves, and
+    /// tasks claimed for it just before it left go back at once instead of at their lease's
+    /// expiry.
+    public func claim(_ body: ClaimBody, presence: (any ClientPresence)? = nil) async throws -> [ClaimedTask] {
         try Self.validateWorker(body.worker)
         let queues = body.queues ?? [Defaults.queue]
         guard !queues.isEmpty else { throw BatonError.invalidArgument("queues must not be empty") }
@@ -120,9 +148,7 @@ struct NodeOperations: Sendable {
             wait: min(.milliseconds(waitMS), configuration.maxWait), lease: lease)
         node.workers.contact(body.worker)
         let dispatcher = node.dispatcher
-        guard let connection = ClientConnection.current else { return try await dispatcher.claim(request) }
-        // The worker may leave while its claim waits: then the claim stops, and tasks claimed
-        // for it just before it left go back at once instead of at their lease's expiry.
+        guard let connection = presence else { return try await dispatcher.claim(request) }
         let claimed = try await connection.cancellingOnClose { try await dispatcher.claim(request) }
         guard connection.isClosed, !claimed.isEmpty else { return claimed }
         _ = try await node.store.taskReleaseMany(
@@ -130,7 +156,7 @@ struct NodeOperations: Sendable {
         return []
     }
 
-    func heartbeat(_ id: TaskID, _ body: HeartbeatBody) async throws -> HeartbeatResponse {
+    public func heartbeat(_ id: TaskID, _ body: HeartbeatBody) async throws -> HeartbeatResponse {
         let lease = try leaseDuration(body.leaseMS)
         let outcomes = try await node.store.taskHeartbeatMany(
             TaskHeartbeatParams(leases: [LeaseRef(id: id, token: body.leaseToken)], lease: lease))
@@ -146,20 +172,20 @@ struct NodeOperations: Sendable {
         }
     }
 
-    func heartbeatMany(_ body: HeartbeatManyBody) async throws -> HeartbeatManyResponse {
+    public func heartbeatMany(_ body: HeartbeatManyBody) async throws -> HeartbeatManyResponse {
         let lease = try leaseDuration(body.leaseMS)
         guard !body.leases.isEmpty else { return HeartbeatManyResponse(results: []) }
         let outcomes = try await node.store.taskHeartbeatMany(TaskHeartbeatParams(leases: body.leases.map(\.ref), lease: lease))
         return HeartbeatManyResponse(results: zip(body.leases, outcomes).map { HeartbeatItemResult(id: $0.id, outcome: $1) })
     }
 
-    func complete(_ id: TaskID, _ body: CompleteBody) async throws -> TaskRecord {
+    public func complete(_ id: TaskID, _ body: CompleteBody) async throws -> TaskRecord {
         let result = body.result ?? .null
         try checkResult(result)
         return try await applySingle(.complete(TaskCompletion(lease: LeaseRef(id: id, token: body.leaseToken), result: result)))
     }
 
-    func fail(_ id: TaskID, _ body: FailBody) async throws -> TaskRecord {
+    public func fail(_ id: TaskID, _ body: FailBody) async throws -> TaskRecord {
         if let ms = body.retryAfterMS, ms < 0 { throw BatonError.invalidArgument("retry_after_ms must not be negative, got \(ms)") }
         return try await applySingle(
             .fail(
@@ -181,7 +207,7 @@ struct NodeOperations: Sendable {
     }
 
     /// The store-level acks of a batched ack body, or an error naming the bad item.
-    static func acks(_ body: AckBody) throws -> [TaskAck] {
+    public static func acks(_ body: AckBody) throws -> [TaskAck] {
         var acks: [TaskAck] = []
         acks.reserveCapacity(body.acks.count)
         for (i, item) in body.acks.enumerated() {
@@ -194,7 +220,7 @@ struct NodeOperations: Sendable {
         return acks
     }
 
-    func ack(_ acks: [TaskAck]) async throws -> [AckOutcome] {
+    public func ack(_ acks: [TaskAck]) async throws -> [AckOutcome] {
         for (i, ack) in acks.enumerated() {
             if case .complete(let c) = ack, c.result.byteCount > configuration.maxArgsBytes {
                 throw BatonError(
@@ -206,7 +232,7 @@ struct NodeOperations: Sendable {
         return try await node.completer.ackMany(acks)
     }
 
-    func release(_ body: ReleaseBody) async throws -> ReleaseResponse {
+    public func release(_ body: ReleaseBody) async throws -> ReleaseResponse {
         guard !body.leases.isEmpty else { return ReleaseResponse(released: 0) }
         return ReleaseResponse(released: try await node.store.taskReleaseMany(TaskReleaseParams(leases: body.leases.map(\.ref))))
     }
@@ -229,13 +255,13 @@ struct NodeOperations: Sendable {
         }
     }
 
-    static func validateWorker(_ worker: String) throws {
+    public static func validateWorker(_ worker: String) throws {
         guard !worker.isEmpty, worker.utf8.count <= Limits.maxWorkerIDLength else {
             throw BatonError.invalidArgument("worker must be 1 to \(Limits.maxWorkerIDLength) bytes")
         }
     }
 
-    static func taskID(_ text: String) throws -> TaskID {
+    public static func taskID(_ text: String) throws -> TaskID {
         guard let id = TaskID(text) else { throw BatonError.invalidArgument("'\(text)' is not a task id (a UUID)") }
         return id
     }

@@ -3,30 +3,30 @@ import Foundation
 
 /// Schedules, for `/v1/schedules` and the `schedule.*` JSON-RPC methods: create, list, show
 /// (with the next fire times), create or replace, delete, pause and resume.
-extension NodeOperations {
+extension NodeAPI {
     /// How many upcoming fire times a schedule shows.
-    static var scheduleNextCount: Int { 5 }
+    public static var scheduleNextCount: Int { 5 }
 
     /// A schedule as the API shows it: the record plus its next fire times.
-    struct ScheduleView: Encodable, Sendable {
-        var record: ScheduleRecord
-        var next: [Date]
+    public struct ScheduleView: Encodable, Sendable {
+        public var record: ScheduleRecord
+        public var next: [Date]
 
         enum CodingKeys: String, CodingKey { case next }
 
-        func encode(to encoder: any Encoder) throws {
+        public func encode(to encoder: any Encoder) throws {
             try record.encode(to: encoder)
             var c = encoder.container(keyedBy: CodingKeys.self)
             try c.encode(next, forKey: .next)
         }
     }
 
-    struct ScheduleList: Encodable, Sendable {
-        var schedules: [ScheduleView]
+    public struct ScheduleList: Encodable, Sendable {
+        public var schedules: [ScheduleView]
     }
 
     /// Creates a schedule. Throws `conflict` when one of that name exists.
-    func scheduleCreate(_ definition: ScheduleDefinition) async throws -> ScheduleView {
+    public func scheduleCreate(_ definition: ScheduleDefinition) async throws -> ScheduleView {
         try definition.validate()
         return try await scheduleView(try await node.store.scheduleUpsert(ScheduleUpsertParams(definition: definition)))
     }
@@ -34,7 +34,7 @@ extension NodeOperations {
     /// Creates or replaces the schedule `name` (replacing keeps its creation time, last tick
     /// and paused flag). A definition without a name takes `name`; one with another name is
     /// refused. `created` is `false` when a schedule was replaced.
-    func schedulePut(_ name: String, _ definition: ScheduleDefinition) async throws -> (schedule: ScheduleView, created: Bool) {
+    public func schedulePut(_ name: String, _ definition: ScheduleDefinition) async throws -> (schedule: ScheduleView, created: Bool) {
         try Self.checkScheduleName(name)
         var definition = definition
         if definition.name.isEmpty { definition.name = name }
@@ -48,27 +48,27 @@ extension NodeOperations {
     }
 
     /// Every schedule, by name.
-    func scheduleList() async throws -> ScheduleList {
+    public func scheduleList() async throws -> ScheduleList {
         let records = try await node.store.scheduleList()
         let now = try await node.store.now()
         return ScheduleList(schedules: records.map { Self.scheduleView($0, now: now) })
     }
 
     /// Throws `notFound`.
-    func scheduleGet(_ name: String) async throws -> ScheduleView {
+    public func scheduleGet(_ name: String) async throws -> ScheduleView {
         try Self.checkScheduleName(name)
         guard let record = try await node.store.scheduleGet(name) else { throw BatonError.notFound("schedule '\(name)' not found") }
         return try await scheduleView(record)
     }
 
     /// Throws `notFound`. The tasks it submitted stay.
-    func scheduleDelete(_ name: String) async throws {
+    public func scheduleDelete(_ name: String) async throws {
         try Self.checkScheduleName(name)
         try await node.store.scheduleDelete(name)
     }
 
     /// Pauses (no ticks fire) or resumes a schedule. Throws `notFound`.
-    func scheduleSetPaused(_ name: String, paused: Bool) async throws -> ScheduleView {
+    public func scheduleSetPaused(_ name: String, paused: Bool) async throws -> ScheduleView {
         try Self.checkScheduleName(name)
         return try await scheduleView(try await node.store.scheduleSetPaused(name, paused: paused))
     }
@@ -81,7 +81,7 @@ extension NodeOperations {
         ScheduleView(record: record, next: record.next(scheduleNextCount, after: now))
     }
 
-    static func checkScheduleName(_ name: String) throws {
+    public static func checkScheduleName(_ name: String) throws {
         try NewTask.validateName(name, field: "name", maxLength: ScheduleDefinition.maxNameLength)
     }
 }
