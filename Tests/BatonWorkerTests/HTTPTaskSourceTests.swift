@@ -46,6 +46,7 @@ import Testing
             servers: [deadServers[0]], configuration: .init(ackLinger: .milliseconds(1), ackAttempts: 3),
             logger: testLogger("http"))
         let lease = LeaseRef(id: .generate(), token: "t")
+        let sender = Task { await source.run() }
         source.ack(.complete(TaskCompletion(lease: lease, result: .null)))
         source.ack(.fail(TaskFailure(lease: lease, message: "x")))
         // Three attempts with backoff (100 ms, 200 ms between them), then given up and logged.
@@ -55,6 +56,8 @@ import Testing
         #expect(took >= .milliseconds(140), "gave up after \(took)")
         #expect(took < .seconds(3))
         #expect(source.pendingAcks == 0)
+        source.stop()
+        await sender.value
     }
 
     @Test func errorBodiesBecomeBatonErrors() throws {

@@ -61,8 +61,7 @@ struct SQLiteSpecificTests {
             try Data("these are my notes, not a database\n".utf8).write(to: URL(fileURLWithPath: text))
             try await expectRefusedUnchanged(text)
 
-            var bytes = Data("SQLite format 3\0".utf8)
-            bytes.append(Data((0..<4080).map { UInt8(truncatingIfNeeded: $0 &* 31) }))
+            let bytes = Data("SQLite format 3\0".utf8) + Data((0..<4080).map { UInt8(truncatingIfNeeded: $0 &* 31) })
             let damaged = directory.appendingPathComponent("damaged.db").path
             try bytes.write(to: URL(fileURLWithPath: damaged))
             let before = try Data(contentsOf: URL(fileURLWithPath: damaged))

@@ -33,25 +33,6 @@ public final class TaskCompleter: Service, Sendable {
         var continuation: CheckedContinuation<AckOutcome, any Error>?
     }
 
-    private enum Phase {
-        /// `run()` has not started: acks wait for it.
-        case waiting
-        case running
-        /// Graceful shutdown (or cancellation): write what is queued, then stop.
-        case draining
-        /// `run()` returned: acks are refused.
-        case stopped
-    }
-
-    private struct State {
-        var buffer: [Entry] = []
-        var writing = false
-        var phase = Phase.waiting
-        /// The loop, asleep until an ack arrives or shutdown begins.
-        var sleeper: CheckedContinuation<Void, Never>?
-        var idleWaiters: [CheckedContinuation<Void, Never>] = []
-    }
-
     public let store: any TaskStore
     public let configuration: Configuration
     /// The node's workers: their kinds' retry policies go with every batch.
@@ -59,7 +40,8 @@ public final class TaskCompleter: Service, Sendable {
     /// Where every applied ack is reported, as a `transitioned` event.
     public let events: NodeEvents
     private let logger: Logger
-    private let state = Mutex(State())
+    private let queue = BatchQueue<Entry>()
+    private let started = Atomic<Bool>(false)
 
     public init(
         store: any TaskStore, configuration: Configuration = .init(), workers: WorkerRegistry = WorkerRegistry(),
@@ -118,25 +100,11 @@ public final class TaskCompleter: Service, Sendable {
     /// Returns once every ack queued so far has been written (at once when `run()` has
     /// returned).
     public func flush() async {
-        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
-            let idle = state.withLock { s -> Bool in
-                if (s.buffer.isEmpty && !s.writing) || s.phase == .stopped { return true }
-                s.idleWaiters.append(continuation)
-                return false
-            }
-            if idle { continuation.resume() }
-        }
+        await queue.idle()
     }
 
     private func enqueue(_ entry: Entry) {
-        let (accepted, sleeper) = state.withLock { s -> (Bool, CheckedContinuation<Void, Never>?) in
-            guard s.phase != .stopped else { return (false, nil) }
-            s.buffer.append(entry)
-            defer { s.sleeper = nil }
-            return (true, s.sleeper)
-        }
-        sleeper?.resume()
-        guard !accepted else { return }
+        guard !queue.append(entry) else { return }
         let error = BatonError.unavailable("the node is stopping: acknowledgement not written")
         if let continuation = entry.continuation {
             continuation.resume(throwing: error)
@@ -147,80 +115,21 @@ public final class TaskCompleter: Service, Sendable {
 
     /// Writes batches until graceful shutdown (or cancellation), then everything still queued.
     public func run() async throws {
-        let first = state.withLock { s -> Bool in
-            guard s.phase == .waiting else { return false }
-            s.phase = .running
-            return true
-        }
-        guard first else { throw BatonError(.internal, "a TaskCompleter runs once") }
-        await withGracefulShutdownHandler {
-            await withTaskCancellationHandler {
-                await writeLoop()
-            } onCancel: {
-                self.beginDraining()
-            }
+        guard !started.exchange(true, ordering: .relaxed) else { throw BatonError(.internal, "a TaskCompleter runs once") }
+        let maxBatch = configuration.maxBatch
+        let left = await withGracefulShutdownHandler {
+            await queue.run(
+                linger: configuration.linger, isFull: { $0.count >= maxBatch }, take: { _ in maxBatch },
+                write: { batch in await self.write(batch) })
         } onGracefulShutdown: {
-            self.beginDraining()
-        }
-        let (left, waiters) = state.withLock { s -> ([Entry], [CheckedContinuation<Void, Never>]) in
-            s.phase = .stopped
-            defer {
-                s.buffer = []
-                s.idleWaiters = []
-            }
-            return (s.buffer, s.idleWaiters)
+            self.queue.finish()
         }
         for entry in left {
             entry.continuation?.resume(throwing: BatonError.unavailable("the node stopped before this acknowledgement was written"))
         }
-        for waiter in waiters { waiter.resume() }
         if !left.isEmpty {
             logger.warning(
                 "acks not written at shutdown; their tasks are rescued when their leases expire", metadata: ["count": "\(left.count)"])
-        }
-    }
-
-    private func beginDraining() {
-        let sleeper = state.withLock { s -> CheckedContinuation<Void, Never>? in
-            if s.phase == .running { s.phase = .draining }
-            defer { s.sleeper = nil }
-            return s.sleeper
-        }
-        sleeper?.resume()
-    }
-
-    private func writeLoop() async {
-        while true {
-            // Sleep until there is something to write, or shutdown begins with nothing left.
-            await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
-                let now = state.withLock { s -> Bool in
-                    if !s.buffer.isEmpty || s.phase != .running { return true }
-                    s.sleeper = continuation
-                    return false
-                }
-                if now { continuation.resume() }
-            }
-            let (full, draining) = state.withLock { s in (s.buffer.count >= configuration.maxBatch, s.phase != .running) }
-            if !full && !draining && configuration.linger > .zero {
-                try? await Task.sleep(for: configuration.linger)
-            }
-            let batch = state.withLock { s -> [Entry]? in
-                guard !s.buffer.isEmpty else { return nil }
-                let n = min(s.buffer.count, configuration.maxBatch)
-                let batch = Array(s.buffer.prefix(n))
-                s.buffer.removeFirst(n)
-                s.writing = true
-                return batch
-            }
-            if let batch { await write(batch) }
-            let (waiters, done) = state.withLock { s -> ([CheckedContinuation<Void, Never>], Bool) in
-                s.writing = false
-                guard s.buffer.isEmpty else { return ([], false) }
-                defer { s.idleWaiters = [] }
-                return (s.idleWaiters, s.phase != .running)
-            }
-            for waiter in waiters { waiter.resume() }
-            if done { return }
         }
     }
 

@@ -111,6 +111,9 @@ public final class WorkerRuntime: Service, Sendable {
                 "queues": "\(configuration.queues.joined(separator: ","))", "kinds": "\(kinds.joined(separator: ","))",
                 "concurrency": "\(configuration.concurrency)",
             ])
+        // The source's own work (the HTTP ack sender): awaited below, after the last acks, and
+        // not cancelled with the runtime, so that what the handlers finished is still sent.
+        let sourceWork = Task { await source.run() }
         // Before the first claim, so that the node knows the kinds' retry policies.
         await announce(kinds: kinds)
         await withGracefulShutdownHandler {
@@ -130,7 +133,8 @@ public final class WorkerRuntime: Service, Sendable {
         }
         // Hard cancellation skips the grace period: whatever is still undecided goes back.
         await releaseUndecided(reason: "the worker was cancelled")
-        await detached { await self.source.flush() }
+        source.stop()
+        await sourceWork.value
         logger.info("worker stopped", metadata: Self.metadata(stats))
     }
 
@@ -368,10 +372,6 @@ public final class WorkerRuntime: Service, Sendable {
 /// Runs `work` outside the caller's cancellation: cleanup that must happen while shutting down.
 func detached<T: Sendable>(_ work: @escaping @Sendable () async throws -> T) async throws -> T {
     try await Task { try await work() }.value
-}
-
-func detached<T: Sendable>(_ work: @escaping @Sendable () async -> T) async -> T {
-    await Task { await work() }.value
 }
 
 /// Exponential backoff with jitter between failed claims: 100 ms doubling to 5 s.

@@ -48,9 +48,6 @@ public final class HTTPTaskSource: TaskSource {
 
     private struct State {
         var current = 0
-        var acks: [TaskAck] = []
-        var sending = false
-        var idleWaiters: [CheckedContinuation<Void, Never>] = []
     }
 
     public let servers: [URL]
@@ -59,6 +56,8 @@ public final class HTTPTaskSource: TaskSource {
     private let httpClient: HTTPClient
     private let logger: Logger
     private let state = Mutex(State())
+    /// Acks waiting to be sent, drained by ``run()``.
+    private let acks = BatchQueue<TaskAck>()
 
     /// A process-wide client that fails a request as soon as its connection cannot be
     /// established (instead of retrying until the connect timeout, as `HTTPClient.shared`
@@ -130,15 +129,34 @@ public final class HTTPTaskSource: TaskSource {
         return leases.map { byID[$0.id] ?? .notFound }
     }
 
+    /// Queues an ack for ``run()`` to send in a batch.
     public func ack(_ ack: TaskAck) {
-        let start = state.withLock { s -> Bool in
-            s.acks.append(ack)
-            if s.sending { return false }
-            s.sending = true
-            return true
+        if !acks.append(ack) {
+            logger.warning(
+                "ack after the worker stopped; the task returns when its lease expires", metadata: ["task_id": "\(ack.lease.id)"])
         }
-        if start { Task { await self.sendLoop() } }
     }
+
+    /// Sends acks in batches (one request per batch, split by size) until ``stop()`` and
+    /// everything queued is sent.
+    public func run() async {
+        let configuration = self.configuration
+        _ = await acks.run(
+            linger: configuration.ackLinger, isFull: { $0.count >= configuration.ackBatch },
+            take: { buffer in
+                var n = 0
+                var bytes = 0
+                for ack in buffer.prefix(configuration.maxAcksPerRequest) {
+                    bytes += Self.approximateSize(ack)
+                    if n > 0 && bytes > Self.maxAckRequestBytes { break }
+                    n += 1
+                }
+                return n
+            },
+            write: { batch in await self.send(batch) })
+    }
+
+    public func stop() { acks.finish() }
 
     /// Announces the worker to every node it is given (`POST /v1/workers`), so that whichever
     /// node rescues its tasks knows its kinds' retry policies. Throws only when no node took it.
@@ -166,51 +184,13 @@ public final class HTTPTaskSource: TaskSource {
     }
 
     public func flush() async {
-        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
-            let idle = state.withLock { s -> Bool in
-                if s.acks.isEmpty && !s.sending { return true }
-                s.idleWaiters.append(continuation)
-                return false
-            }
-            if idle { continuation.resume() }
-        }
+        await acks.idle()
     }
 
-    /// Acks buffered or in flight.
-    public var pendingAcks: Int { state.withLock { $0.acks.count } }
+    /// Acks buffered (not counting a batch being sent).
+    public var pendingAcks: Int { acks.count }
 
     // MARK: Acks
-
-    private func sendLoop() async {
-        while true {
-            let full = state.withLock { $0.acks.count >= configuration.ackBatch }
-            if !full && configuration.ackLinger > .zero { try? await Task.sleep(for: configuration.ackLinger) }
-            let batch = state.withLock { s -> [TaskAck]? in
-                if s.acks.isEmpty {
-                    s.sending = false
-                    return nil
-                }
-                var n = 0
-                var bytes = 0
-                for ack in s.acks.prefix(configuration.maxAcksPerRequest) {
-                    bytes += Self.approximateSize(ack)
-                    if n > 0 && bytes > Self.maxAckRequestBytes { break }
-                    n += 1
-                }
-                let batch = Array(s.acks.prefix(n))
-                s.acks.removeFirst(n)
-                return batch
-            }
-            guard let batch else { break }
-            await send(batch)
-        }
-        let waiters = state.withLock { s -> [CheckedContinuation<Void, Never>] in
-            guard s.acks.isEmpty, !s.sending else { return [] }
-            defer { s.idleWaiters = [] }
-            return s.idleWaiters
-        }
-        for waiter in waiters { waiter.resume() }
-    }
 
     /// Sends one batch, retrying while the node is unreachable; gives up (with an error log)
     /// after the configured attempts or on an error retrying cannot fix.

@@ -19,11 +19,24 @@ public protocol TaskSource: Sendable {
     /// Returns running tasks to `ready` without using an attempt (graceful shutdown).
     func release(_ leases: [LeaseRef]) async throws
 
-    /// Writes every ack queued so far (on shutdown).
+    /// Returns once every ack queued so far has been written.
     func flush() async
+
+    /// The source's own background work (the HTTP source sends acks here), run by the
+    /// ``WorkerRuntime`` beside its claims until ``stop()``, outside the runtime's
+    /// cancellation so that the last acks still go out. Sources without any return at once.
+    func run() async
+
+    /// Ends ``run()`` once everything queued has been written.
+    func stop()
 
     /// Tells the node who this worker is: its queues, its kinds with their retry policies, its
     /// concurrency and how many tasks it runs now. Sent when the worker starts and with each
     /// heartbeat round; the node applies the kinds' policies to failures and lease rescues.
     func announce(_ announcement: WorkerAnnouncement) async throws
+}
+
+extension TaskSource {
+    public func run() async {}
+    public func stop() {}
 }
