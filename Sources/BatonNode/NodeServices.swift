@@ -12,7 +12,8 @@ import ServiceLifecycle
 /// Everything long-running is a ServiceLifecycle `Service`; ``services(store:front:workers:)``
 /// lists them in start order, so that a `ServiceGroup`'s graceful shutdown (last started,
 /// first stopped) runs: in-process workers stop claiming and drain, the HTTP server stops,
-/// maintenance stops, the completer writes its last batch, and only then the store closes.
+/// maintenance stops, the dispatcher answers what still waits, the completer writes its last
+/// batch, and only then the store closes.
 public struct NodeServices: Sendable {
     public let store: any NodeStore
     public let leadership: any Leadership
@@ -77,7 +78,8 @@ public struct NodeServices: Sendable {
     }
 
     /// Every service of the node in start order: the store's own service (a PostgreSQL pool,
-    /// listener and elector; `nil` for SQLite) first, then the completer, the maintenance,
+    /// listener and elector; `nil` for SQLite) first, then the completer, the dispatcher, the
+    /// maintenance,
     /// `front` (the HTTP server), and the in-process `workers` last. A `ServiceGroup` stops
     /// them in the reverse order.
     public func services(
@@ -85,6 +87,7 @@ public struct NodeServices: Sendable {
     ) -> [any Service] {
         var services: [any Service] = storeService.map { [$0] } ?? []
         services.append(completer)
+        services.append(dispatcher)
         services += maintenance(schedulesUpserted: schedulesUpserted)
         services += front
         services += workers

@@ -26,7 +26,7 @@ struct SystemRouteTests {
         let node = NodeServices(store: store)
         var logger = Logger(label: "baton.test")
         logger.logLevel = .critical
-        let app = makeApplication(node: node, logger: logger, services: [node.completer])
+        let app = makeApplication(node: node, logger: logger, services: [node.completer, node.dispatcher])
         try await app.test(.router) { client in
             store.setDown(true)
             let ready = try await client.send(.get, "/ready")

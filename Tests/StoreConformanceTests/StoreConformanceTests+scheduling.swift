@@ -253,6 +253,8 @@ extension StoreConformanceTests {
         try await withStore(factory) { store in
             // The fallback poll is a minute: only the timer set for the next due time can wake it on time.
             let dispatcher = TaskDispatcher(store: store, configuration: .init(fallbackPoll: .seconds(60)))
+            let running = Task { try await dispatcher.run() }
+            defer { running.cancel() }
             let task = try await store.enqueue(NewTask(kind: "later", delay: 0.5))[0]
             let claimed = try await dispatcher.claim(ClaimRequest(worker: "w", queues: [Defaults.queue], max: 1, wait: .seconds(5)))
             let at = Date()

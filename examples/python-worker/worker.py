@@ -156,8 +156,20 @@ class Worker:
                 if result.get("status") != "applied":
                     log(f"ack of {result.get('id')}: {result.get('status')}")
 
+    def announce(self):
+        """Tells the node who this worker is (POST /v1/workers): listed at GET /v1/workers."""
+        with self.changed:
+            running = len(self.running)
+        body = {"worker": self.id, "queues": self.opts.queues, "concurrency": self.opts.concurrency,
+                "running": running, "version": "python-example/1", "kinds": [{"name": k} for k in HANDLERS]}
+        try:
+            self.node.post("/v1/workers", body)
+        except (OSError, ValueError) as error:
+            log(f"announce failed: {error}")
+
     def heartbeat_loop(self):
         while True:
+            self.announce()
             time.sleep(self.opts.lease / 3)
             with self.changed:
                 leases = [{"id": i, "lease_token": t} for i, t in self.running.items()]

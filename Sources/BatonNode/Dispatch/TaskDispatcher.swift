@@ -1,6 +1,7 @@
 import BatonCore
 import Foundation
 import Logging
+import ServiceLifecycle
 import Synchronization
 
 /// What a worker asks the node for.
@@ -25,12 +26,17 @@ public struct ClaimRequest: Sendable {
 
 /// Coalesces the claims of every worker of a node into batched store claims.
 ///
+/// A ServiceLifecycle `Service`: `run()` owns the claim loops (one per group, started as
+/// child tasks when a group's first waiter arrives; claims made before it runs wait for it).
+/// On graceful shutdown it stops claiming: every waiting claim is answered with nothing at
+/// once, later claims too, and `run()` returns when the loops have ended.
+///
 /// Requests with the same queues, kinds and lease form a group. One claim loop per group
 /// takes, in one store statement, what all of the group's waiting workers asked for and
 /// shares it out in arrival order. When nothing is ready the loop sleeps until the store's
 /// `ReadySignal` fires, the next delayed task is due, a waiter's deadline passes, or the
 /// fallback poll interval elapses — whichever is first.
-public final class TaskDispatcher: Sendable {
+public final class TaskDispatcher: Service, Sendable {
     public struct Configuration: Sendable {
         /// Most tasks one claim statement takes.
         public var claimBatch: Int
@@ -77,6 +83,7 @@ public final class TaskDispatcher: Sendable {
         /// workers arriving at an empty queue cost no store statement each.
         var dry: [Key: Dry] = [:]
         var nextID: UInt64 = 0
+        var stopped = false
     }
 
     public let store: any TaskStore
@@ -85,6 +92,9 @@ public final class TaskDispatcher: Sendable {
     public let events: NodeEvents
     private let logger: Logger
     private let state = Mutex(State())
+    /// Groups whose claim loop `run()` is to start.
+    private let starts: AsyncStream<Key>
+    private let startsContinuation: AsyncStream<Key>.Continuation
 
     public init(
         store: any TaskStore, configuration: Configuration = .init(), events: NodeEvents = NodeEvents(),
@@ -94,6 +104,37 @@ public final class TaskDispatcher: Sendable {
         self.configuration = configuration
         self.events = events
         self.logger = logger
+        (starts, startsContinuation) = AsyncStream.makeStream(of: Key.self)
+    }
+
+    /// Runs the claim loops until graceful shutdown or cancellation.
+    public func run() async throws {
+        await withGracefulShutdownHandler {
+            await withTaskCancellationHandler {
+                await withDiscardingTaskGroup { group in
+                    for await key in starts {
+                        group.addTask { await self.claimLoop(key) }
+                    }
+                }
+            } onCancel: {
+                self.stop()
+            }
+        } onGracefulShutdown: {
+            self.stop()
+        }
+    }
+
+    /// Stops claiming: waiting claims answer with nothing, later ones at once; the loops end.
+    private func stop() {
+        let waiters = state.withLock { s -> [Waiter] in
+            s.stopped = true
+            defer { s.groups = s.groups.mapValues { group in Group(waiters: [], running: group.running) } }
+            return s.groups.values.flatMap(\.waiters)
+        }
+        startsContinuation.finish()
+        for waiter in waiters { waiter.continuation.resume(returning: []) }
+        // Loops asleep until something is ready wake, find no waiter, and end.
+        store.readySignal.notify()
     }
 
     /// Claims up to `request.max` tasks, waiting up to `request.wait` for some to be ready.
@@ -109,7 +150,7 @@ public final class TaskDispatcher: Sendable {
         return try await withTaskCancellationHandler {
             try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<[ClaimedTask], any Error>) in
                 let start = state.withLock { s -> Bool in
-                    if Task.isCancelled {
+                    if Task.isCancelled || s.stopped {
                         continuation.resume(returning: [])
                         return false
                     }
@@ -119,9 +160,7 @@ public final class TaskDispatcher: Sendable {
                     s.groups[key]!.running = true
                     return true
                 }
-                if start {
-                    Task { await self.claimLoop(key) }
-                }
+                if start { startsContinuation.yield(key) }
             }
         } onCancel: {
             let waiter = state.withLock { s -> Waiter? in

@@ -32,8 +32,8 @@ struct TestNode {
     func app(_ configuration: ServerConfiguration = .init()) -> some ApplicationProtocol {
         var logger = Logger(label: "baton.test")
         logger.logLevel = .warning
-        // The node's completer runs beside the server, as the node's service group runs it.
-        return makeApplication(node: node, configuration: configuration, logger: logger, services: [node.completer])
+        // The node's completer and dispatcher run beside the server, as the node's service group runs them.
+        return makeApplication(node: node, configuration: configuration, logger: logger, services: [node.completer, node.dispatcher])
     }
 }
 

@@ -68,8 +68,9 @@ final class RunningWorker: Sendable {
         self.completer = node.completer
         let runtime = node.inProcessWorker(registry: registry, configuration: configuration)
         self.runtime = runtime
-        // As a node runs them: the completer starts first and stops last.
-        let group = ServiceGroup(configuration: ServiceGroupConfiguration(services: [node.completer, runtime], logger: logger))
+        // As a node runs them: the completer and the dispatcher start first and stop last.
+        let group = ServiceGroup(
+            configuration: ServiceGroupConfiguration(services: [node.completer, node.dispatcher, runtime], logger: logger))
         self.group = group
         task = Task { try await group.run() }
     }
