@@ -5,27 +5,14 @@ import Foundation
 import Logging
 import ServiceLifecycle
 
-/// Where tasks live, parsed from `--store`/`BATON_STORE`: `sqlite:PATH` (or `sqlite://PATH`),
-/// or `postgres://user:pass@host:port/db` (also `postgresql://`).
-enum StoreLocation: Equatable {
-    case sqlite(path: String)
-    case postgres(url: String)
-
+/// The CLI's side of a store location (`--store`/`BATON_STORE`, parsed by BatonCore's
+/// `StoreLocation`): the default, and opening the store for a node or a brief command.
+extension StoreLocation {
     static let standaloneDefault = StoreLocation.sqlite(path: "baton.db")
 
-    init(_ text: String) throws(CLIError) {
-        if text.hasPrefix("sqlite://") {
-            self = .sqlite(path: String(text.dropFirst("sqlite://".count)))
-        } else if text.hasPrefix("sqlite:") {
-            self = .sqlite(path: String(text.dropFirst("sqlite:".count)))
-        } else if text.hasPrefix("postgres://") || text.hasPrefix("postgresql://") {
-            self = .postgres(url: text)
-        } else {
-            throw .usage("unknown store '\(text)': expected sqlite:PATH or postgres://user:pass@host:port/db")
-        }
-        if case .sqlite(let path) = self, path.isEmpty {
-            throw .usage("the store URL '\(text)' names no file")
-        }
+    /// Parses `--store`/`BATON_STORE`; a bad URL is a usage error.
+    static func parse(_ text: String) throws(CLIError) -> StoreLocation {
+        do throws(BatonError) { return try StoreLocation(text) } catch { throw CLIError(error) }
     }
 
     /// A store opened for a node: the store, the service that must run beside it (the
@@ -47,7 +34,7 @@ enum StoreLocation: Equatable {
     }
 
     static func location(_ settings: Settings, fallback: StoreLocation?) throws -> StoreLocation {
-        if let text = settings.string("store") { return try StoreLocation(text) }
+        if let text = settings.string("store") { return try parse(text) }
         if let fallback { return fallback }
         throw CLIError.usage("no store given: use --store sqlite:PATH (or postgres://…) or --db PATH")
     }

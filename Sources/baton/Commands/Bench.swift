@@ -1,11 +1,11 @@
 import ArgumentParser
+import BatonBench
 import BatonCore
-import BatonPostgres
 import Foundation
-import Logging
 
 /// `baton bench`: drives a real Baton with no-op tasks and reports what users compare:
-/// enqueue, drain and end-to-end rates, pick-up latency, peak memory and CPU per task.
+/// enqueue, drain and end-to-end rates, pick-up latency, peak memory and CPU per task. The
+/// benchmark is the BatonBench library; this command parses its flags and prints its report.
 struct Bench: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Measure a real Baton: enqueue and drain rates, pick-up latency, memory and CPU per task.",
@@ -43,23 +43,9 @@ struct Bench: AsyncParsableCommand {
     @Flag(help: "Print the report as one JSON line (the last line on stdout).") var json = false
 
     func validate() throws {
-        guard tasks >= 1 else { throw ValidationError("--tasks must be at least 1") }
-        guard workerProcesses >= 1 else { throw ValidationError("--worker-processes must be at least 1") }
-        guard (1...16).contains(nodes) else { throw ValidationError("--nodes must be between 1 and 16") }
-        if nodes > 1 {
-            guard workers == .http else { throw ValidationError("--nodes needs --workers http") }
-            guard store.hasPrefix("postgres://") || store.hasPrefix("postgresql://") else {
-                throw ValidationError("--nodes above 1 needs a shared store: --store postgres://…")
-            }
-        }
-        guard (1...100_000).contains(concurrency) else { throw ValidationError("--concurrency must be between 1 and 100000") }
-        guard (1...10_000).contains(claimBatch) else { throw ValidationError("--claim-batch must be between 1 and 10000") }
-        guard payload >= 0 && payload <= Limits.defaultMaxArgsBytes - 16 else { throw ValidationError("--payload is out of range") }
-        guard (1...64).contains(enqueueConcurrency) else { throw ValidationError("--enqueue-concurrency must be between 1 and 64") }
+        do throws(BenchError) { try benchSettings.validate() } catch { throw ValidationError(error.message) }
         let modes = [backlog, steady != nil, prefill != nil].filter { $0 }.count
         guard modes <= 1 else { throw ValidationError("give one of --backlog, --steady and --prefill") }
-        if let steady, !(steady > 0 && steady.isFinite) { throw ValidationError("--steady needs a positive rate") }
-        if let prefill, prefill < 1 { throw ValidationError("--prefill must be at least 1") }
     }
 
     var mode: BenchMode {
@@ -68,133 +54,48 @@ struct Bench: AsyncParsableCommand {
         return .backlog
     }
 
+    var benchSettings: BenchSettings {
+        BenchSettings(
+            store: store, workers: workers, tasks: tasks, workerProcesses: workerProcesses, concurrency: concurrency,
+            claimBatch: claimBatch, payload: payload, mode: mode, enqueueConcurrency: enqueueConcurrency, nodes: nodes,
+            batonExecutable: Self.executablePath)
+    }
+
+    /// This process's own executable, which `--workers http` starts as its children.
+    static var executablePath: String {
+        if let resolved = try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe") { return resolved }
+        return CommandLine.arguments[0]
+    }
+
     func run() async throws {
         try await reportingErrors {
             try LogSetup.bootstrap(.warning, default: .warning)
-            let settings = BenchSettings(
-                store: store, workers: workers, tasks: tasks, workerProcesses: workers == .http && prefill == nil ? workerProcesses : 0,
-                concurrency: concurrency, claimBatch: claimBatch, payload: payload, mode: mode,
-                enqueueConcurrency: enqueueConcurrency, nodes: nodes)
-            let cleanup = BenchCleanup.shared
-            cleanup.installSignalHandlers()
-            let progress = Progress(enabled: isatty(STDERR_FILENO) == 1)
+            Benchmark.cleanUpOnInterrupt()
+            var progress: (@Sendable (BenchProgress) -> Void)?
+            if isatty(STDERR_FILENO) == 1 {
+                let bar = BenchProgressBar()
+                progress = { bar.show($0) }
+            }
             let report: BenchReport
-            var location: BenchStore?
             do {
-                let store = try BenchStore(settings.store, cleanup: cleanup)
-                location = store
-                switch settings.workers {
-                case .inprocess:
-                    report = try await InProcessBench(settings: settings, location: store, progress: progress).run()
-                case .http:
-                    report = try await HTTPBench(settings: settings, location: store, progress: progress, cleanup: cleanup).run()
-                }
-            } catch {
-                progress.finish()
-                cleanup.runAll()
-                await location?.dropTemporarySchema()
-                throw error
+                report = try await Benchmark.run(benchSettings, progress: progress)
+            } catch let error as BenchError {
+                throw CLIError(error)
             }
-            progress.finish()
-            cleanup.runAll()
-            await location?.dropTemporarySchema()
-            if json {
-                print(Output.jsonLine(report))
-            } else {
-                print(report.text)
-            }
+            print(json ? report.jsonLine : report.text)
         }
     }
 }
 
-enum BenchWorkers: String, ExpressibleByArgument, Codable, Sendable {
-    case inprocess
-    case http
-}
+extension BenchWorkers: ExpressibleByArgument {}
 
-enum BenchMode: Sendable, Equatable {
-    case backlog
-    case steady(rate: Double)
-    case prefill(Int)
-
-    var name: String {
-        switch self {
-        case .backlog: "backlog"
-        case .steady(let rate): "steady \(BenchFormat.number(rate))/s"
-        case .prefill(let n): "prefill \(n)"
-        }
-    }
-}
-
-struct BenchSettings: Sendable {
-    var store: String
-    var workers: BenchWorkers
-    var tasks: Int
-    var workerProcesses: Int
-    var concurrency: Int
-    var claimBatch: Int
-    var payload: Int
-    var mode: BenchMode
-    var enqueueConcurrency: Int
-    /// `baton serve` nodes (http workers).
-    var nodes: Int = 1
-
-    /// The args every task carries: `{}` or `{"p":"xxx…"}` of exactly `payload` bytes.
-    var args: RawJSON {
-        guard payload >= 9 else { return .emptyObject }
-        return RawJSON(trusted: "{\"p\":\"" + String(repeating: "x", count: payload - 8) + "\"}")
-    }
-}
-
-/// Where the benchmark's tasks live: a temporary SQLite file (removed afterwards) or a given
-/// one, or a PostgreSQL database (in a fresh schema, dropped afterwards, unless the URL names
-/// one), plus a temporary directory for the children's logs. Tasks go to a queue of their own.
-struct BenchStore: Sendable {
-    var url: String
-    var description: String
-    var workDirectory: URL
-    /// A fresh queue name, so a given database's other tasks do not count.
-    var queue: String
-    /// The PostgreSQL schema created for this run, dropped when it ends.
-    var temporarySchema: String?
-
-    var isPostgres: Bool { url.hasPrefix("postgres://") || url.hasPrefix("postgresql://") }
-
-    init(_ text: String, cleanup: BenchCleanup) throws {
-        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("baton-benchrun-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
-        cleanup.add { try? FileManager.default.removeItem(at: dir) }
-        workDirectory = dir
-        queue = "bench-" + UUID().uuidString.prefix(8).lowercased()
-        if text == "sqlite" {
-            url = "sqlite:\(dir.appendingPathComponent("bench.db").path)"
-            description = "sqlite"
-            return
-        }
-        switch try StoreLocation(text) {
-        case .sqlite(let path):
-            url = "sqlite:\(path)"
-            description = "sqlite:\(path)"
-        case .postgres(let postgres):
-            let named = URLComponents(string: postgres)?.queryItems?.contains { $0.name == "schema" || $0.name == "search_path" } ?? false
-            if named {
-                url = postgres
-            } else {
-                let schema = "bench_" + UUID().uuidString.replacingOccurrences(of: "-", with: "").prefix(12).lowercased()
-                url = postgres + (postgres.contains("?") ? "&" : "?") + "schema=\(schema)"
-                temporarySchema = schema
-            }
-            description = "postgres"
-        }
-    }
-
-    /// Drops the run's temporary schema, if it made one.
-    func dropTemporarySchema() async {
-        guard temporarySchema != nil, let config = try? PostgresStoreConfiguration(url: url) else { return }
-        do {
-            try await PostgresTaskStore.withStore(config, logger: Logger(label: "baton.bench")) { try await $0.dropSchema() }
-        } catch {
-            FileHandle.standardError.write(Data("bench: could not drop the schema \(config.schema): \(error)\n".utf8))
+extension CLIError {
+    /// Maps a benchmark's error to its exit code.
+    init(_ error: BenchError) {
+        switch error.kind {
+        case .invalidSettings: self = .usage(error.message)
+        case .unreachable: self.init(message: error.message, code: ExitStatus.unreachable)
+        case .failed: self.init(message: error.message, code: 1)
         }
     }
 }

@@ -1,25 +1,27 @@
 import BatonCore
 import Foundation
 
-/// What `baton bench` reports; `--json` prints it as one line with these snake_case keys.
-struct BenchReport: Encodable, Sendable {
-    struct CPU: Encodable, Sendable {
-        var server: Double?
-        var workers: Double?
+/// What a benchmark reports; ``jsonLine`` (`baton bench --json`) is one line with these
+/// snake_case keys, ``text`` the human rendering. Figures that do not apply to the mode are `nil`.
+public struct BenchReport: Encodable, Sendable {
+    public struct CPU: Encodable, Sendable {
+        public var server: Double?
+        public var workers: Double?
         /// The benchmark's own driver (enqueue, polling) when it is a separate process.
-        var driver: Double?
-        var total: Double
+        public var driver: Double?
+        public var total: Double
     }
 
-    struct ClaimLatency: Encodable, Sendable {
+    /// Prefill mode: one claim of one task, without and with the prefill queued.
+    public struct ClaimLatency: Encodable, Sendable {
         /// One claim of one task from a queue holding only that task.
-        var empty: LatencySummary?
+        public var empty: LatencySummary?
         /// The same with the prefill's ready tasks queued.
-        var prefilled: LatencySummary?
-        var ratioP50: Double?
-        var ratioP99: Double?
-        var prefillTasks: Int
-        var prefillEnqueueTasksPerS: Double?
+        public var prefilled: LatencySummary?
+        public var ratioP50: Double?
+        public var ratioP99: Double?
+        public var prefillTasks: Int
+        public var prefillEnqueueTasksPerS: Double?
 
         enum CodingKeys: String, CodingKey {
             case empty, prefilled
@@ -30,19 +32,20 @@ struct BenchReport: Encodable, Sendable {
         }
     }
 
-    struct SettingsJSON: Encodable, Sendable {
-        var store: String
-        var workers: String
-        var tasks: Int
-        var workerProcesses: Int
+    /// The settings as reported (`store` as `sqlite`, `sqlite:PATH` or `postgres`).
+    public struct Settings: Encodable, Sendable {
+        public var store: String
+        public var workers: String
+        public var tasks: Int
+        public var workerProcesses: Int
         /// `baton serve` nodes (1 unless --nodes).
-        var nodes: Int
-        var concurrency: Int
-        var claimBatch: Int
-        var payload: Int
-        var mode: String
-        var rate: Double?
-        var prefill: Int?
+        public var nodes: Int
+        public var concurrency: Int
+        public var claimBatch: Int
+        public var payload: Int
+        public var mode: String
+        public var rate: Double?
+        public var prefill: Int?
 
         enum CodingKeys: String, CodingKey {
             case store, workers, tasks
@@ -56,7 +59,7 @@ struct BenchReport: Encodable, Sendable {
             store = storeDescription
             workers = s.workers.rawValue
             tasks = s.tasks
-            workerProcesses = s.workerProcesses
+            workerProcesses = s.startedWorkerProcesses
             nodes = s.workers == .http ? s.nodes : 0
             concurrency = s.concurrency
             claimBatch = s.claimBatch
@@ -73,21 +76,21 @@ struct BenchReport: Encodable, Sendable {
         }
     }
 
-    var enqueueTasksPerS: Double?
-    var drainTasksPerS: Double?
-    var endToEndTasksPerS: Double?
-    var enqueueS: Double?
-    var drainS: Double?
-    var firstDoneS: Double?
-    var latencyMs: LatencySummary?
+    public var enqueueTasksPerS: Double?
+    public var drainTasksPerS: Double?
+    public var endToEndTasksPerS: Double?
+    public var enqueueS: Double?
+    public var drainS: Double?
+    public var firstDoneS: Double?
+    public var latencyMs: LatencySummary?
     /// How the latency was measured.
-    var latencySource: String
-    var serverPeakRSSMB: Double?
-    var workerPeakRSSMB: Double?
-    var cpuSPer1000: Double?
-    var cpuS: CPU?
-    var claimLatencyMs: ClaimLatency?
-    var settings: SettingsJSON
+    public var latencySource: String
+    public var serverPeakRSSMB: Double?
+    public var workerPeakRSSMB: Double?
+    public var cpuSPer1000: Double?
+    public var cpuS: CPU?
+    public var claimLatencyMs: ClaimLatency?
+    public var settings: Settings
 
     enum CodingKeys: String, CodingKey {
         case enqueueTasksPerS = "enqueue_tasks_per_s"
@@ -107,12 +110,12 @@ struct BenchReport: Encodable, Sendable {
     }
 
     init(settings: BenchSettings, store: BenchStore, latencySource: String) {
-        self.settings = SettingsJSON(settings, storeDescription: store.description)
+        self.settings = Settings(settings, storeDescription: store.description)
         self.latencySource = latencySource
     }
 
     /// Every key is written, `null` where a figure does not apply to the mode.
-    func encode(to encoder: any Encoder) throws {
+    public func encode(to encoder: any Encoder) throws {
         var c = encoder.container(keyedBy: CodingKeys.self)
         func r(_ x: Double?) -> Double? { x.map(BenchFormat.round) }
         try c.encode(r(enqueueTasksPerS), forKey: .enqueueTasksPerS)
@@ -131,8 +134,13 @@ struct BenchReport: Encodable, Sendable {
         try c.encode(settings, forKey: .settings)
     }
 
+    /// One JSON object on one line (keys sorted), as `baton bench --json` prints it last.
+    public var jsonLine: String {
+        (try? BatonJSON.encoder().encode(self)).map { String(decoding: $0, as: UTF8.self) } ?? "{}"
+    }
+
     /// The human rendering.
-    var text: String {
+    public var text: String {
         func f(_ x: Double?, _ unit: String = "") -> String {
             guard let x else { return "-" }
             return String(format: x >= 100 ? "%.0f" : "%.3g", x) + unit

@@ -4,19 +4,34 @@ import Foundation
 import Histogram
 import Synchronization
 
-/// What `baton bench` must undo whatever happens: child processes to stop and files to
-/// remove, also on Ctrl-C and SIGTERM.
+/// What a benchmark run must undo whatever happens: child processes to stop and files to
+/// remove, also on Ctrl-C and SIGTERM (once ``installSignalHandlers()`` ran).
 final class BenchCleanup: Sendable {
-    static let shared = BenchCleanup()
-
     private struct State {
         var actions: [@Sendable () -> Void] = []
         var children: [BenchChild] = []
     }
 
     private let state = Mutex(State())
-    /// Kept alive for the process's life; set once, from the command, before any child starts.
-    nonisolated(unsafe) private static var signalSources: [any DispatchSourceSignal] = []
+    /// The runs in progress, which a signal cleans up.
+    private static let running = Mutex<[BenchCleanup]>([])
+    /// Kept alive for the process's life; set once, before any child starts.
+    private static let signalSources = Mutex<[any DispatchSourceSignal]>([])
+
+    private init() {}
+
+    /// A run's cleanup, cleaned up on a signal until ``end()``.
+    static func begin() -> BenchCleanup {
+        let cleanup = BenchCleanup()
+        running.withLock { $0.append(cleanup) }
+        return cleanup
+    }
+
+    /// Undoes everything (``runAll()``) and forgets the run.
+    func end() {
+        runAll()
+        Self.running.withLock { $0.removeAll { $0 === self } }
+    }
 
     func add(_ action: @escaping @Sendable () -> Void) {
         state.withLock { $0.actions.append(action) }
@@ -27,7 +42,7 @@ final class BenchCleanup: Sendable {
     }
 
     /// Held for the whole of a cleanup, so that a second caller (the signal handler and the
-    /// command's own error path) returns only once everything is undone.
+    /// run's own error path) returns only once everything is undone.
     private let cleaning = Mutex(())
 
     /// Kills every child still running, then runs the cleanup actions, newest first.
@@ -46,25 +61,30 @@ final class BenchCleanup: Sendable {
         }
     }
 
-    func installSignalHandlers() {
-        for sig in [SIGINT, SIGTERM] {
-            #if canImport(Darwin)
-                // kqueue delivers the signal to the source only while the default action is off.
-                signal(sig, SIG_IGN)
-            #endif
-            let source = DispatchSource.makeSignalSource(signal: sig, queue: .global())
-            source.setEventHandler { [weak self] in
-                self?.runAll()
-                FileHandle.standardError.write(Data("\ninterrupted: children stopped, temporary files removed\n".utf8))
-                exit(128 + sig)
+    /// On SIGINT and SIGTERM: cleans up every run in progress, says so on stderr, and exits
+    /// with 128 + the signal. Installed once per process.
+    static func installSignalHandlers() {
+        signalSources.withLock { sources in
+            guard sources.isEmpty else { return }
+            for sig in [SIGINT, SIGTERM] {
+                #if canImport(Darwin)
+                    // kqueue delivers the signal to the source only while the default action is off.
+                    signal(sig, SIG_IGN)
+                #endif
+                let source = DispatchSource.makeSignalSource(signal: sig, queue: .global())
+                source.setEventHandler {
+                    for cleanup in running.withLock({ $0 }) { cleanup.runAll() }
+                    FileHandle.standardError.write(Data("\ninterrupted: children stopped, temporary files removed\n".utf8))
+                    exit(128 + sig)
+                }
+                source.resume()
+                sources.append(source)
             }
-            source.resume()
-            Self.signalSources.append(source)
         }
     }
 }
 
-/// A `baton` child process (a node or a worker) of this same binary.
+/// A `baton` child process (a node or a worker).
 final class BenchChild: @unchecked Sendable {
     // Process is thread-safe for the calls made here (isRunning, terminate, pid).
     private let process: Process
@@ -73,9 +93,9 @@ final class BenchChild: @unchecked Sendable {
     let stdoutPath: URL
     let stderrPath: URL
 
-    init(name: String, arguments: [String], directory: URL) throws {
+    init(executable: String, name: String, arguments: [String], directory: URL) throws {
         let p = Process()
-        p.executableURL = URL(fileURLWithPath: Self.executablePath)
+        p.executableURL = URL(fileURLWithPath: executable)
         p.arguments = arguments
         var env = ProcessInfo.processInfo.environment
         for key in env.keys where key.hasPrefix("BATON_") { env[key] = nil }
@@ -93,12 +113,6 @@ final class BenchChild: @unchecked Sendable {
         self.name = name
     }
 
-    /// This process's own executable.
-    static var executablePath: String {
-        if let resolved = try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe") { return resolved }
-        return CommandLine.arguments[0]
-    }
-
     var isRunning: Bool { process.isRunning }
 
     /// The first line the child printed on stdout (a node's URL), waiting up to `timeout`.
@@ -108,10 +122,10 @@ final class BenchChild: @unchecked Sendable {
             if let text = try? String(contentsOf: stdoutPath, encoding: .utf8), let newline = text.firstIndex(of: "\n") {
                 return String(text[..<newline])
             }
-            if !isRunning { throw CLIError(message: "\(name) exited early:\n\(stderrTail())", code: 1) }
+            if !isRunning { throw BenchError(.failed, "\(name) exited early:\n\(stderrTail())") }
             try await Task.sleep(for: .milliseconds(10))
         }
-        throw CLIError(message: "\(name) printed no URL within \(timeout)", code: 1)
+        throw BenchError(.failed, "\(name) printed no URL within \(timeout)")
     }
 
     func stderrTail(lines: Int = 20) -> String {
@@ -174,14 +188,15 @@ enum ProcStats {
 
 /// Percentiles of a set of samples (milliseconds), through an HdrHistogram of microseconds
 /// with three significant digits (values within 0.1%).
-struct LatencySummary: Codable, Sendable {
-    var p50: Double
-    var p90: Double
-    var p99: Double
-    var max: Double
-    var count: Int
+public struct LatencySummary: Codable, Sendable {
+    public var p50: Double
+    public var p90: Double
+    public var p99: Double
+    public var max: Double
+    public var count: Int
 
-    init?(_ samples: [Double]) {
+    /// `nil` for no samples.
+    public init?(_ samples: [Double]) {
         guard !samples.isEmpty else { return nil }
         // Up to an hour, in microseconds.
         var histogram = Histogram<UInt64>(highestTrackableValue: 3_600_000_000, numberOfSignificantValueDigits: .three)
@@ -197,59 +212,9 @@ struct LatencySummary: Codable, Sendable {
     }
 }
 
-/// A progress bar on stderr, drawn only when stderr is a terminal.
-final class Progress: Sendable {
-    private struct State {
-        var lastDraw: ContinuousClock.Instant?
-        var drawn = false
-    }
-
-    let enabled: Bool
-    private let state = Mutex(State())
-
-    init(enabled: Bool) { self.enabled = enabled }
-
-    func update(_ label: String, done: Int, total: Int) {
-        guard enabled else { return }
-        let now = ContinuousClock.now
-        let draw = state.withLock { s -> Bool in
-            if let last = s.lastDraw, now - last < .milliseconds(100), done < total { return false }
-            s.lastDraw = now
-            s.drawn = true
-            return true
-        }
-        guard draw else { return }
-        let width = 30
-        let fraction = total > 0 ? min(1, Double(done) / Double(total)) : 1
-        let filled = Int(fraction * Double(width))
-        let bar = String(repeating: "#", count: filled) + String(repeating: ".", count: width - filled)
-        let line = "\r\(label.padding(toLength: 10, withPad: " ", startingAt: 0)) [\(bar)] \(Int(fraction * 100))% \(done)/\(total)\u{1B}[K"
-        FileHandle.standardError.write(Data(line.utf8))
-    }
-
-    func finish() {
-        guard enabled else { return }
-        let drawn = state.withLock { s -> Bool in
-            defer { s.drawn = false }
-            return s.drawn
-        }
-        if drawn { FileHandle.standardError.write(Data("\r\u{1B}[K".utf8)) }
-    }
-}
-
 enum BenchFormat {
     /// Three decimals: enough for milliseconds and rates, short in JSON.
     static func round(_ x: Double) -> Double { (x * 1000).rounded() / 1000 }
-
-    static func number(_ x: Double) -> String {
-        if x == x.rounded() && abs(x) < 1e15 { return String(Int(x)) }
-        return String(format: "%.3g", x)
-    }
-
-    static func rate(_ x: Double?) -> String {
-        guard let x else { return "-" }
-        return String(format: "%.0f", x)
-    }
 }
 
 /// Waits until `done()` reaches `total`; the progress bar follows it. With `adaptive`, each
@@ -257,7 +222,7 @@ enum BenchFormat {
 /// that a count that costs the node a query (`GET /v1/queues`) is asked a handful of times per
 /// run, not every few milliseconds while the node is being measured.
 func benchWait(
-    _ label: String, total: Int, progress: Progress, interval: Duration, adaptive: Bool = false, timeout: Duration,
+    _ label: String, total: Int, progress: ProgressReporter, interval: Duration, adaptive: Bool = false, timeout: Duration,
     done: () async throws -> Int
 ) async throws {
     let start = ContinuousClock.now
@@ -268,7 +233,7 @@ func benchWait(
         if count >= total { return }
         let now = ContinuousClock.now
         if now >= deadline {
-            throw CLIError(message: "\(label): only \(count) of \(total) tasks finished within \(timeout)", code: 1)
+            throw BenchError(.failed, "\(label): only \(count) of \(total) tasks finished within \(timeout)")
         }
         var sleep = interval
         if adaptive {

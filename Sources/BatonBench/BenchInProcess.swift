@@ -8,23 +8,25 @@ import Logging
 import ServiceLifecycle
 import Synchronization
 
-/// `--workers inprocess`: the store (SQLite, or PostgreSQL with its connections), the node's
-/// dispatcher and completer, and one worker runtime, all in this process, as `baton standalone`
-/// runs them.
+/// ``BenchWorkers/inprocess``: the store (SQLite, or PostgreSQL with its connections), the
+/// node's dispatcher and completer, and one worker runtime, all in this process, as `baton
+/// standalone` runs them.
 struct InProcessBench {
     let settings: BenchSettings
     let location: BenchStore
-    let progress: Progress
+    let progress: ProgressReporter
 
     func run() async throws -> BenchReport {
-        switch try StoreLocation(location.url) {
+        switch location.location {
         case .sqlite(let path):
             let store = try await SQLiteTaskStore.open(SQLiteStoreConfiguration(path: path))
             defer { try? store.close() }
             return try await run(on: store)
         case .postgres(let url):
             let config: PostgresStoreConfiguration
-            do throws(BatonError) { config = try PostgresStoreConfiguration(url: url) } catch { throw CLIError.usage(error.message) }
+            do throws(BatonError) { config = try PostgresStoreConfiguration(url: url) } catch {
+                throw BenchError(.invalidSettings, error.message)
+            }
             // The store's pool, listener and elector run beside the benchmark; migrated first.
             return try await PostgresTaskStore.withStore(config, logger: Logger(label: "baton.bench")) { try await run(on: $0) }
         }
@@ -32,10 +34,12 @@ struct InProcessBench {
 
     private func run(on store: any NodeStore) async throws -> BenchReport {
         let driver = InProcessDriver(store: store, settings: settings, queue: location.queue)
-        // The node's completer runs as the service it is in `baton standalone`; the
-        // maintenance services are left out (the bench measures claims and acks alone).
+        // The node's completer and dispatcher run as the services they are in `baton
+        // standalone`, in its order; the maintenance services are left out (the bench measures
+        // claims and acks alone).
         let group = ServiceGroup(
-            configuration: ServiceGroupConfiguration(services: [driver.node.completer], logger: Logger(label: "baton.bench")))
+            configuration: ServiceGroupConfiguration(
+                services: [driver.node.completer, driver.node.dispatcher], logger: Logger(label: "baton.bench")))
         return try await withThrowingTaskGroup(of: BenchReport?.self) { tasks in
             tasks.addTask {
                 try await group.run()
@@ -118,7 +122,7 @@ final class InProcessDriver: BenchDriver {
     var pollIsCostly: Bool { false }
     var pollInterval: Duration { .milliseconds(2) }
 
-    func enqueueBacklog(count: Int, progress: Progress) async throws -> Double {
+    func enqueueBacklog(count: Int, progress: ProgressReporter) async throws -> Double {
         let start = ContinuousClock.now
         var done = 0
         while done < count {
@@ -186,7 +190,7 @@ final class InProcessDriver: BenchDriver {
         let claimed = try await dispatcher.claim(
             ClaimRequest(worker: "bench-claimer", queues: [queue], kinds: ["noop"], max: 1, wait: .zero))
         let elapsed = ContinuousClock.now - start
-        guard let task = claimed.first else { throw CLIError(message: "a claim found no ready task", code: 1) }
+        guard let task = claimed.first else { throw BenchError(.failed, "a claim found no ready task") }
         _ = try await completer.ack(.complete(TaskCompletion(lease: task.lease, result: .null)))
         return elapsed
     }

@@ -5,19 +5,23 @@ import NIOCore
 import NIOHTTP1
 import Synchronization
 
-/// `--workers http`: a `baton serve` node and `--worker-processes` `baton worker` processes,
-/// children of this binary on loopback; tasks are submitted over HTTP.
+/// `--workers http`: a `baton serve` node (`--nodes` of them) and `--worker-processes` `baton
+/// worker` processes, children of the given `baton` executable on loopback; tasks are submitted
+/// over HTTP.
 struct HTTPBench {
     let settings: BenchSettings
     let location: BenchStore
-    let progress: Progress
+    let progress: ProgressReporter
     let cleanup: BenchCleanup
 
     func run() async throws -> BenchReport {
+        guard let executable = settings.batonExecutable else {
+            throw BenchError(.invalidSettings, "--workers http needs the path of the `baton` executable")
+        }
         var servers: [BenchChild] = []
         for i in 0..<max(1, settings.nodes) {
             let server = try BenchChild(
-                name: i == 0 ? "server" : "server-\(i)",
+                executable: executable, name: i == 0 ? "server" : "server-\(i)",
                 arguments: ["serve", "--store", location.url, "--port", "0", "--log-level", "warning"],
                 directory: location.workDirectory)
             cleanup.track(server)
@@ -25,7 +29,8 @@ struct HTTPBench {
         }
         var urls: [String] = []
         for server in servers { urls.append(try await server.firstLine(timeout: .seconds(30))) }
-        let driver = HTTPDriver(servers: servers, urls: urls, settings: settings, queue: location.queue, cleanup: cleanup)
+        let driver = HTTPDriver(
+            executable: executable, servers: servers, urls: urls, settings: settings, queue: location.queue, cleanup: cleanup)
         do {
             let report = try await BenchRunner(settings: settings, store: location, driver: driver, progress: progress).run()
             await driver.stopWorkers()
@@ -45,6 +50,7 @@ struct HTTPBench {
 /// worker `i` prefers node `i mod nodes` (with the others as fail-over), and counts and
 /// listings ask the first node.
 final class HTTPDriver: BenchDriver {
+    let executable: String
     let servers: [BenchChild]
     let urls: [String]
     let settings: BenchSettings
@@ -53,7 +59,8 @@ final class HTTPDriver: BenchDriver {
     private let workers = Mutex<[BenchChild]>([])
     private let client = HTTPClient(eventLoopGroupProvider: .singleton)
 
-    init(servers: [BenchChild], urls: [String], settings: BenchSettings, queue: String, cleanup: BenchCleanup) {
+    init(executable: String, servers: [BenchChild], urls: [String], settings: BenchSettings, queue: String, cleanup: BenchCleanup) {
+        self.executable = executable
         self.servers = servers
         self.urls = urls
         self.settings = settings
@@ -82,7 +89,7 @@ final class HTTPDriver: BenchDriver {
 
     private func expect(_ status: UInt, _ wanted: UInt, _ body: ByteBuffer, _ what: String) throws {
         guard status == wanted else {
-            throw CLIError(message: "\(what): HTTP \(status): \(String(buffer: body).prefix(500))", code: ExitStatus.unreachable)
+            throw BenchError(.unreachable, "\(what): HTTP \(status): \(String(buffer: body).prefix(500))")
         }
     }
 
@@ -92,7 +99,7 @@ final class HTTPDriver: BenchDriver {
         return ByteBuffer(string: "[" + Array(repeating: one, count: count).joined(separator: ",") + "]")
     }
 
-    func enqueueBacklog(count: Int, progress: Progress) async throws -> Double {
+    func enqueueBacklog(count: Int, progress: ProgressReporter) async throws -> Double {
         let full = batchBody(min(1000, count))
         let rest = count % 1000 == 0 ? nil : batchBody(count % 1000)
         let batches = (count + 999) / 1000
@@ -133,11 +140,11 @@ final class HTTPDriver: BenchDriver {
     }
 
     func startWorkers() async throws {
-        for i in 0..<settings.workerProcesses {
+        for i in 0..<settings.startedWorkerProcesses {
             // Its own node first, the others as fail-over.
             let order = (0..<urls.count).map { urls[(i + $0) % urls.count] }
             let child = try BenchChild(
-                name: "worker-\(i)",
+                executable: executable, name: "worker-\(i)",
                 arguments: [
                     "worker", "--server", order.joined(separator: ","), "--concurrency", "\(settings.concurrency)", "--queues", queue,
                     "--kinds", "noop,probe",
@@ -202,7 +209,7 @@ final class HTTPDriver: BenchDriver {
         let elapsed = ContinuousClock.now - start
         try expect(status, 200, body, "claim")
         let tasks = try BatonJSON.decoder().decode(Claimed.self, from: Data(buffer: body)).tasks
-        guard let task = tasks.first else { throw CLIError(message: "a claim found no ready task", code: 1) }
+        guard let task = tasks.first else { throw BenchError(.failed, "a claim found no ready task") }
         let ack = ByteBuffer(
             string:
                 "{\"acks\":[{\"id\":\"\(task.task.id)\",\"lease_token\":\"\(task.leaseToken)\",\"outcome\":\"complete\",\"result\":null}]}")

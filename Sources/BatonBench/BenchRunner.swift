@@ -6,7 +6,7 @@ import Foundation
 protocol BenchDriver: Sendable {
     /// Enqueues `count` tasks in batches of 1,000 as fast as this driver can; returns the
     /// seconds it took (preparing request bodies is not timed).
-    func enqueueBacklog(count: Int, progress: Progress) async throws -> Double
+    func enqueueBacklog(count: Int, progress: ProgressReporter) async throws -> Double
     /// Submits a few tasks at once (steady mode); their ids are set.
     func submit(_ tasks: [NewTask]) async throws
     func startWorkers() async throws
@@ -39,7 +39,7 @@ struct BenchRunner {
     let settings: BenchSettings
     let store: BenchStore
     let driver: any BenchDriver
-    let progress: Progress
+    let progress: ProgressReporter
 
     func newTask(kind: String = "noop") -> NewTask {
         NewTask(kind: kind, args: settings.args, queue: store.queue, maxAttempts: 1, id: TaskID.generate())
