@@ -1,3 +1,4 @@
+import BatonCore
 import ArgumentParser
 
 @main
@@ -10,6 +11,7 @@ struct Baton: AsyncParsableCommand {
             finished task); 3 not found; 4 store or server unreachable; 5 the database is not a Baton \
             database; 64 usage error or invalid input.
             """,
+        version: BatonVersion.current,
         subcommands: [
             Standalone.self, Serve.self, Worker.self, Submit.self, Status.self, List.self, Cancel.self, Retry.self, ScheduleCommand.self,
             QueueCommand.self, Bench.self, Migrate.self,
