@@ -1,5 +1,5 @@
-import BatonCore
 import ArgumentParser
+import BatonCore
 
 @main
 struct Baton: AsyncParsableCommand {
