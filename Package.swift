@@ -17,6 +17,7 @@ let package = Package(
         .library(name: "BatonNode", targets: ["BatonNode"]),
         .library(name: "BatonServer", targets: ["BatonServer"]),
         .library(name: "BatonClient", targets: ["BatonClient"]),
+        .library(name: "BatonTesting", targets: ["BatonTesting"]),
         .library(name: "BatonPostgres", targets: ["BatonPostgres"]),
         .library(name: "BatonBench", targets: ["BatonBench"]),
     ],
@@ -125,6 +126,20 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        // The test kit: the store conformance suite for any store factory, the test node, and the
+        // shared test helpers (swift-testing comes with the toolchain).
+        .target(
+            name: "BatonTesting",
+            dependencies: [
+                "BatonCore", "BatonSQLite", "BatonPostgres", "BatonNode", "BatonServer",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
+            ],
+            swiftSettings: swiftSettings
+        ),
         // A worker for the multi-node end-to-end tests: its handler appends each run's task id
         // and attempt to a file, so the tests count runs from the handler's own record.
         .executableTarget(
@@ -145,20 +160,20 @@ let package = Package(
         .testTarget(
             name: "StoreConformanceTests",
             dependencies: [
-                "BatonCore", "BatonSQLite", "BatonPostgres", "BatonNode",
+                "BatonCore", "BatonSQLite", "BatonPostgres", "BatonNode", "BatonTesting",
                 .product(name: "PropertyBased", package: "swift-property-based"),
             ],
             swiftSettings: swiftSettings
         ),
         .testTarget(
             name: "BatonWorkerTests",
-            dependencies: ["BatonCore", "BatonSQLite", "BatonWorker", "BatonNode"],
+            dependencies: ["BatonCore", "BatonSQLite", "BatonWorker", "BatonNode", "BatonTesting"],
             swiftSettings: swiftSettings
         ),
         .testTarget(
             name: "BatonNodeTests",
             dependencies: [
-                "BatonCore", "BatonNode", "BatonSQLite", "BatonPostgres", "BatonWorker",
+                "BatonCore", "BatonNode", "BatonSQLite", "BatonPostgres", "BatonWorker", "BatonTesting",
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
             swiftSettings: swiftSettings
@@ -166,19 +181,28 @@ let package = Package(
         .testTarget(
             name: "BatonServerTests",
             dependencies: [
-                "BatonCore", "BatonSQLite", "BatonNode", "BatonServer", "BatonClient", "BatonWorker",
+                "BatonCore", "BatonSQLite", "BatonNode", "BatonServer", "BatonClient", "BatonWorker", "BatonTesting",
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "BatonClientTests",
+            dependencies: [
+                "BatonCore", "BatonClient", "BatonNode", "BatonServer", "BatonTesting",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
             ],
             swiftSettings: swiftSettings
         ),
         .testTarget(
             name: "BatonPostgresTests",
-            dependencies: ["BatonCore", "BatonPostgres"],
+            dependencies: ["BatonCore", "BatonPostgres", "BatonTesting"],
             swiftSettings: swiftSettings
         ),
         .testTarget(
             name: "EndToEndTests",
-            dependencies: ["BatonCore", "BatonSQLite", "BatonClient"],
+            dependencies: ["BatonCore", "BatonSQLite", "BatonClient", "BatonTesting"],
             swiftSettings: swiftSettings
         ),
     ]

@@ -2,6 +2,7 @@ import BatonCore
 import BatonNode
 import BatonPostgres
 import BatonSQLite
+import BatonTesting
 import BatonWorker
 import Foundation
 import Logging
@@ -16,11 +17,7 @@ import Testing
 /// finished is recorded, none is left running.
 @Suite("Node shutdown order", .serialized)
 struct ShutdownOrderTests {
-    static let logger: Logger = {
-        var logger = Logger(label: "baton.test.shutdown")
-        logger.logLevel = .critical
-        return logger
-    }()
+    static let logger = testLogger("shutdown")
 
     /// Runs a node (store service, completer, maintenance, one in-process worker) on `store`,
     /// lets 40 tasks of 150 ms start, shuts down gracefully mid-run with a grace that lets the
@@ -68,10 +65,9 @@ struct ShutdownOrderTests {
     }
 
     @Test func sqlite() async throws {
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("baton-shutdown-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(at: directory) }
-        let path = directory.appendingPathComponent("baton.db").path
+        let directory = try TempDir(prefix: "baton-shutdown")
+        defer { directory.remove() }
+        let path = directory.path("baton.db")
         let store = try await SQLiteTaskStore.open(SQLiteStoreConfiguration(path: path))
         let (stats, ids) = try await Self.runAndStop(store: store, storeService: nil)
         try store.close()
@@ -81,19 +77,20 @@ struct ShutdownOrderTests {
     }
 
     @Test func postgres() async throws {
-        let environment = ProcessInfo.processInfo.environment
-        guard let url = environment["BATON_TEST_POSTGRES_URL"], !url.isEmpty else {
-            if environment["CI"] == "true" { Issue.record("BATON_TEST_POSTGRES_URL not set") }
-            print("ShutdownOrderTests: PostgreSQL skipped, BATON_TEST_POSTGRES_URL not set (run under scripts/with-postgres.sh)")
-            return
-        }
-        let schema = "baton_shutdown_" + UUID().uuidString.replacingOccurrences(of: "-", with: "").prefix(12).lowercased()
-        var configuration = try PostgresStoreConfiguration(url: url, schema: schema)
-        configuration.poolSize = 4
+        let schema = TestPostgres.freshSchema(prefix: "baton_shutdown_")
+        guard let configuration = try TestPostgres.configuration(for: "ShutdownOrderTests (PostgreSQL)", schema: schema) else { return }
         // The store is the group's first service: it migrates in `run()` and closes last.
         let store = PostgresTaskStore(configuration: configuration, logger: Self.logger)
-        let (stats, ids) = try await Self.runAndStop(store: store, storeService: store)
-        try await PostgresTaskStore.withStore(configuration, logger: Self.logger) { reader in
+        let stats: WorkerStats
+        let ids: [TaskID]
+        do {
+            (stats, ids) = try await Self.runAndStop(store: store, storeService: store)
+        } catch {
+            await TestPostgres.drop(configuration)
+            throw error
+        }
+        // Read through a store of its own; the schema is dropped afterwards.
+        try await TestPostgres.withStore(configuration) { reader in
             try await Self.check(stats, ids, reading: reader)
         }
     }

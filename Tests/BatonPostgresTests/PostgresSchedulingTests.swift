@@ -1,4 +1,5 @@
 import BatonCore
+import BatonTesting
 import Foundation
 import PostgresNIO
 import Testing
@@ -8,7 +9,7 @@ import Testing
 /// Issue 7 on PostgreSQL beyond the conformance suite: unique and idempotent submits racing
 /// from several nodes (each its own pool of connections), the fast path left alone, resumes
 /// waking other nodes, and migration 002 on a database that already holds duplicate keys.
-@Suite("PostgreSQL scheduling", .serialized, .enabled(if: TestDatabase.enabled))
+@Suite("PostgreSQL scheduling", .serialized, .enabled(if: TestPostgres.enabled(for: "BatonPostgresTests")))
 struct PostgresSchedulingTests {
     /// Runs `body` with `count` stores on one schema (the first migrates it; the schema is
     /// dropped afterwards).
@@ -17,13 +18,13 @@ struct PostgresSchedulingTests {
     ) async throws -> T {
         func nest(_ stores: [PostgresTaskStore]) async throws -> T {
             if stores.count == count { return try await body(stores) }
-            return try await PostgresTaskStore.withStore(configuration, logger: TestDatabase.logger) { try await nest(stores + [$0]) }
+            return try await PostgresTaskStore.withStore(configuration, logger: TestPostgres.logger) { try await nest(stores + [$0]) }
         }
-        return try await TestDatabase.withStore(configuration) { try await nest([$0]) }
+        return try await TestPostgres.withStore(configuration) { try await nest([$0]) }
     }
 
     @Test func concurrentUniqueSubmitsFromThreeNodesCreateOneTask() async throws {
-        guard let configuration = try TestDatabase.configuration() else { return }
+        guard let configuration = try TestPostgres.configuration() else { return }
         try await withNodes(3, configuration) { nodes in
             func race(_ n: Int, _ task: @escaping @Sendable (Int) -> NewTask) async throws -> [TaskEnqueueOutcome] {
                 try await withThrowingTaskGroup(of: TaskEnqueueOutcome.self) { group in
@@ -55,7 +56,7 @@ struct PostgresSchedulingTests {
     }
 
     @Test func concurrentIdempotentSubmitsFromThreeNodesAnswerOneRequest() async throws {
-        guard let configuration = try TestDatabase.configuration() else { return }
+        guard let configuration = try TestPostgres.configuration() else { return }
         try await withNodes(3, configuration) { nodes in
             let bodyA = [NewTask(kind: "a", args: .init(trusted: #"{"n":1}"#)), NewTask(kind: "b", uniqueKey: "u"), NewTask(kind: "c")]
             let bodyB = [NewTask(kind: "a", args: .init(trusted: #"{"n":2}"#))]
@@ -94,8 +95,8 @@ struct PostgresSchedulingTests {
     }
 
     @Test func plainBatchesStayOneStatement() async throws {
-        guard let configuration = try TestDatabase.configuration() else { return }
-        try await TestDatabase.withStore(configuration) { store in
+        guard let configuration = try TestPostgres.configuration() else { return }
+        try await TestPostgres.withStore(configuration) { store in
             let records = try await store.enqueue((0..<500).map { NewTask(kind: "k\($0 % 7)") })
             #expect(records.count == 500)
             let outcome = try await store.taskEnqueueManyOutcome(TaskEnqueueParams(tasks: [NewTask(kind: "x"), NewTask(kind: "y")]))
@@ -114,7 +115,7 @@ struct PostgresSchedulingTests {
     }
 
     @Test func resumingAQueueWakesClaimersOnAnotherNode() async throws {
-        guard let configuration = try TestDatabase.configuration() else { return }
+        guard let configuration = try TestPostgres.configuration() else { return }
         try await withNodes(2, configuration) { nodes in
             let (a, b) = (nodes[0], nodes[1])
             try await a.queuePause("jobs")
@@ -133,8 +134,8 @@ struct PostgresSchedulingTests {
     }
 
     @Test func migrationTwoKeepsTheOldestActiveHolderOfADuplicatedKey() async throws {
-        guard let configuration = try TestDatabase.configuration() else { return }
-        try await TestDatabase.withStore(configuration) { store in
+        guard let configuration = try TestPostgres.configuration() else { return }
+        try await TestPostgres.withStore(configuration) { store in
             let s = "\"\(configuration.schema)\""
             // Back to version 1, where unique keys were not enforced, with duplicates stored.
             for statement in [

@@ -1,22 +1,23 @@
 import BatonCore
+import BatonTesting
 import Foundation
 import PostgresNIO
 import Testing
 
 @testable import BatonPostgres
 
-@Suite("PostgresTaskStore", .serialized, .enabled(if: TestDatabase.enabled))
+@Suite("PostgresTaskStore", .serialized, .enabled(if: TestPostgres.enabled(for: "BatonPostgresTests")))
 struct PostgresStoreTests {
     // MARK: Migrations
 
     @Test func migrationsAreIdempotentAndSafeWhenNodesStartAtOnce() async throws {
-        guard let configuration = try TestDatabase.configuration() else { return }
-        defer { Task { await TestDatabase.drop(configuration) } }
+        guard let configuration = try TestPostgres.configuration() else { return }
+        defer { Task { await TestPostgres.drop(configuration) } }
         // Four stores start at once on a schema that does not exist yet; each migrates twice.
         try await withThrowingTaskGroup(of: Void.self) { group in
             for _ in 0..<4 {
                 group.addTask {
-                    try await PostgresTaskStore.withStore(configuration, logger: TestDatabase.logger) { store in
+                    try await PostgresTaskStore.withStore(configuration, logger: TestPostgres.logger) { store in
                         try await store.migrate()
                         _ = try await store.enqueue(NewTask(kind: "k"))
                     }
@@ -24,19 +25,19 @@ struct PostgresStoreTests {
             }
             try await group.waitForAll()
         }
-        let rows = try await TestDatabase.execute(
+        let rows = try await TestPostgres.execute(
             "SELECT count(*), max(version) FROM \"\(configuration.schema)\".baton_migrations", configuration)
         let (count, version) = try rows[0].decode((Int, Int).self)
         let latest = try PostgresMigration.bundled().count
         #expect(count == latest && version == latest)
-        let tasks = try await TestDatabase.execute("SELECT count(*) FROM \"\(configuration.schema)\".tasks", configuration)
+        let tasks = try await TestPostgres.execute("SELECT count(*) FROM \"\(configuration.schema)\".tasks", configuration)
         #expect(try tasks[0].decode(Int.self) == 4)
-        await TestDatabase.drop(configuration)
+        await TestPostgres.drop(configuration)
     }
 
     @Test func schemaFromANewerBatonIsIncompatible() async throws {
-        guard let configuration = try TestDatabase.configuration() else { return }
-        try await TestDatabase.withStore(configuration) { store in
+        guard let configuration = try TestPostgres.configuration() else { return }
+        try await TestPostgres.withStore(configuration) { store in
             _ = try await store.queryForTesting(
                 "INSERT INTO \"\(configuration.schema)\".baton_migrations (version, name) VALUES (999, '999_future')")
             await expectError(.storeIncompatible) { try await store.migrate() }
@@ -46,8 +47,8 @@ struct PostgresStoreTests {
     // MARK: Enqueue and claim
 
     @Test func enqueueStoresTimesFromTheDatabaseAndClaimsInOrder() async throws {
-        guard let configuration = try TestDatabase.configuration() else { return }
-        try await TestDatabase.withStore(configuration) { store in
+        guard let configuration = try TestPostgres.configuration() else { return }
+        try await TestPostgres.withStore(configuration) { store in
             let now = try await store.now()
             let low = try await store.enqueue(NewTask(kind: "low", priority: 1))[0]
             let high = try await store.enqueue(NewTask(kind: "high", priority: 9))[0]
@@ -80,8 +81,8 @@ struct PostgresStoreTests {
     /// (where a plan left to the statistics seq-scans, and would stay cached while the queue
     /// grows; the hot sessions' `enable_seqscan = off` prevents it) as on a long one.
     @Test(arguments: [12, 2_000]) func hotStatementsKeepTheirIndexesInTheCachedPlan(tasks: Int) async throws {
-        guard let configuration = try TestDatabase.configuration() else { return }
-        try await TestDatabase.withStore(configuration) { store in
+        guard let configuration = try TestPostgres.configuration() else { return }
+        try await TestPostgres.withStore(configuration) { store in
             try await store.enqueue((0..<tasks).map { NewTask(kind: "k", priority: 1 + $0 % 10) })
             let claimed = try await store.claim(max: 10)
             _ = try await store.queryForTesting("ANALYZE \"\(configuration.schema)\".tasks")
@@ -118,8 +119,8 @@ struct PostgresStoreTests {
     }
 
     @Test func migrationThreeDropsTheSeqIndexAndKeepsTasksWorking() async throws {
-        guard let configuration = try TestDatabase.configuration() else { return }
-        try await TestDatabase.withStore(configuration) { store in
+        guard let configuration = try TestPostgres.configuration() else { return }
+        try await TestPostgres.withStore(configuration) { store in
             let s = "\"\(configuration.schema)\""
             // Back to version 2, with tasks in every state.
             for statement in [
@@ -150,8 +151,8 @@ struct PostgresStoreTests {
     }
 
     @Test func sharesGetTheirTasksInClaimOrder() async throws {
-        guard let configuration = try TestDatabase.configuration() else { return }
-        try await TestDatabase.withStore(configuration) { store in
+        guard let configuration = try TestPostgres.configuration() else { return }
+        try await TestPostgres.withStore(configuration) { store in
             let records = try await store.enqueue((0..<7).map { NewTask(kind: "k\($0)") })
             let claimed = try await store.taskClaim(
                 TaskClaimParams(
@@ -164,17 +165,17 @@ struct PostgresStoreTests {
     }
 
     @Test func concurrentClaimersOnSeveralNodesNeverShareATask() async throws {
-        guard let configuration = try TestDatabase.configuration() else { return }
-        defer { Task { await TestDatabase.drop(configuration) } }
+        guard let configuration = try TestPostgres.configuration() else { return }
+        defer { Task { await TestPostgres.drop(configuration) } }
         let total = 2000
-        let ids = try await PostgresTaskStore.withStore(configuration, logger: TestDatabase.logger) { store in
+        let ids = try await PostgresTaskStore.withStore(configuration, logger: TestPostgres.logger) { store in
             try await store.enqueue((0..<total).map { NewTask(kind: "k", priority: 1 + $0 % 3) }).map(\.id)
         }
         // Three nodes (three pools), each with three claimers taking batches of 25.
         let claimed = try await withThrowingTaskGroup(of: [TaskID].self) { group in
             for node in 0..<3 {
                 group.addTask {
-                    try await PostgresTaskStore.withStore(configuration, logger: TestDatabase.logger) { store in
+                    try await PostgresTaskStore.withStore(configuration, logger: TestPostgres.logger) { store in
                         try await withThrowingTaskGroup(of: [TaskID].self) { claimers in
                             for worker in 0..<3 {
                                 claimers.addTask {
@@ -199,14 +200,14 @@ struct PostgresStoreTests {
         }
         #expect(claimed.count == total)
         #expect(Set(claimed) == Set(ids))
-        await TestDatabase.drop(configuration)
+        await TestPostgres.drop(configuration)
     }
 
     // MARK: Acks, heartbeats, rescue
 
     @Test func acksAreFencedByTheLeaseToken() async throws {
-        guard let configuration = try TestDatabase.configuration() else { return }
-        try await TestDatabase.withStore(configuration) { store in
+        guard let configuration = try TestPostgres.configuration() else { return }
+        try await TestPostgres.withStore(configuration) { store in
             try await store.enqueue(NewTask(kind: "a"), NewTask(kind: "b", maxAttempts: 2, retry: .fixed(.seconds(60))), NewTask(kind: "c"))
             let claimed = try await store.claim(max: 3)
             try #require(claimed.count == 3)
@@ -236,8 +237,8 @@ struct PostgresStoreTests {
     }
 
     @Test func heartbeatsExtendAndReportCancelAndLoss() async throws {
-        guard let configuration = try TestDatabase.configuration() else { return }
-        try await TestDatabase.withStore(configuration) { store in
+        guard let configuration = try TestPostgres.configuration() else { return }
+        try await TestPostgres.withStore(configuration) { store in
             try await store.enqueue(NewTask(kind: "a"), NewTask(kind: "b"))
             let claimed = try await store.claim(max: 2, lease: .seconds(5))
             _ = try await store.taskCancel(claimed[1].task.id)
@@ -258,8 +259,8 @@ struct PostgresStoreTests {
     }
 
     @Test func expiredLeasesAreRescuedAndTheLateCompletionRefused() async throws {
-        guard let configuration = try TestDatabase.configuration() else { return }
-        try await TestDatabase.withStore(configuration) { store in
+        guard let configuration = try TestPostgres.configuration() else { return }
+        try await TestPostgres.withStore(configuration) { store in
             try await store.enqueue(NewTask(kind: "once", maxAttempts: 1), NewTask(kind: "again", retry: .fixed(.zero)))
             let claimed = try await store.claim(max: 2, lease: .milliseconds(50))
             try #require(claimed.count == 2)
@@ -278,8 +279,8 @@ struct PostgresStoreTests {
     }
 
     @Test func releaseReturnsTasksWithoutUsingAnAttempt() async throws {
-        guard let configuration = try TestDatabase.configuration() else { return }
-        try await TestDatabase.withStore(configuration) { store in
+        guard let configuration = try TestPostgres.configuration() else { return }
+        try await TestPostgres.withStore(configuration) { store in
             try await store.enqueue(NewTask(kind: "a"), NewTask(kind: "b"))
             let claimed = try await store.claim(max: 2)
             let released = try await store.taskReleaseMany(
@@ -291,8 +292,8 @@ struct PostgresStoreTests {
     }
 
     @Test func operatorActionsAndListing() async throws {
-        guard let configuration = try TestDatabase.configuration() else { return }
-        try await TestDatabase.withStore(configuration) { store in
+        guard let configuration = try TestPostgres.configuration() else { return }
+        try await TestPostgres.withStore(configuration) { store in
             let records = try await store.enqueue((0..<5).map { NewTask(kind: "k\($0 % 2)", queue: $0 < 3 ? "q1" : "q2") })
             await expectError(.conflict) { try await store.taskRetry(records[0].id) }
             await expectError(.conflict) { try await store.taskDelete(records[0].id) }
@@ -324,9 +325,9 @@ struct PostgresStoreTests {
     // MARK: Wake-ups across nodes
 
     @Test func enqueueOnOneNodeWakesClaimersOnAnother() async throws {
-        guard let configuration = try TestDatabase.configuration() else { return }
-        try await TestDatabase.withStore(configuration) { a in
-            try await PostgresTaskStore.withStore(configuration, logger: TestDatabase.logger) { b in
+        guard let configuration = try TestPostgres.configuration() else { return }
+        try await TestPostgres.withStore(configuration) { a in
+            try await PostgresTaskStore.withStore(configuration, logger: TestPostgres.logger) { b in
                 // The listener fires once when it (re)connects: wait until B listens.
                 #expect(await eventually(within: .seconds(5)) { b.readySignal.generation > 0 })
                 try await Task.sleep(for: .milliseconds(100))
@@ -343,8 +344,8 @@ struct PostgresStoreTests {
                 // Notifications of another schema are ignored.
                 try await Task.sleep(for: .milliseconds(200))
                 let quiet = b.readySignal.generation
-                guard let other = try TestDatabase.configuration() else { return }
-                _ = try await TestDatabase.withStore(other) { c in try await c.enqueue(NewTask(kind: "elsewhere")) }
+                guard let other = try TestPostgres.configuration() else { return }
+                _ = try await TestPostgres.withStore(other) { c in try await c.enqueue(NewTask(kind: "elsewhere")) }
                 try await Task.sleep(for: .milliseconds(300))
                 #expect(b.readySignal.generation == quiet)
             }
@@ -354,10 +355,10 @@ struct PostgresStoreTests {
     // MARK: Leadership
 
     @Test func exactlyOneLeaderAndTakeoverWhenTheLeaderGoes() async throws {
-        guard let configuration = try TestDatabase.configuration() else { return }
-        try await TestDatabase.withStore(configuration) { keeper in
-            let first = PostgresTaskStore(configuration: configuration, logger: TestDatabase.logger)
-            let second = PostgresTaskStore(configuration: configuration, logger: TestDatabase.logger)
+        guard let configuration = try TestPostgres.configuration() else { return }
+        try await TestPostgres.withStore(configuration) { keeper in
+            let first = PostgresTaskStore(configuration: configuration, logger: TestPostgres.logger)
+            let second = PostgresTaskStore(configuration: configuration, logger: TestPostgres.logger)
             try await withThrowingTaskGroup(of: Void.self) { group in
                 group.addTask { try await first.run() }
                 group.addTask { try await second.run() }
@@ -385,11 +386,11 @@ struct PostgresStoreTests {
     // MARK: Connection loss
 
     @Test func unreachableDatabaseFailsEveryCallWithinTheDeadline() async throws {
-        guard var configuration = try TestDatabase.configuration(callTimeout: .milliseconds(500)) else { return }
+        guard var configuration = try TestPostgres.configuration(callTimeout: .milliseconds(500)) else { return }
         // A port nothing listens on.
         configuration.port = 1
         configuration.connectTimeout = .milliseconds(200)
-        let store = PostgresTaskStore(configuration: configuration, logger: TestDatabase.logger)
+        let store = PostgresTaskStore(configuration: configuration, logger: TestPostgres.logger)
         try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask { try await store.run() }
             for _ in 0..<2 {
@@ -406,12 +407,12 @@ struct PostgresStoreTests {
     }
 
     @Test func storeRecoversWhenItsConnectionsAreKilled() async throws {
-        guard let configuration = try TestDatabase.configuration(callTimeout: .seconds(2)) else { return }
-        try await TestDatabase.withStore(configuration) { store in
+        guard let configuration = try TestPostgres.configuration(callTimeout: .seconds(2)) else { return }
+        try await TestPostgres.withStore(configuration) { store in
             #expect(await eventually(within: .seconds(5)) { store.leadership.holdsLeadership && store.readySignal.generation > 0 })
             try await store.enqueue(NewTask(kind: "before"))
             // Kill every server process of this store: the pool's, the listener's, the elector's.
-            let killed = try await TestDatabase.execute(
+            let killed = try await TestPostgres.execute(
                 "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE application_name = '\(configuration.applicationName)'",
                 configuration)
             #expect(try killed[0].decode(Int.self) >= 2)
@@ -424,7 +425,7 @@ struct PostgresStoreTests {
                 })
             #expect(await eventually(within: .seconds(5)) { store.leadership.holdsLeadership })
             // The listener is back: a notification from another node wakes this one.
-            try await PostgresTaskStore.withStore(configuration, logger: TestDatabase.logger) { other in
+            try await PostgresTaskStore.withStore(configuration, logger: TestPostgres.logger) { other in
                 try await Task.sleep(for: .milliseconds(1500))
                 #expect(store.leadership.holdsLeadership && !other.leadership.holdsLeadership)
                 let seen = store.readySignal.generation

@@ -1,5 +1,6 @@
 import BatonCore
 import BatonNode
+import BatonTesting
 import Foundation
 import Hummingbird
 import HummingbirdTesting

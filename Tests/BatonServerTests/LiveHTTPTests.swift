@@ -1,6 +1,7 @@
 import AsyncHTTPClient
 import BatonCore
 import BatonServer
+import BatonTesting
 import Foundation
 import Hummingbird
 import HummingbirdTesting

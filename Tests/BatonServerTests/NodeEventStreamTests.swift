@@ -2,6 +2,7 @@ import BatonCore
 import BatonNode
 import BatonSQLite
 import BatonServer
+import BatonTesting
 import Foundation
 import HummingbirdTesting
 import Testing

@@ -1,5 +1,6 @@
 import AsyncHTTPClient
 import BatonCore
+import BatonTesting
 import Foundation
 import Hummingbird
 import HummingbirdTesting

@@ -2,6 +2,7 @@ import AsyncHTTPClient
 import BatonCore
 import BatonNode
 import BatonServer
+import BatonTesting
 import Foundation
 import HTTPTypes
 import Hummingbird

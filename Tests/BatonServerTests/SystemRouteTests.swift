@@ -1,6 +1,7 @@
 import BatonCore
 import BatonNode
 import BatonServer
+import BatonTesting
 import Foundation
 import Hummingbird
 import HummingbirdTesting

@@ -2,6 +2,7 @@ import AsyncHTTPClient
 import BatonClient
 import BatonCore
 import BatonServer
+import BatonTesting
 import Foundation
 import Logging
 import ServiceLifecycle

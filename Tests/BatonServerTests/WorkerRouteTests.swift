@@ -1,5 +1,6 @@
 import BatonCore
 import BatonServer
+import BatonTesting
 import Foundation
 import Hummingbird
 import HummingbirdTesting

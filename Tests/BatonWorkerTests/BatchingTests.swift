@@ -1,5 +1,6 @@
 import BatonCore
 import BatonSQLite
+import BatonTesting
 import Foundation
 import Testing
 
@@ -19,7 +20,7 @@ import Testing
 
         let started = ContinuousClock.now
         let worker = RunningWorker(store: store.store, registry: registry, configuration: workerConfig(concurrency: 50))
-        let drained = try await eventually(timeout: .seconds(15)) { try await store.count(.succeeded) == 1000 }
+        let drained = try await eventually(within: .seconds(15)) { try await store.count(.succeeded) == 1000 }
         let elapsed = ContinuousClock.now - started
         try await worker.stop()
         #expect(drained)

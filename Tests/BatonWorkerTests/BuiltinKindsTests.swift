@@ -1,4 +1,5 @@
 import BatonCore
+import BatonTesting
 import Foundation
 import Testing
 
@@ -6,16 +7,17 @@ import Testing
 
 @Suite struct BuiltinKindsTests {
     final class Root: Sendable {
+        let base: TempDir
         let url: URL
         let outside: URL
         init() throws {
-            let base = FileManager.default.temporaryDirectory.appendingPathComponent("baton-files-\(UUID().uuidString)")
-            url = base.appendingPathComponent("root")
-            outside = base.appendingPathComponent("outside")
+            base = try TempDir(prefix: "baton-files")
+            url = base.url.appendingPathComponent("root")
+            outside = base.url.appendingPathComponent("outside")
             try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
             try FileManager.default.createDirectory(at: outside, withIntermediateDirectories: true)
         }
-        func cleanUp() { try? FileManager.default.removeItem(at: url.deletingLastPathComponent()) }
+        func cleanUp() { base.remove() }
     }
 
     func run(_ registry: HandlerRegistry, _ kind: String, _ args: String) async throws -> JSONValue {

@@ -1,4 +1,5 @@
 import BatonCore
+import BatonTesting
 import Foundation
 import Testing
 

@@ -1,5 +1,6 @@
 import BatonCore
 import BatonSQLite
+import BatonTesting
 import Foundation
 import Testing
 
@@ -155,7 +156,7 @@ import Testing
         _ = try await store.store.taskCancel(watcher.id)
         // Heartbeats every 200 ms: both handlers stop at the next one, long before the
         // sleeper's 10 s (the bound leaves room for a slow machine).
-        #expect(await eventually(timeout: .seconds(5)) { worker.runtime.runningCount == 0 && exited.get() != nil })
+        #expect(await eventually(within: .seconds(5)) { worker.runtime.runningCount == 0 && exited.get() != nil })
         let noticed = try #require(exited.get()) - cancelledAt
         #expect(noticed < .milliseconds(1500), "noticed after \(noticed)")
         #expect(worker.runtime.stats.cancelled == 2)

@@ -1,5 +1,6 @@
 import BatonCore
 import BatonSQLite
+import BatonTesting
 import Foundation
 import Testing
 

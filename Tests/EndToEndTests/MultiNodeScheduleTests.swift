@@ -1,5 +1,6 @@
 import BatonClient
 import BatonCore
+import BatonTesting
 import Foundation
 import Testing
 
@@ -36,7 +37,7 @@ extension EndToEnd {
                 let url = try await p.url(timeout: .seconds(60))
                 nodes.append(Node(process: p, client: BatonClient(servers: [URL(string: url)!], requestTimeout: .seconds(10))))
             }
-            let leaderIndex = try await eventually("a node to become leader", timeout: .seconds(20)) { () -> Int? in
+            let leaderIndex = try await eventually("a node to become leader", within: .seconds(20)) { () -> Int? in
                 nodes.firstIndex { $0.isLeader }
             }
             #expect(nodes.filter(\.isLeader).count == 1, "exactly one leader")
@@ -46,7 +47,7 @@ extension EndToEnd {
             // Created on the node that is not the leader: the leader's firer must see it.
             let definition = ScheduleDefinition(name: "tick", every: "1s", misfire: "catch-up", task: NewTask(kind: "noop", queue: "ticks"))
             // A node serves as soon as it listens, while its store may still be migrating.
-            try await eventually("the schema to be migrated", timeout: .seconds(20)) { () -> Bool? in
+            try await eventually("the schema to be migrated", within: .seconds(20)) { () -> Bool? in
                 do {
                     _ = try await other.client.scheduleUpsert(definition)
                     return true
@@ -55,7 +56,7 @@ extension EndToEnd {
                 }
             }
             let created = ContinuousClock.now
-            try await eventually("the first tick's task", timeout: .seconds(8)) { () -> Bool? in
+            try await eventually("the first tick's task", within: .seconds(8)) { () -> Bool? in
                 try await Self.ticks(other.client, schedule: "tick").tasks > 0 ? true : nil
             }
             let firstAfter = ContinuousClock.now - created
@@ -69,7 +70,7 @@ extension EndToEnd {
             let killedAt = ContinuousClock.now
             let killedWall = Date()
             try await leader.process.waitForExit(timeout: .seconds(10))
-            try await eventually("the other node to become leader", timeout: .seconds(10)) { other.isLeader ? true : nil }
+            try await eventually("the other node to become leader", within: .seconds(10)) { other.isLeader ? true : nil }
             let failover = ContinuousClock.now - killedAt
             print("MultiNodeSchedule: leadership moved \(failover) after the SIGKILL")
             #expect(failover < .seconds(5))

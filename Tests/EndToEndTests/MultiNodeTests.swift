@@ -1,5 +1,6 @@
 import BatonClient
 import BatonCore
+import BatonTesting
 import Foundation
 import Synchronization
 import Testing
@@ -86,7 +87,7 @@ extension EndToEnd {
         static func waitUntilDrained(_ node: NodeHandle, queue: String = "default", succeeded: Int, timeout: Duration) async throws
             -> QueueCounts
         {
-            try await eventually("\(succeeded) tasks of \(queue) to succeed", timeout: timeout) { () -> QueueCounts? in
+            try await eventually("\(succeeded) tasks of \(queue) to succeed", within: timeout) { () -> QueueCounts? in
                 let c = try await counts(node, queue: queue)
                 let open = c.count(.pending) + c.count(.ready) + c.count(.running)
                 if open == 0 && c.count(.succeeded) >= succeeded { return c }
@@ -140,7 +141,7 @@ extension EndToEnd {
             let rc = posix_spawn(&pid, path, &actions, nil, argv, environ)
             guard rc == 0 else { throw ProcessError.exited("posix_spawn \(path): error \(rc)") }
             let child = pid
-            let status = try await eventually("\(path) to exit", timeout: timeout) { () -> Int32? in
+            let status = try await eventually("\(path) to exit", within: timeout) { () -> Int32? in
                 var status: Int32 = 0
                 return waitpid(child, &status, WNOHANG) == child ? status : nil
             }
@@ -196,7 +197,7 @@ extension EndToEnd {
         /// `baton bench` on PostgreSQL with two nodes: it runs, reports, and drops the schema it
         /// made for the run.
         @Test func benchOnPostgresWithTwoNodesCleansUp() async throws {
-            guard let base = TestPostgres.baseURL(for: "benchOnPostgresWithTwoNodesCleansUp") else { return }
+            guard let base = TestPostgres.url(for: "benchOnPostgresWithTwoNodesCleansUp") else { return }
             let result = try await baton(
                 ["bench", "--json", "--store", base, "--workers", "http", "--nodes", "2", "--tasks", "2000", "--concurrency", "200"],
                 timeout: .seconds(90))
@@ -279,7 +280,7 @@ extension EndToEnd {
             let dir = try TempDir()
             let nodes = try await Self.startNodes(2, store: store, extra: ["--rescue-interval", "0.3", "--backoff", "0.1"])
             defer { for n in nodes { n.process.signal(SIGKILL) } }
-            let leaderIndex = try await eventually("a node to become leader", timeout: .seconds(20)) { () -> Int? in
+            let leaderIndex = try await eventually("a node to become leader", within: .seconds(20)) { () -> Int? in
                 nodes.firstIndex { $0.process.stderr.contains("became leader") }
             }
             try await Task.sleep(for: .milliseconds(300))
@@ -293,7 +294,7 @@ extension EndToEnd {
                 id: "stranded", servers: [leader.url], record: dir.path("stranded.txt"), concurrency: 8, lease: 2, queues: "slow")
             defer { stranded.signal(SIGKILL) }
             let slow = try await leader.client.submit(Self.recordTasks(6, queue: "slow", ms: 4000)).map(\.id)
-            try await eventually("the stranded worker to hold the slow tasks", timeout: .seconds(20)) { () -> Bool? in
+            try await eventually("the stranded worker to hold the slow tasks", within: .seconds(20)) { () -> Bool? in
                 for id in slow where try await leader.client.get(id).leaseOwner != "stranded" { return nil }
                 return true
             }
@@ -315,7 +316,7 @@ extension EndToEnd {
             leader.process.signal(SIGKILL)
             try await leader.process.waitForExit(timeout: .seconds(10))
             let killedAt = ContinuousClock.now
-            async let takeover = eventually("the survivor to become leader", timeout: .seconds(20)) {
+            async let takeover = eventually("the survivor to become leader", within: .seconds(20)) {
                 survivor.process.stderr.contains("became leader") ? ContinuousClock.now - killedAt : nil
             }
             var afterKill: [TaskID] = []
@@ -323,7 +324,7 @@ extension EndToEnd {
             acknowledged += afterKill
             let tookOver = try await takeover
             #expect(tookOver < .seconds(10), "leadership moved only after \(tookOver)")
-            try await eventually("the worker that preferred the dead node to fail over", timeout: .seconds(20)) {
+            try await eventually("the worker that preferred the dead node to fail over", within: .seconds(20)) {
                 preferLeader.stderr.contains("failing over") ? true : nil
             }
             try await Self.waitUntilDrained(survivor, succeeded: acknowledged.count, timeout: .seconds(60))
@@ -360,8 +361,8 @@ extension EndToEnd {
         /// submission was acknowledged (201) runs and succeeds.
         @Test func restartingPostgresUnderLoadLosesNoAcknowledgedTask() async throws {
             guard let store = TestPostgres.storeURL(for: "restartingPostgresUnderLoadLosesNoAcknowledgedTask") else { return }
-            guard let control = TestPostgres.control, let base = TestPostgres.baseURL(for: "restart") else {
-                if TestPostgres.environment["CI"] == "true" { Issue.record("BATON_TEST_PG_CTL/PGDATA/PG_USER not set in CI") }
+            guard let control = TestPostgres.control, let base = TestPostgres.url(for: "restart") else {
+                if TestPostgres.isCI { Issue.record("BATON_TEST_PG_CTL/PGDATA/PG_USER not set in CI") }
                 return
             }
             // with-postgres.sh runs with synchronous_commit=off, under which a crash loses the last
@@ -468,7 +469,7 @@ extension EndToEnd {
                 print("pg restart: down 3.5 s, start took \(took.seconds) s")
                 // The nodes come back by themselves: /ready answers 200 again on both.
                 for node in nodes {
-                    try await eventually("\(node.url) to be ready again", timeout: .seconds(30)) {
+                    try await eventually("\(node.url) to be ready again", within: .seconds(30)) {
                         await Self.probe(node.url + "/ready").status == 200 ? true : nil
                     }
                 }

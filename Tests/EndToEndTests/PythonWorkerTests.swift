@@ -1,5 +1,6 @@
 import BatonClient
 import BatonCore
+import BatonTesting
 import Foundation
 import Testing
 
@@ -57,13 +58,13 @@ extension EndToEnd {
             try process.run()
             defer { if process.isRunning { process.terminate() } }
             // It announces itself with its kinds (GET /v1/workers).
-            let announced = try await eventually("the Python worker to announce itself", timeout: .seconds(10)) {
+            let announced = try await eventually("the Python worker to announce itself", within: .seconds(10)) {
                 () -> WorkerInfo? in try await client.workers().first { $0.version == "python-example/1" }
             }
             #expect(Set(announced.kinds.map(\.name)) == ["py.add", "py.upper", "py.div", "py.sleep"])
             #expect(announced.concurrency == 8 && announced.queues == ["default"])
 
-            let exited = try await eventually("the Python worker to exit", timeout: .seconds(30)) { process.isRunning ? nil : true }
+            let exited = try await eventually("the Python worker to exit", within: .seconds(30)) { process.isRunning ? nil : true }
             let workerLog = (try? String(contentsOf: log, encoding: .utf8)) ?? ""
             #expect(exited && process.terminationStatus == 0, "worker log:\n\(workerLog)")
 

@@ -1,6 +1,7 @@
 import BatonClient
 import BatonCore
 import BatonSQLite
+import BatonTesting
 import Foundation
 import Testing
 
@@ -46,7 +47,7 @@ extension EndToEnd {
             // longer than submitting two batches takes on a loaded machine).
             let sleeps = try await client.submit(
                 (0..<8).map { _ in NewTask(kind: "sleep", args: try! RawJSON(validating: #"{"seconds":6}"#), priority: 9) })
-            let held = try await eventually("the victim to hold running tasks", timeout: .seconds(30)) { () -> [(TaskID, String)]? in
+            let held = try await eventually("the victim to hold running tasks", within: .seconds(30)) { () -> [(TaskID, String)]? in
                 let l = try Self.leases(db: db, owner: "victim")
                 return l.isEmpty ? nil : l
             }
@@ -65,7 +66,7 @@ extension EndToEnd {
             #expect(echoes.count == 10_000)
 
             let store = try await SQLiteTaskStore.open(SQLiteStoreConfiguration(path: db))
-            try await eventually("every task to finish", timeout: .seconds(120)) { () -> Bool? in
+            try await eventually("every task to finish", within: .seconds(120)) { () -> Bool? in
                 let c = try await store.queueCounts().first { $0.name == "default" }
                 return c?.count(.succeeded) == 10_008 ? true : nil
             }

@@ -1,5 +1,6 @@
 import BatonCore
 import BatonSQLite
+import BatonTesting
 import Foundation
 import Testing
 
@@ -68,7 +69,7 @@ extension EndToEnd {
             let store = try await SQLiteTaskStore.open(SQLiteStoreConfiguration(path: db))
             defer { try? store.close() }
             let taskID = try #require(TaskID(id), "\(submitted.stderr)")
-            try await eventually("the sleep task to run", timeout: .seconds(10)) { () -> Bool? in
+            try await eventually("the sleep task to run", within: .seconds(10)) { () -> Bool? in
                 try await store.taskGet(taskID)?.state == .running ? true : nil
             }
             let cancelled = try await baton(["cancel", id, "--db", db])
@@ -76,7 +77,7 @@ extension EndToEnd {
             let start = ContinuousClock.now
             #expect(try await store.taskGet(taskID)?.state == .cancelled)
             // Heartbeats every 0.2 s report the cancel; the handler stops.
-            try await eventually("the node to log that the handler stopped", timeout: .seconds(8)) { () -> Bool? in
+            try await eventually("the node to log that the handler stopped", within: .seconds(8)) { () -> Bool? in
                 node.stderr.contains("task stopped") ? true : nil
             }
             // Long before the task's 30 s; the bound leaves room for a slow machine.

@@ -1,5 +1,6 @@
 import BatonCore
 import BatonSQLite
+import BatonTesting
 import Foundation
 import Testing
 
@@ -18,7 +19,7 @@ extension EndToEnd {
             let tasks = try (0..<1000).map { NewTask(kind: "echo", args: try RawJSON(validating: #"{"n":\#($0)}"#)) }
             let created = try await store.taskEnqueueMany(TaskEnqueueParams(tasks: tasks))
             #expect(created.count == 1000)
-            try await eventually("1,000 tasks to succeed", timeout: .seconds(60)) { () -> Bool? in
+            try await eventually("1,000 tasks to succeed", within: .seconds(60)) { () -> Bool? in
                 try await store.queueCounts().first { $0.name == "default" }?.count(.succeeded) == 1000 ? true : nil
             }
             for task in created {
@@ -113,7 +114,7 @@ extension EndToEnd {
             let second = try BatonProcess(args)
             defer { Task { await second.stop() } }
             _ = try await second.url()
-            let done = try await eventually("the rescued task to succeed", timeout: .seconds(30)) { () -> TaskRecord? in
+            let done = try await eventually("the rescued task to succeed", within: .seconds(30)) { () -> TaskRecord? in
                 let t = try await store.taskGet(task.id)
                 return t?.state == .succeeded ? t : nil
             }

@@ -1,7 +1,7 @@
 import BatonCore
 import BatonSQLite
+import BatonTesting
 import Foundation
-import Logging
 import PropertyBased
 import Synchronization
 import Testing
@@ -26,14 +26,13 @@ struct LifecycleModelTests {
 
     @Test("SQLite agrees with the lifecycle model")
     func sqlite() async throws {
-        let root = FileManager.default.temporaryDirectory.appendingPathComponent("baton-lifecycle-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: root, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(at: root) }
+        let root = try TempDir(prefix: "baton-lifecycle")
+        defer { root.remove() }
         try await check("SQLite", CommandRunner(promotion: .promoteAllInClaim), lanes: 2) { _ in
             { runID in
                 // A database of its own per run, its clock standing still until the run moves it.
                 let clock = ManualClock(microsecondsSince1970: CommandRunner.start)
-                let path = root.appendingPathComponent("run-\(runID).db").path
+                let path = root.path("run-\(runID).db")
                 let store = try await SQLiteTaskStore.open(
                     SQLiteStoreConfiguration(path: path, defaultRetry: CommandRunner.ackDefault.retryPolicy!, clock: .manual(clock)))
                 return RunEnvironment(
@@ -46,19 +45,9 @@ struct LifecycleModelTests {
         }
     }
 
-    static var postgresEnabled: Bool {
-        let environment = ProcessInfo.processInfo.environment
-        if environment["BATON_TEST_POSTGRES_URL"]?.isEmpty == false || environment["CI"] == "true" { return true }
-        print("LifecycleModelTests: PostgreSQL skipped, BATON_TEST_POSTGRES_URL not set (run under scripts/with-postgres.sh)")
-        return false
-    }
-
-    @Test("PostgreSQL agrees with the lifecycle model", .enabled(if: postgresEnabled))
+    @Test("PostgreSQL agrees with the lifecycle model", .enabled(if: TestPostgres.enabled(for: "LifecycleModelTests (PostgreSQL)")))
     func postgres() async throws {
-        guard let url = ProcessInfo.processInfo.environment["BATON_TEST_POSTGRES_URL"], !url.isEmpty else {
-            Issue.record("BATON_TEST_POSTGRES_URL not set")
-            return
-        }
+        guard let url = TestPostgres.url(for: "LifecycleModelTests (PostgreSQL)") else { return }
         let stores = Mutex<[(PostgresTaskStore, Task<Void, any Error>)]>([])
         do {
             // Four stores, each on a schema (and a clock) of its own, run sequences at once:
@@ -84,7 +73,7 @@ struct LifecycleModelTests {
             Issue.record(error)
         }
         for (store, running) in stores.withLock({ $0 }) {
-            _ = try? await store.queryForTesting("DROP SCHEMA IF EXISTS \"\(store.configuration.schema)\" CASCADE")
+            try? await store.dropSchema()
             store.shutdown()
             _ = await running.result
         }
@@ -95,15 +84,13 @@ struct LifecycleModelTests {
     /// before pg_catalog (`schemaClock`), so it replaces the built-in in every statement the
     /// store runs, the prepared hot ones included; it is created before the store runs any.
     private static func startPostgres(url: String) async throws -> (PostgresTaskStore, Task<Void, any Error>) {
-        let schema = "baton_model_" + UUID().uuidString.replacingOccurrences(of: "-", with: "").prefix(16).lowercased()
+        let schema = TestPostgres.freshSchema(prefix: "baton_model_")
         var configuration = try PostgresStoreConfiguration(url: url, schema: schema)
         configuration.poolSize = 2
         configuration.applicationName = "baton-test-\(schema)"
         configuration.defaultRetry = CommandRunner.ackDefault.retryPolicy!
         configuration.schemaClock = true
-        var logger = Logger(label: "baton.lifecycle-model.postgres")
-        logger.logLevel = .error
-        let store = PostgresTaskStore(configuration: configuration, logger: logger)
+        let store = PostgresTaskStore(configuration: configuration, logger: TestPostgres.logger)
         let running = Task { try await store.run() }
         try await store.migrate()
         let quoted = "\"\(schema)\""

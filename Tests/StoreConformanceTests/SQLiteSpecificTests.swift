@@ -1,4 +1,5 @@
 import BatonCore
+import BatonTesting
 import Foundation
 import Testing
 
@@ -7,14 +8,6 @@ import Testing
 /// What only the SQLite store does: refusing files that are not Baton's, reopening, counters.
 @Suite("SQLite store")
 struct SQLiteSpecificTests {
-    /// A fresh temporary directory, removed after `body`.
-    private func withDirectory<T>(_ body: (URL) async throws -> T) async throws -> T {
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("baton-sqlite-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(at: directory) }
-        return try await body(directory)
-    }
-
     /// A real SQLite database that is not Baton's: a Baton database, closed (so its WAL is
     /// checkpointed away), whose application id is then changed.
     private func makeDatabase(at path: String, applicationID: Int32) async throws {
@@ -44,7 +37,7 @@ struct SQLiteSpecificTests {
     }
 
     @Test func foreignDatabaseIsRefusedAndLeftUnchanged() async throws {
-        try await withDirectory { directory in
+        try await withTempDir(prefix: "baton-sqlite") { directory in
             let noID = directory.appendingPathComponent("other.db").path
             try await makeDatabase(at: noID, applicationID: 0)
             try await expectRefusedUnchanged(noID)
@@ -56,7 +49,7 @@ struct SQLiteSpecificTests {
     }
 
     @Test func garbageFileIsRefusedAndLeftUnchanged() async throws {
-        try await withDirectory { directory in
+        try await withTempDir(prefix: "baton-sqlite") { directory in
             let text = directory.appendingPathComponent("notes.txt").path
             try Data("these are my notes, not a database\n".utf8).write(to: URL(fileURLWithPath: text))
             try await expectRefusedUnchanged(text)
@@ -76,7 +69,7 @@ struct SQLiteSpecificTests {
     }
 
     @Test func databaseFromANewerBatonIsRefused() async throws {
-        try await withDirectory { directory in
+        try await withTempDir(prefix: "baton-sqlite") { directory in
             let path = directory.appendingPathComponent("future.db").path
             let store = try await SQLiteTaskStore.open(.init(path: path))
             try await store.executeForTesting("INSERT INTO grdb_migrations (identifier) VALUES ('v99-from-the-future')")
@@ -86,7 +79,7 @@ struct SQLiteSpecificTests {
     }
 
     @Test func unusablePathIsUnavailable() async throws {
-        try await withDirectory { directory in
+        try await withTempDir(prefix: "baton-sqlite") { directory in
             let missing = directory.appendingPathComponent("no/such/dir/baton.db").path
             await expectError(.unavailable) { try await SQLiteTaskStore.open(.init(path: missing)) }
             #expect(!FileManager.default.fileExists(atPath: missing))
@@ -95,7 +88,7 @@ struct SQLiteSpecificTests {
     }
 
     @Test func emptyFileIsInitialisedAndReopeningKeepsTasks() async throws {
-        try await withDirectory { directory in
+        try await withTempDir(prefix: "baton-sqlite") { directory in
             let path = directory.appendingPathComponent("baton.db").path
             try Data().write(to: URL(fileURLWithPath: path))
             let first = try await SQLiteTaskStore.open(.init(path: path, synchronous: .full))
@@ -112,7 +105,7 @@ struct SQLiteSpecificTests {
     }
 
     @Test func statsCountStatementsAndTransactions() async throws {
-        try await withDirectory { directory in
+        try await withTempDir(prefix: "baton-sqlite") { directory in
             let store = try await SQLiteTaskStore.open(.init(path: directory.appendingPathComponent("baton.db").path))
             #expect(store.stats == SQLiteStoreStats())
             try await store.enqueue((0..<1200).map { _ in NewTask(kind: "k") })
@@ -138,7 +131,7 @@ struct SQLiteSpecificTests {
     }
 
     @Test func busyDatabaseIsUnavailableAfterTheTimeout() async throws {
-        try await withDirectory { directory in
+        try await withTempDir(prefix: "baton-sqlite") { directory in
             let path = directory.appendingPathComponent("baton.db").path
             let holder = try await SQLiteTaskStore.open(.init(path: path))
             let waiter = try await SQLiteTaskStore.open(.init(path: path, busyTimeout: .milliseconds(100)))
@@ -159,7 +152,7 @@ struct SQLiteSpecificTests {
     }
 
     @Test func hotStatementsUseTheirIndexes() async throws {
-        try await withDirectory { directory in
+        try await withTempDir(prefix: "baton-sqlite") { directory in
             let store = try await SQLiteTaskStore.open(.init(path: directory.appendingPathComponent("baton.db").path))
             try await store.enqueue((0..<100).map { NewTask(kind: "k\($0 % 3)", queue: "q\($0 % 4)") })
             let rowid = "SEARCH tasks USING INTEGER PRIMARY KEY"
@@ -189,7 +182,7 @@ struct SQLiteSpecificTests {
     /// pointing at another task's row is refused and changes neither task, and a token without
     /// a `seq` (as Baton made them before) still completes its task.
     @Test func completionsFindTheirRowByTheTokensSeq() async throws {
-        try await withDirectory { directory in
+        try await withTempDir(prefix: "baton-sqlite") { directory in
             let store = try await SQLiteTaskStore.open(.init(path: directory.appendingPathComponent("baton.db").path))
             try await store.enqueue((0..<3).map { _ in NewTask(kind: "k", maxAttempts: 1) })
             let claimed = try await store.claim(max: 3)
@@ -232,7 +225,7 @@ struct SQLiteSpecificTests {
     /// A database written before migration v3 gets the terminal index with its new condition
     /// and keeps its tasks: finished ones are still found by the retention purge, ready ones claimed.
     @Test func migrationV3RebuildsTheTerminalIndex() async throws {
-        try await withDirectory { directory in
+        try await withTempDir(prefix: "baton-sqlite") { directory in
             let path = directory.appendingPathComponent("old.db").path
             let columns = "id, kind, queue, args, priority, state, max_attempts, run_at, created_at, finished_at"
             let finished = TaskID.generate()
@@ -265,7 +258,7 @@ struct SQLiteSpecificTests {
     /// A large batch of completions goes through several multi-row statements; each ack
     /// still gets its own outcome (applied, stale token, cancelled, unknown task), in order.
     @Test func largeAckBatchReportsEachOutcome() async throws {
-        try await withDirectory { directory in
+        try await withTempDir(prefix: "baton-sqlite") { directory in
             let store = try await SQLiteTaskStore.open(.init(path: directory.appendingPathComponent("baton.db").path))
             try await store.enqueue((0..<300).map { _ in NewTask(kind: "k") })
             let claimed = try await store.taskClaim(.init(worker: "w", queues: ["default"], max: 300))

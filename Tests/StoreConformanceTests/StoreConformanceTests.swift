@@ -1,94 +1,260 @@
 import BatonCore
-import Foundation
+import BatonTesting
 import Testing
 
-/// The one suite every `TaskStore` must pass, written against the protocol only. A backend
-/// joins by adding its factory to `storeFactories`.
+/// Every backend the suite runs against: SQLite, and PostgreSQL when `BATON_TEST_POSTGRES_URL`
+/// is set or in CI (where a missing URL fails each of its runs).
+let storeFactories: [any StoreFactory] =
+    [SQLiteStoreFactory()] + (TestPostgres.enabled(for: "StoreConformanceTests") ? [PostgresStoreFactory()] : [])
+
+/// The factories whose stores have the scheduling capabilities (`UniqueTaskStore`,
+/// `ScheduleStore`, `QueueAdminStore`): every backend (SQLite and PostgreSQL).
+let schedulingFactories: [any StoreFactory] = storeFactories
+
+/// The store conformance suite of BatonTesting (`StoreConformance`), one test per check, run
+/// against every backend. A check added to the kit gets its test here.
 @Suite("TaskStore conformance")
 struct StoreConformanceTests {
     // MARK: Enqueue
 
     @Test(arguments: storeFactories)
     func enqueueStoresEveryFieldAsGiven(_ factory: any StoreFactory) async throws {
-        try await withStore(factory) { store in
-            let id = TaskID.generate()
-            let before = try await store.now()
-            let records = try await store.enqueue(
-                NewTask(
-                    kind: "email.send", args: RawJSON(trusted: #"{"to": "a@b.c", "n":[1, 2]}"#), queue: "mail", priority: 7,
-                    maxAttempts: 4, timeout: 2.5, retry: .fixed(.seconds(3)), uniqueKey: "welcome-42", tags: ["x", "y"], id: id),
-                NewTask(kind: "noop"))
-            #expect(records.count == 2)
-            let stored = try await store.require(id)
-            #expect(stored == records[0])
-            #expect(stored.kind == "email.send")
-            #expect(stored.queue == "mail")
-            #expect(stored.args.text == #"{"to": "a@b.c", "n":[1, 2]}"#, "arguments are carried as given, never re-encoded")
-            #expect(stored.priority == 7)
-            #expect(stored.state == .ready)
-            #expect(stored.attempt == 0)
-            #expect(stored.maxAttempts == 4)
-            #expect(stored.timeout == 2.5)
-            #expect(stored.retry == .fixed(.seconds(3)))
-            #expect(stored.uniqueKey == "welcome-42")
-            #expect(stored.tags == ["x", "y"])
-            #expect(stored.errors.isEmpty)
-            #expect(stored.result == nil && stored.leaseOwner == nil && stored.finishedAt == nil)
-            #expect(gap(stored.createdAt, before) < 1)
-            let generated = try await store.require(records[1].id)
-            #expect(generated.queue == Defaults.queue && generated.priority == Defaults.priority)
-            #expect(generated.maxAttempts == Defaults.maxAttempts && generated.retry == nil && generated.tags.isEmpty)
-        }
+        try await StoreConformance.enqueueStoresEveryFieldAsGiven(factory)
     }
 
     @Test(arguments: storeFactories)
     func enqueueFiresTheReadySignal(_ factory: any StoreFactory) async throws {
-        try await withStore(factory) { store in
-            let seen = store.readySignal.generation
-            try await store.enqueue(NewTask(kind: "k"))
-            #expect(store.readySignal.generation != seen)
-        }
+        try await StoreConformance.enqueueFiresTheReadySignal(factory)
     }
 
     @Test(arguments: storeFactories)
     func invalidTaskIsRejectedAndNothingIsWritten(_ factory: any StoreFactory) async throws {
-        try await withStore(factory) { store in
-            await expectError(.invalidArgument) { try await store.enqueue(NewTask(kind: "k", priority: 11)) }
-            await expectError(.invalidArgument) {
-                try await store.enqueue(NewTask(kind: "a"), NewTask(kind: "bad kind!"), NewTask(kind: "c"))
-            }
-            let all = try await store.all()
-            #expect(all.isEmpty)
-        }
+        try await StoreConformance.invalidTaskIsRejectedAndNothingIsWritten(factory)
     }
 
     @Test(arguments: storeFactories)
     func duplicateIDIsAConflictAndTheBatchIsNotStored(_ factory: any StoreFactory) async throws {
-        try await withStore(factory) { store in
-            let id = TaskID.generate()
-            try await store.enqueue(NewTask(kind: "first", id: id))
-            await expectError(.conflict) {
-                try await store.enqueue(NewTask(kind: "a"), NewTask(kind: "b", id: id), NewTask(kind: "c"))
-            }
-            let other = TaskID.generate()
-            await expectError(.conflict) {
-                try await store.enqueue(NewTask(kind: "a", id: other), NewTask(kind: "b", id: other))
-            }
-            let all = try await store.all()
-            #expect(all.map(\.kind) == ["first"])
-            #expect(try await store.taskGet(other) == nil)
-        }
+        try await StoreConformance.duplicateIDIsAConflictAndTheBatchIsNotStored(factory)
     }
 
     @Test(arguments: storeFactories)
     func largeBatchIsStoredInOrder(_ factory: any StoreFactory) async throws {
-        try await withStore(factory) { store in
-            let tasks = (0..<1234).map { NewTask(kind: "k", args: RawJSON(trusted: "{\"i\":\($0)}")) }
-            let records = try await store.enqueue(tasks)
-            #expect(records.count == 1234)
-            let claimed = try await store.claim(max: 2000)
-            #expect(claimed.map(\.task.args.text) == tasks.map(\.args.text))
-            #expect(Set(claimed.map(\.task.id)) == Set(records.map(\.id)))
-        }
+        try await StoreConformance.largeBatchIsStoredInOrder(factory)
+    }
+
+    // MARK: Claims
+
+    @Test(arguments: storeFactories)
+    func claimOrderIsPriorityThenRunAtThenSubmission(_ factory: any StoreFactory) async throws {
+        try await StoreConformance.claimOrderIsPriorityThenRunAtThenSubmission(factory)
+    }
+
+    @Test(arguments: storeFactories)
+    func claimRespectsMaxAndSetsTheLease(_ factory: any StoreFactory) async throws {
+        try await StoreConformance.claimRespectsMaxAndSetsTheLease(factory)
+    }
+
+    @Test(arguments: storeFactories)
+    func delayedTaskIsNotClaimedEarlyAndIsClaimedOnceDue(_ factory: any StoreFactory) async throws {
+        try await StoreConformance.delayedTaskIsNotClaimedEarlyAndIsClaimedOnceDue(factory)
+    }
+
+    @Test(arguments: storeFactories)
+    func runAtInTheFutureIsPending(_ factory: any StoreFactory) async throws {
+        try await StoreConformance.runAtInTheFutureIsPending(factory)
+    }
+
+    @Test(arguments: storeFactories)
+    func sharesAreServedInOrderEachUpToItsMax(_ factory: any StoreFactory) async throws {
+        try await StoreConformance.sharesAreServedInOrderEachUpToItsMax(factory)
+    }
+
+    @Test(arguments: storeFactories)
+    func claimFiltersByQueueAndKind(_ factory: any StoreFactory) async throws {
+        try await StoreConformance.claimFiltersByQueueAndKind(factory)
+    }
+
+    @Test(arguments: storeFactories)
+    func taskOfAKindNobodyClaimsStaysReady(_ factory: any StoreFactory) async throws {
+        try await StoreConformance.taskOfAKindNobodyClaimsStaysReady(factory)
+    }
+
+    @Test(arguments: storeFactories)
+    func concurrentBatchClaimsNeverShareATask(_ factory: any StoreFactory) async throws {
+        try await StoreConformance.concurrentBatchClaimsNeverShareATask(factory)
+    }
+
+    // MARK: Acks, heartbeats, releases
+
+    @Test(arguments: storeFactories)
+    func completionIsFencedByTheLeaseToken(_ factory: any StoreFactory) async throws {
+        try await StoreConformance.completionIsFencedByTheLeaseToken(factory)
+    }
+
+    @Test(arguments: storeFactories)
+    func batchOfAcksAppliesEachInOrder(_ factory: any StoreFactory) async throws {
+        try await StoreConformance.batchOfAcksAppliesEachInOrder(factory)
+    }
+
+    @Test(arguments: storeFactories)
+    func failureRetriesPerPolicyUntilAttemptsAreExhausted(_ factory: any StoreFactory) async throws {
+        try await StoreConformance.failureRetriesPerPolicyUntilAttemptsAreExhausted(factory)
+    }
+
+    @Test(arguments: storeFactories)
+    func notRetryableFailureIsFinal(_ factory: any StoreFactory) async throws {
+        try await StoreConformance.notRetryableFailureIsFinal(factory)
+    }
+
+    @Test(arguments: storeFactories)
+    func retryAfterOverridesThePolicy(_ factory: any StoreFactory) async throws {
+        try await StoreConformance.retryAfterOverridesThePolicy(factory)
+    }
+
+    @Test(arguments: storeFactories)
+    func retryDueNowIsClaimableAtOnce(_ factory: any StoreFactory) async throws {
+        try await StoreConformance.retryDueNowIsClaimableAtOnce(factory)
+    }
+
+    @Test(arguments: storeFactories)
+    func heartbeatExtendsThenReportsCancelAndLoss(_ factory: any StoreFactory) async throws {
+        try await StoreConformance.heartbeatExtendsThenReportsCancelAndLoss(factory)
+    }
+
+    @Test(arguments: storeFactories)
+    func expiredLeaseIsRescuedAndTheLateCompletionRefused(_ factory: any StoreFactory) async throws {
+        try await StoreConformance.expiredLeaseIsRescuedAndTheLateCompletionRefused(factory)
+    }
+
+    @Test(arguments: storeFactories)
+    func releaseReturnsToReadyWithoutUsingAnAttempt(_ factory: any StoreFactory) async throws {
+        try await StoreConformance.releaseReturnsToReadyWithoutUsingAnAttempt(factory)
+    }
+
+    // MARK: Maintenance
+
+    @Test(arguments: storeFactories)
+    func retentionDeletesOnlyTerminalTasksOlderThanTheCutoff(_ factory: any StoreFactory) async throws {
+        try await StoreConformance.retentionDeletesOnlyTerminalTasksOlderThanTheCutoff(factory)
+    }
+
+    @Test(arguments: storeFactories)
+    func nextDueAtIsTheEarliestPendingTaskOfTheQueues(_ factory: any StoreFactory) async throws {
+        try await StoreConformance.nextDueAtIsTheEarliestPendingTaskOfTheQueues(factory)
+    }
+
+    @Test(arguments: storeFactories)
+    func kindRetryPolicyAppliesToFailuresAndRescues(_ factory: any StoreFactory) async throws {
+        try await StoreConformance.kindRetryPolicyAppliesToFailuresAndRescues(factory)
+    }
+
+    @Test(arguments: storeFactories)
+    func clockIsCurrent(_ factory: any StoreFactory) async throws {
+        try await StoreConformance.clockIsCurrent(factory)
+    }
+
+    // MARK: Operator calls
+
+    @Test(arguments: storeFactories)
+    func cancelStopsPendingReadyAndRunningTasks(_ factory: any StoreFactory) async throws {
+        try await StoreConformance.cancelStopsPendingReadyAndRunningTasks(factory)
+    }
+
+    @Test(arguments: storeFactories)
+    func cancelOfAFinishedTaskIsAConflict(_ factory: any StoreFactory) async throws {
+        try await StoreConformance.cancelOfAFinishedTaskIsAConflict(factory)
+    }
+
+    @Test(arguments: storeFactories)
+    func operatorRetryGivesAFinishedTaskANewAttempt(_ factory: any StoreFactory) async throws {
+        try await StoreConformance.operatorRetryGivesAFinishedTaskANewAttempt(factory)
+    }
+
+    @Test(arguments: storeFactories)
+    func deleteRemovesOnlyFinishedTasks(_ factory: any StoreFactory) async throws {
+        try await StoreConformance.deleteRemovesOnlyFinishedTasks(factory)
+    }
+
+    @Test(arguments: storeFactories)
+    func listPagesNewestFirstWithoutDuplicates(_ factory: any StoreFactory) async throws {
+        try await StoreConformance.listPagesNewestFirstWithoutDuplicates(factory)
+    }
+
+    @Test(arguments: storeFactories)
+    func listFiltersByStateQueueAndKind(_ factory: any StoreFactory) async throws {
+        try await StoreConformance.listFiltersByStateQueueAndKind(factory)
+    }
+
+    @Test(arguments: storeFactories)
+    func queueCountsCoverEveryQueueAndState(_ factory: any StoreFactory) async throws {
+        try await StoreConformance.queueCountsCoverEveryQueueAndState(factory)
+    }
+
+    // MARK: Unique tasks, idempotent submits, schedules, paused queues, delays
+
+    @Test(arguments: schedulingFactories)
+    func uniqueKeyIsHeldWhileTheTaskIsActive(_ factory: any StoreFactory) async throws {
+        try await StoreConformance.uniqueKeyIsHeldWhileTheTaskIsActive(factory)
+    }
+
+    @Test(arguments: schedulingFactories)
+    func retryOfAFinishedTaskWhoseKeyIsHeldIsAConflict(_ factory: any StoreFactory) async throws {
+        try await StoreConformance.retryOfAFinishedTaskWhoseKeyIsHeldIsAConflict(factory)
+    }
+
+    @Test(arguments: schedulingFactories)
+    func uniqueWindowCoversFinishedTasksUntilItPasses(_ factory: any StoreFactory) async throws {
+        try await StoreConformance.uniqueWindowCoversFinishedTasksUntilItPasses(factory)
+    }
+
+    @Test(arguments: schedulingFactories)
+    func concurrentUniqueSubmitsFromTwoStoresCreateOneTask(_ factory: any StoreFactory) async throws {
+        try await StoreConformance.concurrentUniqueSubmitsFromTwoStoresCreateOneTask(factory)
+    }
+
+    @Test(arguments: schedulingFactories)
+    func idempotencyKeyAnswersTheFirstTasksAndRefusesADifferentRequest(_ factory: any StoreFactory) async throws {
+        try await StoreConformance.idempotencyKeyAnswersTheFirstTasksAndRefusesADifferentRequest(factory)
+    }
+
+    @Test(arguments: schedulingFactories)
+    func schedulesAreCreatedReplacedPausedAndDeleted(_ factory: any StoreFactory) async throws {
+        try await StoreConformance.schedulesAreCreatedReplacedPausedAndDeleted(factory)
+    }
+
+    @Test(arguments: schedulingFactories)
+    func scheduleFireIsACompareAndSet(_ factory: any StoreFactory) async throws {
+        try await StoreConformance.scheduleFireIsACompareAndSet(factory)
+    }
+
+    @Test(arguments: schedulingFactories)
+    func concurrentFirersFireEachTickExactlyOnce(_ factory: any StoreFactory) async throws {
+        try await StoreConformance.concurrentFirersFireEachTickExactlyOnce(factory)
+    }
+
+    @Test(arguments: schedulingFactories)
+    func pausedQueueIsSkippedByClaimsButAcceptsSubmits(_ factory: any StoreFactory) async throws {
+        try await StoreConformance.pausedQueueIsSkippedByClaimsButAcceptsSubmits(factory)
+    }
+
+    @Test(arguments: storeFactories)
+    func waitingDispatcherClaimsADelayedTaskWhenItBecomesDue(_ factory: any StoreFactory) async throws {
+        try await StoreConformance.waitingDispatcherClaimsADelayedTaskWhenItBecomesDue(factory)
+    }
+}
+
+/// The suite as another store runs it: every check of `StoreConformance.checks`, as arguments
+/// of one parameterized test (here on SQLite). Checks the entry point, and runs a check added
+/// to the kit before it has its own test above.
+@Suite("TaskStore conformance through StoreConformance.checks")
+struct StoreConformanceChecksTests {
+    @Test(arguments: StoreConformance.checks)
+    func sqlitePassesEveryCheck(_ check: StoreConformance.Check) async throws {
+        try await check.run(SQLiteStoreFactory())
+    }
+
+    @Test func checksAreNamedOnceEach() {
+        let names = StoreConformance.checks.map(\.name)
+        #expect(Set(names).count == names.count)
     }
 }

@@ -1,6 +1,7 @@
 import BatonCore
 import BatonNode
 import BatonSQLite
+import BatonTesting
 import Foundation
 import Logging
 import ServiceLifecycle
@@ -8,47 +9,6 @@ import Synchronization
 import Testing
 
 @testable import BatonWorker
-
-/// A fresh SQLite store in its own temporary directory.
-final class TempStore: Sendable {
-    let directory: URL
-    let store: SQLiteTaskStore
-
-    private init(directory: URL, store: SQLiteTaskStore) {
-        self.directory = directory
-        self.store = store
-    }
-
-    static func make(defaultRetry: RetryPolicy = .default) async throws -> TempStore {
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("baton-worker-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-        let store = try await SQLiteTaskStore.open(
-            SQLiteStoreConfiguration(path: directory.appendingPathComponent("baton.db").path, defaultRetry: defaultRetry))
-        return TempStore(directory: directory, store: store)
-    }
-
-    func cleanUp() {
-        try? store.close()
-        try? FileManager.default.removeItem(at: directory)
-    }
-
-    @discardableResult
-    func enqueue(_ tasks: [NewTask]) async throws -> [TaskRecord] {
-        try await store.taskEnqueueMany(TaskEnqueueParams(tasks: tasks))
-    }
-
-    func enqueue(_ task: NewTask) async throws -> TaskRecord {
-        try await enqueue([task])[0]
-    }
-
-    func get(_ id: TaskID) async throws -> TaskRecord {
-        try #require(try await store.taskGet(id))
-    }
-
-    func count(_ state: TaskState, queue: String = Defaults.queue) async throws -> Int {
-        try await store.queueCounts().first { $0.name == queue }?.count(state) ?? 0
-    }
-}
 
 /// A runtime running in a `ServiceGroup`, with the store's dispatcher and completer.
 final class RunningWorker: Sendable {
@@ -82,12 +42,6 @@ final class RunningWorker: Sendable {
     }
 }
 
-func testLogger(_ label: String) -> Logger {
-    var logger = Logger(label: "baton.test.\(label)")
-    logger.logLevel = ProcessInfo.processInfo.environment["BATON_TEST_LOG"] == nil ? .critical : .debug
-    return logger
-}
-
 func workerConfig(
     concurrency: Int = 4, lease: Duration = .seconds(30), grace: Duration = .seconds(5), kinds: [String]? = nil
 ) -> WorkerConfiguration {
@@ -96,26 +50,13 @@ func workerConfig(
         shutdownGrace: grace)
 }
 
-/// Polls `condition` every 10 ms until it holds or `timeout` passes; returns whether it held.
-@discardableResult
-func eventually(
-    timeout: Duration = .seconds(5), _ condition: @Sendable () async throws -> Bool
-) async rethrows -> Bool {
-    let deadline = ContinuousClock.now + timeout
-    while ContinuousClock.now < deadline {
-        if try await condition() { return true }
-        try? await Task.sleep(for: .milliseconds(10))
-    }
-    return try await condition()
-}
-
 /// Waits until the task reaches one of `states`; fails the test if it does not in time.
 @discardableResult
 func waitForState(
     _ store: TempStore, _ id: TaskID, _ states: Set<TaskState>, timeout: Duration = .seconds(5),
     sourceLocation: SourceLocation = #_sourceLocation
 ) async throws -> TaskRecord {
-    let reached = try await eventually(timeout: timeout) { states.contains(try await store.get(id).state) }
+    let reached = try await eventually(within: timeout) { states.contains(try await store.get(id).state) }
     let task = try await store.get(id)
     #expect(reached, "task stayed \(task.state), expected \(states)", sourceLocation: sourceLocation)
     return task

@@ -1,3 +1,4 @@
+import BatonTesting
 import Foundation
 import Synchronization
 import Testing
@@ -21,17 +22,6 @@ enum BatonBinary {
     static var testWorkerPath: String {
         URL(fileURLWithPath: path).deletingLastPathComponent().appendingPathComponent("baton-test-worker").path
     }
-}
-
-/// A temporary directory removed when the test ends.
-final class TempDir: Sendable {
-    let url: URL
-    init() throws {
-        url = FileManager.default.temporaryDirectory.appendingPathComponent("baton-e2e-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
-    }
-    func path(_ name: String) -> String { url.appendingPathComponent(name).path }
-    deinit { try? FileManager.default.removeItem(at: url) }
 }
 
 /// The outcome of a finished `baton` command.
@@ -92,7 +82,7 @@ final class BatonProcess: Sendable {
 
     /// Waits for the node's URL, the first line it prints on stdout.
     func url(timeout: Duration = .seconds(30)) async throws -> String {
-        let line = try await eventually("the node's URL on stdout", timeout: timeout) { () -> String? in
+        let line = try await eventually("the node's URL on stdout", within: timeout) { () -> String? in
             let out = self.stdout
             guard let newline = out.firstIndex(of: "\n") else {
                 if !self.isRunning { throw ProcessError.exited(self.stderr) }
@@ -108,7 +98,7 @@ final class BatonProcess: Sendable {
     /// Waits for the process to exit and returns its status.
     @discardableResult
     func waitForExit(timeout: Duration = .seconds(60)) async throws -> Int32 {
-        try await eventually("process \(pid) to exit", timeout: timeout) { self.exitStatus }
+        try await eventually("process \(pid) to exit", within: timeout) { self.exitStatus }
     }
 
     /// Stops the process (SIGTERM, then SIGKILL) if it still runs.
@@ -134,11 +124,9 @@ final class OutputBuffer: Sendable {
 
 enum ProcessError: Error, CustomStringConvertible {
     case exited(String)
-    case timeout(String)
     var description: String {
         switch self {
         case .exited(let stderr): "the process exited early; stderr:\n\(stderr)"
-        case .timeout(let what): "timed out waiting for \(what)"
         }
     }
 }
@@ -152,15 +140,4 @@ func baton(_ arguments: [String], environment: [String: String] = [:], directory
     // Let the pipe handlers drain what was written just before exit.
     try await Task.sleep(for: .milliseconds(30))
     return CommandResult(status: status, stdout: process.stdout, stderr: process.stderr)
-}
-
-/// Polls `condition` every 20 ms until it returns a value, or fails after `timeout`.
-@discardableResult
-func eventually<T>(_ what: String, timeout: Duration = .seconds(30), _ condition: () async throws -> T?) async throws -> T {
-    let deadline = ContinuousClock.now.advanced(by: timeout)
-    while true {
-        if let value = try await condition() { return value }
-        if ContinuousClock.now >= deadline { throw ProcessError.timeout(what) }
-        try await Task.sleep(for: .milliseconds(20))
-    }
 }

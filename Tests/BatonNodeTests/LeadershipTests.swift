@@ -1,6 +1,6 @@
 import BatonCore
 import BatonNode
-import BatonServer
+import BatonTesting
 import Foundation
 import Logging
 import ServiceLifecycle

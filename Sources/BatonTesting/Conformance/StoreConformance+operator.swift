@@ -2,10 +2,10 @@ import BatonCore
 import Foundation
 import Testing
 
-extension StoreConformanceTests {
-    @Test(arguments: storeFactories)
-    func cancelStopsPendingReadyAndRunningTasks(_ factory: any StoreFactory) async throws {
-        try await withStore(factory) { store in
+extension StoreConformance {
+    /// Cancel stops pending, ready and running tasks.
+    public static func cancelStopsPendingReadyAndRunningTasks(_ factory: any StoreFactory) async throws {
+        try await factory.withStore { store in
             let running = try await store.enqueue(NewTask(kind: "running", priority: 9))[0]
             let claimed = try #require(try await store.claim(max: 1).first)
             #expect(claimed.task.id == running.id)
@@ -29,9 +29,9 @@ extension StoreConformanceTests {
         }
     }
 
-    @Test(arguments: storeFactories)
-    func cancelOfAFinishedTaskIsAConflict(_ factory: any StoreFactory) async throws {
-        try await withStore(factory) { store in
+    /// Cancelling a finished task is a `conflict`.
+    public static func cancelOfAFinishedTaskIsAConflict(_ factory: any StoreFactory) async throws {
+        try await factory.withStore { store in
             let record = try await store.enqueue(NewTask(kind: "k"))[0]
             let claimed = try #require(try await store.claim().first)
             #expect(try await store.complete(claimed) == .applied(.succeeded))
@@ -40,9 +40,9 @@ extension StoreConformanceTests {
         }
     }
 
-    @Test(arguments: storeFactories)
-    func operatorRetryGivesAFinishedTaskANewAttempt(_ factory: any StoreFactory) async throws {
-        try await withStore(factory) { store in
+    /// An operator's retry gives a finished task a new attempt.
+    public static func operatorRetryGivesAFinishedTaskANewAttempt(_ factory: any StoreFactory) async throws {
+        try await factory.withStore { store in
             let record = try await store.enqueue(NewTask(kind: "k", maxAttempts: 1))[0]
             await expectError(.conflict) { try await store.taskRetry(record.id) }
             let claimed = try #require(try await store.claim().first)
@@ -72,9 +72,9 @@ extension StoreConformanceTests {
         }
     }
 
-    @Test(arguments: storeFactories)
-    func deleteRemovesOnlyFinishedTasks(_ factory: any StoreFactory) async throws {
-        try await withStore(factory) { store in
+    /// Delete removes finished tasks only.
+    public static func deleteRemovesOnlyFinishedTasks(_ factory: any StoreFactory) async throws {
+        try await factory.withStore { store in
             let done = try await store.enqueue(NewTask(kind: "done", priority: 9))[0]
             let claimed = try #require(try await store.claim(max: 1).first)
             #expect(try await store.complete(claimed) == .applied(.succeeded))
@@ -88,9 +88,9 @@ extension StoreConformanceTests {
         }
     }
 
-    @Test(arguments: storeFactories)
-    func listPagesNewestFirstWithoutDuplicates(_ factory: any StoreFactory) async throws {
-        try await withStore(factory) { store in
+    /// Listing pages through the tasks newest first, each task once; the last page has no cursor.
+    public static func listPagesNewestFirstWithoutDuplicates(_ factory: any StoreFactory) async throws {
+        try await factory.withStore { store in
             var ids: [TaskID] = []
             for i in 0..<25 {
                 ids += try await store.enqueue(NewTask(kind: "k\(i % 2)", queue: i % 5 == 0 ? "q5" : "default")).map(\.id)
@@ -117,9 +117,9 @@ extension StoreConformanceTests {
         }
     }
 
-    @Test(arguments: storeFactories)
-    func listFiltersByStateQueueAndKind(_ factory: any StoreFactory) async throws {
-        try await withStore(factory) { store in
+    /// Listing filters by state, queue and kind.
+    public static func listFiltersByStateQueueAndKind(_ factory: any StoreFactory) async throws {
+        try await factory.withStore { store in
             try await store.enqueue(
                 NewTask(kind: "a", queue: "q1", priority: 9), NewTask(kind: "b", queue: "q1"), NewTask(kind: "a", queue: "q2"),
                 NewTask(kind: "b", queue: "q2", delay: 60))
@@ -143,9 +143,9 @@ extension StoreConformanceTests {
         }
     }
 
-    @Test(arguments: storeFactories)
-    func queueCountsCoverEveryQueueAndState(_ factory: any StoreFactory) async throws {
-        try await withStore(factory) { store in
+    /// Queue counts cover every queue and state.
+    public static func queueCountsCoverEveryQueueAndState(_ factory: any StoreFactory) async throws {
+        try await factory.withStore { store in
             #expect(try await store.queueCounts().isEmpty)
             try await store.enqueue(
                 NewTask(kind: "k", queue: "zeta"), NewTask(kind: "k", queue: "alpha", priority: 9), NewTask(kind: "k", queue: "alpha"),

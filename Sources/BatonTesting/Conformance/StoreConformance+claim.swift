@@ -2,10 +2,10 @@ import BatonCore
 import Foundation
 import Testing
 
-extension StoreConformanceTests {
-    @Test(arguments: storeFactories)
-    func claimOrderIsPriorityThenRunAtThenSubmission(_ factory: any StoreFactory) async throws {
-        try await withStore(factory) { store in
+extension StoreConformance {
+    /// Claims take the highest priority first, then the earliest `runAt`, then submission order.
+    public static func claimOrderIsPriorityThenRunAtThenSubmission(_ factory: any StoreFactory) async throws {
+        try await factory.withStore { store in
             // Same priority: c, e, f are ready now (one batch: same run_at, submission order);
             // b and a come due later, b before a although submitted after it.
             let ab = try await store.enqueue(NewTask(kind: "a", delay: 0.4), NewTask(kind: "b", delay: 0.2))
@@ -31,9 +31,9 @@ extension StoreConformanceTests {
         }
     }
 
-    @Test(arguments: storeFactories)
-    func claimRespectsMaxAndSetsTheLease(_ factory: any StoreFactory) async throws {
-        try await withStore(factory) { store in
+    /// A claim takes at most `max` tasks and leases them to the worker for the lease asked for.
+    public static func claimRespectsMaxAndSetsTheLease(_ factory: any StoreFactory) async throws {
+        try await factory.withStore { store in
             try await store.enqueue((0..<5).map { _ in NewTask(kind: "k") })
             let before = try await store.now()
             let first = try await store.claim("w1", max: 3, lease: .seconds(10))
@@ -50,9 +50,9 @@ extension StoreConformanceTests {
         }
     }
 
-    @Test(arguments: storeFactories)
-    func delayedTaskIsNotClaimedEarlyAndIsClaimedOnceDue(_ factory: any StoreFactory) async throws {
-        try await withStore(factory) { store in
+    /// A delayed task is pending until its `runAt` by the store's clock, and claimable from then on.
+    public static func delayedTaskIsNotClaimedEarlyAndIsClaimedOnceDue(_ factory: any StoreFactory) async throws {
+        try await factory.withStore { store in
             let before = try await store.now()
             let record = try await store.enqueue(NewTask(kind: "later", delay: 0.3))[0]
             let after = try await store.now()
@@ -77,9 +77,9 @@ extension StoreConformanceTests {
         }
     }
 
-    @Test(arguments: storeFactories)
-    func runAtInTheFutureIsPending(_ factory: any StoreFactory) async throws {
-        try await withStore(factory) { store in
+    /// A task with a `runAt` in the future is pending; absurd but valid times and leases are stored, not trapped on.
+    public static func runAtInTheFutureIsPending(_ factory: any StoreFactory) async throws {
+        try await factory.withStore { store in
             let at = Date().addingTimeInterval(3600)
             let record = try await store.enqueue(NewTask(kind: "k", runAt: at))[0]
             #expect(record.state == .pending)
@@ -96,9 +96,9 @@ extension StoreConformanceTests {
         }
     }
 
-    @Test(arguments: storeFactories)
-    func sharesAreServedInOrderEachUpToItsMax(_ factory: any StoreFactory) async throws {
-        try await withStore(factory) { store in
+    /// One claim for several workers serves their shares in order, each up to its `max`.
+    public static func sharesAreServedInOrderEachUpToItsMax(_ factory: any StoreFactory) async throws {
+        try await factory.withStore { store in
             let records = try await store.enqueue((0..<7).map { NewTask(kind: "k", priority: 10 - $0) })
             let claimed = try await store.taskClaim(
                 TaskClaimParams(
@@ -114,9 +114,9 @@ extension StoreConformanceTests {
         }
     }
 
-    @Test(arguments: storeFactories)
-    func claimFiltersByQueueAndKind(_ factory: any StoreFactory) async throws {
-        try await withStore(factory) { store in
+    /// Claims take only tasks of the queues, and the kinds, they name.
+    public static func claimFiltersByQueueAndKind(_ factory: any StoreFactory) async throws {
+        try await factory.withStore { store in
             let mail = try await store.enqueue(NewTask(kind: "email.send", queue: "mail"))[0]
             let sms = try await store.enqueue(NewTask(kind: "sms.send", queue: "mail"))[0]
             let report = try await store.enqueue(NewTask(kind: "report", queue: "batch", priority: 9))[0]
@@ -128,9 +128,9 @@ extension StoreConformanceTests {
         }
     }
 
-    @Test(arguments: storeFactories)
-    func taskOfAKindNobodyClaimsStaysReady(_ factory: any StoreFactory) async throws {
-        try await withStore(factory) { store in
+    /// A task of a kind no claim names stays ready and does not hold up the others.
+    public static func taskOfAKindNobodyClaimsStaysReady(_ factory: any StoreFactory) async throws {
+        try await factory.withStore { store in
             let orphan = try await store.enqueue(NewTask(kind: "nobody.handles.this", priority: 10))[0]
             let handled = try await store.enqueue(NewTask(kind: "handled"))[0]
             let claimed = try await store.claim(max: 10, kinds: ["handled"])
@@ -141,9 +141,9 @@ extension StoreConformanceTests {
         }
     }
 
-    @Test(arguments: storeFactories)
-    func concurrentBatchClaimsNeverShareATask(_ factory: any StoreFactory) async throws {
-        try await withStore(factory) { first in
+    /// Concurrent batch claims through two store instances never hand out a task twice.
+    public static func concurrentBatchClaimsNeverShareATask(_ factory: any StoreFactory) async throws {
+        try await factory.withStore { first in
             let second = try await factory.makeSecondStore(sharing: first)
             do {
                 try await claimConcurrently(first, second)
@@ -156,7 +156,7 @@ extension StoreConformanceTests {
     }
 
     /// 4 claimers through 2 store instances take 10 at a time from 2,000 tasks.
-    private func claimConcurrently(_ first: any TaskStore, _ second: any TaskStore) async throws {
+    private static func claimConcurrently(_ first: any TaskStore, _ second: any TaskStore) async throws {
         do {
             let total = 2000
             for batch in 0..<4 {

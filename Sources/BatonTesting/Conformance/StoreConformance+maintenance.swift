@@ -2,10 +2,10 @@ import BatonCore
 import Foundation
 import Testing
 
-extension StoreConformanceTests {
-    @Test(arguments: storeFactories)
-    func retentionDeletesOnlyTerminalTasksOlderThanTheCutoff(_ factory: any StoreFactory) async throws {
-        try await withStore(factory) { store in
+extension StoreConformance {
+    /// The retention purge deletes only finished tasks older than its cutoff.
+    public static func retentionDeletesOnlyTerminalTasksOlderThanTheCutoff(_ factory: any StoreFactory) async throws {
+        try await factory.withStore { store in
             try await store.enqueue((0..<3).map { _ in NewTask(kind: "old", maxAttempts: 1) })
             let old = try await store.claim(max: 3)
             #expect(try await store.complete(old[0]) == .applied(.succeeded))
@@ -33,9 +33,9 @@ extension StoreConformanceTests {
         }
     }
 
-    @Test(arguments: storeFactories)
-    func nextDueAtIsTheEarliestPendingTaskOfTheQueues(_ factory: any StoreFactory) async throws {
-        try await withStore(factory) { store in
+    /// `taskNextDueAt` is the earliest `runAt` of the pending tasks of the queues named.
+    public static func nextDueAtIsTheEarliestPendingTaskOfTheQueues(_ factory: any StoreFactory) async throws {
+        try await factory.withStore { store in
             #expect(try await store.taskNextDueAt(queues: ["a", "b"]) == nil)
             try await store.enqueue(NewTask(kind: "k", queue: "a"))
             #expect(try await store.taskNextDueAt(queues: ["a"]) == nil, "ready tasks are not pending")
@@ -52,9 +52,8 @@ extension StoreConformanceTests {
 
     /// The kinds' policies (from workers' announcements) apply to failures and rescues of tasks
     /// that set none; a task's own policy and a handler's retry-after still win.
-    @Test(arguments: storeFactories)
-    func kindRetryPolicyAppliesToFailuresAndRescues(_ factory: any StoreFactory) async throws {
-        try await withStore(factory) { store in
+    public static func kindRetryPolicyAppliesToFailuresAndRescues(_ factory: any StoreFactory) async throws {
+        try await factory.withStore { store in
             let kinds: [String: RetryPolicy] = ["slow": .fixed(.seconds(3600)), "never": RetryPolicy.none]
             let slow = try await store.enqueue(NewTask(kind: "slow", maxAttempts: 5))[0]
             let never = try await store.enqueue(NewTask(kind: "never", maxAttempts: 5))[0]
@@ -90,9 +89,9 @@ extension StoreConformanceTests {
         }
     }
 
-    @Test(arguments: storeFactories)
-    func clockIsCurrent(_ factory: any StoreFactory) async throws {
-        try await withStore(factory) { store in
+    /// The store's clock (`now()`) is the current time.
+    public static func clockIsCurrent(_ factory: any StoreFactory) async throws {
+        try await factory.withStore { store in
             let now = try await store.now()
             #expect(gap(now, Date()) < 5)
         }

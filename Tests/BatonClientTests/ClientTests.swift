@@ -3,6 +3,7 @@ import BatonClient
 import BatonCore
 import BatonNode
 import BatonServer
+import BatonTesting
 import Foundation
 import Hummingbird
 import HummingbirdTesting

@@ -3,18 +3,14 @@ import BatonNode
 import Foundation
 import Testing
 
-/// The factories whose stores have the scheduling capabilities (`UniqueTaskStore`,
-/// `ScheduleStore`, `QueueAdminStore`): every backend (SQLite and PostgreSQL).
-let schedulingFactories: [any StoreFactory] = storeFactories
-
 /// Issue 7: unique tasks, idempotent submits, schedules (exactly-once firing), paused queues,
 /// and delayed tasks claimed on time by a waiting dispatcher.
-extension StoreConformanceTests {
+extension StoreConformance {
     // MARK: Unique tasks
 
-    @Test(arguments: schedulingFactories)
-    func uniqueKeyIsHeldWhileTheTaskIsActive(_ factory: any StoreFactory) async throws {
-        try await withStore(factory) { store in
+    /// A unique key is held while its task is active: a second submit with it (or a repeat within a batch) is answered with the holder; once the holder has finished, the key is free.
+    public static func uniqueKeyIsHeldWhileTheTaskIsActive(_ factory: any StoreFactory) async throws {
+        try await factory.withStore { store in
             let unique = try #require(store as? any UniqueTaskStore)
             let first = try await unique.taskEnqueueManyOutcome(TaskEnqueueParams(tasks: [NewTask(kind: "k", uniqueKey: "u1")]))
             #expect(first.duplicate == [false])
@@ -37,9 +33,9 @@ extension StoreConformanceTests {
         }
     }
 
-    @Test(arguments: schedulingFactories)
-    func retryOfAFinishedTaskWhoseKeyIsHeldIsAConflict(_ factory: any StoreFactory) async throws {
-        try await withStore(factory) { store in
+    /// Retrying a finished task whose unique key another task now holds is a `conflict` and changes nothing.
+    public static func retryOfAFinishedTaskWhoseKeyIsHeldIsAConflict(_ factory: any StoreFactory) async throws {
+        try await factory.withStore { store in
             let first = try await store.enqueue(NewTask(kind: "k", uniqueKey: "r"))[0]
             _ = try await store.taskCancel(first.id)
             let holder = try await store.enqueue(NewTask(kind: "k", uniqueKey: "r"))[0]
@@ -51,9 +47,9 @@ extension StoreConformanceTests {
         }
     }
 
-    @Test(arguments: schedulingFactories)
-    func uniqueWindowCoversFinishedTasksUntilItPasses(_ factory: any StoreFactory) async throws {
-        try await withStore(factory) { store in
+    /// With a unique window, a finished task holds its key until the window has passed; without one, a finished task holds none.
+    public static func uniqueWindowCoversFinishedTasksUntilItPasses(_ factory: any StoreFactory) async throws {
+        try await factory.withStore { store in
             await expectError(.invalidArgument) { try await store.enqueue(NewTask(kind: "k", uniqueKey: "w", uniqueWindow: 0)) }
             let first = try await store.enqueue(NewTask(kind: "k", uniqueKey: "w", uniqueWindow: 0.6))[0]
             _ = try await store.taskCancel(first.id)
@@ -69,9 +65,9 @@ extension StoreConformanceTests {
         }
     }
 
-    @Test(arguments: schedulingFactories)
-    func concurrentUniqueSubmitsFromTwoStoresCreateOneTask(_ factory: any StoreFactory) async throws {
-        try await withStore(factory) { store in
+    /// Concurrent submits of one unique key through two store instances create one task.
+    public static func concurrentUniqueSubmitsFromTwoStoresCreateOneTask(_ factory: any StoreFactory) async throws {
+        try await factory.withStore { store in
             let second = try await factory.makeSecondStore(sharing: store)
             let ids = try await withThrowingTaskGroup(of: TaskID.self) { group in
                 for i in 0..<24 {
@@ -90,9 +86,9 @@ extension StoreConformanceTests {
 
     // MARK: Idempotent submits
 
-    @Test(arguments: schedulingFactories)
-    func idempotencyKeyAnswersTheFirstTasksAndRefusesADifferentRequest(_ factory: any StoreFactory) async throws {
-        try await withStore(factory) { store in
+    /// An idempotency key answers a repeated submit with the first one's tasks, and refuses a different request.
+    public static func idempotencyKeyAnswersTheFirstTasksAndRefusesADifferentRequest(_ factory: any StoreFactory) async throws {
+        try await factory.withStore { store in
             let unique = try #require(store as? any UniqueTaskStore)
             let tasks = [NewTask(kind: "a", args: .init(trusted: #"{"n":1}"#)), NewTask(kind: "b")]
             let first = try await unique.taskEnqueueManyOutcome(TaskEnqueueParams(tasks: tasks, idempotencyKey: "req-1"))
@@ -122,13 +118,13 @@ extension StoreConformanceTests {
 
     // MARK: Schedules
 
-    func scheduleStore(_ store: any TaskStore) throws -> any ScheduleStore {
+    private static func scheduleStore(_ store: any TaskStore) throws -> any ScheduleStore {
         try #require(store as? any ScheduleStore)
     }
 
-    @Test(arguments: schedulingFactories)
-    func schedulesAreCreatedReplacedPausedAndDeleted(_ factory: any StoreFactory) async throws {
-        try await withStore(factory) { store in
+    /// Schedules are created, replaced, paused and deleted.
+    public static func schedulesAreCreatedReplacedPausedAndDeleted(_ factory: any StoreFactory) async throws {
+        try await factory.withStore { store in
             let schedules = try scheduleStore(store)
             let definition = ScheduleDefinition(
                 name: "nightly", cron: "0 3 * * *", timezone: "Europe/Paris", misfire: "once",
@@ -166,9 +162,9 @@ extension StoreConformanceTests {
         }
     }
 
-    @Test(arguments: schedulingFactories)
-    func scheduleFireIsACompareAndSet(_ factory: any StoreFactory) async throws {
-        try await withStore(factory) { store in
+    /// Firing a schedule is a compare-and-set on its last fire time.
+    public static func scheduleFireIsACompareAndSet(_ factory: any StoreFactory) async throws {
+        try await factory.withStore { store in
             let schedules = try scheduleStore(store)
             _ = try await schedules.scheduleUpsert(
                 ScheduleUpsertParams(definition: ScheduleDefinition(name: "s", every: "1s", task: NewTask(kind: "k"))))
@@ -190,9 +186,9 @@ extension StoreConformanceTests {
         }
     }
 
-    @Test(arguments: schedulingFactories)
-    func concurrentFirersFireEachTickExactlyOnce(_ factory: any StoreFactory) async throws {
-        try await withStore(factory) { store in
+    /// Concurrent firers through two store instances fire each tick exactly once.
+    public static func concurrentFirersFireEachTickExactlyOnce(_ factory: any StoreFactory) async throws {
+        try await factory.withStore { store in
             let second = try await factory.makeSecondStore(sharing: store)
             let stores = [try scheduleStore(store), try scheduleStore(second)]
             _ = try await stores[0].scheduleUpsert(
@@ -229,9 +225,9 @@ extension StoreConformanceTests {
 
     // MARK: Paused queues
 
-    @Test(arguments: schedulingFactories)
-    func pausedQueueIsSkippedByClaimsButAcceptsSubmits(_ factory: any StoreFactory) async throws {
-        try await withStore(factory) { store in
+    /// A paused queue is skipped by claims but accepts submits.
+    public static func pausedQueueIsSkippedByClaimsButAcceptsSubmits(_ factory: any StoreFactory) async throws {
+        try await factory.withStore { store in
             let admin = try #require(store as? any QueueAdminStore)
             try await admin.queuePause("q1")
             try await admin.queuePause("q1")
@@ -248,9 +244,9 @@ extension StoreConformanceTests {
 
     // MARK: Delays with a waiting dispatcher
 
-    @Test(arguments: storeFactories)
-    func waitingDispatcherClaimsADelayedTaskWhenItBecomesDue(_ factory: any StoreFactory) async throws {
-        try await withStore(factory) { store in
+    /// A waiting `TaskDispatcher` claims a delayed task when it becomes due, not at its fallback poll.
+    public static func waitingDispatcherClaimsADelayedTaskWhenItBecomesDue(_ factory: any StoreFactory) async throws {
+        try await factory.withStore { store in
             // The fallback poll is a minute: only the timer set for the next due time can wake it on time.
             let dispatcher = TaskDispatcher(store: store, configuration: .init(fallbackPoll: .seconds(60)))
             let running = Task { try await dispatcher.run() }

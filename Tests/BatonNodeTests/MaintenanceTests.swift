@@ -1,7 +1,7 @@
 import BatonCore
 import BatonNode
 import BatonSQLite
-import BatonServer
+import BatonTesting
 import Foundation
 import Logging
 import ServiceLifecycle

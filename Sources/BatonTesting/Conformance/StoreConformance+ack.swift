@@ -2,10 +2,10 @@ import BatonCore
 import Foundation
 import Testing
 
-extension StoreConformanceTests {
-    @Test(arguments: storeFactories)
-    func completionIsFencedByTheLeaseToken(_ factory: any StoreFactory) async throws {
-        try await withStore(factory) { store in
+extension StoreConformance {
+    /// A completion applies only with the current lease token.
+    public static func completionIsFencedByTheLeaseToken(_ factory: any StoreFactory) async throws {
+        try await factory.withStore { store in
             try await store.enqueue(NewTask(kind: "k"))
             let claimed = try #require(try await store.claim().first)
             let forged = LeaseRef(id: claimed.task.id, token: String(repeating: "0", count: 32))
@@ -31,9 +31,9 @@ extension StoreConformanceTests {
         }
     }
 
-    @Test(arguments: storeFactories)
-    func batchOfAcksAppliesEachInOrder(_ factory: any StoreFactory) async throws {
-        try await withStore(factory) { store in
+    /// A batch of acks applies each in order and reports each one's outcome.
+    public static func batchOfAcksAppliesEachInOrder(_ factory: any StoreFactory) async throws {
+        try await factory.withStore { store in
             try await store.enqueue((0..<4).map { _ in NewTask(kind: "k", maxAttempts: 1) })
             let claimed = try await store.claim()
             let outcomes = try await store.taskAckMany(
@@ -49,9 +49,9 @@ extension StoreConformanceTests {
         }
     }
 
-    @Test(arguments: storeFactories)
-    func failureRetriesPerPolicyUntilAttemptsAreExhausted(_ factory: any StoreFactory) async throws {
-        try await withStore(factory) { store in
+    /// A failure retries as the task's policy says until its attempts are exhausted, then the task fails.
+    public static func failureRetriesPerPolicyUntilAttemptsAreExhausted(_ factory: any StoreFactory) async throws {
+        try await factory.withStore { store in
             let record = try await store.enqueue(NewTask(kind: "flaky", maxAttempts: 3, retry: .fixed(.milliseconds(50))))[0]
             var claimed = try await store.claim()
             for attempt in 1...3 {
@@ -84,9 +84,9 @@ extension StoreConformanceTests {
         }
     }
 
-    @Test(arguments: storeFactories)
-    func notRetryableFailureIsFinal(_ factory: any StoreFactory) async throws {
-        try await withStore(factory) { store in
+    /// A failure marked not retryable fails the task whatever attempts are left.
+    public static func notRetryableFailureIsFinal(_ factory: any StoreFactory) async throws {
+        try await factory.withStore { store in
             let record = try await store.enqueue(NewTask(kind: "k", maxAttempts: 5, retry: .fixed(.zero)))[0]
             let claimed = try #require(try await store.claim().first)
             #expect(try await store.fail(claimed.lease, "bad input", retryable: false) == .applied(.failed))
@@ -95,9 +95,9 @@ extension StoreConformanceTests {
         }
     }
 
-    @Test(arguments: storeFactories)
-    func retryAfterOverridesThePolicy(_ factory: any StoreFactory) async throws {
-        try await withStore(factory) { store in
+    /// A failure's retry-after overrides the task's retry policy.
+    public static func retryAfterOverridesThePolicy(_ factory: any StoreFactory) async throws {
+        try await factory.withStore { store in
             let record = try await store.enqueue(NewTask(kind: "k", retry: .fixed(.milliseconds(50))))[0]
             let claimed = try #require(try await store.claim().first)
             let before = try await store.now()
@@ -110,9 +110,9 @@ extension StoreConformanceTests {
         }
     }
 
-    @Test(arguments: storeFactories)
-    func retryDueNowIsClaimableAtOnce(_ factory: any StoreFactory) async throws {
-        try await withStore(factory) { store in
+    /// A retry due at once is claimable at once.
+    public static func retryDueNowIsClaimableAtOnce(_ factory: any StoreFactory) async throws {
+        try await factory.withStore { store in
             try await store.enqueue(NewTask(kind: "k", retry: .fixed(.zero)))
             let claimed = try #require(try await store.claim().first)
             let seen = store.readySignal.generation
@@ -124,9 +124,9 @@ extension StoreConformanceTests {
         }
     }
 
-    @Test(arguments: storeFactories)
-    func heartbeatExtendsThenReportsCancelAndLoss(_ factory: any StoreFactory) async throws {
-        try await withStore(factory) { store in
+    /// A heartbeat extends the lease; it reports a cancelled task, and a lease that is no longer held.
+    public static func heartbeatExtendsThenReportsCancelAndLoss(_ factory: any StoreFactory) async throws {
+        try await factory.withStore { store in
             try await store.enqueue(NewTask(kind: "a"), NewTask(kind: "b"))
             let claimed = try await store.claim(lease: .seconds(5))
             let (a, b) = (claimed[0], claimed[1])
@@ -156,9 +156,9 @@ extension StoreConformanceTests {
         }
     }
 
-    @Test(arguments: storeFactories)
-    func expiredLeaseIsRescuedAndTheLateCompletionRefused(_ factory: any StoreFactory) async throws {
-        try await withStore(factory) { store in
+    /// An expired lease is rescued (the attempt fails and retries), and the late completion of the old attempt is refused.
+    public static func expiredLeaseIsRescuedAndTheLateCompletionRefused(_ factory: any StoreFactory) async throws {
+        try await factory.withStore { store in
             let retried = try await store.enqueue(NewTask(kind: "retried", priority: 9))[0]
             let dead = try await store.enqueue(NewTask(kind: "dead", maxAttempts: 1))[0]
             let healthy = try await store.enqueue(NewTask(kind: "healthy", priority: 1))[0]
@@ -191,9 +191,9 @@ extension StoreConformanceTests {
         }
     }
 
-    @Test(arguments: storeFactories)
-    func releaseReturnsToReadyWithoutUsingAnAttempt(_ factory: any StoreFactory) async throws {
-        try await withStore(factory) { store in
+    /// A released task is ready again without using up an attempt.
+    public static func releaseReturnsToReadyWithoutUsingAnAttempt(_ factory: any StoreFactory) async throws {
+        try await factory.withStore { store in
             let record = try await store.enqueue(NewTask(kind: "k"))[0]
             let claimed = try #require(try await store.claim().first)
             #expect(claimed.task.attempt == 1)
@@ -212,7 +212,7 @@ extension StoreConformanceTests {
     }
 
     /// Claims until something comes, checking that nothing came before `runAt` by the store's clock.
-    private func claimOnceDue(_ store: any TaskStore, runAt: Date) async throws -> [ClaimedTask] {
+    private static func claimOnceDue(_ store: any TaskStore, runAt: Date) async throws -> [ClaimedTask] {
         while true {
             let claimed = try await store.claim()
             let now = try await store.now()
