@@ -305,7 +305,10 @@ public final class PostgresTaskStore: TaskStore, Service {
         Result { try makeConnectionConfiguration(c) }
     }
 
-    private static func makeConnectionConfiguration(_ c: PostgresStoreConfiguration) throws -> PostgresConnection.Configuration {
+    /// A single connection's configuration for `c`'s server: its TLS mode, its application
+    /// name and connect timeout (the store's listener and elector use it; so can tools and tests
+    /// that need a connection outside the store's pools).
+    public static func makeConnectionConfiguration(_ c: PostgresStoreConfiguration) throws -> PostgresConnection.Configuration {
         let tls: PostgresConnection.Configuration.TLS
         switch c.sslMode {
         case .disable: tls = .disable

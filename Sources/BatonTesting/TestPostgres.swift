@@ -2,7 +2,6 @@ import BatonCore
 import BatonPostgres
 import Foundation
 import Logging
-import NIOSSL
 import PostgresNIO
 import Synchronization
 import Testing
@@ -110,18 +109,9 @@ public enum TestPostgres {
     /// and returns its rows.
     @discardableResult
     public static func execute(_ sql: String, _ configuration: PostgresStoreConfiguration) async throws -> [PostgresRow] {
-        let tls: PostgresConnection.Configuration.TLS
-        switch configuration.sslMode {
-        case .disable: tls = .disable
-        case .prefer: tls = .prefer(try NIOSSLContext(configuration: .makeClientConfiguration()))
-        case .require: tls = .require(try NIOSSLContext(configuration: .makeClientConfiguration()))
-        }
-        var options = PostgresConnection.Configuration(
-            host: configuration.host, port: configuration.port, username: configuration.username, password: configuration.password,
-            database: configuration.database, tls: tls)
-        options.options.additionalStartupParameters = [("application_name", "baton-test-admin")]
-        let (seconds, attoseconds) = configuration.connectTimeout.components
-        options.options.connectTimeout = .nanoseconds(seconds * 1_000_000_000 + attoseconds / 1_000_000_000)
+        var admin = configuration
+        admin.applicationName = "baton-test-admin"
+        let options = try PostgresTaskStore.makeConnectionConfiguration(admin)
         let connection = try await PostgresConnection.connect(
             configuration: options, id: connectionIDs.add(1, ordering: .relaxed).newValue, logger: logger)
         do {
