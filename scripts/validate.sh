@@ -17,4 +17,4 @@ if [ -n "$out" ]; then
   echo "validate.sh: swift format lint reports $(echo "$out" | grep -c 'warning\|error') finding(s)" >&2
   exit 1
 fi
-echo "validate.sh: formatted and lint-clean"
+[ "${1:-}" = "--check" ] && echo "validate.sh: lint-clean" || echo "validate.sh: formatted and lint-clean"
