@@ -75,6 +75,28 @@ import Testing
         events.emit(Self.event(4))
         #expect(seen.value == 3)
     }
+
+    /// The long-poll waiters' listener does not make the stream observed: emitters keep their
+    /// fast path until a wait is in progress, and a wait is woken by its task's terminal event.
+    @Test func waitersRaiseDemandOnlyWhileWaiting() async {
+        let events = NodeEvents()
+        let waiters = TaskWaiters(events: events)
+        #expect(!events.isObserved)
+        let id = TaskID.generate()
+        let woken = await waiters.withSignal(for: id) { signal -> Bool in
+            #expect(events.isObserved)
+            let generation = signal.generation
+            events.emit(.transitioned(TaskTransition(id: TaskID.generate(), from: .running, to: .succeeded)))
+            #expect(signal.generation == generation, "another task's event woke the wait")
+            events.emit(.transitioned(TaskTransition(id: id, from: .running, to: .pending)))
+            #expect(signal.generation == generation, "a retry is not the end of the task")
+            events.emit(.transitioned(TaskTransition(id: id, from: .running, to: .succeeded)))
+            return signal.generation != generation
+        }
+        #expect(woken)
+        #expect(!events.isObserved)
+        withExtendedLifetime(waiters) {}
+    }
 }
 
 final class Counter: Sendable {

@@ -63,7 +63,8 @@ public final class TaskCompleter: Service, Sendable {
     }
 
     /// Emits a `transitioned` event per applied ack.
-    private func report(_ acks: some Collection<TaskAck>, _ outcomes: [AckOutcome]) {
+    private func report(_ acks: [TaskAck], _ outcomes: [AckOutcome]) {
+        guard events.isObserved else { return }
         var transitions: [NodeEvent] = []
         for (ack, outcome) in zip(acks, outcomes) {
             if case .applied(let to) = outcome {
@@ -137,8 +138,7 @@ public final class TaskCompleter: Service, Sendable {
         var lastError: (any Error)?
         for attempt in 1...max(1, configuration.writeAttempts) {
             do {
-                let outcomes = try await store.taskAckMany(TaskAckParams(acks: batch.map(\.ack), kindRetry: workers.kindRetry))
-                report(batch.lazy.map(\.ack), outcomes)
+                let outcomes = try await write(now: batch.map(\.ack))
                 for (entry, outcome) in zip(batch, outcomes) {
                     if let continuation = entry.continuation {
                         continuation.resume(returning: outcome)

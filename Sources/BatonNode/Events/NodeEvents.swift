@@ -68,9 +68,11 @@ public struct TaskTransition: Sendable, Hashable {
 ///
 /// The hot path never waits for a consumer: with nobody listening, `emit` costs one atomic
 /// load; each ``Subscription`` has a bounded buffer, and events that do not fit are dropped
-/// and counted (``Subscription/dropped``, ``dropped``). Listeners (``listen(_:)``) are called
-/// synchronously by the emitter and must return at once (they are for in-process indexes
-/// such as the long-poll waiters).
+/// and counted (``Subscription/dropped``, ``dropped``). Listeners (``listen(whenDemanded:_:)``)
+/// are called synchronously by the emitter and must return at once (they are for in-process
+/// indexes such as the long-poll waiters). A listener registered `whenDemanded` does not by
+/// itself make the stream observed: its owner raises ``demand(_:)`` while it needs events (the
+/// waiters, while a wait is in progress), so that a node nobody waits on keeps the fast path.
 ///
 /// A node sees the events of the work it does itself: the tasks submitted, claimed and
 /// acknowledged through it, the cancels and retries sent to it, and the rescues and schedule
@@ -94,6 +96,14 @@ public final class NodeEvents: Sendable {
     /// Events dropped by every subscription so far (each subscription's buffer was full).
     public var dropped: Int { droppedTotal.load(ordering: .relaxed) }
 
+    /// Whether anything consumes events now: emitters that build events eagerly check it first.
+    public var isObserved: Bool { count.load(ordering: .relaxed) > 0 }
+
+    /// Raises (or, negative, lowers) the demand of a `whenDemanded` listener's owner.
+    public func demand(_ delta: Int) {
+        count.add(delta, ordering: .relaxed)
+    }
+
     public func emit(_ event: NodeEvent) { emit(CollectionOfOne(event)) }
 
     public func emit(_ events: some Collection<NodeEvent>) {
@@ -109,17 +119,17 @@ public final class NodeEvents: Sendable {
 
     /// Calls `listener` with every batch of events emitted from now until the returned
     /// token's `cancel()`. It runs on the emitter's thread: keep it short and non-blocking.
-    public func listen(_ listener: @escaping @Sendable ([NodeEvent]) -> Void) -> Cancellation {
+    public func listen(whenDemanded: Bool = false, _ listener: @escaping @Sendable ([NodeEvent]) -> Void) -> Cancellation {
         let id = consumers.withLock { c -> UInt64 in
             c.nextID &+= 1
             c.listeners[c.nextID] = listener
             return c.nextID
         }
-        count.add(1, ordering: .relaxed)
+        if !whenDemanded { count.add(1, ordering: .relaxed) }
         return Cancellation { [weak self] in
             guard let self else { return }
             let removed = self.consumers.withLock { $0.listeners.removeValue(forKey: id) != nil }
-            if removed { self.count.subtract(1, ordering: .relaxed) }
+            if removed && !whenDemanded { self.count.subtract(1, ordering: .relaxed) }
         }
     }
 

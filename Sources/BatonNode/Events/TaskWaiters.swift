@@ -8,7 +8,9 @@ import Synchronization
 /// it to a terminal state (an ack written by the completer, a cancel through this node); the
 /// waiter re-reads the task at once instead of at its next poll. Tasks finished elsewhere (the
 /// lease rescuer's failed attempts, another node) are caught by the waiter's fallback poll.
-/// Only ids with a registered waiter cost anything.
+/// Only ids with a registered waiter cost anything: the listener is registered `whenDemanded`,
+/// and each wait raises the stream's demand while it lasts, so with no wait in progress the
+/// emitters skip building events altogether.
 public final class TaskWaiters: Sendable {
     private struct Entry {
         var signal: ReadySignal
@@ -19,9 +21,11 @@ public final class TaskWaiters: Sendable {
     /// Fast path: no lock work for events when nobody waits.
     private let waiting = Atomic<Int>(0)
     private let listener = Mutex<NodeEvents.Cancellation?>(nil)
+    private let events: NodeEvents
 
     public init(events: NodeEvents) {
-        let cancellation = events.listen { [weak self] batch in self?.observe(batch) }
+        self.events = events
+        let cancellation = events.listen(whenDemanded: true) { [weak self] batch in self?.observe(batch) }
         listener.withLock { $0 = cancellation }
     }
 
@@ -53,7 +57,9 @@ public final class TaskWaiters: Sendable {
             return signal
         }
         waiting.add(1, ordering: .relaxed)
+        events.demand(1)
         defer {
+            events.demand(-1)
             waiting.subtract(1, ordering: .relaxed)
             entries.withLock { e in
                 guard var entry = e[id] else { return }
