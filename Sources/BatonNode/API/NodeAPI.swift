@@ -132,7 +132,7 @@ public struct NodeAPI: Sendable {
         try Self.validateWorker(body.worker)
         let queues = body.queues ?? [Defaults.queue]
         guard !queues.isEmpty else { throw BatonError.invalidArgument("queues must not be empty") }
-        for queue in queues { try NewTask.validateName(queue, field: "queue", maxLength: Limits.maxQueueLength) }
+        for queue in queues { try Self.checkQueueName(queue) }
         if let kinds = body.kinds {
             for kind in kinds { try NewTask.validateName(kind, field: "kind", maxLength: Limits.maxKindLength) }
         }
