@@ -87,12 +87,19 @@ extension EndToEnd {
         static func waitUntilDrained(_ node: NodeHandle, queue: String = "default", succeeded: Int, timeout: Duration) async throws
             -> QueueCounts
         {
-            try await eventually("\(succeeded) tasks of \(queue) to succeed", within: timeout) { () -> QueueCounts? in
-                let c = try await counts(node, queue: queue)
-                let open = c.count(.pending) + c.count(.ready) + c.count(.running)
-                if open == 0 && c.count(.succeeded) >= succeeded { return c }
-                try await Task.sleep(for: .milliseconds(480))
-                return nil
+            var last: QueueCounts?
+            do {
+                return try await eventually("\(succeeded) tasks of \(queue) to succeed", within: timeout) { () -> QueueCounts? in
+                    let c = try await counts(node, queue: queue)
+                    last = c
+                    let open = c.count(.pending) + c.count(.ready) + c.count(.running)
+                    if open == 0 && c.count(.succeeded) >= succeeded { return c }
+                    try await Task.sleep(for: .milliseconds(480))
+                    return nil
+                }
+            } catch var timedOut as EventuallyTimeout {
+                timedOut.what += "; the last counts: \(last.map { "\($0.counts)" } ?? "none")"
+                throw timedOut
             }
         }
 
@@ -485,7 +492,25 @@ extension EndToEnd {
             #expect(seen.acknowledgedAfterRestart > 0, "no submission succeeded after the restart")
             for n in nodes { #expect(n.process.isRunning, "a node died with the database") }
 
-            let counts = try await Self.waitUntilDrained(nodes[0], succeeded: seen.acknowledged.count, timeout: .seconds(60))
+            let counts: QueueCounts
+            do {
+                counts = try await Self.waitUntilDrained(nodes[0], succeeded: seen.acknowledged.count, timeout: .seconds(60))
+            } catch {
+                // What a failure needs explained: where the tasks that never ran are, and what
+                // the nodes and workers said.
+                let ran = Set(try Self.records(records).map(\.id))
+                let missing = seen.acknowledged.filter { !ran.contains($0.description) }
+                print("pg restart: \(missing.count) of \(seen.acknowledged.count) acknowledged tasks have not run")
+                for id in missing.prefix(10) {
+                    let task = try? await nodes[1].client.get(id)
+                    print(
+                        "  \(id): \(task.map { "\($0.state), attempt \($0.attempt), owner \($0.leaseOwner ?? "-"), errors \($0.errors)" } ?? "not found")"
+                    )
+                }
+                for (i, n) in nodes.enumerated() { print("node \(i) stderr:\n\(n.process.stderr.suffix(4000))") }
+                for (i, w) in workers.enumerated() { print("worker \(i) stderr:\n\(w.stderr.suffix(3000))") }
+                throw error
+            }
             #expect(counts.count(.failed) == 0 && counts.count(.cancelled) == 0)
             let lines = try Self.records(records)
             Self.expectNoAttemptRanTwice(lines)
