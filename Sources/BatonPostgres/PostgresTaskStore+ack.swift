@@ -13,8 +13,17 @@ extension PostgresTaskStore {
     /// batch gets its first ack; the others are stale (or not found, as the first was), as
     /// when they are applied one after another.
     public func taskAckMany(_ p: TaskAckParams) async throws -> [AckOutcome] {
+        try await acknowledge(p, reporting: false).map(\.outcome)
+    }
+
+    public func taskAckManyReporting(_ p: TaskAckParams) async throws -> [AckReport] {
+        try await acknowledge(p, reporting: true)
+    }
+
+    /// Both ack methods; the reports carry no attempt unless `reporting`.
+    private func acknowledge(_ p: TaskAckParams, reporting: Bool) async throws -> [AckReport] {
         guard !p.acks.isEmpty else { return [] }
-        var outcomes = [AckOutcome?](repeating: nil, count: p.acks.count)
+        var reports = [AckReport?](repeating: nil, count: p.acks.count)
         var first: [LeaseRef: Int] = [:]
         var repeats: [(index: Int, first: Int)] = []
         var completions: [(index: Int, c: TaskCompletion)] = []
@@ -30,7 +39,7 @@ extension PostgresTaskStore {
             case .fail(let f): failures.append((index, f))
             }
         }
-        let completion: CompleteStatement? =
+        let completionBindings: PostgresBindings? =
             completions.isEmpty
             ? nil
             : {
@@ -38,7 +47,7 @@ extension PostgresTaskStore {
                 binds.append(completions.map(\.c.lease.id.uuid))
                 binds.append(completions.map(\.c.lease.token))
                 binds.append(completions.map(\.c.result.text))
-                return CompleteStatement(bindings: binds)
+                return binds
             }()
         let failing = failures
         let policies = TaskLifecycle.RetryPolicies(kinds: p.kindRetry, node: configuration.defaultRetry)
@@ -46,35 +55,60 @@ extension PostgresTaskStore {
         let sql = self.sql
         let logger = self.logger
         let (completed, failed) = try await call("acknowledging \(p.acks.count) task(s)") {
-            [hotClient] () -> ([AckOutcome], [AckOutcome]) in
-            if failing.isEmpty, let completion {
-                return (try Self.completionOutcomes(try await hotClient.rows(completion)), [])
+            [hotClient] () -> ([AckReport], [AckReport]) in
+            if failing.isEmpty, let completionBindings {
+                let rows =
+                    reporting
+                    ? try await hotClient.rows(CompleteReportingStatement(bindings: completionBindings))
+                    : try await hotClient.rows(CompleteStatement(bindings: completionBindings))
+                return (try Self.completionReports(rows, reporting: reporting), [])
             }
-            return try await hotClient.withTransaction(logger: logger) { connection -> ([AckOutcome], [AckOutcome]) in
-                var completed: [AckOutcome] = []
-                if let completion {
-                    completed = try Self.completionOutcomes(try await connection.rows(completion, logger: logger))
+            return try await hotClient.withTransaction(logger: logger) { connection -> ([AckReport], [AckReport]) in
+                var completed: [AckReport] = []
+                if let completionBindings {
+                    let rows =
+                        reporting
+                        ? try await connection.rows(CompleteReportingStatement(bindings: completionBindings), logger: logger)
+                        : try await connection.rows(CompleteStatement(bindings: completionBindings), logger: logger)
+                    completed = try Self.completionReports(rows, reporting: reporting)
                 }
                 let failed = try await Self.applyFailures(
                     failing.map(\.f), policies: policies, sql: sql, schema: schema, connection: connection, logger: logger)
                 return (completed, failed)
             }
         }
-        for (entry, outcome) in zip(completions, completed) { outcomes[entry.index] = outcome }
-        for (entry, outcome) in zip(failures, failed) { outcomes[entry.index] = outcome }
-        for (index, earlier) in repeats { outcomes[index] = outcomes[earlier] == .notFound ? .notFound : .staleLease }
+        for (entry, report) in zip(completions, completed) { reports[entry.index] = report }
+        for (entry, report) in zip(failures, failed) { reports[entry.index] = report }
+        for (index, earlier) in repeats {
+            reports[index] = AckReport(outcome: reports[earlier]?.outcome == .notFound ? .notFound : .staleLease)
+        }
         count { $0.ackTransactions += 1 }
         // A retry is due at once or changes when the next task is due; the NOTIFY wakes every
         // node, this wakes this one sooner.
-        if failed.contains(.applied(.pending)) { readySignal.notify() }
-        return outcomes.map { $0 ?? .notFound }
+        if failed.contains(where: { $0.outcome == .applied(.pending) }) { readySignal.notify() }
+        return reports.map { $0 ?? AckReport(outcome: .notFound) }
     }
 
-    private static func completionOutcomes(_ rows: [PostgresRow]) throws -> [AckOutcome] {
-        try rows.map { row in
-            let (_, applied, exists) = try row.decode((Int64, Bool, Bool).self)
-            return applied ? .applied(.succeeded) : exists ? .staleLease : .notFound
+    private static func completionReports(_ rows: [PostgresRow], reporting: Bool) throws -> [AckReport] {
+        guard reporting else {
+            return try rows.map { row in
+                let (_, applied, exists) = try row.decode((Int64, Bool, Bool).self)
+                return AckReport(outcome: applied ? .applied(.succeeded) : exists ? .staleLease : .notFound)
+            }
         }
+        return try rows.map { row in
+            let r = row.makeRandomAccess()
+            guard try r[1].decode(Bool.self) else { return AckReport(outcome: try r[2].decode(Bool.self) ? .staleLease : .notFound) }
+            return AckReport(outcome: .applied(.succeeded), attempt: try endedAttempt(r, at: 3))
+        }
+    }
+
+    /// The ended attempt from the `endedAttemptColumns` at `offset`.
+    static func endedAttempt(_ row: PostgresRandomAccessRow, at offset: Int) throws -> EndedAttempt {
+        EndedAttempt(
+            attempt: try row[offset].decode(Int.self), queue: try row[offset + 1].decode(String.self),
+            kind: try row[offset + 2].decode(String.self),
+            ran: try row[offset + 3].decode(Double?.self).map { .milliseconds(Int64((max(0, $0) * 1000).rounded())) })
     }
 
     /// Fails running tasks under their leases, inside the caller's transaction. One outcome
@@ -83,7 +117,7 @@ extension PostgresTaskStore {
         _ failures: [TaskFailure], policies: TaskLifecycle.RetryPolicies, sql: PostgresSQL, schema: String,
         connection: PostgresConnection,
         logger: Logger
-    ) async throws -> [AckOutcome] {
+    ) async throws -> [AckReport] {
         guard !failures.isEmpty else { return [] }
         let rows = try await connection.query(
             PostgresQuery(unsafeSQL: sql.failLookup, binds: bindings { $0.append(failures.map(\.lease.id.uuid)) }), logger: logger
@@ -91,42 +125,39 @@ extension PostgresTaskStore {
         struct Current {
             var state: String
             var token: String?
-            var attempt: Int
             var maxAttempts: Int
             var retry: RetryPolicy?
-            var queue: String
             var now: Date
-            var kind: String
+            var ended: EndedAttempt
         }
         var current: [UUID: Current] = [:]
         for row in rows {
             let r = row.makeRandomAccess()
             current[try r[1].decode(UUID.self)] = Current(
-                state: try r[2].decode(String.self), token: try r[3].decode(String?.self),
-                attempt: try r[4].decode(Int.self), maxAttempts: try r[5].decode(Int.self),
-                retry: try ColumnJSON.retry(r[6].decode(String?.self)), queue: try r[7].decode(String.self),
-                now: try r[8].decode(Date.self), kind: try r[9].decode(String.self))
+                state: try r[2].decode(String.self), token: try r[3].decode(String?.self), maxAttempts: try r[4].decode(Int.self),
+                retry: try ColumnJSON.retry(r[5].decode(String?.self)), now: try r[6].decode(Date.self), ended: try endedAttempt(r, at: 7))
         }
-        var outcomes: [AckOutcome] = []
+        var reports: [AckReport] = []
         var records: [FailureRecord] = []
         for failure in failures {
             guard let task = current[failure.lease.id.uuid] else {
-                outcomes.append(.notFound)
+                reports.append(AckReport(outcome: .notFound))
                 continue
             }
             guard task.state == TaskState.running.rawValue, task.token == failure.lease.token else {
-                outcomes.append(.staleLease)
+                reports.append(AckReport(outcome: .staleLease))
                 continue
             }
             let record = try FailureRecord(
-                id: failure.lease.id.uuid, queue: task.queue,
-                TaskLifecycle.Attempt(kind: task.kind, attempt: task.attempt, maxAttempts: task.maxAttempts, retry: task.retry),
+                id: failure.lease.id.uuid, queue: task.ended.queue,
+                TaskLifecycle.Attempt(
+                    kind: task.ended.kind, attempt: task.ended.attempt, maxAttempts: task.maxAttempts, retry: task.retry),
                 cause: TaskLifecycle.FailureCause(failure), message: failure.message, policies: policies, now: task.now)
             records.append(record)
-            outcomes.append(.applied(record.state))
+            reports.append(AckReport(outcome: .applied(record.state), attempt: task.ended))
         }
         try await record(records, sql: sql, schema: schema, connection: connection, logger: logger)
-        return outcomes
+        return reports
     }
 
     /// Writes failed attempts with one statement, and wakes the claimers of every node for the

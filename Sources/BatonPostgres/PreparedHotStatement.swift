@@ -41,7 +41,14 @@ struct EnqueueStatement: PreparedHotStatement {
 
 struct CompleteStatement: PreparedHotStatement {
     static let name = "baton_complete_v1"
-    static let sql = PostgresSQL.searchPath.complete
+    static let sql = PostgresSQL.searchPath.complete(reporting: false)
+    let bindings: PostgresBindings
+}
+
+/// The completion while the node's events are observed: it also returns the ended attempts.
+struct CompleteReportingStatement: PreparedHotStatement {
+    static let name = "baton_complete_reporting_v1"
+    static let sql = PostgresSQL.searchPath.complete(reporting: true)
     let bindings: PostgresBindings
 }
 

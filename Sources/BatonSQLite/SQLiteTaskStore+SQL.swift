@@ -183,8 +183,11 @@ enum SQL {
 
     static let complete = """
         UPDATE tasks SET state = 'succeeded', result = ?, finished_at = ?, lease_owner = NULL, lease_token = NULL, \
-        lease_expires_at = NULL WHERE id = ? AND state = 'running' AND lease_token = ?
+        lease_expires_at = NULL WHERE id = ? AND state = 'running' AND lease_token = ? RETURNING \(endedAttemptColumns)
         """
+
+    /// What the event stream says of an ended attempt (`SQLiteTaskStore.endedAttempt`).
+    static let endedAttemptColumns = "attempt, queue, kind, started_at"
 
     /// The largest batch of completions one statement takes; smaller batches use the
     /// statement for the largest `completeManySizes` entry that fits, so few are cached.
@@ -192,20 +195,22 @@ enum SQL {
 
     /// `rows` completions in one statement, each fenced by its own lease token and found by the
     /// `seq` its token carries (a rowid lookup). Arguments: finished_at, then per row seq, id,
-    /// lease token, result. Returns the ids it completed.
-    static func completeMany(rows: Int) -> String {
+    /// lease token, result. Returns the ids it completed, and when `reporting` the
+    /// `endedAttemptColumns` after each.
+    static func completeMany(rows: Int, reporting: Bool) -> String {
         """
         UPDATE tasks SET state = 'succeeded', result = v.column4, finished_at = ?, lease_owner = NULL, lease_token = NULL, \
         lease_expires_at = NULL FROM (VALUES \(Array(repeating: "(?,?,?,?)", count: rows).joined(separator: ","))) AS v \
         WHERE tasks.seq = v.column1 AND tasks.id = v.column2 AND tasks.state = 'running' AND tasks.lease_token = v.column3 \
-        RETURNING tasks.id
+        RETURNING tasks.id\(reporting ? ", " + endedAttemptColumns : "")
         """
     }
 
     static let exists = "SELECT 1 FROM tasks WHERE id = ?"
 
-    /// What a failure needs to decide: `seq, state, lease_token, attempt, max_attempts, retry`.
-    static let failLookup = "SELECT seq, state, lease_token, attempt, max_attempts, retry, kind FROM tasks WHERE id = ?"
+    /// What a failure needs to decide: `seq, state, lease_token, max_attempts, retry`, then
+    /// the `endedAttemptColumns`.
+    static let failLookup = "SELECT seq, state, lease_token, max_attempts, retry, \(endedAttemptColumns) FROM tasks WHERE id = ?"
 
     /// A failed attempt: arguments state, run_at (nil keeps it), finished_at, last_error, the
     /// attempt error as JSON, seq.

@@ -8,12 +8,24 @@ extension SQLiteTaskStore {
     /// completions are written by a few multi-row statements (`SQL.completeMany`) instead of
     /// one statement per task; outcomes are the same either way.
     public func taskAckMany(_ p: TaskAckParams) async throws -> [AckOutcome] {
-        guard !p.acks.isEmpty else { return [] }
+        try await acknowledge(p, reporting: false).outcomes
+    }
+
+    public func taskAckManyReporting(_ p: TaskAckParams) async throws -> [AckReport] {
+        let (outcomes, attempts) = try await acknowledge(p, reporting: true)
+        return zip(outcomes, attempts).map { AckReport(outcome: $0, attempt: $1) }
+    }
+
+    /// Both ack methods: `attempts` has one entry per ack when `reporting`, none otherwise.
+    private func acknowledge(_ p: TaskAckParams, reporting: Bool) async throws -> (outcomes: [AckOutcome], attempts: [EndedAttempt?]) {
+        guard !p.acks.isEmpty else { return ([], []) }
         let policies = TaskLifecycle.RetryPolicies(kinds: p.kindRetry, node: configuration.defaultRetry)
         let distinct = Set(p.acks.lazy.map(\.lease.id)).count == p.acks.count
-        let (outcomes, madeDue) = try await write("acknowledging \(p.acks.count) task(s)") { db -> ([AckOutcome], Bool) in
+        let (outcomes, attempts, madeDue) = try await write("acknowledging \(p.acks.count) task(s)") {
+            db -> ([AckOutcome], [EndedAttempt?], Bool) in
             let now = Millis.now(self.clock)
             var outcomes: [AckOutcome?] = Array(repeating: nil, count: p.acks.count)
+            var attempts: [EndedAttempt?] = reporting ? Array(repeating: nil, count: p.acks.count) : []
             var madeDue = false
             var completions: [(index: Int, seq: Int64, completion: TaskCompletion)] = []
             for (index, ack) in p.acks.enumerated() {
@@ -22,34 +34,52 @@ extension SQLiteTaskStore {
                     if distinct, let seq = LeaseToken.seq(of: completion.lease.token) {
                         completions.append((index, seq, completion))
                     } else {
-                        outcomes[index] = try Self.applyCompletion(completion, now: now, db: db)
+                        let applied = try Self.applyCompletion(completion, now: now, db: db)
+                        outcomes[index] = applied.ack
+                        if reporting { attempts[index] = applied.attempt }
                     }
                 case .fail(let failure):
-                    let outcome = try Self.applyFailure(failure, policies: policies, now: now, db: db)
-                    if case .applied(.pending) = outcome.ack { madeDue = true }
-                    outcomes[index] = outcome.ack
+                    let applied = try Self.applyFailure(failure, policies: policies, now: now, db: db)
+                    if case .applied(.pending) = applied.ack { madeDue = true }
+                    outcomes[index] = applied.ack
+                    if reporting { attempts[index] = applied.attempt }
                 }
             }
-            try Self.applyCompletions(completions, now: now, into: &outcomes, db: db)
-            return (outcomes.map { $0 ?? .notFound }, madeDue)
+            try Self.applyCompletions(completions, now: now, into: &outcomes, reporting: &attempts, db: db)
+            return (outcomes.map { $0 ?? .notFound }, attempts, madeDue)
         }
         count { $0.ackTransactions += 1 }
         // A retry changes when the next task is due (or is due at once): wake the claimers.
         if madeDue { readySignal.notify() }
-        return outcomes
+        return (outcomes, attempts)
     }
 
-    private static func applyCompletion(_ completion: TaskCompletion, now: Int64, db: Database) throws -> AckOutcome {
+    /// The attempt a transition at `now` ended, from the row's `attempt, queue, kind, started_at`
+    /// at `offset`.
+    static func endedAttempt(_ row: Row, at offset: Int, now: Int64) -> EndedAttempt {
+        let started: Int64? = row[offset + 3]
+        return EndedAttempt(
+            attempt: row[offset], queue: row[offset + 1], kind: row[offset + 2], ran: started.map { .milliseconds(max(0, now - $0)) })
+    }
+
+    private static func applyCompletion(_ completion: TaskCompletion, now: Int64, db: Database) throws -> (
+        ack: AckOutcome, attempt: EndedAttempt?
+    ) {
         let statement = try db.cachedStatement(sql: SQL.complete)
-        try statement.execute(arguments: [completion.result.text, now, completion.lease.id.description, completion.lease.token])
-        return db.changesCount > 0 ? .applied(.succeeded) : try refusal(id: completion.lease.id, db: db)
+        let arguments: StatementArguments = [completion.result.text, now, completion.lease.id.description, completion.lease.token]
+        guard let row = try Row.fetchOne(statement, arguments: arguments) else {
+            return (try refusal(id: completion.lease.id, db: db), nil)
+        }
+        return (.applied(.succeeded), endedAttempt(row, at: 0, now: now))
     }
 
-    /// Completions of distinct tasks whose tokens carry their `seq`, in chunks of `SQL.completeManySizes`.
+    /// Completions of distinct tasks whose tokens carry their `seq`, in chunks of
+    /// `SQL.completeManySizes`. Fills `attempts` too when it is not empty.
     private static func applyCompletions(
         _ completions: [(index: Int, seq: Int64, completion: TaskCompletion)], now: Int64, into outcomes: inout [AckOutcome?],
-        db: Database
+        reporting attempts: inout [EndedAttempt?], db: Database
     ) throws {
+        let reporting = !attempts.isEmpty
         var start = 0
         while start < completions.count {
             let remaining = completions.count - start
@@ -68,12 +98,23 @@ extension SQLiteTaskStore {
                 arguments.append(completion.lease.token)
                 arguments.append(completion.result.text)
             }
-            let statement = try db.cachedStatement(sql: SQL.completeMany(rows: size))
+            let statement = try db.cachedStatement(sql: SQL.completeMany(rows: size, reporting: reporting))
             var applied = Set<String>(minimumCapacity: size)
-            let rows = try String.fetchCursor(statement, arguments: StatementArguments(arguments))
-            while let id = try rows.next() { applied.insert(id) }
+            var ended: [String: EndedAttempt] = [:]
+            if reporting {
+                let rows = try Row.fetchCursor(statement, arguments: StatementArguments(arguments))
+                while let row = try rows.next() {
+                    let id: String = row[0]
+                    applied.insert(id)
+                    ended[id] = endedAttempt(row, at: 1, now: now)
+                }
+            } else {
+                let rows = try String.fetchCursor(statement, arguments: StatementArguments(arguments))
+                while let id = try rows.next() { applied.insert(id) }
+            }
             for ((index, _, completion), id) in zip(chunk, ids) {
                 outcomes[index] = applied.contains(id) ? .applied(.succeeded) : try refusal(id: completion.lease.id, db: db)
+                if reporting { attempts[index] = ended[id] }
             }
         }
     }
@@ -85,18 +126,18 @@ extension SQLiteTaskStore {
 
     private static func applyFailure(
         _ failure: TaskFailure, policies: TaskLifecycle.RetryPolicies, now: Int64, db: Database
-    ) throws -> (ack: AckOutcome, dueNow: Bool) {
+    ) throws -> (ack: AckOutcome, attempt: EndedAttempt?) {
         guard let row = try Row.fetchOne(db.cachedStatement(sql: SQL.failLookup), arguments: [failure.lease.id.description]) else {
-            return (.notFound, false)
+            return (.notFound, nil)
         }
         let state: String = row[1]
         let token: String? = row[2]
-        guard state == TaskState.running.rawValue, token == failure.lease.token else { return (.staleLease, false) }
+        guard state == TaskState.running.rawValue, token == failure.lease.token else { return (.staleLease, nil) }
         let next = try recordFailure(
             seq: row[0],
-            TaskLifecycle.Attempt(kind: row[6], attempt: row[3], maxAttempts: row[4], retry: ColumnJSON.retry(row[5])),
+            TaskLifecycle.Attempt(kind: row[7], attempt: row[5], maxAttempts: row[3], retry: ColumnJSON.retry(row[4])),
             cause: TaskLifecycle.FailureCause(failure), message: failure.message, policies: policies, now: now, db: db)
-        return (.applied(next.state), next.dueNow)
+        return (.applied(next.state), endedAttempt(row, at: 5, now: now))
     }
 
     /// Records a failed attempt of a running task and moves it where ``TaskLifecycle`` decides:

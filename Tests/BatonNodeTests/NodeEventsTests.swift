@@ -1,5 +1,6 @@
 import BatonCore
 import BatonNode
+import BatonTesting
 import Foundation
 import Synchronization
 import Testing
@@ -96,6 +97,48 @@ import Testing
         #expect(woken)
         #expect(!events.isObserved)
         withExtendedLifetime(waiters) {}
+    }
+
+    /// While the stream is observed, each ack the completer writes is a `transitioned` event
+    /// that says which attempt of which task it ended and how long it ran; unobserved, the
+    /// completer takes the plain store path and emits nothing.
+    @Test func completerReportsTheAttemptsItsAcksEnded() async throws {
+        try await SQLiteStoreFactory().withStore { store in
+            let events = NodeEvents()
+            let completer = TaskCompleter(store: store, events: events)
+            try await store.enqueue(NewTask(kind: "mail", queue: "q", maxAttempts: 1), NewTask(kind: "report", queue: "q"))
+            let claimed = try await store.claim(max: 2, queues: ["q"])
+            try #require(claimed.count == 2)
+            let started = ContinuousClock.now
+            try await Task.sleep(for: .milliseconds(40))
+
+            let subscription = events.subscribe()
+            let outcomes = try await completer.write(now: [
+                .fail(TaskFailure(lease: claimed[0].lease, message: "no")),
+                .complete(TaskCompletion(lease: claimed[1].lease, result: .null)),
+            ])
+            let elapsed = ContinuousClock.now - started
+            #expect(outcomes == [.applied(.failed), .applied(.succeeded)])
+            var seen: [TaskTransition] = []
+            for await event in subscription {
+                if case .transitioned(let t) = event { seen.append(t) }
+                if seen.count == 2 { break }
+            }
+            for (transition, task) in zip(seen, claimed.map(\.task)) {
+                #expect(transition.id == task.id && transition.from == .running)
+                #expect(transition.attempt == 1 && transition.queue == "q" && transition.kind == task.kind)
+                let run = try #require(transition.run)
+                #expect(run >= .milliseconds(30) && run <= elapsed + .milliseconds(100), "\(run)")
+            }
+            #expect(seen.map(\.to) == [.failed, .succeeded])
+
+            subscription.cancel()
+            #expect(!events.isObserved)
+            try await store.enqueue(NewTask(kind: "mail", queue: "q"))
+            let third = try await store.claim(queues: ["q"])
+            #expect(
+                try await completer.write(now: [.complete(TaskCompletion(lease: third[0].lease, result: .null))]) == [.applied(.succeeded)])
+        }
     }
 }
 

@@ -98,15 +98,17 @@ struct PostgresStoreTests {
             let ids = claimed.map { "'\($0.task.id)'" }.joined(separator: ",")
             let tokens = claimed.map { "'\($0.leaseToken)'" }.joined(separator: ",")
             let results = claimed.map { _ in "'null'" }.joined(separator: ",")
-            let complete = try await store.genericPlanForTesting(
-                CompleteStatement.sql, arguments: "ARRAY[\(ids)]::uuid[], ARRAY[\(tokens)]::text[], ARRAY[\(results)]::text[]"
-            ).joined(separator: "\n")
-            // Rows are found by id, not by hashing every running task from the lease index, and
-            // existence is not an EXISTS, which is planned as a hashed subplan over every task.
-            #expect(complete.contains("tasks_id_key"), "\(complete)")
-            #expect(!complete.contains("tasks_running_lease"), "\(complete)")
-            #expect(!complete.contains("Seq Scan"), "\(complete)")
-            #expect(!complete.contains("hashed SubPlan"), "\(complete)")
+            for sql in [CompleteStatement.sql, CompleteReportingStatement.sql] {
+                let complete = try await store.genericPlanForTesting(
+                    sql, arguments: "ARRAY[\(ids)]::uuid[], ARRAY[\(tokens)]::text[], ARRAY[\(results)]::text[]"
+                ).joined(separator: "\n")
+                // Rows are found by id, not by hashing every running task from the lease index, and
+                // existence is not an EXISTS, which is planned as a hashed subplan over every task.
+                #expect(complete.contains("tasks_id_key"), "\(complete)")
+                #expect(!complete.contains("tasks_running_lease"), "\(complete)")
+                #expect(!complete.contains("Seq Scan"), "\(complete)")
+                #expect(!complete.contains("hashed SubPlan"), "\(complete)")
+            }
 
             let nextDue = try await store.genericPlanForTesting(NextDueStatement.sql, arguments: "'{default}'::text[]")
                 .joined(separator: "\n")

@@ -164,7 +164,8 @@ struct SQLiteSpecificTests {
                 (SQL.deleteFinished, "USING INDEX tasks_terminal"),
                 (SQL.nextDue(queueCount: 2), "USING INDEX tasks_pending"),
                 (SQL.complete, "USING INDEX sqlite_autoindex_tasks_1"),
-                (SQL.completeMany(rows: 4), rowid),
+                (SQL.completeMany(rows: 4, reporting: false), rowid),
+                (SQL.completeMany(rows: 4, reporting: true), rowid),
                 (SQL.heartbeat, "USING INDEX sqlite_autoindex_tasks_1"),
             ]
             for (sql, access) in expectations {

@@ -97,6 +97,11 @@ struct StoreConformanceTests {
     }
 
     @Test(arguments: storeFactories)
+    func reportingAcksSayWhichAttemptTheyEnded(_ factory: any StoreFactory) async throws {
+        try await StoreConformance.reportingAcksSayWhichAttemptTheyEnded(factory)
+    }
+
+    @Test(arguments: storeFactories)
     func failureRetriesPerPolicyUntilAttemptsAreExhausted(_ factory: any StoreFactory) async throws {
         try await StoreConformance.failureRetriesPerPolicyUntilAttemptsAreExhausted(factory)
     }

@@ -21,6 +21,11 @@ public protocol TaskStore: Sendable {
     /// Returns one outcome per ack, in order.
     func taskAckMany(_ p: TaskAckParams) async throws -> [AckOutcome]
 
+    /// ``taskAckMany(_:)`` that also says, for each applied ack, which attempt it ended: the
+    /// event stream's `transitioned` events carry it. Costs a few more columns per row, so the
+    /// node asks for it only while someone observes its events.
+    func taskAckManyReporting(_ p: TaskAckParams) async throws -> [AckReport]
+
     /// Returns running tasks to `ready` without using up an attempt (graceful shutdown).
     func taskReleaseMany(_ p: TaskReleaseParams) async throws -> Int
 
@@ -186,6 +191,34 @@ public enum AckOutcome: Sendable, Hashable {
     /// The token is not the task's current lease, or the task is no longer running.
     case staleLease
     case notFound
+}
+
+/// What ``TaskStore/taskAckManyReporting(_:)`` says of one ack.
+public struct AckReport: Sendable, Hashable {
+    public var outcome: AckOutcome
+    /// The attempt the ack ended, when it was applied.
+    public var attempt: EndedAttempt?
+
+    public init(outcome: AckOutcome, attempt: EndedAttempt? = nil) {
+        self.outcome = outcome
+        self.attempt = attempt
+    }
+}
+
+/// An attempt that an ack (or a rescue) ended: which one, of which task, and how long it ran.
+public struct EndedAttempt: Sendable, Hashable {
+    public var attempt: Int
+    public var queue: String
+    public var kind: String
+    /// From the claim to the transition, by the store's clock; `nil` if the claim time is unknown.
+    public var ran: Duration?
+
+    public init(attempt: Int, queue: String, kind: String, ran: Duration?) {
+        self.attempt = attempt
+        self.queue = queue
+        self.kind = kind
+        self.ran = ran
+    }
 }
 
 public struct TaskReleaseParams: Sendable {

@@ -56,22 +56,26 @@ public final class TaskCompleter: Service, Sendable {
 
     /// Writes a batch at once, as one store call, without joining the shared batch (for a
     /// request that brings a large batch of its own). Reported like every other batch.
+    ///
+    /// While nobody observes the node's events this is the plain store ack; otherwise the
+    /// store also reports the attempts the acks ended, and each applied ack is emitted as a
+    /// `transitioned` event with its attempt, queue, kind and run time.
     public func write(now acks: [TaskAck]) async throws -> [AckOutcome] {
-        let outcomes = try await store.taskAckMany(TaskAckParams(acks: acks, kindRetry: workers.kindRetry))
-        report(acks, outcomes)
-        return outcomes
-    }
-
-    /// Emits a `transitioned` event per applied ack.
-    private func report(_ acks: [TaskAck], _ outcomes: [AckOutcome]) {
-        guard events.isObserved else { return }
+        let params = TaskAckParams(acks: acks, kindRetry: workers.kindRetry)
+        guard events.isObserved else { return try await store.taskAckMany(params) }
+        let reports = try await store.taskAckManyReporting(params)
         var transitions: [NodeEvent] = []
-        for (ack, outcome) in zip(acks, outcomes) {
-            if case .applied(let to) = outcome {
-                transitions.append(.transitioned(TaskTransition(id: ack.lease.id, from: .running, to: to)))
-            }
+        for (ack, report) in zip(acks, reports) {
+            guard case .applied(let to) = report.outcome else { continue }
+            let ended = report.attempt
+            transitions.append(
+                .transitioned(
+                    TaskTransition(
+                        id: ack.lease.id, from: .running, to: to, attempt: ended?.attempt, queue: ended?.queue, kind: ended?.kind,
+                        run: ended?.ran)))
         }
         events.emit(transitions)
+        return reports.map(\.outcome)
     }
 
     /// Queues an ack and waits until its batch is written; returns its outcome.

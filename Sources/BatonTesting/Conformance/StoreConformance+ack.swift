@@ -49,6 +49,58 @@ extension StoreConformance {
         }
     }
 
+    /// The reporting ack has the plain ack's outcomes and says, for each applied ack, which
+    /// attempt of which task it ended and how long that attempt ran (claim to ack); for acks
+    /// not applied it says nothing. Both completion paths are covered: the batched one, and the
+    /// one-by-one path a batch that names a task twice takes.
+    public static func reportingAcksSayWhichAttemptTheyEnded(_ factory: any StoreFactory) async throws {
+        try await factory.withStore { store in
+            try await store.enqueue(
+                NewTask(kind: "a", queue: "q1"), NewTask(kind: "b", queue: "q2", maxAttempts: 2, retry: .fixed(.milliseconds(1))),
+                NewTask(kind: "c", queue: "q1"))
+            let claimed = try await store.claim(max: 3, queues: ["q1", "q2"])
+            try #require(claimed.count == 3)
+            let byKind = Dictionary(uniqueKeysWithValues: claimed.map { ($0.task.kind, $0) })
+            let (a, b, c) = (byKind["a"]!, byKind["b"]!, byKind["c"]!)
+            let slept = ContinuousClock.now
+            try await Task.sleep(for: .milliseconds(60))
+
+            let reports = try await store.taskAckManyReporting(
+                TaskAckParams(acks: [
+                    .complete(TaskCompletion(lease: a.lease, result: .null)),
+                    .fail(TaskFailure(lease: b.lease, message: "once")),
+                    .complete(TaskCompletion(lease: LeaseRef(id: c.task.id, token: "nope"), result: .null)),
+                ]))
+            let elapsed = ContinuousClock.now - slept
+            #expect(reports.map(\.outcome) == [.applied(.succeeded), .applied(.pending), .staleLease])
+            #expect(reports[0].attempt?.attempt == 1 && reports[0].attempt?.queue == "q1" && reports[0].attempt?.kind == "a")
+            #expect(reports[1].attempt?.attempt == 1 && reports[1].attempt?.queue == "q2" && reports[1].attempt?.kind == "b")
+            #expect(reports[2].attempt == nil)
+            for report in reports.prefix(2) {
+                let ran = try #require(report.attempt?.ran)
+                #expect(ran >= .milliseconds(50) && ran <= elapsed + .milliseconds(500), "ran \(ran)")
+            }
+
+            // The second attempt of b, acked in a batch that names c twice (one by one).
+            var retried: [ClaimedTask] = []
+            for _ in 0..<1000 where retried.isEmpty {
+                retried = try await store.claim(queues: ["q2"])
+                if retried.isEmpty { try await Task.sleep(for: .milliseconds(5)) }
+            }
+            try #require(retried.map(\.task.id) == [b.task.id])
+            let again = try await store.taskAckManyReporting(
+                TaskAckParams(acks: [
+                    .complete(TaskCompletion(lease: c.lease, result: .null)),
+                    .complete(TaskCompletion(lease: c.lease, result: .null)),
+                    .complete(TaskCompletion(lease: retried[0].lease, result: .null)),
+                ]))
+            #expect(again.map(\.outcome) == [.applied(.succeeded), .staleLease, .applied(.succeeded)])
+            #expect(again[0].attempt?.kind == "c" && again[0].attempt?.attempt == 1 && again[0].attempt?.ran != nil)
+            #expect(again[1].attempt == nil)
+            #expect(again[2].attempt?.kind == "b" && again[2].attempt?.attempt == 2 && again[2].attempt?.queue == "q2")
+        }
+    }
+
     /// A failure retries as the task's policy says until its attempts are exhausted, then the task fails.
     public static func failureRetriesPerPolicyUntilAttemptsAreExhausted(_ factory: any StoreFactory) async throws {
         try await factory.withStore { store in

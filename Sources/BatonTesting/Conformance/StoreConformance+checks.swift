@@ -40,6 +40,7 @@ extension StoreConformance {
         Check("concurrentBatchClaimsNeverShareATask", concurrentBatchClaimsNeverShareATask),
         Check("completionIsFencedByTheLeaseToken", completionIsFencedByTheLeaseToken),
         Check("batchOfAcksAppliesEachInOrder", batchOfAcksAppliesEachInOrder),
+        Check("reportingAcksSayWhichAttemptTheyEnded", reportingAcksSayWhichAttemptTheyEnded),
         Check("failureRetriesPerPolicyUntilAttemptsAreExhausted", failureRetriesPerPolicyUntilAttemptsAreExhausted),
         Check("notRetryableFailureIsFinal", notRetryableFailureIsFinal),
         Check("retryAfterOverridesThePolicy", retryAfterOverridesThePolicy),

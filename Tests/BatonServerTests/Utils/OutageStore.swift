@@ -37,6 +37,10 @@ final class OutageStore: NodeStore {
         try check()
         return try await base.taskAckMany(p)
     }
+    func taskAckManyReporting(_ p: TaskAckParams) async throws -> [AckReport] {
+        try check()
+        return try await base.taskAckManyReporting(p)
+    }
     func taskReleaseMany(_ p: TaskReleaseParams) async throws -> Int {
         try check()
         return try await base.taskReleaseMany(p)
