@@ -44,7 +44,7 @@ func routeTable<Context: RequestContext>(node: NodeServices, configuration: Serv
     routes += ScheduleRoutes<Context>(ops: ops, reader: reader).routes
     routes += QueueRoutes<Context>(ops: ops).routes
     routes += JSONRPCRoute<Context>(ops: ops, reader: reader, authenticator: Authenticator(tokens: configuration.tokens)).routes
-    return routes + OpenAPIRoute<Context>(routes: routes).routes
+    return routes + OpenAPIRoute<Context>(routes: routes, limits: configuration.limits).routes
 }
 
 /// The node's HTTP server as a ServiceLifecycle service: put it in a `ServiceGroup` beside

@@ -34,7 +34,9 @@ import SystemPackage
 ///   (roles producer, worker, admin; secret)
 /// - `insecure` → `BATON_INSECURE`: let a node on a non-loopback address run without tokens
 /// - `limits.maxArgsBytes` → `BATON_LIMITS_MAX_ARGS_BYTES` (default 1 MiB),
-///   `limits.maxBodyBytes` → `BATON_LIMITS_MAX_BODY_BYTES` (default 16 MiB)
+///   `limits.maxBodyBytes` → `BATON_LIMITS_MAX_BODY_BYTES` (default 16 MiB),
+///   `limits.maxBatch` → `BATON_LIMITS_MAX_BATCH` (default 10,000),
+///   `limits.maxWait` → `BATON_LIMITS_MAX_WAIT` (seconds, default 60)
 /// - `tls.cert`, `tls.key` → `BATON_TLS_CERT`, `BATON_TLS_KEY`: PEM files; the node serves HTTPS
 /// - `caFile` → `BATON_CA_FILE`: PEM CA certificates the CLI and workers trust for https nodes
 struct Settings {

@@ -64,7 +64,7 @@ import Testing
         (NewTask(kind: "ok", queue: String(repeating: "q", count: 65)), "queue is 65 bytes"),
         (NewTask(kind: "ok", priority: 0), "priority must be between 1 and 10"),
         (NewTask(kind: "ok", priority: 11), "priority must be between 1 and 10"),
-        (NewTask(kind: "ok", delay: -1), "delay must be a non-negative"),
+        (NewTask(kind: "ok", delay: -1), "delay must be a number of seconds from 0"),
         (NewTask(kind: "ok", runAt: Date(), delay: 1), "either run_at or delay"),
         (NewTask(kind: "ok", maxAttempts: 0), "max_attempts must be between"),
         (NewTask(kind: "ok", timeout: 0), "timeout must be a positive"),

@@ -59,7 +59,7 @@ struct JSONRPCTests {
     @Test func invalidJSONIsParseError() async throws {
         try await withTestApp { client, _ in
             let response = try await client.rpc(#"{"jsonrpc": "2.0", "method": "foobar, "params": "bar", "baz]"#)
-            #expect(response.status == .ok)
+            #expect(response.status == .badRequest)
             #expect(try response.json() == Self.error(-32700, "Parse error"))
         }
     }
@@ -67,6 +67,7 @@ struct JSONRPCTests {
     @Test func invalidRequestObject() async throws {
         try await withTestApp { client, _ in
             let response = try await client.rpc(#"{"jsonrpc": "2.0", "method": 1, "params": "bar"}"#)
+            #expect(response.status == .badRequest)
             #expect(try response.json() == Self.error(-32600, "Invalid Request"))
         }
     }
@@ -81,15 +82,18 @@ struct JSONRPCTests {
 
     @Test func emptyBatchIsOneInvalidRequest() async throws {
         try await withTestApp { client, _ in
-            let answer = try await client.rpcJSON("[]")
-            #expect(answer == Self.error(-32600, "Invalid Request"))
+            let response = try await client.rpc("[]")
+            #expect(response.status == .badRequest)
+            #expect(try response.json() == Self.error(-32600, "Invalid Request"))
         }
     }
 
     @Test func invalidBatchesAnswerEachItem() async throws {
         try await withTestApp { client, _ in
-            let one = try await client.rpcJSON("[1]")
-            #expect(one == .array([Self.error(-32600, "Invalid Request")]))
+            // A batch is answered item by item, with 200.
+            let response = try await client.rpc("[1]")
+            #expect(response.status == .ok)
+            #expect(try response.json() == .array([Self.error(-32600, "Invalid Request")]))
             let three = try await client.rpcJSON("[1,2,3]")
             #expect(three == .array(Array(repeating: Self.error(-32600, "Invalid Request"), count: 3)))
         }

@@ -27,7 +27,8 @@ struct OpenAPIAndLimitsTests {
                     // Every path parameter is declared; security matches the route's role.
                     let names = path.split(separator: "/").filter { $0.hasPrefix("{") }.map { String($0.dropFirst().dropLast()) }
                     if case .array(let parameters)? = operation["parameters"] {
-                        #expect(parameters.compactMap { $0["name"]?.stringValue } == names, "\(method) \(path)")
+                        #expect(
+                            parameters.filter { $0["in"] == "path" }.compactMap { $0["name"]?.stringValue } == names, "\(method) \(path)")
                     } else {
                         #expect(names.isEmpty, "\(method) \(path) declares no parameters")
                     }

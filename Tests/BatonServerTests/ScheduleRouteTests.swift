@@ -90,7 +90,7 @@ struct ScheduleRouteTests {
             #expect(second.text.contains(#""duplicate":true"#))
             #expect(try second.decode(TaskRecord.self).id == first.decode(TaskRecord.self).id)
             let bad = try await client.send(.post, "/v1/tasks", json: #"{"kind":"k","unique_key":"u","unique_window":-1}"#)
-            #expect(bad.status == .badRequest && bad.text.contains("unique_window must be positive"))
+            #expect(bad.status == .badRequest && bad.text.contains("unique_window must be a positive number"))
         }
     }
 

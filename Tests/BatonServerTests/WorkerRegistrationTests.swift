@@ -53,10 +53,6 @@ struct WorkerRegistrationTests {
                 (#"{"worker": "x", "queues": [], "kinds": [], "concurrency": 1, "running": 0}"#, "queues"),
                 (#"{"worker": "x", "queues": ["default"], "kinds": [], "concurrency": 0, "running": 0}"#, "concurrency"),
                 (
-                    #"{"worker": "x", "queues": ["default"], "kinds": [{"name": "a"}, {"name": "a"}], "concurrency": 1, "running": 0}"#,
-                    "named twice"
-                ),
-                (
                     #"{"worker": "x", "queues": ["default"], "kinds": [{"name": "a", "retry": {"policy": "sometimes"}}], "concurrency": 1, "running": 0}"#,
                     "policy"
                 ),
@@ -66,6 +62,16 @@ struct WorkerRegistrationTests {
                 #expect(response.text.contains(field), "\(response.text)")
             }
             #expect(node.node.workers.list().map(\.worker) == ["w-7"])
+
+            // A kind named twice counts as first named.
+            let twice = try await client.send(
+                .post, "/v1/workers",
+                json:
+                    #"{"worker": "x", "queues": ["default"], "kinds": [{"name": "a", "retry": {"policy": "none"}}, {"name": "a"}], "concurrency": 1, "running": 0}"#
+            )
+            #expect(twice.status == .ok)
+            #expect(node.node.workers.list().first { $0.worker == "x" }?.kinds == [KindAnnouncement(name: "a", retry: RetryPolicy.none)])
+            #expect(node.node.workers.kindRetry["a"] == RetryPolicy.none)
         }
     }
 }

@@ -162,13 +162,19 @@ import Testing
         #expect(ClaimResponseDecoder.decode(Data(bytes)) == nil)
     }
 
-    @Test func leniencyOfTheDateParserIsKept() throws {
-        // A day that does not exist: not the node's form, so read by `BatonJSON.parseDate`, as `JSONDecoder` does.
-        let text =
-            #"{"tasks":[{"id":"0190f5e2-7b1c-7d3e-8f00-00000000abcd","kind":"k","queue":"q","args":null,"priority":1,"state":"running","attempt":1,"max_attempts":3,"run_at":"2026-02-30T19:00:00.123Z","errors":[],"tags":[],"created_at":"2026-11-23T19:00:00.123Z","lease_token":"t"}]}"#
-        let expected = try Self.jsonDecoder(text)
-        #expect(Self.fast(text) == expected)
+    @Test func bothPathsReadDatesAlike() throws {
+        func text(_ runAt: String) -> String {
+            #"{"tasks":[{"id":"0190f5e2-7b1c-7d3e-8f00-00000000abcd","kind":"k","queue":"q","args":null,"priority":1,"state":"running","attempt":1,"max_attempts":3,"run_at":"\#(runAt)","errors":[],"tags":[],"created_at":"2026-11-23T19:00:00.123Z","lease_token":"t"}]}"#
+        }
+        // Not the node's form, so read by `BatonJSON.parseDate`, as `JSONDecoder` does.
+        let offset = text("2026-02-28T19:00:00.1234+02:00")
+        let expected = try Self.jsonDecoder(offset)
+        #expect(Self.fast(offset) == expected)
         #expect(expected.tasks.first?.task.args == .null)
+        // A day that does not exist is refused by both.
+        let impossible = text("2026-02-30T19:00:00.123Z")
+        #expect(Self.fast(impossible) == nil)
+        #expect(throws: DecodingError.self) { try Self.jsonDecoder(impossible) }
     }
 
     @Test func otherAnswersStillUseJSONDecoder() throws {

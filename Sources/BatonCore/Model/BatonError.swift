@@ -4,7 +4,7 @@
 /// exit codes. Messages are meant for people and never contain secrets.
 public struct BatonError: Error, Sendable, Hashable, CustomStringConvertible {
     public struct Code: Sendable, Hashable, CustomStringConvertible {
-        fileprivate enum Base: String, Sendable, Hashable {
+        fileprivate enum Base: String, Sendable, Hashable, CaseIterable {
             case invalidArgument = "invalid_argument"
             case notFound = "not_found"
             case conflict = "conflict"
@@ -43,6 +43,9 @@ public struct BatonError: Error, Sendable, Hashable, CustomStringConvertible {
             self.base = base
         }
         fileprivate init(base: Base) { self.base = base }
+
+        /// Every code, in declaration order.
+        public static var allCases: [Code] { Base.allCases.map(Code.init(base:)) }
     }
 
     public let code: Code

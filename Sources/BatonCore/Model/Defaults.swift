@@ -34,4 +34,19 @@ public enum Limits {
     public static let defaultMaxArgsBytes = 1 << 20
     public static let priorityRange = 1...10
     public static let maxAttemptsRange = 1...1000
+    /// The longest time any duration given in seconds may be (delay, timeout, unique window,
+    /// retry backoff and cap, schedule interval): about 31 years. Beyond it a value is refused,
+    /// not clamped: it is a mistake, and unbounded it would overflow `Duration`.
+    public static let maxSeconds: Double = 1e9
+
+    /// Whether `text` has a length in `range`, counted in Unicode scalars as JSON Schema's
+    /// `minLength`/`maxLength` count (names are ASCII, so there characters are bytes).
+    public static func hasLength(_ text: String, _ range: ClosedRange<Int>) -> Bool {
+        var count = 0
+        for _ in text.unicodeScalars {
+            count += 1
+            if count > range.upperBound { return false }
+        }
+        return count >= range.lowerBound
+    }
 }

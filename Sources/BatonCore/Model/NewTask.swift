@@ -55,23 +55,23 @@ public struct NewTask: Sendable, Hashable {
         if runAt != nil && delay != nil {
             throw .invalidArgument("give either run_at or delay, not both")
         }
-        if let delay, !(delay >= 0 && delay.isFinite) {
-            throw .invalidArgument("delay must be a non-negative number of seconds, got \(delay)")
+        if let delay, !(delay >= 0 && delay <= Limits.maxSeconds) {
+            throw .invalidArgument("delay must be a number of seconds from 0 to \(Int(Limits.maxSeconds)), got \(delay)")
         }
-        if let timeout, !(timeout > 0 && timeout.isFinite) {
-            throw .invalidArgument("timeout must be a positive number of seconds, got \(timeout)")
+        if let timeout, !(timeout > 0 && timeout <= Limits.maxSeconds) {
+            throw .invalidArgument("timeout must be a positive number of seconds up to \(Int(Limits.maxSeconds)), got \(timeout)")
         }
-        if let uniqueKey, uniqueKey.isEmpty || uniqueKey.utf8.count > Limits.maxUniqueKeyLength {
-            throw .invalidArgument("unique_key must be 1 to \(Limits.maxUniqueKeyLength) bytes")
+        if let uniqueKey, !Limits.hasLength(uniqueKey, 1...Limits.maxUniqueKeyLength) {
+            throw .invalidArgument("unique_key must be 1 to \(Limits.maxUniqueKeyLength) characters")
         }
-        if let uniqueWindow, !(uniqueWindow > 0 && uniqueWindow.isFinite) {
-            throw .invalidArgument("unique_window must be positive")
+        if let uniqueWindow, !(uniqueWindow > 0 && uniqueWindow <= Limits.maxSeconds) {
+            throw .invalidArgument("unique_window must be a positive number of seconds up to \(Int(Limits.maxSeconds))")
         }
         if tags.count > Limits.maxTags {
             throw .invalidArgument("at most \(Limits.maxTags) tags, got \(tags.count)")
         }
-        for tag in tags where tag.isEmpty || tag.utf8.count > Limits.maxTagLength {
-            throw .invalidArgument("each tag must be 1 to \(Limits.maxTagLength) bytes")
+        for tag in tags where !Limits.hasLength(tag, 1...Limits.maxTagLength) {
+            throw .invalidArgument("each tag must be 1 to \(Limits.maxTagLength) characters")
         }
         if args.byteCount > maxArgsBytes {
             throw BatonError(.tooLarge, "args are \(args.byteCount) bytes, more than the limit of \(maxArgsBytes)")

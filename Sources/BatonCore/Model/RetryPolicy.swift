@@ -53,13 +53,16 @@ public enum RetryPolicy: Sendable, Hashable {
         }
     }
 
+    /// The shortest cap: a millisecond, the precision Baton stores times with.
+    public static let minCap = 0.001
+
     /// Builds a policy from its name and an optional base delay in seconds.
     public static func named(_ name: String, base: Double? = nil, cap: Double? = nil) throws(BatonError) -> RetryPolicy {
-        if let base, !(base >= 0 && base.isFinite) {
-            throw .invalidArgument("retry backoff must be a non-negative number of seconds")
+        if let base, !(base >= 0 && base <= Limits.maxSeconds) {
+            throw .invalidArgument("retry backoff must be a number of seconds from 0 to \(Int(Limits.maxSeconds))")
         }
-        if let cap, !(cap > 0 && cap.isFinite) {
-            throw .invalidArgument("retry cap must be a positive number of seconds")
+        if let cap, !(cap >= minCap && cap <= Limits.maxSeconds) {
+            throw .invalidArgument("retry cap must be a number of seconds from \(minCap) to \(Int(Limits.maxSeconds))")
         }
         let b = base.map { Duration.seconds($0) }
         let c = cap.map { Duration.seconds($0) } ?? Defaults.retryCap
@@ -79,20 +82,56 @@ extension RetryPolicy: Codable {
         case policy, backoff, cap, jitter
     }
 
+    /// In a request (``BatonJSON/requestDecoder()``) an unknown member, or one the policy does
+    /// not have, is refused; elsewhere (a worker reading a node's answer) they are ignored, so
+    /// that a newer node's additions do not break older workers.
     public init(from decoder: any Decoder) throws {
+        let strict = decoder.userInfo[.batonRequest] as? Bool == true
+        if strict {
+            let all = try decoder.container(keyedBy: AnyKey.self)
+            for key in all.allKeys where CodingKeys(stringValue: key.stringValue) == nil {
+                throw DecodingError.dataCorrupted(
+                    .init(codingPath: decoder.codingPath + [key], debugDescription: "unknown field '\(key.stringValue)' in a retry policy"))
+            }
+        }
         let c = try decoder.container(keyedBy: CodingKeys.self)
         let name = try c.decode(String.self, forKey: .policy)
         let base = try c.decodeIfPresent(Double.self, forKey: .backoff)
         let cap = try c.decodeIfPresent(Double.self, forKey: .cap)
+        let jitter = try c.decodeIfPresent(Bool.self, forKey: .jitter)
         do {
-            var policy = try RetryPolicy.named(name, base: base, cap: cap)
-            if case .exponential(let b, let cp, _) = policy, let jitter = try c.decodeIfPresent(Bool.self, forKey: .jitter) {
-                policy = .exponential(base: b, cap: cp, jitter: jitter)
+            if strict {
+                self = try RetryPolicy.decoded(policy: name, backoff: base, cap: cap, jitter: jitter)
+            } else {
+                var policy = try RetryPolicy.named(name, base: base, cap: cap)
+                if case .exponential(let b, let cp, _) = policy, let jitter { policy = .exponential(base: b, cap: cp, jitter: jitter) }
+                self = policy
             }
-            self = policy
         } catch {
-            throw DecodingError.dataCorruptedError(forKey: .policy, in: c, debugDescription: (error as? BatonError)?.message ?? "\(error)")
+            throw DecodingError.dataCorruptedError(forKey: .policy, in: c, debugDescription: error.message)
         }
+    }
+
+    /// A policy from its wire members, each allowed only where the policy has it (as the API
+    /// schema's `RetryPolicy` states): `backoff`, `cap` and `jitter` for exponential,
+    /// `backoff` and `cap` for fibonacci, `backoff` for fixed, nothing more for none.
+    public static func decoded(policy name: String, backoff: Double?, cap: Double?, jitter: Bool?) throws(BatonError) -> RetryPolicy {
+        let allowed: (cap: Bool, jitter: Bool, backoff: Bool) =
+            switch name {
+            case "exponential": (true, true, true)
+            case "fibonacci": (true, false, true)
+            case "fixed": (false, false, true)
+            default: (false, false, false)
+            }
+        for (member, given, ok) in [
+            ("backoff", backoff != nil, allowed.backoff), ("cap", cap != nil, allowed.cap), ("jitter", jitter != nil, allowed.jitter),
+        ]
+        where given && !ok && ["exponential", "fibonacci", "fixed", "none"].contains(name) {
+            throw .invalidArgument("retry policy \(name) has no \(member)")
+        }
+        var policy = try named(name, base: backoff, cap: cap)
+        if case .exponential(let b, let c, _) = policy, let jitter { policy = .exponential(base: b, cap: c, jitter: jitter) }
+        return policy
     }
 
     public func encode(to encoder: any Encoder) throws {

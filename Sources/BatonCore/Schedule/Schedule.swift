@@ -46,6 +46,9 @@ public enum ScheduleRule: Sendable, Hashable {
             total += n * factor
         }
         guard total >= 1 else { throw .invalidArgument("every: the interval must be at least 1s, got '\(text)'") }
+        guard total <= Limits.maxSeconds else {
+            throw .invalidArgument("every: the interval must be at most \(Int(Limits.maxSeconds))s, got '\(text)'")
+        }
         return .milliseconds(Int64((total * 1000).rounded()))
     }
 }

@@ -169,9 +169,8 @@ package struct JSONScanner {
             } while consume(UInt8(ascii: ","))
             guard consume(UInt8(ascii: "}")) else { return nil }
         }
-        guard let name, var policy = try? RetryPolicy.named(name, base: backoff, cap: cap) else { return nil }
-        if case .exponential(let b, let c, _) = policy, let jitter { policy = .exponential(base: b, cap: c, jitter: jitter) }
-        return policy
+        guard let name else { return nil }
+        return try? RetryPolicy.decoded(policy: name, backoff: backoff, cap: cap, jitter: jitter)
     }
 
     /// An RFC 3339 time: `YYYY-MM-DDTHH:MM:SS.mmmZ` by arithmetic, any other form through

@@ -31,26 +31,29 @@ public struct WorkerAnnouncement: Codable, Sendable, Hashable {
     public static let maxVersionLength = 100
 
     /// Checks every field; the first problem found is named.
+    /// The kinds, each name once: a kind announced twice counts as first announced (a JSON
+    /// Schema cannot forbid repeating a name, so the contract does not either).
+    public var distinctKinds: [KindAnnouncement] {
+        var seen = Set<String>()
+        return kinds.filter { seen.insert($0.name).inserted }
+    }
+
     public func validate() throws(BatonError) {
-        guard !worker.isEmpty, worker.utf8.count <= Limits.maxWorkerIDLength else {
-            throw .invalidArgument("worker must be 1 to \(Limits.maxWorkerIDLength) bytes")
+        guard Limits.hasLength(worker, 1...Limits.maxWorkerIDLength) else {
+            throw .invalidArgument("worker must be 1 to \(Limits.maxWorkerIDLength) characters")
         }
         guard !queues.isEmpty, queues.count <= Self.maxQueues else {
             throw .invalidArgument("queues must name 1 to \(Self.maxQueues) queues")
         }
         for queue in queues { try NewTask.validateName(queue, field: "queue", maxLength: Limits.maxQueueLength) }
         guard kinds.count <= Self.maxKinds else { throw .invalidArgument("kinds must name at most \(Self.maxKinds) kinds") }
-        var seen = Set<String>()
-        for kind in kinds {
-            try NewTask.validateName(kind.name, field: "kind", maxLength: Limits.maxKindLength)
-            guard seen.insert(kind.name).inserted else { throw .invalidArgument("kind '\(kind.name)' is named twice") }
-        }
+        for kind in kinds { try NewTask.validateName(kind.name, field: "kind", maxLength: Limits.maxKindLength) }
         guard (1...1_000_000).contains(concurrency) else {
             throw .invalidArgument("concurrency must be between 1 and 1000000, got \(concurrency)")
         }
         guard running >= 0 else { throw .invalidArgument("running must not be negative, got \(running)") }
-        if let version, version.isEmpty || version.utf8.count > Self.maxVersionLength {
-            throw .invalidArgument("version must be 1 to \(Self.maxVersionLength) bytes")
+        if let version, !Limits.hasLength(version, 1...Self.maxVersionLength) {
+            throw .invalidArgument("version must be 1 to \(Self.maxVersionLength) characters")
         }
     }
 }

@@ -207,11 +207,11 @@ public struct AckItem: Codable, Sendable, Hashable {
     /// The store-level ack, or an error naming what is wrong with the item.
     public func toAck() throws(BatonError) -> TaskAck {
         let lease = LeaseRef(id: id, token: leaseToken)
+        if let ms = retryAfterMS, ms < 0 { throw .invalidArgument("retry_after_ms must not be negative") }
         switch outcome {
         case "complete":
             return .complete(TaskCompletion(lease: lease, result: result ?? .null))
         case "fail":
-            if let ms = retryAfterMS, ms < 0 { throw .invalidArgument("retry_after_ms must not be negative") }
             return .fail(
                 TaskFailure(
                     lease: lease, message: error ?? "failed", retryable: retryable ?? true,

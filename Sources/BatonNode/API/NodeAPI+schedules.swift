@@ -12,6 +12,11 @@ extension NodeAPI {
         public var record: ScheduleRecord
         public var next: [Date]
 
+        public init(record: ScheduleRecord, next: [Date]) {
+            self.record = record
+            self.next = next
+        }
+
         enum CodingKeys: String, CodingKey { case next }
 
         public func encode(to encoder: any Encoder) throws {
@@ -23,6 +28,7 @@ extension NodeAPI {
 
     public struct ScheduleList: Encodable, Sendable {
         public var schedules: [ScheduleView]
+        public init(schedules: [ScheduleView]) { self.schedules = schedules }
     }
 
     /// Creates a schedule. Throws `conflict` when one of that name exists.

@@ -62,10 +62,9 @@ public struct NodeAPI: Sendable {
         var params = TaskListParams()
         if let states, !states.isEmpty {
             params.states = try states.map { name in
-                let trimmed = name.trimmingCharacters(in: .whitespaces)
-                guard let state = TaskState(rawValue: trimmed) else {
+                guard let state = TaskState(rawValue: name) else {
                     let valid = TaskState.allCases.map(\.rawValue).joined(separator: ", ")
-                    throw BatonError.invalidArgument("state '\(trimmed)' is not a task state (expected one of \(valid))")
+                    throw BatonError.invalidArgument("state '\(name)' is not a task state (expected one of \(valid))")
                 }
                 return state
             }
@@ -173,6 +172,7 @@ public struct NodeAPI: Sendable {
     }
 
     public func heartbeatMany(_ body: HeartbeatManyBody) async throws -> HeartbeatManyResponse {
+        if let worker = body.worker { try Self.validateWorker(worker) }
         let lease = try leaseDuration(body.leaseMS)
         guard !body.leases.isEmpty else { return HeartbeatManyResponse(results: []) }
         let outcomes = try await node.store.taskHeartbeatMany(TaskHeartbeatParams(leases: body.leases.map(\.ref), lease: lease))
@@ -256,8 +256,8 @@ public struct NodeAPI: Sendable {
     }
 
     public static func validateWorker(_ worker: String) throws {
-        guard !worker.isEmpty, worker.utf8.count <= Limits.maxWorkerIDLength else {
-            throw BatonError.invalidArgument("worker must be 1 to \(Limits.maxWorkerIDLength) bytes")
+        guard Limits.hasLength(worker, 1...Limits.maxWorkerIDLength) else {
+            throw BatonError.invalidArgument("worker must be 1 to \(Limits.maxWorkerIDLength) characters")
         }
     }
 

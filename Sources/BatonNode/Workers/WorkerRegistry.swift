@@ -42,7 +42,9 @@ public final class WorkerRegistry: Sendable {
     /// Records an announcement (validated by the caller). Returns the worker as now known.
     @discardableResult
     public func announce(_ announcement: WorkerAnnouncement, transport: String, at now: Date = Date()) -> WorkerInfo {
-        state.withLock { s in
+        var announcement = announcement
+        announcement.kinds = announcement.distinctKinds
+        return state.withLock { s in
             let first = s.workers[announcement.worker].map(\.firstSeen) ?? now
             let entry = Entry(announcement: announcement, transport: transport, firstSeen: first, lastSeen: now)
             s.workers[announcement.worker] = entry

@@ -39,7 +39,7 @@ struct JSONBodyReader: Sendable {
     let maxBodyBytes: Int
     var maxJSONDepth: Int = Limits.defaultMaxJSONDepth
 
-    static let decoder = BatonJSON.decoder()
+    static let decoder = BatonJSON.requestDecoder()
 
     /// The whole body, after the content-type and size checks and (with `validate`) the
     /// strict JSON syntax and nesting-depth check, so no lenient decoder sees what JSON refuses.

@@ -6,6 +6,10 @@ import NIOCore
 
 /// `POST /rpc`: JSON-RPC 2.0 (https://www.jsonrpc.org/specification) over the same
 /// operations as the REST routes. Single calls, batches and notifications; named params only.
+///
+/// HTTP status: a body that is not JSON, not a call, or an empty batch is refused as a whole
+/// with 400 and a JSON-RPC error object (`-32700`, `-32600`); otherwise 200 with the answers
+/// (a call's own errors are in its answer), or 204 when every call was a notification.
 struct JSONRPCRoute<Context: RequestContext>: Sendable {
     let ops: NodeAPI
     let reader: JSONBodyReader
@@ -72,21 +76,22 @@ struct JSONRPCRoute<Context: RequestContext>: Sendable {
             if error.message.hasPrefix("JSON nested") {
                 return Self.single(
                     Self.errorObject(
-                        id: .null, code: Self.invalidRequest, message: "Invalid Request", data: "invalid_argument", detail: error.message))
+                        id: .null, code: Self.invalidRequest, message: "Invalid Request", data: "invalid_argument", detail: error.message),
+                    status: .badRequest)
             }
-            return Self.single(Self.errorObject(id: .null, code: Self.parseError, message: "Parse error"))
+            return Self.single(Self.errorObject(id: .null, code: Self.parseError, message: "Parse error"), status: .badRequest)
         }
         let value: JSONValue
         do {
             value = try JSONDecoder().decode(JSONValue.self, from: Data(bytes))
         } catch {
-            return Self.single(Self.errorObject(id: .null, code: Self.parseError, message: "Parse error"))
+            return Self.single(Self.errorObject(id: .null, code: Self.parseError, message: "Parse error"), status: .badRequest)
         }
         let methods = ops.rpcMethods
         switch value {
         case .array(let items):
             guard !items.isEmpty else {
-                return Self.single(Self.errorObject(id: .null, code: Self.invalidRequest, message: "Invalid Request"))
+                return Self.invalidRequestResponse
             }
             guard items.count <= ops.configuration.maxBatch else {
                 return Self.single(
@@ -109,7 +114,11 @@ struct JSONRPCRoute<Context: RequestContext>: Sendable {
             out.append(UInt8(ascii: "]"))
             return JSONResponse.make(bytes: out)
         default:
-            guard let answer = await run(Self.parse(value), role: role, methods: methods, context: context) else {
+            // A body that is not a call at all is refused as a whole (400); a call's own
+            // errors are answers (200).
+            let parsed = Self.parse(value)
+            if case .failure = parsed { return Self.invalidRequestResponse }
+            guard let answer = await run(parsed, role: role, methods: methods, context: context) else {
                 return Response(status: .noContent)
             }
             return JSONResponse.make(bytes: answer)
@@ -231,6 +240,11 @@ struct JSONRPCRoute<Context: RequestContext>: Sendable {
 
     static func encodeID(_ id: JSONValue) -> [UInt8] {
         Array(JSONResponse.encode(id).readableBytesView)
+    }
+
+    /// A body that is valid JSON but not a call, or an empty batch: 400 with `-32600`.
+    static var invalidRequestResponse: Response {
+        single(errorObject(id: .null, code: invalidRequest, message: "Invalid Request"), status: .badRequest)
     }
 
     static func single(_ bytes: [UInt8], status: HTTPResponse.Status = .ok) -> Response {

@@ -25,13 +25,10 @@ struct RPCParams: Sendable {
 
     static let idempotencyKeyName = "idempotency_key"
 
-    /// `idempotency_key`, checked as the REST `Idempotency-Key` header is (1…255 bytes).
+    /// `idempotency_key`, checked as the REST `Idempotency-Key` header is.
     func idempotencyKey() throws -> String? {
         guard let key = try string(Self.idempotencyKeyName) else { return nil }
-        guard !key.isEmpty, key.utf8.count <= UniqueSubmit.maxKeyLength else {
-            throw BatonError.invalidArgument("idempotency_key must be 1 to \(UniqueSubmit.maxKeyLength) bytes")
-        }
-        return key
+        return try UniqueSubmit.checkKey(key, field: Self.idempotencyKeyName)
     }
 
     /// The params without `key`.

@@ -27,10 +27,10 @@ struct QueueRoutes<Context: RequestContext>: Sendable {
     }
 
     @Sendable func pause(_ request: Request, context: Context) async throws -> Response {
-        JSONResponse.make(try await ops.queuePause(context.parameters.get("name") ?? ""))
+        JSONResponse.make(try await ops.queuePause(context.pathParameter("name")))
     }
 
     @Sendable func resume(_ request: Request, context: Context) async throws -> Response {
-        JSONResponse.make(try await ops.queueResume(context.parameters.get("name") ?? ""))
+        JSONResponse.make(try await ops.queueResume(context.pathParameter("name")))
     }
 }

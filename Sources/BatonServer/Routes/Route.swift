@@ -1,3 +1,4 @@
+import Foundation
 import Hummingbird
 
 /// One API endpoint: method, path template (`:id` for a parameter), who may call it, and handler.
@@ -18,11 +19,13 @@ struct Route<Context: RequestContext>: Sendable {
     var responseSchema: String?
     /// A long-poll: the handler learns when its client leaves (`ClientConnection.current`).
     var longPoll: Bool
+    /// Its query parameters, for the OpenAPI document.
+    var query: [QueryParameter]
     var handler: @Sendable (Request, Context) async throws -> Response
 
     init(
         _ method: HTTPRequest.Method, _ path: String, access: Access = .admin, rpc: String? = nil, summary: String = "",
-        request: String? = nil, response: String? = nil, longPoll: Bool = false,
+        request: String? = nil, response: String? = nil, longPoll: Bool = false, query: [QueryParameter] = [],
         _ handler: @escaping @Sendable (Request, Context) async throws -> Response
     ) {
         self.method = method
@@ -33,6 +36,16 @@ struct Route<Context: RequestContext>: Sendable {
         self.requestSchema = request
         self.responseSchema = response
         self.longPoll = longPoll
+        self.query = query
         self.handler = handler
+    }
+}
+
+extension RequestContext {
+    /// A path parameter as the client meant it: percent-decoded (`%3A` is `:`). Empty when
+    /// missing or not valid percent-encoding, which every caller refuses.
+    func pathParameter(_ name: String) -> String {
+        guard let raw = parameters.get(name) else { return "" }
+        return raw.removingPercentEncoding ?? ""
     }
 }

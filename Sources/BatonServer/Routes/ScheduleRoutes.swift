@@ -13,21 +13,21 @@ struct ScheduleRoutes<Context: RequestContext>: Sendable {
         [
             Route(
                 .post, "/v1/schedules", access: .admin, rpc: "schedule.create", summary: "Create a schedule", request: "Schedule",
-                response: "Schedule", create),
+                response: "ScheduleRecord", create),
             Route(.get, "/v1/schedules", access: .admin, rpc: "schedule.list", summary: "List schedules", response: "ScheduleList", list),
             Route(
                 .get, "/v1/schedules/:name", access: .admin, rpc: "schedule.get", summary: "Show a schedule and its next fire times",
-                response: "Schedule", get),
+                response: "ScheduleRecord", get),
             Route(
                 .put, "/v1/schedules/:name", access: .admin, rpc: "schedule.put", summary: "Create or replace a schedule",
-                request: "Schedule", response: "Schedule", put),
+                request: "ScheduleBody", response: "ScheduleRecord", put),
             Route(.delete, "/v1/schedules/:name", access: .admin, rpc: "schedule.delete", summary: "Delete a schedule", delete),
             Route(
                 .post, "/v1/schedules/:name/pause", access: .admin, rpc: "schedule.pause", summary: "Pause a schedule",
-                response: "Schedule", pause),
+                response: "ScheduleRecord", pause),
             Route(
                 .post, "/v1/schedules/:name/resume", access: .admin, rpc: "schedule.resume", summary: "Resume a schedule",
-                response: "Schedule", resume),
+                response: "ScheduleRecord", resume),
         ]
     }
 
@@ -35,7 +35,7 @@ struct ScheduleRoutes<Context: RequestContext>: Sendable {
         let definition = try JSONBodyReader.decode(ScheduleDefinition.self, from: try await reader.read(request))
         let schedule = try await ops.scheduleCreate(definition)
         var response = JSONResponse.make(status: .created, schedule)
-        response.headers[.location] = "/v1/schedules/\(schedule.record.name)"
+        response.headers[.location] = "/v1/schedules/\(Self.pathSegment(schedule.record.name))"
         return response
     }
 
@@ -67,9 +67,17 @@ struct ScheduleRoutes<Context: RequestContext>: Sendable {
         JSONResponse.make(try await ops.scheduleSetPaused(try Self.name(context), paused: false))
     }
 
+    /// A name as one path segment: `/` (which names may hold) and anything else outside the
+    /// unreserved characters percent-encoded.
+    static func pathSegment(_ name: String) -> String {
+        var allowed = CharacterSet.alphanumerics
+        allowed.insert(charactersIn: "-._~")
+        return name.addingPercentEncoding(withAllowedCharacters: allowed) ?? name
+    }
+
     /// The path's name, checked before the body is read.
     static func name(_ context: Context) throws -> String {
-        let name = context.parameters.get("name") ?? ""
+        let name = context.pathParameter("name")
         try NodeAPI.checkScheduleName(name)
         return name
     }

@@ -13,17 +13,38 @@ struct TaskRoutes<Context: RequestContext>: Sendable {
             // An array body is `task.submitBatch` (`RPCParityTests.sharedRoutes`).
             Route(
                 .post, "/v1/tasks", access: .producer, rpc: "task.submit", summary: "Submit a task, or an array of tasks",
-                request: "NewTaskOrBatch", response: "TaskOrTaskList", submit),
-            Route(.get, "/v1/tasks", access: .producer, rpc: "task.list", summary: "List tasks, newest first", response: "TaskPage", list),
+                request: "NewTaskOrBatch", response: "SubmitResponse", submit),
+            Route(
+                .get, "/v1/tasks", access: .producer, rpc: "task.list", summary: "List tasks, newest first", response: "TaskPage",
+                query: Self.listQuery, list),
             Route(.get, "/v1/tasks/:id", access: .producer, rpc: "task.get", summary: "Get a task", response: "Task", get),
             Route(.delete, "/v1/tasks/:id", access: .admin, rpc: "task.delete", summary: "Delete a finished task", delete),
             Route(
                 .get, "/v1/tasks/:id/wait", access: .producer, rpc: "task.wait", summary: "Long-poll until the task finishes",
-                response: "Task", wait),
+                response: "Task",
+                query: [
+                    QueryParameter(
+                        name: "timeout", schema: .object(["type": "number", "minimum": 0]),
+                        description: "Seconds to wait at most (default 30), capped by the node's maximum wait")
+                ], wait),
             Route(.post, "/v1/tasks/:id/cancel", access: .producer, rpc: "task.cancel", summary: "Cancel a task", response: "Task", cancel),
             Route(
                 .post, "/v1/tasks/:id/retry", access: .producer, rpc: "task.retry", summary: "Retry a finished task", response: "Task",
                 retry),
+        ]
+    }
+
+    static var listQuery: [QueryParameter] {
+        [
+            QueryParameter(name: "state", schema: APISchemas.stateList, description: "Only tasks in these states (a comma list)"),
+            QueryParameter(name: "queue", schema: APISchemas.string(), description: "Only tasks of this queue (empty: every queue)"),
+            QueryParameter(name: "kind", schema: APISchemas.string(), description: "Only tasks of this kind (empty: every kind)"),
+            QueryParameter(
+                name: "limit", schema: APISchemas.integer(1...TaskListParams.maxLimit),
+                description: "Tasks per page (default \(TaskListParams.defaultLimit))"),
+            QueryParameter(
+                name: "cursor", schema: APISchemas.string(pattern: "^(\(APISchemas.uuidPattern))?$"),
+                description: "A previous page's `next_cursor` (empty: the first page)"),
         ]
     }
 
@@ -59,7 +80,9 @@ struct TaskRoutes<Context: RequestContext>: Sendable {
             limit = n
         }
         let page = try await ops.list(
-            states: query["state"].map { $0.split(separator: ",").map(String.init) },
+            states: query["state"].flatMap {
+                $0.isEmpty ? nil : $0.split(separator: ",", omittingEmptySubsequences: false).map(String.init)
+            },
             queue: query["queue"].map(String.init), kind: query["kind"].map(String.init), limit: limit,
             cursor: query["cursor"].map(String.init))
         return JSONResponse.make(bytes: TaskJSONWriter.page(page))
@@ -92,7 +115,7 @@ struct TaskRoutes<Context: RequestContext>: Sendable {
     }
 
     static func taskID(_ context: Context) throws -> TaskID {
-        try NodeAPI.taskID(context.parameters.get("id") ?? "")
+        try NodeAPI.taskID(context.pathParameter("id"))
     }
 
     static func isWhitespace(_ b: UInt8) -> Bool {

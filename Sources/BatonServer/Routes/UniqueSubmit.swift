@@ -9,11 +9,17 @@ enum UniqueSubmit {
     static let headerName = HTTPField.Name("Idempotency-Key")!
     static let maxKeyLength = 255
 
-    /// The request's `Idempotency-Key`, checked (1…255 bytes).
+    /// The request's `Idempotency-Key`, checked.
     static func idempotencyKey(_ request: Request) throws -> String? {
         guard let key = request.headers[headerName] else { return nil }
-        guard !key.isEmpty, key.utf8.count <= maxKeyLength else {
-            throw BatonError.invalidArgument("Idempotency-Key must be 1 to \(maxKeyLength) bytes")
+        return try checkKey(key, field: "Idempotency-Key")
+    }
+
+    /// An idempotency key is 1…255 visible ASCII characters (`!` to `~`), as a header
+    /// value can carry it unchanged.
+    static func checkKey(_ key: String, field: String) throws -> String {
+        guard !key.isEmpty, key.utf8.count <= maxKeyLength, key.utf8.allSatisfy({ (0x21...0x7E).contains($0) }) else {
+            throw BatonError.invalidArgument("\(field) must be 1 to \(maxKeyLength) visible ASCII characters (! to ~)")
         }
         return key
     }

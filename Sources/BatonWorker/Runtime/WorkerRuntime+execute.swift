@@ -41,7 +41,8 @@ extension WorkerRuntime {
         let context = TaskContext(
             taskID: task.id, kind: task.kind, attempt: task.attempt, maxAttempts: task.maxAttempts, queue: task.queue,
             worker: configuration.id, logger: self.logger, stop: stop)
-        let timeout = task.timeout.map { Duration.seconds($0) } ?? registration.timeout
+        // Bounded as the node bounds it on submit, so a task stored otherwise cannot overflow `Duration`.
+        let timeout = task.timeout.map { Duration.seconds(min(max($0, 0), Limits.maxSeconds)) } ?? registration.timeout
         if debug { logger.debug("task started") }
         let started = ContinuousClock.now
 

@@ -133,6 +133,8 @@ extension Node {
         }
         config.maxArgsBytes = try settings.int("limits.maxArgsBytes", default: config.maxArgsBytes, range: 2...(1 << 30))
         config.maxBodyBytes = try settings.int("limits.maxBodyBytes", default: config.maxBodyBytes, range: 1024...(1 << 31))
+        config.maxBatch = try settings.int("limits.maxBatch", default: config.maxBatch, range: 1...1_000_000)
+        config.maxWait = try settings.seconds("limits.maxWait", default: config.maxWait)
         switch (settings.string("tls.cert"), settings.string("tls.key")) {
         case (nil, nil): break
         case (let cert?, let key?): config.tls = .init(certificatePath: cert, privateKeyPath: key)

@@ -1,0 +1,382 @@
+import BatonCore
+import BatonNode
+import Foundation
+
+/// The wire contract: every API type's fields and constraints, stated once, as JSON Schema.
+///
+/// `GET /openapi.json` is generated from it (``OpenAPIDocument``), with the node's own limits
+/// (batch size, lease range); the codecs are hand-written for speed and are held to it:
+/// `WireContractTests` validates what each writer produces against these schemas and feeds
+/// the decoders valid and invalid values derived from them, and schemathesis checks a live
+/// node against the document in CI. A constraint the server enforces and this does not state
+/// (or the reverse) fails one of those.
+///
+/// Semantic rules that JSON Schema cannot state (a cron expression's field ranges, an
+/// interval of at least 1 s, an IANA time zone) carry a custom `format` (`baton-cron`,
+/// `baton-interval`, `baton-timezone`) and a pattern for their syntax.
+struct APISchemas {
+    var limits: NodeAPILimits
+
+    // MARK: Building blocks
+
+    static func ref(_ name: String) -> JSONValue { .object(["$ref": .string("#/components/schemas/\(name)")]) }
+
+    static func object(_ properties: [String: JSONValue], required: [String] = [], additional: Bool = false) -> JSONValue {
+        var schema: [String: JSONValue] = ["type": "object", "properties": .object(properties)]
+        if !required.isEmpty { schema["required"] = .array(required.sorted().map { .string($0) }) }
+        schema["additionalProperties"] = .bool(additional)
+        return .object(schema)
+    }
+
+    /// A request body's object: as ``object(_:required:additional:)``, and an optional member
+    /// may also be `null`, which the server reads as absent.
+    static func request(_ properties: [String: JSONValue], required: [String] = [], additional: Bool = false) -> JSONValue {
+        var members = properties
+        for (name, schema) in properties where !required.contains(name) && schema != any { members[name] = nullable(schema) }
+        return object(members, required: required, additional: additional)
+    }
+
+    static func array(_ items: JSONValue, minItems: Int? = nil, maxItems: Int? = nil) -> JSONValue {
+        var schema: [String: JSONValue] = ["type": "array", "items": items]
+        if let minItems { schema["minItems"] = .int(Int64(minItems)) }
+        if let maxItems { schema["maxItems"] = .int(Int64(maxItems)) }
+        return .object(schema)
+    }
+
+    static func integer(_ range: ClosedRange<Int>? = nil, minimum: Int? = nil) -> JSONValue {
+        var schema: [String: JSONValue] = ["type": "integer"]
+        if let range {
+            schema["minimum"] = .int(Int64(range.lowerBound))
+            schema["maximum"] = .int(Int64(range.upperBound))
+        } else if let minimum {
+            schema["minimum"] = .int(Int64(minimum))
+            schema["maximum"] = .int(Int64.max)
+        }
+        return .object(schema)
+    }
+
+    /// A string of `lengths` characters (Unicode scalars, as JSON Schema counts them).
+    static func string(_ lengths: ClosedRange<Int>? = nil, pattern: String? = nil, format: String? = nil) -> JSONValue {
+        var schema: [String: JSONValue] = ["type": "string"]
+        if let lengths {
+            schema["minLength"] = .int(Int64(lengths.lowerBound))
+            schema["maxLength"] = .int(Int64(lengths.upperBound))
+        }
+        if let pattern { schema["pattern"] = .string(pattern) }
+        if let format { schema["format"] = .string(format) }
+        return .object(schema)
+    }
+
+    static func enumeration(_ values: [String]) -> JSONValue { .object(["type": "string", "enum": .array(values.map { .string($0) })]) }
+
+    static func nullable(_ schema: JSONValue) -> JSONValue { .object(["anyOf": [schema, .object(["type": "null"])]]) }
+
+    static let any: JSONValue = .object([:])
+    static let boolean: JSONValue = .object(["type": "boolean"])
+    /// A retry policy's cap: from `RetryPolicy.minCap` to `Limits.maxSeconds`.
+    static let cap: JSONValue = .object([
+        "type": "number", "minimum": .double(RetryPolicy.minCap), "maximum": .double(Limits.maxSeconds),
+    ])
+    /// Any finite JSON number.
+    static let number: JSONValue = .object(["type": "number"])
+    /// Seconds, from 0 to `Limits.maxSeconds`.
+    static let nonNegative: JSONValue = .object(["type": "number", "minimum": 0, "maximum": .double(Limits.maxSeconds)])
+    /// Seconds, above 0 and up to `Limits.maxSeconds`.
+    static let positive: JSONValue = .object(["type": "number", "exclusiveMinimum": 0, "maximum": .double(Limits.maxSeconds)])
+
+    /// The names of kinds, queues and schedules: letters, digits and `. _ - : /`.
+    static let namePattern = "^[A-Za-z0-9._:/-]+$"
+    static func name(maxLength: Int) -> JSONValue { string(1...maxLength, pattern: namePattern) }
+    static let kindName = name(maxLength: Limits.maxKindLength)
+    static let queueName = name(maxLength: Limits.maxQueueLength)
+    static let scheduleName = name(maxLength: ScheduleDefinition.maxNameLength)
+
+    /// RFC 3339 as Baton reads it: upper-case `T`, `Z` or an offset, optional fraction.
+    static let dateTime = string(
+        pattern:
+            #"^[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])T([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](\.[0-9]{1,9})?(Z|[+-]([01][0-9]|2[0-3]):[0-5][0-9])$"#,
+        format: "date-time")
+
+    /// A task id as Baton reads it: a UUID in its 36-character form.
+    static let uuidPattern = "[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"
+    static let taskID = string(pattern: "^\(uuidPattern)$", format: "uuid")
+
+    static let stateNames = TaskState.allCases.map(\.rawValue)
+    static let state = enumeration(stateNames)
+    /// `state=ready,running`: a comma list of state names (empty: every state).
+    static let stateList = string(pattern: "^((\(stateNames.joined(separator: "|")))(,(\(stateNames.joined(separator: "|"))))*)?$")
+
+    static let workerID = string(1...Limits.maxWorkerIDLength)
+    static let leaseToken = string()
+
+    // MARK: The schemas
+
+    /// Every named schema of the API.
+    var all: [String: JSONValue] {
+        var s: [String: JSONValue] = [:]
+        let ref = Self.ref
+        let object = Self.object
+        let request = Self.request
+        let array = Self.array
+
+        s["TaskID"] = Self.taskID
+        s["Status"] = object(["status": Self.string()], ["status"], false)
+        s["Error"] = object(
+            [
+                "error": object(
+                    [
+                        "code": Self.enumeration(
+                            BatonError.Code.allCases.map(\.description) + [
+                                APIError.methodNotAllowedCode, APIError.unsupportedMediaTypeCode,
+                            ]),
+                        "message": Self.string(),
+                    ],
+                    ["code", "message"], false)
+            ], ["error"], false)
+
+        // Retry policies: one shape per policy.
+        s["RetryPolicy"] = .object([
+            "oneOf": [
+                request(
+                    [
+                        "policy": Self.enumeration(["exponential"]), "backoff": Self.nonNegative, "cap": Self.cap,
+                        "jitter": Self.boolean,
+                    ], ["policy"], false),
+                request(
+                    ["policy": Self.enumeration(["fibonacci"]), "backoff": Self.nonNegative, "cap": Self.cap], ["policy"], false),
+                request(["policy": Self.enumeration(["fixed"]), "backoff": Self.nonNegative], ["policy"], false),
+                request(["policy": Self.enumeration(["none"])], ["policy"], false),
+            ]
+        ])
+
+        // Submitting.
+        var newTask = Self.newTaskProperties
+        s["NewTask"] = Self.withNot(
+            request(newTask, ["kind"], false), required: ["run_at", "delay"], because: "give either run_at or delay, not both")
+        s["NewTaskBatch"] = array(ref("NewTask"), 1, limits.maxBatch)
+        s["NewTaskOrBatch"] = .object(["oneOf": [ref("NewTask"), ref("NewTaskBatch")]])
+
+        // Reading.
+        s["AttemptError"] = object(
+            ["attempt": Self.integer(minimum: 1), "at": Self.dateTime, "message": Self.string()], ["attempt", "at", "message"], false)
+        s["Task"] = object(Self.taskProperties, Self.taskRequired, false)
+        var claimed = Self.taskProperties
+        claimed["lease_token"] = Self.leaseToken
+        s["ClaimedTask"] = object(claimed, Self.taskRequired + ["lease_token"], false)
+        var submitted = Self.taskProperties
+        submitted["duplicate"] = Self.boolean
+        s["SubmittedTask"] = object(submitted, Self.taskRequired, false)
+        s["TaskList"] = object(["tasks": array(ref("SubmittedTask"), nil, nil)], ["tasks"], false)
+        s["SubmitResponse"] = .object(["oneOf": [ref("SubmittedTask"), ref("TaskList")]])
+        s["TaskPage"] = object(
+            ["tasks": array(ref("Task"), nil, nil), "next_cursor": Self.nullable(Self.taskID)], ["tasks", "next_cursor"], false)
+        s["QueueCounts"] = object(
+            [
+                "name": Self.queueName,
+                "counts": .object([
+                    "type": "object", "propertyNames": Self.state,
+                    "additionalProperties": Self.integer(minimum: 0),
+                ]),
+            ], ["name", "counts"], false)
+        s["QueuesResponse"] = object(["queues": array(ref("QueueCounts"), nil, nil)], ["queues"], false)
+        s["PausedQueues"] = object(["paused": array(Self.queueName, nil, nil)], ["paused"], false)
+
+        // The worker protocol. Its request bodies ignore members they do not know, so that
+        // newer workers can talk to older nodes.
+        let lease: JSONValue = Self.integer(1...Int(limits.maxLease.seconds * 1000))
+        s["ClaimBody"] = request(
+            [
+                "worker": Self.workerID, "queues": array(Self.queueName, 1, nil), "kinds": array(Self.kindName, nil, nil),
+                "max": Self.integer(1...NodeAPI.maxClaim), "wait_ms": Self.integer(minimum: 0), "lease_ms": lease,
+            ], ["worker"], true)
+        s["ClaimResponse"] = object(["tasks": array(ref("ClaimedTask"), nil, nil)], ["tasks"], false)
+        s["HeartbeatBody"] = request(["lease_token": Self.leaseToken, "lease_ms": lease], ["lease_token"], true)
+        s["HeartbeatResponse"] = object(
+            ["cancelled": Self.boolean, "lease_expires_at": Self.dateTime], ["cancelled"], false)
+        s["LeaseItem"] = request(["id": Self.taskID, "lease_token": Self.leaseToken], ["id", "lease_token"], true)
+        s["HeartbeatManyBody"] = request(
+            ["worker": Self.workerID, "leases": array(ref("LeaseItem"), nil, nil), "lease_ms": lease], ["leases"], true)
+        s["HeartbeatManyResponse"] = object(
+            [
+                "results": array(
+                    object(
+                        [
+                            "id": Self.taskID, "status": Self.enumeration(["extended", "cancelled", "lost", "not_found"]),
+                            "lease_expires_at": Self.dateTime,
+                        ], ["id", "status"], false), nil, nil)
+            ], ["results"], false)
+        s["CompleteBody"] = request(["lease_token": Self.leaseToken, "result": Self.any], ["lease_token"], true)
+        s["FailBody"] = request(
+            [
+                "lease_token": Self.leaseToken, "error": Self.string(), "retryable": Self.boolean,
+                "retry_after_ms": Self.integer(minimum: 0),
+            ], ["lease_token", "error"], true)
+        s["AckItem"] = request(
+            [
+                "id": Self.taskID, "lease_token": Self.leaseToken, "outcome": Self.enumeration(["complete", "fail"]),
+                "result": Self.any, "error": Self.string(), "retryable": Self.boolean, "retry_after_ms": Self.integer(minimum: 0),
+            ], ["id", "lease_token", "outcome"], true)
+        s["AckBody"] = request(["acks": array(ref("AckItem"), nil, nil)], ["acks"], true)
+        s["AckResponse"] = object(
+            [
+                "results": array(
+                    object(
+                        [
+                            "id": Self.taskID, "status": Self.enumeration(["applied", "stale_lease", "not_found"]),
+                            "state": Self.state,
+                        ], ["id", "status"], false), nil, nil)
+            ], ["results"], false)
+        s["ReleaseBody"] = request(["leases": array(ref("LeaseItem"), nil, nil)], ["leases"], true)
+        s["ReleaseResponse"] = object(["released": Self.integer(minimum: 0)], ["released"], false)
+        s["KindAnnouncement"] = request(["name": Self.kindName, "retry": ref("RetryPolicy")], ["name"], true)
+        let announcement: [String: JSONValue] = [
+            "worker": Self.workerID, "queues": array(Self.queueName, 1, WorkerAnnouncement.maxQueues),
+            "kinds": array(ref("KindAnnouncement"), nil, WorkerAnnouncement.maxKinds),
+            "concurrency": Self.integer(1...1_000_000), "running": Self.integer(minimum: 0),
+            "version": Self.string(1...WorkerAnnouncement.maxVersionLength),
+        ]
+        s["WorkerAnnouncement"] = request(announcement, ["worker", "queues", "kinds", "concurrency", "running"], true)
+        var info = announcement
+        info["transport"] = Self.enumeration(["http", "in-process"])
+        info["first_seen"] = Self.dateTime
+        info["last_seen"] = Self.dateTime
+        s["WorkerInfo"] = object(
+            info, ["worker", "queues", "kinds", "concurrency", "running", "transport", "first_seen", "last_seen"], false)
+        s["WorkerList"] = object(["workers": array(ref("WorkerInfo"), nil, nil)], ["workers"], false)
+
+        // Schedules.
+        newTask["id"] = nil
+        newTask["run_at"] = nil
+        let rule: [String: JSONValue] = [
+            "cron": Self.string(pattern: Self.cronPattern, format: "baton-cron"),
+            "every": Self.string(pattern: Self.intervalPattern, format: "baton-interval"),
+            "timezone": Self.string(pattern: #"^[A-Za-z0-9_+/-]+$"#, format: "baton-timezone"),
+            "misfire": Self.enumeration(["skip", "once", "catch-up", "catchup", "catch_up"]),
+        ]
+        var definition = rule
+        definition["name"] = Self.scheduleName
+        definition["task"] = request(newTask, ["kind"], false)
+        s["Schedule"] = .object([
+            "allOf": [
+                request(definition, ["name", "task"], false),
+                Self.exactlyOneRule,
+            ]
+        ])
+        var scheduleBody = definition
+        scheduleBody["name"] = nil
+        s["ScheduleBody"] = .object([
+            "description": "As `Schedule`, named by the path (a `name` member, if sent, must be the path's).",
+            "allOf": [
+                request(scheduleBody, ["task"], false),
+                Self.exactlyOneRule,
+            ],
+        ])
+        var record = definition
+        record["paused"] = Self.boolean
+        record["last_fired"] = Self.dateTime
+        record["created_at"] = Self.dateTime
+        record["updated_at"] = Self.dateTime
+        record["next"] = array(Self.dateTime, nil, nil)
+        s["ScheduleRecord"] = object(
+            record, ["name", "timezone", "misfire", "task", "paused", "created_at", "updated_at"], false)
+        s["ScheduleList"] = object(["schedules": array(ref("ScheduleRecord"), nil, nil)], ["schedules"], false)
+
+        // JSON-RPC 2.0.
+        let rpcID: JSONValue = .object(["type": ["string", "number", "null"]])
+        s["RPCCall"] = object(
+            [
+                "jsonrpc": Self.enumeration(["2.0"]), "method": Self.string(),
+                "params": .object([
+                    "type": ["object", "array"],
+                    "description": "Named params (an object); positional params are answered with -32602 Invalid params.",
+                ]),
+                "id": rpcID,
+            ], ["jsonrpc", "method"], true)
+        s["RPCRequest"] = .object([
+            "description":
+                "One call, or a batch: 1 to max_batch values, each answered on its own (a value that is not a call gets -32600 Invalid Request).",
+            "anyOf": [ref("RPCCall"), array(Self.any, 1, limits.maxBatch)],
+        ])
+        let rpcError = object(
+            [
+                "code": Self.integer(), "message": Self.string(),
+                "data": object(["code": Self.string(), "message": Self.string()], [], false),
+            ], ["code", "message"], false)
+        s["RPCAnswer"] = .object([
+            "oneOf": [
+                object(["jsonrpc": Self.enumeration(["2.0"]), "result": Self.any, "id": rpcID], ["jsonrpc", "result", "id"], false),
+                object(["jsonrpc": Self.enumeration(["2.0"]), "error": rpcError, "id": rpcID], ["jsonrpc", "error", "id"], false),
+            ]
+        ])
+        s["RPCResponse"] = .object(["anyOf": [ref("RPCAnswer"), array(ref("RPCAnswer"), 1, nil)]])
+        return s
+    }
+
+    /// The members of a task as submitted.
+    static var newTaskProperties: [String: JSONValue] {
+        [
+            "id": taskID,
+            "kind": kindName,
+            "args": any,
+            "queue": queueName,
+            "priority": integer(Limits.priorityRange),
+            "run_at": dateTime,
+            "delay": nonNegative,
+            "max_attempts": integer(Limits.maxAttemptsRange),
+            "timeout": positive,
+            "retry": ref("RetryPolicy"),
+            "unique_key": string(1...Limits.maxUniqueKeyLength),
+            "unique_window": positive,
+            "tags": array(string(1...Limits.maxTagLength), maxItems: Limits.maxTags),
+        ]
+    }
+
+    /// The members of a task as Baton answers it (`TaskJSONWriter`).
+    static var taskProperties: [String: JSONValue] {
+        [
+            "id": taskID, "kind": kindName, "args": any, "queue": queueName, "priority": integer(Limits.priorityRange),
+            "state": state, "attempt": integer(minimum: 0), "max_attempts": integer(Limits.maxAttemptsRange),
+            "run_at": dateTime, "created_at": dateTime, "started_at": dateTime, "finished_at": dateTime,
+            "lease_owner": workerID, "lease_expires_at": dateTime, "lease_token": string(), "result": any,
+            "last_error": string(), "errors": array(ref("AttemptError")), "timeout": positive, "retry": ref("RetryPolicy"),
+            "unique_key": string(1...Limits.maxUniqueKeyLength), "tags": array(string(1...Limits.maxTagLength)),
+        ]
+    }
+
+    static let taskRequired = [
+        "id", "kind", "args", "queue", "priority", "state", "attempt", "max_attempts", "run_at", "created_at", "errors", "tags",
+    ]
+
+    /// `schema`, and not every one of `required` at once with a value other than `null`.
+    static func withNot(_ schema: JSONValue, required: [String], because reason: String) -> JSONValue {
+        guard case .object(var members) = schema else { return schema }
+        members["not"] = .object([
+            "required": .array(required.map { .string($0) }),
+            "properties": .object(
+                Dictionary(uniqueKeysWithValues: required.map { ($0, JSONValue.object(["not": .object(["type": "null"])])) })),
+            "description": .string(reason),
+        ])
+        return .object(members)
+    }
+
+    /// A schedule has exactly one rule: `cron` or `every`, given as a string (`null` is absent).
+    static let exactlyOneRule: JSONValue = .object([
+        "oneOf": [
+            .object(["required": ["cron"], "properties": .object(["cron": .object(["type": "string"])])]),
+            .object(["required": ["every"], "properties": .object(["every": .object(["type": "string"])])]),
+        ]
+    ])
+
+    /// The syntax of a cron expression (5 or 6 fields of numbers, names, `*`, `?`, ranges,
+    /// steps and lists, or a macro); the field ranges are checked by the server
+    /// (`format: baton-cron`).
+    static let cronPattern: String = {
+        let atom = "([0-9]+|[A-Za-z]{3})"
+        let item = "(\\*|\\?|\(atom)(-\(atom))?)(/[0-9]+)?"
+        let field = "\(item)(,\(item))*"
+        return "^((\(field))( \(field)){4,5}|@(yearly|annually|monthly|weekly|daily|midnight|hourly))$"
+    }()
+
+    /// `30s`, `5m`, `1h30m`, `1.5h`, `250ms`: at least 1 s in all (`format: baton-interval`).
+    static let intervalPattern = "^([0-9]+(\\.[0-9]+)?(ms|s|m|h|d))+$"
+}
