@@ -1,4 +1,5 @@
 import BatonCore
+import BatonNode
 import BatonServer
 import BatonTesting
 import BatonWorker
@@ -44,6 +45,57 @@ struct HTTPWorkerTests {
                     #expect(stored.state == .succeeded)
                     #expect(stored.result == stored.args)
                 }
+                await group.triggerGracefulShutdown()
+                try await tasks.waitForAll()
+            }
+        }
+    }
+
+    /// A finished task whose ack the node cannot take yet keeps its lease: the worker
+    /// heartbeats it with its running tasks until the ack is written, so an outage that holds
+    /// acks back does not let the lease expire and the task run again.
+    @Test(.timeLimit(.minutes(1)))
+    func aHeldBackAckKeepsItsLeaseAlive() async throws {
+        let t = try await TestNode.make()
+        defer { t.dispose() }
+        let store = OutageStore(t.store)
+        let node = NodeServices(store: store)
+        let logger = {
+            var logger = Logger(label: "baton.test.worker")
+            logger.logLevel = .critical
+            return logger
+        }()
+        let app = makeApplication(node: node, logger: logger, services: [node.completer, node.dispatcher])
+        try await app.test(.live) { client in
+            let port = try #require(client.port)
+            let registry = HandlerRegistry()
+            registry.registerRaw("echo") { args, _ in args }
+            let source = HTTPTaskSource(servers: [URL(string: "http://127.0.0.1:\(port)")!], logger: logger)
+            let runtime = WorkerRuntime(
+                source: source, registry: registry,
+                configuration: WorkerConfiguration(
+                    id: "held-back", concurrency: 4, lease: .seconds(1), claimWait: .milliseconds(200), shutdownGrace: .seconds(2)),
+                logger: logger)
+            let group = ServiceGroup(services: [runtime], logger: logger)
+            try await withThrowingTaskGroup(of: Void.self) { tasks in
+                tasks.addTask { try await group.run() }
+                store.setRefusingAcks(true)
+                let task = try #require(try await client.submit([echoTask(1)]).first)
+                try await eventually("the ack to be held back", within: .seconds(10)) {
+                    source.pendingLeases.isEmpty ? nil : true
+                }
+                // Three leases' time later the task is still running under a live lease.
+                try await Task.sleep(for: .seconds(3))
+                let held = try #require(try await t.store.taskGet(task.id))
+                #expect(held.state == .running)
+                #expect(held.leaseExpiresAt.map { $0 > Date() } == true, "lease ran out: \(String(describing: held.leaseExpiresAt))")
+                store.setRefusingAcks(false)
+                let done = try await eventually("the held-back ack to be written", within: .seconds(15)) { () -> TaskRecord? in
+                    let now = try await t.store.taskGet(task.id)
+                    return now?.state == .succeeded ? now : nil
+                }
+                #expect(done.attempt == 1 && done.errors.isEmpty)
+                #expect(source.pendingLeases.isEmpty)
                 await group.triggerGracefulShutdown()
                 try await tasks.waitForAll()
             }

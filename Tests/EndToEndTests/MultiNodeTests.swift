@@ -388,7 +388,9 @@ extension EndToEnd {
             }
             let dir = try TempDir()
             let config = dir.path("baton.yaml")
-            try "postgres:\n  callTimeout: 2\n".write(toFile: config, atomically: true, encoding: .utf8)
+            // Retries back off 0.1 s doubling up to 2 s: a task whose lease ran out during the
+            // outage comes back within seconds (the default cap is an hour).
+            try "postgres:\n  callTimeout: 2\nretry:\n  cap: 2\n".write(toFile: config, atomically: true, encoding: .utf8)
             let nodes = try await Self.startNodes(
                 2, store: store, extra: ["--rescue-interval", "0.5", "--backoff", "0.1"], environment: ["BATON_CONFIG": config])
             defer { for n in nodes { n.process.signal(SIGKILL) } }
@@ -496,9 +498,21 @@ extension EndToEnd {
             do {
                 counts = try await Self.waitUntilDrained(nodes[0], succeeded: seen.acknowledged.count, timeout: .seconds(60))
             } catch {
-                // What a failure needs explained: where the tasks that never ran are, and what
-                // the nodes and workers said.
-                let ran = Set(try Self.records(records).map(\.id))
+                // What a failure needs explained: how often tasks ran, where the unfinished and
+                // the unrun ones are, and what the nodes and workers said.
+                let lines = try Self.records(records)
+                print(
+                    "pg restart: runs per attempt: \(Dictionary(grouping: lines, by: \.attempt).mapValues(\.count).sorted { $0.key < $1.key })"
+                )
+                for state in [TaskState.pending, .ready, .running, .failed] {
+                    let page = try? await nodes[1].client.list(TaskListParams(states: [state], queue: "default", limit: 5))
+                    for task in page?.tasks ?? [] {
+                        print(
+                            "  \(state): \(task.id) attempt \(task.attempt) owner \(task.leaseOwner ?? "-") lease until \(String(describing: task.leaseExpiresAt)) run_at \(task.runAt) errors \(task.errors.map(\.message))"
+                        )
+                    }
+                }
+                let ran = Set(lines.map(\.id))
                 let missing = seen.acknowledged.filter { !ran.contains($0.description) }
                 print("pg restart: \(missing.count) of \(seen.acknowledged.count) acknowledged tasks have not run")
                 for id in missing.prefix(10) {

@@ -265,7 +265,11 @@ public final class WorkerRuntime: Service, Sendable {
         while await drained.wait(timeout: configuration.heartbeatInterval) == nil {
             if Task.isCancelled { return }
             await announce(kinds: servedKinds())
-            let leases = state.withLock { $0.running.values.map(\.lease) }
+            // Running tasks, and finished ones whose acks the source has not delivered yet
+            // (their outcomes for the latter need no action: the ack decides).
+            let running = state.withLock { $0.running.values.map(\.lease) }
+            let runningSet = Set(running)
+            let leases = running + source.pendingLeases.filter { !runningSet.contains($0) }
             guard !leases.isEmpty else { continue }
             do {
                 let outcomes = try await source.heartbeat(leases, lease: configuration.lease)

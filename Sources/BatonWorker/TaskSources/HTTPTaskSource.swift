@@ -58,6 +58,10 @@ public final class HTTPTaskSource: TaskSource {
     private let state = Mutex(State())
     /// Acks waiting to be sent, drained by ``run()``.
     private let acks = BatchQueue<TaskAck>()
+    /// The leases of the acks queued or being sent: the worker keeps heartbeating them until
+    /// the node has the ack, so that an outage that holds acks back does not let their leases
+    /// expire and their tasks run again.
+    private let unsent = Mutex<[LeaseRef: Int]>([:])
 
     /// A process-wide client that fails a request as soon as its connection cannot be
     /// established (instead of retrying until the connect timeout, as `HTTPClient.shared`
@@ -131,7 +135,9 @@ public final class HTTPTaskSource: TaskSource {
 
     /// Queues an ack for ``run()`` to send in a batch.
     public func ack(_ ack: TaskAck) {
+        unsent.withLock { $0[ack.lease, default: 0] += 1 }
         if !acks.append(ack) {
+            settled([ack])
             logger.warning(
                 "ack after the worker stopped; the task returns when its lease expires", metadata: ["task_id": "\(ack.lease.id)"])
         }
@@ -153,7 +159,23 @@ public final class HTTPTaskSource: TaskSource {
                 }
                 return n
             },
-            write: { batch in await self.send(batch) })
+            write: { batch in
+                await self.send(batch)
+                self.settled(batch)
+            })
+    }
+
+    /// The leases of acks that are queued or being sent.
+    public var pendingLeases: [LeaseRef] { unsent.withLock { Array($0.keys) } }
+
+    /// Acks the node has now (or that were given up): their leases are no longer kept alive.
+    private func settled(_ batch: [TaskAck]) {
+        unsent.withLock { pending in
+            for ack in batch {
+                let left = (pending[ack.lease] ?? 1) - 1
+                pending[ack.lease] = left > 0 ? left : nil
+            }
+        }
     }
 
     public func stop() { acks.finish() }

@@ -34,9 +34,14 @@ public protocol TaskSource: Sendable {
     /// concurrency and how many tasks it runs now. Sent when the worker starts and with each
     /// heartbeat round; the node applies the kinds' policies to failures and lease rescues.
     func announce(_ announcement: WorkerAnnouncement) async throws
+
+    /// The leases of finished tasks whose acks the source holds and has not written yet: the
+    /// runtime heartbeats them with its running tasks until they are written.
+    var pendingLeases: [LeaseRef] { get }
 }
 
 extension TaskSource {
     public func run() async {}
     public func stop() {}
+    public var pendingLeases: [LeaseRef] { [] }
 }

@@ -7,10 +7,19 @@ import Synchronization
 final class OutageStore: NodeStore {
     let base: any NodeStore
     private let isDown = Atomic<Bool>(false)
+    private let refusingAcks = Atomic<Bool>(false)
 
     init(_ base: any NodeStore) { self.base = base }
 
     func setDown(_ down: Bool) { isDown.store(down, ordering: .relaxed) }
+    /// Only acks fail (as when the completer's writes time out while claims and heartbeats,
+    /// on other connections, get through).
+    func setRefusingAcks(_ refusing: Bool) { refusingAcks.store(refusing, ordering: .relaxed) }
+
+    private func checkAck() throws {
+        try check()
+        if refusingAcks.load(ordering: .relaxed) { throw BatonError.unavailable("ack write timed out") }
+    }
 
     private func check() throws {
         if isDown.load(ordering: .relaxed) { throw BatonError.unavailable("database is locked") }
@@ -34,11 +43,11 @@ final class OutageStore: NodeStore {
         return try await base.taskHeartbeatMany(p)
     }
     func taskAckMany(_ p: TaskAckParams) async throws -> [AckOutcome] {
-        try check()
+        try checkAck()
         return try await base.taskAckMany(p)
     }
     func taskAckManyReporting(_ p: TaskAckParams) async throws -> [AckReport] {
-        try check()
+        try checkAck()
         return try await base.taskAckManyReporting(p)
     }
     func taskReleaseMany(_ p: TaskReleaseParams) async throws -> Int {
