@@ -2,7 +2,9 @@
 # Runs the whole test suite: builds the `baton` binary (end-to-end tests start it as a
 # separate process through BATON_BIN), starts a private PostgreSQL cluster for the
 # PostgreSQL tests (scripts/with-postgres.sh; installed from Debian if missing), then
-# `swift test`. Extra arguments go to `swift test` (e.g. `--filter StoreConformanceTests`).
+# `swift test`, then the wire-contract check (scripts/contract.sh: schemathesis against a
+# live node). Extra arguments go to `swift test` (e.g. `--filter StoreConformanceTests`), and
+# then the contract check is left out.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -30,5 +32,12 @@ if [ "$status" -ne 0 ]; then
   echo
   echo "test.sh: swift test failed (exit $status); the failures it recorded:"
   grep -E "✘|error:|Fatal error|Test .* failed" "$log" | grep -v "^✘ Suite" | cut -c1-2000 || true
+  exit "$status"
+fi
+
+if [ $# -eq 0 ]; then
+  echo
+  echo "test.sh: wire contract (scripts/contract.sh)"
+  scripts/contract.sh || { status=$?; echo "test.sh: the wire-contract check failed (exit $status)"; }
 fi
 exit "$status"
