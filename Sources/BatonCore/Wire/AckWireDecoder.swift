@@ -1,0 +1,106 @@
+/// Reads `POST /v1/workers/ack` bodies without `JSONDecoder`: each `result` is validated and
+/// kept as its JSON text, never parsed into a tree and re-encoded. Returns `nil` for
+/// anything unusual (wrong types, unknown outcome, negative `retry_after_ms`, bad JSON); the
+/// route then decodes with `JSONDecoder` for the exact error message. The node's route calls
+/// it through `FastAckDecoder` (BatonServer); it lives here, over raw bytes, so that the fuzz
+/// target (`Fuzz/`) builds without NIO.
+package enum AckWireDecoder {
+    package static func decode(_ raw: UnsafeRawBufferPointer, maxDepth: Int = Limits.defaultMaxJSONDepth) -> [TaskAck]? {
+        var s = JSONScanner(raw, maxDepth: maxDepth)
+        guard s.consume(UInt8(ascii: "{")) else { return nil }
+        var acks: [TaskAck]?
+        if !s.consume(UInt8(ascii: "}")) {
+            repeat {
+                guard let key = s.string(), s.consume(UInt8(ascii: ":")) else { return nil }
+                if key == "acks" {
+                    guard acks == nil, let items = items(&s) else { return nil }
+                    acks = items
+                } else {
+                    guard s.skipValue(depth: 1) else { return nil }
+                }
+            } while s.consume(UInt8(ascii: ","))
+            guard s.consume(UInt8(ascii: "}")) else { return nil }
+        }
+        s.skipWhitespace()
+        guard s.atEnd else { return nil }
+        return acks
+    }
+
+    private static func items(_ s: inout JSONScanner) -> [TaskAck]? {
+        guard s.consume(UInt8(ascii: "[")) else { return nil }
+        var acks: [TaskAck] = []
+        if s.consume(UInt8(ascii: "]")) { return acks }
+        repeat {
+            guard let ack = item(&s) else { return nil }
+            acks.append(ack)
+        } while s.consume(UInt8(ascii: ","))
+        guard s.consume(UInt8(ascii: "]")) else { return nil }
+        return acks
+    }
+
+    private static func item(_ s: inout JSONScanner) -> TaskAck? {
+        guard s.consume(UInt8(ascii: "{")) else { return nil }
+        var id: TaskID?
+        var token: String?
+        var outcome: String?
+        var result: RawJSON?
+        var error: String?
+        var retryable: Bool?
+        var retryAfterMS: Int?
+        if !s.consume(UInt8(ascii: "}")) {
+            repeat {
+                guard let key = s.string(), s.consume(UInt8(ascii: ":")) else { return nil }
+                let isNull = s.consumeLiteral("null")
+                switch key {
+                case "id":
+                    guard !isNull, let text = s.string(), let parsed = TaskID(text) else { return nil }
+                    id = parsed
+                case "lease_token":
+                    guard !isNull, let text = s.string() else { return nil }
+                    token = text
+                case "outcome":
+                    guard !isNull, let text = s.string() else { return nil }
+                    outcome = text
+                case "result":
+                    if isNull {
+                        result = .null
+                    } else {
+                        guard let text = s.rawValue() else { return nil }
+                        result = RawJSON(trusted: text)
+                    }
+                case "error":
+                    if !isNull {
+                        guard let text = s.string() else { return nil }
+                        error = text
+                    }
+                case "retryable":
+                    if !isNull {
+                        guard let b = s.bool() else { return nil }
+                        retryable = b
+                    }
+                case "retry_after_ms":
+                    if !isNull {
+                        guard let ms = s.int(), ms >= 0 else { return nil }
+                        retryAfterMS = ms
+                    }
+                default:
+                    if !isNull { guard s.skipValue(depth: 2) else { return nil } }
+                }
+            } while s.consume(UInt8(ascii: ","))
+            guard s.consume(UInt8(ascii: "}")) else { return nil }
+        }
+        guard let id, let token, let outcome else { return nil }
+        let lease = LeaseRef(id: id, token: token)
+        switch outcome {
+        case "complete":
+            return .complete(TaskCompletion(lease: lease, result: result ?? .null))
+        case "fail":
+            return .fail(
+                TaskFailure(
+                    lease: lease, message: error ?? "failed", retryable: retryable ?? true,
+                    retryAfter: retryAfterMS.map { .milliseconds($0) }))
+        default:
+            return nil
+        }
+    }
+}
