@@ -47,21 +47,29 @@ package enum AckWireDecoder {
         var error: String?
         var retryable: Bool?
         var retryAfterMS: Int?
+        // The known keys seen, as bits: a repeated one is left to `JSONDecoder`, which keeps
+        // the first value (taking the last here acked with another token, id or outcome).
+        var seen = 0
+        func first(_ bit: Int) -> Bool {
+            defer { seen |= bit }
+            return seen & bit == 0
+        }
         if !s.consume(UInt8(ascii: "}")) {
             repeat {
                 guard let key = s.string(), s.consume(UInt8(ascii: ":")) else { return nil }
                 let isNull = s.consumeLiteral("null")
                 switch key {
                 case "id":
-                    guard !isNull, let text = s.string(), let parsed = TaskID(text) else { return nil }
+                    guard first(1), !isNull, let text = s.string(), let parsed = TaskID(text) else { return nil }
                     id = parsed
                 case "lease_token":
-                    guard !isNull, let text = s.string() else { return nil }
+                    guard first(2), !isNull, let text = s.string() else { return nil }
                     token = text
                 case "outcome":
-                    guard !isNull, let text = s.string() else { return nil }
+                    guard first(4), !isNull, let text = s.string() else { return nil }
                     outcome = text
                 case "result":
+                    guard first(8) else { return nil }
                     if isNull {
                         result = .null
                     } else {
@@ -69,16 +77,19 @@ package enum AckWireDecoder {
                         result = RawJSON(trusted: text)
                     }
                 case "error":
+                    guard first(16) else { return nil }
                     if !isNull {
                         guard let text = s.string() else { return nil }
                         error = text
                     }
                 case "retryable":
+                    guard first(32) else { return nil }
                     if !isNull {
                         guard let b = s.bool() else { return nil }
                         retryable = b
                     }
                 case "retry_after_ms":
+                    guard first(64) else { return nil }
                     if !isNull {
                         guard let ms = s.int(), ms >= 0 else { return nil }
                         retryAfterMS = ms

@@ -286,11 +286,16 @@ package struct JSONScanner {
         return !escaped || Self.unescape(span) != nil
     }
 
+    /// Skips a number. One out of `Double`'s range (`1e400`) is refused, as `JSONDecoder`
+    /// refuses it: it is valid RFC 8259 text, but kept as text (an ack's result, a claimed
+    /// task's arguments) it would make every Foundation reader of it fail later.
     private mutating func skipNumber() -> Bool {
+        let start = index
         if peek == UInt8(ascii: "-") { index += 1 }
         guard let first = peek, first >= 0x30, first <= 0x39 else { return false }
         index += 1
-        if first != 0x30 { skipDigits() }
+        // Only an exponent or more than 308 integer digits can reach infinity.
+        var mayOverflow = first != 0x30 && skipDigits() >= 308
         if peek == UInt8(ascii: ".") {
             index += 1
             guard skipDigits() > 0 else { return false }
@@ -299,6 +304,11 @@ package struct JSONScanner {
             index += 1
             if peek == UInt8(ascii: "+") || peek == UInt8(ascii: "-") { index += 1 }
             guard skipDigits() > 0 else { return false }
+            mayOverflow = true
+        }
+        if mayOverflow {
+            let text = String(decoding: UnsafeRawBufferPointer(rebasing: bytes[start..<index]), as: UTF8.self)
+            guard let value = Double(text), value.isFinite else { return false }
         }
         return true
     }
