@@ -165,6 +165,11 @@ public final class BatonClient: Sendable {
         expect: T.Type
     ) async throws -> T {
         let data = try await send(method, path, query: query, body: body, extraTime: extraTime)
+        // JSONDecoder traps (does not throw) on some input nested past its limit of 512.
+        if data.withUnsafeBytes({ JSONNesting.exceeds(Self.maxResponseDepth, in: $0) }) {
+            throw BatonError(
+                .internal, "unexpected response to \(method.rawValue) \(path): JSON nested deeper than \(Self.maxResponseDepth)")
+        }
         do {
             return try BatonJSON.decoder().decode(T.self, from: data)
         } catch {
@@ -232,8 +237,14 @@ public final class BatonClient: Sendable {
     }
 
     /// The server's error body as a `BatonError`; the status decides when the body is not Baton's.
+    /// The deepest response the client reads: `JSONDecoder`'s own limit, checked before it
+    /// reads (past it, it refuses some input and traps on other).
+    static let maxResponseDepth = 512
+
     static func error(status: Int, body: Data) -> BatonError {
-        if let decoded = try? BatonJSON.decoder().decode(ErrorBody.self, from: body) {
+        if !body.withUnsafeBytes({ JSONNesting.exceeds(maxResponseDepth, in: $0) }),
+            let decoded = try? BatonJSON.decoder().decode(ErrorBody.self, from: body)
+        {
             let code = BatonError.Code(wire: decoded.error.code) ?? code(forStatus: status)
             return BatonError(code, decoded.error.message)
         }

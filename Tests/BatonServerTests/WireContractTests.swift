@@ -88,7 +88,7 @@ struct WireContractTests {
 
         let definition = ScheduleDefinition(
             name: "nightly/report", cron: "0 3 * * *", timezone: "Europe/Paris", misfire: "catch-up",
-            task: NewTask(kind: "report", retry: .none, tags: ["t"]))
+            task: NewTask(kind: "report", retry: RetryPolicy.none, tags: ["t"]))
         let record = ScheduleRecord(
             definition: definition, paused: true, lastFired: Date(), createdAt: Date(), updatedAt: Date())
         let view = NodeAPI.ScheduleView(record: record, next: [Date()])

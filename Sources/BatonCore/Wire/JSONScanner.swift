@@ -173,47 +173,22 @@ package struct JSONScanner {
         return try? RetryPolicy.decoded(policy: name, backoff: backoff, cap: cap, jitter: jitter)
     }
 
-    /// An RFC 3339 time: `YYYY-MM-DDTHH:MM:SS.mmmZ` by arithmetic, any other form through
-    /// `BatonJSON.parseDate` (as `JSONDecoder` with Baton's date strategy reads it).
+    /// An RFC 3339 time, read from its bytes by `BatonJSON.parseMillis` (what `JSONDecoder`
+    /// with Baton's date strategy uses too); escaped text is unescaped first.
     package mutating func date() -> Date? {
         guard let (span, escaped) = stringSpan() else { return nil }
-        if !escaped, let millis = Self.canonicalMillis(span) {
-            return Date(timeIntervalSince1970: Double(millis) / 1000)
+        if !escaped {
+            return BatonJSON.parseMillis(span).map { Date(timeIntervalSince1970: Double($0) / 1000) }
         }
-        guard let text = escaped ? Self.unescape(span) : Self.utf8(span) else { return nil }
+        guard let text = Self.unescape(span) else { return nil }
         return BatonJSON.parseDate(text)
     }
 
-    /// Milliseconds since 1970 of `YYYY-MM-DDTHH:MM:SS.mmmZ` with a valid date and time.
+    /// Milliseconds since 1970 of `YYYY-MM-DDTHH:MM:SS.mmmZ` (the node's form) with a valid
+    /// date and time; `nil` for any other form.
     package static func canonicalMillis(_ s: UnsafeRawBufferPointer) -> Int64? {
-        guard s.count == 24, s[4] == UInt8(ascii: "-"), s[7] == UInt8(ascii: "-"), s[10] == UInt8(ascii: "T"),
-            s[13] == UInt8(ascii: ":"), s[16] == UInt8(ascii: ":"), s[19] == UInt8(ascii: "."), s[23] == UInt8(ascii: "Z")
-        else { return nil }
-        func number(_ from: Int, _ count: Int) -> Int64? {
-            var v: Int64 = 0
-            for i in from..<from + count {
-                let c = s[i]
-                guard c >= 0x30, c <= 0x39 else { return nil }
-                v = v * 10 + Int64(c - 0x30)
-            }
-            return v
-        }
-        guard let year = number(0, 4), let month = number(5, 2), let day = number(8, 2), let hour = number(11, 2),
-            let minute = number(14, 2), let second = number(17, 2), let millis = number(20, 3)
-        else { return nil }
-        let leap = year % 4 == 0 && (year % 100 != 0 || year % 400 == 0)
-        let monthDays: [Int64] = [31, leap ? 29 : 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31]
-        guard (1...12).contains(month), day >= 1, day <= monthDays[Int(month - 1)], hour < 24, minute < 60, second < 60
-        else { return nil }
-        // Days from civil (Howard Hinnant's algorithm).
-        let y = month <= 2 ? year - 1 : year
-        let era = (y >= 0 ? y : y - 399) / 400
-        let yoe = y - era * 400
-        let mp = (month + 9) % 12
-        let doy = (153 * mp + 2) / 5 + day - 1
-        let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy
-        let days = era * 146_097 + doe - 719_468
-        return ((days * 24 + hour) * 60 + minute) * 60_000 + second * 1000 + millis
+        guard s.count == 24, s[19] == UInt8(ascii: "."), s[23] == UInt8(ascii: "Z") else { return nil }
+        return BatonJSON.parseMillis(s)
     }
 
     /// Validates any JSON value and returns it as compact text (whitespace outside strings removed).

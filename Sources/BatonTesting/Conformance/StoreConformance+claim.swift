@@ -86,8 +86,9 @@ extension StoreConformance {
             #expect(gap(record.runAt, at) < 0.002)
             #expect(try await store.claim().isEmpty)
 
-            // Absurd but valid values are stored, not trapped on.
-            let far = try await store.enqueue(NewTask(kind: "k", delay: 1e13), NewTask(kind: "k", runAt: .distantFuture))
+            // The largest valid values are stored, not trapped on (a larger delay is refused).
+            let far = try await store.enqueue(
+                NewTask(kind: "k", delay: Limits.maxSeconds), NewTask(kind: "k", runAt: .distantFuture))
             #expect(far.allSatisfy { $0.state == .pending && $0.runAt > at })
             try await store.enqueue(NewTask(kind: "now"))
             let claimed = try #require(try await store.claim(lease: .seconds(Int64.max / 2)).first)

@@ -324,7 +324,11 @@ public final class HTTPTaskSource: TaskSource {
     }
 
     static func error(status: HTTPResponseStatus, data: Data) -> BatonError {
-        if let body = try? BatonJSON.decoder().decode(ErrorBody.self, from: data) {
+        // JSONDecoder traps (does not throw) on some deeply nested input: a body nested deeper
+        // than any error body is not read as one.
+        if !data.withUnsafeBytes({ JSONNesting.exceeds(ClaimResponseDecoder.maxDepth, in: $0) }),
+            let body = try? BatonJSON.decoder().decode(ErrorBody.self, from: data)
+        {
             let code = BatonError.Code(wire: body.error.code) ?? (status.code >= 500 ? .internal : .invalidArgument)
             return BatonError(code, body.error.message)
         }
