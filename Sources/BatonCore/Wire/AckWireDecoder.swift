@@ -101,17 +101,9 @@ package enum AckWireDecoder {
             guard s.consume(UInt8(ascii: "}")) else { return nil }
         }
         guard let id, let token, let outcome else { return nil }
-        let lease = LeaseRef(id: id, token: token)
-        switch outcome {
-        case "complete":
-            return .complete(TaskCompletion(lease: lease, result: result ?? .null))
-        case "fail":
-            return .fail(
-                TaskFailure(
-                    lease: lease, message: error ?? "failed", retryable: retryable ?? true,
-                    retryAfter: retryAfterMS.map { .milliseconds($0) }))
-        default:
-            return nil
-        }
+        // The same conversion as the Codable path; what it refuses goes there for its message.
+        return try? AckItem(
+            id: id, leaseToken: token, outcome: outcome, result: result, error: error, retryable: retryable, retryAfterMS: retryAfterMS
+        ).toAck()
     }
 }

@@ -204,6 +204,19 @@ public struct AckItem: Codable, Sendable, Hashable {
         }
     }
 
+    public init(
+        id: TaskID, leaseToken: String, outcome: String, result: RawJSON? = nil, error: String? = nil, retryable: Bool? = nil,
+        retryAfterMS: Int? = nil
+    ) {
+        self.id = id
+        self.leaseToken = leaseToken
+        self.outcome = outcome
+        self.result = result
+        self.error = error
+        self.retryable = retryable
+        self.retryAfterMS = retryAfterMS
+    }
+
     /// The store-level ack, or an error naming what is wrong with the item.
     public func toAck() throws(BatonError) -> TaskAck {
         let lease = LeaseRef(id: id, token: leaseToken)
