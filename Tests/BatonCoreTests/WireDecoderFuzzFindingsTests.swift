@@ -86,10 +86,9 @@ import Testing
             let body = Self.claimBody("", created: #""created_at":"\#(time)""#)
             let expected = try BatonJSON.decoder().decode(ClaimResponse.self, from: Data(body.utf8))
             #expect(Self.claim(body) == expected, "\(time)")
-            let fast = Array(time.utf8).withUnsafeBytes { JSONScanner.canonicalMillis($0) }
-            #expect(fast != nil && fast == Array(time.utf8).withUnsafeBytes { BatonJSON.parseMillis($0) }, "\(time)")
+            #expect(Array(time.utf8).withUnsafeBytes { BatonJSON.parseMillis($0) } != nil, "\(time)")
         }
-        #expect(Array("1583-01-01T00:00:00.000Z".utf8).withUnsafeBytes { JSONScanner.canonicalMillis($0) } == -12_212_553_600_000)
+        #expect(Array("1583-01-01T00:00:00.000Z".utf8).withUnsafeBytes { BatonJSON.parseMillis($0) } == -12_212_553_600_000)
     }
 
     /// The worker checks a node's answer with this before `JSONDecoder`, which traps on `[` 513 times.

@@ -184,13 +184,6 @@ package struct JSONScanner {
         return BatonJSON.parseDate(text)
     }
 
-    /// Milliseconds since 1970 of `YYYY-MM-DDTHH:MM:SS.mmmZ` (the node's form) with a valid
-    /// date and time; `nil` for any other form.
-    package static func canonicalMillis(_ s: UnsafeRawBufferPointer) -> Int64? {
-        guard s.count == 24, s[19] == UInt8(ascii: "."), s[23] == UInt8(ascii: "Z") else { return nil }
-        return BatonJSON.parseMillis(s)
-    }
-
     /// Validates any JSON value and returns it as compact text (whitespace outside strings removed).
     package mutating func rawValue() -> String? {
         skipWhitespace()
