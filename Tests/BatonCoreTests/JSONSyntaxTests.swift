@@ -47,3 +47,56 @@ struct JSONSyntaxTests {
         #expect(throws: BatonError.self) { try RawJSON.validateSyntax(Array(deep.utf8), maxDepth: 9) }
     }
 }
+
+/// The scanner's errors name the byte where it saw the problem.
+struct JSONScannerErrorTests {
+    static func failure(_ text: String, maxDepth: Int = Limits.defaultMaxJSONDepth) -> JSONScanner.Failure? {
+        RawJSON.syntaxFailure(Array(text.utf8), maxDepth: maxDepth)
+    }
+
+    @Test(arguments: [
+        (#"{"a":1,}"#, "expected a string key", 7),
+        (#"{"a" 1}"#, "expected ':'", 5),
+        ("[1 2]", "expected ',' or ']'", 3),
+        (#"{"a":1 "b":2}"#, "expected ',' or '}'", 7),
+        ("[tru]", "invalid literal", 1),
+        ("[1.]", "invalid number", 3),
+        ("[-]", "invalid number", 2),
+        ("[", "unexpected end of input", 1),
+        ("[x]", "invalid value", 1),
+        (#"["a\x"]"#, "invalid escape", 4),
+        (#"["\u12G4"]"#, "invalid \\u escape", 4),
+        (#"["\ud800"]"#, "lone UTF-16 surrogate in \\u escape", 2),
+        (#"["\udc00\ud800"]"#, "lone UTF-16 surrogate in \\u escape", 2),
+        ("[\"a\u{1}\"]", "control character in string", 3),
+        (#"["abc"#, "unterminated string", 5),
+        ("[1e400]", "number out of range", 1),
+        ("1 2", "unexpected data after the JSON value", 2),
+        ("01", "unexpected data after the JSON value", 1),
+    ])
+    func namesTheByte(_ text: String, _ message: String, _ offset: Int) throws {
+        let failure = try #require(Self.failure(text), "\(text) was accepted")
+        #expect(failure.message == message, "\(text)")
+        #expect(failure.offset == offset, "\(text)")
+        #expect(failure.description == "\(message) at byte \(offset)")
+    }
+
+    @Test func invalidUTF8NamesItsByte() throws {
+        let bytes: [UInt8] = Array(#"{"s":"ab"#.utf8) + [0xE2, 0x28, 0xA1] + Array(#""}"#.utf8)
+        let failure = try #require(RawJSON.syntaxFailure(bytes, maxDepth: 8))
+        #expect(failure.message == "invalid UTF-8")
+        #expect(failure.offset == 9)
+    }
+
+    @Test func depthIsNamedWithoutAnOffset() throws {
+        let failure = try #require(Self.failure("[[[1]]]", maxDepth: 2))
+        #expect(failure.isDepth)
+        #expect(failure.offset == 2)
+        #expect(failure.description == "JSON nested deeper than 2 levels")
+    }
+
+    @Test func theRequestMessageCarriesTheOffset() {
+        let error = #expect(throws: BatonError.self) { try RawJSON.validateSyntax(Array(#"{"a" 1}"#.utf8)) }
+        #expect(error?.message == "malformed JSON: expected ':' at byte 5")
+    }
+}

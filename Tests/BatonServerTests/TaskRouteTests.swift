@@ -53,7 +53,38 @@ struct TaskRouteTests {
             #expect(response.status == .badRequest)
             let error = try response.errorBody()
             #expect(error.code == "invalid_argument")
-            #expect(error.message.contains("malformed JSON"))
+            #expect(error.message == "malformed JSON: expected a string key at byte 14", "\(error.message)")
+        }
+    }
+
+    /// The one pass that reads a submit body also checks it: what it refuses, in any part of
+    /// a single or batch body or of the arguments, is named with its byte, and nothing is stored.
+    @Test(arguments: [
+        (#"{"kind":"a","args":{"x":[1,2,]}}"#, "malformed JSON: invalid value at byte 29"),
+        (#"[{"kind":"a"},{"kind":"b","args":"\ud800"}]"#, "malformed JSON: lone UTF-16 surrogate in \\u escape at byte 34"),
+        (#"{"kind":"a","args":1e999}"#, "malformed JSON: number out of range at byte 19"),
+        (#"{"kind":"a"} {}"#, "malformed JSON: unexpected data after the JSON value at byte 13"),
+        (#"{"kind":"a","prioirty":1,"args":[}"#, "malformed JSON: invalid value at byte 33"),
+        (
+            #"{"kind":"a","args":"# + String(repeating: "[", count: 64) + String(repeating: "]", count: 64) + "}",
+            "JSON nested deeper than 64 levels"
+        ),
+    ])
+    func submitSyntaxErrorsNameTheByte(_ body: String, _ message: String) async throws {
+        try await withTestApp { client, node in
+            let response = try await client.send(.post, "/v1/tasks", json: body)
+            #expect(response.status == .badRequest)
+            #expect(try response.errorBody().message == message)
+            #expect(try await node.store.taskList(TaskListParams()).tasks.isEmpty)
+        }
+    }
+
+    /// A body that is JSON but not a task still gets the field's message (the fallback decoder).
+    @Test func unknownFieldIsNamedAfterTheOnePass() async throws {
+        try await withTestApp { client, _ in
+            let response = try await client.send(.post, "/v1/tasks", json: #"{"kind":"a", "prioirty": 1}"#)
+            #expect(response.status == .badRequest)
+            #expect(try response.errorBody().message.contains("unknown field 'prioirty'"))
         }
     }
 

@@ -207,6 +207,15 @@ struct WorkerRouteTests {
                 .post, "/v1/workers/ack", json: #"{"acks":[{"id":"\#(tasks[2].id)","lease_token":"t","outcome":"maybe"}]}"#)
             #expect(bad.status == .badRequest)
             #expect(try bad.errorBody().message.contains("acks[0]"))
+
+            // An ack body is read and checked in one pass; a syntax error anywhere, a result
+            // included, is named with its byte and applies nothing.
+            let broken = #"{"acks":[{"id":"\#(tasks[2].id)","lease_token":"t","outcome":"succeeded","result":{"a":01}}]}"#
+            let refused = try await client.send(.post, "/v1/workers/ack", json: broken)
+            #expect(refused.status == .badRequest)
+            let offset = broken.utf8.count - 5  // the "1" of "01"
+            #expect(try refused.errorBody().message == "malformed JSON: expected ',' or '}' at byte \(offset)")
+            #expect(try await node.store.taskGet(tasks[2].id)?.state == .running)
         }
     }
 

@@ -15,10 +15,8 @@ public struct RawJSON: Sendable, Hashable, CustomStringConvertible {
     }
 
     public init(validating data: Data, maxDepth: Int = Limits.defaultMaxJSONDepth) throws(BatonError) {
-        do {
-            try JSONSyntax.validate(data, maxDepth: maxDepth)
-        } catch {
-            throw BatonError.invalidArgument(error.message.hasPrefix("JSON nested") ? error.message : "not valid JSON: \(error.message)")
+        if let failure = Self.syntaxFailure(data, maxDepth: maxDepth) {
+            throw BatonError.invalidArgument(failure.isDepth ? failure.description : "not valid JSON: \(failure)")
         }
         let value: JSONValue
         do {
@@ -32,11 +30,23 @@ public struct RawJSON: Sendable, Hashable, CustomStringConvertible {
     /// Checks that `data` is strict JSON nested at most `maxDepth` deep (for whole request
     /// bodies, before a lenient decoder sees them).
     public static func validateSyntax(_ data: some Collection<UInt8>, maxDepth: Int = Limits.defaultMaxJSONDepth) throws(BatonError) {
-        do {
-            try JSONSyntax.validate(data, maxDepth: maxDepth)
-        } catch {
-            throw BatonError.invalidArgument(error.message.hasPrefix("JSON nested") ? error.message : "malformed JSON: \(error.message)")
+        if let failure = syntaxFailure(data, maxDepth: maxDepth) {
+            throw BatonError.invalidArgument(failure.isDepth ? failure.description : "malformed JSON: \(failure)")
         }
+    }
+
+    /// What ``JSONScanner/validate(_:maxDepth:)`` finds wrong with `data`, if anything.
+    package static func syntaxFailure(_ data: some Collection<UInt8>, maxDepth: Int) -> JSONScanner.Failure? {
+        func check(_ raw: UnsafeRawBufferPointer) -> JSONScanner.Failure? {
+            do {
+                try JSONScanner.validate(raw, maxDepth: maxDepth)
+                return nil
+            } catch {
+                return error
+            }
+        }
+        if let result = data.withContiguousStorageIfAvailable({ check(UnsafeRawBufferPointer($0)) }) { return result }
+        return Array(data).withUnsafeBytes { check($0) }
     }
 
     public init(_ value: JSONValue) {

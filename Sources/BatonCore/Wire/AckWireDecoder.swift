@@ -1,11 +1,15 @@
-/// Reads `POST /v1/workers/ack` bodies without `JSONDecoder`: each `result` is validated and
+/// Reads `POST /v1/workers/ack` bodies without `JSONDecoder`, in one pass that also checks
+/// their syntax (strictly, nested at most `maxDepth` deep): each `result` is validated and
 /// kept as its JSON text, never parsed into a tree and re-encoded. Returns `nil` for
 /// anything unusual (wrong types, unknown outcome, negative `retry_after_ms`, bad JSON); the
-/// route then decodes with `JSONDecoder` for the exact error message. The node's route calls
+/// route then checks the syntax (for the byte offset of an error) and decodes with
+/// `JSONDecoder` for the exact error message. The node's route calls
 /// it through `FastAckDecoder` (BatonServer); it lives here, over raw bytes, so that the fuzz
 /// target (`Fuzz/`) builds without NIO.
 package enum AckWireDecoder {
     package static func decode(_ raw: UnsafeRawBufferPointer, maxDepth: Int = Limits.defaultMaxJSONDepth) -> [TaskAck]? {
+        // The body nests an ack's members three levels deep.
+        guard maxDepth > 2 else { return nil }
         var s = JSONScanner(raw, maxDepth: maxDepth)
         guard s.consume(UInt8(ascii: "{")) else { return nil }
         var acks: [TaskAck]?
@@ -73,7 +77,7 @@ package enum AckWireDecoder {
                     if isNull {
                         result = .null
                     } else {
-                        guard let text = s.rawValue() else { return nil }
+                        guard let text = s.rawValue(depth: 3) else { return nil }
                         result = RawJSON(trusted: text)
                     }
                 case "error":
@@ -95,7 +99,7 @@ package enum AckWireDecoder {
                         retryAfterMS = ms
                     }
                 default:
-                    if !isNull { guard s.skipValue(depth: 2) else { return nil } }
+                    if !isNull { guard s.skipValue(depth: 3) else { return nil } }
                 }
             } while s.consume(UInt8(ascii: ","))
             guard s.consume(UInt8(ascii: "}")) else { return nil }

@@ -127,7 +127,7 @@ package enum ClaimResponseWireDecoder {
         var uniqueKey: String?
         if !s.consume(UInt8(ascii: "}")) {
             repeat {
-                guard let (span, escaped) = s.stringSpan() else { return nil }
+                guard let (span, escaped, _) = s.stringSpan() else { return nil }
                 // Known keys are matched on their bytes; any other key must still be valid text.
                 let field: Field?
                 if !escaped, let known = Field(span) {
@@ -138,7 +138,7 @@ package enum ClaimResponseWireDecoder {
                 }
                 guard s.consume(UInt8(ascii: ":")) else { return nil }
                 guard let field else {
-                    guard s.skipValue(depth: 2) else { return nil }
+                    guard s.skipValue(depth: 3) else { return nil }
                     continue
                 }
                 guard seen & (1 << field.rawValue) == 0 else { return nil }
@@ -157,10 +157,10 @@ package enum ClaimResponseWireDecoder {
                 }
                 switch field {
                 case .args:
-                    guard let text = s.rawValue() else { return nil }
+                    guard let text = s.rawValue(depth: 3) else { return nil }
                     args = RawJSON(trusted: text)
                 case .result:
-                    guard let text = s.rawValue() else { return nil }
+                    guard let text = s.rawValue(depth: 3) else { return nil }
                     result = RawJSON(trusted: text)
                 case .attempt:
                     guard let v = s.int() else { return nil }
@@ -220,7 +220,7 @@ package enum ClaimResponseWireDecoder {
                     guard let v = attemptErrors(&s) else { return nil }
                     errors = v
                 case .retry:
-                    guard let v = s.retryPolicy(refusingUnknownKeys: false) else { return nil }
+                    guard let v = s.retryPolicy(refusingUnknownKeys: false, depth: 3) else { return nil }
                     retry = v
                 }
             } while s.consume(UInt8(ascii: ","))
@@ -259,7 +259,7 @@ package enum ClaimResponseWireDecoder {
                     case "message":
                         guard message == nil, let v = s.string() else { return nil }
                         message = v
-                    default: guard s.skipValue(depth: 4) else { return nil }
+                    default: guard s.skipValue(depth: 5) else { return nil }
                     }
                 } while s.consume(UInt8(ascii: ","))
                 guard s.consume(UInt8(ascii: "}")) else { return nil }

@@ -59,10 +59,20 @@ struct JSONBodyReader: Sendable {
         } catch is NIOTooManyBytesError {
             throw APIError.bodyTooLarge(limit: maxBodyBytes)
         }
-        if validate, body.readableBytes > 0 {
-            try RawJSON.validateSyntax(body.readableBytesView, maxDepth: maxJSONDepth)
-        }
+        if validate { try check(body) }
         return body
+    }
+
+    /// The strict syntax and nesting-depth check (``JSONScanner``), its error naming the byte.
+    func check(_ body: ByteBuffer) throws {
+        guard body.readableBytes > 0 else { return }
+        try RawJSON.validateSyntax(body.readableBytesView, maxDepth: maxJSONDepth)
+    }
+
+    /// Decodes a body read without the check (`read(_:validate: false)`), after the check.
+    func decodeChecked<T: Decodable>(_ type: T.Type, from buffer: ByteBuffer) throws -> T {
+        try check(buffer)
+        return try Self.decode(type, from: buffer)
     }
 
     func decode<T: Decodable>(_ type: T.Type, from request: Request) async throws -> T {

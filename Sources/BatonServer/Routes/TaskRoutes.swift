@@ -49,17 +49,20 @@ struct TaskRoutes<Context: RequestContext>: Sendable {
     }
 
     @Sendable func submit(_ request: Request, context: Context) async throws -> Response {
-        let body = try await reader.read(request)
+        // One pass reads and checks the usual body; anything else is checked, then decoded.
+        let body = try await reader.read(request, validate: false)
         let isBatch = body.readableBytesView.first(where: { !Self.isWhitespace($0) }) == UInt8(ascii: "[")
         // Unique keys and Idempotency-Key: a duplicate answers 200 with "duplicate": true.
         let key = try UniqueSubmit.idempotencyKey(request)
         if isBatch {
             let outcome = try await ops.submitOutcome(
-                try FastNewTaskDecoder.decodeBatch(body) ?? JSONBodyReader.decode([NewTask].self, from: body), idempotencyKey: key)
+                try FastNewTaskDecoder.decodeBatch(body, maxDepth: reader.maxJSONDepth)
+                    ?? reader.decodeChecked([NewTask].self, from: body), idempotencyKey: key)
             return JSONResponse.make(status: UniqueSubmit.status(outcome), bytes: UniqueSubmit.taskListJSON(outcome))
         } else {
             let outcome = try await ops.submitOutcome(
-                [try FastNewTaskDecoder.decodeOne(body) ?? JSONBodyReader.decode(NewTask.self, from: body)], idempotencyKey: key)
+                [try FastNewTaskDecoder.decodeOne(body, maxDepth: reader.maxJSONDepth) ?? reader.decodeChecked(NewTask.self, from: body)],
+                idempotencyKey: key)
             guard let first = outcome.tasks.first else { throw BatonError(.internal, "the store returned no task") }
             var response = JSONResponse.make(
                 status: UniqueSubmit.status(outcome), bytes: UniqueSubmit.taskJSON(first, duplicate: outcome.duplicate[0]))

@@ -63,8 +63,11 @@ struct WorkerRoutes<Context: RequestContext>: Sendable {
     }
 
     @Sendable func ack(_ request: Request, context: Context) async throws -> Response {
-        let buffer = try await reader.read(request)
-        let acks = try FastAckDecoder.decode(buffer) ?? NodeAPI.acks(JSONBodyReader.decode(AckBody.self, from: buffer))
+        // One pass reads and checks the usual body; anything else is checked, then decoded.
+        let buffer = try await reader.read(request, validate: false)
+        let acks =
+            try FastAckDecoder.decode(buffer, maxDepth: reader.maxJSONDepth)
+            ?? NodeAPI.acks(reader.decodeChecked(AckBody.self, from: buffer))
         let outcomes = try await ops.ack(acks)
         return JSONResponse.make(bytes: TaskJSONWriter.ackResults(ids: acks.map(\.lease.id), outcomes: outcomes))
     }
