@@ -9,7 +9,8 @@ import Synchronization
 /// A producer's client for a Baton node's REST API (`docs/api.md`).
 ///
 /// Every failure is a `BatonError`: the code of the server's error body (`notFound`,
-/// `conflict`, `invalidArgument`, …), or `unavailable` when no server could be reached. When
+/// `conflict`, `invalidArgument`, …), or `unavailable` when no server could be reached; or
+/// ``NotABatonNode`` when a server answered that is not a Baton node (a wrong URL). When
 /// a server refuses the connection the next one in `servers` is tried; the one that answered
 /// is tried first next time.
 ///
@@ -30,7 +31,9 @@ public final class BatonClient: Sendable {
     private let httpClient: HTTPClient
     private let preferred = Mutex(0)
 
-    public init(servers: [URL], token: String? = nil, httpClient: HTTPClient = .shared, requestTimeout: Duration = .seconds(30)) {
+    public init(
+        servers: [URL], token: String? = nil, httpClient: HTTPClient = BatonClient.sharedHTTPClient, requestTimeout: Duration = .seconds(30)
+    ) {
         precondition(!servers.isEmpty, "BatonClient needs at least one server URL")
         self.servers = servers
         self.token = token
@@ -38,16 +41,30 @@ public final class BatonClient: Sendable {
         self.requestTimeout = requestTimeout
     }
 
-    /// A process-wide HTTP client (like `HTTPClient.shared`: never shut down) for `https`
+    /// The process-wide HTTP client (like `HTTPClient.shared`: never shut down) that clients
+    /// use by default. A connection that cannot be made fails at once (it is not retried
+    /// until the request's deadline, `HTTPClient.shared`'s way), so that the next server is
+    /// tried, or the user told, right away.
+    public static let sharedHTTPClient = HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup, configuration: configuration())
+
+    /// The configuration of Baton's HTTP clients: no retries of a failed connection, and a
+    /// connection that does not open in `connectTimeout` has failed.
+    public static func configuration(tls: TLSConfiguration? = nil, connectTimeout: TimeAmount = .seconds(5)) -> HTTPClient.Configuration {
+        var configuration = HTTPClient.Configuration()
+        configuration.tlsConfiguration = tls
+        configuration.connectionPool.retryConnectionEstablishment = false
+        configuration.timeout.connect = connectTimeout
+        return configuration
+    }
+
+    /// A process-wide HTTP client (like ``sharedHTTPClient``: never shut down) for `https`
     /// nodes whose certificate is signed by a CA in `caFile` (PEM), e.g. a private CA or a
     /// self-signed certificate. One per file.
     public static func httpClient(caFile: String) throws -> HTTPClient {
         let tls = try tlsConfiguration(caFile: caFile)
         return caClients.withLock { clients in
             if let client = clients[caFile] { return client }
-            var configuration = HTTPClient.Configuration()
-            configuration.tlsConfiguration = tls
-            let client = HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup, configuration: configuration)
+            let client = HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup, configuration: configuration(tls: tls))
             clients[caFile] = client
             return client
         }
@@ -74,6 +91,24 @@ public final class BatonClient: Sendable {
     /// Submits one task; returns it as stored (with its id).
     public func submit(_ task: NewTask) async throws -> TaskRecord {
         try await call(.POST, "/v1/tasks", body: try encode(task), expect: TaskRecord.self)
+    }
+
+    /// Submits one task and says whether it was a duplicate: with a `uniqueKey` an active
+    /// task already holds, nothing is stored and the answer is that task (HTTP 200, not 201).
+    public func submitReporting(_ task: NewTask) async throws -> (task: TaskRecord, duplicate: Bool) {
+        struct Flag: Decodable { var duplicate: Bool? }
+        let record = try await call(.POST, "/v1/tasks", body: try encode(task), expect: Answer<TaskRecord, Flag>.self)
+        return (record.value, record.extra.duplicate ?? false)
+    }
+
+    /// A value and more fields of the same JSON object.
+    private struct Answer<Value: Decodable, Extra: Decodable>: Decodable {
+        var value: Value
+        var extra: Extra
+        init(from decoder: any Decoder) throws {
+            value = try Value(from: decoder)
+            extra = try Extra(from: decoder)
+        }
     }
 
     /// Submits tasks in one transaction: all are stored, or none (and the error says which
@@ -204,19 +239,68 @@ public final class BatonClient: Sendable {
             } catch {
                 if error is CancellationError { throw error }
                 if Self.isConnectionFailure(error) {
-                    failures.append("\(servers[index]): \(error)")
+                    failures.append("\(Self.displayURL(servers[index])): \(Self.describe(error))")
                     continue
                 }
-                throw BatonError.unavailable("\(method.rawValue) \(servers[index])\(path) failed: \(error)")
+                throw BatonError.unavailable("\(method.rawValue) \(Self.displayURL(servers[index]))\(path) failed: \(Self.describe(error))")
             }
             if offset > 0 { preferred.withLock { $0 = index } }
             let data = Data(bytes.readableBytesView)
-            guard (200..<300).contains(response.status.code) else {
-                throw Self.error(status: Int(response.status.code), body: data)
+            let status = Int(response.status.code)
+            // Every answer of a Baton node is JSON; a proxy's 502–504 page means the node is down.
+            if !Self.isJSON(response.headers["Content-Type"].first), !(502...504).contains(status), !(status == 204 && data.isEmpty) {
+                throw NotABatonNode(
+                    server: Self.displayURL(servers[index]), request: "\(method.rawValue) \(path)", status: status,
+                    contentType: response.headers["Content-Type"].first)
             }
+            guard (200..<300).contains(status) else { throw Self.error(status: status, body: data) }
             return data
         }
-        throw BatonError.unavailable("no Baton server could be reached (\(failures.joined(separator: "; ")))")
+        throw BatonError.unavailable("no Baton server could be reached: \(failures.joined(separator: "; "))")
+    }
+
+    /// Whether a `Content-Type` is JSON (`application/json`, parameters aside).
+    static func isJSON(_ contentType: String?) -> Bool {
+        guard let type = contentType?.split(separator: ";", maxSplits: 1).first else { return false }
+        return type.trimmingCharacters(in: .whitespaces).lowercased() == "application/json"
+    }
+
+    /// A server URL as the user wrote it, without a trailing slash.
+    static func displayURL(_ url: URL) -> String {
+        var text = url.absoluteString
+        while text.hasSuffix("/") { text.removeLast() }
+        return text
+    }
+
+    /// A transport error in words: `connection refused`, `connection timed out`, a TLS
+    /// handshake failure with its likely cause (never the TLS library's source path).
+    public static func describe(_ error: any Error) -> String {
+        if let e = error as? IOError { return ConnectionFailureText.errno(e.errnoCode) }
+        if let e = error as? NIOSSLError {
+            if case .handshakeFailed = e { return ConnectionFailureText.tlsHandshake(String(reflecting: e)) }
+            return "TLS failed: \(e)"
+        }
+        if let e = error as? HTTPClientError {
+            switch e {
+            case .connectTimeout, .getConnectionFromPoolTimeout: return "connection timed out"
+            case .deadlineExceeded, .readTimeout: return "no answer in time"
+            case .remoteConnectionClosed: return "the server closed the connection"
+            default: return "\(e)"
+            }
+        }
+        if let e = error as? ChannelError, case .connectTimeout = e { return "connection timed out" }
+        let text = String(reflecting: error)
+        if text.contains("SSL") || text.contains("TLS") { return ConnectionFailureText.tlsHandshake(text) }
+        // NIO's connection error (one per address tried): the errors of the attempts.
+        let mirror = Mirror(reflecting: error)
+        if let attempts = mirror.children.first(where: { $0.label == "connectionErrors" })?.value as? [Any] {
+            let reasons = attempts.compactMap { attempt in
+                Mirror(reflecting: attempt).children.first(where: { $0.label == "error" })?.value as? any Error
+            }
+            let words = Set(reasons.map { describe($0) }).sorted()
+            if !words.isEmpty { return words.joined(separator: "; ") }
+        }
+        return text
     }
 
     static let maxResponseBytes = 256 << 20
@@ -277,5 +361,20 @@ public final class BatonClient: Sendable {
         if let e = error as? ChannelError, case .connectTimeout = e { return true }
         let name = String(reflecting: type(of: error))
         return name.contains("NIOConnectionError") || name.contains("SocketAddressError")
+    }
+}
+
+/// A server answered that is not a Baton node: its answer is not JSON (a web page, another
+/// service). The URL is probably wrong.
+public struct NotABatonNode: Error, CustomStringConvertible, Sendable {
+    public let server: String
+    public let request: String
+    public let status: Int
+    public let contentType: String?
+
+    public var description: String {
+        let type = contentType.map { ", \($0)" } ?? ", no Content-Type"
+        return
+            "\(server) is not a Baton node: it answered \(request) with HTTP \(status)\(type), not a Baton JSON answer (check --server or BATON_SERVER)"
     }
 }

@@ -61,7 +61,7 @@ enum DedicatedConnection {
             } catch {
                 failures += 1
                 if failures == 1 || failures % 30 == 0 {
-                    logger.warning("\(role) cannot connect; retrying", metadata: ["error": "\(String(reflecting: error))"])
+                    logger.warning("\(role) cannot connect; retrying", metadata: ["error": "\(PostgresTaskStore.describe(error))"])
                 }
             }
             if Task.isCancelled { return }

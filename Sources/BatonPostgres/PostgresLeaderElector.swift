@@ -67,7 +67,7 @@ public final class PostgresLeaderElector: Leadership, Sendable {
                 }
             } catch {
                 if !Task.isCancelled {
-                    logger.info("leader elector lost its connection", metadata: ["error": "\(String(reflecting: error))"])
+                    logger.info("leader elector lost its connection", metadata: ["error": "\(PostgresTaskStore.describe(error))"])
                 }
                 return
             }

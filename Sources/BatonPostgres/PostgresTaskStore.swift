@@ -248,6 +248,18 @@ public final class PostgresTaskStore: TaskStore, Service {
 
     /// Maps PostgresNIO and NIO errors: connection trouble is `unavailable` (retrying may
     /// succeed), a unique violation is `conflict`, anything else unexpected is `internal`.
+    /// A connection failure in words (`connection refused`), for errors and warnings.
+    static func describe(_ error: any Error) -> String {
+        if let e = error as? IOError { return ConnectionFailureText.errno(e.errnoCode) }
+        if let e = error as? NIOSSLError, case .handshakeFailed = e { return ConnectionFailureText.tlsHandshake(String(reflecting: e)) }
+        if let e = error as? PSQLError {
+            if e.code == .server, let message = e.serverInfo?[.message] { return message }
+            if let underlying = e.underlying { return describe(underlying) }
+            return "\(e.code)"
+        }
+        return String(reflecting: error)
+    }
+
     static func mapError(_ error: any Error, while what: String) -> any Error {
         if let error = error as? BatonError { return error }
         if error is CancellationError { return error }
@@ -280,8 +292,7 @@ public final class PostgresTaskStore: TaskStore, Service {
             {
                 return BatonError(.internal, "\(what) failed: \(error.code)")
             }
-            let underlying = error.underlying.map { ": \($0)" } ?? ""
-            return BatonError.unavailable("database unreachable: \(what) failed: \(error.code)\(underlying)")
+            return BatonError.unavailable("database unreachable: \(what) failed: \(Self.describe(error))")
         }
         if error is PostgresDecodingError {
             return BatonError(.internal, "\(what) failed: a column could not be decoded (\(String(reflecting: error)))")

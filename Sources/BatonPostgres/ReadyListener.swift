@@ -46,7 +46,7 @@ final class ReadyListener: Sendable {
                     }
                 } catch {
                     if !Task.isCancelled {
-                        self.logger.info("ready listener lost its connection", metadata: ["error": "\(String(reflecting: error))"])
+                        self.logger.info("ready listener lost its connection", metadata: ["error": "\(PostgresTaskStore.describe(error))"])
                     }
                 }
             }

@@ -9,7 +9,8 @@ struct Baton: AsyncParsableCommand {
         discussion: """
             Exit codes: 0 success; 1 a waited task ended failed or cancelled; 2 refused (e.g. cancel of a \
             finished task); 3 not found; 4 store or server unreachable; 5 the database is not a Baton \
-            database; 64 usage error or invalid input.
+            database; 6 the server is not a Baton node; 7 --wait gave up before the task finished; 64 usage \
+            error or invalid input.
             """,
         version: BatonVersion.current,
         subcommands: [

@@ -1,4 +1,5 @@
 import ArgumentParser
+import BatonClient
 import BatonCore
 import Foundation
 
@@ -14,6 +15,10 @@ enum ExitStatus {
     static let unreachable: Int32 = 4
     /// The database file is not Baton's, is damaged, or is from a newer Baton.
     static let incompatibleStore: Int32 = 5
+    /// The server answered, but it is not a Baton node (a wrong `--server` URL).
+    static let notABatonNode: Int32 = 6
+    /// `--wait` gave up (`--wait-timeout`) before the task finished.
+    static let waitTimedOut: Int32 = 7
     /// Usage errors and invalid input: ArgumentParser's own code (EX_USAGE).
     static let usage: Int32 = ExitCode.validationFailure.rawValue
 }
@@ -55,6 +60,9 @@ extension AsyncParsableCommand {
         } catch let error as BatonError {
             printError("error: \(error.message)")
             throw ExitCode(CLIError(error).code)
+        } catch let error as NotABatonNode {
+            printError("error: \(error)")
+            throw ExitCode(ExitStatus.notABatonNode)
         }
     }
 }

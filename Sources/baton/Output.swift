@@ -14,6 +14,20 @@ enum Output {
         (try? BatonJSON.encoder().encode(value)).map { String(decoding: $0, as: UTF8.self) } ?? "{}"
     }
 
+    /// A task as one JSON line, with `"duplicate": true` when the submit found it by its unique key.
+    static func jsonLine(_ task: TaskRecord, duplicate: Bool) -> String {
+        guard duplicate, let data = try? BatonJSON.encoder().encode(task),
+            case .object(var fields) = try? JSONDecoder().decode(JSONValue.self, from: data)
+        else { return jsonLine(task) }
+        fields["duplicate"] = .bool(true)
+        return RawJSON(.object(fields)).text
+    }
+
+    /// Seconds as a person reads them: `3 s`, `0.5 s`.
+    static func seconds(_ value: Double) -> String {
+        value == value.rounded() && abs(value) < 1e15 ? "\(Int64(value)) s" : "\(value) s"
+    }
+
     static func describe(_ task: TaskRecord) -> String {
         var lines: [(String, String)] = [
             ("id", task.id.description),

@@ -6,6 +6,11 @@ import Foundation
 /// or a node over HTTP.
 protocol TaskBackend: Sendable {
     func submit(_ tasks: [NewTask]) async throws -> [TaskRecord]
+    /// Submits one task; `duplicate`: an active task holds its unique key, and this is that task.
+    func submitReporting(_ task: NewTask) async throws -> (task: TaskRecord, duplicate: Bool)
+    /// Whether a worker the node heard from recently serves `kind` on `queue`; `nil` when
+    /// that cannot be known (a database has no worker registry, or the node did not say).
+    func hasWorker(kind: String, queue: String) async -> Bool?
     func get(_ id: TaskID) async throws -> TaskRecord
     func list(_ params: TaskListParams) async throws -> TaskPage
     func cancel(_ id: TaskID) async throws -> TaskRecord
@@ -23,6 +28,14 @@ struct LocalBackend: TaskBackend {
     func submit(_ tasks: [NewTask]) async throws -> [TaskRecord] {
         try await store.taskEnqueueMany(TaskEnqueueParams(tasks: tasks))
     }
+
+    func submitReporting(_ task: NewTask) async throws -> (task: TaskRecord, duplicate: Bool) {
+        let outcome = try await store.taskEnqueueManyOutcome(TaskEnqueueParams(tasks: [task]))
+        guard let first = outcome.tasks.first else { throw BatonError(.internal, "the store returned no task") }
+        return (first, outcome.duplicate.first ?? false)
+    }
+
+    func hasWorker(kind: String, queue: String) async -> Bool? { nil }
 
     func get(_ id: TaskID) async throws -> TaskRecord {
         guard let task = try await store.taskGet(id) else { throw BatonError.taskNotFound(id) }
@@ -64,6 +77,13 @@ struct RemoteBackend: TaskBackend {
 
     func submit(_ tasks: [NewTask]) async throws -> [TaskRecord] {
         tasks.count == 1 ? [try await client.submit(tasks[0])] : try await client.submit(tasks)
+    }
+    func submitReporting(_ task: NewTask) async throws -> (task: TaskRecord, duplicate: Bool) { try await client.submitReporting(task) }
+
+    func hasWorker(kind: String, queue: String) async -> Bool? {
+        guard let workers = try? await client.workers() else { return nil }
+        // A worker that announces no kinds claims any kind.
+        return workers.contains { $0.queues.contains(queue) && ($0.kinds.isEmpty || $0.kinds.contains { $0.name == kind }) }
     }
     func get(_ id: TaskID) async throws -> TaskRecord { try await client.get(id) }
     func list(_ params: TaskListParams) async throws -> TaskPage { try await client.list(params) }

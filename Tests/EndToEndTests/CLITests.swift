@@ -11,6 +11,8 @@ extension EndToEnd {
             (["submit", "echo", "--args", "{bad"], "--args: not valid JSON"),
             (["submit", "echo", "--priority", "11"], "priority must be between 1 and 10"),
             (["submit", "echo", "--delay=-1"], "delay must be a number of seconds from 0"),
+            (["submit", "echo", "--delay", "-5"], "delay must be a number of seconds from 0"),
+            (["submit", "echo", "--priority", "-1"], "priority must be between 1 and 10"),
             (["submit", ""], "kind must not be empty"),
             (["submit", "echo", "--queue", String(repeating: "q", count: 65)], "queue is 65 bytes long"),
             (["submit", "bad kind"], "may contain only"),

@@ -48,17 +48,22 @@ struct Submit: AsyncParsableCommand {
     @Argument(help: "The task's kind, e.g. echo or email.send.") var kind: String
     @Option(help: "Arguments as JSON.") var args: String = "{}"
     @Option(help: "Queue name.") var queue: String = Defaults.queue
-    @Option(help: "Priority 1–10, higher runs first.") var priority: Int = Defaults.priority
-    @Option(help: "Run after this many seconds.") var delay: Double?
+    // Numbers are read even when they start with '-' (`--delay -5` then gets the real check,
+    // not "missing value").
+    @Option(parsing: .unconditional, help: "Priority 1–10, higher runs first.") var priority: Int = Defaults.priority
+    @Option(parsing: .unconditional, help: "Run after this many seconds.") var delay: Double?
     @Option(help: "Run at this time (ISO 8601, e.g. 2026-11-23T19:00:00Z).") var at: String?
-    @Option(help: "Attempts before the task is dead.") var maxAttempts: Int = Defaults.maxAttempts
-    @Option(help: "Per-attempt time limit in seconds.") var timeout: Double?
+    @Option(parsing: .unconditional, help: "Attempts before the task is dead.") var maxAttempts: Int = Defaults.maxAttempts
+    @Option(parsing: .unconditional, help: "Per-attempt time limit in seconds.") var timeout: Double?
     @Option(help: "Retry policy: exponential, fibonacci, fixed or none.") var retry: String?
-    @Option(help: "Base retry delay in seconds for the policy.") var backoff: Double?
-    @Option(help: "Unique key (stored; enforced by a later release).") var uniqueKey: String?
+    @Option(parsing: .unconditional, help: "Base retry delay in seconds for the policy.") var backoff: Double?
+    @Option(
+        help: "At most one active task per key: a duplicate submit stores nothing and prints the existing task (a note on stderr).")
+    var uniqueKey: String?
     @Option(help: "A tag (repeatable).") var tag: [String] = []
     @Flag(help: "Wait until the task finishes; exit 1 if it ends failed or cancelled.") var wait = false
-    @Option(help: "With --wait: give up after this many seconds (exit 0 with the current state).") var waitTimeout: Double = 3600
+    @Option(parsing: .unconditional, help: "With --wait: give up after this many seconds (exit 7 with the current state).")
+    var waitTimeout: Double = 3600
     @OptionGroup var target: TargetOptions
     @OptionGroup var output: OutputOptions
 
@@ -66,9 +71,18 @@ struct Submit: AsyncParsableCommand {
         try await reportingErrors {
             let task = try makeTask()
             let (backend, _) = try await target.backend()
-            let created = try await backend.submit([task])[0]
+            let (created, duplicate) = try await backend.submitReporting(task)
+            if duplicate {
+                printError(
+                    "note: duplicate of an active task with unique key '\(uniqueKey ?? "")': nothing new was stored; this is that task")
+            }
+            if await backend.hasWorker(kind: task.kind, queue: task.queue) == false {
+                printError(
+                    "warning: no worker the node heard from recently serves kind '\(task.kind)' on queue '\(task.queue)'; "
+                        + "the task waits until one does (a misspelt kind or queue?)")
+            }
             guard wait else {
-                print(output.json ? Output.jsonLine(created) : created.id.description)
+                print(output.json ? Output.jsonLine(created, duplicate: duplicate) : created.id.description)
                 return
             }
             let done = try await backend.wait(created.id, timeout: .seconds(waitTimeout))
@@ -80,6 +94,10 @@ struct Submit: AsyncParsableCommand {
                 if let error = done.lastError, done.state != .succeeded { print("error: \(error)") }
             }
             if done.state == .failed || done.state == .cancelled { throw ExitCode(ExitStatus.taskUnsuccessful) }
+            if !done.state.isTerminal {
+                printError("error: --wait gave up after \(Output.seconds(waitTimeout)) with the task \(done.state.rawValue)")
+                throw ExitCode(ExitStatus.waitTimedOut)
+            }
         }
     }
 
