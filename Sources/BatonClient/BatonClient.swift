@@ -275,32 +275,25 @@ public final class BatonClient: Sendable {
     /// A transport error in words: `connection refused`, `connection timed out`, a TLS
     /// handshake failure with its likely cause (never the TLS library's source path).
     public static func describe(_ error: any Error) -> String {
-        if let e = error as? IOError { return ConnectionFailureText.errno(e.errnoCode) }
-        if let e = error as? NIOSSLError {
-            if case .handshakeFailed = e { return ConnectionFailureText.tlsHandshake(String(reflecting: e)) }
-            return "TLS failed: \(e)"
-        }
-        if let e = error as? HTTPClientError {
-            switch e {
-            case .connectTimeout, .getConnectionFromPoolTimeout: return "connection timed out"
-            case .deadlineExceeded, .readTimeout: return "no answer in time"
-            case .remoteConnectionClosed: return "the server closed the connection"
-            default: return "\(e)"
+        ConnectionFailureText.describe(error) { error in
+            switch error {
+            case let e as IOError: return ConnectionFailureText.errno(e.errnoCode)
+            case let e as NIOSSLError:
+                if case .handshakeFailed = e { return ConnectionFailureText.tlsHandshake(String(reflecting: e)) }
+                return "TLS failed: \(e)"
+            case let e as HTTPClientError:
+                switch e {
+                case .connectTimeout, .getConnectionFromPoolTimeout: return "connection timed out"
+                case .deadlineExceeded, .readTimeout: return "no answer in time"
+                case .remoteConnectionClosed: return "the server closed the connection"
+                default: return "\(e)"
+                }
+            case let e as ChannelError:
+                if case .connectTimeout = e { return "connection timed out" }
+                return nil
+            default: return nil
             }
         }
-        if let e = error as? ChannelError, case .connectTimeout = e { return "connection timed out" }
-        let text = String(reflecting: error)
-        if text.contains("SSL") || text.contains("TLS") { return ConnectionFailureText.tlsHandshake(text) }
-        // NIO's connection error (one per address tried): the errors of the attempts.
-        let mirror = Mirror(reflecting: error)
-        if let attempts = mirror.children.first(where: { $0.label == "connectionErrors" })?.value as? [Any] {
-            let reasons = attempts.compactMap { attempt in
-                Mirror(reflecting: attempt).children.first(where: { $0.label == "error" })?.value as? any Error
-            }
-            let words = Set(reasons.map { describe($0) }).sorted()
-            if !words.isEmpty { return words.joined(separator: "; ") }
-        }
-        return text
     }
 
     static let maxResponseBytes = 256 << 20

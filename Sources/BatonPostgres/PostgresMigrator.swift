@@ -57,6 +57,31 @@ struct PostgresMigrator: Sendable {
     var schema: String
     var lockKey: Int64
 
+    /// Checks that the schema is at the version this Baton knows, changing nothing: for
+    /// commands that only read or submit, which must not migrate. Throws `storeIncompatible`
+    /// saying to run `baton migrate` when it is missing or behind, or that a newer Baton
+    /// migrated it.
+    func check(client: PostgresClient, logger: Logger) async throws {
+        let latest = try PostgresMigration.bundled().last?.version ?? 0
+        let table = "\"\(schema)\".baton_migrations"
+        let exists = try await client.query("SELECT to_regclass(\(table)) IS NOT NULL", logger: logger).collect()
+        guard try exists.first?.decode(Bool.self) == true else {
+            throw BatonError(.storeIncompatible, "schema \(schema) holds no Baton tables: run `baton migrate` with this --store first")
+        }
+        let rows = try await client.query(PostgresQuery(unsafeSQL: "SELECT coalesce(max(version), 0) FROM \(table)"), logger: logger)
+            .collect()
+        let current = try rows.first?.decode(Int.self) ?? 0
+        if current > latest {
+            throw BatonError(
+                .storeIncompatible, "schema \(schema) was migrated to version \(current) by a newer Baton; this one knows up to \(latest)")
+        }
+        if current < latest {
+            throw BatonError(
+                .storeIncompatible,
+                "schema \(schema) is at version \(current), this Baton needs \(latest): run `baton migrate` with this --store first")
+        }
+    }
+
     /// Applies what is missing; returns the versions applied.
     @discardableResult
     func apply(client: PostgresClient, logger: Logger) async throws -> [Int] {

@@ -86,7 +86,41 @@ public final class PostgresTaskStore: TaskStore, Service {
         try await runServices(migrating: true)
     }
 
-    private func runServices(migrating: Bool) async throws {
+    /// Runs only the connection pools, for a command that reads or submits and exits: no
+    /// listener, no leader election, no migration (``checkSchema()`` checks the version).
+    public func runClient() async throws {
+        try await runServices(migrating: false, coordinating: false)
+    }
+
+    /// Checks, within the connect timeout, that the database answers and that its schema is
+    /// the one this Baton knows, without changing it; the store's calls may go ahead then.
+    /// Throws `unavailable` when the database cannot be reached, `storeIncompatible` (run
+    /// `baton migrate`) when the schema is missing, behind or newer.
+    public func checkSchema() async throws {
+        // One connection first, for the reason when there is none (the pool would only wait).
+        let probe: PostgresConnection
+        let connectTimeout = configuration.connectTimeout
+        do {
+            probe = try await raceDeadline(
+                connectTimeout, error: BatonError.unavailable("database unreachable: no connection within \(connectTimeout)")
+            ) { [configuration, logger] in
+                try await DedicatedConnection.connect(Self.connectionConfiguration(configuration), logger: logger)
+            }
+        } catch let error as BatonError {
+            throw error
+        } catch {
+            throw Self.mapError(error, while: "connecting to the database")
+        }
+        try? await probe.close()
+        _ = try await call("connecting to \(configuration.schema)", timeout: configuration.connectTimeout, waitsForMigration: false) {
+            [client, logger, configuration] in
+            try await PostgresMigrator(schema: configuration.schema, lockKey: configuration.migrationLockKey).check(
+                client: client, logger: logger)
+        }
+        migrated.store(true, ordering: .releasing)
+    }
+
+    private func runServices(migrating: Bool, coordinating: Bool = true) async throws {
         defer { stopper.fire() }
         try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask {
@@ -97,13 +131,15 @@ public final class PostgresTaskStore: TaskStore, Service {
                 }
                 self.logger.debug("connection pools stopped")
             }
-            group.addTask {
-                await self.listener.run()
-                self.logger.debug("ready listener stopped")
-            }
-            group.addTask {
-                await self.leadership.run()
-                self.logger.debug("leader elector stopped")
+            if coordinating {
+                group.addTask {
+                    await self.listener.run()
+                    self.logger.debug("ready listener stopped")
+                }
+                group.addTask {
+                    await self.leadership.run()
+                    self.logger.debug("leader elector stopped")
+                }
             }
             if migrating {
                 group.addTask { try await self.migrateUntilDone() }
@@ -250,14 +286,18 @@ public final class PostgresTaskStore: TaskStore, Service {
     /// succeed), a unique violation is `conflict`, anything else unexpected is `internal`.
     /// A connection failure in words (`connection refused`), for errors and warnings.
     static func describe(_ error: any Error) -> String {
-        if let e = error as? IOError { return ConnectionFailureText.errno(e.errnoCode) }
-        if let e = error as? NIOSSLError, case .handshakeFailed = e { return ConnectionFailureText.tlsHandshake(String(reflecting: e)) }
-        if let e = error as? PSQLError {
-            if e.code == .server, let message = e.serverInfo?[.message] { return message }
-            if let underlying = e.underlying { return describe(underlying) }
-            return "\(e.code)"
+        ConnectionFailureText.describe(error) { error in
+            switch error {
+            case let e as IOError: return ConnectionFailureText.errno(e.errnoCode)
+            case let e as NIOSSLError:
+                if case .handshakeFailed = e { return ConnectionFailureText.tlsHandshake(String(reflecting: e)) }
+                return nil
+            case let e as PSQLError:
+                if e.code == .server, let message = e.serverInfo?[.message] { return message }
+                return e.underlying.map { describe($0) } ?? "\(e.code)"
+            default: return nil
+            }
         }
-        return String(reflecting: error)
     }
 
     static func mapError(_ error: any Error, while what: String) -> any Error {
@@ -297,7 +337,7 @@ public final class PostgresTaskStore: TaskStore, Service {
         if error is PostgresDecodingError {
             return BatonError(.internal, "\(what) failed: a column could not be decoded (\(String(reflecting: error)))")
         }
-        return BatonError.unavailable("database unreachable: \(what) failed: \(error)")
+        return BatonError.unavailable("database unreachable: \(what) failed: \(Self.describe(error))")
     }
 
     // MARK: Connection settings

@@ -48,14 +48,16 @@ extension StoreLocation {
     }
 
     /// Opens the store described by the settings (or `fallback` when none is set), for a
-    /// command that runs briefly: a PostgreSQL store's connections run in the background
-    /// until the process exits, and its migrations are applied first.
+    /// command that runs briefly and only reads or submits: a PostgreSQL store runs only its
+    /// connection pools (no leader election, no listener), in the background until the
+    /// process exits, and is checked, not migrated: an unreachable database fails within the
+    /// connect timeout, a missing or older schema says to run `baton migrate`.
     static func open(_ settings: Settings, fallback: StoreLocation?) async throws -> any NodeStore {
         switch try location(settings, fallback: fallback) {
         case .postgres(let url):
             let store = PostgresTaskStore(configuration: try postgresConfiguration(url, settings), logger: Logger(label: "baton.postgres"))
-            Task { try? await store.run() }
-            try await store.migrate()
+            Task { try? await store.runClient() }
+            try await store.checkSchema()
             return store
         case .sqlite(let path):
             let synchronous: SQLiteStoreConfiguration.Synchronous

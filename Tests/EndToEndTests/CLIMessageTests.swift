@@ -84,3 +84,32 @@ extension EndToEnd {
         }
     }
 }
+
+extension EndToEnd.CLIMessageTests {
+    /// `list` and `submit` on PostgreSQL only read or submit: they neither migrate nor elect
+    /// a leader, and fail fast (the connect timeout) when the database is down.
+    @Test func aCommandOnADownDatabaseFailsFastWithoutMigrating() async throws {
+        let started = ContinuousClock.now
+        let result = try await baton(["list", "--store", "postgres://baton@127.0.0.1:9/baton"])
+        #expect(result.status == 4, "\(result.stderr)")
+        #expect(result.stderr.contains("connection refused"), "\(result.stderr)")
+        #expect(!result.stderr.contains("migrat"), "\(result.stderr)")
+        #expect(ContinuousClock.now - started < .seconds(15))
+    }
+
+    @Test func aCommandOnAnUnmigratedSchemaSaysToMigrate() async throws {
+        guard let store = TestPostgres.storeURL(for: "aCommandOnAnUnmigratedSchemaSaysToMigrate") else { return }
+        for arguments in [["list"], ["submit", "echo"]] {
+            let result = try await baton(arguments + ["--store", store])
+            #expect(result.status == 5, "\(arguments): \(result.stderr)")
+            #expect(result.stderr.contains("run `baton migrate`"), "\(result.stderr)")
+        }
+        // Nothing was migrated by them: `baton migrate` does it, then they work.
+        let migrated = try await baton(["migrate", "--store", store])
+        #expect(migrated.status == 0, "\(migrated.stderr)")
+        let submitted = try await baton(["submit", "echo", "--store", store])
+        #expect(submitted.status == 0, "\(submitted.stderr)")
+        let listed = try await baton(["list", "--store", store])
+        #expect(listed.status == 0 && listed.stdout.contains("echo"), "\(listed.stdout)")
+    }
+}

@@ -7,6 +7,23 @@
 /// Connection failures in words a user can act on, shared by the client, the worker and the
 /// PostgreSQL store (each matches its own error types and asks here for the text).
 public enum ConnectionFailureText {
+    /// An error in words: `known` names the error types its caller knows (the client's HTTP
+    /// errors, the store's PostgreSQL errors); what it does not know is looked into here —
+    /// a connection error that lists its attempts (NIO's, one per address tried) by their
+    /// errors, a TLS failure by its likely cause — or else described as it describes itself.
+    public static func describe(_ error: any Error, known: (any Error) -> String?) -> String {
+        if let text = known(error) { return text }
+        let attempts = Mirror(reflecting: error).children.first { $0.label == "connectionErrors" }?.value as? [Any]
+        if let attempts {
+            let reasons = attempts.compactMap { Mirror(reflecting: $0).children.first { $0.label == "error" }?.value as? any Error }
+            let words = Set(reasons.map { describe($0, known: known) }).sorted()
+            if !words.isEmpty { return words.joined(separator: "; ") }
+        }
+        let text = String(reflecting: error)
+        if text.contains("SSL") || text.contains("TLS") { return tlsHandshake(text) }
+        return text
+    }
+
     /// A system error number as words: `connection refused`, `no route to host`.
     public static func errno(_ code: Int32) -> String {
         guard let text = strerror(code).map({ String(cString: $0) }), !text.isEmpty else { return "system error \(code)" }

@@ -64,12 +64,22 @@ extension WorkerRuntime {
             guard takeOutcome(claimed.lease) else { return }
             let failure = Self.failure(for: error, lease: claimed.lease)
             state.withLock { $0.stats.failed += 1 }
-            logger.warning(
-                "task attempt failed",
-                metadata: [
-                    "error": "\(failure.message)", "retryable": "\(failure.retryable)", "duration": duration(),
-                    "retry_after": "\(failure.retryAfter.map { "\($0)" } ?? "policy")",
-                ])
+            if !failure.retryable || task.attempt >= task.maxAttempts {
+                // The node moves the task to `failed`: say so, and why.
+                logger.error(
+                    "task failed for good",
+                    metadata: [
+                        "error": "\(failure.message)", "duration": duration(),
+                        "reason": "\(failure.retryable ? "no attempts left (\(task.attempt) of \(task.maxAttempts))" : "not retryable")",
+                    ])
+            } else {
+                logger.warning(
+                    "task attempt failed; it will be retried",
+                    metadata: [
+                        "error": "\(failure.message)", "duration": duration(),
+                        "retry_after": "\(failure.retryAfter.map { "\($0)" } ?? "policy")",
+                    ])
+            }
             source.ack(.fail(failure))
 
         case (_, .timedOut):
@@ -77,7 +87,13 @@ extension WorkerRuntime {
             let message = "timed out after \(Self.formatSeconds(timeout ?? elapsed))"
             let failure = TaskFailure(lease: claimed.lease, message: message, retryable: true)
             state.withLock { $0.stats.failed += 1 }
-            logger.warning("task attempt timed out", metadata: ["error": "\(message)"])
+            if task.attempt >= task.maxAttempts {
+                logger.error(
+                    "task failed for good",
+                    metadata: ["error": "\(message)", "reason": "no attempts left (\(task.attempt) of \(task.maxAttempts))"])
+            } else {
+                logger.warning("task attempt timed out; it will be retried", metadata: ["error": "\(message)"])
+            }
             source.ack(.fail(failure))
 
         default:
