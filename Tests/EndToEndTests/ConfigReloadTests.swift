@@ -259,6 +259,8 @@ extension EndToEnd {
             try Self.write(workerFile(1), to: workerYAML)
             let worker = try BatonProcess(["worker", "--config", workerYAML])
             defer { Task { await worker.stop() } }
+            // The worker has read its file before the file changes.
+            #expect(await eventually(within: .seconds(10)) { worker.stderr.contains("worker started") })
 
             try Self.write(Self.serveFile(interval: 3600, tokens: "admin:new-admin,worker:wtok"), to: serveYAML)
             try Self.write(workerFile(2), to: workerYAML)
