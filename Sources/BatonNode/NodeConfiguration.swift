@@ -1,7 +1,22 @@
 import BatonCore
+import Configuration
 
 /// How a node runs: its dispatcher and completer, its maintenance, the schedules it declares.
-/// The CLI builds it from the settings; tests and benchmarks build it directly.
+/// The CLI builds it from the settings (``init(reader:)``); tests and benchmarks build it directly.
+///
+/// Keys read by ``init(reader:)`` (each also a `BATON_*` variable, see docs/cli.md); every one
+/// **reloads** (``NodeServices/apply(_:)``):
+/// - `node.fallbackPoll` (`BATON_NODE_FALLBACK_POLL`): seconds between store polls when nothing
+///   wakes the claimers, at least 0.001 (default 1)
+/// - `node.retention` (`BATON_NODE_RETENTION`): seconds finished tasks are kept (default 7 days)
+/// - `node.rescueInterval` (`BATON_NODE_RESCUE_INTERVAL`): seconds between lease-rescue passes,
+///   at least 0.01 (default 5)
+/// - `node.cleanInterval` (`BATON_NODE_CLEAN_INTERVAL`): seconds between retention passes, at
+///   least 0.01 (default 600)
+/// - `retry.policy`, `retry.backoff`, `retry.cap`: the retry policy of tasks and kinds that set
+///   none (``RetryPolicy/init(reader:)``)
+///
+/// Declared schedules (the settings file's `schedules:` section) are read by the CLI.
 public struct NodeConfiguration: Sendable {
     public var dispatcher: TaskDispatcher.Configuration
     public var completer: TaskCompleter.Configuration
@@ -36,5 +51,43 @@ public struct NodeConfiguration: Sendable {
         self.scheduleInterval = scheduleInterval
         self.schedules = schedules
         self.workerForgetAfter = workerForgetAfter
+    }
+}
+
+extension NodeConfiguration {
+    /// The settings keys ``init(reader:)`` reads; all of them reload.
+    public static let configKeys =
+        ["node.fallbackPoll", "node.retention", "node.rescueInterval", "node.cleanInterval"] + RetryPolicy.configKeys
+
+    /// The configuration from the settings; throws `invalidArgument` naming the key of a bad value.
+    public init(reader: ConfigReader) throws(BatonError) {
+        self.init()
+        dispatcher.fallbackPoll = try reader.seconds("node.fallbackPoll", default: Defaults.fallbackPoll, minimum: 0.001)
+        retention = try reader.seconds("node.retention", default: Defaults.retention)
+        rescueInterval = try reader.seconds("node.rescueInterval", default: Defaults.rescueInterval, minimum: 0.01)
+        cleanInterval = try reader.seconds("node.cleanInterval", default: Defaults.cleanInterval, minimum: 0.01)
+        defaultRetry = try RetryPolicy(reader: reader)
+    }
+}
+
+/// The settings of a running node that a reload changes (``NodeServices/apply(_:)``), each read
+/// by the part that uses it when it uses it (the fallback poll is the dispatcher's own,
+/// ``TaskDispatcher/fallbackPoll``).
+public final class NodeLiveSettings: Sendable {
+    public let retention: LiveSetting<Duration>
+    public let rescueInterval: LiveSetting<Duration>
+    public let cleanInterval: LiveSetting<Duration>
+    /// The node's retry policy for the lease rescuer.
+    public let defaultRetry: LiveSetting<RetryPolicy>
+    /// The policy acks apply instead of the store's own `defaultRetry`: `nil` until a reload
+    /// sets the node's policy (the store was opened with the same settings).
+    public let ackRetry: LiveSetting<RetryPolicy?>
+
+    public init(_ configuration: NodeConfiguration) {
+        retention = LiveSetting(configuration.retention)
+        rescueInterval = LiveSetting(configuration.rescueInterval)
+        cleanInterval = LiveSetting(configuration.cleanInterval)
+        defaultRetry = LiveSetting(configuration.defaultRetry)
+        ackRetry = LiveSetting(nil)
     }
 }

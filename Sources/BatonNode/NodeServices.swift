@@ -24,6 +24,8 @@ public struct NodeServices: Sendable {
     public let workers: WorkerRegistry
     /// Wakes `GET /v1/tasks/{id}/wait` long-polls when a task reaches a terminal state.
     public let waiters: TaskWaiters
+    /// The settings a reload changes while the node runs (``apply(_:)``).
+    public let live: NodeLiveSettings
     let logger: Logger
 
     public init(
@@ -34,14 +36,32 @@ public struct NodeServices: Sendable {
         self.leadership = leadership
         self.configuration = configuration
         self.logger = logger
+        let live = NodeLiveSettings(configuration)
+        self.live = live
         let events = NodeEvents()
         let workers = WorkerRegistry(forgetAfter: configuration.workerForgetAfter)
         self.events = events
         self.workers = workers
         self.dispatcher = TaskDispatcher(store: store, configuration: configuration.dispatcher, events: events, logger: logger)
         self.completer = TaskCompleter(
-            store: store, configuration: configuration.completer, workers: workers, events: events, logger: logger)
+            store: store, configuration: configuration.completer, workers: workers, events: events, defaultRetry: live.ackRetry,
+            logger: logger)
         self.waiters = TaskWaiters(events: events)
+    }
+
+    /// Applies the reloadable settings of `configuration` (its keys: ``NodeConfiguration/configKeys``)
+    /// to the running node: the dispatcher's next sleep, the maintenance services' next pass,
+    /// and acks and rescues from their next batch use them. The rest of `configuration` (the
+    /// completer's and dispatcher's batch sizes, the schedules) needs a new node.
+    public func apply(_ configuration: NodeConfiguration) {
+        dispatcher.fallbackPoll.set(configuration.dispatcher.fallbackPoll)
+        live.retention.set(configuration.retention)
+        live.rescueInterval.set(configuration.rescueInterval)
+        live.cleanInterval.set(configuration.cleanInterval)
+        live.defaultRetry.set(configuration.defaultRetry)
+        live.ackRetry.set(configuration.defaultRetry)
+        // Claimers asleep on the old poll interval start a new sleep with the new one.
+        store.readySignal.notify()
     }
 
     /// The task source of in-process workers: claims through the dispatcher, acks through the
@@ -65,11 +85,10 @@ public struct NodeServices: Sendable {
     public func maintenance(schedulesUpserted: Bool = false) -> [any Service] {
         [
             LeaseRescuer(
-                store: store, interval: configuration.rescueInterval, defaultRetry: configuration.defaultRetry, workers: workers,
+                store: store, interval: live.rescueInterval, defaultRetry: live.defaultRetry, workers: workers,
                 events: events, leadership: leadership, logger: logger),
             ResultCleaner(
-                store: store, interval: configuration.cleanInterval, retention: configuration.retention, leadership: leadership,
-                logger: logger),
+                store: store, interval: live.cleanInterval, retention: live.retention, leadership: leadership, logger: logger),
             ScheduleFirer(
                 store: store, leadership: leadership, interval: configuration.scheduleInterval,
                 definitions: schedulesUpserted ? [] : configuration.schedules, events: events, logger: logger),

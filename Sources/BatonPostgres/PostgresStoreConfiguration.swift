@@ -1,11 +1,15 @@
 import BatonCore
+import Configuration
 import Foundation
 
 /// How to reach a PostgreSQL store, and how the store behaves.
 ///
 /// Built from a URL: `postgres://user:password@host:port/database?sslmode=disable&schema=baton`
-/// (`postgresql://` too). Keys when read from configuration: `store.url`, `store.schema`,
-/// `store.call_timeout` (seconds), `store.pool_size`.
+/// (`postgresql://` too), which the `store` setting holds. Keys read by ``init(url:reader:)``
+/// (each also a `BATON_*` variable, see docs/cli.md); none reloads:
+/// - `postgres.callTimeout` (`BATON_POSTGRES_CALL_TIMEOUT`): seconds, at least 0.1 (default 5)
+/// - `postgres.poolSize` (`BATON_POSTGRES_POOL_SIZE`): connections of each query pool, 1...1000 (default 10)
+/// - `retry.policy`, `retry.backoff`, `retry.cap`: the default retry policy (``RetryPolicy/init(reader:)``)
 public struct PostgresStoreConfiguration: Sendable {
     /// Transport security towards the server (libpq's `sslmode` names).
     public enum SSLMode: String, Sendable, Hashable, CaseIterable {
@@ -129,6 +133,19 @@ public struct PostgresStoreConfiguration: Sendable {
             }
         }
         if let schema { self.schema = schema }
+        try validate()
+    }
+
+    /// The settings keys ``init(url:reader:)`` reads.
+    public static let configKeys = ["postgres.callTimeout", "postgres.poolSize"] + RetryPolicy.configKeys
+
+    /// The store at `url`, configured from the settings; throws `invalidArgument` naming what
+    /// is wrong (never the password).
+    public init(url: String, reader: ConfigReader) throws(BatonError) {
+        try self.init(url: url)
+        defaultRetry = try RetryPolicy(reader: reader)
+        callTimeout = try reader.seconds("postgres.callTimeout", default: callTimeout, minimum: 0.1)
+        poolSize = try reader.int("postgres.poolSize", default: poolSize, range: 1...1000)
         try validate()
     }
 

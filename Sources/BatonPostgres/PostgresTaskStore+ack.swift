@@ -50,7 +50,7 @@ extension PostgresTaskStore {
                 return binds
             }()
         let failing = failures
-        let policies = TaskLifecycle.RetryPolicies(kinds: p.kindRetry, node: configuration.defaultRetry)
+        let policies = TaskLifecycle.RetryPolicies(kinds: p.kindRetry, node: p.defaultRetry ?? configuration.defaultRetry)
         let schema = configuration.schema
         let sql = self.sql
         let logger = self.logger

@@ -1,9 +1,16 @@
 import BatonCore
+import Configuration
 
 /// How to open an embedded SQLite store.
 ///
-/// Keys when read from configuration: `store.path`, `store.synchronous` (`normal`, `full`),
-/// `store.busy_timeout` (seconds). The default retry policy comes from the node's `retry` settings.
+/// Keys read by ``init(path:reader:)`` (each also a `BATON_*` variable, see docs/cli.md); none
+/// reloads, the store keeps what it opened with:
+/// - `sqlite.synchronous` (`BATON_SQLITE_SYNCHRONOUS`): `normal` (default) or `full`
+/// - `sqlite.busyTimeout` (`BATON_SQLITE_BUSY_TIMEOUT`): seconds a statement waits for another
+///   connection's write lock (default 5)
+/// - `retry.policy`, `retry.backoff`, `retry.cap`: the default retry policy (``RetryPolicy/init(reader:)``)
+///
+/// The database file comes from the `store` setting (`sqlite:PATH`), which the CLI parses.
 public struct SQLiteStoreConfiguration: Sendable {
     /// SQLite's `synchronous` pragma in WAL mode.
     public enum Synchronous: String, Sendable, Hashable, CaseIterable {
@@ -36,5 +43,27 @@ public struct SQLiteStoreConfiguration: Sendable {
         self.defaultRetry = defaultRetry
         self.busyTimeout = busyTimeout
         self.clock = clock
+    }
+}
+
+extension SQLiteStoreConfiguration {
+    /// The settings keys ``init(path:reader:)`` reads.
+    public static let configKeys = ["sqlite.synchronous", "sqlite.busyTimeout"] + RetryPolicy.configKeys
+
+    /// The configuration of the store at `path` from the settings; throws `invalidArgument`
+    /// naming the key of a bad value.
+    public init(path: String, reader: ConfigReader) throws(BatonError) {
+        let synchronous: Synchronous
+        switch reader.text("sqlite.synchronous")?.lowercased() {
+        case nil: synchronous = Self.defaultSynchronous
+        case let name?:
+            guard let value = Synchronous(rawValue: name) else {
+                throw .invalidArgument("sqlite.synchronous must be normal or full, got '\(name)'")
+            }
+            synchronous = value
+        }
+        self.init(
+            path: path, synchronous: synchronous, defaultRetry: try RetryPolicy(reader: reader),
+            busyTimeout: try reader.seconds("sqlite.busyTimeout", default: Self.defaultBusyTimeout))
     }
 }

@@ -19,7 +19,7 @@ extension SQLiteTaskStore {
     /// Both ack methods: `attempts` has one entry per ack when `reporting`, none otherwise.
     private func acknowledge(_ p: TaskAckParams, reporting: Bool) async throws -> (outcomes: [AckOutcome], attempts: [EndedAttempt?]) {
         guard !p.acks.isEmpty else { return ([], []) }
-        let policies = TaskLifecycle.RetryPolicies(kinds: p.kindRetry, node: configuration.defaultRetry)
+        let policies = TaskLifecycle.RetryPolicies(kinds: p.kindRetry, node: p.defaultRetry ?? configuration.defaultRetry)
         let distinct = Set(p.acks.lazy.map(\.lease.id)).count == p.acks.count
         let (outcomes, attempts, madeDue) = try await write("acknowledging \(p.acks.count) task(s)") {
             db -> ([AckOutcome], [EndedAttempt?], Bool) in

@@ -8,10 +8,16 @@ import ServiceLifecycle
 
 /// The node's router: every REST and worker-protocol route, `POST /rpc` and
 /// `GET /openapi.json`, each behind its role check, behind the JSON error middleware.
-public func makeRouter(node: NodeServices, configuration: ServerConfiguration = .init()) -> Router<BatonRequestContext> {
+///
+/// - Parameter live: the settings a reload changes (tokens, limits); by default fixed at
+///   `configuration`'s.
+public func makeRouter(
+    node: NodeServices, configuration: ServerConfiguration = .init(), live: ServerLiveSettings? = nil
+) -> Router<BatonRequestContext> {
+    let live = live ?? ServerLiveSettings(configuration)
     let router = Router(context: BatonRequestContext.self)
-    let routes: [Route<BatonRequestContext>] = routeTable(node: node, configuration: configuration)
-    let authenticator = Authenticator(tokens: configuration.tokens)
+    let routes: [Route<BatonRequestContext>] = routeTable(node: node, configuration: configuration, live: live)
+    let authenticator = Authenticator(table: live.tokens)
     var table = RouteTable()
     for route in routes { table.add(route.method, route.path) }
     router.add(middleware: ErrorMiddleware(routes: table))
@@ -34,16 +40,19 @@ public func makeRouter(node: NodeServices, configuration: ServerConfiguration = 
 
 /// Every route of the API, in one table: the router, the role checks and the OpenAPI
 /// document are all built from it.
-func routeTable<Context: RequestContext>(node: NodeServices, configuration: ServerConfiguration) -> [Route<Context>] {
-    let reader = JSONBodyReader(maxBodyBytes: configuration.maxBodyBytes, maxJSONDepth: configuration.maxJSONDepth)
-    let ops = NodeAPI(node: node, limits: configuration.limits)
+func routeTable<Context: RequestContext>(
+    node: NodeServices, configuration: ServerConfiguration, live: ServerLiveSettings? = nil
+) -> [Route<Context>] {
+    let live = live ?? ServerLiveSettings(configuration)
+    let reader = JSONBodyReader(bodyLimit: live.maxBodyBytes, maxJSONDepth: configuration.maxJSONDepth)
+    let ops = NodeAPI(node: node, limits: live.limits)
     var routes: [Route<Context>] = SystemRoutes<Context>(ops: ops).routes
     routes += TaskRoutes<Context>(ops: ops, reader: reader).routes
     routes += WorkerRoutes<Context>(ops: ops, reader: reader).routes
     routes += WorkerRegistryRoutes<Context>(ops: ops, reader: reader).routes
     routes += ScheduleRoutes<Context>(ops: ops, reader: reader).routes
     routes += QueueRoutes<Context>(ops: ops).routes
-    routes += JSONRPCRoute<Context>(ops: ops, reader: reader, authenticator: Authenticator(tokens: configuration.tokens)).routes
+    routes += JSONRPCRoute<Context>(ops: ops, reader: reader, authenticator: Authenticator(table: live.tokens)).routes
     return routes + OpenAPIRoute<Context>(routes: routes, limits: configuration.limits).routes
 }
 
@@ -55,16 +64,19 @@ func routeTable<Context: RequestContext>(node: NodeServices, configuration: Serv
 ///   node's completer here; `baton serve` runs the node's services in its own group instead).
 /// - Parameter onServerRunning: called once the server listens, with the bound port (useful
 ///   with `port: 0`).
+/// - Parameter live: the settings a reload changes (``ServerLiveSettings/apply(_:)``); by
+///   default fixed at `configuration`'s.
 public func makeApplication(
     node: NodeServices,
     configuration: ServerConfiguration = .init(),
+    live: ServerLiveSettings? = nil,
     logger: Logger = Logger(label: "baton.server"),
     server: HTTPServerBuilder? = nil,
     services: [any Service] = [],
     onServerRunning: @escaping @Sendable (_ port: Int) async -> Void = { _ in }
 ) -> some ApplicationProtocol {
     Application(
-        router: makeRouter(node: node, configuration: configuration),
+        router: makeRouter(node: node, configuration: configuration, live: live),
         server: server ?? ClientConnection.http1Server(),
         configuration: ApplicationConfiguration(
             address: .hostname(configuration.host, port: configuration.port),

@@ -1,11 +1,24 @@
 import BatonCore
 import BatonNode
+import Configuration
 
 /// Settings of the scheduler node's HTTP server. Every field has a named default.
 ///
-/// Keys (as the CLI reads them): `server.host`, `server.port`, `server.max_body_bytes`,
-/// `server.max_args_bytes`, `server.max_batch`, `server.max_wait`, `server.default_lease`;
-/// `auth.tokens`, `tls.cert`, `tls.key`.
+/// Keys read by ``init(reader:)`` (each also a `BATON_*` variable, see docs/cli.md); those
+/// marked **reloads** change on a running server through ``ServerLiveSettings/apply(_:)``:
+/// - `http.host` (`BATON_HTTP_HOST`): address to bind (default 127.0.0.1)
+/// - `http.port` (`BATON_HTTP_PORT`): 0...65535, 0 takes a free port (default 8080)
+/// - `auth.tokens` (`BATON_AUTH_TOKENS`, secret): comma list of `role:token`, roles producer,
+///   worker, admin (default none: no authentication); **reloads**: a new token is accepted
+///   and a removed one refused from the next request
+/// - `insecure` (`BATON_INSECURE`): serve without tokens on a non-loopback address
+/// - `limits.maxArgsBytes` (`BATON_LIMITS_MAX_ARGS_BYTES`): 2...2^30 (default 1 MiB); **reloads**
+/// - `limits.maxBodyBytes` (`BATON_LIMITS_MAX_BODY_BYTES`): 1024...2^31 (default 16 MiB); **reloads**
+/// - `limits.maxBatch` (`BATON_LIMITS_MAX_BATCH`): 1...1,000,000 (default 10,000); **reloads**
+/// - `limits.maxWait` (`BATON_LIMITS_MAX_WAIT`): seconds (default 60); **reloads**
+/// - `limits.defaultLease` (`BATON_LIMITS_DEFAULT_LEASE`): seconds, 0.05 up to the max lease
+///   (default 30); **reloads**
+/// - `tls.cert`, `tls.key` (`BATON_TLS_CERT`, `BATON_TLS_KEY`): PEM files, both or neither
 public struct ServerConfiguration: Sendable, Hashable {
     public static let defaultHost = "127.0.0.1"
     public static let defaultPort = 8080
@@ -38,6 +51,8 @@ public struct ServerConfiguration: Sendable, Hashable {
     public var tokens: [AuthToken]
     /// PEM certificate chain and private key: serve HTTPS when both are set.
     public var tls: TLSFiles?
+    /// Serve without tokens on a non-loopback address (``validateExposure()``).
+    public var insecure = false
 
     public struct TLSFiles: Sendable, Hashable {
         public var certificatePath: String
@@ -92,4 +107,83 @@ public struct ServerConfiguration: Sendable, Hashable {
             throw .invalidArgument("default lease must be positive and at most the max lease")
         }
     }
+}
+
+extension ServerConfiguration {
+    /// The settings keys ``init(reader:)`` reads.
+    public static let configKeys = [
+        "http.host", "http.port", "auth.tokens", "insecure", "limits.maxArgsBytes", "limits.maxBodyBytes", "limits.maxBatch",
+        "limits.maxWait", "limits.defaultLease", "tls.cert", "tls.key",
+    ]
+    /// Those of ``configKeys`` a running server applies without a restart.
+    public static let reloadableKeys: Set<String> = [
+        "auth.tokens", "limits.maxArgsBytes", "limits.maxBodyBytes", "limits.maxBatch", "limits.maxWait", "limits.defaultLease",
+    ]
+    /// Keys whose values are secret: never logged.
+    public static let secretKeys: Set<String> = ["auth.tokens"]
+
+    /// The configuration from the settings, validated (``validate()`` and
+    /// ``validateExposure()``); throws `invalidArgument` naming the key of a bad value.
+    public init(reader: ConfigReader) throws(BatonError) {
+        self.init()
+        host = reader.text("http.host") ?? Self.defaultHost
+        port = try reader.int("http.port", default: Self.defaultPort, range: 0...65535)
+        do throws(BatonError) {
+            tokens = try AuthToken.parseList(reader.text("auth.tokens", isSecret: true) ?? "")
+        } catch {
+            throw .invalidArgument("auth.tokens: \(error.message)")
+        }
+        insecure = try reader.flag("insecure")
+        maxArgsBytes = try reader.int("limits.maxArgsBytes", default: Self.defaultMaxArgsBytes, range: 2...(1 << 30))
+        maxBodyBytes = try reader.int("limits.maxBodyBytes", default: Self.defaultMaxBodyBytes, range: 1024...(1 << 31))
+        maxBatch = try reader.int("limits.maxBatch", default: Self.defaultMaxBatch, range: 1...1_000_000)
+        maxWait = try reader.seconds("limits.maxWait", default: Self.defaultMaxWait)
+        defaultLease = try reader.seconds("limits.defaultLease", default: Self.defaultDefaultLease, minimum: 0.05)
+        switch (reader.text("tls.cert"), reader.text("tls.key")) {
+        case (nil, nil): tls = nil
+        case (let cert?, let key?): tls = TLSFiles(certificatePath: cert, privateKeyPath: key)
+        default: throw .invalidArgument("tls.cert and tls.key (--tls-cert, --tls-key) go together")
+        }
+        try validate()
+        try validateExposure()
+    }
+
+    /// Whether `host` is a loopback address.
+    public var isLoopback: Bool {
+        ["127.0.0.1", "::1", "localhost"].contains(host) || host.hasPrefix("127.")
+    }
+
+    /// A node on a non-loopback address without tokens refuses to start (and a reload that
+    /// removes the last token is refused) unless `insecure` is set.
+    public func validateExposure() throws(BatonError) {
+        if !isLoopback && tokens.isEmpty && !insecure {
+            throw .invalidArgument(
+                "refusing to serve on \(host) without tokens: set auth.tokens (BATON_AUTH_TOKENS=role:token,...) or pass --insecure")
+        }
+    }
+}
+
+/// The settings of a running server that a reload changes, each read per request: the tokens
+/// (a removed token is refused from the next request), the node API's limits and the body limit.
+public final class ServerLiveSettings: Sendable {
+    let tokens: LiveSetting<TokenTable>
+    let limits: LiveSetting<NodeAPILimits>
+    let maxBodyBytes: LiveSetting<Int>
+
+    public init(_ configuration: ServerConfiguration) {
+        tokens = LiveSetting(TokenTable(configuration.tokens))
+        limits = LiveSetting(configuration.limits)
+        maxBodyBytes = LiveSetting(configuration.maxBodyBytes)
+    }
+
+    /// Applies the reloadable settings of `configuration` (``ServerConfiguration/reloadableKeys``);
+    /// the others (address, TLS) need a restart. Validate `configuration` first.
+    public func apply(_ configuration: ServerConfiguration) {
+        tokens.set(TokenTable(configuration.tokens))
+        limits.set(configuration.limits)
+        maxBodyBytes.set(configuration.maxBodyBytes)
+    }
+
+    /// The limits in force now.
+    public var currentLimits: NodeAPILimits { limits.value }
 }

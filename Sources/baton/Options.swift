@@ -31,9 +31,10 @@ struct CommonOptions: ParsableArguments {
         if let db, db.isEmpty { throw ValidationError("--db needs a file path") }
     }
 
-    /// Loads the settings with these flags plus `extra` (command-specific flags).
-    func settings(_ extra: [String: String?] = [:]) async throws -> Settings {
-        try await Settings.load(flags: flags.merging(extra) { $1 }, configFile: config)
+    /// Loads the settings with these flags plus `extra` (command-specific flags); with
+    /// `reloading` (a node or a worker), the settings file is watched for changes.
+    func settings(_ extra: [String: String?] = [:], reloading: Bool = false) async throws -> Settings {
+        try await Settings.load(flags: flags.merging(extra) { $1 }, configFile: config, reloading: reloading)
     }
 }
 

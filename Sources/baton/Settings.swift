@@ -1,130 +1,150 @@
 import BatonCore
+import BatonNode
+import BatonPostgres
+import BatonSQLite
+import BatonServer
+import BatonWorker
 import Configuration
 import Foundation
 import Logging
 import SystemPackage
 
 /// One set of settings from flags, `BATON_*` environment variables and an optional YAML file
-/// (`--config`), in that precedence.
+/// (`--config` or `BATON_CONFIG`), in that precedence, composed here as swift-configuration
+/// providers. Each component reads its own keys from the reader (`NodeConfiguration(reader:)`,
+/// `ServerConfiguration(reader:)`, `WorkerConfiguration(reader:)`, `HTTPKindConfiguration(reader:)`,
+/// `SQLiteStoreConfiguration(path:reader:)`, `PostgresStoreConfiguration(url:reader:)`); the
+/// CLI reads only its own keys (``SettingsKeys/cli``). docs/cli.md lists every key.
 ///
-/// Keys (YAML path → environment variable):
-/// - `store` → `BATON_STORE`: `sqlite:PATH` (PostgreSQL URLs come with the PostgreSQL store)
-/// - `sqlite.synchronous` → `BATON_SQLITE_SYNCHRONOUS`: `normal` (default) or `full`
-/// - `log.level` → `BATON_LOG_LEVEL`: trace, debug, info (default), notice, warning, error, critical
-/// - `http.host` → `BATON_HTTP_HOST` (default 127.0.0.1), `http.port` → `BATON_HTTP_PORT` (default 8080)
-/// - `worker.concurrency` → `BATON_WORKER_CONCURRENCY` (default 16)
-/// - `worker.queues` → `BATON_WORKER_QUEUES` (comma list, default `default`)
-/// - `worker.kinds` → `BATON_WORKER_KINDS` (comma list, default: every registered kind)
-/// - `worker.id` → `BATON_WORKER_ID`
-/// - `worker.lease` → `BATON_WORKER_LEASE` (seconds, default 30)
-/// - `worker.shutdownGrace` → `BATON_WORKER_SHUTDOWN_GRACE` (seconds, default 30)
-/// - `node.fallbackPoll` → `BATON_NODE_FALLBACK_POLL` (seconds, default 1)
-/// - `node.retention` → `BATON_NODE_RETENTION` (seconds, default 7 days)
-/// - `node.rescueInterval` → `BATON_NODE_RESCUE_INTERVAL` (seconds, default 5)
-/// - `retry.policy` → `BATON_RETRY_POLICY`: the node's retry policy for tasks and kinds that set
-///   none: `exponential` (default), `fibonacci`, `fixed` or `none`; `retry.backoff` (base
-///   seconds, default 1) and `retry.cap` (seconds, default 3600)
-/// - `files.root` → `BATON_FILES_ROOT`: directory the `file` kind may use (unset: `file` is disabled)
-/// - `httpKind.allowlist` → `BATON_HTTP_KIND_ALLOWLIST`: hosts and networks (CIDR) the `http` kind may
-///   reach although they are not public; also `httpKind.maxResponseBytes`, `httpKind.timeout`,
-///   `httpKind.maxRedirects`
-/// - `server` → `BATON_SERVER`: node URL(s) for the CLI and remote workers (comma list)
-/// - `token` → `BATON_TOKEN`: bearer token (secret; never logged)
-/// - `auth.tokens` → `BATON_AUTH_TOKENS`: the node's tokens, a comma list of `role:token`
-///   (roles producer, worker, admin; secret)
-/// - `insecure` → `BATON_INSECURE`: let a node on a non-loopback address run without tokens
-/// - `limits.maxArgsBytes` → `BATON_LIMITS_MAX_ARGS_BYTES` (default 1 MiB),
-///   `limits.maxBodyBytes` → `BATON_LIMITS_MAX_BODY_BYTES` (default 16 MiB),
-///   `limits.maxBatch` → `BATON_LIMITS_MAX_BATCH` (default 10,000),
-///   `limits.maxWait` → `BATON_LIMITS_MAX_WAIT` (seconds, default 60)
-/// - `tls.cert`, `tls.key` → `BATON_TLS_CERT`, `BATON_TLS_KEY`: PEM files; the node serves HTTPS
-/// - `caFile` → `BATON_CA_FILE`: PEM CA certificates the CLI and workers trust for https nodes
+/// A node or worker given a settings file re-reads it every `config.reloadInterval` seconds
+/// (and on SIGHUP) through swift-configuration's `ReloadingFileProvider`; ``ConfigReloader``
+/// applies what changed.
 struct Settings {
     let reader: ConfigReader
     /// The YAML file read, if any (for sections swift-configuration cannot enumerate, e.g. `schedules:`).
     var configFile: String? = nil
+    /// The file's provider when it reloads: a service to run beside the node or worker.
+    var reloadingProvider: ReloadingFileProvider<BatonYAMLSnapshot>? = nil
+    /// Where a refused file is reported once the process runs.
+    var refusals = ConfigFileRefusals()
 
-    /// Builds the reader: `flags` first, then the environment, then the YAML file.
-    static func load(flags: [String: String?], configFile: String?) async throws -> Settings {
+    /// Builds the reader: `flags` first, then the environment, then the YAML file. With
+    /// `reloading`, the file is watched (unless `config.reloadInterval` is 0).
+    static func load(flags: [String: String?], configFile: String?, reloading: Bool = false) async throws -> Settings {
         var values: [AbsoluteConfigKey: ConfigValue] = [:]
         for (key, value) in flags {
             guard let value else { continue }
             values[AbsoluteConfigKey(key.split(separator: ".").map(String.init))] = ConfigValue(
-                .string(value), isSecret: Settings.isSecret(key))
+                .string(value), isSecret: SettingsKeys.secret.contains(key))
         }
-        var providers: [any ConfigProvider] = [
+        let front: [any ConfigProvider] = [
             InMemoryProvider(name: "flags", values: values),
-            KeyMappingProvider(upstream: EnvironmentVariablesProvider(secretsSpecifier: .specific(["BATON_TOKEN"]))) { key in
-                key.prepending(["baton"])
+            KeyMappingProvider(upstream: EnvironmentVariablesProvider(secretsSpecifier: .specific(["BATON_TOKEN", "BATON_AUTH_TOKENS"]))) {
+                key in key.prepending(["baton"])
             },
         ]
         let file = configFile ?? ProcessInfo.processInfo.environment["BATON_CONFIG"]
-        if let file {
-            guard FileManager.default.isReadableFile(atPath: file) else {
-                throw CLIError.usage("cannot read the config file \(file)")
-            }
-            do {
-                providers.append(try await FileProvider<YAMLSnapshot>(filePath: FilePath(file)))
-            } catch {
-                throw CLIError.usage("the config file \(file) is not valid YAML: \(error)")
-            }
+        guard let file else { return Settings(reader: ConfigReader(providers: front)) }
+        guard FileManager.default.isReadableFile(atPath: file) else {
+            throw CLIError.usage("cannot read the config file \(file)")
         }
-        return Settings(reader: ConfigReader(providers: providers), configFile: file)
-    }
-
-    /// Keys whose values are never logged.
-    static func isSecret(_ key: String) -> Bool { key == "token" || key == "auth.tokens" }
-
-    func string(_ key: String) -> String? {
-        reader.string(forKey: ConfigKey(key.split(separator: ".").map(String.init)), isSecret: Settings.isSecret(key))
-            .flatMap { $0.isEmpty ? nil : $0 }
-    }
-
-    func int(_ key: String, default value: Int, range: ClosedRange<Int>) throws -> Int {
-        guard let text = string(key) else { return value }
-        guard let n = Int(text.trimmingCharacters(in: .whitespaces)), range.contains(n) else {
-            throw CLIError.usage("\(key) must be a whole number in \(range.lowerBound)...\(range.upperBound), got '\(text)'")
-        }
-        return n
-    }
-
-    func seconds(_ key: String, default value: Duration, minimum: Double = 0) throws -> Duration {
-        guard let text = string(key) else { return value }
-        guard let s = Double(text.trimmingCharacters(in: .whitespaces)), s.isFinite, s >= minimum else {
-            throw CLIError.usage("\(key) must be a number of seconds ≥ \(minimum), got '\(text)'")
-        }
-        return .seconds(s)
-    }
-
-    func list(_ key: String) -> [String]? {
-        guard let text = string(key) else { return nil }
-        let items = text.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
-        return items.isEmpty ? nil : items
-    }
-
-    /// The node's global retry policy.
-    func retryPolicy() throws -> RetryPolicy {
-        guard string("retry.policy") != nil || string("retry.backoff") != nil || string("retry.cap") != nil else { return .default }
-        let base = try string("retry.backoff").map { text -> Double in
-            guard let v = Double(text) else { throw CLIError.usage("retry.backoff must be a number of seconds, got '\(text)'") }
-            return v
-        }
-        let cap = try string("retry.cap").map { text -> Double in
-            guard let v = Double(text) else { throw CLIError.usage("retry.cap must be a number of seconds, got '\(text)'") }
-            return v
-        }
-        do throws(BatonError) {
-            return try RetryPolicy.named(string("retry.policy") ?? "exponential", base: base, cap: cap)
+        let fixed: FileProvider<BatonYAMLSnapshot>
+        do {
+            fixed = try await FileProvider<BatonYAMLSnapshot>(filePath: FilePath(file))
         } catch {
-            throw CLIError.usage("retry.policy: \(error.message)")
+            throw CLIError.usage("the config file \(file) is refused: \(BatonYAMLSnapshot.describe(error))")
         }
+        let reader = ConfigReader(providers: front + [fixed])
+        let interval: Duration
+        do throws(BatonError) {
+            interval = try reader.seconds("config.reloadInterval", default: SettingsKeys.defaultReloadInterval)
+        } catch {
+            throw CLIError.usage(error.message)
+        }
+        guard reloading, interval > .zero else { return Settings(reader: reader, configFile: file) }
+        let refusals = ConfigFileRefusals()
+        let provider: ReloadingFileProvider<BatonYAMLSnapshot>
+        do {
+            provider = try await ReloadingFileProvider<BatonYAMLSnapshot>(
+                parsingOptions: .init(refusals: refusals), filePath: FilePath(file), pollInterval: interval,
+                logger: Logger(label: "baton.config"))
+        } catch {
+            throw CLIError.usage("the config file \(file) is refused: \(BatonYAMLSnapshot.describe(error))")
+        }
+        return Settings(
+            reader: ConfigReader(providers: front + [provider]), configFile: file, reloadingProvider: provider, refusals: refusals)
+    }
+
+    /// The text of `key`, `nil` when unset or blank (secrets are never logged).
+    func string(_ key: String) -> String? {
+        reader.text(key, isSecret: SettingsKeys.secret.contains(key))
+    }
+
+    func list(_ key: String) -> [String]? { reader.list(key) }
+
+    /// Runs a component's `init(reader:)`, turning its error into a usage error.
+    func read<T>(_ make: (ConfigReader) throws(BatonError) -> T) throws(CLIError) -> T {
+        do throws(BatonError) { return try make(reader) } catch { throw CLIError.usage(error.message) }
     }
 
     func logLevel() throws -> Logger.Level? {
-        guard let text = string("log.level") else { return nil }
+        do throws(BatonError) { return try SettingsKeys.logLevel(reader) } catch { throw CLIError.usage(error.message) }
+    }
+}
+
+/// Every settings key, by who reads it.
+enum SettingsKeys {
+    static let defaultReloadInterval: Duration = .seconds(10)
+
+    /// The CLI's own keys: where to act, the log level, the worker's client side, the `file`
+    /// kind's root, the reload interval.
+    static let cli = ["store", "log.level", "server", "token", "caFile", "files.root", "config.reloadInterval"]
+
+    /// Every key a settings file may hold (besides the free-form `schedules:` section).
+    static let all: Set<String> = Set(
+        cli + NodeConfiguration.configKeys + ServerConfiguration.configKeys + WorkerConfiguration.configKeys
+            + HTTPKindConfiguration.configKeys + SQLiteStoreConfiguration.configKeys + PostgresStoreConfiguration.configKeys)
+
+    /// The keys a running node or worker applies without a restart.
+    static let reloadable: Set<String> = Set(["log.level"] + NodeConfiguration.configKeys)
+        .union(ServerConfiguration.reloadableKeys).union(WorkerConfiguration.reloadableKeys)
+
+    /// Keys whose values are never logged.
+    static let secret: Set<String> = ServerConfiguration.secretKeys.union(["token"])
+
+    /// Top-level sections of the file that are not settings keys (read by their own code).
+    static let sections: Set<String> = ["schedules"]
+
+    /// `log.level`: trace, debug, info, notice, warning, error, critical; `nil` when unset.
+    static func logLevel(_ reader: ConfigReader) throws(BatonError) -> Logger.Level? {
+        guard let text = reader.text("log.level") else { return nil }
         guard let level = Logger.Level(rawValue: text.lowercased()) else {
-            throw CLIError.usage("log level must be one of trace, debug, info, notice, warning, error, critical; got '\(text)'")
+            throw .invalidArgument("log.level must be one of trace, debug, info, notice, warning, error, critical; got '\(text)'")
         }
         return level
+    }
+
+    /// The known key nearest to `key` (a likely misspelling), if one is close.
+    static func suggestion(for key: String) -> String? {
+        let best = all.map { ($0, distance(key.lowercased(), $0.lowercased())) }.min { ($0.1, $0.0) < ($1.1, $1.0) }
+        guard let best, best.1 <= max(2, key.count / 4) else { return nil }
+        return best.0
+    }
+
+    /// Levenshtein distance.
+    static func distance(_ a: String, _ b: String) -> Int {
+        let a = Array(a)
+        let b = Array(b)
+        var row = Array(0...b.count)
+        for i in 1...max(1, a.count) where !a.isEmpty {
+            var previous = row[0]
+            row[0] = i
+            for j in stride(from: 1, through: b.count, by: 1) {
+                let substitution = previous + (a[i - 1] == b[j - 1] ? 0 : 1)
+                previous = row[j]
+                row[j] = min(row[j] + 1, row[j - 1] + 1, substitution)
+            }
+        }
+        return a.isEmpty ? b.count : row[b.count]
     }
 }

@@ -40,11 +40,7 @@ extension StoreLocation {
     }
 
     static func postgresConfiguration(_ url: String, _ settings: Settings) throws -> PostgresStoreConfiguration {
-        var config: PostgresStoreConfiguration
-        do throws(BatonError) { config = try PostgresStoreConfiguration(url: url) } catch { throw CLIError.usage(error.message) }
-        config.defaultRetry = try settings.retryPolicy()
-        config.callTimeout = try settings.seconds("postgres.callTimeout", default: config.callTimeout, minimum: 0.1)
-        return config
+        try settings.read { reader throws(BatonError) in try PostgresStoreConfiguration(url: url, reader: reader) }
     }
 
     /// Opens the store described by the settings (or `fallback` when none is set), for a
@@ -60,14 +56,8 @@ extension StoreLocation {
             try await store.checkSchema()
             return store
         case .sqlite(let path):
-            let synchronous: SQLiteStoreConfiguration.Synchronous
-            switch settings.string("sqlite.synchronous")?.lowercased() {
-            case nil, "normal": synchronous = .normal
-            case "full": synchronous = .full
-            case let other?: throw CLIError.usage("sqlite.synchronous must be normal or full, got '\(other)'")
-            }
-            return try await SQLiteTaskStore.open(
-                SQLiteStoreConfiguration(path: path, synchronous: synchronous, defaultRetry: try settings.retryPolicy()))
+            let configuration = try settings.read { reader throws(BatonError) in try SQLiteStoreConfiguration(path: path, reader: reader) }
+            return try await SQLiteTaskStore.open(configuration)
         }
     }
 }

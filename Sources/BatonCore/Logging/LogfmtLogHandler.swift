@@ -4,22 +4,51 @@ import Synchronization
 
 /// A swift-log handler writing one logfmt line per message to standard error:
 /// `time=… level=info msg="task succeeded" task_id=… kind=echo attempt=1`.
+///
+/// The handlers that ``bootstrap(level:)`` installs follow the process-wide level, which
+/// ``setProcessLevel(_:)`` changes while the process runs (a live reload of `log.level`);
+/// a logger whose `logLevel` was set keeps its own.
 public struct LogfmtLogHandler: LogHandler {
     public var metadata: Logger.Metadata = [:]
-    public var logLevel: Logger.Level
     public var metadataProvider: Logger.MetadataProvider?
     private let label: String
+    /// This logger's own level; `nil`: the process-wide level.
+    private var ownLevel: Logger.Level?
 
     private static let lock = Mutex(())
+    /// The process-wide level, as an index into `Logger.Level.allCases`.
+    private static let processLevel = Atomic<Int>(Logger.Level.allCases.firstIndex(of: .info)!)
+
+    public var logLevel: Logger.Level {
+        get { ownLevel ?? Logger.Level.allCases[Self.processLevel.load(ordering: .relaxed)] }
+        set { ownLevel = newValue }
+    }
 
     public init(label: String, level: Logger.Level = .info) {
         self.label = label
-        self.logLevel = level
+        self.ownLevel = level
+    }
+
+    /// A handler following the process-wide level.
+    init(label: String) {
+        self.label = label
+        self.ownLevel = nil
     }
 
     /// Installs the handler for the whole process at `level`.
     public static func bootstrap(level: Logger.Level) {
-        LoggingSystem.bootstrap { label in LogfmtLogHandler(label: label, level: level) }
+        setProcessLevel(level)
+        LoggingSystem.bootstrap { label in LogfmtLogHandler(label: label) }
+    }
+
+    /// The level of every logger that follows the process-wide level, from its next message.
+    public static func setProcessLevel(_ level: Logger.Level) {
+        processLevel.store(Logger.Level.allCases.firstIndex(of: level)!, ordering: .relaxed)
+    }
+
+    /// The process-wide level now.
+    public static var currentProcessLevel: Logger.Level {
+        Logger.Level.allCases[processLevel.load(ordering: .relaxed)]
     }
 
     public subscript(metadataKey key: String) -> Logger.Metadata.Value? {

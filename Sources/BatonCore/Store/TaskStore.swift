@@ -179,9 +179,13 @@ public struct TaskAckParams: Sendable {
     /// The kinds' retry policies, for failures of tasks that set none (``TaskLifecycle``'s
     /// precedence: retry-after, task, kind, then the store's `defaultRetry`).
     public var kindRetry: [String: RetryPolicy]
-    public init(acks: [TaskAck], kindRetry: [String: RetryPolicy] = [:]) {
+    /// The node's policy when it replaces the store's `defaultRetry` (after a live reload of
+    /// the node's `retry` settings); `nil`: the store's.
+    public var defaultRetry: RetryPolicy?
+    public init(acks: [TaskAck], kindRetry: [String: RetryPolicy] = [:], defaultRetry: RetryPolicy? = nil) {
         self.acks = acks
         self.kindRetry = kindRetry
+        self.defaultRetry = defaultRetry
     }
 }
 

@@ -6,11 +6,20 @@ import Foundation
 /// decode their input, call one of these, and render the same JSON.
 public struct NodeAPI: Sendable {
     public let node: NodeServices
-    public let configuration: NodeAPILimits
+    /// The limits in force, which a reload may change between requests.
+    public let limits: LiveSetting<NodeAPILimits>
+
+    /// The limits in force now (one lock: read it once per operation).
+    public var configuration: NodeAPILimits { limits.value }
 
     public init(node: NodeServices, limits: NodeAPILimits = .init()) {
+        self.init(node: node, limits: LiveSetting(limits))
+    }
+
+    /// An API whose limits follow a live setting.
+    public init(node: NodeServices, limits: LiveSetting<NodeAPILimits>) {
         self.node = node
-        self.configuration = limits
+        self.limits = limits
     }
 
     /// Acks of one request at least this many go to the store as they are (already a batch);
@@ -36,6 +45,7 @@ public struct NodeAPI: Sendable {
     /// duplicates (an active task holds the unique key) and replays are reported, not stored.
     public func submitOutcome(_ tasks: [NewTask], idempotencyKey: String?) async throws -> TaskEnqueueOutcome {
         guard !tasks.isEmpty else { throw BatonError.invalidArgument("the batch is empty; submit at least one task") }
+        let configuration = self.configuration
         guard tasks.count <= configuration.maxBatch else {
             throw BatonError(.tooLarge, "the batch has \(tasks.count) tasks, more than the limit of \(configuration.maxBatch)")
         }
@@ -221,10 +231,11 @@ public struct NodeAPI: Sendable {
     }
 
     public func ack(_ acks: [TaskAck]) async throws -> [AckOutcome] {
+        let maxArgsBytes = configuration.maxArgsBytes
         for (i, ack) in acks.enumerated() {
-            if case .complete(let c) = ack, c.result.byteCount > configuration.maxArgsBytes {
+            if case .complete(let c) = ack, c.result.byteCount > maxArgsBytes {
                 throw BatonError(
-                    .tooLarge, "acks[\(i)]: result is \(c.result.byteCount) bytes, more than the limit of \(configuration.maxArgsBytes)")
+                    .tooLarge, "acks[\(i)]: result is \(c.result.byteCount) bytes, more than the limit of \(maxArgsBytes)")
             }
         }
         if acks.isEmpty { return [] }
@@ -240,6 +251,7 @@ public struct NodeAPI: Sendable {
     // MARK: Checks
 
     private func leaseDuration(_ ms: Int?) throws -> Duration {
+        let configuration = self.configuration
         guard let ms else { return configuration.defaultLease }
         let lease = Duration.milliseconds(ms)
         guard ms > 0, lease <= configuration.maxLease else {
@@ -250,8 +262,9 @@ public struct NodeAPI: Sendable {
     }
 
     private func checkResult(_ result: RawJSON) throws {
-        if result.byteCount > configuration.maxArgsBytes {
-            throw BatonError(.tooLarge, "result is \(result.byteCount) bytes, more than the limit of \(configuration.maxArgsBytes)")
+        let maxArgsBytes = configuration.maxArgsBytes
+        if result.byteCount > maxArgsBytes {
+            throw BatonError(.tooLarge, "result is \(result.byteCount) bytes, more than the limit of \(maxArgsBytes)")
         }
     }
 

@@ -39,16 +39,21 @@ public final class TaskCompleter: Service, Sendable {
     public let workers: WorkerRegistry
     /// Where every applied ack is reported, as a `transitioned` event.
     public let events: NodeEvents
+    /// The retry policy failures get instead of the store's `defaultRetry`, read per batch;
+    /// `nil`: the store's (see ``NodeLiveSettings/ackRetry``).
+    public let defaultRetry: LiveSetting<RetryPolicy?>
     private let logger: Logger
     private let queue = BatchQueue<Entry>()
     private let started = Atomic<Bool>(false)
 
     public init(
         store: any TaskStore, configuration: Configuration = .init(), workers: WorkerRegistry = WorkerRegistry(),
-        events: NodeEvents = NodeEvents(), logger: Logger = Logger(label: "baton.completer")
+        events: NodeEvents = NodeEvents(), defaultRetry: LiveSetting<RetryPolicy?> = LiveSetting(nil),
+        logger: Logger = Logger(label: "baton.completer")
     ) {
         self.store = store
         self.configuration = configuration
+        self.defaultRetry = defaultRetry
         self.workers = workers
         self.events = events
         self.logger = logger
@@ -61,7 +66,7 @@ public final class TaskCompleter: Service, Sendable {
     /// store also reports the attempts the acks ended, and each applied ack is emitted as a
     /// `transitioned` event with its attempt, queue, kind and run time.
     public func write(now acks: [TaskAck]) async throws -> [AckOutcome] {
-        let params = TaskAckParams(acks: acks, kindRetry: workers.kindRetry)
+        let params = TaskAckParams(acks: acks, kindRetry: workers.kindRetry, defaultRetry: defaultRetry.value)
         guard events.isObserved else { return try await store.taskAckMany(params) }
         let reports = try await store.taskAckManyReporting(params)
         var transitions: [NodeEvent] = []

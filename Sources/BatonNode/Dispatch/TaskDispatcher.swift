@@ -88,6 +88,8 @@ public final class TaskDispatcher: Service, Sendable {
 
     public let store: any TaskStore
     public let configuration: Configuration
+    /// The fallback poll interval in use: `configuration.fallbackPoll` until a reload changes it.
+    public let fallbackPoll: LiveSetting<Duration>
     /// Where each claimed task is reported, as a `claimed` event.
     public let events: NodeEvents
     private let logger: Logger
@@ -102,6 +104,7 @@ public final class TaskDispatcher: Service, Sendable {
     ) {
         self.store = store
         self.configuration = configuration
+        self.fallbackPoll = LiveSetting(configuration.fallbackPoll)
         self.events = events
         self.logger = logger
         (starts, startsContinuation) = AsyncStream.makeStream(of: Key.self)
@@ -175,7 +178,7 @@ public final class TaskDispatcher: Service, Sendable {
         // Known dry and nothing signalled since: wait for a signal before the first claim.
         let dry = state.withLock { $0.dry[key] }
         if let dry, store.readySignal.generation == dry.generation {
-            let remaining = configuration.fallbackPoll - (ContinuousClock.now - dry.at)
+            let remaining = fallbackPoll.value - (ContinuousClock.now - dry.at)
             var wait = remaining
             if let due = dry.nextDue { wait = min(wait, .seconds(due.timeIntervalSinceNow)) }
             if wait > .zero {
@@ -228,7 +231,7 @@ public final class TaskDispatcher: Service, Sendable {
             state.withLock { $0.dry[key] = Dry(generation: generation, at: now, nextDue: nextDue) }
             guard let earliest = expireWaiters(key) else { continue }
 
-            var sleep = min(configuration.fallbackPoll, earliest - now)
+            var sleep = min(fallbackPoll.value, earliest - now)
             if let nextDue {
                 sleep = min(sleep, max(.seconds(nextDue.timeIntervalSinceNow), .milliseconds(1)))
             }

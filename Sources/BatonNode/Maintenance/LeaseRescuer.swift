@@ -10,8 +10,12 @@ public struct LeaseRescuer: Service {
     public static let defaultBatch = 1000
 
     public let store: any TaskStore
-    public let interval: Duration
-    public let defaultRetry: RetryPolicy
+    /// Time between passes; a change applies from the next pass.
+    public let intervalSetting: LiveSetting<Duration>
+    /// The policy of tasks and kinds that set none; a change applies from the next pass.
+    public let defaultRetrySetting: LiveSetting<RetryPolicy>
+    public var interval: Duration { intervalSetting.value }
+    public var defaultRetry: RetryPolicy { defaultRetrySetting.value }
     /// The node's workers: a rescued task backs off as its kind's handler declared.
     public let workers: WorkerRegistry
     /// Where each pass that rescued tasks is reported, as a `rescued` event.
@@ -26,9 +30,19 @@ public struct LeaseRescuer: Service {
         workers: WorkerRegistry = WorkerRegistry(), events: NodeEvents = NodeEvents(), batch: Int = LeaseRescuer.defaultBatch,
         leadership: any Leadership = AlwaysLeader(), logger: Logger = Logger(label: "baton.rescuer")
     ) {
+        self.init(
+            store: store, interval: LiveSetting(interval), defaultRetry: LiveSetting(defaultRetry), workers: workers, events: events,
+            batch: batch, leadership: leadership, logger: logger)
+    }
+
+    /// A rescuer whose interval and policy follow live settings.
+    public init(
+        store: any TaskStore, interval: LiveSetting<Duration>, defaultRetry: LiveSetting<RetryPolicy>, workers: WorkerRegistry,
+        events: NodeEvents, batch: Int = LeaseRescuer.defaultBatch, leadership: any Leadership, logger: Logger
+    ) {
         self.store = store
-        self.interval = interval
-        self.defaultRetry = defaultRetry
+        self.intervalSetting = interval
+        self.defaultRetrySetting = defaultRetry
         self.workers = workers
         self.events = events
         self.batch = max(1, batch)
@@ -37,7 +51,7 @@ public struct LeaseRescuer: Service {
     }
 
     public func run() async throws {
-        await MaintenanceLoop.run(interval: interval, leadership: leadership, logger: logger) {
+        await MaintenanceLoop.run(interval: intervalSetting, leadership: leadership, logger: logger) {
             let rescued = try await rescueOnce()
             if rescued > 0 { logger.info("rescued tasks with expired leases", metadata: ["count": "\(rescued)"]) }
         }
@@ -46,6 +60,7 @@ public struct LeaseRescuer: Service {
     /// One pass: rescues every expired lease, batch after batch. Returns how many.
     @discardableResult
     public func rescueOnce() async throws -> Int {
+        let defaultRetry = self.defaultRetry
         let rescued = try await MaintenanceLoop.drain(batch: batch) { limit in
             try await store.leaseRescueMany(LeaseRescueParams(defaultRetry: defaultRetry, kindRetry: workers.kindRetry, limit: limit))
         }

@@ -7,15 +7,24 @@ import ServiceLifecycle
 /// retried at the next interval.
 enum MaintenanceLoop {
     static func run(
-        interval: Duration, leadership: any Leadership, logger: Logger, _ pass: @escaping @Sendable () async throws -> Void
+        interval: LiveSetting<Duration>, leadership: any Leadership, logger: Logger, _ pass: @escaping @Sendable () async throws -> Void
     ) async {
         await cancelWhenGracefulShutdown {
+            var last = ContinuousClock.now
             while !Task.isCancelled {
-                do {
-                    try await Task.sleep(for: interval)
-                } catch {
-                    return
+                // Sleeps in slices of at most `slice`, so that a reloaded interval counts from
+                // the last pass without waiting out the old one.
+                let now = ContinuousClock.now
+                let due = last + interval.value
+                if now < due {
+                    do {
+                        try await Task.sleep(for: min(due - now, slice))
+                    } catch {
+                        return
+                    }
+                    continue
                 }
+                last = now
                 do {
                     guard await leadership.isLeader() else { continue }
                     try await pass()
@@ -27,6 +36,9 @@ enum MaintenanceLoop {
             }
         }
     }
+
+    /// The longest single sleep of the loop.
+    static let slice: Duration = .seconds(1)
 
     /// Runs `step` with `batch` as its limit until it reports fewer than `batch` done (or
     /// the task is cancelled). Returns the total.

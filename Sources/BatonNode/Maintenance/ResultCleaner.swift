@@ -11,8 +11,12 @@ public struct ResultCleaner: Service {
     public static let defaultBatch = 10_000
 
     public let store: any TaskStore
-    public let interval: Duration
-    public let retention: Duration
+    /// Time between passes; a change applies from the next pass.
+    public let intervalSetting: LiveSetting<Duration>
+    /// How long finished tasks are kept; a change applies from the next pass.
+    public let retentionSetting: LiveSetting<Duration>
+    public var interval: Duration { intervalSetting.value }
+    public var retention: Duration { retentionSetting.value }
     public let batch: Int
     /// Passes run only while this node is the leader.
     public let leadership: any Leadership
@@ -23,16 +27,26 @@ public struct ResultCleaner: Service {
         batch: Int = ResultCleaner.defaultBatch,
         leadership: any Leadership = AlwaysLeader(), logger: Logger = Logger(label: "baton.cleaner")
     ) {
+        self.init(
+            store: store, interval: LiveSetting(interval), retention: LiveSetting(retention), batch: batch, leadership: leadership,
+            logger: logger)
+    }
+
+    /// A cleaner whose interval and retention follow live settings.
+    public init(
+        store: any TaskStore, interval: LiveSetting<Duration>, retention: LiveSetting<Duration>,
+        batch: Int = ResultCleaner.defaultBatch, leadership: any Leadership, logger: Logger
+    ) {
         self.store = store
-        self.interval = interval
-        self.retention = retention
+        self.intervalSetting = interval
+        self.retentionSetting = retention
         self.batch = max(1, batch)
         self.leadership = leadership
         self.logger = logger
     }
 
     public func run() async throws {
-        await MaintenanceLoop.run(interval: interval, leadership: leadership, logger: logger) {
+        await MaintenanceLoop.run(interval: intervalSetting, leadership: leadership, logger: logger) {
             let deleted = try await cleanOnce()
             if deleted > 0 { logger.info("deleted finished tasks past retention", metadata: ["count": "\(deleted)"]) }
         }

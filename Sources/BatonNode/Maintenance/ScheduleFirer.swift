@@ -38,7 +38,7 @@ public struct ScheduleFirer: Service {
         if !definitions.isEmpty {
             try await Self.startup(store, definitions: definitions, logger: logger)
         }
-        await MaintenanceLoop.run(interval: interval, leadership: leadership, logger: logger) {
+        await MaintenanceLoop.run(interval: LiveSetting(interval), leadership: leadership, logger: logger) {
             try await fireOnce()
         }
     }

@@ -33,39 +33,56 @@ public struct AuthToken: Sendable, Hashable, CustomStringConvertible {
     public var description: String { "\(role.rawValue):<redacted>" }
 }
 
+/// The tokens a node accepts, as the authenticator compares them.
+struct TokenTable: Sendable {
+    let entries: [(role: Role, bytes: [UInt8])]
+
+    init(_ tokens: [AuthToken]) {
+        entries = tokens.map { ($0.role, Array($0.token.utf8)) }
+    }
+}
+
 /// Checks `Authorization: Bearer TOKEN` against the configured tokens. With no tokens
 /// configured every request is allowed (a loopback node, or `--insecure`).
+///
+/// The tokens are read per request from a live setting: after a reload, a new token is
+/// accepted and a removed one refused from the next request.
 struct Authenticator: Sendable {
-    private let tokens: [(role: Role, bytes: [UInt8])]
+    private let table: LiveSetting<TokenTable>
 
     init(tokens: [AuthToken]) {
-        self.tokens = tokens.map { ($0.role, Array($0.token.utf8)) }
+        self.table = LiveSetting(TokenTable(tokens))
     }
 
-    var isEnabled: Bool { !tokens.isEmpty }
+    init(table: LiveSetting<TokenTable>) {
+        self.table = table
+    }
+
+    var isEnabled: Bool { !table.value.entries.isEmpty }
 
     /// The caller's role; `nil` when auth is disabled. Throws 401 for a missing or unknown token.
     func role(of request: Request) throws -> Role? {
-        guard isEnabled else { return nil }
+        let tokens = table.value.entries
+        guard !tokens.isEmpty else { return nil }
         guard let header = request.headers[.authorization] else { throw Self.unauthorized("a bearer token is required") }
         let prefix = "bearer "
         guard header.count > prefix.count, header.prefix(prefix.count).lowercased() == prefix else {
             throw Self.unauthorized("the Authorization header must be 'Bearer TOKEN'")
         }
         let presented = Array(header.dropFirst(prefix.count).trimmingCharacters(in: .whitespaces).utf8)
-        guard let role = match(presented) else { throw Self.unauthorized("the bearer token is not valid") }
+        guard let role = Self.match(presented, tokens) else { throw Self.unauthorized("the bearer token is not valid") }
         return role
     }
 
     /// Checks the caller may use an endpoint requiring `access`: 401 without a valid token, 403 when its role may not.
     func authorize(_ request: Request, _ access: Access) throws {
-        guard isEnabled, access != .public else { return }
+        guard access != .public else { return }
         guard let role = try role(of: request) else { return }
         guard role.may(access) else { throw Self.forbidden(role: role, access: access) }
     }
 
     /// Compares against every token, each in time independent of where the bytes differ.
-    private func match(_ presented: [UInt8]) -> Role? {
+    private static func match(_ presented: [UInt8], _ tokens: [(role: Role, bytes: [UInt8])]) -> Role? {
         var found: Role?
         for (role, bytes) in tokens {
             if Self.constantTimeEqual(presented, bytes) && found == nil { found = role }

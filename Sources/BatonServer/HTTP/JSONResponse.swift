@@ -36,8 +36,18 @@ enum JSONResponse {
 /// Reads JSON request bodies: checks the content type, refuses bodies over the limit before
 /// reading them whole, and turns decoding errors into messages naming the field.
 struct JSONBodyReader: Sendable {
-    let maxBodyBytes: Int
+    /// The body limit, which a reload may change between requests.
+    let bodyLimit: LiveSetting<Int>
     var maxJSONDepth: Int = Limits.defaultMaxJSONDepth
+
+    init(maxBodyBytes: Int, maxJSONDepth: Int = Limits.defaultMaxJSONDepth) {
+        self.init(bodyLimit: LiveSetting(maxBodyBytes), maxJSONDepth: maxJSONDepth)
+    }
+
+    init(bodyLimit: LiveSetting<Int>, maxJSONDepth: Int = Limits.defaultMaxJSONDepth) {
+        self.bodyLimit = bodyLimit
+        self.maxJSONDepth = maxJSONDepth
+    }
 
     static let decoder = BatonJSON.requestDecoder()
 
@@ -50,6 +60,7 @@ struct JSONBodyReader: Sendable {
             }
             guard mediaType == "application/json" else { throw APIError.unsupportedMediaType(contentType) }
         }
+        let maxBodyBytes = bodyLimit.value
         if let length = request.headers[.contentLength].flatMap({ Int($0) }), length > maxBodyBytes {
             throw APIError.bodyTooLarge(limit: maxBodyBytes)
         }

@@ -1,8 +1,14 @@
+import BatonCore
+import Configuration
+
 /// Settings of the built-in `http` kind.
 ///
-/// Suggested settings keys (the CLI's): `httpKind.allowlist` (`BATON_HTTP_KIND_ALLOWLIST`, a
-/// comma list), `httpKind.maxResponseBytes`, `httpKind.timeout` (seconds) and
-/// `httpKind.maxRedirects` — not `http.*`, which is the node's listener.
+/// Keys read by ``init(reader:)`` — `httpKind.*`, not `http.*`, which is the node's listener;
+/// none reloads (the kind is registered with them at start):
+/// - `httpKind.allowlist` (`BATON_HTTP_KIND_ALLOWLIST`): comma list of hosts and networks (default empty)
+/// - `httpKind.maxResponseBytes` (`BATON_HTTP_KIND_MAX_RESPONSE_BYTES`): 1...64 MiB (default 1 MiB)
+/// - `httpKind.timeout` (`BATON_HTTP_KIND_TIMEOUT`): seconds, more than 0, at most 300 (default 30)
+/// - `httpKind.maxRedirects` (`BATON_HTTP_KIND_MAX_REDIRECTS`): 0...20 (default 5)
 public struct HTTPKindConfiguration: Sendable, Hashable {
     /// Host names and networks the kind may reach although they are not public:
     /// `"localhost"`, `"api.internal"`, `"127.0.0.1/32"`, `"10.0.0.0/8"`, `"::1/128"`.
@@ -30,6 +36,19 @@ public struct HTTPKindConfiguration: Sendable, Hashable {
         self.maxResponseBytes = maxResponseBytes
         self.defaultTimeout = defaultTimeout
         self.maxRedirects = maxRedirects
+    }
+
+    /// The settings keys ``init(reader:)`` reads.
+    public static let configKeys = ["httpKind.allowlist", "httpKind.maxResponseBytes", "httpKind.timeout", "httpKind.maxRedirects"]
+
+    /// The configuration from the settings, validated; throws `invalidArgument` naming the
+    /// key of a bad value.
+    public init(reader: ConfigReader) throws(BatonError) {
+        self.init(allowlist: reader.list("httpKind.allowlist") ?? [])
+        maxResponseBytes = try reader.int("httpKind.maxResponseBytes", default: maxResponseBytes, range: 1...(64 << 20))
+        defaultTimeout = try reader.seconds("httpKind.timeout", default: defaultTimeout, minimum: 0.001)
+        maxRedirects = try reader.int("httpKind.maxRedirects", default: maxRedirects, range: 0...20)
+        do throws(HTTPKindConfigurationError) { try validate() } catch { throw .invalidArgument("httpKind: \(error.message)") }
     }
 
     /// Throws if an allowlist entry is neither a host name nor a network, or a limit is out

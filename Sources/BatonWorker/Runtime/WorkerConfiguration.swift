@@ -1,10 +1,17 @@
 import BatonCore
+import Configuration
 import Foundation
 
 /// How a ``WorkerRuntime`` runs.
 ///
-/// Keys when read from configuration (the CLI): `worker.id`, `worker.queues`,
-/// `worker.kinds`, `worker.concurrency`, `worker.lease`, `worker.shutdownGrace`.
+/// Keys read by ``init(reader:)`` (each also a `BATON_*` variable, see docs/cli.md):
+/// - `worker.concurrency` (`BATON_WORKER_CONCURRENCY`): tasks run at once, 1...10000 (default 16);
+///   **reloads** (``WorkerRuntime/setConcurrency(_:)``: a lower value lets running tasks finish)
+/// - `worker.queues` (`BATON_WORKER_QUEUES`): comma list (default `default`)
+/// - `worker.kinds` (`BATON_WORKER_KINDS`): comma list (default: every registered kind)
+/// - `worker.id` (`BATON_WORKER_ID`): default `<hostname>-<pid>`
+/// - `worker.lease` (`BATON_WORKER_LEASE`): seconds, at least 0.05 (default 30); heartbeats every third
+/// - `worker.shutdownGrace` (`BATON_WORKER_SHUTDOWN_GRACE`): seconds (default 30)
 public struct WorkerConfiguration: Sendable {
     /// How long one claim waits for work when none is ready (long-poll).
     public static let defaultClaimWait: Duration = .seconds(30)
@@ -55,6 +62,32 @@ public struct WorkerConfiguration: Sendable {
         let host = ProcessInfo.processInfo.hostName.split(separator: ".").first.map(String.init) ?? "worker"
         let id = "\(host.isEmpty ? "worker" : host)-\(ProcessInfo.processInfo.processIdentifier)"
         return String(id.prefix(Limits.maxWorkerIDLength))
+    }
+
+    /// The settings keys ``init(reader:)`` reads.
+    public static let configKeys = [
+        "worker.concurrency", "worker.queues", "worker.kinds", "worker.id", "worker.lease", "worker.shutdownGrace",
+    ]
+    /// Those of ``configKeys`` a running worker applies without a restart.
+    public static let reloadableKeys: Set<String> = ["worker.concurrency"]
+    public static let concurrencyRange = 1...10_000
+
+    /// The configuration from the settings, validated; throws `invalidArgument` naming the key
+    /// of a bad value. Kinds are not checked against a registry here (the runtime warns about
+    /// kinds it has no handler for).
+    public init(reader: ConfigReader) throws(BatonError) {
+        self.init()
+        if let id = reader.text("worker.id") { self.id = id }
+        concurrency = try reader.int("worker.concurrency", default: Defaults.concurrency, range: Self.concurrencyRange)
+        if let queues = reader.list("worker.queues") {
+            for queue in queues { try NewTask.validateName(queue, field: "worker.queues", maxLength: Limits.maxQueueLength) }
+            self.queues = queues
+        }
+        kinds = reader.list("worker.kinds")
+        lease = try reader.seconds("worker.lease", default: Defaults.lease, minimum: 0.05)
+        heartbeatInterval = lease / Defaults.heartbeatDivisor
+        shutdownGrace = try reader.seconds("worker.shutdownGrace", default: Defaults.shutdownGrace)
+        try validate()
     }
 
     /// Checks the values; the first problem found is reported, naming the field.

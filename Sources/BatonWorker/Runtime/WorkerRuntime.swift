@@ -58,13 +58,15 @@ public final class WorkerRuntime: Service, Sendable {
         var freeSince: ContinuousClock.Instant? = .now - .seconds(1)
         var stopping = false
         var stats = WorkerStats()
+        /// Tasks run at once: the configuration's, until ``WorkerRuntime/setConcurrency(_:)``.
+        var concurrency: Int
     }
 
     public let source: any TaskSource
     public let registry: HandlerRegistry
     public let configuration: WorkerConfiguration
     let logger: Logger
-    let state = Mutex(State())
+    let state: Mutex<State>
     /// Fired when a slot frees or shutdown begins.
     let slotsChanged = ReadySignal()
     /// Set when graceful shutdown begins.
@@ -76,6 +78,7 @@ public final class WorkerRuntime: Service, Sendable {
         self.source = source
         self.registry = registry
         self.configuration = configuration
+        self.state = Mutex(State(concurrency: configuration.concurrency))
         var logger = logger
         logger[metadataKey: "worker"] = "\(configuration.id)"
         self.logger = logger
@@ -85,6 +88,23 @@ public final class WorkerRuntime: Service, Sendable {
 
     /// Tasks running now.
     public var runningCount: Int { state.withLock { $0.running.count } }
+
+    /// Tasks run at once now.
+    public var concurrency: Int { state.withLock { $0.concurrency } }
+
+    /// Changes how many tasks run at once, while the runtime runs (a live reload of
+    /// `worker.concurrency`). A higher limit claims for the new slots at once; under a lower
+    /// one, running tasks finish and no new task is claimed until fewer than the limit run.
+    public func setConcurrency(_ concurrency: Int) {
+        let limit = max(1, concurrency)
+        let old = state.withLock { s -> Int in
+            defer { s.concurrency = limit }
+            return s.concurrency
+        }
+        guard old != limit else { return }
+        logger.info("worker concurrency changed", metadata: ["from": "\(old)", "to": "\(limit)"])
+        slotsChanged.notify()
+    }
 
     /// Begins a graceful shutdown, as ServiceLifecycle's graceful shutdown does: for callers
     /// that run the runtime outside a `ServiceGroup`.
@@ -109,7 +129,7 @@ public final class WorkerRuntime: Service, Sendable {
             "worker started",
             metadata: [
                 "queues": "\(configuration.queues.joined(separator: ","))", "kinds": "\(kinds.joined(separator: ","))",
-                "concurrency": "\(configuration.concurrency)",
+                "concurrency": "\(concurrency)",
             ])
         // The source's own work (the HTTP ack sender): awaited below, after the last acks, and
         // not cancelled with the runtime, so that what the handlers finished is still sent.
@@ -159,7 +179,7 @@ public final class WorkerRuntime: Service, Sendable {
             let want = state.withLock { s -> Int in
                 s.freeSince = nil
                 s.stats.claimRequests += 1
-                return min(configuration.concurrency - s.active, configuration.claimBatch)
+                return min(s.concurrency - s.active, configuration.claimBatch)
             }
             if isStopping || Task.isCancelled { break }
             if want <= 0 { continue }
@@ -205,12 +225,12 @@ public final class WorkerRuntime: Service, Sendable {
     /// Waits until enough slots are free to claim: half of them, or any once the linger time
     /// has passed since the first one freed; returns at once when stopping.
     private func waitForSlots() async {
-        let threshold = max(1, configuration.concurrency / 2)
         while true {
             let generation = slotsChanged.generation
             let wait = state.withLock { s -> Duration? in
                 if s.stopping { return nil }
-                let free = configuration.concurrency - s.active
+                let threshold = max(1, s.concurrency / 2)
+                let free = s.concurrency - s.active
                 if free <= 0 { return .seconds(1) }
                 if free >= threshold { return nil }
                 guard let since = s.freeSince else { return .seconds(1) }
@@ -294,7 +314,7 @@ public final class WorkerRuntime: Service, Sendable {
         WorkerAnnouncement(
             worker: configuration.id, queues: configuration.queues,
             kinds: kinds.map { KindAnnouncement(name: $0, retry: registry.registration(for: $0)?.retry) },
-            concurrency: configuration.concurrency, running: runningCount, version: "baton/\(BatonVersion.current)")
+            concurrency: concurrency, running: runningCount, version: "baton/\(BatonVersion.current)")
     }
 
     /// Announces the worker; a failure is logged (the next heartbeat round tries again).

@@ -66,46 +66,35 @@ struct WorkerOptions: ParsableArguments {
         ]
     }
 
-    /// The worker runtime's configuration from the settings.
+    /// The worker runtime's configuration from the settings (`WorkerConfiguration(reader:)`);
+    /// kinds without a handler are refused here.
     static func configuration(_ settings: Settings, registry: HandlerRegistry) throws -> WorkerConfiguration {
-        var config = WorkerConfiguration()
-        if let id = settings.string("worker.id") { config.id = id }
-        config.concurrency = try settings.int("worker.concurrency", default: Defaults.concurrency, range: 1...10_000)
-        if let queues = settings.list("worker.queues") {
-            for q in queues { try validateName(q, field: "queue", maxLength: Limits.maxQueueLength) }
-            config.queues = queues
-        }
-        if let kinds = settings.list("worker.kinds") {
+        let config = try settings.read { reader throws(BatonError) in try WorkerConfiguration(reader: reader) }
+        if let kinds = config.kinds {
             let unknown = kinds.filter { !registry.kinds.contains($0) }
             if !unknown.isEmpty {
                 throw CLIError.usage(
                     "no handler for kind(s) \(unknown.joined(separator: ", ")); built-in kinds: \(registry.kinds.sorted().joined(separator: ", "))"
                 )
             }
-            config.kinds = kinds
         }
-        config.lease = try settings.seconds("worker.lease", default: Defaults.lease, minimum: 0.05)
-        config.heartbeatInterval = config.lease / Defaults.heartbeatDivisor
-        config.shutdownGrace = try settings.seconds("worker.shutdownGrace", default: Defaults.shutdownGrace)
-        return config
-    }
-
-    /// The `http` kind's settings: `httpKind.allowlist`, `httpKind.maxResponseBytes`,
-    /// `httpKind.timeout`, `httpKind.maxRedirects`.
-    static func httpKind(_ settings: Settings) throws -> HTTPKindConfiguration {
-        var config = HTTPKindConfiguration(allowlist: settings.list("httpKind.allowlist") ?? [])
-        config.maxResponseBytes = try settings.int("httpKind.maxResponseBytes", default: config.maxResponseBytes, range: 1...(64 << 20))
-        config.defaultTimeout = try settings.seconds("httpKind.timeout", default: config.defaultTimeout, minimum: 0.001)
-        config.maxRedirects = try settings.int("httpKind.maxRedirects", default: config.maxRedirects, range: 0...20)
-        do throws(HTTPKindConfigurationError) { try config.validate() } catch { throw CLIError.usage(error.message) }
         return config
     }
 
     /// A registry with every built-in kind, configured from the settings.
     static func builtinRegistry(_ settings: Settings) throws -> HandlerRegistry {
         let registry = HandlerRegistry()
-        BuiltinKinds.register(into: registry, fileRoot: try fileRoot(settings), http: try httpKind(settings))
+        let http = try settings.read { reader throws(BatonError) in try HTTPKindConfiguration(reader: reader) }
+        BuiltinKinds.register(into: registry, fileRoot: try fileRoot(settings), http: http)
         return registry
+    }
+
+    /// What a reload changes in a running worker: its concurrency.
+    static func reloadTarget(_ runtime: WorkerRuntime) -> ReloadTarget {
+        ReloadTarget { reader throws(BatonError) in
+            let config = try WorkerConfiguration(reader: reader)
+            return { runtime.setConcurrency(config.concurrency) }
+        }
     }
 
     static func fileRoot(_ settings: Settings) throws -> URL? {
@@ -118,37 +107,6 @@ struct WorkerOptions: ParsableArguments {
     }
 }
 
-func validateName(_ name: String, field: String, maxLength: Int) throws(CLIError) {
-    do throws(BatonError) { try NewTask.validateName(name, field: field, maxLength: maxLength) } catch { throw .usage(error.message) }
-}
-
-extension Node {
-    /// Tokens, limits and TLS from the settings. A node on a non-loopback address without
-    /// tokens refuses to start unless `insecure` is set.
-    static func applySecurity(_ settings: Settings, to config: inout ServerConfiguration) throws {
-        do {
-            config.tokens = try AuthToken.parseList(settings.string("auth.tokens") ?? "")
-        } catch {
-            throw CLIError.usage("auth.tokens: \(error.message)")
-        }
-        config.maxArgsBytes = try settings.int("limits.maxArgsBytes", default: config.maxArgsBytes, range: 2...(1 << 30))
-        config.maxBodyBytes = try settings.int("limits.maxBodyBytes", default: config.maxBodyBytes, range: 1024...(1 << 31))
-        config.maxBatch = try settings.int("limits.maxBatch", default: config.maxBatch, range: 1...1_000_000)
-        config.maxWait = try settings.seconds("limits.maxWait", default: config.maxWait)
-        switch (settings.string("tls.cert"), settings.string("tls.key")) {
-        case (nil, nil): break
-        case (let cert?, let key?): config.tls = .init(certificatePath: cert, privateKeyPath: key)
-        default: throw CLIError.usage("--tls-cert and --tls-key go together")
-        }
-        let insecure = ["1", "true", "yes"].contains(settings.string("insecure")?.lowercased() ?? "")
-        let loopback = ["127.0.0.1", "::1", "localhost"].contains(config.host) || config.host.hasPrefix("127.")
-        if !loopback && config.tokens.isEmpty && !insecure {
-            throw CLIError.usage(
-                "refusing to serve on \(config.host) without tokens: set auth.tokens (BATON_AUTH_TOKENS=role:token,...) or pass --insecure")
-        }
-    }
-}
-
 /// A scheduler node: the store, the claim dispatcher, the batched completer, maintenance,
 /// the HTTP API, and optionally in-process workers.
 struct Node {
@@ -156,24 +114,19 @@ struct Node {
     let logger: Logger
 
     func run(store fallback: StoreLocation?, inProcessWorkers: Bool) async throws {
-        let opened = try await StoreLocation.openForNode(settings, fallback: fallback)
-        var configuration = NodeConfiguration()
-        configuration.dispatcher.fallbackPoll = try settings.seconds("node.fallbackPoll", default: Defaults.fallbackPoll, minimum: 0.001)
-        configuration.retention = try settings.seconds("node.retention", default: Defaults.retention)
-        configuration.rescueInterval = try settings.seconds("node.rescueInterval", default: Defaults.rescueInterval, minimum: 0.01)
-        configuration.defaultRetry = try settings.retryPolicy()
+        var configuration = try settings.read { reader throws(BatonError) in try NodeConfiguration(reader: reader) }
         configuration.schedules = try YAMLSchedules.load(settings.configFile)
+        let serverConfig = try settings.read { reader throws(BatonError) in try ServerConfiguration(reader: reader) }
+        let opened = try await StoreLocation.openForNode(settings, fallback: fallback)
         let node = NodeServices(store: opened.store, leadership: opened.leadership, configuration: configuration, logger: logger)
 
-        var serverConfig = ServerConfiguration()
-        serverConfig.host = settings.string("http.host") ?? serverConfig.host
-        serverConfig.port = try settings.int("http.port", default: serverConfig.port, range: 0...65535)
-        try Self.applySecurity(settings, to: &serverConfig)
         let host = serverConfig.host
         let scheme = serverConfig.tls == nil ? "http" : "https"
+        let live = ServerLiveSettings(serverConfig)
         let app = makeApplication(
             node: node,
             configuration: serverConfig,
+            live: live,
             logger: logger,
             server: try makeServerBuilder(serverConfig)
         ) { port in
@@ -187,13 +140,34 @@ struct Node {
         if schedulesUpserted { try await node.upsertDeclaredSchedules() }
         var workers: [any Service] = []
         var grace = Duration.seconds(5)
+        var targets: [ReloadTarget] = [
+            .logLevel(default: .info),
+            ReloadTarget { reader throws(BatonError) in
+                let next = try NodeConfiguration(reader: reader)
+                return { node.apply(next) }
+            },
+            ReloadTarget { reader throws(BatonError) in
+                var next = try ServerConfiguration(reader: reader)
+                // The address and `insecure` keep their running values until a restart.
+                next.host = serverConfig.host
+                next.insecure = serverConfig.insecure
+                try next.validateExposure()
+                let applied = next
+                return { live.apply(applied) }
+            },
+        ]
         if inProcessWorkers {
             let registry = try WorkerOptions.builtinRegistry(settings)
             let config = try WorkerOptions.configuration(settings, registry: registry)
             grace += config.shutdownGrace
-            workers.append(node.inProcessWorker(registry: registry, configuration: config))
+            let runtime = node.inProcessWorker(registry: registry, configuration: config)
+            workers.append(runtime)
+            targets.append(WorkerOptions.reloadTarget(runtime))
         }
-        let services = node.services(store: opened.service, front: [app], workers: workers, schedulesUpserted: schedulesUpserted)
+        let reloader = ConfigReloader(settings: settings, targets: targets, logger: Logger(label: "baton.config"))
+        let services =
+            (reloader?.services ?? [])
+            + node.services(store: opened.service, front: [app], workers: workers, schedulesUpserted: schedulesUpserted)
         var groupConfig = ServiceGroupConfiguration(services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
         groupConfig.maximumGracefulShutdownDuration = grace
         try await ServiceGroup(configuration: groupConfig).run()
@@ -212,7 +186,7 @@ struct Standalone: AsyncParsableCommand {
 
     func run() async throws {
         try await reportingErrors {
-            let settings = try await common.settings(node.flags.merging(worker.flags) { $1 })
+            let settings = try await common.settings(node.flags.merging(worker.flags) { $1 }, reloading: true)
             try LogSetup.bootstrap(try settings.logLevel(), default: .info)
             let logger = Logger(label: "baton")
             try await Node(settings: settings, logger: logger).run(store: .standaloneDefault, inProcessWorkers: true)
@@ -230,7 +204,7 @@ struct Serve: AsyncParsableCommand {
 
     func run() async throws {
         try await reportingErrors {
-            let settings = try await common.settings(node.flags)
+            let settings = try await common.settings(node.flags, reloading: true)
             try LogSetup.bootstrap(try settings.logLevel(), default: .info)
             let logger = Logger(label: "baton")
             try await Node(settings: settings, logger: logger).run(store: .standaloneDefault, inProcessWorkers: false)
@@ -256,7 +230,7 @@ struct Worker: AsyncParsableCommand {
             let settings = try await common.settings(
                 worker.flags.merging(["server": server.isEmpty ? nil : server.joined(separator: ","), "token": token, "caFile": caFile]) {
                     $1
-                })
+                }, reloading: true)
             try LogSetup.bootstrap(try settings.logLevel(), default: .info)
             let logger = Logger(label: "baton.worker")
             let urls = try parseServers(settings.list("server") ?? [TargetOptions.defaultServer])
@@ -266,7 +240,11 @@ struct Worker: AsyncParsableCommand {
                 try settings.string("caFile").map { try HTTPTaskSource.httpClient(caFile: $0) } ?? HTTPTaskSource.defaultHTTPClient
             let source = HTTPTaskSource(servers: urls, token: settings.string("token"), httpClient: httpClient, logger: logger)
             let runtime = WorkerRuntime(source: source, registry: registry, configuration: config, logger: logger)
-            var groupConfig = ServiceGroupConfiguration(services: [runtime], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
+            let reloader = ConfigReloader(
+                settings: settings, targets: [.logLevel(default: .info), WorkerOptions.reloadTarget(runtime)],
+                logger: Logger(label: "baton.config"))
+            var groupConfig = ServiceGroupConfiguration(
+                services: (reloader?.services ?? []) + [runtime], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
             groupConfig.maximumGracefulShutdownDuration = config.shutdownGrace + .seconds(5)
             try await ServiceGroup(configuration: groupConfig).run()
         }

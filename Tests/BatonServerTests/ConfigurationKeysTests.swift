@@ -1,0 +1,217 @@
+import BatonCore
+import BatonNode
+import BatonPostgres
+import BatonSQLite
+import BatonServer
+import BatonTesting
+import BatonWorker
+import Configuration
+import Foundation
+import SystemPackage
+import Testing
+
+/// Every component's settings keys, set through the YAML file and through their `BATON_*`
+/// variables, as the CLI composes the providers, and the documented table (docs/cli.md) against
+/// the keys the components read. (What a running node and worker do with the reloadable ones
+/// is observed by `EndToEnd.ConfigReloadTests`.)
+@Suite struct ConfigurationKeysTests {
+    /// What each component made of one reader.
+    struct Components {
+        var node: NodeConfiguration
+        var server: ServerConfiguration
+        var worker: WorkerConfiguration
+        var httpKind: HTTPKindConfiguration
+        var sqlite: SQLiteStoreConfiguration
+        var postgres: PostgresStoreConfiguration
+
+        init(_ reader: ConfigReader) throws {
+            node = try NodeConfiguration(reader: reader)
+            server = try ServerConfiguration(reader: reader)
+            worker = try WorkerConfiguration(reader: reader)
+            httpKind = try HTTPKindConfiguration(reader: reader)
+            sqlite = try SQLiteStoreConfiguration(path: "baton.db", reader: reader)
+            postgres = try PostgresStoreConfiguration(url: "postgres://baton@db/baton", reader: reader)
+        }
+    }
+
+    struct Case: Sendable, CustomTestStringConvertible {
+        var key: String
+        var value: String
+        var holds: @Sendable (Components) -> Bool
+        var testDescription: String { "\(key)=\(value)" }
+    }
+
+    /// One case per key of every component, each with a value other than its default.
+    static let cases: [Case] = [
+        Case(key: "node.fallbackPoll", value: "0.25") { $0.node.dispatcher.fallbackPoll == .milliseconds(250) },
+        Case(key: "node.retention", value: "60") { $0.node.retention == .seconds(60) },
+        Case(key: "node.rescueInterval", value: "0.5") { $0.node.rescueInterval == .milliseconds(500) },
+        Case(key: "node.cleanInterval", value: "2") { $0.node.cleanInterval == .seconds(2) },
+        Case(key: "retry.policy", value: "none") { $0.node.defaultRetry == .none && $0.sqlite.defaultRetry == .none },
+        Case(key: "retry.backoff", value: "7") {
+            $0.node.defaultRetry == .exponential(base: .seconds(7), cap: Defaults.retryCap, jitter: true)
+                && $0.postgres.defaultRetry == $0.node.defaultRetry
+        },
+        Case(key: "retry.cap", value: "90") {
+            $0.node.defaultRetry == .exponential(base: Defaults.retryBase, cap: .seconds(90), jitter: true)
+        },
+        Case(key: "http.host", value: "localhost") { $0.server.host == "localhost" },
+        Case(key: "http.port", value: "9191") { $0.server.port == 9191 },
+        Case(key: "auth.tokens", value: "admin:a1,worker:w1") {
+            $0.server.tokens == [AuthToken(role: .admin, token: "a1"), AuthToken(role: .worker, token: "w1")]
+        },
+        Case(key: "insecure", value: "true") { $0.server.insecure },
+        Case(key: "limits.maxArgsBytes", value: "4096") { $0.server.maxArgsBytes == 4096 && $0.server.limits.maxArgsBytes == 4096 },
+        Case(key: "limits.maxBodyBytes", value: "8192") { $0.server.maxBodyBytes == 8192 },
+        Case(key: "limits.maxBatch", value: "7") { $0.server.limits.maxBatch == 7 },
+        Case(key: "limits.maxWait", value: "3") { $0.server.limits.maxWait == .seconds(3) },
+        Case(key: "limits.defaultLease", value: "12") { $0.server.limits.defaultLease == .seconds(12) },
+        Case(key: "tls.cert", value: "/tmp/cert.pem") { _ in true },  // with tls.key: see `tlsGoesInPairs`
+        Case(key: "tls.key", value: "/tmp/key.pem") { _ in true },
+        Case(key: "worker.concurrency", value: "3") { $0.worker.concurrency == 3 },
+        Case(key: "worker.queues", value: "mail,default") { $0.worker.queues == ["mail", "default"] },
+        Case(key: "worker.kinds", value: "echo,noop") { $0.worker.kinds == ["echo", "noop"] },
+        Case(key: "worker.id", value: "w-7") { $0.worker.id == "w-7" },
+        Case(key: "worker.lease", value: "9") { $0.worker.lease == .seconds(9) && $0.worker.heartbeatInterval == .seconds(3) },
+        Case(key: "worker.shutdownGrace", value: "4") { $0.worker.shutdownGrace == .seconds(4) },
+        Case(key: "httpKind.allowlist", value: "localhost,10.0.0.0/8") { $0.httpKind.allowlist == ["localhost", "10.0.0.0/8"] },
+        Case(key: "httpKind.maxResponseBytes", value: "1000") { $0.httpKind.maxResponseBytes == 1000 },
+        Case(key: "httpKind.timeout", value: "2") { $0.httpKind.defaultTimeout == .seconds(2) },
+        Case(key: "httpKind.maxRedirects", value: "0") { $0.httpKind.maxRedirects == 0 },
+        Case(key: "sqlite.synchronous", value: "full") { $0.sqlite.synchronous == .full },
+        Case(key: "sqlite.busyTimeout", value: "0.75") { $0.sqlite.busyTimeout == .milliseconds(750) },
+        Case(key: "postgres.callTimeout", value: "2.5") { $0.postgres.callTimeout == .milliseconds(2500) },
+        Case(key: "postgres.poolSize", value: "3") { $0.postgres.poolSize == 3 },
+    ]
+
+    /// The CLI's own keys (`SettingsKeys.cli` in the `baton` target), which no component reads.
+    static let cliKeys: Set<String> = ["store", "log.level", "server", "token", "caFile", "files.root", "config.reloadInterval"]
+
+    /// Every key the components read.
+    static let componentKeys: Set<String> = Set(
+        NodeConfiguration.configKeys + ServerConfiguration.configKeys + WorkerConfiguration.configKeys
+            + HTTPKindConfiguration.configKeys + SQLiteStoreConfiguration.configKeys + PostgresStoreConfiguration.configKeys)
+
+    /// `limits.maxBatch` → `BATON_LIMITS_MAX_BATCH`.
+    static func variable(_ key: String) -> String {
+        var name = "BATON"
+        for component in key.split(separator: ".") {
+            name += "_"
+            var previous: Character?
+            for c in component {
+                if let p = previous, p.isLowercase, c.isUppercase { name += "_" }
+                name += c.uppercased()
+                previous = c
+            }
+        }
+        return name
+    }
+
+    /// A reader as the CLI composes it, over a settings file and environment variables.
+    static func reader(yaml: String? = nil, environment: [String: String] = [:]) async throws -> ConfigReader {
+        var providers: [any ConfigProvider] = [
+            KeyMappingProvider(upstream: EnvironmentVariablesProvider(environmentVariables: environment)) { $0.prepending(["baton"]) }
+        ]
+        if let yaml {
+            let dir = try TempDir()
+            let file = dir.path("baton.yaml")
+            try yaml.write(toFile: file, atomically: true, encoding: .utf8)
+            providers.append(try await FileProvider<YAMLSnapshot>(filePath: FilePath(file)))
+        }
+        return ConfigReader(providers: providers)
+    }
+
+    /// The key as a nested YAML mapping.
+    static func yaml(_ key: String, _ value: String) -> String {
+        let parts = key.split(separator: ".")
+        var text = ""
+        for (depth, part) in parts.enumerated() {
+            text += String(repeating: "  ", count: depth) + part + ":"
+            text += depth == parts.count - 1 ? " \"\(value)\"\n" : "\n"
+        }
+        return text
+    }
+
+    @Test(arguments: cases) func keyThroughYAML(_ c: Case) async throws {
+        let components = try Components(try await Self.reader(yaml: Self.yaml(c.key, c.value) + Self.companion(c.key)))
+        #expect(c.holds(components))
+        #expect(!c.holds(try Components(try await Self.reader())) || c.key.hasPrefix("tls."), "the default differs")
+    }
+
+    @Test(arguments: cases) func keyThroughEnvironment(_ c: Case) async throws {
+        var environment = [Self.variable(c.key): c.value]
+        if c.key.hasPrefix("tls.") { environment = ["BATON_TLS_CERT": "/tmp/cert.pem", "BATON_TLS_KEY": "/tmp/key.pem"] }
+        let components = try Components(try await Self.reader(environment: environment))
+        #expect(c.holds(components))
+    }
+
+    /// Keys that only go with another (TLS files in pairs).
+    static func companion(_ key: String) -> String {
+        switch key {
+        case "tls.cert": yaml("tls.key", "/tmp/key.pem").replacingOccurrences(of: "tls:\n", with: "")
+        case "tls.key": yaml("tls.cert", "/tmp/cert.pem").replacingOccurrences(of: "tls:\n", with: "")
+        default: ""
+        }
+    }
+
+    @Test func tlsGoesInPairs() async throws {
+        let both = try Components(try await Self.reader(yaml: "tls:\n  cert: /c.pem\n  key: /k.pem\n"))
+        #expect(both.server.tls == .init(certificatePath: "/c.pem", privateKeyPath: "/k.pem"))
+        await #expect(throws: BatonError.self) { try Components(try await Self.reader(yaml: "tls:\n  cert: /c.pem\n")) }
+    }
+
+    /// The environment wins over the file.
+    @Test func environmentWinsOverTheFile() async throws {
+        let reader = try await Self.reader(yaml: "limits:\n  maxBatch: 5\n", environment: ["BATON_LIMITS_MAX_BATCH": "9"])
+        #expect(try Components(reader).server.maxBatch == 9)
+    }
+
+    /// A bad value is refused with its key, whichever provider holds it.
+    @Test(arguments: [
+        ("limits.maxBatch", "0"), ("node.retention", "-1"), ("worker.concurrency", "many"), ("retry.policy", "sometimes"),
+        ("sqlite.synchronous", "off"), ("postgres.poolSize", "0"), ("http.port", "70000"), ("auth.tokens", "root:x"),
+        ("limits.defaultLease", "0"), ("insecure", "maybe"), ("httpKind.timeout", "500"),
+    ])
+    func badValueNamesItsKey(_ key: String, _ value: String) async throws {
+        for reader in [try await Self.reader(yaml: Self.yaml(key, value)), try await Self.reader(environment: [Self.variable(key): value])]
+        {
+            do {
+                _ = try Components(reader)
+                Issue.record("\(key)=\(value) was accepted")
+            } catch let error as BatonError {
+                #expect(error.message.contains(key.split(separator: ".").first!), "\(error.message)")
+            }
+        }
+    }
+
+    /// Every case is a key a component reads, and every key a component reads has a case.
+    @Test func theTableCoversEveryComponentKey() {
+        #expect(Set(Self.cases.map(\.key)) == Self.componentKeys)
+    }
+
+    /// docs/cli.md's settings table lists exactly the keys read (by the components and the
+    /// CLI), each with its `BATON_*` variable, and marks the reloadable ones.
+    @Test func docsTableIsCompleteAndTrue() throws {
+        let docs = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+            .appendingPathComponent("docs/cli.md")
+        let text = try String(contentsOf: docs, encoding: .utf8)
+        let table = text.components(separatedBy: "| YAML key |")[1].components(separatedBy: "\n\n")[0]
+        var documented: Set<String> = []
+        var reloadable: Set<String> = []
+        for row in table.split(separator: "\n").dropFirst(2) {
+            let cells = row.split(separator: "|", omittingEmptySubsequences: false).map { $0.trimmingCharacters(in: .whitespaces) }
+            guard cells.count >= 6 else { continue }
+            let keys = cells[1].components(separatedBy: "`").enumerated().filter { $0.offset % 2 == 1 }.map(\.element)
+                .filter { !$0.hasSuffix(":") }
+            for key in keys {
+                documented.insert(key)
+                #expect(cells[2].contains(Self.variable(key)), "\(key): its variable \(Self.variable(key)) is documented")
+                if cells[5] == "yes" { reloadable.insert(key) }
+            }
+        }
+        #expect(documented == Self.componentKeys.union(Self.cliKeys))
+        let expectedReloadable = Set(NodeConfiguration.configKeys + ["log.level"]).union(ServerConfiguration.reloadableKeys)
+            .union(WorkerConfiguration.reloadableKeys)
+        #expect(reloadable == expectedReloadable)
+    }
+}
