@@ -6,12 +6,13 @@
 #
 #   Benchmarks/run.sh              the Baton matrix, SQLite and PostgreSQL (~8 min on 2 cores);
 #                                  PostgreSQL is a private throw-away cluster (scripts/with-postgres.sh)
-#   Benchmarks/run.sh --peers      also the peer kit (../shared/bench-peers: pgqueuer, procrastinate,
-#                                  Celery, RQ, Huey and the bare-SQL limits; ~12 min for 3 rounds);
-#                                  Baton's PostgreSQL rows then run on the kit's PostgreSQL (stock
-#                                  settings, 127.0.0.1:5433), the server pgqueuer and procrastinate use
+#   Benchmarks/run.sh --peers      also the peer benchmarks of Benchmarks/peers (pgqueuer, procrastinate,
+#                                  Celery, RQ, Huey and the bare-SQL limits; ~12 min for 3 rounds),
+#                                  on a private PostgreSQL (stock settings) and redis that
+#                                  Benchmarks/peers/with-services.sh starts and stops; Baton's
+#                                  PostgreSQL rows then run on that same server
 #   REPS=1 Benchmarks/run.sh       one run per configuration (and one peer round)
-#   PEER_REPS=1                    rounds of the peer kit only (default: REPS)
+#   PEER_REPS=1                    rounds of the peer benchmarks only (default: REPS)
 #   BATON_BIN=/path/to/baton       use this (release) binary instead of building one
 #   BATON_BENCH_COMMIT=text        what to name as the measured commit (with BATON_BIN)
 #   BATON_BENCH_OUT=/tmp/x.md      write the report (and its PNGs, beside it) there, not docs/
@@ -24,26 +25,32 @@ ROOT=$(cd "$(dirname "$0")/.." && pwd)
 SELF="$ROOT/Benchmarks/run.sh"
 cd "$ROOT"
 REPS=${REPS:-3}
-PEER_REPS=${PEER_REPS:-$REPS}   # rounds of the peer kit
+PEER_REPS=${PEER_REPS:-$REPS}   # rounds of the peer benchmarks
 PEERS=0
 for arg in "$@"; do
   case "$arg" in
     --peers) PEERS=1 ;;
-    -h|--help) sed -n '2,21p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,22p' "$0"; exit 0 ;;
     *) echo "run.sh: unknown argument $arg" >&2; exit 64 ;;
   esac
 done
 
 # --- which PostgreSQL ---------------------------------------------------------------------
-# --peers: the peer kit's cluster (started below by its setup.sh), so that Baton, pgqueuer and
-# procrastinate run on one server with one configuration. Otherwise BATON_BENCH_POSTGRES_URL if
-# given, else a private cluster: the whole script re-runs itself under scripts/with-postgres.sh,
-# which stops and removes the cluster when the script ends.
+# --peers: the whole script re-runs itself under Benchmarks/peers/with-services.sh, which starts
+# a private PostgreSQL with stock settings and a private redis, and stops both when the script
+# ends; Baton, pgqueuer and procrastinate then run on one server with one configuration.
+# Otherwise BATON_BENCH_POSTGRES_URL if given, else a private cluster: the whole script re-runs
+# itself under scripts/with-postgres.sh, which stops and removes the cluster when the script ends.
 PG_URL=""; PG_SOURCE=""; PG_DATA=""
 if [ "$PEERS" = 1 ]; then
-  PG_SOURCE=peer-kit
-  [ -z "${BATON_BENCH_POSTGRES_URL:-}" ] ||
-    echo "run.sh: --peers: BATON_BENCH_POSTGRES_URL ignored; Baton uses the peer kit's PostgreSQL" >&2
+  if [ "${_BATON_BENCH_UNDER_PEERS:-0}" != 1 ]; then
+    [ -z "${BATON_BENCH_POSTGRES_URL:-}" ] ||
+      echo "run.sh: --peers: BATON_BENCH_POSTGRES_URL ignored; Baton uses the peers' PostgreSQL" >&2
+    echo "run.sh: starting the peers' PostgreSQL and redis (Benchmarks/peers/with-services.sh)" >&2
+    exec env _BATON_BENCH_UNDER_PEERS=1 "$ROOT/Benchmarks/peers/with-services.sh" "$SELF" "$@"
+  fi
+  # "peer-kit" is the name report.py gives the server that the peers also run on
+  PG_SOURCE=peer-kit; PG_DATA=$BATON_PEERS_PGDATA
 elif [ "${_BATON_BENCH_UNDER_PG:-0}" = 1 ]; then
   PG_URL=$BATON_TEST_POSTGRES_URL; PG_SOURCE=with-postgres; PG_DATA=${BATON_TEST_PGDATA:-}
 elif [ -n "${BATON_BENCH_POSTGRES_URL:-}" ]; then
@@ -58,7 +65,7 @@ mkdir -p "$(dirname "$OUT_MD")"
 OUT_MD=$(cd "$(dirname "$OUT_MD")" && pwd)/$(basename "$OUT_MD")
 PNG_DIR=$(dirname "$OUT_MD")
 
-# Raw results (Baton's lines, the machine, the peer kit's lines) stay here, outside the
+# Raw results (Baton's lines, the machine, the peers' lines) stay here, outside the
 # repository: report.py can be re-run on them. With the default output they are also copied
 # into Benchmarks/results/*-latest.*.
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/baton-benchmarks.XXXXXX")
@@ -83,35 +90,18 @@ if ! "$VENV/bin/python" -c "import matplotlib" 2>/dev/null; then
   "$VENV/bin/pip" install -q --disable-pip-version-check matplotlib >&2
 fi
 
-# --- the peer kit's services (first, so that Baton's PostgreSQL rows can use its server) ----
-KIT=""; KIT_UP=0
-cleanup() {
-  local status=$?
-  if [ "$KIT_UP" = 1 ]; then "$KIT/teardown.sh" >&2 || true; KIT_UP=0; fi
-  exit "$status"
-}
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
-if [ "$PEERS" = 1 ]; then
-  KIT=$(cd "$ROOT/../shared/bench-peers" 2>/dev/null && pwd) || { echo "run.sh: no peer kit at ../shared/bench-peers" >&2; exit 1; }
-  echo "run.sh: peer kit in $KIT" >&2
-  "$KIT/install.sh" >&2
-  KIT_UP=1
-  "$KIT/setup.sh" >&2
-  # The kit's conventions (env.sh): psql over TCP as user postgres, trust auth, no password.
-  # shellcheck disable=SC1091
-  PG_URL=$(cd "$KIT" && . ./env.sh && {
-    [ "$("${PSQL[@]}" -c "SELECT 1 FROM pg_database WHERE datname='bench_baton'")" = 1 ] ||
-      "${PSQL[@]}" -c "CREATE DATABASE bench_baton"
-    # the data directory, when the kit started the cluster (for PostgreSQL's CPU time below)
-    if [ -f "$PGDIR/created-by-bench-peers" ]; then echo "$PGDIR/data" > "$WORK/pgdata"; fi
-    echo "postgres://postgres@127.0.0.1:$BENCH_PG_PORT/bench_baton"
-  })
-  [ -f "$WORK/pgdata" ] && PG_DATA=$(cat "$WORK/pgdata")
-fi
 PSQL_BIN=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1)/psql
 [ -x "$PSQL_BIN" ] || PSQL_BIN=psql
+
+# --- the peers' venv, and Baton's database on their server ----------------------------------
+PEERS_PY=""
+if [ "$PEERS" = 1 ]; then
+  PEERS_PY=$("$ROOT/Benchmarks/peers/setup.sh")/python   # .build-peers-venv, pinned versions
+  # with-services.sh's cluster: user postgres, trust authentication, no password
+  [ "$("$PSQL_BIN" "$BATON_PEERS_PG_URL/postgres" -XAtqc "SELECT 1 FROM pg_database WHERE datname = 'bench_baton'")" = 1 ] ||
+    "$PSQL_BIN" "$BATON_PEERS_PG_URL/postgres" -Xqc "CREATE DATABASE bench_baton"
+  PG_URL=$BATON_PEERS_PG_URL/bench_baton
+fi
 
 # PostgreSQL's own CPU seconds so far (postmaster, its live children, and the children it has
 # reaped: each connection's backend exits with it), when the cluster runs on this machine.
@@ -253,11 +243,10 @@ done
 PEERS_RAW=""
 if [ "$PEERS" = 1 ]; then
   PEERS_RAW=$WORK/peers.jsonl
-  echo "run.sh: peer kit, REPS=$PEER_REPS" >&2
-  # run_all.sh runs setup.sh again (idempotent: the services are already up).
-  REPS=$PEER_REPS OUT=$PEERS_RAW "$KIT/run_all.sh" >&2 || echo "run.sh: some peer benchmarks failed (see above)" >&2
-  "$KIT/teardown.sh" >&2 || true
-  KIT_UP=0
+  echo "run.sh: peer benchmarks (Benchmarks/peers/run-all.sh), REPS=$PEER_REPS" >&2
+  # on the servers this script runs under; with-services.sh stops them when it ends
+  REPS=$PEER_REPS OUT=$PEERS_RAW BATON_PEERS_PYTHON=$PEERS_PY "$ROOT/Benchmarks/peers/run-all.sh" >&2 ||
+    echo "run.sh: some peer benchmarks failed (see above)" >&2
 fi
 
 # --- the report -----------------------------------------------------------------------------
