@@ -232,8 +232,8 @@ w("- SQLite store as `baton standalone` / `baton serve` open it: WAL, `synchrono
 pg = machine.get("postgres")
 if pg:
     where = {
-        "peer-kit": "the peer kit's private cluster (`../shared/bench-peers/setup.sh`: stock settings, 127.0.0.1:5433 "
-                    "on this machine), database `bench_baton`: the same server, with the same settings, that "
+        "peer-kit": "the private cluster that `Benchmarks/peers/with-services.sh` starts (stock settings, 127.0.0.1 "
+                    "of this machine), database `bench_baton`: the same server, with the same settings, that "
                     "pgqueuer and procrastinate ran on below",
         "with-postgres": "a private throw-away cluster on 127.0.0.1 of this machine, started by `scripts/with-postgres.sh`",
         "given": f"`BATON_BENCH_POSTGRES_URL` ({pg.get('url', '')})",
@@ -259,7 +259,7 @@ if marker in analysis:
     analysis = marker + analysis.split(marker, 1)[1]
 
 # --- targets ----------------------------------------------------------------------------
-w("## Targets (issue 8)\n")
+w("## Targets\n")
 w("| target | goal | median | runs | |")
 w("|---|---|---|---|---|")
 
@@ -309,7 +309,7 @@ w("")
 w("Enqueue over HTTP is `POST /v1/tasks` with arrays of 1,000 tasks, 4 requests in flight, from the benchmark "
   "process (with `--nodes 2`, batches go to the nodes in turn); in the in-process rows it is `taskEnqueueMany` "
   "in batches of 1,000. Drain is timed from just before the workers start (in HTTP mode: before the worker "
-  "processes are spawned, so it includes their start-up, as the peer kit does) to the last completion. "
+  "processes are spawned, so it includes their start-up, as the peer benchmarks do) to the last completion. "
   "Baton's CPU counts every Baton process involved (node(s), workers, and in HTTP mode the driver that "
   "submits), over enqueue and drain. PostgreSQL's CPU is the cluster's own processes (postmaster and "
   "backends, read from `/proc` before and after each run), when the cluster runs on this machine.\n")
@@ -356,17 +356,18 @@ pl_b100, pl_b100_c = limit("pg-limit-claim-b100-fifo")
 pl_b1, pl_b1_c = limit("pg-limit-claim_complete-b1-fifo")
 measured = sl_b100 is not None
 w("The fastest a queue on each storage can go on this machine: a bare SQL loop with no scheduler around it "
-  "(the peer kit's `bench_sqlite_limit.py` and `bench_pg_limit.py`). The batched ceiling claims 100 rows per "
+  "(`Benchmarks/peers/sqlite_limit.py` and `Benchmarks/peers/pg_limit.py`). The batched ceiling claims 100 rows per "
   "statement and marks them done in that same statement (claim = completion, one transaction), so it is a "
   "ceiling for Baton, which claims and acknowledges in separate statements. The one-task-per-transaction path "
   "claims one task and completes it in a second transaction, as a naive queue does.\n")
 if measured:
-    w("Ceilings measured in this run by the peer kit"
+    w("Ceilings measured in this run by the peer benchmarks (`Benchmarks/peers`)"
       + (", on the same PostgreSQL server as Baton's rows" if pg and pg.get("source") == "peer-kit" else "")
       + " (medians; for PostgreSQL the best of 2 and 4 pgbench clients):\n")
 else:
-    w("Not measured in this run (`Benchmarks/run.sh --peers` measures them here): the fractions below use the "
-      "issue's reference figures for this box, which were measured on a PostgreSQL with stock settings"
+    w("Not measured in this run (`Benchmarks/run.sh --peers` measures them here): the fractions below use "
+      "reference figures from an earlier run of these limits on a 2-core machine of the same kind, with PostgreSQL at "
+      "stock settings"
       + (" — not the settings of this run's server (above)" if pg and pg.get("settings", {}).get("fsync") == "off" else "")
       + ".\n")
 sqlite_b100 = sl_b100 or 500_000
@@ -418,7 +419,7 @@ limit_peers = [(k, rs) for k, rs in peers.items() if "rows_per_s" in rs[0]]
 if peers:
     rounds = max(len(v) for v in peers.values())
     w("## Peers, same machine, same session\n")
-    w(f"Measured by the peer kit (`../shared/bench-peers`, `run_all.sh`, {rounds} round{'s' if rounds != 1 else ''}, "
+    w(f"Measured by the peer benchmarks in `Benchmarks/peers` (`run-all.sh`, {rounds} round{'s' if rounds != 1 else ''}, "
       "interleaved), right after Baton's runs. Each peer enqueues N no-op tasks the fastest way it documents, then "
       "starts its workers and times the drain (worker start-up included, as Baton's drain rows do). Each is "
       "compared with Baton on the same storage in its closest deployment: the PostgreSQL queues with Baton's "
@@ -426,9 +427,9 @@ if peers:
       "Huey (SQLite, consumer inside the benchmark process) with Baton's in-process SQLite row, and the Redis "
       "queues (Redis has no durable equivalent in Baton) with Baton's SQLite server + 2 HTTP worker processes. "
       "Ratio = Baton's median / the peer's median. The peers drain N = 20,000 tasks "
-      f"(Baton: {N_SQL}); with 3 rounds the kit treats differences under ~1.3x as noise.\n")
+      f"(Baton: {N_SQL}); with 3 rounds, treat differences under ~1.3x as noise.\n")
     if not pg or pg.get("source") != "peer-kit":
-        w("**Caveat:** Baton's PostgreSQL rows did not run on the peer kit's server (see \"Machine and settings\"), "
+        w("**Caveat:** Baton's PostgreSQL rows did not run on the peers' server (see \"Machine and settings\"), "
           "so the PostgreSQL ratios compare different server configurations.\n")
     w("| storage | system | how it was configured | N | C | enqueue tasks/s | drain tasks/s (runs) "
       "| compared with Baton row | Baton's drain | drain ratio | Baton's enqueue | enqueue ratio |")
@@ -465,11 +466,11 @@ if peers:
             w(f"| {system} | {c or 1} | {f0(pmed((system, c), lambda r: r['rows_per_s']))} ({pruns((system, c), lambda r: r['rows_per_s'])}) |")
         w("")
     if peer_env:
-        w("<details><summary>Peer kit environment (PostgreSQL, redis and package versions)</summary>\n\n```\n"
+        w("<details><summary>Peer benchmarks' environment (PostgreSQL, redis and package versions)</summary>\n\n```\n"
           + peer_env + "\n```\n</details>\n")
 else:
     w("## Peers\n")
-    w("Not run this time: `Benchmarks/run.sh --peers` runs the peer kit (pgqueuer, procrastinate, Celery, RQ, "
+    w("Not run this time: `Benchmarks/run.sh --peers` runs the peer benchmarks of `Benchmarks/peers` (pgqueuer, procrastinate, Celery, RQ, "
       "Huey and the bare-SQL limits) and puts its medians here with the ratios.\n")
 
 # --- charts -----------------------------------------------------------------------------
