@@ -129,6 +129,7 @@ public final class BatonClient: Sendable {
         if let kind = params.kind { query.append(("kind", kind)) }
         query.append(("limit", String(params.limit)))
         if let cursor = params.cursor { query.append(("cursor", cursor)) }
+        if let tag = params.tag { query.append(("tag", tag)) }
         return try await call(.GET, "/v1/tasks", query: query, expect: TaskPage.self)
     }
 

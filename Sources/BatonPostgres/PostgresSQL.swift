@@ -254,7 +254,7 @@ struct PostgresSQL: Sendable {
     var get: String { "SELECT \(Self.columns("t")) FROM \(tasks) AS t WHERE t.id = $1" }
 
     /// Binds in order: cursor, states, queue, kind (each only if present), then the limit.
-    func list(hasCursor: Bool, hasStates: Bool, hasQueue: Bool, hasKind: Bool) -> String {
+    func list(hasCursor: Bool, hasStates: Bool, hasQueue: Bool, hasKind: Bool, hasTag: Bool = false) -> String {
         var conditions: [String] = []
         var n = 0
         func next() -> String {
@@ -265,6 +265,7 @@ struct PostgresSQL: Sendable {
         if hasStates { conditions.append("t.state = ANY(\(next())::text[])") }
         if hasQueue { conditions.append("t.queue = \(next())") }
         if hasKind { conditions.append("t.kind = \(next())") }
+        if hasTag { conditions.append("t.tags @> jsonb_build_array(\(next())::text)") }
         let filter = conditions.isEmpty ? "" : " WHERE " + conditions.joined(separator: " AND ")
         return "SELECT \(Self.columns("t")) FROM \(tasks) AS t\(filter) ORDER BY t.id DESC LIMIT \(next())"
     }

@@ -62,12 +62,14 @@ extension PostgresTaskStore {
     public func taskList(_ p: TaskListParams) async throws -> TaskPage {
         let cursor = try p.validatedCursor()
         let states = Array(Set(p.states ?? [])).map(\.rawValue).sorted()
-        let text = sql.list(hasCursor: cursor != nil, hasStates: !states.isEmpty, hasQueue: p.queue != nil, hasKind: p.kind != nil)
+        let text = sql.list(
+            hasCursor: cursor != nil, hasStates: !states.isEmpty, hasQueue: p.queue != nil, hasKind: p.kind != nil, hasTag: p.tag != nil)
         let binds = Self.bindings { b in
             if let cursor { b.append(cursor.uuid) }
             if !states.isEmpty { b.append(states) }
             if let queue = p.queue { b.append(queue) }
             if let kind = p.kind { b.append(kind) }
+            if let tag = p.tag { b.append(tag) }
             b.append(p.limit + 1)  // One more than asked tells whether another page follows.
         }
         let query = PostgresQuery(unsafeSQL: text, binds: binds)

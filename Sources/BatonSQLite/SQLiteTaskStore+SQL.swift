@@ -245,12 +245,13 @@ enum SQL {
 
     static let get = "SELECT \(taskColumns) FROM tasks WHERE id = ?"
 
-    static func list(hasCursor: Bool, stateCount: Int, hasQueue: Bool, hasKind: Bool) -> String {
+    static func list(hasCursor: Bool, stateCount: Int, hasQueue: Bool, hasKind: Bool, hasTag: Bool = false) -> String {
         var conditions: [String] = []
         if hasCursor { conditions.append("id < ?") }
         if stateCount > 0 { conditions.append("state IN (" + Array(repeating: "?", count: stateCount).joined(separator: ",") + ")") }
         if hasQueue { conditions.append("queue = ?") }
         if hasKind { conditions.append("kind = ?") }
+        if hasTag { conditions.append("EXISTS (SELECT 1 FROM json_each(tasks.tags) WHERE json_each.value = ?)") }
         let filter = conditions.isEmpty ? "" : " WHERE " + conditions.joined(separator: " AND ")
         return "SELECT \(taskColumns) FROM tasks\(filter) ORDER BY id DESC LIMIT ?"
     }

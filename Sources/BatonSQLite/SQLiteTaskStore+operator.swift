@@ -46,12 +46,14 @@ extension SQLiteTaskStore {
     public func taskList(_ p: TaskListParams) async throws -> TaskPage {
         let cursor = try p.validatedCursor()
         let states = Array(Set(p.states ?? [])).map(\.rawValue).sorted()
-        let sql = SQL.list(hasCursor: cursor != nil, stateCount: states.count, hasQueue: p.queue != nil, hasKind: p.kind != nil)
+        let sql = SQL.list(
+            hasCursor: cursor != nil, stateCount: states.count, hasQueue: p.queue != nil, hasKind: p.kind != nil, hasTag: p.tag != nil)
         var arguments: [(any DatabaseValueConvertible)?] = []
         if let cursor { arguments.append(cursor.description) }
         for state in states { arguments.append(state) }
         if let queue = p.queue { arguments.append(queue) }
         if let kind = p.kind { arguments.append(kind) }
+        if let tag = p.tag { arguments.append(tag) }
         arguments.append(p.limit + 1)  // One more than asked tells whether another page follows.
         let frozen = StatementArguments(arguments)
         var tasks = try await read("listing tasks") { db in

@@ -191,6 +191,11 @@ struct StoreConformanceTests {
     }
 
     @Test(arguments: storeFactories)
+    func listFiltersByTag(_ factory: any StoreFactory) async throws {
+        try await StoreConformance.listFiltersByTag(factory)
+    }
+
+    @Test(arguments: storeFactories)
     func queueCountsCoverEveryQueueAndState(_ factory: any StoreFactory) async throws {
         try await StoreConformance.queueCountsCoverEveryQueueAndState(factory)
     }

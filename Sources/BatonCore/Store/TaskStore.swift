@@ -237,19 +237,22 @@ public struct TaskListParams: Sendable, Hashable {
     public var limit: Int
     /// From a previous page's `nextCursor`.
     public var cursor: String?
+    /// Only tasks that carry this tag (schedules tag the tasks they fire with their name).
+    public var tag: String?
 
     public static let maxLimit = 1000
     public static let defaultLimit = 100
 
     public init(
         states: [TaskState]? = nil, queue: String? = nil, kind: String? = nil, limit: Int = TaskListParams.defaultLimit,
-        cursor: String? = nil
+        cursor: String? = nil, tag: String? = nil
     ) {
         self.states = states
         self.queue = queue
         self.kind = kind
         self.limit = limit
         self.cursor = cursor
+        self.tag = tag
     }
 
     /// Checks the limit and decodes the cursor (a task id).

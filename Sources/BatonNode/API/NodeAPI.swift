@@ -68,7 +68,9 @@ public struct NodeAPI: Sendable {
     }
 
     /// `states` as names (`"ready"`), `limit` as given; all checked here.
-    public func list(states: [String]?, queue: String?, kind: String?, limit: Int?, cursor: String?) async throws -> TaskPage {
+    public func list(
+        states: [String]?, queue: String?, kind: String?, limit: Int?, cursor: String?, tag: String? = nil
+    ) async throws -> TaskPage {
         var params = TaskListParams()
         if let states, !states.isEmpty {
             params.states = try states.map { name in
@@ -83,6 +85,7 @@ public struct NodeAPI: Sendable {
         if let kind, !kind.isEmpty { params.kind = kind }
         if let limit { params.limit = limit }
         if let cursor, !cursor.isEmpty { params.cursor = cursor }
+        if let tag, !tag.isEmpty { params.tag = tag }
         _ = try params.validatedCursor()
         return try await node.store.taskList(params)
     }

@@ -86,7 +86,7 @@ struct RPCParams: Sendable {
 }
 
 extension NodeAPI {
-    /// Every JSON-RPC method, by name. `submit:KIND` (seed 000's form) is resolved by `rpcMethod(named:)`.
+    /// Every JSON-RPC method, by name. `submit:KIND` (the message form of freundallein/scheduler) is resolved by `rpcMethod(named:)`.
     var rpcMethods: [String: RPCMethod] {
         let ops = self
         return [
@@ -109,7 +109,7 @@ extension NodeAPI {
             "task.list": RPCMethod(access: .producer) { p in
                 let page = try await ops.list(
                     states: try p.strings("state"), queue: try p.string("queue"), kind: try p.string("kind"),
-                    limit: try p.int("limit"), cursor: try p.string("cursor"))
+                    limit: try p.int("limit"), cursor: try p.string("cursor"), tag: try p.string("tag"))
                 return TaskJSONWriter.page(page)
             },
             "task.wait": RPCMethod(access: .producer) { p in
@@ -185,7 +185,7 @@ extension NodeAPI {
         ]
     }
 
-    /// Seed 000's form: `submit:KIND` submits a task of that kind with the params as its args.
+    /// freundallein/scheduler's form: `submit:KIND` submits a task of that kind with the params as its args.
     static let submitKindPrefix = "submit:"
 
     func rpcMethod(named name: String, in methods: [String: RPCMethod]) -> RPCMethod? {

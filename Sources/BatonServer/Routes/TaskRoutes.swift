@@ -39,6 +39,7 @@ struct TaskRoutes<Context: RequestContext>: Sendable {
             QueryParameter(name: "state", schema: APISchemas.stateList, description: "Only tasks in these states (a comma list)"),
             QueryParameter(name: "queue", schema: APISchemas.string(), description: "Only tasks of this queue (empty: every queue)"),
             QueryParameter(name: "kind", schema: APISchemas.string(), description: "Only tasks of this kind (empty: every kind)"),
+            QueryParameter(name: "tag", schema: APISchemas.string(), description: "Only tasks with this tag (empty: any)"),
             QueryParameter(
                 name: "limit", schema: APISchemas.integer(1...TaskListParams.maxLimit),
                 description: "Tasks per page (default \(TaskListParams.defaultLimit))"),
@@ -87,7 +88,7 @@ struct TaskRoutes<Context: RequestContext>: Sendable {
                 $0.isEmpty ? nil : $0.split(separator: ",", omittingEmptySubsequences: false).map(String.init)
             },
             queue: query["queue"].map(String.init), kind: query["kind"].map(String.init), limit: limit,
-            cursor: query["cursor"].map(String.init))
+            cursor: query["cursor"].map(String.init), tag: query["tag"].map(String.init))
         return JSONResponse.make(bytes: TaskJSONWriter.page(page))
     }
 

@@ -58,6 +58,7 @@ extension StoreConformance {
         Check("deleteRemovesOnlyFinishedTasks", deleteRemovesOnlyFinishedTasks),
         Check("listPagesNewestFirstWithoutDuplicates", listPagesNewestFirstWithoutDuplicates),
         Check("listFiltersByStateQueueAndKind", listFiltersByStateQueueAndKind),
+        Check("listFiltersByTag", listFiltersByTag),
         Check("queueCountsCoverEveryQueueAndState", queueCountsCoverEveryQueueAndState),
         Check("waitingDispatcherClaimsADelayedTaskWhenItBecomesDue", waitingDispatcherClaimsADelayedTaskWhenItBecomesDue),
     ]

@@ -143,6 +143,27 @@ extension StoreConformance {
         }
     }
 
+    /// Listing by tag finds exactly the tasks that carry it (a whole tag, not a part of one),
+    /// with the other filters and paging.
+    public static func listFiltersByTag(_ factory: any StoreFactory) async throws {
+        try await factory.withStore { store in
+            let tasks = try await store.enqueue(
+                NewTask(kind: "a", tags: ["schedule:nightly", "tick:1"]), NewTask(kind: "b", tags: ["schedule:nightly"]),
+                NewTask(kind: "a", tags: ["schedule:nightly-2"]), NewTask(kind: "a", tags: []),
+                NewTask(kind: "a", queue: "q2", tags: ["schedule:nightly", "it's \"quoted\""]))
+            let nightly = try await store.taskList(TaskListParams(tag: "schedule:nightly"))
+            #expect(Set(nightly.tasks.map(\.id)) == [tasks[0].id, tasks[1].id, tasks[4].id])
+            #expect(try await store.taskList(TaskListParams(tag: "schedule:night")).tasks.isEmpty)
+            #expect(try await store.taskList(TaskListParams(tag: "it's \"quoted\"")).tasks.map(\.id) == [tasks[4].id])
+            let narrow = try await store.taskList(TaskListParams(queue: Defaults.queue, kind: "a", tag: "schedule:nightly"))
+            #expect(narrow.tasks.map(\.id) == [tasks[0].id])
+            let first = try await store.taskList(TaskListParams(limit: 2, tag: "schedule:nightly"))
+            let rest = try await store.taskList(TaskListParams(limit: 2, cursor: first.nextCursor, tag: "schedule:nightly"))
+            #expect(first.tasks.count == 2 && rest.tasks.count == 1 && rest.nextCursor == nil)
+            #expect(Set((first.tasks + rest.tasks).map(\.id)) == Set(nightly.tasks.map(\.id)))
+        }
+    }
+
     /// Queue counts cover every queue and state.
     public static func queueCountsCoverEveryQueueAndState(_ factory: any StoreFactory) async throws {
         try await factory.withStore { store in

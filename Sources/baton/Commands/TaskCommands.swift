@@ -147,6 +147,7 @@ struct List: AsyncParsableCommand {
     var state: [String] = []
     @Option(help: "Only this queue.") var queue: String?
     @Option(help: "Only this kind.") var kind: String?
+    @Option(help: "Only tasks with this tag (a schedule tags the tasks it fires schedule:NAME).") var tag: String?
     @Option(help: "At most this many tasks (1–1000).") var limit: Int = 50
     @Option(help: "Continue from a previous page's cursor.") var cursor: String?
     @OptionGroup var target: TargetOptions
@@ -161,7 +162,8 @@ struct List: AsyncParsableCommand {
                 }
                 states.append(s)
             }
-            let params = TaskListParams(states: states.isEmpty ? nil : states, queue: queue, kind: kind, limit: limit, cursor: cursor)
+            let params = TaskListParams(
+                states: states.isEmpty ? nil : states, queue: queue, kind: kind, limit: limit, cursor: cursor, tag: tag)
             do throws(BatonError) { _ = try params.validatedCursor() } catch { throw CLIError.usage(error.message) }
             let (backend, _) = try await target.backend()
             let page = try await backend.list(params)
