@@ -9,7 +9,7 @@ struct CommonOptions: ParsableArguments {
     @Option(help: "Log level: trace, debug, info, notice, warning, error, critical (BATON_LOG_LEVEL).")
     var logLevel: String?
 
-    @Option(help: "The store: sqlite:PATH (BATON_STORE).")
+    @Option(help: "The store: sqlite:PATH, or postgres://user:password@host:port/database?schema=NAME (BATON_STORE).")
     var store: String?
 
     @Option(help: "SQLite database file; shorthand for --store sqlite:PATH.")

@@ -33,6 +33,20 @@ extension StoreLocation {
         return Opened(store: try await open(settings, fallback: fallback), service: nil, leadership: AlwaysLeader())
     }
 
+    /// Where the store is, for a log line: a SQLite file's absolute path, or a PostgreSQL URL
+    /// without its password.
+    var displayText: String {
+        switch self {
+        case .sqlite(let path):
+            let url = URL(fileURLWithPath: path, relativeTo: URL(fileURLWithPath: FileManager.default.currentDirectoryPath))
+            return "sqlite:" + url.standardizedFileURL.path
+        case .postgres(let url):
+            guard var components = URLComponents(string: url) else { return "postgres://…" }
+            if components.password != nil { components.password = "<redacted>" }
+            return components.string ?? "postgres://…"
+        }
+    }
+
     static func location(_ settings: Settings, fallback: StoreLocation?) throws -> StoreLocation {
         if let text = settings.string("store") { return try parse(text) }
         if let fallback { return fallback }

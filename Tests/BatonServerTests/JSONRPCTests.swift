@@ -29,6 +29,8 @@ struct JSONRPCTests {
             let response = try await client.rpc(#"{"jsonrpc": "2.0", "method": "task.get", "params": [42, 23], "id": 1}"#)
             let value = try response.json()
             #expect(value["error"]?["code"] == .int(-32602))
+            #expect(value["error"]?["data"]?["code"] == .string("invalid_argument"), "as documented: data.code")
+            #expect(value["error"]?["data"]?["message"] == .string("params must be an object (named params)"))
             #expect(value["id"] == .int(1))
         }
     }

@@ -113,3 +113,28 @@ extension EndToEnd.CLIMessageTests {
         #expect(listed.status == 0 && listed.stdout.contains("echo"), "\(listed.stdout)")
     }
 }
+
+extension EndToEnd.CLIMessageTests {
+    /// The node's log names its database at startup, and says when a task failed for good.
+    @Test func theLogNamesTheDatabaseAndTheEndOfATask() async throws {
+        let dir = try TempDir()
+        let db = dir.path("baton.db")
+        let node = try BatonProcess(["standalone", "--db", db, "--port", "0"])
+        defer { node.signal(SIGKILL) }
+        let url = try await node.url()
+        #expect(node.stderr.contains("msg=\"store opened\""), "\(node.stderr)")
+        #expect(node.stderr.contains("store=sqlite:\(URL(fileURLWithPath: db).standardizedFileURL.path)"), "\(node.stderr)")
+
+        let failed = try await baton([
+            "submit", "fail", "--args", #"{"message":"boom"}"#, "--max-attempts", "2", "--retry", "fixed",
+            "--backoff", "0.05", "--wait", "--server", url,
+        ])
+        #expect(failed.status == 1, "\(failed.stderr)")
+        #expect(await eventually { node.stderr.contains("task failed for good") })
+        let lines = node.stderr.split(separator: "\n")
+        #expect(lines.filter { $0.contains("will be retried") }.count == 1, "the first attempt: \(node.stderr)")
+        let last = try #require(lines.first { $0.contains("task failed for good") })
+        #expect(last.contains("no attempts left (2 of 2)") && last.contains("level=error"), "\(last)")
+        #expect(!last.contains("retry_after"))
+    }
+}

@@ -2,7 +2,7 @@
 public enum Defaults {
     public static let queue = "default"
     public static let priority = 5
-    /// As in seed 000: ten attempts, then the task is dead.
+    /// As in freundallein/scheduler: ten attempts, then the task is dead.
     public static let maxAttempts = 10
     public static let lease: Duration = .seconds(30)
     /// Heartbeats run at this fraction of the lease.

@@ -6,7 +6,7 @@ public enum RetryPolicy: Sendable, Hashable {
     /// `base * 2^(n-1)` capped at `cap`; with jitter, a uniformly random delay in
     /// `[d/2, d]` so that many failing tasks do not retry in lockstep.
     case exponential(base: Duration, cap: Duration, jitter: Bool)
-    /// `base * fib(n)` (1, 1, 2, 3, 5, 8, …) capped at `cap`, as in seed 003.
+    /// `base * fib(n)` (1, 1, 2, 3, 5, 8, …) capped at `cap`, as in Machinery-style task queues.
     case fibonacci(base: Duration, cap: Duration)
     case fixed(Duration)
     /// No retries: the first failure is final.

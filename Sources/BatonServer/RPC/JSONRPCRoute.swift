@@ -149,7 +149,9 @@ struct JSONRPCRoute<Context: RequestContext>: Sendable {
             case nil: params = RPCParams(object: [:])
             case .object(let members)?: params = RPCParams(object: members)
             default:
-                throw RPCFailure(code: Self.invalidParams, message: "Invalid params", detail: "params must be an object (named params)")
+                throw RPCFailure(
+                    code: Self.invalidParams, message: "Invalid params", data: BatonError.Code.invalidArgument.description,
+                    detail: "params must be an object (named params)")
             }
             let result = try await method.run(params)
             guard let id = call.id else { return nil }
@@ -187,6 +189,8 @@ struct JSONRPCRoute<Context: RequestContext>: Sendable {
     struct RPCFailure: Error {
         var code: Int
         var message: String
+        /// `data.code`: the REST error code it matches, as every Baton error object carries.
+        var data: String?
         var detail: String?
     }
 
@@ -202,7 +206,7 @@ struct JSONRPCRoute<Context: RequestContext>: Sendable {
     func errorObject(id: JSONValue, _ error: any Error, context: Context) -> [UInt8] {
         switch error {
         case let e as RPCFailure:
-            return Self.errorObject(id: id, code: e.code, message: e.message, detail: e.detail)
+            return Self.errorObject(id: id, code: e.code, message: e.message, data: e.data, detail: e.detail)
         default:
             let api = APIError(error)
             if api.status.code >= 500 && api.code == BatonError.Code.internal.description {
