@@ -3,8 +3,9 @@
 # separate process through BATON_BIN), starts a private PostgreSQL cluster for the
 # PostgreSQL tests (scripts/with-postgres.sh; installed from Debian if missing), then
 # `swift test`, then the wire-contract check (scripts/contract.sh: schemathesis against a
-# live node). Extra arguments go to `swift test` (e.g. `--filter StoreConformanceTests`), and
-# then the contract check is left out.
+# live node) and the Swift quick start (scripts/example.sh: examples/swift-quickstart built
+# as a package of its own and run against a node). Extra arguments go to `swift test` (e.g.
+# `--filter StoreConformanceTests`), and then those two are left out.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -39,5 +40,8 @@ if [ $# -eq 0 ]; then
   echo
   echo "test.sh: wire contract (scripts/contract.sh)"
   scripts/contract.sh || { status=$?; echo "test.sh: the wire-contract check failed (exit $status)"; }
+  echo
+  echo "test.sh: Swift quick start (scripts/example.sh)"
+  scripts/example.sh || { status=$?; echo "test.sh: the Swift quick start failed (exit $status)"; }
 fi
 exit "$status"
