@@ -21,16 +21,31 @@ extension StoreLocation {
         var store: any NodeStore
         var service: (any Service)?
         var leadership: any Leadership
+        /// Where the store is and the settings it runs with, for the node's startup line.
+        var logMetadata: Logger.Metadata = [:]
     }
 
     /// Opens the store for a node: a PostgreSQL store's service goes into the node's
     /// `ServiceGroup` (it applies migrations when it starts).
     static func openForNode(_ settings: Settings, fallback: StoreLocation?) async throws -> Opened {
-        if case .postgres(let url) = try location(settings, fallback: fallback) {
+        let location = try location(settings, fallback: fallback)
+        if case .postgres(let url) = location {
             let store = PostgresTaskStore(configuration: try postgresConfiguration(url, settings), logger: Logger(label: "baton.postgres"))
-            return Opened(store: store, service: store, leadership: store.leadership)
+            let c = store.configuration
+            return Opened(
+                store: store, service: store, leadership: store.leadership,
+                logMetadata: [
+                    "store": "\(location.displayText)", "schema": "\(c.schema)", "pool_size": "\(c.poolSize)",
+                    "call_timeout": "\(c.callTimeout)",
+                ])
         }
-        return Opened(store: try await open(settings, fallback: fallback), service: nil, leadership: AlwaysLeader())
+        let store = try await open(settings, fallback: fallback)
+        var metadata: Logger.Metadata = ["store": "\(location.displayText)"]
+        if let sqlite = store as? SQLiteTaskStore {
+            metadata["synchronous"] = "\(sqlite.configuration.synchronous.rawValue)"
+            metadata["busy_timeout"] = "\(sqlite.configuration.busyTimeout)"
+        }
+        return Opened(store: store, service: nil, leadership: AlwaysLeader(), logMetadata: metadata)
     }
 
     /// Where the store is, for a log line: a SQLite file's absolute path, or a PostgreSQL URL

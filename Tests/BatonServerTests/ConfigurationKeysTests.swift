@@ -93,19 +93,7 @@ import Testing
             + HTTPKindConfiguration.configKeys + SQLiteStoreConfiguration.configKeys + PostgresStoreConfiguration.configKeys)
 
     /// `limits.maxBatch` → `BATON_LIMITS_MAX_BATCH`.
-    static func variable(_ key: String) -> String {
-        var name = "BATON"
-        for component in key.split(separator: ".") {
-            name += "_"
-            var previous: Character?
-            for c in component {
-                if let p = previous, p.isLowercase, c.isUppercase { name += "_" }
-                name += c.uppercased()
-                previous = c
-            }
-        }
-        return name
-    }
+    static func variable(_ key: String) -> String { SettingsKeyText.environmentVariable(key) }
 
     /// A reader as the CLI composes it, over a settings file and environment variables.
     static func reader(yaml: String? = nil, environment: [String: String] = [:]) async throws -> ConfigReader {
@@ -122,15 +110,7 @@ import Testing
     }
 
     /// The key as a nested YAML mapping.
-    static func yaml(_ key: String, _ value: String) -> String {
-        let parts = key.split(separator: ".")
-        var text = ""
-        for (depth, part) in parts.enumerated() {
-            text += String(repeating: "  ", count: depth) + part + ":"
-            text += depth == parts.count - 1 ? " \"\(value)\"\n" : "\n"
-        }
-        return text
-    }
+    static func yaml(_ key: String, _ value: String) -> String { SettingsKeyText.yaml(key, value) }
 
     @Test(arguments: cases) func keyThroughYAML(_ c: Case) async throws {
         let components = try Components(try await Self.reader(yaml: Self.yaml(c.key, c.value) + Self.companion(c.key)))

@@ -118,8 +118,7 @@ struct Node {
         configuration.schedules = try YAMLSchedules.load(settings.configFile)
         let serverConfig = try settings.read { reader throws(BatonError) in try ServerConfiguration(reader: reader) }
         let opened = try await StoreLocation.openForNode(settings, fallback: fallback)
-        let storeText = try StoreLocation.location(settings, fallback: fallback).displayText
-        logger.info("store opened", metadata: ["store": "\(storeText)"])
+        logger.info("store opened", metadata: opened.logMetadata)
         let node = NodeServices(store: opened.store, leadership: opened.leadership, configuration: configuration, logger: logger)
 
         let host = serverConfig.host

@@ -1,0 +1,254 @@
+import BatonClient
+import BatonCore
+import BatonTesting
+import Foundation
+import Testing
+
+/// Settings that take effect at start, each set once through a settings file and once through
+/// its `BATON_*` variable, and observed on the running `baton` process: the address it serves,
+/// the store it opened and how, the worker it registered, what its built-in kinds may do.
+/// The reloadable settings are set here at start too (tokens, limits, retry policy), and
+/// observed changing under a running process by `ConfigReloadTests`; what every key parses
+/// to, by `ConfigurationKeysTests`. Not yet observed here: `tls.cert`/`tls.key` (TLSTests
+/// start nodes with the flags), `httpKind.maxRedirects`, `node.*` and `retry.backoff`/`cap`
+/// through the environment, and the CLI's own keys.
+extension EndToEnd {
+    @Suite(.serialized) struct ConfigKeysOnProcessesTests {
+        enum Source: String, CaseIterable, Sendable {
+            case file, environment
+        }
+
+        /// A running process started with the key under test.
+        struct Running: Sendable {
+            let process: BatonProcess
+            let url: String
+            let dir: TempDir
+            let value: String
+
+            /// Runs `baton` against the process.
+            func cli(_ arguments: [String]) async throws -> CommandResult {
+                try await baton(arguments + ["--server", url])
+            }
+
+            /// The worker the node lists (the in-process one), once it has announced itself.
+            func worker() async throws -> WorkerInfo {
+                let client = BatonClient(servers: [URL(string: url)!])
+                return try await eventually("the in-process worker in GET /v1/workers") { try await client.workers().first }
+            }
+
+            /// Submits a task with `--wait --json` and returns it as it ended.
+            func run(_ kind: String, _ args: String) async throws -> TaskRecord {
+                let result = try await cli(["submit", kind, "--args", args, "--max-attempts", "1", "--wait", "--json"])
+                return try BatonJSON.decoder().decode(TaskRecord.self, from: Data(result.stdout.utf8))
+            }
+        }
+
+        struct Case: Sendable, CustomTestStringConvertible {
+            var key: String
+            /// The process: `serve` or `standalone` (in-process workers).
+            var command: String
+            /// Flags besides the key; `--db` and `--port 0` are added unless the key is about them.
+            var flags: [String] = []
+            /// The value; `$DIR` stands for the test's directory, `$PORT` for a free port.
+            var value: String
+            /// Runs against a fresh schema of the test PostgreSQL server (skipped without one,
+            /// except under CI).
+            var postgres = false
+            var observe: @Sendable (Running) async throws -> Void
+            var testDescription: String { key }
+        }
+
+        static func freePort() throws -> Int {
+            let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+            defer { close(fd) }
+            var address = sockaddr_in()
+            address.sin_family = sa_family_t(AF_INET)
+            address.sin_addr.s_addr = inet_addr("127.0.0.1")
+            address.sin_port = 0
+            var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+            try withUnsafeMutablePointer(to: &address) { pointer in
+                try pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { raw in
+                    guard bind(fd, raw, length) == 0, getsockname(fd, raw, &length) == 0 else {
+                        throw BatonError(.internal, "no free port: errno \(errno)")
+                    }
+                }
+            }
+            return Int(UInt16(bigEndian: address.sin_port))
+        }
+
+        static let cases: [Case] = [
+            Case(key: "http.host", command: "serve", value: "localhost") { (r: Running) async throws in
+                #expect(r.url.hasPrefix("http://localhost:"), "\(r.url)")
+            },
+            Case(key: "http.port", command: "serve", value: "$PORT") { (r: Running) async throws in
+                #expect(r.url.hasSuffix(":\(r.value)"), "\(r.url)")
+            },
+            Case(key: "insecure", command: "serve", flags: ["--host", "0.0.0.0"], value: "true") { (r: Running) async throws in
+                // Without it a node on a non-loopback address without tokens refuses to start.
+                #expect(r.url.hasPrefix("http://0.0.0.0:"), "\(r.url)")
+            },
+            Case(key: "store", command: "serve", value: "sqlite:$DIR/chosen.db") { (r: Running) async throws in
+                #expect(FileManager.default.fileExists(atPath: r.dir.path("chosen.db")))
+                #expect(r.process.stderr.contains("store=sqlite:"), "\(r.process.stderr)")
+            },
+            Case(key: "log.level", command: "standalone", value: "debug") { (r: Running) async throws in
+                _ = try await r.run("echo", "{}")
+                #expect(await eventually { r.process.stderr.contains("level=debug") }, "\(r.process.stderr)")
+            },
+            Case(key: "sqlite.synchronous", command: "serve", value: "full") { (r: Running) async throws in
+                #expect(r.process.stderr.contains("synchronous=full"), "\(r.process.stderr)")
+            },
+            Case(key: "sqlite.busyTimeout", command: "serve", value: "0.75") { (r: Running) async throws in
+                #expect(r.process.stderr.contains("busy_timeout=\"0.75 seconds\""), "\(r.process.stderr)")
+            },
+            Case(key: "worker.queues", command: "standalone", value: "mailq") { (r: Running) async throws in
+                let worker = try await r.worker()
+                #expect(worker.queues == ["mailq"])
+            },
+            Case(key: "worker.kinds", command: "standalone", value: "echo") { (r: Running) async throws in
+                let worker = try await r.worker()
+                #expect(worker.kinds.map(\.name) == ["echo"])
+            },
+            Case(key: "worker.id", command: "standalone", value: "w-7") { (r: Running) async throws in
+                let worker = try await r.worker()
+                #expect(worker.worker == "w-7")
+            },
+            Case(key: "worker.concurrency", command: "standalone", value: "3") { (r: Running) async throws in
+                let worker = try await r.worker()
+                #expect(worker.concurrency == 3)
+            },
+            Case(key: "worker.lease", command: "standalone", value: "9") { (r: Running) async throws in
+                let id = try await r.cli(["submit", "sleep", "--args", #"{"seconds":3}"#]).stdout.trimmingCharacters(
+                    in: .whitespacesAndNewlines)
+                let task = try await eventually("the task running with a lease", within: .seconds(10)) { () -> TaskRecord? in
+                    let status = try await r.cli(["status", id, "--json"])
+                    let task = try BatonJSON.decoder().decode(TaskRecord.self, from: Data(status.stdout.utf8))
+                    return task.state == .running && task.leaseExpiresAt != nil ? task : nil
+                }
+                let lease = try #require(task.leaseExpiresAt).timeIntervalSince(try #require(task.startedAt))
+                #expect((8...10).contains(lease), "lease \(lease) s")
+            },
+            Case(key: "worker.shutdownGrace", command: "standalone", value: "4") { (r: Running) async throws in
+                r.process.signal(SIGTERM)
+                #expect(
+                    await eventually(within: .seconds(10)) { r.process.stderr.contains("grace=\"4.0 seconds\"") }, "\(r.process.stderr)")
+            },
+            Case(
+                key: "files.root", command: "standalone",
+                value: "$DIR/files"
+            ) { (r: Running) async throws in
+                let task = try await r.run("file", #"{"op":"write","path":"note.txt","content":"hi"}"#)
+                #expect(task.state == .succeeded, "\(task)")
+                #expect(try String(contentsOfFile: r.value + "/note.txt", encoding: .utf8) == "hi")
+            },
+            Case(key: "httpKind.allowlist", command: "standalone", value: "127.0.0.1") { (r: Running) async throws in
+                // Loopback is refused unless allowed: the node's own health check answers.
+                let task = try await r.run("http", #"{"method":"GET","url":"\#(r.url)/health"}"#)
+                #expect(task.state == .succeeded, "\(task)")
+            },
+            Case(key: "httpKind.maxResponseBytes", command: "standalone", flags: ["--http-allowlist", "127.0.0.1"], value: "5") {
+                (r: Running) async throws in
+                let task = try await r.run("http", #"{"method":"GET","url":"\#(r.url)/health"}"#)
+                #expect(task.state == .failed)
+                #expect(task.lastError?.contains("response larger than 5 bytes") == true, "\(task)")
+            },
+            Case(key: "httpKind.timeout", command: "standalone", flags: ["--http-allowlist", "127.0.0.1"], value: "0.5") {
+                (r: Running) async throws in
+                // A long poll on a task that waits an hour answers after 10 s: the kind gives up first.
+                let later = try await r.cli(["submit", "later", "--delay", "3600"]).stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+                let started = ContinuousClock.now
+                let task = try await r.run("http", #"{"method":"GET","url":"\#(r.url)/v1/tasks/\#(later)/wait?timeout=10"}"#)
+                #expect(task.state == .failed, "\(task)")
+                #expect(ContinuousClock.now - started < .seconds(8))
+            },
+        ]
+
+        /// The reloadable settings, here set at start through the environment and the file
+        /// (`ConfigReloadTests` changes them in the file under a running process).
+        static let startCases: [Case] = [
+            Case(key: "auth.tokens", command: "serve", value: "admin:k1") { (r: Running) async throws in
+                let api = ConfigReloadTests.API(url: r.url)
+                #expect(try await api.status("/v1/tasks", token: nil) == 401)
+                #expect(try await api.status("/v1/tasks", token: "k2") == 401)
+                #expect(try await api.status("/v1/tasks", token: "k1") == 200)
+            },
+            Case(key: "limits.maxBatch", command: "serve", value: "2") { (r: Running) async throws in
+                let api = ConfigReloadTests.API(url: r.url)
+                let task = #"{"kind":"k","delay":3600}"#
+                #expect(try await api.call("POST", "/v1/tasks", token: nil, body: "[\(task),\(task),\(task)]").0 == 413)
+                #expect(try await api.call("POST", "/v1/tasks", token: nil, body: "[\(task),\(task)]").0 == 201)
+            },
+            Case(key: "limits.maxBodyBytes", command: "serve", value: "1024") { (r: Running) async throws in
+                let api = ConfigReloadTests.API(url: r.url)
+                let padded = #"{"kind":"k","delay":3600,"args":{"pad":"\#(String(repeating: "x", count: 1100))"}}"#
+                #expect(try await api.call("POST", "/v1/tasks", token: nil, body: padded).0 == 413)
+                #expect(try await api.call("POST", "/v1/tasks", token: nil, body: #"{"kind":"k","delay":3600}"#).0 == 201)
+            },
+            Case(key: "limits.maxArgsBytes", command: "serve", value: "16") { (r: Running) async throws in
+                let api = ConfigReloadTests.API(url: r.url)
+                let (status, body) = try await api.call(
+                    "POST", "/v1/tasks", token: nil, body: #"{"kind":"k","args":{"text":"more than sixteen bytes"}}"#)
+                #expect(status == 413, "\(body)")
+                #expect(try await api.call("POST", "/v1/tasks", token: nil, body: #"{"kind":"k","args":{"a":1}}"#).0 == 201)
+            },
+            Case(key: "limits.maxWait", command: "serve", value: "0.5") { (r: Running) async throws in
+                let api = ConfigReloadTests.API(url: r.url)
+                let id = try await api.submit([#"{"kind":"k","delay":3600}"#], token: "")[0]
+                let started = ContinuousClock.now
+                #expect(try await api.status("/v1/tasks/\(id)/wait?timeout=10", token: nil) == 200)
+                #expect(ContinuousClock.now - started < .seconds(3))
+            },
+            Case(key: "limits.defaultLease", command: "serve", value: "7") { (r: Running) async throws in
+                let api = ConfigReloadTests.API(url: r.url)
+                _ = try await api.submit([#"{"kind":"k"}"#], token: "")
+                let (status, body) = try await api.call(
+                    "POST", "/v1/workers/claim", token: nil, body: #"{"worker":"w","queues":["default"],"max":1}"#)
+                #expect(status == 200, "\(body)")
+                let answer = try BatonJSON.decoder().decode(ClaimResponse.self, from: Data(body.utf8))
+                let task = try #require(answer.tasks.first?.task)
+                let lease = try #require(task.leaseExpiresAt).timeIntervalSince(try #require(task.startedAt))
+                #expect((6...8).contains(lease), "lease \(lease) s")
+            },
+            Case(key: "retry.policy", command: "standalone", value: "none") { (r: Running) async throws in
+                let task = try await r.cli(["submit", "fail", "--args", #"{"message":"boom"}"#, "--max-attempts", "5", "--wait", "--json"])
+                let ended = try BatonJSON.decoder().decode(TaskRecord.self, from: Data(task.stdout.utf8))
+                #expect(ended.state == .failed && ended.attempt == 1, "no retry: \(ended)")
+            },
+            Case(key: "postgres.poolSize", command: "serve", value: "3", postgres: true) { (r: Running) async throws in
+                #expect(r.process.stderr.contains("pool_size=3"), "\(r.process.stderr)")
+            },
+            Case(key: "postgres.callTimeout", command: "serve", value: "2.5", postgres: true) { (r: Running) async throws in
+                #expect(r.process.stderr.contains("call_timeout=\"2.5 seconds\""), "\(r.process.stderr)")
+            },
+        ]
+
+        @Test(arguments: cases + startCases, Source.allCases)
+        func keyTakesEffect(_ c: Case, _ source: Source) async throws {
+            let dir = try TempDir()
+            try FileManager.default.createDirectory(atPath: dir.path("files"), withIntermediateDirectories: true)
+            let value = c.value.replacingOccurrences(of: "$DIR", with: dir.url.path).replacingOccurrences(
+                of: "$PORT", with: String(try Self.freePort()))
+            var arguments = [c.command] + c.flags
+            if c.postgres {
+                guard let store = TestPostgres.storeURL(for: "keyTakesEffect(\(c.key))") else { return }
+                arguments += ["--store", store]
+            } else if c.key != "store" {
+                arguments += ["--db", dir.path("baton.db")]
+            }
+            if c.key != "http.port" { arguments += ["--port", "0"] }
+            var environment: [String: String] = [:]
+            switch source {
+            case .file:
+                let file = dir.path("baton.yaml")
+                try SettingsKeyText.yaml(c.key, value).write(toFile: file, atomically: true, encoding: .utf8)
+                arguments += ["--config", file]
+            case .environment:
+                environment[SettingsKeyText.environmentVariable(c.key)] = value
+            }
+            let process = try BatonProcess(arguments, environment: environment)
+            defer { process.signal(SIGKILL) }
+            let url = try await process.url()
+            try await c.observe(Running(process: process, url: url, dir: dir, value: value))
+        }
+    }
+}
