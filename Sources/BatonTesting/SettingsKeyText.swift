@@ -26,4 +26,25 @@ public enum SettingsKeyText {
         }
         return text
     }
+
+    /// Several settings of one or two levels (`store`, `worker.queues`) as one YAML file, keys
+    /// of a section together.
+    public static func yaml(_ settings: [(key: String, value: String)]) -> String {
+        var text = ""
+        var section: Substring?
+        for (key, value) in settings.sorted(by: { $0.key < $1.key }) {
+            let parts = key.split(separator: ".", maxSplits: 1)
+            guard parts.count == 2 else {
+                text += "\(key): \"\(value)\"\n"
+                section = nil
+                continue
+            }
+            if parts[0] != section {
+                text += "\(parts[0]):\n"
+                section = parts[0]
+            }
+            text += "  \(parts[1]): \"\(value)\"\n"
+        }
+        return text
+    }
 }

@@ -54,6 +54,8 @@ extension EndToEnd {
             /// Runs against a fresh schema of the test PostgreSQL server (skipped without one,
             /// except under CI).
             var postgres = false
+            /// Other keys set through the same source, that the observation needs.
+            var companions: [String: String] = [:]
             var observe: @Sendable (Running) async throws -> Void
             var testDescription: String { key }
         }
@@ -214,6 +216,29 @@ extension EndToEnd {
                 let ended = try BatonJSON.decoder().decode(TaskRecord.self, from: Data(task.stdout.utf8))
                 #expect(ended.state == .failed && ended.attempt == 1, "no retry: \(ended)")
             },
+            Case(key: "node.retention", command: "standalone", value: "0.5", companions: ["node.cleanInterval": "0.2"]) {
+                (r: Running) async throws in
+                let done = try await r.run("echo", "{}")
+                #expect(done.state == .succeeded)
+                #expect(await eventually(within: .seconds(5)) { (try? await r.cli(["status", done.id.description]))?.status == 3 })
+            },
+            Case(key: "node.cleanInterval", command: "standalone", value: "0.2", companions: ["node.retention": "0.5"]) {
+                (r: Running) async throws in
+                let done = try await r.run("echo", "{}")
+                #expect(await eventually(within: .seconds(5)) { (try? await r.cli(["status", done.id.description]))?.status == 3 })
+            },
+            Case(key: "node.rescueInterval", command: "serve", value: "0.2") { (r: Running) async throws in
+                // A claim whose worker vanished: its 0.3 s lease expires and the task is rescued
+                // within a second or two (the default interval is 5 s).
+                let api = ConfigReloadTests.API(url: r.url)
+                let id = try await api.submit([#"{"kind":"k","max_attempts":5}"#], token: "")[0]
+                let (status, _) = try await api.call(
+                    "POST", "/v1/workers/claim", token: nil, body: #"{"worker":"gone","queues":["default"],"max":1,"lease_ms":300}"#)
+                #expect(status == 200)
+                let started = ContinuousClock.now
+                #expect(await eventually(within: .seconds(3)) { (try? await api.task(id, token: ""))?["state"] as? String != "running" })
+                #expect(ContinuousClock.now - started < .seconds(3))
+            },
             Case(key: "postgres.poolSize", command: "serve", value: "3", postgres: true) { (r: Running) async throws in
                 #expect(r.process.stderr.contains("pool_size=3"), "\(r.process.stderr)")
             },
@@ -240,10 +265,12 @@ extension EndToEnd {
             switch source {
             case .file:
                 let file = dir.path("baton.yaml")
-                try SettingsKeyText.yaml(c.key, value).write(toFile: file, atomically: true, encoding: .utf8)
+                let yaml = SettingsKeyText.yaml([(c.key, value)] + c.companions.map { ($0.key, $0.value) })
+                try yaml.write(toFile: file, atomically: true, encoding: .utf8)
                 arguments += ["--config", file]
             case .environment:
                 environment[SettingsKeyText.environmentVariable(c.key)] = value
+                for (key, value) in c.companions { environment[SettingsKeyText.environmentVariable(key)] = value }
             }
             let process = try BatonProcess(arguments, environment: environment)
             defer { process.signal(SIGKILL) }
