@@ -17,17 +17,7 @@ struct TLSTests {
         defer { t.dispose() }
         let cert = t.directory.appendingPathComponent("cert.pem").path
         let key = t.directory.appendingPathComponent("key.pem").path
-        let openssl = Process()
-        openssl.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        openssl.arguments = [
-            "openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", key, "-out", cert, "-days", "1",
-            "-subj", "/CN=localhost", "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1",
-        ]
-        openssl.standardOutput = FileHandle.nullDevice
-        openssl.standardError = FileHandle.nullDevice
-        try openssl.run()
-        openssl.waitUntilExit()
-        try #require(openssl.terminationStatus == 0, "openssl could not make a certificate")
+        try TestCertificate.make(certificate: cert, key: key)
 
         var configuration = ServerConfiguration(port: 0)
         configuration.tls = .init(certificatePath: cert, privateKeyPath: key)

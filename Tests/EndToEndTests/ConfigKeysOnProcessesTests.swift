@@ -24,10 +24,18 @@ extension EndToEnd {
             let url: String
             let dir: TempDir
             let value: String
+            /// The key's source, for a CLI command that reads it too: `--config FILE`, or variables.
+            let sourceArguments: [String]
+            let sourceEnvironment: [String: String]
 
             /// Runs `baton` against the process.
             func cli(_ arguments: [String]) async throws -> CommandResult {
                 try await baton(arguments + ["--server", url])
+            }
+
+            /// Runs `baton` with the key's source (the file or the variables) and nothing else.
+            func cliWithSource(_ arguments: [String]) async throws -> CommandResult {
+                try await baton(arguments + sourceArguments, environment: sourceEnvironment)
             }
 
             /// The worker the node lists (the in-process one), once it has announced itself.
@@ -239,6 +247,89 @@ extension EndToEnd {
                 #expect(await eventually(within: .seconds(3)) { (try? await api.task(id, token: ""))?["state"] as? String != "running" })
                 #expect(ContinuousClock.now - started < .seconds(3))
             },
+            Case(key: "retry.backoff", command: "standalone", value: "30") { (r: Running) async throws in
+                // After a failed first attempt the retry waits 15-30 s (the default: 0.5-1 s).
+                let id = try await r.cli(["submit", "fail", "--args", #"{"message":"boom"}"#, "--max-attempts", "2"]).stdout
+                    .trimmingCharacters(in: .whitespacesAndNewlines)
+                let task = try await eventually("the task backing off after its first attempt") { () -> TaskRecord? in
+                    let status = try await r.cli(["status", id, "--json"])
+                    let task = try BatonJSON.decoder().decode(TaskRecord.self, from: Data(status.stdout.utf8))
+                    return task.state == .pending && task.attempt == 1 ? task : nil
+                }
+                #expect(task.runAt.timeIntervalSinceNow > 10, "run at \(task.runAt)")
+            },
+            Case(key: "retry.cap", command: "standalone", value: "0.2", companions: ["retry.backoff": "30"]) {
+                (r: Running) async throws in
+                // Capped at 0.2 s, the 30 s backoff does not hold the second attempt back.
+                let ended = try await r.cli([
+                    "submit", "fail", "--args", #"{"message":"boom"}"#, "--max-attempts", "2", "--wait", "--wait-timeout", "10", "--json",
+                ])
+                let task = try BatonJSON.decoder().decode(TaskRecord.self, from: Data(ended.stdout.utf8))
+                #expect(task.state == .failed && task.attempt == 2, "\(task)")
+            },
+            Case(key: "tls.cert", command: "serve", value: "$DIR/cert.pem", companions: ["tls.key": "$DIR/key.pem"]) {
+                (r: Running) async throws in
+                #expect(r.url.hasPrefix("https://"), "\(r.url)")
+                let listed = try await r.cli(["list", "--ca-file", r.dir.path("cert.pem")])
+                #expect(listed.status == 0, "\(listed.stderr)")
+            },
+            Case(key: "tls.key", command: "serve", value: "$DIR/key.pem", companions: ["tls.cert": "$DIR/cert.pem"]) {
+                (r: Running) async throws in
+                #expect(r.url.hasPrefix("https://"), "\(r.url)")
+            },
+            Case(
+                key: "caFile", command: "serve", value: "$DIR/cert.pem",
+                companions: ["tls.cert": "$DIR/cert.pem", "tls.key": "$DIR/key.pem"]
+            ) { (r: Running) async throws in
+                // The CLI trusts the node's certificate through the setting (without it: refused).
+                let listed = try await r.cliWithSource(["list", "--server", r.url])
+                #expect(listed.status == 0, "\(listed.stderr)")
+                #expect(try await r.cli(["list"]).status == 4)
+            },
+            Case(key: "server", command: "serve", value: "http://127.0.0.1:$PORT", companions: ["http.port": "$PORT"]) {
+                (r: Running) async throws in
+                let submitted = try await r.cliWithSource(["submit", "k", "--delay", "60"])
+                #expect(submitted.status == 0, "\(submitted.stderr)")
+                let id = try #require(TaskID(submitted.stdout.trimmingCharacters(in: .whitespacesAndNewlines)))
+                #expect(try await r.cli(["status", id.description]).status == 0, "the task is on this node")
+            },
+            Case(key: "token", command: "serve", value: "t9", companions: ["auth.tokens": "admin:t9"]) { (r: Running) async throws in
+                #expect(try await r.cliWithSource(["list", "--server", r.url]).status == 0)
+                #expect(try await baton(["list", "--server", r.url]).status != 0, "refused without the token")
+            },
+            Case(key: "httpKind.maxRedirects", command: "standalone", flags: ["--http-allowlist", "127.0.0.1"], value: "0") {
+                (r: Running) async throws in
+                let redirector = try RedirectServer()
+                defer { redirector.stop() }
+                let task = try await r.run("http", #"{"method":"GET","url":"\#(try await redirector.url())/start"}"#)
+                #expect(task.state == .failed, "by default the redirect is followed: \(task)")
+                #expect(task.lastError?.contains("redirect") == true, "\(task)")
+            },
+            Case(key: "node.fallbackPoll", command: "standalone", value: "0.05") { (r: Running) async throws in
+                // Tasks written to the database by another process wake no one: the node finds
+                // them at its next poll, every 0.05 s here (the default: 1 s, a median wait of
+                // 0.5 s). Measured from the task's creation to its end, by the store's clock.
+                var waits: [Double] = []
+                for _ in 0..<5 {
+                    let added = try await baton(["submit", "echo", "--db", r.dir.path("baton.db")])
+                    let id = added.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+                    let done = try await eventually("the task done", within: .seconds(10)) { () -> TaskRecord? in
+                        let status = try await r.cli(["status", id, "--json"])
+                        let task = try BatonJSON.decoder().decode(TaskRecord.self, from: Data(status.stdout.utf8))
+                        return task.state == .succeeded ? task : nil
+                    }
+                    waits.append(try #require(done.finishedAt).timeIntervalSince(done.createdAt))
+                }
+                #expect(waits.sorted()[2] < 0.3, "creation to end: \(waits)")
+            },
+            Case(key: "config.reloadInterval", command: "serve", value: "0.2") { (r: Running) async throws in
+                // The settings file is re-read every 0.2 s (the default: 10 s): a new log level
+                // shows within a second or two.
+                let file = r.dir.path("baton.yaml")
+                let keep = r.sourceArguments.isEmpty ? "" : SettingsKeyText.yaml("config.reloadInterval", r.value)
+                try (keep + SettingsKeyText.yaml("log.level", "debug")).write(toFile: file, atomically: true, encoding: .utf8)
+                #expect(await eventually(within: .seconds(3)) { r.process.stderr.contains("level=debug") }, "\(r.process.stderr)")
+            },
             Case(key: "postgres.poolSize", command: "serve", value: "3", postgres: true) { (r: Running) async throws in
                 #expect(r.process.stderr.contains("pool_size=3"), "\(r.process.stderr)")
             },
@@ -251,8 +342,15 @@ extension EndToEnd {
         func keyTakesEffect(_ c: Case, _ source: Source) async throws {
             let dir = try TempDir()
             try FileManager.default.createDirectory(atPath: dir.path("files"), withIntermediateDirectories: true)
-            let value = c.value.replacingOccurrences(of: "$DIR", with: dir.url.path).replacingOccurrences(
-                of: "$PORT", with: String(try Self.freePort()))
+            if c.key.hasPrefix("tls.") || c.key == "caFile" {
+                try TestCertificate.make(certificate: dir.path("cert.pem"), key: dir.path("key.pem"))
+            }
+            let port = String(try Self.freePort())
+            func resolve(_ text: String) -> String {
+                text.replacingOccurrences(of: "$DIR", with: dir.url.path).replacingOccurrences(of: "$PORT", with: port)
+            }
+            let value = resolve(c.value)
+            let companions = c.companions.mapValues(resolve)
             var arguments = [c.command] + c.flags
             if c.postgres {
                 guard let store = TestPostgres.storeURL(for: "keyTakesEffect(\(c.key))") else { return }
@@ -260,22 +358,68 @@ extension EndToEnd {
             } else if c.key != "store" {
                 arguments += ["--db", dir.path("baton.db")]
             }
-            if c.key != "http.port" { arguments += ["--port", "0"] }
+            if c.key != "http.port" && companions["http.port"] == nil { arguments += ["--port", "0"] }
             var environment: [String: String] = [:]
+            var sourceArguments: [String] = []
             switch source {
             case .file:
                 let file = dir.path("baton.yaml")
-                let yaml = SettingsKeyText.yaml([(c.key, value)] + c.companions.map { ($0.key, $0.value) })
+                let yaml = SettingsKeyText.yaml([(c.key, value)] + companions.map { ($0.key, $0.value) })
                 try yaml.write(toFile: file, atomically: true, encoding: .utf8)
-                arguments += ["--config", file]
+                sourceArguments = ["--config", file]
+                arguments += sourceArguments
             case .environment:
                 environment[SettingsKeyText.environmentVariable(c.key)] = value
-                for (key, value) in c.companions { environment[SettingsKeyText.environmentVariable(key)] = value }
+                if c.key.hasPrefix("config.") {
+                    // A settings file for the setting to act on.
+                    try "{}\n".write(toFile: dir.path("baton.yaml"), atomically: true, encoding: .utf8)
+                    arguments += ["--config", dir.path("baton.yaml")]
+                }
+                for (key, value) in companions { environment[SettingsKeyText.environmentVariable(key)] = value }
             }
             let process = try BatonProcess(arguments, environment: environment)
             defer { process.signal(SIGKILL) }
             let url = try await process.url()
-            try await c.observe(Running(process: process, url: url, dir: dir, value: value))
+            try await c.observe(
+                Running(
+                    process: process, url: url, dir: dir, value: value, sourceArguments: sourceArguments,
+                    sourceEnvironment: environment))
         }
     }
+}
+
+/// An HTTP server that answers `GET /start` with a redirect to `/end`, and `/end` with 200:
+/// `python3`'s standard library, on a free loopback port.
+final class RedirectServer: Sendable {
+    let process: BatonProcess
+
+    init() throws {
+        let script = """
+            import http.server, sys
+            class Handler(http.server.BaseHTTPRequestHandler):
+                def do_GET(self):
+                    if self.path == "/start":
+                        self.send_response(302)
+                        self.send_header("Location", "/end")
+                        self.send_header("Content-Length", "0")
+                        self.end_headers()
+                    else:
+                        body = b"ok"
+                        self.send_response(200)
+                        self.send_header("Content-Length", str(len(body)))
+                        self.end_headers()
+                        self.wfile.write(body)
+                def log_message(self, *args):
+                    pass
+            server = http.server.HTTPServer(("127.0.0.1", 0), Handler)
+            print("http://127.0.0.1:%d" % server.server_address[1], flush=True)
+            server.serve_forever()
+            """
+        process = try BatonProcess(["-c", script], executable: "/usr/bin/python3")
+    }
+
+    /// The server's base URL, once it listens.
+    func url() async throws -> String { try await process.url() }
+
+    func stop() { process.signal(SIGKILL) }
 }
