@@ -136,6 +136,7 @@ struct ReloadTarget: Sendable {
 /// changed are applied and logged (secrets by name only), and a warning names changed
 /// settings that need a restart.
 struct ConfigReloader: Service {
+    static let schedulesKey = "schedules"
     let settings: Settings
     let provider: ReloadingFileProvider<BatonYAMLSnapshot>
     let targets: [ReloadTarget]
@@ -167,9 +168,11 @@ struct ConfigReloader: Service {
         }
     }
 
-    /// The text of every key now.
+    /// The text of every key now, and of the `schedules:` section (which needs a restart: a
+    /// change to it is named in the warning as `schedules`).
     func values() -> [String: String] {
         var values: [String: String] = [:]
+        values[Self.schedulesKey] = (try? YAMLSchedules.load(settings.configFile)).map { "\($0)" } ?? "unreadable"
         for key in SettingsKeys.all {
             let secret = SettingsKeys.secret.contains(key)
             if let text = settings.reader.text(key, isSecret: secret) ?? settings.reader.list(key)?.joined(separator: ",") {
@@ -182,7 +185,7 @@ struct ConfigReloader: Service {
     /// Reads and applies the settings; returns the values now in force.
     func reload(from current: [String: String], file: String) -> [String: String] {
         let next = values()
-        let changed = SettingsKeys.all.filter { current[$0] != next[$0] }.sorted()
+        let changed = (SettingsKeys.all + [Self.schedulesKey]).filter { current[$0] != next[$0] }.sorted()
         guard !changed.isEmpty else { return current }
         var applies: [@Sendable () -> Void] = []
         do throws(BatonError) {

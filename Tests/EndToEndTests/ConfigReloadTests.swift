@@ -110,6 +110,13 @@ extension EndToEnd {
                 Self.serveFile(tokens: "admin:new-admin,worker:wtok", extra: "limits:\n  maxBatch: 3\nhttp:\n  host: localhost"), to: file)
             #expect(await eventually(within: .seconds(10)) { node.stderr.contains("need a restart") })
             #expect(node.stderr.contains("keys=http.host"))
+            // So is a changed `schedules:` section.
+            try Self.write(
+                Self.serveFile(
+                    tokens: "admin:new-admin,worker:wtok",
+                    extra: "limits:\n  maxBatch: 3\nhttp:\n  host: localhost\nschedules:\n  tick:\n    every: 1h\n    task: {kind: noop}"),
+                to: file)
+            #expect(await eventually(within: .seconds(10)) { node.stderr.contains("keys=schedules") }, "\(node.stderr)")
             #expect(try await api.call("POST", "/v1/tasks", token: "new-admin", body: "[\(three.joined(separator: ","))]").0 == 201)
 
             // A misspelt key: the file is refused whole, with the key's name; the settings stay.
