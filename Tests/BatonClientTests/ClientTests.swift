@@ -87,7 +87,7 @@ struct ClientTests {
     }
 
     @Test func unreachableServerIsUnavailable() async throws {
-        let port = try closedPort()
+        let port = try unusedLocalPort()
         let client = BatonClient(servers: [URL(string: "http://127.0.0.1:\(port)")!], requestTimeout: .seconds(3))
         let start = ContinuousClock.now
         do {
@@ -100,7 +100,7 @@ struct ClientTests {
     }
 
     @Test func failsOverToTheNextServer() async throws {
-        let dead = try closedPort()
+        let dead = try unusedLocalPort()
         try await withTestApp(.live) { testClient, _ in
             let port = try #require(testClient.port)
             let client = BatonClient(
@@ -109,20 +109,4 @@ struct ClientTests {
             #expect(try await client.get(task.id).id == task.id)
         }
     }
-}
-
-/// A local port nothing listens on (bound, then closed).
-func closedPort() throws -> Int {
-    let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-    defer { close(fd) }
-    var addr = sockaddr_in()
-    addr.sin_family = sa_family_t(AF_INET)
-    addr.sin_addr.s_addr = inet_addr("127.0.0.1")
-    addr.sin_port = 0
-    var len = socklen_t(MemoryLayout<sockaddr_in>.size)
-    let bound = withUnsafeMutablePointer(to: &addr) {
-        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, len) == 0 && getsockname(fd, $0, &len) == 0 }
-    }
-    guard bound else { throw BatonError(.internal, "no free port") }
-    return Int(UInt16(bigEndian: addr.sin_port))
 }

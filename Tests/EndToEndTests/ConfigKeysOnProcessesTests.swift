@@ -68,24 +68,6 @@ extension EndToEnd {
             var testDescription: String { key }
         }
 
-        static func freePort() throws -> Int {
-            let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-            defer { close(fd) }
-            var address = sockaddr_in()
-            address.sin_family = sa_family_t(AF_INET)
-            address.sin_addr.s_addr = inet_addr("127.0.0.1")
-            address.sin_port = 0
-            var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-            try withUnsafeMutablePointer(to: &address) { pointer in
-                try pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { raw in
-                    guard bind(fd, raw, length) == 0, getsockname(fd, raw, &length) == 0 else {
-                        throw BatonError(.internal, "no free port: errno \(errno)")
-                    }
-                }
-            }
-            return Int(UInt16(bigEndian: address.sin_port))
-        }
-
         static let cases: [Case] = [
             Case(key: "http.host", command: "serve", value: "localhost") { (r: Running) async throws in
                 #expect(r.url.hasPrefix("http://localhost:"), "\(r.url)")
@@ -345,7 +327,7 @@ extension EndToEnd {
             if c.key.hasPrefix("tls.") || c.key == "caFile" {
                 try TestCertificate.make(certificate: dir.path("cert.pem"), key: dir.path("key.pem"))
             }
-            let port = String(try Self.freePort())
+            let port = String(try unusedLocalPort())
             func resolve(_ text: String) -> String {
                 text.replacingOccurrences(of: "$DIR", with: dir.url.path).replacingOccurrences(of: "$PORT", with: port)
             }
