@@ -300,9 +300,7 @@ public final class BatonClient: Sendable {
     static let maxResponseBytes = 256 << 20
 
     static func url(_ base: URL, path: String, query: [(String, String)]) -> String {
-        var text = base.absoluteString
-        while text.hasSuffix("/") { text.removeLast() }
-        text += path
+        var text = displayURL(base) + path
         if !query.isEmpty {
             var allowed = CharacterSet.urlQueryAllowed
             allowed.remove(charactersIn: "&=+?#")

@@ -106,8 +106,6 @@ public final class PostgresTaskStore: TaskStore, Service {
             ) { [configuration, logger] in
                 try await DedicatedConnection.connect(Self.connectionConfiguration(configuration), logger: logger)
             }
-        } catch let error as BatonError {
-            throw error
         } catch {
             throw Self.mapError(error, while: "connecting to the database")
         }
@@ -282,8 +280,6 @@ public final class PostgresTaskStore: TaskStore, Service {
         }
     }
 
-    /// Maps PostgresNIO and NIO errors: connection trouble is `unavailable` (retrying may
-    /// succeed), a unique violation is `conflict`, anything else unexpected is `internal`.
     /// A connection failure in words (`connection refused`), for errors and warnings.
     static func describe(_ error: any Error) -> String {
         ConnectionFailureText.describe(error) { error in
@@ -300,6 +296,8 @@ public final class PostgresTaskStore: TaskStore, Service {
         }
     }
 
+    /// Maps PostgresNIO and NIO errors: connection trouble is `unavailable` (retrying may
+    /// succeed), a unique violation is `conflict`, anything else unexpected is `internal`.
     static func mapError(_ error: any Error, while what: String) -> any Error {
         if let error = error as? BatonError { return error }
         if error is CancellationError { return error }

@@ -87,9 +87,7 @@ struct Settings {
         do throws(BatonError) { return try make(reader) } catch { throw CLIError.usage(error.message) }
     }
 
-    func logLevel() throws -> Logger.Level? {
-        do throws(BatonError) { return try SettingsKeys.logLevel(reader) } catch { throw CLIError.usage(error.message) }
-    }
+    func logLevel() throws -> Logger.Level? { try read(SettingsKeys.logLevel) }
 }
 
 /// Every settings key, by who reads it.

@@ -5,7 +5,6 @@ import Foundation
 /// What `submit`, `status`, `list`, `cancel` and `retry` act on: a database file directly,
 /// or a node over HTTP.
 protocol TaskBackend: Sendable {
-    func submit(_ tasks: [NewTask]) async throws -> [TaskRecord]
     /// Submits one task; `duplicate`: an active task holds its unique key, and this is that task.
     func submitReporting(_ task: NewTask) async throws -> (task: TaskRecord, duplicate: Bool)
     /// Whether a worker the node heard from recently serves `kind` on `queue`; `nil` when
@@ -24,10 +23,6 @@ struct LocalBackend: TaskBackend {
     let store: any NodeStore
     /// How often `wait` looks again: the node running the task is another process.
     var pollInterval: Duration = .milliseconds(50)
-
-    func submit(_ tasks: [NewTask]) async throws -> [TaskRecord] {
-        try await store.taskEnqueueMany(TaskEnqueueParams(tasks: tasks))
-    }
 
     func submitReporting(_ task: NewTask) async throws -> (task: TaskRecord, duplicate: Bool) {
         let outcome = try await store.taskEnqueueManyOutcome(TaskEnqueueParams(tasks: [task]))
@@ -75,9 +70,6 @@ struct RemoteBackend: TaskBackend {
         }
     }
 
-    func submit(_ tasks: [NewTask]) async throws -> [TaskRecord] {
-        tasks.count == 1 ? [try await client.submit(tasks[0])] : try await client.submit(tasks)
-    }
     func submitReporting(_ task: NewTask) async throws -> (task: TaskRecord, duplicate: Bool) { try await client.submitReporting(task) }
 
     func hasWorker(kind: String, queue: String) async -> Bool? {

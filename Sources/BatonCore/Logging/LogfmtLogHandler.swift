@@ -20,7 +20,7 @@ public struct LogfmtLogHandler: LogHandler {
     private static let processLevel = Atomic<Int>(Logger.Level.allCases.firstIndex(of: .info)!)
 
     public var logLevel: Logger.Level {
-        get { ownLevel ?? Logger.Level.allCases[Self.processLevel.load(ordering: .relaxed)] }
+        get { ownLevel ?? Self.currentProcessLevel }
         set { ownLevel = newValue }
     }
 

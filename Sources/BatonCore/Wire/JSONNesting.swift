@@ -6,22 +6,9 @@ package enum JSONNesting {
     /// from elsewhere is checked with this before `JSONDecoder` reads it.
     package static func exceeds(_ limit: Int, in bytes: UnsafeRawBufferPointer) -> Bool {
         var depth = 0
-        var inString = false
-        var escaped = false
-        for c in bytes {
-            if inString {
-                if escaped {
-                    escaped = false
-                } else if c == UInt8(ascii: "\\") {
-                    escaped = true
-                } else if c == UInt8(ascii: "\"") {
-                    inString = false
-                }
-                continue
-            }
+        var strings = JSONStringState()
+        for c in bytes where strings.isOutside(c) {
             switch c {
-            case UInt8(ascii: "\""):
-                inString = true
             case UInt8(ascii: "["), UInt8(ascii: "{"):
                 depth += 1
                 if depth > limit { return true }
@@ -32,5 +19,32 @@ package enum JSONNesting {
             }
         }
         return false
+    }
+}
+
+/// Where JSON text read byte by byte stands: inside a string (its quotes included) or outside.
+package struct JSONStringState {
+    private var inString = false
+    private var escaped = false
+
+    package init() {}
+
+    /// Reads the next byte; whether it stands outside every string (structure or whitespace).
+    package mutating func isOutside(_ c: UInt8) -> Bool {
+        if inString {
+            if escaped {
+                escaped = false
+            } else if c == UInt8(ascii: "\\") {
+                escaped = true
+            } else if c == UInt8(ascii: "\"") {
+                inString = false
+            }
+            return false
+        }
+        if c == UInt8(ascii: "\"") {
+            inString = true
+            return false
+        }
+        return true
     }
 }

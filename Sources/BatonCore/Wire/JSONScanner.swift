@@ -48,8 +48,8 @@ package struct JSONScanner {
     }
 
     /// Records the first failure; always `false`, for `return fail(...)`.
-    private mutating func fail(_ message: String) -> Bool {
-        if failure == nil { failure = Failure(message: message, offset: index, isDepth: false) }
+    private mutating func fail(_ message: String, isDepth: Bool = false) -> Bool {
+        if failure == nil { failure = Failure(message: message, offset: index, isDepth: isDepth) }
         return false
     }
 
@@ -306,22 +306,8 @@ package struct JSONScanner {
     package static func compact(_ span: UnsafeRawBufferPointer) -> String {
         var compacted: [UInt8] = []
         compacted.reserveCapacity(span.count)
-        var inString = false
-        var escaped = false
-        for c in span {
-            if inString {
-                if escaped {
-                    escaped = false
-                } else if c == UInt8(ascii: "\\") {
-                    escaped = true
-                } else if c == UInt8(ascii: "\"") {
-                    inString = false
-                }
-            } else if c == UInt8(ascii: "\"") {
-                inString = true
-            } else if isSpace(c) {
-                continue
-            }
+        var strings = JSONStringState()
+        for c in span where !(strings.isOutside(c) && isSpace(c)) {
             compacted.append(c)
         }
         return String(decoding: compacted, as: UTF8.self)
@@ -333,9 +319,11 @@ package struct JSONScanner {
     package mutating func skipValue(depth: Int) -> Bool {
         skipWhitespace()
         guard let c = peek else { return fail("unexpected end of input") }
+        if c == UInt8(ascii: "{") || c == UInt8(ascii: "["), depth >= maxDepth {
+            return fail("JSON nested deeper than \(maxDepth) levels", isDepth: true)
+        }
         switch c {
         case UInt8(ascii: "{"):
-            guard depth < maxDepth else { return failDepth() }
             index += 1
             if consume(UInt8(ascii: "}")) { return true }
             var previousKey: UnsafeRawBufferPointer?
@@ -352,7 +340,6 @@ package struct JSONScanner {
             } while consume(UInt8(ascii: ","))
             return consume(UInt8(ascii: "}")) || fail("expected ',' or '}'")
         case UInt8(ascii: "["):
-            guard depth < maxDepth else { return failDepth() }
             index += 1
             if consume(UInt8(ascii: "]")) { return true }
             repeat {
@@ -369,11 +356,6 @@ package struct JSONScanner {
         default:
             return skipNumber()
         }
-    }
-
-    private mutating func failDepth() -> Bool {
-        if failure == nil { failure = Failure(message: "JSON nested deeper than \(maxDepth) levels", offset: index, isDepth: true) }
-        return false
     }
 
     /// Passes a number, noting whether it is canonical. One out of `Double`'s range (`1e400`)

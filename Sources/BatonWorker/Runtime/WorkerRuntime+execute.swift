@@ -49,6 +49,22 @@ extension WorkerRuntime {
         let outcome = await run(registration, args: task.args, context: context, entry: entry, timeout: timeout)
         let elapsed = ContinuousClock.now - started
         func duration() -> Logger.MetadataValue { "\(String(format: "%.3f", elapsed.seconds))s" }
+        /// The last attempt (none left, or not retryable) is an error saying the node moves the
+        /// task to `failed`, and why; an earlier one a warning that it will be retried.
+        func logFailed(_ failure: TaskFailure, _ headline: String) {
+            if !failure.retryable || task.attempt >= task.maxAttempts {
+                let reason = failure.retryable ? "no attempts left (\(task.attempt) of \(task.maxAttempts))" : "not retryable"
+                logger.error(
+                    "task failed for good", metadata: ["error": "\(failure.message)", "duration": duration(), "reason": "\(reason)"])
+            } else {
+                logger.warning(
+                    "\(headline); it will be retried",
+                    metadata: [
+                        "error": "\(failure.message)", "duration": duration(),
+                        "retry_after": "\(failure.retryAfter.map { "\($0)" } ?? "policy")",
+                    ])
+            }
+        }
 
         switch (outcome, stop.reason) {
         case (.succeeded(let result), _):
@@ -64,22 +80,7 @@ extension WorkerRuntime {
             guard takeOutcome(claimed.lease) else { return }
             let failure = Self.failure(for: error, lease: claimed.lease)
             state.withLock { $0.stats.failed += 1 }
-            if !failure.retryable || task.attempt >= task.maxAttempts {
-                // The node moves the task to `failed`: say so, and why.
-                logger.error(
-                    "task failed for good",
-                    metadata: [
-                        "error": "\(failure.message)", "duration": duration(),
-                        "reason": "\(failure.retryable ? "no attempts left (\(task.attempt) of \(task.maxAttempts))" : "not retryable")",
-                    ])
-            } else {
-                logger.warning(
-                    "task attempt failed; it will be retried",
-                    metadata: [
-                        "error": "\(failure.message)", "duration": duration(),
-                        "retry_after": "\(failure.retryAfter.map { "\($0)" } ?? "policy")",
-                    ])
-            }
+            logFailed(failure, "task attempt failed")
             source.ack(.fail(failure))
 
         case (_, .timedOut):
@@ -87,13 +88,7 @@ extension WorkerRuntime {
             let message = "timed out after \(Self.formatSeconds(timeout ?? elapsed))"
             let failure = TaskFailure(lease: claimed.lease, message: message, retryable: true)
             state.withLock { $0.stats.failed += 1 }
-            if task.attempt >= task.maxAttempts {
-                logger.error(
-                    "task failed for good",
-                    metadata: ["error": "\(message)", "reason": "no attempts left (\(task.attempt) of \(task.maxAttempts))"])
-            } else {
-                logger.warning("task attempt timed out; it will be retried", metadata: ["error": "\(message)"])
-            }
+            logFailed(failure, "task attempt timed out")
             source.ack(.fail(failure))
 
         default:
