@@ -24,40 +24,22 @@ if [ -z "$ST" ]; then
   echo "contract.sh: schemathesis not installed; contract check skipped (pip install schemathesis)" >&2
   exit 0
 fi
-if [ -z "${BATON_BIN:-}" ]; then
-  swift build --product baton
-  BATON_BIN="$(swift build --show-bin-path)/baton"
-fi
-
-dir=$(mktemp -d -t baton-contract.XXXXXX)
-node_pid=
-cleanup() {
-  [ -n "$node_pid" ] && kill "$node_pid" 2>/dev/null && wait "$node_pid" 2>/dev/null || true
-  rm -rf "$dir"
-}
-trap cleanup EXIT
-
-port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+# shellcheck source=lib/node.sh
+. scripts/lib/node.sh
+ensure_baton_bin
 token=$(python3 -c 'import secrets; print(secrets.token_hex(16))')
-BATON_AUTH_TOKENS="admin:$token" BATON_LIMITS_MAX_WAIT=0.5 BATON_LOG_LEVEL=warning \
-  "$BATON_BIN" serve --store "sqlite:$dir/baton.db" --host 127.0.0.1 --port "$port" >"$dir/node.log" 2>&1 &
-node_pid=$!
-for _ in $(seq 100); do
-  curl -sf "http://127.0.0.1:$port/health" >/dev/null 2>&1 && break
-  kill -0 "$node_pid" 2>/dev/null || { cat "$dir/node.log" >&2; exit 1; }
-  sleep 0.1
-done
+start_node contract "BATON_AUTH_TOKENS=admin:$token" BATON_LIMITS_MAX_WAIT=0.5
 
 status=0
 root=$PWD
 ST=$(readlink -f "$ST")
 # Run from the temporary directory: schemathesis keeps its cache (.schemathesis/) in the cwd.
-(cd "$dir" && BATON_CONTRACT_TOKEN=$token PYTHONPATH="$root/Tests/Contract${PYTHONPATH:+:$PYTHONPATH}" \
-  "$ST" --no-color --config-file "$root/Tests/Contract/schemathesis.toml" run "http://127.0.0.1:$port/openapi.json" \
+(cd "$node_dir" && BATON_CONTRACT_TOKEN=$token PYTHONPATH="$root/Tests/Contract${PYTHONPATH:+:$PYTHONPATH}" \
+  "$ST" --no-color --config-file "$root/Tests/Contract/schemathesis.toml" run "$node_url/openapi.json" \
   --checks all --max-examples "${MAX_EXAMPLES:-25}" --seed "${SEED:-$RANDOM}") || status=$?
 if ! kill -0 "$node_pid" 2>/dev/null; then
   echo "contract.sh: the node died during the run; its log:" >&2
-  tail -n 60 "$dir/node.log" >&2
+  tail -n 60 "$node_dir/node.log" >&2
   status=1
 fi
 exit "$status"

@@ -79,15 +79,6 @@ struct TaskRouteTests {
         }
     }
 
-    /// A body that is JSON but not a task still gets the field's message (the fallback decoder).
-    @Test func unknownFieldIsNamedAfterTheOnePass() async throws {
-        try await withTestApp { client, _ in
-            let response = try await client.send(.post, "/v1/tasks", json: #"{"kind":"a", "prioirty": 1}"#)
-            #expect(response.status == .badRequest)
-            #expect(try response.errorBody().message.contains("unknown field 'prioirty'"))
-        }
-    }
-
     @Test func wrongTypeNamesTheField() async throws {
         try await withTestApp { client, _ in
             let response = try await client.send(.post, "/v1/tasks", json: #"{"kind":"a","priority":"high"}"#)
@@ -107,13 +98,15 @@ struct TaskRouteTests {
         }
     }
 
+    /// A body that is JSON but not a task, which the one-pass decoder leaves to `JSONDecoder`,
+    /// gets the field's message.
     @Test func unknownFieldIsNamed() async throws {
         try await withTestApp { client, node in
-            let response = try await client.send(.post, "/v1/tasks", json: #"{"kind":"a","prioirty":3}"#)
+            let response = try await client.send(.post, "/v1/tasks", json: #"{"kind":"a", "prioirty": 3}"#)
             #expect(response.status == .badRequest)
             let error = try response.errorBody()
             #expect(error.code == "invalid_argument")
-            #expect(error.message.contains("prioirty"), "\(error.message)")
+            #expect(error.message.contains("unknown field 'prioirty'"), "\(error.message)")
             #expect(try await node.store.taskList(TaskListParams()).tasks.isEmpty)
         }
     }
