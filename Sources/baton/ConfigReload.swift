@@ -191,8 +191,7 @@ struct ConfigReloader: Service {
         do throws(BatonError) {
             for target in targets { applies.append(try target.prepare(settings.reader)) }
         } catch {
-            logger.error(
-                "config file refused: the running settings stay", metadata: ["file": "\(file)", "reason": "\(error.message)"])
+            settings.refusals.report(error.message)
             return current
         }
         for apply in applies { apply() }
