@@ -10,6 +10,12 @@ import Foundation
 public enum TaskLifecycle {
     /// A move from one state to another, with the states it may start from.
     public enum Transition: Sendable, CaseIterable {
+        /// A waiting task's last edge is settled (`docs/workflows.md`): `waiting → ready`
+        /// (`pending` if its run time is ahead), or `waiting → cancelled` when an edge can
+        /// never be satisfied and its policy does not ignore that. Applied by the stores in the
+        /// same transaction as the parent's transition that settles the edge (their
+        /// `task_deps` triggers), never by a request of its own.
+        case resolve
         /// A delayed or backing-off task's `run_at` has passed: `pending → ready`. There is no
         /// promoter pass: on SQLite each claim first promotes every due task (of every queue); on
         /// PostgreSQL the claim takes due `pending` tasks directly (`pending → running`), and a
@@ -35,10 +41,11 @@ public enum TaskLifecycle {
         /// The states this transition may start from.
         public var from: [TaskState] {
             switch self {
+            case .resolve: [.waiting]
             case .promote: [.pending]
             case .claim: [.ready, .pending]
             case .complete, .fail, .leaseExpiry, .release: [.running]
-            case .cancel: [.pending, .ready, .running]
+            case .cancel: [.waiting, .pending, .ready, .running]
             case .operatorRetry: TaskState.terminal
             }
         }
@@ -46,6 +53,7 @@ public enum TaskLifecycle {
         /// The states it may end in.
         public var to: [TaskState] {
             switch self {
+            case .resolve: [.ready, .pending, .cancelled]
             case .promote: [.ready]
             case .claim: [.running]
             case .complete: [.succeeded]
@@ -60,7 +68,7 @@ public enum TaskLifecycle {
         public var fenced: Bool {
             switch self {
             case .complete, .fail, .release: true
-            case .promote, .claim, .leaseExpiry, .cancel, .operatorRetry: false
+            case .resolve, .promote, .claim, .leaseExpiry, .cancel, .operatorRetry: false
             }
         }
     }

@@ -30,6 +30,9 @@ public enum Limits {
     public static let maxTags = 32
     public static let maxTagLength = 64
     public static let maxWorkerIDLength = 128
+    /// Parents of one task (a chord body has one per header member).
+    public static let maxParents = 100_000
+    public static let maxNodeNameLength = 200
     public static let defaultMaxJSONDepth = 64
     public static let defaultMaxArgsBytes = 1 << 20
     public static let priorityRange = 1...10

@@ -20,12 +20,25 @@ public struct NewTask: Sendable, Hashable {
     public var tags: [String]
     /// A caller-chosen id (for idempotent resubmission); generated when `nil`.
     public var id: TaskID?
+    /// The parents this task waits for (state `waiting`) before it may run: tasks of the same
+    /// submission or existing ones, finished or not. See `docs/workflows.md`.
+    public var after: [TaskDependency]
+    /// What happens when a parent ends in a way that can never satisfy its edge; `nil`: `cancel`.
+    public var policy: DependencyPolicy?
+    /// `prepend`: the parents' results are prepended to the arguments when the task runs.
+    public var pass: ResultPassing?
+    /// The workflow the task belongs to (set by the workflow routes, not by a task submit).
+    public var workflowID: TaskID?
+    /// The task's node name in its workflow: how its dependents' `ctx.parents` name it.
+    public var node: String?
 
     public init(
         kind: String, args: RawJSON = .emptyObject, queue: String = Defaults.queue,
         priority: Int = Defaults.priority, runAt: Date? = nil, delay: Double? = nil,
         maxAttempts: Int = Defaults.maxAttempts, timeout: Double? = nil, retry: RetryPolicy? = nil,
-        uniqueKey: String? = nil, tags: [String] = [], id: TaskID? = nil, uniqueWindow: Double? = nil
+        uniqueKey: String? = nil, tags: [String] = [], id: TaskID? = nil, uniqueWindow: Double? = nil,
+        after: [TaskDependency] = [], policy: DependencyPolicy? = nil, pass: ResultPassing? = nil, workflowID: TaskID? = nil,
+        node: String? = nil
     ) {
         self.kind = kind
         self.args = args
@@ -40,7 +53,15 @@ public struct NewTask: Sendable, Hashable {
         self.uniqueWindow = uniqueWindow
         self.tags = tags
         self.id = id
+        self.after = after
+        self.policy = policy
+        self.pass = pass
+        self.workflowID = workflowID
+        self.node = node
     }
+
+    /// Whether the task waits for parents.
+    public var hasParents: Bool { !after.isEmpty }
 
     /// Checks every field; the first problem found is reported, naming the field.
     public func validate(maxArgsBytes: Int = Limits.defaultMaxArgsBytes) throws(BatonError) {
@@ -72,6 +93,24 @@ public struct NewTask: Sendable, Hashable {
         }
         for tag in tags where !Limits.hasLength(tag, 1...Limits.maxTagLength) {
             throw .invalidArgument("each tag must be 1 to \(Limits.maxTagLength) characters")
+        }
+        if after.count > Limits.maxParents {
+            throw .invalidArgument("at most \(Limits.maxParents) parents per task, got \(after.count)")
+        }
+        if let id, after.contains(where: { $0.parent == id }) {
+            throw .invalidArgument("task \(id) cannot depend on itself")
+        }
+        if Set(after.map(\.parent)).count != after.count {
+            throw .invalidArgument("after names the same parent twice")
+        }
+        if pass != nil, after.isEmpty {
+            throw .invalidArgument("pass needs parents: give after")
+        }
+        if pass == .prepend, !args.isArray {
+            throw .invalidArgument("pass: prepend needs args to be a JSON array")
+        }
+        if let node, !Limits.hasLength(node, 1...Limits.maxNodeNameLength) {
+            throw .invalidArgument("node name must be 1 to \(Limits.maxNodeNameLength) characters")
         }
         if args.byteCount > maxArgsBytes {
             throw BatonError(.tooLarge, "args are \(args.byteCount) bytes, more than the limit of \(maxArgsBytes)")
@@ -106,6 +145,7 @@ extension NewTask: Codable {
         case uniqueKey = "unique_key"
         case uniqueWindow = "unique_window"
         case tags, id
+        case after, policy, pass
     }
 
     public init(from decoder: any Decoder) throws {
@@ -128,7 +168,10 @@ extension NewTask: Codable {
             uniqueKey: try c.decodeIfPresent(String.self, forKey: .uniqueKey),
             tags: try c.decodeIfPresent([String].self, forKey: .tags) ?? [],
             id: try c.decodeIfPresent(TaskID.self, forKey: .id),
-            uniqueWindow: try c.decodeIfPresent(Double.self, forKey: .uniqueWindow)
+            uniqueWindow: try c.decodeIfPresent(Double.self, forKey: .uniqueWindow),
+            after: try c.decodeIfPresent([TaskDependency].self, forKey: .after) ?? [],
+            policy: try c.decodeIfPresent(DependencyPolicy.self, forKey: .policy),
+            pass: try c.decodeIfPresent(ResultPassing.self, forKey: .pass)
         )
     }
 }

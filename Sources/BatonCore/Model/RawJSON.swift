@@ -64,6 +64,26 @@ public struct RawJSON: Sendable, Hashable, CustomStringConvertible {
     public var description: String { text }
     public var byteCount: Int { text.utf8.count }
 
+    /// Whether the text is a JSON array (it is compact: no leading whitespace).
+    public var isArray: Bool { text.utf8.first == UInt8(ascii: "[") }
+
+    /// This array with `values` spliced in front, in order (`pass: prepend`); `nil` if this
+    /// is not an array.
+    public func prepending(_ values: [RawJSON]) -> RawJSON? {
+        guard isArray else { return nil }
+        guard !values.isEmpty else { return self }
+        let rest = text.dropFirst()
+        var out = "["
+        out.reserveCapacity(text.utf8.count + values.reduce(0) { $0 + $1.byteCount + 1 })
+        for (i, value) in values.enumerated() {
+            if i > 0 { out += "," }
+            out += value.text
+        }
+        if rest != "]" { out += "," }
+        out += rest
+        return RawJSON(trusted: out)
+    }
+
     /// Parses the text (for handlers and tests; the hot path never does).
     public func parsed() throws -> JSONValue {
         try JSONDecoder().decode(JSONValue.self, from: Data(text.utf8))

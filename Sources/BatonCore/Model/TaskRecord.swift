@@ -39,6 +39,15 @@ public struct TaskRecord: Sendable, Hashable {
     public var createdAt: Date
     public var startedAt: Date?
     public var finishedAt: Date?
+    /// The workflow the task belongs to, if any.
+    public var workflowID: TaskID?
+    /// Its node name in the workflow (how dependents' `ctx.parents` name it).
+    public var node: String?
+    /// How many parents it waits for or waited for; `nil`: none. Their results are read with
+    /// `GET /v1/tasks/{id}/parents` (``TaskStore/taskParents(_:)``), not copied into the task.
+    public var parentCount: Int?
+    /// `prepend`: the parents' results go in front of the arguments when it runs.
+    public var pass: ResultPassing?
 
     public init(
         id: TaskID, kind: String, queue: String, args: RawJSON, priority: Int, state: TaskState,
@@ -46,7 +55,8 @@ public struct TaskRecord: Sendable, Hashable {
         leaseExpiresAt: Date? = nil, timeout: Double? = nil, retry: RetryPolicy? = nil,
         result: RawJSON? = nil, lastError: String? = nil, errors: [AttemptError] = [],
         uniqueKey: String? = nil, tags: [String] = [], createdAt: Date, startedAt: Date? = nil,
-        finishedAt: Date? = nil
+        finishedAt: Date? = nil, workflowID: TaskID? = nil, node: String? = nil, parentCount: Int? = nil,
+        pass: ResultPassing? = nil
     ) {
         self.id = id
         self.kind = kind
@@ -69,6 +79,10 @@ public struct TaskRecord: Sendable, Hashable {
         self.createdAt = createdAt
         self.startedAt = startedAt
         self.finishedAt = finishedAt
+        self.workflowID = workflowID
+        self.node = node
+        self.parentCount = parentCount
+        self.pass = pass
     }
 }
 
@@ -87,6 +101,10 @@ extension TaskRecord: Codable {
         case createdAt = "created_at"
         case startedAt = "started_at"
         case finishedAt = "finished_at"
+        case workflowID = "workflow_id"
+        case node
+        case parentCount = "parents"
+        case pass
     }
 }
 

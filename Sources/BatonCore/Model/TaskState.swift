@@ -2,12 +2,16 @@
 /// `docs/state-machine.md`.
 ///
 /// ```
-/// pending ──▶ ready ──▶ running ──▶ succeeded
-///    ▲                   │  └──▶ failed (dead)
-///    └── retry backoff ──┘
+/// waiting ──▶ pending ──▶ ready ──▶ running ──▶ succeeded
+///   (parents)    ▲                   │  └──▶ failed (dead)
+///                └── retry backoff ──┘
 /// any non-terminal ──▶ cancelled
 /// ```
 public enum TaskState: String, Sendable, Codable, CaseIterable, Hashable {
+    /// Waiting for its parents (a workflow dependency): released to `ready` (or `pending`, if
+    /// its run time is still ahead) when every edge is satisfied, or cancelled when one can
+    /// never be.
+    case waiting
     /// Waiting for its `run_at` (delayed, or backing off before a retry).
     case pending
     /// Claimable now.
@@ -22,7 +26,7 @@ public enum TaskState: String, Sendable, Codable, CaseIterable, Hashable {
     public var isTerminal: Bool {
         switch self {
         case .succeeded, .failed, .cancelled: return true
-        case .pending, .ready, .running: return false
+        case .waiting, .pending, .ready, .running: return false
         }
     }
 

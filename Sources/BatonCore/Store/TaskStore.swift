@@ -64,6 +64,20 @@ public protocol TaskStore: Sendable {
 
     /// The store's clock.
     func now() async throws -> Date
+
+    // MARK: Workflows (docs/workflows.md)
+
+    /// A task's parents with their outcomes, in the order the task lists them, a page at a
+    /// time. Throws `notFound` for an unknown task.
+    func taskParents(_ p: TaskParentsParams) async throws -> ParentPage
+
+    /// A workflow and its nodes; `nil` if unknown.
+    func workflowGet(_ id: TaskID) async throws -> WorkflowRecord?
+
+    /// Marks the workflow cancelled and cancels every node that has not finished (running ones
+    /// learn of it at their next heartbeat); the cancels cascade as any cancel does. Throws
+    /// `notFound` for an unknown workflow.
+    func workflowCancel(_ id: TaskID) async throws -> WorkflowRecord
 }
 
 public struct TaskEnqueueParams: Sendable {
@@ -71,9 +85,16 @@ public struct TaskEnqueueParams: Sendable {
     /// A caller's key for this request: a store that supports it (`UniqueTaskStore`) answers a
     /// repeated key with the tasks it first stored, inserting nothing (kept 24 h).
     public var idempotencyKey: String?
-    public init(tasks: [NewTask], idempotencyKey: String? = nil) {
+    /// A workflow stored in the same transaction as its tasks (whose `workflowID` name it).
+    public var workflow: NewWorkflow?
+    /// Refuse (`conflict`) a task whose unique key is held instead of answering with the
+    /// holder: a workflow's nodes must all be its own.
+    public var strictUnique: Bool
+    public init(tasks: [NewTask], idempotencyKey: String? = nil, workflow: NewWorkflow? = nil, strictUnique: Bool = false) {
         self.tasks = tasks
         self.idempotencyKey = idempotencyKey
+        self.workflow = workflow
+        self.strictUnique = strictUnique
     }
 }
 
