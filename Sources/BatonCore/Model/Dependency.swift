@@ -37,6 +37,9 @@ public enum ResultPassing: String, Sendable, Codable, CaseIterable, Hashable {
     /// The results are prepended to the arguments (which must be a JSON array), one element
     /// per parent in the order the parents are listed (Machinery's `Immutable: false`).
     case prepend
+    /// Each parent's result must be a JSON array; its items are prepended, parent by parent
+    /// (Machinery's results are lists of `{Type, Value}` and become arguments so).
+    case prependItems = "prepend_items"
 }
 
 /// One edge into a task: the parent it waits for and when the edge is satisfied.

@@ -106,8 +106,8 @@ public struct NewTask: Sendable, Hashable {
         if pass != nil, after.isEmpty {
             throw .invalidArgument("pass needs parents: give after")
         }
-        if pass == .prepend, !args.isArray {
-            throw .invalidArgument("pass: prepend needs args to be a JSON array")
+        if let pass, !args.isArray {
+            throw .invalidArgument("pass: \(pass.rawValue) needs args to be a JSON array")
         }
         if let node, !Limits.hasLength(node, 1...Limits.maxNodeNameLength) {
             throw .invalidArgument("node name must be 1 to \(Limits.maxNodeNameLength) characters")
