@@ -10,15 +10,17 @@ struct PostgresMigration: Sendable, Hashable {
     var sql: String
 
     /// The file's statements: it is split at semicolons that end a line, after dropping
-    /// `--` comment lines. (Migrations use no dollar-quoted bodies.)
+    /// `--` comment lines, except inside a `$$`-quoted function body.
     var statements: [String] {
         var statements: [String] = []
         var current = ""
+        var inBody = false
         for line in sql.split(separator: "\n", omittingEmptySubsequences: false) {
             let trimmed = line.trimmingCharacters(in: .whitespaces)
             if trimmed.hasPrefix("--") || trimmed.isEmpty { continue }
             current += line + "\n"
-            if trimmed.hasSuffix(";") {
+            if line.components(separatedBy: "$$").count % 2 == 0 { inBody.toggle() }
+            if !inBody, trimmed.hasSuffix(";") {
                 statements.append(current.trimmingCharacters(in: .whitespacesAndNewlines).dropLast().description)
                 current = ""
             }

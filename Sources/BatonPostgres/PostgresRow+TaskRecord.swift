@@ -54,7 +54,11 @@ extension TaskRecord {
             tags: tagsText == "[]" ? [] : try ColumnJSON.decode([String].self, tagsText, column: "tags"),
             createdAt: try row[o + 20].decode(Date.self),
             startedAt: try row[o + 21].decode(Date?.self),
-            finishedAt: try row[o + 22].decode(Date?.self)
+            finishedAt: try row[o + 22].decode(Date?.self),
+            workflowID: try row[o + 23].decode(UUID?.self).map(TaskID.init(uuid:)),
+            node: try row[o + 24].decode(String?.self),
+            parentCount: try row[o + 25].decode(Int.self) > 0 ? try row[o + 25].decode(Int.self) : nil,
+            pass: try row[o + 26].decode(String?.self).flatMap(ResultPassing.init(rawValue:))
         )
     }
 }

@@ -40,7 +40,8 @@ struct PostgresSQL: Sendable {
         """
         \(a).seq, \(a).id, \(a).kind, \(a).queue, \(a).args, \(a).priority, \(a).state, \(a).attempt, \(a).max_attempts, \
         \(a).run_at, \(a).lease_owner, \(a).lease_token, \(a).lease_expires_at, \(a).timeout, \(a).retry, \(a).result, \
-        \(a).last_error, \(a).errors::text, \(a).unique_key, \(a).tags::text, \(a).created_at, \(a).started_at, \(a).finished_at
+        \(a).last_error, \(a).errors::text, \(a).unique_key, \(a).tags::text, \(a).created_at, \(a).started_at, \(a).finished_at, \
+        \(a).workflow_id, \(a).node, \(a).parents, \(a).pass
         """
     }
 
@@ -288,7 +289,9 @@ struct PostgresSQL: Sendable {
         """
         WITH d AS (
             DELETE FROM \(tasks) WHERE id IN (
-                SELECT id FROM \(tasks) WHERE state IN \(Self.terminal) AND finished_at < $1 LIMIT $2 FOR UPDATE SKIP LOCKED)
+                SELECT id FROM \(tasks) AS f WHERE state IN \(Self.terminal) AND finished_at < $1 AND (f.dependents = 0 \
+        OR NOT EXISTS (SELECT 1 FROM \(qualifier)task_deps AS d JOIN \(tasks) AS c ON c.id = d.child_id \
+        WHERE d.parent_id = f.id AND c.state NOT IN \(Self.terminal))) LIMIT $2 FOR UPDATE SKIP LOCKED)
             RETURNING 1
         ), k AS (
             DELETE FROM \(idempotencyTable) \

@@ -56,25 +56,27 @@ extension PostgresTaskStore {
         let logger = self.logger
         let (completed, failed) = try await call("acknowledging \(p.acks.count) task(s)") {
             [hotClient] () -> ([AckReport], [AckReport]) in
-            if failing.isEmpty, let completionBindings {
-                let rows =
-                    reporting
-                    ? try await hotClient.rows(CompleteReportingStatement(bindings: completionBindings))
-                    : try await hotClient.rows(CompleteStatement(bindings: completionBindings))
-                return (try Self.completionReports(rows, reporting: reporting), [])
-            }
-            return try await hotClient.withTransaction(logger: logger) { connection -> ([AckReport], [AckReport]) in
-                var completed: [AckReport] = []
-                if let completionBindings {
+            try await Self.retryingDeadlocks {
+                if failing.isEmpty, let completionBindings {
                     let rows =
                         reporting
-                        ? try await connection.rows(CompleteReportingStatement(bindings: completionBindings), logger: logger)
-                        : try await connection.rows(CompleteStatement(bindings: completionBindings), logger: logger)
-                    completed = try Self.completionReports(rows, reporting: reporting)
+                        ? try await hotClient.rows(CompleteReportingStatement(bindings: completionBindings))
+                        : try await hotClient.rows(CompleteStatement(bindings: completionBindings))
+                    return (try Self.completionReports(rows, reporting: reporting), [])
                 }
-                let failed = try await Self.applyFailures(
-                    failing.map(\.f), policies: policies, sql: sql, schema: schema, connection: connection, logger: logger)
-                return (completed, failed)
+                return try await hotClient.withTransaction(logger: logger) { connection -> ([AckReport], [AckReport]) in
+                    var completed: [AckReport] = []
+                    if let completionBindings {
+                        let rows =
+                            reporting
+                            ? try await connection.rows(CompleteReportingStatement(bindings: completionBindings), logger: logger)
+                            : try await connection.rows(CompleteStatement(bindings: completionBindings), logger: logger)
+                        completed = try Self.completionReports(rows, reporting: reporting)
+                    }
+                    let failed = try await Self.applyFailures(
+                        failing.map(\.f), policies: policies, sql: sql, schema: schema, connection: connection, logger: logger)
+                    return (completed, failed)
+                }
             }
         }
         for (entry, report) in zip(completions, completed) { reports[entry.index] = report }

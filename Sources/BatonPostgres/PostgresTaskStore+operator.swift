@@ -32,6 +32,7 @@ extension PostgresTaskStore {
     }
 
     public func taskDelete(_ id: TaskID) async throws {
+        try await refuseIfNeeded(id)
         let query = PostgresQuery(unsafeSQL: sql.delete, binds: Self.bindings { $0.append(id.uuid) })
         let deleted = try await call("deleting task \(id)") { [client] in
             try await !client.query(query).collect().isEmpty

@@ -19,7 +19,8 @@ extension PostgresTaskStore: UniqueTaskStore {
     /// path of `taskEnqueueMany`.
     public func taskEnqueueManyOutcome(_ p: TaskEnqueueParams) async throws -> TaskEnqueueOutcome {
         guard !p.tasks.isEmpty else { return TaskEnqueueOutcome(tasks: [], duplicate: []) }
-        if p.idempotencyKey == nil && !p.tasks.contains(where: { $0.uniqueKey != nil }) {
+        let linked = p.workflow != nil || p.tasks.contains { $0.hasParents || $0.workflowID != nil }
+        if p.idempotencyKey == nil && !linked && !p.tasks.contains(where: { $0.uniqueKey != nil }) {
             let tasks = try await taskEnqueueMany(p)
             return TaskEnqueueOutcome(tasks: tasks, duplicate: Array(repeating: false, count: tasks.count))
         }
@@ -27,6 +28,7 @@ extension PostgresTaskStore: UniqueTaskStore {
         let key = p.idempotencyKey
         let hash = key == nil ? "" : try TaskEnqueueOutcome.requestFingerprint(p.tasks)
         let insert = try uniqueInsert(p.tasks)
+        let (workflow, strictUnique, tasks) = (p.workflow, p.strictUnique, p.tasks)
         let sql = self.sql
         let logger = self.logger
         let outcome = try await call("enqueueing \(p.tasks.count) task(s)") { [client] () -> TaskEnqueueOutcome in
@@ -42,7 +44,22 @@ extension PostgresTaskStore: UniqueTaskStore {
                         return try await Self.recorded(key: key, hash: hash, sql: sql, connection: connection, logger: logger)
                     }
                 }
-                let outcome = try await insert.run(on: connection, logger: logger)
+                if let workflow {
+                    try await connection.query(
+                        PostgresQuery(
+                            unsafeSQL: sql.workflowInsert,
+                            binds: Self.bindings { b in
+                                b.append(workflow.id.uuid)
+                                b.append(workflow.name)
+                            }), logger: logger)
+                }
+                var outcome = try await insert.run(on: connection, logger: logger)
+                if strictUnique, let i = outcome.duplicate.firstIndex(of: true) {
+                    throw BatonError.conflict("unique key '\(tasks[i].uniqueKey ?? "")' is held by task \(outcome.tasks[i].id)")
+                }
+                if linked {
+                    outcome = try await Self.link(tasks, outcome, sql: sql, connection: connection, logger: logger)
+                }
                 if let key {
                     let record = PostgresQuery(
                         unsafeSQL: sql.idempotencyRecord,

@@ -23,6 +23,11 @@ enum Migrations {
                 try db.execute(sql: statement)
             }
         }
+        migrator.registerMigration("v4") { db in
+            for statement in SQL.schemaV4 {
+                try db.execute(sql: statement)
+            }
+        }
         return migrator
     }()
 }

@@ -66,6 +66,9 @@ extension TaskRecord {
         let result: String? = row[15]
         let startedAt: Int64? = row[21]
         let finishedAt: Int64? = row[22]
+        let workflowID: String? = row[23]
+        let parents: Int = row[25]
+        let pass: String? = row[26]
         self.init(
             id: id,
             kind: row[2],
@@ -87,7 +90,11 @@ extension TaskRecord {
             tags: try ColumnJSON.tags(row[19]),
             createdAt: Millis.date(row[20]),
             startedAt: startedAt.map(Millis.date),
-            finishedAt: finishedAt.map(Millis.date)
+            finishedAt: finishedAt.map(Millis.date),
+            workflowID: workflowID.flatMap(TaskID.init),
+            node: row[24],
+            parentCount: parents > 0 ? parents : nil,
+            pass: pass.flatMap(ResultPassing.init(rawValue:))
         )
     }
 }

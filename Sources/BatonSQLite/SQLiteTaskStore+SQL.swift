@@ -48,7 +48,8 @@ enum SQL {
     /// The columns `TaskRecord(row:)` reads, in this order.
     static let taskColumns = """
         seq, id, kind, queue, args, priority, state, attempt, max_attempts, run_at, lease_owner, lease_token, \
-        lease_expires_at, timeout, retry, result, last_error, errors, unique_key, tags, created_at, started_at, finished_at
+        lease_expires_at, timeout, retry, result, last_error, errors, unique_key, tags, created_at, started_at, finished_at, \
+        workflow_id, node, parents, pass
         """
 
     // MARK: Enqueue
@@ -111,7 +112,7 @@ enum SQL {
 
     /// The newest task holding `unique_key`: active, or created at or after the given time.
     static let uniqueLookup = """
-        SELECT \(taskColumns) FROM tasks WHERE unique_key = ? AND (state IN \(activeStates) OR created_at >= ?) \
+        SELECT \(taskColumns) FROM tasks WHERE unique_key = ? AND (state IN \(activeStatesV4) OR created_at >= ?) \
         ORDER BY seq DESC LIMIT 1
         """
 
@@ -266,7 +267,9 @@ enum SQL {
         """
 
     static let deleteFinished = """
-        DELETE FROM tasks WHERE seq IN (SELECT seq FROM tasks WHERE \(terminalCondition) AND finished_at < ? LIMIT ?)
+        DELETE FROM tasks WHERE seq IN (SELECT seq FROM tasks WHERE \(terminalCondition) AND finished_at < ? AND (dependents = 0 \
+        OR NOT EXISTS (SELECT 1 FROM task_deps d JOIN tasks c ON c.id = d.child_id WHERE d.parent_id = tasks.id \
+        AND NOT \(terminal("c.state")))) LIMIT ?)
         """
 
     static func nextDue(queueCount: Int) -> String {

@@ -33,7 +33,28 @@ extension SQLiteTaskStore: UniqueTaskStore {
                     return try Self.recorded(ids: row[1], duplicates: row[2], db: db)
                 }
             }
-            let outcome = try Self.insert(prepared, db: db)
+            if let workflow = p.workflow {
+                try db.cachedStatement(sql: SQL.workflowInsert).execute(arguments: [
+                    workflow.id.description, workflow.name, prepared.now,
+                ])
+            }
+            var outcome = try Self.insert(prepared, db: db)
+            if p.strictUnique, let i = outcome.duplicate.firstIndex(of: true) {
+                let key = p.tasks[i].uniqueKey ?? ""
+                throw BatonError.conflict("unique key '\(key)' is held by task \(outcome.tasks[i].id)")
+            }
+            if prepared.hasParents {
+                var holders: [TaskID: TaskID] = [:]
+                for (record, stored) in zip(prepared.records, outcome.tasks) where record.id != stored.id { holders[record.id] = stored.id }
+                try Self.insertEdges(p.tasks, records: outcome.tasks, duplicate: outcome.duplicate, holders: holders, db: db)
+                // The edges set the workflow columns, and settled ones may have moved states.
+                let get = try db.cachedStatement(sql: SQL.get)
+                for i in outcome.tasks.indices where !outcome.duplicate[i] {
+                    if let row = try Row.fetchOne(get, arguments: [outcome.tasks[i].id.description]) {
+                        outcome.tasks[i] = try TaskRecord(row: row)
+                    }
+                }
+            }
             if let key {
                 try db.cachedStatement(sql: SQL.idempotencyRecord).execute(arguments: [
                     key, hash, try ColumnJSON.encode(outcome.tasks.map(\.id.description)), try ColumnJSON.encode(outcome.duplicate),
@@ -59,6 +80,8 @@ extension SQLiteTaskStore: UniqueTaskStore {
         /// Per task, the unique window in milliseconds (`nil`: while active).
         var windows: [Int64?]
         var now: Int64
+        /// Whether a task waits for parents or belongs to a workflow (edges to add).
+        var hasParents: Bool
     }
 
     static func prepare(_ tasks: [NewTask], now: Int64) throws -> PreparedEnqueue {
@@ -74,12 +97,13 @@ extension SQLiteTaskStore: UniqueTaskStore {
             } else {
                 runAt = now
             }
-            let state: TaskState = runAt > now ? .pending : .ready
+            let state: TaskState = task.hasParents ? .waiting : runAt > now ? .pending : .ready
             records.append(
                 TaskRecord(
                     id: task.id ?? TaskID.generate(at: Millis.date(now)), kind: task.kind, queue: task.queue, args: task.args,
                     priority: task.priority, state: state, attempt: 0, maxAttempts: task.maxAttempts, runAt: Millis.date(runAt),
-                    timeout: task.timeout, retry: task.retry, uniqueKey: task.uniqueKey, tags: task.tags, createdAt: Millis.date(now)))
+                    timeout: task.timeout, retry: task.retry, uniqueKey: task.uniqueKey, tags: task.tags, createdAt: Millis.date(now),
+                    workflowID: task.workflowID, node: task.node, parentCount: task.hasParents ? task.after.count : nil, pass: task.pass))
         }
         var rows: [StatementArguments] = []
         rows.reserveCapacity(records.count)
@@ -93,7 +117,8 @@ extension SQLiteTaskStore: UniqueTaskStore {
                     ] as [(any DatabaseValueConvertible)?]))
         }
         let windows = tasks.map { task in task.uniqueWindow.map { Millis.clamped(($0 * 1000).rounded(.up)) } }
-        return PreparedEnqueue(records: records, rows: rows, windows: windows, now: now)
+        let hasParents = tasks.contains { $0.hasParents || $0.workflowID != nil }
+        return PreparedEnqueue(records: records, rows: rows, windows: windows, now: now, hasParents: hasParents)
     }
 
     /// Inserts the prepared tasks inside the caller's transaction, answering each task whose

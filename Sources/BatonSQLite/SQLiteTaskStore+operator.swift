@@ -33,6 +33,9 @@ extension SQLiteTaskStore {
             let seq = try Self.lookup(id, db: db) { state in
                 state.isTerminal ? nil : .conflict("task \(id) is \(state.rawValue); only finished tasks can be deleted")
             }
+            if try Int.fetchOne(db.cachedStatement(sql: SQL.liveDependent), arguments: [id.description]) != nil {
+                throw BatonError.conflict("task \(id) has dependents that have not finished; they need its result")
+            }
             try db.cachedStatement(sql: SQL.delete).execute(arguments: [seq])
         }
     }

@@ -12,14 +12,15 @@ import Synchronization
 /// transaction, so a delayed task is claimable the moment its `run_at` passes.
 public final class SQLiteTaskStore: TaskStore {
     public let configuration: SQLiteStoreConfiguration
-    public let readySignal = ReadySignal()
+    public let readySignal: ReadySignal
     /// `configuration.clock`: every time the store writes or compares comes from it.
     let clock: StoreClock
     let pool: DatabasePool
     private let counters = Mutex(SQLiteStoreStats())
 
-    init(configuration: SQLiteStoreConfiguration, pool: DatabasePool) {
+    init(configuration: SQLiteStoreConfiguration, pool: DatabasePool, readySignal: ReadySignal) {
         self.configuration = configuration
+        self.readySignal = readySignal
         self.clock = configuration.clock
         self.pool = pool
     }
@@ -30,8 +31,9 @@ public final class SQLiteTaskStore: TaskStore {
     /// Baton) without writing to it, and `unavailable` when the file cannot be opened or created.
     public static func open(_ configuration: SQLiteStoreConfiguration) async throws -> SQLiteTaskStore {
         try Preflight.check(path: configuration.path)
-        let pool = try openPool(configuration)
-        let store = SQLiteTaskStore(configuration: configuration, pool: pool)
+        let readySignal = ReadySignal()
+        let pool = try openPool(configuration, readySignal: readySignal)
+        let store = SQLiteTaskStore(configuration: configuration, pool: pool, readySignal: readySignal)
         do {
             try await store.migrate()
         } catch {
@@ -62,14 +64,18 @@ public final class SQLiteTaskStore: TaskStore {
 
     public func now() async throws -> Date { Millis.date(Millis.now(clock)) }
 
-    private static func openPool(_ configuration: SQLiteStoreConfiguration) throws -> DatabasePool {
+    private static func openPool(_ configuration: SQLiteStoreConfiguration, readySignal: ReadySignal) throws -> DatabasePool {
         var config = Configuration()
         config.label = "baton"
         config.busyMode = .timeout(max(0, configuration.busyTimeout.seconds))
         config.foreignKeysEnabled = false
         let synchronous = configuration.synchronous == .full ? "FULL" : "NORMAL"
+        let clock = configuration.clock
         config.prepareDatabase { db in
             try db.execute(sql: "PRAGMA synchronous = \(synchronous)")
+            // The workflow triggers cascade (a cancel settles the edges of the cancelled task).
+            try db.execute(sql: "PRAGMA recursive_triggers = ON")
+            addFunctions(db, clock: clock, readySignal: readySignal)
         }
         do {
             return try DatabasePool(path: configuration.path, configuration: config)

@@ -86,7 +86,9 @@ extension TaskDependency: Codable {
                 .init(codingPath: decoder.codingPath + [key], debugDescription: "unknown field '\(key.stringValue)' in a dependency"))
         }
         let c = try decoder.container(keyedBy: CodingKeys.self)
-        self.init(parent: try c.decode(TaskID.self, forKey: .id), condition: try c.decodeIfPresent(DependencyCondition.self, forKey: .on) ?? .success)
+        self.init(
+            parent: try c.decode(TaskID.self, forKey: .id),
+            condition: try c.decodeIfPresent(DependencyCondition.self, forKey: .on) ?? .success)
     }
 
     public func encode(to encoder: any Encoder) throws {

@@ -61,6 +61,13 @@ extension StoreConformance {
         Check("listFiltersByTag", listFiltersByTag),
         Check("queueCountsCoverEveryQueueAndState", queueCountsCoverEveryQueueAndState),
         Check("waitingDispatcherClaimsADelayedTaskWhenItBecomesDue", waitingDispatcherClaimsADelayedTaskWhenItBecomesDue),
+        Check("dependentIsReleasedWhenItsLastParentSucceeds", dependentIsReleasedWhenItsLastParentSucceeds),
+        Check("retriedOrStaleAttemptsReleaseNothing", retriedOrStaleAttemptsReleaseNothing),
+        Check("policyTableDecidesEachEdge", policyTableDecidesEachEdge),
+        Check("cancelCascadesAndOperatorRetryReopensOnce", cancelCascadesAndOperatorRetryReopensOnce),
+        Check("dependentOfAFinishedParentSettlesAtOnce", dependentOfAFinishedParentSettlesAtOnce),
+        Check("concurrentLastParentsReleaseEachDependentOnce", concurrentLastParentsReleaseEachDependentOnce),
+        Check("workflowIsReadAndCancelled", workflowIsReadAndCancelled),
     ]
 
     /// The checks of unique tasks, idempotent submits, schedules and paused queues: they need a

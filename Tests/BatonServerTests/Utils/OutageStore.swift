@@ -34,6 +34,18 @@ final class OutageStore: NodeStore {
         try check()
         return try await base.taskEnqueueMany(p)
     }
+    func taskParents(_ p: TaskParentsParams) async throws -> ParentPage {
+        try check()
+        return try await base.taskParents(p)
+    }
+    func workflowGet(_ id: TaskID) async throws -> WorkflowRecord? {
+        try check()
+        return try await base.workflowGet(id)
+    }
+    func workflowCancel(_ id: TaskID) async throws -> WorkflowRecord {
+        try check()
+        return try await base.workflowCancel(id)
+    }
     func taskClaim(_ p: TaskClaimParams) async throws -> [ClaimedTask] {
         try check()
         return try await base.taskClaim(p)

@@ -1,0 +1,315 @@
+import BatonCore
+import Foundation
+import GRDB
+
+// MARK: Schema (migration v4): workflows
+
+extension SQL {
+    static let taskStatesV4 = "('waiting','pending','ready','running','succeeded','failed','cancelled')"
+
+    /// Whether a settled edge can never be satisfied (and its policy does not ignore that):
+    /// `TaskDependency.satisfied` as SQL. The PostgreSQL schema has the same expression.
+    static let edgeBlocked = """
+        parent_state IS NOT NULL AND NOT (condition = 'always' OR (condition = 'success' AND parent_state = 'succeeded') \
+        OR (condition = 'failure' AND parent_state = 'failed') OR (parent_state = 'failed' AND (ignores & 1) <> 0) \
+        OR (parent_state = 'cancelled' AND (ignores & 2) <> 0))
+        """
+
+    /// The tasks table gains the `waiting` state (a CHECK cannot be altered in SQLite: the
+    /// table is rebuilt, keeping every row's `seq`) and the workflow columns:
+    /// - `workflow_id`, `node`: the workflow and the node's name in it;
+    /// - `parents`: how many edges lead into the task; `waiting_on`: how many of them are not
+    ///   settled yet (the counter that releases it: O(1) per finished parent);
+    /// - `dependents`: how many edges lead out of it (0: its transitions fire no trigger work);
+    /// - `blocked_by`: how many settled edges into it can never be satisfied, while it is
+    ///   waiting or was cancelled by them (0 for a task cancelled by a request);
+    /// - `pass`: how the parents' results reach its arguments.
+    ///
+    /// The edges are `task_deps`; `blocked` is derived from the parent's final state, the
+    /// condition and the dependent's policy (`ignores`: 1 failed, 2 cancelled).
+    ///
+    /// Four triggers keep the counters exact inside whatever transaction changes a state
+    /// (a fenced completion, a failure, a rescue, a cancel, an operator retry):
+    /// 1. `tasks_settle`: a task with dependents finishes → its open edges record its state;
+    /// 2. `task_deps_settle`: an edge is settled → the dependent's counter drops; the last one
+    ///    releases it (`ready`, or `pending` if its run time is ahead); a blocked one cancels it
+    ///    (which fires 1 for its own dependents: the cancel cascades);
+    /// 3. `tasks_reopen`: a finished task with dependents runs again (operator retry, or a
+    ///    dependent re-opened by 4) → the edges into dependents still waiting, or cancelled by
+    ///    their dependencies, are opened again;
+    /// 4. `task_deps_reopen`: an edge is opened again → the dependent's counter rises; a
+    ///    dependent cancelled only by such edges waits again (and re-opens its own, by 3).
+    static let schemaV4 = [
+        """
+        CREATE TABLE tasks_v4 (
+            seq INTEGER PRIMARY KEY,
+            id TEXT NOT NULL UNIQUE,
+            kind TEXT NOT NULL,
+            queue TEXT NOT NULL,
+            args TEXT NOT NULL,
+            priority INTEGER NOT NULL,
+            state TEXT NOT NULL CHECK (state IN \(taskStatesV4)),
+            attempt INTEGER NOT NULL DEFAULT 0,
+            max_attempts INTEGER NOT NULL,
+            run_at INTEGER NOT NULL,
+            lease_owner TEXT,
+            lease_token TEXT,
+            lease_expires_at INTEGER,
+            timeout REAL,
+            retry TEXT,
+            result TEXT,
+            last_error TEXT,
+            errors TEXT NOT NULL DEFAULT '[]',
+            unique_key TEXT,
+            tags TEXT NOT NULL DEFAULT '[]',
+            created_at INTEGER NOT NULL,
+            started_at INTEGER,
+            finished_at INTEGER,
+            workflow_id TEXT,
+            node TEXT,
+            parents INTEGER NOT NULL DEFAULT 0,
+            pass TEXT,
+            waiting_on INTEGER NOT NULL DEFAULT 0,
+            dependents INTEGER NOT NULL DEFAULT 0,
+            blocked_by INTEGER NOT NULL DEFAULT 0
+        )
+        """,
+        """
+        INSERT INTO tasks_v4 (seq, id, kind, queue, args, priority, state, attempt, max_attempts, run_at, lease_owner, \
+        lease_token, lease_expires_at, timeout, retry, result, last_error, errors, unique_key, tags, created_at, started_at, \
+        finished_at) SELECT seq, id, kind, queue, args, priority, state, attempt, max_attempts, run_at, lease_owner, lease_token, \
+        lease_expires_at, timeout, retry, result, last_error, errors, unique_key, tags, created_at, started_at, finished_at FROM tasks
+        """,
+        "DROP TABLE tasks",
+        "ALTER TABLE tasks_v4 RENAME TO tasks",
+        "CREATE INDEX tasks_ready ON tasks (queue, priority DESC, run_at, seq) WHERE state = 'ready'",
+        "CREATE INDEX tasks_pending ON tasks (run_at) WHERE state = 'pending'",
+        "CREATE INDEX tasks_running_lease ON tasks (lease_expires_at) WHERE state = 'running'",
+        "CREATE INDEX tasks_terminal ON tasks (finished_at) WHERE \(terminalCondition)",
+        "CREATE UNIQUE INDEX tasks_unique_active ON tasks (unique_key) WHERE unique_key IS NOT NULL AND state IN \(activeStatesV4)",
+        "CREATE INDEX tasks_unique_key ON tasks (unique_key, created_at) WHERE unique_key IS NOT NULL",
+        "CREATE INDEX tasks_workflow ON tasks (workflow_id, seq) WHERE workflow_id IS NOT NULL",
+        """
+        CREATE TABLE workflows (
+            id TEXT PRIMARY KEY,
+            name TEXT,
+            cancel_requested INTEGER NOT NULL DEFAULT 0,
+            created_at INTEGER NOT NULL
+        )
+        """,
+        """
+        CREATE TABLE task_deps (
+            child_id TEXT NOT NULL,
+            position INTEGER NOT NULL,
+            parent_id TEXT NOT NULL,
+            condition TEXT NOT NULL CHECK (condition IN ('success', 'failure', 'always')),
+            ignores INTEGER NOT NULL DEFAULT 0,
+            parent_state TEXT,
+            blocked INTEGER GENERATED ALWAYS AS (\(edgeBlocked)) VIRTUAL,
+            PRIMARY KEY (child_id, position)
+        ) WITHOUT ROWID
+        """,
+        "CREATE UNIQUE INDEX task_deps_edge ON task_deps (parent_id, child_id)",
+        """
+        CREATE TRIGGER tasks_settle AFTER UPDATE OF state ON tasks
+        WHEN NEW.dependents > 0 AND \(terminal("NEW.state")) AND NOT \(terminal("OLD.state"))
+        BEGIN
+            UPDATE task_deps SET parent_state = NEW.state WHERE parent_id = NEW.id AND parent_state IS NULL;
+        END
+        """,
+        """
+        CREATE TRIGGER task_deps_settle AFTER UPDATE OF parent_state ON task_deps
+        WHEN OLD.parent_state IS NULL AND NEW.parent_state IS NOT NULL
+        BEGIN
+            UPDATE tasks SET
+                waiting_on = waiting_on - 1,
+                blocked_by = blocked_by + (CASE WHEN NEW.blocked AND (state = 'waiting' OR (state = 'cancelled' AND blocked_by > 0)) \
+        THEN 1 ELSE 0 END),
+                state = CASE WHEN state <> 'waiting' THEN state WHEN NEW.blocked THEN 'cancelled' WHEN waiting_on > 1 THEN 'waiting' \
+        WHEN run_at > baton_now() THEN 'pending' ELSE 'ready' END,
+                run_at = CASE WHEN state = 'waiting' AND NOT NEW.blocked AND waiting_on = 1 THEN max(run_at, baton_now()) ELSE run_at END,
+                finished_at = CASE WHEN state = 'waiting' AND NEW.blocked THEN baton_now() ELSE finished_at END,
+                last_error = CASE WHEN state = 'waiting' AND NEW.blocked THEN 'dependency not satisfied: parent ' || NEW.parent_id \
+        || ' ended ' || NEW.parent_state || ' (edge on ' || NEW.condition || ')' ELSE last_error END
+            WHERE id = NEW.child_id;
+            SELECT baton_ready() WHERE NOT NEW.blocked AND EXISTS (SELECT 1 FROM tasks WHERE id = NEW.child_id AND waiting_on = 0 \
+        AND state IN ('ready', 'pending'));
+        END
+        """,
+        """
+        CREATE TRIGGER tasks_reopen AFTER UPDATE OF state ON tasks
+        WHEN NEW.dependents > 0 AND \(terminal("OLD.state")) AND NOT \(terminal("NEW.state"))
+        BEGIN
+            UPDATE task_deps SET parent_state = NULL WHERE parent_id = NEW.id AND parent_state IS NOT NULL AND EXISTS (
+                SELECT 1 FROM tasks c WHERE c.id = task_deps.child_id AND (c.state = 'waiting' OR (c.state = 'cancelled' AND c.blocked_by > 0)));
+        END
+        """,
+        """
+        CREATE TRIGGER task_deps_reopen AFTER UPDATE OF parent_state ON task_deps
+        WHEN OLD.parent_state IS NOT NULL AND NEW.parent_state IS NULL
+        BEGIN
+            UPDATE tasks SET
+                waiting_on = waiting_on + 1,
+                blocked_by = blocked_by - (CASE WHEN OLD.blocked AND blocked_by > 0 THEN 1 ELSE 0 END),
+                state = CASE WHEN state = 'cancelled' AND OLD.blocked AND blocked_by = 1 THEN 'waiting' ELSE state END,
+                finished_at = CASE WHEN state = 'cancelled' AND OLD.blocked AND blocked_by = 1 THEN NULL ELSE finished_at END,
+                last_error = CASE WHEN state = 'cancelled' AND OLD.blocked AND blocked_by = 1 THEN NULL ELSE last_error END
+            WHERE id = NEW.child_id;
+        END
+        """,
+        // A deleted task takes its incoming edges with it.
+        """
+        CREATE TRIGGER tasks_delete_edges AFTER DELETE ON tasks WHEN OLD.parents > 0
+        BEGIN
+            DELETE FROM task_deps WHERE child_id = OLD.id;
+        END
+        """,
+    ]
+
+    /// The active states once `waiting` exists: a waiting task holds its unique key too.
+    static let activeStatesV4 = "('waiting','pending','ready','running')"
+
+    static func terminal(_ column: String) -> String {
+        "(\(column) = 'succeeded' OR \(column) = 'failed' OR \(column) = 'cancelled')"
+    }
+
+    // MARK: Statements
+
+    /// The workflow columns of a task with parents or in a workflow, set after its insert
+    /// (the insert itself stays the plain tasks' statement). Arguments: workflow_id, node,
+    /// parents, waiting_on, pass, id.
+    static let setDependencies = "UPDATE tasks SET workflow_id = ?, node = ?, parents = ?, waiting_on = ?, pass = ? WHERE id = ?"
+    static let parentLock = "UPDATE tasks SET dependents = dependents + 1 WHERE id = ? RETURNING state"
+    static let edgeInsert = "INSERT INTO task_deps (child_id, position, parent_id, condition, ignores) VALUES (?, ?, ?, ?, ?)"
+    /// Settles an edge whose parent had already finished when the edge was added.
+    static let edgeSettle = "UPDATE task_deps SET parent_state = ? WHERE child_id = ? AND position = ?"
+
+    static let workflowInsert = "INSERT INTO workflows (id, name, cancel_requested, created_at) VALUES (?, ?, 0, ?)"
+    static let workflowGet = "SELECT name, cancel_requested, created_at FROM workflows WHERE id = ?"
+    static let workflowNodes = """
+        SELECT coalesce(node, id), id, kind, state, blocked_by, result, last_error FROM tasks WHERE workflow_id = ? ORDER BY seq
+        """
+    static let workflowCancelRequest = "UPDATE workflows SET cancel_requested = 1 WHERE id = ?"
+    static let workflowLiveNodes = "SELECT id FROM tasks WHERE workflow_id = ? AND state IN \(activeStatesV4) ORDER BY seq"
+    static let cancelLive = """
+        UPDATE tasks SET state = 'cancelled', finished_at = ?, lease_expires_at = NULL WHERE id = ? AND state IN \(activeStatesV4)
+        """
+
+    static let parents = """
+        SELECT d.position, coalesce(p.node, d.parent_id), d.parent_id, coalesce(p.state, d.parent_state), d.condition, p.result, \
+        p.last_error FROM task_deps d LEFT JOIN tasks p ON p.id = d.parent_id WHERE d.child_id = ? AND d.position > ? \
+        ORDER BY d.position LIMIT ?
+        """
+
+    /// Whether a task still has a dependent that has not finished (its result is still needed).
+    static let liveDependent = """
+        SELECT 1 FROM task_deps d JOIN tasks c ON c.id = d.child_id WHERE d.parent_id = ? AND NOT \(terminal("c.state")) LIMIT 1
+        """
+}
+
+extension SQLiteTaskStore {
+    /// The SQL functions the workflow triggers call: the store's clock, and a wake-up for the
+    /// claimers when a trigger released a task (inside the transaction, as an enqueue does).
+    static func addFunctions(_ db: Database, clock: StoreClock, readySignal: ReadySignal) {
+        db.add(function: DatabaseFunction("baton_now", argumentCount: 0, pure: false) { _ in Millis.now(clock) })
+        db.add(
+            function: DatabaseFunction("baton_ready", argumentCount: 0, pure: false) { _ in
+                readySignal.notify()
+                return nil
+            })
+    }
+
+    /// Adds the edges of the tasks just inserted that have parents, inside the enqueue's
+    /// transaction. A parent named by the batch and answered by a unique-key holder is that
+    /// holder. Throws `invalidArgument` for a parent that does not exist.
+    static func insertEdges(
+        _ tasks: [NewTask], records: [TaskRecord], duplicate: [Bool], holders: [TaskID: TaskID], db: Database
+    ) throws {
+        let setDeps = try db.cachedStatement(sql: SQL.setDependencies)
+        let lock = try db.cachedStatement(sql: SQL.parentLock)
+        let insert = try db.cachedStatement(sql: SQL.edgeInsert)
+        let settle = try db.cachedStatement(sql: SQL.edgeSettle)
+        for (i, (task, record)) in zip(tasks, records).enumerated() where task.hasParents || task.workflowID != nil {
+            if duplicate[i] { continue }  // a unique-key holder answered for it
+            let child = record.id.description
+            try setDeps.execute(arguments: [
+                task.workflowID?.description, task.node, task.after.count, task.after.count, task.pass?.rawValue, child,
+            ])
+            for (position, edge) in task.after.enumerated() {
+                let parent = (holders[edge.parent] ?? edge.parent).description
+                guard let stateText = try String.fetchOne(lock, arguments: [parent]) else {
+                    throw BatonError.invalidArgument("parent task \(edge.parent) does not exist")
+                }
+                do {
+                    try insert.execute(arguments: [child, position, parent, edge.condition.rawValue, (task.policy ?? .cancel).ignoreBits])
+                } catch let error as DatabaseError where error.extendedResultCode == .SQLITE_CONSTRAINT_UNIQUE {
+                    throw BatonError.invalidArgument("task \(record.id) names parent \(edge.parent) twice")
+                }
+                if let state = TaskState(rawValue: stateText), state.isTerminal {
+                    try settle.execute(arguments: [stateText, child, position])
+                }
+            }
+        }
+    }
+
+    public func taskParents(_ p: TaskParentsParams) async throws -> ParentPage {
+        try p.validate()
+        return try await read("reading the parents of task \(p.id)") { db in
+            let rows = try Row.fetchAll(db.cachedStatement(sql: SQL.parents), arguments: [p.id.description, p.cursor ?? -1, p.limit + 1])
+            if rows.isEmpty, try Int.fetchOne(db.cachedStatement(sql: SQL.exists), arguments: [p.id.description]) == nil {
+                throw BatonError.taskNotFound(p.id)
+            }
+            var parents: [ParentResult] = []
+            for row in rows.prefix(p.limit) {
+                let idText: String = row[2]
+                let stateText: String? = row[3]
+                let result: String? = row[5]
+                guard let id = TaskID(idText), let condition = DependencyCondition(rawValue: row[4]) else {
+                    throw BatonError(.internal, "task \(p.id) has a malformed edge")
+                }
+                parents.append(
+                    ParentResult(
+                        name: row[1], id: id, state: stateText.flatMap(TaskState.init(rawValue:)) ?? .waiting, condition: condition,
+                        result: result.map { RawJSON(trusted: $0) }, lastError: row[6]))
+            }
+            let next: String? = rows.count > p.limit ? String(rows[p.limit - 1][0] as Int64) : nil
+            return ParentPage(parents: parents, nextCursor: next)
+        }
+    }
+
+    public func workflowGet(_ id: TaskID) async throws -> WorkflowRecord? {
+        try await read("reading workflow \(id)") { db in try Self.workflow(id, db: db) }
+    }
+
+    public func workflowCancel(_ id: TaskID) async throws -> WorkflowRecord {
+        try await write("cancelling workflow \(id)") { db in
+            try db.cachedStatement(sql: SQL.workflowCancelRequest).execute(arguments: [id.description])
+            guard db.changesCount > 0 else { throw BatonError(.notFound, "workflow \(id) not found") }
+            let now = Millis.now(self.clock)
+            // One at a time: each cancel's triggers settle its dependents before the next.
+            let live = try String.fetchAll(db.cachedStatement(sql: SQL.workflowLiveNodes), arguments: [id.description])
+            let cancel = try db.cachedStatement(sql: SQL.cancelLive)
+            for node in live { try cancel.execute(arguments: [now, node]) }
+            guard let record = try Self.workflow(id, db: db) else { throw BatonError(.notFound, "workflow \(id) not found") }
+            return record
+        }
+    }
+
+    static func workflow(_ id: TaskID, db: Database) throws -> WorkflowRecord? {
+        guard let head = try Row.fetchOne(db.cachedStatement(sql: SQL.workflowGet), arguments: [id.description]) else { return nil }
+        let nodes = try Row.fetchAll(db.cachedStatement(sql: SQL.workflowNodes), arguments: [id.description]).map { row in
+            let idText: String = row[1]
+            let stateText: String = row[3]
+            let blocked: Int = row[4]
+            let result: String? = row[5]
+            guard let taskID = TaskID(idText), let state = TaskState(rawValue: stateText) else {
+                throw BatonError(.internal, "workflow \(id) has a malformed node")
+            }
+            return WorkflowNode(
+                name: row[0], id: taskID, kind: row[2], state: state, skipped: state == .cancelled && blocked > 0,
+                result: result.map { RawJSON(trusted: $0) }, lastError: row[6])
+        }
+        let cancelRequested: Int = head[1]
+        return WorkflowRecord(id: id, name: head[0], cancelRequested: cancelRequested != 0, createdAt: Millis.date(head[2]), nodes: nodes)
+    }
+}

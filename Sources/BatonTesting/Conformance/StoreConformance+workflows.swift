@@ -1,0 +1,280 @@
+import BatonCore
+import Foundation
+import Testing
+
+/// Workflow dependencies on every store: the `waiting` state, the edge conditions and
+/// policies, the exactly-once release, cascades and operator retry (docs/workflows.md).
+extension StoreConformance {
+    /// A dependent waits until every parent has settled, is released exactly then, and reads
+    /// its parents' results by name in the order it listed them.
+    public static func dependentIsReleasedWhenItsLastParentSucceeds(_ factory: any StoreFactory) async throws {
+        try await factory.withStore { store in
+            let (a, b, c) = (TaskID.generate(), TaskID.generate(), TaskID.generate())
+            let stored = try await store.enqueue(
+                NewTask(kind: "p", id: a), NewTask(kind: "p", id: b),
+                NewTask(kind: "child", args: RawJSON(trusted: "[9]"), id: c, after: [.init(parent: b), .init(parent: a)], pass: .prepend))
+            #expect(stored[2].state == .waiting && stored[2].parentCount == 2 && stored[2].pass == .prepend)
+            let parents = try await store.claim(max: 10)
+            #expect(Set(parents.map(\.task.id)) == [a, b], "a waiting task is never claimed")
+            let byID = Dictionary(uniqueKeysWithValues: parents.map { ($0.task.id, $0) })
+            #expect(try await store.complete(byID[a]!, result: RawJSON(trusted: #"{"a":1}"#)) == .applied(.succeeded))
+            #expect(try await store.require(c).state == .waiting)
+            #expect(try await store.claim().isEmpty)
+            let signal = store.readySignal.generation
+            #expect(try await store.complete(byID[b]!, result: RawJSON(trusted: "2")) == .applied(.succeeded))
+            #expect(try await store.require(c).state == .ready)
+            #expect(store.readySignal.generation != signal, "a release wakes the claimers")
+            let child = try #require(try await store.claim().first)
+            #expect(child.task.id == c)
+            let page = try await store.taskParents(TaskParentsParams(id: c))
+            #expect(page.parents.map(\.id) == [b, a], "in the order the dependent listed them")
+            #expect(page.parents.map { $0.result?.text } == ["2", #"{"a":1}"#])
+            #expect(page.parents.allSatisfy { $0.state == .succeeded && $0.condition == .success } && page.nextCursor == nil)
+            let first = try await store.taskParents(TaskParentsParams(id: c, limit: 1))
+            #expect(first.parents.map(\.id) == [b])
+            let second = try await store.taskParents(TaskParentsParams(id: c, cursor: first.nextCursor.flatMap { Int($0) }, limit: 1))
+            #expect(second.parents.map(\.id) == [a] && second.nextCursor == nil)
+            await expectError(.notFound) { try await store.taskParents(TaskParentsParams(id: TaskID.generate())) }
+        }
+    }
+
+    /// A failed attempt that will be retried, a stale token and a duplicate ack release nothing.
+    public static func retriedOrStaleAttemptsReleaseNothing(_ factory: any StoreFactory) async throws {
+        try await factory.withStore { store in
+            let (p, c) = (TaskID.generate(), TaskID.generate())
+            try await store.enqueue(
+                NewTask(kind: "p", maxAttempts: 2, retry: .fixed(.milliseconds(1)), id: p),
+                NewTask(kind: "c", id: c, after: [.init(parent: p)]))
+            let first = try #require(try await store.claim().first)
+            #expect(try await store.fail(first.lease) == .applied(.pending))
+            #expect(try await store.require(c).state == .waiting, "a parent backing off has not finished")
+            try await Task.sleep(for: .milliseconds(5))
+            let second = try #require(try await store.claim().first)
+            #expect(try await store.complete(first) == .staleLease)
+            #expect(try await store.require(c).state == .waiting)
+            #expect(try await store.complete(second) == .applied(.succeeded))
+            #expect(try await store.complete(second) == .staleLease)
+            #expect(try await store.require(c).state == .ready)
+            let claimed = try await store.claim()
+            #expect(claimed.map(\.task.id) == [c], "released once: claimable once")
+        }
+    }
+
+    /// Every edge condition × parent outcome × policy ends the dependent as
+    /// `TaskDependency.satisfied` says: released, or cancelled by its dependencies.
+    public static func policyTableDecidesEachEdge(_ factory: any StoreFactory) async throws {
+        try await factory.withStore { store in
+            let outcomes: [TaskState] = [.succeeded, .failed, .cancelled]
+            var parents: [TaskState: TaskID] = [:]
+            for outcome in outcomes { parents[outcome] = TaskID.generate() }
+            try await store.enqueue(outcomes.map { NewTask(kind: "p-\($0.rawValue)", maxAttempts: 1, id: parents[$0]) })
+            var cases: [(DependencyCondition, TaskState, DependencyPolicy, TaskID)] = []
+            var children: [NewTask] = []
+            for condition in DependencyCondition.allCases {
+                for outcome in outcomes {
+                    for policy in DependencyPolicy.allCases {
+                        let id = TaskID.generate()
+                        cases.append((condition, outcome, policy, id))
+                        children.append(
+                            NewTask(kind: "child", id: id, after: [.init(parent: parents[outcome]!, condition: condition)], policy: policy))
+                    }
+                }
+            }
+            try await store.enqueue(children)
+            _ = try await store.taskCancel(parents[.cancelled]!)
+            for claimed in try await store.claim(max: 10, kinds: ["p-succeeded", "p-failed"]) {
+                switch claimed.task.id {
+                case parents[.succeeded]: #expect(try await store.complete(claimed) == .applied(.succeeded))
+                default: #expect(try await store.fail(claimed.lease) == .applied(.failed))
+                }
+            }
+            for (condition, outcome, policy, id) in cases {
+                guard let satisfied = TaskDependency.satisfied(condition: condition, parentState: outcome, policy: policy) else {
+                    Issue.record("a finished parent always decides its edge")
+                    continue
+                }
+                let child = try await store.require(id)
+                #expect(
+                    child.state == (satisfied ? .ready : .cancelled),
+                    "edge on \(condition.rawValue), parent \(outcome.rawValue), policy \(policy.rawValue)")
+                if !satisfied {
+                    #expect(child.lastError?.hasPrefix("dependency not satisfied") == true && child.finishedAt != nil)
+                }
+            }
+        }
+    }
+
+    /// A parent that fails for good cancels its dependents, and the cancel cascades three
+    /// levels down; an operator retry of the parent re-opens them all exactly once, and they
+    /// run when it then succeeds.
+    public static func cancelCascadesAndOperatorRetryReopensOnce(_ factory: any StoreFactory) async throws {
+        try await factory.withStore { store in
+            let ids = (0..<4).map { _ in TaskID.generate() }
+            let other = TaskID.generate()
+            try await store.enqueue(
+                NewTask(kind: "root", maxAttempts: 1, id: ids[0]), NewTask(kind: "x", id: other),
+                NewTask(kind: "l1", id: ids[1], after: [.init(parent: ids[0])]),
+                NewTask(kind: "l2", id: ids[2], after: [.init(parent: ids[1]), .init(parent: other)]),
+                NewTask(kind: "l3", id: ids[3], after: [.init(parent: ids[2])]))
+            let root = try #require(try await store.claim(kinds: ["root"]).first)
+            #expect(try await store.fail(root.lease) == .applied(.failed))
+            for id in ids.dropFirst() {
+                let task = try await store.require(id)
+                #expect(task.state == .cancelled, "\(task.kind) is cancelled by the cascade")
+            }
+            // The other parent finishing later changes nothing for a cancelled dependent.
+            let x = try #require(try await store.claim(kinds: ["x"]).first)
+            #expect(try await store.complete(x) == .applied(.succeeded))
+            #expect(try await store.require(ids[2]).state == .cancelled)
+
+            #expect(try await store.taskRetry(ids[0]).state == .ready)
+            for id in ids.dropFirst() { #expect(try await store.require(id).state == .waiting) }
+            await expectError(.conflict) { try await store.taskRetry(ids[0]) }
+            let again = try #require(try await store.claim(kinds: ["root"]).first)
+            #expect(try await store.complete(again) == .applied(.succeeded))
+            for (level, id) in ids.dropFirst().enumerated() {
+                #expect(try await store.require(id).state == .ready)
+                let claimed = try await store.claim(max: 10)
+                #expect(claimed.map(\.task.id) == [id], "level \(level + 1) runs once, after the one above")
+                for c in claimed { #expect(try await store.complete(c) == .applied(.succeeded)) }
+            }
+        }
+    }
+
+    /// A dependent added (by id) after its parent finished is settled at once: released for a
+    /// satisfied edge, cancelled for one that can never be; an unknown parent is refused and
+    /// nothing of the batch is stored.
+    public static func dependentOfAFinishedParentSettlesAtOnce(_ factory: any StoreFactory) async throws {
+        try await factory.withStore { store in
+            let (ok, bad) = (TaskID.generate(), TaskID.generate())
+            try await store.enqueue(NewTask(kind: "ok", id: ok), NewTask(kind: "bad", maxAttempts: 1, id: bad))
+            for claimed in try await store.claim() {
+                if claimed.task.id == ok {
+                    _ = try await store.complete(claimed, result: RawJSON(trusted: "42"))
+                } else {
+                    _ = try await store.fail(claimed.lease)
+                }
+            }
+            let added = try await store.enqueue(
+                NewTask(kind: "after-ok", after: [.init(parent: ok)]), NewTask(kind: "after-bad", after: [.init(parent: bad)]),
+                NewTask(kind: "on-error", after: [.init(parent: bad, condition: .failure)]))
+            #expect(added.map(\.state) == [.ready, .cancelled, .ready])
+            #expect(try await store.taskParents(TaskParentsParams(id: added[0].id)).parents.first?.result?.text == "42")
+            let before = try await store.all().count
+            await expectError(.invalidArgument) {
+                try await store.enqueue(NewTask(kind: "a"), NewTask(kind: "orphan", after: [.init(parent: TaskID.generate())]))
+            }
+            #expect(try await store.all().count == before, "nothing of a refused batch is stored")
+            // A finished parent whose dependent still waits is neither deleted nor cleaned.
+            let waiting = try await store.enqueue(NewTask(kind: "w", after: [.init(parent: ok), .init(parent: added[0].id)]))
+            #expect(waiting[0].state == .waiting)
+            await expectError(.conflict) { try await store.taskDelete(ok) }
+            let cleaned = try await store.taskDeleteFinished(TaskDeleteFinishedParams(finishedBefore: Date().addingTimeInterval(3600)))
+            #expect(try await store.taskGet(ok) != nil, "retention keeps a parent whose result is still needed")
+            #expect(cleaned >= 1, "other finished tasks are cleaned")
+        }
+    }
+
+    /// The last parents of 1,000 dependents complete from two stores at once, in interleaved
+    /// batches: every dependent is released exactly once (claimable once); repeated acks are
+    /// stale and release nothing.
+    public static func concurrentLastParentsReleaseEachDependentOnce(_ factory: any StoreFactory) async throws {
+        try await factory.withStore { store in
+            let second = try await factory.makeSecondStore(sharing: store)
+            let rounds = 1000
+            var tasks: [NewTask] = []
+            var pairs: [(TaskID, TaskID)] = []
+            for _ in 0..<rounds {
+                let (a, b) = (TaskID.generate(), TaskID.generate())
+                pairs.append((a, b))
+                tasks.append(NewTask(kind: "parent", id: a))
+                tasks.append(NewTask(kind: "parent", id: b))
+                tasks.append(NewTask(kind: "child", after: [.init(parent: a), .init(parent: b)]))
+            }
+            for chunk in stride(from: 0, to: tasks.count, by: 600) {
+                try await store.enqueue(Array(tasks[chunk..<min(chunk + 600, tasks.count)]))
+            }
+            var leases: [TaskID: LeaseRef] = [:]
+            while leases.count < 2 * rounds {
+                let claimed = try await store.claim(max: 1000, kinds: ["parent"])
+                try #require(!claimed.isEmpty)
+                for c in claimed { leases[c.task.id] = c.lease }
+            }
+            let left = pairs.map { leases[$0.0]! }
+            let right = pairs.map { leases[$0.1]! }
+            func ackAll(_ s: any TaskStore, _ ls: [LeaseRef], reversed: Bool) async throws -> Int {
+                var applied = 0
+                let batches = stride(from: 0, to: ls.count, by: 10).map { Array(ls[$0..<min($0 + 10, ls.count)]) }
+                for batch in reversed ? batches.reversed() : batches {
+                    let outcomes = try await s.taskAckMany(
+                        TaskAckParams(acks: batch.map { .complete(TaskCompletion(lease: $0, result: RawJSON(trusted: "1"))) }))
+                    applied += outcomes.filter { $0 == .applied(.succeeded) }.count
+                }
+                return applied
+            }
+            async let one = ackAll(store, left, reversed: false)
+            async let two = ackAll(second, right, reversed: true)
+            let (appliedOne, appliedTwo) = try await (one, two)
+            #expect(appliedOne == rounds && appliedTwo == rounds)
+            // Repeated acks from either side are stale.
+            #expect(try await ackAll(second, left, reversed: false) == 0)
+            var children = Set<TaskID>()
+            var claims = 0
+            while true {
+                let claimed = try await store.claim(max: 1000, kinds: ["child"])
+                if claimed.isEmpty { break }
+                claims += claimed.count
+                for c in claimed { children.insert(c.task.id) }
+            }
+            #expect(claims == rounds && children.count == rounds, "each dependent released exactly once")
+            await factory.dispose(second)
+        }
+    }
+
+    /// A workflow's record lists its nodes by name with their states; a cancel stops every
+    /// live node (a running one learns of it at its heartbeat) and the workflow ends cancelled.
+    public static func workflowIsReadAndCancelled(_ factory: any StoreFactory) async throws {
+        try await factory.withStore { store in
+            let workflow = NewWorkflow(id: TaskID.generate(), name: "nightly")
+            let (a, b, c) = (TaskID.generate(), TaskID.generate(), TaskID.generate())
+            _ = try await store.taskEnqueueMany(
+                TaskEnqueueParams(
+                    tasks: [
+                        NewTask(kind: "extract", id: a, workflowID: workflow.id, node: "extract"),
+                        NewTask(kind: "load", id: b, after: [.init(parent: a)], workflowID: workflow.id, node: "load"),
+                        NewTask(
+                            kind: "notify", id: c, after: [.init(parent: b, condition: .failure)], workflowID: workflow.id, node: "notify"),
+                    ], workflow: workflow))
+            var record = try #require(try await store.workflowGet(workflow.id))
+            #expect(record.name == "nightly" && record.state == .running && !record.cancelRequested)
+            #expect(record.nodes.map(\.name) == ["extract", "load", "notify"])
+            #expect(record.nodes.map(\.state) == [.ready, .waiting, .waiting])
+            let loadRecord = try await store.require(b)
+            #expect(loadRecord.workflowID == workflow.id && loadRecord.node == "load")
+            let running = try #require(try await store.claim().first)
+            _ = try await store.complete(running, result: RawJSON(trusted: "1"))
+            let load = try #require(try await store.claim().first)
+            record = try await store.workflowCancel(workflow.id)
+            #expect(record.state == .cancelled && record.cancelRequested)
+            #expect(record.nodes.map(\.state) == [.succeeded, .cancelled, .cancelled])
+            #expect(try await store.heartbeat(load.lease) == .cancelled)
+            #expect(try await store.workflowGet(TaskID.generate()) == nil)
+            await expectError(.notFound) { try await store.workflowCancel(TaskID.generate()) }
+
+            // Succeeded: an error callback that was not needed is skipped, not a failure.
+            let done = NewWorkflow(id: TaskID.generate())
+            let (x, y) = (TaskID.generate(), TaskID.generate())
+            _ = try await store.taskEnqueueMany(
+                TaskEnqueueParams(
+                    tasks: [
+                        NewTask(kind: "x", id: x, workflowID: done.id, node: "x"),
+                        NewTask(kind: "y", id: y, after: [.init(parent: x, condition: .failure)], workflowID: done.id, node: "on-error"),
+                    ], workflow: done))
+            let xc = try #require(try await store.claim(kinds: ["x"]).first)
+            _ = try await store.complete(xc)
+            let finished = try #require(try await store.workflowGet(done.id))
+            #expect(finished.nodes.map(\.skipped) == [false, true])
+            #expect(finished.state == .succeeded)
+        }
+    }
+}

@@ -1,0 +1,42 @@
+import BatonCore
+import BatonTesting
+import Testing
+
+/// The workflow checks of the conformance kit (`StoreConformance+workflows`), on every backend.
+@Suite("TaskStore conformance: workflows")
+struct WorkflowConformanceTests {
+    @Test(arguments: storeFactories)
+    func dependentIsReleasedWhenItsLastParentSucceeds(_ factory: any StoreFactory) async throws {
+        try await StoreConformance.dependentIsReleasedWhenItsLastParentSucceeds(factory)
+    }
+
+    @Test(arguments: storeFactories)
+    func retriedOrStaleAttemptsReleaseNothing(_ factory: any StoreFactory) async throws {
+        try await StoreConformance.retriedOrStaleAttemptsReleaseNothing(factory)
+    }
+
+    @Test(arguments: storeFactories)
+    func policyTableDecidesEachEdge(_ factory: any StoreFactory) async throws {
+        try await StoreConformance.policyTableDecidesEachEdge(factory)
+    }
+
+    @Test(arguments: storeFactories)
+    func cancelCascadesAndOperatorRetryReopensOnce(_ factory: any StoreFactory) async throws {
+        try await StoreConformance.cancelCascadesAndOperatorRetryReopensOnce(factory)
+    }
+
+    @Test(arguments: storeFactories)
+    func dependentOfAFinishedParentSettlesAtOnce(_ factory: any StoreFactory) async throws {
+        try await StoreConformance.dependentOfAFinishedParentSettlesAtOnce(factory)
+    }
+
+    @Test(arguments: storeFactories)
+    func concurrentLastParentsReleaseEachDependentOnce(_ factory: any StoreFactory) async throws {
+        try await StoreConformance.concurrentLastParentsReleaseEachDependentOnce(factory)
+    }
+
+    @Test(arguments: storeFactories)
+    func workflowIsReadAndCancelled(_ factory: any StoreFactory) async throws {
+        try await StoreConformance.workflowIsReadAndCancelled(factory)
+    }
+}
