@@ -26,7 +26,7 @@ extension PostgresTaskStore: UniqueTaskStore {
         }
         for task in p.tasks { try task.validate() }
         let key = p.idempotencyKey
-        let hash = key == nil ? "" : try TaskEnqueueOutcome.requestFingerprint(p.tasks)
+        let hash = key == nil ? "" : try p.fingerprint()
         let insert = try uniqueInsert(p.tasks)
         let (workflow, strictUnique, tasks) = (p.workflow, p.strictUnique, p.tasks)
         let sql = self.sql

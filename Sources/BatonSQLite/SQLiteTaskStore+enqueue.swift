@@ -21,7 +21,7 @@ extension SQLiteTaskStore: UniqueTaskStore {
         for task in p.tasks { try task.validate() }
         let prepared = try Self.prepare(p.tasks, now: Millis.now(self.clock))
         let key = p.idempotencyKey
-        let hash = key == nil ? "" : try TaskEnqueueOutcome.requestFingerprint(p.tasks)
+        let hash = key == nil ? "" : try p.fingerprint()
         let outcome = try await write("enqueueing \(prepared.records.count) task(s)") { db in
             if let key {
                 let since = prepared.now - Self.idempotencyKeyLifetime

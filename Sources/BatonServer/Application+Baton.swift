@@ -48,6 +48,7 @@ func routeTable<Context: RequestContext>(
     let ops = NodeAPI(node: node, limits: live.limits)
     var routes: [Route<Context>] = SystemRoutes<Context>(ops: ops).routes
     routes += TaskRoutes<Context>(ops: ops, reader: reader).routes
+    routes += WorkflowRoutes<Context>(ops: ops, reader: reader).routes
     routes += WorkerRoutes<Context>(ops: ops, reader: reader).routes
     routes += WorkerRegistryRoutes<Context>(ops: ops, reader: reader).routes
     routes += ScheduleRoutes<Context>(ops: ops, reader: reader).routes

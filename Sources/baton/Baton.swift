@@ -14,7 +14,8 @@ struct Baton: AsyncParsableCommand {
             """,
         version: BatonVersion.current,
         subcommands: [
-            Standalone.self, Serve.self, Worker.self, Submit.self, Status.self, List.self, Cancel.self, Retry.self, ScheduleCommand.self,
+            Standalone.self, Serve.self, Worker.self, Submit.self, Status.self, List.self, Cancel.self, Retry.self, WorkflowCommand.self,
+            ScheduleCommand.self,
             QueueCommand.self, Bench.self, Migrate.self,
         ],
         defaultSubcommand: Standalone.self

@@ -8,6 +8,7 @@ import Testing
         "pending>ready", "ready>running", "pending>running", "running>succeeded", "running>pending", "running>failed", "running>ready",
         "pending>cancelled", "ready>cancelled", "running>cancelled",
         "succeeded>ready", "failed>ready", "cancelled>ready",
+        "waiting>ready", "waiting>pending", "waiting>cancelled",
     ]
 
     @Test(arguments: TaskState.allCases)
@@ -23,7 +24,7 @@ import Testing
         for transition in TaskLifecycle.Transition.allCases where transition.fenced {
             #expect(transition.from == [.running])
         }
-        #expect(TaskLifecycle.sqlStates(TaskLifecycle.Transition.cancel.from) == "('pending', 'ready', 'running')")
+        #expect(TaskLifecycle.sqlStates(TaskLifecycle.Transition.cancel.from) == "('waiting', 'pending', 'ready', 'running')")
         #expect(TaskLifecycle.sqlStates(TaskLifecycle.Transition.operatorRetry.from) == "('succeeded', 'failed', 'cancelled')")
     }
 

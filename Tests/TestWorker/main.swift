@@ -5,7 +5,10 @@
 //
 // Serves kind `record`: appends "<task id> <attempt>\n" to FILE with one write(2) on an
 // O_APPEND descriptor (atomic for short lines, also across processes), then succeeds with
-// `null`. Args `{"ms": N}` make the handler sleep N milliseconds before recording. Built from
+// `null` (or with `i` when the args give `{"i": N}`). Args `{"ms": N}` make the handler sleep N
+// milliseconds before recording. Kind `gather` (a chord body with `pass: prepend`) appends
+// "<task id> <attempt> gather <parents> <in-order>" where <in-order> says whether its arguments
+// are the integers 0, 1, … in order (its parents' results) and its `ctx.parents` agree. Built from
 // the same parts as `baton worker`: HTTPTaskSource (with failover over every --server),
 // WorkerRuntime, and a ServiceGroup that drains on SIGTERM.
 
@@ -83,6 +86,7 @@ final class RecordFile: Sendable {
 
 struct RecordArgs: Decodable, Sendable {
     var ms: Int?
+    var i: Int?
 }
 
 let options = parse(Array(CommandLine.arguments.dropFirst()))
@@ -94,11 +98,16 @@ let registry = HandlerRegistry()
 registry.register("record") { (args: RecordArgs, context: TaskContext) -> RawJSON in
     if let ms = args.ms, ms > 0 { try await Task.sleep(for: .milliseconds(ms)) }
     try file.append("\(context.taskID) \(context.attempt)\n")
-    return .null
+    return args.i.map { RawJSON(.int(Int64($0))) } ?? .null
+}
+registry.register("gather") { (args: [Int], context: TaskContext) -> RawJSON in
+    let inOrder = args == Array(0..<args.count) && context.parents.map { $0.result?.text } == args.map { "\($0)" }
+    try file.append("\(context.taskID) \(context.attempt) gather \(context.parents.count) \(inOrder)\n")
+    return RawJSON(.int(Int64(args.count)))
 }
 
 let config = WorkerConfiguration(
-    id: options.id, queues: options.queues, kinds: ["record"], concurrency: options.concurrency,
+    id: options.id, queues: options.queues, kinds: ["record", "gather"], concurrency: options.concurrency,
     lease: .seconds(options.lease), shutdownGrace: .seconds(options.grace))
 
 let source = HTTPTaskSource(servers: options.servers, logger: logger)

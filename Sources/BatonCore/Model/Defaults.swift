@@ -33,6 +33,11 @@ public enum Limits {
     /// Parents of one task (a chord body has one per header member).
     public static let maxParents = 100_000
     public static let maxNodeNameLength = 200
+    /// Nodes of one workflow submission (``WorkflowSpec``, ``Machinery``).
+    public static let maxWorkflowNodes = 100_000
+    /// Edges of one workflow submission: a chain of two 50,000-member groups would otherwise
+    /// ask for 2.5 billion edges from a body of a few hundred kilobytes.
+    public static let maxWorkflowEdges = 1_000_000
     public static let defaultMaxJSONDepth = 64
     public static let defaultMaxArgsBytes = 1 << 20
     public static let priorityRange = 1...10

@@ -174,4 +174,25 @@ extension NewTask: Codable {
             pass: try c.decodeIfPresent(ResultPassing.self, forKey: .pass)
         )
     }
+
+    /// The submitted fields; `after` only when the task has parents.
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(kind, forKey: .kind)
+        try c.encode(args, forKey: .args)
+        try c.encode(queue, forKey: .queue)
+        try c.encode(priority, forKey: .priority)
+        try c.encodeIfPresent(runAt, forKey: .runAt)
+        try c.encodeIfPresent(delay, forKey: .delay)
+        try c.encode(maxAttempts, forKey: .maxAttempts)
+        try c.encodeIfPresent(timeout, forKey: .timeout)
+        try c.encodeIfPresent(retry, forKey: .retry)
+        try c.encodeIfPresent(uniqueKey, forKey: .uniqueKey)
+        try c.encodeIfPresent(uniqueWindow, forKey: .uniqueWindow)
+        try c.encode(tags, forKey: .tags)
+        try c.encodeIfPresent(id, forKey: .id)
+        if !after.isEmpty { try c.encode(after, forKey: .after) }
+        try c.encodeIfPresent(policy, forKey: .policy)
+        try c.encodeIfPresent(pass, forKey: .pass)
+    }
 }

@@ -231,7 +231,11 @@ extension TaskEnqueueOutcome {
     /// length), which a store keeps with an idempotency key to tell a retried request from a
     /// different one under the same key.
     public static func requestFingerprint(_ tasks: [NewTask]) throws -> String {
-        let data = try BatonJSON.encoder().encode(tasks)
+        fingerprint(try BatonJSON.encoder().encode(tasks))
+    }
+
+    /// The fingerprint of a request's canonical bytes.
+    public static func fingerprint(_ data: Data) -> String {
         var a: UInt64 = 0xcbf2_9ce4_8422_2325
         var b: UInt64 = 0x6c62_272e_07bb_0142
         for byte in data {

@@ -90,11 +90,23 @@ public struct TaskEnqueueParams: Sendable {
     /// Refuse (`conflict`) a task whose unique key is held instead of answering with the
     /// holder: a workflow's nodes must all be its own.
     public var strictUnique: Bool
-    public init(tasks: [NewTask], idempotencyKey: String? = nil, workflow: NewWorkflow? = nil, strictUnique: Bool = false) {
+    /// What an idempotency key is checked against when the tasks are not the request as sent
+    /// (a workflow's tasks have ids generated per request); `nil`: the tasks' fingerprint.
+    public var requestFingerprint: String?
+    public init(
+        tasks: [NewTask], idempotencyKey: String? = nil, workflow: NewWorkflow? = nil, strictUnique: Bool = false,
+        requestFingerprint: String? = nil
+    ) {
         self.tasks = tasks
         self.idempotencyKey = idempotencyKey
         self.workflow = workflow
         self.strictUnique = strictUnique
+        self.requestFingerprint = requestFingerprint
+    }
+
+    /// The fingerprint an idempotency key is recorded with.
+    public func fingerprint() throws -> String {
+        try requestFingerprint ?? TaskEnqueueOutcome.requestFingerprint(tasks)
     }
 }
 

@@ -53,12 +53,13 @@ package enum ClaimResponseWireDecoder {
     package enum Field: Int, CaseIterable {
         case args, attempt, createdAt, errors, finishedAt, id, kind, lastError, leaseExpiresAt, leaseOwner, leaseToken
         case maxAttempts, priority, queue, result, retry, runAt, startedAt, state, tags, timeout, uniqueKey
+        case node, parents, pass, workflowID
 
         /// The keys' bytes, in `rawValue` order.
         package static let names: [[UInt8]] = [
             "args", "attempt", "created_at", "errors", "finished_at", "id", "kind", "last_error", "lease_expires_at", "lease_owner",
             "lease_token", "max_attempts", "priority", "queue", "result", "retry", "run_at", "started_at", "state", "tags", "timeout",
-            "unique_key",
+            "unique_key", "node", "parents", "pass", "workflow_id",
         ].map { Array($0.utf8) }
 
         package init?(_ key: UnsafeRawBufferPointer) {
@@ -95,6 +96,10 @@ package enum ClaimResponseWireDecoder {
             case "tags": self = .tags
             case "timeout": self = .timeout
             case "unique_key": self = .uniqueKey
+            case "node": self = .node
+            case "parents": self = .parents
+            case "pass": self = .pass
+            case "workflow_id": self = .workflowID
             default: return nil
             }
         }
@@ -125,6 +130,10 @@ package enum ClaimResponseWireDecoder {
         var tags: [String]?
         var timeout: Double?
         var uniqueKey: String?
+        var node: String?
+        var parents: Int?
+        var pass: ResultPassing?
+        var workflowID: TaskID?
         if !s.consume(UInt8(ascii: "}")) {
             repeat {
                 guard let (span, escaped, _) = s.stringSpan() else { return nil }
@@ -150,7 +159,8 @@ package enum ClaimResponseWireDecoder {
                     case .args:
                         args = .null
                         continue
-                    case .finishedAt, .lastError, .leaseExpiresAt, .leaseOwner, .result, .retry, .startedAt, .timeout, .uniqueKey:
+                    case .finishedAt, .lastError, .leaseExpiresAt, .leaseOwner, .result, .retry, .startedAt, .timeout, .uniqueKey,
+                        .node, .parents, .pass, .workflowID:
                         continue
                     default: return nil
                     }
@@ -222,6 +232,18 @@ package enum ClaimResponseWireDecoder {
                 case .retry:
                     guard let v = s.retryPolicy(refusingUnknownKeys: false, depth: 3) else { return nil }
                     retry = v
+                case .node:
+                    guard let v = s.string() else { return nil }
+                    node = v
+                case .parents:
+                    guard let v = s.int() else { return nil }
+                    parents = v
+                case .pass:
+                    guard let v = s.string(), let parsed = ResultPassing(rawValue: v) else { return nil }
+                    pass = parsed
+                case .workflowID:
+                    guard let v = s.string(), let parsed = TaskID(v) else { return nil }
+                    workflowID = parsed
                 }
             } while s.consume(UInt8(ascii: ","))
             guard s.consume(UInt8(ascii: "}")) else { return nil }
@@ -233,7 +255,8 @@ package enum ClaimResponseWireDecoder {
             id: id, kind: kind, queue: queue, args: args, priority: priority, state: state, attempt: attempt,
             maxAttempts: maxAttempts, runAt: runAt, leaseOwner: leaseOwner, leaseExpiresAt: leaseExpiresAt, timeout: timeout,
             retry: retry, result: result, lastError: lastError, errors: errors, uniqueKey: uniqueKey, tags: tags,
-            createdAt: createdAt, startedAt: startedAt, finishedAt: finishedAt)
+            createdAt: createdAt, startedAt: startedAt, finishedAt: finishedAt, workflowID: workflowID, node: node, parentCount: parents,
+            pass: pass)
         return ClaimedTask(task: task, leaseToken: leaseToken)
     }
 

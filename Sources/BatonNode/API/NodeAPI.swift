@@ -92,13 +92,7 @@ public struct NodeAPI: Sendable {
 
     /// Long-polls until the task is terminal or the timeout (seconds) passes; answers the task as it is then.
     public func wait(_ id: TaskID, timeout seconds: Double?) async throws -> TaskRecord {
-        var timeout = min(Self.defaultWait, configuration.maxWait)
-        if let seconds {
-            guard seconds.isFinite, seconds >= 0 else {
-                throw BatonError.invalidArgument("timeout must be a non-negative number of seconds, got \(seconds)")
-            }
-            timeout = min(.milliseconds(Int64(min(seconds, 1e9) * 1000)), configuration.maxWait)
-        }
+        let timeout = try waitTimeout(seconds)
         let deadline = ContinuousClock.now.advanced(by: timeout)
         let node = self.node
         return try await node.waiters.withSignal(for: id) { signal in

@@ -40,6 +40,10 @@ public struct LocalTaskSource: TaskSource {
         _ = try await dispatcher.store.taskReleaseMany(TaskReleaseParams(leases: leases))
     }
 
+    public func parents(of id: TaskID, cursor: Int?, limit: Int) async throws -> ParentPage {
+        try await dispatcher.store.taskParents(TaskParentsParams(id: id, cursor: cursor, limit: limit))
+    }
+
     public func flush() async {
         await completer.flush()
     }

@@ -55,6 +55,19 @@ extension JSONWriter {
         }
         raw(#","max_attempts":"#)
         int(t.maxAttempts)
+        if let n = t.node {
+            raw(#","node":"#)
+            string(n)
+        }
+        if let n = t.parentCount {
+            raw(#","parents":"#)
+            int(n)
+        }
+        if let p = t.pass {
+            raw(#","pass":""#)
+            ascii(p.rawValue)
+            byte(UInt8(ascii: "\""))
+        }
         raw(#","priority":"#)
         int(t.priority)
         raw(#","queue":"#)
@@ -88,6 +101,11 @@ extension JSONWriter {
         if let key = t.uniqueKey {
             raw(#","unique_key":"#)
             string(key)
+        }
+        if let w = t.workflowID {
+            raw(#","workflow_id":""#)
+            ascii(w.description)
+            byte(UInt8(ascii: "\""))
         }
         byte(UInt8(ascii: "}"))
     }

@@ -244,6 +244,68 @@ struct APISchemas {
             info, ["worker", "queues", "kinds", "concurrency", "running", "transport", "first_seen", "last_seen"], false)
         s["WorkerList"] = object(["workers": array(ref("WorkerInfo"), nil, nil)], ["workers"], false)
 
+        // Workflows.
+        var node = newTask
+        node["id"] = nil
+        node["name"] = Self.string(1...Limits.maxNodeNameLength)
+        node["after"] = array(
+            .object([
+                "oneOf": [
+                    Self.string(1...Limits.maxNodeNameLength),
+                    request(
+                        [
+                            "name": Self.string(1...Limits.maxNodeNameLength), "id": Self.taskID,
+                            "on": Self.enumeration(DependencyCondition.allCases.map(\.rawValue)),
+                        ], [], false),
+                ]
+            ]), nil, Limits.maxParents)
+        s["WorkflowNode"] = request(node, ["name", "kind"], false)
+        let item: JSONValue = .object([
+            "description": "A task (it has `kind`, and may have `name`), or a nested `chain`, `group` or `chord`.",
+            "type": "object",
+        ])
+        s["WorkflowRequest"] = .object([
+            "description":
+                "Exactly one of `nodes`, `chain`, `group` or `chord`. See docs/workflows.md for the grammar and the names given to shorthand nodes.",
+            "allOf": [
+                request(
+                    [
+                        "name": Self.string(1...Limits.maxNodeNameLength),
+                        "policy": Self.enumeration(DependencyPolicy.allCases.map(\.rawValue)),
+                        "nodes": array(ref("WorkflowNode"), 1, Limits.maxWorkflowNodes),
+                        "chain": array(item, 1, nil), "group": array(item, 1, nil),
+                        "chord": request(["header": array(item, 1, nil), "body": item], ["header", "body"], false),
+                    ], [], false),
+                .object([
+                    "oneOf": .array(
+                        ["nodes", "chain", "group", "chord"].map { key in JSONValue.object(["required": .array([.string(key)])]) })
+                ]),
+            ],
+        ])
+        s["WorkflowTaskNode"] = object(
+            [
+                "name": Self.string(1...Limits.maxNodeNameLength), "id": Self.taskID, "kind": Self.kindName, "state": Self.state,
+                "skipped": Self.boolean, "result": Self.any, "last_error": Self.string(),
+            ], ["name", "id", "kind", "state", "skipped"], false)
+        s["Workflow"] = object(
+            [
+                "id": Self.taskID, "name": Self.string(1...Limits.maxNodeNameLength),
+                "state": Self.enumeration(WorkflowState.allCases.map(\.rawValue)), "cancel_requested": Self.boolean,
+                "created_at": Self.dateTime, "nodes": array(ref("WorkflowTaskNode"), nil, nil),
+                "counts": .object([
+                    "type": "object", "propertyNames": Self.state, "additionalProperties": Self.integer(minimum: 0),
+                ]),
+            ], ["id", "state", "cancel_requested", "created_at", "nodes", "counts"], false)
+        s["ParentResult"] = object(
+            [
+                "name": Self.string(1...Limits.maxNodeNameLength), "id": Self.taskID, "state": Self.state,
+                "on": Self.enumeration(DependencyCondition.allCases.map(\.rawValue)), "result": Self.any,
+                "last_error": Self.string(),
+            ], ["name", "id", "state", "on"], false)
+        s["ParentPage"] = object(
+            ["parents": array(ref("ParentResult"), nil, nil), "next_cursor": Self.nullable(Self.string(pattern: "^[0-9]+$"))],
+            ["parents", "next_cursor"], false)
+
         // Schedules.
         newTask["id"] = nil
         newTask["run_at"] = nil
@@ -328,7 +390,21 @@ struct APISchemas {
             "unique_key": string(1...Limits.maxUniqueKeyLength),
             "unique_window": positive,
             "tags": array(string(1...Limits.maxTagLength), maxItems: Limits.maxTags),
+            "after": array(dependency, maxItems: Limits.maxParents),
+            "policy": enumeration(DependencyPolicy.allCases.map(\.rawValue)),
+            "pass": enumeration(ResultPassing.allCases.map(\.rawValue)),
         ]
+    }
+
+    /// One edge into a task: a parent's id, or `{"id", "on"}`.
+    static var dependency: JSONValue {
+        .object([
+            "oneOf": [
+                taskID,
+                request(
+                    ["id": taskID, "on": enumeration(DependencyCondition.allCases.map(\.rawValue))], required: ["id"], additional: false),
+            ]
+        ])
     }
 
     /// The members of a task as Baton answers it (`TaskJSONWriter`).
@@ -340,6 +416,8 @@ struct APISchemas {
             "lease_owner": workerID, "lease_expires_at": dateTime, "lease_token": string(), "result": any,
             "last_error": string(), "errors": array(ref("AttemptError")), "timeout": positive, "retry": ref("RetryPolicy"),
             "unique_key": string(1...Limits.maxUniqueKeyLength), "tags": array(string(1...Limits.maxTagLength)),
+            "workflow_id": taskID, "node": string(1...Limits.maxNodeNameLength), "parents": integer(minimum: 1),
+            "pass": enumeration(ResultPassing.allCases.map(\.rawValue)),
         ]
     }
 

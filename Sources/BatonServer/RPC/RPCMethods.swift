@@ -89,7 +89,7 @@ extension NodeAPI {
     /// Every JSON-RPC method, by name. `submit:KIND` (the message form of freundallein/scheduler) is resolved by `rpcMethod(named:)`.
     var rpcMethods: [String: RPCMethod] {
         let ops = self
-        return [
+        return workflowRPCMethods.merging([
             // `idempotency_key` is the REST `Idempotency-Key` header; results carry `duplicate` as REST's do.
             "task.submit": RPCMethod(access: .producer) { p in
                 let key = try p.idempotencyKey()
@@ -182,7 +182,7 @@ extension NodeAPI {
             "worker.list": RPCMethod(access: .producer) { _ in
                 Array(JSONResponse.encode(ops.workers()).readableBytesView)
             },
-        ]
+        ]) { first, _ in first }
     }
 
     /// freundallein/scheduler's form: `submit:KIND` submits a task of that kind with the params as its args.

@@ -13,6 +13,16 @@ public struct TaskContext: Sendable {
     public let queue: String
     /// The id of the worker running the attempt.
     public let worker: String
+    /// The task's parents with their outcomes and results, in the order it listed them (empty
+    /// for a task without parents). Results travel by reference: the worker reads them from
+    /// the node (paged) when the attempt starts, not from the task's arguments.
+    public internal(set) var parents: [ParentResult] = []
+
+    /// The parent of this node name (or id, for a parent outside a workflow).
+    public func parent(_ name: String) -> ParentResult? {
+        parents.first { $0.name == name }
+    }
+
     /// The logger given at creation, without this attempt's metadata.
     let baseLogger: Logger
     let stop: StopFlag

@@ -38,15 +38,28 @@ extension WorkerRuntime {
             }
             return
         }
-        let context = TaskContext(
+        var context = TaskContext(
             taskID: task.id, kind: task.kind, attempt: task.attempt, maxAttempts: task.maxAttempts, queue: task.queue,
             worker: configuration.id, logger: self.logger, stop: stop)
+        var args = task.args
+        if task.parentCount != nil {
+            do {
+                (context.parents, args) = try await parentsAndArgs(task)
+            } catch {
+                if takeOutcome(claimed.lease) {
+                    let failure = TaskFailure(lease: claimed.lease, message: "reading the task's parents failed: \(error)")
+                    logger.warning("reading the task's parents failed", metadata: ["error": "\(error)"])
+                    source.ack(.fail(failure))
+                }
+                return
+            }
+        }
         // Bounded as the node bounds it on submit, so a task stored otherwise cannot overflow `Duration`.
         let timeout = task.timeout.map { Duration.seconds(min(max($0, 0), Limits.maxSeconds)) } ?? registration.timeout
         if debug { logger.debug("task started") }
         let started = ContinuousClock.now
 
-        let outcome = await run(registration, args: task.args, context: context, entry: entry, timeout: timeout)
+        let outcome = await run(registration, args: args, context: context, entry: entry, timeout: timeout)
         let elapsed = ContinuousClock.now - started
         func duration() -> Logger.MetadataValue { "\(String(format: "%.3f", elapsed.seconds))s" }
         /// The last attempt (none left, or not retryable) is an error saying the node moves the
@@ -166,5 +179,37 @@ extension WorkerRuntime {
         let s = duration.seconds
         if s == s.rounded() { return "\(Int(s))s" }
         return "\(String(format: "%g", s))s"
+    }
+}
+
+extension WorkerRuntime {
+    /// Reads every parent of `task` (a page at a time) and its arguments as the handler sees
+    /// them: with the parents' results in front when the task asked for `pass`.
+    func parentsAndArgs(_ task: TaskRecord) async throws -> ([ParentResult], RawJSON) {
+        var parents: [ParentResult] = []
+        var cursor: Int?
+        repeat {
+            let page = try await source.parents(of: task.id, cursor: cursor, limit: TaskParentsParams.maxLimit)
+            parents += page.parents
+            cursor = page.nextCursor.flatMap { Int($0) }
+        } while cursor != nil
+        guard let pass = task.pass else { return (parents, task.args) }
+        let results = parents.map { $0.result ?? .null }
+        var values: [RawJSON] = []
+        switch pass {
+        case .prepend:
+            values = results
+        case .prependItems:
+            for result in results {
+                guard case .array(let items) = try result.parsed() else {
+                    throw BatonError.invalidArgument("pass prepend_items needs each parent's result to be a JSON array")
+                }
+                values += items.map { RawJSON($0) }
+            }
+        }
+        guard let args = task.args.prepending(values) else {
+            throw BatonError.invalidArgument("pass \(pass.rawValue) needs the task's args to be a JSON array")
+        }
+        return (parents, args)
     }
 }

@@ -270,6 +270,23 @@ public final class HTTPTaskSource: TaskSource {
 
     /// POSTs a body already encoded as JSON (see ``post(_:_:timeout:)``).
     func post<Response: Decodable>(_ path: String, payload: [UInt8], timeout: Duration) async throws -> Response {
+        try await call(path, payload: payload, timeout: timeout)
+    }
+
+    /// GETs `path` (with its query) from the current server, failing over as a POST does.
+    func get<Response: Decodable>(_ path: String, timeout: Duration) async throws -> Response {
+        try await call(path, payload: nil, timeout: timeout)
+    }
+
+    /// A parent page of `GET /v1/tasks/{id}/parents`.
+    public func parents(of id: TaskID, cursor: Int?, limit: Int) async throws -> ParentPage {
+        var path = "/v1/tasks/\(id)/parents?limit=\(limit)"
+        if let cursor { path += "&cursor=\(cursor)" }
+        return try await get(path, timeout: .seconds(30))
+    }
+
+    /// One request (a POST of `payload`, or a GET without one), failing over between servers.
+    private func call<Response: Decodable>(_ path: String, payload: [UInt8]?, timeout: Duration) async throws -> Response {
         let start = state.withLock { $0.current }
         var lastError: (any Error)?
         for offset in 0..<servers.count {
@@ -304,13 +321,13 @@ public final class HTTPTaskSource: TaskSource {
     }
 
     /// One POST of a JSON body to server `index`: the status and the body, or the transport's error.
-    private func send(_ path: String, payload: [UInt8], to index: Int, timeout: Duration) async throws -> (HTTPResponseStatus, Data) {
+    private func send(_ path: String, payload: [UInt8]?, to index: Int, timeout: Duration) async throws -> (HTTPResponseStatus, Data) {
         var request = HTTPClientRequest(url: Self.join(servers[index], path))
-        request.method = .POST
-        request.headers.add(name: "Content-Type", value: "application/json")
+        request.method = payload == nil ? .GET : .POST
+        if payload != nil { request.headers.add(name: "Content-Type", value: "application/json") }
         request.headers.add(name: "Accept", value: "application/json")
         if let token { request.headers.add(name: "Authorization", value: "Bearer \(token)") }
-        request.body = .bytes(ByteBuffer(bytes: payload))
+        if let payload { request.body = .bytes(ByteBuffer(bytes: payload)) }
         let response = try await httpClient.execute(request, timeout: .nanoseconds(Int64(timeout.seconds * 1e9)))
         let bytes = try await response.body.collect(upTo: Self.maxResponseBytes)
         return (response.status, Data(bytes.readableBytesView))

@@ -38,6 +38,10 @@ public protocol TaskSource: Sendable {
     /// The leases of finished tasks whose acks the source holds and has not written yet: the
     /// runtime heartbeats them with its running tasks until they are written.
     var pendingLeases: [LeaseRef] { get }
+
+    /// A page of a task's parents with their results (docs/workflows.md), for a task that
+    /// waited for parents (`parentCount`): read before its handler runs.
+    func parents(of id: TaskID, cursor: Int?, limit: Int) async throws -> ParentPage
 }
 
 extension TaskSource {

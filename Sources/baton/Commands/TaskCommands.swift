@@ -143,7 +143,7 @@ struct Status: AsyncParsableCommand {
 
 struct List: AsyncParsableCommand {
     static let configuration = CommandConfiguration(abstract: "List tasks, newest first.")
-    @Option(help: "Only tasks in this state (repeatable): pending, ready, running, succeeded, failed, cancelled.")
+    @Option(help: "Only tasks in this state (repeatable): waiting, pending, ready, running, succeeded, failed, cancelled.")
     var state: [String] = []
     @Option(help: "Only this queue.") var queue: String?
     @Option(help: "Only this kind.") var kind: String?
@@ -158,7 +158,8 @@ struct List: AsyncParsableCommand {
             var states: [TaskState] = []
             for name in state.flatMap({ $0.split(separator: ",").map(String.init) }) {
                 guard let s = TaskState(rawValue: name) else {
-                    throw CLIError.usage("unknown state '\(name)': expected pending, ready, running, succeeded, failed or cancelled")
+                    throw CLIError.usage(
+                        "unknown state '\(name)': expected waiting, pending, ready, running, succeeded, failed or cancelled")
                 }
                 states.append(s)
             }

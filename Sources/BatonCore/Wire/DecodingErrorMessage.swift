@@ -1,9 +1,10 @@
 import Foundation
 
 /// Turns `DecodingError`s into messages that name the field, e.g.
-/// `field 'priority': expected an integer`.
-enum DecodingErrorMessage {
-    static func describe(_ error: DecodingError) -> String {
+/// `field 'priority': expected an integer`. Request bodies (BatonServer) and the task objects of
+/// a workflow (``WorkflowSpec``) share it, so both name a bad field the same way.
+package enum DecodingErrorMessage {
+    package static func describe(_ error: DecodingError) -> String {
         switch error {
         case .typeMismatch(let type, let context):
             return "\(where_(context.codingPath))expected \(typeName(type))\(found(context))"

@@ -1,0 +1,95 @@
+import BatonCore
+import Foundation
+
+/// Workflows (docs/workflows.md): submit, read, wait, cancel, and a task's parents.
+extension NodeAPI {
+    /// A stored workflow, and whether it was a replay of an idempotency key.
+    public struct WorkflowOutcome: Sendable {
+        public var workflow: WorkflowRecord
+        public var replayed: Bool
+    }
+
+    /// Stores a compiled workflow and its tasks in one transaction: all or nothing. A unique
+    /// key held by another task refuses the whole workflow (`conflict`): its nodes must all be
+    /// its own. A repeated `idempotencyKey` answers the workflow it first stored.
+    /// `fingerprint` identifies the request as sent (its ids are generated anew each time).
+    public func submitWorkflow(
+        _ submission: WorkflowSubmission, idempotencyKey: String?, fingerprint: String? = nil
+    ) async throws -> WorkflowOutcome {
+        guard !submission.tasks.isEmpty else { throw BatonError.invalidArgument("a workflow needs at least one node") }
+        let limits = configuration
+        for task in submission.tasks {
+            do {
+                try task.validate(maxArgsBytes: limits.maxArgsBytes)
+            } catch {
+                throw BatonError(error.code, "node '\(task.node ?? "?")': \(error.message)")
+            }
+        }
+        let params = TaskEnqueueParams(
+            tasks: submission.tasks, idempotencyKey: idempotencyKey, workflow: submission.workflow, strictUnique: true,
+            requestFingerprint: fingerprint)
+        let outcome: TaskEnqueueOutcome
+        if idempotencyKey != nil {
+            outcome = try await node.store.taskEnqueueManyOutcome(params)
+        } else {
+            let tasks = try await node.store.taskEnqueueMany(params)
+            outcome = TaskEnqueueOutcome(tasks: tasks, duplicate: Array(repeating: false, count: tasks.count))
+        }
+        let replayed = outcome.tasks.first?.workflowID != submission.workflow.id
+        if !replayed {
+            node.events.emit(outcome.tasks.lazy.map { NodeEvent.enqueued(TaskRef($0)) })
+        }
+        let id = outcome.tasks.first?.workflowID ?? submission.workflow.id
+        guard let record = try await node.store.workflowGet(id) else { throw BatonError(.notFound, "workflow \(id) not found") }
+        return WorkflowOutcome(workflow: record, replayed: replayed)
+    }
+
+    public func workflow(_ id: TaskID) async throws -> WorkflowRecord {
+        guard let record = try await node.store.workflowGet(id) else { throw BatonError.notFound("workflow \(id) not found") }
+        return record
+    }
+
+    /// Long-polls until the workflow has finished or the timeout (seconds) passes; answers the
+    /// workflow as it is then.
+    public func waitWorkflow(_ id: TaskID, timeout seconds: Double?) async throws -> WorkflowRecord {
+        let deadline = ContinuousClock.now.advanced(by: try waitTimeout(seconds))
+        while true {
+            let record = try await workflow(id)
+            let remaining = deadline - ContinuousClock.now
+            if record.state.isTerminal || remaining <= .zero || Task.isCancelled { return record }
+            try? await Task.sleep(for: min(remaining, Self.workflowWaitPoll))
+        }
+    }
+
+    /// How often a workflow wait reads the workflow again.
+    public static var workflowWaitPoll: Duration { .milliseconds(100) }
+
+    public func cancelWorkflow(_ id: TaskID) async throws -> WorkflowRecord {
+        // Waiters on its tasks see the cancels at their next read (`waitPoll`).
+        try await node.store.workflowCancel(id)
+    }
+
+    /// A task's parents with their outcomes, in the order it listed them, a page at a time.
+    public func parents(_ id: TaskID, cursor: String?, limit: Int?) async throws -> ParentPage {
+        var params = TaskParentsParams(id: id)
+        if let limit { params.limit = limit }
+        if let cursor, !cursor.isEmpty {
+            guard let position = Int(cursor), position >= 0 else { throw BatonError.invalidArgument("cursor '\(cursor)' is not valid") }
+            params.cursor = position
+        }
+        try params.validate()
+        return try await node.store.taskParents(params)
+    }
+
+    /// A wait's timeout: `seconds` if given (checked), else the default; capped by the maximum.
+    func waitTimeout(_ seconds: Double?) throws -> Duration {
+        var timeout = min(Self.defaultWait, configuration.maxWait)
+        if let seconds {
+            guard seconds.isFinite, seconds >= 0 else {
+                throw BatonError.invalidArgument("timeout must be a non-negative number of seconds, got \(seconds)")
+            }
+            timeout = min(.milliseconds(Int64(min(seconds, 1e9) * 1000)), configuration.maxWait)
+        }
+        return timeout
+    }
+}
