@@ -9,7 +9,7 @@ extension PostgresTaskStore {
     /// `taskEnqueueManyOutcome` instead.
     public func taskEnqueueMany(_ p: TaskEnqueueParams) async throws -> [TaskRecord] {
         guard !p.tasks.isEmpty else { return [] }
-        if p.idempotencyKey != nil || p.workflow != nil
+        if p.idempotencyKey != nil || p.workflow != nil || p.completing != nil
             || p.tasks.contains(where: { $0.uniqueKey != nil || $0.hasParents || $0.workflowID != nil })
         {
             return try await taskEnqueueManyOutcome(p).tasks

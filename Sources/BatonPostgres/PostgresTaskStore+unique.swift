@@ -19,7 +19,7 @@ extension PostgresTaskStore: UniqueTaskStore {
     /// path of `taskEnqueueMany`.
     public func taskEnqueueManyOutcome(_ p: TaskEnqueueParams) async throws -> TaskEnqueueOutcome {
         guard !p.tasks.isEmpty else { return TaskEnqueueOutcome(tasks: [], duplicate: []) }
-        let linked = p.workflow != nil || p.tasks.contains { $0.hasParents || $0.workflowID != nil }
+        let linked = p.workflow != nil || p.completing != nil || p.tasks.contains { $0.hasParents || $0.workflowID != nil }
         if p.idempotencyKey == nil && !linked && !p.tasks.contains(where: { $0.uniqueKey != nil }) {
             let tasks = try await taskEnqueueMany(p)
             return TaskEnqueueOutcome(tasks: tasks, duplicate: Array(repeating: false, count: tasks.count))
@@ -28,7 +28,7 @@ extension PostgresTaskStore: UniqueTaskStore {
         let key = p.idempotencyKey
         let hash = key == nil ? "" : try p.fingerprint()
         let insert = try uniqueInsert(p.tasks)
-        let (workflow, strictUnique, tasks) = (p.workflow, p.strictUnique, p.tasks)
+        let (workflow, strictUnique, tasks, completing) = (p.workflow, p.strictUnique, p.tasks, p.completing)
         let sql = self.sql
         let logger = self.logger
         let outcome = try await call("enqueueing \(p.tasks.count) task(s)") { [client] () -> TaskEnqueueOutcome in
@@ -44,6 +44,19 @@ extension PostgresTaskStore: UniqueTaskStore {
                         return try await Self.recorded(key: key, hash: hash, sql: sql, connection: connection, logger: logger)
                     }
                 }
+                if let completing {
+                    let binds = Self.bindings { b in
+                        b.append([completing.lease.id.uuid])
+                        b.append([completing.lease.token])
+                        b.append([completing.result.text])
+                    }
+                    let rows = try await connection.query(
+                        PostgresQuery(unsafeSQL: sql.complete(reporting: false), binds: binds), logger: logger
+                    )
+                    .collect()
+                    let (_, applied, exists) = try rows.first?.decode((Int64, Bool, Bool).self) ?? (Int64(0), false, false)
+                    if !applied { throw Self.completionRefused(exists ? .staleLease : .notFound, id: completing.lease.id) }
+                }
                 if let workflow {
                     try await connection.query(
                         PostgresQuery(
@@ -55,7 +68,7 @@ extension PostgresTaskStore: UniqueTaskStore {
                 }
                 var outcome = try await insert.run(on: connection, logger: logger)
                 if strictUnique, let i = outcome.duplicate.firstIndex(of: true) {
-                    throw BatonError.conflict("unique key '\(tasks[i].uniqueKey ?? "")' is held by task \(outcome.tasks[i].id)")
+                    throw BatonError.invalidArgument("unique key '\(tasks[i].uniqueKey ?? "")' is held by task \(outcome.tasks[i].id)")
                 }
                 if linked {
                     outcome = try await Self.link(tasks, outcome, sql: sql, connection: connection, logger: logger)

@@ -119,7 +119,7 @@ extension SQLiteTaskStore {
         }
     }
 
-    private static func refusal(id: TaskID, db: Database) throws -> AckOutcome {
+    static func refusal(id: TaskID, db: Database) throws -> AckOutcome {
         let exists = try Int.fetchOne(db.cachedStatement(sql: SQL.exists), arguments: [id.description]) != nil
         return exists ? .staleLease : .notFound
     }

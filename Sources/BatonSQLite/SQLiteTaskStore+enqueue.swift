@@ -33,6 +33,14 @@ extension SQLiteTaskStore: UniqueTaskStore {
                     return try Self.recorded(ids: row[1], duplicates: row[2], db: db)
                 }
             }
+            if let completion = p.completing {
+                let arguments: StatementArguments = [
+                    completion.result.text, prepared.now, completion.lease.id.description, completion.lease.token,
+                ]
+                if try Row.fetchOne(db.cachedStatement(sql: SQL.complete), arguments: arguments) == nil {
+                    throw Self.completionRefused(try Self.refusal(id: completion.lease.id, db: db), id: completion.lease.id)
+                }
+            }
             if let workflow = p.workflow {
                 try db.cachedStatement(sql: SQL.workflowInsert).execute(arguments: [
                     workflow.id.description, workflow.name, prepared.now,
@@ -41,7 +49,7 @@ extension SQLiteTaskStore: UniqueTaskStore {
             var outcome = try Self.insert(prepared, db: db)
             if p.strictUnique, let i = outcome.duplicate.firstIndex(of: true) {
                 let key = p.tasks[i].uniqueKey ?? ""
-                throw BatonError.conflict("unique key '\(key)' is held by task \(outcome.tasks[i].id)")
+                throw BatonError.invalidArgument("unique key '\(key)' is held by task \(outcome.tasks[i].id)")
             }
             if prepared.hasParents {
                 var holders: [TaskID: TaskID] = [:]

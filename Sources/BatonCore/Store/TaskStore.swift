@@ -93,6 +93,10 @@ public struct TaskEnqueueParams: Sendable {
     /// What an idempotency key is checked against when the tasks are not the request as sent
     /// (a workflow's tasks have ids generated per request); `nil`: the tasks' fingerprint.
     public var requestFingerprint: String?
+    /// A running task completed in the same transaction, before the tasks are inserted: its
+    /// follow-ups (docs/workflows.md) exist only if its completion committed. A stale lease
+    /// throws `staleLease` (an unknown task `notFound`) and inserts nothing.
+    public var completing: TaskCompletion?
     public init(
         tasks: [NewTask], idempotencyKey: String? = nil, workflow: NewWorkflow? = nil, strictUnique: Bool = false,
         requestFingerprint: String? = nil
@@ -102,6 +106,24 @@ public struct TaskEnqueueParams: Sendable {
         self.workflow = workflow
         self.strictUnique = strictUnique
         self.requestFingerprint = requestFingerprint
+        self.completing = nil
+    }
+
+    /// The completion of `parent` with its follow-up tasks: each joins the parent's workflow
+    /// (named `<parent's node>.<n>` unless it has a name) and is validated, its error naming it.
+    public init(completing completion: TaskCompletion, of parent: TaskRecord, followUps: [NewTask], maxArgsBytes: Int) throws(BatonError) {
+        var tasks = followUps
+        for i in tasks.indices {
+            tasks[i].workflowID = parent.workflowID
+            if parent.workflowID != nil, tasks[i].node == nil { tasks[i].node = "\(parent.node ?? parent.id.description).\(i)" }
+            do {
+                try tasks[i].validate(maxArgsBytes: maxArgsBytes)
+            } catch {
+                throw BatonError(error.code, "follow_ups[\(i)]: \(error.message)")
+            }
+        }
+        self.init(tasks: tasks)
+        self.completing = completion
     }
 
     /// The fingerprint an idempotency key is recorded with.
@@ -231,6 +253,15 @@ public enum AckOutcome: Sendable, Hashable {
 }
 
 /// What ``TaskStore/taskAckManyReporting(_:)`` says of one ack.
+extension TaskStore {
+    /// The error for a completion (with follow-ups) that was not applied.
+    public static func completionRefused(_ outcome: AckOutcome, id: TaskID) -> BatonError {
+        outcome == .notFound
+            ? .taskNotFound(id)
+            : .staleLease("task \(id) is not running under this lease token (never claimed, rescued, or already finished)")
+    }
+}
+
 public struct AckReport: Sendable, Hashable {
     public var outcome: AckOutcome
     /// The attempt the ack ended, when it was applied.

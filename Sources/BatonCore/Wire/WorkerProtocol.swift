@@ -147,13 +147,18 @@ public struct HeartbeatManyResponse: Codable, Sendable, Hashable {
 public struct CompleteBody: Codable, Sendable, Hashable {
     public var leaseToken: String
     public var result: RawJSON?
-    public init(leaseToken: String, result: RawJSON?) {
+    /// Tasks stored in the same transaction as the completion, in the task's workflow (seed
+    /// 000's multistage tasks): none exists unless the completion commits.
+    public var followUps: [NewTask]?
+    public init(leaseToken: String, result: RawJSON?, followUps: [NewTask]? = nil) {
         self.leaseToken = leaseToken
         self.result = result
+        self.followUps = followUps
     }
     enum CodingKeys: String, CodingKey {
         case leaseToken = "lease_token"
         case result
+        case followUps = "follow_ups"
     }
 }
 

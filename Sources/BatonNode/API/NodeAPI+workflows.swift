@@ -69,6 +69,27 @@ extension NodeAPI {
         try await node.store.workflowCancel(id)
     }
 
+    /// Completes a running task and stores its follow-up tasks in the same transaction (seed
+    /// 000's multistage tasks): in the task's workflow, if it has one, named `<its node>.<n>`
+    /// unless named; none exists unless the completion commits.
+    public func completeWithFollowUps(_ completion: TaskCompletion, _ followUps: [NewTask]) async throws -> TaskRecord {
+        let limits = configuration
+        guard followUps.count <= limits.maxBatch else {
+            throw BatonError(.tooLarge, "\(followUps.count) follow-ups, more than the limit of \(limits.maxBatch)")
+        }
+        let parent = try await get(completion.lease.id)
+        let stored = try await node.store.taskEnqueueMany(
+            try TaskEnqueueParams(completing: completion, of: parent, followUps: followUps, maxArgsBytes: limits.maxArgsBytes))
+        let done = try await get(completion.lease.id)
+        node.events.emit(
+            [
+                .transitioned(
+                    TaskTransition(id: done.id, from: .running, to: done.state, attempt: done.attempt, queue: done.queue, kind: done.kind))
+            ]
+                + stored.map { NodeEvent.enqueued(TaskRef($0)) })
+        return done
+    }
+
     /// A task's parents with their outcomes, in the order it listed them, a page at a time.
     public func parents(_ id: TaskID, cursor: String?, limit: Int?) async throws -> ParentPage {
         var params = TaskParentsParams(id: id)

@@ -189,6 +189,10 @@ public struct NodeAPI: Sendable {
     public func complete(_ id: TaskID, _ body: CompleteBody) async throws -> TaskRecord {
         let result = body.result ?? .null
         try checkResult(result)
+        if let followUps = body.followUps, !followUps.isEmpty {
+            return try await completeWithFollowUps(
+                TaskCompletion(lease: LeaseRef(id: id, token: body.leaseToken), result: result), followUps)
+        }
         return try await applySingle(.complete(TaskCompletion(lease: LeaseRef(id: id, token: body.leaseToken), result: result)))
     }
 

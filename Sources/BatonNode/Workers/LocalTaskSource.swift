@@ -44,6 +44,13 @@ public struct LocalTaskSource: TaskSource {
         try await dispatcher.store.taskParents(TaskParentsParams(id: id, cursor: cursor, limit: limit))
     }
 
+    public func complete(_ completion: TaskCompletion, followUps: [NewTask]) async throws {
+        let store = dispatcher.store
+        guard let parent = try await store.taskGet(completion.lease.id) else { throw BatonError.taskNotFound(completion.lease.id) }
+        _ = try await store.taskEnqueueMany(
+            try TaskEnqueueParams(completing: completion, of: parent, followUps: followUps, maxArgsBytes: Limits.defaultMaxArgsBytes))
+    }
+
     public func flush() async {
         await completer.flush()
     }

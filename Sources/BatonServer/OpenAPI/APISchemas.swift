@@ -205,7 +205,10 @@ struct APISchemas {
                             "lease_expires_at": Self.dateTime,
                         ], ["id", "status"], false), nil, nil)
             ], ["results"], false)
-        s["CompleteBody"] = request(["lease_token": Self.leaseToken, "result": Self.any], ["lease_token"], true)
+        s["CompleteBody"] = request(
+            ["lease_token": Self.leaseToken, "result": Self.any, "follow_ups": array(ref("NewTask"), nil, limits.maxBatch)],
+            ["lease_token"],
+            true)
         s["FailBody"] = request(
             [
                 "lease_token": Self.leaseToken, "error": Self.string(), "retryable": Self.boolean,

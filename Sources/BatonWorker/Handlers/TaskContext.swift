@@ -23,6 +23,15 @@ public struct TaskContext: Sendable {
         parents.first { $0.name == name }
     }
 
+    /// Tasks to store with this attempt's successful completion, in the same transaction
+    /// (seed 000's multistage tasks): they join the task's workflow, and none exists unless the
+    /// completion commits. A follow-up may name this task in `after`.
+    public func followUp(_ task: NewTask) {
+        followUps.add(task)
+    }
+
+    let followUps = FollowUps()
+
     /// The logger given at creation, without this attempt's metadata.
     let baseLogger: Logger
     let stop: StopFlag
@@ -72,6 +81,13 @@ public struct TaskContext: Sendable {
     public func checkCancellation() throws {
         if isCancelled { throw CancellationError() }
     }
+}
+
+/// The follow-up tasks a handler asked for (``TaskContext/followUp(_:)``).
+final class FollowUps: Sendable {
+    private let tasks = Mutex<[NewTask]>([])
+    func add(_ task: NewTask) { tasks.withLock { $0.append(task) } }
+    var all: [NewTask] { tasks.withLock { $0 } }
 }
 
 /// Why a running handler was told to stop.

@@ -87,6 +87,11 @@ extension WorkerRuntime {
             }
             state.withLock { $0.stats.succeeded += 1 }
             if debug { logger.debug("task succeeded", metadata: ["duration": duration()]) }
+            let followUps = context.followUps.all
+            guard followUps.isEmpty else {
+                await completeWithFollowUps(TaskCompletion(lease: claimed.lease, result: result), followUps, logger: logger)
+                return
+            }
             source.ack(.complete(TaskCompletion(lease: claimed.lease, result: result)))
 
         case (.threw(let error), nil) where !Task.isCancelled:
@@ -183,6 +188,25 @@ extension WorkerRuntime {
 }
 
 extension WorkerRuntime {
+    /// Writes a completion with its follow-ups at once (one transaction on the node), trying
+    /// again while the node is unreachable. If it never gets through, the task's lease runs
+    /// out and the task runs again: no follow-up exists without its completion.
+    func completeWithFollowUps(_ completion: TaskCompletion, _ followUps: [NewTask], logger: Logger) async {
+        for attempt in 1...5 {
+            do {
+                try await source.complete(completion, followUps: followUps)
+                return
+            } catch let error as BatonError where error.code == .unavailable && attempt < 5 {
+                try? await Task.sleep(for: .milliseconds(100 * attempt))
+            } catch {
+                logger.warning(
+                    "completing with follow-ups failed; the task will run again when its lease expires",
+                    metadata: ["error": "\(error)", "follow_ups": "\(followUps.count)"])
+                return
+            }
+        }
+    }
+
     /// Reads every parent of `task` (a page at a time) and its arguments as the handler sees
     /// them: with the parents' results in front when the task asked for `pass`.
     func parentsAndArgs(_ task: TaskRecord) async throws -> ([ParentResult], RawJSON) {

@@ -278,6 +278,12 @@ public final class HTTPTaskSource: TaskSource {
         try await call(path, payload: nil, timeout: timeout)
     }
 
+    /// `POST /v1/tasks/{id}/complete` with `follow_ups`.
+    public func complete(_ completion: TaskCompletion, followUps: [NewTask]) async throws {
+        let body = CompleteBody(leaseToken: completion.lease.token, result: completion.result, followUps: followUps)
+        let _: JSONValue = try await post("/v1/tasks/\(completion.lease.id)/complete", body, timeout: .seconds(30))
+    }
+
     /// A parent page of `GET /v1/tasks/{id}/parents`.
     public func parents(of id: TaskID, cursor: Int?, limit: Int) async throws -> ParentPage {
         var path = "/v1/tasks/\(id)/parents?limit=\(limit)"

@@ -42,6 +42,11 @@ public protocol TaskSource: Sendable {
     /// A page of a task's parents with their results (docs/workflows.md), for a task that
     /// waited for parents (`parentCount`): read before its handler runs.
     func parents(of id: TaskID, cursor: Int?, limit: Int) async throws -> ParentPage
+
+    /// Completes a task and stores its follow-up tasks in the same transaction (a handler's
+    /// ``TaskContext/followUp(_:)``); written at once, not batched. Throws `staleLease` when
+    /// the lease was lost: then no follow-up exists.
+    func complete(_ completion: TaskCompletion, followUps: [NewTask]) async throws
 }
 
 extension TaskSource {
