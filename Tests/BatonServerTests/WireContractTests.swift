@@ -1,3 +1,4 @@
+import BatonClient
 import BatonCore
 import BatonNode
 import BatonTesting
@@ -96,6 +97,26 @@ struct WireContractTests {
         try Self.expectValid(Self.encoded(NodeAPI.ScheduleList(schedules: [view])), "ScheduleList")
         try Self.expectValid(Self.encoded(definition), "Schedule")
 
+        // Workflows.
+        let workflow = WorkflowRecord(
+            id: TaskID.generate(), name: "etl", cancelRequested: false, createdAt: Date(),
+            nodes: [
+                WorkflowNode(name: "a", id: TaskID.generate(), kind: "k", state: .succeeded, result: RawJSON(trusted: "[1]")),
+                WorkflowNode(name: "b", id: TaskID.generate(), kind: "k", state: .cancelled, skipped: true, lastError: "e"),
+                WorkflowNode(name: "c", id: TaskID.generate(), kind: "k", state: .waiting),
+            ])
+        try Self.expectValid(Self.encoded(workflow), "Workflow")
+        let parents = ParentPage(
+            parents: [
+                ParentResult(name: "a", id: TaskID.generate(), state: .succeeded, condition: .success, result: .null, lastError: nil),
+                ParentResult(name: "b", id: TaskID.generate(), state: .failed, condition: .always, result: nil, lastError: "boom"),
+            ], nextCursor: "1")
+        try Self.expectValid(Self.encoded(parents), "ParentPage")
+        try Self.expectValid(Self.encoded(ParentPage(parents: [], nextCursor: nil)), "ParentPage")
+        var linked = tasks[0]
+        (linked.workflowID, linked.node, linked.parentCount, linked.pass) = (TaskID.generate(), "n", 2, .prepend)
+        try Self.expectValid(TaskJSONWriter.task(linked), "Task")
+
         // JSON-RPC answers.
         try Self.expectValid(JSONRPCRoute<BasicRequestContext>.resultObject(id: .int(1), result: Array("{}".utf8)), "RPCResponse")
         try Self.expectValid(
@@ -125,6 +146,16 @@ struct WireContractTests {
             timeout: 10, retry: .exponential(base: .seconds(1), cap: .seconds(10), jitter: true), uniqueKey: "u", tags: ["x"],
             id: TaskID.generate(), uniqueWindow: 60)
         try Self.expectValid(Self.encoded(task), "NewTask")
+        var dependent = task
+        (dependent.after, dependent.policy, dependent.pass) = ([.init(parent: TaskID.generate(), condition: .failure)], .ignore, nil)
+        try Self.expectValid(Self.encoded(dependent), "NewTask")
+        try Self.expectValid(
+            Self.encoded(CompleteBody(leaseToken: "t", result: .null, followUps: [NewTask(kind: "next")])), "CompleteBody")
+        let request = try WorkflowStep.chain([
+            .task(NewTask(kind: "a")), .chord(header: [.task(NewTask(kind: "b"))], body: .task(NewTask(kind: "c"))),
+        ])
+        .request(name: "w", policy: .ignoreFailed)
+        try Self.expectValid(Self.encoded(request), "WorkflowRequest")
         try Self.expectValid(Self.encoded([task, NewTask(kind: "k")]), "NewTaskOrBatch")
     }
 

@@ -40,7 +40,13 @@ extension EndToEnd {
             // Outlives its 1 s lease: only heartbeats keep it from being rescued.
             let slow = try await client.submit(NewTask(kind: "py.sleep", args: try RawJSON(validating: #"{"seconds": 2.5}"#)))
 
-            let executions = adds.count + uppers.count + 2 + 1
+            // A chord: three additions, then a sum of their results (passed by reference, prepended).
+            let chord = try await client.submitWorkflow(
+                .chord(
+                    header: (1...3).map { .task(NewTask(kind: "py.add", args: try! RawJSON(validating: #"{"a": \#($0), "b": 10}"#))) },
+                    body: .task(NewTask(kind: "py.sum", args: try RawJSON(validating: "[100]"), pass: .prepend), name: "sum")))
+
+            let executions = adds.count + uppers.count + 2 + 1 + 4
             let log = dir.url.appendingPathComponent("worker.log")
             _ = FileManager.default.createFile(atPath: log.path, contents: nil)
             let process = Process()
@@ -61,13 +67,16 @@ extension EndToEnd {
             let announced = try await eventually("the Python worker to announce itself", within: .seconds(10)) {
                 () -> WorkerInfo? in try await client.workers().first { $0.version == "python-example/1" }
             }
-            #expect(Set(announced.kinds.map(\.name)) == ["py.add", "py.upper", "py.div", "py.sleep"])
+            #expect(Set(announced.kinds.map(\.name)) == ["py.add", "py.upper", "py.div", "py.sleep", "py.sum"])
             #expect(announced.concurrency == 8 && announced.queues == ["default"])
 
             let exited = try await eventually("the Python worker to exit", within: .seconds(30)) { process.isRunning ? nil : true }
             let workerLog = (try? String(contentsOf: log, encoding: .utf8)) ?? ""
             #expect(exited && process.terminationStatus == 0, "worker log:\n\(workerLog)")
 
+            let finished = try await client.workflow(chord.id)
+            #expect(finished.state == .succeeded, "\(finished.nodes.map { "\($0.name) \($0.state) \($0.lastError ?? "")" })")
+            #expect(finished.nodes.last?.result?.text == "\(11 + 12 + 13 + 100)", "the members' results, prepended to [100]")
             for (index, task) in adds.enumerated() {
                 let done = try await client.get(task.id)
                 #expect(done.state == .succeeded, "\(done.id): \(done.lastError ?? "")")

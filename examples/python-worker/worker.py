@@ -11,14 +11,17 @@ import argparse, json, os, queue, signal, socket, sys, threading, time, urllib.e
 
 # Handlers by kind: JSON args in, a JSON result out. An exception fails the attempt
 # (retried by the task's policy) with "ExceptionType: message" recorded as its error.
+# A task of a workflow that waited for parents gets their results in front of its args when
+# it asked for `"pass": "prepend"` (a chord body: one per member, in member order).
 def add(args): return args["a"] + args["b"]
+def total(args): return sum(args)
 def upper(args): return args["text"].upper()
 def divide(args): return args["a"] / args["b"]
 def snooze(args):
     time.sleep(float(args["seconds"]))
     return {"slept": args["seconds"]}
 
-HANDLERS = {"py.add": add, "py.upper": upper, "py.div": divide, "py.sleep": snooze}
+HANDLERS = {"py.add": add, "py.upper": upper, "py.div": divide, "py.sleep": snooze, "py.sum": total}
 
 
 def log(message): print(f"worker: {message}", file=sys.stderr, flush=True)
@@ -36,6 +39,21 @@ class Node:
         request = urllib.request.Request(self.server + path, json.dumps(body).encode(), self.headers, method="POST")
         with urllib.request.urlopen(request, timeout=timeout) as response:
             return json.load(response)
+
+    def get(self, path, timeout=30.0):
+        request = urllib.request.Request(self.server + path, None, self.headers, method="GET")
+        with urllib.request.urlopen(request, timeout=timeout) as response:
+            return json.load(response)
+
+    def parents(self, task_id):
+        """A task's parents with their results, in the order it lists them (read page by page)."""
+        parents, cursor = [], ""
+        while True:
+            page = self.get(f"/v1/tasks/{task_id}/parents?limit=1000&cursor={cursor}")
+            parents += page["parents"]
+            cursor = page.get("next_cursor")
+            if not cursor:
+                return parents
 
     def post_retrying(self, path, body, attempts=8):
         """Retries with backoff while the node is unreachable or answers 5xx; None if it gives up."""
@@ -124,7 +142,14 @@ class Worker:
 
     def execute(self, task):
         try:
-            result = HANDLERS[task["kind"]](task.get("args"))
+            args = task.get("args")
+            if task.get("parents"):  # a workflow task: its parents' results travel by reference
+                results = [parent.get("result") for parent in self.node.parents(task["id"])]
+                if task.get("pass") == "prepend":
+                    args = results + args
+                elif task.get("pass") == "prepend_items":
+                    args = [item for result in results for item in result] + args
+            result = HANDLERS[task["kind"]](args)
             ack = {"outcome": "complete", "result": json.loads(json.dumps(result))}
         except Exception as error:
             ack = {"outcome": "fail", "error": f"{type(error).__name__}: {error}", "retryable": True}

@@ -140,4 +140,11 @@ public struct ParentPage: Sendable, Hashable, Codable {
         case parents
         case nextCursor = "next_cursor"
     }
+
+    /// `next_cursor` is always there: `null` on the last page.
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(parents, forKey: .parents)
+        try c.encode(nextCursor, forKey: .nextCursor)
+    }
 }
