@@ -94,12 +94,54 @@ final class HTTPDriver: BenchDriver {
     }
 
     /// One batch as the body of `POST /v1/tasks`: the same task `count` times.
+    func submitShaped(_ count: Int) async throws {
+        let body = ByteBuffer(
+            data: try BatonJSON.encoder().encode(
+                try settings.shape.workflowRequest(count: count, kind: "noop", queue: queue, args: settings.args)))
+        let (status, data) = try await request(.POST, "/v1/workflows", body: body, node: 0)
+        try expect(status, 201, data, "workflow submit")
+    }
+
+    /// The backlog as workflows (`--chains`, `--chords`), through `POST /v1/workflows`.
+    private func enqueueWorkflows(count: Int, progress: ProgressReporter) async throws -> Double {
+        let per = settings.shape.tasksPerSubmission(count)
+        let body = ByteBuffer(
+            data: try BatonJSON.encoder().encode(
+                try settings.shape.workflowRequest(count: per, kind: "noop", queue: queue, args: settings.args)))
+        let submissions = count / per
+        let next = Locked((index: 0, done: 0))
+        let start = ContinuousClock.now
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for _ in 0..<settings.enqueueConcurrency {
+                group.addTask {
+                    while true {
+                        let i = next.withLock { n -> Int in
+                            defer { n.index += 1 }
+                            return n.index
+                        }
+                        guard i < submissions else { return }
+                        let (status, data) = try await self.request(.POST, "/v1/workflows", body: body, node: i)
+                        try self.expect(status, 201, data, "workflow submit")
+                        let done = next.withLock { n -> Int in
+                            n.done += per
+                            return n.done
+                        }
+                        progress.update("enqueue", done: done, total: count)
+                    }
+                }
+            }
+            try await group.waitForAll()
+        }
+        return (ContinuousClock.now - start).seconds
+    }
+
     private func batchBody(_ count: Int) -> ByteBuffer {
         let one = "{\"kind\":\"noop\",\"queue\":\"\(queue)\",\"max_attempts\":1,\"args\":\(settings.args.text)}"
         return ByteBuffer(string: "[" + Array(repeating: one, count: count).joined(separator: ",") + "]")
     }
 
     func enqueueBacklog(count: Int, progress: ProgressReporter) async throws -> Double {
+        if settings.shape != .plain { return try await enqueueWorkflows(count: count, progress: progress) }
         let full = batchBody(min(1000, count))
         let rest = count % 1000 == 0 ? nil : batchBody(count % 1000)
         let batches = (count + 999) / 1000

@@ -125,6 +125,16 @@ final class InProcessDriver: BenchDriver {
     func enqueueBacklog(count: Int, progress: ProgressReporter) async throws -> Double {
         let start = ContinuousClock.now
         var done = 0
+        if settings.shape != .plain {
+            let per = settings.shape.tasksPerSubmission(count)
+            while done < count {
+                let n = min(per, count - done)
+                try await submitShaped(n)
+                done += n
+                progress.update("enqueue", done: done, total: count)
+            }
+            return (ContinuousClock.now - start).seconds
+        }
         while done < count {
             let n = min(1000, count - done)
             let batch = (0..<n).map { _ in
@@ -135,6 +145,12 @@ final class InProcessDriver: BenchDriver {
             progress.update("enqueue", done: done, total: count)
         }
         return (ContinuousClock.now - start).seconds
+    }
+
+    func submitShaped(_ count: Int) async throws {
+        let body = try settings.shape.workflowRequest(count: count, kind: "noop", queue: queue, args: settings.args)
+        let submission = try WorkflowSpec.compile(body)
+        _ = try await store.taskEnqueueMany(TaskEnqueueParams(tasks: submission.tasks, workflow: submission.workflow))
     }
 
     func submit(_ tasks: [NewTask]) async throws {

@@ -44,6 +44,8 @@ public struct BenchReport: Encodable, Sendable {
         public var claimBatch: Int
         public var payload: Int
         public var mode: String
+        /// `plain`, `chains of N` or `chords of N`.
+        public var shape: String
         public var rate: Double?
         public var prefill: Int?
 
@@ -52,7 +54,7 @@ public struct BenchReport: Encodable, Sendable {
             case workerProcesses = "worker_processes"
             case nodes, concurrency
             case claimBatch = "claim_batch"
-            case payload, mode, rate, prefill
+            case payload, mode, shape, rate, prefill
         }
 
         init(_ s: BenchSettings, storeDescription: String) {
@@ -64,6 +66,7 @@ public struct BenchReport: Encodable, Sendable {
             concurrency = s.concurrency
             claimBatch = s.claimBatch
             payload = s.payload
+            shape = s.shape.name
             switch s.mode {
             case .backlog: mode = "backlog"
             case .steady(let r):
@@ -72,6 +75,8 @@ public struct BenchReport: Encodable, Sendable {
             case .prefill(let n):
                 mode = "prefill"
                 prefill = n
+            case .fanIn:
+                mode = "fan-in"
             }
         }
     }
@@ -83,6 +88,8 @@ public struct BenchReport: Encodable, Sendable {
     public var drainS: Double?
     public var firstDoneS: Double?
     public var latencyMs: LatencySummary?
+    /// Chords: from the commit of the last member's completion to the body's claim (store clock, ms).
+    public var fanInMs: LatencySummary?
     /// How the latency was measured.
     public var latencySource: String
     public var serverPeakRSSMB: Double?
@@ -100,6 +107,7 @@ public struct BenchReport: Encodable, Sendable {
         case drainS = "drain_s"
         case firstDoneS = "first_done_s"
         case latencyMs = "latency_ms"
+        case fanInMs = "fan_in_ms"
         case latencySource = "latency_source"
         case serverPeakRSSMB = "server_peak_rss_mb"
         case workerPeakRSSMB = "worker_peak_rss_mb"
@@ -125,6 +133,7 @@ public struct BenchReport: Encodable, Sendable {
         try c.encode(r(drainS), forKey: .drainS)
         try c.encode(r(firstDoneS), forKey: .firstDoneS)
         try c.encode(latencyMs, forKey: .latencyMs)
+        try c.encode(fanInMs, forKey: .fanInMs)
         try c.encode(latencySource, forKey: .latencySource)
         try c.encode(r(serverPeakRSSMB), forKey: .serverPeakRSSMB)
         try c.encode(r(workerPeakRSSMB), forKey: .workerPeakRSSMB)
@@ -155,13 +164,16 @@ public struct BenchReport: Encodable, Sendable {
                 "\(settings.store), workers \(settings.workers)"
                     + (settings.workers == "http" ? " ×\(settings.workerProcesses)" : "")
                     + (settings.nodes > 1 ? ", \(settings.nodes) nodes" : "")
-                    + ", \(settings.mode), \(settings.tasks) tasks, concurrency \(settings.concurrency), claim batch \(settings.claimBatch), payload \(settings.payload) B"
+                    + ", \(settings.mode)\(settings.shape == "plain" ? "" : " (\(settings.shape))"), \(settings.tasks) tasks, concurrency \(settings.concurrency), claim batch \(settings.claimBatch), payload \(settings.payload) B"
             ),
             ("enqueue", "\(f(enqueueTasksPerS)) tasks/s (\(f(enqueueS)) s)"),
             ("drain", "\(f(drainTasksPerS)) tasks/s (\(f(drainS)) s, first done after \(f(firstDoneS)) s)"),
             ("end to end", "\(f(endToEndTasksPerS)) tasks/s"),
             ("pick-up latency", l(latencyMs) + " [\(latencySource)]"),
         ]
+        if let fanIn = fanInMs {
+            lines.append(("chord fan-in", l(fanIn) + " [last member's finished_at to the body's started_at]"))
+        }
         if let claim = claimLatencyMs {
             lines.append(("claim, empty queue", l(claim.empty)))
             lines.append(("claim, \(claim.prefillTasks) ready", l(claim.prefilled)))

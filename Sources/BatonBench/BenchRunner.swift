@@ -9,6 +9,8 @@ protocol BenchDriver: Sendable {
     func enqueueBacklog(count: Int, progress: ProgressReporter) async throws -> Double
     /// Submits a few tasks at once (steady mode); their ids are set.
     func submit(_ tasks: [NewTask]) async throws
+    /// Submits one workflow of `count` tasks of the settings' shape (`--chains`, `--chords`).
+    func submitShaped(_ count: Int) async throws
     func startWorkers() async throws
     func stopWorkers() async
     /// Tasks of the benchmark's queue in a terminal state.
@@ -62,7 +64,40 @@ struct BenchRunner {
         case .backlog: try await backlog()
         case .steady(let rate): try await steady(rate: rate)
         case .prefill(let count): try await prefill(count)
+        case .fanIn: try await fanIn()
         }
+    }
+
+    /// Chords one after another, each submitted once the one before has finished, with the
+    /// workers idle in between: what a body waits from its last member's completion.
+    private func fanIn() async throws -> BenchReport {
+        guard case .chords(let size) = settings.shape else { throw BenchError(.invalidSettings, "--fan-in needs --chords") }
+        let n = settings.tasks
+        try await driver.startWorkers()
+        try await Task.sleep(for: .seconds(1))
+        let cpu0 = driver.cpu()
+        let start = ContinuousClock.now
+        for chord in 0..<(n / size) {
+            try await driver.submitShaped(size)
+            try await benchWait(
+                "chord \(chord + 1)", total: (chord + 1) * size, progress: progress, interval: .milliseconds(5), adaptive: false,
+                timeout: .seconds(600)
+            ) {
+                try await driver.finishedCount()
+            }
+        }
+        let end = ContinuousClock.now
+        var report = BenchReport(settings: settings, store: store, latencySource: "started_at - created_at (store clock, ms)")
+        finishReport(&report, cpu0: cpu0)
+        await driver.stopWorkers()
+        progress.finish()
+        let tasks = try await driver.finishedTasks()
+        let seconds = (end - start).seconds
+        report.drainS = seconds
+        report.drainTasksPerS = Double(n) / seconds
+        report.endToEndTasksPerS = Double(n) / seconds
+        report.fanInMs = LatencySummary(BenchShape.fanInLatencies(tasks))
+        return report
     }
 
     private func cpuTotal(_ c: (server: Double?, workers: Double?, driver: Double)) -> Double {
@@ -123,6 +158,7 @@ struct BenchRunner {
         report.drainTasksPerS = Double(n) / drainS
         report.endToEndTasksPerS = Double(n) / (enqueueS + drainS)
         report.latencyMs = LatencySummary(storeLatencies(tasks))
+        if case .chords = settings.shape { report.fanInMs = LatencySummary(BenchShape.fanInLatencies(tasks)) }
         return report
     }
 

@@ -16,6 +16,8 @@ public enum BenchMode: Sendable, Equatable {
     case steady(rate: Double)
     /// Queue this many ready tasks, then time claims against an almost empty queue.
     case prefill(Int)
+    /// Chords (`--chords`) one at a time: the delay from a chord's last member to its body.
+    case fanIn
 }
 
 /// One benchmark run's settings: the options of `baton bench`, whose flags the validation
@@ -43,11 +45,13 @@ public struct BenchSettings: Sendable {
     /// The `baton` executable that ``BenchWorkers/http`` starts as `baton serve` and `baton
     /// worker` children; required with it.
     public var batonExecutable: String?
+    /// How the backlog's tasks are linked (backlog mode only).
+    public var shape: BenchShape = .plain
 
     public init(
         store: String = "sqlite", workers: BenchWorkers = .inprocess, tasks: Int = 10_000, workerProcesses: Int = 2,
         concurrency: Int = 1000, claimBatch: Int = Defaults.claimBatch, payload: Int = 0, mode: BenchMode = .backlog,
-        enqueueConcurrency: Int = 4, nodes: Int = 1, batonExecutable: String? = nil
+        enqueueConcurrency: Int = 4, nodes: Int = 1, batonExecutable: String? = nil, shape: BenchShape = .plain
     ) {
         self.store = store
         self.workers = workers
@@ -60,6 +64,7 @@ public struct BenchSettings: Sendable {
         self.enqueueConcurrency = enqueueConcurrency
         self.nodes = nodes
         self.batonExecutable = batonExecutable
+        self.shape = shape
     }
 
     /// Throws an ``BenchError/Kind/invalidSettings`` error for the first setting out of range.
@@ -81,10 +86,19 @@ public struct BenchSettings: Sendable {
         try require((1...10_000).contains(claimBatch), "--claim-batch must be between 1 and 10000")
         try require(payload >= 0 && payload <= Limits.defaultMaxArgsBytes - 16, "--payload is out of range")
         try require((1...64).contains(enqueueConcurrency), "--enqueue-concurrency must be between 1 and 64")
+        switch shape {
+        case .plain: break
+        case .chains(let n), .chords(let n):
+            try require(mode == .backlog || mode == .fanIn, "--chains and --chords need the backlog mode (or --fan-in)")
+            try require((2...Limits.maxParents).contains(n), "--chains and --chords take 2 to \(Limits.maxParents) tasks")
+            try require(tasks % n == 0, "--tasks must be a multiple of the \(shape.name)")
+        }
         switch mode {
         case .backlog: break
         case .steady(let rate): try require(rate > 0 && rate.isFinite, "--steady needs a positive rate")
         case .prefill(let count): try require(count >= 1, "--prefill must be at least 1")
+        case .fanIn:
+            guard case .chords = shape else { throw BenchError(.invalidSettings, "--fan-in needs --chords") }
         }
         if workers == .http {
             try require(batonExecutable != nil, "--workers http needs the path of the `baton` executable")

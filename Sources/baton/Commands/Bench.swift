@@ -40,17 +40,23 @@ struct Bench: AsyncParsableCommand {
     @Option(help: "Claim-latency mode: queue this many ready tasks, then time claims against an almost empty queue.")
     var prefill: Int?
     @Option(help: "Concurrent submit requests when enqueueing over HTTP.") var enqueueConcurrency: Int = 4
+    @Option(help: "Backlog as workflows: chains of this many tasks, each waiting for the one before.") var chains: Int?
+    @Option(help: "Backlog as workflows: chords of this many tasks, a body waiting for all the others.") var chords: Int?
+    @Flag(help: "With --chords: submit the chords one at a time to the idle workers; reports each body's wait after its last member.")
+    var fanIn = false
     @Flag(help: "Print the report as one JSON line (the last line on stdout).") var json = false
 
     func validate() throws {
         do throws(BenchError) { try benchSettings.validate() } catch { throw ValidationError(error.message) }
-        let modes = [backlog, steady != nil, prefill != nil].filter { $0 }.count
-        guard modes <= 1 else { throw ValidationError("give one of --backlog, --steady and --prefill") }
+        let modes = [backlog, steady != nil, prefill != nil, fanIn].filter { $0 }.count
+        guard modes <= 1 else { throw ValidationError("give one of --backlog, --steady, --prefill and --fan-in") }
+        guard chains == nil || chords == nil else { throw ValidationError("give --chains or --chords, not both") }
     }
 
     var mode: BenchMode {
         if let steady { return .steady(rate: steady) }
         if let prefill { return .prefill(prefill) }
+        if fanIn { return .fanIn }
         return .backlog
     }
 
@@ -58,7 +64,7 @@ struct Bench: AsyncParsableCommand {
         BenchSettings(
             store: store, workers: workers, tasks: tasks, workerProcesses: workerProcesses, concurrency: concurrency,
             claimBatch: claimBatch, payload: payload, mode: mode, enqueueConcurrency: enqueueConcurrency, nodes: nodes,
-            batonExecutable: Self.executablePath)
+            batonExecutable: Self.executablePath, shape: chains.map { .chains($0) } ?? chords.map { .chords($0) } ?? .plain)
     }
 
     /// This process's own executable, which `--workers http` starts as its children.
