@@ -19,7 +19,7 @@ extension PostgresSQL {
         workflow_id = NULLIF(i.workflow, '')::uuid, node = NULLIF(i.node, ''), parents = i.parents, waiting_on = i.parents, \
         pass = NULLIF(i.pass, '')
         FROM unnest($1::uuid[], $2::text[], $3::text[], $4::int[], $5::text[]) AS i(id, workflow, node, parents, pass)
-        WHERE t.id = i.id RETURNING \(Self.columns("t"))
+        WHERE t.id = i.id
         """
     }
 
@@ -41,12 +41,13 @@ extension PostgresSQL {
         """
     }
 
-    /// Settles the new edges whose parent had already finished (the triggers do the rest).
-    /// Binds: child ids.
+    /// Settles the new edges whose parent had already finished (`baton_settle_from` settles
+    /// the open edges of finished parents: while the enqueue holds the parents' locks, only
+    /// its own are open). Binds: parent ids.
     var edgesSettleFinished: String {
         """
-        UPDATE \(depsTable) AS d SET parent_state = p.state FROM \(tasks) AS p
-        WHERE d.child_id = ANY($1::uuid[]) AND d.parent_state IS NULL AND p.id = d.parent_id AND p.state IN \(Self.terminal)
+        SELECT \(qualifier)baton_settle_from(ARRAY(SELECT p.id FROM \(tasks) AS p WHERE p.id = ANY($1::uuid[]) \
+        AND p.state IN \(Self.terminal)))
         """
     }
 
@@ -152,10 +153,7 @@ extension PostgresTaskStore {
                 b.append(counts)
                 b.append(passes)
             })
-        for row in try await connection.query(set, logger: logger).collect() {
-            let record = try TaskRecord(postgres: row.makeRandomAccess())
-            updated[record.id.uuid] = record
-        }
+        try await connection.query(set, logger: logger)
         if !parentIDs.isEmpty {
             let parents = edgesPerParent.keys.sorted { $0.uuidString < $1.uuidString }
             let lock = PostgresQuery(
@@ -183,14 +181,14 @@ extension PostgresTaskStore {
             } catch let error as PSQLError where error.serverInfo?[.sqlState] == "23505" {
                 throw BatonError.invalidArgument("a task names the same parent twice")
             }
-            let settle = PostgresQuery(unsafeSQL: sql.edgesSettleFinished, binds: bindings { $0.append(Array(Set(children))) })
+            let settle = PostgresQuery(unsafeSQL: sql.edgesSettleFinished, binds: bindings { $0.append(parents) })
             try await connection.query(settle, logger: logger)
-            // The settled edges changed some states: read the linked tasks again.
-            let fetch = PostgresQuery(unsafeSQL: sql.tasksByIDs, binds: bindings { $0.append(ids) })
-            for row in try await connection.query(fetch, logger: logger).collect() {
-                let record = try TaskRecord(postgres: row.makeRandomAccess())
-                updated[record.id.uuid] = record
-            }
+        }
+        // The workflow columns are set and settled edges may have moved states: read them back.
+        let fetch = PostgresQuery(unsafeSQL: sql.tasksByIDs, binds: bindings { $0.append(ids) })
+        for row in try await connection.query(fetch, logger: logger).collect() {
+            let record = try TaskRecord(postgres: row.makeRandomAccess())
+            updated[record.id.uuid] = record
         }
         var result = outcome
         for (i, record) in outcome.tasks.enumerated() where !outcome.duplicate[i] {

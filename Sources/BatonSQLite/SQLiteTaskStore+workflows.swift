@@ -1,6 +1,7 @@
 import BatonCore
 import Foundation
 import GRDB
+import Synchronization
 
 // MARK: Schema (migration v4): workflows
 
@@ -32,13 +33,17 @@ extension SQL {
     /// (a fenced completion, a failure, a rescue, a cancel, an operator retry):
     /// 1. `tasks_settle`: a task with dependents finishes → its open edges record its state;
     /// 2. `task_deps_settle`: an edge is settled → the dependent's counter drops; the last one
-    ///    releases it (`ready`, or `pending` if its run time is ahead); a blocked one cancels it
-    ///    (which fires 1 for its own dependents: the cancel cascades);
-    /// 3. `tasks_reopen`: a finished task with dependents runs again (operator retry, or a
-    ///    dependent re-opened by 4) → the edges into dependents still waiting, or cancelled by
-    ///    their dependencies, are opened again;
+    ///    releases it (`ready`, or `pending` if its run time is ahead); a blocked one cancels it;
+    /// 3. `tasks_reopen`: a finished task with dependents runs again (an operator retry) → the
+    ///    edges into dependents still waiting, or cancelled by their dependencies, open again;
     /// 4. `task_deps_reopen`: an edge is opened again → the dependent's counter rises; a
-    ///    dependent cancelled only by such edges waits again (and re-opens its own, by 3).
+    ///    dependent cancelled only by such edges waits again.
+    ///
+    /// A cascade does not nest triggers: 1 and 3 skip the moves that 2 and 4 make (a
+    /// dependent cancelled by its dependencies, or waiting again), and 2 and 4 name those
+    /// dependents to the store instead (`baton_cascade`, `baton_reopened`), which continues the
+    /// walk level by level in the same transaction (``drainTriggerWork(_:_:)``). A chain of any
+    /// length cascades without reaching SQLite's limit of nested triggers.
     static let schemaV4 = [
         """
         CREATE TABLE tasks_v4 (
@@ -112,7 +117,8 @@ extension SQL {
         "CREATE UNIQUE INDEX task_deps_edge ON task_deps (parent_id, child_id)",
         """
         CREATE TRIGGER tasks_settle AFTER UPDATE OF state ON tasks
-        WHEN NEW.dependents > 0 AND \(terminal("NEW.state")) AND NOT \(terminal("OLD.state"))
+        WHEN NEW.dependents > 0 AND \(terminal("NEW.state")) AND NOT \(terminal("OLD.state")) \
+        AND NOT (OLD.state = 'waiting' AND NEW.state = 'cancelled' AND NEW.blocked_by > OLD.blocked_by)
         BEGIN
             UPDATE task_deps SET parent_state = NEW.state WHERE parent_id = NEW.id AND parent_state IS NULL;
         END
@@ -134,11 +140,14 @@ extension SQL {
             WHERE id = NEW.child_id;
             SELECT baton_ready() WHERE NOT NEW.blocked AND EXISTS (SELECT 1 FROM tasks WHERE id = NEW.child_id AND waiting_on = 0 \
         AND state IN ('ready', 'pending'));
+            SELECT baton_cascade(NEW.child_id) WHERE NEW.blocked AND EXISTS (SELECT 1 FROM tasks WHERE id = NEW.child_id \
+        AND state = 'cancelled' AND blocked_by = 1 AND dependents > 0);
         END
         """,
         """
         CREATE TRIGGER tasks_reopen AFTER UPDATE OF state ON tasks
-        WHEN NEW.dependents > 0 AND \(terminal("OLD.state")) AND NOT \(terminal("NEW.state"))
+        WHEN NEW.dependents > 0 AND \(terminal("OLD.state")) AND NOT \(terminal("NEW.state")) \
+        AND NOT (OLD.state = 'cancelled' AND NEW.state = 'waiting')
         BEGIN
             UPDATE task_deps SET parent_state = NULL WHERE parent_id = NEW.id AND parent_state IS NOT NULL AND EXISTS (
                 SELECT 1 FROM tasks c WHERE c.id = task_deps.child_id AND (c.state = 'waiting' OR (c.state = 'cancelled' AND c.blocked_by > 0)));
@@ -155,6 +164,8 @@ extension SQL {
                 finished_at = CASE WHEN state = 'cancelled' AND OLD.blocked AND blocked_by = 1 THEN NULL ELSE finished_at END,
                 last_error = CASE WHEN state = 'cancelled' AND OLD.blocked AND blocked_by = 1 THEN NULL ELSE last_error END
             WHERE id = NEW.child_id;
+            SELECT baton_reopened(NEW.child_id) WHERE OLD.blocked AND EXISTS (SELECT 1 FROM tasks WHERE id = NEW.child_id \
+        AND state = 'waiting' AND blocked_by = 0 AND dependents > 0);
         END
         """,
         // A deleted task takes its incoming edges with it.
@@ -184,6 +195,14 @@ extension SQL {
     /// Settles an edge whose parent had already finished when the edge was added.
     static let edgeSettle = "UPDATE task_deps SET parent_state = ? WHERE child_id = ? AND position = ?"
 
+    /// The walk's next steps (``SQLiteTaskStore/drainTriggerWork(_:_:)``): the open edges of a
+    /// dependent its dependencies cancelled; the settled edges of one that waits again.
+    static let cascadeEdges = "UPDATE task_deps SET parent_state = 'cancelled' WHERE parent_id = ? AND parent_state IS NULL"
+    static let reopenEdges = """
+        UPDATE task_deps SET parent_state = NULL WHERE parent_id = ? AND parent_state IS NOT NULL AND EXISTS (
+            SELECT 1 FROM tasks c WHERE c.id = task_deps.child_id AND (c.state = 'waiting' OR (c.state = 'cancelled' AND c.blocked_by > 0)))
+        """
+
     static let workflowInsert = "INSERT INTO workflows (id, name, cancel_requested, created_at) VALUES (?, ?, 0, ?)"
     static let workflowGet = "SELECT name, cancel_requested, created_at FROM workflows WHERE id = ?"
     static let workflowNodes = """
@@ -207,16 +226,60 @@ extension SQL {
         """
 }
 
+/// The dependents the triggers of one write transaction named for the walk to continue.
+final class TriggerWork: Sendable {
+    enum Step: Sendable {
+        /// Cancelled by its dependencies: settle its own open edges as `cancelled`.
+        case cascade(String)
+        /// Waits again: re-open its settled edges.
+        case reopen(String)
+    }
+    private let steps = Mutex<[Step]>([])
+    func add(_ step: Step) { steps.withLock { $0.append(step) } }
+    func take() -> [Step] {
+        steps.withLock { s in
+            defer { s = [] }
+            return s
+        }
+    }
+}
+
 extension SQLiteTaskStore {
-    /// The SQL functions the workflow triggers call: the store's clock, and a wake-up for the
-    /// claimers when a trigger released a task (inside the transaction, as an enqueue does).
-    static func addFunctions(_ db: Database, clock: StoreClock, readySignal: ReadySignal) {
+    /// The SQL functions the workflow triggers call: the store's clock, a wake-up for the
+    /// claimers when a trigger released a task (inside the transaction, as an enqueue does),
+    /// and the walk's next steps.
+    static func addFunctions(_ db: Database, clock: StoreClock, readySignal: ReadySignal, work: TriggerWork) {
         db.add(function: DatabaseFunction("baton_now", argumentCount: 0, pure: false) { _ in Millis.now(clock) })
         db.add(
             function: DatabaseFunction("baton_ready", argumentCount: 0, pure: false) { _ in
                 readySignal.notify()
                 return nil
             })
+        db.add(
+            function: DatabaseFunction("baton_cascade", argumentCount: 1, pure: false) { values in
+                if let id = String.fromDatabaseValue(values[0]) { work.add(.cascade(id)) }
+                return nil
+            })
+        db.add(
+            function: DatabaseFunction("baton_reopened", argumentCount: 1, pure: false) { values in
+                if let id = String.fromDatabaseValue(values[0]) { work.add(.reopen(id)) }
+                return nil
+            })
+    }
+
+    /// Continues the walks the triggers started, level by level, until none is left: each step
+    /// is a statement of its own, whose triggers may name the next level.
+    static func drainTriggerWork(_ db: Database, _ work: TriggerWork) throws {
+        while true {
+            let steps = work.take()
+            if steps.isEmpty { return }
+            for step in steps {
+                switch step {
+                case .cascade(let id): try db.cachedStatement(sql: SQL.cascadeEdges).execute(arguments: [id])
+                case .reopen(let id): try db.cachedStatement(sql: SQL.reopenEdges).execute(arguments: [id])
+                }
+            }
+        }
     }
 
     /// Adds the edges of the tasks just inserted that have parents, inside the enqueue's

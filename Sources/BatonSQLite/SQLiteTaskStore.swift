@@ -13,14 +13,17 @@ import Synchronization
 public final class SQLiteTaskStore: TaskStore {
     public let configuration: SQLiteStoreConfiguration
     public let readySignal: ReadySignal
+    /// What the workflow triggers of the current write name for the walk to continue.
+    let triggerWork: TriggerWork
     /// `configuration.clock`: every time the store writes or compares comes from it.
     let clock: StoreClock
     let pool: DatabasePool
     private let counters = Mutex(SQLiteStoreStats())
 
-    init(configuration: SQLiteStoreConfiguration, pool: DatabasePool, readySignal: ReadySignal) {
+    init(configuration: SQLiteStoreConfiguration, pool: DatabasePool, readySignal: ReadySignal, triggerWork: TriggerWork) {
         self.configuration = configuration
         self.readySignal = readySignal
+        self.triggerWork = triggerWork
         self.clock = configuration.clock
         self.pool = pool
     }
@@ -32,8 +35,9 @@ public final class SQLiteTaskStore: TaskStore {
     public static func open(_ configuration: SQLiteStoreConfiguration) async throws -> SQLiteTaskStore {
         try Preflight.check(path: configuration.path)
         let readySignal = ReadySignal()
-        let pool = try openPool(configuration, readySignal: readySignal)
-        let store = SQLiteTaskStore(configuration: configuration, pool: pool, readySignal: readySignal)
+        let work = TriggerWork()
+        let pool = try openPool(configuration, readySignal: readySignal, work: work)
+        let store = SQLiteTaskStore(configuration: configuration, pool: pool, readySignal: readySignal, triggerWork: work)
         do {
             try await store.migrate()
         } catch {
@@ -64,7 +68,9 @@ public final class SQLiteTaskStore: TaskStore {
 
     public func now() async throws -> Date { Millis.date(Millis.now(clock)) }
 
-    private static func openPool(_ configuration: SQLiteStoreConfiguration, readySignal: ReadySignal) throws -> DatabasePool {
+    private static func openPool(_ configuration: SQLiteStoreConfiguration, readySignal: ReadySignal, work: TriggerWork) throws
+        -> DatabasePool
+    {
         var config = Configuration()
         config.label = "baton"
         config.busyMode = .timeout(max(0, configuration.busyTimeout.seconds))
@@ -73,9 +79,7 @@ public final class SQLiteTaskStore: TaskStore {
         let clock = configuration.clock
         config.prepareDatabase { db in
             try db.execute(sql: "PRAGMA synchronous = \(synchronous)")
-            // The workflow triggers cascade (a cancel settles the edges of the cancelled task).
-            try db.execute(sql: "PRAGMA recursive_triggers = ON")
-            addFunctions(db, clock: clock, readySignal: readySignal)
+            addFunctions(db, clock: clock, readySignal: readySignal, work: work)
         }
         do {
             return try DatabasePool(path: configuration.path, configuration: config)
@@ -122,8 +126,14 @@ public final class SQLiteTaskStore: TaskStore {
 
     /// Runs `body` in one immediate write transaction, mapping database errors.
     func write<T: Sendable>(_ what: String, _ body: @escaping @Sendable (Database) throws -> T) async throws -> T {
+        let work = triggerWork
         do {
-            return try await pool.write(body)
+            return try await pool.write { db in
+                _ = work.take()  // what a rolled-back write left
+                let result = try body(db)
+                try Self.drainTriggerWork(db, work)
+                return result
+            }
         } catch {
             throw Self.mapError(error, while: what)
         }

@@ -39,4 +39,9 @@ struct WorkflowConformanceTests {
     func workflowIsReadAndCancelled(_ factory: any StoreFactory) async throws {
         try await StoreConformance.workflowIsReadAndCancelled(factory)
     }
+
+    @Test(arguments: storeFactories)
+    func cancelCascadesThroughALongChain(_ factory: any StoreFactory) async throws {
+        try await StoreConformance.cancelCascadesThroughALongChain(factory)
+    }
 }

@@ -1,5 +1,5 @@
 -- Baton schema, version 4: workflows. The same semantics as the SQLite store's migration v4
--- (see SQLiteTaskStore+workflows.swift for the columns and the four triggers). Names are
+-- (see SQLiteTaskStore+workflows.swift for the columns; docs/workflows.md for the rules). Names are
 -- unqualified (see 001); the trigger functions keep the migration's search_path, so they find
 -- this schema's tables whatever the caller's search_path is. Every statement may run again over
 -- its own result (IF NOT EXISTS, OR REPLACE), as the migration tests that step back do.
@@ -52,10 +52,60 @@ CREATE TABLE IF NOT EXISTS task_deps (
 
 CREATE UNIQUE INDEX IF NOT EXISTS task_deps_edge ON task_deps (parent_id, child_id);
 
--- 1. A task with dependents finished: its open edges record how.
+-- Settling and re-opening edges walk the dependents level by level in a loop, not by
+-- triggers firing triggers: a cancel cascading down a chain of 10,000 waiting tasks is one
+-- loop of 10,000 rounds, not 10,000 nested trigger calls (which would exhaust the stack).
+-- The triggers that start the walks fire only for statements of the caller
+-- (`pg_trigger_depth() < 1`): the walks' own updates never start another.
+
+-- Settles the open edges of the finished tasks in `frontier`, then of the dependents that
+-- this cancelled, and so on: each dependent's counter drops; the last edge releases it
+-- (`ready`, or `pending` if its run_at is ahead); a blocked one cancels it. A release wakes
+-- the claimers of every node. Also called by an enqueue for edges to parents that had
+-- already finished.
+CREATE OR REPLACE FUNCTION baton_settle_from(frontier uuid[]) RETURNS void LANGUAGE plpgsql SET search_path FROM CURRENT AS $$
+DECLARE
+    next uuid[];
+    e record;
+    was text;
+    c record;
+BEGIN
+    WHILE cardinality(frontier) > 0 LOOP
+        next := '{}';
+        FOR e IN
+            UPDATE task_deps AS d SET parent_state = p.state FROM tasks AS p
+            WHERE d.parent_id = ANY(frontier) AND d.parent_state IS NULL AND p.id = d.parent_id
+                AND p.state IN ('succeeded', 'failed', 'cancelled')
+            RETURNING d.child_id, d.parent_id, d.parent_state, d.condition, d.blocked
+        LOOP
+            SELECT t.state INTO was FROM tasks AS t WHERE t.id = e.child_id FOR UPDATE;
+            UPDATE tasks SET
+                waiting_on = waiting_on - 1,
+                blocked_by = blocked_by + CASE WHEN e.blocked AND (state = 'waiting' OR (state = 'cancelled' AND blocked_by > 0))
+                    THEN 1 ELSE 0 END,
+                state = CASE WHEN state <> 'waiting' THEN state WHEN e.blocked THEN 'cancelled' WHEN waiting_on > 1 THEN 'waiting'
+                    WHEN run_at > now() THEN 'pending' ELSE 'ready' END,
+                run_at = CASE WHEN state = 'waiting' AND NOT e.blocked AND waiting_on = 1 THEN greatest(run_at, now())
+                    ELSE run_at END,
+                finished_at = CASE WHEN state = 'waiting' AND e.blocked THEN now() ELSE finished_at END,
+                last_error = CASE WHEN state = 'waiting' AND e.blocked THEN 'dependency not satisfied: parent ' || e.parent_id
+                    || ' ended ' || e.parent_state || ' (edge on ' || e.condition || ')' ELSE last_error END
+            WHERE id = e.child_id
+            RETURNING state, waiting_on, dependents, queue INTO c;
+            IF was = 'waiting' AND c.state = 'cancelled' AND c.dependents > 0 THEN
+                next := next || e.child_id;
+            ELSIF was = 'waiting' AND c.state IN ('ready', 'pending') THEN
+                PERFORM pg_notify('baton_ready', current_schema() || '/' || c.queue);
+            END IF;
+        END LOOP;
+        frontier := next;
+    END LOOP;
+END
+$$;
+
 CREATE OR REPLACE FUNCTION baton_settle() RETURNS trigger LANGUAGE plpgsql SET search_path FROM CURRENT AS $$
 BEGIN
-    UPDATE task_deps SET parent_state = NEW.state WHERE parent_id = NEW.id AND parent_state IS NULL;
+    PERFORM baton_settle_from(ARRAY[NEW.id]);
     RETURN NULL;
 END
 $$;
@@ -63,45 +113,55 @@ $$;
 DROP TRIGGER IF EXISTS tasks_settle ON tasks;
 CREATE TRIGGER tasks_settle AFTER UPDATE OF state ON tasks FOR EACH ROW
 WHEN (NEW.dependents > 0 AND NEW.state IN ('succeeded', 'failed', 'cancelled')
-      AND OLD.state NOT IN ('succeeded', 'failed', 'cancelled'))
+      AND OLD.state NOT IN ('succeeded', 'failed', 'cancelled') AND pg_trigger_depth() < 1)
 EXECUTE FUNCTION baton_settle();
 
--- 2. An edge settled: the dependent's counter drops; the last edge releases it, a blocked one
--- cancels it (which fires 1 for its own dependents). A release wakes the claimers of every node.
-CREATE OR REPLACE FUNCTION baton_settle_edge() RETURNS trigger LANGUAGE plpgsql SET search_path FROM CURRENT AS $$
+-- Re-opens the settled edges of the tasks in `frontier` (finished tasks that run again: an
+-- operator retry) into dependents still waiting, or cancelled by their dependencies; a
+-- dependent cancelled only by such edges waits again, and its own edges re-open in the next
+-- round.
+CREATE OR REPLACE FUNCTION baton_reopen_from(frontier uuid[]) RETURNS void LANGUAGE plpgsql SET search_path FROM CURRENT AS $$
 DECLARE
-    released text;
+    next uuid[];
+    e record;
+    was record;
+    c record;
 BEGIN
-    UPDATE tasks SET
-        waiting_on = waiting_on - 1,
-        blocked_by = blocked_by + CASE WHEN NEW.blocked AND (state = 'waiting' OR (state = 'cancelled' AND blocked_by > 0))
-            THEN 1 ELSE 0 END,
-        state = CASE WHEN state <> 'waiting' THEN state WHEN NEW.blocked THEN 'cancelled' WHEN waiting_on > 1 THEN 'waiting'
-            WHEN run_at > now() THEN 'pending' ELSE 'ready' END,
-        run_at = CASE WHEN state = 'waiting' AND NOT NEW.blocked AND waiting_on = 1 THEN greatest(run_at, now()) ELSE run_at END,
-        finished_at = CASE WHEN state = 'waiting' AND NEW.blocked THEN now() ELSE finished_at END,
-        last_error = CASE WHEN state = 'waiting' AND NEW.blocked THEN 'dependency not satisfied: parent ' || NEW.parent_id
-            || ' ended ' || NEW.parent_state || ' (edge on ' || NEW.condition || ')' ELSE last_error END
-    WHERE id = NEW.child_id
-    RETURNING CASE WHEN waiting_on = 0 AND state IN ('ready', 'pending') AND NOT NEW.blocked THEN queue END INTO released;
-    IF released IS NOT NULL THEN
-        PERFORM pg_notify('baton_ready', current_schema() || '/' || released);
-    END IF;
-    RETURN NULL;
+    WHILE cardinality(frontier) > 0 LOOP
+        next := '{}';
+        FOR e IN
+            WITH old AS (
+                SELECT d.child_id, d.position, d.blocked FROM task_deps AS d
+                WHERE d.parent_id = ANY(frontier) AND d.parent_state IS NOT NULL AND EXISTS (
+                    SELECT 1 FROM tasks AS t WHERE t.id = d.child_id
+                        AND (t.state = 'waiting' OR (t.state = 'cancelled' AND t.blocked_by > 0)))
+                FOR UPDATE OF d
+            )
+            UPDATE task_deps AS d SET parent_state = NULL FROM old
+            WHERE d.child_id = old.child_id AND d.position = old.position
+            RETURNING d.child_id, old.blocked
+        LOOP
+            SELECT t.state, t.blocked_by INTO was FROM tasks AS t WHERE t.id = e.child_id FOR UPDATE;
+            UPDATE tasks SET
+                waiting_on = waiting_on + 1,
+                blocked_by = blocked_by - CASE WHEN e.blocked AND blocked_by > 0 THEN 1 ELSE 0 END,
+                state = CASE WHEN state = 'cancelled' AND e.blocked AND blocked_by = 1 THEN 'waiting' ELSE state END,
+                finished_at = CASE WHEN state = 'cancelled' AND e.blocked AND blocked_by = 1 THEN NULL ELSE finished_at END,
+                last_error = CASE WHEN state = 'cancelled' AND e.blocked AND blocked_by = 1 THEN NULL ELSE last_error END
+            WHERE id = e.child_id
+            RETURNING state, dependents INTO c;
+            IF was.state = 'cancelled' AND c.state = 'waiting' AND c.dependents > 0 THEN
+                next := next || e.child_id;
+            END IF;
+        END LOOP;
+        frontier := next;
+    END LOOP;
 END
 $$;
 
-DROP TRIGGER IF EXISTS task_deps_settle ON task_deps;
-CREATE TRIGGER task_deps_settle AFTER UPDATE OF parent_state ON task_deps FOR EACH ROW
-WHEN (OLD.parent_state IS NULL AND NEW.parent_state IS NOT NULL)
-EXECUTE FUNCTION baton_settle_edge();
-
--- 3. A finished task with dependents runs again (operator retry, or a dependent re-opened by
--- 4): the edges into dependents still waiting, or cancelled by their dependencies, open again.
 CREATE OR REPLACE FUNCTION baton_reopen() RETURNS trigger LANGUAGE plpgsql SET search_path FROM CURRENT AS $$
 BEGIN
-    UPDATE task_deps AS d SET parent_state = NULL WHERE d.parent_id = NEW.id AND d.parent_state IS NOT NULL AND EXISTS (
-        SELECT 1 FROM tasks AS c WHERE c.id = d.child_id AND (c.state = 'waiting' OR (c.state = 'cancelled' AND c.blocked_by > 0)));
+    PERFORM baton_reopen_from(ARRAY[NEW.id]);
     RETURN NULL;
 END
 $$;
@@ -109,28 +169,8 @@ $$;
 DROP TRIGGER IF EXISTS tasks_reopen ON tasks;
 CREATE TRIGGER tasks_reopen AFTER UPDATE OF state ON tasks FOR EACH ROW
 WHEN (NEW.dependents > 0 AND OLD.state IN ('succeeded', 'failed', 'cancelled')
-      AND NEW.state NOT IN ('succeeded', 'failed', 'cancelled'))
+      AND NEW.state NOT IN ('succeeded', 'failed', 'cancelled') AND pg_trigger_depth() < 1)
 EXECUTE FUNCTION baton_reopen();
-
--- 4. An edge opened again: the dependent's counter rises; one cancelled only by such edges
--- waits again (and re-opens its own edges, by 3).
-CREATE OR REPLACE FUNCTION baton_reopen_edge() RETURNS trigger LANGUAGE plpgsql SET search_path FROM CURRENT AS $$
-BEGIN
-    UPDATE tasks SET
-        waiting_on = waiting_on + 1,
-        blocked_by = blocked_by - CASE WHEN OLD.blocked AND blocked_by > 0 THEN 1 ELSE 0 END,
-        state = CASE WHEN state = 'cancelled' AND OLD.blocked AND blocked_by = 1 THEN 'waiting' ELSE state END,
-        finished_at = CASE WHEN state = 'cancelled' AND OLD.blocked AND blocked_by = 1 THEN NULL ELSE finished_at END,
-        last_error = CASE WHEN state = 'cancelled' AND OLD.blocked AND blocked_by = 1 THEN NULL ELSE last_error END
-    WHERE id = NEW.child_id;
-    RETURN NULL;
-END
-$$;
-
-DROP TRIGGER IF EXISTS task_deps_reopen ON task_deps;
-CREATE TRIGGER task_deps_reopen AFTER UPDATE OF parent_state ON task_deps FOR EACH ROW
-WHEN (OLD.parent_state IS NOT NULL AND NEW.parent_state IS NULL)
-EXECUTE FUNCTION baton_reopen_edge();
 
 -- A deleted task takes its incoming edges with it.
 CREATE OR REPLACE FUNCTION baton_delete_edges() RETURNS trigger LANGUAGE plpgsql SET search_path FROM CURRENT AS $$

@@ -68,6 +68,7 @@ extension StoreConformance {
         Check("dependentOfAFinishedParentSettlesAtOnce", dependentOfAFinishedParentSettlesAtOnce),
         Check("concurrentLastParentsReleaseEachDependentOnce", concurrentLastParentsReleaseEachDependentOnce),
         Check("workflowIsReadAndCancelled", workflowIsReadAndCancelled),
+        Check("cancelCascadesThroughALongChain", cancelCascadesThroughALongChain),
     ]
 
     /// The checks of unique tasks, idempotent submits, schedules and paused queues: they need a

@@ -279,3 +279,26 @@ extension StoreConformance {
         }
     }
 }
+
+extension StoreConformance {
+    /// The depth of a chain a cancel cascades through (the stores' triggers recurse once per
+    /// level); docs/workflows.md states the limit this checks.
+    public static let cascadeDepth = 1000
+
+    /// A chain of ``cascadeDepth`` dependents whose root fails for good is cancelled to its end
+    /// in the root's transaction; an operator retry of the root re-opens it all.
+    public static func cancelCascadesThroughALongChain(_ factory: any StoreFactory) async throws {
+        try await factory.withStore { store in
+            let ids = (0...cascadeDepth).map { _ in TaskID.generate() }
+            var tasks = [NewTask(kind: "root", maxAttempts: 1, id: ids[0])]
+            for level in 1...cascadeDepth { tasks.append(NewTask(kind: "link", id: ids[level], after: [.init(parent: ids[level - 1])])) }
+            try await store.enqueue(tasks)
+            let root = try #require(try await store.claim(kinds: ["root"]).first)
+            #expect(try await store.fail(root.lease) == .applied(.failed))
+            #expect(try await store.require(ids[cascadeDepth]).state == .cancelled, "the cancel reached the end of the chain")
+            #expect(try await store.taskList(TaskListParams(states: [.cancelled], limit: 1000)).tasks.count == min(1000, cascadeDepth))
+            _ = try await store.taskRetry(ids[0])
+            #expect(try await store.taskList(TaskListParams(states: [.waiting], limit: 1000)).tasks.count == min(1000, cascadeDepth))
+        }
+    }
+}
