@@ -49,6 +49,7 @@ func routeTable<Context: RequestContext>(
     var routes: [Route<Context>] = SystemRoutes<Context>(ops: ops).routes
     routes += TaskRoutes<Context>(ops: ops, reader: reader).routes
     routes += WorkflowRoutes<Context>(ops: ops, reader: reader).routes
+    routes += MachineryRoutes<Context>(ops: ops, reader: reader).routes
     routes += WorkerRoutes<Context>(ops: ops, reader: reader).routes
     routes += WorkerRegistryRoutes<Context>(ops: ops, reader: reader).routes
     routes += ScheduleRoutes<Context>(ops: ops, reader: reader).routes

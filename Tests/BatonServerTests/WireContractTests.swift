@@ -116,6 +116,10 @@ struct WireContractTests {
         var linked = tasks[0]
         (linked.workflowID, linked.node, linked.parentCount, linked.pass) = (TaskID.generate(), "n", 2, .prepend)
         try Self.expectValid(TaskJSONWriter.task(linked), "Task")
+        var machinery = tasks[0]
+        machinery.result = RawJSON(trusted: #"[{"Type":"int64","Value":48}]"#)
+        try Self.expectValid(Self.encoded(MachineryTaskState(machinery)), "MachineryTaskState")
+        try Self.expectValid(Self.encoded(MachineryTaskState(tasks[1])), "MachineryTaskState")
 
         // JSON-RPC answers.
         try Self.expectValid(JSONRPCRoute<BasicRequestContext>.resultObject(id: .int(1), result: Array("{}".utf8)), "RPCResponse")

@@ -309,6 +309,23 @@ struct APISchemas {
             ["parents": array(ref("ParentResult"), nil, nil), "next_cursor": Self.nullable(Self.string(pattern: "^[0-9]+$"))],
             ["parents", "next_cursor"], false)
 
+        // Machinery (seed 003) compatibility.
+        s["MachineryRequest"] = .object([
+            "description":
+                "A Machinery signature, chain {Tasks}, group {GroupUUID, Tasks}, chord {Group, Callback} or array of signatures, with Machinery's Go field names (docs/workflows.md).",
+            "type": ["object", "array"],
+        ])
+        let machineryResult = object(["Type": Self.string(), "Value": Self.any], ["Type", "Value"], false)
+        s["MachineryTaskState"] = object(
+            [
+                "TaskUUID": Self.string(), "TaskName": Self.string(),
+                "State": Self.enumeration(["PENDING", "RECEIVED", "STARTED", "RETRY", "SUCCESS", "FAILURE"]),
+                "Results": Self.nullable(array(machineryResult, nil, nil)), "Error": Self.string(), "CreatedAt": Self.dateTime,
+                "TTL": Self.integer(),
+            ], ["TaskUUID", "TaskName", "State", "Results", "Error", "CreatedAt", "TTL"], false)
+        s["MachinerySubmitted"] = object(
+            ["workflow_id": Self.taskID, "tasks": array(ref("MachineryTaskState"), nil, nil)], ["workflow_id", "tasks"], false)
+
         // Schedules.
         newTask["id"] = nil
         newTask["run_at"] = nil

@@ -89,7 +89,7 @@ extension NodeAPI {
     /// Every JSON-RPC method, by name. `submit:KIND` (the message form of freundallein/scheduler) is resolved by `rpcMethod(named:)`.
     var rpcMethods: [String: RPCMethod] {
         let ops = self
-        return workflowRPCMethods.merging([
+        return workflowRPCMethods.merging(machineryRPCMethods) { first, _ in first }.merging([
             // `idempotency_key` is the REST `Idempotency-Key` header; results carry `duplicate` as REST's do.
             "task.submit": RPCMethod(access: .producer) { p in
                 let key = try p.idempotencyKey()

@@ -1,0 +1,94 @@
+import BatonCore
+import BatonNode
+import BatonServer
+import BatonTesting
+import BatonWorker
+import Foundation
+import HummingbirdTesting
+import Logging
+import ServiceLifecycle
+import Testing
+
+/// Machinery's (seed 003's) chain of `add` and `multiply`, sent as Machinery's own JSON and run
+/// by handlers written as Machinery's are (variadic int64 arguments as `[{Type, Value}]`, one
+/// int64 result), over real HTTP.
+@Suite("Machinery compatibility")
+struct MachineryRouteTests {
+    struct Arg: Codable, Sendable {
+        var type: String
+        var value: Int64
+        enum CodingKeys: String, CodingKey {
+            case type = "Type"
+            case value = "Value"
+        }
+    }
+
+    static func signature(_ uuid: UUID, _ name: String, _ values: [Int64]) -> String {
+        let args = values.map { #"{"Type":"int64","Value":\#($0)}"# }.joined(separator: ",")
+        return
+            #"{"UUID":"task_\#(uuid.uuidString.lowercased())","Name":"\#(name)","RoutingKey":"","ETA":null,"GroupUUID":"","GroupTaskCount":0,"Args":[\#(args)],"Immutable":false,"RetryCount":0,"RetryTimeout":0,"OnSuccess":null,"OnError":null,"ChordCallback":null}"#
+    }
+
+    @Test(.timeLimit(.minutes(1)))
+    func addMultiplyChainPassesResultsAsMachineryDoes() async throws {
+        try await withTestApp(.live) { client, node in
+            let port = try #require(client.port)
+            var logger = Logger(label: "baton.test.worker")
+            logger.logLevel = .warning
+            let registry = HandlerRegistry()
+            registry.register("add") { (args: [Arg], _: TaskContext) -> [Arg] in
+                [Arg(type: "int64", value: args.reduce(0) { $0 + $1.value })]
+            }
+            registry.register("multiply") { (args: [Arg], _: TaskContext) -> [Arg] in
+                [Arg(type: "int64", value: args.reduce(1) { $0 * $1.value })]
+            }
+            let source = HTTPTaskSource(servers: [URL(string: "http://127.0.0.1:\(port)")!], logger: logger)
+            let runtime = WorkerRuntime(
+                source: source, registry: registry,
+                configuration: WorkerConfiguration(
+                    id: "machinery-worker", concurrency: 4, claimWait: .seconds(1), shutdownGrace: .seconds(2)),
+                logger: logger)
+            let group = ServiceGroup(services: [runtime], logger: logger)
+            try await withThrowingTaskGroup(of: Void.self) { tasks in
+                tasks.addTask { try await group.run() }
+                let uuids = [UUID(), UUID(), UUID()]
+                // Machinery's NewChain: the steps as a Chain {Tasks}.
+                let body =
+                    #"{"Tasks":[\#(Self.signature(uuids[0], "add", [1, 1])),\#(Self.signature(uuids[1], "add", [5, 5])),\#(Self.signature(uuids[2], "multiply", [4]))]}"#
+                let response = try await client.send(.post, "/v1/compat/machinery/workflows", json: body)
+                #expect(response.status == .created, "\(String(buffer: response.body))")
+                let last = "task_\(uuids[2].uuidString.lowercased())"
+                let state = try await eventually("the chain to finish", within: .seconds(20)) { () -> JSONValue? in
+                    let answer = try await client.send(.get, "/v1/compat/machinery/tasks/\(last)")
+                    let value = try answer.decode(JSONValue.self)
+                    guard case .object(let members) = value, members["State"] == .string("SUCCESS") else { return nil }
+                    return value
+                }
+                // add(1, 1) = 2; add(2, 5, 5) = 12; multiply(12, 4) = 48.
+                guard case .object(let members) = state else { return }
+                #expect(members["TaskUUID"] == .string(last) && members["TaskName"] == .string("multiply"))
+                #expect(members["Results"] == .array([.object(["Type": .string("int64"), "Value": .int(48)])]))
+                let second = try await client.send(.get, "/v1/compat/machinery/tasks/\(uuids[1].uuidString.lowercased())")
+                guard case .object(let middle) = try second.decode(JSONValue.self) else { return }
+                #expect(middle["Results"] == .array([.object(["Type": .string("int64"), "Value": .int(12)])]))
+                let lastID = try #require(TaskID(uuids[2].uuidString))
+                let stored = try #require(try await node.store.taskGet(lastID))
+                #expect(stored.args.text.contains("48") == false && stored.pass == .prependItems)
+                await group.triggerGracefulShutdown()
+                try await tasks.waitForAll()
+            }
+        }
+    }
+
+    @Test func unknownFieldsAndUnknownTasksAreRefused() async throws {
+        try await withTestApp { client, _ in
+            let bad = try await client.send(.post, "/v1/compat/machinery/workflows", json: #"{"Name":"add","Bogus":1}"#)
+            #expect(bad.status == .badRequest)
+            #expect(try bad.errorBody().message.contains("Bogus"))
+            let missing = try await client.send(.get, "/v1/compat/machinery/tasks/task_\(UUID().uuidString.lowercased())")
+            #expect(missing.status == .notFound)
+            let malformed = try await client.send(.get, "/v1/compat/machinery/tasks/not-a-uuid")
+            #expect(malformed.status == .badRequest)
+        }
+    }
+}
