@@ -171,4 +171,38 @@ struct ScheduleRouteTests {
         try await Task.sleep(for: .milliseconds(1100))
         #expect(try await firer.fireOnce() == 0)
     }
+
+    /// A schedule whose task is `baton.workflow` starts its workflow once per tick, even with
+    /// two firers racing (each tick's workflow is stored under its own idempotency key).
+    @Test func scheduleStartsAWorkflowOncePerTick() async throws {
+        let node = try await TestNode.make()
+        defer { node.dispose() }
+        let store = node.store
+        let workflow = RawJSON(trusted: #"{"chain":[{"kind":"extract"},{"kind":"load"}]}"#)
+        let created = try await store.scheduleUpsert(
+            ScheduleUpsertParams(
+                definition: ScheduleDefinition(
+                    name: "etl", every: "1s", task: NewTask(kind: ScheduleDefinition.workflowKind, args: workflow))))
+        let firer = ScheduleFirer(store: store)
+        let other = ScheduleFirer(store: store)
+        let deadline = created.createdAt.addingTimeInterval(2.6)
+        while Date() < deadline {
+            async let a = firer.fireOnce()
+            async let b = other.fireOnce()
+            _ = try await (a, b)
+            try await Task.sleep(for: .milliseconds(100))
+        }
+        let tasks = try await store.taskList(TaskListParams()).tasks
+        let byTick = Dictionary(grouping: tasks) { $0.tags.first { $0.hasPrefix("tick:") } ?? "" }
+        #expect(!byTick.isEmpty && byTick[""] == nil)
+        for (tick, nodes) in byTick {
+            #expect(nodes.count == 2, "one workflow of two nodes per tick: \(tick)")
+            #expect(Set(nodes.compactMap(\.workflowID)).count == 1)
+            #expect(Set(nodes.map(\.state)) == [.ready, .waiting])
+        }
+        // A schedule whose workflow does not compile is refused when it is created.
+        let bad = ScheduleDefinition(
+            name: "bad", every: "1s", task: NewTask(kind: ScheduleDefinition.workflowKind, args: RawJSON(trusted: #"{"chain":[]}"#)))
+        #expect(throws: BatonError.self) { try bad.validate() }
+    }
 }

@@ -41,7 +41,28 @@ public struct ScheduleDefinition: Sendable, Hashable {
         } catch {
             throw BatonError(error.code, "task: \(error.message)")
         }
+        if let workflow = try startsWorkflow() {
+            do {
+                _ = try WorkflowSpec.compile(workflow)
+            } catch {
+                throw BatonError(error.code, "task: the workflow in args: \(error.message)")
+            }
+        }
         return (rule, policy)
+    }
+
+    /// A schedule whose task is of this kind starts a workflow at each tick: the task's `args`
+    /// are the workflow (the body of `POST /v1/workflows`).
+    public static let workflowKind = "baton.workflow"
+
+    /// The workflow each tick starts, if the schedule's task is of ``workflowKind``.
+    public func startsWorkflow() throws(BatonError) -> JSONValue? {
+        guard task.kind == Self.workflowKind else { return nil }
+        do {
+            return try task.args.parsed()
+        } catch {
+            throw .invalidArgument("task: the workflow in args is not valid JSON")
+        }
     }
 
     /// The rule of a `cron` or `every` text; exactly one must be given.

@@ -64,6 +64,9 @@ public struct ScheduleFirer: Service {
         let policy = try record.misfirePolicy()
         let (ticks, advanceTo) = policy.ticksToFire(rule: rule, lastFired: record.firedThrough, now: now)
         guard let advanceTo else { return 0 }
+        if let workflow = try record.definition.startsWorkflow() {
+            return try await fireWorkflows(record, workflow, ticks: ticks, advanceTo: advanceTo)
+        }
         let tasks = ticks.map { tick in
             var task = record.definition.task
             task.tags += ["schedule:\(record.name)", "tick:\(BatonJSON.formatDate(tick))"]
@@ -83,6 +86,39 @@ public struct ScheduleFirer: Service {
 }
 
 extension ScheduleFirer {
+    /// Starts the schedule's workflow once per tick, then advances the schedule (the same
+    /// compare-and-set, with no task of its own). Exactly once per tick even across firers
+    /// and crashes: each tick's workflow is stored under the idempotency key
+    /// `schedule:<name>@<tick>`, so a firer that repeats a tick (it lost the compare-and-set, or
+    /// crashed before it) is answered with the workflow already stored.
+    func fireWorkflows(_ record: ScheduleRecord, _ workflow: JSONValue, ticks: [Date], advanceTo: Date) async throws -> Int {
+        guard let unique = store as? any UniqueTaskStore else {
+            throw BatonError(.internal, "this store cannot start workflows from schedules (no idempotent submits)")
+        }
+        let fingerprint = TaskEnqueueOutcome.fingerprint(try BatonJSON.encoder().encode(workflow))
+        var submitted = 0
+        for tick in ticks {
+            var submission = try WorkflowSpec.compile(workflow)
+            for i in submission.tasks.indices {
+                submission.tasks[i].tags += ["schedule:\(record.name)", "tick:\(BatonJSON.formatDate(tick))"]
+            }
+            let outcome = try await unique.taskEnqueueManyOutcome(
+                TaskEnqueueParams(
+                    tasks: submission.tasks, idempotencyKey: "schedule:\(record.name)@\(BatonJSON.formatDate(tick))",
+                    workflow: submission.workflow, strictUnique: true, requestFingerprint: fingerprint))
+            if outcome.tasks.first?.workflowID == submission.workflow.id {
+                events.emit(outcome.tasks.map { NodeEvent.enqueued(TaskRef($0)) })
+                submitted += outcome.tasks.count
+            }
+        }
+        let fired = try await store.scheduleFire(
+            ScheduleFireParams(name: record.name, expectedLastFired: record.lastFired, newLastFired: advanceTo, tasks: []))
+        guard fired else { return 0 }
+        events.emit(.scheduleFired(schedule: record.name, tasks: submitted))
+        logger.debug("fired", metadata: ["schedule": "\(record.name)", "workflows": "\(ticks.count)"])
+        return submitted
+    }
+
     /// Upserts the schedules a node declares in its settings (replacing same-named ones,
     /// which keeps their last tick) before the firer starts.
     public static func startup(_ store: any ScheduleStore, definitions: [ScheduleDefinition], logger: Logger) async throws {
