@@ -133,15 +133,13 @@ extension SQL {
         THEN 1 ELSE 0 END),
                 state = CASE WHEN state <> 'waiting' THEN state WHEN NEW.blocked THEN 'cancelled' WHEN waiting_on > 1 THEN 'waiting' \
         WHEN run_at > baton_now() THEN 'pending' ELSE 'ready' END,
-                run_at = CASE WHEN state = 'waiting' AND NOT NEW.blocked AND waiting_on = 1 THEN max(run_at, baton_now()) ELSE run_at END,
-                finished_at = CASE WHEN state = 'waiting' AND NEW.blocked THEN baton_now() ELSE finished_at END,
+                run_at = CASE WHEN state = 'waiting' AND NOT NEW.blocked AND waiting_on = 1 THEN max(run_at, baton_now()) + baton_ready() \
+        ELSE run_at END,
+                finished_at = CASE WHEN state = 'waiting' AND NEW.blocked THEN baton_now() + baton_cascade(NEW.child_id, dependents) \
+        ELSE finished_at END,
                 last_error = CASE WHEN state = 'waiting' AND NEW.blocked THEN 'dependency not satisfied: parent ' || NEW.parent_id \
         || ' ended ' || NEW.parent_state || ' (edge on ' || NEW.condition || ')' ELSE last_error END
             WHERE id = NEW.child_id;
-            SELECT baton_ready() WHERE NOT NEW.blocked AND EXISTS (SELECT 1 FROM tasks WHERE id = NEW.child_id AND waiting_on = 0 \
-        AND state IN ('ready', 'pending'));
-            SELECT baton_cascade(NEW.child_id) WHERE NEW.blocked AND EXISTS (SELECT 1 FROM tasks WHERE id = NEW.child_id \
-        AND state = 'cancelled' AND blocked_by = 1 AND dependents > 0);
         END
         """,
         """
@@ -161,11 +159,10 @@ extension SQL {
                 waiting_on = waiting_on + 1,
                 blocked_by = blocked_by - (CASE WHEN OLD.blocked AND blocked_by > 0 THEN 1 ELSE 0 END),
                 state = CASE WHEN state = 'cancelled' AND OLD.blocked AND blocked_by = 1 THEN 'waiting' ELSE state END,
-                finished_at = CASE WHEN state = 'cancelled' AND OLD.blocked AND blocked_by = 1 THEN NULL ELSE finished_at END,
+                finished_at = CASE WHEN state = 'cancelled' AND OLD.blocked AND blocked_by = 1 THEN baton_reopened(NEW.child_id, dependents) \
+        ELSE finished_at END,
                 last_error = CASE WHEN state = 'cancelled' AND OLD.blocked AND blocked_by = 1 THEN NULL ELSE last_error END
             WHERE id = NEW.child_id;
-            SELECT baton_reopened(NEW.child_id) WHERE OLD.blocked AND EXISTS (SELECT 1 FROM tasks WHERE id = NEW.child_id \
-        AND state = 'waiting' AND blocked_by = 0 AND dependents > 0);
         END
         """,
         // A deleted task takes its incoming edges with it.
@@ -245,24 +242,27 @@ final class TriggerWork: Sendable {
 }
 
 extension SQLiteTaskStore {
-    /// The SQL functions the workflow triggers call: the store's clock, a wake-up for the
-    /// claimers when a trigger released a task (inside the transaction, as an enqueue does),
-    /// and the walk's next steps.
+    /// The SQL functions the workflow triggers call, from the branch of the dependent's update
+    /// that makes the move (so each is called only then, with no statement of its own): the
+    /// store's clock; a wake-up for the claimers when a task is released (inside the
+    /// transaction, as an enqueue does), which adds 0 to the new `run_at`; and the walk's next
+    /// steps, for a dependent that has dependents itself: `baton_cascade` adds 0 to the new
+    /// `finished_at`, `baton_reopened` is the new `finished_at` (NULL).
     static func addFunctions(_ db: Database, clock: StoreClock, readySignal: ReadySignal, work: TriggerWork) {
         db.add(function: DatabaseFunction("baton_now", argumentCount: 0, pure: false) { _ in Millis.now(clock) })
         db.add(
             function: DatabaseFunction("baton_ready", argumentCount: 0, pure: false) { _ in
                 readySignal.notify()
-                return nil
+                return 0
             })
         db.add(
-            function: DatabaseFunction("baton_cascade", argumentCount: 1, pure: false) { values in
-                if let id = String.fromDatabaseValue(values[0]) { work.add(.cascade(id)) }
-                return nil
+            function: DatabaseFunction("baton_cascade", argumentCount: 2, pure: false) { values in
+                if let id = String.fromDatabaseValue(values[0]), (Int.fromDatabaseValue(values[1]) ?? 0) > 0 { work.add(.cascade(id)) }
+                return 0
             })
         db.add(
-            function: DatabaseFunction("baton_reopened", argumentCount: 1, pure: false) { values in
-                if let id = String.fromDatabaseValue(values[0]) { work.add(.reopen(id)) }
+            function: DatabaseFunction("baton_reopened", argumentCount: 2, pure: false) { values in
+                if let id = String.fromDatabaseValue(values[0]), (Int.fromDatabaseValue(values[1]) ?? 0) > 0 { work.add(.reopen(id)) }
                 return nil
             })
     }

@@ -10,7 +10,7 @@ import ServiceLifecycle
 import Testing
 
 /// Workflows as BatonWorker's handlers see them over real HTTP: parents' results
-/// (`ctx.parents`, `pass: prepend`), and follow-up tasks stored with a completion.
+/// (`ctx.parents()`, `pass: prepend`), and follow-up tasks stored with a completion.
 @Suite("Workflow handlers over HTTP")
 struct WorkflowWorkerTests {
     @Test(.timeLimit(.minutes(1)))
@@ -23,15 +23,17 @@ struct WorkflowWorkerTests {
             registry.register("square") { (n: Int, _: TaskContext) -> Int in n * n }
             // A chord body with `pass: prepend`: its args are the members' results, in member order.
             registry.register("sum") { (values: [Int], context: TaskContext) -> Int in
-                #expect(context.parents.map(\.name) == ["header.0", "header.1", "header.2"])
-                #expect(context.parent("header.2")?.result?.text == "9")
+                let parents = try await context.parents()
+                let last = try await context.parent("header.2")
+                #expect(parents.map(\.name) == ["header.0", "header.1", "header.2"])
+                #expect(last?.result?.text == "9")
                 // Multistage: the sum asks for a report, stored with its own completion.
                 context.followUp(
                     NewTask(kind: "report", args: RawJSON(.int(Int64(values.reduce(0, +)))), after: [.init(parent: context.taskID)]))
                 return values.reduce(0, +)
             }
             registry.register("report") { (total: Int, context: TaskContext) -> String in
-                "total \(total) after \(context.parents.first?.result?.text ?? "?")"
+                "total \(total) after \(try await context.parents().first?.result?.text ?? "?")"
             }
             let source = HTTPTaskSource(servers: [URL(string: "http://127.0.0.1:\(port)")!], logger: logger)
             let runtime = WorkerRuntime(

@@ -8,7 +8,7 @@
 // `null` (or with `i` when the args give `{"i": N}`). Args `{"ms": N}` make the handler sleep N
 // milliseconds before recording. Kind `gather` (a chord body with `pass: prepend`) appends
 // "<task id> <attempt> gather <parents> <in-order>" where <in-order> says whether its arguments
-// are the integers 0, 1, … in order (its parents' results) and its `ctx.parents` agree. Built from
+// are the integers 0, 1, … in order (its parents' results) and its `ctx.parents()` agree. Built from
 // the same parts as `baton worker`: HTTPTaskSource (with failover over every --server),
 // WorkerRuntime, and a ServiceGroup that drains on SIGTERM.
 
@@ -101,8 +101,9 @@ registry.register("record") { (args: RecordArgs, context: TaskContext) -> RawJSO
     return args.i.map { RawJSON(.int(Int64($0))) } ?? .null
 }
 registry.register("gather") { (args: [Int], context: TaskContext) -> RawJSON in
-    let inOrder = args == Array(0..<args.count) && context.parents.map { $0.result?.text } == args.map { "\($0)" }
-    try file.append("\(context.taskID) \(context.attempt) gather \(context.parents.count) \(inOrder)\n")
+    let parents = try await context.parents()
+    let inOrder = args == Array(0..<args.count) && parents.map { $0.result?.text } == args.map { "\($0)" }
+    try file.append("\(context.taskID) \(context.attempt) gather \(parents.count) \(inOrder)\n")
     return RawJSON(.int(Int64(args.count)))
 }
 

@@ -32,7 +32,7 @@ public enum DependencyPolicy: String, Sendable, Codable, CaseIterable, Hashable 
     }
 }
 
-/// How a dependent receives its parents' results besides `ctx.parents`.
+/// How a dependent receives its parents' results besides `ctx.parents()`.
 public enum ResultPassing: String, Sendable, Codable, CaseIterable, Hashable {
     /// The results are prepended to the arguments (which must be a JSON array), one element
     /// per parent in the order the parents are listed (Machinery's `Immutable: false`).
@@ -98,7 +98,7 @@ extension TaskDependency: Codable {
     }
 }
 
-/// A parent's outcome as a dependent sees it (`ctx.parents`, `GET /v1/tasks/{id}/parents`).
+/// A parent's outcome as a dependent sees it (`ctx.parents()`, `GET /v1/tasks/{id}/parents`).
 public struct ParentResult: Sendable, Hashable, Codable {
     /// The parent's node name in its workflow, or its id when it has none.
     public var name: String

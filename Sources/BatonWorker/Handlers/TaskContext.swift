@@ -14,14 +14,19 @@ public struct TaskContext: Sendable {
     /// The id of the worker running the attempt.
     public let worker: String
     /// The task's parents with their outcomes and results, in the order it listed them (empty
-    /// for a task without parents). Results travel by reference: the worker reads them from
-    /// the node (paged) when the attempt starts, not from the task's arguments.
-    public internal(set) var parents: [ParentResult] = []
+    /// for a task without parents). Results travel by reference: they are read from the node
+    /// (paged) the first time a handler asks, or when the attempt starts for a task that passes
+    /// them in its arguments, never copied into the task.
+    public func parents() async throws -> [ParentResult] {
+        try await parentResults.get()
+    }
 
     /// The parent of this node name (or id, for a parent outside a workflow).
-    public func parent(_ name: String) -> ParentResult? {
-        parents.first { $0.name == name }
+    public func parent(_ name: String) async throws -> ParentResult? {
+        try await parents().first { $0.name == name }
     }
+
+    let parentResults: ParentResults
 
     /// Tasks to store with this attempt's successful completion, in the same transaction
     /// (seed 000's multistage tasks): they join the task's workflow, and none exists unless the
@@ -57,7 +62,7 @@ public struct TaskContext: Sendable {
 
     init(
         taskID: TaskID, kind: String, attempt: Int, maxAttempts: Int, queue: String, worker: String, logger: Logger,
-        stop: StopFlag
+        stop: StopFlag, parents: ParentResults = ParentResults()
     ) {
         self.taskID = taskID
         self.kind = kind
@@ -67,6 +72,7 @@ public struct TaskContext: Sendable {
         self.worker = worker
         self.baseLogger = logger
         self.stop = stop
+        self.parentResults = parents
     }
 
     /// Whether the handler should stop: an operator cancelled the task (learned at the next
@@ -80,6 +86,34 @@ public struct TaskContext: Sendable {
     /// Throws `CancellationError` when ``isCancelled`` is true.
     public func checkCancellation() throws {
         if isCancelled { throw CancellationError() }
+    }
+}
+
+/// A task's parents, read once when first asked for (or given when the attempt starts).
+final class ParentResults: Sendable {
+    private let load: (@Sendable () async throws -> [ParentResult])?
+    private let cached = Mutex<[ParentResult]?>(nil)
+
+    /// No parents.
+    init() {
+        load = nil
+        cached.withLock { $0 = [] }
+    }
+
+    init(loaded: [ParentResult]) {
+        load = nil
+        cached.withLock { $0 = loaded }
+    }
+
+    init(load: @escaping @Sendable () async throws -> [ParentResult]) {
+        self.load = load
+    }
+
+    func get() async throws -> [ParentResult] {
+        if let known = cached.withLock({ $0 }) { return known }
+        let loaded = try await load?() ?? []
+        cached.withLock { $0 = loaded }
+        return loaded
     }
 }
 

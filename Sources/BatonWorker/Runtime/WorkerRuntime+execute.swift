@@ -38,13 +38,20 @@ extension WorkerRuntime {
             }
             return
         }
-        var context = TaskContext(
-            taskID: task.id, kind: task.kind, attempt: task.attempt, maxAttempts: task.maxAttempts, queue: task.queue,
-            worker: configuration.id, logger: self.logger, stop: stop)
         var args = task.args
+        var parents = ParentResults()
         if task.parentCount != nil {
             do {
-                (context.parents, args) = try await parentsAndArgs(task)
+                if task.pass != nil {
+                    // Passed in the arguments: read now.
+                    let loaded: [ParentResult]
+                    (loaded, args) = try await parentsAndArgs(task)
+                    parents = ParentResults(loaded: loaded)
+                } else {
+                    // Read only if the handler asks (`ctx.parents()`).
+                    let source = self.source
+                    parents = ParentResults { try await Self.allParents(of: task.id, from: source) }
+                }
             } catch {
                 if takeOutcome(claimed.lease) {
                     let failure = TaskFailure(lease: claimed.lease, message: "reading the task's parents failed: \(error)")
@@ -54,6 +61,9 @@ extension WorkerRuntime {
                 return
             }
         }
+        let context = TaskContext(
+            taskID: task.id, kind: task.kind, attempt: task.attempt, maxAttempts: task.maxAttempts, queue: task.queue,
+            worker: configuration.id, logger: self.logger, stop: stop, parents: parents)
         // Bounded as the node bounds it on submit, so a task stored otherwise cannot overflow `Duration`.
         let timeout = task.timeout.map { Duration.seconds(min(max($0, 0), Limits.maxSeconds)) } ?? registration.timeout
         if debug { logger.debug("task started") }
@@ -188,6 +198,18 @@ extension WorkerRuntime {
 }
 
 extension WorkerRuntime {
+    /// Every parent of a task, a page at a time.
+    static func allParents(of id: TaskID, from source: any TaskSource) async throws -> [ParentResult] {
+        var parents: [ParentResult] = []
+        var cursor: Int?
+        repeat {
+            let page = try await source.parents(of: id, cursor: cursor, limit: TaskParentsParams.maxLimit)
+            parents += page.parents
+            cursor = page.nextCursor.flatMap { Int($0) }
+        } while cursor != nil
+        return parents
+    }
+
     /// Writes a completion with its follow-ups at once (one transaction on the node), trying
     /// again while the node is unreachable. If it never gets through, the task's lease runs
     /// out and the task runs again: no follow-up exists without its completion.
@@ -210,13 +232,7 @@ extension WorkerRuntime {
     /// Reads every parent of `task` (a page at a time) and its arguments as the handler sees
     /// them: with the parents' results in front when the task asked for `pass`.
     func parentsAndArgs(_ task: TaskRecord) async throws -> ([ParentResult], RawJSON) {
-        var parents: [ParentResult] = []
-        var cursor: Int?
-        repeat {
-            let page = try await source.parents(of: task.id, cursor: cursor, limit: TaskParentsParams.maxLimit)
-            parents += page.parents
-            cursor = page.nextCursor.flatMap { Int($0) }
-        } while cursor != nil
+        let parents = try await Self.allParents(of: task.id, from: source)
         guard let pass = task.pass else { return (parents, task.args) }
         let results = parents.map { $0.result ?? .null }
         var values: [RawJSON] = []
