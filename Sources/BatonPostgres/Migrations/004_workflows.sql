@@ -67,7 +67,6 @@ CREATE OR REPLACE FUNCTION baton_settle_from(frontier uuid[]) RETURNS void LANGU
 DECLARE
     next uuid[];
     e record;
-    was text;
     c record;
 BEGIN
     WHILE cardinality(frontier) > 0 LOOP
@@ -78,7 +77,6 @@ BEGIN
                 AND p.state IN ('succeeded', 'failed', 'cancelled')
             RETURNING d.child_id, d.parent_id, d.parent_state, d.condition, d.blocked
         LOOP
-            SELECT t.state INTO was FROM tasks AS t WHERE t.id = e.child_id FOR UPDATE;
             UPDATE tasks SET
                 waiting_on = waiting_on - 1,
                 blocked_by = blocked_by + CASE WHEN e.blocked AND (state = 'waiting' OR (state = 'cancelled' AND blocked_by > 0))
@@ -91,10 +89,12 @@ BEGIN
                 last_error = CASE WHEN state = 'waiting' AND e.blocked THEN 'dependency not satisfied: parent ' || e.parent_id
                     || ' ended ' || e.parent_state || ' (edge on ' || e.condition || ')' ELSE last_error END
             WHERE id = e.child_id
-            RETURNING state, waiting_on, dependents, queue INTO c;
-            IF was = 'waiting' AND c.state = 'cancelled' AND c.dependents > 0 THEN
+            RETURNING state, waiting_on, blocked_by, dependents, queue INTO c;
+            -- This edge made the move: it cancelled a waiting dependent (its first blocked
+            -- edge), or it was the last one and released it.
+            IF e.blocked AND c.state = 'cancelled' AND c.blocked_by = 1 AND c.dependents > 0 THEN
                 next := next || e.child_id;
-            ELSIF was = 'waiting' AND c.state IN ('ready', 'pending') THEN
+            ELSIF NOT e.blocked AND c.waiting_on = 0 AND c.state IN ('ready', 'pending') THEN
                 PERFORM pg_notify('baton_ready', current_schema() || '/' || c.queue);
             END IF;
         END LOOP;
