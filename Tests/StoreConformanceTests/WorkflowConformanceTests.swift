@@ -3,7 +3,7 @@ import BatonTesting
 import Testing
 
 /// The workflow checks of the conformance kit (`StoreConformance+workflows`), on every backend.
-@Suite("TaskStore conformance: workflows")
+@Suite("TaskStore conformance: workflows", .serialized)
 struct WorkflowConformanceTests {
     @Test(arguments: storeFactories)
     func dependentIsReleasedWhenItsLastParentSucceeds(_ factory: any StoreFactory) async throws {
@@ -43,5 +43,10 @@ struct WorkflowConformanceTests {
     @Test(arguments: storeFactories)
     func cancelCascadesThroughALongChain(_ factory: any StoreFactory) async throws {
         try await StoreConformance.cancelCascadesThroughALongChain(factory)
+    }
+
+    @Test(arguments: storeFactories)
+    func dependentAddedWhileItsParentCompletesIsReleasedOnce(_ factory: any StoreFactory) async throws {
+        try await StoreConformance.dependentAddedWhileItsParentCompletesIsReleasedOnce(factory)
     }
 }

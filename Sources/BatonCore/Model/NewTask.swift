@@ -94,6 +94,14 @@ public struct NewTask: Sendable, Hashable {
         for tag in tags where !Limits.hasLength(tag, 1...Limits.maxTagLength) {
             throw .invalidArgument("each tag must be 1 to \(Limits.maxTagLength) characters")
         }
+        if !after.isEmpty || pass != nil || node != nil { try validateDependencies() }
+        if args.byteCount > maxArgsBytes {
+            throw BatonError(.tooLarge, "args are \(args.byteCount) bytes, more than the limit of \(maxArgsBytes)")
+        }
+    }
+
+    /// The workflow fields: checked only for a task that has them (plain tasks skip it all).
+    private func validateDependencies() throws(BatonError) {
         if after.count > Limits.maxParents {
             throw .invalidArgument("at most \(Limits.maxParents) parents per task, got \(after.count)")
         }
@@ -111,9 +119,6 @@ public struct NewTask: Sendable, Hashable {
         }
         if let node, !Limits.hasLength(node, 1...Limits.maxNodeNameLength) {
             throw .invalidArgument("node name must be 1 to \(Limits.maxNodeNameLength) characters")
-        }
-        if args.byteCount > maxArgsBytes {
-            throw BatonError(.tooLarge, "args are \(args.byteCount) bytes, more than the limit of \(maxArgsBytes)")
         }
     }
 

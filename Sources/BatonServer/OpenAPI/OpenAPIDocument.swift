@@ -26,7 +26,7 @@ enum OpenAPIDocument {
                         "description": .string(query.description),
                     ]))
             }
-            if route.method == .post && route.path == "/v1/tasks" {
+            if route.method == .post && (route.path == "/v1/tasks" || route.path == "/v1/workflows") {
                 parameters.append(
                     .object([
                         "name": "Idempotency-Key", "in": "header", "required": .bool(false),
@@ -80,6 +80,7 @@ enum OpenAPIDocument {
     /// A path parameter's schema: a task id, a queue name or a schedule name.
     static func pathSchema(_ path: String, _ name: String) -> JSONValue {
         if name == "id" { return APISchemas.ref("TaskID") }
+        if name == "uuid" { return APISchemas.string(pattern: "^(task_)?\(APISchemas.uuidPattern)$") }
         return path.hasPrefix("/v1/queues") ? APISchemas.queueName : APISchemas.scheduleName
     }
 
@@ -109,8 +110,11 @@ enum OpenAPIDocument {
             }
             out["201"] = created
             out["200"] = json("Every task was a duplicate of an active one, or an idempotent replay", body)
-        case (.post, "/v1/schedules"):
+        case (.post, "/v1/schedules"), (.post, "/v1/compat/machinery/workflows"):
             out["201"] = json("Created", body)
+        case (.post, "/v1/workflows"):
+            out["201"] = json("Created", body)
+            out["200"] = json("An idempotent replay: the workflow first stored under this Idempotency-Key", body)
         case (.put, _):
             out["201"] = json("Created", body)
             out["200"] = json("Replaced", body)
@@ -124,6 +128,10 @@ enum OpenAPIDocument {
         if route.path.contains(":") || route.path == "/v1/schedules" { errors += ["404", "409"] }
         // A task id already taken (409), an Idempotency-Key reused with another request (422).
         if route.method == .post && route.path == "/v1/tasks" { errors += ["409", "422"] }
+        // A workflow: an Idempotency-Key reused with another request (422); Machinery: a UUID
+        // already taken (409).
+        if route.method == .post && route.path == "/v1/workflows" { errors += ["422"] }
+        if route.method == .post && route.path == "/v1/compat/machinery/workflows" { errors += ["409"] }
         for code in errors {
             out[code] = json(isRPC ? "A JSON-RPC error object for the whole request" : "Error", isRPC ? "RPCAnswer" : "Error")
         }

@@ -69,6 +69,7 @@ extension StoreConformance {
         Check("concurrentLastParentsReleaseEachDependentOnce", concurrentLastParentsReleaseEachDependentOnce),
         Check("workflowIsReadAndCancelled", workflowIsReadAndCancelled),
         Check("cancelCascadesThroughALongChain", cancelCascadesThroughALongChain),
+        Check("dependentAddedWhileItsParentCompletesIsReleasedOnce", dependentAddedWhileItsParentCompletesIsReleasedOnce),
     ]
 
     /// The checks of unique tasks, idempotent submits, schedules and paused queues: they need a

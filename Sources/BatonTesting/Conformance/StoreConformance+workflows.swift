@@ -283,7 +283,7 @@ extension StoreConformance {
 extension StoreConformance {
     /// The depth of a chain a cancel cascades through (the stores' triggers recurse once per
     /// level); docs/workflows.md states the limit this checks.
-    public static let cascadeDepth = 1000
+    public static let cascadeDepth = 600
 
     /// A chain of ``cascadeDepth`` dependents whose root fails for good is cancelled to its end
     /// in the root's transaction; an operator retry of the root re-opens it all.
@@ -299,6 +299,41 @@ extension StoreConformance {
             #expect(try await store.taskList(TaskListParams(states: [.cancelled], limit: 1000)).tasks.count == min(1000, cascadeDepth))
             _ = try await store.taskRetry(ids[0])
             #expect(try await store.taskList(TaskListParams(states: [.waiting], limit: 1000)).tasks.count == min(1000, cascadeDepth))
+        }
+    }
+}
+
+extension StoreConformance {
+    /// A dependent added by id while its parent is completing, from another store instance,
+    /// 200 times: each ends released exactly once (claimable once), whichever commits first.
+    public static func dependentAddedWhileItsParentCompletesIsReleasedOnce(_ factory: any StoreFactory) async throws {
+        try await factory.withStore { store in
+            let second = try await factory.makeSecondStore(sharing: store)
+            let rounds = 200
+            let parents = (0..<rounds).map { _ in TaskID.generate() }
+            try await store.enqueue(parents.map { NewTask(kind: "parent", id: $0) })
+            var leases: [TaskID: LeaseRef] = [:]
+            while leases.count < rounds {
+                for c in try await store.claim(max: 1000, kinds: ["parent"]) { leases[c.task.id] = c.lease }
+            }
+            var children: [TaskID] = []
+            for parent in parents {
+                let child = TaskID.generate()
+                children.append(child)
+                async let completed = store.taskAckMany(
+                    TaskAckParams(acks: [.complete(TaskCompletion(lease: leases[parent]!, result: RawJSON(trusted: "1")))]))
+                async let added = second.enqueue(NewTask(kind: "child", id: child, after: [.init(parent: parent)]))
+                let (outcomes, _) = try await (completed, added)
+                #expect(outcomes == [.applied(.succeeded)])
+            }
+            var claimed: [TaskID] = []
+            while true {
+                let batch = try await store.claim(max: 1000, kinds: ["child"])
+                if batch.isEmpty { break }
+                claimed += batch.map(\.task.id)
+            }
+            #expect(claimed.count == rounds && Set(claimed) == Set(children), "each dependent released exactly once")
+            await factory.dispose(second)
         }
     }
 }
