@@ -153,10 +153,11 @@ extension StoreConformance {
             let record = try await store.enqueue(NewTask(kind: "k", retry: .fixed(.milliseconds(50))))[0]
             let claimed = try #require(try await store.claim().first)
             let before = try await store.now()
-            #expect(try await store.fail(claimed.lease, "rate limited", retryAfter: .seconds(2)) == .applied(.pending))
+            // 30 s: a loaded machine may stall for seconds between these statements.
+            #expect(try await store.fail(claimed.lease, "rate limited", retryAfter: .seconds(30)) == .applied(.pending))
             let stored = try await store.require(record.id)
             #expect(stored.state == .pending)
-            #expect(gap(stored.runAt, before.addingTimeInterval(2)) < 0.5)
+            #expect(gap(stored.runAt, before.addingTimeInterval(30)) < 5)
             try await Task.sleep(for: .milliseconds(100))
             #expect(try await store.claim().isEmpty)
         }
