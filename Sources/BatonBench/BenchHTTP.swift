@@ -93,7 +93,7 @@ final class HTTPDriver: BenchDriver {
         }
     }
 
-    /// One batch as the body of `POST /v1/tasks`: the same task `count` times.
+    /// One workflow of the settings' shape, through `POST /v1/workflows`.
     func submitShaped(_ count: Int) async throws {
         let body = ByteBuffer(
             data: try BatonJSON.encoder().encode(
@@ -108,33 +108,10 @@ final class HTTPDriver: BenchDriver {
         let body = ByteBuffer(
             data: try BatonJSON.encoder().encode(
                 try settings.shape.workflowRequest(count: per, kind: "noop", queue: queue, args: settings.args)))
-        let submissions = count / per
-        let next = Locked((index: 0, done: 0))
-        let start = ContinuousClock.now
-        try await withThrowingTaskGroup(of: Void.self) { group in
-            for _ in 0..<settings.enqueueConcurrency {
-                group.addTask {
-                    while true {
-                        let i = next.withLock { n -> Int in
-                            defer { n.index += 1 }
-                            return n.index
-                        }
-                        guard i < submissions else { return }
-                        let (status, data) = try await self.request(.POST, "/v1/workflows", body: body, node: i)
-                        try self.expect(status, 201, data, "workflow submit")
-                        let done = next.withLock { n -> Int in
-                            n.done += per
-                            return n.done
-                        }
-                        progress.update("enqueue", done: done, total: count)
-                    }
-                }
-            }
-            try await group.waitForAll()
-        }
-        return (ContinuousClock.now - start).seconds
+        return try await post("/v1/workflows", requests: count / per, total: count, progress: progress) { _ in (body, per) }
     }
 
+    /// One batch as the body of `POST /v1/tasks`: the same task `count` times.
     private func batchBody(_ count: Int) -> ByteBuffer {
         let one = "{\"kind\":\"noop\",\"queue\":\"\(queue)\",\"max_attempts\":1,\"args\":\(settings.args.text)}"
         return ByteBuffer(string: "[" + Array(repeating: one, count: count).joined(separator: ",") + "]")
@@ -145,6 +122,17 @@ final class HTTPDriver: BenchDriver {
         let full = batchBody(min(1000, count))
         let rest = count % 1000 == 0 ? nil : batchBody(count % 1000)
         let batches = (count + 999) / 1000
+        return try await post("/v1/tasks", requests: batches, total: count, progress: progress) { i in
+            i == batches - 1 && rest != nil ? (rest!, count % 1000) : (full, min(1000, count))
+        }
+    }
+
+    /// POSTs `requests` bodies (`body(i)`: the i-th body and how many tasks it holds),
+    /// `enqueueConcurrency` at a time, spread over the nodes, each answered 201; returns the
+    /// seconds it took.
+    private func post(
+        _ path: String, requests: Int, total: Int, progress: ProgressReporter, body: @escaping @Sendable (Int) -> (ByteBuffer, Int)
+    ) async throws -> Double {
         let next = Locked((index: 0, done: 0))
         let start = ContinuousClock.now
         try await withThrowingTaskGroup(of: Void.self) { group in
@@ -155,15 +143,15 @@ final class HTTPDriver: BenchDriver {
                             defer { n.index += 1 }
                             return n.index
                         }
-                        guard i < batches else { return }
-                        let body = (i == batches - 1 ? rest : nil) ?? full
-                        let (status, data) = try await self.request(.POST, "/v1/tasks", body: body, node: i)
+                        guard i < requests else { return }
+                        let (buffer, tasks) = body(i)
+                        let (status, data) = try await self.request(.POST, path, body: buffer, node: i)
                         try self.expect(status, 201, data, "submit")
                         let done = next.withLock { n -> Int in
-                            n.done += body.readableBytes == full.readableBytes ? min(1000, count) : count % 1000
+                            n.done += tasks
                             return n.done
                         }
-                        progress.update("enqueue", done: done, total: count)
+                        progress.update("enqueue", done: done, total: total)
                     }
                 }
             }

@@ -57,6 +57,8 @@ struct ScheduleRouteTests {
         (#"{"name":"a","every":"1s","task":{"kind":"bad kind"}}"#, "task: kind"),
         (#"{"name":"a b","every":"1s","task":{"kind":"k"}}"#, "name"),
         (#"{"name":"a","every":"1s","misfire":"later","task":{"kind":"k"}}"#, "misfire"),
+        (#"{"name":"a","every":"1s","task":{"kind":"k","args":[],"pass":"prepend"}}"#, "baton.workflow"),
+        (#"{"name":"a","every":"1s","task":{"kind":"k","after":["01a24100-da0b-741e-a960-629863c486e5"]}}"#, "after"),
     ])
     func badSchedulesAre400NamingTheProblem(_ body: String, _ mention: String) async throws {
         try await withTestApp { client, _ in

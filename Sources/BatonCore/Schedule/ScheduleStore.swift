@@ -36,6 +36,11 @@ public struct ScheduleDefinition: Sendable, Hashable {
         let rule = try Self.rule(cron: cron, every: every, timezone: timezone)
         if task.id != nil { throw .invalidArgument("task: a schedule's task template must not have an id") }
         if task.runAt != nil { throw .invalidArgument("task: a schedule's task template must not have run_at") }
+        if task.hasParents || task.policy != nil || task.pass != nil || task.node != nil {
+            throw .invalidArgument(
+                "task: a schedule's task template cannot have after, policy or pass (a schedule of kind \(Self.workflowKind) starts a workflow)"
+            )
+        }
         do {
             try task.validate()
         } catch {

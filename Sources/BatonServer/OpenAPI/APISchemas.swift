@@ -329,6 +329,7 @@ struct APISchemas {
         // Schedules.
         newTask["id"] = nil
         newTask["run_at"] = nil
+        for field in ["after", "policy", "pass"] { newTask[field] = nil }
         let rule: [String: JSONValue] = [
             "cron": Self.string(pattern: Self.cronPattern, format: "baton-cron"),
             "every": Self.string(pattern: Self.intervalPattern, format: "baton-interval"),

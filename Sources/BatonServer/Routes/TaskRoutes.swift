@@ -78,11 +78,7 @@ struct TaskRoutes<Context: RequestContext>: Sendable {
 
     @Sendable func list(_ request: Request, context: Context) async throws -> Response {
         let query = request.uri.queryParameters
-        var limit: Int?
-        if let text = query["limit"] {
-            guard let n = Int(text) else { throw BatonError.invalidArgument("limit must be an integer, got '\(text)'") }
-            limit = n
-        }
+        let limit = try Self.limit(request)
         let page = try await ops.list(
             states: query["state"].flatMap {
                 $0.isEmpty ? nil : $0.split(separator: ",", omittingEmptySubsequences: false).map(String.init)
@@ -95,14 +91,7 @@ struct TaskRoutes<Context: RequestContext>: Sendable {
     /// Long-polls until the task is terminal or the timeout passes; answers the task as it is then.
     @Sendable func wait(_ request: Request, context: Context) async throws -> Response {
         let id = try Self.taskID(context)
-        var timeout: Double?
-        if let text = request.uri.queryParameters["timeout"] {
-            guard let seconds = Double(text), seconds.isFinite, seconds >= 0 else {
-                throw BatonError.invalidArgument("timeout must be a non-negative number of seconds, got '\(text)'")
-            }
-            timeout = seconds
-        }
-        return JSONResponse.make(bytes: TaskJSONWriter.task(try await ops.wait(id, timeout: timeout)))
+        return JSONResponse.make(bytes: TaskJSONWriter.task(try await ops.wait(id, timeout: try Self.timeout(request))))
     }
 
     @Sendable func cancel(_ request: Request, context: Context) async throws -> Response {
@@ -116,6 +105,22 @@ struct TaskRoutes<Context: RequestContext>: Sendable {
     @Sendable func delete(_ request: Request, context: Context) async throws -> Response {
         try await ops.delete(try Self.taskID(context))
         return Response(status: .noContent)
+    }
+
+    /// The `timeout` query parameter of a long-poll: seconds, if given.
+    static func timeout(_ request: Request) throws -> Double? {
+        guard let text = request.uri.queryParameters["timeout"] else { return nil }
+        guard let seconds = Double(text), seconds.isFinite, seconds >= 0 else {
+            throw BatonError.invalidArgument("timeout must be a non-negative number of seconds, got '\(text)'")
+        }
+        return seconds
+    }
+
+    /// The `limit` query parameter of a page, if given.
+    static func limit(_ request: Request) throws -> Int? {
+        guard let text = request.uri.queryParameters["limit"] else { return nil }
+        guard let n = Int(text) else { throw BatonError.invalidArgument("limit must be an integer, got '\(text)'") }
+        return n
     }
 
     static func taskID(_ context: Context) throws -> TaskID {

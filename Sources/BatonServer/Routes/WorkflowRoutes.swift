@@ -61,14 +61,7 @@ struct WorkflowRoutes<Context: RequestContext>: Sendable {
 
     @Sendable func wait(_ request: Request, context: Context) async throws -> Response {
         let id = try TaskRoutes<Context>.taskID(context)
-        var timeout: Double?
-        if let text = request.uri.queryParameters["timeout"] {
-            guard let seconds = Double(text), seconds.isFinite, seconds >= 0 else {
-                throw BatonError.invalidArgument("timeout must be a non-negative number of seconds, got '\(text)'")
-            }
-            timeout = seconds
-        }
-        return JSONResponse.make(try await ops.waitWorkflow(id, timeout: timeout))
+        return JSONResponse.make(try await ops.waitWorkflow(id, timeout: try TaskRoutes<Context>.timeout(request)))
     }
 
     @Sendable func cancel(_ request: Request, context: Context) async throws -> Response {
@@ -76,14 +69,10 @@ struct WorkflowRoutes<Context: RequestContext>: Sendable {
     }
 
     @Sendable func parents(_ request: Request, context: Context) async throws -> Response {
-        let query = request.uri.queryParameters
-        var limit: Int?
-        if let text = query["limit"] {
-            guard let n = Int(text) else { throw BatonError.invalidArgument("limit must be an integer, got '\(text)'") }
-            limit = n
-        }
-        return JSONResponse.make(
-            try await ops.parents(try TaskRoutes<Context>.taskID(context), cursor: query["cursor"].map(String.init), limit: limit))
+        JSONResponse.make(
+            try await ops.parents(
+                try TaskRoutes<Context>.taskID(context), cursor: request.uri.queryParameters["cursor"].map(String.init),
+                limit: try TaskRoutes<Context>.limit(request)))
     }
 }
 
