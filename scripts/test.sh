@@ -16,6 +16,14 @@ if [ -z "${BATON_TEST_POSTGRES_URL:-}" ] && [ -x scripts/with-postgres.sh ]; the
   echo "test.sh: no PostgreSQL here; PostgreSQL tests will be skipped (they fail under CI=true)" >&2
 fi
 
+# The SQS client's tests run against moto's server (scripts/with-moto.sh, from .build-venv).
+if [ -z "${BATON_TEST_SQS_ENDPOINT:-}" ] && [ -x scripts/with-moto.sh ]; then
+  if [ "${CI:-}" = "true" ] || [ -x .build-venv/bin/moto_server ]; then
+    exec scripts/with-moto.sh "$0" "$@"
+  fi
+  echo "test.sh: no moto_server in .build-venv (scripts/python-venv.sh); SQS tests will be skipped (they fail under CI=true)" >&2
+fi
+
 swift build --product baton
 BATON_BIN="$(swift build --show-bin-path)/baton"
 export BATON_BIN
