@@ -22,7 +22,8 @@ struct HTTPBench {
         for i in 0..<max(1, settings.nodes) {
             let server = try BenchChild(
                 executable: executable, name: i == 0 ? "server" : "server-\(i)",
-                arguments: ["serve", "--store", location.url, "--port", "0", "--log-level", "warning"],
+                arguments: ["serve", "--store", location.url, "--port", "0", "--log-level", "warning"]
+                    + (settings.metrics ? [] : ["--no-metrics"]),
                 directory: location.workDirectory)
             cleanup.track(server)
             servers.append(server)

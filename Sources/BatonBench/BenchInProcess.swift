@@ -90,7 +90,8 @@ final class InProcessDriver: BenchDriver {
         let logger = Logger(label: "baton.bench")
         let finished = self.finished
         node = NodeServices(
-            store: store, configuration: NodeConfiguration(dispatcher: .init(claimBatch: settings.claimBatch)), logger: logger)
+            store: store, configuration: NodeConfiguration(dispatcher: .init(claimBatch: settings.claimBatch), metrics: settings.metrics),
+            logger: logger)
         // Finished tasks counted from the node's event stream, as a metrics listener would.
         listener = node.events.listen { batch in
             var done = 0

@@ -47,6 +47,8 @@ public struct BenchSettings: Sendable {
     public var batonExecutable: String?
     /// How the backlog's tasks are linked (backlog mode only).
     public var shape: BenchShape = .plain
+    /// Whether the node keeps Prometheus metrics (its default); off for an A/B of their cost.
+    public var metrics = true
 
     public init(
         store: String = "sqlite", workers: BenchWorkers = .inprocess, tasks: Int = 10_000, workerProcesses: Int = 2,

@@ -169,7 +169,12 @@ public final class BatonClient: Sendable {
     }
 
     public func queues() async throws -> [QueueCounts] {
-        try await call(.GET, "/v1/queues", expect: QueuesResponse.self).queues
+        try await queuesResponse().queues
+    }
+
+    /// `GET /v1/queues` as answered: the counts, when they were taken and how old they were.
+    public func queuesResponse() async throws -> QueuesResponse {
+        try await call(.GET, "/v1/queues", expect: QueuesResponse.self)
     }
 
     /// `GET /health`: returns the server's status (`"ok"`), throws `unavailable` if down.

@@ -13,8 +13,14 @@ import Configuration
 ///   at least 0.01 (default 5)
 /// - `node.cleanInterval` (`BATON_NODE_CLEAN_INTERVAL`): seconds between retention passes, at
 ///   least 0.01 (default 600)
+/// - `node.countsInterval` (`BATON_NODE_COUNTS_INTERVAL`): seconds between counts of the queues
+///   (`GET /v1/queues`, the queue gauges of `/metrics`), at least 0.05 (default 5)
 /// - `retry.policy`, `retry.backoff`, `retry.cap`: the retry policy of tasks and kinds that set
 ///   none (``RetryPolicy/init(reader:)``)
+///
+/// Read at startup only (``startupKeys``):
+/// - `node.metrics` (`BATON_NODE_METRICS`): keep Prometheus metrics and serve `GET /metrics`
+///   (default true)
 ///
 /// Declared schedules (the settings file's `schedules:` section) are read by the CLI.
 public struct NodeConfiguration: Sendable {
@@ -34,14 +40,22 @@ public struct NodeConfiguration: Sendable {
     public var schedules: [ScheduleDefinition]
     /// A worker silent this long is no longer listed.
     public var workerForgetAfter: Duration
+    /// Time between counts of the queues (``QueueCountsCache``).
+    public var countsInterval: Duration
+    /// Whether the node keeps Prometheus metrics (``NodeMetrics``); they make its event stream
+    /// observed, so the hot path reports what it does.
+    public var metrics: Bool
 
     public init(
         dispatcher: TaskDispatcher.Configuration = .init(), completer: TaskCompleter.Configuration = .init(),
         defaultRetry: RetryPolicy = .default, rescueInterval: Duration = Defaults.rescueInterval,
         retention: Duration = Defaults.retention, cleanInterval: Duration = Defaults.cleanInterval,
         scheduleInterval: Duration = ScheduleFirer.defaultInterval, schedules: [ScheduleDefinition] = [],
-        workerForgetAfter: Duration = WorkerRegistry.defaultForgetAfter
+        workerForgetAfter: Duration = WorkerRegistry.defaultForgetAfter, countsInterval: Duration = QueueCountsCache.defaultInterval,
+        metrics: Bool = true
     ) {
+        self.countsInterval = countsInterval
+        self.metrics = metrics
         self.dispatcher = dispatcher
         self.completer = completer
         self.defaultRetry = defaultRetry
@@ -57,7 +71,11 @@ public struct NodeConfiguration: Sendable {
 extension NodeConfiguration {
     /// The settings keys ``init(reader:)`` reads; all of them reload.
     public static let configKeys =
-        ["node.fallbackPoll", "node.retention", "node.rescueInterval", "node.cleanInterval"] + RetryPolicy.configKeys
+        ["node.fallbackPoll", "node.retention", "node.rescueInterval", "node.cleanInterval", "node.countsInterval"]
+        + RetryPolicy.configKeys
+
+    /// The settings keys ``init(reader:)`` reads that need a restart.
+    public static let startupKeys = ["node.metrics"]
 
     /// The configuration from the settings; throws `invalidArgument` naming the key of a bad value.
     public init(reader: ConfigReader) throws(BatonError) {
@@ -66,7 +84,9 @@ extension NodeConfiguration {
         retention = try reader.seconds("node.retention", default: Defaults.retention)
         rescueInterval = try reader.seconds("node.rescueInterval", default: Defaults.rescueInterval, minimum: 0.01)
         cleanInterval = try reader.seconds("node.cleanInterval", default: Defaults.cleanInterval, minimum: 0.01)
+        countsInterval = try reader.seconds("node.countsInterval", default: QueueCountsCache.defaultInterval, minimum: 0.05)
         defaultRetry = try RetryPolicy(reader: reader)
+        metrics = try reader.flag("node.metrics", default: true)
     }
 }
 
@@ -77,6 +97,7 @@ public final class NodeLiveSettings: Sendable {
     public let retention: LiveSetting<Duration>
     public let rescueInterval: LiveSetting<Duration>
     public let cleanInterval: LiveSetting<Duration>
+    public let countsInterval: LiveSetting<Duration>
     /// The node's retry policy for the lease rescuer.
     public let defaultRetry: LiveSetting<RetryPolicy>
     /// The policy acks apply instead of the store's own `defaultRetry`: `nil` until a reload
@@ -87,6 +108,7 @@ public final class NodeLiveSettings: Sendable {
         retention = LiveSetting(configuration.retention)
         rescueInterval = LiveSetting(configuration.rescueInterval)
         cleanInterval = LiveSetting(configuration.cleanInterval)
+        countsInterval = LiveSetting(configuration.countsInterval)
         defaultRetry = LiveSetting(configuration.defaultRetry)
         ackRetry = LiveSetting(nil)
     }

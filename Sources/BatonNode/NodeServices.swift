@@ -26,6 +26,10 @@ public struct NodeServices: Sendable {
     public let waiters: TaskWaiters
     /// The settings a reload changes while the node runs (``apply(_:)``).
     public let live: NodeLiveSettings
+    /// The node's Prometheus metrics (`nil` when the configuration turns them off).
+    public let metrics: NodeMetrics?
+    /// The queue counts `GET /v1/queues` and the gauges answer from.
+    public let counts: QueueCountsCache
     let logger: Logger
 
     public init(
@@ -47,6 +51,12 @@ public struct NodeServices: Sendable {
             store: store, configuration: configuration.completer, workers: workers, events: events, defaultRetry: live.ackRetry,
             logger: logger)
         self.waiters = TaskWaiters(events: events)
+        let metrics = configuration.metrics ? NodeMetrics() : nil
+        if let metrics { _ = events.listen { metrics.record($0) } }
+        self.metrics = metrics
+        self.counts = QueueCountsCache(
+            store: store, interval: live.countsInterval, events: events, metrics: metrics,
+            logger: logger)
     }
 
     /// Applies the reloadable settings of `configuration` (its keys: ``NodeConfiguration/configKeys``)
@@ -58,6 +68,7 @@ public struct NodeServices: Sendable {
         live.retention.set(configuration.retention)
         live.rescueInterval.set(configuration.rescueInterval)
         live.cleanInterval.set(configuration.cleanInterval)
+        live.countsInterval.set(configuration.countsInterval)
         live.defaultRetry.set(configuration.defaultRetry)
         live.ackRetry.set(configuration.defaultRetry)
         // Claimers asleep on the old poll interval start a new sleep with the new one.
@@ -107,6 +118,7 @@ public struct NodeServices: Sendable {
         var services: [any Service] = storeService.map { [$0] } ?? []
         services.append(completer)
         services.append(dispatcher)
+        services.append(counts)
         services += maintenance(schedulesUpserted: schedulesUpserted)
         services += front
         services += workers

@@ -61,6 +61,16 @@ extension TaskRecord {
             pass: try row[o + 26].decode(String?.self).flatMap(ResultPassing.init(rawValue:))
         )
     }
+
+    /// A row selected with `PostgresSQL.columnsWithProgress`: the task and its progress.
+    init(postgresWithProgress row: PostgresRandomAccessRow) throws {
+        try self.init(postgres: row)
+        if let fraction = try row[27].decode(Double?.self) {
+            progress = TaskProgress(
+                fraction: fraction, message: try row[28].decode(String?.self), attempt: try row[30].decode(Int?.self),
+                at: try row[29].decode(Date?.self))
+        }
+    }
 }
 
 extension PostgresRandomAccessRow {

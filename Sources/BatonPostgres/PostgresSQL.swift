@@ -252,7 +252,26 @@ struct PostgresSQL: Sendable {
 
     var delete: String { "DELETE FROM \(tasks) WHERE id = $1 AND state IN \(Self.terminal) RETURNING seq" }
 
-    var get: String { "SELECT \(Self.columns("t")) FROM \(tasks) AS t WHERE t.id = $1" }
+    var get: String { "SELECT \(Self.columnsWithProgress("t")) FROM \(tasks) AS t WHERE t.id = $1" }
+
+    /// ``columns(_:)`` and the progress columns (read by `TaskRecord(postgres:)` when present):
+    /// what reads for people select; the hot statements leave progress out.
+    static func columnsWithProgress(_ a: String) -> String {
+        columns(a) + ", \(a).progress, \(a).progress_message, \(a).progress_at, \(a).progress_attempt"
+    }
+
+    /// Stores progress reports of current leases, at most one per task per
+    /// `TaskHeartbeatParams.progressInterval`. Binds: ids, tokens, fractions, messages ('' for
+    /// none), the interval in seconds.
+    var heartbeatProgress: String {
+        """
+        UPDATE \(tasks) AS t SET progress = u.fraction, progress_message = NULLIF(u.message, ''), progress_at = now(), \
+        progress_attempt = t.attempt
+        FROM unnest($1::uuid[], $2::text[], $3::float8[], $4::text[]) AS u(id, token, fraction, message)
+        WHERE t.id = u.id AND t.state = 'running' AND t.lease_token = u.token
+          AND (t.progress_at IS NULL OR t.progress_at <= now() - $5::float8 * interval '1 second')
+        """
+    }
 
     /// Binds in order: cursor, states, queue, kind (each only if present), then the limit.
     func list(hasCursor: Bool, hasStates: Bool, hasQueue: Bool, hasKind: Bool, hasTag: Bool = false) -> String {
@@ -268,10 +287,10 @@ struct PostgresSQL: Sendable {
         if hasKind { conditions.append("t.kind = \(next())") }
         if hasTag { conditions.append("t.tags @> jsonb_build_array(\(next())::text)") }
         let filter = conditions.isEmpty ? "" : " WHERE " + conditions.joined(separator: " AND ")
-        return "SELECT \(Self.columns("t")) FROM \(tasks) AS t\(filter) ORDER BY t.id DESC LIMIT \(next())"
+        return "SELECT \(Self.columnsWithProgress("t")) FROM \(tasks) AS t\(filter) ORDER BY t.id DESC LIMIT \(next())"
     }
 
-    var queueCounts: String { "SELECT queue, state, count(*) FROM \(tasks) GROUP BY queue, state ORDER BY queue" }
+    var queueCounts: String { "SELECT queue, state, count(*), min(run_at) FROM \(tasks) GROUP BY queue, state" }
 
     // MARK: Maintenance
 

@@ -230,6 +230,25 @@ extension PostgresTaskStore {
             return outcomes
         }
         count { $0.heartbeatStatements += 1 }
+        // Progress of the leases just extended (the statement fences them again).
+        let reported = p.progress.filter { lease, _ in
+            guard let i = position[lease], case .extended = outcomes[i] else { return false }
+            return true
+        }
+        if !reported.isEmpty {
+            let items = Array(reported)
+            let progressBinds = Self.bindings { b in
+                b.append(items.map(\.key.id.uuid))
+                b.append(items.map(\.key.token))
+                b.append(items.map(\.value.fraction))
+                b.append(items.map { $0.value.message ?? "" })
+                b.append(TaskHeartbeatParams.progressInterval.seconds)
+            }
+            let progressQuery = PostgresQuery(unsafeSQL: sql.heartbeatProgress, binds: progressBinds)
+            _ = try await call("storing \(items.count) progress report(s)") { [client] in
+                try await client.query(progressQuery).collect().count
+            }
+        }
         return p.leases.map { outcomes[position[$0]!] }
     }
 

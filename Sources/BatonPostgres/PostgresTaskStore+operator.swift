@@ -56,7 +56,7 @@ extension PostgresTaskStore {
     public func taskGet(_ id: TaskID) async throws -> TaskRecord? {
         let query = PostgresQuery(unsafeSQL: sql.get, binds: Self.bindings { $0.append(id.uuid) })
         return try await call("reading task \(id)") { [client] in
-            try await client.query(query).collect().first.map { try TaskRecord(postgres: $0.makeRandomAccess()) }
+            try await client.query(query).collect().first.map { try TaskRecord(postgresWithProgress: $0.makeRandomAccess()) }
         }
     }
 
@@ -75,7 +75,7 @@ extension PostgresTaskStore {
         }
         let query = PostgresQuery(unsafeSQL: text, binds: binds)
         var tasks = try await call("listing tasks") { [client] in
-            try await client.query(query).collect().map { try TaskRecord(postgres: $0.makeRandomAccess()) }
+            try await client.query(query).collect().map { try TaskRecord(postgresWithProgress: $0.makeRandomAccess()) }
         }
         var nextCursor: String?
         if tasks.count > p.limit {
@@ -87,14 +87,9 @@ extension PostgresTaskStore {
 
     public func queueCounts() async throws -> [QueueCounts] {
         let query = PostgresQuery(unsafeSQL: sql.queueCounts)
-        let rows = try await call("counting tasks") { [client] in
-            try await client.query(query).collect().map { try $0.decode((String, String, Int).self) }
-        }
-        var byQueue: [String: [TaskState: Int]] = [:]
-        for (queue, state, count) in rows {
-            guard let state = TaskState(rawValue: state) else { continue }
-            byQueue[queue, default: [:]][state] = count
-        }
-        return byQueue.keys.sorted().map { QueueCounts(name: $0, counts: byQueue[$0]!) }
+        return QueueCounts.grouping(
+            try await call("counting tasks") { [client] in
+                try await client.query(query).collect().map { try $0.decode((String, String, Int, Date?).self) }
+            })
     }
 }

@@ -28,6 +28,11 @@ enum Migrations {
                 try db.execute(sql: statement)
             }
         }
+        migrator.registerMigration("v5") { db in
+            for statement in SQL.schemaV5 {
+                try db.execute(sql: statement)
+            }
+        }
         return migrator
     }()
 }

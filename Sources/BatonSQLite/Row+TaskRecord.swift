@@ -96,5 +96,10 @@ extension TaskRecord {
             parentCount: parents > 0 ? parents : nil,
             pass: pass.flatMap(ResultPassing.init(rawValue:))
         )
+        // Selected with `SQL.taskColumnsWithProgress`: the progress columns follow.
+        if row.count > 27, let fraction = row[27] as Double? {
+            let at: Int64? = row[29]
+            progress = TaskProgress(fraction: fraction, message: row[28], attempt: row[30], at: at.map(Millis.date))
+        }
     }
 }

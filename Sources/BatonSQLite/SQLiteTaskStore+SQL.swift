@@ -43,6 +43,15 @@ enum SQL {
         "CREATE INDEX tasks_terminal ON tasks (finished_at) WHERE state IN \(terminalStates)",
     ]
 
+    /// v5: the last progress a worker reported, kept beside the task (columns added in place:
+    /// no table rewrite).
+    static let schemaV5 = [
+        "ALTER TABLE tasks ADD COLUMN progress REAL",
+        "ALTER TABLE tasks ADD COLUMN progress_message TEXT",
+        "ALTER TABLE tasks ADD COLUMN progress_at INTEGER",
+        "ALTER TABLE tasks ADD COLUMN progress_attempt INTEGER",
+    ]
+
     // MARK: Rows
 
     /// The columns `TaskRecord(row:)` reads, in this order.
@@ -51,6 +60,10 @@ enum SQL {
         lease_expires_at, timeout, retry, result, last_error, errors, unique_key, tags, created_at, started_at, finished_at, \
         workflow_id, node, parents, pass
         """
+
+    /// ``taskColumns`` and the progress columns: what reads for people select (a get, a
+    /// listing); the hot statements (claims) leave progress out.
+    static let taskColumnsWithProgress = taskColumns + ", progress, progress_message, progress_at, progress_attempt"
 
     // MARK: Enqueue
 
@@ -221,6 +234,11 @@ enum SQL {
         """
 
     static let heartbeat = "UPDATE tasks SET lease_expires_at = ? WHERE id = ? AND state = 'running' AND lease_token = ?"
+    /// Stores a progress report of a current lease, unless the last one is too recent.
+    static let heartbeatProgress = """
+        UPDATE tasks SET progress = ?, progress_message = ?, progress_at = ?, progress_attempt = attempt \
+        WHERE id = ? AND state = 'running' AND lease_token = ? AND (progress_at IS NULL OR progress_at <= ?)
+        """
     static let leaseLookup = "SELECT state, lease_token FROM tasks WHERE id = ?"
 
     static let release = """
@@ -244,7 +262,7 @@ enum SQL {
 
     static let delete = "DELETE FROM tasks WHERE seq = ?"
 
-    static let get = "SELECT \(taskColumns) FROM tasks WHERE id = ?"
+    static let get = "SELECT \(taskColumnsWithProgress) FROM tasks WHERE id = ?"
 
     static func list(hasCursor: Bool, stateCount: Int, hasQueue: Bool, hasKind: Bool, hasTag: Bool = false) -> String {
         var conditions: [String] = []
@@ -254,10 +272,10 @@ enum SQL {
         if hasKind { conditions.append("kind = ?") }
         if hasTag { conditions.append("EXISTS (SELECT 1 FROM json_each(tasks.tags) WHERE json_each.value = ?)") }
         let filter = conditions.isEmpty ? "" : " WHERE " + conditions.joined(separator: " AND ")
-        return "SELECT \(taskColumns) FROM tasks\(filter) ORDER BY id DESC LIMIT ?"
+        return "SELECT \(taskColumnsWithProgress) FROM tasks\(filter) ORDER BY id DESC LIMIT ?"
     }
 
-    static let queueCounts = "SELECT queue, state, count(*) FROM tasks GROUP BY queue, state ORDER BY queue"
+    static let queueCounts = "SELECT queue, state, count(*), min(run_at) FROM tasks GROUP BY queue, state"
 
     // MARK: Maintenance
 

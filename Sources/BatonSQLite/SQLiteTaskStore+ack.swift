@@ -170,6 +170,13 @@ extension SQLiteTaskStore {
             for lease in p.leases {
                 try db.cachedStatement(sql: SQL.heartbeat).execute(arguments: [until, lease.id.description, lease.token])
                 if db.changesCount > 0 {
+                    if let progress = p.progress[lease] {
+                        let now = until - leaseMillis
+                        try db.cachedStatement(sql: SQL.heartbeatProgress).execute(arguments: [
+                            progress.fraction, progress.message.flatMap { $0.isEmpty ? nil : $0 }, now, lease.id.description, lease.token,
+                            now - Millis.of(TaskHeartbeatParams.progressInterval),
+                        ])
+                    }
                     outcomes.append(.extended(until: Millis.date(until)))
                     continue
                 }

@@ -71,15 +71,12 @@ extension SQLiteTaskStore {
     }
 
     public func queueCounts() async throws -> [QueueCounts] {
-        let rows = try await read("counting tasks") { db in
-            try Row.fetchAll(db.cachedStatement(sql: SQL.queueCounts)).map { row -> (String, String, Int) in (row[0], row[1], row[2]) }
-        }
-        var byQueue: [String: [TaskState: Int]] = [:]
-        for (queue, state, count) in rows {
-            guard let state = TaskState(rawValue: state) else { continue }
-            byQueue[queue, default: [:]][state] = count
-        }
-        return byQueue.keys.sorted().map { QueueCounts(name: $0, counts: byQueue[$0]!) }
+        QueueCounts.grouping(
+            try await read("counting tasks") { db in
+                try Row.fetchAll(db.cachedStatement(sql: SQL.queueCounts)).map { row in
+                    (row[0], row[1], row[2], (row[3] as Int64?).map(Millis.date))
+                }
+            })
     }
 
     /// Finds a task's row, or throws `notFound` or the error `refuse` returns for its state.

@@ -9,7 +9,7 @@ import Configuration
 /// - `http.host` (`BATON_HTTP_HOST`): address to bind (default 127.0.0.1)
 /// - `http.port` (`BATON_HTTP_PORT`): 0...65535, 0 takes a free port (default 8080)
 /// - `auth.tokens` (`BATON_AUTH_TOKENS`, secret): comma list of `role:token`, roles producer,
-///   worker, admin (default none: no authentication); **reloads**: a new token is accepted
+///   worker, admin, metrics (default none: no authentication); **reloads**: a new token is accepted
 ///   and a removed one refused from the next request
 /// - `insecure` (`BATON_INSECURE`): serve without tokens on a non-loopback address
 /// - `limits.maxArgsBytes` (`BATON_LIMITS_MAX_ARGS_BYTES`): 2...2^30 (default 1 MiB); **reloads**

@@ -43,12 +43,24 @@ enum Output {
         if let started = task.startedAt { lines.append(("started", BatonJSON.formatDate(started))) }
         if let finished = task.finishedAt { lines.append(("finished", BatonJSON.formatDate(finished))) }
         if let owner = task.leaseOwner, task.state == .running { lines.append(("worker", owner)) }
+        if let p = task.progress { lines.append(("progress", progress(p, current: task.attempt))) }
         if let result = task.result { lines.append(("result", result.text)) }
         if let error = task.lastError { lines.append(("last error", error)) }
         for e in task.errors { lines.append(("error #\(e.attempt)", e.message)) }
         if !task.tags.isEmpty { lines.append(("tags", task.tags.joined(separator: ", "))) }
         let width = lines.map(\.0.count).max() ?? 0
         return lines.map { $0.0.padding(toLength: width, withPad: " ", startingAt: 0) + "  " + $0.1 }.joined(separator: "\n")
+    }
+
+    /// `40% copied 4,000 of 10,000 rows (attempt 2, 2026-12-04T14:00:00.000Z)`.
+    static func progress(_ p: TaskProgress, current: Int) -> String {
+        var text = String(format: "%.0f%%", p.fraction * 100)
+        if let message = p.message, !message.isEmpty { text += " " + message }
+        var notes: [String] = []
+        if let attempt = p.attempt, attempt != current { notes.append("attempt \(attempt)") }
+        if let at = p.at { notes.append(BatonJSON.formatDate(at)) }
+        if !notes.isEmpty { text += " (" + notes.joined(separator: ", ") + ")" }
+        return text
     }
 
     static func table(_ tasks: [TaskRecord]) -> String {

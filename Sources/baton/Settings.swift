@@ -100,7 +100,7 @@ enum SettingsKeys {
 
     /// Every key a settings file may hold (besides the free-form `schedules:` section).
     static let all: Set<String> = Set(
-        cli + NodeConfiguration.configKeys + ServerConfiguration.configKeys + WorkerConfiguration.configKeys
+        cli + NodeConfiguration.configKeys + NodeConfiguration.startupKeys + ServerConfiguration.configKeys + WorkerConfiguration.configKeys
             + HTTPKindConfiguration.configKeys + SQLiteStoreConfiguration.configKeys + PostgresStoreConfiguration.configKeys)
 
     /// The keys a running node or worker applies without a restart.

@@ -13,7 +13,7 @@ import Testing
 struct AuthTests {
     static let tokens = [
         AuthToken(role: .producer, token: "p-token"), AuthToken(role: .worker, token: "w-token"),
-        AuthToken(role: .admin, token: "a-token"),
+        AuthToken(role: .admin, token: "a-token"), AuthToken(role: .metrics, token: "m-token"),
     ]
     static let configuration = ServerConfiguration(tokens: tokens)
 

@@ -47,6 +47,8 @@ import Testing
         Case(key: "node.retention", value: "60") { $0.node.retention == .seconds(60) },
         Case(key: "node.rescueInterval", value: "0.5") { $0.node.rescueInterval == .milliseconds(500) },
         Case(key: "node.cleanInterval", value: "2") { $0.node.cleanInterval == .seconds(2) },
+        Case(key: "node.countsInterval", value: "0.5") { $0.node.countsInterval == .milliseconds(500) },
+        Case(key: "node.metrics", value: "false") { !$0.node.metrics },
         Case(key: "retry.policy", value: "none") { $0.node.defaultRetry == .none && $0.sqlite.defaultRetry == .none },
         Case(key: "retry.backoff", value: "7") {
             $0.node.defaultRetry == .exponential(base: .seconds(7), cap: Defaults.retryCap, jitter: true)
@@ -74,6 +76,9 @@ import Testing
         Case(key: "worker.id", value: "w-7") { $0.worker.id == "w-7" },
         Case(key: "worker.lease", value: "9") { $0.worker.lease == .seconds(9) && $0.worker.heartbeatInterval == .seconds(3) },
         Case(key: "worker.shutdownGrace", value: "4") { $0.worker.shutdownGrace == .seconds(4) },
+        Case(key: "worker.faults", value: "email.send=0.5,0.1") {
+            $0.worker.faults == FaultInjection(overall: 0.1, perKind: ["email.send": 0.5])
+        },
         Case(key: "httpKind.allowlist", value: "localhost,10.0.0.0/8") { $0.httpKind.allowlist == ["localhost", "10.0.0.0/8"] },
         Case(key: "httpKind.maxResponseBytes", value: "1000") { $0.httpKind.maxResponseBytes == 1000 },
         Case(key: "httpKind.timeout", value: "2") { $0.httpKind.defaultTimeout == .seconds(2) },
@@ -89,7 +94,7 @@ import Testing
 
     /// Every key the components read.
     static let componentKeys: Set<String> = Set(
-        NodeConfiguration.configKeys + ServerConfiguration.configKeys + WorkerConfiguration.configKeys
+        NodeConfiguration.configKeys + NodeConfiguration.startupKeys + ServerConfiguration.configKeys + WorkerConfiguration.configKeys
             + HTTPKindConfiguration.configKeys + SQLiteStoreConfiguration.configKeys + PostgresStoreConfiguration.configKeys)
 
     /// `limits.maxBatch` → `BATON_LIMITS_MAX_BATCH`.
@@ -151,6 +156,7 @@ import Testing
         ("limits.maxBatch", "0"), ("node.retention", "-1"), ("worker.concurrency", "many"), ("retry.policy", "sometimes"),
         ("sqlite.synchronous", "off"), ("postgres.poolSize", "0"), ("http.port", "70000"), ("auth.tokens", "root:x"),
         ("limits.defaultLease", "0"), ("insecure", "maybe"), ("httpKind.timeout", "500"),
+        ("node.countsInterval", "0.001"), ("worker.faults", "1.5"),
     ])
     func badValueNamesItsKey(_ key: String, _ value: String) async throws {
         for reader in [try await Self.reader(yaml: Self.yaml(key, value)), try await Self.reader(environment: [Self.variable(key): value])]

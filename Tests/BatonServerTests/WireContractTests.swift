@@ -135,7 +135,10 @@ struct WireContractTests {
         let lease = LeaseItem(id: TaskID.generate(), leaseToken: "t")
         try Self.expectValid(
             Self.encoded(ClaimBody(worker: "w", queues: ["a"], kinds: ["k"], max: 5, waitMS: 100, leaseMS: 3000)), "ClaimBody")
-        try Self.expectValid(Self.encoded(HeartbeatManyBody(worker: "w", leases: [lease], leaseMS: 1000)), "HeartbeatManyBody")
+        let beats = [HeartbeatItem(lease.ref), HeartbeatItem(lease.ref, progress: TaskProgress(fraction: 0.25, message: "a quarter"))]
+        try Self.expectValid(Self.encoded(HeartbeatManyBody(worker: "w", leases: beats, leaseMS: 1000)), "HeartbeatManyBody")
+        try Self.expectValid(
+            Self.encoded(HeartbeatBody(leaseToken: "t", progress: TaskProgress(fraction: 1, message: "done"))), "HeartbeatBody")
         try Self.expectValid(Self.encoded(ReleaseBody(leases: [lease])), "ReleaseBody")
         let acks: [TaskAck] = [
             .complete(TaskCompletion(lease: lease.ref, result: RawJSON(trusted: "{\"ok\":1}"))),

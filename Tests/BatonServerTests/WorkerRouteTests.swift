@@ -239,7 +239,7 @@ struct WorkerRouteTests {
         try await withTestApp { client, node in
             let tasks = try await client.submit((0..<2).map { echoTask($0) })
             let claimed = try await client.claim(2)
-            let leases = claimed.map { LeaseItem($0.lease) } + [LeaseItem(id: tasks[0].id, leaseToken: "stale")]
+            let leases = claimed.map { HeartbeatItem($0.lease) } + [HeartbeatItem(LeaseRef(id: tasks[0].id, token: "stale"))]
             let beat = try await client.send(
                 .post, "/v1/workers/heartbeat", body: HeartbeatManyBody(worker: "w1", leases: leases, leaseMS: 60_000))
             #expect(beat.status == .ok)

@@ -127,6 +127,11 @@ struct StoreConformanceTests {
     }
 
     @Test(arguments: storeFactories)
+    func heartbeatStoresProgressCoalesced(_ factory: any StoreFactory) async throws {
+        try await StoreConformance.heartbeatStoresProgressCoalesced(factory)
+    }
+
+    @Test(arguments: storeFactories)
     func expiredLeaseIsRescuedAndTheLateCompletionRefused(_ factory: any StoreFactory) async throws {
         try await StoreConformance.expiredLeaseIsRescuedAndTheLateCompletionRefused(factory)
     }

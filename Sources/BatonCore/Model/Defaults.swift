@@ -33,6 +33,8 @@ public enum Limits {
     /// Parents of one task (a chord body has one per header member).
     public static let maxParents = 100_000
     public static let maxNodeNameLength = 200
+    /// Characters (Unicode scalars) of a progress message (``TaskProgress``).
+    public static let maxProgressMessageLength = 1024
     /// Nodes of one workflow submission (``WorkflowSpec``, ``Machinery``).
     public static let maxWorkflowNodes = 100_000
     /// Edges of one workflow submission: a chain of two 50,000-member groups would otherwise

@@ -48,6 +48,9 @@ public struct TaskRecord: Sendable, Hashable {
     public var parentCount: Int?
     /// `prepend`: the parents' results go in front of the arguments when it runs.
     public var pass: ResultPassing?
+    /// The last progress a worker reported (read by `GET /v1/tasks/{id}` and listings; a
+    /// claimed task does not carry it).
+    public var progress: TaskProgress?
 
     public init(
         id: TaskID, kind: String, queue: String, args: RawJSON, priority: Int, state: TaskState,
@@ -56,8 +59,9 @@ public struct TaskRecord: Sendable, Hashable {
         result: RawJSON? = nil, lastError: String? = nil, errors: [AttemptError] = [],
         uniqueKey: String? = nil, tags: [String] = [], createdAt: Date, startedAt: Date? = nil,
         finishedAt: Date? = nil, workflowID: TaskID? = nil, node: String? = nil, parentCount: Int? = nil,
-        pass: ResultPassing? = nil
+        pass: ResultPassing? = nil, progress: TaskProgress? = nil
     ) {
+        self.progress = progress
         self.id = id
         self.kind = kind
         self.queue = queue
@@ -104,7 +108,7 @@ extension TaskRecord: Codable {
         case workflowID = "workflow_id"
         case node
         case parentCount = "parents"
-        case pass
+        case pass, progress
     }
 }
 
@@ -138,19 +142,43 @@ public struct ClaimedTask: Sendable, Hashable, Codable {
     public var lease: LeaseRef { LeaseRef(id: task.id, token: leaseToken) }
 }
 
-/// Counts of a queue's tasks by state.
+/// Counts of a queue's tasks by state, with the `run_at` of its oldest ready task and
+/// whether it is paused (`GET /v1/queues`; the node answers them from its counts cache).
 public struct QueueCounts: Sendable, Hashable, Codable {
     public var name: String
     public var counts: [String: Int]
+    /// The earliest `run_at` of the queue's `ready` tasks: how long the oldest has waited.
+    public var oldestReadyAt: Date?
+    /// Whether claims skip the queue (`nil` where the source does not say).
+    public var paused: Bool?
 
-    public init(name: String, counts: [TaskState: Int]) {
+    public init(name: String, counts: [TaskState: Int], oldestReadyAt: Date? = nil, paused: Bool? = nil) {
         self.name = name
         var all: [String: Int] = [:]
         for state in TaskState.allCases { all[state.rawValue] = counts[state] ?? 0 }
         self.counts = all
+        self.oldestReadyAt = oldestReadyAt
+        self.paused = paused
     }
 
     public func count(_ state: TaskState) -> Int { counts[state.rawValue] ?? 0 }
+
+    enum CodingKeys: String, CodingKey {
+        case name, counts, paused
+        case oldestReadyAt = "oldest_ready_at"
+    }
+
+    /// The counts of a store's `queue, state, count, min(run_at)` rows, one per queue, sorted by
+    /// name (rows of an unknown state are ignored; `min(run_at)` counts for `ready` rows only).
+    public static func grouping(_ rows: [(queue: String, state: String, count: Int, earliest: Date?)]) -> [QueueCounts] {
+        var byQueue: [String: (counts: [TaskState: Int], oldest: Date?)] = [:]
+        for row in rows {
+            guard let state = TaskState(rawValue: row.state) else { continue }
+            byQueue[row.queue, default: ([:], nil)].counts[state] = row.count
+            if state == .ready { byQueue[row.queue]!.oldest = row.earliest }
+        }
+        return byQueue.keys.sorted().map { QueueCounts(name: $0, counts: byQueue[$0]!.counts, oldestReadyAt: byQueue[$0]!.oldest) }
+    }
 }
 
 /// One page of a task listing, newest first.

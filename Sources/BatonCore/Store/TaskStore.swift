@@ -176,10 +176,19 @@ public struct LeaseRef: Sendable, Hashable, Codable {
 public struct TaskHeartbeatParams: Sendable {
     public var leases: [LeaseRef]
     public var lease: Duration
-    public init(leases: [LeaseRef], lease: Duration) {
+    /// Progress reported with some of the leases (validated): stored with the lease's task if
+    /// the lease is current and the task's last progress is at least
+    /// ``progressInterval`` old (else dropped: reports are coalesced per task).
+    public var progress: [LeaseRef: TaskProgress]
+    public init(leases: [LeaseRef], lease: Duration, progress: [LeaseRef: TaskProgress] = [:]) {
         self.leases = leases
         self.lease = lease
+        self.progress = progress
     }
+
+    /// The shortest time between two stored progress reports of one task. Workers send at
+    /// most one per task per second; this bounds what any client can make the store write.
+    public static let progressInterval: Duration = .milliseconds(500)
 }
 
 public enum HeartbeatOutcome: Sendable, Hashable {

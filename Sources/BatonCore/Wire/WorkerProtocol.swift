@@ -53,13 +53,17 @@ public struct ClaimResponse: Codable, Sendable, Hashable {
 public struct HeartbeatBody: Codable, Sendable, Hashable {
     public var leaseToken: String
     public var leaseMS: Int?
-    public init(leaseToken: String, leaseMS: Int? = nil) {
+    /// How far the attempt got (`fraction`, `message`), stored with the task.
+    public var progress: TaskProgress?
+    public init(leaseToken: String, leaseMS: Int? = nil, progress: TaskProgress? = nil) {
         self.leaseToken = leaseToken
         self.leaseMS = leaseMS
+        self.progress = progress
     }
     enum CodingKeys: String, CodingKey {
         case leaseToken = "lease_token"
         case leaseMS = "lease_ms"
+        case progress
     }
 }
 
@@ -80,9 +84,9 @@ public struct HeartbeatResponse: Codable, Sendable, Hashable {
 /// `POST /v1/workers/heartbeat`: many leases at once.
 public struct HeartbeatManyBody: Codable, Sendable, Hashable {
     public var worker: String?
-    public var leases: [LeaseItem]
+    public var leases: [HeartbeatItem]
     public var leaseMS: Int?
-    public init(worker: String?, leases: [LeaseItem], leaseMS: Int?) {
+    public init(worker: String?, leases: [HeartbeatItem], leaseMS: Int?) {
         self.worker = worker
         self.leases = leases
         self.leaseMS = leaseMS
@@ -104,6 +108,23 @@ public struct LeaseItem: Codable, Sendable, Hashable {
     public var ref: LeaseRef { LeaseRef(id: id, token: leaseToken) }
     enum CodingKeys: String, CodingKey {
         case id
+        case leaseToken = "lease_token"
+    }
+}
+
+/// One lease of a batched heartbeat, with the progress its attempt reported, if any.
+public struct HeartbeatItem: Codable, Sendable, Hashable {
+    public var id: TaskID
+    public var leaseToken: String
+    public var progress: TaskProgress?
+    public init(_ ref: LeaseRef, progress: TaskProgress? = nil) {
+        self.id = ref.id
+        self.leaseToken = ref.token
+        self.progress = progress
+    }
+    public var ref: LeaseRef { LeaseRef(id: id, token: leaseToken) }
+    enum CodingKeys: String, CodingKey {
+        case id, progress
         case leaseToken = "lease_token"
     }
 }
@@ -292,8 +313,24 @@ public struct ReleaseResponse: Codable, Sendable, Hashable {
     public init(released: Int) { self.released = released }
 }
 
-/// `GET /v1/queues`.
+/// `GET /v1/queues`: counts as of `as_of`, `age_seconds` old when answered (a node counts in
+/// the background, every `node.countsInterval`).
 public struct QueuesResponse: Codable, Sendable, Hashable {
     public var queues: [QueueCounts]
-    public init(queues: [QueueCounts]) { self.queues = queues }
+    /// When the counts were taken (`nil` from a source that does not say).
+    public var asOf: Date?
+    /// How old the counts were when the node answered, in seconds.
+    public var ageSeconds: Double?
+
+    public init(queues: [QueueCounts], asOf: Date? = nil, ageSeconds: Double? = nil) {
+        self.queues = queues
+        self.asOf = asOf
+        self.ageSeconds = ageSeconds
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case queues
+        case asOf = "as_of"
+        case ageSeconds = "age_seconds"
+    }
 }

@@ -28,12 +28,10 @@ extension NodeAPI {
         let params = TaskEnqueueParams(
             tasks: submission.tasks, idempotencyKey: idempotencyKey, workflow: submission.workflow, strictUnique: true,
             requestFingerprint: fingerprint)
-        let outcome: TaskEnqueueOutcome
-        if idempotencyKey != nil {
-            outcome = try await node.store.taskEnqueueManyOutcome(params)
-        } else {
+        let outcome = try await node.events.timed(.enqueue) { () async throws -> TaskEnqueueOutcome in
+            if idempotencyKey != nil { return try await node.store.taskEnqueueManyOutcome(params) }
             let tasks = try await node.store.taskEnqueueMany(params)
-            outcome = TaskEnqueueOutcome(tasks: tasks, duplicate: Array(repeating: false, count: tasks.count))
+            return TaskEnqueueOutcome(tasks: tasks, duplicate: Array(repeating: false, count: tasks.count))
         }
         let replayed = outcome.tasks.first?.workflowID != submission.workflow.id
         if !replayed {

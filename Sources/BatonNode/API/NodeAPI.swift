@@ -35,7 +35,7 @@ public struct NodeAPI: Sendable {
 
     public func submit(_ task: NewTask) async throws -> TaskRecord {
         try task.validate(maxArgsBytes: configuration.maxArgsBytes)
-        let stored = try await node.store.taskEnqueueMany(TaskEnqueueParams(tasks: [task]))
+        let stored = try await node.events.timed(.enqueue) { try await node.store.taskEnqueueMany(TaskEnqueueParams(tasks: [task])) }
         guard let first = stored.first else { throw BatonError(.internal, "the store returned no task") }
         node.events.emit(.enqueued(TaskRef(first)))
         return first
@@ -56,7 +56,9 @@ public struct NodeAPI: Sendable {
                 throw tasks.count == 1 ? error : BatonError(error.code, "task [\(i)]: \(error.message)")
             }
         }
-        let outcome = try await node.store.taskEnqueueManyOutcome(TaskEnqueueParams(tasks: tasks, idempotencyKey: idempotencyKey))
+        let outcome = try await node.events.timed(.enqueue) {
+            try await node.store.taskEnqueueManyOutcome(TaskEnqueueParams(tasks: tasks, idempotencyKey: idempotencyKey))
+        }
         node.events.emit(
             outcome.tasks.indices.lazy.filter { !outcome.duplicate[$0] }.map { NodeEvent.enqueued(TaskRef(outcome.tasks[$0])) })
         return outcome
@@ -125,7 +127,7 @@ public struct NodeAPI: Sendable {
     }
 
     public func queues() async throws -> QueuesResponse {
-        QueuesResponse(queues: try await node.store.queueCounts())
+        try await node.counts.current()
     }
 
     // MARK: Worker protocol
@@ -164,8 +166,14 @@ public struct NodeAPI: Sendable {
 
     public func heartbeat(_ id: TaskID, _ body: HeartbeatBody) async throws -> HeartbeatResponse {
         let lease = try leaseDuration(body.leaseMS)
-        let outcomes = try await node.store.taskHeartbeatMany(
-            TaskHeartbeatParams(leases: [LeaseRef(id: id, token: body.leaseToken)], lease: lease))
+        let ref = LeaseRef(id: id, token: body.leaseToken)
+        var progress: [LeaseRef: TaskProgress] = [:]
+        if let reported = body.progress {
+            try reported.validate()
+            progress[ref] = reported
+        }
+        let outcomes = try await node.store.taskHeartbeatMany(TaskHeartbeatParams(leases: [ref], lease: lease, progress: progress))
+        Self.emitProgress(progress, outcomes: outcomes, leases: [ref], events: node.events)
         switch outcomes.first {
         case .extended(let until):
             return HeartbeatResponse(cancelled: false, leaseExpiresAt: until)
@@ -182,8 +190,29 @@ public struct NodeAPI: Sendable {
         if let worker = body.worker { try Self.validateWorker(worker) }
         let lease = try leaseDuration(body.leaseMS)
         guard !body.leases.isEmpty else { return HeartbeatManyResponse(results: []) }
-        let outcomes = try await node.store.taskHeartbeatMany(TaskHeartbeatParams(leases: body.leases.map(\.ref), lease: lease))
+        var progress: [LeaseRef: TaskProgress] = [:]
+        for item in body.leases {
+            guard let reported = item.progress else { continue }
+            try reported.validate()
+            progress[item.ref] = reported
+        }
+        let leases = body.leases.map(\.ref)
+        let outcomes = try await node.store.taskHeartbeatMany(TaskHeartbeatParams(leases: leases, lease: lease, progress: progress))
+        Self.emitProgress(progress, outcomes: outcomes, leases: leases, events: node.events)
         return HeartbeatManyResponse(results: zip(body.leases, outcomes).map { HeartbeatItemResult(id: $0.id, outcome: $1) })
+    }
+
+    /// Emits the progress reported with leases the store extended.
+    public static func emitProgress(
+        _ progress: [LeaseRef: TaskProgress], outcomes: [HeartbeatOutcome], leases: [LeaseRef], events: NodeEvents
+    ) {
+        guard !progress.isEmpty, events.isObserved else { return }
+        var reported: [NodeEvent] = []
+        for (lease, outcome) in zip(leases, outcomes) {
+            guard case .extended = outcome, let p = progress[lease] else { continue }
+            reported.append(.progressed(lease.id, p))
+        }
+        events.emit(reported)
     }
 
     public func complete(_ id: TaskID, _ body: CompleteBody) async throws -> TaskRecord {

@@ -68,7 +68,7 @@ public final class TaskCompleter: Service, Sendable {
     public func write(now acks: [TaskAck]) async throws -> [AckOutcome] {
         let params = TaskAckParams(acks: acks, kindRetry: workers.kindRetry, defaultRetry: defaultRetry.value)
         guard events.isObserved else { return try await store.taskAckMany(params) }
-        let reports = try await store.taskAckManyReporting(params)
+        let reports = try await events.timed(.ack) { try await store.taskAckManyReporting(params) }
         var transitions: [NodeEvent] = []
         for (ack, report) in zip(acks, reports) {
             guard case .applied(let to) = report.outcome else { continue }

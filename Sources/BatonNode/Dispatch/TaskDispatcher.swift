@@ -210,8 +210,10 @@ public final class TaskDispatcher: Service, Sendable {
 
             let claimed: [ClaimedTask]
             do {
-                claimed = try await store.taskClaim(
-                    TaskClaimParams(shares: shares, queues: key.queues, kinds: key.kinds.isEmpty ? nil : key.kinds, lease: key.lease))
+                claimed = try await events.timed(.claim) {
+                    try await store.taskClaim(
+                        TaskClaimParams(shares: shares, queues: key.queues, kinds: key.kinds.isEmpty ? nil : key.kinds, lease: key.lease))
+                }
             } catch {
                 let waiters = state.withLock { s -> [Waiter] in
                     let all = s.groups[key]?.waiters ?? []

@@ -17,6 +17,37 @@ public enum NodeEvent: Sendable, Hashable {
     case scheduleFired(schedule: String, tasks: Int)
     /// This node became the cluster's leader, or stopped being it.
     case leadershipChanged(isLeader: Bool)
+    /// A running attempt reported how far it got (sent with a heartbeat of a current lease).
+    case progressed(TaskID, TaskProgress)
+    /// One store call of the node's hot path or maintenance took this long (emitted only
+    /// while the stream is observed).
+    case storeOperation(StoreOperation, took: Duration)
+}
+
+/// The store calls a node times (``NodeEvent/storeOperation(_:took:)``).
+public enum StoreOperation: String, Sendable, Hashable, CaseIterable {
+    /// A batch claim of the dispatcher.
+    case claim
+    /// A batch of acknowledgements (completions, failures) written by the completer.
+    case ack
+    /// A submit: one task, a batch, or a workflow.
+    case enqueue
+    /// A refresh of the queue counts cache.
+    case counts
+    /// A pass of the lease rescuer.
+    case rescue
+}
+
+extension NodeEvents {
+    /// Runs `body`, a store call, and emits how long it took as `op` when the stream is observed.
+    @inlinable
+    public func timed<T>(_ op: StoreOperation, _ body: () async throws -> T) async rethrows -> T {
+        guard isObserved else { return try await body() }
+        let start = ContinuousClock.now
+        let result = try await body()
+        emit(.storeOperation(op, took: ContinuousClock.now - start))
+        return result
+    }
 }
 
 /// A task as events name it.

@@ -61,8 +61,11 @@ public struct LeaseRescuer: Service {
     @discardableResult
     public func rescueOnce() async throws -> Int {
         let defaultRetry = self.defaultRetry
-        let rescued = try await MaintenanceLoop.drain(batch: batch) { limit in
-            try await store.leaseRescueMany(LeaseRescueParams(defaultRetry: defaultRetry, kindRetry: workers.kindRetry, limit: limit))
+        let rescued = try await events.timed(.rescue) {
+            try await MaintenanceLoop.drain(batch: batch) { limit in
+                try await store.leaseRescueMany(
+                    LeaseRescueParams(defaultRetry: defaultRetry, kindRetry: workers.kindRetry, limit: limit))
+            }
         }
         if rescued > 0 { events.emit(.rescued(count: rescued)) }
         return rescued

@@ -26,9 +26,13 @@ public struct LocalTaskSource: TaskSource {
         completer.workers.announce(announcement, transport: "in-process")
     }
 
-    public func heartbeat(_ leases: [LeaseRef], lease: Duration) async throws -> [HeartbeatOutcome] {
+    public func heartbeat(_ leases: [LeaseRef], lease: Duration, progress: [LeaseRef: TaskProgress]) async throws
+        -> [HeartbeatOutcome]
+    {
         guard !leases.isEmpty else { return [] }
-        return try await dispatcher.store.taskHeartbeatMany(TaskHeartbeatParams(leases: leases, lease: lease))
+        let outcomes = try await dispatcher.store.taskHeartbeatMany(TaskHeartbeatParams(leases: leases, lease: lease, progress: progress))
+        NodeAPI.emitProgress(progress, outcomes: outcomes, leases: leases, events: dispatcher.events)
+        return outcomes
     }
 
     public func ack(_ ack: TaskAck) {

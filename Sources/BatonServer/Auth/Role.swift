@@ -6,6 +6,8 @@ public enum Role: String, Sendable, Hashable, CaseIterable, Codable {
     case worker
     /// Everything, including delete, queue pause/resume and schedules.
     case admin
+    /// Scrapes `GET /metrics` and nothing else (a Prometheus server's token).
+    case metrics
 
     /// Whether a token of this role may use an endpoint requiring `access`.
     public func may(_ access: Access) -> Bool {
@@ -26,6 +28,7 @@ public enum Access: Sendable, Hashable, CustomStringConvertible {
     public static let producer = Access.role(.producer)
     public static let worker = Access.role(.worker)
     public static let admin = Access.role(.admin)
+    public static let metrics = Access.role(.metrics)
 
     public var description: String {
         switch self {

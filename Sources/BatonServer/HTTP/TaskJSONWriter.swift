@@ -70,6 +70,7 @@ extension JSONWriter {
         }
         raw(#","priority":"#)
         int(t.priority)
+        if let p = t.progress { progress(p) }
         raw(#","queue":"#)
         string(t.queue)
         if let r = t.result {
@@ -106,6 +107,32 @@ extension JSONWriter {
             raw(#","workflow_id":""#)
             ascii(w.description)
             byte(UInt8(ascii: "\""))
+        }
+        byte(UInt8(ascii: "}"))
+    }
+
+    /// `"progress":{…}` with its keys sorted, as the encoder writes them.
+    private mutating func progress(_ p: TaskProgress) {
+        raw(#","progress":{"#)
+        var first = true
+        func key(_ name: String) {
+            if !first { byte(UInt8(ascii: ",")) }
+            first = false
+            ascii("\"\(name)\":")
+        }
+        if let at = p.at {
+            key("at")
+            date(at)
+        }
+        if let attempt = p.attempt {
+            key("attempt")
+            int(attempt)
+        }
+        key("fraction")
+        double(p.fraction)
+        if let message = p.message {
+            key("message")
+            string(message)
         }
         byte(UInt8(ascii: "}"))
     }

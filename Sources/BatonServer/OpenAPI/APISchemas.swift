@@ -177,8 +177,13 @@ struct APISchemas {
                     "type": "object", "propertyNames": Self.state,
                     "additionalProperties": Self.integer(minimum: 0),
                 ]),
+                "oldest_ready_at": Self.dateTime, "paused": Self.boolean,
             ], ["name", "counts"], false)
-        s["QueuesResponse"] = object(["queues": array(ref("QueueCounts"), nil, nil)], ["queues"], false)
+        s["QueuesResponse"] = object(
+            [
+                "queues": array(ref("QueueCounts"), nil, nil), "as_of": Self.dateTime,
+                "age_seconds": .object(["type": "number", "minimum": 0]),
+            ], ["queues"], false)
         s["PausedQueues"] = object(["paused": array(Self.queueName, nil, nil)], ["paused"], false)
 
         // The worker protocol. Its request bodies ignore members they do not know, so that
@@ -190,12 +195,20 @@ struct APISchemas {
                 "max": Self.integer(1...NodeAPI.maxClaim), "wait_ms": Self.integer(minimum: 0), "lease_ms": lease,
             ], ["worker"], true)
         s["ClaimResponse"] = object(["tasks": array(ref("ClaimedTask"), nil, nil)], ["tasks"], false)
-        s["HeartbeatBody"] = request(["lease_token": Self.leaseToken, "lease_ms": lease], ["lease_token"], true)
+        let fraction: JSONValue = .object(["type": "number", "minimum": 0, "maximum": 1])
+        let message = Self.string(0...Limits.maxProgressMessageLength)
+        s["Progress"] = object(
+            ["fraction": fraction, "message": message, "attempt": Self.integer(minimum: 1), "at": Self.dateTime], ["fraction"], false)
+        s["ProgressReport"] = request(["fraction": fraction, "message": message], ["fraction"], true)
+        s["HeartbeatBody"] = request(
+            ["lease_token": Self.leaseToken, "lease_ms": lease, "progress": ref("ProgressReport")], ["lease_token"], true)
         s["HeartbeatResponse"] = object(
             ["cancelled": Self.boolean, "lease_expires_at": Self.dateTime], ["cancelled"], false)
         s["LeaseItem"] = request(["id": Self.taskID, "lease_token": Self.leaseToken], ["id", "lease_token"], true)
+        s["HeartbeatItem"] = request(
+            ["id": Self.taskID, "lease_token": Self.leaseToken, "progress": ref("ProgressReport")], ["id", "lease_token"], true)
         s["HeartbeatManyBody"] = request(
-            ["worker": Self.workerID, "leases": array(ref("LeaseItem"), nil, nil), "lease_ms": lease], ["leases"], true)
+            ["worker": Self.workerID, "leases": array(ref("HeartbeatItem"), nil, nil), "lease_ms": lease], ["leases"], true)
         s["HeartbeatManyResponse"] = object(
             [
                 "results": array(
@@ -438,7 +451,7 @@ struct APISchemas {
             "last_error": string(), "errors": array(ref("AttemptError")), "timeout": positive, "retry": ref("RetryPolicy"),
             "unique_key": string(1...Limits.maxUniqueKeyLength), "tags": array(string(1...Limits.maxTagLength)),
             "workflow_id": taskID, "node": string(1...Limits.maxNodeNameLength), "parents": integer(minimum: 1),
-            "pass": enumeration(ResultPassing.allCases.map(\.rawValue)),
+            "pass": enumeration(ResultPassing.allCases.map(\.rawValue)), "progress": ref("Progress"),
         ]
     }
 

@@ -102,6 +102,11 @@ enum OpenAPIDocument {
         switch (route.method, route.path) {
         case (.delete, _):
             out["204"] = .object(["description": "Done; no body"])
+        case (.get, "/metrics"):
+            out["200"] = .object([
+                "description": "Prometheus text exposition format 0.0.4 (docs/operations.md lists the series)",
+                "content": .object(["text/plain": .object(["schema": .object(["type": "string"])])]),
+            ])
         case (.post, "/v1/tasks"):
             var created = json("Created (some tasks may be duplicates, flagged `duplicate`)", body)
             if case .object(var members) = created {

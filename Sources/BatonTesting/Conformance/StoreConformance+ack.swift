@@ -209,6 +209,49 @@ extension StoreConformance {
         }
     }
 
+    /// Progress sent with a heartbeat of a current lease is stored with the attempt that sent
+    /// it; a forged lease stores nothing; a second report within the coalescing interval is
+    /// dropped, a later one stored; the last progress stays after the task ends.
+    public static func heartbeatStoresProgressCoalesced(_ factory: any StoreFactory) async throws {
+        try await factory.withStore { store in
+            try await store.enqueue(NewTask(kind: "p"))
+            let claimed = try #require(try await store.claim().first)
+            let id = claimed.task.id
+            #expect(try await store.taskGet(id)?.progress == nil)
+            func report(_ lease: LeaseRef, _ fraction: Double, _ message: String?) async throws -> HeartbeatOutcome? {
+                try await store.taskHeartbeatMany(
+                    TaskHeartbeatParams(
+                        leases: [lease], lease: .seconds(30), progress: [lease: TaskProgress(fraction: fraction, message: message)])
+                ).first
+            }
+            #expect(try await report(LeaseRef(id: id, token: "forged"), 0.9, "forged") == .lost)
+            #expect(try await store.taskGet(id)?.progress == nil)
+
+            let before = try await store.now()
+            guard case .extended = try await report(claimed.lease, 0.25, "a quarter") else {
+                Issue.record("the heartbeat should extend the lease")
+                return
+            }
+            let first = try #require(try await store.taskGet(id)?.progress)
+            #expect(first.fraction == 0.25 && first.message == "a quarter" && first.attempt == 1)
+            #expect(gap(try #require(first.at), before) < 2)
+            // Within the interval: dropped (the lease is still extended).
+            guard case .extended = try await report(claimed.lease, 0.3, "too soon") else {
+                Issue.record("the heartbeat should extend the lease")
+                return
+            }
+            #expect(try await store.taskGet(id)?.progress?.message == "a quarter")
+            try await Task.sleep(for: TaskHeartbeatParams.progressInterval + .milliseconds(100))
+            _ = try await report(claimed.lease, 0.5, nil)
+            let second = try #require(try await store.taskGet(id)?.progress)
+            #expect(second.fraction == 0.5 && second.message == nil)
+            // A listing carries it too; the ended attempt keeps its last progress.
+            #expect(try await store.complete(claimed) == .applied(.succeeded))
+            let listed = try await store.taskList(TaskListParams()).tasks.first { $0.id == id }
+            #expect(listed?.progress?.fraction == 0.5 && listed?.progress?.attempt == 1)
+        }
+    }
+
     /// An expired lease is rescued (the attempt fails and retries), and the late completion of the old attempt is refused.
     public static func expiredLeaseIsRescuedAndTheLateCompletionRefused(_ factory: any StoreFactory) async throws {
         try await factory.withStore { store in

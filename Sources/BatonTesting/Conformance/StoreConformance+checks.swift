@@ -46,6 +46,7 @@ extension StoreConformance {
         Check("retryAfterOverridesThePolicy", retryAfterOverridesThePolicy),
         Check("retryDueNowIsClaimableAtOnce", retryDueNowIsClaimableAtOnce),
         Check("heartbeatExtendsThenReportsCancelAndLoss", heartbeatExtendsThenReportsCancelAndLoss),
+        Check("heartbeatStoresProgressCoalesced", heartbeatStoresProgressCoalesced),
         Check("expiredLeaseIsRescuedAndTheLateCompletionRefused", expiredLeaseIsRescuedAndTheLateCompletionRefused),
         Check("releaseReturnsToReadyWithoutUsingAnAttempt", releaseReturnsToReadyWithoutUsingAnAttempt),
         Check("retentionDeletesOnlyTerminalTasksOlderThanTheCutoff", retentionDeletesOnlyTerminalTasksOlderThanTheCutoff),

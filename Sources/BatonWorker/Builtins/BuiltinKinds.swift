@@ -9,7 +9,8 @@ import Foundation
 ///   when the handler started. Compared with the submitter's clock (on one machine, or with
 ///   synchronised clocks) it gives the pick-up latency a worker process saw; `baton bench`
 ///   uses it for HTTP workers.
-/// - `sleep` `{"seconds": x}`: sleeps cooperatively (stops early when cancelled); result `{"slept": x}`.
+/// - `sleep` `{"seconds": x}`: sleeps cooperatively (stops early when cancelled), reporting its
+///   progress when it sleeps a second or more; result `{"slept": x}`.
 /// - `fail` `{"message": "…"}`: always fails with that message, retryably (for demos and tests).
 /// - `file` `{"op": "write|append|read|delete", "path": "relative/path", "content": "…"}`:
 ///   confined to a file root directory; disabled when none is configured.
@@ -29,7 +30,19 @@ public enum BuiltinKinds {
                 throw FailPermanently("seconds must be a non-negative number, got \(args.seconds)")
             }
             try context.checkCancellation()
-            try await Task.sleep(for: .seconds(args.seconds))
+            guard args.seconds >= 1 else {
+                try await Task.sleep(for: .seconds(args.seconds))
+                return SleptResult(slept: args.seconds)
+            }
+            // A long sleep reports its progress (sent about once a second).
+            let start = ContinuousClock.now
+            let total = Duration.seconds(min(args.seconds, Limits.maxSeconds))
+            while true {
+                let slept = ContinuousClock.now - start
+                if slept >= total { break }
+                context.progress(slept / total, "slept \(String(format: "%.1f", slept.seconds)) of \(String(format: "%g", args.seconds)) s")
+                try await Task.sleep(for: min(.milliseconds(250), total - slept))
+            }
             return SleptResult(slept: args.seconds)
         }
         registry.register("fail") { (args: FailArgs, _) -> RawJSON in

@@ -37,6 +37,23 @@ public struct TaskContext: Sendable {
 
     let followUps = FollowUps()
 
+    /// Reports how far this attempt got: `fraction` from 0 to 1 (clamped) and a message for
+    /// people. The latest report is sent about once a second (with a heartbeat of this lease),
+    /// stored with the task, and shown by `baton status`, `GET /v1/tasks/{id}` and the event
+    /// stream. Cheap to call often. Without a runtime (a context made by hand) it does nothing.
+    public func progress(_ fraction: Double, _ message: String? = nil) {
+        guard let reports, let lease else { return }
+        let clamped = fraction.isFinite ? min(1, max(0, fraction)) : 0
+        var text = message
+        if let message, !Limits.hasLength(message, 0...Limits.maxProgressMessageLength) {
+            text = String(String.UnicodeScalarView(message.unicodeScalars.prefix(Limits.maxProgressMessageLength)))
+        }
+        reports.report(lease, TaskProgress(fraction: clamped, message: text))
+    }
+
+    let reports: ProgressReports?
+    let lease: LeaseRef?
+
     /// The logger given at creation, without this attempt's metadata.
     let baseLogger: Logger
     let stop: StopFlag
@@ -62,8 +79,10 @@ public struct TaskContext: Sendable {
 
     init(
         taskID: TaskID, kind: String, attempt: Int, maxAttempts: Int, queue: String, worker: String, logger: Logger,
-        stop: StopFlag, parents: ParentResults = ParentResults()
+        stop: StopFlag, parents: ParentResults = ParentResults(), lease: LeaseRef? = nil, reports: ProgressReports? = nil
     ) {
+        self.lease = lease
+        self.reports = reports
         self.taskID = taskID
         self.kind = kind
         self.attempt = attempt

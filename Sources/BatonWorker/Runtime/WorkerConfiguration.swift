@@ -12,6 +12,8 @@ import Foundation
 /// - `worker.id` (`BATON_WORKER_ID`): default `<hostname>-<pid>`
 /// - `worker.lease` (`BATON_WORKER_LEASE`): seconds, at least 0.05 (default 30); heartbeats every third
 /// - `worker.shutdownGrace` (`BATON_WORKER_SHUTDOWN_GRACE`): seconds (default 30)
+/// - `worker.faults` (`BATON_WORKER_FAULTS`): a testing aid that fails a fraction of attempts
+///   on purpose (``FaultInjection``), e.g. `0.3` or `email.send=0.5,0.1` (default off)
 public struct WorkerConfiguration: Sendable {
     /// How long one claim waits for work when none is ready (long-poll).
     public static let defaultClaimWait: Duration = .seconds(30)
@@ -38,6 +40,8 @@ public struct WorkerConfiguration: Sendable {
     public var claimLinger: Duration
 
     public static let defaultClaimLinger: Duration = .milliseconds(1)
+    /// Attempts failed on purpose before their handler runs (a testing aid; `nil`: none).
+    public var faults: FaultInjection?
 
     public init(
         id: String = WorkerConfiguration.defaultID(), queues: [String] = [Defaults.queue], kinds: [String]? = nil,
@@ -66,7 +70,7 @@ public struct WorkerConfiguration: Sendable {
 
     /// The settings keys ``init(reader:)`` reads.
     public static let configKeys = [
-        "worker.concurrency", "worker.queues", "worker.kinds", "worker.id", "worker.lease", "worker.shutdownGrace",
+        "worker.concurrency", "worker.queues", "worker.kinds", "worker.id", "worker.lease", "worker.shutdownGrace", "worker.faults",
     ]
     /// Those of ``configKeys`` a running worker applies without a restart.
     public static let reloadableKeys: Set<String> = ["worker.concurrency"]
@@ -87,6 +91,7 @@ public struct WorkerConfiguration: Sendable {
         lease = try reader.seconds("worker.lease", default: Defaults.lease, minimum: 0.05)
         heartbeatInterval = lease / Defaults.heartbeatDivisor
         shutdownGrace = try reader.seconds("worker.shutdownGrace", default: Defaults.shutdownGrace)
+        if let faults = reader.text("worker.faults"), !faults.isEmpty { self.faults = try FaultInjection(parsing: faults) }
         try validate()
     }
 

@@ -63,13 +63,19 @@ extension WorkerRuntime {
         }
         let context = TaskContext(
             taskID: task.id, kind: task.kind, attempt: task.attempt, maxAttempts: task.maxAttempts, queue: task.queue,
-            worker: configuration.id, logger: self.logger, stop: stop, parents: parents)
+            worker: configuration.id, logger: self.logger, stop: stop, parents: parents, lease: claimed.lease,
+            reports: progressReports)
         // Bounded as the node bounds it on submit, so a task stored otherwise cannot overflow `Duration`.
         let timeout = task.timeout.map { Duration.seconds(min(max($0, 0), Limits.maxSeconds)) } ?? registration.timeout
         if debug { logger.debug("task started") }
         let started = ContinuousClock.now
 
-        let outcome = await run(registration, args: args, context: context, entry: entry, timeout: timeout)
+        let outcome: AttemptOutcome
+        if let faults = configuration.faults, faults.strikes(task.kind) {
+            outcome = .threw(InjectedFault(kind: task.kind, rate: faults.rate(for: task.kind)))
+        } else {
+            outcome = await run(registration, args: args, context: context, entry: entry, timeout: timeout)
+        }
         let elapsed = ContinuousClock.now - started
         func duration() -> Logger.MetadataValue { "\(String(format: "%.3f", elapsed.seconds))s" }
         /// The last attempt (none left, or not retryable) is an error saying the node moves the

@@ -67,6 +67,8 @@ public final class WorkerRuntime: Service, Sendable {
     public let configuration: WorkerConfiguration
     let logger: Logger
     let state: Mutex<State>
+    /// Progress the handlers reported, sent by ``progressLoop()``.
+    let progressReports = ProgressReports()
     /// Fired when a slot frees or shutdown begins.
     let slotsChanged = ReadySignal()
     /// Set when graceful shutdown begins.
@@ -139,6 +141,7 @@ public final class WorkerRuntime: Service, Sendable {
         await withGracefulShutdownHandler {
             await withDiscardingTaskGroup { group in
                 group.addTask { await self.heartbeatLoop() }
+                group.addTask { await self.progressLoop() }
                 if kinds.isEmpty {
                     logger.warning("no handler for any kind to serve: this worker claims nothing")
                     _ = await stopRequested.wait()
@@ -291,21 +294,41 @@ public final class WorkerRuntime: Service, Sendable {
             let runningSet = Set(running)
             let leases = running + source.pendingLeases.filter { !runningSet.contains($0) }
             guard !leases.isEmpty else { continue }
-            do {
-                let outcomes = try await source.heartbeat(leases, lease: configuration.lease)
-                for (lease, outcome) in zip(leases, outcomes) {
-                    switch outcome {
-                    case .extended: continue
-                    case .cancelled: abandon(lease, .cancelled)
-                    case .lost, .notFound: abandon(lease, .leaseLost)
-                    }
+            // Progress not sent yet goes with it.
+            await heartbeat(leases, progress: progressReports.take().filter { runningSet.contains($0.key) })
+        }
+    }
+
+    /// Sends the handlers' progress about once a second, with a heartbeat of just the leases
+    /// that reported (the regular heartbeat takes what is pending when it runs first).
+    private func progressLoop() async {
+        while await drained.wait(timeout: ProgressReports.interval) == nil {
+            if Task.isCancelled { return }
+            let reports = progressReports.take()
+            guard !reports.isEmpty else { continue }
+            let running = state.withLock { s in Set(s.running.values.map(\.lease)) }
+            let current = reports.filter { running.contains($0.key) }
+            guard !current.isEmpty else { continue }
+            await heartbeat(Array(current.keys), progress: current)
+        }
+    }
+
+    /// One heartbeat call; a cancelled or lost lease stops its attempt, a failure is logged.
+    private func heartbeat(_ leases: [LeaseRef], progress: [LeaseRef: TaskProgress]) async {
+        do {
+            let outcomes = try await source.heartbeat(leases, lease: configuration.lease, progress: progress)
+            for (lease, outcome) in zip(leases, outcomes) {
+                switch outcome {
+                case .extended: continue
+                case .cancelled: abandon(lease, .cancelled)
+                case .lost, .notFound: abandon(lease, .leaseLost)
                 }
-            } catch {
-                if Task.isCancelled { return }
-                logger.warning(
-                    "heartbeat failed; leases run out unless the next one succeeds",
-                    metadata: ["error": "\(error)", "tasks": "\(leases.count)"])
             }
+        } catch {
+            if Task.isCancelled { return }
+            logger.warning(
+                "heartbeat failed; leases run out unless the next one succeeds",
+                metadata: ["error": "\(error)", "tasks": "\(leases.count)"])
         }
     }
 

@@ -125,9 +125,12 @@ public final class HTTPTaskSource: TaskSource {
         return response.tasks
     }
 
-    public func heartbeat(_ leases: [LeaseRef], lease: Duration) async throws -> [HeartbeatOutcome] {
+    public func heartbeat(_ leases: [LeaseRef], lease: Duration, progress: [LeaseRef: TaskProgress]) async throws
+        -> [HeartbeatOutcome]
+    {
         guard !leases.isEmpty else { return [] }
-        let body = HeartbeatManyBody(worker: nil, leases: leases.map(LeaseItem.init), leaseMS: Self.milliseconds(lease))
+        let body = HeartbeatManyBody(
+            worker: nil, leases: leases.map { HeartbeatItem($0, progress: progress[$0]) }, leaseMS: Self.milliseconds(lease))
         let response: HeartbeatManyResponse = try await post("/v1/workers/heartbeat", body, timeout: configuration.requestTimeout)
         let byID = Dictionary(response.results.map { ($0.id, $0.outcome) }, uniquingKeysWith: { first, _ in first })
         return leases.map { byID[$0.id] ?? .notFound }

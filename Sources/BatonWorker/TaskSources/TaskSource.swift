@@ -10,8 +10,9 @@ public protocol TaskSource: Sendable {
     func claim(worker: String, queues: [String], kinds: [String], max: Int, wait: Duration, lease: Duration)
         async throws -> [ClaimedTask]
 
-    /// Extends the leases of running tasks; one outcome per lease, in order.
-    func heartbeat(_ leases: [LeaseRef], lease: Duration) async throws -> [HeartbeatOutcome]
+    /// Extends the leases of running tasks, storing the progress reported with some of them;
+    /// one outcome per lease, in order.
+    func heartbeat(_ leases: [LeaseRef], lease: Duration, progress: [LeaseRef: TaskProgress]) async throws -> [HeartbeatOutcome]
 
     /// Queues a completion or failure. Returns at once; the source writes acks in batches.
     func ack(_ ack: TaskAck)
@@ -50,6 +51,11 @@ public protocol TaskSource: Sendable {
 }
 
 extension TaskSource {
+    /// Extends the leases of running tasks; one outcome per lease, in order.
+    public func heartbeat(_ leases: [LeaseRef], lease: Duration) async throws -> [HeartbeatOutcome] {
+        try await heartbeat(leases, lease: lease, progress: [:])
+    }
+
     public func run() async {}
     public func stop() {}
     public var pendingLeases: [LeaseRef] { [] }

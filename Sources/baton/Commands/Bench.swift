@@ -45,6 +45,7 @@ struct Bench: AsyncParsableCommand {
     @Flag(help: "With --chords: submit the chords one at a time to the idle workers; reports each body's wait after its last member.")
     var fanIn = false
     @Flag(help: "Print the report as one JSON line (the last line on stdout).") var json = false
+    @Flag(help: "Run the node without Prometheus metrics (to measure what they cost).") var noMetrics = false
 
     func validate() throws {
         do throws(BenchError) { try benchSettings.validate() } catch { throw ValidationError(error.message) }
@@ -61,10 +62,12 @@ struct Bench: AsyncParsableCommand {
     }
 
     var benchSettings: BenchSettings {
-        BenchSettings(
+        var settings = BenchSettings(
             store: store, workers: workers, tasks: tasks, workerProcesses: workerProcesses, concurrency: concurrency,
             claimBatch: claimBatch, payload: payload, mode: mode, enqueueConcurrency: enqueueConcurrency, nodes: nodes,
             batonExecutable: Self.executablePath, shape: chains.map { .chains($0) } ?? chords.map { .chords($0) } ?? .plain)
+        settings.metrics = !noMetrics
+        return settings
     }
 
     /// This process's own executable, which `--workers http` starts as its children.

@@ -15,6 +15,9 @@ struct NodeOptions: ParsableArguments {
     @Option(help: "Seconds between polls of the store when nothing wakes the node (default 1).") var poll: Double?
     @Option(help: "Seconds finished tasks are kept (default 7 days).") var retention: Double?
     @Option(help: "Seconds between lease-rescue passes (default 5).") var rescueInterval: Double?
+    @Option(help: "Seconds between counts of the queues for GET /v1/queues and the queue gauges (default 5).")
+    var countsInterval: Double?
+    @Flag(help: "Keep no Prometheus metrics: GET /metrics answers 404 (BATON_NODE_METRICS=false).") var noMetrics = false
     @Option(help: "Retry policy for tasks and kinds that set none: exponential (default), fibonacci, fixed, none.")
     var retry: String?
     @Option(help: "Base delay in seconds of that policy (default 1).") var backoff: Double?
@@ -32,6 +35,8 @@ struct NodeOptions: ParsableArguments {
             "node.fallbackPoll": poll.map { "\($0)" },
             "node.retention": retention.map { "\($0)" },
             "node.rescueInterval": rescueInterval.map { "\($0)" },
+            "node.countsInterval": countsInterval.map { "\($0)" },
+            "node.metrics": noMetrics ? "false" : nil,
             "retry.policy": retry,
             "retry.backoff": backoff.map { "\($0)" },
         ]
@@ -52,6 +57,11 @@ struct WorkerOptions: ParsableArguments {
             "Hosts and networks the `http` kind may reach although not public, comma list (BATON_HTTP_KIND_ALLOWLIST), e.g. localhost,10.0.0.0/8."
     )
     var httpAllowlist: String?
+    @Option(
+        help:
+            "Testing aid: fail this fraction of attempts on purpose before the handler runs, overall or per kind (BATON_WORKER_FAULTS), e.g. 0.3 or email.send=0.5,0.1."
+    )
+    var faults: String?
 
     var flags: [String: String?] {
         [
@@ -60,6 +70,7 @@ struct WorkerOptions: ParsableArguments {
             "worker.kinds": kinds,
             "worker.id": id,
             "worker.lease": lease.map { "\($0)" },
+            "worker.faults": faults,
             "worker.shutdownGrace": shutdownGrace.map { "\($0)" },
             "files.root": fileRoot,
             "httpKind.allowlist": httpAllowlist,

@@ -45,6 +45,9 @@ final class BatonProcess: Sendable {
         var env = ProcessInfo.processInfo.environment
         env["BATON_SERVER"] = nil
         env["BATON_STORE"] = nil
+        // Nodes count their queues every 0.1 s here (default 5 s), so that tests polling
+        // `GET /v1/queues` see their work soon; MetricsTests checks the setting itself.
+        env["BATON_NODE_COUNTS_INTERVAL"] = "0.1"
         for (k, v) in environment { env[k] = v }
         p.environment = env
         if let directory { p.currentDirectoryURL = directory }

@@ -1,0 +1,198 @@
+import BatonCore
+import Foundation
+import Prometheus
+import Synchronization
+
+/// A node's Prometheus metrics (`GET /metrics`), fed by its event stream and its counts cache.
+///
+/// Counters and histograms follow the events the node emits (``NodeEvents``): submits,
+/// claims (with each claim's queue wait), attempts' ends (with their run time), schedule fires,
+/// store operations. Gauges are set from each refresh of the ``QueueCountsCache``, so a scrape
+/// never counts the tasks table itself. No label ever holds a task id: labels are queues,
+/// kinds, outcomes, schedules and store operations, all bounded by what operators configure.
+///
+/// The counters are this node's: on PostgreSQL with several nodes, sum them over the nodes. The
+/// gauges are the cluster's (every node counts the shared tables).
+public final class NodeMetrics: Sendable {
+    public let registry: PrometheusCollectorRegistry
+
+    private struct Key: Hashable {
+        var name: String
+        var labels: [String]
+    }
+
+    private struct Series {
+        var counters: [Key: Counter] = [:]
+        var histograms: [Key: DurationHistogram] = [:]
+        /// The gauges set by the last counts refresh, to zero those that disappear.
+        var queueGauges: [Key: Gauge] = [:]
+    }
+
+    private let series = Mutex(Series())
+
+    /// Buckets of the queue-wait and store-operation histograms (seconds).
+    public static let latencyBuckets: [Duration] = [
+        .milliseconds(1), .milliseconds(2.5), .milliseconds(5), .milliseconds(10), .milliseconds(25), .milliseconds(50),
+        .milliseconds(100), .milliseconds(250), .milliseconds(500), .seconds(1), .seconds(2.5), .seconds(5), .seconds(10),
+        .seconds(30), .seconds(60), .seconds(300),
+    ]
+    /// Buckets of the handler run-time histogram (seconds).
+    public static let runBuckets: [Duration] = [
+        .milliseconds(5), .milliseconds(25), .milliseconds(100), .milliseconds(250), .milliseconds(500), .seconds(1), .seconds(2.5),
+        .seconds(5), .seconds(10), .seconds(30), .seconds(60), .seconds(300), .seconds(900), .seconds(3600),
+    ]
+
+    public init(registry: PrometheusCollectorRegistry = PrometheusCollectorRegistry()) {
+        self.registry = registry
+        leader.set(to: 0)
+    }
+
+    /// The exposition (Prometheus text format 0.0.4).
+    public func exposition() -> [UInt8] { registry.emitToBuffer() }
+
+    /// The content type of ``exposition()``.
+    public static let contentType = "text/plain; version=0.0.4; charset=utf-8"
+
+    // MARK: Feeding
+
+    /// Counts `events` (a listener of the node's event stream calls it; it returns at once).
+    public func record(_ events: [NodeEvent]) {
+        for event in events {
+            switch event {
+            case .enqueued(let task):
+                counter(Self.submitted, ["queue": task.queue, "kind": task.kind]).increment()
+            case .claimed(let task, _, _, let wait):
+                counter(Self.claimed, ["queue": task.queue]).increment()
+                histogram(Self.queueWait, ["queue": task.queue], Self.latencyBuckets).record(wait)
+            case .transitioned(let move):
+                guard move.from == .running, let queue = move.queue, let kind = move.kind,
+                    let outcome = Self.outcome(of: move.to)
+                else { continue }
+                let labels: KeyValuePairs<String, String> = ["queue": queue, "kind": kind, "outcome": outcome]
+                counter(Self.attempts, labels).increment()
+                if let run = move.run { histogram(Self.run, labels, Self.runBuckets).record(run) }
+            case .rescued(let count):
+                counter(Self.leasesExpired, [:]).increment(by: Int64(count))
+            case .scheduleFired(let schedule, _):
+                counter(Self.scheduleFires, ["schedule": schedule]).increment()
+            case .leadershipChanged(let isLeader):
+                leader.set(to: isLeader ? 1 : 0)
+            case .progressed:
+                continue
+            case .storeOperation(let op, let took):
+                histogram(Self.storeOp, ["op": op.rawValue], Self.latencyBuckets).record(took)
+            }
+        }
+    }
+
+    /// The outcome label of an attempt that ended in `state`.
+    static func outcome(of state: TaskState) -> String? {
+        switch state {
+        case .succeeded: "succeeded"
+        case .pending, .ready: "retry"
+        case .failed: "failed"
+        case .cancelled: "cancelled"
+        case .waiting, .running: nil
+        }
+    }
+
+    /// Sets the queue gauges from a refresh of the counts: tasks per queue and state, the age
+    /// of each queue's oldest ready task, whether it is paused. Series of queues no longer
+    /// counted are removed.
+    public func update(counts: [QueueCounts], paused: Set<String>, at now: Date) {
+        var fresh: [Key: Double] = [:]
+        for queue in counts {
+            for state in TaskState.allCases {
+                fresh[Key(name: Self.queueTasks.name, labels: ["queue", queue.name, "state", state.rawValue])] = Double(queue.count(state))
+            }
+            fresh[Key(name: Self.oldestReady.name, labels: ["queue", queue.name])] =
+                queue.oldestReadyAt.map { max(0, now.timeIntervalSince($0)) } ?? 0
+        }
+        for queue in Set(counts.map(\.name)).union(paused) {
+            fresh[Key(name: Self.queuePaused.name, labels: ["queue", queue])] = paused.contains(queue) ? 1 : 0
+        }
+        let descriptors = [Self.queueTasks, Self.oldestReady, Self.queuePaused]
+        series.withLock { s in
+            for (key, gauge) in s.queueGauges where fresh[key] == nil {
+                registry.unregisterGauge(gauge)
+                s.queueGauges[key] = nil
+            }
+            for (key, value) in fresh {
+                let gauge =
+                    s.queueGauges[key]
+                    ?? registry.makeGauge(
+                        descriptor: descriptors.first { $0.name == key.name }!.descriptor, labels: Self.pairs(key.labels))
+                s.queueGauges[key] = gauge
+                gauge.set(to: value)
+            }
+        }
+    }
+
+    // MARK: The catalogue
+
+    /// A series' full name (with its unit) and help text.
+    struct Metric: Sendable {
+        var name: String
+        var help: String
+        var descriptor: MetricNameDescriptor { MetricNameDescriptor(metricName: name, unitName: "", helpText: help) }
+    }
+
+    static let submitted = Metric(name: "baton_tasks_submitted_total", help: "Tasks stored through this node, by queue and kind.")
+    static let claimed = Metric(name: "baton_tasks_claimed_total", help: "Tasks claimed through this node (attempts started).")
+    static let attempts = Metric(
+        name: "baton_task_attempts_total",
+        help: "Attempts ended through this node, by outcome: succeeded, retry, failed, cancelled.")
+    static let leasesExpired = Metric(
+        name: "baton_task_leases_expired_total",
+        help: "Attempts ended by the lease rescuer of this node (outcome lease_expired: the worker vanished).")
+    static let scheduleFires = Metric(name: "baton_schedule_fires_total", help: "Schedule ticks fired by this node (as leader).")
+    static let queueWait = Metric(name: "baton_task_queue_wait_seconds", help: "From a task's run_at (ready) to its claim.")
+    static let run = Metric(name: "baton_task_run_seconds", help: "From claim to the end of the attempt, by outcome.")
+    static let storeOp = Metric(name: "baton_store_op_seconds", help: "Store operations of this node: one batch each.")
+    static let queueTasks = Metric(name: "baton_queue_tasks", help: "Tasks per queue and state, from the node's counts cache.")
+    static let oldestReady = Metric(
+        name: "baton_queue_oldest_ready_age_seconds",
+        help: "Age of the queue's oldest ready task (0 when none), from the counts cache.")
+    static let queuePaused = Metric(name: "baton_queue_paused", help: "1 when claims skip the queue.")
+    static let isLeader = Metric(name: "baton_node_is_leader", help: "1 while this node runs the cluster's maintenance.")
+
+    private var leader: Gauge { registry.makeGauge(descriptor: Self.isLeader.descriptor) }
+
+    // MARK: Series
+
+    private static func pairs(_ flat: [String]) -> [(String, String)] {
+        stride(from: 0, to: flat.count, by: 2).map { (flat[$0], flat[$0 + 1]) }
+    }
+
+    private static func key(_ metric: Metric, _ labels: KeyValuePairs<String, String>) -> Key {
+        var flat: [String] = []
+        flat.reserveCapacity(labels.count * 2)
+        for (name, value) in labels {
+            flat.append(name)
+            flat.append(value)
+        }
+        return Key(name: metric.name, labels: flat)
+    }
+
+    private func counter(_ metric: Metric, _ labels: KeyValuePairs<String, String>) -> Counter {
+        let key = Self.key(metric, labels)
+        return series.withLock { s in
+            if let counter = s.counters[key] { return counter }
+            let counter = registry.makeCounter(descriptor: metric.descriptor, labels: Self.pairs(key.labels))
+            s.counters[key] = counter
+            return counter
+        }
+    }
+
+    private func histogram(
+        _ metric: Metric, _ labels: KeyValuePairs<String, String>, _ buckets: [Duration]
+    ) -> DurationHistogram {
+        let key = Self.key(metric, labels)
+        return series.withLock { s in
+            if let histogram = s.histograms[key] { return histogram }
+            let histogram = registry.makeDurationHistogram(descriptor: metric.descriptor, labels: Self.pairs(key.labels), buckets: buckets)
+            s.histograms[key] = histogram
+            return histogram
+        }
+    }
+}
