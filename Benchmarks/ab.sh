@@ -7,11 +7,13 @@
 #
 #   Benchmarks/ab.sh A_BIN B_BIN            (PostgreSQL: a private cluster, scripts/with-postgres.sh)
 #   ROUNDS=3 TASKS=100000 Benchmarks/ab.sh A_BIN B_BIN
+#   A_ARGS=--no-metrics Benchmarks/ab.sh BIN BIN   (one binary, a setting A/B: extra bench args per side)
+#   ONLY=drain-inprocess,drain-http-2w ...          (a subset of the configurations)
 #
 # Run nothing else on the machine meanwhile.
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
-[ $# -eq 2 ] || { sed -n '2,10p' "$0"; exit 64; }
+[ $# -eq 2 ] || { sed -n '2,12p' "$0"; exit 64; }
 A=$(readlink -f "$1"); B=$(readlink -f "$2")
 if [ -z "${BATON_TEST_POSTGRES_URL:-}" ]; then
   exec "$ROOT/scripts/with-postgres.sh" "$0" "$A" "$B"
@@ -33,11 +35,12 @@ cd "$OUT"
 for round in $(seq "$ROUNDS"); do
   for entry in "${MATRIX[@]}"; do
     name=${entry%%|*} args=${entry#*|}
+    if [ -n "${ONLY:-}" ] && [[ ",$ONLY," != *",$name,"* ]]; then continue; fi
     for side in A B; do
-      bin=$A; [ "$side" = B ] && bin=$B
+      bin=$A extra=${A_ARGS:-}; [ "$side" = B ] && bin=$B extra=${B_ARGS:-}
       echo "+ [$round/$ROUNDS] $name $side" >&2
       # shellcheck disable=SC2086
-      if line=$("$bin" bench --json $args 2>/dev/null | tail -n 1) && [[ $line == \{* ]]; then
+      if line=$("$bin" bench --json $args $extra 2>/dev/null | tail -n 1) && [[ $line == \{* ]]; then
         echo "{\"name\":\"$name\",\"side\":\"$side\",\"round\":$round,\"load1\":$(cut -d' ' -f1 /proc/loadavg),\"report\":$line}" >> ab.jsonl
       else
         echo "!! $name $side failed" >&2
@@ -65,7 +68,8 @@ def get(report, path):
     for key in path.split("."):
         report = report.get(key) if isinstance(report, dict) else None
     return report
-print(f"A = {sys.argv[2]}\nB = {sys.argv[3]}\n")
+import os
+print(f"A = {sys.argv[2]} {os.environ.get('A_ARGS', '')}\nB = {sys.argv[3]} {os.environ.get('B_ARGS', '')}\n")
 print("| figure | A (runs) | B (runs) | B/A |")
 print("|---|---|---|---|")
 for name, path, label in figures:

@@ -27,8 +27,8 @@ public final class BatonClient: Sendable {
     /// Longest the server is asked to hold one long-poll of `wait(_:timeout:)`.
     public static let longPollSlice: Duration = .seconds(30)
 
-    private let token: String?
-    private let httpClient: HTTPClient
+    let token: String?
+    let httpClient: HTTPClient
     private let preferred = Mutex(0)
 
     public init(

@@ -30,6 +30,8 @@ public struct NodeServices: Sendable {
     public let metrics: NodeMetrics?
     /// The queue counts `GET /v1/queues` and the gauges answer from.
     public let counts: QueueCountsCache
+    /// The recent events, numbered, for `GET /v1/events` (records only while read).
+    public let journal: EventJournal
     let logger: Logger
 
     public init(
@@ -54,6 +56,7 @@ public struct NodeServices: Sendable {
         let metrics = configuration.metrics ? NodeMetrics() : nil
         if let metrics { _ = events.listen { metrics.record($0) } }
         self.metrics = metrics
+        self.journal = EventJournal(events: events)
         self.counts = QueueCountsCache(
             store: store, interval: live.countsInterval, events: events, metrics: metrics,
             logger: logger)
@@ -110,8 +113,8 @@ public struct NodeServices: Sendable {
     /// Every service of the node in start order: the store's own service (a PostgreSQL pool,
     /// listener and elector; `nil` for SQLite) first, then the completer, the dispatcher, the
     /// maintenance,
-    /// `front` (the HTTP server), and the in-process `workers` last. A `ServiceGroup` stops
-    /// them in the reverse order.
+    /// `front` (the HTTP server), the in-process `workers`, and the event journal last. A
+    /// `ServiceGroup` stops them in the reverse order.
     public func services(
         store storeService: (any Service)?, front: [any Service] = [], workers: [any Service] = [], schedulesUpserted: Bool = false
     ) -> [any Service] {
@@ -122,6 +125,8 @@ public struct NodeServices: Sendable {
         services += maintenance(schedulesUpserted: schedulesUpserted)
         services += front
         services += workers
+        // Stopped first: its readers' streams end, so the HTTP server is not held open by them.
+        services.append(journal)
         return services
     }
 }

@@ -54,6 +54,7 @@ func routeTable<Context: RequestContext>(
     routes += WorkerRegistryRoutes<Context>(ops: ops, reader: reader).routes
     routes += ScheduleRoutes<Context>(ops: ops, reader: reader).routes
     routes += QueueRoutes<Context>(ops: ops).routes
+    routes += EventRoutes<Context>(ops: ops).routes
     routes += JSONRPCRoute<Context>(ops: ops, reader: reader, authenticator: Authenticator(table: live.tokens)).routes
     return routes + OpenAPIRoute<Context>(routes: routes, limits: configuration.limits).routes
 }

@@ -55,15 +55,18 @@ public struct TaskRef: Sendable, Hashable {
     public var id: TaskID
     public var queue: String
     public var kind: String
+    /// The task's workflow, if it belongs to one.
+    public var workflowID: TaskID?
 
-    public init(id: TaskID, queue: String, kind: String) {
+    public init(id: TaskID, queue: String, kind: String, workflowID: TaskID? = nil) {
         self.id = id
         self.queue = queue
         self.kind = kind
+        self.workflowID = workflowID
     }
 
     public init(_ task: TaskRecord) {
-        self.init(id: task.id, queue: task.queue, kind: task.kind)
+        self.init(id: task.id, queue: task.queue, kind: task.kind, workflowID: task.workflowID)
     }
 }
 

@@ -6,21 +6,16 @@ import ServiceLifecycle
 /// leader), repeat, until cancelled or graceful shutdown. A failing pass is logged and
 /// retried at the next interval.
 enum MaintenanceLoop {
-    ///
-    /// With `jitter` (a fraction), each interval is stretched or shrunk by up to that much at
-    /// random; with `atOnce`, the first pass runs before the first sleep.
     static func run(
-        interval: LiveSetting<Duration>, jitter: Double = 0, atOnce: Bool = false, leadership: any Leadership, logger: Logger,
-        _ pass: @escaping @Sendable () async throws -> Void
+        interval: LiveSetting<Duration>, leadership: any Leadership, logger: Logger, _ pass: @escaping @Sendable () async throws -> Void
     ) async {
         await cancelWhenGracefulShutdown {
             var last = ContinuousClock.now
-            var stretch = atOnce ? 0 : 1.0
             while !Task.isCancelled {
                 // Sleeps in slices of at most `slice`, so that a reloaded interval counts from
                 // the last pass without waiting out the old one.
                 let now = ContinuousClock.now
-                let due = last + interval.value * stretch
+                let due = last + interval.value
                 if now < due {
                     do {
                         try await Task.sleep(for: min(due - now, slice))
@@ -30,7 +25,6 @@ enum MaintenanceLoop {
                     continue
                 }
                 last = now
-                stretch = jitter > 0 ? Double.random(in: (1 - jitter)...(1 + jitter)) : 1
                 do {
                     guard await leadership.isLeader() else { continue }
                     try await pass()

@@ -6,7 +6,8 @@ import Synchronization
 
 /// The queue counts a node answers `GET /v1/queues` and its gauges from: counted in the
 /// background every `interval` (±20% jitter, so that several nodes do not count at the same
-/// moment), never on a request's path once the first count is in.
+/// moment; less often when a count takes long, ``maxBusyShare``), never on a request's path
+/// once the first count is in.
 ///
 /// Counting is a full pass over the tasks table (`GROUP BY queue, state`); at millions of tasks
 /// it takes long enough that running it per request (River's UI measured a 13 s p99 at 1.6M
@@ -98,11 +99,35 @@ public final class QueueCountsCache: Service, Sendable {
         return Snapshot(queues: queues, asOf: asOf, taken: .now)
     }
 
+    /// A count takes at most this share of the time between counts: on a table so large that
+    /// counting takes long (4 s at 5 million tasks on SQLite here), counts come less often than
+    /// `interval` rather than one after another.
+    public static let maxBusyShare = 0.1
+
+    /// Counts at once, then every `interval` (±20%), or every `count time / maxBusyShare` when
+    /// that is longer, until graceful shutdown. A failed count is logged and retried at the
+    /// next interval; the last counts stay (older and older, as their age says).
     public func run() async throws {
         state.withLock { $0.running = true }
         defer { state.withLock { $0.running = false } }
-        await MaintenanceLoop.run(interval: interval, jitter: 0.2, atOnce: true, leadership: AlwaysLeader(), logger: logger) {
-            try await self.refresh()
+        await cancelWhenGracefulShutdown {
+            while !Task.isCancelled {
+                let start = ContinuousClock.now
+                do {
+                    try await self.refresh()
+                } catch is CancellationError {
+                    return
+                } catch {
+                    self.logger.warning("counting the queues failed; retrying next interval", metadata: ["error": "\(error)"])
+                }
+                let took = ContinuousClock.now - start
+                let pause = max(self.interval.value, took * (1 / Self.maxBusyShare - 1)) * Double.random(in: 0.8...1.2)
+                do {
+                    try await Task.sleep(for: pause)
+                } catch {
+                    return
+                }
+            }
         }
     }
 }

@@ -102,6 +102,12 @@ enum OpenAPIDocument {
         switch (route.method, route.path) {
         case (.delete, _):
             out["204"] = .object(["description": "Done; no body"])
+        case (.get, "/v1/events"):
+            out["200"] = .object([
+                "description":
+                    "Server-Sent Events: `id: <epoch>-<n>`, `event: <type>`, `data: <JSON>` per event (docs/api.md#events)",
+                "content": .object(["text/event-stream": .object(["schema": .object(["type": "string"])])]),
+            ])
         case (.get, "/metrics"):
             out["200"] = .object([
                 "description": "Prometheus text exposition format 0.0.4 (docs/operations.md lists the series)",

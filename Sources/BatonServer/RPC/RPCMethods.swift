@@ -125,6 +125,22 @@ extension NodeAPI {
                 try await ops.delete(try p.taskID())
                 return Array("null".utf8)
             },
+            // One batch of `GET /v1/events`: params `{"last_event_id", "queue", "kind", "task",
+            // "workflow", "timeout"}` (seconds to wait for an event, default 0, capped).
+            "event.poll": RPCMethod(access: .producer) { p in
+                var filter = try await ops.eventFilter(
+                    queue: try p.string("queue"), kind: try p.string("kind"), task: try p.string("task"),
+                    workflow: try p.string("workflow"))
+                let timeout = try p.double("timeout") ?? 0
+                guard timeout.isFinite, timeout >= 0 else {
+                    throw BatonError.invalidArgument("timeout must be a non-negative number of seconds")
+                }
+                var (cursor, gap) = ops.beginEvents(lastEventID: try p.string("last_event_id"))
+                defer { ops.endEvents() }
+                let batch = await ops.readEvents(
+                    after: &cursor, filter: &filter, timeout: min(.seconds(timeout), ops.configuration.maxWait))
+                return EventJSON.batch(batch, gap: gap || batch.gap)
+            },
             "queue.list": RPCMethod(access: .producer) { _ in
                 Array(JSONResponse.encode(try await ops.queues()).readableBytesView)
             },

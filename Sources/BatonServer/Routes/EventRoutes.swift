@@ -1,0 +1,243 @@
+import BatonCore
+import BatonNode
+import Foundation
+import HTTPTypes
+import Hummingbird
+
+/// `GET /v1/events`: the node's events as Server-Sent Events (docs/api.md#events), filtered
+/// by queue, kind, task or workflow, resumable with `Last-Event-ID`. The same reads as the
+/// `event.poll` JSON-RPC method, which answers one batch instead of a stream.
+struct EventRoutes<Context: RequestContext>: Sendable {
+    let ops: NodeAPI
+
+    /// A comment line every so often, so that proxies keep the stream open and a client that
+    /// left is noticed.
+    static var keepAlive: Duration { .seconds(15) }
+
+    var routes: [Route<Context>] {
+        [
+            Route(
+                .get, "/v1/events", access: .producer, rpc: "event.poll", summary: "Stream the node's events (Server-Sent Events)",
+                query: Self.query, events)
+        ]
+    }
+
+    static var query: [QueryParameter] {
+        [
+            QueryParameter(name: "queue", schema: APISchemas.string(), description: "Only events of this queue's tasks"),
+            QueryParameter(name: "kind", schema: APISchemas.string(), description: "Only events of this kind's tasks"),
+            QueryParameter(name: "task", schema: APISchemas.string(), description: "Only events of this task"),
+            QueryParameter(name: "workflow", schema: APISchemas.string(), description: "Only events of this workflow's tasks"),
+            QueryParameter(
+                name: "timeout", schema: .object(["type": "number", "minimum": 0]),
+                description: "End the stream after this many seconds (default: stays open)"),
+            QueryParameter(
+                name: "last_event_id", schema: APISchemas.string(),
+                description: "Resume after this event id (as the Last-Event-ID header; the header wins)"),
+        ]
+    }
+
+    @Sendable func events(_ request: Request, context: Context) async throws -> Response {
+        let query = request.uri.queryParameters
+        let requested = try await ops.eventFilter(
+            queue: query["queue"].map(String.init), kind: query["kind"].map(String.init), task: query["task"].map(String.init),
+            workflow: query["workflow"].map(String.init))
+        let limit = try TaskRoutes<Context>.timeout(request)
+        let lastEventID = request.headers[.lastEventID] ?? query["last_event_id"].map(String.init)
+        let ops = self.ops
+        let (start, initialGap) = ops.beginEvents(lastEventID: lastEventID)
+        var headers = HTTPFields()
+        headers[.contentType] = "text/event-stream; charset=utf-8"
+        headers[.cacheControl] = "no-cache"
+        let body = ResponseBody { writer in
+            defer { ops.endEvents() }
+            var cursor = start
+            var filter = requested
+            let deadline = limit.map { ContinuousClock.now + .seconds($0) }
+            var out = EventStreamText()
+            out.retry(milliseconds: 2000)
+            if initialGap { out.gap(lastEventID: nil) }
+            try await writer.write(out.take())
+            while !ops.eventsClosed && !Task.isCancelled {
+                let now = ContinuousClock.now
+                if let deadline, now >= deadline { break }
+                let wait = min(Self.keepAlive, deadline.map { $0 - now } ?? Self.keepAlive)
+                let batch = await ops.readEvents(after: &cursor, filter: &filter, timeout: wait)
+                if batch.gap { out.gap(lastEventID: batch.lastEventID) }
+                for (id, event) in batch.events { out.event(id: id, event) }
+                if batch.events.isEmpty && !batch.gap { out.comment("keep-alive") }
+                try await writer.write(out.take())
+            }
+            try await writer.finish(nil)
+        }
+        return Response(status: .ok, headers: headers, body: body)
+    }
+}
+
+extension HTTPField.Name {
+    static let lastEventID = Self("Last-Event-ID")!
+}
+
+/// The text of an event stream (the WHATWG Server-Sent Events format): `id:`, `event:` and
+/// one `data:` line of JSON per event, a blank line after each.
+struct EventStreamText {
+    private var bytes: [UInt8] = []
+
+    mutating func take() -> ByteBuffer {
+        defer { bytes.removeAll(keepingCapacity: true) }
+        return ByteBuffer(bytes: bytes)
+    }
+
+    mutating func retry(milliseconds: Int) { bytes += Array("retry: \(milliseconds)\n\n".utf8) }
+
+    mutating func comment(_ text: String) { bytes += Array(": \(text)\n\n".utf8) }
+
+    mutating func event(id: String, _ event: NodeEvent) {
+        guard let (type, data) = EventJSON.encode(event) else { return }
+        bytes += Array("id: \(id)\nevent: \(type)\ndata: ".utf8)
+        bytes += data
+        bytes += Array("\n\n".utf8)
+    }
+
+    /// Tells the client that events may have been lost before what follows.
+    mutating func gap(lastEventID: String?) {
+        var data = JSONWriter()
+        data.raw(#"{"reason":"#)
+        data.string("events were lost: the node restarted, the id is unknown here, or the reader fell behind the journal")
+        data.byte(UInt8(ascii: "}"))
+        if let lastEventID { bytes += Array("id: \(lastEventID)\n".utf8) }
+        bytes += Array("event: gap\ndata: ".utf8)
+        bytes += data.bytes
+        bytes += Array("\n\n".utf8)
+    }
+}
+
+/// An event as JSON: its type (`enqueued`, `claimed`, `transitioned`, `progress`, `rescued`,
+/// `schedule_fired`, `leadership`) and its members, keys sorted.
+enum EventJSON {
+    /// `{"events": [{"id", "type", "data"}], "gap": bool, "last_event_id": "..."}`.
+    static func batch(_ batch: EventBatch, gap: Bool) -> [UInt8] {
+        var w = JSONWriter()
+        w.raw(#"{"events":["#)
+        var first = true
+        for (id, event) in batch.events {
+            guard let (type, data) = encode(event) else { continue }
+            if !first { w.byte(UInt8(ascii: ",")) }
+            first = false
+            w.raw(#"{"data":"#)
+            w.json(RawJSON(trusted: String(decoding: data, as: UTF8.self)))
+            w.raw(#","id":"#)
+            w.string(id)
+            w.raw(#","type":"#)
+            w.string(type)
+            w.byte(UInt8(ascii: "}"))
+        }
+        w.raw(#"],"gap":"#)
+        w.bool(gap)
+        w.raw(#","last_event_id":"#)
+        w.string(batch.lastEventID)
+        w.byte(UInt8(ascii: "}"))
+        return w.bytes
+    }
+
+    static func encode(_ event: NodeEvent) -> (type: String, data: [UInt8])? {
+        var w = JSONWriter(capacity: 160)
+        let type: String
+        switch event {
+        case .enqueued(let ref):
+            type = "enqueued"
+            w.raw(#"{"kind":"#)
+            w.string(ref.kind)
+            w.raw(#","queue":"#)
+            w.string(ref.queue)
+            w.raw(#","task":""#)
+            w.ascii(ref.id.description)
+            w.byte(UInt8(ascii: "\""))
+            if let workflow = ref.workflowID {
+                w.raw(#","workflow_id":""#)
+                w.ascii(workflow.description)
+                w.byte(UInt8(ascii: "\""))
+            }
+            w.byte(UInt8(ascii: "}"))
+        case .claimed(let ref, let attempt, let worker, let wait):
+            type = "claimed"
+            w.raw(#"{"attempt":"#)
+            w.int(attempt)
+            w.raw(#","kind":"#)
+            w.string(ref.kind)
+            w.raw(#","queue":"#)
+            w.string(ref.queue)
+            w.raw(#","task":""#)
+            w.ascii(ref.id.description)
+            w.raw(#"","wait_ms":"#)
+            w.double(wait.seconds * 1000)
+            w.raw(#","worker":"#)
+            w.string(worker)
+            w.byte(UInt8(ascii: "}"))
+        case .transitioned(let move):
+            type = "transitioned"
+            w.byte(UInt8(ascii: "{"))
+            if let attempt = move.attempt {
+                w.raw(#""attempt":"#)
+                w.int(attempt)
+                w.byte(UInt8(ascii: ","))
+            }
+            if let from = move.from {
+                w.raw(#""from":""#)
+                w.ascii(from.rawValue)
+                w.raw(#"","#)
+            }
+            if let kind = move.kind {
+                w.raw(#""kind":"#)
+                w.string(kind)
+                w.byte(UInt8(ascii: ","))
+            }
+            if let queue = move.queue {
+                w.raw(#""queue":"#)
+                w.string(queue)
+                w.byte(UInt8(ascii: ","))
+            }
+            if let run = move.run {
+                w.raw(#""run_ms":"#)
+                w.double(run.seconds * 1000)
+                w.byte(UInt8(ascii: ","))
+            }
+            w.raw(#""task":""#)
+            w.ascii(move.id.description)
+            w.raw(#"","to":""#)
+            w.ascii(move.to.rawValue)
+            w.raw(#""}"#)
+        case .progressed(let id, let progress):
+            type = "progress"
+            w.raw(#"{"fraction":"#)
+            w.double(progress.fraction)
+            if let message = progress.message {
+                w.raw(#","message":"#)
+                w.string(message)
+            }
+            w.raw(#","task":""#)
+            w.ascii(id.description)
+            w.raw(#""}"#)
+        case .rescued(let count):
+            type = "rescued"
+            w.raw(#"{"count":"#)
+            w.int(count)
+            w.byte(UInt8(ascii: "}"))
+        case .scheduleFired(let schedule, let tasks):
+            type = "schedule_fired"
+            w.raw(#"{"schedule":"#)
+            w.string(schedule)
+            w.raw(#","tasks":"#)
+            w.int(tasks)
+            w.byte(UInt8(ascii: "}"))
+        case .leadershipChanged(let isLeader):
+            type = "leadership"
+            w.raw(#"{"is_leader":"#)
+            w.bool(isLeader)
+            w.byte(UInt8(ascii: "}"))
+        case .storeOperation:
+            return nil
+        }
+        return (type, w.bytes)
+    }
+}
