@@ -9,6 +9,9 @@ struct CommonOptions: ParsableArguments {
     @Option(help: "Log level: trace, debug, info, notice, warning, error, critical (BATON_LOG_LEVEL).")
     var logLevel: String?
 
+    @Option(help: "Log lines as logfmt (default) or json, one object per line (BATON_LOG_FORMAT).")
+    var logFormat: String?
+
     @Option(help: "The store: sqlite:PATH, or postgres://user:password@host:port/database?schema=NAME (BATON_STORE).")
     var store: String?
 
@@ -21,6 +24,7 @@ struct CommonOptions: ParsableArguments {
     var flags: [String: String?] {
         [
             "log.level": logLevel,
+            "log.format": logFormat,
             "store": store ?? db.map { "sqlite:\($0)" },
             "sqlite.synchronous": synchronous,
         ]
@@ -34,7 +38,9 @@ struct CommonOptions: ParsableArguments {
     /// Loads the settings with these flags plus `extra` (command-specific flags); with
     /// `reloading` (a node or a worker), the settings file is watched for changes.
     func settings(_ extra: [String: String?] = [:], reloading: Bool = false) async throws -> Settings {
-        try await Settings.load(flags: flags.merging(extra) { $1 }, configFile: config, reloading: reloading)
+        let settings = try await Settings.load(flags: flags.merging(extra) { $1 }, configFile: config, reloading: reloading)
+        LogfmtLogHandler.setJSON(try settings.read(SettingsKeys.logFormatIsJSON))
+        return settings
     }
 }
 

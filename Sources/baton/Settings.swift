@@ -96,7 +96,7 @@ enum SettingsKeys {
 
     /// The CLI's own keys: where to act, the log level, the worker's client side, the `file`
     /// kind's root, the reload interval.
-    static let cli = ["store", "log.level", "server", "token", "caFile", "files.root", "config.reloadInterval"]
+    static let cli = ["store", "log.level", "log.format", "server", "token", "caFile", "files.root", "config.reloadInterval"]
 
     /// Every key a settings file may hold (besides the free-form `schedules:` section).
     static let all: Set<String> = Set(
@@ -120,6 +120,15 @@ enum SettingsKeys {
             throw .invalidArgument("log.level must be one of trace, debug, info, notice, warning, error, critical; got '\(text)'")
         }
         return level
+    }
+
+    /// `log.format`: `logfmt` (default) or `json`; whether it is JSON.
+    static func logFormatIsJSON(_ reader: ConfigReader) throws(BatonError) -> Bool {
+        switch reader.text("log.format")?.lowercased() {
+        case nil, "logfmt": return false
+        case "json": return true
+        case let other?: throw .invalidArgument("log.format must be logfmt or json; got '\(other)'")
+        }
     }
 
     /// The known key nearest to `key` (a likely misspelling), if one is close.

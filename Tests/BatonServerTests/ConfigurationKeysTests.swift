@@ -90,7 +90,7 @@ import Testing
     ]
 
     /// The CLI's own keys (`SettingsKeys.cli` in the `baton` target), which no component reads.
-    static let cliKeys: Set<String> = ["store", "log.level", "server", "token", "caFile", "files.root", "config.reloadInterval"]
+    static let cliKeys: Set<String> = ["store", "log.level", "log.format", "server", "token", "caFile", "files.root", "config.reloadInterval"]
 
     /// Every key the components read.
     static let componentKeys: Set<String> = Set(

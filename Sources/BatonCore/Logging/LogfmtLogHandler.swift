@@ -16,6 +16,13 @@ public struct LogfmtLogHandler: LogHandler {
     private var ownLevel: Logger.Level?
 
     private static let lock = Mutex(())
+    /// Whether lines are JSON objects instead of logfmt (``setJSON(_:)``).
+    private static let json = Atomic<Bool>(false)
+
+    /// Writes every line from now on as one JSON object (`--log-format json`): `time`, `level`,
+    /// `msg`, `logger` and the metadata, each a string.
+    public static func setJSON(_ on: Bool) { json.store(on, ordering: .relaxed) }
+
     /// The process-wide level, as an index into `Logger.Level.allCases`.
     private static let processLevel = Atomic<Int>(Logger.Level.allCases.firstIndex(of: .info)!)
 
@@ -57,6 +64,7 @@ public struct LogfmtLogHandler: LogHandler {
     }
 
     public func log(event: LogEvent) {
+        if Self.json.load(ordering: .relaxed) { return logJSON(event: event) }
         var line = "time=\(Self.timestamp()) level=\(event.level.rawValue) msg=\(Self.quote(event.message.description))"
         line += " logger=\(Self.quote(label))"
         var fields = metadata
@@ -69,6 +77,50 @@ public struct LogfmtLogHandler: LogHandler {
         Self.lock.withLock { _ in
             FileHandle.standardError.write(Data(line.utf8))
         }
+    }
+
+    private func logJSON(event: LogEvent) {
+        var fields: [String: String] = [:]
+        var metadata = self.metadata
+        if let provided = metadataProvider?.get() { metadata.merge(provided) { $1 } }
+        if let extra = event.metadata { metadata.merge(extra) { $1 } }
+        for (key, value) in metadata { fields[key] = Self.flatten(value) }
+        fields["time"] = Self.timestamp()
+        fields["level"] = event.level.rawValue
+        fields["msg"] = event.message.description
+        fields["logger"] = label
+        let head = ["time", "level", "msg", "logger"]
+        let keys = head + fields.keys.filter { !head.contains($0) }.sorted()
+        var line = "{"
+        for (i, key) in keys.enumerated() {
+            if i > 0 { line += "," }
+            line += Self.jsonString(key) + ":" + Self.jsonString(fields[key]!)
+        }
+        line += "}\n"
+        Self.lock.withLock { _ in
+            FileHandle.standardError.write(Data(line.utf8))
+        }
+    }
+
+    /// A JSON string literal of `s`.
+    static func jsonString(_ s: String) -> String {
+        var out = "\""
+        for scalar in s.unicodeScalars {
+            switch scalar {
+            case "\"": out += "\\\""
+            case "\\": out += "\\\\"
+            case "\n": out += "\\n"
+            case "\r": out += "\\r"
+            case "\t": out += "\\t"
+            default:
+                if scalar.value < 0x20 {
+                    out += String(format: "\\u%04x", scalar.value)
+                } else {
+                    out.unicodeScalars.append(scalar)
+                }
+            }
+        }
+        return out + "\""
     }
 
     static func timestamp() -> String {
