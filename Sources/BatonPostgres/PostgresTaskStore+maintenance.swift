@@ -6,31 +6,36 @@ extension PostgresTaskStore {
     /// Treats running tasks whose lease expired as failed attempts, in one transaction: the
     /// expired rows are locked with `SKIP LOCKED` (two rescuers never take the same task),
     /// decided here, and written with one statement.
-    public func leaseRescueMany(_ p: LeaseRescueParams) async throws -> Int {
-        guard p.limit > 0 else { return 0 }
+    public func leaseRescueMany(_ p: LeaseRescueParams) async throws -> [RescuedLease] {
+        guard p.limit > 0 else { return [] }
         let sql = self.sql
         let schema = configuration.schema
         let logger = self.logger
         let limit = p.limit
         let policies = p.policies
-        let (rescued, retried) = try await call("rescuing expired leases") { [client] () -> (Int, Bool) in
-            try await client.withTransaction(logger: logger) { connection -> (Int, Bool) in
+        let (rescued, retried) = try await call("rescuing expired leases") { [client] () -> ([RescuedLease], Bool) in
+            try await client.withTransaction(logger: logger) { connection -> ([RescuedLease], Bool) in
                 let rows = try await connection.query(
                     PostgresQuery(unsafeSQL: sql.expiredLeases, binds: Self.bindings { $0.append(limit) }), logger: logger
                 ).collect()
                 var records: [FailureRecord] = []
+                var rescued: [RescuedLease] = []
                 for row in rows {
                     let r = row.makeRandomAccess()
-                    records.append(
-                        try FailureRecord(
-                            id: try r[0].decode(UUID.self), queue: try r[4].decode(String.self),
-                            TaskLifecycle.Attempt(
-                                kind: try r[6].decode(String.self), attempt: try r[1].decode(Int.self),
-                                maxAttempts: try r[2].decode(Int.self), retry: try ColumnJSON.retry(r[3].decode(String?.self))),
-                            cause: .leaseExpired, message: Self.leaseExpiredMessage, policies: policies, now: try r[5].decode(Date.self)))
+                    let attempt = TaskLifecycle.Attempt(
+                        kind: try r[6].decode(String.self), attempt: try r[1].decode(Int.self), maxAttempts: try r[2].decode(Int.self),
+                        retry: try ColumnJSON.retry(r[3].decode(String?.self)))
+                    let record = try FailureRecord(
+                        id: try r[0].decode(UUID.self), queue: try r[4].decode(String.self), attempt, cause: .leaseExpired,
+                        message: Self.leaseExpiredMessage, policies: policies, now: try r[5].decode(Date.self))
+                    records.append(record)
+                    rescued.append(
+                        RescuedLease(
+                            id: TaskID(uuid: record.id), queue: record.queue, kind: attempt.kind, attempt: attempt.attempt,
+                            state: record.state))
                 }
                 try await Self.record(records, sql: sql, schema: schema, connection: connection, logger: logger)
-                return (records.count, records.contains { $0.state == .pending })
+                return (rescued, records.contains { $0.state == .pending })
             }
         }
         count { $0.rescueTransactions += 1 }

@@ -280,7 +280,7 @@ enum SQL {
     // MARK: Maintenance
 
     static let expiredLeases = """
-        SELECT seq, attempt, max_attempts, retry, kind FROM tasks WHERE state = 'running' AND lease_expires_at < ? \
+        SELECT seq, attempt, max_attempts, retry, kind, id, queue FROM tasks WHERE state = 'running' AND lease_expires_at < ? \
         ORDER BY lease_expires_at LIMIT ?
         """
 

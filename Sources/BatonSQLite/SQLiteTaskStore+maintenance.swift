@@ -6,23 +6,26 @@ extension SQLiteTaskStore {
     static let leaseExpiredMessage = "lease expired (worker vanished)"
 
     /// Treats running tasks whose lease has expired as failed attempts, in one transaction.
-    public func leaseRescueMany(_ p: LeaseRescueParams) async throws -> Int {
-        guard p.limit > 0 else { return 0 }
-        let (rescued, madeDue) = try await write("rescuing expired leases") { db -> (Int, Bool) in
+    public func leaseRescueMany(_ p: LeaseRescueParams) async throws -> [RescuedLease] {
+        guard p.limit > 0 else { return [] }
+        let (rescued, madeDue) = try await write("rescuing expired leases") { db -> ([RescuedLease], Bool) in
             let now = Millis.now(self.clock)
             let expired = try Row.fetchAll(db.cachedStatement(sql: SQL.expiredLeases), arguments: [now, p.limit])
             var madeDue = false
+            var rescued: [RescuedLease] = []
             for row in expired {
+                let attempt = TaskLifecycle.Attempt(kind: row[4], attempt: row[1], maxAttempts: row[2], retry: try ColumnJSON.retry(row[3]))
                 let outcome = try Self.recordFailure(
-                    seq: row[0],
-                    TaskLifecycle.Attempt(kind: row[4], attempt: row[1], maxAttempts: row[2], retry: ColumnJSON.retry(row[3])),
-                    cause: .leaseExpired, message: Self.leaseExpiredMessage, policies: p.policies, now: now, db: db)
+                    seq: row[0], attempt, cause: .leaseExpired, message: Self.leaseExpiredMessage, policies: p.policies, now: now, db: db)
                 madeDue = madeDue || outcome.dueNow
+                let idText: String = row[5]
+                guard let id = TaskID(idText) else { throw BatonError(.internal, "stored task id '\(idText)' is not valid") }
+                rescued.append(RescuedLease(id: id, queue: row[6], kind: attempt.kind, attempt: attempt.attempt, state: outcome.state))
             }
-            return (expired.count, madeDue)
+            return (rescued, madeDue)
         }
         // Rescued tasks are due now or later: either way the claimers' next wake-up changes.
-        if rescued > 0 || madeDue { readySignal.notify() }
+        if !rescued.isEmpty || madeDue { readySignal.notify() }
         return rescued
     }
 

@@ -268,9 +268,9 @@ struct PostgresStoreTests {
             try #require(claimed.count == 2)
             try await Task.sleep(for: .milliseconds(150))
             let seen = store.readySignal.generation
-            #expect(try await store.leaseRescueMany(LeaseRescueParams()) == 2)
+            #expect(try await store.leaseRescueMany(LeaseRescueParams()).count == 2)
             #expect(store.readySignal.generation != seen, "a retry due at once wakes claimers")
-            #expect(try await store.leaseRescueMany(LeaseRescueParams()) == 0)
+            #expect(try await store.leaseRescueMany(LeaseRescueParams()).count == 0)
             let once = try #require(try await store.taskGet(claimed[0].task.id))
             #expect(once.state == .failed && once.errors.map(\.message) == [PostgresTaskStore.leaseExpiredMessage])
             #expect(try await store.ack(.complete(TaskCompletion(lease: claimed[1].lease, result: .null))) == .staleLease)

@@ -48,8 +48,8 @@ public protocol TaskStore: Sendable {
     func queueCounts() async throws -> [QueueCounts]
 
     /// Treats running tasks whose lease expired as failed attempts: retried with backoff, or
-    /// `failed` when none are left. Returns how many were rescued.
-    func leaseRescueMany(_ p: LeaseRescueParams) async throws -> Int
+    /// `failed` when none are left. Returns the attempts it ended.
+    func leaseRescueMany(_ p: LeaseRescueParams) async throws -> [RescuedLease]
 
     /// Deletes terminal tasks finished before `p.finishedBefore`. Returns how many.
     func taskDeleteFinished(_ p: TaskDeleteFinishedParams) async throws -> Int
@@ -170,6 +170,24 @@ public struct LeaseRef: Sendable, Hashable, Codable {
     public init(id: TaskID, token: String) {
         self.id = id
         self.token = token
+    }
+}
+
+/// An attempt the lease rescuer ended: its task, and the state it moved to (`pending` for a
+/// retry, `failed` when no attempts were left).
+public struct RescuedLease: Sendable, Hashable {
+    public var id: TaskID
+    public var queue: String
+    public var kind: String
+    public var attempt: Int
+    public var state: TaskState
+
+    public init(id: TaskID, queue: String, kind: String, attempt: Int, state: TaskState) {
+        self.id = id
+        self.queue = queue
+        self.kind = kind
+        self.attempt = attempt
+        self.state = state
     }
 }
 

@@ -82,10 +82,14 @@ public struct TaskTransition: Sendable, Hashable {
     public var kind: String?
     /// For the end of an attempt: from its claim to this transition.
     public var run: Duration?
+    /// The attempt ended because its lease expired (the lease rescuer), not by an ack.
+    public var leaseExpired: Bool
 
     public init(
-        id: TaskID, from: TaskState?, to: TaskState, attempt: Int? = nil, queue: String? = nil, kind: String? = nil, run: Duration? = nil
+        id: TaskID, from: TaskState?, to: TaskState, attempt: Int? = nil, queue: String? = nil, kind: String? = nil, run: Duration? = nil,
+        leaseExpired: Bool = false
     ) {
+        self.leaseExpired = leaseExpired
         self.id = id
         self.from = from
         self.to = to

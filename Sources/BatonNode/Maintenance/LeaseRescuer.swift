@@ -61,10 +61,20 @@ public struct LeaseRescuer: Service {
     @discardableResult
     public func rescueOnce() async throws -> Int {
         let defaultRetry = self.defaultRetry
+        let events = self.events
         let rescued = try await events.timed(.rescue) {
             try await MaintenanceLoop.drain(batch: batch) { limit in
-                try await store.leaseRescueMany(
+                let ended = try await store.leaseRescueMany(
                     LeaseRescueParams(defaultRetry: defaultRetry, kindRetry: workers.kindRetry, limit: limit))
+                // Each ended attempt, as an ack's would be (its cause: the lease expired).
+                events.emit(
+                    ended.lazy.map {
+                        NodeEvent.transitioned(
+                            TaskTransition(
+                                id: $0.id, from: .running, to: $0.state, attempt: $0.attempt, queue: $0.queue, kind: $0.kind,
+                                leaseExpired: true))
+                    })
+                return ended.count
             }
         }
         if rescued > 0 { events.emit(.rescued(count: rescued)) }

@@ -66,13 +66,13 @@ public final class NodeMetrics: Sendable {
                 histogram(Self.queueWait, ["queue": task.queue], Self.latencyBuckets).record(wait)
             case .transitioned(let move):
                 guard move.from == .running, let queue = move.queue, let kind = move.kind,
-                    let outcome = Self.outcome(of: move.to)
+                    let outcome = move.leaseExpired ? "lease_expired" : Self.outcome(of: move.to)
                 else { continue }
                 let labels: KeyValuePairs<String, String> = ["queue": queue, "kind": kind, "outcome": outcome]
                 counter(Self.attempts, labels).increment()
                 if let run = move.run { histogram(Self.run, labels, Self.runBuckets).record(run) }
-            case .rescued(let count):
-                counter(Self.leasesExpired, [:]).increment(by: Int64(count))
+            case .rescued:
+                continue
             case .scheduleFired(let schedule, _):
                 counter(Self.scheduleFires, ["schedule": schedule]).increment()
             case .leadershipChanged(let isLeader):
@@ -141,10 +141,7 @@ public final class NodeMetrics: Sendable {
     static let claimed = Metric(name: "baton_tasks_claimed_total", help: "Tasks claimed through this node (attempts started).")
     static let attempts = Metric(
         name: "baton_task_attempts_total",
-        help: "Attempts ended through this node, by outcome: succeeded, retry, failed, cancelled.")
-    static let leasesExpired = Metric(
-        name: "baton_task_leases_expired_total",
-        help: "Attempts ended by the lease rescuer of this node (outcome lease_expired: the worker vanished).")
+        help: "Attempts ended through this node, by outcome: succeeded, retry, failed, cancelled, lease_expired (the lease rescuer).")
     static let scheduleFires = Metric(name: "baton_schedule_fires_total", help: "Schedule ticks fired by this node (as leader).")
     static let queueWait = Metric(name: "baton_task_queue_wait_seconds", help: "From a task's run_at (ready) to its claim.")
     static let run = Metric(name: "baton_task_run_seconds", help: "From claim to the end of the attempt, by outcome.")

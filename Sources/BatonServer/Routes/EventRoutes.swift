@@ -192,6 +192,7 @@ enum EventJSON {
                 w.string(kind)
                 w.byte(UInt8(ascii: ","))
             }
+            if move.leaseExpired { w.raw(#""lease_expired":true,"#) }
             if let queue = move.queue {
                 w.raw(#""queue":"#)
                 w.string(queue)

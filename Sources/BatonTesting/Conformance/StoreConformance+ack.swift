@@ -204,7 +204,8 @@ extension StoreConformance {
                 return
             }
             try await Task.sleep(for: .milliseconds(60))
-            #expect(try await store.leaseRescueMany(LeaseRescueParams(defaultRetry: .fixed(.seconds(10)))) == 1)
+            let rescued = try await store.leaseRescueMany(LeaseRescueParams(defaultRetry: .fixed(.seconds(10))))
+            #expect(rescued == [RescuedLease(id: b.task.id, queue: Defaults.queue, kind: "b", attempt: 1, state: .pending)])
             #expect(try await store.heartbeat(b.lease) == .lost)
         }
     }
@@ -264,7 +265,7 @@ extension StoreConformance {
             #expect(long.map(\.task.id) == [healthy.id])
             try await Task.sleep(for: .milliseconds(120))
             let before = try await store.now()
-            #expect(try await store.leaseRescueMany(LeaseRescueParams(defaultRetry: .fixed(.milliseconds(50)))) == 2)
+            #expect(try await store.leaseRescueMany(LeaseRescueParams(defaultRetry: .fixed(.milliseconds(50)))).count == 2)
 
             let pending = try await store.require(retried.id)
             #expect(pending.state == .pending)
@@ -279,7 +280,7 @@ extension StoreConformance {
             #expect(try await store.complete(short[1]) == .staleLease)
             #expect(try await store.require(retried.id).state == .pending)
             #expect(try await store.require(dead.id).state == .failed)
-            #expect(try await store.leaseRescueMany(LeaseRescueParams()) == 0)
+            #expect(try await store.leaseRescueMany(LeaseRescueParams()).count == 0)
 
             let again = try await claimOnceDue(store, runAt: pending.runAt)
             #expect(again.map(\.task.id) == [retried.id])

@@ -80,7 +80,7 @@ extension StoreConformance {
             #expect(try await store.claim(max: 2, lease: .milliseconds(20)).count == 2)
             try await Task.sleep(for: .milliseconds(80))
             let rescueAt = try await store.now()
-            #expect(try await store.leaseRescueMany(LeaseRescueParams(defaultRetry: .fixed(.zero), kindRetry: kinds)) == 2)
+            #expect(try await store.leaseRescueMany(LeaseRescueParams(defaultRetry: .fixed(.zero), kindRetry: kinds)).count == 2)
             let afterRescue = try await store.require(rescued.id)
             #expect(afterRescue.state == .pending)
             #expect(gap(afterRescue.runAt, rescueAt.addingTimeInterval(3600)) < 5)

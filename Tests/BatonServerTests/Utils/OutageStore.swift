@@ -90,7 +90,7 @@ final class OutageStore: NodeStore {
         try check()
         return try await base.queueCounts()
     }
-    func leaseRescueMany(_ p: LeaseRescueParams) async throws -> Int {
+    func leaseRescueMany(_ p: LeaseRescueParams) async throws -> [RescuedLease] {
         try check()
         return try await base.leaseRescueMany(p)
     }

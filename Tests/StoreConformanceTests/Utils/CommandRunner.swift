@@ -358,7 +358,7 @@ private struct Run {
     }
 
     private mutating func rescue() async throws {
-        let rescued = try await store.leaseRescueMany(LeaseRescueParams(defaultRetry: CommandRunner.rescueDefault.retryPolicy!))
+        let rescued = try await store.leaseRescueMany(LeaseRescueParams(defaultRetry: CommandRunner.rescueDefault.retryPolicy!)).count
         let expected = model.rescue()
         note("rescued \(rescued)")
         count("rescue: tasks", expected)
