@@ -21,6 +21,7 @@ let package = Package(
         .library(name: "BatonPostgres", targets: ["BatonPostgres"]),
         .library(name: "BatonBench", targets: ["BatonBench"]),
         .library(name: "BatonSQS", targets: ["BatonSQS"]),
+        .library(name: "BatonSQSBroker", targets: ["BatonSQSBroker"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -136,10 +137,22 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        // The SQS broker roles (ingest, dispatch, results) of a node, and the worker's SQS task source.
+        .target(
+            name: "BatonSQSBroker",
+            dependencies: [
+                "BatonSQS", "BatonCore", "BatonNode", "BatonWorker",
+                .product(name: "Configuration", package: "swift-configuration"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: swiftSettings
+        ),
         .executableTarget(
             name: "baton",
             dependencies: [
                 "BatonCore", "BatonSQLite", "BatonPostgres", "BatonWorker", "BatonNode", "BatonServer", "BatonClient", "BatonBench",
+                "BatonSQS", "BatonSQSBroker",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Configuration", package: "swift-configuration"),
                 .product(name: "Logging", package: "swift-log"),
@@ -204,6 +217,7 @@ let package = Package(
             name: "BatonServerTests",
             dependencies: [
                 "BatonCore", "BatonSQLite", "BatonPostgres", "BatonNode", "BatonServer", "BatonClient", "BatonWorker", "BatonTesting",
+                "BatonSQSBroker",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "Configuration", package: "swift-configuration"),
             ],
@@ -233,8 +247,18 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .testTarget(
+            name: "BatonSQSBrokerTests",
+            dependencies: [
+                "BatonSQSBroker", "BatonSQS", "BatonCore", "BatonNode", "BatonSQLite", "BatonWorker", "BatonTesting",
+                .product(name: "Configuration", package: "swift-configuration"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
             name: "EndToEndTests",
-            dependencies: ["BatonCore", "BatonSQLite", "BatonClient", "BatonTesting"],
+            dependencies: ["BatonCore", "BatonSQLite", "BatonClient", "BatonTesting", "BatonSQS"],
             swiftSettings: swiftSettings
         ),
     ]

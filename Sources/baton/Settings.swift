@@ -2,6 +2,7 @@ import BatonCore
 import BatonNode
 import BatonPostgres
 import BatonSQLite
+import BatonSQSBroker
 import BatonServer
 import BatonWorker
 import Configuration
@@ -101,7 +102,8 @@ enum SettingsKeys {
     /// Every key a settings file may hold (besides the free-form `schedules:` section).
     static let all: Set<String> = Set(
         cli + NodeConfiguration.configKeys + NodeConfiguration.startupKeys + ServerConfiguration.configKeys + WorkerConfiguration.configKeys
-            + HTTPKindConfiguration.configKeys + SQLiteStoreConfiguration.configKeys + PostgresStoreConfiguration.configKeys)
+            + HTTPKindConfiguration.configKeys + SQLiteStoreConfiguration.configKeys + PostgresStoreConfiguration.configKeys
+            + SQSBrokerConfiguration.configKeys)
 
     /// The keys a running node or worker applies without a restart.
     static let reloadable: Set<String> = Set(["log.level"] + NodeConfiguration.configKeys)

@@ -2,6 +2,8 @@ import BatonCore
 import BatonNode
 import BatonPostgres
 import BatonSQLite
+import BatonSQS
+import BatonSQSBroker
 import BatonServer
 import BatonTesting
 import BatonWorker
@@ -23,6 +25,7 @@ import Testing
         var httpKind: HTTPKindConfiguration
         var sqlite: SQLiteStoreConfiguration
         var postgres: PostgresStoreConfiguration
+        var sqs: SQSBrokerConfiguration
 
         init(_ reader: ConfigReader) throws {
             node = try NodeConfiguration(reader: reader)
@@ -31,6 +34,7 @@ import Testing
             httpKind = try HTTPKindConfiguration(reader: reader)
             sqlite = try SQLiteStoreConfiguration(path: "baton.db", reader: reader)
             postgres = try PostgresStoreConfiguration(url: "postgres://baton@db/baton", reader: reader)
+            sqs = try SQSBrokerConfiguration(reader: reader)
         }
     }
 
@@ -87,15 +91,31 @@ import Testing
         Case(key: "sqlite.busyTimeout", value: "0.75") { $0.sqlite.busyTimeout == .milliseconds(750) },
         Case(key: "postgres.callTimeout", value: "2.5") { $0.postgres.callTimeout == .milliseconds(2500) },
         Case(key: "postgres.poolSize", value: "3") { $0.postgres.poolSize == 3 },
+        Case(key: "sqs.endpoint", value: "http://127.0.0.1:5000") { $0.sqs.endpoint?.absoluteString == "http://127.0.0.1:5000" },
+        Case(key: "sqs.region", value: "eu-west-1") { $0.sqs.region == "eu-west-1" },
+        Case(key: "sqs.ingest", value: "sqs://baton-submit") { $0.sqs.ingest?.queueName == "baton-submit" },
+        Case(key: "sqs.deadLetter", value: "http://127.0.0.1:5000/123456789012/dlq") {
+            $0.sqs.deadLetter?.queueURL == "http://127.0.0.1:5000/123456789012/dlq"
+        },
+        Case(key: "sqs.dispatch", value: "default=sqs://work,mail=sqs://mail-work") {
+            $0.sqs.dispatch.mapValues(\.queueName) == ["default": "work", "mail": "mail-work"]
+        },
+        Case(key: "sqs.results", value: "sqs://baton-results") { $0.sqs.results?.queueName == "baton-results" },
+        Case(key: "sqs.window", value: "7") { $0.sqs.window == 7 },
+        Case(key: "sqs.lease", value: "45") { $0.sqs.lease == .seconds(45) },
+        Case(key: "sqs.work", value: "sqs://baton-work") { $0.sqs.work?.queueName == "baton-work" },
     ]
 
     /// The CLI's own keys (`SettingsKeys.cli` in the `baton` target), which no component reads.
-    static let cliKeys: Set<String> = ["store", "log.level", "log.format", "server", "token", "caFile", "files.root", "config.reloadInterval"]
+    static let cliKeys: Set<String> = [
+        "store", "log.level", "log.format", "server", "token", "caFile", "files.root", "config.reloadInterval",
+    ]
 
     /// Every key the components read.
     static let componentKeys: Set<String> = Set(
         NodeConfiguration.configKeys + NodeConfiguration.startupKeys + ServerConfiguration.configKeys + WorkerConfiguration.configKeys
-            + HTTPKindConfiguration.configKeys + SQLiteStoreConfiguration.configKeys + PostgresStoreConfiguration.configKeys)
+            + HTTPKindConfiguration.configKeys + SQLiteStoreConfiguration.configKeys + PostgresStoreConfiguration.configKeys
+            + SQSBrokerConfiguration.configKeys)
 
     /// `limits.maxBatch` → `BATON_LIMITS_MAX_BATCH`.
     static func variable(_ key: String) -> String { SettingsKeyText.environmentVariable(key) }
@@ -125,6 +145,7 @@ import Testing
 
     @Test(arguments: cases) func keyThroughEnvironment(_ c: Case) async throws {
         var environment = [Self.variable(c.key): c.value]
+        if c.key == "sqs.dispatch" || c.key == "sqs.work" { environment["BATON_SQS_RESULTS"] = "sqs://baton-results" }
         if c.key.hasPrefix("tls.") { environment = ["BATON_TLS_CERT": "/tmp/cert.pem", "BATON_TLS_KEY": "/tmp/key.pem"] }
         let components = try Components(try await Self.reader(environment: environment))
         #expect(c.holds(components))
@@ -135,6 +156,8 @@ import Testing
         switch key {
         case "tls.cert": yaml("tls.key", "/tmp/key.pem").replacingOccurrences(of: "tls:\n", with: "")
         case "tls.key": yaml("tls.cert", "/tmp/cert.pem").replacingOccurrences(of: "tls:\n", with: "")
+        // Dispatching and working over SQS need the results queue.
+        case "sqs.dispatch", "sqs.work": yaml("sqs.results", "sqs://baton-results").replacingOccurrences(of: "sqs:\n", with: "")
         default: ""
         }
     }
@@ -156,7 +179,8 @@ import Testing
         ("limits.maxBatch", "0"), ("node.retention", "-1"), ("worker.concurrency", "many"), ("retry.policy", "sometimes"),
         ("sqlite.synchronous", "off"), ("postgres.poolSize", "0"), ("http.port", "70000"), ("auth.tokens", "root:x"),
         ("limits.defaultLease", "0"), ("insecure", "maybe"), ("httpKind.timeout", "500"),
-        ("node.countsInterval", "0.001"), ("worker.faults", "1.5"),
+        ("node.countsInterval", "0.001"), ("worker.faults", "1.5"), ("sqs.window", "0"), ("sqs.ingest", "ftp://queue"),
+        ("sqs.dispatch", "default"), ("sqs.endpoint", "nowhere"),
     ])
     func badValueNamesItsKey(_ key: String, _ value: String) async throws {
         for reader in [try await Self.reader(yaml: Self.yaml(key, value)), try await Self.reader(environment: [Self.variable(key): value])]

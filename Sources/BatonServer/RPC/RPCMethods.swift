@@ -201,16 +201,17 @@ extension NodeAPI {
         ]) { first, _ in first }
     }
 
-    /// freundallein/scheduler's form: `submit:KIND` submits a task of that kind with the params as its args.
-    static let submitKindPrefix = "submit:"
-
+    /// freundallein/scheduler's form: `submit:KIND` submits a task of that kind with the params
+    /// as its args (``SubmitKindCall``, which the SQS ingest uses too).
     func rpcMethod(named name: String, in methods: [String: RPCMethod]) -> RPCMethod? {
         if let method = methods[name] { return method }
-        guard name.hasPrefix(Self.submitKindPrefix) else { return nil }
-        let kind = String(name.dropFirst(Self.submitKindPrefix.count))
+        guard SubmitKindCall.kind(ofMethod: name) != nil else { return nil }
         let ops = self
         return RPCMethod(access: .producer) { p in
-            TaskJSONWriter.task(try await ops.submit(NewTask(kind: kind, args: RawJSON(.object(p.object)))))
+            guard let task = SubmitKindCall.task(method: name, params: p.object) else {
+                throw BatonError(.internal, "\(name) is not a submit:KIND method")
+            }
+            return TaskJSONWriter.task(try await ops.submit(task))
         }
     }
 }

@@ -1,6 +1,8 @@
 import ArgumentParser
 import BatonCore
 import BatonNode
+import BatonSQS
+import BatonSQSBroker
 import BatonServer
 import BatonWorker
 import Foundation
@@ -24,9 +26,26 @@ struct NodeOptions: ParsableArguments {
     @Flag(help: "Serve without tokens on a non-loopback address (BATON_INSECURE).") var insecure = false
     @Option(help: "PEM certificate chain: serve HTTPS (BATON_TLS_CERT; needs --tls-key).") var tlsCert: String?
     @Option(help: "PEM private key of --tls-cert (BATON_TLS_KEY).") var tlsKey: String?
+    @OptionGroup var sqs: SQSOptions
+    @Option(help: "SQS submissions queue to take tasks from (BATON_SQS_INGEST), e.g. sqs://baton-submit.") var sqsIngest: String?
+    @Option(help: "SQS queue for messages the node cannot read (BATON_SQS_DEAD_LETTER); unset: left for the queue's redrive policy.")
+    var sqsDeadLetter: String?
+    @Option(
+        help: "Baton queues to send to SQS work queues, comma list of QUEUE=ADDRESS (BATON_SQS_DISPATCH), e.g. default=sqs://baton-work."
+    )
+    var sqsDispatch: String?
+    @Option(help: "Most tasks of one queue in flight on SQS (BATON_SQS_WINDOW, default 100).") var sqsWindow: Int?
+    @Option(help: "Seconds a dispatched task's lease lasts until its worker's first heartbeat (BATON_SQS_LEASE, default 300).")
+    var sqsLease: Double?
 
     var flags: [String: String?] {
-        [
+        sqs.flags.merging([
+            "sqs.ingest": sqsIngest,
+            "sqs.deadLetter": sqsDeadLetter,
+            "sqs.dispatch": sqsDispatch,
+            "sqs.window": sqsWindow.map(String.init),
+            "sqs.lease": sqsLease.map { "\($0)" },
+        ]) { $1 }.merging([
             "insecure": insecure ? "true" : nil,
             "tls.cert": tlsCert,
             "tls.key": tlsKey,
@@ -39,7 +58,20 @@ struct NodeOptions: ParsableArguments {
             "node.metrics": noMetrics ? "false" : nil,
             "retry.policy": retry,
             "retry.backoff": backoff.map { "\($0)" },
-        ]
+        ]) { $1 }
+    }
+}
+
+/// The SQS options a node and a worker share (docs/brokers.md).
+struct SQSOptions: ParsableArguments {
+    @Option(help: "SQS endpoint, e.g. http://127.0.0.1:5000 for a local server (BATON_SQS_ENDPOINT; default AWS's).")
+    var sqsEndpoint: String?
+    @Option(help: "AWS region of the SQS queues (BATON_SQS_REGION; default AWS_REGION or the profile's).") var sqsRegion: String?
+    @Option(help: "SQS results queue: a node applies the results workers send there; a worker sends there (BATON_SQS_RESULTS).")
+    var sqsResults: String?
+
+    var flags: [String: String?] {
+        ["sqs.endpoint": sqsEndpoint, "sqs.region": sqsRegion, "sqs.results": sqsResults]
     }
 }
 
@@ -177,9 +209,22 @@ struct Node {
             targets.append(WorkerOptions.reloadTarget(runtime))
         }
         let reloader = ConfigReloader(settings: settings, targets: targets, logger: Logger(label: "baton.config"))
+        // The SQS roles (docs/brokers.md) stop before the HTTP server and the completer.
+        var front: [any Service] = [app]
+        let sqs = try settings.read { reader throws(BatonError) in try SQSBrokerConfiguration(reader: reader) }
+        if sqs.hasNodeRoles {
+            let broker: SQSBroker
+            do {
+                broker = try SQSBroker(
+                    configuration: sqs, api: NodeAPI(node: node, limits: serverConfig.limits), logger: Logger(label: "baton.sqs"))
+            } catch {
+                throw CLIError.usage("the SQS settings are refused: \(error)")
+            }
+            front += broker.services
+        }
         let services =
             (reloader?.services ?? [])
-            + node.services(store: opened.service, front: [app], workers: workers, schedulesUpserted: schedulesUpserted)
+            + node.services(store: opened.service, front: front, workers: workers, schedulesUpserted: schedulesUpserted)
         var groupConfig = ServiceGroupConfiguration(services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
         groupConfig.maximumGracefulShutdownDuration = grace
         try await ServiceGroup(configuration: groupConfig).run()
@@ -226,7 +271,7 @@ struct Serve: AsyncParsableCommand {
 
 struct Worker: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Run the built-in kinds against a node over HTTP.",
+        abstract: "Run the built-in kinds against a node over HTTP, or over SQS (--sqs-work, --sqs-results).",
         discussion:
             "Claims in batches with long-poll, heartbeats, acknowledges in batches, backs off while the node is unreachable, and drains on SIGTERM."
     )
@@ -236,13 +281,15 @@ struct Worker: AsyncParsableCommand {
     @Option(help: "The node's URL (repeatable, or a comma list in BATON_SERVER).") var server: [String] = []
     @Option(help: "Bearer token (BATON_TOKEN).") var token: String?
     @Option(help: "PEM CA certificates to trust for an https node (BATON_CA_FILE).") var caFile: String?
+    @OptionGroup var sqs: SQSOptions
+    @Option(help: "SQS work queue to take tasks from instead of a node (BATON_SQS_WORK); needs --sqs-results.") var sqsWork: String?
 
     func run() async throws {
         try await reportingErrors {
             let settings = try await common.settings(
                 worker.flags.merging(["server": server.isEmpty ? nil : server.joined(separator: ","), "token": token, "caFile": caFile]) {
                     $1
-                }, reloading: true)
+                }.merging(sqs.flags) { $1 }.merging(["sqs.work": sqsWork]) { $1 }, reloading: true)
             try LogSetup.bootstrap(try settings.logLevel(), default: .info)
             let logger = Logger(label: "baton.worker")
             let urls = try parseServers(settings.list("server") ?? [TargetOptions.defaultServer])
@@ -250,7 +297,21 @@ struct Worker: AsyncParsableCommand {
             let config = try WorkerOptions.configuration(settings, registry: registry)
             let httpClient =
                 try settings.string("caFile").map { try HTTPTaskSource.httpClient(caFile: $0) } ?? HTTPTaskSource.defaultHTTPClient
-            let source = HTTPTaskSource(servers: urls, token: settings.string("token"), httpClient: httpClient, logger: logger)
+            let sqsConfig = try settings.read { reader throws(BatonError) in try SQSBrokerConfiguration(reader: reader) }
+            let source: any TaskSource
+            if let work = sqsConfig.work, let results = sqsConfig.results {
+                // Tasks from the SQS work queue, results to the SQS results queue (docs/brokers.md).
+                do {
+                    let client = sqsConfig.clientConfiguration
+                    source = SQSTaskSource(
+                        work: try SQSQueue(work, configuration: client, logger: logger),
+                        results: try SQSQueue(results, configuration: client, logger: logger), logger: logger)
+                } catch {
+                    throw CLIError.usage("the SQS settings are refused: \(error)")
+                }
+            } else {
+                source = HTTPTaskSource(servers: urls, token: settings.string("token"), httpClient: httpClient, logger: logger)
+            }
             let runtime = WorkerRuntime(source: source, registry: registry, configuration: config, logger: logger)
             let reloader = ConfigReloader(
                 settings: settings, targets: [.logLevel(default: .info), WorkerOptions.reloadTarget(runtime)],

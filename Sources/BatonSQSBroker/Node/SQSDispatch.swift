@@ -1,0 +1,163 @@
+import BatonCore
+import BatonNode
+import BatonSQS
+import Foundation
+import Logging
+import ServiceLifecycle
+
+/// The dispatch role: sends ready tasks of one Baton queue to an SQS work queue, keeping at
+/// most `window` of them in flight (``SQSInFlight``), so that priorities and cancellation keep
+/// their meaning: what waits in the store can still be reordered or cancelled.
+///
+/// Tasks are claimed through the node's dispatcher (a lease of `lease`, owner `sqs:QUEUE`),
+/// by priority, and sent as seed 000's work messages (``SQSWire/workMessage(_:)``), ten per
+/// `SendMessageBatch`. A task whose message SQS did not take is released back to `ready`
+/// (no attempt used); one whose message is larger than SQS allows (256 KiB) fails for good
+/// with that reason. A message lost on the way is sent again once its lease ran out: the
+/// lease rescuer returns the task to `ready` and it is claimed again (with a new lease token,
+/// so a late result of the lost one is refused). Delayed and backing-off tasks wait in the
+/// store, never in SQS (whose delays stop at 15 minutes).
+public final class SQSDispatch: Service, Sendable {
+    public let queueName: String
+    public let queue: SQSQueue
+    let node: NodeServices
+    let inFlight: SQSInFlight
+    let window: Int
+    let lease: Duration
+    let logger: Logger
+
+    /// The longest a claim waits for ready tasks before the loop looks around again.
+    static let claimWait: Duration = .seconds(5)
+    /// Most tasks claimed at once.
+    static let claimMax = 100
+
+    public init(
+        node: NodeServices, queueName: String, queue: SQSQueue, inFlight: SQSInFlight, window: Int, lease: Duration,
+        logger: Logger = Logger(label: "baton.sqs.dispatch")
+    ) {
+        self.node = node
+        self.queueName = queueName
+        self.queue = queue
+        self.inFlight = inFlight
+        self.window = window
+        self.lease = lease
+        self.logger = logger
+    }
+
+    /// The name claims are made under (a task's `lease_owner` while it is on SQS).
+    public var workerName: String { "sqs:\(queueName)" }
+
+    public func run() async throws {
+        let queueURL: String
+        do {
+            queueURL = try await cancelWhenGracefulShutdown { try await self.queue.queueURLWaiting(logger: self.logger, role: "dispatch") }
+        } catch {
+            return
+        }
+        logger.info(
+            "SQS dispatch started", metadata: ["queue": "\(queueName)", "sqs_queue": "\(queue.address)", "window": "\(window)"])
+        var backoff = Duration.milliseconds(100)
+        while !Task.isShuttingDownGracefully && !Task.isCancelled {
+            let generation = inFlight.changed.generation
+            let free = window - inFlight.count(queue: queueName)
+            if free <= 0 {
+                // Full: wait for results (or for the earliest lease to run out).
+                let wait = inFlight.nextExpiry(queue: queueName).map { max(.milliseconds(10), $0 - ContinuousClock.now) } ?? .seconds(1)
+                await inFlight.changed.wait(after: generation, timeout: min(wait, .seconds(1)))
+                continue
+            }
+            let claimed: [ClaimedTask]
+            do {
+                let request = ClaimRequest(
+                    worker: workerName, queues: [queueName], max: min(free, Self.claimMax), wait: Self.claimWait, lease: lease)
+                claimed = try await cancelWhenGracefulShutdown { try await self.node.dispatcher.claim(request) }
+            } catch {
+                if Task.isShuttingDownGracefully || Task.isCancelled { break }
+                logger.warning("claim for SQS dispatch failed; retrying", metadata: ["queue": "\(queueName)", "error": "\(error)"])
+                try? await Task.sleep(for: backoff)
+                backoff = min(backoff * 2, .seconds(5))
+                continue
+            }
+            guard !claimed.isEmpty else { continue }
+            inFlight.add(claimed.map(\.task.id), queue: queueName, for: lease)
+            if await send(claimed, to: queueURL) {
+                backoff = .milliseconds(100)
+            } else {
+                try? await Task.sleep(for: backoff)
+                backoff = min(backoff * 2, .seconds(5))
+            }
+        }
+        logger.info("SQS dispatch stopped", metadata: ["queue": "\(queueName)"])
+    }
+
+    /// Sends the claimed tasks' messages, ten per call, several calls at once. Returns `false`
+    /// when SQS refused or could not be reached (those tasks were released).
+    func send(_ claimed: [ClaimedTask], to queueURL: String) async -> Bool {
+        var tooLarge: [(ClaimedTask, Int)] = []
+        var entries: [(ClaimedTask, SQS.SendMessageBatchEntry)] = []
+        for (i, task) in claimed.enumerated() {
+            let body = SQSWire.workMessage(task)
+            let bytes = body.utf8.count
+            if bytes > SQSWire.maxMessageBytes {
+                tooLarge.append((task, bytes))
+            } else {
+                entries.append((task, SQS.SendMessageBatchEntry(id: "t\(i)", messageBody: body)))
+            }
+        }
+        if !tooLarge.isEmpty { await failTooLarge(tooLarge) }
+        let chunks = stride(from: 0, to: entries.count, by: SQSClient.maxBatchEntries).map {
+            Array(entries[$0..<min($0 + SQSClient.maxBatchEntries, entries.count)])
+        }
+        let unsent = await withTaskGroup(of: [ClaimedTask].self) { group in
+            for chunk in chunks {
+                group.addTask { await self.sendChunk(chunk, to: queueURL) }
+            }
+            var unsent: [ClaimedTask] = []
+            for await failed in group { unsent += failed }
+            return unsent
+        }
+        guard !unsent.isEmpty else { return true }
+        do {
+            _ = try await node.store.taskReleaseMany(TaskReleaseParams(leases: unsent.map(\.lease)))
+        } catch {
+            logger.warning(
+                "could not release tasks SQS did not take; they return when their leases run out",
+                metadata: ["count": "\(unsent.count)", "error": "\(error)"])
+        }
+        inFlight.remove(unsent.map(\.task.id))
+        return false
+    }
+
+    /// One `SendMessageBatch`; the tasks whose messages SQS did not take.
+    private func sendChunk(_ chunk: [(ClaimedTask, SQS.SendMessageBatchEntry)], to queueURL: String) async -> [ClaimedTask] {
+        do {
+            let result = try await queue.client.sendMessageBatch(.init(queueURL: queueURL, entries: chunk.map { $0.1 }))
+            guard !result.failed.isEmpty else { return [] }
+            let failed = Set(result.failed.map(\.id))
+            logger.warning(
+                "SQS refused some work messages; their tasks go back to ready",
+                metadata: ["count": "\(failed.count)", "error": "\(result.failed.first.map { "\($0.code): \($0.message ?? "")" } ?? "")"])
+            return chunk.filter { failed.contains($0.1.id) }.map { $0.0 }
+        } catch {
+            if let sqs = error as? SQSError, sqs.kind == .queueDoesNotExist { queue.forgetURL() }
+            logger.warning(
+                "could not send work messages to SQS; their tasks go back to ready",
+                metadata: ["queue": "\(queue.address)", "count": "\(chunk.count)", "error": "\(error)"])
+            return chunk.map { $0.0 }
+        }
+    }
+
+    /// Fails tasks whose work message SQS cannot carry, for good.
+    private func failTooLarge(_ tasks: [(ClaimedTask, Int)]) async {
+        let acks = tasks.map { task, bytes in
+            TaskAck.fail(
+                TaskFailure(
+                    lease: task.lease,
+                    message: "its SQS work message is \(bytes) bytes, more than SQS's limit of \(SQSWire.maxMessageBytes)",
+                    retryable: false))
+        }
+        logger.error("tasks too large for SQS failed", metadata: ["count": "\(acks.count)"])
+        _ = try? await node.completer.ackMany(acks)
+        inFlight.remove(tasks.map(\.0.task.id))
+    }
+}

@@ -1,0 +1,188 @@
+import BatonCore
+import BatonNode
+import BatonSQS
+import Foundation
+import Logging
+import ServiceLifecycle
+import Synchronization
+
+/// The results role (seed 000's resulter): long-polls the results queue and applies each
+/// message (``SQSWire/resultsMessage(_:)``) to the store:
+///
+/// - a result or error is a fenced completion or failure, through the node's completer: a
+///   stale lease token (the task was rescued, or its result applied already) is refused and
+///   logged; either way the message is deleted once the store answered;
+/// - a heartbeat extends its leases (a worker that reaches only SQS keeps its tasks this way).
+///
+/// An unreadable message goes to the dead-letter queue with the reason. A store that cannot
+/// be reached leaves the message for another try after its visibility timeout.
+public final class SQSResults: Service, Sendable {
+    public struct Stats: Sendable, Hashable {
+        public var received = 0
+        /// Acks the store applied.
+        public var applied = 0
+        /// Acks refused: the lease token was not the task's current one, or the task is gone.
+        public var refused = 0
+        /// Heartbeat messages applied.
+        public var heartbeats = 0
+        public var rejected = 0
+        public init() {}
+    }
+
+    public let queue: SQSQueue
+    /// Long polls run at once.
+    static let pollers = 2
+    let api: NodeAPI
+    let inFlight: SQSInFlight?
+    let deadLetters: DeadLetters
+    let visibilityTimeout: Int
+    let logger: Logger
+    private let state = Mutex(Stats())
+
+    public init(
+        api: NodeAPI, queue: SQSQueue, deadLetter: SQSQueue?, inFlight: SQSInFlight?, visibilityTimeout: Int = 60,
+        logger: Logger = Logger(label: "baton.sqs.results")
+    ) {
+        self.api = api
+        self.queue = queue
+        self.inFlight = inFlight
+        self.deadLetters = DeadLetters(queue: deadLetter, logger: logger)
+        self.visibilityTimeout = visibilityTimeout
+        self.logger = logger
+    }
+
+    public var stats: Stats { state.withLock { $0 } }
+
+    public func run() async throws {
+        let queueURL: String
+        do {
+            queueURL = try await cancelWhenGracefulShutdown { try await self.queue.queueURLWaiting(logger: self.logger, role: "results") }
+        } catch {
+            return
+        }
+        logger.info("SQS results started", metadata: ["queue": "\(queue.address)"])
+        // Two long polls at once: while one batch is being stored, the next is on its way.
+        await withDiscardingTaskGroup { group in
+            for _ in 0..<Self.pollers {
+                group.addTask { await self.poll(queueURL) }
+            }
+        }
+        let s = stats
+        logger.info(
+            "SQS results stopped",
+            metadata: ["applied": "\(s.applied)", "refused": "\(s.refused)", "heartbeats": "\(s.heartbeats)", "rejected": "\(s.rejected)"])
+    }
+
+    /// Receives and handles batches until graceful shutdown or cancellation.
+    private func poll(_ queueURL: String) async {
+        var backoff = Duration.milliseconds(100)
+        while !Task.isShuttingDownGracefully && !Task.isCancelled {
+            let messages: [SQS.Message]
+            do {
+                let request = SQS.ReceiveMessageRequest(
+                    queueURL: queueURL, maxNumberOfMessages: SQSClient.maxBatchEntries, waitTimeSeconds: SQSClient.maxWaitTimeSeconds,
+                    visibilityTimeout: visibilityTimeout)
+                messages = try await cancelWhenGracefulShutdown { try await self.queue.client.receiveMessage(request).messages }
+                backoff = .milliseconds(100)
+            } catch {
+                if Task.isShuttingDownGracefully || Task.isCancelled { break }
+                logger.warning("SQS receive failed; retrying", metadata: ["queue": "\(queue.address)", "error": "\(error)"])
+                try? await Task.sleep(for: backoff)
+                backoff = min(backoff * 2, .seconds(10))
+                continue
+            }
+            await handle(messages)
+        }
+    }
+
+    /// Applies one receive's messages: all their acks in one call to the completer, each
+    /// heartbeat message in one store call; deletes what was applied.
+    package func handle(_ messages: [SQS.Message]) async {
+        guard !messages.isEmpty else { return }
+        state.withLock { $0.received += messages.count }
+        var acks: [(SQS.Message, [TaskAck])] = []
+        var beats: [(SQS.Message, [LeaseRef], Duration?)] = []
+        for message in messages {
+            do {
+                switch try SQSWire.resultsMessage(message.body) {
+                case .acks(let list): acks.append((message, list))
+                case .heartbeat(let leases, let lease): beats.append((message, leases, lease))
+                }
+            } catch {
+                state.withLock { $0.rejected += 1 }
+                await deadLetters.reject(message, from: queue, reason: error.message, role: "results")
+            }
+        }
+        var done: [SQS.Message] = []
+        if !acks.isEmpty { done += await apply(acks) }
+        for (message, leases, lease) in beats {
+            if await heartbeat(leases, lease: lease) { done.append(message) }
+        }
+        await queue.delete(done, logger: logger)
+    }
+
+    private func apply(_ items: [(SQS.Message, [TaskAck])]) async -> [SQS.Message] {
+        let all = items.flatMap { $0.1 }
+        let outcomes: [AckOutcome]
+        do {
+            outcomes = try await api.ack(all)
+        } catch let error as BatonError where error.code == .tooLarge || error.code == .invalidArgument {
+            // One message's result is refused (too large): apply them one message at a time.
+            guard items.count > 1 else {
+                state.withLock { $0.rejected += 1 }
+                // Moved to the dead-letter queue (and deleted here), or left for the redrive policy.
+                await deadLetters.reject(items[0].0, from: queue, reason: error.message, role: "results")
+                return []
+            }
+            var done: [SQS.Message] = []
+            for item in items { done += await apply([item]) }
+            return done
+        } catch {
+            logger.warning(
+                "could not apply results from SQS; they will be tried again", metadata: ["count": "\(all.count)", "error": "\(error)"])
+            return []
+        }
+        var refused: [(TaskAck, AckOutcome)] = []
+        for (ack, outcome) in zip(all, outcomes) {
+            if case .applied = outcome { continue }
+            refused.append((ack, outcome))
+        }
+        state.withLock { s in
+            s.applied += all.count - refused.count
+            s.refused += refused.count
+        }
+        for (ack, outcome) in refused.prefix(20) {
+            logger.info(
+                "result refused: the lease is no longer the task's (rescued, or its result applied already); message deleted",
+                metadata: ["task_id": "\(ack.lease.id)", "outcome": "\(outcome)"])
+        }
+        inFlight?.remove(all.map(\.lease.id))
+        return items.map { $0.0 }
+    }
+
+    private func heartbeat(_ leases: [LeaseRef], lease: Duration?) async -> Bool {
+        guard !leases.isEmpty else { return true }
+        do {
+            let body = HeartbeatManyBody(
+                worker: nil, leases: leases.map { HeartbeatItem($0, progress: nil) },
+                leaseMS: lease.map { Int(($0.seconds * 1000).rounded()) })
+            let response = try await api.heartbeatMany(body)
+            state.withLock { $0.heartbeats += 1 }
+            var extended: [TaskID] = []
+            var gone: [TaskID] = []
+            for item in response.results {
+                if case .extended = item.outcome { extended.append(item.id) } else { gone.append(item.id) }
+            }
+            inFlight?.extend(extended, by: lease ?? api.configuration.defaultLease)
+            // Cancelled, rescued or deleted: no longer counted against the window.
+            inFlight?.remove(gone)
+            return true
+        } catch let error as BatonError where error.code == .invalidArgument {
+            logger.warning("heartbeat from SQS refused", metadata: ["error": "\(error)"])
+            return true
+        } catch {
+            logger.warning("could not apply a heartbeat from SQS; it will be tried again", metadata: ["error": "\(error)"])
+            return false
+        }
+    }
+}

@@ -1,0 +1,143 @@
+import BatonCore
+import BatonSQS
+import Configuration
+import Foundation
+
+/// Where a node and a worker meet SQS: which roles run, on which queues (docs/brokers.md).
+///
+/// Keys read by ``init(reader:)`` (each also a `BATON_*` variable, see docs/cli.md); all are
+/// read at startup (a change needs a restart):
+/// - `sqs.endpoint` (`BATON_SQS_ENDPOINT`): the SQS endpoint, e.g. `http://127.0.0.1:5000` for a
+///   local server (default: AWS's for the region, or a queue URL's own)
+/// - `sqs.region` (`BATON_SQS_REGION`): the AWS region (default: `AWS_REGION`, `AWS_DEFAULT_REGION`,
+///   the profile's, or an AWS queue URL's)
+/// - `sqs.ingest` (`BATON_SQS_INGEST`): the submissions queue a node consumes (the ingest role)
+/// - `sqs.deadLetter` (`BATON_SQS_DEAD_LETTER`): where the ingest and results roles move a
+///   message they cannot read, with the reason (default: none, the message stays for the
+///   queue's own redrive policy)
+/// - `sqs.dispatch` (`BATON_SQS_DISPATCH`): Baton queues whose ready tasks a node sends to SQS
+///   work queues, a comma list of `QUEUE=ADDRESS`, e.g. `default=sqs://baton-work` (the
+///   dispatch role; needs `sqs.results`)
+/// - `sqs.results` (`BATON_SQS_RESULTS`): the results queue: a node applies what workers send
+///   there (the results role); a worker sends there
+/// - `sqs.window` (`BATON_SQS_WINDOW`): most tasks of one Baton queue in flight on SQS at once,
+///   1...10000 (default 100)
+/// - `sqs.lease` (`BATON_SQS_LEASE`): seconds a dispatched task's lease lasts before its worker's
+///   first heartbeat, at least 1 (default 300): the time a message may wait in the work queue
+/// - `sqs.work` (`BATON_SQS_WORK`): the work queue a `baton worker` consumes (needs `sqs.results`)
+///
+/// Queues are named in any form ``SQSQueueAddress`` accepts.
+public struct SQSBrokerConfiguration: Sendable {
+    public var endpoint: URL?
+    public var region: String?
+    /// The submissions queue (ingest role).
+    public var ingest: SQSQueueAddress?
+    /// Where unreadable messages go; `nil`: they stay for the queue's redrive policy.
+    public var deadLetter: SQSQueueAddress?
+    /// Baton queue → SQS work queue (dispatch role).
+    public var dispatch: [String: SQSQueueAddress]
+    /// The results queue (results role on a node; where a worker sends).
+    public var results: SQSQueueAddress?
+    /// Most tasks of one Baton queue in flight on SQS.
+    public var window: Int
+    /// The lease a dispatched task gets until its worker first heartbeats.
+    public var lease: Duration
+    /// The work queue a worker consumes.
+    public var work: SQSQueueAddress?
+
+    public static let defaultWindow = 100
+    public static let windowRange = 1...10_000
+    public static let defaultLease: Duration = .seconds(300)
+
+    public init(
+        endpoint: URL? = nil, region: String? = nil, ingest: SQSQueueAddress? = nil, deadLetter: SQSQueueAddress? = nil,
+        dispatch: [String: SQSQueueAddress] = [:], results: SQSQueueAddress? = nil, window: Int = defaultWindow,
+        lease: Duration = defaultLease, work: SQSQueueAddress? = nil
+    ) {
+        self.endpoint = endpoint
+        self.region = region
+        self.ingest = ingest
+        self.deadLetter = deadLetter
+        self.dispatch = dispatch
+        self.results = results
+        self.window = window
+        self.lease = lease
+        self.work = work
+    }
+
+    /// The settings keys ``init(reader:)`` reads; none reloads.
+    public static let configKeys = [
+        "sqs.endpoint", "sqs.region", "sqs.ingest", "sqs.deadLetter", "sqs.dispatch", "sqs.results", "sqs.window", "sqs.lease",
+        "sqs.work",
+    ]
+
+    /// The configuration from the settings; throws `invalidArgument` naming the key of a bad value.
+    public init(reader: ConfigReader) throws(BatonError) {
+        self.init()
+        if let text = reader.text("sqs.endpoint") {
+            guard let url = URL(string: text), let scheme = url.scheme?.lowercased(), scheme == "http" || scheme == "https",
+                url.host?.isEmpty == false
+            else {
+                throw .invalidArgument("sqs.endpoint must be an http(s) URL such as http://127.0.0.1:5000, got '\(text)'")
+            }
+            endpoint = url
+        }
+        region = reader.text("sqs.region")
+        ingest = try Self.address(reader, "sqs.ingest")
+        deadLetter = try Self.address(reader, "sqs.deadLetter")
+        results = try Self.address(reader, "sqs.results")
+        work = try Self.address(reader, "sqs.work")
+        for item in reader.list("sqs.dispatch") ?? [] {
+            let parts = item.split(separator: "=", maxSplits: 1).map { $0.trimmingCharacters(in: .whitespaces) }
+            guard parts.count == 2, !parts[0].isEmpty, !parts[1].isEmpty else {
+                throw .invalidArgument("sqs.dispatch takes QUEUE=ADDRESS items such as default=sqs://baton-work, got '\(item)'")
+            }
+            do {
+                try NewTask.validateName(parts[0], field: "sqs.dispatch queue", maxLength: Limits.maxQueueLength)
+            } catch {
+                throw .invalidArgument(error.message)
+            }
+            guard dispatch[parts[0]] == nil else { throw .invalidArgument("sqs.dispatch names the queue \(parts[0]) twice") }
+            dispatch[parts[0]] = try Self.parse(parts[1], key: "sqs.dispatch")
+        }
+        window = try reader.int("sqs.window", default: Self.defaultWindow, range: Self.windowRange)
+        lease = try reader.seconds("sqs.lease", default: Self.defaultLease, minimum: 1)
+        try validate()
+    }
+
+    /// Checks that the roles have what they need.
+    public func validate() throws(BatonError) {
+        if !dispatch.isEmpty && results == nil {
+            throw .invalidArgument("sqs.dispatch needs sqs.results: the node must read what its SQS workers send back")
+        }
+        if work != nil && results == nil {
+            throw .invalidArgument("sqs.work needs sqs.results: a worker sends its results there")
+        }
+        if !Self.windowRange.contains(window) {
+            throw .invalidArgument("sqs.window must be in \(Self.windowRange.lowerBound)...\(Self.windowRange.upperBound), got \(window)")
+        }
+    }
+
+    /// Whether a node runs any SQS role.
+    public var hasNodeRoles: Bool { ingest != nil || !dispatch.isEmpty || results != nil }
+
+    /// The SQS client settings of these keys.
+    public var clientConfiguration: SQSClientConfiguration {
+        SQSClientConfiguration(region: region, endpoint: endpoint)
+    }
+
+    private static func address(_ reader: ConfigReader, _ key: String) throws(BatonError) -> SQSQueueAddress? {
+        guard let text = reader.text(key) else { return nil }
+        return try parse(text, key: key)
+    }
+
+    private static func parse(_ text: String, key: String) throws(BatonError) -> SQSQueueAddress {
+        do {
+            return try SQSQueueAddress(text)
+        } catch let error as SQSQueueAddress.ParseError {
+            throw .invalidArgument("\(key): \(error.description)")
+        } catch {
+            throw .invalidArgument("\(key): \(error)")
+        }
+    }
+}

@@ -1,0 +1,128 @@
+import BatonCore
+import BatonSQS
+import Foundation
+import Logging
+import Synchronization
+
+/// One SQS queue a role uses: its address, a client for it, and its URL once looked up
+/// (`GetQueueUrl` for `sqs://NAME`, retried with backoff while SQS cannot be reached).
+public final class SQSQueue: Sendable {
+    public let address: SQSQueueAddress
+    public let client: SQSClient
+    private let url = Mutex<String?>(nil)
+
+    public init(address: SQSQueueAddress, client: SQSClient) {
+        self.address = address
+        self.client = client
+    }
+
+    /// A queue with a client of its own built from `configuration` (a queue URL's endpoint and
+    /// region win over the configuration's).
+    public convenience init(
+        _ address: SQSQueueAddress, configuration: SQSClientConfiguration, credentials: (any AWSCredentialProvider)? = nil,
+        logger: Logger
+    ) throws {
+        self.init(
+            address: address, client: try SQSClient(queue: address, configuration: configuration, credentials: credentials, logger: logger))
+    }
+
+    /// The queue's URL (looked up once).
+    public func queueURL() async throws -> String {
+        if let known = url.withLock({ $0 }) { return known }
+        let found = try await client.queueURL(for: address)
+        url.withLock { $0 = found }
+        return found
+    }
+
+    /// Forgets the URL, so that the next call looks it up again (after a queue was recreated).
+    public func forgetURL() {
+        guard address.queueURL == nil else { return }
+        url.withLock { $0 = nil }
+    }
+
+    /// The queue's URL, retried with backoff until it is found or the task is cancelled; each
+    /// failure is logged.
+    func queueURLWaiting(logger: Logger, role: String) async throws -> String {
+        var delay = Duration.milliseconds(200)
+        while true {
+            do {
+                return try await queueURL()
+            } catch {
+                if Task.isCancelled { throw CancellationError() }
+                logger.warning(
+                    "SQS queue not reachable; retrying", metadata: ["role": "\(role)", "queue": "\(address)", "error": "\(error)"])
+                try await Task.sleep(for: delay)
+                delay = min(delay * 2, .seconds(10))
+            }
+        }
+    }
+
+    /// Deletes received messages, ten at a time; failures are logged (the messages come back
+    /// after their visibility timeout and are handled again, idempotently).
+    func delete(_ messages: [SQS.Message], logger: Logger) async {
+        guard !messages.isEmpty, let queueURL = try? await queueURL() else { return }
+        for start in stride(from: 0, to: messages.count, by: SQSClient.maxBatchEntries) {
+            let chunk = messages[start..<min(start + SQSClient.maxBatchEntries, messages.count)]
+            let entries = chunk.enumerated().map {
+                SQS.DeleteMessageBatchEntry(id: "m\($0.offset)", receiptHandle: $0.element.receiptHandle)
+            }
+            do {
+                let result = try await client.deleteMessageBatch(.init(queueURL: queueURL, entries: entries))
+                for failure in result.failed {
+                    logger.warning(
+                        "could not delete an SQS message; it will be handled again",
+                        metadata: ["queue": "\(address)", "code": "\(failure.code)", "error": "\(failure.message ?? "")"])
+                }
+            } catch {
+                logger.warning(
+                    "could not delete SQS messages; they will be handled again",
+                    metadata: ["queue": "\(address)", "count": "\(chunk.count)", "error": "\(error)"])
+            }
+        }
+    }
+}
+
+/// Where a role moves a message it cannot read: a dead-letter queue, with the reason as a
+/// message attribute (`baton-reason`) and in the log; without one, the message is left in its
+/// queue for SQS's redrive policy (it comes back after its visibility timeout).
+struct DeadLetters: Sendable {
+    let queue: SQSQueue?
+    let logger: Logger
+
+    /// Moves `message` (received from `source`) to the dead-letter queue and deletes it from
+    /// `source`; logs the reason either way. Returns whether the message left `source`.
+    @discardableResult
+    func reject(_ message: SQS.Message, from source: SQSQueue, reason: String, role: String) async -> Bool {
+        let metadata: Logger.Metadata = [
+            "role": "\(role)", "queue": "\(source.address)", "message_id": "\(message.messageID)", "reason": "\(reason)",
+            "bytes": "\(message.body.utf8.count)",
+        ]
+        guard let queue else {
+            logger.error("refused an SQS message; left for the queue's redrive policy (no sqs.deadLetter)", metadata: metadata)
+            return false
+        }
+        do {
+            let url = try await queue.queueURL()
+            // The body is kept whole; the reason goes as attributes while they fit beside it.
+            let fits = message.body.utf8.count + 2048 <= SQSWire.maxMessageBytes
+            let attributes: [String: SQS.MessageAttributeValue]? =
+                !fits
+                ? nil
+                : [
+                    "baton-reason": .string(String(reason.prefix(1000))), "baton-source": .string(source.address.description),
+                    "baton-message-id": .string(message.messageID),
+                ]
+            _ = try await queue.client.sendMessage(.init(queueURL: url, messageBody: message.body, messageAttributes: attributes))
+        } catch {
+            var failed = metadata
+            failed["error"] = "\(error)"
+            logger.error("refused an SQS message but could not move it to the dead-letter queue; it stays", metadata: failed)
+            return false
+        }
+        logger.error(
+            "refused an SQS message; moved it to the dead-letter queue",
+            metadata: metadata.merging(["dead_letter": "\(queue.address)"]) { $1 })
+        await source.delete([message], logger: logger)
+        return true
+    }
+}

@@ -1,0 +1,305 @@
+import BatonCore
+import Foundation
+
+/// Seed 000's JSON-RPC 2.0 messages as Baton carries them on SQS queues (docs/brokers.md).
+///
+/// - A **work message** is a request: `method` is the kind, `params` the task's arguments
+///   (a JSON object) plus `attempt`, `id` the task id and lease token as one string
+///   (`"<task id>:<lease token>"`), which the worker echoes:
+///   `{"jsonrpc":"2.0","method":"export","params":{"attempt":"1","objectID":"23"},"id":"0193…:…","baton":{…}}`.
+///   `id` and `attempt` are strings, as seed 000's Go worker requires. The optional `baton`
+///   member carries what Baton's own worker needs besides: the queue, `max_attempts`,
+///   `priority`, `timeout`, and `args` when the arguments are not an object or hold a member
+///   named `attempt` (then `params` holds `attempt` only).
+/// - A **result message** is the response: `{"jsonrpc":"2.0","id":"…","result":{"attempt":"1",…}}`
+///   or `{"jsonrpc":"2.0","id":"…","error":{"code":"-32000","message":"…","attempt":"1"}}`;
+///   a batch (an array) of them too. The stored result is `result` without `attempt` (or
+///   `baton.result` when present); an error's `baton.retryable: false` fails the task for good.
+///   `attempt` and `code` may be numbers or strings.
+/// - A **heartbeat message** (Baton's own, on the results queue):
+///   `{"jsonrpc":"2.0","method":"baton.heartbeat","params":{"leases":["<id>:<token>",…],"lease_ms":30000}}`.
+public enum SQSWire {
+    /// SQS's largest message body: 256 KiB.
+    public static let maxMessageBytes = 262_144
+    /// The method of a heartbeat message.
+    public static let heartbeatMethod = "baton.heartbeat"
+    /// The error code Baton's worker sends for a retryable failure.
+    public static let retryableErrorCode = "-32000"
+    /// The error code Baton's worker sends for a failure that must not be retried.
+    public static let permanentErrorCode = "-32001"
+
+    // MARK: Ids
+
+    /// The JSON-RPC `id` of a lease: `"<task id>:<lease token>"`.
+    public static func messageID(_ lease: LeaseRef) -> String { "\(lease.id):\(lease.token)" }
+
+    /// The lease an `id` names, or `nil` when it is not `"<task id>:<lease token>"`.
+    public static func lease(fromID text: String) -> LeaseRef? {
+        let utf8 = text.utf8
+        guard utf8.count > 37 else { return nil }
+        let colon = utf8.index(utf8.startIndex, offsetBy: 36)
+        guard utf8[colon] == UInt8(ascii: ":"), let id = TaskID(String(text[..<colon])) else { return nil }
+        let token = String(text[utf8.index(after: colon)...])
+        guard !token.isEmpty else { return nil }
+        return LeaseRef(id: id, token: token)
+    }
+
+    // MARK: Work messages
+
+    /// The work message of a claimed task (its body text, compact JSON).
+    public static func workMessage(_ claimed: ClaimedTask) -> String {
+        let task = claimed.task
+        let args = task.args.text
+        let inline = args.hasPrefix("{") && !args.contains("\"attempt\"")
+        var out = #"{"jsonrpc":"2.0","method":"# + string(task.kind) + #","params":{"attempt":"# + string(String(task.attempt))
+        if inline && args != "{}" { out += "," + args.dropFirst() } else { out += "}" }
+        out += #","id":"# + string(messageID(claimed.lease))
+        out += #","baton":{"queue":"# + string(task.queue) + #","max_attempts":\#(task.maxAttempts),"priority":\#(task.priority)"#
+        if let timeout = task.timeout { out += #","timeout":\#(timeout)"# }
+        if !inline { out += #","args":"# + args }
+        out += "}}"
+        return out
+    }
+
+    /// The task a work message carries, with the lease its `id` names, as a worker runs it.
+    public static func claimedTask(fromWorkMessage body: String) throws(BatonError) -> ClaimedTask {
+        let value = try parse(body)
+        guard case .object(let members) = value, members["jsonrpc"] == .string("2.0") else {
+            throw .invalidArgument("not a JSON-RPC 2.0 request object")
+        }
+        guard case .string(let kind)? = members["method"] else { throw .invalidArgument("the request has no method (the kind)") }
+        guard case .string(let idText)? = members["id"], let lease = lease(fromID: idText) else {
+            throw .invalidArgument("the request's id is not a Baton task id and lease token (\"<task id>:<lease token>\")")
+        }
+        var params: [String: JSONValue] = [:]
+        switch members["params"] {
+        case nil, .null?: break
+        case .object(let object)?: params = object
+        default: throw .invalidArgument("params must be an object")
+        }
+        let attempt = try integer(params.removeValue(forKey: "attempt"), field: "params.attempt") ?? 1
+        let baton = members["baton"]
+        let args: RawJSON
+        if let raw = baton?["args"] { args = RawJSON(raw) } else { args = RawJSON(.object(params)) }
+        let maxAttempts = try integer(baton?["max_attempts"], field: "baton.max_attempts") ?? max(attempt, Defaults.maxAttempts)
+        let priority = try integer(baton?["priority"], field: "baton.priority") ?? Defaults.priority
+        let now = Date()
+        let task = TaskRecord(
+            id: lease.id, kind: kind, queue: baton?["queue"]?.stringValue ?? Defaults.queue, args: args, priority: priority,
+            state: .running, attempt: attempt, maxAttempts: maxAttempts, runAt: now, timeout: baton?["timeout"]?.doubleValue,
+            createdAt: now, startedAt: now)
+        return ClaimedTask(task: task, leaseToken: lease.token)
+    }
+
+    // MARK: Result messages
+
+    /// The result message of an ack (what a worker sends to the results queue).
+    public static func resultMessage(_ ack: TaskAck, attempt: Int) -> String {
+        var out = #"{"jsonrpc":"2.0","id":"# + string(messageID(ack.lease))
+        let attemptText = string(String(attempt))
+        switch ack {
+        case .complete(let completion):
+            let result = completion.result.text
+            let inline = result.hasPrefix("{") && !result.contains("\"attempt\"")
+            out += #","result":{"attempt":"# + attemptText
+            if inline && result != "{}" { out += "," + result.dropFirst() } else { out += "}" }
+            if !inline { out += #","baton":{"result":"# + result + "}" }
+        case .fail(let failure):
+            let code = failure.retryable ? retryableErrorCode : permanentErrorCode
+            out += #","error":{"code":"# + string(code) + #","message":"# + string(failure.message) + #","attempt":"# + attemptText + "}"
+            out += #","baton":{"retryable":\#(failure.retryable)"#
+            if let after = failure.retryAfter { out += #","retry_after_ms":\#(Int64((after.seconds * 1000).rounded()))"# }
+            out += "}"
+        }
+        out += "}"
+        return out
+    }
+
+    /// A heartbeat message for these leases.
+    public static func heartbeatMessage(_ leases: [LeaseRef], lease: Duration) -> String {
+        let ids = leases.map { string(messageID($0)) }.joined(separator: ",")
+        return #"{"jsonrpc":"2.0","method":"# + string(heartbeatMethod)
+            + #","params":{"leases":[\#(ids)],"lease_ms":\#(Int64((lease.seconds * 1000).rounded()))}}"#
+    }
+
+    /// What a message on the results queue asks the node to do.
+    public enum ResultsMessage: Sendable, Hashable {
+        /// Completions and failures, fenced by their leases.
+        case acks([TaskAck])
+        /// Extend these leases by `lease` (`nil`: the node's default lease).
+        case heartbeat([LeaseRef], lease: Duration?)
+    }
+
+    /// Reads a results-queue message: a response, a batch of responses, or a heartbeat.
+    public static func resultsMessage(_ body: String) throws(BatonError) -> ResultsMessage {
+        let value = try parse(body)
+        switch value {
+        case .array(let items):
+            guard !items.isEmpty else { throw .invalidArgument("an empty batch") }
+            var acks: [TaskAck] = []
+            for (i, item) in items.enumerated() {
+                do {
+                    acks.append(try ack(item))
+                } catch {
+                    throw .invalidArgument("[\(i)]: \(error.message)")
+                }
+            }
+            return .acks(acks)
+        case .object(let members) where members["method"] != nil:
+            guard members["jsonrpc"] == .string("2.0"), members["method"] == .string(heartbeatMethod) else {
+                throw .invalidArgument("a request on the results queue must be \(heartbeatMethod)")
+            }
+            guard case .array(let items)? = members["params"]?["leases"] else { throw .invalidArgument("params.leases must be an array") }
+            var leases: [LeaseRef] = []
+            for item in items {
+                guard let text = item.stringValue, let lease = lease(fromID: text) else {
+                    throw .invalidArgument("params.leases holds \(item), not \"<task id>:<lease token>\"")
+                }
+                leases.append(lease)
+            }
+            let ms = try integer(members["params"]?["lease_ms"], field: "params.lease_ms")
+            if let ms, ms <= 0 { throw .invalidArgument("params.lease_ms must be positive") }
+            return .heartbeat(leases, lease: ms.map { .milliseconds($0) })
+        default:
+            return .acks([try ack(value)])
+        }
+    }
+
+    /// One JSON-RPC response as an ack.
+    static func ack(_ value: JSONValue) throws(BatonError) -> TaskAck {
+        guard case .object(let members) = value, members["jsonrpc"] == .string("2.0") else {
+            throw .invalidArgument("not a JSON-RPC 2.0 response object")
+        }
+        guard let idValue = members["id"] else { throw .invalidArgument("the response has no id") }
+        guard let idText = idValue.stringValue, let lease = lease(fromID: idText) else {
+            throw .invalidArgument("the response's id \(RawJSON(idValue).text) is not a Baton task id and lease token")
+        }
+        let baton = members["baton"]
+        switch (members["result"], members["error"]) {
+        case (let result?, nil):
+            if let raw = baton?["result"] { return .complete(TaskCompletion(lease: lease, result: RawJSON(raw))) }
+            guard case .object(var object) = result else {
+                return .complete(TaskCompletion(lease: lease, result: RawJSON(result)))
+            }
+            object.removeValue(forKey: "attempt")
+            return .complete(TaskCompletion(lease: lease, result: RawJSON(.object(object))))
+        case (nil, let error?):
+            let message: String
+            switch error {
+            case .object(let object):
+                let code = object["code"].map { $0.stringValue ?? RawJSON($0).text }
+                let text = object["message"]?.stringValue
+                message = text.map { t in code.map { "\(t) (code \($0))" } ?? t } ?? "error code \(code ?? "none")"
+            case .string(let text):
+                message = text
+            default:
+                message = RawJSON(error).text
+            }
+            let retryable: Bool
+            switch baton?["retryable"] {
+            case nil, .null?: retryable = true
+            case .bool(let b)?: retryable = b
+            default: throw .invalidArgument("baton.retryable must be true or false")
+            }
+            let after = try integer(baton?["retry_after_ms"], field: "baton.retry_after_ms")
+            if let after, after < 0 { throw .invalidArgument("baton.retry_after_ms must not be negative") }
+            return .fail(TaskFailure(lease: lease, message: message, retryable: retryable, retryAfter: after.map { .milliseconds($0) }))
+        default:
+            throw .invalidArgument("a response has either result or error")
+        }
+    }
+
+    // MARK: Submissions
+
+    /// The tasks a submissions-queue message asks for: seed 000's `submit:KIND` notifications
+    /// (one, or a batch), Baton's task JSON (one task or an array), or an array mixing both.
+    /// Not validated yet (the node's submit does that).
+    public static func submissions(_ body: String) throws(BatonError) -> [NewTask] {
+        let value = try parse(body)
+        switch value {
+        case .array(let items):
+            guard !items.isEmpty else { throw .invalidArgument("an empty batch") }
+            var tasks: [NewTask] = []
+            for (i, item) in items.enumerated() {
+                do {
+                    tasks.append(try submission(item))
+                } catch {
+                    throw .invalidArgument("[\(i)]: \(error.message)")
+                }
+            }
+            return tasks
+        default:
+            return [try submission(value)]
+        }
+    }
+
+    static func submission(_ value: JSONValue) throws(BatonError) -> NewTask {
+        guard case .object(let members) = value else { throw .invalidArgument("a submission is a JSON object, got \(kindName(value))") }
+        if members["jsonrpc"] != nil || members["method"] != nil {
+            guard members["jsonrpc"] == .string("2.0") else { throw .invalidArgument("jsonrpc must be \"2.0\"") }
+            guard case .string(let method)? = members["method"] else { throw .invalidArgument("method must be a string") }
+            let params: [String: JSONValue]
+            switch members["params"] {
+            case nil, .null?: params = [:]
+            case .object(let object)?: params = object
+            default: throw .invalidArgument("params must be an object (named params)")
+            }
+            guard let task = SubmitKindCall.task(method: method, params: params) else {
+                throw .invalidArgument("the method \(method) is not \(SubmitKindCall.prefix)KIND")
+            }
+            return task
+        }
+        do {
+            return try BatonJSON.requestDecoder().decode(NewTask.self, from: Data(RawJSON(value).text.utf8))
+        } catch let error as DecodingError {
+            throw .invalidArgument("not a task: \(DecodingErrorMessage.describe(error))")
+        } catch {
+            throw .invalidArgument("not a task: \(error)")
+        }
+    }
+
+    // MARK: Helpers
+
+    /// Parses a message body: strict JSON, nested at most ``Limits/defaultMaxJSONDepth``.
+    static func parse(_ body: String) throws(BatonError) -> JSONValue {
+        let data = Data(body.utf8)
+        guard !data.isEmpty else { throw .invalidArgument("the message body is empty") }
+        try RawJSON.validateSyntax(data)
+        do {
+            return try JSONDecoder().decode(JSONValue.self, from: data)
+        } catch {
+            throw .invalidArgument("not JSON: \(error)")
+        }
+    }
+
+    /// An integer given as a number or a string of digits (seed 000 sends strings).
+    static func integer(_ value: JSONValue?, field: String) throws(BatonError) -> Int? {
+        switch value {
+        case nil, .null?: return nil
+        case .int(let i)?: return Int(i)
+        case .double(let d)? where d == d.rounded() && abs(d) < 1e15: return Int(d)
+        case .string(let s)?:
+            guard let i = Int(s.trimmingCharacters(in: .whitespaces)) else {
+                throw .invalidArgument("\(field) must be an integer, got \"\(s)\"")
+            }
+            return i
+        default: throw .invalidArgument("\(field) must be an integer")
+        }
+    }
+
+    static func kindName(_ value: JSONValue) -> String {
+        switch value {
+        case .null: "null"
+        case .bool: "a boolean"
+        case .int, .double: "a number"
+        case .string: "a string"
+        case .array: "an array"
+        case .object: "an object"
+        }
+    }
+
+    /// `text` as a JSON string literal.
+    static func string(_ text: String) -> String {
+        RawJSON(.string(text)).text
+    }
+}

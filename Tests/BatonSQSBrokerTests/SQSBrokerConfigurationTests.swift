@@ -1,0 +1,52 @@
+import BatonCore
+import BatonSQS
+import BatonSQSBroker
+import Configuration
+import Testing
+
+/// The roles' settings (each key's own case is in `ConfigurationKeysTests`).
+@Suite struct SQSBrokerConfigurationTests {
+    static func reader(_ values: [String: String]) -> ConfigReader {
+        var map: [AbsoluteConfigKey: ConfigValue] = [:]
+        for (key, value) in values {
+            map[AbsoluteConfigKey(key.split(separator: ".").map(String.init))] = ConfigValue(.string(value), isSecret: false)
+        }
+        return ConfigReader(providers: [InMemoryProvider(values: map)])
+    }
+
+    @Test func noSettingsNoRoles() throws {
+        let configuration = try SQSBrokerConfiguration(reader: Self.reader([:]))
+        #expect(!configuration.hasNodeRoles && configuration.work == nil)
+        #expect(configuration.window == SQSBrokerConfiguration.defaultWindow && configuration.lease == .seconds(300))
+    }
+
+    @Test func aNodeWithEveryRole() throws {
+        let configuration = try SQSBrokerConfiguration(
+            reader: Self.reader([
+                "sqs.ingest": "https://sqs.eu-west-1.amazonaws.com/123456789012/submit",
+                "sqs.dispatch": "default=sqs://work, mail = sqs://mail-work", "sqs.results": "sqs://results",
+                "sqs.deadLetter": "sqs://dead",
+            ]))
+        #expect(configuration.hasNodeRoles)
+        #expect(configuration.ingest?.region == "eu-west-1")
+        #expect(configuration.dispatch.mapValues(\.queueName) == ["default": "work", "mail": "mail-work"])
+        #expect(configuration.deadLetter?.queueName == "dead")
+    }
+
+    @Test(arguments: [
+        (["sqs.dispatch": "default=sqs://work"], "needs sqs.results"),
+        (["sqs.work": "sqs://work"], "needs sqs.results"),
+        (["sqs.dispatch": "default=sqs://a,default=sqs://b", "sqs.results": "sqs://r"], "twice"),
+        (["sqs.dispatch": "bad queue=sqs://a", "sqs.results": "sqs://r"], "may contain only"),
+        (["sqs.results": "sqs://has space"], "sqs.results"),
+        (["sqs.lease": "0.5"], "sqs.lease"),
+    ])
+    func refusedSettingsSayWhy(_ values: [String: String], _ reason: String) {
+        do {
+            _ = try SQSBrokerConfiguration(reader: Self.reader(values))
+            Issue.record("\(values) was accepted")
+        } catch {
+            #expect(error.message.contains(reason), "\(error.message)")
+        }
+    }
+}

@@ -1,0 +1,150 @@
+import BatonCore
+import BatonNode
+import BatonSQS
+import BatonSQSBroker
+import BatonTesting
+import BatonWorker
+import Foundation
+import Testing
+
+/// Dispatch, results and the worker's SQS task source against moto, in one process: the
+/// node sends tasks to the work queue, a ``WorkerRuntime`` over ``SQSTaskSource`` runs the
+/// built-in kinds, and the node applies what comes back on the results queue.
+@Suite("SQS dispatch and results against moto", .serialized)
+struct SQSPipelineInProcessTests {
+    struct Pipeline {
+        let harness: BrokerHarness
+        let work: SQSQueue
+        let results: SQSQueue
+        let dispatch: SQSDispatch
+        let resultsRole: SQSResults
+        let inFlight: SQSInFlight
+
+        init(_ configuration: SQSClientConfiguration, window: Int = 50, lease: Duration = .seconds(60)) async throws {
+            harness = try await BrokerHarness()
+            work = try await Moto.createQueue("work", configuration)
+            results = try await Moto.createQueue("results", configuration)
+            inFlight = SQSInFlight()
+            dispatch = SQSDispatch(
+                node: harness.node, queueName: "default", queue: work, inFlight: inFlight, window: window, lease: lease,
+                logger: testLogger("dispatch"))
+            resultsRole = SQSResults(api: harness.api, queue: results, deadLetter: nil, inFlight: inFlight, logger: testLogger("results"))
+        }
+
+        func worker(id: String, concurrency: Int = 8, lease: Duration = .seconds(10)) -> WorkerRuntime {
+            let registry = HandlerRegistry()
+            BuiltinKinds.register(into: registry, fileRoot: nil)
+            let source = SQSTaskSource(work: work, results: results, logger: testLogger("source"))
+            return WorkerRuntime(
+                source: source, registry: registry,
+                configuration: WorkerConfiguration(id: id, concurrency: concurrency, lease: lease, claimWait: .seconds(2)),
+                logger: testLogger("worker"))
+        }
+    }
+
+    @Test func tasksGoToSQSAndTheirResultsComeBack() async throws {
+        guard let configuration = Moto.configuration() else { return }
+        let p = try await Pipeline(configuration, window: 40)
+        let tasks = try await p.harness.temp.enqueue(
+            try (0..<300).map { NewTask(kind: "echo", args: try RawJSON(validating: #"{"n":\#($0)}"#)) }
+                + [NewTask(kind: "fail", args: try RawJSON(validating: #"{"message":"no"}"#), maxAttempts: 1)]
+                + [NewTask(kind: "echo", args: try RawJSON(validating: "[1,2,3]"))])
+        let running = p.harness.start([p.resultsRole, p.dispatch, p.worker(id: "w1"), p.worker(id: "w2")])
+        var peak = 0
+        try await eventually("every task to finish", within: .seconds(120), every: .milliseconds(100)) { () -> Bool? in
+            peak = max(peak, p.inFlight.count(queue: "default"))
+            let counts = try await p.harness.store.queueCounts().first { $0.name == "default" }
+            return (counts?.count(.succeeded) ?? 0) + (counts?.count(.failed) ?? 0) == tasks.count ? true : nil
+        }
+        // Every message consumed: the work messages deleted, the results applied and deleted.
+        try await eventually("the queues to drain", within: .seconds(30), every: .milliseconds(200)) { () -> Bool? in
+            try await Moto.depth(p.work) + Moto.depth(p.results) == 0 ? true : nil
+        }
+        await running.stop()
+        #expect(peak <= 40, "the window bounds what is in flight (peak \(peak))")
+        for task in tasks {
+            let done = try #require(try await p.harness.store.taskGet(task.id))
+            if task.kind == "fail" {
+                #expect(done.state == .failed && done.lastError?.contains("no") == true, "\(done.lastError ?? "")")
+            } else {
+                #expect(
+                    done.state == .succeeded && done.result == task.args && done.attempt == 1, "\(done.state) \(done.result?.text ?? "")")
+            }
+        }
+        #expect(p.resultsRole.stats.refused == 0)
+    }
+
+    /// A task that runs longer than its dispatch lease keeps it through heartbeats that go
+    /// through SQS only (on the results queue): it is not rescued and succeeds at its first
+    /// attempt.
+    @Test func heartbeatsThroughTheResultsQueueKeepALongTasksLease() async throws {
+        guard let configuration = Moto.configuration() else { return }
+        let p = try await Pipeline(configuration, lease: .seconds(4))
+        let task = try await p.harness.temp.enqueue(NewTask(kind: "sleep", args: try RawJSON(validating: #"{"seconds":9}"#)))
+        let running = p.harness.start([p.resultsRole, p.dispatch, p.worker(id: "w1", lease: .seconds(4))])
+        let done = try await eventually("the task to finish", within: .seconds(60), every: .milliseconds(100)) { () -> TaskRecord? in
+            let t = try await p.harness.store.taskGet(task.id)
+            return t?.state.isTerminal == true ? t : nil
+        }
+        await running.stop()
+        #expect(done.state == .succeeded && done.attempt == 1, "\(done.state) attempt \(done.attempt): \(done.errors)")
+        #expect(p.resultsRole.stats.heartbeats >= 2, "\(p.resultsRole.stats)")
+    }
+
+    /// A result whose lease token is not the task's current one is refused and its message
+    /// deleted; the task is unchanged.
+    @Test func aStaleResultIsRefusedAndDeleted() async throws {
+        guard let configuration = Moto.configuration() else { return }
+        let p = try await Pipeline(configuration)
+        let task = try await p.harness.temp.enqueue(NewTask(kind: "echo"))
+        let running = p.harness.start([p.resultsRole])
+        let stale = TaskAck.complete(TaskCompletion(lease: LeaseRef(id: task.id, token: "forged"), result: .null))
+        try await Moto.send([SQSWire.resultMessage(stale, attempt: 1)], to: p.results)
+        try await eventually("the result to be refused", within: .seconds(30)) { p.resultsRole.stats.refused == 1 ? true : nil }
+        try await eventually("its message to be deleted", within: .seconds(30), every: .milliseconds(200)) { () -> Bool? in
+            try await Moto.depth(p.results) == 0 ? true : nil
+        }
+        await running.stop()
+        #expect(try await p.harness.store.taskGet(task.id)?.state == .ready)
+    }
+
+    /// A work message lost on the way (deleted before any worker saw it) is sent again once
+    /// its lease ran out: the rescuer returns the task to `ready`, the dispatch claims it again.
+    @Test func aLostMessageIsSentAgainAfterItsLease() async throws {
+        guard let configuration = Moto.configuration() else { return }
+        let p = try await Pipeline(configuration, lease: .seconds(2))
+        let task = try await p.harness.temp.enqueue(NewTask(kind: "echo", args: try RawJSON(validating: #"{"lost":true}"#)))
+        let running = p.harness.start([p.resultsRole, p.dispatch])
+        // The first message disappears (as if SQS lost it).
+        let first = try await eventually("the first work message", within: .seconds(30)) { () -> SQS.Message? in
+            try await Moto.drain(p.work, attributes: false).first
+        }
+        let firstTask = try SQSWire.claimedTask(fromWorkMessage: first.body)
+        #expect(firstTask.task.id == task.id && firstTask.task.attempt == 1)
+        // Answer what is sent again (on a loaded machine a short lease may run out again before
+        // the answer arrives: then the next message is answered) until the task succeeds.
+        var answered: [ClaimedTask] = []
+        try await eventually("the task to succeed", within: .seconds(60), every: .milliseconds(200)) { () -> Bool? in
+            for message in try await Moto.drain(p.work, attributes: false) {
+                let claimed = try SQSWire.claimedTask(fromWorkMessage: message.body)
+                answered.append(claimed)
+                try await Moto.send(
+                    [SQSWire.resultMessage(.complete(TaskCompletion(lease: claimed.lease, result: claimed.task.args)), attempt: 2)],
+                    to: p.results)
+            }
+            return try await p.harness.store.taskGet(task.id)?.state == .succeeded ? true : nil
+        }
+        #expect(!answered.isEmpty && answered.allSatisfy { $0.task.id == task.id && $0.leaseToken != firstTask.leaseToken })
+        #expect(answered.allSatisfy { $0.task.attempt >= 2 })
+        // A late answer to the lost message is refused by its lease token.
+        let refusedBefore = p.resultsRole.stats.refused
+        try await Moto.send(
+            [SQSWire.resultMessage(.complete(TaskCompletion(lease: firstTask.lease, result: .null)), attempt: 1)], to: p.results)
+        try await eventually("the late answer to be refused", within: .seconds(30)) {
+            p.resultsRole.stats.refused > refusedBefore ? true : nil
+        }
+        await running.stop()
+        let done = try #require(try await p.harness.store.taskGet(task.id))
+        #expect(done.state == .succeeded && done.result?.text == #"{"lost":true}"#)
+    }
+}

@@ -1,0 +1,149 @@
+import BatonCore
+import BatonSQSBroker
+import Foundation
+import Testing
+
+/// Seed 000's message forms as Baton writes and reads them (no SQS needed).
+@Suite struct SQSWireTests {
+    static let lease = LeaseRef(id: TaskID.generate(), token: "0b6f5a2e-54a3-4c0e-9f55-0f1d0c3a7b11.42")
+
+    static func claimed(args: String, kind: String = "export", attempt: Int = 2) throws -> ClaimedTask {
+        let task = TaskRecord(
+            id: lease.id, kind: kind, queue: "mail", args: try RawJSON(validating: args), priority: 7, state: .running, attempt: attempt,
+            maxAttempts: 10, runAt: Date(), timeout: 12.5, createdAt: Date())
+        return ClaimedTask(task: task, leaseToken: lease.token)
+    }
+
+    static func object(_ text: String) throws -> [String: JSONValue] {
+        guard case .object(let members) = try JSONDecoder().decode(JSONValue.self, from: Data(text.utf8)) else {
+            Issue.record("not an object: \(text)")
+            return [:]
+        }
+        return members
+    }
+
+    @Test func theIDCarriesTaskIDAndLeaseToken() {
+        let text = SQSWire.messageID(Self.lease)
+        #expect(text == "\(Self.lease.id):\(Self.lease.token)")
+        #expect(SQSWire.lease(fromID: text) == Self.lease)
+        #expect(SQSWire.lease(fromID: "\(Self.lease.id):") == nil)
+        #expect(SQSWire.lease(fromID: "42") == nil)
+        #expect(SQSWire.lease(fromID: "not-a-uuid-at-all-but-36-characters:tok") == nil)
+    }
+
+    /// Seed 000's Go worker reads `id` and every param as strings: Baton sends strings.
+    @Test func aWorkMessageIsSeed000sRequestWithStringIDAndAttempt() throws {
+        let body = SQSWire.workMessage(try Self.claimed(args: #"{"objectID":"23"}"#))
+        let members = try Self.object(body)
+        #expect(members["jsonrpc"] == .string("2.0"))
+        #expect(members["method"] == .string("export"))
+        #expect(members["id"] == .string(SQSWire.messageID(Self.lease)))
+        #expect(members["params"] == .object(["objectID": .string("23"), "attempt": .string("2")]))
+        #expect(members["baton"]?["queue"] == .string("mail"))
+        #expect(members["baton"]?["args"] == nil, "object arguments travel in params only")
+
+        let back = try SQSWire.claimedTask(fromWorkMessage: body)
+        #expect(back.lease == Self.lease)
+        #expect(back.task.kind == "export" && back.task.queue == "mail" && back.task.attempt == 2)
+        #expect(back.task.maxAttempts == 10 && back.task.priority == 7 && back.task.timeout == 12.5)
+        #expect(back.task.args.text == #"{"objectID":"23"}"#)
+    }
+
+    @Test(arguments: [#"[1,2,3]"#, #"{"attempt":5,"x":1}"#, #""text""#, "{}", #"{"nested":{"attempt":1}}"#])
+    func argumentsThatAreNotAPlainObjectTravelWhole(_ args: String) throws {
+        let claimed = try Self.claimed(args: args)
+        let body = SQSWire.workMessage(claimed)
+        let back = try SQSWire.claimedTask(fromWorkMessage: body)
+        #expect(back.task.args == claimed.task.args, "\(body)")
+        #expect(try Self.object(body)["params"]?["attempt"] == .string("2"))
+    }
+
+    @Test func aWorkMessageBatonCannotReadIsRefusedWithItsReason() {
+        for (body, reason) in [
+            ("nope", "JSON"), (#"{"jsonrpc":"2.0","method":"export","params":{},"id":"7"}"#, "lease token"),
+            (#"{"jsonrpc":"2.0","params":{},"id":"7"}"#, "method"),
+        ] {
+            #expect(throws: BatonError.self) { try SQSWire.claimedTask(fromWorkMessage: body) }
+            do {
+                _ = try SQSWire.claimedTask(fromWorkMessage: body)
+            } catch {
+                #expect(error.message.contains(reason), "\(error.message)")
+            }
+        }
+    }
+
+    @Test func resultsRoundTrip() throws {
+        let complete = TaskAck.complete(TaskCompletion(lease: Self.lease, result: try RawJSON(validating: #"{"exported":"23"}"#)))
+        let body = SQSWire.resultMessage(complete, attempt: 3)
+        #expect(try Self.object(body)["result"] == .object(["exported": .string("23"), "attempt": .string("3")]))
+        #expect(try SQSWire.resultsMessage(body) == .acks([complete]))
+
+        let array = TaskAck.complete(TaskCompletion(lease: Self.lease, result: try RawJSON(validating: "[1,2]")))
+        #expect(try SQSWire.resultsMessage(SQSWire.resultMessage(array, attempt: 1)) == .acks([array]))
+
+        let fail = TaskAck.fail(TaskFailure(lease: Self.lease, message: "disk full", retryable: false, retryAfter: .seconds(3)))
+        let failBody = SQSWire.resultMessage(fail, attempt: 1)
+        #expect(try Self.object(failBody)["error"]?["code"] == .string(SQSWire.permanentErrorCode))
+        guard case .acks(let acks) = try SQSWire.resultsMessage(failBody), case .fail(let f)? = acks.first else {
+            Issue.record("not a failure")
+            return
+        }
+        #expect(f.lease == Self.lease && !f.retryable && f.retryAfter == .seconds(3) && f.message.hasPrefix("disk full"))
+    }
+
+    /// What seed 000's own worker sends: numbers or strings, no `baton` member.
+    @Test func seed000ResponsesAreAccepted() throws {
+        let id = SQSWire.messageID(Self.lease)
+        let ok = #"{"jsonrpc":"2.0","result":{"result":"success","attempt":1},"id":"\#(id)"}"#
+        #expect(
+            try SQSWire.resultsMessage(ok)
+                == .acks([.complete(TaskCompletion(lease: Self.lease, result: RawJSON(trusted: #"{"result":"success"}"#)))]))
+        let bad = #"{"jsonrpc":"2.0","error":{"code":"-1234","message":"something bad happened","attempt":"1"},"id":"\#(id)"}"#
+        #expect(
+            try SQSWire.resultsMessage(bad)
+                == .acks([.fail(TaskFailure(lease: Self.lease, message: "something bad happened (code -1234)", retryable: true))]))
+        // A batch of responses.
+        guard case .acks(let two) = try SQSWire.resultsMessage("[\(ok),\(bad)]") else {
+            Issue.record("not acks")
+            return
+        }
+        #expect(two.count == 2)
+        // A numeric id cannot carry a lease.
+        #expect(throws: BatonError.self) { try SQSWire.resultsMessage(#"{"jsonrpc":"2.0","result":{},"id":1}"#) }
+    }
+
+    @Test func heartbeatsRoundTrip() throws {
+        let other = LeaseRef(id: TaskID.generate(), token: "t2")
+        let body = SQSWire.heartbeatMessage([Self.lease, other], lease: .seconds(30))
+        #expect(try SQSWire.resultsMessage(body) == .heartbeat([Self.lease, other], lease: .seconds(30)))
+    }
+
+    @Test func submissionsInEveryAcceptedForm() throws {
+        let one = try SQSWire.submissions(#"{"jsonrpc":"2.0","method":"submit:export","params":{"objectID":"23"}}"#)
+        #expect(one.map(\.kind) == ["export"] && one[0].args.text == #"{"objectID":"23"}"# && one[0].queue == "default")
+        let batch = try SQSWire.submissions(
+            #"[{"jsonrpc":"2.0","method":"submit:export","params":{"objectID":"1"}},{"jsonrpc":"2.0","method":"submit:noop"}]"#)
+        #expect(batch.map(\.kind) == ["export", "noop"] && batch[1].args == .emptyObject)
+        let task = try SQSWire.submissions(#"{"kind":"email.send","args":{"to":"a@b.c"},"queue":"mail","priority":9}"#)
+        #expect(task.map(\.kind) == ["email.send"] && task[0].queue == "mail" && task[0].priority == 9)
+        let tasks = try SQSWire.submissions(#"[{"kind":"echo","args":[1]},{"kind":"echo"}]"#)
+        #expect(tasks.count == 2)
+    }
+
+    @Test(arguments: [
+        ("not json", "JSON"), ("[]", "empty"), ("42", "object"),
+        (#"{"jsonrpc":"2.0","method":"export","params":{}}"#, "submit:KIND"),
+        (#"{"jsonrpc":"2.0","method":"submit:x","params":[1]}"#, "params"),
+        (#"{"jsonrpc":"1.0","method":"submit:x"}"#, "2.0"),
+        (#"{"kind":"echo","bogus":1}"#, "bogus"),
+        (#"[{"kind":"echo"},7]"#, "[1]"),
+    ])
+    func malformedSubmissionsAreRefusedWithTheReason(_ body: String, _ reason: String) {
+        do {
+            _ = try SQSWire.submissions(body)
+            Issue.record("\(body) was accepted")
+        } catch {
+            #expect(error.message.contains(reason), "\(error.message)")
+        }
+    }
+}

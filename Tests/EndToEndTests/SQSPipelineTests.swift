@@ -1,0 +1,167 @@
+import BatonCore
+import BatonSQLite
+import BatonSQS
+import BatonTesting
+import Foundation
+import Testing
+
+extension EndToEnd {
+    /// Seed 000's pipeline on real processes through moto (`scripts/with-moto.sh`): `baton serve`
+    /// ingests `submit:KIND` messages from a submissions queue, dispatches the tasks to a work
+    /// queue, and applies what two `baton worker --sqs-work` processes send to the results queue.
+    /// Without `BATON_TEST_SQS_ENDPOINT` the tests print why they are skipped (under `CI=true`
+    /// they fail).
+    @Suite(.serialized) struct SQSPipelineTests {
+        static let endpoint = ProcessInfo.processInfo.environment["BATON_TEST_SQS_ENDPOINT"].flatMap { $0.isEmpty ? nil : $0 }
+        /// What every process gets: moto's keys, and no instance metadata lookups.
+        static let awsEnvironment = [
+            "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_REGION": "us-east-1",
+            "AWS_EC2_METADATA_DISABLED": "true",
+        ]
+
+        static func skipUnlessMoto(_ test: String = #function) -> String? {
+            guard let endpoint else {
+                let reason = "BATON_TEST_SQS_ENDPOINT is not set (run under scripts/with-moto.sh)"
+                if ProcessInfo.processInfo.environment["CI"] == "true" {
+                    Issue.record("\(test) cannot run in CI: \(reason)")
+                } else {
+                    print("\(test): skipped, \(reason)")
+                }
+                return nil
+            }
+            return endpoint
+        }
+
+        static func client(_ endpoint: String) throws -> SQSClient {
+            try SQSClient(
+                configuration: SQSClientConfiguration(region: "us-east-1", endpoint: URL(string: endpoint)!, requestTimeout: .seconds(15)),
+                credentials: StaticCredentialProvider(accessKeyID: "testing", secretAccessKey: "testing"), environment: [:])
+        }
+
+        /// A fresh queue; its URL.
+        static func queue(_ sqs: SQSClient, _ prefix: String) async throws -> String {
+            let name = "baton-e2e-\(prefix)-" + UUID().uuidString.prefix(8).lowercased()
+            return try await sqs.createQueue(.init(queueName: name, attributes: ["VisibilityTimeout": "30"])).queueURL
+        }
+
+        static func depth(_ sqs: SQSClient, _ url: String) async throws -> Int {
+            let a = try await sqs.getQueueAttributes(
+                .init(queueURL: url, attributeNames: ["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"])
+            ).attributes
+            return (Int(a["ApproximateNumberOfMessages"] ?? "0") ?? 0) + (Int(a["ApproximateNumberOfMessagesNotVisible"] ?? "0") ?? 0)
+        }
+
+        static func send(_ sqs: SQSClient, _ url: String, _ bodies: [String]) async throws {
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                for (n, start) in stride(from: 0, to: bodies.count, by: 10).enumerated() {
+                    if n >= 4 { _ = try await group.next() }
+                    let chunk = Array(bodies[start..<min(start + 10, bodies.count)])
+                    group.addTask {
+                        let entries = chunk.enumerated().map { SQS.SendMessageBatchEntry(id: "e\($0.offset)", messageBody: $0.element) }
+                        let result = try await sqs.sendMessageBatch(.init(queueURL: url, entries: entries))
+                        #expect(result.failed.isEmpty)
+                    }
+                }
+                try await group.waitForAll()
+            }
+        }
+
+        /// Refused SQS settings stop a node or worker at once, saying why (no SQS needed).
+        @Test func refusedSQSSettingsSayWhy() async throws {
+            let dir = try TempDir()
+            let worker = try await baton(["worker", "--sqs-work", "sqs://baton-work"], environment: Self.awsEnvironment)
+            #expect(worker.status != 0, "\(worker.stderr)")
+            #expect(worker.stderr.contains("sqs.work needs sqs.results"), "\(worker.stderr)")
+            let node = try await baton(
+                [
+                    "serve", "--db", dir.path("baton.db"), "--port", "0", "--sqs-dispatch", "default=ftp://nowhere/1/q", "--sqs-results",
+                    "sqs://r",
+                ],
+                environment: Self.awsEnvironment)
+            #expect(node.status != 0)
+            #expect(node.stderr.contains("sqs.dispatch") && node.stderr.contains("does not name an SQS queue"), "\(node.stderr)")
+        }
+
+        /// 2,000 seed-000 messages (`submit:echo` with string params; a message delivered twice
+        /// is covered by `SQSIngestTests`) through SQS both ways with two worker processes, one
+        /// of them SIGKILLed mid-run: every task exactly once, all `succeeded` with their
+        /// results stored (a late result of the killed worker's is refused by its lease token).
+        @Test func seed000PipelineThroughSQSWithTwoWorkersOneKilled() async throws {
+            guard let endpoint = Self.skipUnlessMoto() else { return }
+            let sqs = try Self.client(endpoint)
+            let submit = try await Self.queue(sqs, "submit")
+            let work = try await Self.queue(sqs, "work")
+            let results = try await Self.queue(sqs, "results")
+            let deadLetter = try await Self.queue(sqs, "dlq")
+            let dir = try TempDir()
+            let db = dir.path("baton.db")
+            let node = try BatonProcess(
+                [
+                    "serve", "--db", db, "--port", "0", "--rescue-interval", "0.5", "--sqs-endpoint", endpoint, "--sqs-ingest", submit,
+                    "--sqs-dispatch", "default=\(work)", "--sqs-results", results, "--sqs-dead-letter", deadLetter, "--sqs-window", "100",
+                    "--sqs-lease", "60",
+                ], environment: Self.awsEnvironment)
+            defer { Task { await node.stop() } }
+            _ = try await node.url()
+            let workerArgs = [
+                "worker", "--sqs-work", work, "--sqs-results", results, "--sqs-endpoint", endpoint, "--concurrency", "16", "--lease", "10",
+            ]
+            let victim = try BatonProcess(workerArgs + ["--id", "victim"], environment: Self.awsEnvironment)
+            defer { Task { await victim.stop() } }
+            let survivor = try BatonProcess(workerArgs + ["--id", "survivor"], environment: Self.awsEnvironment)
+            defer { Task { await survivor.stop() } }
+
+            let store = try await SQLiteTaskStore.open(SQLiteStoreConfiguration(path: db))
+            func count(_ state: TaskState) async throws -> Int {
+                try await store.queueCounts().first { $0.name == "default" }?.count(state) ?? 0
+            }
+            let clock = ContinuousClock()
+            let start = clock.now
+            let total = 2000
+            for first in stride(from: 0, to: total, by: 250) {
+                // Shallow queues: wait until the node has taken most of what was sent.
+                try await eventually("the node to take the submissions", within: .seconds(120), every: .milliseconds(200)) { () -> Bool? in
+                    try await Self.depth(sqs, submit) < 100 ? true : nil
+                }
+                let bodies = (first..<min(first + 250, total)).map {
+                    #"{"jsonrpc":"2.0","method":"submit:echo","params":{"objectID":"\#($0)"}}"#
+                }
+                try await Self.send(sqs, submit, bodies)
+                if first == 500 {
+                    // Mid-run: the victim holds tasks (running, or results not sent yet).
+                    victim.signal(SIGKILL)
+                    try await victim.waitForExit()
+                }
+            }
+            try await eventually("every task to succeed", within: .seconds(240), every: .milliseconds(500)) { () -> Bool? in
+                try await count(.succeeded) == total ? true : nil
+            }
+            let elapsed = clock.now - start
+            var all: [TaskRecord] = []
+            var cursor: String?
+            repeat {
+                let page = try await store.taskList(TaskListParams(limit: 1000, cursor: cursor))
+                all += page.tasks
+                cursor = page.nextCursor
+            } while cursor != nil
+            #expect(all.count == total, "each message became exactly one task")
+            var seen = Set<String>()
+            for task in all {
+                #expect(task.state == .succeeded && task.kind == "echo")
+                #expect(task.result == task.args, "the result stored: \(task.result?.text ?? "none")")
+                if let id = try task.args.parsed()["objectID"]?.stringValue { seen.insert(id) }
+            }
+            #expect(seen.count == total)
+            let retried = all.filter { $0.attempt > 1 }.count
+            // Every queue drained: nothing left behind, nothing dead-lettered.
+            try await eventually("the SQS queues to drain", within: .seconds(60), every: .milliseconds(500)) { () -> Bool? in
+                let left = try await Self.depth(sqs, work) + Self.depth(sqs, results) + Self.depth(sqs, submit)
+                return left == 0 ? true : nil
+            }
+            #expect(try await Self.depth(sqs, deadLetter) == 0)
+            let refused = node.stderr.components(separatedBy: "result refused").count - 1
+            print("SQS pipeline: \(total) tasks in \(elapsed); \(retried) ran again after the kill; \(refused) stale results refused")
+            try store.close()
+        }
+    }
+}
