@@ -1,4 +1,4 @@
-/// Seed 000's submission form: a JSON-RPC 2.0 call whose method is `submit:KIND` and whose
+/// freundallein/sqs-scheduler's submission form: a JSON-RPC 2.0 call whose method is `submit:KIND` and whose
 /// params (a JSON object) are the task's arguments, e.g.
 /// `{"jsonrpc":"2.0","method":"submit:export","params":{"objectID":"23"}}` → a task of kind
 /// `export` with the arguments `{"objectID":"23"}` on the `default` queue.

@@ -1,6 +1,6 @@
 import Foundation
 
-/// Compatibility with Machinery (seed 003, a Go task queue): its signatures, chains, groups
+/// Compatibility with Machinery (a Go task queue): its signatures, chains, groups
 /// and chords compiled into a Baton workflow, and Baton's task states in Machinery's terms.
 ///
 /// ## Signatures

@@ -10,7 +10,7 @@ import ServiceLifecycle
 /// their meaning: what waits in the store can still be reordered or cancelled.
 ///
 /// Tasks are claimed through the node's dispatcher (a lease of `lease`, owner `sqs:QUEUE`),
-/// by priority, and sent as seed 000's work messages (``SQSWire/workMessage(_:)``), ten per
+/// by priority, and sent as freundallein/sqs-scheduler's work messages (``SQSWire/workMessage(_:)``), ten per
 /// `SendMessageBatch`. A task whose message SQS did not take is released back to `ready`
 /// (no attempt used); one whose message is larger than SQS allows (256 KiB) fails for good
 /// with that reason. A message lost on the way is sent again once its lease ran out: the

@@ -6,10 +6,10 @@ import Logging
 import ServiceLifecycle
 import Synchronization
 
-/// The ingest role (seed 000's submitter): long-polls a submissions queue and turns each
+/// The ingest role (freundallein/sqs-scheduler's submitter): long-polls a submissions queue and turns each
 /// message into tasks through the node's submit.
 ///
-/// Accepted bodies (``SQSWire/submissions(_:)``): seed 000's `submit:KIND` notifications,
+/// Accepted bodies (``SQSWire/submissions(_:)``): freundallein/sqs-scheduler's `submit:KIND` notifications,
 /// batches of them, Baton's task JSON (one task or an array). Each message is submitted with
 /// the idempotency key `sqs:<message id>`, so a message SQS delivers twice (its id is the
 /// same) becomes its tasks once; it is deleted only after the submit committed. A message that

@@ -6,7 +6,7 @@ import Logging
 import ServiceLifecycle
 import Synchronization
 
-/// The results role (seed 000's resulter): long-polls the results queue and applies each
+/// The results role (freundallein/sqs-scheduler's resulter): long-polls the results queue and applies each
 /// message (``SQSWire/resultsMessage(_:)``) to the store:
 ///
 /// - a result or error is a fenced completion or failure, through the node's completer: a

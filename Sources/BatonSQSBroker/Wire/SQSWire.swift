@@ -1,13 +1,13 @@
 import BatonCore
 import Foundation
 
-/// Seed 000's JSON-RPC 2.0 messages as Baton carries them on SQS queues (docs/brokers.md).
+/// freundallein/sqs-scheduler's JSON-RPC 2.0 messages as Baton carries them on SQS queues (docs/brokers.md).
 ///
 /// - A **work message** is a request: `method` is the kind, `params` the task's arguments
 ///   (a JSON object) plus `attempt`, `id` the task id and lease token as one string
 ///   (`"<task id>:<lease token>"`), which the worker echoes:
 ///   `{"jsonrpc":"2.0","method":"export","params":{"attempt":"1","objectID":"23"},"id":"0193…:…","baton":{…}}`.
-///   `id` and `attempt` are strings, as seed 000's Go worker requires. The optional `baton`
+///   `id` and `attempt` are strings, as freundallein/sqs-scheduler's Go worker requires. The optional `baton`
 ///   member carries what Baton's own worker needs besides: the queue, `max_attempts`,
 ///   `priority`, `timeout`, and `args` when the arguments are not an object or hold a member
 ///   named `attempt` (then `params` holds `attempt` only).
@@ -211,7 +211,7 @@ public enum SQSWire {
 
     // MARK: Submissions
 
-    /// The tasks a submissions-queue message asks for: seed 000's `submit:KIND` notifications
+    /// The tasks a submissions-queue message asks for: freundallein/sqs-scheduler's `submit:KIND` notifications
     /// (one, or a batch), Baton's task JSON (one task or an array), or an array mixing both.
     /// Not validated yet (the node's submit does that).
     public static func submissions(_ body: String) throws(BatonError) -> [NewTask] {
@@ -272,7 +272,7 @@ public enum SQSWire {
         }
     }
 
-    /// An integer given as a number or a string of digits (seed 000 sends strings).
+    /// An integer given as a number or a string of digits (freundallein/sqs-scheduler sends strings).
     static func integer(_ value: JSONValue?, field: String) throws(BatonError) -> Int? {
         switch value {
         case nil, .null?: return nil

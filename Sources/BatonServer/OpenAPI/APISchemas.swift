@@ -322,7 +322,7 @@ struct APISchemas {
             ["parents": array(ref("ParentResult"), nil, nil), "next_cursor": Self.nullable(Self.string(pattern: "^[0-9]+$"))],
             ["parents", "next_cursor"], false)
 
-        // Machinery (seed 003) compatibility.
+        // Machinery compatibility.
         s["MachineryRequest"] = .object([
             "description":
                 "A Machinery signature, chain {Tasks}, group {GroupUUID, Tasks}, chord {Group, Callback} or array of signatures, with Machinery's Go field names (docs/workflows.md).",

@@ -3,7 +3,7 @@ import BatonNode
 import Foundation
 import Hummingbird
 
-/// Machinery (seed 003) compatibility: its signatures, chains, groups and chords as Baton
+/// Machinery compatibility: its signatures, chains, groups and chords as Baton
 /// workflows, and task states in Machinery's names and shapes (docs/workflows.md).
 struct MachineryRoutes<Context: RequestContext>: Sendable {
     let ops: NodeAPI

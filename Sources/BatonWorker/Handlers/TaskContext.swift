@@ -29,7 +29,7 @@ public struct TaskContext: Sendable {
     let parentResults: ParentResults
 
     /// Tasks to store with this attempt's successful completion, in the same transaction
-    /// (seed 000's multistage tasks): they join the task's workflow, and none exists unless the
+    /// (freundallein/sqs-scheduler's multistage tasks): they join the task's workflow, and none exists unless the
     /// completion commits. A follow-up may name this task in `after`.
     public func followUp(_ task: NewTask) {
         followUps.add(task)
