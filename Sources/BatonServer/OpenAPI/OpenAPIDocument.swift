@@ -106,7 +106,26 @@ enum OpenAPIDocument {
             out["200"] = .object([
                 "description":
                     "Server-Sent Events: `id: <epoch>-<n>`, `event: <type>`, `data: <JSON>` per event (docs/api.md#events)",
-                "content": .object(["text/event-stream": .object(["schema": .object(["type": "string"])])]),
+                "content": .object([
+                    "text/event-stream": .object([
+                        "schema": .object([
+                            "type": "object", "required": ["event", "data"],
+                            "properties": .object([
+                                "id": .object(["type": "string"]),
+                                "event": APISchemas.enumeration([
+                                    "enqueued", "claimed", "transitioned", "progress", "rescued", "schedule_fired", "leadership", "gap",
+                                ]),
+                                "data": .object(["type": "string", "contentMediaType": "application/json"]),
+                                "retry": .object(["type": "integer", "minimum": 0]),
+                            ]),
+                        ])
+                    ])
+                ]),
+            ])
+        case (.get, "/openapi.json"):
+            out["200"] = .object([
+                "description": "This document (OpenAPI 3.1)",
+                "content": .object(["application/json": .object(["schema": .object(["type": "object"])])]),
             ])
         case (.get, "/metrics"):
             out["200"] = .object([
@@ -137,6 +156,8 @@ enum OpenAPIDocument {
         if route.requestSchema != nil { errors += ["413", "415"] }
         if route.access != .public { errors += ["401", "403"] }
         if route.path.contains(":") || route.path == "/v1/schedules" { errors += ["404", "409"] }
+        // An unknown workflow to filter by.
+        if route.path == "/v1/events" { errors += ["404"] }
         // A task id already taken (409), an Idempotency-Key reused with another request (422).
         if route.method == .post && route.path == "/v1/tasks" { errors += ["409", "422"] }
         // A workflow: an Idempotency-Key reused with another request (422); Machinery: a UUID

@@ -24,10 +24,11 @@ struct EventRoutes<Context: RequestContext>: Sendable {
 
     static var query: [QueryParameter] {
         [
-            QueryParameter(name: "queue", schema: APISchemas.string(), description: "Only events of this queue's tasks"),
-            QueryParameter(name: "kind", schema: APISchemas.string(), description: "Only events of this kind's tasks"),
-            QueryParameter(name: "task", schema: APISchemas.string(), description: "Only events of this task"),
-            QueryParameter(name: "workflow", schema: APISchemas.string(), description: "Only events of this workflow's tasks"),
+            QueryParameter(name: "queue", schema: APISchemas.queueName, description: "Only events of this queue's tasks"),
+            QueryParameter(name: "kind", schema: APISchemas.kindName, description: "Only events of this kind's tasks"),
+            QueryParameter(name: "task", schema: APISchemas.ref("TaskID"), description: "Only events of this task"),
+            QueryParameter(
+                name: "workflow", schema: APISchemas.ref("TaskID"), description: "Only events of this workflow's tasks (404 if unknown)"),
             QueryParameter(
                 name: "timeout", schema: .object(["type": "number", "minimum": 0]),
                 description: "End the stream after this many seconds (default: stays open)"),
