@@ -24,11 +24,12 @@ struct EventRoutes<Context: RequestContext>: Sendable {
 
     static var query: [QueryParameter] {
         [
-            QueryParameter(name: "queue", schema: APISchemas.queueName, description: "Only events of this queue's tasks"),
-            QueryParameter(name: "kind", schema: APISchemas.kindName, description: "Only events of this kind's tasks"),
-            QueryParameter(name: "task", schema: APISchemas.ref("TaskID"), description: "Only events of this task"),
+            QueryParameter(name: "queue", schema: Self.orEmpty(APISchemas.queueName), description: "Only events of this queue's tasks"),
+            QueryParameter(name: "kind", schema: Self.orEmpty(APISchemas.kindName), description: "Only events of this kind's tasks"),
+            QueryParameter(name: "task", schema: Self.orEmpty(APISchemas.ref("TaskID")), description: "Only events of this task"),
             QueryParameter(
-                name: "workflow", schema: APISchemas.ref("TaskID"), description: "Only events of this workflow's tasks (404 if unknown)"),
+                name: "workflow", schema: Self.orEmpty(APISchemas.ref("TaskID")),
+                description: "Only events of this workflow's tasks (404 if unknown)"),
             QueryParameter(
                 name: "timeout", schema: .object(["type": "number", "minimum": 0]),
                 description: "End the stream after this many seconds (default: stays open)"),
@@ -36,6 +37,11 @@ struct EventRoutes<Context: RequestContext>: Sendable {
                 name: "last_event_id", schema: APISchemas.string(),
                 description: "Resume after this event id (as the Last-Event-ID header; the header wins)"),
         ]
+    }
+
+    /// `schema`, or empty (no filter).
+    static func orEmpty(_ schema: JSONValue) -> JSONValue {
+        .object(["anyOf": [schema, .object(["type": "string", "maxLength": 0])]])
     }
 
     @Sendable func events(_ request: Request, context: Context) async throws -> Response {
