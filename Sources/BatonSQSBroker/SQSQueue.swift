@@ -2,6 +2,7 @@ import BatonCore
 import BatonSQS
 import Foundation
 import Logging
+import ServiceLifecycle
 import Synchronization
 
 /// One SQS queue a role uses: its address, a client for it, and its URL once looked up
@@ -55,6 +56,49 @@ public final class SQSQueue: Sendable {
                 delay = min(delay * 2, .seconds(10))
             }
         }
+    }
+
+    /// Long-polls the queue with `pollers` receives at once (while one batch is being handled,
+    /// the next ones are on their way) until graceful shutdown or cancellation, handing each
+    /// receive's messages to `handle`; a failed receive is logged and retried with backoff
+    /// (0.1 s, doubling up to 10 s). Returns `false` when the shutdown came before the queue's
+    /// URL was found.
+    func consume(
+        role: String, pollers: Int, visibilityTimeout: Int, systemAttributes: [String]? = nil, logger: Logger,
+        _ handle: @escaping @Sendable ([SQS.Message]) async -> Void
+    ) async -> Bool {
+        let queueURL: String
+        do {
+            queueURL = try await cancelWhenGracefulShutdown { try await self.queueURLWaiting(logger: logger, role: role) }
+        } catch {
+            return false
+        }
+        logger.info("SQS \(role) started", metadata: ["queue": "\(address)"])
+        let request = SQS.ReceiveMessageRequest(
+            queueURL: queueURL, maxNumberOfMessages: SQSClient.maxBatchEntries, waitTimeSeconds: SQSClient.maxWaitTimeSeconds,
+            visibilityTimeout: visibilityTimeout, messageSystemAttributeNames: systemAttributes)
+        await withDiscardingTaskGroup { group in
+            for _ in 0..<pollers {
+                group.addTask {
+                    var backoff = Duration.milliseconds(100)
+                    while !Task.isShuttingDownGracefully && !Task.isCancelled {
+                        let messages: [SQS.Message]
+                        do {
+                            messages = try await cancelWhenGracefulShutdown { try await self.client.receiveMessage(request).messages }
+                            backoff = .milliseconds(100)
+                        } catch {
+                            if Task.isShuttingDownGracefully || Task.isCancelled { break }
+                            logger.warning("SQS receive failed; retrying", metadata: ["queue": "\(self.address)", "error": "\(error)"])
+                            try? await Task.sleep(for: backoff)
+                            backoff = min(backoff * 2, .seconds(10))
+                            continue
+                        }
+                        await handle(messages)
+                    }
+                }
+            }
+        }
+        return true
     }
 
     /// Deletes received messages, ten at a time; failures are logged (the messages come back

@@ -76,42 +76,11 @@ public final class SQSIngest: Service, Sendable {
     /// Polls until graceful shutdown or cancellation; the messages of the last receive are
     /// handled before it returns.
     public func run() async throws {
-        let queueURL: String
-        do {
-            queueURL = try await cancelWhenGracefulShutdown { try await self.queue.queueURLWaiting(logger: self.logger, role: "ingest") }
-        } catch {
-            return
-        }
-        logger.info("SQS ingest started", metadata: ["queue": "\(queue.address)"])
-        // Several long polls at once: while one batch is being stored, the next ones are on their way.
-        await withDiscardingTaskGroup { group in
-            for _ in 0..<Self.pollers {
-                group.addTask { await self.poll(queueURL) }
-            }
-        }
-        logger.info("SQS ingest stopped", metadata: Self.metadata(stats))
-    }
-
-    /// Receives and handles batches until graceful shutdown or cancellation.
-    private func poll(_ queueURL: String) async {
-        var backoff = Duration.milliseconds(100)
-        while !Task.isShuttingDownGracefully && !Task.isCancelled {
-            let messages: [SQS.Message]
-            do {
-                let request = SQS.ReceiveMessageRequest(
-                    queueURL: queueURL, maxNumberOfMessages: SQSClient.maxBatchEntries, waitTimeSeconds: SQSClient.maxWaitTimeSeconds,
-                    visibilityTimeout: visibilityTimeout, messageSystemAttributeNames: ["ApproximateReceiveCount"])
-                messages = try await cancelWhenGracefulShutdown { try await self.queue.client.receiveMessage(request).messages }
-                backoff = .milliseconds(100)
-            } catch {
-                if Task.isShuttingDownGracefully || Task.isCancelled { break }
-                logger.warning("SQS receive failed; retrying", metadata: ["queue": "\(queue.address)", "error": "\(error)"])
-                try? await Task.sleep(for: backoff)
-                backoff = min(backoff * 2, .seconds(10))
-                continue
-            }
-            await handle(messages)
-        }
+        let ran = await queue.consume(
+            role: "ingest", pollers: Self.pollers, visibilityTimeout: visibilityTimeout, systemAttributes: ["ApproximateReceiveCount"],
+            logger: logger
+        ) { await self.handle($0) }
+        if ran { logger.info("SQS ingest stopped", metadata: Self.metadata(stats)) }
     }
 
     /// Submits each message's tasks (concurrently) and deletes the messages that are done.

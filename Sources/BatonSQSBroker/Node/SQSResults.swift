@@ -54,45 +54,14 @@ public final class SQSResults: Service, Sendable {
     public var stats: Stats { state.withLock { $0 } }
 
     public func run() async throws {
-        let queueURL: String
-        do {
-            queueURL = try await cancelWhenGracefulShutdown { try await self.queue.queueURLWaiting(logger: self.logger, role: "results") }
-        } catch {
-            return
+        let ran = await queue.consume(role: "results", pollers: Self.pollers, visibilityTimeout: visibilityTimeout, logger: logger) {
+            await self.handle($0)
         }
-        logger.info("SQS results started", metadata: ["queue": "\(queue.address)"])
-        // Two long polls at once: while one batch is being stored, the next is on its way.
-        await withDiscardingTaskGroup { group in
-            for _ in 0..<Self.pollers {
-                group.addTask { await self.poll(queueURL) }
-            }
-        }
+        guard ran else { return }
         let s = stats
         logger.info(
             "SQS results stopped",
             metadata: ["applied": "\(s.applied)", "refused": "\(s.refused)", "heartbeats": "\(s.heartbeats)", "rejected": "\(s.rejected)"])
-    }
-
-    /// Receives and handles batches until graceful shutdown or cancellation.
-    private func poll(_ queueURL: String) async {
-        var backoff = Duration.milliseconds(100)
-        while !Task.isShuttingDownGracefully && !Task.isCancelled {
-            let messages: [SQS.Message]
-            do {
-                let request = SQS.ReceiveMessageRequest(
-                    queueURL: queueURL, maxNumberOfMessages: SQSClient.maxBatchEntries, waitTimeSeconds: SQSClient.maxWaitTimeSeconds,
-                    visibilityTimeout: visibilityTimeout)
-                messages = try await cancelWhenGracefulShutdown { try await self.queue.client.receiveMessage(request).messages }
-                backoff = .milliseconds(100)
-            } catch {
-                if Task.isShuttingDownGracefully || Task.isCancelled { break }
-                logger.warning("SQS receive failed; retrying", metadata: ["queue": "\(queue.address)", "error": "\(error)"])
-                try? await Task.sleep(for: backoff)
-                backoff = min(backoff * 2, .seconds(10))
-                continue
-            }
-            await handle(messages)
-        }
     }
 
     /// Applies one receive's messages: all their acks in one call to the completer, each
