@@ -58,17 +58,18 @@ extension TaskRecord {
             workflowID: try row[o + 23].decode(UUID?.self).map(TaskID.init(uuid:)),
             node: try row[o + 24].decode(String?.self),
             parentCount: try row[o + 25].decode(Int.self) > 0 ? try row[o + 25].decode(Int.self) : nil,
-            pass: try row[o + 26].decode(String?.self).flatMap(ResultPassing.init(rawValue:))
+            pass: try row[o + 26].decode(String?.self).flatMap(ResultPassing.init(rawValue:)),
+            traceparent: try row[o + 27].decode(String?.self)
         )
     }
 
     /// A row selected with `PostgresSQL.columnsWithProgress`: the task and its progress.
     init(postgresWithProgress row: PostgresRandomAccessRow) throws {
         try self.init(postgres: row)
-        if let fraction = try row[27].decode(Double?.self) {
+        if let fraction = try row[28].decode(Double?.self) {
             progress = TaskProgress(
-                fraction: fraction, message: try row[28].decode(String?.self), attempt: try row[30].decode(Int?.self),
-                at: try row[29].decode(Date?.self))
+                fraction: fraction, message: try row[29].decode(String?.self), attempt: try row[31].decode(Int?.self),
+                at: try row[30].decode(Date?.self))
         }
     }
 }

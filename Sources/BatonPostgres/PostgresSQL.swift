@@ -41,7 +41,7 @@ struct PostgresSQL: Sendable {
         \(a).seq, \(a).id, \(a).kind, \(a).queue, \(a).args, \(a).priority, \(a).state, \(a).attempt, \(a).max_attempts, \
         \(a).run_at, \(a).lease_owner, \(a).lease_token, \(a).lease_expires_at, \(a).timeout, \(a).retry, \(a).result, \
         \(a).last_error, \(a).errors::text, \(a).unique_key, \(a).tags::text, \(a).created_at, \(a).started_at, \(a).finished_at, \
-        \(a).workflow_id, \(a).node, \(a).parents, \(a).pass
+        \(a).workflow_id, \(a).node, \(a).parents, \(a).pass, \(a).trace
         """
     }
 
@@ -60,23 +60,24 @@ struct PostgresSQL: Sendable {
 
     /// Inserts a batch. Binds: ids, kinds, queues, args, priorities, max attempts, run_at as
     /// epoch seconds ('NaN': none), delays in seconds (-1: none), timeouts (-1: none), retry
-    /// JSON (''), unique keys (''), tags JSON, schema. Returns the rows plus a last column.
+    /// JSON (''), unique keys (''), tags JSON, schema, traceparents (''). Returns the rows plus
+    /// a last column.
     /// Delayed tasks notify too: a claimer sleeping until the next due time must learn of an
     /// earlier one.
     var enqueue: String {
         """
         WITH input AS (
             SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::int[], $6::int[], $7::float8[], \
-        $8::float8[], $9::float8[], $10::text[], $11::text[], $12::text[]) WITH ORDINALITY \
-        AS i(id, kind, queue, args, priority, max_attempts, run_at_epoch, delay, timeout, retry, unique_key, tags, ord)
+        $8::float8[], $9::float8[], $10::text[], $11::text[], $12::text[], $14::text[]) WITH ORDINALITY \
+        AS i(id, kind, queue, args, priority, max_attempts, run_at_epoch, delay, timeout, retry, unique_key, tags, trace, ord)
         ), timed AS (
             SELECT i.*, CASE WHEN i.delay >= 0 THEN now() + i.delay * interval '1 second' \
         WHEN i.run_at_epoch <> 'NaN' THEN greatest(now(), to_timestamp(i.run_at_epoch)) ELSE now() END AS run_at FROM input AS i
         ), ins AS (
             INSERT INTO \(tasks) AS t (id, kind, queue, args, priority, state, max_attempts, run_at, timeout, retry, unique_key, \
-        tags, created_at)
+        tags, created_at, trace)
             SELECT id, kind, queue, args, priority, CASE WHEN run_at > now() THEN 'pending' ELSE 'ready' END, max_attempts, run_at, \
-        NULLIF(timeout, -1), NULLIF(retry, ''), NULLIF(unique_key, ''), tags::jsonb, now() FROM timed ORDER BY ord
+        NULLIF(timeout, -1), NULLIF(retry, ''), NULLIF(unique_key, ''), tags::jsonb, now(), NULLIF(trace, '') FROM timed ORDER BY ord
             RETURNING \(Self.columns("t"))
         )
         SELECT ins.*, \(Self.notify(from: "ins", schemaParam: "$13")) FROM ins

@@ -54,6 +54,7 @@ extension PostgresTaskStore {
         var retries: [String] = []
         var uniqueKeys: [String] = []
         var tags: [String] = []
+        var traces: [String] = []
         ids.reserveCapacity(n)
         kinds.reserveCapacity(n)
         queues.reserveCapacity(n)
@@ -71,8 +72,9 @@ extension PostgresTaskStore {
             retries.append(try task.retry.map(ColumnJSON.encode) ?? "")
             uniqueKeys.append(task.uniqueKey ?? "")
             tags.append(task.tags.isEmpty ? "[]" : try ColumnJSON.encode(task.tags))
+            traces.append(task.traceparent ?? "")
         }
-        var binds = PostgresBindings(capacity: 13)
+        var binds = PostgresBindings(capacity: 14)
         binds.append(ids)
         binds.append(kinds)
         binds.append(queues)
@@ -86,6 +88,7 @@ extension PostgresTaskStore {
         binds.append(uniqueKeys)
         binds.append(tags)
         binds.append(configuration.schema)
+        binds.append(traces)
         return (binds, ids)
     }
 

@@ -28,13 +28,13 @@ extension PreparedHotStatement {
 }
 
 struct ClaimStatement: PreparedHotStatement {
-    static let name = "baton_claim_v1"
+    static let name = "baton_claim_v2"
     static let sql = PostgresSQL.searchPath.claim
     let bindings: PostgresBindings
 }
 
 struct EnqueueStatement: PreparedHotStatement {
-    static let name = "baton_enqueue_v1"
+    static let name = "baton_enqueue_v2"
     static let sql = PostgresSQL.searchPath.enqueue
     let bindings: PostgresBindings
 }

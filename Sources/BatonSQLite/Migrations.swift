@@ -33,6 +33,11 @@ enum Migrations {
                 try db.execute(sql: statement)
             }
         }
+        migrator.registerMigration("v6") { db in
+            for statement in SQL.schemaV6 {
+                try db.execute(sql: statement)
+            }
+        }
         return migrator
     }()
 }

@@ -96,10 +96,11 @@ extension TaskRecord {
             parentCount: parents > 0 ? parents : nil,
             pass: pass.flatMap(ResultPassing.init(rawValue:))
         )
+        traceparent = row[27]
         // Selected with `SQL.taskColumnsWithProgress`: the progress columns follow.
-        if row.count > 27, let fraction = row[27] as Double? {
-            let at: Int64? = row[29]
-            progress = TaskProgress(fraction: fraction, message: row[28], attempt: row[30], at: at.map(Millis.date))
+        if row.count > 28, let fraction = row[28] as Double? {
+            let at: Int64? = row[30]
+            progress = TaskProgress(fraction: fraction, message: row[29], attempt: row[31], at: at.map(Millis.date))
         }
     }
 }

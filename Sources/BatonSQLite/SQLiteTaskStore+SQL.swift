@@ -55,10 +55,14 @@ enum SQL {
     // MARK: Rows
 
     /// The columns `TaskRecord(row:)` reads, in this order.
+    /// v6: the W3C `traceparent` of the span that submitted a task (set only while tracing is
+    /// on; docs/operations.md#traces), handed to the worker with the claim.
+    static let schemaV6 = ["ALTER TABLE tasks ADD COLUMN trace TEXT"]
+
     static let taskColumns = """
         seq, id, kind, queue, args, priority, state, attempt, max_attempts, run_at, lease_owner, lease_token, \
         lease_expires_at, timeout, retry, result, last_error, errors, unique_key, tags, created_at, started_at, finished_at, \
-        workflow_id, node, parents, pass
+        workflow_id, node, parents, pass, trace
         """
 
     /// ``taskColumns`` and the progress columns: what reads for people select (a get, a
@@ -67,8 +71,9 @@ enum SQL {
 
     // MARK: Enqueue
 
-    static let insertColumns = "id, kind, queue, args, priority, state, max_attempts, run_at, timeout, retry, unique_key, tags, created_at"
-    static let insertColumnCount = 13
+    static let insertColumns =
+        "id, kind, queue, args, priority, state, max_attempts, run_at, timeout, retry, unique_key, tags, created_at, trace"
+    static let insertColumnCount = 14
     static let insertRowPlaceholders = "(" + Array(repeating: "?", count: insertColumnCount).joined(separator: ",") + ")"
 
     /// A multi-row insert of `rows` tasks.

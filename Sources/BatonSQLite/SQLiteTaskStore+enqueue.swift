@@ -3,7 +3,7 @@ import Foundation
 import GRDB
 
 extension SQLiteTaskStore: UniqueTaskStore {
-    /// Rows per multi-row INSERT: 13 arguments each, well under SQLite's 32,766 variables.
+    /// Rows per multi-row INSERT: 14 arguments each, well under SQLite's 32,766 variables.
     static let insertChunk = 500
 
     /// How long an idempotency key answers with its first tasks: 24 h, in milliseconds.
@@ -111,7 +111,8 @@ extension SQLiteTaskStore: UniqueTaskStore {
                     id: task.id ?? TaskID.generate(at: Millis.date(now)), kind: task.kind, queue: task.queue, args: task.args,
                     priority: task.priority, state: state, attempt: 0, maxAttempts: task.maxAttempts, runAt: Millis.date(runAt),
                     timeout: task.timeout, retry: task.retry, uniqueKey: task.uniqueKey, tags: task.tags, createdAt: Millis.date(now),
-                    workflowID: task.workflowID, node: task.node, parentCount: task.hasParents ? task.after.count : nil, pass: task.pass))
+                    workflowID: task.workflowID, node: task.node, parentCount: task.hasParents ? task.after.count : nil, pass: task.pass,
+                    traceparent: task.traceparent))
         }
         var rows: [StatementArguments] = []
         rows.reserveCapacity(records.count)
@@ -121,7 +122,7 @@ extension SQLiteTaskStore: UniqueTaskStore {
                     [
                         record.id.description, record.kind, record.queue, record.args.text, record.priority, record.state.rawValue,
                         record.maxAttempts, Millis.from(record.runAt), record.timeout, try record.retry.map(ColumnJSON.encode),
-                        record.uniqueKey, record.tags.isEmpty ? "[]" : try ColumnJSON.encode(record.tags), now,
+                        record.uniqueKey, record.tags.isEmpty ? "[]" : try ColumnJSON.encode(record.tags), now, record.traceparent,
                     ] as [(any DatabaseValueConvertible)?]))
         }
         let windows = tasks.map { task in task.uniqueWindow.map { Millis.clamped(($0 * 1000).rounded(.up)) } }

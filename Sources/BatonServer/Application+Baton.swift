@@ -1,10 +1,12 @@
 import BatonCore
 import BatonNode
+import HTTPTypes
 import Hummingbird
 import HummingbirdCore
 import Logging
 import NIOCore
 import ServiceLifecycle
+import Tracing
 
 /// The node's router: every REST and worker-protocol route, `POST /rpc` and
 /// `GET /openapi.json`, each behind its role check, behind the JSON error middleware.
@@ -29,10 +31,18 @@ public func makeRouter(
             // `POST /rpc` (`.authenticated`) checks its token itself, to answer with a JSON-RPC error.
             if access != .authenticated { try authenticator.authorize(request, access) }
             // Long-polls (claims, also through `POST /rpc`) stop when their client leaves.
-            guard longPoll, let connection = ClientConnection.of(context.channel) else {
-                return try await handler(request, context)
+            let connection = longPoll ? ClientConnection.of(context.channel) : nil
+            @Sendable func serve() async throws -> Response {
+                guard let connection else { return try await handler(request, context) }
+                return try await ClientConnection.$current.withValue(connection) { try await handler(request, context) }
             }
-            return try await ClientConnection.$current.withValue(connection) { try await handler(request, context) }
+            // A submitter's `traceparent` parents the submit's producer span (``TaskTrace``).
+            if TaskTrace.isEnabled, request.headers[.traceparent] != nil {
+                let headers = request.headers
+                let submitter = TaskTrace.context { name in HTTPField.Name(name).flatMap { headers[$0] } }
+                return try await ServiceContext.withValue(submitter) { try await serve() }
+            }
+            return try await serve()
         }
     }
     return router
@@ -89,4 +99,9 @@ public func makeApplication(
             await onServerRunning(channel.localAddress?.port ?? configuration.port)
         },
         logger: logger)
+}
+
+extension HTTPField.Name {
+    /// W3C Trace Context's header.
+    static var traceparent: Self { Self("traceparent")! }
 }

@@ -97,7 +97,12 @@ enum SettingsKeys {
 
     /// The CLI's own keys: where to act, the log level, the worker's client side, the `file`
     /// kind's root, the reload interval.
-    static let cli = ["store", "log.level", "log.format", "server", "token", "caFile", "files.root", "config.reloadInterval"]
+    static let cli =
+        [
+            "store", "log.level", "log.format", "server", "token", "caFile", "files.root", "config.reloadInterval", "metrics.port",
+            "metrics.host",
+        ]
+        + TraceSetup.keys
 
     /// Every key a settings file may hold (besides the free-form `schedules:` section).
     static let all: Set<String> = Set(
@@ -122,6 +127,15 @@ enum SettingsKeys {
             throw .invalidArgument("log.level must be one of trace, debug, info, notice, warning, error, critical; got '\(text)'")
         }
         return level
+    }
+
+    /// `metrics.port` (`baton worker`): where to serve the worker's metrics; `nil` when unset.
+    static func metricsPort(_ reader: ConfigReader) throws(BatonError) -> Int? {
+        guard let text = reader.text("metrics.port") else { return nil }
+        guard let port = Int(text), (0...65535).contains(port) else {
+            throw .invalidArgument("metrics.port must be a port number from 0 to 65535; got '\(text)'")
+        }
+        return port
     }
 
     /// `log.format`: `logfmt` (default) or `json`; whether it is JSON.

@@ -1,5 +1,6 @@
 import AsyncHTTPClient
 import BatonSQS
+import BatonTesting
 import Foundation
 import HTTPTypes
 import Hummingbird

@@ -108,7 +108,8 @@ import Testing
 
     /// The CLI's own keys (`SettingsKeys.cli` in the `baton` target), which no component reads.
     static let cliKeys: Set<String> = [
-        "store", "log.level", "log.format", "server", "token", "caFile", "files.root", "config.reloadInterval",
+        "store", "log.level", "log.format", "server", "token", "caFile", "files.root", "config.reloadInterval", "tracing.endpoint",
+        "metrics.port", "metrics.host",
     ]
 
     /// Every key the components read.

@@ -131,5 +131,40 @@ extension EndToEnd {
             #expect(queues.queues.first { $0.name == "held" }?.paused == true)
             #expect(queues.queues.first { $0.name == "held" }?.oldestReadyAt != nil)
         }
+
+        @Test(
+            .enabled(
+                if: python != nil || onCI, "prometheus_client not in .build-venv (scripts/python-venv.sh; CI=true makes this a failure)"))
+        func aRemoteWorkerServesItsOwnMetrics() async throws {
+            let python = try #require(Self.python, "prometheus_client is required when CI=true (scripts/python-venv.sh)")
+            let dir = try TempDir()
+            let node = try BatonProcess(["serve", "--db", dir.path("baton.db"), "--port", "0"])
+            defer { Task { await node.stop() } }
+            let url = try await node.url()
+            let port = try unusedLocalPort()
+            let worker = try BatonProcess([
+                "worker", "--server", url, "--queues", "wq", "--concurrency", "3", "--metrics-port", "\(port)",
+            ])
+            defer { Task { await worker.stop() } }
+            let client = BatonClient(servers: [URL(string: url)!])
+            let echoes = try await client.submit((0..<4).map { _ in NewTask(kind: "echo", queue: "wq") })
+            let failing = try await client.submit(
+                (0..<2).map { _ in NewTask(kind: "fail", args: try RawJSON(validating: #"{"message":"x"}"#), queue: "wq", maxAttempts: 1) })
+            for task in echoes { #expect(try await client.wait(task.id, timeout: .seconds(30)).state == .succeeded) }
+            for task in failing { #expect(try await client.wait(task.id, timeout: .seconds(30)).state == .failed) }
+
+            let metrics = "http://127.0.0.1:\(port)"
+            let m = try await eventually("the worker's metrics", within: .seconds(10)) { () -> Scrape? in
+                guard let m = try? Self.scrape(metrics, python: python) else { return nil }
+                return m["baton_worker_attempts_total{kind=fail,outcome=failed,queue=wq}"] == 2 ? m : nil
+            }
+            #expect(m["baton_worker_attempts_total{kind=echo,outcome=succeeded,queue=wq}"] == 4)
+            #expect(m["baton_worker_run_seconds_count{kind=echo,outcome=succeeded,queue=wq}"] == 4)
+            #expect(m["baton_worker_concurrency{}"] == 3)
+            #expect(m["baton_worker_running_tasks{}"] == 0)
+            #expect(m.types["baton_worker_run_seconds"] == "histogram")
+            // The worker's series are its own: none of the node's.
+            #expect(!m.samples.keys.contains { $0.hasPrefix("baton_task_") || $0.hasPrefix("baton_queue_") })
+        }
     }
 }

@@ -31,6 +31,9 @@ public struct NewTask: Sendable, Hashable {
     public var workflowID: TaskID?
     /// The task's node name in its workflow: how its dependents' `ctx.parents` name it.
     public var node: String?
+    /// The W3C `traceparent` of the span that submitted it (set by the node when tracing is on;
+    /// see ``TaskTrace``), carried to the worker that runs it.
+    public var traceparent: String?
 
     public init(
         kind: String, args: RawJSON = .emptyObject, queue: String = Defaults.queue,

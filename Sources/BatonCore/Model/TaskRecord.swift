@@ -51,6 +51,8 @@ public struct TaskRecord: Sendable, Hashable {
     /// The last progress a worker reported (read by `GET /v1/tasks/{id}` and listings; a
     /// claimed task does not carry it).
     public var progress: TaskProgress?
+    /// The W3C `traceparent` of the span that submitted it, when the node traced it.
+    public var traceparent: String?
 
     public init(
         id: TaskID, kind: String, queue: String, args: RawJSON, priority: Int, state: TaskState,
@@ -59,9 +61,10 @@ public struct TaskRecord: Sendable, Hashable {
         result: RawJSON? = nil, lastError: String? = nil, errors: [AttemptError] = [],
         uniqueKey: String? = nil, tags: [String] = [], createdAt: Date, startedAt: Date? = nil,
         finishedAt: Date? = nil, workflowID: TaskID? = nil, node: String? = nil, parentCount: Int? = nil,
-        pass: ResultPassing? = nil, progress: TaskProgress? = nil
+        pass: ResultPassing? = nil, progress: TaskProgress? = nil, traceparent: String? = nil
     ) {
         self.progress = progress
+        self.traceparent = traceparent
         self.id = id
         self.kind = kind
         self.queue = queue
@@ -108,7 +111,7 @@ extension TaskRecord: Codable {
         case workflowID = "workflow_id"
         case node
         case parentCount = "parents"
-        case pass, progress
+        case pass, progress, traceparent
     }
 }
 

@@ -53,13 +53,13 @@ package enum ClaimResponseWireDecoder {
     package enum Field: Int, CaseIterable {
         case args, attempt, createdAt, errors, finishedAt, id, kind, lastError, leaseExpiresAt, leaseOwner, leaseToken
         case maxAttempts, priority, queue, result, retry, runAt, startedAt, state, tags, timeout, uniqueKey
-        case node, parents, pass, workflowID
+        case node, parents, pass, workflowID, traceparent
 
         /// The keys' bytes, in `rawValue` order.
         package static let names: [[UInt8]] = [
             "args", "attempt", "created_at", "errors", "finished_at", "id", "kind", "last_error", "lease_expires_at", "lease_owner",
             "lease_token", "max_attempts", "priority", "queue", "result", "retry", "run_at", "started_at", "state", "tags", "timeout",
-            "unique_key", "node", "parents", "pass", "workflow_id",
+            "unique_key", "node", "parents", "pass", "workflow_id", "traceparent",
         ].map { Array($0.utf8) }
 
         package init?(_ key: UnsafeRawBufferPointer) {
@@ -100,6 +100,7 @@ package enum ClaimResponseWireDecoder {
             case "parents": self = .parents
             case "pass": self = .pass
             case "workflow_id": self = .workflowID
+            case "traceparent": self = .traceparent
             default: return nil
             }
         }
@@ -134,6 +135,7 @@ package enum ClaimResponseWireDecoder {
         var parents: Int?
         var pass: ResultPassing?
         var workflowID: TaskID?
+        var traceparent: String?
         if !s.consume(UInt8(ascii: "}")) {
             repeat {
                 guard let (span, escaped, _) = s.stringSpan() else { return nil }
@@ -160,7 +162,7 @@ package enum ClaimResponseWireDecoder {
                         args = .null
                         continue
                     case .finishedAt, .lastError, .leaseExpiresAt, .leaseOwner, .result, .retry, .startedAt, .timeout, .uniqueKey,
-                        .node, .parents, .pass, .workflowID:
+                        .node, .parents, .pass, .workflowID, .traceparent:
                         continue
                     default: return nil
                     }
@@ -244,6 +246,9 @@ package enum ClaimResponseWireDecoder {
                 case .workflowID:
                     guard let v = s.string(), let parsed = TaskID(v) else { return nil }
                     workflowID = parsed
+                case .traceparent:
+                    guard let v = s.string() else { return nil }
+                    traceparent = v
                 }
             } while s.consume(UInt8(ascii: ","))
             guard s.consume(UInt8(ascii: "}")) else { return nil }
@@ -256,7 +261,7 @@ package enum ClaimResponseWireDecoder {
             maxAttempts: maxAttempts, runAt: runAt, leaseOwner: leaseOwner, leaseExpiresAt: leaseExpiresAt, timeout: timeout,
             retry: retry, result: result, lastError: lastError, errors: errors, uniqueKey: uniqueKey, tags: tags,
             createdAt: createdAt, startedAt: startedAt, finishedAt: finishedAt, workflowID: workflowID, node: node, parentCount: parents,
-            pass: pass)
+            pass: pass, traceparent: traceparent)
         return ClaimedTask(task: task, leaseToken: leaseToken)
     }
 

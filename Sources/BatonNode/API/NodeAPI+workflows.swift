@@ -25,13 +25,15 @@ extension NodeAPI {
                 throw BatonError(error.code, "node '\(task.node ?? "?")': \(error.message)")
             }
         }
-        let params = TaskEnqueueParams(
-            tasks: submission.tasks, idempotencyKey: idempotencyKey, workflow: submission.workflow, strictUnique: true,
-            requestFingerprint: fingerprint)
-        let outcome = try await node.events.timed(.enqueue) { () async throws -> TaskEnqueueOutcome in
-            if idempotencyKey != nil { return try await node.store.taskEnqueueManyOutcome(params) }
-            let tasks = try await node.store.taskEnqueueMany(params)
-            return TaskEnqueueOutcome(tasks: tasks, duplicate: Array(repeating: false, count: tasks.count))
+        let outcome = try await Self.traced(submission.tasks, stored: \.tasks) { tasks in
+            let params = TaskEnqueueParams(
+                tasks: tasks, idempotencyKey: idempotencyKey, workflow: submission.workflow, strictUnique: true,
+                requestFingerprint: fingerprint)
+            return try await node.events.timed(.enqueue) { () async throws -> TaskEnqueueOutcome in
+                if idempotencyKey != nil { return try await node.store.taskEnqueueManyOutcome(params) }
+                let tasks = try await node.store.taskEnqueueMany(params)
+                return TaskEnqueueOutcome(tasks: tasks, duplicate: Array(repeating: false, count: tasks.count))
+            }
         }
         let replayed = outcome.tasks.first?.workflowID != submission.workflow.id
         if !replayed {
@@ -76,8 +78,10 @@ extension NodeAPI {
             throw BatonError(.tooLarge, "\(followUps.count) follow-ups, more than the limit of \(limits.maxBatch)")
         }
         let parent = try await get(completion.lease.id)
-        let stored = try await node.store.taskEnqueueMany(
-            try TaskEnqueueParams(completing: completion, of: parent, followUps: followUps, maxArgsBytes: limits.maxArgsBytes))
+        let stored = try await Self.traced(followUps, stored: \.self) { followUps in
+            try await node.store.taskEnqueueMany(
+                try TaskEnqueueParams(completing: completion, of: parent, followUps: followUps, maxArgsBytes: limits.maxArgsBytes))
+        }
         let done = try await get(completion.lease.id)
         node.events.emit(
             [

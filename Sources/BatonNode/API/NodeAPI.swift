@@ -35,7 +35,9 @@ public struct NodeAPI: Sendable {
 
     public func submit(_ task: NewTask) async throws -> TaskRecord {
         try task.validate(maxArgsBytes: configuration.maxArgsBytes)
-        let stored = try await node.events.timed(.enqueue) { try await node.store.taskEnqueueMany(TaskEnqueueParams(tasks: [task])) }
+        let stored = try await Self.traced([task], stored: \.self) { tasks in
+            try await node.events.timed(.enqueue) { try await node.store.taskEnqueueMany(TaskEnqueueParams(tasks: tasks)) }
+        }
         guard let first = stored.first else { throw BatonError(.internal, "the store returned no task") }
         node.events.emit(.enqueued(TaskRef(first)))
         return first
@@ -56,8 +58,10 @@ public struct NodeAPI: Sendable {
                 throw tasks.count == 1 ? error : BatonError(error.code, "task [\(i)]: \(error.message)")
             }
         }
-        let outcome = try await node.events.timed(.enqueue) {
-            try await node.store.taskEnqueueManyOutcome(TaskEnqueueParams(tasks: tasks, idempotencyKey: idempotencyKey))
+        let outcome = try await Self.traced(tasks, stored: \.tasks) { tasks in
+            try await node.events.timed(.enqueue) {
+                try await node.store.taskEnqueueManyOutcome(TaskEnqueueParams(tasks: tasks, idempotencyKey: idempotencyKey))
+            }
         }
         node.events.emit(
             outcome.tasks.indices.lazy.filter { !outcome.duplicate[$0] }.map { NodeEvent.enqueued(TaskRef(outcome.tasks[$0])) })

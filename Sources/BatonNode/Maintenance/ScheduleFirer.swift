@@ -72,8 +72,11 @@ public struct ScheduleFirer: Service {
             task.tags += ["schedule:\(record.name)", "tick:\(BatonJSON.formatDate(tick))"]
             return task
         }
-        let fired = try await store.scheduleFire(
-            ScheduleFireParams(name: record.name, expectedLastFired: record.lastFired, newLastFired: advanceTo, tasks: tasks))
+        let store = self.store
+        let fired = try await NodeAPI.traced(tasks) { tasks in
+            try await store.scheduleFire(
+                ScheduleFireParams(name: record.name, expectedLastFired: record.lastFired, newLastFired: advanceTo, tasks: tasks))
+        }
         guard fired else { return 0 }
         events.emit(.scheduleFired(schedule: record.name, tasks: tasks.count))
         if ticks.isEmpty {
@@ -102,10 +105,13 @@ extension ScheduleFirer {
             for i in submission.tasks.indices {
                 submission.tasks[i].tags += ["schedule:\(record.name)", "tick:\(BatonJSON.formatDate(tick))"]
             }
-            let outcome = try await unique.taskEnqueueManyOutcome(
-                TaskEnqueueParams(
-                    tasks: submission.tasks, idempotencyKey: "schedule:\(record.name)@\(BatonJSON.formatDate(tick))",
-                    workflow: submission.workflow, strictUnique: true, requestFingerprint: fingerprint))
+            let key = "schedule:\(record.name)@\(BatonJSON.formatDate(tick))"
+            let outcome = try await NodeAPI.traced(submission.tasks, stored: \.tasks) { tasks in
+                try await unique.taskEnqueueManyOutcome(
+                    TaskEnqueueParams(
+                        tasks: tasks, idempotencyKey: key, workflow: submission.workflow, strictUnique: true,
+                        requestFingerprint: fingerprint))
+            }
             if outcome.tasks.first?.workflowID == submission.workflow.id {
                 events.emit(outcome.tasks.map { NodeEvent.enqueued(TaskRef($0)) })
                 submitted += outcome.tasks.count

@@ -16,19 +16,11 @@ import Synchronization
 public final class NodeMetrics: Sendable {
     public let registry: PrometheusCollectorRegistry
 
-    private struct Key: Hashable {
-        var name: String
-        var labels: [String]
-    }
+    typealias Key = MetricSeries.Key
 
-    private struct Series {
-        var counters: [Key: Counter] = [:]
-        var histograms: [Key: DurationHistogram] = [:]
-        /// The gauges set by the last counts refresh, to zero those that disappear.
-        var queueGauges: [Key: Gauge] = [:]
-    }
-
-    private let series = Mutex(Series())
+    private let series: MetricSeries
+    /// The gauges set by the last counts refresh, to remove those that disappear.
+    private let queueGauges = Mutex<[Key: Gauge]>([:])
 
     /// Buckets of the queue-wait and store-operation histograms (seconds).
     public static let latencyBuckets: [Duration] = [
@@ -44,6 +36,7 @@ public final class NodeMetrics: Sendable {
 
     public init(registry: PrometheusCollectorRegistry = PrometheusCollectorRegistry()) {
         self.registry = registry
+        self.series = MetricSeries(registry: registry)
         leader.set(to: 0)
     }
 
@@ -112,17 +105,17 @@ public final class NodeMetrics: Sendable {
             fresh[Key(name: Self.queuePaused.name, labels: ["queue", queue])] = paused.contains(queue) ? 1 : 0
         }
         let descriptors = [Self.queueTasks, Self.oldestReady, Self.queuePaused]
-        series.withLock { s in
-            for (key, gauge) in s.queueGauges where fresh[key] == nil {
+        queueGauges.withLock { gauges in
+            for (key, gauge) in gauges where fresh[key] == nil {
                 registry.unregisterGauge(gauge)
-                s.queueGauges[key] = nil
+                gauges[key] = nil
             }
             for (key, value) in fresh {
                 let gauge =
-                    s.queueGauges[key]
+                    gauges[key]
                     ?? registry.makeGauge(
-                        descriptor: descriptors.first { $0.name == key.name }!.descriptor, labels: Self.pairs(key.labels))
-                s.queueGauges[key] = gauge
+                        descriptor: descriptors.first { $0.name == key.name }!.descriptor, labels: MetricSeries.pairs(key.labels))
+                gauges[key] = gauge
                 gauge.set(to: value)
             }
         }
@@ -130,12 +123,7 @@ public final class NodeMetrics: Sendable {
 
     // MARK: The catalogue
 
-    /// A series' full name (with its unit) and help text.
-    struct Metric: Sendable {
-        var name: String
-        var help: String
-        var descriptor: MetricNameDescriptor { MetricNameDescriptor(metricName: name, unitName: "", helpText: help) }
-    }
+    typealias Metric = MetricSeries.Metric
 
     static let submitted = Metric(name: "baton_tasks_submitted_total", help: "Tasks stored through this node, by queue and kind.")
     static let claimed = Metric(name: "baton_tasks_claimed_total", help: "Tasks claimed through this node (attempts started).")
@@ -157,39 +145,11 @@ public final class NodeMetrics: Sendable {
 
     // MARK: Series
 
-    private static func pairs(_ flat: [String]) -> [(String, String)] {
-        stride(from: 0, to: flat.count, by: 2).map { (flat[$0], flat[$0 + 1]) }
-    }
-
-    private static func key(_ metric: Metric, _ labels: KeyValuePairs<String, String>) -> Key {
-        var flat: [String] = []
-        flat.reserveCapacity(labels.count * 2)
-        for (name, value) in labels {
-            flat.append(name)
-            flat.append(value)
-        }
-        return Key(name: metric.name, labels: flat)
-    }
-
     private func counter(_ metric: Metric, _ labels: KeyValuePairs<String, String>) -> Counter {
-        let key = Self.key(metric, labels)
-        return series.withLock { s in
-            if let counter = s.counters[key] { return counter }
-            let counter = registry.makeCounter(descriptor: metric.descriptor, labels: Self.pairs(key.labels))
-            s.counters[key] = counter
-            return counter
-        }
+        series.counter(metric, labels)
     }
 
-    private func histogram(
-        _ metric: Metric, _ labels: KeyValuePairs<String, String>, _ buckets: [Duration]
-    ) -> DurationHistogram {
-        let key = Self.key(metric, labels)
-        return series.withLock { s in
-            if let histogram = s.histograms[key] { return histogram }
-            let histogram = registry.makeDurationHistogram(descriptor: metric.descriptor, labels: Self.pairs(key.labels), buckets: buckets)
-            s.histograms[key] = histogram
-            return histogram
-        }
+    private func histogram(_ metric: Metric, _ labels: KeyValuePairs<String, String>, _ buckets: [Duration]) -> DurationHistogram {
+        series.histogram(metric, labels, buckets)
     }
 }

@@ -9,8 +9,9 @@ import Foundation
 ///   `{"jsonrpc":"2.0","method":"export","params":{"attempt":"1","objectID":"23"},"id":"0193…:…","baton":{…}}`.
 ///   `id` and `attempt` are strings, as freundallein/sqs-scheduler's Go worker requires. The optional `baton`
 ///   member carries what Baton's own worker needs besides: the queue, `max_attempts`,
-///   `priority`, `timeout`, and `args` when the arguments are not an object or hold a member
-///   named `attempt` (then `params` holds `attempt` only).
+///   `priority`, `timeout`, the W3C `traceparent` of the submit (when the node traces), and
+///   `args` when the arguments are not an object or hold a member named `attempt` (then
+///   `params` holds `attempt` only).
 /// - A **result message** is the response: `{"jsonrpc":"2.0","id":"…","result":{"attempt":"1",…}}`
 ///   or `{"jsonrpc":"2.0","id":"…","error":{"code":"-32000","message":"…","attempt":"1"}}`;
 ///   a batch (an array) of them too. The stored result is `result` without `attempt` (or
@@ -56,6 +57,7 @@ public enum SQSWire {
         out += #","id":"# + string(messageID(claimed.lease))
         out += #","baton":{"queue":"# + string(task.queue) + #","max_attempts":\#(task.maxAttempts),"priority":\#(task.priority)"#
         if let timeout = task.timeout { out += #","timeout":\#(timeout)"# }
+        if let traceparent = task.traceparent { out += #","traceparent":"# + string(traceparent) }
         if !inline { out += #","args":"# + args }
         out += "}}"
         return out
@@ -87,7 +89,7 @@ public enum SQSWire {
         let task = TaskRecord(
             id: lease.id, kind: kind, queue: baton?["queue"]?.stringValue ?? Defaults.queue, args: args, priority: priority,
             state: .running, attempt: attempt, maxAttempts: maxAttempts, runAt: now, timeout: baton?["timeout"]?.doubleValue,
-            createdAt: now, startedAt: now)
+            createdAt: now, startedAt: now, traceparent: baton?["traceparent"]?.stringValue)
         return ClaimedTask(task: task, leaseToken: lease.token)
     }
 

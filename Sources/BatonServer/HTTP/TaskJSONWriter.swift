@@ -99,6 +99,10 @@ extension JSONWriter {
             raw(#","timeout":"#)
             double(timeout)
         }
+        if let traceparent = t.traceparent {
+            raw(#","traceparent":"#)
+            string(traceparent)
+        }
         if let key = t.uniqueKey {
             raw(#","unique_key":"#)
             string(key)

@@ -452,6 +452,7 @@ struct APISchemas {
             "unique_key": string(1...Limits.maxUniqueKeyLength), "tags": array(string(1...Limits.maxTagLength)),
             "workflow_id": taskID, "node": string(1...Limits.maxNodeNameLength), "parents": integer(minimum: 1),
             "pass": enumeration(ResultPassing.allCases.map(\.rawValue)), "progress": ref("Progress"),
+            "traceparent": string(),
         ]
     }
 

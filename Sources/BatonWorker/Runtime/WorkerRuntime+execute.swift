@@ -1,6 +1,7 @@
 import BatonCore
 import Foundation
 import Logging
+import Tracing
 
 extension WorkerRuntime {
     /// How one attempt's race between its handler and its stop flag ended.
@@ -73,11 +74,20 @@ extension WorkerRuntime {
         let outcome: AttemptOutcome
         if let faults = configuration.faults, faults.strikes(task.kind) {
             outcome = .threw(InjectedFault(kind: task.kind, rate: faults.rate(for: task.kind)))
+        } else if TaskTrace.isEnabled {
+            outcome = await traced(task) { await run(registration, args: args, context: context, entry: entry, timeout: timeout) }
         } else {
             outcome = await run(registration, args: args, context: context, entry: entry, timeout: timeout)
         }
         let elapsed = ContinuousClock.now - started
         func duration() -> Logger.MetadataValue { "\(String(format: "%.3f", elapsed.seconds))s" }
+        let observer = self.observer
+        func report(_ outcome: String) {
+            observer?(AttemptReport(queue: task.queue, kind: task.kind, outcome: outcome, run: elapsed))
+        }
+        func report(_ failure: TaskFailure) {
+            report(failure.retryable && task.attempt < task.maxAttempts ? "retry" : "failed")
+        }
         /// The last attempt (none left, or not retryable) is an error saying the node moves the
         /// task to `failed`, and why; an earlier one a warning that it will be retried.
         func logFailed(_ failure: TaskFailure, _ headline: String) {
@@ -102,6 +112,7 @@ extension WorkerRuntime {
                 return
             }
             state.withLock { $0.stats.succeeded += 1 }
+            report("succeeded")
             if debug { logger.debug("task succeeded", metadata: ["duration": duration()]) }
             let followUps = context.followUps.all
             guard followUps.isEmpty else {
@@ -114,6 +125,7 @@ extension WorkerRuntime {
             guard takeOutcome(claimed.lease) else { return }
             let failure = Self.failure(for: error, lease: claimed.lease)
             state.withLock { $0.stats.failed += 1 }
+            report(failure)
             logFailed(failure, "task attempt failed")
             source.ack(.fail(failure))
 
@@ -122,6 +134,7 @@ extension WorkerRuntime {
             let message = "timed out after \(Self.formatSeconds(timeout ?? elapsed))"
             let failure = TaskFailure(lease: claimed.lease, message: message, retryable: true)
             state.withLock { $0.stats.failed += 1 }
+            report(failure)
             logFailed(failure, "task attempt timed out")
             source.ack(.fail(failure))
 
@@ -129,6 +142,12 @@ extension WorkerRuntime {
             // Cancelled by an operator, lease lost, or released on shutdown: whoever stopped the
             // task already settled it. On a hard cancellation of the runtime the entry stays
             // for the runtime's final release.
+            switch stop.reason {
+            case .cancelled?: report("cancelled")
+            case .leaseLost?: report("lease_expired")
+            case .shutdown?: report("released")
+            default: break
+            }
             if debug { logger.debug("task stopped", metadata: ["reason": "\(stop.reason.map { "\($0)" } ?? "worker cancelled")"]) }
         }
     }
@@ -257,5 +276,29 @@ extension WorkerRuntime {
             throw BatonError.invalidArgument("pass \(pass.rawValue) needs the task's args to be a JSON array")
         }
         return (parents, args)
+    }
+}
+
+extension WorkerRuntime {
+    /// Runs an attempt in a `process {queue}` consumer span (``TaskTrace``): a child of the
+    /// context the task was submitted in, and linked to it, so that a trace shows the submit,
+    /// the wait and the run; the handler's own spans nest under it.
+    func traced(_ task: TaskRecord, _ attempt: () async -> AttemptOutcome) async -> AttemptOutcome {
+        let producer = task.traceparent.flatMap(TaskTrace.context(traceparent:))
+        return await withSpan("process \(task.queue)", context: producer ?? .topLevel, ofKind: .consumer) { span in
+            if let producer { span.addLink(SpanLink(context: producer, attributes: [:])) }
+            TaskTrace.setAttributes(span, operation: "process", queue: task.queue, kind: task.kind, id: task.id, attempt: task.attempt)
+            let outcome = await attempt()
+            switch outcome {
+            case .succeeded: span.setStatus(SpanStatus(code: .ok))
+            case .threw(let error):
+                span.recordError(error)
+                span.setStatus(SpanStatus(code: .error, message: "\(error)"))
+            case .stopped(let reason):
+                span.attributes["baton.task.stopped"] = "\(reason)"
+                span.setStatus(SpanStatus(code: .error, message: "stopped: \(reason)"))
+            }
+            return outcome
+        }
     }
 }

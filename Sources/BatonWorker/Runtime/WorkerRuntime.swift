@@ -24,6 +24,17 @@ public struct WorkerStats: Sendable, Hashable {
     public init() {}
 }
 
+/// How one attempt ended, as the worker that ran it saw it (for its metrics).
+public struct AttemptReport: Sendable {
+    public var queue: String
+    public var kind: String
+    /// `succeeded`, `retry` (failed, with attempts left), `failed`, `cancelled` (by an
+    /// operator), `lease_expired` (the worker lost the lease) or `released` (shutdown).
+    public var outcome: String
+    /// From the handler's start to its end.
+    public var run: Duration
+}
+
 /// The worker runtime: claims tasks in batches from a ``TaskSource``, runs each under the
 /// handler registered for its kind within a concurrency limit, heartbeats all running tasks
 /// in one batched call, acknowledges outcomes, and drains on graceful shutdown.
@@ -75,8 +86,14 @@ public final class WorkerRuntime: Service, Sendable {
     let stopRequested = StopFlag()
     /// Set when the drain is over: ends the heartbeat loop.
     let drained = StopFlag()
+    /// Told how each attempt this worker settled ended (`baton worker --metrics-port`).
+    let observer: (@Sendable (AttemptReport) -> Void)?
 
-    public init(source: any TaskSource, registry: HandlerRegistry, configuration: WorkerConfiguration, logger: Logger) {
+    public init(
+        source: any TaskSource, registry: HandlerRegistry, configuration: WorkerConfiguration, logger: Logger,
+        observer: (@Sendable (AttemptReport) -> Void)? = nil
+    ) {
+        self.observer = observer
         self.source = source
         self.registry = registry
         self.configuration = configuration

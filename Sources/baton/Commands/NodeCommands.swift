@@ -75,6 +75,18 @@ struct SQSOptions: ParsableArguments {
     }
 }
 
+/// Where a node or a worker sends its traces (docs/operations.md#traces).
+struct TracingOptions: ParsableArguments {
+    @Option(
+        help: """
+            OpenTelemetry collector to send traces to over OTLP/HTTP, e.g. http://127.0.0.1:4318 (BATON_TRACING_ENDPOINT; \
+            OTEL_EXPORTER_OTLP_ENDPOINT also turns tracing on, OTEL_SDK_DISABLED=true off).
+            """)
+    var otlpEndpoint: String?
+
+    var flags: [String: String?] { ["tracing.endpoint": otlpEndpoint] }
+}
+
 /// Options of the workers a process runs (in-process for `standalone`, remote for `worker`).
 struct WorkerOptions: ParsableArguments {
     @Option(help: "Tasks run at once (BATON_WORKER_CONCURRENCY, default 16).") var concurrency: Int?
@@ -222,8 +234,10 @@ struct Node {
             }
             front += broker.services
         }
+        // The trace exporter runs first, so that it stops last and flushes what the others ended.
+        let tracing = try TraceSetup.bootstrap(settings, serviceName: "baton").map { [$0] } ?? []
         let services =
-            (reloader?.services ?? [])
+            tracing + (reloader?.services ?? [])
             + node.services(store: opened.service, front: front, workers: workers, schedulesUpserted: schedulesUpserted)
         var groupConfig = ServiceGroupConfiguration(services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
         groupConfig.maximumGracefulShutdownDuration = grace
@@ -240,10 +254,12 @@ struct Standalone: AsyncParsableCommand {
     @OptionGroup var common: CommonOptions
     @OptionGroup var node: NodeOptions
     @OptionGroup var worker: WorkerOptions
+    @OptionGroup var tracing: TracingOptions
 
     func run() async throws {
         try await reportingErrors {
-            let settings = try await common.settings(node.flags.merging(worker.flags) { $1 }, reloading: true)
+            let settings = try await common.settings(
+                node.flags.merging(worker.flags) { $1 }.merging(tracing.flags) { $1 }, reloading: true)
             try LogSetup.bootstrap(try settings.logLevel(), default: .info)
             let logger = Logger(label: "baton")
             try await Node(settings: settings, logger: logger).run(store: .standaloneDefault, inProcessWorkers: true)
@@ -258,10 +274,11 @@ struct Serve: AsyncParsableCommand {
 
     @OptionGroup var common: CommonOptions
     @OptionGroup var node: NodeOptions
+    @OptionGroup var tracing: TracingOptions
 
     func run() async throws {
         try await reportingErrors {
-            let settings = try await common.settings(node.flags, reloading: true)
+            let settings = try await common.settings(node.flags.merging(tracing.flags) { $1 }, reloading: true)
             try LogSetup.bootstrap(try settings.logLevel(), default: .info)
             let logger = Logger(label: "baton")
             try await Node(settings: settings, logger: logger).run(store: .standaloneDefault, inProcessWorkers: false)
@@ -283,13 +300,18 @@ struct Worker: AsyncParsableCommand {
     @Option(help: "PEM CA certificates to trust for an https node (BATON_CA_FILE).") var caFile: String?
     @OptionGroup var sqs: SQSOptions
     @Option(help: "SQS work queue to take tasks from instead of a node (BATON_SQS_WORK); needs --sqs-results.") var sqsWork: String?
+    @OptionGroup var tracing: TracingOptions
+    @Option(help: "Serve this worker's Prometheus metrics at /metrics on this port (BATON_METRICS_PORT; default: none).")
+    var metricsPort: Int?
+    @Option(help: "Address of the metrics port (BATON_METRICS_HOST, default 127.0.0.1).") var metricsHost: String?
 
     func run() async throws {
         try await reportingErrors {
             let settings = try await common.settings(
                 worker.flags.merging(["server": server.isEmpty ? nil : server.joined(separator: ","), "token": token, "caFile": caFile]) {
                     $1
-                }.merging(sqs.flags) { $1 }.merging(["sqs.work": sqsWork]) { $1 }, reloading: true)
+                }.merging(sqs.flags) { $1 }.merging(["sqs.work": sqsWork]) { $1 }.merging(tracing.flags) { $1 }
+                    .merging(["metrics.port": metricsPort.map(String.init), "metrics.host": metricsHost]) { $1 }, reloading: true)
             try LogSetup.bootstrap(try settings.logLevel(), default: .info)
             let logger = Logger(label: "baton.worker")
             let urls = try parseServers(settings.list("server") ?? [TargetOptions.defaultServer])
@@ -312,12 +334,26 @@ struct Worker: AsyncParsableCommand {
             } else {
                 source = HTTPTaskSource(servers: urls, token: settings.string("token"), httpClient: httpClient, logger: logger)
             }
-            let runtime = WorkerRuntime(source: source, registry: registry, configuration: config, logger: logger)
+            let servedPort = try settings.read(SettingsKeys.metricsPort)
+            let metrics = servedPort.map { _ in WorkerMetrics() }
+            let runtime = WorkerRuntime(
+                source: source, registry: registry, configuration: config, logger: logger, observer: metrics.map { $0.record })
             let reloader = ConfigReloader(
                 settings: settings, targets: [.logLevel(default: .info), WorkerOptions.reloadTarget(runtime)],
                 logger: Logger(label: "baton.config"))
+            let tracing = try TraceSetup.bootstrap(settings, serviceName: "baton-worker").map { [$0] } ?? []
+            // The metrics server stops after the runtime, so a last scrape sees the drain.
+            var metricsServer: [any Service] = []
+            if let metrics, let servedPort {
+                let host = settings.string("metrics.host") ?? "127.0.0.1"
+                metricsServer.append(
+                    makeMetricsApplication(host: host, port: servedPort, logger: logger, exposition: { metrics.exposition(runtime) }) {
+                        port in logger.info("metrics served", metadata: ["url": "http://\(host):\(port)/metrics"])
+                    })
+            }
             var groupConfig = ServiceGroupConfiguration(
-                services: (reloader?.services ?? []) + [runtime], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
+                services: tracing + (reloader?.services ?? []) + metricsServer + [runtime], gracefulShutdownSignals: [.sigterm, .sigint],
+                logger: logger)
             groupConfig.maximumGracefulShutdownDuration = config.shutdownGrace + .seconds(5)
             try await ServiceGroup(configuration: groupConfig).run()
         }

@@ -5,9 +5,10 @@ import NIOCore
 import ServiceLifecycle
 import Synchronization
 
-/// A local HTTP server on 127.0.0.1 (a free port), standing in for a container credential
-/// endpoint, the instance metadata service or SQS itself, while `body` runs.
-func withStandInServer<T: Sendable>(_ router: Router<BasicRequestContext>, _ body: (Int) async throws -> T) async throws -> T {
+/// A local HTTP server on 127.0.0.1 (a free port), standing in for a peer a test talks to
+/// (a container credential endpoint, the instance metadata service, SQS, an OpenTelemetry
+/// collector), while `body` runs.
+public func withStandInServer<T: Sendable>(_ router: Router<BasicRequestContext>, _ body: (Int) async throws -> T) async throws -> T {
     let (ports, continuation) = AsyncStream.makeStream(of: Int.self)
     var logger = Logger(label: "baton.sqs.test.stand-in")
     logger.logLevel = .warning
@@ -37,12 +38,13 @@ func withStandInServer<T: Sendable>(_ router: Router<BasicRequestContext>, _ bod
     }
 }
 
-enum StandInError: Error { case noPort }
+public enum StandInError: Error { case noPort }
 
 /// A list of what a stand-in saw, shared between its handlers and the test.
-final class Recorder<Item: Sendable>: Sendable {
+public final class Recorder<Item: Sendable>: Sendable {
     private let items = Mutex<[Item]>([])
-    func record(_ item: Item) { items.withLock { $0.append(item) } }
-    var all: [Item] { items.withLock { $0 } }
-    var count: Int { items.withLock { $0.count } }
+    public init() {}
+    public func record(_ item: Item) { items.withLock { $0.append(item) } }
+    public var all: [Item] { items.withLock { $0 } }
+    public var count: Int { items.withLock { $0.count } }
 }
