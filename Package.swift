@@ -175,7 +175,7 @@ let package = Package(
         .target(
             name: "BatonTesting",
             dependencies: [
-                "BatonCore", "BatonSQLite", "BatonPostgres", "BatonNode", "BatonServer",
+                "BatonCore", "BatonSQLite", "BatonPostgres", "BatonNode", "BatonServer", "BatonWorker",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "PostgresNIO", package: "postgres-nio"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
