@@ -271,6 +271,7 @@ let package = Package(
             dependencies: [
                 "BatonCore", "BatonSQLite", "BatonClient", "BatonTesting", "BatonSQS",
                 .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Yams", package: "Yams"),
             ],
             swiftSettings: swiftSettings
         ),

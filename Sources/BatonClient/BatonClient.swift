@@ -272,7 +272,7 @@ public final class BatonClient: Sendable {
     }
 
     /// A server URL as the user wrote it, without a trailing slash.
-    static func displayURL(_ url: URL) -> String {
+    public static func displayURL(_ url: URL) -> String {
         var text = url.absoluteString
         while text.hasSuffix("/") { text.removeLast() }
         return text
