@@ -214,6 +214,20 @@ struct CompatRouteTests {
         }
     }
 
+    /// The node's limits hold for the drop-in routes as for its own (here `limits.maxArgsBytes`).
+    @Test func theNodesLimitsHold() async throws {
+        let configuration = ServerConfiguration(maxArgsBytes: 64)
+        try await withTestApp(configuration: configuration) { (client: any TestClientProtocol, _: TestNode) async throws in
+            let padding = String(repeating: "x", count: 100)
+            let job = #"{"type": "sleep", "payload": {"duration": 1, "note": "\#(padding)"}}"#
+            let tooLarge = try await client.send(.post, "/jobs", json: job)
+            #expect(try tooLarge.status == .contentTooLarge && tooLarge.errorBody().code == "too_large")
+            let task = #"{"name": "cook-pasta", "schedule": 1, "config": {"note": "\#(padding)"}}"#
+            #expect(try await client.send(.post, "/v1/tasks/enqueue", json: task).status == .contentTooLarge)
+            #expect(try await client.send(.post, "/jobs", json: Self.readmeJob).status == .created)
+        }
+    }
+
     // MARK: taskq (dist-sched-tasks)
 
     static let processor = #"{"host": "mark42.ironman.com", "pid": 12345, "name": "Issac Newton"}"#
