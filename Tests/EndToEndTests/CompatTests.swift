@@ -112,6 +112,37 @@ extension EndToEnd {
             #expect(bad.stdout.hasSuffix(" 400") && bad.stdout.contains("not a job type"), "\(bad.stdout)")
         }
 
+        /// A job taken with `GET /next-job` and never completed is rescued when its lease runs
+        /// out, by the node's own lease rescue, and a worker takes it again.
+        @Test(.enabled(if: curl != nil || onCI, "curl not found (CI=true makes this a failure)"))
+        func aJobNeverCompletedIsRescuedAndTakenAgain() async throws {
+            let curl = try #require(Self.curl, "curl is required when CI=true")
+            let dir = try TempDir()
+            let node = try BatonProcess([
+                "serve", "--db", dir.path("baton.db"), "--port", "0", "--rescue-interval", "0.2", "--retry", "fixed", "--backoff", "0.1",
+            ])
+            defer { Task { await node.stop() } }
+            let url = try await node.url()
+            let id = try #require(try Self.json(try await Self.run(curl, Self.readmeCommands(url).create).stdout)["id"]?.stringValue)
+            let first = try Self.json(try await Self.run(curl, ["-sS", "\(url)/next-job?worker_id=vanishing&lease=0.5"]).stdout)
+            #expect(first["id"] == .string(id) && first["attempts"] == .int(1))
+            let second = try await eventually("the job to be rescued and taken again", within: .seconds(15)) { () -> JSONValue? in
+                let answer = try await Self.run(curl, ["-sS", "\(url)/next-job?worker_id=second"])
+                return answer.stdout.isEmpty ? nil : try Self.json(answer.stdout)
+            }
+            #expect(second["id"] == .string(id) && second["attempts"] == .int(2) && second["worker_id"] == .string("second"))
+            // The vanished worker's late report is refused; the second worker's applies.
+            let late = try await Self.run(
+                curl,
+                [
+                    "-sS", "-o", "/dev/null", "-w", "%{http_code}", "-X", "POST", "-d", #"{"worker_id":"vanishing"}"#,
+                    "-H", "Content-Type: application/json", "\(url)/jobs/\(id)/complete",
+                ])
+            #expect(late.stdout == "409")
+            let done = try await Self.run(curl, ["-sS", "-X", "POST", "\(url)/jobs/\(id)/complete"])
+            #expect(try Self.json(done.stdout)["status"] == .string("completed"), "\(done.stdout)")
+        }
+
         /// The stand-in scheduler enqueues 12 tasks on a period while the stand-in processor
         /// dequeues them by its capabilities, fails every third task's first attempt, and
         /// completes everything: every task ends succeeded, each failed one on its second attempt.
