@@ -22,14 +22,20 @@ public func makeRouter(
     let authenticator = Authenticator(table: live.tokens)
     var table = RouteTable()
     for route in routes { table.add(route.method, route.path) }
-    router.add(middleware: ErrorMiddleware(routes: table))
+    router.add(middleware: ErrorMiddleware(routes: table, compat: configuration.compat))
     for route in routes {
         let access = route.access
         let handler = route.handler
         let longPoll = route.longPoll
+        let tokenInPath = route.dropIn?.tokenInPath == true
         router.on(RouterPath(route.path), method: route.method) { request, context in
-            // `POST /rpc` (`.authenticated`) checks its token itself, to answer with a JSON-RPC error.
-            if access != .authenticated { try authenticator.authorize(request, access) }
+            if tokenInPath {
+                // A drop-in route under `compat.prefix` with `{token}`: its clients send no header.
+                try authenticator.authorize(pathToken: context.pathParameter("token"), access)
+            } else if access != .authenticated {
+                // `POST /rpc` (`.authenticated`) checks its token itself, to answer with a JSON-RPC error.
+                try authenticator.authorize(request, access)
+            }
             // Long-polls (claims, also through `POST /rpc`) stop when their client leaves.
             let connection = longPoll ? ClientConnection.of(context.channel) : nil
             @Sendable func serve() async throws -> Response {
@@ -60,6 +66,13 @@ func routeTable<Context: RequestContext>(
     routes += TaskRoutes<Context>(ops: ops, reader: reader).routes
     routes += WorkflowRoutes<Context>(ops: ops, reader: reader).routes
     routes += MachineryRoutes<Context>(ops: ops, reader: reader).routes
+    let leases = DropInLeases()
+    if configuration.compat.jobs {
+        routes += JobsRoutes<Context>(ops: ops, reader: reader, leases: leases, mount: configuration.compat).routes
+    }
+    if configuration.compat.taskq {
+        routes += TaskqRoutes<Context>(ops: ops, reader: reader, leases: leases, mount: configuration.compat).routes
+    }
     routes += WorkerRoutes<Context>(ops: ops, reader: reader).routes
     routes += WorkerRegistryRoutes<Context>(ops: ops, reader: reader).routes
     routes += ScheduleRoutes<Context>(ops: ops, reader: reader).routes

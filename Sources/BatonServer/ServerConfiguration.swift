@@ -19,6 +19,8 @@ import Configuration
 /// - `limits.defaultLease` (`BATON_LIMITS_DEFAULT_LEASE`): seconds, 0.05 up to the max lease
 ///   (default 30); **reloads**
 /// - `tls.cert`, `tls.key` (`BATON_TLS_CERT`, `BATON_TLS_KEY`): PEM files, both or neither
+/// - `compat.jobs`, `compat.taskq`, `compat.prefix`: the drop-in APIs of earlier systems
+///   (``DropInConfiguration``, docs/compat.md)
 public struct ServerConfiguration: Sendable, Hashable {
     public static let defaultHost = "127.0.0.1"
     public static let defaultPort = 8080
@@ -53,6 +55,8 @@ public struct ServerConfiguration: Sendable, Hashable {
     public var tls: TLSFiles?
     /// Serve without tokens on a non-loopback address (``validateExposure()``).
     public var insecure = false
+    /// The drop-in APIs of earlier systems this node serves (docs/compat.md).
+    public var compat = DropInConfiguration()
 
     public struct TLSFiles: Sendable, Hashable {
         public var certificatePath: String
@@ -106,6 +110,7 @@ public struct ServerConfiguration: Sendable, Hashable {
         guard defaultLease > .zero, defaultLease <= maxLease else {
             throw .invalidArgument("default lease must be positive and at most the max lease")
         }
+        try compat.validate()
     }
 }
 
@@ -113,7 +118,7 @@ extension ServerConfiguration {
     /// The settings keys ``init(reader:)`` reads.
     public static let configKeys = [
         "http.host", "http.port", "auth.tokens", "insecure", "limits.maxArgsBytes", "limits.maxBodyBytes", "limits.maxBatch",
-        "limits.maxWait", "limits.defaultLease", "tls.cert", "tls.key",
+        "limits.maxWait", "limits.defaultLease", "tls.cert", "tls.key", "compat.jobs", "compat.taskq", "compat.prefix",
     ]
     /// Those of ``configKeys`` a running server applies without a restart.
     public static let reloadableKeys: Set<String> = [
@@ -139,6 +144,9 @@ extension ServerConfiguration {
         maxBatch = try reader.int("limits.maxBatch", default: Self.defaultMaxBatch, range: 1...1_000_000)
         maxWait = try reader.seconds("limits.maxWait", default: Self.defaultMaxWait)
         defaultLease = try reader.seconds("limits.defaultLease", default: Self.defaultDefaultLease, minimum: 0.05)
+        compat = DropInConfiguration(
+            jobs: try reader.flag("compat.jobs", default: true), taskq: try reader.flag("compat.taskq", default: true),
+            prefix: reader.text("compat.prefix") ?? "")
         switch (reader.text("tls.cert"), reader.text("tls.key")) {
         case (nil, nil): tls = nil
         case (let cert?, let key?): tls = TLSFiles(certificatePath: cert, privateKeyPath: key)

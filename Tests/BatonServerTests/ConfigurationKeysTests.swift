@@ -74,6 +74,11 @@ import Testing
         Case(key: "limits.defaultLease", value: "12") { $0.server.limits.defaultLease == .seconds(12) },
         Case(key: "tls.cert", value: "/tmp/cert.pem") { _ in true },  // with tls.key: see `tlsGoesInPairs`
         Case(key: "tls.key", value: "/tmp/key.pem") { _ in true },
+        Case(key: "compat.jobs", value: "false") { !$0.server.compat.jobs && $0.server.compat.taskq },
+        Case(key: "compat.taskq", value: "off") { !$0.server.compat.taskq && $0.server.compat.jobs },
+        Case(key: "compat.prefix", value: "/compat/{token}") {
+            $0.server.compat.prefix == "/compat/{token}" && $0.server.compat.tokenInPath
+        },
         Case(key: "worker.concurrency", value: "3") { $0.worker.concurrency == 3 },
         Case(key: "worker.queues", value: "mail,default") { $0.worker.queues == ["mail", "default"] },
         Case(key: "worker.kinds", value: "echo,noop") { $0.worker.kinds == ["echo", "noop"] },
@@ -181,7 +186,8 @@ import Testing
         ("sqlite.synchronous", "off"), ("postgres.poolSize", "0"), ("http.port", "70000"), ("auth.tokens", "root:x"),
         ("limits.defaultLease", "0"), ("insecure", "maybe"), ("httpKind.timeout", "500"),
         ("node.countsInterval", "0.001"), ("worker.faults", "1.5"), ("sqs.window", "0"), ("sqs.ingest", "ftp://queue"),
-        ("sqs.dispatch", "default"), ("sqs.endpoint", "nowhere"),
+        ("sqs.dispatch", "default"), ("sqs.endpoint", "nowhere"), ("compat.jobs", "maybe"), ("compat.prefix", "compat"),
+        ("compat.prefix", "/v1/compat"), ("compat.prefix", "/a/{token}/{token}"), ("compat.prefix", "/a b"),
     ])
     func badValueNamesItsKey(_ key: String, _ value: String) async throws {
         for reader in [try await Self.reader(yaml: Self.yaml(key, value)), try await Self.reader(environment: [Self.variable(key): value])]

@@ -11,7 +11,9 @@ import Testing
 /// The REST routes and the JSON-RPC methods are two doors onto the same operations: every
 /// `/v1/...` route names its method (`Route.rpc`) and needs the same role, and every method is
 /// named by some route. Routes outside `/v1` (`/health`, `/ready`, `/openapi.json`, `/rpc`)
-/// have no method; `submit:KIND` is resolved by name and is not in `rpcMethods`.
+/// have no method; `submit:KIND` is resolved by name and is not in `rpcMethods`. The drop-in
+/// routes of earlier systems' APIs (`Route.dropIn`, docs/compat.md) are those systems' own
+/// doors, wherever they are mounted: they name no method and are outside this parity.
 @Suite("REST and JSON-RPC parity")
 struct RPCParityTests {
     /// Methods that share a route another method names, with the reason. Each is checked
@@ -26,7 +28,8 @@ struct RPCParityTests {
         var routes: [Route<BasicRequestContext>]
         var methods: [String: RPCMethod]
 
-        var v1: [Route<BasicRequestContext>] { routes.filter { $0.path.hasPrefix("/v1/") } }
+        var v1: [Route<BasicRequestContext>] { routes.filter { $0.path.hasPrefix("/v1/") && $0.dropIn == nil } }
+        var dropIn: [Route<BasicRequestContext>] { routes.filter { $0.dropIn != nil } }
     }
 
     func withTables(_ body: (Tables) throws -> Void) async throws {
@@ -54,9 +57,20 @@ struct RPCParityTests {
                 }
                 #expect(method.access == route.access, "\(label) needs \(route.access) but \(name) needs \(method.access)")
             }
-            for route in tables.routes where !route.path.hasPrefix("/v1/") {
-                #expect(route.rpc == nil, "\(route.method) \(route.path) is outside /v1 and names no method")
+            for route in tables.routes where !route.path.hasPrefix("/v1/") || route.dropIn != nil {
+                #expect(route.rpc == nil, "\(route.method) \(route.path) is outside /v1 or a drop-in route and names no method")
             }
+        }
+    }
+
+    /// The drop-in routes are in the table (both systems, some under `/v1/`), so that the
+    /// exemption above is not vacuous, and none of them names a method.
+    @Test func dropInRoutesAreOutsideTheParity() async throws {
+        try await withTables { tables in
+            let paths = Set(tables.dropIn.map(\.path))
+            #expect(paths.isSuperset(of: ["/jobs", "/jobs/:id", "/next-job", "/jobs/:id/complete", "/v1/tasks/enqueue", "/v1/about"]))
+            #expect(tables.dropIn.allSatisfy { $0.rpc == nil })
+            #expect(tables.dropIn.contains { $0.path.hasPrefix("/v1/") }, "taskq's routes are under /v1 and still outside")
         }
     }
 

@@ -138,6 +138,24 @@ extension EndToEnd {
                 let task = try await r.run("http", #"{"method":"GET","url":"\#(r.url)/health"}"#)
                 #expect(task.state == .succeeded, "\(task)")
             },
+            Case(key: "compat.prefix", command: "serve", value: "/compat/{token}", companions: ["auth.tokens": "producer:p1"]) {
+                (r: Running) async throws in
+                let api = ConfigReloadTests.API(url: r.url)
+                let job = #"{"type":"sleep","payload":{"duration":1}}"#
+                #expect(try await api.call("POST", "/compat/p1/jobs", token: nil, body: job).0 == 201)
+                #expect(try await api.call("POST", "/compat/p2/jobs", token: nil, body: job).0 == 401)
+                #expect(try await api.call("POST", "/jobs", token: "p1", body: job).0 == 404)
+            },
+            Case(key: "compat.jobs", command: "serve", value: "false") { (r: Running) async throws in
+                let api = ConfigReloadTests.API(url: r.url)
+                #expect(try await api.call("POST", "/jobs", token: nil, body: #"{"type":"sleep","payload":{"duration":1}}"#).0 == 404)
+                #expect(try await api.status("/v1/about", token: nil) == 200)
+            },
+            Case(key: "compat.taskq", command: "serve", value: "false") { (r: Running) async throws in
+                let api = ConfigReloadTests.API(url: r.url)
+                #expect(try await api.status("/v1/about", token: nil) == 404)
+                #expect(try await api.status("/next-job", token: nil) == 204)
+            },
             Case(key: "httpKind.maxResponseBytes", command: "standalone", flags: ["--http-allowlist", "127.0.0.1"], value: "5") {
                 (r: Running) async throws in
                 let task = try await r.run("http", #"{"method":"GET","url":"\#(r.url)/health"}"#)

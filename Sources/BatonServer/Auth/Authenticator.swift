@@ -81,6 +81,17 @@ struct Authenticator: Sendable {
         guard role.may(access) else { throw Self.forbidden(role: role, access: access) }
     }
 
+    /// As ``authorize(_:_:)`` for a token carried in the path of a drop-in route
+    /// (docs/compat.md): 401 when it is no token of the node, 403 when its role may not.
+    func authorize(pathToken: String, _ access: Access) throws {
+        let tokens = table.value.entries
+        guard access != .public, !tokens.isEmpty else { return }
+        guard let role = Self.match(Array(pathToken.utf8), tokens) else {
+            throw Self.unauthorized("the token in the path is not valid")
+        }
+        guard role.may(access) else { throw Self.forbidden(role: role, access: access) }
+    }
+
     /// Compares against every token, each in time independent of where the bytes differ.
     private static func match(_ presented: [UInt8], _ tokens: [(role: Role, bytes: [UInt8])]) -> Role? {
         var found: Role?

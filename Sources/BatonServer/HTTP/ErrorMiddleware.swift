@@ -6,6 +6,8 @@ import Logging
 /// API's JSON error body. An unknown path is 404; a known path with another method is 405.
 struct ErrorMiddleware<Context: RequestContext>: RouterMiddleware {
     let routes: RouteTable
+    /// Where the drop-in routes are, to keep a token in their path out of the log.
+    var compat = DropInConfiguration()
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         do {
@@ -28,7 +30,7 @@ struct ErrorMiddleware<Context: RequestContext>: RouterMiddleware {
             if apiError.status.code >= 500 {
                 context.logger.error(
                     "request failed",
-                    metadata: ["method": "\(request.method.rawValue)", "path": "\(request.uri.path)", "error": "\(error)"])
+                    metadata: ["method": "\(request.method.rawValue)", "path": "\(compat.redacted(request.uri.path))", "error": "\(error)"])
             }
             return try apiError.response(from: request, context: context)
         }
@@ -43,15 +45,30 @@ struct RouteTable: Sendable {
         entries.append((path.split(separator: "/"), method))
     }
 
+    /// The methods of the template the router resolves `path` to: as its trie, the one with a
+    /// constant segment first where templates differ (`/v1/tasks/enqueue` before `/v1/tasks/:id`).
     func methods(forPath path: String) -> [HTTPRequest.Method] {
         let segments = path.split(separator: "/")
         var seen: [HTTPRequest.Method] = []
+        var best: [Bool]?
         for entry in entries where entry.segments.count == segments.count {
             let match = zip(entry.segments, segments).allSatisfy { template, actual in
                 template.hasPrefix(":") || template == actual
             }
-            if match && !seen.contains(entry.method) { seen.append(entry.method) }
+            guard match else { continue }
+            let constants = entry.segments.map { !$0.hasPrefix(":") }
+            if let current = best, constants != current {
+                guard Self.moreSpecific(constants, than: current) else { continue }
+                seen = []
+            }
+            best = constants
+            if !seen.contains(entry.method) { seen.append(entry.method) }
         }
         return seen
+    }
+
+    static func moreSpecific(_ a: [Bool], than b: [Bool]) -> Bool {
+        for (x, y) in zip(a, b) where x != y { return x }
+        return false
     }
 }

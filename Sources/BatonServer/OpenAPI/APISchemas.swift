@@ -339,6 +339,9 @@ struct APISchemas {
         s["MachinerySubmitted"] = object(
             ["workflow_id": Self.taskID, "tasks": array(ref("MachineryTaskState"), nil, nil)], ["workflow_id", "tasks"], false)
 
+        // Drop-in APIs of earlier systems (docs/compat.md).
+        s.merge(Self.dropInSchemas) { $1 }
+
         // Schedules.
         newTask["id"] = nil
         newTask["run_at"] = nil
@@ -405,6 +408,57 @@ struct APISchemas {
             ]
         ])
         s["RPCResponse"] = .object(["anyOf": [ref("RPCAnswer"), array(ref("RPCAnswer"), 1, nil)]])
+        return s
+    }
+
+    /// The Go Distributed Task Scheduler's jobs and taskq's tasks (`JobsRoutes`, `TaskqRoutes`).
+    static var dropInSchemas: [String: JSONValue] {
+        var s: [String: JSONValue] = [:]
+        let priority = nullable(integer(Limits.priorityRange))
+        let nonEmpty: JSONValue = .object(["type": "string", "minLength": 1])
+        func job(_ type: String, _ payload: JSONValue) -> JSONValue {
+            object(
+                ["type": enumeration([type]), "payload": payload, "priority": priority], required: ["type", "payload"], additional: true)
+        }
+        s["JobRequest"] = .object([
+            "description": "A job: its type, a payload for that type, and a priority from 1 to 10 (higher first; default 5).",
+            "oneOf": [
+                job("sleep", object(["duration": nonNegative], required: ["duration"], additional: true)),
+                job("http", object(["url": nonEmpty, "method": string()], required: ["url"], additional: true)),
+                job(
+                    "file",
+                    object(
+                        ["op": enumeration(JobsCompat.fileOps), "path": nonEmpty, "content": string()], required: ["op", "path"],
+                        additional: true)),
+            ],
+        ])
+        var job: [String: JSONValue] = [
+            "id": taskID, "type": kindName, "payload": any, "priority": integer(Limits.priorityRange),
+            "status": enumeration(["pending", "running", "completed", "failed", "cancelled"]), "attempts": integer(minimum: 0),
+            "max_attempts": integer(Limits.maxAttemptsRange), "created_at": dateTime, "started_at": dateTime,
+            "completed_at": dateTime, "worker_id": workerID, "result": any, "error": string(),
+        ]
+        let jobRequired = ["id", "type", "payload", "priority", "status", "attempts", "max_attempts", "created_at"]
+        s["Job"] = object(job, required: jobRequired)
+        job["lease_token"] = leaseToken
+        s["ClaimedJob"] = object(job, required: jobRequired + ["lease_token"])
+        s["JobCompletion"] = request(
+            ["success": boolean, "result": any, "error": string(), "worker_id": string(), "lease_token": string()], additional: true)
+
+        let schedule: JSONValue = .object(["type": "integer", "minimum": 0, "maximum": .int(TaskqCompat.maxSchedule)])
+        s["TaskqEnqueue"] = object(
+            ["name": kindName, "schedule": schedule, "config": any], required: ["name", "schedule", "config"], additional: true)
+        s["TaskqEnqueued"] = object(
+            ["name": kindName, "schedule": schedule, "config": any, "uuid": taskID], required: ["name", "schedule", "config", "uuid"])
+        s["TaskqDequeue"] = object(
+            ["capabilities": array(kindName, minItems: 1), "processor": any], required: ["capabilities"], additional: true)
+        s["TaskqTask"] = object(
+            ["name": kindName, "args": any, "uuid": taskID, "schedule": integer(minimum: 0)],
+            required: ["name", "args", "uuid", "schedule"])
+        s["TaskqUpdate"] = object(
+            ["uuid": taskID, "success": boolean, "result": any, "processor": any], required: ["uuid", "success"], additional: true)
+        s["TaskqAbout"] = object(["node": string(), "version": string(), "time": dateTime], required: ["node", "version", "time"])
+        s["TaskqError"] = object(["error": string()], required: ["error"])
         return s
     }
 

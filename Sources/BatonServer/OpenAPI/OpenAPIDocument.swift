@@ -37,11 +37,12 @@ enum OpenAPIDocument {
             if !parameters.isEmpty { operation["parameters"] = .array(parameters) }
             if let request = route.requestSchema {
                 operation["requestBody"] = .object([
-                    "required": .bool(true),
+                    "required": .bool(route.dropIn?.bodyOptional != true),
                     "content": .object(["application/json": .object(["schema": APISchemas.ref(request)])]),
                 ])
             }
             switch route.access {
+            case _ where route.dropIn?.tokenInPath == true: operation["security"] = .array([])
             case .public: operation["security"] = .array([])
             default: operation["security"] = .array([.object(["bearer": .array([])])])
             }
@@ -80,6 +81,8 @@ enum OpenAPIDocument {
     /// A path parameter's schema: a task id, a queue name or a schedule name.
     static func pathSchema(_ path: String, _ name: String) -> JSONValue {
         if name == "id" { return APISchemas.ref("TaskID") }
+        // A drop-in route's token in the path (docs/compat.md).
+        if name == "token" { return APISchemas.string(1...4096) }
         if name == "uuid" { return APISchemas.string(pattern: "^(task_)?\(APISchemas.uuidPattern)$") }
         return path.hasPrefix("/v1/queues") ? APISchemas.queueName : APISchemas.scheduleName
     }
@@ -96,6 +99,19 @@ enum OpenAPIDocument {
                 "description": .string(description),
                 "content": .object(["application/json": .object(["schema": APISchemas.ref(schema)])]),
             ])
+        }
+        if let dropIn = route.dropIn {
+            for success in dropIn.successes {
+                out[success.status] =
+                    success.schema.map { json(success.description, $0) } ?? .object(["description": .string(success.description)])
+            }
+            var errors = ["400", "503"] + dropIn.errors
+            if route.requestSchema != nil { errors += ["413", "415"] }
+            if route.access != .public { errors += ["401", "403"] }
+            for code in errors {
+                out[code] = json("Error", ["400", "404", "409"].contains(code) ? dropIn.errorSchema : "Error")
+            }
+            return out
         }
         let body = route.responseSchema ?? "Status"
         let isRPC = route.path == "/rpc"

@@ -32,6 +32,7 @@ struct RouteSpec: Sendable {
     var requestSchema: String? = nil
     var responseSchema: String? = nil
     var query: [QueryParameter] = []
+    var dropIn: DropInSpec? = nil
 
     init(method: HTTPRequest.Method, path: String, access: Access, summary: String) {
         self.method = method
@@ -45,6 +46,7 @@ struct RouteSpec: Sendable {
         requestSchema = route.requestSchema
         responseSchema = route.responseSchema
         query = route.query
+        dropIn = route.dropIn
     }
 }
 

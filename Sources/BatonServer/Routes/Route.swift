@@ -21,12 +21,15 @@ struct Route<Context: RequestContext>: Sendable {
     var longPoll: Bool
     /// Its query parameters, for the OpenAPI document.
     var query: [QueryParameter]
+    /// A drop-in route of an earlier system's API (docs/compat.md): outside the REST/JSON-RPC
+    /// parity, with its own answers in the OpenAPI document.
+    var dropIn: DropInSpec?
     var handler: @Sendable (Request, Context) async throws -> Response
 
     init(
         _ method: HTTPRequest.Method, _ path: String, access: Access = .admin, rpc: String? = nil, summary: String = "",
         request: String? = nil, response: String? = nil, longPoll: Bool = false, query: [QueryParameter] = [],
-        _ handler: @escaping @Sendable (Request, Context) async throws -> Response
+        dropIn: DropInSpec? = nil, _ handler: @escaping @Sendable (Request, Context) async throws -> Response
     ) {
         self.method = method
         self.path = path
@@ -37,6 +40,7 @@ struct Route<Context: RequestContext>: Sendable {
         self.responseSchema = response
         self.longPoll = longPoll
         self.query = query
+        self.dropIn = dropIn
         self.handler = handler
     }
 }

@@ -26,6 +26,14 @@ struct NodeOptions: ParsableArguments {
     @Flag(help: "Serve without tokens on a non-loopback address (BATON_INSECURE).") var insecure = false
     @Option(help: "PEM certificate chain: serve HTTPS (BATON_TLS_CERT; needs --tls-key).") var tlsCert: String?
     @Option(help: "PEM private key of --tls-cert (BATON_TLS_KEY).") var tlsKey: String?
+    @Option(
+        help:
+            "Path prefix of the drop-in APIs of earlier systems (BATON_COMPAT_PREFIX, docs/compat.md), e.g. /compat or /compat/{token}; default: the root."
+    )
+    var compatPrefix: String?
+    @Flag(help: "Do not serve the Go Distributed Task Scheduler's /jobs API (BATON_COMPAT_JOBS=false).") var noCompatJobs = false
+    @Flag(help: "Do not serve taskq's /v1/tasks/enqueue, dequeue, update and /v1/about (BATON_COMPAT_TASKQ=false).")
+    var noCompatTaskq = false
     @OptionGroup var sqs: SQSOptions
     @Option(help: "SQS submissions queue to take tasks from (BATON_SQS_INGEST), e.g. sqs://baton-submit.") var sqsIngest: String?
     @Option(help: "SQS queue for messages the node cannot read (BATON_SQS_DEAD_LETTER); unset: left for the queue's redrive policy.")
@@ -47,6 +55,9 @@ struct NodeOptions: ParsableArguments {
             "sqs.lease": sqsLease.map { "\($0)" },
         ]) { $1 }.merging([
             "insecure": insecure ? "true" : nil,
+            "compat.prefix": compatPrefix,
+            "compat.jobs": noCompatJobs ? "false" : nil,
+            "compat.taskq": noCompatTaskq ? "false" : nil,
             "tls.cert": tlsCert,
             "tls.key": tlsKey,
             "http.host": host,

@@ -1,0 +1,206 @@
+import BatonCore
+import BatonNode
+import Foundation
+import Hummingbird
+
+/// The HTTP API of taskq, the task queue of dist-sched-tasks, as a drop-in (docs/compat.md):
+/// a scheduler enqueues a task (`name`, epoch `schedule`, `config`), a processor dequeues one
+/// of the names it declares as `capabilities` and updates it with `success`. A taskq task is
+/// a Baton task of queue `taskq` whose kind is its name, arguments its config, and run time
+/// its schedule. Answers and their status codes are taskq's, errors included
+/// (`{"error": "..."}`).
+struct TaskqRoutes<Context: RequestContext>: Sendable {
+    let ops: NodeAPI
+    let reader: JSONBodyReader
+    let leases: DropInLeases
+    let mount: DropInConfiguration
+
+    var routes: [Route<Context>] {
+        let token = mount.tokenInPath
+        return [
+            Route(
+                .post, mount.path("/v1/tasks/enqueue"), access: .producer, summary: "Enqueue a task (taskq's API)",
+                request: "TaskqEnqueue", response: "TaskqEnqueued",
+                dropIn: DropInSpec(
+                    successes: [.init(status: "201", description: "Enqueued", schema: "TaskqEnqueued")], errorSchema: "TaskqError",
+                    tokenInPath: token), enqueue),
+            Route(
+                .post, mount.path("/v1/tasks/dequeue"), access: .worker,
+                summary: "A processor takes the next due task of its capabilities (taskq's API)", request: "TaskqDequeue",
+                response: "TaskqTask",
+                dropIn: DropInSpec(
+                    successes: [.init(status: "200", description: "The task, now running under a lease", schema: "TaskqTask")],
+                    errors: ["404"], errorSchema: "TaskqError", tokenInPath: token), dequeue),
+            Route(
+                .post, mount.path("/v1/tasks/update"), access: .worker, summary: "A processor reports a task's outcome (taskq's API)",
+                request: "TaskqUpdate", response: "TaskqUpdate",
+                dropIn: DropInSpec(
+                    successes: [.init(status: "200", description: "Applied; the request as sent", schema: "TaskqUpdate")],
+                    errors: ["404", "409"], errorSchema: "TaskqError", tokenInPath: token), update),
+            Route(
+                .get, mount.path("/v1/about"), access: .public, summary: "Server information (taskq's API)", response: "TaskqAbout",
+                dropIn: DropInSpec(
+                    successes: [.init(status: "200", description: "This node", schema: "TaskqAbout")], tokenInPath: token), about),
+        ]
+    }
+
+    @Sendable func enqueue(_ request: Request, context: Context) async throws -> Response {
+        try await TaskqCompat.answering {
+            let body = try JSONBodyReader.decode(JSONValue.self, from: try await reader.read(request))
+            let (task, echo) = try TaskqCompat.newTask(body)
+            let outcome = try await ops.submitOutcome([task], idempotencyKey: nil)
+            guard let stored = outcome.tasks.first else { throw BatonError(.internal, "the store returned no task") }
+            var answer = echo
+            answer["uuid"] = .string(stored.id.description)
+            return JSONResponse.make(status: .created, JSONValue.object(answer))
+        }
+    }
+
+    @Sendable func dequeue(_ request: Request, context: Context) async throws -> Response {
+        try await TaskqCompat.answering {
+            let body = try JSONBodyReader.decode(JSONValue.self, from: try await reader.read(request))
+            guard case .object(let members) = body else { throw BatonError.invalidArgument("the dequeue request must be a JSON object") }
+            guard case .array(let items)? = members["capabilities"] else {
+                throw BatonError.invalidArgument("Required keys missing in dequeue request: capabilities (a list of task names)")
+            }
+            guard !items.isEmpty else { throw BatonError.invalidArgument("Capabilities should not be empty") }
+            var capabilities: [String] = []
+            for item in items {
+                guard case .string(let name) = item else { throw BatonError.invalidArgument("Capabilities should be a list of string") }
+                try NewTask.validateName(name, field: "capability", maxLength: Limits.maxKindLength)
+                capabilities.append(name)
+            }
+            let worker = TaskqCompat.processorID(members["processor"])
+            let claimed = try await ops.claim(
+                ClaimBody(worker: worker, queues: [TaskqCompat.queue], kinds: capabilities, max: 1, waitMS: 0))
+            guard let first = claimed.first else {
+                throw BatonError(.notFound, "No task found matching capabilities: \(capabilities.joined(separator: ", "))")
+            }
+            leases.remember(first, worker: worker, lease: ops.configuration.defaultLease)
+            return JSONResponse.make(TaskqCompat.task(first.task))
+        }
+    }
+
+    @Sendable func update(_ request: Request, context: Context) async throws -> Response {
+        try await TaskqCompat.answering {
+            let body = try JSONBodyReader.decode(JSONValue.self, from: try await reader.read(request))
+            guard case .object(let members) = body else { throw BatonError.invalidArgument("the update request must be a JSON object") }
+            guard case .string(let uuid)? = members["uuid"], members["success"] != nil else {
+                throw BatonError.invalidArgument("Required keys missing in update request: uuid and success")
+            }
+            guard case .bool(let success)? = members["success"] else {
+                throw BatonError.invalidArgument("Update request success should be boolean")
+            }
+            guard let id = TaskID(uuid) else { throw BatonError.invalidArgument("uuid '\(uuid)' is not a task uuid of this queue") }
+            guard let lease = leases.lease(of: id) else {
+                let task = try await ops.get(id)
+                throw BatonError(
+                    .conflict, "task \(uuid) is \(task.state.rawValue): it was not dequeued from this node, or was updated already")
+            }
+            if let processor = members["processor"], processor != .null, TaskqCompat.processorID(processor) != lease.worker {
+                throw BatonError(.conflict, "task \(uuid) was dequeued by processor '\(lease.worker)', not this one")
+            }
+            let result = members["result"].map { RawJSON($0) } ?? .null
+            if success {
+                _ = try await ops.complete(id, CompleteBody(leaseToken: lease.token, result: result))
+            } else {
+                // taskq hands a failed task to the next dequeue at once.
+                _ = try await ops.fail(
+                    id,
+                    FailBody(leaseToken: lease.token, error: "the processor reported a failure", retryable: true, retryAfterMS: 0))
+            }
+            leases.forget(id, token: lease.token)
+            return JSONResponse.make(body)
+        }
+    }
+
+    @Sendable func about(_ request: Request, context: Context) async throws -> Response {
+        JSONResponse.make(
+            JSONValue.object([
+                "node": .string(ProcessInfo.processInfo.hostName), "version": .string(BatonVersion.current),
+                "time": .string(BatonJSON.formatDate(Date())),
+            ]))
+    }
+}
+
+/// taskq's tasks as Baton tasks, and back.
+enum TaskqCompat {
+    /// The Baton queue of taskq's tasks.
+    static let queue = "taskq"
+    /// taskq retries a failed task without end; Baton stops at its largest `max_attempts`.
+    static let maxAttempts = Limits.maxAttemptsRange.upperBound
+    /// The latest `schedule` accepted: 9999-12-31T23:59:59Z.
+    static let maxSchedule: Int64 = 253_402_300_799
+    /// The tag keeping a task's `schedule` as enqueued (its run time moves when it is retried).
+    static let scheduleTag = "taskq.schedule:"
+    static let defaultProcessor = "taskq-processor"
+
+    /// Runs a handler, answering its 400, 404 and 409 in taskq's shape, `{"error": "..."}`.
+    static func answering(_ body: () async throws -> Response) async throws -> Response {
+        do {
+            return try await body()
+        } catch {
+            let api = APIError(error)
+            guard [400, 404, 409].contains(api.status.code) else { throw error }
+            return JSONResponse.make(status: api.status, JSONValue.object(["error": .string(api.message)]))
+        }
+    }
+
+    /// The task of an enqueue request (`name`, `schedule`, `config`; other members are
+    /// ignored) and the members to answer with.
+    static func newTask(_ body: JSONValue) throws -> (NewTask, [String: JSONValue]) {
+        guard case .object(let members) = body else { throw BatonError.invalidArgument("Task should be a dict") }
+        let missing = ["name", "schedule", "config"].filter { members[$0] == nil }
+        guard missing.isEmpty else {
+            throw BatonError.invalidArgument("Required keys missing in enqueue request: \(missing.joined(separator: ", "))")
+        }
+        guard case .string(let name)? = members["name"] else { throw BatonError.invalidArgument("name should be a string") }
+        try NewTask.validateName(name, field: "name", maxLength: Limits.maxKindLength)
+        let schedule: Int64
+        switch members["schedule"] {
+        case .int(let s)? where (0...maxSchedule).contains(s): schedule = s
+        case .double(let s)? where s.rounded() == s && s >= 0 && s <= Double(maxSchedule): schedule = Int64(s)
+        default: throw BatonError.invalidArgument("schedule should be an epoch timestamp in seconds (an integer from 0 to \(maxSchedule))")
+        }
+        let config = members["config"] ?? .null
+        let task = NewTask(
+            kind: name, args: RawJSON(config), queue: queue, runAt: Date(timeIntervalSince1970: TimeInterval(schedule)),
+            maxAttempts: maxAttempts, tags: [scheduleTag + String(schedule)])
+        return (task, ["name": .string(name), "schedule": .int(schedule), "config": config])
+    }
+
+    /// A dequeued task as taskq answers it: `name`, `args` (the config), `uuid`, `schedule`.
+    static func task(_ task: TaskRecord) -> JSONValue {
+        let tagged = task.tags.first { $0.hasPrefix(scheduleTag) }.flatMap { Int64($0.dropFirst(scheduleTag.count)) }
+        return .object([
+            "name": .string(task.kind), "args": (try? task.args.parsed()) ?? .null, "uuid": .string(task.id.description),
+            "schedule": .int(tagged ?? Int64(task.runAt.timeIntervalSince1970)),
+        ])
+    }
+
+    /// The worker id of a processor: taskq's processors describe themselves as an object
+    /// (`host`, `pid`, `name`), which becomes `host/pid/name`; a string is taken as it is.
+    static func processorID(_ processor: JSONValue?) -> String {
+        var id: String
+        switch processor {
+        case .string(let text)? where !text.isEmpty:
+            id = text
+        case .object(let members)?:
+            let parts = ["host", "pid", "name"].compactMap { key -> String? in
+                switch members[key] {
+                case .string(let text)?: text
+                case .int(let n)?: String(n)
+                case .double(let d)?: String(d)
+                default: nil
+                }
+            }
+            id = parts.isEmpty ? defaultProcessor : parts.joined(separator: "/")
+        default:
+            id = defaultProcessor
+        }
+        if id.unicodeScalars.count > Limits.maxWorkerIDLength {
+            id = String(String.UnicodeScalarView(id.unicodeScalars.prefix(Limits.maxWorkerIDLength)))
+        }
+        return id
+    }
+}
