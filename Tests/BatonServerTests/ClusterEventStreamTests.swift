@@ -1,7 +1,6 @@
 import BatonClient
 import BatonCore
 import BatonNode
-import BatonPostgres
 import BatonServer
 import BatonTesting
 import Foundation
@@ -10,13 +9,15 @@ import HummingbirdTesting
 import Logging
 import Testing
 
+@testable import BatonPostgres
+
 /// `GET /v1/events` of a node on PostgreSQL, over real HTTP: the stream reads the cluster's
 /// event log (``ClusterEventFeed``), with `c.<n>` ids that resume, a `gap` for an id of another
 /// form, the filters (a workflow's too), and `event.poll`. What other nodes' streams see is
 /// `EndToEnd.ClusterEventsTests`'.
 @Suite("Event stream on PostgreSQL", .serialized, .enabled(if: TestPostgres.enabled(for: "ClusterEventStreamTests")))
 struct ClusterEventStreamTests {
-    static func withPostgresApp(_ body: @Sendable (any TestClientProtocol) async throws -> Void) async throws {
+    static func withPostgresApp(_ body: @Sendable (any TestClientProtocol, PostgresTaskStore) async throws -> Void) async throws {
         guard let configuration = try TestPostgres.configuration(for: "ClusterEventStreamTests") else { return }
         try await TestPostgres.withStore(configuration) { store in
             let node = NodeServices(
@@ -27,12 +28,12 @@ struct ClusterEventStreamTests {
             logger.logLevel = .warning
             let app = makeApplication(
                 node: node, configuration: .init(), logger: logger, services: [node.completer, node.dispatcher, cluster])
-            try await app.test(.live) { client in try await body(client) }
+            try await app.test(.live) { client in try await body(client, store) }
         }
     }
 
     @Test func aStreamCarriesTheNodesWorkInOrderAndResumes() async throws {
-        try await Self.withPostgresApp { client in
+        try await Self.withPostgresApp { client, _ in
             async let streamed = EventStreamTests.stream(client, timeout: 3)
             try await Task.sleep(for: .milliseconds(600))
             let tasks = try await client.submit([echoTask(1), echoTask(2)])
@@ -69,7 +70,7 @@ struct ClusterEventStreamTests {
     }
 
     @Test func filtersByQueueKindAndWorkflow() async throws {
-        try await Self.withPostgresApp { client in
+        try await Self.withPostgresApp { client, _ in
             async let mail = EventStreamTests.stream(client, EventStreamFilter(queue: "mail"), timeout: 2)
             async let echo = EventStreamTests.stream(client, EventStreamFilter(kind: "echo"), timeout: 2)
             try await Task.sleep(for: .milliseconds(600))
@@ -90,8 +91,34 @@ struct ClusterEventStreamTests {
         }
     }
 
+    /// A stream resuming from before a node began publishing, or from before what the leader
+    /// pruned, starts with a gap; the events after it follow.
+    @Test func aResumedStreamGetsAGapForAMarkerOrAPrunedId() async throws {
+        try await Self.withPostgresApp { client, store in
+            async let streamed = EventStreamTests.stream(client, timeout: 1.5)
+            try await Task.sleep(for: .milliseconds(600))
+            _ = try await client.submit(echoTask(1))
+            let first = try #require(try await streamed.last?.id)
+
+            // Another node begins publishing (its marker), then this node's submit.
+            try await store.eventAppend(
+                EventAppendParams(records: [ClusterEventRecord(node: "other", type: ClusterEventRecord.publishingMarker, data: "{}")]))
+            let after = try await client.submit(echoTask(2))
+            let resumed = try await EventStreamTests.stream(client, timeout: 0.5, lastEventID: first)
+            #expect(resumed.map(\.type).prefix(2) == ["gap", "enqueued"], "\(resumed.map(\.type))")
+            #expect(resumed.dropFirst().first?.task == after.id.description)
+
+            // Everything up to now pruned: resuming from the first id is a gap, from the last is not.
+            let last = try #require(resumed.last?.id)
+            _ = try await store.queryForTesting("UPDATE \"\(store.configuration.schema)\".event_log SET at = now() - interval '1 hour'")
+            #expect(try await store.eventPrune(EventPruneParams(olderThan: .seconds(600))) > 0)
+            #expect(try await EventStreamTests.stream(client, timeout: 0.3, lastEventID: first).first?.type == "gap")
+            #expect(try await !EventStreamTests.stream(client, timeout: 0.3, lastEventID: last).contains { $0.type == "gap" })
+        }
+    }
+
     @Test func eventPollReadsTheLog() async throws {
-        try await Self.withPostgresApp { client in
+        try await Self.withPostgresApp { client, _ in
             let first = try await client.rpc(#"{"jsonrpc":"2.0","method":"event.poll","params":{"timeout":0},"id":1}"#)
             let cursor = try #require(try first.json()["result"]?["last_event_id"]?.stringValue)
             #expect(cursor.hasPrefix("c."))

@@ -170,6 +170,8 @@ extension NodeAPI {
                 switch item {
                 case .event(let event):
                     if filter.accepts(event) { accepted.append((ClusterEventFeed.id(position), event)) }
+                case .unreadable:
+                    break
                 case .marker:
                     guard cursor.quietUntil == nil else { break }
                     // The gap belongs before what follows the marker: report what came before it first.

@@ -144,6 +144,8 @@ public final class ClusterEventFeed: Service, Sendable {
             case event(NodeEvent)
             /// A node started publishing here: what it did before may be missing.
             case marker(node: String)
+            /// A record this Baton cannot read (written by a newer one): passed over.
+            case unreadable
         }
         public var items: [(position: Int64, item: Item)]
         /// Events after the cursor were pruned: some are lost.
@@ -161,7 +163,7 @@ public final class ClusterEventFeed: Service, Sendable {
                 items.append((record.id, .event(event)))
             } else {
                 // Written by a newer Baton: skipped, as the stream skips what it cannot say.
-                items.append((record.id, .marker(node: "")))
+                items.append((record.id, .unreadable))
             }
         }
         return Page(items: items, gap: page.gap)

@@ -4,9 +4,10 @@ import Foundation
 import HTTPTypes
 import Hummingbird
 
-/// `GET /v1/events`: the node's events as Server-Sent Events (docs/api.md#events), filtered
-/// by queue, kind, task or workflow, resumable with `Last-Event-ID`. The same reads as the
-/// `event.poll` JSON-RPC method, which answers one batch instead of a stream.
+/// `GET /v1/events`: the node's events (on PostgreSQL the cluster's, ``ClusterEventFeed``) as
+/// Server-Sent Events (docs/api.md#events), filtered by queue, kind, task or workflow,
+/// resumable with `Last-Event-ID`. The same reads as the `event.poll` JSON-RPC method, which
+/// answers one batch instead of a stream.
 struct EventRoutes<Context: RequestContext>: Sendable {
     let ops: NodeAPI
 
