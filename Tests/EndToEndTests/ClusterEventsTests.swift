@@ -58,6 +58,9 @@ extension EndToEnd {
 
             let onA = Collector(a.client.events(timeout: 60))
             defer { onA.cancel() }
+            // `baton watch` on A too, as a separate process.
+            let watch = try BatonProcess(["watch", "--server", a.url, "--timeout", "25", "--json"])
+            defer { Task { await watch.stop() } }
             // Both nodes learn of the reader (announced at once; at the latest at their next look).
             try await Task.sleep(for: .seconds(2.5))
 
@@ -114,6 +117,14 @@ extension EndToEnd {
             #expect(resumed.count >= expected.count)
             #expect(Array(resumed.prefix(expected.count)) == expected, "B resumed with \(resumed.prefix(5)), A had \(expected.prefix(5))")
             #expect(!resumed.contains { $0.type == "gap" })
+
+            // `baton watch` printed the work done through B, with the cluster's ids.
+            #expect(try await watch.waitForExit(timeout: .seconds(40)) == 0, "\(watch.stderr)")
+            let printed = watch.stdout.split(separator: "\n").compactMap { try? JSONDecoder().decode(JSONValue.self, from: Data($0.utf8)) }
+            let watched = printed.filter { $0["data"]?["task"]?.stringValue == viaB.id.description }
+            #expect(watched.map { $0["type"]?.stringValue } == ["enqueued", "claimed", "transitioned"], "\(watch.stdout)")
+            #expect(watched.last?["data"]?["to"]?.stringValue == "succeeded")
+            #expect(watched.allSatisfy { $0["id"]?.stringValue?.hasPrefix("c.") == true })
 
             // An id of another form (a standalone node's `<epoch>-<n>`) resumes from now, with a gap.
             let foreign = Collector(b.client.events(lastEventID: "abc-12", timeout: 1))
