@@ -18,12 +18,15 @@ import Testing
             var prunedThrough: Int64 = 0
         }
         let state = Mutex(State())
+        /// Appends fail while set (the database is unreachable).
+        let failing = Atomic<Bool>(false)
         let eventSignal = ReadySignal()
         let eventReaderSignal = ReadySignal()
 
         var records: [ClusterEventRecord] { state.withLock { $0.records } }
 
         func eventAppend(_ p: EventAppendParams) async throws {
+            if failing.load(ordering: .relaxed) { throw BatonError.unavailable("database unreachable (test)") }
             state.withLock { s in
                 for var record in p.records {
                     record.id = (s.records.last?.id ?? s.prunedThrough) + 1
@@ -86,6 +89,36 @@ import Testing
         #expect(ClusterEventFeed.id(42) == "c.42")
         #expect(ClusterEventFeed.position(fromLastEventID: "c.42") == 42)
         for foreign in ["abc-42", "42", "c.", "c.-1", "c.x"] { #expect(ClusterEventFeed.position(fromLastEventID: foreign) == nil) }
+    }
+
+    /// While appends fail the node keeps its events (up to a bound) and appends them, in order,
+    /// once the log is back.
+    @Test func eventsWaitForTheLogWhileItIsUnreachable() async throws {
+        let log = MemoryEventLog()
+        let events = NodeEvents()
+        let feed = ClusterEventFeed(log: log, events: events, leadership: AlwaysLeader(), window: LiveSetting(.seconds(600)))
+        let running = Task { try await feed.run() }
+        defer { running.cancel() }
+        await feed.beginReader()
+        defer { feed.endReader() }
+        log.failing.store(true, ordering: .relaxed)
+        let emitted = (0..<50).map { NodeEvent.rescued(count: $0) }
+        for event in emitted {
+            events.emit(event)
+            try await Task.sleep(for: .milliseconds(5))
+        }
+        try await Task.sleep(for: .milliseconds(300))
+        #expect(log.records.isEmpty)
+        log.failing.store(false, ordering: .relaxed)
+        try await eventually("the events in the log", within: .seconds(5)) { () -> Bool? in
+            log.records.count == emitted.count + 1 ? true : nil
+        }
+        #expect(log.records.first?.type == ClusterEventRecord.publishingMarker)
+        let read = try await feed.read(after: 1).items.compactMap { item -> NodeEvent? in
+            if case .event(let event) = item.item { return event }
+            return nil
+        }
+        #expect(read == emitted)
     }
 
     @Test func aNodePublishesOnlyWhileAReaderIsRegistered() async throws {

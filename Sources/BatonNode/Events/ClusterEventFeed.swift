@@ -71,6 +71,8 @@ public final class ClusterEventFeed: Service, Sendable {
         var dropped = 0
         var listener: NodeEvents.Cancellation?
         var closed = false
+        /// Appends that failed in a row (logged: the first, then every 100th).
+        var failures = 0
     }
 
     private let state = Mutex(State())
@@ -318,8 +320,20 @@ public final class ClusterEventFeed: Service, Sendable {
                 try await log.eventAppend(EventAppendParams(records: chunk))
                 sent += chunk.count
             }
+            let failed = state.withLock { s in
+                defer { s.failures = 0 }
+                return s.failures
+            }
+            if failed > 0 { logger.info("publishing events again", metadata: ["failed_appends": "\(failed)"]) }
         } catch {
-            logger.warning("cannot publish events", metadata: ["error": "\(error)", "events": "\(records.count - sent)"])
+            let failures = state.withLock { s in
+                s.failures += 1
+                return s.failures
+            }
+            if failures % 100 == 1 {
+                logger.warning(
+                    "cannot publish events; keeping them", metadata: ["error": "\(error)", "events": "\(records.count - sent)"])
+            }
             // Put back what was not sent, before what came meanwhile; beyond the bound the
             // oldest are dropped, and a marker says so.
             state.withLock { s in
