@@ -15,6 +15,8 @@ import Configuration
 ///   least 0.01 (default 600)
 /// - `node.countsInterval` (`BATON_NODE_COUNTS_INTERVAL`): seconds between counts of the queues
 ///   (`GET /v1/queues`, the queue gauges of `/metrics`), at least 0.05 (default 5)
+/// - `node.eventWindow` (`BATON_NODE_EVENT_WINDOW`): seconds the cluster's event log keeps
+///   events on PostgreSQL (`GET /v1/events` resumes within it), at least 1 (default 600)
 /// - `retry.policy`, `retry.backoff`, `retry.cap`: the retry policy of tasks and kinds that set
 ///   none (``RetryPolicy/init(reader:)``)
 ///
@@ -42,6 +44,8 @@ public struct NodeConfiguration: Sendable {
     public var workerForgetAfter: Duration
     /// Time between counts of the queues (``QueueCountsCache``).
     public var countsInterval: Duration
+    /// How long the cluster's event log keeps events (PostgreSQL; ``ClusterEventFeed``).
+    public var eventWindow: Duration
     /// Whether the node keeps Prometheus metrics (``NodeMetrics``); they make its event stream
     /// observed, so the hot path reports what it does.
     public var metrics: Bool
@@ -52,8 +56,9 @@ public struct NodeConfiguration: Sendable {
         retention: Duration = Defaults.retention, cleanInterval: Duration = Defaults.cleanInterval,
         scheduleInterval: Duration = ScheduleFirer.defaultInterval, schedules: [ScheduleDefinition] = [],
         workerForgetAfter: Duration = WorkerRegistry.defaultForgetAfter, countsInterval: Duration = QueueCountsCache.defaultInterval,
-        metrics: Bool = true
+        metrics: Bool = true, eventWindow: Duration = ClusterEventFeed.defaultWindow
     ) {
+        self.eventWindow = eventWindow
         self.countsInterval = countsInterval
         self.metrics = metrics
         self.dispatcher = dispatcher
@@ -71,7 +76,9 @@ public struct NodeConfiguration: Sendable {
 extension NodeConfiguration {
     /// The settings keys ``init(reader:)`` reads; all of them reload.
     public static let configKeys =
-        ["node.fallbackPoll", "node.retention", "node.rescueInterval", "node.cleanInterval", "node.countsInterval"]
+        [
+            "node.fallbackPoll", "node.retention", "node.rescueInterval", "node.cleanInterval", "node.countsInterval", "node.eventWindow",
+        ]
         + RetryPolicy.configKeys
 
     /// The settings keys ``init(reader:)`` reads that need a restart.
@@ -85,6 +92,7 @@ extension NodeConfiguration {
         rescueInterval = try reader.seconds("node.rescueInterval", default: Defaults.rescueInterval, minimum: 0.01)
         cleanInterval = try reader.seconds("node.cleanInterval", default: Defaults.cleanInterval, minimum: 0.01)
         countsInterval = try reader.seconds("node.countsInterval", default: QueueCountsCache.defaultInterval, minimum: 0.05)
+        eventWindow = try reader.seconds("node.eventWindow", default: ClusterEventFeed.defaultWindow, minimum: 1)
         defaultRetry = try RetryPolicy(reader: reader)
         metrics = try reader.flag("node.metrics", default: true)
     }
@@ -98,6 +106,7 @@ public final class NodeLiveSettings: Sendable {
     public let rescueInterval: LiveSetting<Duration>
     public let cleanInterval: LiveSetting<Duration>
     public let countsInterval: LiveSetting<Duration>
+    public let eventWindow: LiveSetting<Duration>
     /// The node's retry policy for the lease rescuer.
     public let defaultRetry: LiveSetting<RetryPolicy>
     /// The policy acks apply instead of the store's own `defaultRetry`: `nil` until a reload
@@ -109,6 +118,7 @@ public final class NodeLiveSettings: Sendable {
         rescueInterval = LiveSetting(configuration.rescueInterval)
         cleanInterval = LiveSetting(configuration.cleanInterval)
         countsInterval = LiveSetting(configuration.countsInterval)
+        eventWindow = LiveSetting(configuration.eventWindow)
         defaultRetry = LiveSetting(configuration.defaultRetry)
         ackRetry = LiveSetting(nil)
     }

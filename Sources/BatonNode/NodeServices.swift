@@ -32,6 +32,9 @@ public struct NodeServices: Sendable {
     public let counts: QueueCountsCache
     /// The recent events, numbered, for `GET /v1/events` (records only while read).
     public let journal: EventJournal
+    /// The cluster's event stream, when the store shares an event log between nodes
+    /// (PostgreSQL): `GET /v1/events` reads it instead of ``journal``.
+    public let cluster: ClusterEventFeed?
     let logger: Logger
 
     public init(
@@ -57,6 +60,9 @@ public struct NodeServices: Sendable {
         if let metrics { _ = events.listen { metrics.record($0) } }
         self.metrics = metrics
         self.journal = EventJournal(events: events)
+        self.cluster = (store as? any ClusterEventLog).map {
+            ClusterEventFeed(log: $0, events: events, leadership: leadership, window: live.eventWindow, logger: logger)
+        }
         self.counts = QueueCountsCache(
             store: store, interval: live.countsInterval, events: events, metrics: metrics,
             logger: logger)
@@ -72,6 +78,7 @@ public struct NodeServices: Sendable {
         live.rescueInterval.set(configuration.rescueInterval)
         live.cleanInterval.set(configuration.cleanInterval)
         live.countsInterval.set(configuration.countsInterval)
+        live.eventWindow.set(configuration.eventWindow)
         live.defaultRetry.set(configuration.defaultRetry)
         live.ackRetry.set(configuration.defaultRetry)
         // Claimers asleep on the old poll interval start a new sleep with the new one.
@@ -113,7 +120,7 @@ public struct NodeServices: Sendable {
     /// Every service of the node in start order: the store's own service (a PostgreSQL pool,
     /// listener and elector; `nil` for SQLite) first, then the completer, the dispatcher, the
     /// maintenance,
-    /// `front` (the HTTP server), the in-process `workers`, and the event journal last. A
+    /// `front` (the HTTP server), the in-process `workers`, and the event streams last. A
     /// `ServiceGroup` stops them in the reverse order.
     public func services(
         store storeService: (any Service)?, front: [any Service] = [], workers: [any Service] = [], schedulesUpserted: Bool = false
@@ -126,6 +133,7 @@ public struct NodeServices: Sendable {
         services += front
         services += workers
         // Stopped first: its readers' streams end, so the HTTP server is not held open by them.
+        if let cluster { services.append(cluster) }
         services.append(journal)
         return services
     }

@@ -180,6 +180,10 @@ public struct PostgresStoreConfiguration: Sendable {
     /// The advisory lock key that serialises migrations of this schema.
     var migrationLockKey: Int64 { Self.lockKey("baton.migrate.\(schema)") }
 
+    /// The advisory lock key that serialises appends to the event log of this schema, so
+    /// that its ids grow in commit order.
+    var eventLockKey: Int64 { Self.lockKey("baton.events.\(schema)") }
+
     /// FNV-1a over the text: stable across processes and versions (unlike `hashValue`).
     static func lockKey(_ text: String) -> Int64 {
         var hash: UInt64 = 0xcbf2_9ce4_8422_2325

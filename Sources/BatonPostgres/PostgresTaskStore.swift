@@ -17,6 +17,8 @@ import Synchronization
 ///   per batch, with arrays through `unnest`.
 /// - Commits that make tasks ready send `NOTIFY baton_ready`; every node listens on a dedicated
 ///   connection and fires its `readySignal`, so claimers on every node wake at once.
+/// - The cluster's event log (`GET /v1/events` on every node) is a table that nodes append to
+///   while someone reads it (`PostgresTaskStore+events.swift`).
 /// - Leadership is a session advisory lock held on a dedicated connection (`leadership`).
 /// - Every call has a deadline (`callTimeout`): while the database is unreachable calls throw
 ///   `unavailable` instead of queueing forever, and work again once it is back.
@@ -26,6 +28,10 @@ import Synchronization
 public final class PostgresTaskStore: TaskStore, Service {
     public let configuration: PostgresStoreConfiguration
     public let readySignal = ReadySignal()
+    /// Fires when any node appended to the event log (``ClusterEventLog``).
+    public let eventSignal = ReadySignal()
+    /// Fires when any node registered a new reader of the event log.
+    public let eventReaderSignal = ReadySignal()
     /// Whether this node is the cluster's leader (holds the leader advisory lock).
     public let leadership: PostgresLeaderElector
     /// The pool of every statement but the hot ones.
@@ -71,8 +77,16 @@ public final class PostgresTaskStore: TaskStore, Service {
             + Self.hotSessionSettings(schema: configuration.schema, schemaClock: configuration.schemaClock)
         self.hotClient = PostgresClient(configuration: clientConfig, backgroundLogger: logger)
         let connectionConfig = Self.connectionConfiguration(configuration)
+        let (ready, events, readers) = (readySignal, eventSignal, eventReaderSignal)
         self.listener = ReadyListener(
-            connection: connectionConfig, channel: Self.notifyChannel, schema: configuration.schema, signal: readySignal, logger: logger)
+            connection: connectionConfig, schema: configuration.schema,
+            channels: [
+                .init(name: Self.notifyChannel) { _ in ready.notify() },
+                .init(name: PostgresSQL.eventChannel) { payload in
+                    if payload != "readers" { events.notify() }
+                    if payload != "rows" { readers.notify() }
+                },
+            ], logger: logger)
         self.leadership = PostgresLeaderElector(
             connection: connectionConfig, lockKey: configuration.effectiveLeaderLockKey, logger: logger)
     }

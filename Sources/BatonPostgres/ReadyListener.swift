@@ -2,26 +2,30 @@ import BatonCore
 import Logging
 import PostgresNIO
 
-/// Listens for `baton_ready` notifications on a dedicated connection and fires the node's
-/// `ReadySignal` for those of its schema, so that claimers on every node wake the moment any
-/// node makes tasks ready. Reconnects when the connection drops; after each (re)connection it
-/// fires the signal once, since notifications sent while it was away are lost.
+/// Listens on a dedicated connection for the store's notifications: `baton_ready` fires the
+/// node's `ReadySignal`, so that claimers on every node wake the moment any node makes tasks
+/// ready, and `baton_events` fires the event log's signals (``PostgresTaskStore/eventSignal``).
+/// Only payloads of its schema (`schema/…`) count. Reconnects when the connection drops; after
+/// each (re)connection it calls every channel's handler once with `nil`, since notifications
+/// sent while it was away are lost.
 final class ReadyListener: Sendable {
+    /// One channel and what its notifications do: the handler gets the payload after
+    /// `schema/`, or `nil` once the channel is listened to again.
+    struct Channel: Sendable {
+        var name: String
+        var handle: @Sendable (Substring?) -> Void
+    }
+
     let connection: Result<PostgresConnection.Configuration, any Error>
-    let channel: String
+    let channels: [Channel]
     let prefix: String
-    let signal: ReadySignal
     let logger: Logger
     static let reconnectDelay: Duration = .seconds(1)
 
-    init(
-        connection: Result<PostgresConnection.Configuration, any Error>, channel: String, schema: String, signal: ReadySignal,
-        logger: Logger
-    ) {
+    init(connection: Result<PostgresConnection.Configuration, any Error>, schema: String, channels: [Channel], logger: Logger) {
         self.connection = connection
-        self.channel = channel
+        self.channels = channels
         self.prefix = schema + "/"
-        self.signal = signal
         self.logger = logger
     }
 
@@ -35,18 +39,21 @@ final class ReadyListener: Sendable {
     /// Consumes notifications until the connection closes or the task is cancelled.
     private func listen(on conn: PostgresConnection) async {
         await withTaskGroup(of: Void.self) { group in
-            group.addTask {
-                do {
-                    try await conn.listen(on: self.channel) { notifications in
-                        self.logger.debug("listening for ready notifications", metadata: ["channel": "\(self.channel)"])
-                        self.signal.notify()
-                        for try await notification in notifications where notification.payload.hasPrefix(self.prefix) {
-                            self.signal.notify()
+            for channel in channels {
+                group.addTask {
+                    do {
+                        try await conn.listen(on: channel.name) { notifications in
+                            self.logger.debug("listening for notifications", metadata: ["channel": "\(channel.name)"])
+                            channel.handle(nil)
+                            for try await notification in notifications where notification.payload.hasPrefix(self.prefix) {
+                                channel.handle(notification.payload.dropFirst(self.prefix.count))
+                            }
                         }
-                    }
-                } catch {
-                    if !Task.isCancelled {
-                        self.logger.info("ready listener lost its connection", metadata: ["error": "\(PostgresTaskStore.describe(error))"])
+                    } catch {
+                        if !Task.isCancelled {
+                            self.logger.info(
+                                "ready listener lost its connection", metadata: ["error": "\(PostgresTaskStore.describe(error))"])
+                        }
                     }
                 }
             }

@@ -52,6 +52,7 @@ import Testing
         Case(key: "node.rescueInterval", value: "0.5") { $0.node.rescueInterval == .milliseconds(500) },
         Case(key: "node.cleanInterval", value: "2") { $0.node.cleanInterval == .seconds(2) },
         Case(key: "node.countsInterval", value: "0.5") { $0.node.countsInterval == .milliseconds(500) },
+        Case(key: "node.eventWindow", value: "30") { $0.node.eventWindow == .seconds(30) },
         Case(key: "node.metrics", value: "false") { !$0.node.metrics },
         Case(key: "retry.policy", value: "none") { $0.node.defaultRetry == .none && $0.sqlite.defaultRetry == .none },
         Case(key: "retry.backoff", value: "7") {
@@ -185,9 +186,9 @@ import Testing
         ("limits.maxBatch", "0"), ("node.retention", "-1"), ("worker.concurrency", "many"), ("retry.policy", "sometimes"),
         ("sqlite.synchronous", "off"), ("postgres.poolSize", "0"), ("http.port", "70000"), ("auth.tokens", "root:x"),
         ("limits.defaultLease", "0"), ("insecure", "maybe"), ("httpKind.timeout", "500"),
-        ("node.countsInterval", "0.001"), ("worker.faults", "1.5"), ("sqs.window", "0"), ("sqs.ingest", "ftp://queue"),
-        ("sqs.dispatch", "default"), ("sqs.endpoint", "nowhere"), ("compat.jobs", "maybe"), ("compat.prefix", "compat"),
-        ("compat.prefix", "/v1/compat"), ("compat.prefix", "/a/{token}/{token}"), ("compat.prefix", "/a b"),
+        ("node.countsInterval", "0.001"), ("node.eventWindow", "0.5"), ("worker.faults", "1.5"), ("sqs.window", "0"),
+        ("sqs.ingest", "ftp://queue"), ("sqs.dispatch", "default"), ("sqs.endpoint", "nowhere"), ("compat.jobs", "maybe"),
+        ("compat.prefix", "compat"), ("compat.prefix", "/v1/compat"), ("compat.prefix", "/a/{token}/{token}"), ("compat.prefix", "/a b"),
     ])
     func badValueNamesItsKey(_ key: String, _ value: String) async throws {
         for reader in [try await Self.reader(yaml: Self.yaml(key, value)), try await Self.reader(environment: [Self.variable(key): value])]

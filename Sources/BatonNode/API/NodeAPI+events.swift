@@ -77,40 +77,129 @@ extension NodeAPI {
         return filter
     }
 
-    /// Starts a reader of the node's event journal at `lastEventID` (a client's
-    /// `Last-Event-ID`; `nil`: from now). `gap`: the id is not one the journal can resume from.
-    /// Call ``endEvents()`` when the reader leaves.
-    public func beginEvents(lastEventID: String?) -> (cursor: UInt64, gap: Bool) {
+    /// Starts a reader of the node's events at `lastEventID` (a client's `Last-Event-ID`;
+    /// `nil`: from now). `gap`: the id is not one the stream can resume from. Call
+    /// ``endEvents()`` when the reader leaves.
+    ///
+    /// On a store with a cluster event log (PostgreSQL) the reader follows the log, which holds
+    /// the events of every node (``ClusterEventFeed``); otherwise the node's own journal.
+    public func beginEvents(lastEventID: String?) async throws -> (cursor: EventCursor, gap: Bool) {
+        let requested = lastEventID.flatMap { $0.isEmpty ? nil : $0 }
+        if let cluster = node.cluster {
+            // This node publishes from here on: its events after the cursor are all in the log.
+            await cluster.beginReader()
+            let last: Int64
+            do {
+                last = try await cluster.lastPosition()
+            } catch {
+                cluster.endReader()
+                throw error
+            }
+            guard let requested else {
+                return (EventCursor(position: last, quietUntil: ContinuousClock.now + ClusterEventFeed.startGrace), false)
+            }
+            guard let position = ClusterEventFeed.position(fromLastEventID: requested), position <= last else {
+                return (EventCursor(position: last), true)
+            }
+            return (EventCursor(position: position), false)
+        }
         let journal = node.journal
         journal.beginReader()
-        guard let lastEventID, !lastEventID.isEmpty else { return (journal.lastSequence, false) }
-        guard let cursor = journal.cursor(fromLastEventID: lastEventID) else { return (journal.lastSequence, true) }
-        return (cursor, false)
+        let last = EventCursor(position: Int64(clamping: journal.lastSequence))
+        guard let requested else { return (last, false) }
+        guard let sequence = journal.cursor(fromLastEventID: requested) else { return (last, true) }
+        return (EventCursor(position: Int64(clamping: sequence)), false)
     }
 
-    public func endEvents() { node.journal.endReader() }
+    public func endEvents() {
+        if let cluster = node.cluster {
+            cluster.endReader()
+        } else {
+            node.journal.endReader()
+        }
+    }
 
     /// The events after `cursor` that `filter` accepts, waiting up to `timeout` for one;
     /// `cursor` moves past everything read (accepted or not). Returns early, empty, when the
     /// node is stopping.
-    public func readEvents(after cursor: inout UInt64, filter: inout EventFilter, timeout: Duration) async -> EventBatch {
+    public func readEvents(after cursor: inout EventCursor, filter: inout EventFilter, timeout: Duration) async -> EventBatch {
+        if let cluster = node.cluster { return await readClusterEvents(cluster, after: &cursor, filter: &filter, timeout: timeout) }
         let journal = node.journal
         let deadline = ContinuousClock.now + timeout
         var gap = false
+        var sequence = UInt64(clamping: cursor.position)
+        defer { cursor.position = Int64(clamping: sequence) }
         while true {
-            let page = journal.read(after: cursor)
+            let page = journal.read(after: sequence)
             gap = gap || page.gap
-            cursor = page.next
+            sequence = page.next
             let accepted = page.entries.filter { filter.accepts($0.event) }
             let remaining = deadline - ContinuousClock.now
             if !accepted.isEmpty || gap || remaining <= .zero || journal.isClosed || Task.isCancelled {
                 return EventBatch(
-                    events: accepted.map { (journal.id($0.sequence), $0.event) }, gap: gap, lastEventID: journal.id(cursor))
+                    events: accepted.map { (journal.id($0.sequence), $0.event) }, gap: gap, lastEventID: journal.id(sequence))
             }
-            if page.entries.isEmpty { await journal.wait(after: cursor, timeout: remaining) }
+            if page.entries.isEmpty { await journal.wait(after: sequence, timeout: remaining) }
+        }
+    }
+
+    /// ``readEvents(after:filter:timeout:)`` over the cluster's log. A node's publishing
+    /// marker is a gap (what it did before was not published), except for a reader that
+    /// started from now within ``ClusterEventFeed/startGrace``: events are reported up to the
+    /// marker, the gap with what follows it.
+    private func readClusterEvents(
+        _ cluster: ClusterEventFeed, after cursor: inout EventCursor, filter: inout EventFilter, timeout: Duration
+    ) async -> EventBatch {
+        let deadline = ContinuousClock.now + timeout
+        var gap = false
+        var accepted: [(id: String, event: NodeEvent)] = []
+        func batch() -> EventBatch { EventBatch(events: accepted, gap: gap, lastEventID: ClusterEventFeed.id(cursor.position)) }
+        while true {
+            let generation = cluster.generation
+            let page: ClusterEventFeed.Page
+            do {
+                page = try await cluster.read(after: cursor.position)
+            } catch {
+                // The database is unreachable: the stream stays open and tries again.
+                try? await Task.sleep(for: min(.seconds(1), max(.zero, deadline - ContinuousClock.now)))
+                return batch()
+            }
+            gap = gap || page.gap
+            if let quiet = cursor.quietUntil, ContinuousClock.now >= quiet { cursor.quietUntil = nil }
+            for (position, item) in page.items {
+                switch item {
+                case .event(let event):
+                    if filter.accepts(event) { accepted.append((ClusterEventFeed.id(position), event)) }
+                case .unreadable:
+                    break
+                case .marker:
+                    guard cursor.quietUntil == nil else { break }
+                    // The gap belongs before what follows the marker: report what came before it first.
+                    if !accepted.isEmpty { return batch() }
+                    gap = true
+                }
+                cursor.position = position
+            }
+            let remaining = deadline - ContinuousClock.now
+            if !accepted.isEmpty || gap || remaining <= .zero || cluster.isClosed || Task.isCancelled { return batch() }
+            if page.items.isEmpty { await cluster.wait(after: generation, timeout: remaining) }
         }
     }
 
     /// Whether the node is stopping (an event stream ends).
-    public var eventsClosed: Bool { node.journal.isClosed }
+    public var eventsClosed: Bool { node.journal.isClosed || (node.cluster?.isClosed ?? false) }
+}
+
+/// Where a reader of the event stream is: the position of the last event it got (a sequence
+/// of the node's journal, or an id of the cluster's log).
+public struct EventCursor: Sendable {
+    public var position: Int64
+    /// A reader that started from now ignores the publishing markers of other nodes until then
+    /// (``ClusterEventFeed/startGrace``).
+    public var quietUntil: ContinuousClock.Instant?
+
+    public init(position: Int64, quietUntil: ContinuousClock.Instant? = nil) {
+        self.position = position
+        self.quietUntil = quietUntil
+    }
 }

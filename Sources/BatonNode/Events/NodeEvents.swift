@@ -115,7 +115,9 @@ public struct TaskTransition: Sendable, Hashable {
 /// A node sees the events of the work it does itself: the tasks submitted, claimed and
 /// acknowledged through it, the cancels and retries sent to it, and the rescues and schedule
 /// fires it runs as leader. On PostgreSQL with several nodes, a task completed through
-/// another node, or rescued by another leader, is not seen here.
+/// another node, or rescued by another leader, is not seen here; `GET /v1/events` shows them
+/// through the cluster's event log (``ClusterEventFeed``), to which each node publishes this
+/// stream while someone reads it.
 public final class NodeEvents: Sendable {
     public static let defaultBufferSize = 4096
 

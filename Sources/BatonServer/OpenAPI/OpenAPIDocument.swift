@@ -121,7 +121,7 @@ enum OpenAPIDocument {
         case (.get, "/v1/events"):
             out["200"] = .object([
                 "description":
-                    "Server-Sent Events: `id: <epoch>-<n>`, `event: <type>`, `data: <JSON>` per event (docs/api.md#events)",
+                    "Server-Sent Events: `id: <epoch>-<n>` (the node's journal; on PostgreSQL `c.<n>`, the cluster's log), `event: <type>`, `data: <JSON>` per event (docs/api.md#events)",
                 "content": .object([
                     "text/event-stream": .object([
                         "schema": .object([

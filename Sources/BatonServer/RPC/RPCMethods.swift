@@ -135,7 +135,7 @@ extension NodeAPI {
                 guard timeout.isFinite, timeout >= 0 else {
                     throw BatonError.invalidArgument("timeout must be a non-negative number of seconds")
                 }
-                var (cursor, gap) = ops.beginEvents(lastEventID: try p.string("last_event_id"))
+                var (cursor, gap) = try await ops.beginEvents(lastEventID: try p.string("last_event_id"))
                 defer { ops.endEvents() }
                 let batch = await ops.readEvents(
                     after: &cursor, filter: &filter, timeout: min(.seconds(timeout), ops.configuration.maxWait))

@@ -4,9 +4,10 @@ import Foundation
 import HTTPTypes
 import Hummingbird
 
-/// `GET /v1/events`: the node's events as Server-Sent Events (docs/api.md#events), filtered
-/// by queue, kind, task or workflow, resumable with `Last-Event-ID`. The same reads as the
-/// `event.poll` JSON-RPC method, which answers one batch instead of a stream.
+/// `GET /v1/events`: the node's events (on PostgreSQL the cluster's, ``ClusterEventFeed``) as
+/// Server-Sent Events (docs/api.md#events), filtered by queue, kind, task or workflow,
+/// resumable with `Last-Event-ID`. The same reads as the `event.poll` JSON-RPC method, which
+/// answers one batch instead of a stream.
 struct EventRoutes<Context: RequestContext>: Sendable {
     let ops: NodeAPI
 
@@ -52,7 +53,7 @@ struct EventRoutes<Context: RequestContext>: Sendable {
         let limit = try TaskRoutes<Context>.timeout(request)
         let lastEventID = request.headers[.lastEventID] ?? query["last_event_id"].map(String.init)
         let ops = self.ops
-        let (start, initialGap) = ops.beginEvents(lastEventID: lastEventID)
+        let (start, initialGap) = try await ops.beginEvents(lastEventID: lastEventID)
         var headers = HTTPFields()
         headers[.contentType] = "text/event-stream; charset=utf-8"
         headers[.cacheControl] = "no-cache"
@@ -110,7 +111,9 @@ struct EventStreamText {
     mutating func gap(lastEventID: String?) {
         var data = JSONWriter()
         data.raw(#"{"reason":"#)
-        data.string("events were lost: the node restarted, the id is unknown here, or the reader fell behind the journal")
+        data.string(
+            "events were lost: the node restarted, the id is unknown or too old here, the reader fell behind, or a node began publishing only now"
+        )
         data.byte(UInt8(ascii: "}"))
         if let lastEventID { bytes += Array("id: \(lastEventID)\n".utf8) }
         bytes += Array("event: gap\ndata: ".utf8)
@@ -147,105 +150,5 @@ enum EventJSON {
         return w.bytes
     }
 
-    static func encode(_ event: NodeEvent) -> (type: String, data: [UInt8])? {
-        var w = JSONWriter(capacity: 160)
-        let type: String
-        switch event {
-        case .enqueued(let ref):
-            type = "enqueued"
-            w.raw(#"{"kind":"#)
-            w.string(ref.kind)
-            w.raw(#","queue":"#)
-            w.string(ref.queue)
-            w.raw(#","task":""#)
-            w.ascii(ref.id.description)
-            w.byte(UInt8(ascii: "\""))
-            if let workflow = ref.workflowID {
-                w.raw(#","workflow_id":""#)
-                w.ascii(workflow.description)
-                w.byte(UInt8(ascii: "\""))
-            }
-            w.byte(UInt8(ascii: "}"))
-        case .claimed(let ref, let attempt, let worker, let wait):
-            type = "claimed"
-            w.raw(#"{"attempt":"#)
-            w.int(attempt)
-            w.raw(#","kind":"#)
-            w.string(ref.kind)
-            w.raw(#","queue":"#)
-            w.string(ref.queue)
-            w.raw(#","task":""#)
-            w.ascii(ref.id.description)
-            w.raw(#"","wait_ms":"#)
-            w.double(wait.seconds * 1000)
-            w.raw(#","worker":"#)
-            w.string(worker)
-            w.byte(UInt8(ascii: "}"))
-        case .transitioned(let move):
-            type = "transitioned"
-            w.byte(UInt8(ascii: "{"))
-            if let attempt = move.attempt {
-                w.raw(#""attempt":"#)
-                w.int(attempt)
-                w.byte(UInt8(ascii: ","))
-            }
-            if let from = move.from {
-                w.raw(#""from":""#)
-                w.ascii(from.rawValue)
-                w.raw(#"","#)
-            }
-            if let kind = move.kind {
-                w.raw(#""kind":"#)
-                w.string(kind)
-                w.byte(UInt8(ascii: ","))
-            }
-            if move.leaseExpired { w.raw(#""lease_expired":true,"#) }
-            if let queue = move.queue {
-                w.raw(#""queue":"#)
-                w.string(queue)
-                w.byte(UInt8(ascii: ","))
-            }
-            if let run = move.run {
-                w.raw(#""run_ms":"#)
-                w.double(run.seconds * 1000)
-                w.byte(UInt8(ascii: ","))
-            }
-            w.raw(#""task":""#)
-            w.ascii(move.id.description)
-            w.raw(#"","to":""#)
-            w.ascii(move.to.rawValue)
-            w.raw(#""}"#)
-        case .progressed(let id, let progress):
-            type = "progress"
-            w.raw(#"{"fraction":"#)
-            w.double(progress.fraction)
-            if let message = progress.message {
-                w.raw(#","message":"#)
-                w.string(message)
-            }
-            w.raw(#","task":""#)
-            w.ascii(id.description)
-            w.raw(#""}"#)
-        case .rescued(let count):
-            type = "rescued"
-            w.raw(#"{"count":"#)
-            w.int(count)
-            w.byte(UInt8(ascii: "}"))
-        case .scheduleFired(let schedule, let tasks):
-            type = "schedule_fired"
-            w.raw(#"{"schedule":"#)
-            w.string(schedule)
-            w.raw(#","tasks":"#)
-            w.int(tasks)
-            w.byte(UInt8(ascii: "}"))
-        case .leadershipChanged(let isLeader):
-            type = "leadership"
-            w.raw(#"{"is_leader":"#)
-            w.bool(isLeader)
-            w.byte(UInt8(ascii: "}"))
-        case .storeOperation:
-            return nil
-        }
-        return (type, w.bytes)
-    }
+    static func encode(_ event: NodeEvent) -> (type: String, data: [UInt8])? { NodeEventJSON.encode(event) }
 }

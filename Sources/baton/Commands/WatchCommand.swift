@@ -9,7 +9,9 @@ struct Watch: AsyncParsableCommand {
         abstract: "Print a node's events as they happen: submits, claims, state changes, progress, rescues, schedule fires.",
         discussion: """
             Reconnects after a dropped connection and resumes after the last event it printed; a line \
-            `gap` says that events were lost meanwhile (the node restarted, or the reader fell behind).
+            `gap` says that events were lost meanwhile (the node restarted, the reader fell behind, or, \
+            on PostgreSQL, the id is older than the event window or a node began publishing only then). \
+            On PostgreSQL the stream holds the events of every node of the cluster, and resumes on any node.
             """)
     @Option(help: "Only events of this queue's tasks.") var queue: String?
     @Option(help: "Only events of this kind's tasks.") var kind: String?
