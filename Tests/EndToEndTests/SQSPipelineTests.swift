@@ -163,5 +163,67 @@ extension EndToEnd {
             print("SQS pipeline: \(total) tasks in \(elapsed); \(retried) ran again after the kill; \(refused) stale results refused")
             try store.close()
         }
+
+        /// The node SIGKILLed mid-run and started again on the same database: SQS keeps what
+        /// was in flight (submissions not yet committed, results not yet applied), the new node
+        /// takes over (a dispatched task's lease is in the store), and every message still
+        /// becomes exactly one task, all `succeeded`.
+        @Test func aNodeKilledMidRunAndRestartedLosesAndDuplicatesNothing() async throws {
+            guard let endpoint = Self.skipUnlessMoto() else { return }
+            let sqs = try Self.client(endpoint)
+            let submit = try await Self.queue(sqs, "submit")
+            let work = try await Self.queue(sqs, "work")
+            let results = try await Self.queue(sqs, "results")
+            let dir = try TempDir()
+            let db = dir.path("baton.db")
+            let nodeArgs = [
+                "serve", "--db", db, "--port", "0", "--rescue-interval", "0.5", "--sqs-endpoint", endpoint, "--sqs-ingest", submit,
+                "--sqs-dispatch", "default=\(work)", "--sqs-results", results, "--sqs-window", "50", "--sqs-lease", "20",
+            ]
+            let first = try BatonProcess(nodeArgs, environment: Self.awsEnvironment)
+            defer { Task { await first.stop() } }
+            _ = try await first.url()
+            let worker = try BatonProcess(
+                [
+                    "worker", "--sqs-work", work, "--sqs-results", results, "--sqs-endpoint", endpoint, "--concurrency", "8", "--lease",
+                    "10",
+                ],
+                environment: Self.awsEnvironment)
+            defer { Task { await worker.stop() } }
+
+            let store = try await SQLiteTaskStore.open(SQLiteStoreConfiguration(path: db))
+            func count(_ state: TaskState) async throws -> Int {
+                try await store.queueCounts().first { $0.name == "default" }?.count(state) ?? 0
+            }
+            let total = 600
+            let bodies = (0..<total).map { #"{"jsonrpc":"2.0","method":"submit:echo","params":{"objectID":"\#($0)"}}"# }
+            try await Self.send(sqs, submit, Array(bodies[..<300]))
+            // Kill the node while it ingests, dispatches and applies results.
+            try await eventually("the node to be mid-run", within: .seconds(60), every: .milliseconds(50)) { () -> Bool? in
+                try await count(.succeeded) >= 50 ? true : nil
+            }
+            first.signal(SIGKILL)
+            _ = try await first.waitForExit()
+            try await Self.send(sqs, submit, Array(bodies[300...]))
+            let second = try BatonProcess(nodeArgs, environment: Self.awsEnvironment)
+            defer { Task { await second.stop() } }
+            _ = try await second.url()
+
+            try await eventually("every task to succeed", within: .seconds(240), every: .milliseconds(500)) { () -> Bool? in
+                try await count(.succeeded) == total ? true : nil
+            }
+            let page = try await store.taskList(TaskListParams(limit: 1000))
+            #expect(page.tasks.count == total, "each message became exactly one task")
+            var seen = Set<String>()
+            for task in page.tasks {
+                #expect(task.state == .succeeded && task.result == task.args)
+                if let id = try task.args.parsed()["objectID"]?.stringValue { seen.insert(id) }
+            }
+            #expect(seen.count == total)
+            try await eventually("the SQS queues to drain", within: .seconds(60), every: .milliseconds(500)) { () -> Bool? in
+                try await Self.depth(sqs, work) + Self.depth(sqs, results) + Self.depth(sqs, submit) == 0 ? true : nil
+            }
+            try store.close()
+        }
     }
 }
