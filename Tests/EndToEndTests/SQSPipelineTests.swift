@@ -225,5 +225,60 @@ extension EndToEnd {
             }
             try store.close()
         }
+
+        /// A worker written as freundallein/sqs-scheduler's own are, knowing nothing of Baton
+        /// (`examples/sqs-scheduler-worker/worker.py`: boto3, JSON-RPC with string params and
+        /// ids, 20% random errors), against a node that ingests, dispatches and applies results:
+        /// every submission becomes one task that succeeds, some after retries, with the
+        /// worker's result stored.
+        @Test func freundalleinStyleWorkerWithBoto3() async throws {
+            guard let endpoint = Self.skipUnlessMoto() else { return }
+            let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+            let python = root.appendingPathComponent(".build-venv/bin/python").path
+            try #require(FileManager.default.isExecutableFile(atPath: python), "scripts/python-venv.sh installs boto3 (with moto)")
+            let sqs = try Self.client(endpoint)
+            let submit = try await Self.queue(sqs, "submit")
+            let work = try await Self.queue(sqs, "work")
+            let results = try await Self.queue(sqs, "results")
+            let dir = try TempDir()
+            let db = dir.path("baton.db")
+            let node = try BatonProcess(
+                [
+                    "serve", "--db", db, "--port", "0", "--retry", "fixed", "--backoff", "0.2", "--sqs-endpoint", endpoint, "--sqs-ingest",
+                    submit, "--sqs-dispatch", "default=\(work)", "--sqs-results", results, "--sqs-lease", "30",
+                ], environment: Self.awsEnvironment)
+            defer { Task { await node.stop() } }
+            _ = try await node.url()
+            let worker = try BatonProcess(
+                [
+                    root.appendingPathComponent("examples/sqs-scheduler-worker/worker.py").path, "--work", work, "--results", results,
+                    "--endpoint", endpoint, "--error-rate", "0.2",
+                ], environment: Self.awsEnvironment, executable: python)
+            defer { Task { await worker.stop() } }
+
+            let total = 200
+            try await Self.send(
+                sqs, submit, (0..<total).map { #"{"jsonrpc":"2.0","method":"submit:export","params":{"objectID":"\#($0)"}}"# })
+            let store = try await SQLiteTaskStore.open(SQLiteStoreConfiguration(path: db))
+            try await eventually("every task to succeed", within: .seconds(180), every: .milliseconds(500)) { () -> Bool? in
+                try await store.queueCounts().first { $0.name == "default" }?.count(.succeeded) == total ? true : nil
+            }
+            let tasks = try await store.taskList(TaskListParams(limit: 1000)).tasks
+            #expect(tasks.count == total)
+            var seen = Set<String>()
+            for task in tasks {
+                let id = try task.args.parsed()["objectID"]?.stringValue ?? "?"
+                seen.insert(id)
+                #expect(task.kind == "export" && task.state == .succeeded)
+                #expect(
+                    try task.result?.parsed() == .object(["exportedID": .string(id), "status": .string("exported")]),
+                    "\(task.result?.text ?? "")")
+            }
+            #expect(seen.count == total)
+            let retried = tasks.filter { $0.attempt > 1 }
+            #expect(!retried.isEmpty, "20% random errors retried some tasks")
+            #expect(retried.allSatisfy { $0.errors.first?.message.contains("random error") == true })
+            try store.close()
+        }
     }
 }
