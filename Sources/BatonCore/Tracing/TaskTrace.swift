@@ -28,11 +28,44 @@ public enum TaskTrace {
         return carrier["traceparent"]
     }
 
-    /// The context a stored `traceparent` names (a remote parent), or `nil` if it names none.
+    /// The context a stored `traceparent` names (a remote parent), or `nil` if it names none
+    /// (it is not a version-00 W3C `traceparent`, or its trace or parent id is all zeros).
+    ///
+    /// The form is checked here, once, so that a worker does not have to inject the extracted
+    /// context again to learn whether the tracer understood it (that round trip was most of
+    /// this function's cost per task).
     public static func context(traceparent: String) -> ServiceContext? {
+        guard isTraceparent(traceparent) else { return nil }
         var context = ServiceContext.topLevel
         InstrumentationSystem.instrument.extract(["traceparent": traceparent], into: &context, using: DictionaryExtractor())
-        return Self.traceparent(of: context) == nil ? nil : context
+        return context
+    }
+
+    /// Whether `text` is a version-00 W3C `traceparent` (`00-TRACEID-PARENTID-FLAGS`, lower
+    /// case hex) whose ids are not all zeros: the form Baton's nodes store.
+    static func isTraceparent(_ text: String) -> Bool {
+        var text = text
+        return text.withUTF8 { bytes in
+            let dash = UInt8(ascii: "-")
+            let zero = UInt8(ascii: "0")
+            guard bytes.count == 55, bytes[0] == zero, bytes[1] == zero, bytes[2] == dash, bytes[35] == dash, bytes[52] == dash
+            else { return false }
+            func isHex(_ range: Range<Int>) -> (ok: Bool, zero: Bool) {
+                var allZero = true
+                for i in range {
+                    let b = bytes[i]
+                    guard (b >= zero && b <= UInt8(ascii: "9")) || (b >= UInt8(ascii: "a") && b <= UInt8(ascii: "f")) else {
+                        return (false, allZero)
+                    }
+                    if b != zero { allZero = false }
+                }
+                return (true, allZero)
+            }
+            let trace = isHex(3..<35)
+            let parent = isHex(36..<52)
+            let flags = isHex(53..<55)
+            return trace.ok && parent.ok && flags.ok && !trace.zero && !parent.zero
+        }
     }
 
     /// The context of the incoming headers (`traceparent`, `tracestate`) read by `value(for:)`,
@@ -47,14 +80,18 @@ public enum TaskTrace {
     public static func setAttributes(
         _ span: any Span, operation: String, queue: String?, kind: String?, id: TaskID?, attempt: Int? = nil, count: Int? = nil
     ) {
-        span.attributes["messaging.system"] = system
-        span.attributes["messaging.operation.type"] = operation
-        span.attributes["messaging.operation.name"] = operation
-        if let queue { span.attributes["messaging.destination.name"] = queue }
-        if let kind { span.attributes["baton.task.kind"] = kind }
-        if let id { span.attributes["messaging.message.id"] = id.description }
-        if let attempt { span.attributes["baton.task.attempt"] = attempt }
-        if let count, count != 1 { span.attributes["messaging.batch.message_count"] = count }
+        // One update, not one per attribute: each assignment to `span.attributes` copies the
+        // whole set under the span's lock.
+        span.updateAttributes { attributes in
+            attributes["messaging.system"] = system
+            attributes["messaging.operation.type"] = operation
+            attributes["messaging.operation.name"] = operation
+            if let queue { attributes["messaging.destination.name"] = queue }
+            if let kind { attributes["baton.task.kind"] = kind }
+            if let id { attributes["messaging.message.id"] = id.description }
+            if let attempt { attributes["baton.task.attempt"] = attempt }
+            if let count, count != 1 { attributes["messaging.batch.message_count"] = count }
+        }
     }
 }
 

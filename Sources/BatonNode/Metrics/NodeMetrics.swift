@@ -49,21 +49,31 @@ public final class NodeMetrics: Sendable {
     // MARK: Feeding
 
     /// Counts `events` (a listener of the node's event stream calls it; it returns at once).
+    ///
+    /// Events come in batches (a claim, an ack batch) whose labels mostly repeat, so the series
+    /// of a run of events with the same labels are looked up once (``Recent``) and its counter
+    /// is incremented once by the run's length: the registry's lock and the label hashing stay
+    /// off the per-task path.
     public func record(_ events: [NodeEvent]) {
+        var submitted = Recent<Counter>()
+        var claimed = Recent<Counter>()
+        var attempts = Recent<Counter>()
+        var waits = Recent<DurationHistogram>()
+        var runs = Recent<DurationHistogram>()
         for event in events {
             switch event {
             case .enqueued(let task):
-                counter(Self.submitted, ["queue": task.queue, "kind": task.kind]).increment()
+                submitted.count(task.queue, task.kind) { counter(Self.submitted, ["queue": task.queue, "kind": task.kind]) }
             case .claimed(let task, _, _, let wait):
-                counter(Self.claimed, ["queue": task.queue]).increment()
-                histogram(Self.queueWait, ["queue": task.queue], Self.latencyBuckets).record(wait)
+                claimed.count(task.queue) { counter(Self.claimed, ["queue": task.queue]) }
+                waits.series(task.queue) { histogram(Self.queueWait, ["queue": task.queue], Self.latencyBuckets) }.record(wait)
             case .transitioned(let move):
                 guard move.from == .running, let queue = move.queue, let kind = move.kind,
                     let outcome = move.leaseExpired ? "lease_expired" : Self.outcome(of: move.to)
                 else { continue }
                 let labels: KeyValuePairs<String, String> = ["queue": queue, "kind": kind, "outcome": outcome]
-                counter(Self.attempts, labels).increment()
-                if let run = move.run { histogram(Self.run, labels, Self.runBuckets).record(run) }
+                attempts.count(queue, kind, outcome) { counter(Self.attempts, labels) }
+                if let run = move.run { runs.series(queue, kind, outcome) { histogram(Self.run, labels, Self.runBuckets) }.record(run) }
             case .rescued:
                 continue
             case .scheduleFired(let schedule, _):
@@ -75,6 +85,38 @@ public final class NodeMetrics: Sendable {
             case .storeOperation(let op, let took):
                 histogram(Self.storeOp, ["op": op.rawValue], Self.latencyBuckets).record(took)
             }
+        }
+        submitted.flush()
+        claimed.flush()
+        attempts.flush()
+    }
+
+    /// The series of the last labels seen in one ``record(_:)`` call, and, for a counter, the
+    /// increments not yet added to it.
+    private struct Recent<Series: AnyObject> {
+        private var labels: (String, String, String)?
+        private var current: Series?
+        private var pending: Int64 = 0
+
+        /// The series of these labels: the last one if they are the same, else `make()`'s.
+        mutating func series(_ a: String, _ b: String = "", _ c: String = "", make: () -> Series) -> Series {
+            if let current, let labels, labels == (a, b, c) { return current }
+            flush()
+            let made = make()
+            labels = (a, b, c)
+            current = made
+            return made
+        }
+
+        /// Counts one event of these labels (added at the next change of labels or ``flush()``).
+        mutating func count(_ a: String, _ b: String = "", _ c: String = "", make: () -> Series) where Series == Counter {
+            _ = series(a, b, c, make: make)
+            pending += 1
+        }
+
+        mutating func flush() {
+            if pending > 0, let counter = current as? Counter { counter.increment(by: pending) }
+            pending = 0
         }
     }
 
