@@ -14,6 +14,8 @@ import Testing
     final class MemoryEventLog: ClusterEventLog {
         struct State {
             var records: [ClusterEventRecord] = []
+            /// When each record was appended, for pruning.
+            var appended: [ContinuousClock.Instant] = []
             var readers: [String: ContinuousClock.Instant] = [:]
             var prunedThrough: Int64 = 0
         }
@@ -31,6 +33,7 @@ import Testing
                 for var record in p.records {
                     record.id = (s.records.last?.id ?? s.prunedThrough) + 1
                     s.records.append(record)
+                    s.appended.append(.now)
                 }
             }
             eventSignal.notify()
@@ -51,7 +54,20 @@ import Testing
 
         func eventReadersActive() async throws -> Bool { state.withLock { s in s.readers.values.contains { $0 > .now } } }
 
-        func eventPrune(_ p: EventPruneParams) async throws -> Int { 0 }
+        /// Pruning calls, and the records each deleted.
+        let prunes = Mutex<[Int]>([])
+
+        func eventPrune(_ p: EventPruneParams) async throws -> Int {
+            let deleted = state.withLock { s -> Int in
+                let old = s.appended.prefix { ContinuousClock.now - $0 > p.olderThan }.count
+                if old > 0 { s.prunedThrough = s.records[old - 1].id }
+                s.records.removeFirst(old)
+                s.appended.removeFirst(old)
+                return old
+            }
+            prunes.withLock { $0.append(deleted) }
+            return deleted
+        }
     }
 
     static let id = TaskID.generate()
@@ -177,5 +193,93 @@ import Testing
         }
         #expect(log.records.suffix(2).map(\.type) == [ClusterEventRecord.publishingMarker, "rescued"])
         feed.endReader()
+    }
+
+    /// A leadership that tests switch.
+    final class SwitchedLeadership: Leadership {
+        let leads = Atomic<Bool>(false)
+        func isLeader() async -> Bool { leads.load(ordering: .relaxed) }
+    }
+
+    /// Only the leader prunes, every `pruneEvery`, what is older than the window; a reader
+    /// whose cursor was pruned gets a gap, one after it does not.
+    @Test func theLeaderPrunesWhatIsOlderThanTheWindow() async throws {
+        let log = MemoryEventLog()
+        let events = NodeEvents()
+        let leadership = SwitchedLeadership()
+        let feed = ClusterEventFeed(
+            log: log, events: events, leadership: leadership, window: LiveSetting(.milliseconds(400)), pruneEvery: .milliseconds(100))
+        let running = Task { try await feed.run() }
+        defer { running.cancel() }
+        await feed.beginReader()
+        defer { feed.endReader() }
+        events.emit((0..<5).map { NodeEvent.rescued(count: $0) })
+        try await eventually("the events in the log", within: .seconds(5)) { () -> Bool? in log.records.count == 6 ? true : nil }
+
+        // A follower keeps everything however old.
+        try await Task.sleep(for: .milliseconds(800))
+        #expect(log.records.count == 6)
+        #expect(log.prunes.withLock { $0.isEmpty }, "a follower never prunes")
+
+        leadership.leads.store(true, ordering: .relaxed)
+        events.emit(.rescued(count: 99))
+        try await eventually("the leader to prune the old events", within: .seconds(5)) { () -> Bool? in
+            log.records.map(\.type) == ["rescued"] ? true : nil
+        }
+        #expect(try await feed.read(after: 0).gap, "a cursor before the pruned events has lost some")
+        #expect(try await feed.read(after: 6).gap == false)
+        #expect(try await feed.read(after: 6).items.count == 1)
+    }
+
+    /// Events beyond ``ClusterEventFeed/maxBuffered`` while the log is unreachable are
+    /// dropped, never silently: once the log is back, every loss sits behind a marker that
+    /// counts it, and what was kept is in order, once.
+    @Test func aBufferOverflowIsMarked() async throws {
+        let log = MemoryEventLog()
+        let events = NodeEvents()
+        let feed = ClusterEventFeed(log: log, events: events, leadership: AlwaysLeader(), window: LiveSetting(.seconds(600)))
+        let running = Task { try await feed.run() }
+        defer { running.cancel() }
+        log.failing.store(true, ordering: .relaxed)
+        await feed.beginReader()
+        defer { feed.endReader() }
+        let emitted = ClusterEventFeed.maxBuffered + 500
+        for start in stride(from: 0, to: emitted, by: 20_000) {
+            events.emit((start..<min(emitted, start + 20_000)).map { NodeEvent.rescued(count: $0) })
+            try await Task.sleep(for: .milliseconds(120))
+        }
+        #expect(log.records.isEmpty)
+        log.failing.store(false, ordering: .relaxed)
+        try await eventually("the log to hold the last event kept", within: .seconds(30)) { () -> Bool? in
+            log.records.contains { $0.type == "rescued" } ? true : nil
+        }
+        try await Task.sleep(for: .milliseconds(300))
+
+        var kept: [Int] = []
+        var dropped = 0
+        var lossMarked = false
+        for record in log.records {
+            if record.type == ClusterEventRecord.publishingMarker {
+                let count = try #require(Int(record.data.filter(\.isNumber)), "\(record.data)")
+                dropped += count
+                if count > 0 { lossMarked = true }
+                continue
+            }
+            guard case .rescued(let n) = NodeEventJSON.decode(type: record.type, data: record.data) else {
+                Issue.record("unexpected record \(record.type)")
+                continue
+            }
+            // A skip in the sequence must come after a marker that counted a loss.
+            if n != (kept.last.map { $0 + 1 } ?? 0) {
+                #expect(lossMarked, "events \(kept.last.map { $0 + 1 } ?? 0)..<\(n) lost without a marker")
+            }
+            #expect(n > (kept.last ?? -1), "out of order or twice: \(n) after \(kept.last ?? -1)")
+            kept.append(n)
+            lossMarked = false
+        }
+        #expect(kept.count <= ClusterEventFeed.maxBuffered)
+        #expect(kept.count < emitted, "the bound held")
+        #expect(kept.count + dropped >= emitted, "\(emitted - kept.count) events lost, \(dropped) counted")
+        if kept.last != emitted - 1 { #expect(log.records.last?.type == ClusterEventRecord.publishingMarker) }
     }
 }

@@ -22,7 +22,7 @@ import Synchronization
 /// reconnects, here or to another node, resumes without loss.
 ///
 /// Retention: the leader prunes events older than the window (`node.eventWindow`) every
-/// ``pruneInterval``; a reader whose cursor is older gets a gap.
+/// ``pruneInterval``; a reader whose cursor is older gets a gap. Other nodes never prune.
 public final class ClusterEventFeed: Service, Sendable {
     public static let publishInterval: Duration = .milliseconds(100)
     public static let readerCheckInterval: Duration = .seconds(1)
@@ -46,6 +46,8 @@ public final class ClusterEventFeed: Service, Sendable {
     public let window: LiveSetting<Duration>
     /// How long a registration lasts after the last reader left (``lingerAfterLastReader``).
     public let linger: Duration
+    /// How often the leader prunes the log (``pruneInterval``).
+    public let pruneEvery: Duration
     /// How often a node with readers renews their registration: a tenth of the linger, at most 30 s.
     public let renewInterval: Duration
     private let events: NodeEvents
@@ -79,9 +81,11 @@ public final class ClusterEventFeed: Service, Sendable {
 
     public init(
         log: any ClusterEventLog, events: NodeEvents, leadership: any Leadership, window: LiveSetting<Duration>,
-        linger: Duration = ClusterEventFeed.lingerAfterLastReader, logger: Logger = Logger(label: "baton.events")
+        linger: Duration = ClusterEventFeed.lingerAfterLastReader, pruneEvery: Duration = ClusterEventFeed.pruneInterval,
+        logger: Logger = Logger(label: "baton.events")
     ) {
         self.linger = linger
+        self.pruneEvery = pruneEvery
         self.renewInterval = min(.seconds(30), linger / 10)
         self.log = log
         self.events = events
@@ -217,7 +221,7 @@ public final class ClusterEventFeed: Service, Sendable {
             }
             await renew(now: now)
             await flush()
-            if lastPrune.map({ now - $0 >= Self.pruneInterval }) ?? true {
+            if lastPrune.map({ now - $0 >= pruneEvery }) ?? true {
                 lastPrune = now
                 await prune()
             }
