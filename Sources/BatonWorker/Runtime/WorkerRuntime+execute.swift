@@ -85,13 +85,13 @@ extension WorkerRuntime {
         func report(_ outcome: String) {
             observer?(AttemptReport(queue: task.queue, kind: task.kind, outcome: outcome, run: elapsed))
         }
-        func report(_ failure: TaskFailure) {
-            report(failure.retryable && task.attempt < task.maxAttempts ? "retry" : "failed")
-        }
-        /// The last attempt (none left, or not retryable) is an error saying the node moves the
-        /// task to `failed`, and why; an earlier one a warning that it will be retried.
+        /// Whether the node moves the task to `failed` after this failure: none left, or not retryable.
+        func isLast(_ failure: TaskFailure) -> Bool { !failure.retryable || task.attempt >= task.maxAttempts }
+        func report(_ failure: TaskFailure) { report(isLast(failure) ? "failed" : "retry") }
+        /// The last attempt is an error saying the node moves the task to `failed`, and why; an
+        /// earlier one a warning that it will be retried.
         func logFailed(_ failure: TaskFailure, _ headline: String) {
-            if !failure.retryable || task.attempt >= task.maxAttempts {
+            if isLast(failure) {
                 let reason = failure.retryable ? "no attempts left (\(task.attempt) of \(task.maxAttempts))" : "not retryable"
                 logger.error(
                     "task failed for good", metadata: ["error": "\(failure.message)", "duration": duration(), "reason": "\(reason)"])
@@ -285,7 +285,7 @@ extension WorkerRuntime {
     /// the wait and the run; the handler's own spans nest under it.
     func traced(_ task: TaskRecord, _ attempt: () async -> AttemptOutcome) async -> AttemptOutcome {
         let producer = task.traceparent.flatMap(TaskTrace.context(traceparent:))
-        return await withSpan("process \(task.queue)", context: producer ?? .topLevel, ofKind: .consumer) { span in
+        return await TaskTrace.withSpan("process \(task.queue)", context: producer ?? .topLevel, ofKind: .consumer) { span in
             if let producer { span.addLink(SpanLink(context: producer, attributes: [:])) }
             TaskTrace.setAttributes(span, operation: "process", queue: task.queue, kind: task.kind, id: task.id, attempt: task.attempt)
             let outcome = await attempt()
