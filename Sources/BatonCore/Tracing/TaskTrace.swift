@@ -16,28 +16,7 @@ public enum TaskTrace {
     public static var isEnabled: Bool { enabled.load(ordering: .relaxed) }
 
     /// Turns tracing on for this process: call after `InstrumentationSystem.bootstrap`.
-    public static func enable() {
-        resolved.withLock { $0 = InstrumentationSystem.legacyTracer }
-        enabled.store(true, ordering: .relaxed)
-    }
-
-    private static let resolved = Mutex<(any LegacyTracer)?>(nil)
-
-    /// The bootstrapped tracer, found once by ``enable()``: `InstrumentationSystem.legacyTracer`
-    /// looks it up under a lock with two existential casts at every call, a measurable part of a
-    /// span's cost per task (Benchmarks/analysis.md).
-    static var tracer: any LegacyTracer { resolved.withLock { $0 } ?? InstrumentationSystem.legacyTracer }
-
-    /// Runs `operation` in a new span of the bootstrapped tracer, ended when it returns (as
-    /// swift-distributed-tracing's `withSpan`, without looking the tracer up again).
-    public static func withSpan<T>(
-        _ name: String, context: ServiceContext = .current ?? .topLevel, ofKind kind: SpanKind,
-        isolation: isolated (any Actor)? = #isolation, function: String = #function, file fileID: String = #fileID,
-        line: UInt = #line, _ operation: (any Span) async throws -> T
-    ) async rethrows -> T {
-        try await tracer.withAnySpan(
-            name, context: context, ofKind: kind, isolation: isolation, function: function, file: fileID, line: line, operation)
-    }
+    public static func enable() { enabled.store(true, ordering: .relaxed) }
 
     /// `messaging.system` of every span: OpenTelemetry's convention names the broker.
     public static let system = "baton"
@@ -45,7 +24,7 @@ public enum TaskTrace {
     /// The W3C `traceparent` of `context`'s span, if it has one.
     public static func traceparent(of context: ServiceContext) -> String? {
         var carrier: [String: String] = [:]
-        tracer.inject(context, into: &carrier, using: DictionaryInjector())
+        InstrumentationSystem.instrument.inject(context, into: &carrier, using: DictionaryInjector())
         return carrier["traceparent"]
     }
 
@@ -58,7 +37,7 @@ public enum TaskTrace {
     public static func context(traceparent: String) -> ServiceContext? {
         guard isTraceparent(traceparent) else { return nil }
         var context = ServiceContext.topLevel
-        tracer.extract(["traceparent": traceparent], into: &context, using: DictionaryExtractor())
+        InstrumentationSystem.instrument.extract(["traceparent": traceparent], into: &context, using: DictionaryExtractor())
         return context
     }
 
@@ -93,7 +72,7 @@ public enum TaskTrace {
     /// merged into the current one.
     public static func context(extractingFrom value: @escaping @Sendable (String) -> String?) -> ServiceContext {
         var context = ServiceContext.current ?? .topLevel
-        tracer.extract(value, into: &context, using: FunctionExtractor())
+        InstrumentationSystem.instrument.extract(value, into: &context, using: FunctionExtractor())
         return context
     }
 

@@ -11,7 +11,7 @@ extension NodeAPI {
         guard TaskTrace.isEnabled, let first = tasks.first else { return try await body(tasks) }
         let oneQueue = tasks.allSatisfy { $0.queue == first.queue }
         let oneKind = tasks.allSatisfy { $0.kind == first.kind }
-        return try await TaskTrace.withSpan(oneQueue ? "send \(first.queue)" : "send", ofKind: .producer) { span in
+        return try await withSpan(oneQueue ? "send \(first.queue)" : "send", ofKind: .producer) { span in
             TaskTrace.setAttributes(
                 span, operation: "send", queue: oneQueue ? first.queue : nil, kind: oneKind ? first.kind : nil, id: nil,
                 count: tasks.count)

@@ -285,7 +285,7 @@ extension WorkerRuntime {
     /// the wait and the run; the handler's own spans nest under it.
     func traced(_ task: TaskRecord, _ attempt: () async -> AttemptOutcome) async -> AttemptOutcome {
         let producer = task.traceparent.flatMap(TaskTrace.context(traceparent:))
-        return await TaskTrace.withSpan("process \(task.queue)", context: producer ?? .topLevel, ofKind: .consumer) { span in
+        return await withSpan("process \(task.queue)", context: producer ?? .topLevel, ofKind: .consumer) { span in
             if let producer { span.addLink(SpanLink(context: producer, attributes: [:])) }
             TaskTrace.setAttributes(span, operation: "process", queue: task.queue, kind: task.kind, id: task.id, attempt: task.attempt)
             let outcome = await attempt()
