@@ -95,7 +95,7 @@ struct CompatRouteTests {
             let stored = try await Self.stored(node, highID)
             #expect(stored.state == .succeeded)
 
-            // Completing it again: it no longer runs under a lease of this node.
+            // Completing it again: it no longer runs under a lease.
             let again = try await client.send(.post, "/jobs/\(highID)/complete")
             #expect(again.status == .conflict)
             #expect(try again.errorBody().code == "conflict")
@@ -127,7 +127,7 @@ struct CompatRouteTests {
     }
 
     /// The lease is fenced by `lease_token` when the client sends it, by `worker_id` when it
-    /// sends that; by the job id alone it completes whatever lease the node gave out last.
+    /// sends that; by the job id alone it completes the job's current lease in the store.
     @Test func completionIsFencedByLeaseTokenOrWorker() async throws {
         try await withTestApp { client, node in
             let id = try #require(try await client.send(.post, "/jobs", json: Self.readmeJob).json()["id"]?.stringValue)
@@ -155,6 +155,25 @@ struct CompatRouteTests {
             #expect(late.status == .conflict)
             let right = try await client.send(.post, "/jobs/\(id)/complete", json: #"{"worker_id": "w2"}"#)
             #expect(try right.status == .ok && right.json()["status"] == "completed")
+        }
+    }
+
+    /// The lease a completion by id applies under is the store's, not a memory of `/next-job`:
+    /// a job claimed elsewhere (here straight from the store, as another node or a Baton worker
+    /// would) completes by its id, fenced by `worker_id` against the store's lease owner.
+    @Test func aJobClaimedElsewhereCompletesByIDUnderTheStoresLease() async throws {
+        try await withTestApp { client, node in
+            let id = try #require(try await client.send(.post, "/jobs", json: Self.readmeJob).json()["id"]?.stringValue)
+            let claimed = try #require(try await node.store.claim("elsewhere").first)
+            #expect(claimed.task.id.description == id)
+            let read = try await client.send(.get, "/jobs/\(id)")
+            #expect(try read.json()["worker_id"] == "elsewhere" && read.json()["lease_token"] == nil, "GET never shows the token")
+            let other = try await client.send(.post, "/jobs/\(id)/complete", json: #"{"worker_id": "w1"}"#)
+            #expect(try other.status == .conflict && other.errorBody().message.contains("elsewhere"))
+            let done = try await client.send(.post, "/jobs/\(id)/complete", json: #"{"worker_id": "elsewhere", "result": 1}"#)
+            #expect(try done.status == .ok && done.json()["status"] == "completed", "\(done.text)")
+            let stored = try await Self.stored(node, id)
+            #expect(stored.state == .succeeded && stored.result?.text == "1")
         }
     }
 

@@ -12,7 +12,6 @@ import Hummingbird
 struct TaskqRoutes<Context: RequestContext>: Sendable {
     let ops: NodeAPI
     let reader: JSONBodyReader
-    let leases: DropInLeases
     let mount: DropInConfiguration
 
     var routes: [Route<Context>] {
@@ -76,7 +75,6 @@ struct TaskqRoutes<Context: RequestContext>: Sendable {
             guard let first = claimed.first else {
                 throw BatonError(.notFound, "No task found matching capabilities: \(capabilities.joined(separator: ", "))")
             }
-            leases.remember(first, worker: worker, lease: ops.configuration.defaultLease)
             return JSONResponse.make(TaskqCompat.task(first.task))
         }
     }
@@ -92,24 +90,20 @@ struct TaskqRoutes<Context: RequestContext>: Sendable {
                 throw BatonError.invalidArgument("Update request success should be boolean")
             }
             guard let id = TaskID(uuid) else { throw BatonError.invalidArgument("uuid '\(uuid)' is not a task uuid of this queue") }
-            guard let lease = leases.lease(of: id) else {
-                let task = try await ops.get(id)
-                throw BatonError(
-                    .conflict, "task \(uuid) is \(task.state.rawValue): it was not dequeued from this node, or was updated already")
-            }
-            if let processor = members["processor"], processor != .null, TaskqCompat.processorID(processor) != lease.worker {
-                throw BatonError(.conflict, "task \(uuid) was dequeued by processor '\(lease.worker)', not this one")
-            }
+            let processor = members["processor"].flatMap { $0 == .null ? nil : TaskqCompat.processorID($0) }
+            let token = try await DropInLease.token(
+                ops, id, worker: processor,
+                notRunning: { "task \(uuid) is \($0.state.rawValue), not dequeued: there is nothing to update" },
+                heldByOther: { "task \(uuid) was dequeued by processor '\($0)', not this one" })
             let result = members["result"].map { RawJSON($0) } ?? .null
             if success {
-                _ = try await ops.complete(id, CompleteBody(leaseToken: lease.token, result: result))
+                _ = try await ops.complete(id, CompleteBody(leaseToken: token, result: result))
             } else {
                 // taskq hands a failed task to the next dequeue at once.
                 _ = try await ops.fail(
                     id,
-                    FailBody(leaseToken: lease.token, error: "the processor reported a failure", retryable: true, retryAfterMS: 0))
+                    FailBody(leaseToken: token, error: "the processor reported a failure", retryable: true, retryAfterMS: 0))
             }
-            leases.forget(id, token: lease.token)
             return JSONResponse.make(body)
         }
     }
