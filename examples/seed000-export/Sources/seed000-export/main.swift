@@ -98,14 +98,17 @@ struct ExampleError: Error, CustomStringConvertible {
     init(_ description: String) { self.description = description }
 }
 
-/// Runs `body` while `client` runs.
+/// Runs `body` while `client` runs (started first: PostgresNIO warns of a query made before).
 func withPostgres<T: Sendable>(_ client: PostgresClient, _ body: @Sendable () async throws -> T) async throws -> T {
-    try await withThrowingTaskGroup(of: T?.self) { group in
+    let (started, signal) = AsyncStream<Void>.makeStream()
+    return try await withThrowingTaskGroup(of: T?.self) { group in
         group.addTask {
+            signal.finish()
             await client.run()
             return nil
         }
         defer { group.cancelAll() }
+        for await _ in started {}
         return try await body()
     }
 }
