@@ -185,6 +185,20 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        // examples/seed000-export: freundallein/sqs-scheduler's example worker (objects exported
+        // from t_object to t_exported_object) as a Baton handler over SQS. A target of this
+        // package, so that the tests build and run it without another build from scratch.
+        .executableTarget(
+            name: "seed000-export",
+            dependencies: [
+                "BatonCore", "BatonSQS", "BatonSQSBroker", "BatonWorker",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            path: "examples/seed000-export/Sources/seed000-export",
+            swiftSettings: swiftSettings
+        ),
         // A worker for the multi-node end-to-end tests: its handler appends each run's task id
         // and attempt to a file, so the tests count runs from the handler's own record.
         .executableTarget(
@@ -269,8 +283,9 @@ let package = Package(
         .testTarget(
             name: "EndToEndTests",
             dependencies: [
-                "BatonCore", "BatonSQLite", "BatonClient", "BatonTesting", "BatonSQS",
+                "BatonCore", "BatonSQLite", "BatonPostgres", "BatonClient", "BatonTesting", "BatonSQS",
                 .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "PostgresNIO", package: "postgres-nio"),
                 .product(name: "Yams", package: "Yams"),
             ],
             swiftSettings: swiftSettings

@@ -60,6 +60,16 @@ extension PostgresTaskStore {
         }
     }
 
+    public func taskGetWithLease(_ id: TaskID) async throws -> TaskWithLease? {
+        let query = PostgresQuery(unsafeSQL: sql.get, binds: Self.bindings { $0.append(id.uuid) })
+        return try await call("reading task \(id)") { [client] in
+            try await client.query(query).collect().first.map { row in
+                let row = row.makeRandomAccess()
+                return TaskWithLease(task: try TaskRecord(postgresWithProgress: row), leaseToken: try row.leaseToken())
+            }
+        }
+    }
+
     public func taskList(_ p: TaskListParams) async throws -> TaskPage {
         let cursor = try p.validatedCursor()
         let states = Array(Set(p.states ?? [])).map(\.rawValue).sorted()

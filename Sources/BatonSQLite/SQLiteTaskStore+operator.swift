@@ -46,6 +46,14 @@ extension SQLiteTaskStore {
         }
     }
 
+    public func taskGetWithLease(_ id: TaskID) async throws -> TaskWithLease? {
+        try await read("reading task \(id)") { db in
+            try Row.fetchOne(db.cachedStatement(sql: SQL.get), arguments: [id.description]).map { row in
+                TaskWithLease(task: try TaskRecord(row: row), leaseToken: row[11])
+            }
+        }
+    }
+
     public func taskList(_ p: TaskListParams) async throws -> TaskPage {
         let cursor = try p.validatedCursor()
         let states = Array(Set(p.states ?? [])).map(\.rawValue).sorted()

@@ -66,12 +66,11 @@ func routeTable<Context: RequestContext>(
     routes += TaskRoutes<Context>(ops: ops, reader: reader).routes
     routes += WorkflowRoutes<Context>(ops: ops, reader: reader).routes
     routes += MachineryRoutes<Context>(ops: ops, reader: reader).routes
-    let leases = DropInLeases()
     if configuration.compat.jobs {
-        routes += JobsRoutes<Context>(ops: ops, reader: reader, leases: leases, mount: configuration.compat).routes
+        routes += JobsRoutes<Context>(ops: ops, reader: reader, mount: configuration.compat).routes
     }
     if configuration.compat.taskq {
-        routes += TaskqRoutes<Context>(ops: ops, reader: reader, leases: leases, mount: configuration.compat).routes
+        routes += TaskqRoutes<Context>(ops: ops, reader: reader, mount: configuration.compat).routes
     }
     routes += WorkerRoutes<Context>(ops: ops, reader: reader).routes
     routes += WorkerRegistryRoutes<Context>(ops: ops, reader: reader).routes

@@ -95,7 +95,7 @@ struct CompatRouteTests {
             let stored = try await Self.stored(node, highID)
             #expect(stored.state == .succeeded)
 
-            // Completing it again: it no longer runs under a lease of this node.
+            // Completing it again: it no longer runs under a lease.
             let again = try await client.send(.post, "/jobs/\(highID)/complete")
             #expect(again.status == .conflict)
             #expect(try again.errorBody().code == "conflict")
@@ -127,7 +127,7 @@ struct CompatRouteTests {
     }
 
     /// The lease is fenced by `lease_token` when the client sends it, by `worker_id` when it
-    /// sends that; by the job id alone it completes whatever lease the node gave out last.
+    /// sends that; by the job id alone it completes the job's current lease in the store.
     @Test func completionIsFencedByLeaseTokenOrWorker() async throws {
         try await withTestApp { client, node in
             let id = try #require(try await client.send(.post, "/jobs", json: Self.readmeJob).json()["id"]?.stringValue)
@@ -155,6 +155,25 @@ struct CompatRouteTests {
             #expect(late.status == .conflict)
             let right = try await client.send(.post, "/jobs/\(id)/complete", json: #"{"worker_id": "w2"}"#)
             #expect(try right.status == .ok && right.json()["status"] == "completed")
+        }
+    }
+
+    /// The lease a completion by id applies under is the store's, not a memory of `/next-job`:
+    /// a job claimed elsewhere (here straight from the store, as another node or a Baton worker
+    /// would) completes by its id, fenced by `worker_id` against the store's lease owner.
+    @Test func aJobClaimedElsewhereCompletesByIDUnderTheStoresLease() async throws {
+        try await withTestApp { client, node in
+            let id = try #require(try await client.send(.post, "/jobs", json: Self.readmeJob).json()["id"]?.stringValue)
+            let claimed = try #require(try await node.store.claim("elsewhere").first)
+            #expect(claimed.task.id.description == id)
+            let read = try await client.send(.get, "/jobs/\(id)")
+            #expect(try read.json()["worker_id"] == "elsewhere" && read.json()["lease_token"] == nil, "GET never shows the token")
+            let other = try await client.send(.post, "/jobs/\(id)/complete", json: #"{"worker_id": "w1"}"#)
+            #expect(try other.status == .conflict && other.errorBody().message.contains("elsewhere"))
+            let done = try await client.send(.post, "/jobs/\(id)/complete", json: #"{"worker_id": "elsewhere", "result": 1}"#)
+            #expect(try done.status == .ok && done.json()["status"] == "completed", "\(done.text)")
+            let stored = try await Self.stored(node, id)
+            #expect(stored.state == .succeeded && stored.result?.text == "1")
         }
     }
 
@@ -269,6 +288,9 @@ struct CompatRouteTests {
             try Self.expectTaskqError(
                 try await client.send(.post, "/v1/tasks/enqueue", json: #"{"name": "a", "schedule": "soon", "config": {}}"#), .badRequest)
 
+            let extra = try await client.send(
+                .post, "/v1/tasks/enqueue", json: #"{"name": "a", "schedule": 1, "config": null, "owner": "ops"}"#)
+            #expect(try extra.status == .created && extra.json()["owner"] == "ops", "the request as sent, with its uuid")
             let response = try await client.send(.post, "/v1/tasks/enqueue", json: Self.validTask)
             #expect(response.status == .created)
             let task = try Self.body(response, "TaskqEnqueued")
@@ -290,8 +312,21 @@ struct CompatRouteTests {
                 try await client.send(.post, "/v1/tasks/dequeue", json: #"{"processor": \#(Self.processor), "capabilities": []}"#),
                 .badRequest)
             try Self.expectTaskqError(
-                try await client.send(.post, "/v1/tasks/dequeue", json: #"{"capabilities": [1]}"#), .badRequest)
-            try Self.expectTaskqError(try await client.send(.post, "/v1/tasks/dequeue", json: Self.validDequeue), .notFound)
+                try await client.send(.post, "/v1/tasks/dequeue", json: #"{"processor": {}, "capabilities": [1]}"#), .badRequest)
+            try Self.expectTaskqError(
+                try await client.send(.post, "/v1/tasks/dequeue", json: #"{"processor": {}, "capabilities": "cook"}"#), .badRequest)
+            // taskq requires both keys.
+            let noProcessor = try await client.send(.post, "/v1/tasks/dequeue", json: #"{"capabilities": ["cook"]}"#)
+            try Self.expectTaskqError(noProcessor, .badRequest)
+            #expect(try noProcessor.json()["error"]?.stringValue?.hasPrefix("Required keys missing in dequeue request") == true)
+            let none = try await client.send(.post, "/v1/tasks/dequeue", json: Self.validDequeue)
+            try Self.expectTaskqError(none, .notFound)
+            #expect(
+                try none.json()["error"] == "No task found matching capabilities: \"cook\",\"shop\",\"calculate-prime-number\"",
+                "taskq's message")
+            // A name that cannot be a Baton kind matches nothing: 404, as taskq answers it.
+            try Self.expectTaskqError(
+                try await client.send(.post, "/v1/tasks/dequeue", json: #"{"processor": {}, "capabilities": ["cook pasta"]}"#), .notFound)
         }
     }
 
@@ -348,15 +383,31 @@ struct CompatRouteTests {
             }
             let uuid = try #require(try await client.send(.post, "/v1/tasks/enqueue", json: Self.validTask).json()["uuid"]?.stringValue)
             try Self.expectTaskqError(
-                try await client.send(.post, "/v1/tasks/update", json: #"{"uuid": "\#(uuid)", "success": "yes"}"#), .badRequest)
+                try await client.send(
+                    .post, "/v1/tasks/update", json: #"{"processor": {}, "result": {}, "uuid": "\#(uuid)", "success": "yes"}"#),
+                .badRequest)
+            // taskq requires processor and result too, and both as objects on success.
             try Self.expectTaskqError(
-                try await client.send(.post, "/v1/tasks/update", json: Self.update(UUID().uuidString.lowercased())), .notFound)
+                try await client.send(.post, "/v1/tasks/update", json: #"{"uuid": "\#(uuid)", "success": true}"#), .badRequest)
+            let notDict = try await client.send(
+                .post, "/v1/tasks/update", json: #"{"processor": \#(Self.processor), "result": 42, "success": true, "uuid": "\#(uuid)"}"#)
+            try Self.expectTaskqError(notDict, .badRequest)
+            #expect(try notDict.json()["error"] == "result and processor should be dict")
+            // A well-formed uuid of no task: 400, as taskq answers a uuid it does not know.
+            let unknown = UUID().uuidString.lowercased()
+            let missing = try await client.send(.post, "/v1/tasks/update", json: Self.update(unknown))
+            try Self.expectTaskqError(missing, .badRequest)
+            #expect(try missing.json()["error"] == .string("Task uuid: \(unknown) does not exist"))
             // Not dequeued: nothing to update.
             try Self.expectTaskqError(try await client.send(.post, "/v1/tasks/update", json: Self.update(uuid)), .conflict)
             // Dequeued by one processor, updated by another.
             #expect(try await client.send(.post, "/v1/tasks/dequeue", json: Self.validDequeue).status == .ok)
-            let other = #"{"processor": {"host": "other", "pid": 1}, "success": true, "uuid": "\#(uuid)"}"#
+            let other = #"{"processor": {"host": "other", "pid": 1}, "result": {}, "success": true, "uuid": "\#(uuid)"}"#
             try Self.expectTaskqError(try await client.send(.post, "/v1/tasks/update", json: other), .conflict)
+            // A failure's result need not be an object (taskq does not read it).
+            let failed = #"{"processor": \#(Self.processor), "result": null, "success": false, "uuid": "\#(uuid)"}"#
+            #expect(try await client.send(.post, "/v1/tasks/update", json: failed).status == .ok)
+            #expect(try await client.send(.post, "/v1/tasks/dequeue", json: Self.validDequeue).status == .ok)
             #expect(try await client.send(.post, "/v1/tasks/update", json: Self.update(uuid)).status == .ok)
         }
     }
@@ -370,9 +421,9 @@ struct CompatRouteTests {
             #expect(try await client.send(.post, "/v1/tasks/enqueue", json: other).status == .created)
             // A Baton task of a capability's kind in another queue is not taskq's.
             _ = try await client.submit(NewTask(kind: "cook-pasta"))
-            let request = #"{"capabilities": ["cook-pasta"]}"#
+            let request = #"{"processor": {}, "capabilities": ["cook-pasta"]}"#
             try Self.expectTaskqError(try await client.send(.post, "/v1/tasks/dequeue", json: request), .notFound)
-            let nyquist = try await client.send(.post, "/v1/tasks/dequeue", json: #"{"capabilities": ["nyquist-plot"]}"#)
+            let nyquist = try await client.send(.post, "/v1/tasks/dequeue", json: #"{"processor": {}, "capabilities": ["nyquist-plot"]}"#)
             #expect(try nyquist.json()["name"] == "nyquist-plot")
         }
     }
@@ -450,7 +501,7 @@ struct CompatRouteTests {
             let expected: [(String, String, [String])] = [
                 ("/jobs", "post", ["201", "400"]), ("/jobs/{id}", "get", ["200", "404"]), ("/next-job", "get", ["200", "204"]),
                 ("/jobs/{id}/complete", "post", ["200", "404", "409"]), ("/v1/tasks/enqueue", "post", ["201", "400"]),
-                ("/v1/tasks/dequeue", "post", ["200", "400", "404"]), ("/v1/tasks/update", "post", ["200", "400", "404", "409"]),
+                ("/v1/tasks/dequeue", "post", ["200", "400", "404"]), ("/v1/tasks/update", "post", ["200", "400", "409"]),
                 ("/v1/about", "get", ["200"]),
             ]
             for (path, method, statuses) in expected {
@@ -462,6 +513,7 @@ struct CompatRouteTests {
                 paths["/v1/tasks/dequeue"]?["post"]?["responses"]?["404"]?["content"]?["application/json"]?["schema"]
                     == APISchemas.ref("TaskqError"))
             #expect(paths["/jobs/{id}/complete"]?["post"]?["requestBody"]?["required"] == .bool(false))
+            #expect(paths["/v1/tasks/update"]?["post"]?["responses"]?["404"] == nil, "an unknown uuid is 400, as in taskq")
             // Every schema the drop-in routes name exists.
             let schemas = try #require(document["components"]?["schemas"]?.objectValue)
             for name in APISchemas.dropInSchemas.keys { #expect(schemas[name] != nil, "\(name)") }

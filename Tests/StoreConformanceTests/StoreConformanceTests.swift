@@ -55,6 +55,11 @@ struct StoreConformanceTests {
     }
 
     @Test(arguments: storeFactories)
+    func taskWithLeaseReadsTheCurrentLease(_ factory: any StoreFactory) async throws {
+        try await StoreConformance.taskWithLeaseReadsTheCurrentLease(factory)
+    }
+
+    @Test(arguments: storeFactories)
     func delayedTaskIsNotClaimedEarlyAndIsClaimedOnceDue(_ factory: any StoreFactory) async throws {
         try await StoreConformance.delayedTaskIsNotClaimedEarlyAndIsClaimedOnceDue(factory)
     }

@@ -41,6 +41,11 @@ public protocol TaskStore: Sendable {
 
     func taskGet(_ id: TaskID) async throws -> TaskRecord?
 
+    /// ``taskGet(_:)`` with the token of the task's current lease, for the drop-in routes whose
+    /// clients complete a running task by its id alone (docs/compat.md): they complete it
+    /// under the lease the store holds, on any node. No interface shows the token.
+    func taskGetWithLease(_ id: TaskID) async throws -> TaskWithLease?
+
     /// Newest first, filtered, with an opaque cursor.
     func taskList(_ p: TaskListParams) async throws -> TaskPage
 
@@ -78,6 +83,18 @@ public protocol TaskStore: Sendable {
     /// learn of it at their next heartbeat); the cancels cascade as any cancel does. Throws
     /// `notFound` for an unknown workflow.
     func workflowCancel(_ id: TaskID) async throws -> WorkflowRecord
+}
+
+/// A task as stored and the token of its current lease: `nil` unless it is running (or was
+/// cancelled while running, until its worker learns of it).
+public struct TaskWithLease: Sendable, Hashable {
+    public var task: TaskRecord
+    public var leaseToken: String?
+
+    public init(task: TaskRecord, leaseToken: String?) {
+        self.task = task
+        self.leaseToken = leaseToken
+    }
 }
 
 public struct TaskEnqueueParams: Sendable {

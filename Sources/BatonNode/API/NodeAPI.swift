@@ -73,6 +73,14 @@ public struct NodeAPI: Sendable {
         return task
     }
 
+    /// A task with the token of its current lease, for the drop-in routes whose clients complete
+    /// a running task by its id alone (docs/compat.md); no interface answers the token.
+    /// Throws `notFound` for an unknown task.
+    public func getWithLease(_ id: TaskID) async throws -> TaskWithLease {
+        guard let found = try await node.store.taskGetWithLease(id) else { throw BatonError.taskNotFound(id) }
+        return found
+    }
+
     /// `states` as names (`"ready"`), `limit` as given; all checked here.
     public func list(
         states: [String]?, queue: String?, kind: String?, limit: Int?, cursor: String?, tag: String? = nil

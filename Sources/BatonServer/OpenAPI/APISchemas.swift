@@ -449,14 +449,16 @@ struct APISchemas {
         s["TaskqEnqueue"] = object(
             ["name": kindName, "schedule": schedule, "config": any], required: ["name", "schedule", "config"], additional: true)
         s["TaskqEnqueued"] = object(
-            ["name": kindName, "schedule": schedule, "config": any, "uuid": taskID], required: ["name", "schedule", "config", "uuid"])
+            ["name": kindName, "schedule": schedule, "config": any, "uuid": taskID], required: ["name", "schedule", "config", "uuid"],
+            additional: true)
         s["TaskqDequeue"] = object(
-            ["capabilities": array(kindName, minItems: 1), "processor": any], required: ["capabilities"], additional: true)
+            ["capabilities": array(string(), minItems: 1), "processor": any], required: ["processor", "capabilities"], additional: true)
         s["TaskqTask"] = object(
             ["name": kindName, "args": any, "uuid": taskID, "schedule": integer(minimum: 0)],
             required: ["name", "args", "uuid", "schedule"])
         s["TaskqUpdate"] = object(
-            ["uuid": taskID, "success": boolean, "result": any, "processor": any], required: ["uuid", "success"], additional: true)
+            ["uuid": string(), "success": boolean, "result": any, "processor": any], required: ["processor", "result", "success", "uuid"],
+            additional: true)
         s["TaskqAbout"] = object(["node": string(), "version": string(), "time": dateTime], required: ["node", "version", "time"])
         s["TaskqError"] = object(["error": string()], required: ["error"])
         return s

@@ -2,7 +2,6 @@ import BatonCore
 import BatonNode
 import Foundation
 import Hummingbird
-import Synchronization
 
 /// Which drop-in APIs of earlier systems a node serves, and where (docs/compat.md): the
 /// `/jobs` API of the Go Distributed Task Scheduler and the task queue API of taskq
@@ -105,41 +104,23 @@ struct DropInSpec: Sendable {
     var tokenInPath = false
 }
 
-/// The leases this node handed out through the drop-in routes, by task id: their clients
-/// complete a task by its id alone, so the node completes it under the lease it remembers.
-/// An entry goes with the completion, or some time after its lease expired.
-final class DropInLeases: Sendable {
-    struct Lease: Sendable, Equatable {
-        var token: String
-        var worker: String
-        var expires: Date
-    }
-
-    /// How long an entry outlives its lease (a late completion still gets a precise answer).
-    static let keepAfterExpiry: TimeInterval = 600
-    /// Entries above which each new one first drops those long expired.
-    static let pruneAbove = 4096
-
-    private let state = Mutex<[TaskID: Lease]>([:])
-
-    func remember(_ claimed: ClaimedTask, worker: String, lease: Duration) {
-        let expires = claimed.task.leaseExpiresAt ?? Date().addingTimeInterval(lease.seconds)
-        state.withLock { leases in
-            if leases.count >= Self.pruneAbove {
-                let cutoff = Date().addingTimeInterval(-Self.keepAfterExpiry)
-                leases = leases.filter { $0.value.expires > cutoff }
-            }
-            leases[claimed.task.id] = Lease(token: claimed.leaseToken, worker: worker, expires: expires)
+/// The lease a drop-in client completes a task under: its clients name the task by id alone,
+/// so the route reads the task's current lease from the store (on any node, across restarts)
+/// and completes the attempt under it.
+enum DropInLease {
+    /// The token of running task `id`'s current lease. When `worker` is named, the lease must
+    /// be that worker's (its owner in the store), so a worker whose lease ran out cannot end
+    /// another worker's attempt. Throws `notFound` for an unknown task, and `conflict` with
+    /// `notRunning(task)`, or `heldByOther(owner)`, as the messages.
+    static func token(
+        _ ops: NodeAPI, _ id: TaskID, worker: String?, notRunning: (TaskRecord) -> String, heldByOther: (String) -> String
+    ) async throws -> String {
+        let current = try await ops.getWithLease(id)
+        guard current.task.state == .running, let token = current.leaseToken else {
+            throw BatonError(.conflict, notRunning(current.task))
         }
+        let owner = current.task.leaseOwner ?? ""
+        if let worker, worker != owner { throw BatonError(.conflict, heldByOther(owner)) }
+        return token
     }
-
-    func lease(of id: TaskID) -> Lease? { state.withLock { $0[id] } }
-
-    func forget(_ id: TaskID, token: String) {
-        state.withLock { leases in
-            if leases[id]?.token == token { leases[id] = nil }
-        }
-    }
-
-    var count: Int { state.withLock { $0.count } }
 }

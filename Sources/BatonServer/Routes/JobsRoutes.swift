@@ -10,7 +10,6 @@ import Hummingbird
 struct JobsRoutes<Context: RequestContext>: Sendable {
     let ops: NodeAPI
     let reader: JSONBodyReader
-    let leases: DropInLeases
     let mount: DropInConfiguration
 
     var routes: [Route<Context>] {
@@ -76,11 +75,9 @@ struct JobsRoutes<Context: RequestContext>: Sendable {
             }
             leaseMS = max(1, Int((seconds * 1000).rounded(.up)))
         }
-        let lease = leaseMS.map { Duration.milliseconds($0) } ?? ops.configuration.defaultLease
         let claimed = try await ops.claim(
             ClaimBody(worker: worker, queues: [JobsCompat.queue], kinds: JobsCompat.types, max: 1, waitMS: 0, leaseMS: leaseMS))
         guard let first = claimed.first else { return Response(status: .noContent) }
-        leases.remember(first, worker: worker, lease: lease)
         var job = JobsCompat.fields(first.task)
         job["lease_token"] = .string(first.leaseToken)
         return JSONResponse.make(JSONValue.object(job))
@@ -95,17 +92,10 @@ struct JobsRoutes<Context: RequestContext>: Sendable {
         if let given = report.leaseToken {
             token = given
         } else {
-            guard let lease = leases.lease(of: id) else {
-                let task = try await ops.get(id)
-                throw BatonError(
-                    .conflict,
-                    "job \(id) is \(JobsCompat.status(task.state)) and was not taken through /next-job of this node; send its lease_token to complete it"
-                )
-            }
-            if let worker = report.worker, worker != lease.worker {
-                throw BatonError(.conflict, "job \(id) is held by worker '\(lease.worker)', not '\(worker)'")
-            }
-            token = lease.token
+            token = try await DropInLease.token(
+                ops, id, worker: report.worker,
+                notRunning: { "job \(id) is \(JobsCompat.status($0.state)), not running: there is no attempt to complete" },
+                heldByOther: { "job \(id) is held by worker '\($0)', not '\(report.worker ?? "")'" })
         }
         let task: TaskRecord
         if report.success {
@@ -114,7 +104,6 @@ struct JobsRoutes<Context: RequestContext>: Sendable {
             task = try await ops.fail(
                 id, FailBody(leaseToken: token, error: report.error ?? "the worker reported the job failed", retryable: true))
         }
-        leases.forget(id, token: token)
         return JSONResponse.make(JobsCompat.job(task))
     }
 }

@@ -12,7 +12,6 @@ import Hummingbird
 struct TaskqRoutes<Context: RequestContext>: Sendable {
     let ops: NodeAPI
     let reader: JSONBodyReader
-    let leases: DropInLeases
     let mount: DropInConfiguration
 
     var routes: [Route<Context>] {
@@ -36,7 +35,7 @@ struct TaskqRoutes<Context: RequestContext>: Sendable {
                 request: "TaskqUpdate", response: "TaskqUpdate",
                 dropIn: DropInSpec(
                     successes: [.init(status: "200", description: "Applied; the request as sent", schema: "TaskqUpdate")],
-                    errors: ["404", "409"], errorSchema: "TaskqError", tokenInPath: token), update),
+                    errors: ["409"], errorSchema: "TaskqError", tokenInPath: token), update),
             Route(
                 .get, mount.path("/v1/about"), access: .public, summary: "Server information (taskq's API)", response: "TaskqAbout",
                 dropIn: DropInSpec(
@@ -47,10 +46,11 @@ struct TaskqRoutes<Context: RequestContext>: Sendable {
     @Sendable func enqueue(_ request: Request, context: Context) async throws -> Response {
         try await TaskqCompat.answering {
             let body = try JSONBodyReader.decode(JSONValue.self, from: try await reader.read(request))
-            let (task, echo) = try TaskqCompat.newTask(body)
+            let (task, request) = try TaskqCompat.newTask(body)
             let outcome = try await ops.submitOutcome([task], idempotencyKey: nil)
             guard let stored = outcome.tasks.first else { throw BatonError(.internal, "the store returned no task") }
-            var answer = echo
+            // taskq answers the request as sent, with the task's uuid added.
+            var answer = request
             answer["uuid"] = .string(stored.id.description)
             return JSONResponse.make(status: .created, JSONValue.object(answer))
         }
@@ -60,23 +60,24 @@ struct TaskqRoutes<Context: RequestContext>: Sendable {
         try await TaskqCompat.answering {
             let body = try JSONBodyReader.decode(JSONValue.self, from: try await reader.read(request))
             guard case .object(let members) = body else { throw BatonError.invalidArgument("the dequeue request must be a JSON object") }
+            try TaskqCompat.requireKeys(["processor", "capabilities"], in: members, of: "dequeue")
             guard case .array(let items)? = members["capabilities"] else {
-                throw BatonError.invalidArgument("Required keys missing in dequeue request: capabilities (a list of task names)")
+                throw BatonError.invalidArgument("Capabilities should be a list")
             }
             guard !items.isEmpty else { throw BatonError.invalidArgument("Capabilities should not be empty") }
-            var capabilities: [String] = []
+            var names: [String] = []
             for item in items {
                 guard case .string(let name) = item else { throw BatonError.invalidArgument("Capabilities should be a list of string") }
-                try NewTask.validateName(name, field: "capability", maxLength: Limits.maxKindLength)
-                capabilities.append(name)
+                names.append(name)
             }
+            let notFound = BatonError(.notFound, "No task found matching capabilities: " + names.map { "\"\($0)\"" }.joined(separator: ","))
+            // A name that cannot be a Baton kind matches no task: taskq answers 404 for it too.
+            let capabilities = names.filter { (try? NewTask.validateName($0, field: "capability", maxLength: Limits.maxKindLength)) != nil }
+            guard !capabilities.isEmpty else { throw notFound }
             let worker = TaskqCompat.processorID(members["processor"])
             let claimed = try await ops.claim(
                 ClaimBody(worker: worker, queues: [TaskqCompat.queue], kinds: capabilities, max: 1, waitMS: 0))
-            guard let first = claimed.first else {
-                throw BatonError(.notFound, "No task found matching capabilities: \(capabilities.joined(separator: ", "))")
-            }
-            leases.remember(first, worker: worker, lease: ops.configuration.defaultLease)
+            guard let first = claimed.first else { throw notFound }
             return JSONResponse.make(TaskqCompat.task(first.task))
         }
     }
@@ -85,31 +86,37 @@ struct TaskqRoutes<Context: RequestContext>: Sendable {
         try await TaskqCompat.answering {
             let body = try JSONBodyReader.decode(JSONValue.self, from: try await reader.read(request))
             guard case .object(let members) = body else { throw BatonError.invalidArgument("the update request must be a JSON object") }
-            guard case .string(let uuid)? = members["uuid"], members["success"] != nil else {
-                throw BatonError.invalidArgument("Required keys missing in update request: uuid and success")
-            }
+            try TaskqCompat.requireKeys(["processor", "result", "success", "uuid"], in: members, of: "update")
             guard case .bool(let success)? = members["success"] else {
                 throw BatonError.invalidArgument("Update request success should be boolean")
             }
-            guard let id = TaskID(uuid) else { throw BatonError.invalidArgument("uuid '\(uuid)' is not a task uuid of this queue") }
-            guard let lease = leases.lease(of: id) else {
-                let task = try await ops.get(id)
-                throw BatonError(
-                    .conflict, "task \(uuid) is \(task.state.rawValue): it was not dequeued from this node, or was updated already")
+            // taskq answers 400 for a uuid it does not know, malformed or not.
+            let unknown = BatonError.invalidArgument("Task uuid: \(members["uuid"]?.stringValue ?? "(not a string)") does not exist")
+            guard case .string(let uuid)? = members["uuid"], let id = TaskID(uuid) else { throw unknown }
+            if success {
+                guard case .object = members["result"], case .object = members["processor"] else {
+                    throw BatonError.invalidArgument("result and processor should be dict")
+                }
             }
-            if let processor = members["processor"], processor != .null, TaskqCompat.processorID(processor) != lease.worker {
-                throw BatonError(.conflict, "task \(uuid) was dequeued by processor '\(lease.worker)', not this one")
+            let processor = members["processor"].flatMap { $0 == .null ? nil : TaskqCompat.processorID($0) }
+            let token: String
+            do {
+                token = try await DropInLease.token(
+                    ops, id, worker: processor,
+                    notRunning: { "task \(uuid) is \($0.state.rawValue), not dequeued: there is nothing to update" },
+                    heldByOther: { "task \(uuid) was dequeued by processor '\($0)', not this one" })
+            } catch let error as BatonError where error.code == .notFound {
+                throw unknown
             }
             let result = members["result"].map { RawJSON($0) } ?? .null
             if success {
-                _ = try await ops.complete(id, CompleteBody(leaseToken: lease.token, result: result))
+                _ = try await ops.complete(id, CompleteBody(leaseToken: token, result: result))
             } else {
                 // taskq hands a failed task to the next dequeue at once.
                 _ = try await ops.fail(
                     id,
-                    FailBody(leaseToken: lease.token, error: "the processor reported a failure", retryable: true, retryAfterMS: 0))
+                    FailBody(leaseToken: token, error: "the processor reported a failure", retryable: true, retryAfterMS: 0))
             }
-            leases.forget(id, token: lease.token)
             return JSONResponse.make(body)
         }
     }
@@ -146,14 +153,19 @@ enum TaskqCompat {
         }
     }
 
+    /// taskq's check of a request's keys: all of `keys` present (any value, `null` too).
+    static func requireKeys(_ keys: [String], in members: [String: JSONValue], of request: String) throws(BatonError) {
+        let missing = keys.filter { members[$0] == nil }
+        guard missing.isEmpty else {
+            throw BatonError.invalidArgument("Required keys missing in \(request) request: \(missing.joined(separator: ", "))")
+        }
+    }
+
     /// The task of an enqueue request (`name`, `schedule`, `config`; other members are
-    /// ignored) and the members to answer with.
+    /// ignored) and the request's members, which the answer echoes.
     static func newTask(_ body: JSONValue) throws -> (NewTask, [String: JSONValue]) {
         guard case .object(let members) = body else { throw BatonError.invalidArgument("Task should be a dict") }
-        let missing = ["name", "schedule", "config"].filter { members[$0] == nil }
-        guard missing.isEmpty else {
-            throw BatonError.invalidArgument("Required keys missing in enqueue request: \(missing.joined(separator: ", "))")
-        }
+        try requireKeys(["name", "schedule", "config"], in: members, of: "enqueue")
         guard case .string(let name)? = members["name"] else { throw BatonError.invalidArgument("name should be a string") }
         try NewTask.validateName(name, field: "name", maxLength: Limits.maxKindLength)
         let schedule: Int64
@@ -166,7 +178,7 @@ enum TaskqCompat {
         let task = NewTask(
             kind: name, args: RawJSON(config), queue: queue, runAt: Date(timeIntervalSince1970: TimeInterval(schedule)),
             maxAttempts: maxAttempts, tags: [scheduleTag + String(schedule)])
-        return (task, ["name": .string(name), "schedule": .int(schedule), "config": config])
+        return (task, members)
     }
 
     /// A dequeued task as taskq answers it: `name`, `args` (the config), `uuid`, `schedule`.

@@ -32,6 +32,7 @@ extension StoreConformance {
         Check("largeBatchIsStoredInOrder", largeBatchIsStoredInOrder),
         Check("claimOrderIsPriorityThenRunAtThenSubmission", claimOrderIsPriorityThenRunAtThenSubmission),
         Check("claimRespectsMaxAndSetsTheLease", claimRespectsMaxAndSetsTheLease),
+        Check("taskWithLeaseReadsTheCurrentLease", taskWithLeaseReadsTheCurrentLease),
         Check("delayedTaskIsNotClaimedEarlyAndIsClaimedOnceDue", delayedTaskIsNotClaimedEarlyAndIsClaimedOnceDue),
         Check("runAtInTheFutureIsPending", runAtInTheFutureIsPending),
         Check("sharesAreServedInOrderEachUpToItsMax", sharesAreServedInOrderEachUpToItsMax),

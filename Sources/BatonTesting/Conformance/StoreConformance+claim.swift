@@ -50,6 +50,24 @@ extension StoreConformance {
         }
     }
 
+    /// ``TaskStore/taskGetWithLease(_:)`` answers a running task's current lease token and
+    /// owner, no token before the claim or after the attempt ended, and `nil` for an unknown id.
+    public static func taskWithLeaseReadsTheCurrentLease(_ factory: any StoreFactory) async throws {
+        try await factory.withStore { store in
+            let id = try await store.enqueue(NewTask(kind: "k"))[0].id
+            let before = try #require(try await store.taskGetWithLease(id))
+            #expect(before.task.state == .ready && before.leaseToken == nil)
+            let claimed = try #require(try await store.claim("w1").first)
+            let running = try #require(try await store.taskGetWithLease(id))
+            #expect(running.leaseToken == claimed.leaseToken && running.task.leaseOwner == "w1")
+            #expect(running.task == (try await store.require(id)))
+            #expect(try await store.complete(claimed) == .applied(.succeeded))
+            let done = try #require(try await store.taskGetWithLease(id))
+            #expect(done.task.state == .succeeded && done.leaseToken == nil)
+            #expect(try await store.taskGetWithLease(TaskID.generate()) == nil)
+        }
+    }
+
     /// A delayed task is pending until its `runAt` by the store's clock, and claimable from then on.
     public static func delayedTaskIsNotClaimedEarlyAndIsClaimedOnceDue(_ factory: any StoreFactory) async throws {
         try await factory.withStore { store in

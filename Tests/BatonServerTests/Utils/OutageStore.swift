@@ -82,6 +82,10 @@ final class OutageStore: NodeStore {
         try check()
         return try await base.taskGet(id)
     }
+    func taskGetWithLease(_ id: TaskID) async throws -> TaskWithLease? {
+        try check()
+        return try await base.taskGetWithLease(id)
+    }
     func taskList(_ p: TaskListParams) async throws -> TaskPage {
         try check()
         return try await base.taskList(p)
