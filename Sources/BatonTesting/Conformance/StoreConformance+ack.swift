@@ -229,6 +229,7 @@ extension StoreConformance {
             #expect(try await store.taskGet(id)?.progress == nil)
 
             let before = try await store.now()
+            let firstSent = ContinuousClock.now
             guard case .extended = try await report(claimed.lease, 0.25, "a quarter") else {
                 Issue.record("the heartbeat should extend the lease")
                 return
@@ -236,12 +237,15 @@ extension StoreConformance {
             let first = try #require(try await store.taskGet(id)?.progress)
             #expect(first.fraction == 0.25 && first.message == "a quarter" && first.attempt == 1)
             #expect(gap(try #require(first.at), before) < 2)
-            // Within the interval: dropped (the lease is still extended).
+            // Within the interval: dropped (the lease is still extended). On a loaded machine
+            // the interval may have passed already; then the report is stored, as it should be.
             guard case .extended = try await report(claimed.lease, 0.3, "too soon") else {
                 Issue.record("the heartbeat should extend the lease")
                 return
             }
-            #expect(try await store.taskGet(id)?.progress?.message == "a quarter")
+            if ContinuousClock.now - firstSent < TaskHeartbeatParams.progressInterval - .milliseconds(200) {
+                #expect(try await store.taskGet(id)?.progress?.message == "a quarter")
+            }
             try await Task.sleep(for: TaskHeartbeatParams.progressInterval + .milliseconds(100))
             _ = try await report(claimed.lease, 0.5, nil)
             let second = try #require(try await store.taskGet(id)?.progress)
