@@ -149,6 +149,7 @@ let package = Package(
             name: "BatonSQSBroker",
             dependencies: [
                 "BatonSQS", "BatonCore", "BatonNode", "BatonWorker",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Configuration", package: "swift-configuration"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),

@@ -49,6 +49,10 @@ public struct NodeConfiguration: Sendable {
     /// Whether the node keeps Prometheus metrics (``NodeMetrics``); they make its event stream
     /// observed, so the hot path reports what it does.
     public var metrics: Bool
+    /// Kinds whose arguments must be a flat JSON object of strings, refused on submit
+    /// otherwise (``NewTask/validateStringArgs()``): the CLI sets them from `sqs.stringKinds`
+    /// (freundallein/sqs-scheduler's workers read params as strings). Needs a new node.
+    public var stringArgKinds: Set<String> = []
 
     public init(
         dispatcher: TaskDispatcher.Configuration = .init(), completer: TaskCompleter.Configuration = .init(),

@@ -17,14 +17,20 @@ import Foundation
 ///   queue's own redrive policy)
 /// - `sqs.dispatch` (`BATON_SQS_DISPATCH`): Baton queues whose ready tasks a node sends to SQS
 ///   work queues, a comma list of `QUEUE=ADDRESS`, e.g. `default=sqs://baton-work` (the
-///   dispatch role; needs `sqs.results`)
+///   dispatch role; workers report on `sqs.results` or over HTTP)
 /// - `sqs.results` (`BATON_SQS_RESULTS`): the results queue: a node applies what workers send
-///   there (the results role); a worker sends there
+///   there (the results role); a worker sends there (unset on a worker: it reports to the
+///   node over HTTP, `server`)
 /// - `sqs.window` (`BATON_SQS_WINDOW`): most tasks of one Baton queue in flight on SQS at once,
 ///   1...10000 (default 100)
 /// - `sqs.lease` (`BATON_SQS_LEASE`): seconds a dispatched task's lease lasts before its worker's
 ///   first heartbeat, at least 1 (default 300): the time a message may wait in the work queue
-/// - `sqs.work` (`BATON_SQS_WORK`): the work queue a `baton worker` consumes (needs `sqs.results`)
+/// - `sqs.work` (`BATON_SQS_WORK`): the work queue a `baton worker` consumes; with
+///   `sqs.results` it sends its results there, without it to the node over HTTP
+/// - `sqs.stringKinds` (`BATON_SQS_STRING_KINDS`): kinds sent exactly as
+///   freundallein/sqs-scheduler's Go worker reads them, a comma list: their arguments must be a
+///   flat JSON object of strings (refused on submit otherwise), and their work messages'
+///   `params` are a map of strings
 ///
 /// Queues are named in any form ``SQSQueueAddress`` accepts.
 public struct SQSBrokerConfiguration: Sendable {
@@ -36,7 +42,8 @@ public struct SQSBrokerConfiguration: Sendable {
     public var deadLetter: SQSQueueAddress?
     /// Baton queue → SQS work queue (dispatch role).
     public var dispatch: [String: SQSQueueAddress]
-    /// The results queue (results role on a node; where a worker sends).
+    /// The results queue (results role on a node; where a worker sends; `nil` on a worker: it
+    /// reports over HTTP).
     public var results: SQSQueueAddress?
     /// Most tasks of one Baton queue in flight on SQS.
     public var window: Int
@@ -44,6 +51,8 @@ public struct SQSBrokerConfiguration: Sendable {
     public var lease: Duration
     /// The work queue a worker consumes.
     public var work: SQSQueueAddress?
+    /// Kinds whose arguments must be a flat object of strings (freundallein/sqs-scheduler's types).
+    public var stringKinds: Set<String>
 
     public static let defaultWindow = 100
     public static let windowRange = 1...10_000
@@ -52,8 +61,9 @@ public struct SQSBrokerConfiguration: Sendable {
     public init(
         endpoint: URL? = nil, region: String? = nil, ingest: SQSQueueAddress? = nil, deadLetter: SQSQueueAddress? = nil,
         dispatch: [String: SQSQueueAddress] = [:], results: SQSQueueAddress? = nil, window: Int = defaultWindow,
-        lease: Duration = defaultLease, work: SQSQueueAddress? = nil
+        lease: Duration = defaultLease, work: SQSQueueAddress? = nil, stringKinds: Set<String> = []
     ) {
+        self.stringKinds = stringKinds
         self.endpoint = endpoint
         self.region = region
         self.ingest = ingest
@@ -68,7 +78,7 @@ public struct SQSBrokerConfiguration: Sendable {
     /// The settings keys ``init(reader:)`` reads; none reloads.
     public static let configKeys = [
         "sqs.endpoint", "sqs.region", "sqs.ingest", "sqs.deadLetter", "sqs.dispatch", "sqs.results", "sqs.window", "sqs.lease",
-        "sqs.work",
+        "sqs.work", "sqs.stringKinds",
     ]
 
     /// The configuration from the settings; throws `invalidArgument` naming the key of a bad value.
@@ -100,6 +110,15 @@ public struct SQSBrokerConfiguration: Sendable {
             guard dispatch[parts[0]] == nil else { throw .invalidArgument("sqs.dispatch names the queue \(parts[0]) twice") }
             dispatch[parts[0]] = try Self.parse(parts[1], key: "sqs.dispatch")
         }
+        for kind in reader.list("sqs.stringKinds") ?? [] {
+            let name = kind.trimmingCharacters(in: .whitespaces)
+            do {
+                try NewTask.validateName(name, field: "sqs.stringKinds kind", maxLength: Limits.maxKindLength)
+            } catch {
+                throw .invalidArgument(error.message)
+            }
+            stringKinds.insert(name)
+        }
         window = try reader.int("sqs.window", default: Self.defaultWindow, range: Self.windowRange)
         lease = try reader.seconds("sqs.lease", default: Self.defaultLease, minimum: 1)
         try validate()
@@ -107,12 +126,6 @@ public struct SQSBrokerConfiguration: Sendable {
 
     /// Checks that the roles have what they need.
     public func validate() throws(BatonError) {
-        if !dispatch.isEmpty && results == nil {
-            throw .invalidArgument("sqs.dispatch needs sqs.results: the node must read what its SQS workers send back")
-        }
-        if work != nil && results == nil {
-            throw .invalidArgument("sqs.work needs sqs.results: a worker sends its results there")
-        }
         if !Self.windowRange.contains(window) {
             throw .invalidArgument("sqs.window must be in \(Self.windowRange.lowerBound)...\(Self.windowRange.upperBound), got \(window)")
         }

@@ -19,10 +19,12 @@ public struct TestNode: Sendable {
 
     /// Opens the store and builds the node; nothing runs until the application does.
     public static func make(
-        dispatcher: TaskDispatcher.Configuration = .init(fallbackPoll: .milliseconds(200))
+        dispatcher: TaskDispatcher.Configuration = .init(fallbackPoll: .milliseconds(200)), stringArgKinds: Set<String> = []
     ) async throws -> TestNode {
         let temp = try await TempStore.make(prefix: "baton-server")
-        let node = NodeServices(store: temp.store, configuration: NodeConfiguration(dispatcher: dispatcher))
+        var configuration = NodeConfiguration(dispatcher: dispatcher)
+        configuration.stringArgKinds = stringArgKinds
+        let node = NodeServices(store: temp.store, configuration: configuration)
         return TestNode(store: temp.store, node: node, directory: temp.directory.url, temp: temp)
     }
 

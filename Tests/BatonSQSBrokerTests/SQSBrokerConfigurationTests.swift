@@ -33,9 +33,17 @@ import Testing
         #expect(configuration.deadLetter?.queueName == "dead")
     }
 
+    /// Without `sqs.results` a worker reports over HTTP, and a node's SQS workers must.
+    @Test func workAndDispatchWithoutAResultsQueue() throws {
+        let worker = try SQSBrokerConfiguration(reader: Self.reader(["sqs.work": "sqs://work"]))
+        #expect(worker.work?.queueName == "work" && worker.results == nil)
+        let node = try SQSBrokerConfiguration(
+            reader: Self.reader(["sqs.dispatch": "default=sqs://work", "sqs.stringKinds": "export, import"]))
+        #expect(node.hasNodeRoles && node.results == nil && node.stringKinds == ["export", "import"])
+    }
+
     @Test(arguments: [
-        (["sqs.dispatch": "default=sqs://work"], "needs sqs.results"),
-        (["sqs.work": "sqs://work"], "needs sqs.results"),
+        (["sqs.stringKinds": "export,bad kind"], "sqs.stringKinds kind"),
         (["sqs.dispatch": "default=sqs://a,default=sqs://b", "sqs.results": "sqs://r"], "twice"),
         (["sqs.dispatch": "bad queue=sqs://a", "sqs.results": "sqs://r"], "may contain only"),
         (["sqs.results": "sqs://has space"], "sqs.results"),

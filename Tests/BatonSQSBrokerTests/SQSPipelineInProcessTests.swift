@@ -20,14 +20,16 @@ struct SQSPipelineInProcessTests {
         let resultsRole: SQSResults
         let inFlight: SQSInFlight
 
-        init(_ configuration: SQSClientConfiguration, window: Int = 50, lease: Duration = .seconds(60)) async throws {
+        init(
+            _ configuration: SQSClientConfiguration, window: Int = 50, lease: Duration = .seconds(60), stringKinds: Set<String> = []
+        ) async throws {
             harness = try await BrokerHarness()
             work = try await Moto.createQueue("work", configuration)
             results = try await Moto.createQueue("results", configuration)
             inFlight = SQSInFlight()
             dispatch = SQSDispatch(
                 node: harness.node, queueName: "default", queue: work, inFlight: inFlight, window: window, lease: lease,
-                logger: testLogger("dispatch"))
+                stringKinds: stringKinds, logger: testLogger("dispatch"))
             resultsRole = SQSResults(api: harness.api, queue: results, deadLetter: nil, inFlight: inFlight, logger: testLogger("results"))
         }
 
@@ -72,6 +74,31 @@ struct SQSPipelineInProcessTests {
             }
         }
         #expect(p.resultsRole.stats.refused == 0)
+    }
+
+    /// `sqs.stringKinds`: a marked kind's work message carries only strings in `params`; a
+    /// task of it stored with other arguments (bypassing the submit check, as a schedule's
+    /// fire would) fails for good with the reason instead of being sent.
+    @Test func aStringKindSendsOnlyStringsAndFailsOtherArgumentsForGood() async throws {
+        guard let configuration = Moto.configuration() else { return }
+        let p = try await Pipeline(configuration, stringKinds: ["export"])
+        let good = try await p.harness.temp.enqueue(NewTask(kind: "export", args: try RawJSON(validating: #"{"objectID":"1"}"#)))
+        let bad = try await p.harness.temp.enqueue(NewTask(kind: "export", args: try RawJSON(validating: #"{"objectID":1}"#)))
+        let running = p.harness.start([p.dispatch])
+        let message = try await eventually("the work message", within: .seconds(30)) { () -> SQS.Message? in
+            try await Moto.drain(p.work, attributes: false).first
+        }
+        let failed = try await eventually("the other task to fail", within: .seconds(30)) { () -> TaskRecord? in
+            let t = try await p.harness.store.taskGet(bad.id)
+            return t?.state == .failed ? t : nil
+        }
+        await running.stop()
+        let body = try JSONDecoder().decode(JSONValue.self, from: Data(message.body.utf8))
+        #expect(body["id"] == .string(SQSWire.messageID(try SQSWire.claimedTask(fromWorkMessage: message.body).lease)))
+        #expect(body["params"] == .object(["objectID": .string("1"), "attempt": .string("1")]), "\(message.body)")
+        #expect(try SQSWire.claimedTask(fromWorkMessage: message.body).task.id == good.id)
+        #expect(failed.attempt == 1 && failed.lastError?.contains(#""objectID" is a number"#) == true, "\(failed.lastError ?? "")")
+        #expect(try await Moto.depth(p.work) == 0, "only the string task was sent")
     }
 
     /// A task that runs longer than its dispatch lease keeps it through heartbeats that go

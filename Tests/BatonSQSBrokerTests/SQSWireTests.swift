@@ -49,6 +49,24 @@ import Testing
         #expect(back.task.args.text == #"{"objectID":"23"}"#)
     }
 
+    /// A workflow dependent carries its number of parents and how it takes their results, so
+    /// that a worker reporting over HTTP reads them before its handler runs.
+    @Test func aDependentCarriesItsParentsAndPass() throws {
+        var claimed = try Self.claimed(args: #"["mine"]"#)
+        claimed.task.parentCount = 2
+        claimed.task.pass = .prependItems
+        let body = SQSWire.workMessage(claimed)
+        #expect(try Self.object(body)["baton"]?["parents"] == .int(2))
+        #expect(try Self.object(body)["baton"]?["pass"] == .string("prepend_items"))
+        let back = try SQSWire.claimedTask(fromWorkMessage: body)
+        #expect(back.task.parentCount == 2 && back.task.pass == .prependItems && back.task.args == claimed.task.args)
+        let plain = try SQSWire.claimedTask(fromWorkMessage: SQSWire.workMessage(try Self.claimed(args: "{}")))
+        #expect(plain.task.parentCount == nil && plain.task.pass == nil)
+        #expect(throws: BatonError.self) {
+            try SQSWire.claimedTask(fromWorkMessage: body.replacingOccurrences(of: #""prepend_items""#, with: #""sideways""#))
+        }
+    }
+
     @Test(arguments: [#"[1,2,3]"#, #"{"attempt":5,"x":1}"#, #""text""#, "{}", #"{"nested":{"attempt":1}}"#])
     func argumentsThatAreNotAPlainObjectTravelWhole(_ args: String) throws {
         let claimed = try Self.claimed(args: args)

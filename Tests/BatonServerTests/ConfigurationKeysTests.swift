@@ -110,6 +110,7 @@ import Testing
         Case(key: "sqs.window", value: "7") { $0.sqs.window == 7 },
         Case(key: "sqs.lease", value: "45") { $0.sqs.lease == .seconds(45) },
         Case(key: "sqs.work", value: "sqs://baton-work") { $0.sqs.work?.queueName == "baton-work" },
+        Case(key: "sqs.stringKinds", value: "export,import") { $0.sqs.stringKinds == ["export", "import"] },
     ]
 
     /// The CLI's own keys (`SettingsKeys.cli` in the `baton` target), which no component reads.

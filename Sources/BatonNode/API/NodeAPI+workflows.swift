@@ -20,7 +20,7 @@ extension NodeAPI {
         let limits = configuration
         for task in submission.tasks {
             do {
-                try task.validate(maxArgsBytes: limits.maxArgsBytes)
+                try validate(task, maxArgsBytes: limits.maxArgsBytes)
             } catch {
                 throw BatonError(error.code, "node '\(task.node ?? "?")': \(error.message)")
             }
@@ -76,6 +76,13 @@ extension NodeAPI {
         let limits = configuration
         guard followUps.count <= limits.maxBatch else {
             throw BatonError(.tooLarge, "\(followUps.count) follow-ups, more than the limit of \(limits.maxBatch)")
+        }
+        for (i, task) in followUps.enumerated() {
+            do {
+                try validate(task, maxArgsBytes: limits.maxArgsBytes)
+            } catch {
+                throw BatonError(error.code, "follow-up [\(i)]: \(error.message)")
+            }
         }
         let parent = try await get(completion.lease.id)
         let stored = try await Self.traced(followUps, stored: \.self) { followUps in

@@ -33,8 +33,17 @@ public struct NodeAPI: Sendable {
 
     // MARK: Tasks
 
+    /// Checks a task before it is stored: its fields and size (``NewTask/validate(maxArgsBytes:)``),
+    /// and for a kind of ``NodeConfiguration/stringArgKinds`` its arguments' types.
+    public func validate(_ task: NewTask, maxArgsBytes: Int) throws(BatonError) {
+        try task.validate(maxArgsBytes: maxArgsBytes)
+        if !node.configuration.stringArgKinds.isEmpty && node.configuration.stringArgKinds.contains(task.kind) {
+            try task.validateStringArgs()
+        }
+    }
+
     public func submit(_ task: NewTask) async throws -> TaskRecord {
-        try task.validate(maxArgsBytes: configuration.maxArgsBytes)
+        try validate(task, maxArgsBytes: configuration.maxArgsBytes)
         let stored = try await Self.traced([task], stored: \.self) { tasks in
             try await node.events.timed(.enqueue) { try await node.store.taskEnqueueMany(TaskEnqueueParams(tasks: tasks)) }
         }
@@ -53,7 +62,7 @@ public struct NodeAPI: Sendable {
         }
         for (i, task) in tasks.enumerated() {
             do {
-                try task.validate(maxArgsBytes: configuration.maxArgsBytes)
+                try validate(task, maxArgsBytes: configuration.maxArgsBytes)
             } catch {
                 throw tasks.count == 1 ? error : BatonError(error.code, "task [\(i)]: \(error.message)")
             }

@@ -32,7 +32,18 @@ public struct SQSBroker: Sendable {
         dispatches = try configuration.dispatch.sorted { $0.key < $1.key }.map { name, address in
             SQSDispatch(
                 node: api.node, queueName: name, queue: try queue(address), inFlight: inFlight, window: configuration.window,
-                lease: configuration.lease, logger: logger)
+                lease: configuration.lease, stringKinds: configuration.stringKinds, logger: logger)
+        }
+        if !dispatches.isEmpty {
+            // A task leaves the window however its attempt ends on this node: a result from the
+            // results queue, an ack over HTTP from a worker that reports there, a cancel.
+            _ = api.node.events.listen { events in
+                var ended: [TaskID] = []
+                for event in events {
+                    if case .transitioned(let transition) = event, transition.to != .running { ended.append(transition.id) }
+                }
+                inFlight.remove(ended)
+            }
         }
         results = try configuration.results.map { address in
             SQSResults(api: api, queue: try queue(address), deadLetter: deadLetter, inFlight: inFlight, logger: logger)

@@ -24,6 +24,8 @@ public final class SQSDispatch: Service, Sendable {
     let inFlight: SQSInFlight
     let window: Int
     let lease: Duration
+    /// Kinds whose work messages must carry only strings in `params` (`sqs.stringKinds`).
+    let stringKinds: Set<String>
     let logger: Logger
 
     /// The longest a claim waits for ready tasks before the loop looks around again.
@@ -33,8 +35,9 @@ public final class SQSDispatch: Service, Sendable {
 
     public init(
         node: NodeServices, queueName: String, queue: SQSQueue, inFlight: SQSInFlight, window: Int, lease: Duration,
-        logger: Logger = Logger(label: "baton.sqs.dispatch")
+        stringKinds: Set<String> = [], logger: Logger = Logger(label: "baton.sqs.dispatch")
     ) {
+        self.stringKinds = stringKinds
         self.node = node
         self.queueName = queueName
         self.queue = queue
@@ -94,8 +97,18 @@ public final class SQSDispatch: Service, Sendable {
     /// when SQS refused or could not be reached (those tasks were released).
     func send(_ claimed: [ClaimedTask], to queueURL: String) async -> Bool {
         var tooLarge: [(ClaimedTask, Int)] = []
+        var refused: [(ClaimedTask, String)] = []
         var entries: [(ClaimedTask, SQS.SendMessageBatchEntry)] = []
         for (i, task) in claimed.enumerated() {
+            if !stringKinds.isEmpty && stringKinds.contains(task.task.kind) {
+                // Stored before the setting, or by a schedule: its worker would refuse it.
+                do {
+                    try NewTask.validateStringArgs(task.task.args, kind: task.task.kind)
+                } catch {
+                    refused.append((task, error.message))
+                    continue
+                }
+            }
             let body = SQSWire.workMessage(task)
             let bytes = body.utf8.count
             if bytes > SQSWire.maxMessageBytes {
@@ -104,7 +117,12 @@ public final class SQSDispatch: Service, Sendable {
                 entries.append((task, SQS.SendMessageBatchEntry(id: "t\(i)", messageBody: body)))
             }
         }
-        if !tooLarge.isEmpty { await failTooLarge(tooLarge) }
+        if !tooLarge.isEmpty {
+            await failForGood(
+                tooLarge.map { ($0.0, "its SQS work message is \($0.1) bytes, more than SQS's limit of \(SQSWire.maxMessageBytes)") },
+                "tasks too large for SQS failed")
+        }
+        if !refused.isEmpty { await failForGood(refused, "tasks whose arguments are not strings (sqs.stringKinds) failed") }
         let chunks = stride(from: 0, to: entries.count, by: SQSClient.maxBatchEntries).map {
             Array(entries[$0..<min($0 + SQSClient.maxBatchEntries, entries.count)])
         }
@@ -147,16 +165,10 @@ public final class SQSDispatch: Service, Sendable {
         }
     }
 
-    /// Fails tasks whose work message SQS cannot carry, for good.
-    private func failTooLarge(_ tasks: [(ClaimedTask, Int)]) async {
-        let acks = tasks.map { task, bytes in
-            TaskAck.fail(
-                TaskFailure(
-                    lease: task.lease,
-                    message: "its SQS work message is \(bytes) bytes, more than SQS's limit of \(SQSWire.maxMessageBytes)",
-                    retryable: false))
-        }
-        logger.error("tasks too large for SQS failed", metadata: ["count": "\(acks.count)"])
+    /// Fails tasks their workers cannot take, for good, with the reason.
+    private func failForGood(_ tasks: [(ClaimedTask, String)], _ headline: Logger.Message) async {
+        let acks = tasks.map { task, reason in TaskAck.fail(TaskFailure(lease: task.lease, message: reason, retryable: false)) }
+        logger.error(headline, metadata: ["count": "\(acks.count)", "reason": "\(tasks[0].1)"])
         _ = try? await node.completer.ackMany(acks)
         inFlight.remove(tasks.map(\.0.task.id))
     }

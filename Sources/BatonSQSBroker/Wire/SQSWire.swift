@@ -9,7 +9,8 @@ import Foundation
 ///   `{"jsonrpc":"2.0","method":"export","params":{"attempt":"1","objectID":"23"},"id":"0193…:…","baton":{…}}`.
 ///   `id` and `attempt` are strings, as freundallein/sqs-scheduler's Go worker requires. The optional `baton`
 ///   member carries what Baton's own worker needs besides: the queue, `max_attempts`,
-///   `priority`, `timeout`, the W3C `traceparent` of the submit (when the node traces), and
+///   `priority`, `timeout`, the W3C `traceparent` of the submit (when the node traces), a
+///   dependent's number of `parents` and how it takes their results (`pass`), and
 ///   `args` when the arguments are not an object or hold a member named `attempt` (then
 ///   `params` holds `attempt` only).
 /// - A **result message** is the response: `{"jsonrpc":"2.0","id":"…","result":{"attempt":"1",…}}`
@@ -58,6 +59,8 @@ public enum SQSWire {
         out += #","baton":{"queue":"# + string(task.queue) + #","max_attempts":\#(task.maxAttempts),"priority":\#(task.priority)"#
         if let timeout = task.timeout { out += #","timeout":\#(timeout)"# }
         if let traceparent = task.traceparent { out += #","traceparent":"# + string(traceparent) }
+        if let parents = task.parentCount { out += #","parents":\#(parents)"# }
+        if let pass = task.pass { out += #","pass":"# + string(pass.rawValue) }
         if !inline { out += #","args":"# + args }
         out += "}}"
         return out
@@ -85,11 +88,20 @@ public enum SQSWire {
         if let raw = baton?["args"] { args = RawJSON(raw) } else { args = RawJSON(.object(params)) }
         let maxAttempts = try integer(baton?["max_attempts"], field: "baton.max_attempts") ?? max(attempt, Defaults.maxAttempts)
         let priority = try integer(baton?["priority"], field: "baton.priority") ?? Defaults.priority
+        let parents = try integer(baton?["parents"], field: "baton.parents")
+        if let parents, parents < 0 { throw .invalidArgument("baton.parents must not be negative") }
+        var pass: ResultPassing?
+        if let text = baton?["pass"]?.stringValue {
+            guard let value = ResultPassing(rawValue: text) else {
+                throw .invalidArgument("baton.pass \"\(text)\" is not a way to pass results")
+            }
+            pass = value
+        }
         let now = Date()
         let task = TaskRecord(
             id: lease.id, kind: kind, queue: baton?["queue"]?.stringValue ?? Defaults.queue, args: args, priority: priority,
             state: .running, attempt: attempt, maxAttempts: maxAttempts, runAt: now, timeout: baton?["timeout"]?.doubleValue,
-            createdAt: now, startedAt: now, traceparent: baton?["traceparent"]?.stringValue)
+            createdAt: now, startedAt: now, parentCount: parents, pass: pass, traceparent: baton?["traceparent"]?.stringValue)
         return ClaimedTask(task: task, leaseToken: lease.token)
     }
 

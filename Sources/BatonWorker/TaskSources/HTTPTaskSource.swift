@@ -62,6 +62,9 @@ public final class HTTPTaskSource: TaskSource {
     /// the node has the ack, so that an outage that holds acks back does not let their leases
     /// expire and their tasks run again.
     private let unsent = Mutex<[LeaseRef: Int]>([:])
+    /// Called with each batch of acks the node answered (applied or refused by their lease
+    /// tokens), before their leases stop being heartbeated.
+    private let onDelivered: (@Sendable ([TaskAck]) async -> Void)?
 
     /// A process-wide client that fails a request as soon as its connection cannot be
     /// established (instead of retrying until the connect timeout, as `HTTPClient.shared`
@@ -99,9 +102,10 @@ public final class HTTPTaskSource: TaskSource {
     public init(
         servers: [URL], token: String? = nil, httpClient: HTTPClient = HTTPTaskSource.defaultHTTPClient,
         configuration: Configuration = .init(),
-        logger: Logger
+        logger: Logger, delivered: (@Sendable ([TaskAck]) async -> Void)? = nil
     ) {
         precondition(!servers.isEmpty, "HTTPTaskSource needs at least one server")
+        self.onDelivered = delivered
         self.servers = servers
         self.token = token
         self.httpClient = httpClient
@@ -163,7 +167,7 @@ public final class HTTPTaskSource: TaskSource {
                 return n
             },
             write: { batch in
-                await self.send(batch)
+                if await self.send(batch), let onDelivered = self.onDelivered { await onDelivered(batch) }
                 self.settled(batch)
             })
     }
@@ -218,8 +222,9 @@ public final class HTTPTaskSource: TaskSource {
     // MARK: Acks
 
     /// Sends one batch, retrying while the node is unreachable; gives up (with an error log)
-    /// after the configured attempts or on an error retrying cannot fix.
-    private func send(_ batch: [TaskAck]) async {
+    /// after the configured attempts or on an error retrying cannot fix. Returns whether the
+    /// node answered for each ack (applied, or refused by its lease token).
+    private func send(_ batch: [TaskAck]) async -> Bool {
         // Written by hand; with `JSONEncoder` when a result needs normalising.
         let payload = AckRequestWriter.body(batch)
         var backoff = Backoff()
@@ -236,12 +241,12 @@ public final class HTTPTaskSource: TaskSource {
                     logger.warning(
                         "ack refused: lease no longer held", metadata: ["task_id": "\(result.id)", "status": "\(result.status)"])
                 }
-                return
+                return true
             } catch let error as BatonError where error.code != .unavailable && error.code != .internal {
                 logger.error(
                     "the node refused a batch of acks; their tasks return when their leases expire",
                     metadata: ["count": "\(batch.count)", "error": "\(error)"])
-                return
+                return false
             } catch {
                 if attempt == configuration.ackAttempts { break }
                 let delay = backoff.next()
@@ -254,6 +259,7 @@ public final class HTTPTaskSource: TaskSource {
         logger.error(
             "gave up sending acks after \(configuration.ackAttempts) attempts; their tasks return when their leases expire",
             metadata: ["count": "\(batch.count)", "task_ids": "\(batch.prefix(20).map { "\($0.lease.id)" }.joined(separator: ","))"])
+        return false
     }
 
     static func approximateSize(_ ack: TaskAck) -> Int {

@@ -45,6 +45,11 @@ struct NodeOptions: ParsableArguments {
     @Option(help: "Most tasks of one queue in flight on SQS (BATON_SQS_WINDOW, default 100).") var sqsWindow: Int?
     @Option(help: "Seconds a dispatched task's lease lasts until its worker's first heartbeat (BATON_SQS_LEASE, default 300).")
     var sqsLease: Double?
+    @Option(
+        help:
+            "Kinds sent as freundallein/sqs-scheduler's workers read them, a comma list (BATON_SQS_STRING_KINDS): their arguments must be a flat JSON object of strings."
+    )
+    var sqsStringKinds: String?
 
     var flags: [String: String?] {
         sqs.flags.merging([
@@ -53,6 +58,7 @@ struct NodeOptions: ParsableArguments {
             "sqs.dispatch": sqsDispatch,
             "sqs.window": sqsWindow.map(String.init),
             "sqs.lease": sqsLease.map { "\($0)" },
+            "sqs.stringKinds": sqsStringKinds,
         ]) { $1 }.merging([
             "insecure": insecure ? "true" : nil,
             "compat.prefix": compatPrefix,
@@ -182,6 +188,8 @@ struct Node {
     func run(store fallback: StoreLocation?, inProcessWorkers: Bool) async throws {
         var configuration = try settings.read { reader throws(BatonError) in try NodeConfiguration(reader: reader) }
         configuration.schedules = try YAMLSchedules.load(settings.configFile)
+        let sqs = try settings.read { reader throws(BatonError) in try SQSBrokerConfiguration(reader: reader) }
+        configuration.stringArgKinds = sqs.stringKinds
         let serverConfig = try settings.read { reader throws(BatonError) in try ServerConfiguration(reader: reader) }
         let opened = try await StoreLocation.openForNode(settings, fallback: fallback)
         logger.info("store opened", metadata: opened.logMetadata)
@@ -234,7 +242,6 @@ struct Node {
         let reloader = ConfigReloader(settings: settings, targets: targets, logger: Logger(label: "baton.config"))
         // The SQS roles (docs/brokers.md) stop before the HTTP server and the completer.
         var front: [any Service] = [app]
-        let sqs = try settings.read { reader throws(BatonError) in try SQSBrokerConfiguration(reader: reader) }
         if sqs.hasNodeRoles {
             let broker: SQSBroker
             do {
@@ -299,7 +306,8 @@ struct Serve: AsyncParsableCommand {
 
 struct Worker: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Run the built-in kinds against a node over HTTP, or over SQS (--sqs-work, --sqs-results).",
+        abstract:
+            "Run the built-in kinds against a node over HTTP, or take tasks from SQS (--sqs-work) and report over SQS (--sqs-results) or HTTP (--server).",
         discussion:
             "Claims in batches with long-poll, heartbeats, acknowledges in batches, backs off while the node is unreachable, and drains on SIGTERM."
     )
@@ -310,7 +318,11 @@ struct Worker: AsyncParsableCommand {
     @Option(help: "Bearer token (BATON_TOKEN).") var token: String?
     @Option(help: "PEM CA certificates to trust for an https node (BATON_CA_FILE).") var caFile: String?
     @OptionGroup var sqs: SQSOptions
-    @Option(help: "SQS work queue to take tasks from instead of a node (BATON_SQS_WORK); needs --sqs-results.") var sqsWork: String?
+    @Option(
+        help:
+            "SQS work queue to take tasks from instead of a node (BATON_SQS_WORK); results go to --sqs-results if given, else to the node (--server) over HTTP."
+    )
+    var sqsWork: String?
     @OptionGroup var tracing: TracingOptions
     @Option(help: "Serve this worker's Prometheus metrics at /metrics on this port (BATON_METRICS_PORT; default: none).")
     var metricsPort: Int?
@@ -339,6 +351,15 @@ struct Worker: AsyncParsableCommand {
                     source = SQSTaskSource(
                         work: try SQSQueue(work, configuration: client, logger: logger),
                         results: try SQSQueue(results, configuration: client, logger: logger), logger: logger)
+                } catch {
+                    throw CLIError.usage("the SQS settings are refused: \(error)")
+                }
+            } else if let work = sqsConfig.work {
+                // Tasks from the SQS work queue; heartbeats, results, parents and follow-ups over HTTP.
+                do {
+                    source = SQSHTTPTaskSource(
+                        work: try SQSQueue(work, configuration: sqsConfig.clientConfiguration, logger: logger), servers: urls,
+                        token: settings.string("token"), httpClient: httpClient, logger: logger)
                 } catch {
                     throw CLIError.usage("the SQS settings are refused: \(error)")
                 }

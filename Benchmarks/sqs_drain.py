@@ -1,0 +1,297 @@
+#!/usr/bin/env python3
+"""Drain through SQS (moto) against drain over HTTP, in the same run (docs/benchmarks.md).
+
+    .build-venv/bin/python Benchmarks/sqs_drain.py --baton .build/release/baton \
+        [--tasks 2000] [--workers 2] [--concurrency 64] [--window 100] [--rounds 1] [--json]
+
+Starts a private moto server (.build-venv/bin/moto_server) on a free port and, per round:
+
+1. **http**: a fresh `baton serve` (SQLite in a temporary directory); N `echo` tasks
+   submitted over HTTP (batches of 1,000) while no worker runs; then `--workers`
+   `baton worker --server URL` processes start and the drain is timed from their start until
+   `GET /v1/queues` counts N succeeded.
+2. **sqs**: the same with the node dispatching the queue to an SQS work queue
+   (`--sqs-dispatch default=WORK --sqs-results RESULTS --sqs-window W`) and the workers
+   `baton worker --sqs-work WORK --sqs-results RESULTS`: every task crosses moto twice.
+3. **sqs-counted** (once, after the rounds): the SQS drain again with moto behind a counting
+   proxy, which records each call's operation (`X-Amz-Target`) and how long moto took to
+   answer it (empty long polls apart: they wait, they do not work): where the time goes.
+   The proxy adds its own cost, so this run's rate is not the figure; its calls per task and
+   moto's time per call are.
+
+Prints a table (and with --json, one JSON object on the last line).
+"""
+
+import argparse
+import http.client
+import http.server
+import json
+import os
+import shutil
+import signal
+import socket
+import socketserver
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.request
+from collections import defaultdict
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+AWS_ENV = {
+    "AWS_ACCESS_KEY_ID": "testing",
+    "AWS_SECRET_ACCESS_KEY": "testing",
+    "AWS_REGION": "us-east-1",
+    "AWS_EC2_METADATA_DISABLED": "true",
+    # Counts every 0.1 s, so that the drain's end is seen at once.
+    "BATON_NODE_COUNTS_INTERVAL": "0.1",
+}
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_port(port, timeout=30):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                return
+        except OSError:
+            time.sleep(0.1)
+    raise SystemExit(f"nothing listens on {port} after {timeout} s")
+
+
+def start_moto():
+    moto = os.path.join(ROOT, ".build-venv", "bin", "moto_server")
+    if not os.access(moto, os.X_OK):
+        raise SystemExit(f"{moto} not found: run scripts/python-venv.sh")
+    port = free_port()
+    proc = subprocess.Popen([moto, "-H", "127.0.0.1", "-p", str(port)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    wait_port(port)
+    return proc, f"http://127.0.0.1:{port}"
+
+
+class CountingProxy:
+    """Forwards every request to moto, counting calls and moto's answer time per operation."""
+
+    def __init__(self, upstream_port):
+        self.calls = defaultdict(int)
+        self.seconds = defaultdict(float)
+        self.lock = threading.Lock()
+        proxy = self
+        local = threading.local()
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *args):
+                pass
+
+            def do_POST(self):
+                body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
+                op = (self.headers.get("X-Amz-Target") or "?").split(".")[-1]
+                if not hasattr(local, "conn"):
+                    local.conn = http.client.HTTPConnection("127.0.0.1", upstream_port, timeout=60)
+                headers = {k: v for k, v in self.headers.items() if k.lower() not in ("connection", "keep-alive")}
+                start = time.perf_counter()
+                try:
+                    local.conn.request("POST", self.path, body=body, headers=headers)
+                    response = local.conn.getresponse()
+                    data = response.read()
+                except (OSError, http.client.HTTPException):
+                    local.conn = http.client.HTTPConnection("127.0.0.1", upstream_port, timeout=60)
+                    local.conn.request("POST", self.path, body=body, headers=headers)
+                    response = local.conn.getresponse()
+                    data = response.read()
+                took = time.perf_counter() - start
+                if op == "ReceiveMessage":
+                    # A long poll that found nothing waited, not worked: counted apart.
+                    try:
+                        carried = bool(json.loads(data or b"{}").get("Messages"))
+                    except ValueError:
+                        carried = True
+                    op = "ReceiveMessage" if carried else "ReceiveMessage (empty)"
+                with proxy.lock:
+                    proxy.calls[op] += 1
+                    proxy.seconds[op] += took
+                self.send_response(response.status)
+                for k, v in response.getheaders():
+                    if k.lower() not in ("content-length", "connection", "transfer-encoding"):
+                        self.send_header(k, v)
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+        class Server(socketserver.ThreadingMixIn, http.server.HTTPServer):
+            daemon_threads = True
+
+            def handle_error(self, request, client_address):
+                pass  # a client that went away at the end of a run
+
+        self.server = Server(("127.0.0.1", 0), Handler)
+        self.endpoint = f"http://127.0.0.1:{self.server.server_address[1]}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def stop(self):
+        self.server.shutdown()
+
+
+def cpu_seconds(pid):
+    """User plus system CPU time of a process so far (from /proc)."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except (OSError, IndexError, ValueError):
+        return 0.0
+
+
+def sqs_client(endpoint):
+    import boto3
+
+    return boto3.client("sqs", endpoint_url=endpoint, region_name="us-east-1",
+                        aws_access_key_id="testing", aws_secret_access_key="testing")
+
+
+def post_json(url, body):
+    request = urllib.request.Request(url, data=json.dumps(body).encode(), headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(request, timeout=60) as response:
+        return json.loads(response.read() or b"null")
+
+
+def succeeded(url):
+    with urllib.request.urlopen(url + "/v1/queues", timeout=10) as response:
+        body = json.loads(response.read())
+    for queue in body.get("queues", []):
+        if queue.get("name") == "default":
+            return queue.get("counts", {}).get("succeeded", 0)
+    return 0
+
+
+def drain(args, mode, endpoint=None, moto_pid=None):
+    """One timed drain; returns (seconds, tasks/s, Baton CPU s, moto CPU s) of the drain."""
+    tmp = tempfile.mkdtemp(prefix="baton-sqs-bench-")
+    env = dict(os.environ, **AWS_ENV)
+    procs = []
+    try:
+        serve = [args.baton, "serve", "--db", os.path.join(tmp, "baton.db"), "--port", "0"]
+        work_args = []
+        if mode != "http":
+            client = sqs_client(endpoint)
+            suffix = str(int(time.time() * 1000))[-8:]
+            work = client.create_queue(QueueName=f"bench-work-{suffix}")["QueueUrl"]
+            results = client.create_queue(QueueName=f"bench-results-{suffix}")["QueueUrl"]
+            serve += ["--sqs-endpoint", endpoint, "--sqs-dispatch", f"default={work}", "--sqs-results", results,
+                      "--sqs-window", str(args.window)]
+            work_args = ["--sqs-work", work, "--sqs-results", results, "--sqs-endpoint", endpoint]
+        node = subprocess.Popen(serve, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=env, text=True)
+        procs.append(node)
+        url = node.stdout.readline().strip()
+        if not url.startswith("http"):
+            raise SystemExit(f"baton serve did not start ({mode})")
+        for start in range(0, args.tasks, 1000):
+            n = min(1000, args.tasks - start)
+            post_json(url + "/v1/tasks", [{"kind": "echo", "args": {"n": str(start + i)}} for i in range(n)])
+        worker = [args.baton, "worker", "--concurrency", str(args.concurrency)]
+        worker += work_args if work_args else ["--server", url]
+        t0 = time.perf_counter()
+        moto_cpu = cpu_seconds(moto_pid) if moto_pid else 0.0
+        node_cpu = cpu_seconds(node.pid)
+        for i in range(args.workers):
+            procs.append(subprocess.Popen(worker + ["--id", f"bench-{i}"], stdout=subprocess.DEVNULL,
+                                          stderr=subprocess.DEVNULL, env=env))
+        deadline = time.time() + args.timeout
+        while succeeded(url) < args.tasks:
+            if time.time() > deadline:
+                raise SystemExit(f"{mode}: the drain did not finish within {args.timeout} s ({succeeded(url)} of {args.tasks})")
+            time.sleep(0.05)
+        seconds = time.perf_counter() - t0
+        baton_cpu = cpu_seconds(node.pid) - node_cpu + sum(cpu_seconds(p.pid) for p in procs[1:])
+        moto_cpu = cpu_seconds(moto_pid) - moto_cpu if moto_pid else 0.0
+        return seconds, args.tasks / seconds, baton_cpu, moto_cpu
+    finally:
+        for p in reversed(procs):
+            p.send_signal(signal.SIGTERM)
+        for p in reversed(procs):
+            try:
+                p.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                p.kill()
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--baton", default=os.path.join(ROOT, ".build", "release", "baton"))
+    parser.add_argument("--tasks", type=int, default=2000)
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--concurrency", type=int, default=64)
+    parser.add_argument("--window", type=int, default=100)
+    parser.add_argument("--rounds", type=int, default=1)
+    parser.add_argument("--timeout", type=float, default=600)
+    parser.add_argument("--no-count", action="store_true", help="skip the counted SQS run")
+    parser.add_argument("--json", action="store_true")
+    args = parser.parse_args()
+
+    moto, endpoint = start_moto()
+    rows = []
+    try:
+        for round_ in range(1, args.rounds + 1):
+            for mode in ("http", "sqs"):
+                seconds, rate, baton_cpu, moto_cpu = drain(args, mode, endpoint, moto.pid)
+                rows.append({"round": round_, "mode": mode, "seconds": round(seconds, 3), "tasks_per_s": round(rate, 1),
+                             "baton_cpu_s": round(baton_cpu, 2), "moto_cpu_s": round(moto_cpu, 2)})
+                print(f"round {round_} {mode:5}: {args.tasks} tasks in {seconds:.2f} s = {rate:,.0f} tasks/s; "
+                      f"CPU s: Baton {baton_cpu:.2f}, moto {moto_cpu:.2f}", file=sys.stderr)
+        counted = None
+        if not args.no_count:
+            proxy = CountingProxy(int(endpoint.rsplit(":", 1)[1]))
+            seconds, rate, _, moto_cpu = drain(args, "sqs-counted", proxy.endpoint, moto.pid)
+            proxy.stop()
+            ops = {op: {"calls": proxy.calls[op], "per_task": round(proxy.calls[op] / args.tasks, 3),
+                        "ms_per_call": round(1000 * proxy.seconds[op] / proxy.calls[op], 2),
+                        "moto_seconds": round(proxy.seconds[op], 2)}
+                   for op in sorted(proxy.calls, key=lambda o: -proxy.seconds[o])}
+            busy = sum(v for k, v in proxy.seconds.items() if k != "ReceiveMessage (empty)")
+            calls = sum(proxy.calls.values())
+            counted = {"seconds": round(seconds, 3), "tasks_per_s": round(rate, 1), "operations": ops,
+                       "moto_seconds": round(busy, 2), "calls": calls, "calls_per_task": round(calls / args.tasks, 3),
+                       "moto_cpu_s": round(moto_cpu, 2), "moto_cpu_ms_per_call": round(1000 * moto_cpu / calls, 2)}
+    finally:
+        moto.terminate()
+        moto.wait()
+
+    http_rates = sorted(r["tasks_per_s"] for r in rows if r["mode"] == "http")
+    sqs_rates = sorted(r["tasks_per_s"] for r in rows if r["mode"] == "sqs")
+    median = lambda xs: xs[len(xs) // 2]
+    for mode in ("http", "sqs"):
+        runs = [r for r in rows if r["mode"] == mode]
+        cpu = sum(r["baton_cpu_s"] for r in runs) / len(runs)
+        print(f"  {mode}: Baton CPU {1000 * cpu / args.tasks:.2f} ms per task"
+              + (f", moto CPU {1000 * sum(r['moto_cpu_s'] for r in runs) / len(runs) / args.tasks:.2f} ms per task" if mode == "sqs" else ""))
+    summary = {"tasks": args.tasks, "workers": args.workers, "concurrency": args.concurrency, "window": args.window,
+               "runs": rows, "http_median": median(http_rates), "sqs_median": median(sqs_rates),
+               "sqs_over_http": round(median(sqs_rates) / median(http_rates), 4), "counted": counted}
+    print(f"\ndrain of {args.tasks} echo tasks, {args.workers} workers x {args.concurrency}, SQS window {args.window}")
+    print(f"  over HTTP: {summary['http_median']:,.0f} tasks/s   through SQS (moto): {summary['sqs_median']:,.0f} tasks/s"
+          f"   ratio SQS/HTTP: {summary['sqs_over_http']}")
+    if counted:
+        print(f"  counted SQS run (through the proxy): {counted['tasks_per_s']:,.0f} tasks/s in {counted['seconds']} s; "
+              f"moto answered calls that carried messages for {counted['moto_seconds']} s in all (calls overlap)")
+        print(f"  {counted['calls']} calls ({counted['calls_per_task']} per task); moto's CPU: {counted['moto_cpu_s']} s, "
+              f"{counted['moto_cpu_ms_per_call']} ms per call")
+        print("  operation                      calls  per task  ms/call  moto s")
+        for op, o in counted["operations"].items():
+            print(f"  {op:28} {o['calls']:7}  {o['per_task']:8}  {o['ms_per_call']:7}  {o['moto_seconds']:6}")
+    if args.json:
+        print(json.dumps(summary))
+
+
+if __name__ == "__main__":
+    main()

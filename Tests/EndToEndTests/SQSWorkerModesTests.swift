@@ -1,0 +1,135 @@
+import BatonClient
+import BatonCore
+import BatonSQS
+import BatonTesting
+import Foundation
+import Testing
+
+extension EndToEnd.SQSPipelineTests {
+    /// `baton worker --sqs-work Q --server URL`: tasks from the SQS work queue, everything else
+    /// over HTTP. A cancel reaches the running handler through its heartbeat answer and the
+    /// work message is deleted; a workflow dependent reads its parent's result; the worker is
+    /// listed by `GET /v1/workers`; and results over HTTP free the node's SQS window (a window
+    /// of 4 drains 40 tasks well before the 30 s dispatch lease would have freed it).
+    @Test func aWorkerTakingTasksFromSQSReportsOverHTTP() async throws {
+        guard let endpoint = Self.skipUnlessMoto() else { return }
+        let sqs = try Self.client(endpoint)
+        let work = try await Self.queue(sqs, "work")
+        let dir = try TempDir()
+        let node = try BatonProcess(
+            [
+                "serve", "--db", dir.path("baton.db"), "--port", "0", "--sqs-endpoint", endpoint, "--sqs-dispatch", "default=\(work)",
+                "--sqs-window", "4", "--sqs-lease", "30",
+            ], environment: Self.awsEnvironment)
+        defer { Task { await node.stop() } }
+        let url = try await node.url()
+        let worker = try BatonProcess(
+            [
+                "worker", "--sqs-work", work, "--server", url, "--sqs-endpoint", endpoint, "--concurrency", "4", "--lease", "3", "--id",
+                "sqs-http",
+            ], environment: Self.awsEnvironment)
+        defer { Task { await worker.stop() } }
+        let client = BatonClient(servers: [URL(string: url)!])
+        let clock = ContinuousClock()
+
+        // Results over HTTP free the window.
+        let start = clock.now
+        let echoes = try await client.submit((0..<40).map { NewTask(kind: "echo", args: RawJSON(trusted: #"{"n":"\#($0)"}"#)) })
+        for task in echoes {
+            let done = try await client.wait(task.id, timeout: .seconds(25))
+            #expect(done.state == .succeeded && done.result == task.args, "\(done.state) \(done.lastError ?? "")")
+        }
+        let drained = clock.now - start
+        #expect(drained < .seconds(25), "40 tasks through a window of 4 took \(drained)")
+
+        // A cancel reaches the running handler; its message is deleted.
+        let sleeper = try await client.submit(NewTask(kind: "sleep", args: RawJSON(trusted: #"{"seconds":60}"#)))
+        try await eventually("the worker to report progress over HTTP", within: .seconds(20), every: .milliseconds(200)) { () -> Bool? in
+            try await client.get(sleeper.id).progress != nil ? true : nil
+        }
+        try await eventually("GET /v1/workers to list the worker running it", within: .seconds(10), every: .milliseconds(200)) {
+            () -> Bool? in
+            try await client.workers().contains { $0.worker == "sqs-http" && $0.running == 1 } ? true : nil
+        }
+        _ = try await client.cancel(sleeper.id)
+        try await eventually("the handler to be stopped", within: .seconds(10), every: .milliseconds(100)) { () -> Bool? in
+            worker.stderr.contains("task cancelled by an operator: stopping it") ? true : nil
+        }
+        #expect(try await client.get(sleeper.id).state == .cancelled)
+        try await eventually("the work message to be deleted", within: .seconds(10), every: .milliseconds(200)) { () -> Bool? in
+            try await Self.depth(sqs, work) == 0 ? true : nil
+        }
+
+        // A dependent reads its parent's result (passed in front of its arguments).
+        let flow = try await client.submitWorkflow(
+            .chain([
+                .task(NewTask(kind: "echo", args: RawJSON(trusted: #"{"from":"parent"}"#)), name: "parent"),
+                .task(NewTask(kind: "echo", args: RawJSON(trusted: #"["mine"]"#), pass: .prepend), name: "child"),
+            ]))
+        let done = try await client.waitWorkflow(flow.id, timeout: .seconds(30))
+        #expect(done.state == .succeeded, "\(done.counts)")
+        #expect(try done.nodes.last?.result?.parsed() == .array([.object(["from": .string("parent")]), .string("mine")]))
+        #expect(try await Self.depth(sqs, work) == 0)
+        #expect(!worker.stderr.contains("error"), "\(worker.stderr.suffix(2000))")
+    }
+
+    /// `--sqs-string-kinds export`: a submission of `export` whose arguments are not all
+    /// strings is refused on submit (over HTTP with a 400, from the submissions queue to the
+    /// dead-letter queue with the reason), and the tasks that pass run on a worker written as
+    /// freundallein/sqs-scheduler's are (it refuses any param that is not a string).
+    @Test func stringKindsAreRefusedOnSubmitAndRunOnAnSQSSchedulerWorker() async throws {
+        guard let endpoint = Self.skipUnlessMoto() else { return }
+        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        let python = root.appendingPathComponent(".build-venv/bin/python").path
+        try #require(FileManager.default.isExecutableFile(atPath: python), "scripts/python-venv.sh installs boto3 (with moto)")
+        let sqs = try Self.client(endpoint)
+        let submit = try await Self.queue(sqs, "submit")
+        let work = try await Self.queue(sqs, "work")
+        let results = try await Self.queue(sqs, "results")
+        let deadLetter = try await Self.queue(sqs, "dlq")
+        let dir = try TempDir()
+        let node = try BatonProcess(
+            [
+                "serve", "--db", dir.path("baton.db"), "--port", "0", "--sqs-endpoint", endpoint, "--sqs-ingest", submit,
+                "--sqs-dead-letter", deadLetter, "--sqs-dispatch", "default=\(work)", "--sqs-results", results, "--sqs-string-kinds",
+                "export",
+            ], environment: Self.awsEnvironment)
+        defer { Task { await node.stop() } }
+        let url = try await node.url()
+        let client = BatonClient(servers: [URL(string: url)!])
+
+        await #expect {
+            _ = try await client.submit(NewTask(kind: "export", args: RawJSON(trusted: #"{"objectID":7}"#)))
+        } throws: { error in
+            "\(error)".contains(#""objectID" is a number"#) && (error as? BatonError)?.code == .invalidArgument
+        }
+        try await Self.send(sqs, submit, [#"{"jsonrpc":"2.0","method":"submit:export","params":{"objectID":8}}"#])
+        let rejected = try await eventually("the refused submission in the dead-letter queue", within: .seconds(30)) {
+            () -> SQS.Message? in
+            try await sqs.receiveMessage(
+                .init(queueURL: deadLetter, maxNumberOfMessages: 1, waitTimeSeconds: 1, messageAttributeNames: ["All"])
+            ).messages.first
+        }
+        #expect(rejected.messageAttributes["baton-reason"]?.stringValue?.contains(#""objectID" is a number"#) == true)
+
+        let worker = try BatonProcess(
+            [
+                root.appendingPathComponent("examples/sqs-scheduler-worker/worker.py").path, "--work", work, "--results", results,
+                "--endpoint", endpoint, "--error-rate", "0",
+            ], environment: Self.awsEnvironment, executable: python)
+        defer { Task { await worker.stop() } }
+        let tasks = try await client.submit((0..<10).map { NewTask(kind: "export", args: RawJSON(trusted: #"{"objectID":"\#($0)"}"#)) })
+        try await Self.send(sqs, submit, [#"{"jsonrpc":"2.0","method":"submit:export","params":{"objectID":"10"}}"#])
+        for task in tasks {
+            let done = try await client.wait(task.id, timeout: .seconds(30))
+            #expect(done.state == .succeeded && done.attempt == 1, "\(done.state) \(done.lastError ?? "")")
+            let id = try task.args.parsed()["objectID"]?.stringValue ?? "?"
+            #expect(try done.result?.parsed() == .object(["exportedID": .string(id), "status": .string("exported")]))
+        }
+        try await eventually("the submission from SQS to succeed", within: .seconds(30), every: .milliseconds(200)) { () -> Bool? in
+            let page = try await client.list(TaskListParams(states: [.succeeded], kind: "export"))
+            return page.tasks.count == 11 ? true : nil
+        }
+        #expect(try await client.list(TaskListParams(kind: "export")).tasks.count == 11, "the refused ones were never stored")
+    }
+}
