@@ -14,8 +14,24 @@ struct ExportTables: Sendable {
     var objects: String { "\"\(schema)\".t_object" }
     var exported: String { "\"\(schema)\".t_exported_object" }
 
-    /// Creates the schema and both tables if they do not exist yet.
+    /// Creates the schema and both tables if they do not exist yet. Workers and `enqueue` may
+    /// start at once: PostgreSQL's `CREATE … IF NOT EXISTS` is not safe against a concurrent
+    /// create of the same name, so the creates take an advisory lock first.
     func create() async throws {
+        try await client.withConnection { connection in
+            try await connection.query("SELECT pg_advisory_lock(hashtext('seed000-export tables'))", logger: connection.logger)
+            do {
+                try await createUnlocked(connection)
+            } catch {
+                _ = try? await connection.query(
+                    "SELECT pg_advisory_unlock(hashtext('seed000-export tables'))", logger: connection.logger)
+                throw error
+            }
+            try await connection.query("SELECT pg_advisory_unlock(hashtext('seed000-export tables'))", logger: connection.logger)
+        }
+    }
+
+    private func createUnlocked(_ connection: PostgresConnection) async throws {
         for sql in [
             "CREATE SCHEMA IF NOT EXISTS \"\(schema)\"",
             """
@@ -35,7 +51,7 @@ struct ExportTables: Sendable {
             )
             """,
         ] {
-            try await client.query(PostgresQuery(unsafeSQL: sql))
+            try await connection.query(PostgresQuery(unsafeSQL: sql), logger: connection.logger)
         }
     }
 

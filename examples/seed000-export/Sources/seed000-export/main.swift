@@ -165,6 +165,8 @@ do {
         throw ExampleError(Options.usage)
     }
 } catch {
-    FileHandle.standardError.write(Data("seed000-export: \(error)\n".utf8))
+    // PostgresNIO's errors say what the server answered only when reflected.
+    let text = error is PSQLError ? String(reflecting: error) : "\(error)"
+    FileHandle.standardError.write(Data("seed000-export: \(text)\n".utf8))
     exit(1)
 }
