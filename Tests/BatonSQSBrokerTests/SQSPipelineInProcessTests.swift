@@ -73,7 +73,12 @@ struct SQSPipelineInProcessTests {
                     done.state == .succeeded && done.result == task.args && done.attempt == 1, "\(done.state) \(done.result?.text ?? "")")
             }
         }
-        #expect(p.resultsRole.stats.refused == 0)
+        // Each task's result applied once. A refused result can only be a second copy of one
+        // (SQS delivers at least once; a send retried after a slow answer is sent twice), and it
+        // changed nothing: every task above ended on its first attempt with its own result.
+        let stats = p.resultsRole.stats
+        #expect(stats.applied == tasks.count, "applied \(stats.applied), refused \(stats.refused)")
+        if stats.refused > 0 { print("SQS pipeline: \(stats.refused) duplicate result(s) refused") }
     }
 
     /// `sqs.stringKinds`: a marked kind's work message carries only strings in `params`; a

@@ -90,6 +90,18 @@ public enum JSONValue: Sendable, Hashable, Codable {
         default: return nil
         }
     }
+
+    /// What sort of value this is, for messages: "a string", "a number", "an object", …
+    public var typeDescription: String {
+        switch self {
+        case .null: "null"
+        case .bool: "a boolean"
+        case .int, .double: "a number"
+        case .string: "a string"
+        case .array: "an array"
+        case .object: "an object"
+        }
+    }
 }
 
 struct AnyKey: CodingKey {

@@ -115,26 +115,16 @@ public struct NewTask: Sendable, Hashable {
     public static func validateStringArgs(_ args: RawJSON, kind: String) throws(BatonError) {
         let why =
             "kind \(kind) takes a flat JSON object of strings as its arguments (sqs.stringKinds: freundallein/sqs-scheduler's workers read params as strings)"
-        func describe(_ value: JSONValue) -> String {
-            switch value {
-            case .null: "null"
-            case .bool: "a boolean"
-            case .int, .double: "a number"
-            case .string: "a string"
-            case .array: "an array"
-            case .object: "an object"
-            }
-        }
         let value: JSONValue
         do {
             value = try args.parsed()
         } catch {
             throw .invalidArgument("\(why); the arguments are not JSON")
         }
-        guard case .object(let members) = value else { throw .invalidArgument("\(why); got \(describe(value))") }
+        guard case .object(let members) = value else { throw .invalidArgument("\(why); got \(value.typeDescription)") }
         for (name, member) in members.sorted(by: { $0.key < $1.key }) {
             if name == "attempt" { throw .invalidArgument("\(why); \"attempt\" is Baton's: the attempt is sent under that name") }
-            guard case .string = member else { throw .invalidArgument("\(why); \"\(name)\" is \(describe(member))") }
+            guard case .string = member else { throw .invalidArgument("\(why); \"\(name)\" is \(member.typeDescription)") }
         }
     }
 

@@ -248,7 +248,9 @@ public enum SQSWire {
     }
 
     static func submission(_ value: JSONValue) throws(BatonError) -> NewTask {
-        guard case .object(let members) = value else { throw .invalidArgument("a submission is a JSON object, got \(kindName(value))") }
+        guard case .object(let members) = value else {
+            throw .invalidArgument("a submission is a JSON object, got \(value.typeDescription)")
+        }
         if members["jsonrpc"] != nil || members["method"] != nil {
             guard members["jsonrpc"] == .string("2.0") else { throw .invalidArgument("jsonrpc must be \"2.0\"") }
             guard case .string(let method)? = members["method"] else { throw .invalidArgument("method must be a string") }
@@ -298,17 +300,6 @@ public enum SQSWire {
             }
             return i
         default: throw .invalidArgument("\(field) must be an integer")
-        }
-    }
-
-    static func kindName(_ value: JSONValue) -> String {
-        switch value {
-        case .null: "null"
-        case .bool: "a boolean"
-        case .int, .double: "a number"
-        case .string: "a string"
-        case .array: "an array"
-        case .object: "an object"
         }
     }
 
