@@ -23,9 +23,7 @@ public final class MotoServer: Sendable {
     /// Starts moto on a free port of 127.0.0.1 and waits until it answers; `nil` when there is
     /// no `moto_server` (then the skip is printed, or under `CI=true` an issue recorded).
     public static func start(for test: String = #function, sourceLocation: SourceLocation = #_sourceLocation) async throws -> MotoServer? {
-        // Sources/BatonTesting/MotoServer.swift → the package root.
-        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-        let executable = root.appendingPathComponent(".build-venv/bin/moto_server").path
+        let executable = BuildVenv.executable("moto_server")
         guard FileManager.default.isExecutableFile(atPath: executable) else {
             let reason = "\(executable) not found (scripts/python-venv.sh installs it)"
             if TestPostgres.isCI {

@@ -1,4 +1,5 @@
 import BatonSQS
+import BatonTesting
 import Foundation
 import Testing
 
@@ -196,8 +197,7 @@ struct SigV4SignerTests {
 
     @Test("the same Authorization header as botocore's SigV4Auth")
     func matchesBotocore() async throws {
-        let python = TestSupport.repositoryRoot.appendingPathComponent(".build-venv/bin/python").path
-        guard FileManager.default.isExecutableFile(atPath: python) else {
+        guard let python = BuildVenv.python else {
             TestSupport.unavailable("matchesBotocore", "no .build-venv/bin/python (run scripts/python-venv.sh)")
             return
         }

@@ -62,4 +62,29 @@ import Testing
             #expect(try await node.store.taskList(TaskListParams()).tasks.isEmpty, "nothing stored")
         }
     }
+
+    /// A schedule whose ticks would submit such a task is refused when it is declared, not
+    /// at each tick's dispatch: its task template, or a node of the workflow it starts.
+    @Test func schedulesAreCheckedWhenDeclared() async throws {
+        try await Self.withNode { client, node in
+            let template = try await client.send(
+                .post, "/v1/schedules", json: #"{"name":"nightly","every":"1h","task":{"kind":"export","args":{"objectID":7}}}"#)
+            #expect(template.status == .badRequest)
+            #expect(try template.errorBody().message.contains(#"task: kind export takes a flat JSON object of strings"#))
+            let put = try await client.send(
+                .put, "/v1/schedules/nightly",
+                json: #"""
+                    {"every":"1h","task":{"kind":"baton.workflow",
+                     "args":{"chain":[{"kind":"echo","args":{}},{"kind":"export","args":{"objectID":[1]},"name":"out"}]}}}
+                    """#)
+            #expect(put.status == .badRequest)
+            let putError = try put.errorBody().message
+            #expect(putError.contains(#"workflow node out: kind export"#), "\(putError)")
+            #expect(try await node.store.scheduleList().isEmpty, "nothing stored")
+
+            let good = try await client.send(
+                .post, "/v1/schedules", json: #"{"name":"nightly","every":"1h","task":{"kind":"export","args":{"objectID":"7"}}}"#)
+            #expect(good.status == .created, "\(good.text)")
+        }
+    }
 }

@@ -12,19 +12,7 @@ extension EndToEnd {
         static let onCI = ProcessInfo.processInfo.environment["CI"] == "true"
 
         /// The venv's Python, if it has prometheus_client (scripts/python-venv.sh installs it).
-        static let python: String? = {
-            let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-            let path = root.appendingPathComponent(".build-venv/bin/python").path
-            guard FileManager.default.isExecutableFile(atPath: path) else { return nil }
-            let probe = Process()
-            probe.executableURL = URL(fileURLWithPath: path)
-            probe.arguments = ["-c", "import prometheus_client.parser"]
-            probe.standardOutput = FileHandle.nullDevice
-            probe.standardError = FileHandle.nullDevice
-            guard (try? probe.run()) != nil else { return nil }
-            probe.waitUntilExit()
-            return probe.terminationStatus == 0 ? path : nil
-        }()
+        static let python = BuildVenv.python(importing: ["prometheus_client.parser"])
 
         /// Fetches and parses the exposition; every sample by its name and sorted labels.
         static let scraper = #"""

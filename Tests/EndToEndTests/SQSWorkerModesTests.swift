@@ -79,9 +79,7 @@ extension EndToEnd.SQSPipelineTests {
     /// freundallein/sqs-scheduler's are (it refuses any param that is not a string).
     @Test func stringKindsAreRefusedOnSubmitAndRunOnAnSQSSchedulerWorker() async throws {
         guard let endpoint = Self.skipUnlessMoto() else { return }
-        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-        let python = root.appendingPathComponent(".build-venv/bin/python").path
-        try #require(FileManager.default.isExecutableFile(atPath: python), "scripts/python-venv.sh installs boto3 (with moto)")
+        let python = try #require(BuildVenv.python, "scripts/python-venv.sh installs boto3 (with moto)")
         let sqs = try Self.client(endpoint)
         let submit = try await Self.queue(sqs, "submit")
         let work = try await Self.queue(sqs, "work")
@@ -114,7 +112,8 @@ extension EndToEnd.SQSPipelineTests {
 
         let worker = try BatonProcess(
             [
-                root.appendingPathComponent("examples/sqs-scheduler-worker/worker.py").path, "--work", work, "--results", results,
+                BuildVenv.repositoryRoot.appendingPathComponent("examples/sqs-scheduler-worker/worker.py").path, "--work", work,
+                "--results", results,
                 "--endpoint", endpoint, "--error-rate", "0",
             ], environment: Self.awsEnvironment, executable: python)
         defer { Task { await worker.stop() } }

@@ -55,6 +55,29 @@ extension EndToEnd {
             #expect(show.stdout.components(separatedBy: "next:").count == 6, "five next fire times: \(show.stdout)")
         }
 
+        /// A declared schedule whose ticks would submit a task of a `sqs.stringKinds` kind with
+        /// arguments that are not strings stops the node at start, naming the schedule.
+        @Test func aDeclaredScheduleWithNonStringArgsForAStringKindStopsTheNode() async throws {
+            let dir = try TempDir()
+            let config = dir.path("baton.yaml")
+            try """
+            schedules:
+              nightly-export:
+                every: 1h
+                task:
+                  kind: export
+                  args: {"objectID": 7}
+            """.write(toFile: config, atomically: true, encoding: .utf8)
+            let refused = try await baton(
+                ["serve", "--db", dir.path("baton.db"), "--port", "0", "--config", config, "--sqs-string-kinds", "export"],
+                timeout: .seconds(30))
+            #expect(refused.status != 0)
+            #expect(
+                refused.stderr.contains("schedule nightly-export in \(config)")
+                    && refused.stderr.contains("kind export takes a flat JSON object of strings"), "\(refused.stderr)")
+            #expect(!FileManager.default.fileExists(atPath: dir.path("baton.db")), "refused before the store was opened")
+        }
+
         @Test func cancellingARunningSleepStopsItAndFreesTheSlot() async throws {
             let dir = try TempDir()
             let db = dir.path("baton.db")

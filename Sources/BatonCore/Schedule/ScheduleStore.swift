@@ -56,6 +56,23 @@ public struct ScheduleDefinition: Sendable, Hashable {
         return (rule, policy)
     }
 
+    /// ``validate()``, and that every task a tick submits whose kind is in `stringArgKinds`
+    /// (a node's ``NewTask/validateStringArgs()`` kinds) has arguments of strings: the task
+    /// template, or each node of the workflow it starts. Otherwise each tick's task would fail
+    /// at dispatch, long after the schedule was accepted.
+    public func validate(stringArgKinds: Set<String>) throws(BatonError) {
+        try validate()
+        guard !stringArgKinds.isEmpty else { return }
+        let tasks = try startsWorkflow().map { workflow throws(BatonError) in try WorkflowSpec.compile(workflow).tasks } ?? [task]
+        for task in tasks where stringArgKinds.contains(task.kind) {
+            do {
+                try task.validateStringArgs()
+            } catch {
+                throw BatonError(error.code, "task: \(task.node.map { "workflow node \($0): " } ?? "")\(error.message)")
+            }
+        }
+    }
+
     /// A schedule whose task is of this kind starts a workflow at each tick: the task's `args`
     /// are the workflow (the body of `POST /v1/workflows`).
     public static let workflowKind = "baton.workflow"

@@ -33,7 +33,7 @@ extension NodeAPI {
 
     /// Creates a schedule. Throws `conflict` when one of that name exists.
     public func scheduleCreate(_ definition: ScheduleDefinition) async throws -> ScheduleView {
-        try definition.validate()
+        try definition.validate(stringArgKinds: node.configuration.stringArgKinds)
         return try await scheduleView(try await node.store.scheduleUpsert(ScheduleUpsertParams(definition: definition)))
     }
 
@@ -47,7 +47,7 @@ extension NodeAPI {
         guard definition.name == name else {
             throw BatonError.invalidArgument("name '\(definition.name)' in the body differs from '\(name)' in the path")
         }
-        try definition.validate()
+        try definition.validate(stringArgKinds: node.configuration.stringArgKinds)
         let existed = try await node.store.scheduleGet(name) != nil
         let record = try await node.store.scheduleUpsert(ScheduleUpsertParams(definition: definition, replace: true))
         return (try await scheduleView(record), !existed)

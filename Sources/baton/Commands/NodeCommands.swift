@@ -190,6 +190,13 @@ struct Node {
         configuration.schedules = try YAMLSchedules.load(settings.configFile)
         let sqs = try settings.read { reader throws(BatonError) in try SQSBrokerConfiguration(reader: reader) }
         configuration.stringArgKinds = sqs.stringKinds
+        for schedule in configuration.schedules {
+            do {
+                try schedule.validate(stringArgKinds: sqs.stringKinds)
+            } catch {
+                throw CLIError.usage("schedule \(schedule.name) in \(settings.configFile ?? "the settings"): \(error.message)")
+            }
+        }
         let serverConfig = try settings.read { reader throws(BatonError) in try ServerConfiguration(reader: reader) }
         let opened = try await StoreLocation.openForNode(settings, fallback: fallback)
         logger.info("store opened", metadata: opened.logMetadata)

@@ -8,10 +8,6 @@ enum TestSupport {
     /// `CI=true`: a missing tool or server fails the test instead of skipping it.
     static let isCI = environment["CI"] == "true"
 
-    /// The repository's root, found from this file's path.
-    static let repositoryRoot = URL(fileURLWithPath: #filePath)
-        .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-
     /// Says why a test cannot run: locally it prints the reason (and the test passes as a
     /// skip); under `CI=true` it records an issue (the test fails).
     static func unavailable(_ test: String, _ reason: String, sourceLocation: SourceLocation = #_sourceLocation) {
