@@ -12,15 +12,17 @@ extension NodeAPI {
         let oneQueue = tasks.allSatisfy { $0.queue == first.queue }
         let oneKind = tasks.allSatisfy { $0.kind == first.kind }
         return try await withSpan(oneQueue ? "send \(first.queue)" : "send", ofKind: .producer) { span in
-            TaskTrace.setAttributes(
-                span, operation: "send", queue: oneQueue ? first.queue : nil, kind: oneKind ? first.kind : nil, id: nil,
-                count: tasks.count)
+            if span.isRecording {
+                TaskTrace.setAttributes(
+                    span, operation: "send", queue: oneQueue ? first.queue : nil, kind: oneKind ? first.kind : nil, id: nil,
+                    count: tasks.count)
+            }
             var tasks = tasks
             if let traceparent = TaskTrace.traceparent(of: span.context) {
                 for i in tasks.indices { tasks[i].traceparent = traceparent }
             }
             let result = try await body(tasks)
-            if let records = stored.map({ result[keyPath: $0] }), records.count == 1 {
+            if span.isRecording, let records = stored.map({ result[keyPath: $0] }), records.count == 1 {
                 span.attributes["messaging.message.id"] = records[0].id.description
             }
             return result

@@ -286,6 +286,9 @@ extension WorkerRuntime {
     func traced(_ task: TaskRecord, _ attempt: () async -> AttemptOutcome) async -> AttemptOutcome {
         let producer = task.traceparent.flatMap(TaskTrace.context(traceparent:))
         return await withSpan("process \(task.queue)", context: producer ?? .topLevel, ofKind: .consumer) { span in
+            // A span the sampler dropped records nothing: skip building its link, attributes
+            // and status (most of the per-attempt cost of an unsampled attempt).
+            guard span.isRecording else { return await attempt() }
             if let producer { span.addLink(SpanLink(context: producer, attributes: [:])) }
             TaskTrace.setAttributes(span, operation: "process", queue: task.queue, kind: task.kind, id: task.id, attempt: task.attempt)
             let outcome = await attempt()
