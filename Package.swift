@@ -274,8 +274,10 @@ let package = Package(
         .testTarget(
             name: "BatonSQSBrokerTests",
             dependencies: [
-                "BatonSQSBroker", "BatonSQS", "BatonCore", "BatonNode", "BatonSQLite", "BatonWorker", "BatonTesting",
+                "BatonSQSBroker", "BatonSQS", "BatonCore", "BatonNode", "BatonSQLite", "BatonWorker", "BatonServer", "BatonTesting",
                 .product(name: "Configuration", package: "swift-configuration"),
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
