@@ -227,6 +227,7 @@ final class HTTPDriver: BenchDriver {
     }
 
     func handlerStarts() -> [TaskID: ContinuousClock.Instant]? { nil }
+    func fanInCommitDelays() -> (delays: [Double], early: Int)? { nil }
     var steadyKind: String { "probe" }
     func finishTimes() -> (first: ContinuousClock.Instant, last: ContinuousClock.Instant)? { nil }
 

@@ -80,6 +80,21 @@ final class InProcessDriver: BenchDriver {
     private let finished = Locked(Finished())
     /// Handler start per task, kept only in steady mode (it costs a lock per task).
     private let starts: Locked<[TaskID: ContinuousClock.Instant]>?
+    /// Fan-in mode: the chords' bodies, when a member's completion last committed, and each
+    /// body's delay from it to its handler's start (one chord runs at a time).
+    private struct FanIn {
+        var bodies: Set<TaskID> = []
+        var lastMemberCommit: ContinuousClock.Instant?
+        var delays: [Double] = []
+        /// Members submitted, and those whose completion was reported.
+        var membersSubmitted = 0
+        var membersSeen = 0
+        /// Bodies that started before every member's completion had been reported (the ack
+        /// committed, its completer not yet resumed): their delay is from an earlier report, an
+        /// upper bound.
+        var early = 0
+    }
+    private let fanIn: Locked<FanIn>?
     private let listener: NodeEvents.Cancellation
     private let worker = Mutex<(runtime: WorkerRuntime, task: Task<Void, any Error>)?>(nil)
 
@@ -89,6 +104,9 @@ final class InProcessDriver: BenchDriver {
         self.queue = queue
         let logger = Logger(label: "baton.bench")
         let finished = self.finished
+        let fanIn: Locked<FanIn>?
+        if case .fanIn = settings.mode { fanIn = Locked(FanIn()) } else { fanIn = nil }
+        self.fanIn = fanIn
         node = NodeServices(
             store: store, configuration: NodeConfiguration(dispatcher: .init(claimBatch: settings.claimBatch), metrics: settings.metrics),
             logger: logger)
@@ -103,6 +121,13 @@ final class InProcessDriver: BenchDriver {
                 if f.first == nil { f.first = now }
                 f.last = now
             }
+            // Emitted after the ack transaction committed: a member's completion is visible.
+            fanIn?.withLock { f in
+                for case .transitioned(let t) in batch where t.to.isTerminal && !f.bodies.contains(t.id) {
+                    f.lastMemberCommit = now
+                    f.membersSeen += 1
+                }
+            }
         }
         if case .steady = settings.mode {
             let starts = Locked<[TaskID: ContinuousClock.Instant]>([:])
@@ -110,6 +135,18 @@ final class InProcessDriver: BenchDriver {
             registry.registerRaw("noop") { _, context in
                 let now = ContinuousClock.now
                 starts.withLock { $0[context.taskID] = now }
+                return .null
+            }
+        } else if let fanIn {
+            starts = nil
+            registry.registerRaw("noop") { _, context in
+                let now = ContinuousClock.now
+                fanIn.withLock { f in
+                    if f.bodies.contains(context.taskID), let commit = f.lastMemberCommit {
+                        if f.membersSeen < f.membersSubmitted { f.early += 1 }
+                        f.delays.append((now - commit).seconds * 1000)
+                    }
+                }
                 return .null
             }
         } else {
@@ -151,6 +188,11 @@ final class InProcessDriver: BenchDriver {
     func submitShaped(_ count: Int) async throws {
         let body = try settings.shape.workflowRequest(count: count, kind: "noop", queue: queue, args: settings.args)
         let submission = try WorkflowSpec.compile(body)
+        fanIn?.withLock { f in
+            let bodies = submission.tasks.filter(\.hasParents).compactMap(\.id)
+            f.bodies.formUnion(bodies)
+            f.membersSubmitted += submission.tasks.count - bodies.count
+        }
         _ = try await store.taskEnqueueMany(TaskEnqueueParams(tasks: submission.tasks, workflow: submission.workflow))
     }
 
@@ -194,6 +236,8 @@ final class InProcessDriver: BenchDriver {
     }
 
     func handlerStarts() -> [TaskID: ContinuousClock.Instant]? { starts?.withLock { $0 } }
+
+    func fanInCommitDelays() -> (delays: [Double], early: Int)? { fanIn?.withLock { ($0.delays, $0.early) } }
 
     func finishTimes() -> (first: ContinuousClock.Instant, last: ContinuousClock.Instant)? {
         finished.withLock { f in

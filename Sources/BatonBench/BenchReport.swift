@@ -90,6 +90,13 @@ public struct BenchReport: Encodable, Sendable {
     public var latencyMs: LatencySummary?
     /// Chords: from the commit of the last member's completion to the body's claim (store clock, ms).
     public var fanInMs: LatencySummary?
+    /// Chords, in-process only: from the moment the last member's completion committed to the
+    /// start of the body's handler (the process's monotonic clock, ms).
+    public var fanInCommitMs: LatencySummary?
+    /// Of those, bodies that started before their last member's completion was reported: the
+    /// ack had committed, but its completer had not resumed yet, so the delay was measured from
+    /// the report before (an upper bound).
+    public var fanInCommitEarly: Int?
     /// How the latency was measured.
     public var latencySource: String
     public var serverPeakRSSMB: Double?
@@ -108,6 +115,8 @@ public struct BenchReport: Encodable, Sendable {
         case firstDoneS = "first_done_s"
         case latencyMs = "latency_ms"
         case fanInMs = "fan_in_ms"
+        case fanInCommitMs = "fan_in_commit_ms"
+        case fanInCommitEarly = "fan_in_commit_early"
         case latencySource = "latency_source"
         case serverPeakRSSMB = "server_peak_rss_mb"
         case workerPeakRSSMB = "worker_peak_rss_mb"
@@ -134,6 +143,8 @@ public struct BenchReport: Encodable, Sendable {
         try c.encode(r(firstDoneS), forKey: .firstDoneS)
         try c.encode(latencyMs, forKey: .latencyMs)
         try c.encode(fanInMs, forKey: .fanInMs)
+        try c.encode(fanInCommitMs, forKey: .fanInCommitMs)
+        try c.encode(fanInCommitEarly, forKey: .fanInCommitEarly)
         try c.encode(latencySource, forKey: .latencySource)
         try c.encode(r(serverPeakRSSMB), forKey: .serverPeakRSSMB)
         try c.encode(r(workerPeakRSSMB), forKey: .workerPeakRSSMB)
@@ -173,6 +184,14 @@ public struct BenchReport: Encodable, Sendable {
         ]
         if let fanIn = fanInMs {
             lines.append(("chord fan-in", l(fanIn) + " [last member's finished_at to the body's started_at]"))
+        }
+        if let fanIn = fanInCommitMs {
+            lines.append(
+                (
+                    "chord fan-in, commit",
+                    l(fanIn)
+                        + " [last member's completion committed to the body's handler start; \(fanInCommitEarly ?? 0) started before that completion was reported: upper bounds]"
+                ))
         }
         if let claim = claimLatencyMs {
             lines.append(("claim, empty queue", l(claim.empty)))

@@ -28,6 +28,12 @@ protocol BenchDriver: Sendable {
     var steadyKind: String { get }
     /// When the last and first tasks finished, if this driver counts completions itself.
     func finishTimes() -> (first: ContinuousClock.Instant, last: ContinuousClock.Instant)?
+    /// Fan-in mode, where the driver sees both ends (in-process): per chord, from the moment
+    /// the last member's completion committed (its `transitioned` event, emitted after the
+    /// ack transaction) to the start of the body's handler, in ms, and how many bodies started
+    /// before their last member's completion was reported (their delay, from the report
+    /// before, is an upper bound); `nil` elsewhere.
+    func fanInCommitDelays() -> (delays: [Double], early: Int)?
     /// Times one claim of one task (no handler); acknowledges it untimed.
     func timedClaim() async throws -> Duration
     /// CPU seconds so far: the node, the workers, this process.
@@ -97,6 +103,10 @@ struct BenchRunner {
         report.drainTasksPerS = Double(n) / seconds
         report.endToEndTasksPerS = Double(n) / seconds
         report.fanInMs = LatencySummary(BenchShape.fanInLatencies(tasks))
+        if let commit = driver.fanInCommitDelays() {
+            report.fanInCommitMs = LatencySummary(commit.delays)
+            report.fanInCommitEarly = commit.early
+        }
         return report
     }
 

@@ -39,6 +39,19 @@ import Testing
         #expect(source.contains("probe"), "\(source)")
     }
 
+    /// Fan-in in-process: one sample per chord from both ends, the commit-based one measured
+    /// where the node reports the completion and the body's handler starts.
+    @Test func inProcessFanInReportsOneSamplePerChord() async throws {
+        let report = try await runBench(["--tasks", "300", "--chords", "100", "--fan-in", "--concurrency", "16"])
+        for key in ["fan_in_ms", "fan_in_commit_ms"] {
+            let figure = try #require(report[key] as? [String: Any], "\(key) missing")
+            #expect(figure["count"] as? Int == 3, "\(key): \(figure)")
+            #expect((figure["p50"] as? Double ?? -1) >= 0, "\(key): \(figure)")
+        }
+        let early = try #require(report["fan_in_commit_early"] as? Int)
+        #expect((0...3).contains(early))
+    }
+
     @Test func invalidOptionsAreAUsageError() async throws {
         let result = try await baton(["bench", "--tasks", "0"])
         #expect(result.status == 64)
