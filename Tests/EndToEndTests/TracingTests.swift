@@ -168,6 +168,45 @@ extension EndToEnd {
             }
         }
 
+        /// A submitter whose context is not sampled (`traceparent` flags `00`), under the default
+        /// parent-based sampler: the node's `send` span and the worker's `process` span follow
+        /// that decision, so nothing is exported, yet the task runs and keeps the context (with
+        /// its flags) so that the worker could follow it. A worker with a span that does not
+        /// record sets nothing on it.
+        @Test func aSubmitterThatDoesNotSampleIsFollowedAllTheWay() async throws {
+            let spans = Recorder<ExportedSpan>()
+            let requests = Recorder<String>()
+            try await withStandInServer(Self.collector(spans, requests: requests)) { port in
+                let collector = "http://127.0.0.1:\(port)"
+                let dir = try TempDir()
+                let otel = [
+                    "OTEL_EXPORTER_OTLP_ENDPOINT": collector, "OTEL_EXPORTER_OTLP_PROTOCOL": "http/json", "OTEL_BSP_SCHEDULE_DELAY": "100",
+                ]
+                let node = try BatonProcess(["serve", "--db", dir.path("baton.db"), "--port", "0"], environment: otel)
+                defer { Task { await node.stop() } }
+                let url = try await node.url()
+                let worker = try BatonProcess(["worker", "--server", url, "--queues", "traced"], environment: otel)
+                defer { Task { await worker.stop() } }
+
+                let traceID = Self.hex(16)
+                let id = try await Self.submit(url, traceparent: "00-\(traceID)-\(Self.hex(8))-00")
+                let done = try await BatonClient(servers: [URL(string: url)!]).wait(id, timeout: .seconds(30))
+                #expect(done.state == .succeeded)
+                let stored = try #require(done.traceparent)
+                #expect(stored.hasPrefix("00-\(traceID)-") && stored.hasSuffix("-00"), "the unsampled context is kept: \(stored)")
+                // A sampled task afterwards is exported: the pipeline works, the first was dropped.
+                let sampledTrace = Self.hex(16)
+                let sampled = try await Self.submit(url, traceparent: "00-\(sampledTrace)-\(Self.hex(8))-01")
+                #expect(try await BatonClient(servers: [URL(string: url)!]).wait(sampled, timeout: .seconds(30)).state == .succeeded)
+                _ = try await eventually("the sampled task's spans exported", within: .seconds(20), every: .milliseconds(100)) {
+                    () -> Bool? in
+                    let names = Set(spans.all.filter { $0.traceID == sampledTrace }.map(\.name))
+                    return names.isSuperset(of: ["send traced", "process traced"]) ? true : nil
+                }
+                #expect(!spans.all.contains { $0.traceID == traceID }, "no span of the unsampled trace: \(spans.all.map(\.name))")
+            }
+        }
+
         @Test func otelSDKDisabledWinsOverAnEndpoint() async throws {
             let spans = Recorder<ExportedSpan>()
             let requests = Recorder<String>()
