@@ -27,6 +27,9 @@ import Foundation
 ///   first heartbeat, at least 1 (default 300): the time a message may wait in the work queue
 /// - `sqs.work` (`BATON_SQS_WORK`): the work queue a `baton worker` consumes; with
 ///   `sqs.results` it sends its results there, without it to the node over HTTP
+/// - `sqs.control` (`BATON_SQS_CONTROL`): a worker's own control queue, where the node answers
+///   its heartbeats with the tasks it must stop (cancelled, rescued, finished); only with
+///   `sqs.results` (a worker that reports over HTTP learns that from its heartbeats)
 /// - `sqs.stringKinds` (`BATON_SQS_STRING_KINDS`): kinds sent exactly as
 ///   freundallein/sqs-scheduler's Go worker reads them, a comma list: their arguments must be a
 ///   flat JSON object of strings (refused on submit otherwise), and their work messages'
@@ -51,6 +54,8 @@ public struct SQSBrokerConfiguration: Sendable {
     public var lease: Duration
     /// The work queue a worker consumes.
     public var work: SQSQueueAddress?
+    /// The worker's control queue (with `results`): where the node answers its heartbeats.
+    public var control: SQSQueueAddress?
     /// Kinds whose arguments must be a flat object of strings (freundallein/sqs-scheduler's types).
     public var stringKinds: Set<String>
 
@@ -61,8 +66,9 @@ public struct SQSBrokerConfiguration: Sendable {
     public init(
         endpoint: URL? = nil, region: String? = nil, ingest: SQSQueueAddress? = nil, deadLetter: SQSQueueAddress? = nil,
         dispatch: [String: SQSQueueAddress] = [:], results: SQSQueueAddress? = nil, window: Int = defaultWindow,
-        lease: Duration = defaultLease, work: SQSQueueAddress? = nil, stringKinds: Set<String> = []
+        lease: Duration = defaultLease, work: SQSQueueAddress? = nil, control: SQSQueueAddress? = nil, stringKinds: Set<String> = []
     ) {
+        self.control = control
         self.stringKinds = stringKinds
         self.endpoint = endpoint
         self.region = region
@@ -78,7 +84,7 @@ public struct SQSBrokerConfiguration: Sendable {
     /// The settings keys ``init(reader:)`` reads; none reloads.
     public static let configKeys = [
         "sqs.endpoint", "sqs.region", "sqs.ingest", "sqs.deadLetter", "sqs.dispatch", "sqs.results", "sqs.window", "sqs.lease",
-        "sqs.work", "sqs.stringKinds",
+        "sqs.work", "sqs.control", "sqs.stringKinds",
     ]
 
     /// The configuration from the settings; throws `invalidArgument` naming the key of a bad value.
@@ -97,6 +103,7 @@ public struct SQSBrokerConfiguration: Sendable {
         deadLetter = try Self.address(reader, "sqs.deadLetter")
         results = try Self.address(reader, "sqs.results")
         work = try Self.address(reader, "sqs.work")
+        control = try Self.address(reader, "sqs.control")
         for item in reader.list("sqs.dispatch") ?? [] {
             let parts = item.split(separator: "=", maxSplits: 1).map { $0.trimmingCharacters(in: .whitespaces) }
             guard parts.count == 2, !parts[0].isEmpty, !parts[1].isEmpty else {
@@ -128,6 +135,12 @@ public struct SQSBrokerConfiguration: Sendable {
     public func validate() throws(BatonError) {
         if !Self.windowRange.contains(window) {
             throw .invalidArgument("sqs.window must be in \(Self.windowRange.lowerBound)...\(Self.windowRange.upperBound), got \(window)")
+        }
+        if control != nil && (work == nil || results == nil) {
+            throw .invalidArgument(
+                "sqs.control (--sqs-control) is the control queue of a worker that takes its tasks from sqs.work (--sqs-work) and "
+                    + "reports to sqs.results (--sqs-results); set both (a worker that reports over HTTP, --server, learns of "
+                    + "cancels from its heartbeats)")
         }
     }
 

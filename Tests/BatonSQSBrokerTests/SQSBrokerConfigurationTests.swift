@@ -42,12 +42,25 @@ import Testing
         #expect(node.hasNodeRoles && node.results == nil && node.stringKinds == ["export", "import"])
     }
 
+    /// A worker that reports over SQS with its own control queue.
+    @Test func aWorkerWithAControlQueue() throws {
+        let worker = try SQSBrokerConfiguration(
+            reader: Self.reader([
+                "sqs.work": "sqs://work", "sqs.results": "sqs://results", "sqs.control": "http://127.0.0.1:5000/123456789012/control",
+            ]))
+        #expect(worker.control?.queueURL == "http://127.0.0.1:5000/123456789012/control")
+    }
+
     @Test(arguments: [
         (["sqs.stringKinds": "export,bad kind"], "sqs.stringKinds kind"),
         (["sqs.dispatch": "default=sqs://a,default=sqs://b", "sqs.results": "sqs://r"], "twice"),
         (["sqs.dispatch": "bad queue=sqs://a", "sqs.results": "sqs://r"], "may contain only"),
         (["sqs.results": "sqs://has space"], "sqs.results"),
         (["sqs.lease": "0.5"], "sqs.lease"),
+        // A control queue only for a worker that reports over SQS.
+        (["sqs.control": "sqs://control", "sqs.work": "sqs://work"], "sqs.control (--sqs-control)"),
+        (["sqs.control": "sqs://control", "sqs.results": "sqs://results"], "sqs.work"),
+        (["sqs.control": "sqs://bad control", "sqs.work": "sqs://w", "sqs.results": "sqs://r"], "sqs.control"),
     ])
     func refusedSettingsSayWhy(_ values: [String: String], _ reason: String) {
         do {

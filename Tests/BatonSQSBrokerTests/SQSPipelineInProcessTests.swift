@@ -123,6 +123,57 @@ struct SQSPipelineInProcessTests {
         #expect(p.resultsRole.stats.heartbeats >= 2, "\(p.resultsRole.stats)")
     }
 
+    /// A worker's control queue: its heartbeats name it, the node answers there with the leases
+    /// it did not extend, and the source reports them as the next heartbeat's outcomes, deletes
+    /// their work messages, and drops a result that was still to be sent for one of them. A
+    /// stop for a lease the worker does not hold is just deleted.
+    @Test func aControlQueueStopsTheTasksTheNodeCancelled() async throws {
+        guard let configuration = Moto.configuration() else { return }
+        let p = try await Pipeline(configuration)
+        let control = try await Moto.createQueue("control", configuration)
+        let tasks = try await p.harness.temp.enqueue([NewTask(kind: "echo"), NewTask(kind: "echo")])
+        let running = p.harness.start([p.resultsRole, p.dispatch])
+        let source = SQSTaskSource(work: p.work, results: p.results, control: control, logger: testLogger("source"))
+        let listening = Task { await source.run() }
+        var claimed: [ClaimedTask] = []
+        try await eventually("both tasks to be received", within: .seconds(30)) { () -> Bool? in
+            claimed += try await source.claim(worker: "w", queues: [], kinds: [], max: 10, wait: .seconds(1), lease: .seconds(10))
+            return claimed.count == 2 ? true : nil
+        }
+        let leases = try tasks.map { task in try #require(claimed.first { $0.task.id == task.id }).lease }
+        let first = try await source.heartbeat(leases, lease: .seconds(10))
+        #expect(first.allSatisfy { if case .extended = $0 { true } else { false } }, "\(first)")
+        try await Moto.send(
+            [SQSWire.stopMessage([SQSWire.Stop(lease: LeaseRef(id: TaskID.generate(), token: "elsewhere"), outcome: .cancelled)])],
+            to: control)
+        for task in tasks { _ = try await p.harness.api.cancel(task.id) }
+        // The next heartbeat is answered on the control queue, which the source reads.
+        let unaware = try await source.heartbeat(leases, lease: .seconds(10))
+        #expect(unaware.allSatisfy { if case .extended = $0 { true } else { false } }, "\(unaware)")
+        try await eventually("the node to answer", within: .seconds(30)) { p.resultsRole.stats.stops == 1 ? true : nil }
+        try await eventually("the control messages to be read and deleted", within: .seconds(30), every: .milliseconds(200)) {
+            () -> Bool? in
+            try await Moto.depth(control) == 0 ? true : nil
+        }
+        // The first task's handler finished meanwhile: its result is not sent, its message deleted.
+        source.ack(.complete(TaskCompletion(lease: leases[0], result: .null)))
+        await source.flush()
+        // The second one's is stopped by the runtime on the heartbeat's answer.
+        #expect(try await source.heartbeat([leases[1]], lease: .seconds(10)) == [.cancelled])
+        try await eventually("the work messages to be deleted", within: .seconds(30), every: .milliseconds(200)) { () -> Bool? in
+            try await Moto.depth(p.work) == 0 ? true : nil
+        }
+        #expect(source.heldCount == 0)
+        #expect(try await Moto.depth(p.results) == 0)
+        source.stop()
+        await listening.value
+        await running.stop()
+        #expect(
+            p.resultsRole.stats.stops == 1 && p.resultsRole.stats.applied == 0 && p.resultsRole.stats.refused == 0, "\(p.resultsRole.stats)"
+        )
+        for task in tasks { #expect(try await p.harness.store.taskGet(task.id)?.state == .cancelled) }
+    }
+
     /// A result whose lease token is not the task's current one is refused and its message
     /// deleted; the task is unchanged.
     @Test func aStaleResultIsRefusedAndDeleted() async throws {

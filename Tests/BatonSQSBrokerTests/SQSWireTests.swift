@@ -133,7 +133,86 @@ import Testing
     @Test func heartbeatsRoundTrip() throws {
         let other = LeaseRef(id: TaskID.generate(), token: "t2")
         let body = SQSWire.heartbeatMessage([Self.lease, other], lease: .seconds(30))
-        #expect(try SQSWire.resultsMessage(body) == .heartbeat([Self.lease, other], lease: .seconds(30)))
+        #expect(try Self.object(body)["params"]?["reply_to"] == nil, "no reply_to unless asked: \(body)")
+        #expect(try SQSWire.resultsMessage(body) == .heartbeat([Self.lease, other], lease: .seconds(30), replyTo: nil))
+    }
+
+    /// A worker with a control queue names it in `reply_to`; an old heartbeat has none.
+    @Test func aHeartbeatNamesTheControlQueue() throws {
+        let control = "http://127.0.0.1:5000/123456789012/baton-control"
+        let body = SQSWire.heartbeatMessage([Self.lease], lease: .seconds(3), replyTo: control)
+        let members = try Self.object(body)
+        #expect(members["method"] == .string("baton.heartbeat"))
+        #expect(members["params"]?["reply_to"] == .string(control))
+        #expect(members["params"]?["lease_ms"] == .int(3000))
+        #expect(try SQSWire.resultsMessage(body) == .heartbeat([Self.lease], lease: .seconds(3), replyTo: control))
+        let old = #"{"jsonrpc":"2.0","method":"baton.heartbeat","params":{"leases":["\#(SQSWire.messageID(Self.lease))"]}}"#
+        #expect(try SQSWire.resultsMessage(old) == .heartbeat([Self.lease], lease: nil, replyTo: nil))
+    }
+
+    @Test(arguments: [
+        (#""reply_to":7"#, "must be a string"), (#""reply_to":"sqs://control""#, "URL of an SQS queue"),
+        (#""reply_to":"http://127.0.0.1:5000/control""#, "URL of an SQS queue"), (#""reply_to":"ftp://h/1/q""#, "URL of an SQS queue"),
+    ])
+    func aBadReplyToIsRefusedWithTheReason(_ member: String, _ reason: String) {
+        let body = #"{"jsonrpc":"2.0","method":"baton.heartbeat","params":{"leases":["\#(SQSWire.messageID(Self.lease))"],\#(member)}}"#
+        do {
+            _ = try SQSWire.resultsMessage(body)
+            Issue.record("\(body) was accepted")
+        } catch {
+            #expect(error.message.contains("params.reply_to") && error.message.contains(reason), "\(error.message)")
+        }
+    }
+
+    /// The node's answer on a control queue: the leases it did not extend, with why.
+    @Test func stopMessagesRoundTrip() throws {
+        let rescued = LeaseRef(id: TaskID.generate(), token: "t2")
+        let gone = LeaseRef(id: TaskID.generate(), token: "t3")
+        let stops = [
+            SQSWire.Stop(lease: Self.lease, outcome: .cancelled), SQSWire.Stop(lease: rescued, outcome: .lost),
+            SQSWire.Stop(lease: gone, outcome: .notFound),
+        ]
+        let body = SQSWire.stopMessage(stops)
+        #expect(
+            body
+                == #"{"jsonrpc":"2.0","method":"baton.stop","params":{"leases":[{"id":"\#(SQSWire.messageID(Self.lease))","reason":"cancelled"},"#
+                + #"{"id":"\#(SQSWire.messageID(rescued))","reason":"lost"},{"id":"\#(SQSWire.messageID(gone))","reason":"not_found"}]}}"#)
+        #expect(try SQSWire.stops(fromControlMessage: body) == stops)
+        // A reason a newer node may add reads as lost: the lease is not the task's.
+        let newer = #"{"jsonrpc":"2.0","method":"baton.stop","params":{"leases":[{"id":"\#(SQSWire.messageID(gone))","reason":"moved"}]}}"#
+        #expect(try SQSWire.stops(fromControlMessage: newer) == [SQSWire.Stop(lease: gone, outcome: .lost)])
+        #expect(try SQSWire.stops(fromControlMessage: #"{"jsonrpc":"2.0","method":"baton.stop","params":{"leases":[]}}"#).isEmpty)
+    }
+
+    @Test(arguments: [
+        ("not json", "JSON"), (#"{"jsonrpc":"2.0","method":"baton.heartbeat","params":{"leases":[]}}"#, "baton.stop"),
+        (#"{"method":"baton.stop","params":{"leases":[]}}"#, "JSON-RPC 2.0"),
+        (#"{"jsonrpc":"2.0","method":"baton.stop","params":{}}"#, "params.leases must be an array"),
+        (#"{"jsonrpc":"2.0","method":"baton.stop","params":{"leases":[{"id":"42","reason":"cancelled"}]}}"#, "params.leases[0].id"),
+        (#"{"jsonrpc":"2.0","method":"baton.stop","params":{"leases":["x"]}}"#, "params.leases[0].id"),
+    ])
+    func malformedStopMessagesAreRefusedWithTheReason(_ body: String, _ reason: String) {
+        do {
+            _ = try SQSWire.stops(fromControlMessage: body)
+            Issue.record("\(body) was accepted")
+        } catch {
+            #expect(error.message.contains(reason), "\(error.message)")
+        }
+    }
+
+    @Test func aStopMessageNeedsAReasonThatStops() {
+        let id = SQSWire.messageID(Self.lease)
+        for (item, reason) in [
+            (#"{"id":"\#(id)"}"#, "reason must be a string"), (#"{"id":"\#(id)","reason":"extended"}"#, "does not stop"),
+        ] {
+            let body = #"{"jsonrpc":"2.0","method":"baton.stop","params":{"leases":[\#(item)]}}"#
+            #expect(throws: BatonError.self) { try SQSWire.stops(fromControlMessage: body) }
+            do {
+                _ = try SQSWire.stops(fromControlMessage: body)
+            } catch {
+                #expect(error.message.contains(reason), "\(error.message)")
+            }
+        }
     }
 
     @Test func submissionsInEveryAcceptedForm() throws {

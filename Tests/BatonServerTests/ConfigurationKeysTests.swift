@@ -110,6 +110,7 @@ import Testing
         Case(key: "sqs.window", value: "7") { $0.sqs.window == 7 },
         Case(key: "sqs.lease", value: "45") { $0.sqs.lease == .seconds(45) },
         Case(key: "sqs.work", value: "sqs://baton-work") { $0.sqs.work?.queueName == "baton-work" },
+        Case(key: "sqs.control", value: "sqs://baton-control") { $0.sqs.control?.queueName == "baton-control" },
         Case(key: "sqs.stringKinds", value: "export,import") { $0.sqs.stringKinds == ["export", "import"] },
     ]
 
@@ -153,7 +154,10 @@ import Testing
 
     @Test(arguments: cases) func keyThroughEnvironment(_ c: Case) async throws {
         var environment = [Self.variable(c.key): c.value]
-        if c.key == "sqs.dispatch" || c.key == "sqs.work" { environment["BATON_SQS_RESULTS"] = "sqs://baton-results" }
+        if c.key == "sqs.dispatch" || c.key == "sqs.work" || c.key == "sqs.control" {
+            environment["BATON_SQS_RESULTS"] = "sqs://baton-results"
+        }
+        if c.key == "sqs.control" { environment["BATON_SQS_WORK"] = "sqs://baton-work" }
         if c.key.hasPrefix("tls.") { environment = ["BATON_TLS_CERT": "/tmp/cert.pem", "BATON_TLS_KEY": "/tmp/key.pem"] }
         let components = try Components(try await Self.reader(environment: environment))
         #expect(c.holds(components))
@@ -166,6 +170,9 @@ import Testing
         case "tls.key": yaml("tls.cert", "/tmp/cert.pem").replacingOccurrences(of: "tls:\n", with: "")
         // Dispatching and working over SQS need the results queue.
         case "sqs.dispatch", "sqs.work": yaml("sqs.results", "sqs://baton-results").replacingOccurrences(of: "sqs:\n", with: "")
+        // A worker's control queue goes with its work and results queues.
+        case "sqs.control":
+            (yaml("sqs.results", "sqs://baton-results") + yaml("sqs.work", "sqs://baton-work")).replacingOccurrences(of: "sqs:\n", with: "")
         default: ""
         }
     }

@@ -73,6 +73,86 @@ extension EndToEnd.SQSPipelineTests {
         #expect(!worker.stderr.contains("error"), "\(worker.stderr.suffix(2000))")
     }
 
+    /// `baton worker --sqs-work Q --sqs-results R --sqs-control C`: the node answers the
+    /// worker's heartbeats on its control queue, so a cancel reaches the running handler
+    /// although the worker never speaks HTTP: the handler stops within a few seconds (the next
+    /// task, queued behind it on a worker of concurrency 1, runs long before the 60 s sleep
+    /// would have ended), the task stays `cancelled` with no result sent or applied, and its
+    /// work message is deleted (it never comes back).
+    @Test func aWorkerReportingOverSQSLearnsOfACancelOnItsControlQueue() async throws {
+        guard let endpoint = Self.skipUnlessMoto() else { return }
+        let sqs = try Self.client(endpoint)
+        let work = try await Self.queue(sqs, "work")
+        let results = try await Self.queue(sqs, "results")
+        let control = try await Self.queue(sqs, "control")
+        let dir = try TempDir()
+        let node = try BatonProcess(
+            [
+                "serve", "--db", dir.path("baton.db"), "--port", "0", "--sqs-endpoint", endpoint, "--sqs-dispatch", "default=\(work)",
+                "--sqs-results", results, "--sqs-lease", "30",
+            ], environment: Self.awsEnvironment)
+        defer { Task { await node.stop() } }
+        let url = try await node.url()
+        let worker = try BatonProcess(
+            [
+                "worker", "--sqs-work", work, "--sqs-results", results, "--sqs-control", control, "--sqs-endpoint", endpoint,
+                "--concurrency", "1", "--lease", "3", "--id", "sqs-control",
+            ], environment: Self.awsEnvironment)
+        defer { Task { await worker.stop() } }
+        let client = BatonClient(servers: [URL(string: url)!])
+
+        let sleeper = try await client.submit(NewTask(kind: "sleep", args: RawJSON(trusted: #"{"seconds":60}"#)))
+        // The worker's heartbeats (lease 3 s) replace the 30 s dispatch lease: its handler runs.
+        try await eventually("the worker to heartbeat the sleeping task", within: .seconds(20), every: .milliseconds(200)) {
+            () -> Bool? in
+            let task = try await client.get(sleeper.id)
+            guard task.state == .running, let until = task.leaseExpiresAt else { return nil }
+            return until.timeIntervalSinceNow < 10 ? true : nil
+        }
+        let next = try await client.submit(NewTask(kind: "echo", args: RawJSON(trusted: #"{"after":"the sleeper"}"#)))
+        try await Task.sleep(for: .seconds(1))
+        #expect(try await client.get(next.id).state != .succeeded, "concurrency 1: the echo waits behind the sleeper")
+
+        let clock = ContinuousClock()
+        let cancelled = clock.now
+        _ = try await client.cancel(sleeper.id)
+        try await eventually("the handler to be stopped", within: .seconds(10), every: .milliseconds(100)) { () -> Bool? in
+            worker.stderr.contains("task cancelled by an operator: stopping it") ? true : nil
+        }
+        #expect(worker.stderr.contains("the node stopped a task of this worker"), "\(worker.stderr.suffix(2000))")
+        let done = try await client.wait(next.id, timeout: .seconds(15))
+        #expect(done.state == .succeeded, "\(done.state) \(done.lastError ?? "")")
+        let stoppedIn = clock.now - cancelled
+        #expect(stoppedIn < .seconds(10), "the next task ran \(stoppedIn) after the cancel")
+
+        // The work message is gone: after more than a lease it has not come back.
+        try await eventually("the work queue to drain", within: .seconds(10), every: .milliseconds(200)) { () -> Bool? in
+            try await Self.depth(sqs, work) == 0 ? true : nil
+        }
+        try await Task.sleep(for: .seconds(4))
+        #expect(try await Self.depth(sqs, work) == 0)
+        #expect(try await Self.depth(sqs, control) == 0, "stop messages are deleted once read")
+        let task = try await client.get(sleeper.id)
+        #expect(task.state == .cancelled && task.result == nil && task.attempt == 1, "\(task.state) attempt \(task.attempt)")
+        // Run once and stopped once: a message that came back would run again, and be stopped
+        // as a lost lease.
+        let stops = worker.stderr.components(separatedBy: "task cancelled by an operator").count - 1
+        #expect(stops == 1 && !worker.stderr.contains("lease lost"), "\(worker.stderr.suffix(2000))")
+        // No result was sent for it, so none was refused or applied.
+        #expect(!node.stderr.contains("result refused"), "\(node.stderr.suffix(2000))")
+        #expect(!worker.stderr.contains("error"), "\(worker.stderr.suffix(2000))")
+    }
+
+    /// A control queue is for a worker that reports over SQS: without `--sqs-results` it is a
+    /// usage error (no SQS needed).
+    @Test func aControlQueueWithoutAResultsQueueIsRefused() async throws {
+        let worker = try await baton(
+            ["worker", "--sqs-work", "sqs://baton-work", "--sqs-control", "sqs://baton-control", "--server", "http://127.0.0.1:1"],
+            environment: Self.awsEnvironment, timeout: .seconds(30))
+        #expect(worker.status == 64, "\(worker.stderr)")
+        #expect(worker.stderr.contains("sqs.control (--sqs-control)") && worker.stderr.contains("--sqs-results"), "\(worker.stderr)")
+    }
+
     /// `--sqs-string-kinds export`: a submission of `export` whose arguments are not all
     /// strings is refused on submit (over HTTP with a 400, from the submissions queue to the
     /// dead-letter queue with the reason), and the tasks that pass run on a worker written as

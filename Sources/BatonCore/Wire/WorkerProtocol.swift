@@ -145,6 +145,12 @@ public struct HeartbeatItemResult: Codable, Sendable, Hashable {
         case .notFound: status = "not_found"
         }
     }
+    /// An answer as its `status` names it (read back with ``outcome``).
+    public init(id: TaskID, status: String, leaseExpiresAt: Date? = nil) {
+        self.id = id
+        self.status = status
+        self.leaseExpiresAt = leaseExpiresAt
+    }
     public var outcome: HeartbeatOutcome {
         switch status {
         case "extended": .extended(until: leaseExpiresAt ?? Date())

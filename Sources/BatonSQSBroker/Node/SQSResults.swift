@@ -12,7 +12,10 @@ import Synchronization
 /// - a result or error is a fenced completion or failure, through the node's completer: a
 ///   stale lease token (the task was rescued, or its result applied already) is refused and
 ///   logged; either way the message is deleted once the store answered;
-/// - a heartbeat extends its leases (a worker that reaches only SQS keeps its tasks this way).
+/// - a heartbeat extends its leases (a worker that reaches only SQS keeps its tasks this way);
+///   when it names a control queue (`reply_to`), the leases it did not extend (cancelled,
+///   rescued, finished, unknown) are sent there in one stop message, so that the worker stops
+///   their handlers. A stop that cannot be sent is logged: the next heartbeat asks again.
 ///
 /// An unreadable message goes to the dead-letter queue with the reason. A store that cannot
 /// be reached leaves the message for another try after its visibility timeout.
@@ -25,6 +28,8 @@ public final class SQSResults: Service, Sendable {
         public var refused = 0
         /// Heartbeat messages applied.
         public var heartbeats = 0
+        /// Stop messages sent to workers' control queues.
+        public var stops = 0
         public var rejected = 0
         public init() {}
     }
@@ -70,12 +75,12 @@ public final class SQSResults: Service, Sendable {
         guard !messages.isEmpty else { return }
         state.withLock { $0.received += messages.count }
         var acks: [(SQS.Message, [TaskAck])] = []
-        var beats: [(SQS.Message, [LeaseRef], Duration?)] = []
+        var beats: [(SQS.Message, [LeaseRef], Duration?, String?)] = []
         for message in messages {
             do {
                 switch try SQSWire.resultsMessage(message.body) {
                 case .acks(let list): acks.append((message, list))
-                case .heartbeat(let leases, let lease): beats.append((message, leases, lease))
+                case .heartbeat(let leases, let lease, let replyTo): beats.append((message, leases, lease, replyTo))
                 }
             } catch {
                 state.withLock { $0.rejected += 1 }
@@ -84,8 +89,8 @@ public final class SQSResults: Service, Sendable {
         }
         var done: [SQS.Message] = []
         if !acks.isEmpty { done += await apply(acks) }
-        for (message, leases, lease) in beats {
-            if await heartbeat(leases, lease: lease) { done.append(message) }
+        for (message, leases, lease, replyTo) in beats {
+            if await heartbeat(leases, lease: lease, replyTo: replyTo) { done.append(message) }
         }
         await queue.delete(done, logger: logger)
     }
@@ -129,7 +134,7 @@ public final class SQSResults: Service, Sendable {
         return items.map { $0.0 }
     }
 
-    private func heartbeat(_ leases: [LeaseRef], lease: Duration?) async -> Bool {
+    private func heartbeat(_ leases: [LeaseRef], lease: Duration?, replyTo: String?) async -> Bool {
         guard !leases.isEmpty else { return true }
         do {
             let body = HeartbeatManyBody(
@@ -138,13 +143,15 @@ public final class SQSResults: Service, Sendable {
             let response = try await api.heartbeatMany(body)
             state.withLock { $0.heartbeats += 1 }
             var extended: [TaskID] = []
-            var gone: [TaskID] = []
-            for item in response.results {
-                if case .extended = item.outcome { extended.append(item.id) } else { gone.append(item.id) }
+            var stops: [SQSWire.Stop] = []
+            for (ref, item) in zip(leases, response.results) {
+                let outcome = item.outcome
+                if case .extended = outcome { extended.append(item.id) } else { stops.append(.init(lease: ref, outcome: outcome)) }
             }
             inFlight?.extend(extended, by: lease ?? api.configuration.defaultLease)
             // Cancelled, rescued or deleted: no longer counted against the window.
-            inFlight?.remove(gone)
+            inFlight?.remove(stops.map(\.lease.id))
+            if let replyTo, !stops.isEmpty { await sendStops(stops, to: replyTo) }
             return true
         } catch let error as BatonError where error.code == .invalidArgument {
             logger.warning("heartbeat from SQS refused", metadata: ["error": "\(error)"])
@@ -153,5 +160,43 @@ public final class SQSResults: Service, Sendable {
             logger.warning("could not apply a heartbeat from SQS; it will be tried again", metadata: ["error": "\(error)"])
             return false
         }
+    }
+
+    /// Sends one stop message to a worker's control queue; a failure is logged (the worker's
+    /// next heartbeat names the leases again). The queue must be on the results queue's
+    /// endpoint (or in its AWS region): the node sends nowhere else.
+    private func sendStops(_ stops: [SQSWire.Stop], to replyTo: String) async {
+        let metadata: Logger.Metadata = ["control_queue": "\(replyTo)", "tasks": "\(stops.count)"]
+        guard Self.sameService(replyTo, as: queue.client) else {
+            logger.warning(
+                "a heartbeat's reply_to is not on the results queue's SQS endpoint; no stop message sent", metadata: metadata)
+            return
+        }
+        do {
+            _ = try await queue.client.sendMessage(.init(queueURL: replyTo, messageBody: SQSWire.stopMessage(stops)))
+            state.withLock { $0.stops += 1 }
+            logger.debug("told a worker to stop tasks", metadata: metadata)
+        } catch {
+            var failed = metadata
+            failed["error"] = "\(error)"
+            logger.warning("could not send a stop message to a worker's control queue; its next heartbeat asks again", metadata: failed)
+        }
+    }
+
+    /// Whether the queue URL `text` is served by `client`: the same endpoint, or an AWS queue
+    /// URL of its region.
+    package static func sameService(_ text: String, as client: SQSClient) -> Bool {
+        guard let address = try? SQSQueueAddress(text), address.queueURL != nil else { return false }
+        if address.endpoint.map(origin) == origin(client.endpoint) { return true }
+        // An AWS queue URL in another form (the legacy REGION.queue.amazonaws.com) of the region.
+        guard let region = address.region else { return false }
+        return region == client.region && origin(client.endpoint) == origin(SQSClient.awsEndpoint(region: region))
+    }
+
+    /// `scheme://host:port` of a URL, lower-cased, the port made explicit.
+    private static func origin(_ url: URL) -> String {
+        let scheme = url.scheme?.lowercased() ?? ""
+        let port = url.port ?? (scheme == "https" ? 443 : 80)
+        return "\(scheme)://\(url.host?.lowercased() ?? ""):\(port)"
     }
 }

@@ -1,4 +1,5 @@
 import BatonCore
+import BatonSQS
 import Foundation
 
 /// freundallein/sqs-scheduler's JSON-RPC 2.0 messages as Baton carries them on SQS queues (docs/brokers.md).
@@ -19,12 +20,23 @@ import Foundation
 ///   `baton.result` when present); an error's `baton.retryable: false` fails the task for good.
 ///   `attempt` and `code` may be numbers or strings.
 /// - A **heartbeat message** (Baton's own, on the results queue):
-///   `{"jsonrpc":"2.0","method":"baton.heartbeat","params":{"leases":["<id>:<token>",…],"lease_ms":30000}}`.
+///   `{"jsonrpc":"2.0","method":"baton.heartbeat","params":{"leases":["<id>:<token>",…],"lease_ms":30000,"reply_to":"<queue URL>"}}`.
+///   `reply_to` is optional: the URL of the worker's control queue (`--sqs-control`), where
+///   the node answers. A node that does not know it ignores it; without it nothing is answered.
+/// - A **stop message** (Baton's own, on a worker's control queue): the node's answer to a
+///   heartbeat that named `reply_to`, sent only when some of its leases were not extended:
+///   `{"jsonrpc":"2.0","method":"baton.stop","params":{"leases":[{"id":"<id>:<token>","reason":"cancelled"},…]}}`.
+///   `reason` is the heartbeat's outcome as over HTTP (`POST /v1/workers/heartbeat`):
+///   `cancelled`, `lost` (the lease is no longer the task's: rescued after it ran out, or the
+///   task finished) or `not_found` (no such task). The worker stops those tasks' handlers and
+///   deletes their work messages.
 public enum SQSWire {
     /// SQS's largest message body: 256 KiB.
     public static let maxMessageBytes = 262_144
     /// The method of a heartbeat message.
     public static let heartbeatMethod = "baton.heartbeat"
+    /// The method of a stop message.
+    public static let stopMethod = "baton.stop"
     /// The error code Baton's worker sends for a retryable failure.
     public static let retryableErrorCode = "-32000"
     /// The error code Baton's worker sends for a failure that must not be retried.
@@ -129,19 +141,24 @@ public enum SQSWire {
         return out
     }
 
-    /// A heartbeat message for these leases.
-    public static func heartbeatMessage(_ leases: [LeaseRef], lease: Duration) -> String {
+    /// A heartbeat message for these leases; `replyTo` is the URL of the worker's control
+    /// queue, where the node answers with a stop message (``stopMessage(_:)``).
+    public static func heartbeatMessage(_ leases: [LeaseRef], lease: Duration, replyTo: String? = nil) -> String {
         let ids = leases.map { string(messageID($0)) }.joined(separator: ",")
-        return #"{"jsonrpc":"2.0","method":"# + string(heartbeatMethod)
-            + #","params":{"leases":[\#(ids)],"lease_ms":\#(Int64((lease.seconds * 1000).rounded()))}}"#
+        var out = #"{"jsonrpc":"2.0","method":"# + string(heartbeatMethod)
+        out += #","params":{"leases":[\#(ids)],"lease_ms":\#(Int64((lease.seconds * 1000).rounded()))"#
+        if let replyTo { out += #","reply_to":"# + string(replyTo) }
+        out += "}}"
+        return out
     }
 
     /// What a message on the results queue asks the node to do.
     public enum ResultsMessage: Sendable, Hashable {
         /// Completions and failures, fenced by their leases.
         case acks([TaskAck])
-        /// Extend these leases by `lease` (`nil`: the node's default lease).
-        case heartbeat([LeaseRef], lease: Duration?)
+        /// Extend these leases by `lease` (`nil`: the node's default lease), and send the
+        /// leases not extended to the queue URL `replyTo`, if any.
+        case heartbeat([LeaseRef], lease: Duration?, replyTo: String?)
     }
 
     /// Reads a results-queue message: a response, a batch of responses, or a heartbeat.
@@ -173,7 +190,7 @@ public enum SQSWire {
             }
             let ms = try integer(members["params"]?["lease_ms"], field: "params.lease_ms")
             if let ms, ms <= 0 { throw .invalidArgument("params.lease_ms must be positive") }
-            return .heartbeat(leases, lease: ms.map { .milliseconds($0) })
+            return .heartbeat(leases, lease: ms.map { .milliseconds($0) }, replyTo: try replyTo(members["params"]?["reply_to"]))
         default:
             return .acks([try ack(value)])
         }
@@ -221,6 +238,69 @@ public enum SQSWire {
         default:
             throw .invalidArgument("a response has either result or error")
         }
+    }
+
+    /// A heartbeat's `reply_to`: absent, or the URL of an SQS queue (`https://HOST/ACCOUNT/QUEUE`).
+    static func replyTo(_ value: JSONValue?) throws(BatonError) -> String? {
+        switch value {
+        case nil, .null?: return nil
+        case .string(let text)?:
+            guard let address = try? SQSQueueAddress(text), let url = address.queueURL else {
+                throw .invalidArgument(
+                    "params.reply_to must be the URL of an SQS queue (http(s)://HOST/ACCOUNT/QUEUE), got \(string(text))")
+            }
+            return url
+        default: throw .invalidArgument("params.reply_to must be a string, the URL of an SQS queue")
+        }
+    }
+
+    // MARK: Stop messages
+
+    /// One lease a node did not extend, and why (its heartbeat's outcome: never `extended`).
+    public struct Stop: Sendable, Hashable {
+        public var lease: LeaseRef
+        public var outcome: HeartbeatOutcome
+        public init(lease: LeaseRef, outcome: HeartbeatOutcome) {
+            self.lease = lease
+            self.outcome = outcome
+        }
+    }
+
+    /// The stop message telling a worker that these leases were not extended.
+    public static func stopMessage(_ stops: [Stop]) -> String {
+        let items = stops.map { stop in
+            #"{"id":"# + string(messageID(stop.lease)) + #","reason":"#
+                + string(HeartbeatItemResult(id: stop.lease.id, outcome: stop.outcome).status) + "}"
+        }
+        return #"{"jsonrpc":"2.0","method":"# + string(stopMethod) + #","params":{"leases":[\#(items.joined(separator: ","))]}}"#
+    }
+
+    /// Reads a control-queue message: the leases a stop message names, with their reasons. A
+    /// reason this worker does not know is read as `lost` (the lease is not the task's).
+    public static func stops(fromControlMessage body: String) throws(BatonError) -> [Stop] {
+        let value = try parse(body)
+        guard case .object(let members) = value, members["jsonrpc"] == .string("2.0") else {
+            throw .invalidArgument("not a JSON-RPC 2.0 request object")
+        }
+        guard members["method"] == .string(stopMethod) else {
+            throw .invalidArgument("a message on the control queue must be \(stopMethod)")
+        }
+        guard case .array(let items)? = members["params"]?["leases"] else { throw .invalidArgument("params.leases must be an array") }
+        var stops: [Stop] = []
+        for (i, item) in items.enumerated() {
+            guard let text = item["id"]?.stringValue, let lease = lease(fromID: text) else {
+                throw .invalidArgument("params.leases[\(i)].id is not \"<task id>:<lease token>\"")
+            }
+            guard let reason = item["reason"]?.stringValue else {
+                throw .invalidArgument("params.leases[\(i)].reason must be a string")
+            }
+            let outcome = HeartbeatItemResult(id: lease.id, status: reason).outcome
+            if case .extended = outcome {
+                throw .invalidArgument("params.leases[\(i)].reason \"\(reason)\" does not stop a task")
+            }
+            stops.append(Stop(lease: lease, outcome: outcome))
+        }
+        return stops
     }
 
     // MARK: Submissions

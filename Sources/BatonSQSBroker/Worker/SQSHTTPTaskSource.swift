@@ -55,23 +55,15 @@ public final class SQSHTTPTaskSource: TaskSource {
     {
         guard !leases.isEmpty else { return [] }
         let outcomes = try await http.heartbeat(leases, lease: lease, progress: progress)
-        var extended: [LeaseRef] = []
-        var ended: [LeaseRef] = []
-        for (ref, outcome) in zip(leases, outcomes) {
-            if case .extended = outcome { extended.append(ref) } else { ended.append(ref) }
-        }
-        // The task is no longer this lease's (cancelled, rescued, or its outcome applied): its
-        // message must not come back.
-        await messages.delete(ended)
         do {
-            try await messages.extend(extended, lease: lease)
+            try await messages.settle(leases, outcomes: outcomes, lease: lease)
         } catch {
             if Task.isCancelled { throw CancellationError() }
             // The node has the lease; a message that shows up again runs under the same token
             // and whichever outcome arrives second is refused.
             logger.warning(
                 "could not extend the work messages' visibility; the node kept their leases",
-                metadata: ["count": "\(extended.count)", "error": "\(error)"])
+                metadata: ["count": "\(leases.count)", "error": "\(error)"])
         }
         return outcomes
     }

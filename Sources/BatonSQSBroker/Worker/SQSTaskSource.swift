@@ -14,7 +14,13 @@ import Synchronization
 ///   redrive policy.
 /// - A heartbeat extends the messages' visibility (`ChangeMessageVisibilityBatch`) and sends a
 ///   heartbeat message on the results queue, which the node applies as a lease extension.
-///   The outcome is always `extended`: over SQS the worker does not learn of a cancellation
+/// - With a control queue (`--sqs-control`), the heartbeat messages name it (`reply_to`) and
+///   the node answers there with the leases it did not extend (a stop message: the task was
+///   cancelled, rescued or finished). The source long-polls it beside the work queue (until
+///   shutdown) and reports those leases to the runtime as the next heartbeat's outcomes, as
+///   ``SQSHTTPTaskSource`` reports the node's answer over HTTP: the runtime stops their
+///   handlers, their work messages are deleted, and no result is sent for them. Without a
+///   control queue every outcome is `extended`: the worker does not learn of a cancellation
 ///   (a cancelled task's result is refused by the node).
 /// - Acks are sent as result messages, ten per `SendMessageBatch`, then the work messages are
 ///   deleted. A worker that dies in between leaves the work message to come back: the task
@@ -24,18 +30,27 @@ import Synchronization
 public final class SQSTaskSource: TaskSource {
     public let work: SQSQueue
     public let results: SQSQueue
+    /// The worker's own control queue, where the node answers its heartbeats; `nil`: none.
+    public let control: SQSQueue?
     let logger: Logger
     let messages: SQSWorkMessages
     private let acks = BatchQueue<TaskAck>()
     private let unsent = Mutex<[LeaseRef: Int]>([:])
+    /// Leases the node said it did not extend (stop messages), with why: reported as the
+    /// outcome of the next heartbeat that names them, and their results are not sent.
+    private let stops = Mutex<[LeaseRef: HeartbeatOutcome]>([:])
 
     /// Attempts at sending one batch of results before it is given up (the tasks then come
     /// back when their leases run out).
     static let sendAttempts = 8
 
-    public init(work: SQSQueue, results: SQSQueue, logger: Logger) {
+    /// The visibility timeout of a received control message (an unreadable one comes back after it).
+    static let controlVisibility = 30
+
+    public init(work: SQSQueue, results: SQSQueue, control: SQSQueue? = nil, logger: Logger) {
         self.work = work
         self.results = results
+        self.control = control
         self.logger = logger
         self.messages = SQSWorkMessages(queue: work, logger: logger)
     }
@@ -55,20 +70,32 @@ public final class SQSTaskSource: TaskSource {
         -> [HeartbeatOutcome]
     {
         guard !leases.isEmpty else { return [] }
-        try await messages.extend(leases, lease: lease)
-        let resultsURL = try await SQSWorkMessages.reach(results)
-        // About 80 bytes per lease: 1,000 per message stays well under SQS's 256 KiB.
-        for start in stride(from: 0, to: leases.count, by: 1000) {
-            let chunk = Array(leases[start..<Swift.min(start + 1000, leases.count)])
-            do {
-                _ = try await results.client.sendMessage(
-                    .init(queueURL: resultsURL, messageBody: SQSWire.heartbeatMessage(chunk, lease: lease)))
-            } catch {
-                throw SQSWorkMessages.unavailable(error, results)
+        let stopped = stops.withLock { s in leases.map { s[$0] } }
+        let until = Date().addingTimeInterval(lease.seconds)
+        let outcomes = stopped.map { $0 ?? .extended(until: until) }
+        try await messages.settle(leases, outcomes: outcomes, lease: lease)
+        let extended = zip(leases, stopped).filter { $0.1 == nil }.map(\.0)
+        if !extended.isEmpty {
+            let resultsURL = try await SQSWorkMessages.reach(results)
+            let replyTo = await controlURL()
+            // About 80 bytes per lease: 1,000 per message stays well under SQS's 256 KiB.
+            for start in stride(from: 0, to: extended.count, by: 1000) {
+                let chunk = Array(extended[start..<Swift.min(start + 1000, extended.count)])
+                do {
+                    _ = try await results.client.sendMessage(
+                        .init(queueURL: resultsURL, messageBody: SQSWire.heartbeatMessage(chunk, lease: lease, replyTo: replyTo)))
+                } catch {
+                    throw SQSWorkMessages.unavailable(error, results)
+                }
             }
         }
-        let until = Date().addingTimeInterval(lease.seconds)
-        return leases.map { _ in .extended(until: until) }
+        // Reported: the runtime stops those tasks. A stop whose result waits to be sent stays
+        // until the result is dropped (``send(_:)``).
+        let waiting = unsent.withLock { u in Set(leases.filter { u[$0] != nil }) }
+        stops.withLock { s in
+            for (ref, stop) in zip(leases, stopped) where stop != nil && !waiting.contains(ref) { s[ref] = nil }
+        }
+        return outcomes
     }
 
     public func ack(_ ack: TaskAck) {
@@ -81,12 +108,23 @@ public final class SQSTaskSource: TaskSource {
     }
 
     public func run() async {
+        // The control queue is long-polled until shutdown, beside the runtime's claims.
+        let listener = control.map { control in
+            Task {
+                _ = await control.consume(
+                    role: "control", pollers: 1, visibilityTimeout: Self.controlVisibility, logger: logger
+                ) { await self.handleControl($0, from: control) }
+            }
+        }
         _ = await acks.run(
             linger: .milliseconds(2), isFull: { $0.count >= SQSClient.maxBatchEntries }, take: { _ in SQSClient.maxBatchEntries },
             write: { batch in
                 await self.send(batch)
                 self.settled(batch)
             })
+        // ``stop()``: the runtime is done; the listener's long poll is cancelled.
+        listener?.cancel()
+        await listener?.value
     }
 
     public func stop() { acks.finish() }
@@ -96,7 +134,10 @@ public final class SQSTaskSource: TaskSource {
     public var pendingLeases: [LeaseRef] { unsent.withLock { Array($0.keys) } }
 
     public func release(_ leases: [LeaseRef]) async throws {
-        try await messages.release(leases)
+        // A task the node stopped is not given to another worker: its message is deleted.
+        let stopped = takeStops(leases)
+        await messages.delete(Array(stopped))
+        try await messages.release(leases.filter { !stopped.contains($0) })
     }
 
     /// Nothing to announce over SQS (the node learns of the worker from its results).
@@ -117,6 +158,15 @@ public final class SQSTaskSource: TaskSource {
     /// Sends one batch of result messages (retrying with backoff), then deletes their work
     /// messages.
     private func send(_ batch: [TaskAck]) async {
+        // The node stopped these tasks (cancelled, rescued): their results would be refused.
+        let stopped = takeStops(batch.map(\.lease))
+        if !stopped.isEmpty {
+            logger.info(
+                "results not sent: the node stopped their tasks", metadata: ["task_ids": "\(stopped.map(\.id.description).sorted())"])
+            await messages.delete(Array(stopped))
+        }
+        let batch = batch.filter { !stopped.contains($0.lease) }
+        guard !batch.isEmpty else { return }
         let attempts = messages.attempts(of: batch.map(\.lease))
         var entries: [SQS.SendMessageBatchEntry] = []
         for (i, (ack, attempt)) in zip(batch, attempts).enumerated() {
@@ -164,7 +214,59 @@ public final class SQSTaskSource: TaskSource {
         }
     }
 
+    // MARK: Control queue
+
+    /// The control queue's URL for a heartbeat's `reply_to`; `nil` without a control queue, or
+    /// while it cannot be reached (logged: the heartbeat goes without it).
+    private func controlURL() async -> String? {
+        guard let control else { return nil }
+        do {
+            return try await SQSWorkMessages.reach(control)
+        } catch {
+            logger.warning(
+                "control queue not reachable; heartbeating without it", metadata: ["queue": "\(control.address)", "error": "\(error)"])
+            return nil
+        }
+    }
+
+    /// Applies stop messages: the leases named that this worker holds are reported to the
+    /// runtime by the next heartbeat; others (finished here already, or never here) are
+    /// ignored. Each read message is deleted; an unreadable one is logged and left for the
+    /// queue's redrive policy.
+    func handleControl(_ received: [SQS.Message], from control: SQSQueue) async {
+        var done: [SQS.Message] = []
+        for message in received {
+            let named: [SQSWire.Stop]
+            do {
+                named = try SQSWire.stops(fromControlMessage: message.body)
+            } catch {
+                logger.error(
+                    "unreadable control message left in the queue for its redrive policy",
+                    metadata: ["message_id": "\(message.messageID)", "reason": "\(error.message)"])
+                continue
+            }
+            let held = named.filter { messages.holds($0.lease) }
+            stops.withLock { s in for stop in held { s[stop.lease] = stop.outcome } }
+            for stop in held {
+                logger.info(
+                    "the node stopped a task of this worker",
+                    metadata: [
+                        "task_id": "\(stop.lease.id)", "reason": "\(HeartbeatItemResult(id: stop.lease.id, outcome: stop.outcome).status)",
+                    ])
+            }
+            done.append(message)
+        }
+        await control.delete(done, logger: logger)
+    }
+
+    /// Takes the stops recorded for these leases.
+    private func takeStops(_ leases: [LeaseRef]) -> Set<LeaseRef> {
+        stops.withLock { s in Set(leases.filter { s.removeValue(forKey: $0) != nil }) }
+    }
+
     private func settled(_ batch: [TaskAck]) {
+        // A stop that came while its result was being sent has nothing left to stop.
+        _ = takeStops(batch.map(\.lease))
         unsent.withLock { pending in
             for ack in batch {
                 let left = (pending[ack.lease] ?? 1) - 1

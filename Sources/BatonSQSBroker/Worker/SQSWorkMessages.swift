@@ -27,6 +27,11 @@ final class SQSWorkMessages: Sendable {
     /// Work messages received and not yet settled.
     var count: Int { held.withLock { $0.count } }
 
+    /// Whether the message of `lease` is held (its task runs here, or its outcome is on its way).
+    func holds(_ lease: LeaseRef) -> Bool {
+        held.withLock { $0[lease] != nil }
+    }
+
     /// The attempt a held message carries (1 when unknown).
     func attempts(of leases: [LeaseRef]) -> [Int] {
         held.withLock { h in leases.map { h[$0]?.attempt ?? 1 } }
@@ -74,6 +79,21 @@ final class SQSWorkMessages: Sendable {
     func extend(_ leases: [LeaseRef], lease: Duration) async throws {
         let receipts = held.withLock { h in leases.compactMap { h[$0]?.receiptHandle } }
         try await changeVisibility(receipts, to: Self.seconds(lease), prefix: "v")
+    }
+
+    /// Applies a heartbeat's outcomes to the held messages, whichever way the node answered
+    /// (over HTTP, or a stop message on the control queue): the messages of leases that ended
+    /// (the task was cancelled, rescued, or its outcome applied) are deleted, so that they do
+    /// not come back; those of the leases extended are hidden for `lease` more. Throws when
+    /// the visibility could not be changed (the deletions are done by then).
+    func settle(_ leases: [LeaseRef], outcomes: [HeartbeatOutcome], lease: Duration) async throws {
+        var extended: [LeaseRef] = []
+        var ended: [LeaseRef] = []
+        for (ref, outcome) in zip(leases, outcomes) {
+            if case .extended = outcome { extended.append(ref) } else { ended.append(ref) }
+        }
+        await delete(ended)
+        try await extend(extended, lease: lease)
     }
 
     /// Makes the held messages of `leases` visible again at once, for another worker, and

@@ -330,6 +330,11 @@ struct Worker: AsyncParsableCommand {
             "SQS work queue to take tasks from instead of a node (BATON_SQS_WORK); results go to --sqs-results if given, else to the node (--server) over HTTP."
     )
     var sqsWork: String?
+    @Option(
+        help:
+            "This worker's own SQS control queue, where the node answers its heartbeats with the tasks to stop, e.g. cancelled ones (BATON_SQS_CONTROL); needs --sqs-work and --sqs-results."
+    )
+    var sqsControl: String?
     @OptionGroup var tracing: TracingOptions
     @Option(help: "Serve this worker's Prometheus metrics at /metrics on this port (BATON_METRICS_PORT; default: none).")
     var metricsPort: Int?
@@ -340,7 +345,7 @@ struct Worker: AsyncParsableCommand {
             let settings = try await common.settings(
                 worker.flags.merging(["server": server.isEmpty ? nil : server.joined(separator: ","), "token": token, "caFile": caFile]) {
                     $1
-                }.merging(sqs.flags) { $1 }.merging(["sqs.work": sqsWork]) { $1 }.merging(tracing.flags) { $1 }
+                }.merging(sqs.flags) { $1 }.merging(["sqs.work": sqsWork, "sqs.control": sqsControl]) { $1 }.merging(tracing.flags) { $1 }
                     .merging(["metrics.port": metricsPort.map(String.init), "metrics.host": metricsHost]) { $1 }, reloading: true)
             try LogSetup.bootstrap(try settings.logLevel(), default: .info)
             let logger = Logger(label: "baton.worker")
@@ -357,7 +362,8 @@ struct Worker: AsyncParsableCommand {
                     let client = sqsConfig.clientConfiguration
                     source = SQSTaskSource(
                         work: try SQSQueue(work, configuration: client, logger: logger),
-                        results: try SQSQueue(results, configuration: client, logger: logger), logger: logger)
+                        results: try SQSQueue(results, configuration: client, logger: logger),
+                        control: try sqsConfig.control.map { try SQSQueue($0, configuration: client, logger: logger) }, logger: logger)
                 } catch {
                     throw CLIError.usage("the SQS settings are refused: \(error)")
                 }
