@@ -136,7 +136,8 @@ extension EndToEnd {
 
         /// The cluster's stream across a PostgreSQL crash (`pg_ctl stop -m immediate`, 3 s down,
         /// then started again) in the middle of a burst of work: node B's publisher keeps the
-        /// events it could not append and appends them once the server is back; a client of node A
+        /// events it could not append (when the crash falls between a commit and its append) and
+        /// appends them once the server is back; a client of node A
         /// that keeps reading (reconnecting with its last event id if its stream ends, as an SSE
         /// client does) sees every task of the burst end, and a task completed through B after
         /// the restart; anything it missed would be marked by a `gap` event, never skipped.
@@ -204,7 +205,9 @@ extension EndToEnd {
             // A burst through B, and the server stopped while it runs: completions committed just
             // before the database went away are still in B's publisher (it appends every 100 ms),
             // kept while the server is down for 3 s and appended once it is back.
-            let burst = try await b.client.submit((0..<1000).map { _ in NewTask(kind: "record", args: RawJSON(trusted: "{}")) })
+            // Each task takes 300 ms: with 32 at a time the burst lasts about 3 s, so completions
+            // are still being reported (every few ms; appended every 100 ms) when the server stops.
+            let burst = try await b.client.submit((0..<300).map { _ in NewTask(kind: "record", args: RawJSON(trusted: #"{"ms":300}"#)) })
             try await eventually("the burst to start running", within: .seconds(20)) { () -> Bool? in
                 (try? await b.client.get(burst[0].id))?.state.isTerminal == true ? true : nil
             }
@@ -240,9 +243,13 @@ extension EndToEnd {
                 let all = ended.contains(after.id.description) && burst.allSatisfy { ended.contains($0.id.description) }
                 return all || (ended.contains(after.id.description) && events.contains { $0.type == "gap" }) ? events : nil
             }
-            // B's publisher held events through the outage and appended them afterwards.
-            #expect(b.process.stderr.contains("cannot publish events; keeping them"), "\(b.process.stderr.suffix(2000))")
-            #expect(b.process.stderr.contains("publishing events again"), "\(b.process.stderr.suffix(2000))")
+            // Whether B's publisher had events of its own to keep through the outage depends on
+            // where the crash falls between its appends (every 100 ms); when it had, it appended
+            // them afterwards. Either way nothing may be missing from A's stream (below).
+            let held = b.process.stderr.contains("cannot publish events; keeping them")
+            if held { #expect(b.process.stderr.contains("publishing events again"), "\(b.process.stderr.suffix(2000))") }
+            print(
+                "events restart: B's publisher \(held ? "kept events through the outage and appended them after" : "had nothing to keep")")
             let failures = streams.withLock { $0.compactMap(\.failure) }
             print(
                 "events restart: \(events.count) events, \(reconnects.load(ordering: .relaxed)) reconnect(s), gaps: \(events.filter { $0.type == "gap" }.count), failures: \(failures)"
