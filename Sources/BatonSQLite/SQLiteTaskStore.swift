@@ -77,8 +77,11 @@ public final class SQLiteTaskStore: TaskStore {
         config.foreignKeysEnabled = false
         let synchronous = configuration.synchronous == .full ? "FULL" : "NORMAL"
         let clock = configuration.clock
+        let pageSize = configuration.pageSize
         config.prepareDatabase { db in
             try db.execute(sql: "PRAGMA synchronous = \(synchronous)")
+            // Takes effect only while the file has no schema yet (before the first migration).
+            try db.execute(sql: "PRAGMA page_size = \(pageSize)")
             addFunctions(db, clock: clock, readySignal: readySignal, work: work)
         }
         do {
@@ -215,6 +218,11 @@ extension SQLiteTaskStore {
             for statement in sql { try db.execute(sql: statement) }
         }
         try pool.close()
+    }
+
+    /// The database's page size. Tests only.
+    func pageSizeForTesting() async throws -> Int {
+        try await pool.read { db in try Int.fetchOne(db, sql: "PRAGMA page_size") ?? 0 }
     }
 
     /// The `CREATE INDEX` text of an index, if it exists. Tests only.

@@ -223,6 +223,27 @@ struct SQLiteSpecificTests {
         }
     }
 
+    /// A database Baton creates has 16 KiB pages; one created with other pages (an earlier
+    /// Baton's 4 KiB) keeps them, and works.
+    @Test func newDatabasesGetLargePagesAndOldOnesKeepTheirs() async throws {
+        try await withTempDir(prefix: "baton-sqlite") { directory in
+            let fresh = try await SQLiteTaskStore.open(.init(path: directory.appendingPathComponent("new.db").path))
+            #expect(try await fresh.pageSizeForTesting() == SQLiteStoreConfiguration.defaultPageSize)
+            #expect(SQLiteStoreConfiguration.defaultPageSize == 16_384)
+            try fresh.close()
+
+            let path = directory.appendingPathComponent("old.db").path
+            try SQLiteTaskStore.makeDatabaseForTesting(path: path, upTo: "v2", then: [])
+            let old = try await SQLiteTaskStore.open(.init(path: path))
+            #expect(try await old.pageSizeForTesting() == 4_096)
+            let record = try await old.enqueue(NewTask(kind: "a"))[0]
+            let claimed = try await old.claim(max: 1)
+            #expect(claimed.map(\.task.id) == [record.id])
+            #expect(try await old.complete(claimed[0]) == .applied(.succeeded))
+            try old.close()
+        }
+    }
+
     /// A database written before migration v3 gets the terminal index with its new condition
     /// and keeps its tasks: finished ones are still found by the retention purge, ready ones claimed.
     @Test func migrationV3RebuildsTheTerminalIndex() async throws {
