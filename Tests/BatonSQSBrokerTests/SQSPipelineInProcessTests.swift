@@ -230,4 +230,34 @@ struct SQSPipelineInProcessTests {
         let done = try #require(try await p.harness.store.taskGet(task.id))
         #expect(done.state == .succeeded && done.result?.text == #"{"lost":true}"#)
     }
+
+    /// A dependent run by a worker that reaches only SQS gets its parents' results with its
+    /// work message (`baton.parent_results`): `pass: prepend` works, and so do several
+    /// parents, in the order the dependent listed them. Parents' results too large to travel
+    /// with it (more than 64 KiB) fail the dependent with the reason, instead of hanging.
+    @Test func aDependentGetsItsParentsResultsWithItsWorkMessage() async throws {
+        guard let configuration = Moto.configuration() else { return }
+        let p = try await Pipeline(configuration)
+        let big = String(repeating: "x", count: SQSWire.inlineParentsBytes + 10)
+        let first = try await p.harness.temp.enqueue(NewTask(kind: "echo", args: try RawJSON(validating: #"{"n":1}"#)))
+        let second = try await p.harness.temp.enqueue(NewTask(kind: "echo", args: try RawJSON(validating: #"["two"]"#)))
+        let large = try await p.harness.temp.enqueue(NewTask(kind: "echo", args: try RawJSON(validating: #"{"big":"\#(big)"}"#)))
+        let dependent = try await p.harness.temp.enqueue(
+            NewTask(
+                kind: "echo", args: try RawJSON(validating: "[0]"), after: [.init(parent: second.id), .init(parent: first.id)],
+                pass: .prepend))
+        let starved = try await p.harness.temp.enqueue(
+            NewTask(kind: "echo", args: try RawJSON(validating: "[]"), maxAttempts: 1, after: [.init(parent: large.id)], pass: .prepend))
+        let running = p.harness.start([p.resultsRole, p.dispatch, p.worker(id: "w1")])
+        let (done, failed) = try await eventually("both dependents to end", within: .seconds(60), every: .milliseconds(100)) {
+            () -> (TaskRecord, TaskRecord)? in
+            guard let done = try await p.harness.store.taskGet(dependent.id), done.state == .succeeded,
+                let failed = try await p.harness.store.taskGet(starved.id), failed.state == .failed
+            else { return nil }
+            return (done, failed)
+        }
+        await running.stop()
+        #expect(done.result?.text == #"[["two"],{"n":1},0]"#, "\(done.result?.text ?? "")")
+        #expect(failed.lastError?.contains("did not come with its SQS work message") == true, "\(failed.lastError ?? "")")
+    }
 }

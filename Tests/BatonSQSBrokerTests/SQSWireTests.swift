@@ -1,7 +1,8 @@
 import BatonCore
-import BatonSQSBroker
 import Foundation
 import Testing
+
+@testable import BatonSQSBroker
 
 /// Seed 000's message forms as Baton writes and reads them (no SQS needed).
 @Suite struct SQSWireTests {
@@ -242,5 +243,42 @@ import Testing
         } catch {
             #expect(error.message.contains(reason), "\(error.message)")
         }
+    }
+
+    /// A dependent's parents' outcomes travel in `baton.parent_results` when they are small,
+    /// and come back as they were; too large, they are left out; malformed, the message is
+    /// refused.
+    @Test func parentsResultsTravelWithTheWorkMessageWhenSmall() throws {
+        let parents = [
+            ParentResult(
+                name: "fetch", id: TaskID.generate(), state: .succeeded, condition: .success,
+                result: try RawJSON(validating: #"{"rows":3}"#),
+                lastError: nil),
+            ParentResult(name: "check", id: TaskID.generate(), state: .failed, condition: .always, result: nil, lastError: "boom"),
+        ]
+        let inline = try #require(SQSWire.inlineParents(parents))
+        let body = SQSWire.workMessage(try Self.claimed(args: #"{"a":"1"}"#), parents: inline)
+        let (task, read) = try SQSWire.work(fromMessage: body)
+        #expect(read == parents)
+        #expect(task.task.args.text == #"{"a":"1"}"#)
+        #expect(try SQSWire.work(fromMessage: SQSWire.workMessage(try Self.claimed(args: "{}"))).parents == nil)
+
+        let huge = ParentResult(
+            name: "big", id: TaskID.generate(), state: .succeeded, condition: .success,
+            result: RawJSON(.string(String(repeating: "x", count: SQSWire.inlineParentsBytes))), lastError: nil)
+        #expect(SQSWire.inlineParents([huge]) == nil)
+
+        let malformed = body.replacingOccurrences(of: #""parent_results":["#, with: #""parent_results":[7,"#)
+        #expect(throws: BatonError.self) { try SQSWire.work(fromMessage: malformed) }
+    }
+
+    /// `SendMessageBatch` takes ten messages and 256 KiB in all: chunks respect both.
+    @Test func sendBatchesStayWithinSQSLimits() {
+        #expect(SQSDispatch.chunks(Array(repeating: 10, count: 25), bytes: { $0 }).map(\.count) == [10, 10, 5])
+        let sizes = [100_000, 100_000, 100_000, 200_000, 262_144, 1, 1]
+        let chunks = SQSDispatch.chunks(sizes, bytes: { $0 })
+        #expect(chunks == [[100_000, 100_000], [100_000], [200_000], [262_144], [1, 1]])
+        #expect(chunks.allSatisfy { $0.reduce(0, +) <= SQSWire.maxMessageBytes })
+        #expect(SQSDispatch.chunks([Int](), bytes: { $0 }).isEmpty)
     }
 }

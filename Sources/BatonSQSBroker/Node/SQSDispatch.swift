@@ -109,7 +109,7 @@ public final class SQSDispatch: Service, Sendable {
                     continue
                 }
             }
-            let body = SQSWire.workMessage(task)
+            let body = SQSWire.workMessage(task, parents: await inlineParents(of: task.task))
             let bytes = body.utf8.count
             if bytes > SQSWire.maxMessageBytes {
                 tooLarge.append((task, bytes))
@@ -123,9 +123,7 @@ public final class SQSDispatch: Service, Sendable {
                 "tasks too large for SQS failed")
         }
         if !refused.isEmpty { await failForGood(refused, "tasks whose arguments are not strings (sqs.stringKinds) failed") }
-        let chunks = stride(from: 0, to: entries.count, by: SQSClient.maxBatchEntries).map {
-            Array(entries[$0..<min($0 + SQSClient.maxBatchEntries, entries.count)])
-        }
+        let chunks = Self.chunks(entries, bytes: { $0.1.messageBody.utf8.count })
         let unsent = await withTaskGroup(of: [ClaimedTask].self) { group in
             for chunk in chunks {
                 group.addTask { await self.sendChunk(chunk, to: queueURL) }
@@ -144,6 +142,49 @@ public final class SQSDispatch: Service, Sendable {
         }
         inFlight.remove(unsent.map(\.task.id))
         return false
+    }
+
+    /// Splits messages into `SendMessageBatch` calls: at most ten messages each, and at most
+    /// SQS's 256 KiB in all (the limit is on the sum of a batch's bodies, not only on each).
+    static func chunks<T>(_ items: [T], bytes: (T) -> Int) -> [[T]] {
+        var chunks: [[T]] = []
+        var current: [T] = []
+        var total = 0
+        for item in items {
+            let size = bytes(item)
+            if !current.isEmpty && (current.count == SQSClient.maxBatchEntries || total + size > SQSWire.maxMessageBytes) {
+                chunks.append(current)
+                current = []
+                total = 0
+            }
+            current.append(item)
+            total += size
+        }
+        if !current.isEmpty { chunks.append(current) }
+        return chunks
+    }
+
+    /// A dependent's parents' outcomes for its work message, when they are small enough to
+    /// travel with it (``SQSWire/inlineParentsBytes``); `nil` otherwise, or when they cannot be
+    /// read (the worker then reads them from the node, if it can reach it).
+    private func inlineParents(of task: TaskRecord) async -> String? {
+        guard let count = task.parentCount, count > 0 else { return nil }
+        var parents: [ParentResult] = []
+        var cursor: Int?
+        do {
+            repeat {
+                let page = try await node.store.taskParents(
+                    TaskParentsParams(id: task.id, cursor: cursor, limit: TaskParentsParams.maxLimit))
+                parents += page.parents
+                cursor = page.nextCursor.flatMap { Int($0) }
+            } while cursor != nil && parents.count <= SQSWire.inlineParentsBytes / 64
+        } catch {
+            logger.warning(
+                "could not read a dependent's parents for its work message", metadata: ["task": "\(task.id)", "error": "\(error)"])
+            return nil
+        }
+        guard cursor == nil else { return nil }
+        return SQSWire.inlineParents(parents)
     }
 
     /// One `SendMessageBatch`; the tasks whose messages SQS did not take.

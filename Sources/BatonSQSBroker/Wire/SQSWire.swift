@@ -11,9 +11,10 @@ import Foundation
 ///   `id` and `attempt` are strings, as freundallein/sqs-scheduler's Go worker requires. The optional `baton`
 ///   member carries what Baton's own worker needs besides: the queue, `max_attempts`,
 ///   `priority`, `timeout`, the W3C `traceparent` of the submit (when the node traces), a
-///   dependent's number of `parents` and how it takes their results (`pass`), and
-///   `args` when the arguments are not an object or hold a member named `attempt` (then
-///   `params` holds `attempt` only).
+///   dependent's number of `parents` and how it takes their results (`pass`), the parents'
+///   outcomes themselves (`parent_results`, as `GET /v1/tasks/{id}/parents` lists them) when
+///   they take at most ``inlineParentsBytes``, and `args` when the arguments are not an object
+///   or hold a member named `attempt` (then `params` holds `attempt` only).
 /// - A **result message** is the response: `{"jsonrpc":"2.0","id":"…","result":{"attempt":"1",…}}`
 ///   or `{"jsonrpc":"2.0","id":"…","error":{"code":"-32000","message":"…","attempt":"1"}}`;
 ///   a batch (an array) of them too. The stored result is `result` without `attempt` (or
@@ -33,6 +34,10 @@ import Foundation
 public enum SQSWire {
     /// SQS's largest message body: 256 KiB.
     public static let maxMessageBytes = 262_144
+    /// The most bytes of parents' outcomes a work message carries (`baton.parent_results`), so
+    /// that a worker without a way to the node still reads them; above it the worker must
+    /// reach the node (`--server`) to read them.
+    public static let inlineParentsBytes = 65_536
     /// The method of a heartbeat message.
     public static let heartbeatMethod = "baton.heartbeat"
     /// The method of a stop message.
@@ -60,8 +65,16 @@ public enum SQSWire {
 
     // MARK: Work messages
 
-    /// The work message of a claimed task (its body text, compact JSON).
-    public static func workMessage(_ claimed: ClaimedTask) -> String {
+    /// The JSON text of a dependent's parents' outcomes for `baton.parent_results`, or `nil`
+    /// when it takes more than ``inlineParentsBytes``.
+    public static func inlineParents(_ parents: [ParentResult]) -> String? {
+        guard let data = try? JSONEncoder().encode(parents), data.count <= inlineParentsBytes else { return nil }
+        return String(decoding: data, as: UTF8.self)
+    }
+
+    /// The work message of a claimed task (its body text, compact JSON), with its parents'
+    /// outcomes (the text ``inlineParents(_:)`` made) when given.
+    public static func workMessage(_ claimed: ClaimedTask, parents: String? = nil) -> String {
         let task = claimed.task
         let args = task.args.text
         let inline = args.hasPrefix("{") && !args.contains("\"attempt\"")
@@ -73,6 +86,7 @@ public enum SQSWire {
         if let traceparent = task.traceparent { out += #","traceparent":"# + string(traceparent) }
         if let parents = task.parentCount { out += #","parents":\#(parents)"# }
         if let pass = task.pass { out += #","pass":"# + string(pass.rawValue) }
+        if let parents { out += #","parent_results":"# + parents }
         if !inline { out += #","args":"# + args }
         out += "}}"
         return out
@@ -80,6 +94,11 @@ public enum SQSWire {
 
     /// The task a work message carries, with the lease its `id` names, as a worker runs it.
     public static func claimedTask(fromWorkMessage body: String) throws(BatonError) -> ClaimedTask {
+        try work(fromMessage: body).task
+    }
+
+    /// The task a work message carries, and its parents' outcomes when the message holds them.
+    public static func work(fromMessage body: String) throws(BatonError) -> (task: ClaimedTask, parents: [ParentResult]?) {
         let value = try parse(body)
         guard case .object(let members) = value, members["jsonrpc"] == .string("2.0") else {
             throw .invalidArgument("not a JSON-RPC 2.0 request object")
@@ -114,7 +133,15 @@ public enum SQSWire {
             id: lease.id, kind: kind, queue: baton?["queue"]?.stringValue ?? Defaults.queue, args: args, priority: priority,
             state: .running, attempt: attempt, maxAttempts: maxAttempts, runAt: now, timeout: baton?["timeout"]?.doubleValue,
             createdAt: now, startedAt: now, parentCount: parents, pass: pass, traceparent: baton?["traceparent"]?.stringValue)
-        return ClaimedTask(task: task, leaseToken: lease.token)
+        var parentResults: [ParentResult]?
+        if let inline = baton?["parent_results"] {
+            do {
+                parentResults = try JSONDecoder().decode([ParentResult].self, from: Data(RawJSON(inline).text.utf8))
+            } catch {
+                throw .invalidArgument("baton.parent_results is not a list of parents' outcomes")
+            }
+        }
+        return (ClaimedTask(task: task, leaseToken: lease.token), parentResults)
     }
 
     // MARK: Result messages

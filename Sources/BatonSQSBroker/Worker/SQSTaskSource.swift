@@ -143,9 +143,19 @@ public final class SQSTaskSource: TaskSource {
     /// Nothing to announce over SQS (the node learns of the worker from its results).
     public func announce(_ announcement: WorkerAnnouncement) async throws {}
 
+    /// The parents' outcomes that came with the task's work message (`baton.parent_results`),
+    /// a page at a time. A message carries them only up to ``SQSWire/inlineParentsBytes``;
+    /// beyond that this worker cannot read them.
     public func parents(of id: TaskID, cursor: Int?, limit: Int) async throws -> ParentPage {
-        throw BatonError.unavailable(
-            "a worker that sends its results over SQS cannot read a task's parents: run it with --server instead of --sqs-results")
+        guard let parents = messages.parents(of: id) else {
+            throw BatonError.unavailable(
+                "the parents' results of task \(id) did not come with its SQS work message (they take more than "
+                    + "\(SQSWire.inlineParentsBytes) bytes), and a worker that sends its results over SQS cannot read them "
+                    + "from the node: run it with --server instead of --sqs-results")
+        }
+        let start = min(max(0, cursor ?? 0), parents.count)
+        let end = min(start + max(1, limit), parents.count)
+        return ParentPage(parents: Array(parents[start..<end]), nextCursor: end < parents.count ? String(end) : nil)
     }
 
     public func complete(_ completion: TaskCompletion, followUps: [NewTask]) async throws {

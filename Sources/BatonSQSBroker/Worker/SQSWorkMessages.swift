@@ -13,6 +13,8 @@ final class SQSWorkMessages: Sendable {
     struct Held {
         var receiptHandle: String
         var attempt: Int
+        /// The parents' outcomes the message carried (`baton.parent_results`).
+        var parents: [ParentResult]?
     }
 
     let queue: SQSQueue
@@ -30,6 +32,11 @@ final class SQSWorkMessages: Sendable {
     /// Whether the message of `lease` is held (its task runs here, or its outcome is on its way).
     func holds(_ lease: LeaseRef) -> Bool {
         held.withLock { $0[lease] != nil }
+    }
+
+    /// The parents' outcomes the held message of task `id` carried, if it carried them.
+    func parents(of id: TaskID) -> [ParentResult]? {
+        held.withLock { h in h.first { $0.key.id == id }?.value.parents }
     }
 
     /// The attempt a held message carries (1 when unknown).
@@ -57,8 +64,9 @@ final class SQSWorkMessages: Sendable {
         var claimed: [ClaimedTask] = []
         for message in messages {
             let task: ClaimedTask
+            let parents: [ParentResult]?
             do {
-                task = try SQSWire.claimedTask(fromWorkMessage: message.body)
+                (task, parents) = try SQSWire.work(fromMessage: message.body)
             } catch {
                 logger.error(
                     "unreadable work message left in the queue for its redrive policy",
@@ -67,7 +75,7 @@ final class SQSWorkMessages: Sendable {
             }
             let fresh = held.withLock { h -> Bool in
                 let known = h[task.lease] != nil
-                h[task.lease] = Held(receiptHandle: message.receiptHandle, attempt: task.task.attempt)
+                h[task.lease] = Held(receiptHandle: message.receiptHandle, attempt: task.task.attempt, parents: parents)
                 return !known
             }
             if fresh { claimed.append(task) }
