@@ -33,9 +33,12 @@ struct SQSPipelineInProcessTests {
             resultsRole = SQSResults(api: harness.api, queue: results, deadLetter: nil, inFlight: inFlight, logger: testLogger("results"))
         }
 
-        func worker(id: String, concurrency: Int = 8, lease: Duration = .seconds(10)) -> WorkerRuntime {
+        func worker(
+            id: String, concurrency: Int = 8, lease: Duration = .seconds(10), register: (HandlerRegistry) -> Void = { _ in }
+        ) -> WorkerRuntime {
             let registry = HandlerRegistry()
             BuiltinKinds.register(into: registry, fileRoot: nil)
+            register(registry)
             let source = SQSTaskSource(work: work, results: results, logger: testLogger("source"))
             return WorkerRuntime(
                 source: source, registry: registry,
@@ -259,5 +262,36 @@ struct SQSPipelineInProcessTests {
         await running.stop()
         #expect(done.result?.text == #"[["two"],{"n":1},0]"#, "\(done.result?.text ?? "")")
         #expect(failed.lastError?.contains("did not come with its SQS work message") == true, "\(failed.lastError ?? "")")
+    }
+
+    /// A handler on a worker that reaches only SQS extends its workflow: its follow-up tasks
+    /// travel with its result (`baton.follow_ups`) and are stored with its completion; each
+    /// stage reads the one before through its work message.
+    @Test func followUpsTravelWithTheResultAndAreStoredWithTheCompletion() async throws {
+        guard let configuration = Moto.configuration() else { return }
+        let p = try await Pipeline(configuration)
+        let first = try await p.harness.temp.enqueue(NewTask(kind: "stage", args: RawJSON(.int(1))))
+        let worker = p.worker(id: "w1") { registry in
+            registry.register("stage") { (n: Int, context: TaskContext) -> Int in
+                let before = try await context.parents().first?.result?.text
+                if n < 3 {
+                    context.followUp(NewTask(kind: "stage", args: RawJSON(.int(Int64(n + 1))), after: [.init(parent: context.taskID)]))
+                }
+                return n * 10 + (before.flatMap { Int($0) } ?? 0) / 10
+            }
+        }
+        let running = p.harness.start([p.resultsRole, p.dispatch, worker])
+        let stages = try await eventually("three stages to succeed", within: .seconds(60), every: .milliseconds(100)) {
+            () -> [TaskRecord]? in
+            let page = try await p.harness.store.taskList(TaskListParams(kind: "stage", limit: 10))
+            return page.tasks.count == 3 && page.tasks.allSatisfy { $0.state == .succeeded } ? page.tasks : nil
+        }
+        await running.stop()
+        let byArgs = Dictionary(uniqueKeysWithValues: stages.map { ($0.args.text, $0) })
+        #expect(byArgs["1"]?.id == first.id)
+        // Stage n returns 10n plus the stage before's result / 10: 10, 21, 32.
+        #expect(["1", "2", "3"].map { byArgs[$0]?.result?.text } == ["10", "21", "32"])
+        #expect(byArgs["2"]?.parentCount == 1 && byArgs["3"]?.parentCount == 1)
+        #expect(p.resultsRole.stats.rejected == 0)
     }
 }

@@ -281,4 +281,27 @@ import Testing
         #expect(chunks.allSatisfy { $0.reduce(0, +) <= SQSWire.maxMessageBytes })
         #expect(SQSDispatch.chunks([Int](), bytes: { $0 }).isEmpty)
     }
+
+    /// A completion's follow-up tasks travel in `baton.follow_ups` and come back as they were;
+    /// they are refused in a batch, with an error, and when they are not tasks.
+    @Test func followUpsTravelWithAResult() throws {
+        let completion = TaskCompletion(lease: Self.lease, result: try RawJSON(validating: #"{"rows":3}"#))
+        let followUps = [
+            NewTask(kind: "report", args: try RawJSON(validating: #"{"rows":3}"#), priority: 9, after: [.init(parent: Self.lease.id)]),
+            NewTask(kind: "notify", queue: "mail"),
+        ]
+        let text = try SQSWire.followUpsText(followUps)
+        for result in [#"{"rows":3}"#, "[1,2]"] {
+            let c = TaskCompletion(lease: Self.lease, result: try RawJSON(validating: result))
+            let body = SQSWire.resultMessage(.complete(c), attempt: 2, followUps: text)
+            #expect(try SQSWire.resultsMessage(body) == .completeWithFollowUps(c, followUps), "\(body)")
+        }
+        let single = SQSWire.resultMessage(.complete(completion), attempt: 1, followUps: text)
+        #expect(throws: BatonError.self) { try SQSWire.resultsMessage("[\(single)]") }
+        let failure = SQSWire.resultMessage(.fail(TaskFailure(lease: Self.lease, message: "no", retryable: true)), attempt: 1)
+        let failureWithFollowUps = failure.replacingOccurrences(of: #""baton":{"#, with: #""baton":{"follow_ups":[],"#)
+        #expect(throws: BatonError.self) { try SQSWire.resultsMessage(failureWithFollowUps) }
+        let notTasks = single.replacingOccurrences(of: text, with: #"[{"queue":"x"}]"#)
+        #expect(throws: BatonError.self) { try SQSWire.resultsMessage(notTasks) }
+    }
 }

@@ -76,10 +76,12 @@ public final class SQSResults: Service, Sendable {
         state.withLock { $0.received += messages.count }
         var acks: [(SQS.Message, [TaskAck])] = []
         var beats: [(SQS.Message, [LeaseRef], Duration?, String?)] = []
+        var extended: [(SQS.Message, TaskCompletion, [NewTask])] = []
         for message in messages {
             do {
                 switch try SQSWire.resultsMessage(message.body) {
                 case .acks(let list): acks.append((message, list))
+                case .completeWithFollowUps(let completion, let followUps): extended.append((message, completion, followUps))
                 case .heartbeat(let leases, let lease, let replyTo): beats.append((message, leases, lease, replyTo))
                 }
             } catch {
@@ -89,10 +91,42 @@ public final class SQSResults: Service, Sendable {
         }
         var done: [SQS.Message] = []
         if !acks.isEmpty { done += await apply(acks) }
+        for (message, completion, followUps) in extended {
+            if await apply(completion, followUps, from: message) { done.append(message) }
+        }
         for (message, leases, lease, replyTo) in beats {
             if await heartbeat(leases, lease: lease, replyTo: replyTo) { done.append(message) }
         }
         await queue.delete(done, logger: logger)
+    }
+
+    /// Applies a completion with its follow-up tasks (one transaction on the store). Returns
+    /// whether the message is done with: applied, or refused by its lease. A message whose
+    /// follow-ups are invalid goes to the dead-letter queue; one the store could not take now
+    /// stays for another try.
+    private func apply(_ completion: TaskCompletion, _ followUps: [NewTask], from message: SQS.Message) async -> Bool {
+        let id = completion.lease.id
+        do {
+            _ = try await api.complete(
+                id, CompleteBody(leaseToken: completion.lease.token, result: completion.result, followUps: followUps))
+            state.withLock { $0.applied += 1 }
+        } catch let error as BatonError where error.code == .staleLease || error.code == .notFound || error.code == .conflict {
+            state.withLock { $0.refused += 1 }
+            logger.info(
+                "result with follow-ups refused: the lease is no longer the task's; message deleted",
+                metadata: ["task_id": "\(id)", "error": "\(error.message)"])
+        } catch let error as BatonError where error.code == .invalidArgument || error.code == .tooLarge {
+            state.withLock { $0.rejected += 1 }
+            await deadLetters.reject(message, from: queue, reason: error.message, role: "results")
+            return false
+        } catch {
+            logger.warning(
+                "could not apply a result with follow-ups from SQS; it will be tried again",
+                metadata: ["task_id": "\(id)", "error": "\(error)"])
+            return false
+        }
+        inFlight?.remove([id])
+        return true
     }
 
     private func apply(_ items: [(SQS.Message, [TaskAck])]) async -> [SQS.Message] {

@@ -146,8 +146,15 @@ public enum SQSWire {
 
     // MARK: Result messages
 
-    /// The result message of an ack (what a worker sends to the results queue).
-    public static func resultMessage(_ ack: TaskAck, attempt: Int) -> String {
+    /// The JSON text of follow-up tasks for ``resultMessage(_:attempt:followUps:)``.
+    public static func followUpsText(_ followUps: [NewTask]) throws -> String {
+        String(decoding: try JSONEncoder().encode(followUps), as: UTF8.self)
+    }
+
+    /// The result message of an ack (what a worker sends to the results queue). A completion
+    /// may carry follow-up tasks (`baton.follow_ups`, the text ``followUpsText(_:)`` made),
+    /// which the node stores in the same transaction as the completion.
+    public static func resultMessage(_ ack: TaskAck, attempt: Int, followUps: String? = nil) -> String {
         var out = #"{"jsonrpc":"2.0","id":"# + string(messageID(ack.lease))
         let attemptText = string(String(attempt))
         switch ack {
@@ -156,7 +163,12 @@ public enum SQSWire {
             let inline = result.hasPrefix("{") && !result.contains("\"attempt\"")
             out += #","result":{"attempt":"# + attemptText
             if inline && result != "{}" { out += "," + result.dropFirst() } else { out += "}" }
-            if !inline { out += #","baton":{"result":"# + result + "}" }
+            switch (inline, followUps) {
+            case (true, nil): break
+            case (true, let followUps?): out += #","baton":{"follow_ups":"# + followUps + "}"
+            case (false, nil): out += #","baton":{"result":"# + result + "}"
+            case (false, let followUps?): out += #","baton":{"result":"# + result + #","follow_ups":"# + followUps + "}"
+            }
         case .fail(let failure):
             let code = failure.retryable ? retryableErrorCode : permanentErrorCode
             out += #","error":{"code":"# + string(code) + #","message":"# + string(failure.message) + #","attempt":"# + attemptText + "}"
@@ -183,6 +195,8 @@ public enum SQSWire {
     public enum ResultsMessage: Sendable, Hashable {
         /// Completions and failures, fenced by their leases.
         case acks([TaskAck])
+        /// A completion with follow-up tasks, stored together (a response of its own).
+        case completeWithFollowUps(TaskCompletion, [NewTask])
         /// Extend these leases by `lease` (`nil`: the node's default lease), and send the
         /// leases not extended to the queue URL `replyTo`, if any.
         case heartbeat([LeaseRef], lease: Duration?, replyTo: String?)
@@ -196,7 +210,10 @@ public enum SQSWire {
             guard !items.isEmpty else { throw .invalidArgument("an empty batch") }
             var acks: [TaskAck] = []
             for (i, item) in items.enumerated() {
-                do {
+                do throws(BatonError) {
+                    if item["baton"]?["follow_ups"] != nil {
+                        throw BatonError.invalidArgument("a response with baton.follow_ups must be a message of its own")
+                    }
                     acks.append(try ack(item))
                 } catch {
                     throw .invalidArgument("[\(i)]: \(error.message)")
@@ -219,7 +236,17 @@ public enum SQSWire {
             if let ms, ms <= 0 { throw .invalidArgument("params.lease_ms must be positive") }
             return .heartbeat(leases, lease: ms.map { .milliseconds($0) }, replyTo: try replyTo(members["params"]?["reply_to"]))
         default:
-            return .acks([try ack(value)])
+            let single = try ack(value)
+            guard let followUps = value["baton"]?["follow_ups"] else { return .acks([single]) }
+            guard case .complete(let completion) = single else {
+                throw .invalidArgument("baton.follow_ups comes only with a result, not an error")
+            }
+            do {
+                return .completeWithFollowUps(
+                    completion, try JSONDecoder().decode([NewTask].self, from: Data(RawJSON(followUps).text.utf8)))
+            } catch {
+                throw .invalidArgument("baton.follow_ups is not a list of tasks: \(error)")
+            }
         }
     }
 

@@ -158,9 +158,23 @@ public final class SQSTaskSource: TaskSource {
         return ParentPage(parents: Array(parents[start..<end]), nextCursor: end < parents.count ? String(end) : nil)
     }
 
+    /// Sends the completion with its follow-up tasks as one result message
+    /// (`baton.follow_ups`), which the node stores in one transaction; then deletes the work
+    /// message. A message over SQS's size limit is sent as a failure (not retried) saying so.
     public func complete(_ completion: TaskCompletion, followUps: [NewTask]) async throws {
-        throw BatonError.unavailable(
-            "a worker that sends its results over SQS cannot submit follow-up tasks: run it with --server instead of --sqs-results")
+        let lease = completion.lease
+        if !takeStops([lease]).isEmpty {
+            logger.info("result not sent: the node stopped its task", metadata: ["task_id": "\(lease.id)"])
+            await messages.delete([lease])
+            return
+        }
+        let attempt = messages.attempts(of: [lease])[0]
+        var body = SQSWire.resultMessage(.complete(completion), attempt: attempt, followUps: try SQSWire.followUpsText(followUps))
+        if body.utf8.count > SQSWire.maxMessageBytes {
+            body = SQSWire.resultMessage(
+                .fail(Self.tooLarge(lease, bytes: body.utf8.count, what: "the result with its follow-ups")), attempt: attempt)
+        }
+        await deliver([(lease, SQS.SendMessageBatchEntry(id: "f0", messageBody: body))])
     }
 
     // MARK: Results
@@ -178,20 +192,29 @@ public final class SQSTaskSource: TaskSource {
         let batch = batch.filter { !stopped.contains($0.lease) }
         guard !batch.isEmpty else { return }
         let attempts = messages.attempts(of: batch.map(\.lease))
-        var entries: [SQS.SendMessageBatchEntry] = []
+        var entries: [(LeaseRef, SQS.SendMessageBatchEntry)] = []
         for (i, (ack, attempt)) in zip(batch, attempts).enumerated() {
             var body = SQSWire.resultMessage(ack, attempt: attempt)
             if body.utf8.count > SQSWire.maxMessageBytes {
-                let failure = TaskFailure(
-                    lease: ack.lease,
-                    message:
-                        "the result is \(body.utf8.count) bytes as an SQS message, more than SQS's limit of \(SQSWire.maxMessageBytes)",
-                    retryable: false)
-                body = SQSWire.resultMessage(.fail(failure), attempt: attempt)
+                body = SQSWire.resultMessage(.fail(Self.tooLarge(ack.lease, bytes: body.utf8.count, what: "the result")), attempt: attempt)
             }
-            entries.append(SQS.SendMessageBatchEntry(id: "a\(i)", messageBody: body))
+            entries.append((ack.lease, SQS.SendMessageBatchEntry(id: "a\(i)", messageBody: body)))
         }
-        var pending = Array(zip(batch, entries))
+        await deliver(entries)
+    }
+
+    /// The failure sent instead of a result message SQS would refuse.
+    private static func tooLarge(_ lease: LeaseRef, bytes: Int, what: String) -> TaskFailure {
+        TaskFailure(
+            lease: lease, message: "\(what) is \(bytes) bytes as an SQS message, more than SQS's limit of \(SQSWire.maxMessageBytes)",
+            retryable: false)
+    }
+
+    /// Sends result messages (retrying with backoff), deleting each one's work message once
+    /// SQS took it; gives up after ``sendAttempts`` (their tasks return when their leases run
+    /// out).
+    private func deliver(_ entries: [(LeaseRef, SQS.SendMessageBatchEntry)]) async {
+        var pending = entries
         var delay = Duration.milliseconds(100)
         for attempt in 1...Self.sendAttempts where !pending.isEmpty {
             do {
@@ -199,7 +222,7 @@ public final class SQSTaskSource: TaskSource {
                 let result = try await results.client.sendMessageBatch(.init(queueURL: url, entries: pending.map { $0.1 }))
                 let failed = Set(result.failed.map(\.id))
                 let sent = pending.filter { !failed.contains($0.1.id) }.map { $0.0 }
-                await messages.delete(sent.map(\.lease))
+                await messages.delete(sent)
                 pending = pending.filter { failed.contains($0.1.id) }
                 if !pending.isEmpty {
                     logger.warning(
@@ -220,7 +243,7 @@ public final class SQSTaskSource: TaskSource {
             logger.error(
                 "gave up sending results to SQS; their tasks return when their leases run out",
                 metadata: ["count": "\(pending.count)"])
-            messages.forget(pending.map { $0.0.lease })
+            messages.forget(pending.map { $0.0 })
         }
     }
 
