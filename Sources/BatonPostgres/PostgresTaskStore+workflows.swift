@@ -42,14 +42,9 @@ extension PostgresSQL {
     }
 
     /// Settles the new edges whose parent had already finished (`baton_settle_from` settles
-    /// the open edges of finished parents: while the enqueue holds the parents' locks, only
-    /// its own are open). Binds: parent ids.
-    var edgesSettleFinished: String {
-        """
-        SELECT \(qualifier)baton_settle_from(ARRAY(SELECT p.id FROM \(tasks) AS p WHERE p.id = ANY($1::uuid[]) \
-        AND p.state IN \(Self.terminal)))
-        """
-    }
+    /// the open edges of the finished parents among those given: while the enqueue holds the
+    /// parents' locks, only its own are open). Binds: parent ids.
+    var edgesSettleFinished: String { "SELECT \(qualifier)baton_settle_from($1::uuid[])" }
 
     /// Binds: child id, position to start after, limit.
     var parents: String {
