@@ -148,3 +148,21 @@ public struct ParentPage: Sendable, Hashable, Codable {
         try c.encode(nextCursor, forKey: .nextCursor)
     }
 }
+
+extension ParentPage {
+    /// Every parent of a task, read a page at a time from `fetch` (given the cursor of the page
+    /// to read, `nil` for the first); `nil` as soon as more than `most` were read.
+    public static func all(
+        most: Int = .max, _ fetch: (_ cursor: Int?) async throws -> ParentPage
+    ) async throws -> [ParentResult]? {
+        var parents: [ParentResult] = []
+        var cursor: Int?
+        repeat {
+            let page = try await fetch(cursor)
+            parents += page.parents
+            if parents.count > most { return nil }
+            cursor = page.nextCursor.flatMap { Int($0) }
+        } while cursor != nil
+        return parents
+    }
+}

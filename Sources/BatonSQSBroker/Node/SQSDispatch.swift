@@ -169,22 +169,17 @@ public final class SQSDispatch: Service, Sendable {
     /// read (the worker then reads them from the node, if it can reach it).
     private func inlineParents(of task: TaskRecord) async -> String? {
         guard let count = task.parentCount, count > 0 else { return nil }
-        var parents: [ParentResult] = []
-        var cursor: Int?
         do {
-            repeat {
-                let page = try await node.store.taskParents(
-                    TaskParentsParams(id: task.id, cursor: cursor, limit: TaskParentsParams.maxLimit))
-                parents += page.parents
-                cursor = page.nextCursor.flatMap { Int($0) }
-            } while cursor != nil && parents.count <= SQSWire.inlineParentsBytes / 64
+            // An outcome takes more than 64 bytes: past this many, they cannot fit.
+            let parents = try await ParentPage.all(most: SQSWire.inlineParentsBytes / 64) {
+                try await node.store.taskParents(TaskParentsParams(id: task.id, cursor: $0, limit: TaskParentsParams.maxLimit))
+            }
+            return parents.flatMap(SQSWire.inlineParents)
         } catch {
             logger.warning(
                 "could not read a dependent's parents for its work message", metadata: ["task": "\(task.id)", "error": "\(error)"])
             return nil
         }
-        guard cursor == nil else { return nil }
-        return SQSWire.inlineParents(parents)
     }
 
     /// One `SendMessageBatch`; the tasks whose messages SQS did not take.

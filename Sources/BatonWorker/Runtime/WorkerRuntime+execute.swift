@@ -225,14 +225,7 @@ extension WorkerRuntime {
 extension WorkerRuntime {
     /// Every parent of a task, a page at a time.
     static func allParents(of id: TaskID, from source: any TaskSource) async throws -> [ParentResult] {
-        var parents: [ParentResult] = []
-        var cursor: Int?
-        repeat {
-            let page = try await source.parents(of: id, cursor: cursor, limit: TaskParentsParams.maxLimit)
-            parents += page.parents
-            cursor = page.nextCursor.flatMap { Int($0) }
-        } while cursor != nil
-        return parents
+        try await ParentPage.all { try await source.parents(of: id, cursor: $0, limit: TaskParentsParams.maxLimit) } ?? []
     }
 
     /// Writes a completion with its follow-ups at once (one transaction on the node), trying
