@@ -294,4 +294,34 @@ struct SQSPipelineInProcessTests {
         #expect(byArgs["2"]?.parentCount == 1 && byArgs["3"]?.parentCount == 1)
         #expect(p.resultsRole.stats.rejected == 0)
     }
+
+    /// A worker that reaches only SQS announces itself on the results queue: the node lists it
+    /// (transport `sqs`, its queues and kinds) and applies the retry policy its kind declared
+    /// (a fixed hour), not Baton's default backoff of seconds.
+    @Test func anSQSOnlyWorkerIsListedAndItsKindsRetryPolicyApplies() async throws {
+        struct NotYet: Error {}
+        guard let configuration = Moto.configuration() else { return }
+        let p = try await Pipeline(configuration)
+        let worker = p.worker(id: "sqs-only", concurrency: 3) { registry in
+            registry.register("flaky", retry: .fixed(.seconds(3600))) { (_: JSONValue, _: TaskContext) -> Int in
+                throw NotYet()
+            }
+        }
+        let running = p.harness.start([p.resultsRole, p.dispatch, worker])
+        let listed = try await eventually("the worker to be listed", within: .seconds(30), every: .milliseconds(100)) {
+            () -> WorkerInfo? in p.harness.api.workers().workers.first { $0.worker == "sqs-only" }
+        }
+        #expect(listed.transport == "sqs" && listed.queues == ["default"] && listed.concurrency == 3, "\(listed)")
+        #expect(listed.kinds.first { $0.name == "flaky" }?.retry == .fixed(.seconds(3600)), "\(listed.kinds)")
+        let task = try await p.harness.temp.enqueue(NewTask(kind: "flaky", maxAttempts: 3))
+        let retrying = try await eventually("the task to back off", within: .seconds(30), every: .milliseconds(100)) {
+            () -> TaskRecord? in
+            let t = try await p.harness.store.taskGet(task.id)
+            return t?.state == .pending && t?.lastError != nil ? t : nil
+        }
+        await running.stop()
+        let wait = retrying.runAt.timeIntervalSinceNow
+        #expect(wait > 3000 && wait <= 3600, "backs off by the worker's policy, not the default: \(wait) s")
+        #expect(p.resultsRole.stats.announcements >= 1 && p.resultsRole.stats.rejected == 0, "\(p.resultsRole.stats)")
+    }
 }

@@ -165,6 +165,32 @@ import Testing
         }
     }
 
+    /// A worker's announcement travels whole, retry policies too; one the node would refuse
+    /// over HTTP is refused here with the same reason.
+    @Test func announcementsRoundTripAndAreValidated() throws {
+        let announcement = WorkerAnnouncement(
+            worker: "w1", queues: ["default", "bulk"], kinds: [KindAnnouncement(name: "k", retry: .fixed(.seconds(90)))],
+            concurrency: 4, running: 2, version: "baton/test")
+        let body = try SQSWire.announceMessage(announcement)
+        #expect(try SQSWire.resultsMessage(body) == .announce(announcement), "\(body)")
+        for (bad, reason) in [
+            (
+                #"{"jsonrpc":"2.0","method":"baton.announce","params":{"worker":"w","queues":[],"kinds":[],"concurrency":1,"running":0}}"#,
+                "queues"
+            ),
+            (#"{"jsonrpc":"2.0","method":"baton.announce","params":["w"]}"#, "announcement"),
+            (#"{"jsonrpc":"2.0","method":"baton.announce","params":{"worker":"w"}}"#, "announcement"),
+            (#"{"jsonrpc":"2.0","method":"baton.hello","params":{}}"#, "baton.announce"),
+        ] {
+            #expect(throws: BatonError.self, "\(bad)") { try SQSWire.resultsMessage(bad) }
+            do {
+                _ = try SQSWire.resultsMessage(bad)
+            } catch {
+                #expect(error.message.contains(reason), "\(error.message)")
+            }
+        }
+    }
+
     /// The node's answer on a control queue: the leases it did not extend, with why.
     @Test func stopMessagesRoundTrip() throws {
         let rescued = LeaseRef(id: TaskID.generate(), token: "t2")

@@ -109,6 +109,11 @@ extension EndToEnd.SQSPipelineTests {
             guard task.state == .running, let until = task.leaseExpiresAt else { return nil }
             return until.timeIntervalSinceNow < 10 ? true : nil
         }
+        // It reaches the node only through SQS, and announced itself there.
+        let listed = try await eventually("GET /v1/workers to list the SQS worker", within: .seconds(10), every: .milliseconds(200)) {
+            () -> WorkerInfo? in try await client.workers().first { $0.worker == "sqs-control" }
+        }
+        #expect(listed.transport == "sqs" && listed.concurrency == 1 && listed.kinds.contains { $0.name == "sleep" }, "\(listed)")
         let next = try await client.submit(NewTask(kind: "echo", args: RawJSON(trusted: #"{"after":"the sleeper"}"#)))
         try await Task.sleep(for: .seconds(1))
         #expect(try await client.get(next.id).state != .succeeded, "concurrency 1: the echo waits behind the sleeper")

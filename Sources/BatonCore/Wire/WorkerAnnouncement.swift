@@ -78,7 +78,8 @@ public struct WorkerInfo: Codable, Sendable, Hashable {
     /// Tasks it ran at its last announcement.
     public var running: Int
     public var version: String?
-    /// How it reaches the node: `http` or `in-process`.
+    /// How it reaches the node: `http`, `sqs` (a worker that reaches it only through SQS) or
+    /// `in-process`.
     public var transport: String
     public var firstSeen: Date
     /// Its last announcement or claim.

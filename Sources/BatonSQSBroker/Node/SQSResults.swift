@@ -15,7 +15,9 @@ import Synchronization
 /// - a heartbeat extends its leases (a worker that reaches only SQS keeps its tasks this way);
 ///   when it names a control queue (`reply_to`), the leases it did not extend (cancelled,
 ///   rescued, finished, unknown) are sent there in one stop message, so that the worker stops
-///   their handlers. A stop that cannot be sent is logged: the next heartbeat asks again.
+///   their handlers. A stop that cannot be sent is logged: the next heartbeat asks again;
+/// - an announcement records its worker in the node's registry (`GET /v1/workers`, transport
+///   `sqs`), with its kinds' retry policies.
 ///
 /// An unreadable message goes to the dead-letter queue with the reason. A store that cannot
 /// be reached leaves the message for another try after its visibility timeout.
@@ -28,6 +30,8 @@ public final class SQSResults: Service, Sendable {
         public var refused = 0
         /// Heartbeat messages applied.
         public var heartbeats = 0
+        /// Announce messages recorded.
+        public var announcements = 0
         /// Stop messages sent to workers' control queues.
         public var stops = 0
         public var rejected = 0
@@ -77,19 +81,23 @@ public final class SQSResults: Service, Sendable {
         var acks: [(SQS.Message, [TaskAck])] = []
         var beats: [(SQS.Message, [LeaseRef], Duration?, String?)] = []
         var extended: [(SQS.Message, TaskCompletion, [NewTask])] = []
+        var done: [SQS.Message] = []
         for message in messages {
             do {
                 switch try SQSWire.resultsMessage(message.body) {
                 case .acks(let list): acks.append((message, list))
                 case .completeWithFollowUps(let completion, let followUps): extended.append((message, completion, followUps))
                 case .heartbeat(let leases, let lease, let replyTo): beats.append((message, leases, lease, replyTo))
+                case .announce(let announcement):
+                    _ = try api.registerWorker(announcement, transport: "sqs")
+                    state.withLock { $0.announcements += 1 }
+                    done.append(message)
                 }
             } catch {
                 state.withLock { $0.rejected += 1 }
                 await deadLetters.reject(message, from: queue, reason: error.message, role: "results")
             }
         }
-        var done: [SQS.Message] = []
         if !acks.isEmpty { done += await apply(acks) }
         for (message, completion, followUps) in extended {
             if await apply(completion, followUps, from: message) { done.append(message) }

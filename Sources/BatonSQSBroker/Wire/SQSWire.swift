@@ -24,6 +24,10 @@ import Foundation
 ///   `{"jsonrpc":"2.0","method":"baton.heartbeat","params":{"leases":["<id>:<token>",…],"lease_ms":30000,"reply_to":"<queue URL>"}}`.
 ///   `reply_to` is optional: the URL of the worker's control queue (`--sqs-control`), where
 ///   the node answers. A node that does not know it ignores it; without it nothing is answered.
+/// - An **announce message** (Baton's own, on the results queue): the worker as it announces
+///   itself over HTTP (`POST /v1/workers`), so that the node lists it (`GET /v1/workers`,
+///   transport `sqs`) and applies its kinds' retry policies:
+///   `{"jsonrpc":"2.0","method":"baton.announce","params":{"worker":"w1","queues":["default"],"kinds":[…],"concurrency":8,"running":2}}`.
 /// - A **stop message** (Baton's own, on a worker's control queue): the node's answer to a
 ///   heartbeat that named `reply_to`, sent only when some of its leases were not extended:
 ///   `{"jsonrpc":"2.0","method":"baton.stop","params":{"leases":[{"id":"<id>:<token>","reason":"cancelled"},…]}}`.
@@ -40,6 +44,8 @@ public enum SQSWire {
     public static let inlineParentsBytes = 65_536
     /// The method of a heartbeat message.
     public static let heartbeatMethod = "baton.heartbeat"
+    /// The method of an announce message.
+    public static let announceMethod = "baton.announce"
     /// The method of a stop message.
     public static let stopMethod = "baton.stop"
     /// The error code Baton's worker sends for a retryable failure.
@@ -191,6 +197,12 @@ public enum SQSWire {
         return out
     }
 
+    /// An announce message: the worker as it announces itself over HTTP.
+    public static func announceMessage(_ announcement: WorkerAnnouncement) throws -> String {
+        let params = String(decoding: try BatonJSON.encoder().encode(announcement), as: UTF8.self)
+        return #"{"jsonrpc":"2.0","method":"# + string(announceMethod) + #","params":"# + params + "}"
+    }
+
     /// What a message on the results queue asks the node to do.
     public enum ResultsMessage: Sendable, Hashable {
         /// Completions and failures, fenced by their leases.
@@ -200,9 +212,12 @@ public enum SQSWire {
         /// Extend these leases by `lease` (`nil`: the node's default lease), and send the
         /// leases not extended to the queue URL `replyTo`, if any.
         case heartbeat([LeaseRef], lease: Duration?, replyTo: String?)
+        /// Record the worker (validated).
+        case announce(WorkerAnnouncement)
     }
 
-    /// Reads a results-queue message: a response, a batch of responses, or a heartbeat.
+    /// Reads a results-queue message: a response, a batch of responses, a heartbeat or an
+    /// announcement.
     public static func resultsMessage(_ body: String) throws(BatonError) -> ResultsMessage {
         let value = try parse(body)
         switch value {
@@ -221,9 +236,12 @@ public enum SQSWire {
             }
             return .acks(acks)
         case .object(let members) where members["method"] != nil:
-            guard members["jsonrpc"] == .string("2.0"), members["method"] == .string(heartbeatMethod) else {
-                throw .invalidArgument("a request on the results queue must be \(heartbeatMethod)")
+            guard members["jsonrpc"] == .string("2.0"),
+                members["method"] == .string(heartbeatMethod) || members["method"] == .string(announceMethod)
+            else {
+                throw .invalidArgument("a request on the results queue must be \(heartbeatMethod) or \(announceMethod)")
             }
+            if members["method"] == .string(announceMethod) { return .announce(try announcement(members["params"])) }
             guard case .array(let items)? = members["params"]?["leases"] else { throw .invalidArgument("params.leases must be an array") }
             var leases: [LeaseRef] = []
             for item in items {
@@ -248,6 +266,21 @@ public enum SQSWire {
                 throw .invalidArgument("baton.follow_ups is not a list of tasks: \(error)")
             }
         }
+    }
+
+    /// An announce message's `params`, decoded and validated.
+    static func announcement(_ params: JSONValue?) throws(BatonError) -> WorkerAnnouncement {
+        guard let params, case .object = params else {
+            throw .invalidArgument("params must be the worker's announcement (an object)")
+        }
+        let announcement: WorkerAnnouncement
+        do {
+            announcement = try BatonJSON.decoder().decode(WorkerAnnouncement.self, from: Data(RawJSON(params).text.utf8))
+        } catch {
+            throw .invalidArgument("params is not a worker's announcement: \(error)")
+        }
+        try announcement.validate()
+        return announcement
     }
 
     /// One JSON-RPC response as an ack.

@@ -26,7 +26,11 @@ import Synchronization
 ///   deleted. A worker that dies in between leaves the work message to come back: the task
 ///   runs again and its second result is refused (the first one ended the lease).
 /// - A release makes the message visible again at once, for another worker; the lease stays.
-/// - Parent results and follow-up tasks need the node: over SQS they are refused.
+/// - Parents' results come with the work message when they are small
+///   (``SQSWire/inlineParentsBytes``); follow-up tasks go with the result message.
+/// - The worker announces itself on the results queue (an announce message, at start and
+///   then every ``announceInterval`` or when what it serves changed), so that the node lists
+///   it and applies its kinds' retry policies.
 public final class SQSTaskSource: TaskSource {
     public let work: SQSQueue
     public let results: SQSQueue
@@ -39,6 +43,12 @@ public final class SQSTaskSource: TaskSource {
     /// Leases the node said it did not extend (stop messages), with why: reported as the
     /// outcome of the next heartbeat that names them, and their results are not sent.
     private let stops = Mutex<[LeaseRef: HeartbeatOutcome]>([:])
+    /// The last announcement sent (without its `running`, which changes all the time), and when.
+    private let announced = Mutex<(WorkerAnnouncement, ContinuousClock.Instant)?>(nil)
+
+    /// How often an unchanged announcement is sent again: well within the node's
+    /// ``WorkerRegistry/defaultForgetAfter`` (300 s), and one message a minute per worker.
+    public static let announceInterval: Duration = .seconds(60)
 
     /// Attempts at sending one batch of results before it is given up (the tasks then come
     /// back when their leases run out).
@@ -140,8 +150,25 @@ public final class SQSTaskSource: TaskSource {
         try await messages.release(leases.filter { !stopped.contains($0) })
     }
 
-    /// Nothing to announce over SQS (the node learns of the worker from its results).
-    public func announce(_ announcement: WorkerAnnouncement) async throws {}
+    /// Sends the announcement on the results queue when it changed (besides `running`) or
+    /// ``announceInterval`` passed since the last one; otherwise nothing.
+    public func announce(_ announcement: WorkerAnnouncement) async throws {
+        var key = announcement
+        key.running = 0
+        let now = ContinuousClock.now
+        let due = announced.withLock { last in
+            guard let last, last.0 == key, now - last.1 < Self.announceInterval else { return true }
+            return false
+        }
+        guard due else { return }
+        let url = try await SQSWorkMessages.reach(results)
+        do {
+            _ = try await results.client.sendMessage(.init(queueURL: url, messageBody: try SQSWire.announceMessage(announcement)))
+        } catch {
+            throw SQSWorkMessages.unavailable(error, results)
+        }
+        announced.withLock { $0 = (key, now) }
+    }
 
     /// The parents' outcomes that came with the task's work message (`baton.parent_results`),
     /// a page at a time. A message carries them only up to ``SQSWire/inlineParentsBytes``;

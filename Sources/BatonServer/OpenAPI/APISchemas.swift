@@ -253,7 +253,7 @@ struct APISchemas {
         ]
         s["WorkerAnnouncement"] = request(announcement, ["worker", "queues", "kinds", "concurrency", "running"], true)
         var info = announcement
-        info["transport"] = Self.enumeration(["http", "in-process"])
+        info["transport"] = Self.enumeration(["http", "sqs", "in-process"])
         info["first_seen"] = Self.dateTime
         info["last_seen"] = Self.dateTime
         s["WorkerInfo"] = object(
