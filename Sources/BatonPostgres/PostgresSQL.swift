@@ -213,6 +213,15 @@ struct PostgresSQL: Sendable {
         """
     }
 
+    /// The input rows whose lease is still the task's (running under that token). Binds: ids,
+    /// tokens. Returns their ordinals.
+    var leasesHeld: String {
+        """
+        SELECT i.ord FROM unnest($1::uuid[], $2::text[]) WITH ORDINALITY AS i(id, token, ord) \
+        JOIN \(tasks) AS t ON t.id = i.id AND t.state = 'running' AND t.lease_token = i.token
+        """
+    }
+
     /// Back to ready without using an attempt. Binds: ids, tokens, schema. Returns the count.
     var release: String {
         """

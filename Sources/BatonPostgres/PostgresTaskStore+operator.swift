@@ -70,6 +70,24 @@ extension PostgresTaskStore {
         }
     }
 
+    public func taskLeasesHeld(_ leases: [LeaseRef]) async throws -> Set<LeaseRef> {
+        guard !leases.isEmpty else { return [] }
+        let binds = Self.bindings { b in
+            b.append(leases.map(\.id.uuid))
+            b.append(leases.map(\.token))
+        }
+        let query = PostgresQuery(unsafeSQL: sql.leasesHeld, binds: binds)
+        let frozen = leases
+        return try await call("reading \(leases.count) lease(s)") { [client] in
+            var held = Set<LeaseRef>()
+            for try await ord in try await client.query(query).decode(Int64.self) {
+                let index = Int(ord) - 1
+                if frozen.indices.contains(index) { held.insert(frozen[index]) }
+            }
+            return held
+        }
+    }
+
     public func taskList(_ p: TaskListParams) async throws -> TaskPage {
         let cursor = try p.validatedCursor()
         let states = Array(Set(p.states ?? [])).map(\.rawValue).sorted()

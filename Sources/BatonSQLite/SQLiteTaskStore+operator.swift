@@ -54,6 +54,22 @@ extension SQLiteTaskStore {
         }
     }
 
+    public func taskLeasesHeld(_ leases: [LeaseRef]) async throws -> Set<LeaseRef> {
+        guard !leases.isEmpty else { return [] }
+        return try await read("reading \(leases.count) lease(s)") { db in
+            var held = Set<LeaseRef>()
+            for lease in leases {
+                guard let row = try Row.fetchOne(db.cachedStatement(sql: SQL.leaseLookup), arguments: [lease.id.description]) else {
+                    continue
+                }
+                let state: String = row[0]
+                let token: String? = row[1]
+                if state == TaskState.running.rawValue && token == lease.token { held.insert(lease) }
+            }
+            return held
+        }
+    }
+
     public func taskList(_ p: TaskListParams) async throws -> TaskPage {
         let cursor = try p.validatedCursor()
         let states = Array(Set(p.states ?? [])).map(\.rawValue).sorted()

@@ -73,6 +73,45 @@ extension EndToEnd.SQSPipelineTests {
         #expect(!worker.stderr.contains("error"), "\(worker.stderr.suffix(2000))")
     }
 
+    /// Two nodes on one PostgreSQL database: the first sends tasks to SQS through a window of
+    /// 4 with a 60 s dispatch lease; the worker takes them from SQS and reports over HTTP to the
+    /// second node only. The first learns from the store that they ended, so 24 tasks drain in
+    /// seconds, where waiting for the leases would take six windows of 60 s.
+    @Test func resultsAppliedByAnotherNodeFreeTheWindow() async throws {
+        guard let endpoint = Self.skipUnlessMoto(),
+            let store = TestPostgres.storeURL(for: "resultsAppliedByAnotherNodeFreeTheWindow")
+        else { return }
+        let sqs = try Self.client(endpoint)
+        let work = try await Self.queue(sqs, "work")
+        let dispatching = try BatonProcess(
+            [
+                "serve", "--store", store, "--port", "0", "--sqs-endpoint", endpoint, "--sqs-dispatch", "default=\(work)",
+                "--sqs-window", "4", "--sqs-lease", "60",
+            ], environment: Self.awsEnvironment)
+        defer { Task { await dispatching.stop() } }
+        _ = try await dispatching.url(timeout: .seconds(60))
+        let other = try BatonProcess(["serve", "--store", store, "--port", "0"])
+        defer { Task { await other.stop() } }
+        let otherURL = try await other.url(timeout: .seconds(60))
+        let worker = try BatonProcess(
+            [
+                "worker", "--sqs-work", work, "--server", otherURL, "--sqs-endpoint", endpoint, "--concurrency", "4", "--lease", "10",
+                "--id", "sqs-other-node",
+            ], environment: Self.awsEnvironment)
+        defer { Task { await worker.stop() } }
+        let client = BatonClient(servers: [URL(string: otherURL)!])
+        let clock = ContinuousClock()
+        let start = clock.now
+        let echoes = try await client.submit((0..<24).map { NewTask(kind: "echo", args: RawJSON(trusted: #"{"n":"\#($0)"}"#)) })
+        for task in echoes {
+            let done = try await client.wait(task.id, timeout: .seconds(50))
+            #expect(done.state == .succeeded && done.attempt == 1, "\(done.state) \(done.lastError ?? "")")
+        }
+        let drained = clock.now - start
+        #expect(drained < .seconds(50), "24 tasks through a window of 4 freed by another node took \(drained)")
+        #expect(!dispatching.stderr.contains("could not check the SQS window"), "\(dispatching.stderr.suffix(2000))")
+    }
+
     /// `baton worker --sqs-work Q --sqs-results R --sqs-control C`: the node answers the
     /// worker's heartbeats on its control queue, so a cancel reaches the running handler
     /// although the worker never speaks HTTP: the handler stops within a few seconds (the next

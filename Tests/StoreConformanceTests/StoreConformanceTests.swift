@@ -132,6 +132,11 @@ struct StoreConformanceTests {
     }
 
     @Test(arguments: storeFactories)
+    func leasesHeldAreTheCurrentOnes(_ factory: any StoreFactory) async throws {
+        try await StoreConformance.leasesHeldAreTheCurrentOnes(factory)
+    }
+
+    @Test(arguments: storeFactories)
     func heartbeatStoresProgressCoalesced(_ factory: any StoreFactory) async throws {
         try await StoreConformance.heartbeatStoresProgressCoalesced(factory)
     }

@@ -46,6 +46,11 @@ public protocol TaskStore: Sendable {
     /// under the lease the store holds, on any node. No interface shows the token.
     func taskGetWithLease(_ id: TaskID) async throws -> TaskWithLease?
 
+    /// Which of these leases are still their tasks' current ones (the task is `running` under
+    /// that token). Only a read: nothing is extended. The SQS dispatch asks it to learn which
+    /// of the tasks it sent ended through another node.
+    func taskLeasesHeld(_ leases: [LeaseRef]) async throws -> Set<LeaseRef>
+
     /// Newest first, filtered, with an opaque cursor.
     func taskList(_ p: TaskListParams) async throws -> TaskPage
 

@@ -17,6 +17,12 @@ import ServiceLifecycle
 /// lease rescuer returns the task to `ready` and it is claimed again (with a new lease token,
 /// so a late result of the lost one is refused). Delayed and backing-off tasks wait in the
 /// store, never in SQS (whose delays stop at 15 minutes).
+///
+/// While the window is full, the dispatch asks the store every ``checkInterval`` which of the
+/// tasks it sent (at least that long ago) are still running under the lease it sent them with
+/// (``TaskStore/taskLeasesHeld(_:)``): a result applied by another node (PostgreSQL, a worker
+/// reporting over HTTP to another node or a results queue read by several nodes) frees the
+/// window within about that long, instead of at the lease's end.
 public final class SQSDispatch: Service, Sendable {
     public let queueName: String
     public let queue: SQSQueue
@@ -32,6 +38,8 @@ public final class SQSDispatch: Service, Sendable {
     static let claimWait: Duration = .seconds(5)
     /// Most tasks claimed at once.
     static let claimMax = 100
+    /// How often a full window is checked against the store.
+    static let checkInterval: Duration = .seconds(2)
 
     public init(
         node: NodeServices, queueName: String, queue: SQSQueue, inFlight: SQSInFlight, window: Int, lease: Duration,
@@ -60,9 +68,14 @@ public final class SQSDispatch: Service, Sendable {
         logger.info(
             "SQS dispatch started", metadata: ["queue": "\(queueName)", "sqs_queue": "\(queue.address)", "window": "\(window)"])
         var backoff = Duration.milliseconds(100)
+        var lastCheck = ContinuousClock.now
         while !Task.isShuttingDownGracefully && !Task.isCancelled {
             let generation = inFlight.changed.generation
             let free = window - inFlight.count(queue: queueName)
+            if free <= 0, ContinuousClock.now - lastCheck >= Self.checkInterval {
+                lastCheck = ContinuousClock.now
+                if await releaseEndedElsewhere() > 0 { continue }
+            }
             if free <= 0 {
                 // Full: wait for results (or for the earliest lease to run out).
                 let wait = inFlight.nextExpiry(queue: queueName).map { max(.milliseconds(10), $0 - ContinuousClock.now) } ?? .seconds(1)
@@ -82,7 +95,7 @@ public final class SQSDispatch: Service, Sendable {
                 continue
             }
             guard !claimed.isEmpty else { continue }
-            inFlight.add(claimed.map(\.task.id), queue: queueName, for: lease)
+            inFlight.add(claimed.map(\.lease), queue: queueName, for: lease)
             if await send(claimed, to: queueURL) {
                 backoff = .milliseconds(100)
             } else {
@@ -91,6 +104,26 @@ public final class SQSDispatch: Service, Sendable {
             }
         }
         logger.info("SQS dispatch stopped", metadata: ["queue": "\(queueName)"])
+    }
+
+    /// Takes out of the window the tasks sent at least ``checkInterval`` ago whose leases the
+    /// store no longer holds (their attempts ended through another node). Returns how many.
+    func releaseEndedElsewhere() async -> Int {
+        let sent = inFlight.leases(queue: queueName, sentBefore: ContinuousClock.now - Self.checkInterval, max: window)
+        guard !sent.isEmpty else { return 0 }
+        do {
+            let held = try await node.store.taskLeasesHeld(sent)
+            let ended = sent.filter { !held.contains($0) }
+            inFlight.remove(leases: ended)
+            if !ended.isEmpty {
+                logger.debug(
+                    "tasks ended through another node left the window", metadata: ["queue": "\(queueName)", "count": "\(ended.count)"])
+            }
+            return ended.count
+        } catch {
+            logger.warning("could not check the SQS window against the store", metadata: ["queue": "\(queueName)", "error": "\(error)"])
+            return 0
+        }
     }
 
     /// Sends the claimed tasks' messages, ten per call, several calls at once. Returns `false`

@@ -4,11 +4,15 @@ import Synchronization
 
 /// The tasks a node has sent to SQS work queues and not yet heard back about, per Baton
 /// queue: the dispatch role keeps each queue's count under the window, the results role
-/// takes tasks out as their results arrive. A task nobody hears about leaves at its lease's
-/// end (the lease rescuer then returns it to `ready`, and it is sent again).
+/// takes tasks out as their results arrive, and so does any end of their attempts on this
+/// node (``SQSBroker``). A task that ended through another node (PostgreSQL) is found by the
+/// dispatch asking the store (``SQSDispatch``); one nobody hears about leaves at its lease's end
+/// (the lease rescuer then returns it to `ready`, and it is sent again).
 public final class SQSInFlight: Sendable {
     private struct Entry {
         var queue: String
+        var token: String
+        var sent: ContinuousClock.Instant
         var until: ContinuousClock.Instant
     }
 
@@ -32,9 +36,31 @@ public final class SQSInFlight: Sendable {
         entries.withLock { e in e.values.lazy.filter { $0.queue == queue }.map(\.until).min() }
     }
 
-    func add(_ ids: [TaskID], queue: String, for lease: Duration) {
-        let until = ContinuousClock.now + lease + .seconds(1)
-        entries.withLock { e in for id in ids { e[id] = Entry(queue: queue, until: until) } }
+    func add(_ leases: [LeaseRef], queue: String, for lease: Duration) {
+        let now = ContinuousClock.now
+        let until = now + lease + .seconds(1)
+        entries.withLock { e in for l in leases { e[l.id] = Entry(queue: queue, token: l.token, sent: now, until: until) } }
+    }
+
+    /// The leases of `queue`'s tasks sent before `before`, at most `max` of the oldest.
+    func leases(queue: String, sentBefore before: ContinuousClock.Instant, max: Int) -> [LeaseRef] {
+        entries.withLock { e in
+            e.filter { $0.value.queue == queue && $0.value.sent < before }.sorted { $0.value.sent < $1.value.sent }.prefix(max)
+                .map { LeaseRef(id: $0.key, token: $0.value.token) }
+        }
+    }
+
+    /// Takes out these leases' tasks, if still in flight under the same lease.
+    func remove(leases: [LeaseRef]) {
+        guard !leases.isEmpty else { return }
+        let removed = entries.withLock { e in
+            leases.reduce(0) { n, l in
+                guard e[l.id]?.token == l.token else { return n }
+                e[l.id] = nil
+                return n + 1
+            }
+        }
+        if removed > 0 { changed.notify() }
     }
 
     /// Keeps tasks whose leases were extended in flight until the new end.

@@ -210,6 +210,30 @@ extension StoreConformance {
         }
     }
 
+    /// `taskLeasesHeld` names the leases that are still their tasks' (running under that
+    /// token), and changes nothing: not a finished, cancelled or released task's, not a forged
+    /// token, not an unknown task.
+    public static func leasesHeldAreTheCurrentOnes(_ factory: any StoreFactory) async throws {
+        try await factory.withStore { store in
+            try await store.enqueue(NewTask(kind: "a"), NewTask(kind: "b"), NewTask(kind: "c"), NewTask(kind: "d"), NewTask(kind: "e"))
+            let claimed = try await store.claim(max: 5, lease: .seconds(30))
+            try #require(claimed.count == 5)
+            let (running, done, cancelled, released, twice) = (claimed[0], claimed[1], claimed[2], claimed[3], claimed[4])
+            #expect(try await store.complete(done) == .applied(.succeeded))
+            _ = try await store.taskCancel(cancelled.task.id)
+            #expect(try await store.taskReleaseMany(TaskReleaseParams(leases: [released.lease])) == 1)
+            let before = try await store.require(running.task.id)
+            let asked = [
+                running.lease, done.lease, cancelled.lease, released.lease, twice.lease, twice.lease,
+                LeaseRef(id: running.task.id, token: "forged"), LeaseRef(id: TaskID.generate(), token: running.leaseToken),
+            ]
+            #expect(try await store.taskLeasesHeld(asked) == [running.lease, twice.lease])
+            #expect(try await store.taskLeasesHeld([]) == [])
+            let after = try await store.require(running.task.id)
+            #expect(after.leaseExpiresAt == before.leaseExpiresAt && after.state == .running, "a read only")
+        }
+    }
+
     /// Progress sent with a heartbeat of a current lease is stored with the attempt that sent
     /// it; a forged lease stores nothing; a second report within the coalescing interval is
     /// dropped, a later one stored; the last progress stays after the task ends.

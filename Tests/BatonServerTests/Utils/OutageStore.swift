@@ -82,6 +82,10 @@ final class OutageStore: NodeStore {
         try check()
         return try await base.taskGet(id)
     }
+    func taskLeasesHeld(_ leases: [LeaseRef]) async throws -> Set<LeaseRef> {
+        try check()
+        return try await base.taskLeasesHeld(leases)
+    }
     func taskGetWithLease(_ id: TaskID) async throws -> TaskWithLease? {
         try check()
         return try await base.taskGetWithLease(id)
