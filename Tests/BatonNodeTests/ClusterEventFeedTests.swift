@@ -131,7 +131,7 @@ import Testing
         }
         #expect(log.records.first?.type == ClusterEventRecord.publishingMarker)
         let read = try await feed.read(after: 1).items.compactMap { item -> NodeEvent? in
-            if case .event(let event) = item.item { return event }
+            if case .event(let event, let node) = item.item, node == feed.node { return event }
             return nil
         }
         #expect(read == emitted)
@@ -165,7 +165,7 @@ import Testing
         }
         #expect(node == feed.node)
         let read = page.items.dropFirst().compactMap { item -> NodeEvent? in
-            if case .event(let event) = item.item { return event }
+            if case .event(let event, let node) = item.item, node == feed.node { return event }
             return nil
         }
         #expect(read == Self.samples)

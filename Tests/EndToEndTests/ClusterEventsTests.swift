@@ -100,6 +100,9 @@ extension EndToEnd {
             #expect(seen.contains { $0.type == "rescued" })
             let viaBEvents = seen.filter { $0.json?["task"]?.stringValue == viaB.id.description }.map(\.type)
             #expect(viaBEvents == ["enqueued", "claimed", "transitioned"], "\(viaBEvents)")
+            // Each event names the node that emitted it: all of these were B's.
+            let emitters = Set(seen.filter { $0.type != "gap" }.map { $0.json?["node"]?.stringValue ?? "(none)" })
+            #expect(emitters.count == 1 && emitters.first?.contains("/") == true, "\(emitters)")
             // The cluster's ids, in the order they were streamed.
             let positions = seen.compactMap { $0.id.flatMap { $0.hasPrefix("c.") ? Int64($0.dropFirst(2)) : nil } }
             #expect(positions.count == seen.count, "\(seen.map(\.id))")
@@ -124,6 +127,7 @@ extension EndToEnd {
             let watched = printed.filter { $0["data"]?["task"]?.stringValue == viaB.id.description }
             #expect(watched.map { $0["type"]?.stringValue } == ["enqueued", "claimed", "transitioned"], "\(watch.stdout)")
             #expect(watched.last?["data"]?["to"]?.stringValue == "succeeded")
+            #expect(watched.allSatisfy { $0["data"]?["node"] == seen.first?.json?["node"] }, "\(watch.stdout)")
             #expect(watched.allSatisfy { $0["id"]?.stringValue?.hasPrefix("c.") == true })
 
             // An id of another form (a standalone node's `<epoch>-<n>`) resumes from now, with a gap.

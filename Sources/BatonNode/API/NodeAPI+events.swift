@@ -50,7 +50,9 @@ public struct EventFilter: Sendable {
 /// Events read from the journal: each with its id, whether some were lost before them, and
 /// the id to resume after.
 public struct EventBatch: Sendable {
-    public var events: [(id: String, event: NodeEvent)]
+    /// Each event with its id and, on a cluster, the node that emitted it (its name in the
+    /// cluster's log); `nil` on a node alone.
+    public var events: [(id: String, event: NodeEvent, node: String?)]
     public var gap: Bool
     public var lastEventID: String
 }
@@ -137,7 +139,7 @@ extension NodeAPI {
             let remaining = deadline - ContinuousClock.now
             if !accepted.isEmpty || gap || remaining <= .zero || journal.isClosed || Task.isCancelled {
                 return EventBatch(
-                    events: accepted.map { (journal.id($0.sequence), $0.event) }, gap: gap, lastEventID: journal.id(sequence))
+                    events: accepted.map { (journal.id($0.sequence), $0.event, nil) }, gap: gap, lastEventID: journal.id(sequence))
             }
             if page.entries.isEmpty { await journal.wait(after: sequence, timeout: remaining) }
         }
@@ -152,7 +154,7 @@ extension NodeAPI {
     ) async -> EventBatch {
         let deadline = ContinuousClock.now + timeout
         var gap = false
-        var accepted: [(id: String, event: NodeEvent)] = []
+        var accepted: [(id: String, event: NodeEvent, node: String?)] = []
         func batch() -> EventBatch { EventBatch(events: accepted, gap: gap, lastEventID: ClusterEventFeed.id(cursor.position)) }
         while true {
             let generation = cluster.generation
@@ -168,8 +170,8 @@ extension NodeAPI {
             if let quiet = cursor.quietUntil, ContinuousClock.now >= quiet { cursor.quietUntil = nil }
             for (position, item) in page.items {
                 switch item {
-                case .event(let event):
-                    if filter.accepts(event) { accepted.append((ClusterEventFeed.id(position), event)) }
+                case .event(let event, let node):
+                    if filter.accepts(event) { accepted.append((ClusterEventFeed.id(position), event, node)) }
                 case .unreadable:
                     break
                 case .marker:

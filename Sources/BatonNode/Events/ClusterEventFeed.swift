@@ -92,7 +92,7 @@ public final class ClusterEventFeed: Service, Sendable {
         self.leadership = leadership
         self.window = window
         self.logger = logger
-        self.node = "\(ProcessInfo.processInfo.processIdentifier)-\(String(UInt64.random(in: 0..<(1 << 40)), radix: 36))"
+        self.node = Self.nodeName()
     }
 
     // MARK: Ids
@@ -147,7 +147,8 @@ public final class ClusterEventFeed: Service, Sendable {
     /// What a reader gets from ``read(after:limit:)``.
     public struct Page: Sendable {
         public enum Item: Sendable {
-            case event(NodeEvent)
+            /// An event, and the node that emitted it.
+            case event(NodeEvent, node: String)
             /// A node started publishing here: what it did before may be missing.
             case marker(node: String)
             /// A record this Baton cannot read (written by a newer one): passed over.
@@ -158,6 +159,17 @@ public final class ClusterEventFeed: Service, Sendable {
         public var gap: Bool
     }
 
+    /// A name for this node in the log, shown with its events (`node`): the host, the process
+    /// id and a random part, e.g. `web-1/4242-3kx9qz1a` (a restarted node has another name).
+    static func nodeName() -> String {
+        var host = [CChar](repeating: 0, count: 256)
+        let name =
+            gethostname(&host, host.count) == 0
+            ? String(decoding: host.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self) : ""
+        let random = String(UInt64.random(in: 0..<(1 << 40)), radix: 36)
+        return "\(name.isEmpty ? "node" : String(name.prefix(64)))/\(ProcessInfo.processInfo.processIdentifier)-\(random)"
+    }
+
     public func read(after position: Int64, limit: Int = 1000) async throws -> Page {
         let page = try await log.eventRead(EventReadParams(after: position, limit: limit))
         var items: [(Int64, Page.Item)] = []
@@ -166,7 +178,7 @@ public final class ClusterEventFeed: Service, Sendable {
             if record.type == ClusterEventRecord.publishingMarker {
                 items.append((record.id, .marker(node: record.node)))
             } else if let event = NodeEventJSON.decode(type: record.type, data: record.data) {
-                items.append((record.id, .event(event)))
+                items.append((record.id, .event(event, node: record.node)))
             } else {
                 // Written by a newer Baton: skipped, as the stream skips what it cannot say.
                 items.append((record.id, .unreadable))

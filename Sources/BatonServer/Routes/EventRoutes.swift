@@ -72,7 +72,7 @@ struct EventRoutes<Context: RequestContext>: Sendable {
                 let wait = min(Self.keepAlive, deadline.map { $0 - now } ?? Self.keepAlive)
                 let batch = await ops.readEvents(after: &cursor, filter: &filter, timeout: wait)
                 if batch.gap { out.gap(lastEventID: batch.lastEventID) }
-                for (id, event) in batch.events { out.event(id: id, event) }
+                for (id, event, node) in batch.events { out.event(id: id, event, node: node) }
                 if batch.events.isEmpty && !batch.gap { out.comment("keep-alive") }
                 try await writer.write(out.take())
             }
@@ -100,8 +100,8 @@ struct EventStreamText {
 
     mutating func comment(_ text: String) { bytes += Array(": \(text)\n\n".utf8) }
 
-    mutating func event(id: String, _ event: NodeEvent) {
-        guard let (type, data) = EventJSON.encode(event) else { return }
+    mutating func event(id: String, _ event: NodeEvent, node: String? = nil) {
+        guard let (type, data) = EventJSON.encode(event, node: node) else { return }
         bytes += Array("id: \(id)\nevent: \(type)\ndata: ".utf8)
         bytes += data
         bytes += Array("\n\n".utf8)
@@ -130,8 +130,8 @@ enum EventJSON {
         var w = JSONWriter()
         w.raw(#"{"events":["#)
         var first = true
-        for (id, event) in batch.events {
-            guard let (type, data) = encode(event) else { continue }
+        for (id, event, node) in batch.events {
+            guard let (type, data) = encode(event, node: node) else { continue }
             if !first { w.byte(UInt8(ascii: ",")) }
             first = false
             w.raw(#"{"data":"#)
@@ -150,5 +150,18 @@ enum EventJSON {
         return w.bytes
     }
 
-    static func encode(_ event: NodeEvent) -> (type: String, data: [UInt8])? { NodeEventJSON.encode(event) }
+    /// The event's members (keys sorted), then `node` when it is known (a cluster's events).
+    static func encode(_ event: NodeEvent, node: String? = nil) -> (type: String, data: [UInt8])? {
+        guard let (type, encoded) = NodeEventJSON.encode(event) else { return nil }
+        var data = encoded
+        if let node, data.last == UInt8(ascii: "}") {
+            var w = JSONWriter()
+            w.raw(#","node":"#)
+            w.string(node)
+            data.removeLast()
+            data += w.bytes
+            data.append(UInt8(ascii: "}"))
+        }
+        return (type, data)
+    }
 }
