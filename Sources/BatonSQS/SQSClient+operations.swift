@@ -4,6 +4,11 @@ import Foundation
 extension SQSClient {
     /// Sends one message; checks the answer's MD5 of the body.
     public func sendMessage(_ request: SQS.SendMessageRequest) async throws -> SQS.SendMessageResult {
+        var request = request
+        if Self.isFIFO(request.queueURL) {
+            request.messageGroupID = request.messageGroupID ?? UUID().uuidString
+            request.messageDeduplicationID = request.messageDeduplicationID ?? UUID().uuidString
+        }
         let result: SQS.SendMessageResult = try await call("SendMessage", request, queue: request.queueURL)
         try checkMD5(result.md5OfMessageBody, of: request.messageBody, operation: "SendMessage", queue: request.queueURL)
         return result
@@ -11,6 +16,13 @@ extension SQSClient {
 
     /// Sends up to 10 messages in one call. Entries can fail one by one: see `failed`.
     public func sendMessageBatch(_ request: SQS.SendMessageBatchRequest) async throws -> SQS.SendMessageBatchResult {
+        var request = request
+        if Self.isFIFO(request.queueURL) {
+            for i in request.entries.indices {
+                request.entries[i].messageGroupID = request.entries[i].messageGroupID ?? UUID().uuidString
+                request.entries[i].messageDeduplicationID = request.entries[i].messageDeduplicationID ?? UUID().uuidString
+            }
+        }
         let result: SQS.SendMessageBatchResult = try await call("SendMessageBatch", request, queue: request.queueURL)
         let bodies = Dictionary(request.entries.map { ($0.id, $0.messageBody) }, uniquingKeysWith: { first, _ in first })
         for entry in result.successful {
@@ -68,6 +80,16 @@ extension SQSClient {
     /// A queue's attributes (`All` by default), e.g. `ApproximateNumberOfMessages`.
     public func getQueueAttributes(_ request: SQS.GetQueueAttributesRequest) async throws -> SQS.GetQueueAttributesResult {
         try await call("GetQueueAttributes", request, queue: request.queueURL)
+    }
+
+    /// Whether the queue at `url` is a FIFO queue (its name ends in `.fifo`). Every message sent
+    /// to one needs a message group id and, unless the queue deduplicates by content, a
+    /// deduplication id: ``sendMessage(_:)`` and ``sendMessageBatch(_:)`` give a message that
+    /// has none its own group (Baton orders tasks in the store; one group for all would let a
+    /// single consumer at a time receive them) and a fresh deduplication id, made once per call,
+    /// so that the client's own retries of a call are not delivered twice.
+    public static func isFIFO(_ url: String) -> Bool {
+        url.split(separator: "/").last?.hasSuffix(".fifo") == true
     }
 
     /// Throws when SQS gave an MD5 of `body` that is not its MD5 (a message corrupted on the

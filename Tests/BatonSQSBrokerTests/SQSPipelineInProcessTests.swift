@@ -21,11 +21,12 @@ struct SQSPipelineInProcessTests {
         let inFlight: SQSInFlight
 
         init(
-            _ configuration: SQSClientConfiguration, window: Int = 50, lease: Duration = .seconds(60), stringKinds: Set<String> = []
+            _ configuration: SQSClientConfiguration, window: Int = 50, lease: Duration = .seconds(60), stringKinds: Set<String> = [],
+            fifo: Bool = false
         ) async throws {
             harness = try await BrokerHarness()
-            work = try await Moto.createQueue("work", configuration)
-            results = try await Moto.createQueue("results", configuration)
+            work = try await Moto.createQueue("work", configuration, fifo: fifo)
+            results = try await Moto.createQueue("results", configuration, fifo: fifo)
             inFlight = SQSInFlight()
             dispatch = SQSDispatch(
                 node: harness.node, queueName: "default", queue: work, inFlight: inFlight, window: window, lease: lease,
@@ -323,5 +324,32 @@ struct SQSPipelineInProcessTests {
         let wait = retrying.runAt.timeIntervalSinceNow
         #expect(wait > 3000 && wait <= 3600, "backs off by the worker's policy, not the default: \(wait) s")
         #expect(p.resultsRole.stats.announcements >= 1 && p.resultsRole.stats.rejected == 0, "\(p.resultsRole.stats)")
+    }
+
+    /// FIFO queues (names ending in `.fifo`) both ways: every message gets a group and a
+    /// deduplication id (SQS refuses one without them), and the tasks run as on standard
+    /// queues, heartbeats and announcements included.
+    @Test func fifoQueuesCarryTasksAndResults() async throws {
+        guard let configuration = Moto.configuration() else { return }
+        let p = try await Pipeline(configuration, window: 20, fifo: true)
+        #expect(SQSClient.isFIFO(try await p.work.queueURL()) && !SQSClient.isFIFO("https://sqs.x/1/q-fifo"))
+        let tasks = try await p.harness.temp.enqueue(
+            try (0..<60).map { NewTask(kind: "echo", args: try RawJSON(validating: #"{"n":\#($0)}"#)) })
+        let running = p.harness.start([p.resultsRole, p.dispatch, p.worker(id: "w1"), p.worker(id: "w2")])
+        try await eventually("every task to succeed", within: .seconds(60), every: .milliseconds(100)) { () -> Bool? in
+            let counts = try await p.harness.store.queueCounts().first { $0.name == "default" }
+            return counts?.count(.succeeded) == tasks.count ? true : nil
+        }
+        let listed = try await eventually("both workers listed", within: .seconds(10)) { () -> [WorkerInfo]? in
+            let workers = p.harness.api.workers().workers.filter { $0.transport == "sqs" }
+            return workers.count == 2 ? workers : nil
+        }
+        await running.stop()
+        #expect(Set(listed.map(\.worker)) == ["w1", "w2"])
+        for task in tasks {
+            let done = try #require(try await p.harness.store.taskGet(task.id))
+            #expect(done.state == .succeeded && done.result == task.args && done.attempt == 1)
+        }
+        #expect(p.resultsRole.stats.applied == tasks.count && p.resultsRole.stats.rejected == 0, "\(p.resultsRole.stats)")
     }
 }

@@ -31,10 +31,14 @@ enum Moto {
     }
 
     /// A fresh queue of its own (moto slows down with depth: each test keeps its queues shallow).
-    static func createQueue(_ prefix: String, _ configuration: SQSClientConfiguration, visibility: Int = 30) async throws -> SQSQueue {
+    static func createQueue(_ prefix: String, _ configuration: SQSClientConfiguration, visibility: Int = 30, fifo: Bool = false)
+        async throws -> SQSQueue
+    {
         let client = try client(configuration)
-        let name = "baton-\(prefix)-" + UUID().uuidString.prefix(8).lowercased()
-        _ = try await client.createQueue(.init(queueName: name, attributes: ["VisibilityTimeout": "\(visibility)"]))
+        let name = "baton-\(prefix)-" + UUID().uuidString.prefix(8).lowercased() + (fifo ? ".fifo" : "")
+        var attributes = ["VisibilityTimeout": "\(visibility)"]
+        if fifo { attributes["FifoQueue"] = "true" }
+        _ = try await client.createQueue(.init(queueName: name, attributes: attributes))
         return SQSQueue(address: try SQSQueueAddress(queueName: name), client: client)
     }
 
