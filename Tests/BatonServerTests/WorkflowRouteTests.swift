@@ -34,6 +34,13 @@ struct WorkflowRouteTests {
             #expect(parents.status == .ok)
             let page = try parents.decode(ParentPage.self)
             #expect(page.parents.map(\.name) == ["0"] && page.parents.first?.result?.text == #"{"rows":3}"#)
+            // A cursor past the end, however large, is an empty page; one that is not digits is a 400.
+            for cursor in ["1", "17211925598037036717979"] {
+                let past = try await client.send(.get, "/v1/tasks/\(second.task.id)/parents?cursor=\(cursor)")
+                #expect(past.status == .ok && (try? past.decode(ParentPage.self).parents.isEmpty) == true, "\(cursor)")
+            }
+            let bad = try await client.send(.get, "/v1/tasks/\(second.task.id)/parents?cursor=-1")
+            #expect(bad.status == .badRequest)
             _ = try await node.store.complete(second, result: RawJSON(trusted: "2"))
             let third = try #require(try await node.store.claim().first)
             _ = try await node.store.complete(third)

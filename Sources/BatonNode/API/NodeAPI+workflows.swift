@@ -99,13 +99,20 @@ extension NodeAPI {
         return done
     }
 
+    /// A parents cursor past any task's parents (larger cursors read as it).
+    static let cursorEnd = Int(Int32.max)
+
     /// A task's parents with their outcomes, in the order it listed them, a page at a time.
     public func parents(_ id: TaskID, cursor: String?, limit: Int?) async throws -> ParentPage {
         var params = TaskParentsParams(id: id)
         if let limit { params.limit = limit }
         if let cursor, !cursor.isEmpty {
-            guard let position = Int(cursor), position >= 0 else { throw BatonError.invalidArgument("cursor '\(cursor)' is not valid") }
-            params.cursor = position
+            // Digits, as `next_cursor` is (and as the API document says): a position past the
+            // last parent, however large, gives an empty page.
+            guard cursor.utf8.allSatisfy({ (UInt8(ascii: "0")...UInt8(ascii: "9")).contains($0) }) else {
+                throw BatonError.invalidArgument("cursor '\(cursor)' is not valid: use a page's next_cursor")
+            }
+            params.cursor = Int(cursor).map { min($0, Self.cursorEnd) } ?? Self.cursorEnd
         }
         try params.validate()
         return try await node.store.taskParents(params)
