@@ -115,9 +115,10 @@ import Testing
         let feed = ClusterEventFeed(log: log, events: events, leadership: AlwaysLeader(), window: LiveSetting(.seconds(600)))
         let running = Task { try await feed.run() }
         defer { running.cancel() }
+        // Unreachable before the reader registers: the period's marker must not slip in first.
+        log.failing.store(true, ordering: .relaxed)
         await feed.beginReader()
         defer { feed.endReader() }
-        log.failing.store(true, ordering: .relaxed)
         let emitted = (0..<50).map { NodeEvent.rescued(count: $0) }
         for event in emitted {
             events.emit(event)
