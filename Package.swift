@@ -214,7 +214,7 @@ let package = Package(
         ),
         .testTarget(
             name: "BatonCoreTests",
-            dependencies: ["BatonCore"],
+            dependencies: ["BatonCore", "BatonTesting"],
             swiftSettings: swiftSettings
         ),
         .testTarget(

@@ -1,4 +1,5 @@
 import BatonCore
+import BatonTesting
 import Foundation
 import Testing
 
@@ -18,22 +19,6 @@ import Testing
         } catch let error as BatonError {
             return error
         }
-    }
-
-    /// A signature as Go's encoding/json writes Machinery's struct: every field present.
-    func goSignature(
-        _ uuid: String, _ name: String, args: [Int] = [], immutable: Bool = false, onSuccess: [String] = [], onError: [String] = [],
-        chordCallback: String = "null", groupUUID: String = "", groupTaskCount: Int = 0
-    ) -> String {
-        func list(_ items: [String]) -> String { items.isEmpty ? "null" : "[" + items.joined(separator: ",") + "]" }
-        let argList = args.map { #"{"Name":"","Type":"int64","Value":\#($0)}"# }.joined(separator: ",")
-        return #"""
-            {"UUID":"\#(uuid)","Name":"\#(name)","RoutingKey":"","ETA":null,"GroupUUID":"\#(groupUUID)",\#
-            "GroupTaskCount":\#(groupTaskCount),"Args":[\#(argList)],"Headers":{},"Priority":0,"Immutable":\#(immutable),\#
-            "RetryCount":0,"RetryTimeout":0,"OnSuccess":\#(list(onSuccess)),"OnError":\#(list(onError)),\#
-            "ChordCallback":\#(chordCallback),"ChordErrorCallback":null,"BrokerMessageGroupId":"","SQSReceiptHandle":"",\#
-            "StopTaskDeletionOnError":false,"IgnoreWhenTaskNotRegistered":false}
-            """#
     }
 
     // MARK: Workflows
@@ -179,6 +164,11 @@ import Testing
         ),
         (#"{"Group":{"Tasks":[{"UUID":"a","Name":"x"}]}}"#, "a chord needs a Callback signature"),
         ("42", "a Machinery workflow is a signature, a chain, a group, a chord or an array of signatures"),
+        (
+            #"{"UUID":"a","Name":"x","GroupUUID":"g","GroupTaskCount":2,"ChordCallback":{"UUID":"c","Name":"y"}}"#,
+            "the signature is one of the 2 members of a chord (GroupTaskCount with a ChordCallback), sent alone as Machinery's "
+                + #"brokers send them; Baton stores a chord whole: send {"Group", "Callback"} to POST /v1/compat/machinery/workflows"#
+        ),
     ])
     func refusals(_ text: String, _ message: String) throws {
         let error = try #require(try refusal(text))

@@ -97,6 +97,53 @@ struct SQSIngestTests {
         #expect(tasks.map(\.args.text) == [#"{"objectID":"7"}"#])
     }
 
+    /// A Machinery producer whose SQS broker URL names the ingest queue's account: its chain
+    /// (one message, the steps nested in `OnSuccess`) becomes one workflow under the signatures'
+    /// UUIDs; a group member is a task of its own; a chord member sent alone (Baton cannot join
+    /// it to the others) goes to the dead-letter queue with the reason.
+    @Test func machinerySignaturesAsItsSQSBrokerSendsThemBecomeWorkflows() async throws {
+        guard let configuration = Moto.configuration() else { return }
+        let submissions = try await Moto.createQueue("machinery_tasks", configuration)
+        let deadLetter = try await Moto.createQueue("dlq", configuration)
+        let harness = try await BrokerHarness()
+        let ingest = SQSIngest(api: harness.api, queue: submissions, deadLetter: deadLetter, logger: testLogger("ingest"))
+        let uuids = (0..<6).map { _ in UUID().uuidString.lowercased() }
+        func signature(_ n: Int, _ name: String, args: [Int], onSuccess: [String] = [], group: Int = 0, chordCallback: String = "null")
+            -> String
+        {
+            goSignature(
+                "task_\(uuids[n])", name, args: args, routingKey: "machinery_tasks", onSuccess: onSuccess, chordCallback: chordCallback,
+                groupUUID: group > 0 ? "group_\(uuids[n])" : "", groupTaskCount: group)
+        }
+        let chain = signature(
+            0, "add", args: [1, 1], onSuccess: [signature(1, "add", args: [5, 5], onSuccess: [signature(2, "multiply", args: [4])])])
+        let groupMember = signature(3, "add", args: [3, 3], group: 2)
+        let chordMember = signature(4, "add", args: [2, 2], group: 2, chordCallback: signature(5, "multiply", args: []))
+        try await Moto.send([chain, groupMember, chordMember], to: submissions)
+        let running = harness.start([ingest])
+        try await eventually("every message to be handled", within: .seconds(60), every: .milliseconds(100)) { () -> Bool? in
+            ingest.stats.submitted == 2 && ingest.stats.rejected == 1 ? true : nil
+        }
+        await running.stop()
+
+        let tasks = try await harness.allTasks()
+        #expect(tasks.count == 4)
+        let byID = Dictionary(uniqueKeysWithValues: tasks.map { ($0.id.description, $0) })
+        let steps = uuids[0...2].map { byID[$0] }
+        #expect(steps.map { $0?.kind } == ["add", "add", "multiply"], "the chain's steps under their Machinery UUIDs")
+        #expect(steps.map { $0?.state } == [.ready, .waiting, .waiting])
+        #expect(steps.allSatisfy { $0?.queue == "machinery_tasks" && $0?.workflowID == steps[0]?.workflowID })
+        #expect(steps[0]?.args.text == #"[{"Type":"int64","Value":1},{"Type":"int64","Value":1}]"#)
+        #expect(byID[uuids[3]]?.state == .ready && byID[uuids[3]]?.workflowID != steps[0]?.workflowID, "the group member alone")
+        #expect(byID[uuids[4]] == nil && byID[uuids[5]] == nil, "nothing of the chord member stored")
+        let state = try await harness.api.machineryState("task_\(uuids[2])")
+        #expect(state.state == "PENDING" && state.taskName == "multiply")
+
+        let dead = try await Moto.drain(deadLetter)
+        #expect(dead.map(\.body) == [chordMember])
+        #expect(dead.first?.messageAttributes["baton-reason"]?.stringValue?.contains("members of a chord") == true)
+    }
+
     /// Without a dead-letter queue, an unreadable message stays in its queue (SQS's redrive
     /// policy moves it after its receives run out), with the reason logged.
     @Test func withoutADeadLetterQueueTheMessageStaysForTheRedrivePolicy() async throws {

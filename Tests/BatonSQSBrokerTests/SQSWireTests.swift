@@ -254,6 +254,24 @@ import Testing
         #expect(tasks.count == 2)
     }
 
+    /// Machinery's signatures (its SQS broker sends each as a message), chains, groups and
+    /// chords are one workflow each; every other form is tasks.
+    @Test func machineryBodiesAreWorkflows() throws {
+        for body in [
+            #"{"UUID":"task_1","Name":"add","Args":[]}"#, #"{"Name":"add"}"#, #"{"Tasks":[]}"#,
+            #"{"Group":{"Tasks":[]},"Callback":null}"#,
+        ] {
+            guard case .machinery(let value) = try SQSWire.submission(body) else {
+                Issue.record("\(body) is not read as Machinery's")
+                continue
+            }
+            #expect(value == (try JSONDecoder().decode(JSONValue.self, from: Data(body.utf8))))
+        }
+        for body in [#"{"kind":"echo"}"#, #"[{"UUID":"x"}]"#, #"{"jsonrpc":"2.0","method":"submit:export"}"#] {
+            if case .machinery = try? SQSWire.submission(body) { Issue.record("\(body) is read as Machinery's") }
+        }
+    }
+
     @Test(arguments: [
         ("not json", "JSON"), ("[]", "empty"), ("42", "object"),
         (#"{"jsonrpc":"2.0","method":"export","params":{}}"#, "submit:KIND"),

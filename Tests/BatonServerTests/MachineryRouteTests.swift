@@ -4,6 +4,7 @@ import BatonServer
 import BatonTesting
 import BatonWorker
 import Foundation
+import HTTPTypes
 import HummingbirdTesting
 import Logging
 import ServiceLifecycle
@@ -77,6 +78,25 @@ struct MachineryRouteTests {
                 await group.triggerGracefulShutdown()
                 try await tasks.waitForAll()
             }
+        }
+    }
+
+    /// `Idempotency-Key` answers the workflow it first stored (200), and refuses another body.
+    @Test func idempotencyKeyAnswersTheFirstWorkflow() async throws {
+        try await withTestApp { client, node in
+            var headers = jsonHeaders
+            headers[HTTPField.Name("Idempotency-Key")!] = "machinery-1"
+            // Signatures without a UUID get a new one each time: the body identifies the request.
+            let body = #"{"Tasks":[{"Name":"add","Args":[{"Type":"int64","Value":1}]},{"Name":"multiply"}]}"#
+            let first = try await client.send(.post, "/v1/compat/machinery/workflows", json: body, headers: headers)
+            #expect(first.status == .created, "\(String(buffer: first.body))")
+            let again = try await client.send(.post, "/v1/compat/machinery/workflows", json: body, headers: headers)
+            #expect(again.status == .ok, "\(String(buffer: again.body))")
+            #expect(try again.decode(JSONValue.self) == (try first.decode(JSONValue.self)))
+            #expect(try await node.store.all().count == 2)
+            let other = try await client.send(.post, "/v1/compat/machinery/workflows", json: #"{"Name":"add"}"#, headers: headers)
+            #expect(other.status.code >= 400 && other.status.code < 500)
+            #expect(try await node.store.all().count == 2)
         }
     }
 

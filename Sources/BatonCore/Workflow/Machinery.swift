@@ -86,7 +86,8 @@ public enum Machinery {
             let callback = try reader.signature(callbackValue, location: "Callback", newID: newID)
             for member in nodes { try reader.link(member, to: callback, on: .success) }
             name = try SignatureReader.groupName(group["GroupUUID"], location: "Group.GroupUUID")
-        case .object:
+        case .object(let members):
+            try SignatureReader.refuseLoneChordMember(members)
             _ = try reader.signature(body, location: "signature", newID: newID)
         default:
             throw .invalidArgument("a Machinery workflow is a signature, a chain, a group, a chord or an array of signatures")
@@ -258,6 +259,19 @@ private struct SignatureReader {
         "BrokerMessageGroupId", "SQSReceiptHandle", "StopTaskDeletionOnError", "IgnoreWhenTaskNotRegistered",
     ]
     private static let callbacks = ["OnSuccess", "OnError", "ChordCallback", "ChordErrorCallback"]
+
+    /// Machinery's brokers carry a chord as one message per member, each naming the callback
+    /// (`ChordCallback`) and the member count (`GroupTaskCount`). Baton cannot join members
+    /// that arrive apart into one chord; compiled alone, each would get its own callback.
+    static func refuseLoneChordMember(_ members: [String: JSONValue]) throws(BatonError) {
+        guard let callback = members["ChordCallback"], callback != .null else { return }
+        let count = try int(members, "GroupTaskCount", label: "the signature")
+        guard count > 1 else { return }
+        throw .invalidArgument(
+            "the signature is one of the \(count) members of a chord (GroupTaskCount with a ChordCallback), sent alone as "
+                + "Machinery's brokers send them; Baton stores a chord whole: send {\"Group\", \"Callback\"} to "
+                + "POST /v1/compat/machinery/workflows")
+    }
 
     /// The nodes of a list of signatures at `location` (`Tasks`, or `` for a bare array).
     mutating func members(_ signatures: [JSONValue], location: String, newID: () -> TaskID) throws(BatonError) -> [Int] {

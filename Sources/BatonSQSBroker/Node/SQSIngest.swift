@@ -9,8 +9,9 @@ import Synchronization
 /// The ingest role (freundallein/sqs-scheduler's submitter): long-polls a submissions queue and turns each
 /// message into tasks through the node's submit.
 ///
-/// Accepted bodies (``SQSWire/submissions(_:)``): freundallein/sqs-scheduler's `submit:KIND` notifications,
-/// batches of them, Baton's task JSON (one task or an array). Each message is submitted with
+/// Accepted bodies (``SQSWire/submission(_:)``): freundallein/sqs-scheduler's `submit:KIND` notifications,
+/// batches of them, Baton's task JSON (one task or an array), and Machinery's signatures as its
+/// SQS broker sends them (or a Machinery chain, group or chord), each message one workflow. Each message is submitted with
 /// the idempotency key `sqs:<message id>`, so a message SQS delivers twice (its id is the
 /// same) becomes its tasks once; it is deleted only after the submit committed. A message that
 /// is not JSON, not one of those forms, too large, or refused by the submit's validation goes
@@ -124,8 +125,10 @@ public final class SQSIngest: Service, Sendable {
             guard message.body.utf8.count <= SQSWire.maxMessageBytes else {
                 throw BatonError(.tooLarge, "the message is \(message.body.utf8.count) bytes, more than SQS's \(SQSWire.maxMessageBytes)")
             }
-            let tasks = try SQSWire.submissions(message.body)
-            _ = try await api.submitOutcome(tasks, idempotencyKey: Self.idempotencyKey(message))
+            switch try SQSWire.submission(message.body) {
+            case .tasks(let tasks): _ = try await api.submitOutcome(tasks, idempotencyKey: Self.idempotencyKey(message))
+            case .machinery(let body): _ = try await api.submitMachineryWorkflow(body, idempotencyKey: Self.idempotencyKey(message))
+            }
             let again = (message.approximateReceiveCount ?? 1) > 1
             state.withLock { s in
                 s.submitted += 1

@@ -392,11 +392,37 @@ public enum SQSWire {
 
     // MARK: Submissions
 
+    /// What a submissions-queue message asks for.
+    public enum Submission: Sendable {
+        /// Tasks: freundallein/sqs-scheduler's `submit:KIND` notifications (one, or a batch),
+        /// Baton's task JSON (one task or an array), or an array mixing both.
+        case tasks([NewTask])
+        /// A Machinery signature as Machinery's SQS broker sends it (the signature's JSON, with
+        /// its Go field names), or a Machinery chain, group or chord: one workflow.
+        case machinery(JSONValue)
+    }
+
+    /// The fields that make an object Machinery's: a signature's `Name` or `UUID`, or the
+    /// `Tasks` of a chain or group, the `Group` of a chord. (Baton's task JSON has none.)
+    static let machineryMarkers = ["Name", "UUID", "Tasks", "Group"]
+
+    /// What a submissions-queue message asks for. Not validated yet (the node's submit does that).
+    public static func submission(_ body: String) throws(BatonError) -> Submission {
+        let value = try parse(body)
+        if case .object(let members) = value, machineryMarkers.contains(where: { members[$0] != nil }) {
+            return .machinery(value)
+        }
+        return .tasks(try submissions(value))
+    }
+
     /// The tasks a submissions-queue message asks for: freundallein/sqs-scheduler's `submit:KIND` notifications
     /// (one, or a batch), Baton's task JSON (one task or an array), or an array mixing both.
     /// Not validated yet (the node's submit does that).
     public static func submissions(_ body: String) throws(BatonError) -> [NewTask] {
-        let value = try parse(body)
+        try submissions(try parse(body))
+    }
+
+    static func submissions(_ value: JSONValue) throws(BatonError) -> [NewTask] {
         switch value {
         case .array(let items):
             guard !items.isEmpty else { throw .invalidArgument("an empty batch") }

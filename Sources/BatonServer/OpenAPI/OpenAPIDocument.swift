@@ -26,7 +26,7 @@ enum OpenAPIDocument {
                         "description": .string(query.description),
                     ]))
             }
-            if route.method == .post && (route.path == "/v1/tasks" || route.path == "/v1/workflows") {
+            if route.method == .post && Self.idempotentSubmits.contains(route.path) {
                 parameters.append(
                     .object([
                         "name": "Idempotency-Key", "in": "header", "required": .bool(false),
@@ -156,9 +156,9 @@ enum OpenAPIDocument {
             }
             out["201"] = created
             out["200"] = json("Every task was a duplicate of an active one, or an idempotent replay", body)
-        case (.post, "/v1/schedules"), (.post, "/v1/compat/machinery/workflows"):
+        case (.post, "/v1/schedules"):
             out["201"] = json("Created", body)
-        case (.post, "/v1/workflows"):
+        case (.post, "/v1/workflows"), (.post, "/v1/compat/machinery/workflows"):
             out["201"] = json("Created", body)
             out["200"] = json("An idempotent replay: the workflow first stored under this Idempotency-Key", body)
         case (.put, _):
@@ -179,7 +179,7 @@ enum OpenAPIDocument {
         // A workflow: an Idempotency-Key reused with another request (422); Machinery: a UUID
         // already taken (409).
         if route.method == .post && route.path == "/v1/workflows" { errors += ["422"] }
-        if route.method == .post && route.path == "/v1/compat/machinery/workflows" { errors += ["409"] }
+        if route.method == .post && route.path == "/v1/compat/machinery/workflows" { errors += ["409", "422"] }
         for code in errors {
             out[code] = json(isRPC ? "A JSON-RPC error object for the whole request" : "Error", isRPC ? "RPCAnswer" : "Error")
         }
@@ -188,6 +188,9 @@ enum OpenAPIDocument {
 
     /// From a submitted task to what can be done with it (for clients and schemathesis'
     /// stateful tests).
+    /// The submits that take an `Idempotency-Key` header.
+    static let idempotentSubmits: Set<String> = ["/v1/tasks", "/v1/workflows", "/v1/compat/machinery/workflows"]
+
     static let taskLinks: [String: JSONValue] = {
         let id: JSONValue = .object(["id": "$response.body#/id"])
         var links: [String: JSONValue] = [:]

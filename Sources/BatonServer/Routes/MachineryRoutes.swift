@@ -23,7 +23,9 @@ struct MachineryRoutes<Context: RequestContext>: Sendable {
 
     @Sendable func submit(_ request: Request, context: Context) async throws -> Response {
         let body = try JSONBodyReader.decode(JSONValue.self, from: try await reader.read(request))
-        return JSONResponse.make(status: .created, try await ops.submitMachinery(body))
+        let (submitted, replayed) = try await ops.submitMachinery(body, idempotencyKey: try UniqueSubmit.idempotencyKey(request))
+        // A replayed Idempotency-Key answers what it first stored, as `POST /v1/workflows` does.
+        return JSONResponse.make(status: replayed ? .ok : .created, submitted)
     }
 
     @Sendable func state(_ request: Request, context: Context) async throws -> Response {
@@ -43,50 +45,19 @@ extension NodeAPI {
         }
     }
 
-    /// Stores a Machinery workflow. A signature whose UUID is a UUID (Machinery's own are
-    /// `task_` and a UUID) keeps it as its Baton task id, so that it can be found by it.
-    func submitMachinery(_ body: JSONValue) async throws -> MachinerySubmitted {
-        let submission = Self.adoptingUUIDs(try Machinery.compile(body, maxArgsBytes: configuration.maxArgsBytes))
-        let outcome = try await submitWorkflow(submission, idempotencyKey: nil)
+    /// Stores a Machinery workflow and answers each task's state, and whether the request
+    /// replayed its idempotency key.
+    func submitMachinery(_ body: JSONValue, idempotencyKey: String? = nil) async throws -> (MachinerySubmitted, replayed: Bool) {
+        let outcome = try await submitMachineryWorkflow(body, idempotencyKey: idempotencyKey)
         var tasks: [MachineryTaskState] = []
         for node in outcome.workflow.nodes { tasks.append(MachineryTaskState(try await get(node.id))) }
-        return MachinerySubmitted(workflowID: outcome.workflow.id, tasks: tasks)
-    }
-
-    /// The task with this Machinery UUID (`task_<uuid>` or a bare UUID), in Machinery's shape.
-    func machineryState(_ uuid: String) async throws -> MachineryTaskState {
-        guard let id = Self.machineryTaskID(uuid) else {
-            throw BatonError.invalidArgument("'\(uuid)' is not a Machinery task UUID (task_<uuid>, or a UUID)")
-        }
-        return MachineryTaskState(try await get(id))
-    }
-
-    static func machineryTaskID(_ uuid: String) -> TaskID? {
-        TaskID(uuid.hasPrefix("task_") ? String(uuid.dropFirst(5)) : uuid)
-    }
-
-    /// The submission with each task whose node name is a Machinery UUID given that id, and
-    /// the edges that named the old ids moved with it.
-    static func adoptingUUIDs(_ submission: WorkflowSubmission) -> WorkflowSubmission {
-        var renamed: [TaskID: TaskID] = [:]
-        var result = submission
-        for i in result.tasks.indices {
-            guard let old = result.tasks[i].id, let node = result.tasks[i].node, let id = machineryTaskID(node) else { continue }
-            renamed[old] = id
-            result.tasks[i].id = id
-        }
-        for i in result.tasks.indices {
-            for j in result.tasks[i].after.indices {
-                if let id = renamed[result.tasks[i].after[j].parent] { result.tasks[i].after[j].parent = id }
-            }
-        }
-        return result
+        return (MachinerySubmitted(workflowID: outcome.workflow.id, tasks: tasks), outcome.replayed)
     }
 
     var machineryRPCMethods: [String: RPCMethod] {
         let ops = self
         return [
-            "machinery.submit": RPCMethod(access: .producer) { p in RPCParams.json(try await ops.submitMachinery(.object(p.object))) },
+            "machinery.submit": RPCMethod(access: .producer) { p in RPCParams.json(try await ops.submitMachinery(.object(p.object)).0) },
             "machinery.state": RPCMethod(access: .producer) { p in
                 guard let uuid = try p.string("uuid") else { throw BatonError.invalidArgument("field 'uuid' is required") }
                 return RPCParams.json(try await ops.machineryState(uuid))
