@@ -2,6 +2,7 @@ import BatonCore
 import BatonSQS
 import Configuration
 import Foundation
+import Logging
 
 /// Where a node and a worker meet SQS: which roles run, on which queues (docs/brokers.md).
 ///
@@ -34,6 +35,9 @@ import Foundation
 ///   freundallein/sqs-scheduler's Go worker reads them, a comma list: their arguments must be a
 ///   flat JSON object of strings (refused on submit otherwise), and their work messages'
 ///   `params` are a map of strings
+/// - `sqs.createQueues` (`BATON_SQS_CREATE_QUEUES`): create the queues this process uses when
+///   they do not exist (`CreateQueue`; a `.fifo` name makes a FIFO queue), at startup and
+///   again when SQS says one is gone (default false: they must exist)
 ///
 /// Queues are named in any form ``SQSQueueAddress`` accepts.
 public struct SQSBrokerConfiguration: Sendable {
@@ -58,6 +62,8 @@ public struct SQSBrokerConfiguration: Sendable {
     public var control: SQSQueueAddress?
     /// Kinds whose arguments must be a flat object of strings (freundallein/sqs-scheduler's types).
     public var stringKinds: Set<String>
+    /// Whether a missing queue is created (`CreateQueue`) rather than waited for.
+    public var createQueues: Bool
 
     public static let defaultWindow = 100
     public static let windowRange = 1...10_000
@@ -66,8 +72,10 @@ public struct SQSBrokerConfiguration: Sendable {
     public init(
         endpoint: URL? = nil, region: String? = nil, ingest: SQSQueueAddress? = nil, deadLetter: SQSQueueAddress? = nil,
         dispatch: [String: SQSQueueAddress] = [:], results: SQSQueueAddress? = nil, window: Int = defaultWindow,
-        lease: Duration = defaultLease, work: SQSQueueAddress? = nil, control: SQSQueueAddress? = nil, stringKinds: Set<String> = []
+        lease: Duration = defaultLease, work: SQSQueueAddress? = nil, control: SQSQueueAddress? = nil, stringKinds: Set<String> = [],
+        createQueues: Bool = false
     ) {
+        self.createQueues = createQueues
         self.control = control
         self.stringKinds = stringKinds
         self.endpoint = endpoint
@@ -84,7 +92,7 @@ public struct SQSBrokerConfiguration: Sendable {
     /// The settings keys ``init(reader:)`` reads; none reloads.
     public static let configKeys = [
         "sqs.endpoint", "sqs.region", "sqs.ingest", "sqs.deadLetter", "sqs.dispatch", "sqs.results", "sqs.window", "sqs.lease",
-        "sqs.work", "sqs.control", "sqs.stringKinds",
+        "sqs.work", "sqs.control", "sqs.stringKinds", "sqs.createQueues",
     ]
 
     /// The configuration from the settings; throws `invalidArgument` naming the key of a bad value.
@@ -128,6 +136,7 @@ public struct SQSBrokerConfiguration: Sendable {
         }
         window = try reader.int("sqs.window", default: Self.defaultWindow, range: Self.windowRange)
         lease = try reader.seconds("sqs.lease", default: Self.defaultLease, minimum: 1)
+        createQueues = try reader.flag("sqs.createQueues")
         try validate()
     }
 
@@ -150,6 +159,14 @@ public struct SQSBrokerConfiguration: Sendable {
     /// The SQS client settings of these keys.
     public var clientConfiguration: SQSClientConfiguration {
         SQSClientConfiguration(region: region, endpoint: endpoint)
+    }
+
+    /// The queue at `address` as these settings use it: a client of ``clientConfiguration``
+    /// (a queue URL's endpoint and region win), created when missing if ``createQueues``.
+    public func queue(
+        _ address: SQSQueueAddress, credentials: (any AWSCredentialProvider)? = nil, logger: Logger
+    ) throws -> SQSQueue {
+        try SQSQueue(address, configuration: clientConfiguration, credentials: credentials, creates: createQueues, logger: logger)
     }
 
     private static func address(_ reader: ConfigReader, _ key: String) throws(BatonError) -> SQSQueueAddress? {

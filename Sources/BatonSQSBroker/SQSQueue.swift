@@ -6,39 +6,59 @@ import ServiceLifecycle
 import Synchronization
 
 /// One SQS queue a role uses: its address, a client for it, and its URL once looked up
-/// (`GetQueueUrl` for `sqs://NAME`, retried with backoff while SQS cannot be reached).
+/// (`GetQueueUrl` for `sqs://NAME`, retried with backoff while SQS cannot be reached), or
+/// created (`CreateQueue`) when ``creates`` is set (`sqs.createQueues`).
 public final class SQSQueue: Sendable {
     public let address: SQSQueueAddress
     public let client: SQSClient
+    /// Whether the queue is created when it does not exist (at its first use, and again after
+    /// SQS said it is gone), rather than waited for.
+    public let creates: Bool
     private let url = Mutex<String?>(nil)
 
-    public init(address: SQSQueueAddress, client: SQSClient) {
+    public init(address: SQSQueueAddress, client: SQSClient, creates: Bool = false) {
         self.address = address
         self.client = client
+        self.creates = creates
     }
 
     /// A queue with a client of its own built from `configuration` (a queue URL's endpoint and
     /// region win over the configuration's).
     public convenience init(
         _ address: SQSQueueAddress, configuration: SQSClientConfiguration, credentials: (any AWSCredentialProvider)? = nil,
-        logger: Logger
+        creates: Bool = false, logger: Logger
     ) throws {
         self.init(
-            address: address, client: try SQSClient(queue: address, configuration: configuration, credentials: credentials, logger: logger))
+            address: address, client: try SQSClient(queue: address, configuration: configuration, credentials: credentials, logger: logger),
+            creates: creates)
     }
 
-    /// The queue's URL (looked up once).
+    /// The queue's URL (looked up, or the queue created, once).
     public func queueURL() async throws -> String {
         if let known = url.withLock({ $0 }) { return known }
-        let found = try await client.queueURL(for: address)
+        let found = creates ? try await create() : try await client.queueURL(for: address)
         url.withLock { $0 = found }
         return found
     }
 
-    /// Forgets the URL, so that the next call looks it up again (after a queue was recreated).
+    /// Creates the queue unless it exists (`CreateQueue` with no attributes but `FifoQueue`
+    /// answers an existing queue's URL) and answers its URL.
+    private func create() async throws -> String {
+        let fifo = address.queueName.hasSuffix(".fifo")
+        let created = try await client.createQueue(.init(queueName: address.queueName, attributes: fifo ? ["FifoQueue": "true"] : nil))
+        return created.queueURL
+    }
+
+    /// Forgets the URL, so that the next call looks it up again (after a queue was recreated),
+    /// or creates the queue again.
     public func forgetURL() {
-        guard address.queueURL == nil else { return }
+        guard address.queueURL == nil || creates else { return }
         url.withLock { $0 = nil }
+    }
+
+    /// Forgets the URL when `error` says that the queue does not exist (see ``forgetURL()``).
+    func noteFailure(_ error: any Error) {
+        if let sqs = error as? SQSError, sqs.kind == .queueDoesNotExist { forgetURL() }
     }
 
     /// The queue's URL, retried with backoff until it is found or the task is cancelled; each
@@ -89,6 +109,9 @@ public final class SQSQueue: Sendable {
                         } catch {
                             if Task.isShuttingDownGracefully || Task.isCancelled { break }
                             logger.warning("SQS receive failed; retrying", metadata: ["queue": "\(self.address)", "error": "\(error)"])
+                            self.noteFailure(error)
+                            // A queue gone (an SQS endpoint that lost its queues) is made again, at the same URL.
+                            if self.creates { _ = try? await self.queueURL() }
                             try? await Task.sleep(for: backoff)
                             backoff = min(backoff * 2, .seconds(10))
                             continue

@@ -85,6 +85,50 @@ struct SQSPipelineInProcessTests {
         if stats.refused > 0 { print("SQS pipeline: \(stats.refused) duplicate result(s) refused") }
     }
 
+    /// `sqs.createQueues`: none of the queues exists; the node's roles and the worker create
+    /// them (the results queue a FIFO one, by its name) and tasks submitted on the ingest
+    /// queue run through them.
+    @Test func queuesThatDoNotExistAreCreated() async throws {
+        guard let configuration = Moto.configuration() else { return }
+        let suffix = UUID().uuidString.prefix(8).lowercased()
+        let names = (ingest: "made-ingest-\(suffix)", work: "made-work-\(suffix)", results: "made-results-\(suffix).fifo")
+        let endpoint = try #require(configuration.endpoint)
+        var settings = SQSBrokerConfiguration(
+            endpoint: endpoint, region: "us-east-1", ingest: try SQSQueueAddress(queueName: names.ingest),
+            dispatch: ["default": try SQSQueueAddress(queueName: names.work)], results: try SQSQueueAddress(queueName: names.results))
+        settings.createQueues = true
+        let harness = try await BrokerHarness()
+        let broker = try SQSBroker(configuration: settings, api: harness.api, credentials: Moto.credentials, logger: testLogger("broker"))
+        let registry = HandlerRegistry()
+        BuiltinKinds.register(into: registry, fileRoot: nil)
+        let worker = WorkerRuntime(
+            source: SQSTaskSource(
+                work: try settings.queue(
+                    try SQSQueueAddress(queueName: names.work), credentials: Moto.credentials, logger: testLogger("q")),
+                results: try settings.queue(
+                    try SQSQueueAddress(queueName: names.results), credentials: Moto.credentials, logger: testLogger("q")),
+                logger: testLogger("source")),
+            registry: registry, configuration: WorkerConfiguration(id: "w1", concurrency: 4, claimWait: .seconds(2)),
+            logger: testLogger("worker"))
+        let running = harness.start(broker.services + [worker])
+        let ingest = try #require(broker.ingest)
+        // The ingest's queue exists once its role has started.
+        let url = try await eventually("the ingest queue to be created", within: .seconds(30)) { () -> String? in
+            try? await Moto.client(configuration).getQueueURL(.init(queueName: names.ingest)).queueURL
+        }
+        #expect(url.hasSuffix("/\(names.ingest)"))
+        try await Moto.send((0..<20).map { #"{"kind":"echo","args":{"n":\#($0)}}"# }, to: ingest.queue)
+        try await eventually("every task to succeed", within: .seconds(60), every: .milliseconds(100)) { () -> Bool? in
+            let counts = try await harness.store.queueCounts().first { $0.name == "default" }
+            return counts?.count(.succeeded) == 20 ? true : nil
+        }
+        await running.stop()
+        let client = try Moto.client(configuration)
+        let results = try await client.getQueueAttributes(
+            .init(queueURL: try await client.getQueueURL(.init(queueName: names.results)).queueURL, attributeNames: ["FifoQueue"]))
+        #expect(results.attributes["FifoQueue"] == "true")
+    }
+
     /// `sqs.stringKinds`: a marked kind's work message carries only strings in `params`; a
     /// task of it stored with other arguments (bypassing the submit check, as a schedule's
     /// fire would) fails for good with the reason instead of being sent.

@@ -112,6 +112,7 @@ import Testing
         Case(key: "sqs.work", value: "sqs://baton-work") { $0.sqs.work?.queueName == "baton-work" },
         Case(key: "sqs.control", value: "sqs://baton-control") { $0.sqs.control?.queueName == "baton-control" },
         Case(key: "sqs.stringKinds", value: "export,import") { $0.sqs.stringKinds == ["export", "import"] },
+        Case(key: "sqs.createQueues", value: "true") { $0.sqs.createQueues },
     ]
 
     /// The CLI's own keys (`SettingsKeys.cli` in the `baton` target), which no component reads.

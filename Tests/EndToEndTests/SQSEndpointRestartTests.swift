@@ -7,11 +7,13 @@ import Testing
 
 extension EndToEnd.SQSPipelineTests {
     /// The SQS endpoint killed mid-run and started again empty (a private moto: it keeps
-    /// nothing, so the test recreates the queues): every submission the node committed ends
-    /// exactly once `succeeded` with its result; tasks whose work messages SQS lost are sent
-    /// again after their (short) leases; the node and the worker ride out the outage with
-    /// backed-off retries, no crash and no busy loop.
-    @Test func theSQSEndpointRestartedMidRunLosesNothingAcknowledged() async throws {
+    /// nothing, so the queues are made again: by the test, or with `--sqs-create-queues` by
+    /// the node and the worker themselves, which also made them at the start): every
+    /// submission the node committed ends exactly once `succeeded` with its result; tasks whose
+    /// work messages SQS lost are sent again after their (short) leases; the node and the
+    /// worker ride out the outage with backed-off retries, no crash and no busy loop.
+    @Test(arguments: [false, true])
+    func theSQSEndpointRestartedMidRunLosesNothingAcknowledged(batonCreatesTheQueues: Bool) async throws {
         guard let moto = try await MotoServer.start() else { return }
         defer { Task { await moto.stop() } }
         let endpoint = moto.endpoint
@@ -25,8 +27,21 @@ extension EndToEnd.SQSPipelineTests {
             }
             return urls
         }
-        let urls = try await createQueues()
-        let (submit, work, results) = (urls[0], urls[1], urls[2])
+        /// The queues' URLs once they exist (made by the test, or awaited while Baton makes them).
+        func queueURLs() async throws -> [String] {
+            guard batonCreatesTheQueues else { return try await createQueues() }
+            return try await eventually("Baton to create the queues", within: .seconds(60), every: .milliseconds(100)) { () -> [String]? in
+                var urls: [String] = []
+                for name in names {
+                    guard let url = try? await sqs.getQueueURL(.init(queueName: name)).queueURL else { return nil }
+                    urls.append(url)
+                }
+                return urls
+            }
+        }
+        let (submit, work, results) =
+            batonCreatesTheQueues ? names.map { "sqs://\($0)" }.triple : try await queueURLs().triple
+        let creating = batonCreatesTheQueues ? ["--sqs-create-queues"] : []
         let dir = try TempDir()
         let db = dir.path("baton.db")
         let node = try BatonProcess(
@@ -34,13 +49,14 @@ extension EndToEnd.SQSPipelineTests {
                 "serve", "--db", db, "--port", "0", "--rescue-interval", "0.5", "--retry", "fixed", "--backoff", "0.2",
                 "--sqs-endpoint", endpoint, "--sqs-ingest", submit, "--sqs-dispatch", "default=\(work)", "--sqs-results", results,
                 "--sqs-window", "40", "--sqs-lease", "4",
-            ], environment: Self.awsEnvironment)
+            ] + creating, environment: Self.awsEnvironment)
         defer { Task { await node.stop() } }
         _ = try await node.url()
         let worker = try BatonProcess(
             [
                 "worker", "--sqs-work", work, "--sqs-results", results, "--sqs-endpoint", endpoint, "--concurrency", "8", "--lease", "3",
-            ], environment: Self.awsEnvironment)
+            ] + creating, environment: Self.awsEnvironment)
+        let urls = try await queueURLs()
         defer { Task { await worker.stop() } }
 
         let store = try await SQLiteTaskStore.open(SQLiteStoreConfiguration(path: db))
@@ -53,7 +69,7 @@ extension EndToEnd.SQSPipelineTests {
             range.map { #"{"kind":"echo","args":{"objectID":"\#($0)"},"max_attempts":10}"# }
         }
         let (before, after) = (0..<200, 200..<400)
-        try await Self.send(sqs, submit, bodies(before))
+        try await Self.send(sqs, urls[0], bodies(before))
         try await eventually("the run to be under way", within: .seconds(60), every: .milliseconds(50)) { () -> Bool? in
             try await count(.succeeded) >= 60 ? true : nil
         }
@@ -70,8 +86,8 @@ extension EndToEnd.SQSPipelineTests {
         #expect(nodeOutage.count < 150, "no busy loop: \(nodeOutage.count) lines in 3 s")
         #expect(workerOutage.count < 100, "no busy loop: \(workerOutage.count) lines in 3 s")
         try await moto.start()
-        #expect(try await createQueues() == urls, "the queues are back under the same URLs")
-        try await Self.send(sqs, submit, bodies(after))
+        #expect(try await queueURLs() == urls, "the queues are back under the same URLs")
+        try await Self.send(sqs, urls[0], bodies(after))
 
         // Every task the node committed finishes; what SQS lost in flight is sent again.
         try await eventually("every committed task to succeed", within: .seconds(60), every: .milliseconds(250)) { () -> Bool? in
@@ -91,12 +107,17 @@ extension EndToEnd.SQSPipelineTests {
         #expect(
             runningAtKill > 0 && !resent.isEmpty, "\(runningAtKill) in flight at the kill; \(resent.count) sent again after their lease")
         try await eventually("the SQS queues to drain", within: .seconds(30), every: .milliseconds(500)) { () -> Bool? in
-            try await Self.depth(sqs, work) + Self.depth(sqs, results) + Self.depth(sqs, submit) == 0 ? true : nil
+            try await Self.depth(sqs, urls[1]) + Self.depth(sqs, urls[2]) + Self.depth(sqs, urls[0]) == 0 ? true : nil
         }
         let lost = before.count - byObject.keys.filter { (Int($0) ?? before.count) < before.count }.count
         print(
-            "SQS endpoint restart: \(tasks.count) tasks committed, all succeeded once; \(lost) submissions SQS lost before the node took them; "
+            "SQS endpoint restart\(batonCreatesTheQueues ? " (queues made by Baton)" : ""): \(tasks.count) tasks committed, all succeeded once; \(lost) submissions SQS lost before the node took them; "
                 + "\(runningAtKill) in flight at the kill, \(resent.count) sent again after their lease; "
                 + "outage logs: node \(nodeOutage.count) lines, worker \(workerOutage.count) lines in 3 s")
     }
+}
+
+extension Array where Element == String {
+    /// The first three elements.
+    fileprivate var triple: (String, String, String) { (self[0], self[1], self[2]) }
 }

@@ -19,9 +19,8 @@ public struct SQSBroker: Sendable {
     public init(
         configuration: SQSBrokerConfiguration, api: NodeAPI, credentials: (any AWSCredentialProvider)? = nil, logger: Logger
     ) throws {
-        let client = configuration.clientConfiguration
         func queue(_ address: SQSQueueAddress) throws -> SQSQueue {
-            try SQSQueue(address, configuration: client, credentials: credentials, logger: logger)
+            try configuration.queue(address, credentials: credentials, logger: logger)
         }
         let deadLetter = try configuration.deadLetter.map(queue)
         let inFlight = SQSInFlight()

@@ -226,7 +226,7 @@ public final class SQSDispatch: Service, Sendable {
                 metadata: ["count": "\(failed.count)", "error": "\(result.failed.first.map { "\($0.code): \($0.message ?? "")" } ?? "")"])
             return chunk.filter { failed.contains($0.1.id) }.map { $0.0 }
         } catch {
-            if let sqs = error as? SQSError, sqs.kind == .queueDoesNotExist { queue.forgetURL() }
+            queue.noteFailure(error)
             logger.warning(
                 "could not send work messages to SQS; their tasks go back to ready",
                 metadata: ["queue": "\(queue.address)", "count": "\(chunk.count)", "error": "\(error)"])

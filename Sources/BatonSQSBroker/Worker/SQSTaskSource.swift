@@ -257,6 +257,7 @@ public final class SQSTaskSource: TaskSource {
                         metadata: ["count": "\(pending.count)", "error": "\(result.failed.first.map { "\($0.code)" } ?? "")"])
                 }
             } catch {
+                results.noteFailure(error)
                 logger.warning(
                     "could not send results to SQS; keeping them and retrying",
                     metadata: ["count": "\(pending.count)", "attempt": "\(attempt)", "error": "\(error)"])

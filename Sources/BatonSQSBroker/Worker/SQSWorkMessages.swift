@@ -166,7 +166,7 @@ final class SQSWorkMessages: Sendable {
 
     static func unavailable(_ error: any Error, _ queue: SQSQueue) -> BatonError {
         if let baton = error as? BatonError { return baton }
-        if let sqs = error as? SQSError, sqs.kind == .queueDoesNotExist { queue.forgetURL() }
+        queue.noteFailure(error)
         return BatonError.unavailable("SQS queue \(queue.address): \(error)")
     }
 

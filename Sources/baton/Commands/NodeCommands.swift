@@ -86,9 +86,14 @@ struct SQSOptions: ParsableArguments {
     @Option(help: "AWS region of the SQS queues (BATON_SQS_REGION; default AWS_REGION or the profile's).") var sqsRegion: String?
     @Option(help: "SQS results queue: a node applies the results workers send there; a worker sends there (BATON_SQS_RESULTS).")
     var sqsResults: String?
+    @Flag(help: "Create the SQS queues this process uses when they do not exist (BATON_SQS_CREATE_QUEUES).")
+    var sqsCreateQueues = false
 
     var flags: [String: String?] {
-        ["sqs.endpoint": sqsEndpoint, "sqs.region": sqsRegion, "sqs.results": sqsResults]
+        [
+            "sqs.endpoint": sqsEndpoint, "sqs.region": sqsRegion, "sqs.results": sqsResults,
+            "sqs.createQueues": sqsCreateQueues ? "true" : nil,
+        ]
     }
 }
 
@@ -359,11 +364,9 @@ struct Worker: AsyncParsableCommand {
             if let work = sqsConfig.work, let results = sqsConfig.results {
                 // Tasks from the SQS work queue, results to the SQS results queue (docs/brokers.md).
                 do {
-                    let client = sqsConfig.clientConfiguration
                     source = SQSTaskSource(
-                        work: try SQSQueue(work, configuration: client, logger: logger),
-                        results: try SQSQueue(results, configuration: client, logger: logger),
-                        control: try sqsConfig.control.map { try SQSQueue($0, configuration: client, logger: logger) }, logger: logger)
+                        work: try sqsConfig.queue(work, logger: logger), results: try sqsConfig.queue(results, logger: logger),
+                        control: try sqsConfig.control.map { try sqsConfig.queue($0, logger: logger) }, logger: logger)
                 } catch {
                     throw CLIError.usage("the SQS settings are refused: \(error)")
                 }
@@ -371,7 +374,7 @@ struct Worker: AsyncParsableCommand {
                 // Tasks from the SQS work queue; heartbeats, results, parents and follow-ups over HTTP.
                 do {
                     source = SQSHTTPTaskSource(
-                        work: try SQSQueue(work, configuration: sqsConfig.clientConfiguration, logger: logger), servers: urls,
+                        work: try sqsConfig.queue(work, logger: logger), servers: urls,
                         token: settings.string("token"), httpClient: httpClient, logger: logger)
                 } catch {
                     throw CLIError.usage("the SQS settings are refused: \(error)")
