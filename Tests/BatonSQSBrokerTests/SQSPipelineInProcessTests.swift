@@ -281,31 +281,43 @@ struct SQSPipelineInProcessTests {
 
     /// A dependent run by a worker that reaches only SQS gets its parents' results with its
     /// work message (`baton.parent_results`): `pass: prepend` works, and so do several
-    /// parents, in the order the dependent listed them. Parents' results too large to travel
-    /// with it (more than 64 KiB) fail the dependent with the reason, instead of hanging.
+    /// parents, in the order the dependent listed them, also when they take most of the
+    /// message (two of 100 KB). Parents' results too large to travel with it (three of 100 KB:
+    /// more than SQS's 256 KiB) fail the dependent with the reason, instead of hanging.
     @Test func aDependentGetsItsParentsResultsWithItsWorkMessage() async throws {
         guard let configuration = Moto.configuration() else { return }
         let p = try await Pipeline(configuration)
-        let big = String(repeating: "x", count: SQSWire.inlineParentsBytes + 10)
+        let big = String(repeating: "x", count: 100_000)
         let first = try await p.harness.temp.enqueue(NewTask(kind: "echo", args: try RawJSON(validating: #"{"n":1}"#)))
         let second = try await p.harness.temp.enqueue(NewTask(kind: "echo", args: try RawJSON(validating: #"["two"]"#)))
-        let large = try await p.harness.temp.enqueue(NewTask(kind: "echo", args: try RawJSON(validating: #"{"big":"\#(big)"}"#)))
+        var large: [TaskRecord] = []
+        for n in 0..<3 {
+            large.append(try await p.harness.temp.enqueue(NewTask(kind: "echo", args: try RawJSON(validating: #"{"big\#(n)":"\#(big)"}"#))))
+        }
         let dependent = try await p.harness.temp.enqueue(
             NewTask(
                 kind: "echo", args: try RawJSON(validating: "[0]"), after: [.init(parent: second.id), .init(parent: first.id)],
                 pass: .prepend))
+        let roomy = try await p.harness.temp.enqueue(
+            NewTask(kind: "echo", args: try RawJSON(validating: "[]"), after: large.prefix(2).map { .init(parent: $0.id) }, pass: .prepend))
         let starved = try await p.harness.temp.enqueue(
-            NewTask(kind: "echo", args: try RawJSON(validating: "[]"), maxAttempts: 1, after: [.init(parent: large.id)], pass: .prepend))
+            NewTask(
+                kind: "echo", args: try RawJSON(validating: "[]"), maxAttempts: 1, after: large.map { .init(parent: $0.id) }, pass: .prepend
+            ))
         let running = p.harness.start([p.resultsRole, p.dispatch, p.worker(id: "w1")])
-        let (done, failed) = try await eventually("both dependents to end", within: .seconds(60), every: .milliseconds(100)) {
-            () -> (TaskRecord, TaskRecord)? in
+        let (done, full, failed) = try await eventually("the dependents to end", within: .seconds(60), every: .milliseconds(100)) {
+            () -> (TaskRecord, TaskRecord, TaskRecord)? in
             guard let done = try await p.harness.store.taskGet(dependent.id), done.state == .succeeded,
+                let full = try await p.harness.store.taskGet(roomy.id), full.state.isTerminal,
                 let failed = try await p.harness.store.taskGet(starved.id), failed.state == .failed
             else { return nil }
-            return (done, failed)
+            return (done, full, failed)
         }
         await running.stop()
         #expect(done.result?.text == #"[["two"],{"n":1},0]"#, "\(done.result?.text ?? "")")
+        #expect(full.state == .succeeded, "\(full.lastError ?? "")")
+        #expect(
+            full.result?.text == #"[{"big0":"\#(big)"},{"big1":"\#(big)"}]"#, "two parents of 100 KB each came with the work message")
         #expect(failed.lastError?.contains("did not come with its SQS work message") == true, "\(failed.lastError ?? "")")
     }
 

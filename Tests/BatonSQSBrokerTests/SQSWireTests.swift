@@ -300,17 +300,26 @@ import Testing
                 lastError: nil),
             ParentResult(name: "check", id: TaskID.generate(), state: .failed, condition: .always, result: nil, lastError: "boom"),
         ]
-        let inline = try #require(SQSWire.inlineParents(parents))
-        let body = SQSWire.workMessage(try Self.claimed(args: #"{"a":"1"}"#), parents: inline)
+        let claimed = try Self.claimed(args: #"{"a":"1"}"#)
+        let bare = SQSWire.workMessage(claimed)
+        let room = SQSWire.parentsRoom(bare)
+        let inline = try #require(SQSWire.inlineParents(parents, maxBytes: room))
+        let body = SQSWire.workMessage(claimed, parents: inline)
         let (task, read) = try SQSWire.work(fromMessage: body)
         #expect(read == parents)
         #expect(task.task.args.text == #"{"a":"1"}"#)
         #expect(try SQSWire.work(fromMessage: SQSWire.workMessage(try Self.claimed(args: "{}"))).parents == nil)
 
-        let huge = ParentResult(
-            name: "big", id: TaskID.generate(), state: .succeeded, condition: .success,
-            result: RawJSON(.string(String(repeating: "x", count: SQSWire.inlineParentsBytes))), lastError: nil)
-        #expect(SQSWire.inlineParents([huge]) == nil)
+        // The room is what is left of SQS's 256 KiB: a message filled to it is exactly the limit.
+        func parent(resultBytes: Int) -> ParentResult {
+            ParentResult(
+                name: "big", id: TaskID.generate(), state: .succeeded, condition: .success,
+                result: RawJSON(.string(String(repeating: "x", count: resultBytes))), lastError: nil)
+        }
+        let overhead = try #require(SQSWire.inlineParents([parent(resultBytes: 0)], maxBytes: room)).utf8.count
+        let filled = try #require(SQSWire.inlineParents([parent(resultBytes: room - overhead)], maxBytes: room))
+        #expect(SQSWire.workMessage(claimed, parents: filled).utf8.count == SQSWire.maxMessageBytes)
+        #expect(SQSWire.inlineParents([parent(resultBytes: room - overhead + 1)], maxBytes: room) == nil)
 
         let malformed = body.replacingOccurrences(of: #""parent_results":["#, with: #""parent_results":[7,"#)
         #expect(throws: BatonError.self) { try SQSWire.work(fromMessage: malformed) }

@@ -142,7 +142,10 @@ public final class SQSDispatch: Service, Sendable {
                     continue
                 }
             }
-            let body = SQSWire.workMessage(task, parents: await inlineParents(of: task.task))
+            var body = SQSWire.workMessage(task)
+            if let parents = await inlineParents(of: task.task, maxBytes: SQSWire.parentsRoom(body)) {
+                body = SQSWire.workMessage(task, parents: parents)
+            }
             let bytes = body.utf8.count
             if bytes > SQSWire.maxMessageBytes {
                 tooLarge.append((task, bytes))
@@ -197,17 +200,17 @@ public final class SQSDispatch: Service, Sendable {
         return chunks
     }
 
-    /// A dependent's parents' outcomes for its work message, when they are small enough to
-    /// travel with it (``SQSWire/inlineParentsBytes``); `nil` otherwise, or when they cannot be
-    /// read (the worker then reads them from the node, if it can reach it).
-    private func inlineParents(of task: TaskRecord) async -> String? {
+    /// A dependent's parents' outcomes for its work message, when they take at most `maxBytes`
+    /// (what is left of the message, ``SQSWire/parentsRoom(_:)``); `nil` otherwise, or when
+    /// they cannot be read (the worker then reads them from the node, if it can reach it).
+    private func inlineParents(of task: TaskRecord, maxBytes: Int) async -> String? {
         guard let count = task.parentCount, count > 0 else { return nil }
         do {
             // An outcome takes more than 64 bytes: past this many, they cannot fit.
-            let parents = try await ParentPage.all(most: SQSWire.inlineParentsBytes / 64) {
+            let parents = try await ParentPage.all(most: maxBytes / 64) {
                 try await node.store.taskParents(TaskParentsParams(id: task.id, cursor: $0, limit: TaskParentsParams.maxLimit))
             }
-            return parents.flatMap(SQSWire.inlineParents)
+            return parents.flatMap { SQSWire.inlineParents($0, maxBytes: maxBytes) }
         } catch {
             logger.warning(
                 "could not read a dependent's parents for its work message", metadata: ["task": "\(task.id)", "error": "\(error)"])

@@ -13,7 +13,7 @@ import Foundation
 ///   `priority`, `timeout`, the W3C `traceparent` of the submit (when the node traces), a
 ///   dependent's number of `parents` and how it takes their results (`pass`), the parents'
 ///   outcomes themselves (`parent_results`, as `GET /v1/tasks/{id}/parents` lists them) when
-///   they take at most ``inlineParentsBytes``, and `args` when the arguments are not an object
+///   they fit in the message (``parentsRoom(_:)``), and `args` when the arguments are not an object
 ///   or hold a member named `attempt` (then `params` holds `attempt` only).
 /// - A **result message** is the response: `{"jsonrpc":"2.0","id":"…","result":{"attempt":"1",…}}`
 ///   or `{"jsonrpc":"2.0","id":"…","error":{"code":"-32000","message":"…","attempt":"1"}}`;
@@ -38,10 +38,6 @@ import Foundation
 public enum SQSWire {
     /// SQS's largest message body: 256 KiB.
     public static let maxMessageBytes = 262_144
-    /// The most bytes of parents' outcomes a work message carries (`baton.parent_results`), so
-    /// that a worker without a way to the node still reads them; above it the worker must
-    /// reach the node (`--server`) to read them.
-    public static let inlineParentsBytes = 65_536
     /// The method of a heartbeat message.
     public static let heartbeatMethod = "baton.heartbeat"
     /// The method of an announce message.
@@ -71,10 +67,18 @@ public enum SQSWire {
 
     // MARK: Work messages
 
+    /// The bytes of parents' outcomes (`baton.parent_results`) that fit in a work message
+    /// whose body without them is `bare`: what is left of SQS's 256 KiB. A worker without a way
+    /// to the node reads its parents' outcomes only from there; beyond it the worker must reach
+    /// the node (`--server`) to read them.
+    public static func parentsRoom(_ bare: String) -> Int {
+        max(0, maxMessageBytes - bare.utf8.count - #","parent_results":"#.utf8.count)
+    }
+
     /// The JSON text of a dependent's parents' outcomes for `baton.parent_results`, or `nil`
-    /// when it takes more than ``inlineParentsBytes``.
-    public static func inlineParents(_ parents: [ParentResult]) -> String? {
-        guard let data = try? JSONEncoder().encode(parents), data.count <= inlineParentsBytes else { return nil }
+    /// when it takes more than `maxBytes`.
+    public static func inlineParents(_ parents: [ParentResult], maxBytes: Int) -> String? {
+        guard let data = try? JSONEncoder().encode(parents), data.count <= maxBytes else { return nil }
         return String(decoding: data, as: UTF8.self)
     }
 

@@ -26,8 +26,8 @@ import Synchronization
 ///   deleted. A worker that dies in between leaves the work message to come back: the task
 ///   runs again and its second result is refused (the first one ended the lease).
 /// - A release makes the message visible again at once, for another worker; the lease stays.
-/// - Parents' results come with the work message when they are small
-///   (``SQSWire/inlineParentsBytes``); follow-up tasks go with the result message.
+/// - Parents' results come with the work message when they fit in it
+///   (``SQSWire/parentsRoom(_:)``); follow-up tasks go with the result message.
 /// - The worker announces itself on the results queue (an announce message, at start and
 ///   then every ``announceInterval`` or when what it serves changed), so that the node lists
 ///   it and applies its kinds' retry policies.
@@ -171,13 +171,13 @@ public final class SQSTaskSource: TaskSource {
     }
 
     /// The parents' outcomes that came with the task's work message (`baton.parent_results`),
-    /// a page at a time. A message carries them only up to ``SQSWire/inlineParentsBytes``;
-    /// beyond that this worker cannot read them.
+    /// a page at a time. A message carries them only when they fit in it with the rest
+    /// (``SQSWire/parentsRoom(_:)``, SQS's 256 KiB in all); beyond that this worker cannot read them.
     public func parents(of id: TaskID, cursor: Int?, limit: Int) async throws -> ParentPage {
         guard let parents = messages.parents(of: id) else {
             throw BatonError.unavailable(
-                "the parents' results of task \(id) did not come with its SQS work message (they take more than "
-                    + "\(SQSWire.inlineParentsBytes) bytes), and a worker that sends its results over SQS cannot read them "
+                "the parents' results of task \(id) did not come with its SQS work message (they do not fit in SQS's "
+                    + "\(SQSWire.maxMessageBytes) bytes with the rest of it), and a worker that sends its results over SQS cannot read them "
                     + "from the node: run it with --server instead of --sqs-results")
         }
         let start = min(max(0, cursor ?? 0), parents.count)
