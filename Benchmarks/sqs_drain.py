@@ -2,7 +2,7 @@
 """Drain through SQS (moto) against drain over HTTP, in the same run (docs/benchmarks.md).
 
     .build-venv/bin/python Benchmarks/sqs_drain.py --baton .build/release/baton \
-        [--tasks 2000] [--workers 2] [--concurrency 64] [--window 100] [--rounds 1] [--json]
+        [--tasks 2000] [--workers 2] [--concurrency 64] [--window 100] [--rounds 1] [--modes http,sqs] [--json]
 
 Starts a private moto server (.build-venv/bin/moto_server) on a free port and, per round:
 
@@ -13,6 +13,8 @@ Starts a private moto server (.build-venv/bin/moto_server) on a free port and, p
 2. **sqs**: the same with the node dispatching the queue to an SQS work queue
    (`--sqs-dispatch default=WORK --sqs-results RESULTS --sqs-window W`) and the workers
    `baton worker --sqs-work WORK --sqs-results RESULTS`: every task crosses moto twice.
+   **sqs-http** (only when named in `--modes http,sqs,sqs-http`): tasks through the SQS work
+   queue, results over HTTP (`baton worker --sqs-work WORK --server URL`).
 3. **sqs-counted** (once, after the rounds): the SQS drain again with moto behind a counting
    proxy, which records each call's operation (`X-Amz-Target`) and how long moto took to
    answer it (empty long polls apart: they wait, they do not work): where the time goes.
@@ -186,10 +188,13 @@ def drain(args, mode, endpoint=None, moto_pid=None):
             client = sqs_client(endpoint)
             suffix = str(int(time.time() * 1000))[-8:]
             work = client.create_queue(QueueName=f"bench-work-{suffix}")["QueueUrl"]
-            results = client.create_queue(QueueName=f"bench-results-{suffix}")["QueueUrl"]
-            serve += ["--sqs-endpoint", endpoint, "--sqs-dispatch", f"default={work}", "--sqs-results", results,
-                      "--sqs-window", str(args.window)]
-            work_args = ["--sqs-work", work, "--sqs-results", results, "--sqs-endpoint", endpoint]
+            serve += ["--sqs-endpoint", endpoint, "--sqs-dispatch", f"default={work}", "--sqs-window", str(args.window)]
+            work_args = ["--sqs-work", work, "--sqs-endpoint", endpoint]
+            if mode != "sqs-http":
+                # Results through SQS too; `sqs-http` workers report to the node over HTTP.
+                results = client.create_queue(QueueName=f"bench-results-{suffix}")["QueueUrl"]
+                serve += ["--sqs-results", results]
+                work_args += ["--sqs-results", results]
         node = subprocess.Popen(serve, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=env, text=True)
         procs.append(node)
         url = node.stdout.readline().strip()
@@ -199,7 +204,7 @@ def drain(args, mode, endpoint=None, moto_pid=None):
             n = min(1000, args.tasks - start)
             post_json(url + "/v1/tasks", [{"kind": "echo", "args": {"n": str(start + i)}} for i in range(n)])
         worker = [args.baton, "worker", "--concurrency", str(args.concurrency)]
-        worker += work_args if work_args else ["--server", url]
+        worker += work_args if mode.startswith("sqs") and mode != "sqs-http" else work_args + ["--server", url]
         t0 = time.perf_counter()
         moto_cpu = cpu_seconds(moto_pid) if moto_pid else 0.0
         node_cpu = cpu_seconds(node.pid)
@@ -237,13 +242,16 @@ def main():
     parser.add_argument("--timeout", type=float, default=600)
     parser.add_argument("--no-count", action="store_true", help="skip the counted SQS run")
     parser.add_argument("--json", action="store_true")
+    parser.add_argument("--modes", default="http,sqs",
+                        help="comma list of: http (no SQS), sqs (tasks and results through SQS), "
+                             "sqs-http (tasks through SQS, results over HTTP)")
     args = parser.parse_args()
 
     moto, endpoint = start_moto()
     rows = []
     try:
         for round_ in range(1, args.rounds + 1):
-            for mode in ("http", "sqs"):
+            for mode in args.modes.split(","):
                 seconds, rate, baton_cpu, moto_cpu = drain(args, mode, endpoint, moto.pid)
                 rows.append({"round": round_, "mode": mode, "seconds": round(seconds, 3), "tasks_per_s": round(rate, 1),
                              "baton_cpu_s": round(baton_cpu, 2), "moto_cpu_s": round(moto_cpu, 2)})
@@ -267,20 +275,24 @@ def main():
         moto.terminate()
         moto.wait()
 
-    http_rates = sorted(r["tasks_per_s"] for r in rows if r["mode"] == "http")
-    sqs_rates = sorted(r["tasks_per_s"] for r in rows if r["mode"] == "sqs")
-    median = lambda xs: xs[len(xs) // 2]
-    for mode in ("http", "sqs"):
+    modes = args.modes.split(",")
+    rates = {mode: sorted(r["tasks_per_s"] for r in rows if r["mode"] == mode) for mode in modes}
+    median = lambda xs: xs[len(xs) // 2] if xs else None
+    for mode in modes:
         runs = [r for r in rows if r["mode"] == mode]
         cpu = sum(r["baton_cpu_s"] for r in runs) / len(runs)
         print(f"  {mode}: Baton CPU {1000 * cpu / args.tasks:.2f} ms per task"
-              + (f", moto CPU {1000 * sum(r['moto_cpu_s'] for r in runs) / len(runs) / args.tasks:.2f} ms per task" if mode == "sqs" else ""))
+              + (f", moto CPU {1000 * sum(r['moto_cpu_s'] for r in runs) / len(runs) / args.tasks:.2f} ms per task" if mode != "http" else ""))
+    http_median, sqs_median = median(rates.get("http", [])), median(rates.get("sqs", []))
     summary = {"tasks": args.tasks, "workers": args.workers, "concurrency": args.concurrency, "window": args.window,
-               "runs": rows, "http_median": median(http_rates), "sqs_median": median(sqs_rates),
-               "sqs_over_http": round(median(sqs_rates) / median(http_rates), 4), "counted": counted}
+               "runs": rows, "http_median": http_median, "sqs_median": sqs_median,
+               "sqs_http_median": median(rates.get("sqs-http", [])),
+               "sqs_over_http": round(sqs_median / http_median, 4) if http_median and sqs_median else None, "counted": counted}
     print(f"\ndrain of {args.tasks} echo tasks, {args.workers} workers x {args.concurrency}, SQS window {args.window}")
-    print(f"  over HTTP: {summary['http_median']:,.0f} tasks/s   through SQS (moto): {summary['sqs_median']:,.0f} tasks/s"
-          f"   ratio SQS/HTTP: {summary['sqs_over_http']}")
+    for mode in modes:
+        print(f"  {mode}: median {median(rates[mode]):,.0f} tasks/s")
+    if summary["sqs_over_http"] is not None:
+        print(f"  ratio SQS/HTTP: {summary['sqs_over_http']}")
     if counted:
         print(f"  counted SQS run (through the proxy): {counted['tasks_per_s']:,.0f} tasks/s in {counted['seconds']} s; "
               f"moto answered calls that carried messages for {counted['moto_seconds']} s in all (calls overlap)")

@@ -73,6 +73,47 @@ extension EndToEnd.SQSPipelineTests {
         #expect(!worker.stderr.contains("error"), "\(worker.stderr.suffix(2000))")
     }
 
+    /// A task cancelled while its work message waits in the queue (no worker yet) is dropped
+    /// by the worker that later receives it, before its handler starts: the worker asks the
+    /// node about what it received, deletes the message, and logs it; its handler never runs.
+    @Test func aTaskCancelledWhileItsMessageWaitsIsDroppedBeforeItRuns() async throws {
+        guard let endpoint = Self.skipUnlessMoto() else { return }
+        let sqs = try Self.client(endpoint)
+        let work = try await Self.queue(sqs, "work")
+        let dir = try TempDir()
+        let node = try BatonProcess(
+            [
+                "serve", "--db", dir.path("baton.db"), "--port", "0", "--sqs-endpoint", endpoint, "--sqs-dispatch", "default=\(work)",
+                "--sqs-lease", "60",
+            ], environment: Self.awsEnvironment)
+        defer { Task { await node.stop() } }
+        let url = try await node.url()
+        let client = BatonClient(servers: [URL(string: url)!])
+        let marker = dir.path("ran")
+        let doomed = try await client.submit(
+            NewTask(kind: "file", args: RawJSON(trusted: #"{"op":"write","path":"ran","content":"ran"}"#)))
+        let kept = try await client.submit(NewTask(kind: "echo", args: RawJSON(trusted: #"{"n":"1"}"#)))
+        try await eventually("both tasks dispatched to SQS", within: .seconds(20), every: .milliseconds(100)) { () -> Bool? in
+            try await Self.depth(sqs, work) == 2 ? true : nil
+        }
+        #expect(try await client.cancel(doomed.id).state == .cancelled)
+
+        let worker = try BatonProcess(
+            [
+                "worker", "--sqs-work", work, "--server", url, "--sqs-endpoint", endpoint, "--concurrency", "4", "--lease", "10",
+                "--file-root", dir.url.path,
+            ], environment: Self.awsEnvironment)
+        defer { Task { await worker.stop() } }
+        #expect(try await client.wait(kept.id, timeout: .seconds(20)).state == .succeeded)
+        try await eventually("the cancelled task's message to be deleted", within: .seconds(20), every: .milliseconds(200)) {
+            () -> Bool? in
+            try await Self.depth(sqs, work) == 0 ? true : nil
+        }
+        #expect(worker.stderr.contains("dropped before it ran") && worker.stderr.contains("\(doomed.id)"), "\(worker.stderr.suffix(2000))")
+        #expect(!FileManager.default.fileExists(atPath: marker), "the cancelled task's handler never ran")
+        #expect(try await client.get(doomed.id).state == .cancelled)
+    }
+
     /// Two nodes on one PostgreSQL database: the first sends tasks to SQS through a window of
     /// 4 with a 60 s dispatch lease; the worker takes them from SQS and reports over HTTP to the
     /// second node only. The first learns from the store that they ended, so 24 tasks drain in

@@ -10,7 +10,10 @@ import Logging
 /// tasks, and everything else is the HTTP worker protocol (``HTTPTaskSource``), fenced by the
 /// lease token each work message names.
 ///
-/// - A claim is a `ReceiveMessage`, as for ``SQSTaskSource``.
+/// - A claim is a `ReceiveMessage`, as for ``SQSTaskSource``, then one heartbeat to the node
+///   for the tasks received: a task cancelled (or rescued, or finished) while its message
+///   waited in the queue is dropped before it runs, and its message deleted. If the node
+///   cannot be reached, the tasks run, and their first regular heartbeat decides.
 /// - A heartbeat goes to the node (`POST /v1/workers/heartbeat`); the messages of the leases
 ///   it extended are hidden for the lease more, and those of tasks the node says were
 ///   cancelled, rescued or finished are deleted (the runtime stops their handlers).
@@ -47,7 +50,30 @@ public final class SQSHTTPTaskSource: TaskSource {
     public func claim(worker: String, queues: [String], kinds: [String], max: Int, wait: Duration, lease: Duration)
         async throws -> [ClaimedTask]
     {
-        try await messages.receive(max: max, wait: wait, lease: lease)
+        let received = try await messages.receive(max: max, wait: wait, lease: lease)
+        guard !received.isEmpty else { return received }
+        // The messages were just hidden for `lease`: only the node's leases are extended here.
+        let outcomes: [HeartbeatOutcome]
+        do {
+            outcomes = try await http.heartbeat(received.map(\.lease), lease: lease, progress: [:])
+        } catch {
+            if Task.isCancelled { throw CancellationError() }
+            return received
+        }
+        var runnable: [ClaimedTask] = []
+        var ended: [(LeaseRef, HeartbeatOutcome)] = []
+        for (task, outcome) in zip(received, outcomes) {
+            if case .extended = outcome { runnable.append(task) } else { ended.append((task.lease, outcome)) }
+        }
+        if !ended.isEmpty {
+            await messages.delete(ended.map(\.0))
+            for (ref, outcome) in ended {
+                logger.info(
+                    "task ended while its work message waited in the queue: dropped before it ran",
+                    metadata: ["task_id": "\(ref.id)", "outcome": "\(outcome)"])
+            }
+        }
+        return runnable
     }
 
     public func heartbeat(_ leases: [LeaseRef], lease: Duration, progress: [LeaseRef: TaskProgress]) async throws
