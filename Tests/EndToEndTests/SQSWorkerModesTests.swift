@@ -6,6 +6,14 @@ import Foundation
 import Testing
 
 extension EndToEnd.SQSPipelineTests {
+    /// A `baton serve` on SQLite in `dir` that sends the `default` queue's tasks to the SQS
+    /// queue `work`, with `more` flags.
+    static func dispatchingNode(_ endpoint: String, work: String, in dir: TempDir, _ more: [String]) throws -> BatonProcess {
+        try BatonProcess(
+            ["serve", "--db", dir.path("baton.db"), "--port", "0", "--sqs-endpoint", endpoint, "--sqs-dispatch", "default=\(work)"] + more,
+            environment: awsEnvironment)
+    }
+
     /// `baton worker --sqs-work Q --server URL`: tasks from the SQS work queue, everything else
     /// over HTTP. A cancel reaches the running handler through its heartbeat answer and the
     /// work message is deleted; a workflow dependent reads its parent's result; the worker is
@@ -16,11 +24,7 @@ extension EndToEnd.SQSPipelineTests {
         let sqs = try Self.client(endpoint)
         let work = try await Self.queue(sqs, "work")
         let dir = try TempDir()
-        let node = try BatonProcess(
-            [
-                "serve", "--db", dir.path("baton.db"), "--port", "0", "--sqs-endpoint", endpoint, "--sqs-dispatch", "default=\(work)",
-                "--sqs-window", "4", "--sqs-lease", "30",
-            ], environment: Self.awsEnvironment)
+        let node = try Self.dispatchingNode(endpoint, work: work, in: dir, ["--sqs-window", "4", "--sqs-lease", "30"])
         defer { Task { await node.stop() } }
         let url = try await node.url()
         let worker = try BatonProcess(
@@ -81,11 +85,7 @@ extension EndToEnd.SQSPipelineTests {
         let sqs = try Self.client(endpoint)
         let work = try await Self.queue(sqs, "work")
         let dir = try TempDir()
-        let node = try BatonProcess(
-            [
-                "serve", "--db", dir.path("baton.db"), "--port", "0", "--sqs-endpoint", endpoint, "--sqs-dispatch", "default=\(work)",
-                "--sqs-lease", "60",
-            ], environment: Self.awsEnvironment)
+        let node = try Self.dispatchingNode(endpoint, work: work, in: dir, ["--sqs-lease", "60"])
         defer { Task { await node.stop() } }
         let url = try await node.url()
         let client = BatonClient(servers: [URL(string: url)!])
@@ -166,11 +166,7 @@ extension EndToEnd.SQSPipelineTests {
         let results = try await Self.queue(sqs, "results")
         let control = try await Self.queue(sqs, "control")
         let dir = try TempDir()
-        let node = try BatonProcess(
-            [
-                "serve", "--db", dir.path("baton.db"), "--port", "0", "--sqs-endpoint", endpoint, "--sqs-dispatch", "default=\(work)",
-                "--sqs-results", results, "--sqs-lease", "30",
-            ], environment: Self.awsEnvironment)
+        let node = try Self.dispatchingNode(endpoint, work: work, in: dir, ["--sqs-results", results, "--sqs-lease", "30"])
         defer { Task { await node.stop() } }
         let url = try await node.url()
         let worker = try BatonProcess(
