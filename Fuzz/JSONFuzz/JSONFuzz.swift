@@ -84,7 +84,7 @@ enum JSONFuzz {
         checkAcks(input, syntaxOK: syntaxOK)
         // The worker's readers. Its fallback, `HTTPTaskSource.decodeResponse`, refuses text
         // nested deeper than 512 before `JSONDecoder`, which traps on some of it.
-        if JSONNesting.exceeds(ClaimResponseWireDecoder.maxDepth, in: raw) {
+        if input.tooDeepForJSONDecoder {
             Stats.count("worker: nested deeper than 512, not given to JSONDecoder")
             if ClaimResponseWireDecoder.decode(raw) != nil || AckResponseWireDecoder.decode(raw) != nil {
                 input.fail("a worker decoder accepts text nested deeper than 512")
@@ -147,9 +147,9 @@ enum JSONFuzz {
         }
         var int = JSONScanner(input.raw, maxDepth: maxDepth)
         if let value = int.int(), int.atEndAfterWhitespace {
-            guard let expected = try? decoder.decode(Int.self, from: input.data), expected == value else {
+            guard let expected = try? input.decoded(Int.self, by: decoder), expected == value else {
                 input.fail(
-                    "JSONScanner.int() read \(value), JSONDecoder \(String(describing: try? decoder.decode(Int.self, from: input.data)))")
+                    "JSONScanner.int() read \(value), JSONDecoder \(String(describing: try? input.decoded(Int.self, by: decoder)))")
             }
         }
     }
@@ -194,7 +194,7 @@ enum JSONFuzz {
     static func checkCanonical(_ input: Input, reference: Any?) {
         guard let text = input.text, CanonicalJSON.isCanonical(text) else { return }
         Stats.count("canonical")
-        guard reference != nil, let value = try? JSONDecoder().decode(JSONValue.self, from: input.data) else {
+        guard reference != nil, let value = try? input.decoded(JSONValue.self, by: JSONDecoder()) else {
             input.fail("CanonicalJSON calls text canonical that Foundation refuses")
         }
         let written = RawJSON(value).text
@@ -210,21 +210,21 @@ enum JSONFuzz {
         if let fast = NewTaskWireDecoder.decodeBatch(input.raw, maxDepth: maxDepth) {
             Stats.count("newtask.batch.fast")
             if !syntaxOK { input.fail("NewTaskWireDecoder.decodeBatch accepts what JSONScanner.validate refuses") }
-            guard let slow = try? requestDecoder.decode([NewTask].self, from: input.data) else {
+            guard let slow = try? input.decoded([NewTask].self, by: requestDecoder) else {
                 return input.explain("NewTaskWireDecoder.decodeBatch accepts what JSONDecoder refuses", by: [.zeroExponent])
             }
             if !sameTasks(fast, slow) { input.fail("NewTaskWireDecoder.decodeBatch read \(fast), JSONDecoder \(slow)") }
-        } else if (try? requestDecoder.decode([NewTask].self, from: input.data)) != nil {
+        } else if (try? input.decoded([NewTask].self, by: requestDecoder)) != nil {
             Stats.count("newtask.batch.fallback")
         }
         if let fast = NewTaskWireDecoder.decodeOne(input.raw, maxDepth: maxDepth) {
             Stats.count("newtask.one.fast")
             if !syntaxOK { input.fail("NewTaskWireDecoder.decodeOne accepts what JSONScanner.validate refuses") }
-            guard let slow = try? requestDecoder.decode(NewTask.self, from: input.data) else {
+            guard let slow = try? input.decoded(NewTask.self, by: requestDecoder) else {
                 return input.explain("NewTaskWireDecoder.decodeOne accepts what JSONDecoder refuses", by: [.zeroExponent])
             }
             if !sameTasks([fast], [slow]) { input.fail("NewTaskWireDecoder.decodeOne read \(fast), JSONDecoder \(slow)") }
-        } else if (try? requestDecoder.decode(NewTask.self, from: input.data)) != nil {
+        } else if (try? input.decoded(NewTask.self, by: requestDecoder)) != nil {
             Stats.count("newtask.one.fallback")
         }
     }
@@ -238,7 +238,7 @@ enum JSONFuzz {
     /// `POST /v1/workers/ack`: where the fast decoder answers, `JSONDecoder` and `toAck` give
     /// the same acks (results equal as JSON: the fast decoder keeps their text as sent).
     static func checkAcks(_ input: Input, syntaxOK: Bool) {
-        let slow = Result { try requestDecoder.decode(AckBody.self, from: input.data).acks.map { try $0.toAck() } }
+        let slow = Result { try input.decoded(AckBody.self, by: requestDecoder).acks.map { try $0.toAck() } }
         guard let fast = AckWireDecoder.decode(input.raw, maxDepth: maxDepth) else {
             if case .success = slow { Stats.count("ack.fallback") }
             return
@@ -266,7 +266,7 @@ enum JSONFuzz {
     /// Claim answers: where the fast decoder answers, `JSONDecoder` gives the same tasks
     /// (arguments and results equal as JSON).
     static func checkClaimResponse(_ input: Input) {
-        let slow = Result { try decoder.decode(ClaimResponse.self, from: input.data) }
+        let slow = Result { try input.decoded(ClaimResponse.self, by: decoder) }
         guard let fast = ClaimResponseWireDecoder.decode(input.raw) else {
             if case .success = slow { Stats.count("claim.fallback") }
             return
@@ -297,7 +297,7 @@ enum JSONFuzz {
 
     /// Ack answers: where the fast decoder answers, `JSONDecoder` gives the same results.
     static func checkAckResponse(_ input: Input) {
-        let slow = Result { try decoder.decode(AckResponse.self, from: input.data) }
+        let slow = Result { try input.decoded(AckResponse.self, by: decoder) }
         guard let fast = AckResponseWireDecoder.decode(input.raw) else {
             if case .success = slow { Stats.count("ackresponse.fallback") }
             return
@@ -389,10 +389,25 @@ struct Input {
     /// The input as text, when it is UTF-8.
     let text: String?
 
+    /// Whether the input nests deeper than 512: Foundation's `JSONDecoder` traps on some such
+    /// text (513 `[` stop the process), so no check hands it any. Baton never does either: the
+    /// node validates bodies to a depth of 64 first, the worker's fallback
+    /// refuses text nested deeper than 512.
+    let tooDeepForJSONDecoder: Bool
+
     init(_ raw: UnsafeRawBufferPointer) {
         self.raw = raw
         data = Data(raw)
         text = String(validating: raw, as: UTF8.self)
+        tooDeepForJSONDecoder = JSONNesting.exceeds(ClaimResponseWireDecoder.maxDepth, in: raw)
+    }
+
+    struct TooDeep: Error {}
+
+    /// `decoder.decode(type, from: data)`, unless the input is too deep for it.
+    func decoded<T: Decodable>(_ type: T.Type, by decoder: JSONDecoder) throws -> T {
+        if tooDeepForJSONDecoder { throw TooDeep() }
+        return try decoder.decode(type, from: data)
     }
 
     /// A disagreement that only the listed divergences may explain: counted if one of them
