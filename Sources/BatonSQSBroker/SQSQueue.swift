@@ -42,11 +42,18 @@ public final class SQSQueue: Sendable {
     }
 
     /// Creates the queue unless it exists (`CreateQueue` with no attributes but `FifoQueue`
-    /// answers an existing queue's URL) and answers its URL.
+    /// answers an existing queue's URL) and answers its URL. `CreateQueue` works in the
+    /// credentials' own account: a queue named by the URL of another account's queue is
+    /// refused, naming both URLs, rather than used in place of the one configured.
     private func create() async throws -> String {
         let fifo = address.queueName.hasSuffix(".fifo")
         let created = try await client.createQueue(.init(queueName: address.queueName, attributes: fifo ? ["FifoQueue": "true"] : nil))
-        return created.queueURL
+        if let configured = address.queueURL, URL(string: configured)?.path != URL(string: created.queueURL)?.path {
+            throw BatonError.invalidArgument(
+                "sqs.createQueues: CreateQueue answered \(created.queueURL) for the queue \(configured); queues are created in the "
+                    + "credentials' own account, so a queue of another account must exist already (drop --sqs-create-queues)")
+        }
+        return address.queueURL ?? created.queueURL
     }
 
     /// Forgets the URL, so that the next call looks it up again (after a queue was recreated),

@@ -127,6 +127,17 @@ struct SQSPipelineInProcessTests {
         let results = try await client.getQueueAttributes(
             .init(queueURL: try await client.getQueueURL(.init(queueName: names.results)).queueURL, attributeNames: ["FifoQueue"]))
         #expect(results.attributes["FifoQueue"] == "true")
+
+        // A queue named by the URL of another account's queue is not made in this one instead.
+        let foreign = try settings.queue(
+            try SQSQueueAddress("\(endpoint.absoluteString)/999999999999/\(names.work)"), credentials: Moto.credentials,
+            logger: testLogger("q"))
+        do {
+            _ = try await foreign.queueURL()
+            Issue.record("a queue of account 999999999999 was taken for the one CreateQueue made")
+        } catch let error as BatonError {
+            #expect(error.message.contains("own account") && error.message.contains("999999999999"), "\(error.message)")
+        }
     }
 
     /// `sqs.stringKinds`: a marked kind's work message carries only strings in `params`; a
