@@ -186,11 +186,11 @@ enum OpenAPIDocument {
         return out
     }
 
-    /// From a submitted task to what can be done with it (for clients and schemathesis'
-    /// stateful tests).
     /// The submits that take an `Idempotency-Key` header.
     static let idempotentSubmits: Set<String> = ["/v1/tasks", "/v1/workflows", "/v1/compat/machinery/workflows"]
 
+    /// From a submitted task to what can be done with it (for clients and schemathesis'
+    /// stateful tests).
     static let taskLinks: [String: JSONValue] = {
         let id: JSONValue = .object(["id": "$response.body#/id"])
         var links: [String: JSONValue] = [:]
