@@ -176,20 +176,36 @@ extension WorkflowSubmission {
         #expect(s.tasks.map(\.id) == (2...4).map(counterID))
     }
 
-    @Test func topologicalOrderTakesTheEarliestSubmittedReadyNode() throws {
-        // Already in order: kept.
-        let kept = try compile(
+    @Test func topologicalOrderGoesLevelByLevel() throws {
+        // Without parents first, in submission order; then their children.
+        let levels = try compile(
             #"{"nodes": [{"name": "a", "kind": "k"}, {"name": "b", "kind": "k", "after": ["a"]}, {"name": "c", "kind": "k"}]}"#)
-        #expect(kept.names == ["a", "b", "c"])
-        // d waits for b; once b is placed, d (submitted first) goes before c.
+        #expect(levels.names == ["a", "c", "b"])
+        // d waits for b: it comes after every node of b's level, submitted earlier or not.
         let s = try compile(
             #"""
             {"nodes": [{"name": "d", "kind": "k", "after": ["b"]}, {"name": "a", "kind": "k"}, {"name": "b", "kind": "k"},
                        {"name": "c", "kind": "k"}]}
             """#)
-        #expect(s.names == ["a", "b", "d", "c"])
+        #expect(s.names == ["a", "b", "c", "d"])
+        // A node's level is its longest path from a node without parents: e waits for a (level
+        // 0) and for d (level 1), so it comes after the level-1 nodes.
+        let deep = try compile(
+            #"""
+            {"nodes": [{"name": "a", "kind": "k"}, {"name": "e", "kind": "k", "after": ["a", "d"]}, {"name": "b", "kind": "k"},
+                       {"name": "d", "kind": "k", "after": ["b"]}, {"name": "f", "kind": "k", "after": ["a"]}]}
+            """#)
+        #expect(deep.names == ["a", "b", "d", "f", "e"])
         // Ids follow the output order, so parents' ids sort first.
         #expect(s.tasks.map(\.id) == (2...5).map(counterID))
+    }
+
+    @Test func aGroupOfChainsIsStoredStepByStep() throws {
+        let s = try compile(
+            #"{"group": [{"chain": [{"kind": "k"}, {"kind": "k"}, {"kind": "k"}]}, {"chain": [{"kind": "k"}, {"kind": "k"}]}]}"#)
+        #expect(s.names == ["0.0", "1.0", "0.1", "1.1", "0.2"])
+        #expect(s.parents("0.2") == ["0.1"])
+        #expect(s.parents("1.1") == ["1.0"])
     }
 
     @Test func aLargeChordCompiles() throws {
