@@ -208,6 +208,47 @@ extension WorkflowSubmission {
         #expect(s.parents("1.1") == ["1.0"])
     }
 
+    /// A node's task reads as the submit route reads the same object (the compiler writes its
+    /// fields back as text for the route's decoder, and falls back to JSONDecoder).
+    @Test(arguments: [
+        #"{"kind": "k"}"#,
+        #"{"kind": "k", "args": {"b": [1, 2.5, -0.0, 1e20, 3.0, 1000000000000000.0], "a": "x/y \"q\" \u00e9 \n", "c": null}}"#,
+        #"{"kind": "k", "args": [true, false, {"é": 1, "z": {}}], "queue": "q", "priority": 9, "max_attempts": 4}"#,
+        #"{"kind": "k", "delay": 2.5, "timeout": 30, "tags": ["t1", "t2"], "unique_key": "u", "unique_window": 60}"#,
+        #"{"kind": "k", "run_at": "2030-01-02T03:04:05.678Z", "retry": {"policy": "exponential", "backoff": 2, "cap": 60, "jitter": false}}"#,
+        #"{"kind": "k", "policy": "ignore_failed", "args": []}"#,
+        #"{"kind": "k", "args": 12}"#,
+        #"{"kind": "k", "priority": 5.0}"#,
+    ])
+    func taskObjectsReadAsTheSubmitRouteReadsThem(_ object: String) throws {
+        guard case .object(var fields) = try parseJSON(object) else { throw BatonError.invalidArgument("not an object") }
+        let node = try #require(try compile(#"{"nodes": [\#(object.dropLast()), "name": "n"}]}"#).tasks.first)
+        fields["pass"] = nil
+        fields["policy"] = nil
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        var expected = try BatonJSON.requestDecoder().decode(NewTask.self, from: encoder.encode(JSONValue.object(fields)))
+        expected.id = node.id
+        expected.workflowID = node.workflowID
+        expected.node = "n"
+        expected.pass = node.pass
+        expected.policy = node.policy
+        #expect(node == expected)
+    }
+
+    @Test(arguments: [
+        #"{"b": [1, 2.5, -0.0, 1e20, 3.0, 0.1, 1e-7], "a": "x/y \"q\" \u00e9 \u0001 \t", "c": null, "d": true, "e": {}}"#,
+        #"[[], {}, "", -9223372036854775808, 9223372036854775807]"#,
+    ])
+    func writtenValuesAreJSONEncodersText(_ text: String) throws {
+        let value = try parseJSON(text)
+        var writer = JSONWriter()
+        writer.value(value)
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        #expect(String(decoding: writer.bytes, as: UTF8.self) == String(decoding: try encoder.encode(value), as: UTF8.self))
+    }
+
     @Test func aLargeChordCompiles() throws {
         let header = (0..<10_000).map { #"{"kind": "work", "args": [\#($0)]}"# }.joined(separator: ",")
         let s = try compile(#"{"chord": {"header": [\#(header)], "body": {"kind": "sum", "args": [], "pass": "prepend"}}}"#)

@@ -68,6 +68,39 @@ package struct JSONWriter {
 
     package mutating func json(_ j: RawJSON) { bytes.append(contentsOf: j.text.utf8) }
 
+    /// A parsed value, as `JSONEncoder` with sorted keys writes it (numbers in its form, object
+    /// keys in ascending order; strings escaped as ``string(_:)`` escapes them, which reads back
+    /// to the same string): text that ``NewTaskWireDecoder`` reads, arguments as canonical as
+    /// they can be.
+    package mutating func value(_ value: JSONValue) {
+        switch value {
+        case .null: raw("null")
+        case .bool(let b): bool(b)
+        case .int(let i): ascii(String(i))
+        case .double(let d):
+            // JSONEncoder's form: the description, without a trailing ".0".
+            let text = d.description
+            ascii(text.hasSuffix(".0") ? String(text.dropLast(2)) : text)
+        case .string(let s): string(s)
+        case .array(let items):
+            byte(UInt8(ascii: "["))
+            for (i, item) in items.enumerated() {
+                if i > 0 { byte(UInt8(ascii: ",")) }
+                self.value(item)
+            }
+            byte(UInt8(ascii: "]"))
+        case .object(let members):
+            byte(UInt8(ascii: "{"))
+            for (i, key) in members.keys.sorted().enumerated() {
+                if i > 0 { byte(UInt8(ascii: ",")) }
+                string(key)
+                byte(UInt8(ascii: ":"))
+                self.value(members[key]!)
+            }
+            byte(UInt8(ascii: "}"))
+        }
+    }
+
     /// RFC 3339 UTC with milliseconds, as `BatonJSON.formatDate`.
     package mutating func date(_ date: Date) {
         let totalMillis = Int64((date.timeIntervalSince1970 * 1000).rounded())

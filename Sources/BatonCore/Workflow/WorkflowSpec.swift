@@ -295,13 +295,16 @@ private struct Compiler {
         var fields = members
         fields["name"] = nil
         let afterValue = fields.removeValue(forKey: "after")
+        // The submit route's decoder reads the fields written back as text; what it is not
+        // sure of (`pass`, `policy`, a wrong type) goes through JSONDecoder, which reports
+        // the precise error.
+        var writer = JSONWriter(capacity: 256)
+        writer.value(.object(fields))
         let task: NewTask
-        do {
-            task = try decoder.decode(NewTask.self, from: try encoder.encode(JSONValue.object(fields)))
-        } catch let error as DecodingError {
-            throw .invalidArgument("\(label): \(DecodingErrorMessage.describe(error))")
-        } catch {
-            throw .invalidArgument("\(label): \(error)")
+        if let fast = writer.bytes.withUnsafeBytes({ NewTaskWireDecoder.decodeOne($0) }) {
+            task = fast
+        } else {
+            task = try slowDecode(fields, label: label)
         }
         guard let afterValue else { return (task, []) }
         guard case .array(let entries) = afterValue else { throw .invalidArgument("\(label): after must be an array") }
@@ -311,6 +314,16 @@ private struct Compiler {
             after.append(try Self.afterEntry(entry, label: label, namesAllowed: namesAllowed))
         }
         return (task, after)
+    }
+
+    private func slowDecode(_ fields: [String: JSONValue], label: String) throws(BatonError) -> NewTask {
+        do {
+            return try decoder.decode(NewTask.self, from: try encoder.encode(JSONValue.object(fields)))
+        } catch let error as DecodingError {
+            throw .invalidArgument("\(label): \(DecodingErrorMessage.describe(error))")
+        } catch {
+            throw .invalidArgument("\(label): \(error)")
+        }
     }
 
     private static func afterEntry(_ entry: JSONValue, label: String, namesAllowed: Bool) throws(BatonError) -> AfterEntry {
