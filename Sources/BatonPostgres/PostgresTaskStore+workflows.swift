@@ -58,10 +58,12 @@ extension PostgresSQL {
     var exists: String { "SELECT 1 FROM \(tasks) WHERE id = $1" }
 
     var workflowGet: String { "SELECT name, cancel_requested, created_at FROM \(workflowsTable) WHERE id = $1" }
+    /// A workflow's members are rows of `workflow_tasks` (migration 009), not an index of tasks.
+    var workflowMembersTable: String { qualifier + "workflow_tasks" }
     var workflowNodes: String {
         """
-        SELECT coalesce(node, id::text), id, kind, state, blocked_by, result, last_error FROM \(tasks) \
-        WHERE workflow_id = $1 ORDER BY seq
+        SELECT coalesce(t.node, t.id::text), t.id, t.kind, t.state, t.blocked_by, t.result, t.last_error \
+        FROM \(workflowMembersTable) AS w JOIN \(tasks) AS t ON t.id = w.task_id WHERE w.workflow_id = $1 ORDER BY w.seq
         """
     }
     var workflowCancelRequest: String { "UPDATE \(workflowsTable) SET cancel_requested = true WHERE id = $1 RETURNING id" }
@@ -69,7 +71,7 @@ extension PostgresSQL {
     var workflowCancelNodes: String {
         """
         UPDATE \(tasks) AS t SET state = 'cancelled', finished_at = now(), lease_expires_at = NULL
-        WHERE t.workflow_id = $1 AND t.state IN \(Self.live)
+        FROM \(workflowMembersTable) AS w WHERE w.workflow_id = $1 AND t.id = w.task_id AND t.state IN \(Self.live)
         """
     }
 

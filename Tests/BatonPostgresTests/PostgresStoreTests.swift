@@ -152,6 +152,50 @@ struct PostgresStoreTests {
         }
     }
 
+    @Test func migrationNineMovesWorkflowMembersOutOfTheTasksIndexes() async throws {
+        guard let configuration = try TestPostgres.configuration() else { return }
+        try await TestPostgres.withStore(configuration) { store in
+            let s = "\"\(configuration.schema)\""
+            // Back to version 8, with a workflow stored while members were found by the index.
+            for statement in [
+                "DROP TABLE \(s).workflow_tasks CASCADE", "DROP TRIGGER tasks_workflow_join ON \(s).tasks",
+                "DROP TRIGGER tasks_workflow_join_insert ON \(s).tasks", "DROP TRIGGER tasks_workflow_leave ON \(s).tasks",
+                "DELETE FROM \(s).baton_migrations WHERE version >= 9",
+            ] {
+                _ = try await store.queryForTesting(statement)
+            }
+            let old = NewWorkflow(id: TaskID.generate(), name: "old")
+            let (a, b) = (TaskID.generate(), TaskID.generate())
+            _ = try await store.queryForTesting(
+                "INSERT INTO \(s).workflows (id, name, created_at) VALUES ('\(old.id)', 'old', now())")
+            _ = try await store.queryForTesting(
+                """
+                INSERT INTO \(s).tasks (id, kind, queue, args, priority, state, max_attempts, run_at, created_at, workflow_id, node) VALUES \
+                ('\(a)', 'k', 'default', '{}', 5, 'ready', 3, now(), now(), '\(old.id)', 'a'), \
+                ('\(b)', 'k', 'default', '{}', 5, 'ready', 3, now(), now(), '\(old.id)', 'b')
+                """)
+            try await store.migrate()
+            let indexes = try await store.queryForTesting(
+                "SELECT count(*) FROM pg_indexes WHERE schemaname = '\(configuration.schema)' AND indexname = 'tasks_workflow'")
+            #expect(try indexes.first?.decode(Int.self) == 0)
+            #expect(try await store.workflowGet(old.id)?.nodes.map(\.name) == ["a", "b"], "members stored before 9 are kept")
+            // Members added after: by the enqueue, and a cancel finds them.
+            let new = NewWorkflow(id: TaskID.generate())
+            let (x, y) = (TaskID.generate(), TaskID.generate())
+            _ = try await store.taskEnqueueMany(
+                TaskEnqueueParams(
+                    tasks: [
+                        NewTask(kind: "x", id: x, workflowID: new.id, node: "x"),
+                        NewTask(kind: "y", id: y, after: [.init(parent: x)], workflowID: new.id, node: "y"),
+                    ], workflow: new))
+            #expect(try await store.workflowGet(new.id)?.nodes.map(\.name) == ["x", "y"])
+            #expect(try await store.workflowCancel(old.id).nodes.map(\.state) == [.cancelled, .cancelled])
+            // Claims and acks of members never touch the membership table.
+            let members = try await store.queryForTesting("SELECT count(*) FROM \(s).workflow_tasks")
+            #expect(try members.first?.decode(Int.self) == 4)
+        }
+    }
+
     @Test func sharesGetTheirTasksInClaimOrder() async throws {
         guard let configuration = try TestPostgres.configuration() else { return }
         try await TestPostgres.withStore(configuration) { store in

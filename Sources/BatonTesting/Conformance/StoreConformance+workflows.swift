@@ -276,6 +276,9 @@ extension StoreConformance {
             let finished = try #require(try await store.workflowGet(done.id))
             #expect(finished.nodes.map(\.skipped) == [false, true])
             #expect(finished.state == .succeeded)
+            // A deleted node leaves its workflow's record.
+            try await store.taskDelete(x)
+            #expect(try await store.workflowGet(done.id)?.nodes.map(\.name) == ["on-error"])
         }
     }
 }
