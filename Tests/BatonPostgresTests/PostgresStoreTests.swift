@@ -196,6 +196,15 @@ struct PostgresStoreTests {
         }
     }
 
+    @Test func edgesLeaveRoomOnTheirPagesForTheirOneUpdate() async throws {
+        guard let configuration = try TestPostgres.configuration() else { return }
+        try await TestPostgres.withStore(configuration) { store in
+            let options = try await store.queryForTesting(
+                "SELECT array_to_string(reloptions, ',') FROM pg_class WHERE oid = '\"\(configuration.schema)\".task_deps'::regclass")
+            #expect(try options.first?.decode(String.self) == "fillfactor=50")
+        }
+    }
+
     @Test func sharesGetTheirTasksInClaimOrder() async throws {
         guard let configuration = try TestPostgres.configuration() else { return }
         try await TestPostgres.withStore(configuration) { store in
