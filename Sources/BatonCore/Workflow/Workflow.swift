@@ -56,7 +56,7 @@ public struct WorkflowNode: Sendable, Hashable, Codable {
     }
 }
 
-/// A stored workflow and its nodes in submission order.
+/// A stored workflow and its nodes in stored order: parents first, level by level (``WorkflowSpec``).
 public struct WorkflowRecord: Sendable, Hashable, Codable {
     public var id: TaskID
     public var name: String?
