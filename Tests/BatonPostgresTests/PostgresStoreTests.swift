@@ -189,10 +189,16 @@ struct PostgresStoreTests {
                         NewTask(kind: "y", id: y, after: [.init(parent: x)], workflowID: new.id, node: "y"),
                     ], workflow: new))
             #expect(try await store.workflowGet(new.id)?.nodes.map(\.name) == ["x", "y"])
-            #expect(try await store.workflowCancel(old.id).nodes.map(\.state) == [.cancelled, .cancelled])
-            // Claims and acks of members never touch the membership table.
+            // An insert that sets workflow_id itself joins the workflow too.
+            _ = try await store.queryForTesting(
+                """
+                INSERT INTO \(s).tasks (id, kind, queue, args, priority, state, max_attempts, run_at, created_at, workflow_id, node) \
+                VALUES ('\(TaskID.generate())', 'k', 'default', '{}', 5, 'ready', 3, now(), now(), '\(old.id)', 'c')
+                """)
+            #expect(try await store.workflowCancel(old.id).nodes.map(\.state) == [.cancelled, .cancelled, .cancelled])
+            // One row per member.
             let members = try await store.queryForTesting("SELECT count(*) FROM \(s).workflow_tasks")
-            #expect(try members.first?.decode(Int.self) == 4)
+            #expect(try members.first?.decode(Int.self) == 5)
         }
     }
 

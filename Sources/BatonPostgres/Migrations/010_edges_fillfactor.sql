@@ -6,6 +6,6 @@
 -- row in place (HOT, no new index entries) only if its page has room for the new version, and
 -- with the default fillfactor of 100 a workflow's edges fill their pages at the insert: 20 % of
 -- the settles of a chains drain were HOT, 2.5 % of a chords drain. With half of each page kept
--- free, 95 % and 92 % were, and the drains ran 7.5 % (chains) and 9 % (chords) faster
--- (Benchmarks/analysis.md). Pages written before this keep their fill.
+-- free, 95 % and 92 % were; the drains ran 7.5 % (chains) and 9 % (chords) faster in one A/B and
+-- within the noise in another (Benchmarks/analysis.md). Pages written before this keep their fill.
 ALTER TABLE task_deps SET (fillfactor = 50);
