@@ -58,13 +58,18 @@ extension PostgresTaskStore: UniqueTaskStore {
                     if !applied { throw Self.completionRefused(exists ? .staleLease : .notFound, id: completing.lease.id) }
                 }
                 if let workflow {
-                    try await connection.query(
-                        PostgresQuery(
-                            unsafeSQL: sql.workflowInsert,
-                            binds: Self.bindings { b in
-                                b.append(workflow.id.uuid)
-                                b.append(workflow.name)
-                            }), logger: logger)
+                    do {
+                        try await connection.query(
+                            PostgresQuery(
+                                unsafeSQL: sql.workflowInsert,
+                                binds: Self.bindings { b in
+                                    b.append(workflow.id.uuid)
+                                    b.append(workflow.name)
+                                }), logger: logger)
+                    } catch let error as PSQLError where error.serverInfo?[.sqlState] == "23505" {
+                        // A workflow's id is chosen by its submitter when it is a Machinery group's UUID.
+                        throw BatonError.conflict("workflow \(workflow.id) already exists")
+                    }
                 }
                 var outcome = try await insert.run(on: connection, logger: logger)
                 if strictUnique, let i = outcome.duplicate.firstIndex(of: true) {

@@ -42,9 +42,14 @@ extension SQLiteTaskStore: UniqueTaskStore {
                 }
             }
             if let workflow = p.workflow {
-                try db.cachedStatement(sql: SQL.workflowInsert).execute(arguments: [
-                    workflow.id.description, workflow.name, prepared.now,
-                ])
+                do {
+                    try db.cachedStatement(sql: SQL.workflowInsert).execute(arguments: [
+                        workflow.id.description, workflow.name, prepared.now,
+                    ])
+                } catch let error as DatabaseError where error.resultCode == .SQLITE_CONSTRAINT {
+                    // A workflow's id is chosen by its submitter when it is a Machinery group's UUID.
+                    throw BatonError.conflict("workflow \(workflow.id) already exists")
+                }
             }
             var outcome = try Self.insert(prepared, db: db)
             if p.strictUnique, let i = outcome.duplicate.firstIndex(of: true) {

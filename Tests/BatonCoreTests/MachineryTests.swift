@@ -166,14 +166,82 @@ import Testing
         ("42", "a Machinery workflow is a signature, a chain, a group, a chord or an array of signatures"),
         (
             #"{"UUID":"a","Name":"x","GroupUUID":"g","GroupTaskCount":2,"ChordCallback":{"UUID":"c","Name":"y"}}"#,
-            "the signature is one of the 2 members of a chord (GroupTaskCount with a ChordCallback), sent alone as Machinery's "
-                + #"brokers send them; Baton stores a chord whole: send {"Group", "Callback"} to POST /v1/compat/machinery/workflows"#
+            "a chord member sent alone is joined to its chord by Machinery.chordMember, not compiled alone"
         ),
     ])
     func refusals(_ text: String, _ message: String) throws {
         let error = try #require(try refusal(text))
         #expect(error.code == .invalidArgument)
         #expect(error.message == message)
+    }
+
+    // MARK: Chords sent a member per message
+
+    /// A chord member as Machinery's `SendChord` sends it: the member alone, in the workflow its
+    /// group's UUID names; the callback apart, under its UUID, given the members later.
+    @Test func chordMemberSentAloneNamesItsWorkflowAndCallback() throws {
+        let group = UUID().uuidString.lowercased()
+        let member = UUID().uuidString.lowercased()
+        let chord = UUID().uuidString.lowercased()
+        let text = goSignature(
+            "task_\(member)", "add", args: [1, 2],
+            chordCallback: goSignature("chord_\(chord)", "multiply", args: [3], onSuccess: [goSignature("task_n", "notify")]),
+            groupUUID: "group_\(group)", groupTaskCount: 3)
+        let joined = try #require(try Machinery.chordMember(try parseJSON(text)))
+        #expect(joined.workflow == NewWorkflow(id: TaskID(group)!, name: "group_\(group)") && joined.count == 3)
+        #expect(joined.member.map(\.id) == [TaskID(member)] && joined.member[0].workflowID == TaskID(group))
+        #expect(joined.member[0].kind == "add" && joined.member[0].after.isEmpty)
+        #expect(joined.callback.map(\.node) == ["chord_\(chord)", "task_n"])
+        #expect(joined.callback.allSatisfy { $0.workflowID == TaskID(group) })
+        #expect(joined.callback[joined.callbackIndex].id == TaskID(chord))
+        #expect(joined.callback[joined.callbackIndex].pass == .prependItems, "not Immutable: the members' results come first")
+        let parents = [counterID(1), counterID(2), counterID(3)]
+        let withParents = joined.callback(after: parents)
+        #expect(withParents[joined.callbackIndex].after.map(\.parent) == parents)
+        #expect(withParents[joined.callbackIndex].after.allSatisfy { $0.condition == .success })
+        #expect(withParents[1].after.map(\.parent) == [TaskID(chord)], "the callback's own callback stays its child")
+        // Not a member sent alone: a whole chord, a one-member chord, a plain group member.
+        for other in [
+            goSignature("task_a", "add", groupUUID: "group_\(group)", groupTaskCount: 3),
+            goSignature("task_a", "add", chordCallback: goSignature("chord_\(chord)", "m"), groupUUID: "group_\(group)", groupTaskCount: 1),
+        ] {
+            #expect(try Machinery.chordMember(try parseJSON(other)) == nil)
+        }
+    }
+
+    @Test(arguments: [
+        (
+            goSignature("task_a", "add", chordCallback: goSignature("chord_\(UUID())", "m"), groupUUID: "g", groupTaskCount: 2),
+            "a chord member sent alone needs a GroupUUID naming its chord (group_<uuid> or a UUID, as Machinery makes them), got 'g'"
+        ),
+        (
+            goSignature("task_a", "add", chordCallback: goSignature("c", "m"), groupUUID: "group_\(UUID())", groupTaskCount: 2),
+            "a chord member sent alone needs a ChordCallback whose UUID every member shares (chord_<uuid> or a UUID, as Machinery "
+                + "makes them), got 'c'"
+        ),
+        (
+            goSignature(
+                "task_a", "add", onSuccess: [goSignature("task_b", "b")], chordCallback: goSignature("chord_\(UUID())", "m"),
+                groupUUID: "group_\(UUID())", groupTaskCount: 2),
+            "a chord member sent alone cannot have OnSuccess callbacks (its chord counts its members as its nodes); send the "
+                + #"chord whole as {"Group", "Callback"} to POST /v1/compat/machinery/workflows"#
+        ),
+    ])
+    func chordMemberRefusals(_ text: String, _ message: String) throws {
+        do {
+            _ = try Machinery.chordMember(try parseJSON(text))
+            Issue.record("accepted: \(text)")
+        } catch let error as BatonError {
+            #expect(error.code == .invalidArgument && error.message == message)
+        }
+    }
+
+    @Test func machineryUUIDsAreBatonIDs() {
+        let uuid = UUID().uuidString.lowercased()
+        for text in ["task_\(uuid)", "chord_\(uuid)", "group_\(uuid)", uuid, uuid.uppercased()] {
+            #expect(Machinery.taskID(text) == TaskID(uuid), "\(text)")
+        }
+        for text in ["task_", "chord_x", "g", ""] { #expect(Machinery.taskID(text) == nil, "\(text)") }
     }
 
     // MARK: States

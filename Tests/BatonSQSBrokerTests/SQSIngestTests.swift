@@ -99,35 +99,41 @@ struct SQSIngestTests {
 
     /// A Machinery producer whose SQS broker URL names the ingest queue's account: its chain
     /// (one message, the steps nested in `OnSuccess`) becomes one workflow under the signatures'
-    /// UUIDs; a group member is a task of its own; a chord member sent alone (Baton cannot join
-    /// it to the others) goes to the dead-letter queue with the reason.
+    /// UUIDs; a group member is a task of its own; a chord's members, one message each (as
+    /// Machinery's `SendChord` sends them), join one workflow, whose callback is stored once
+    /// both are; a member whose callback has no shareable UUID goes to the dead-letter queue
+    /// with the reason.
     @Test func machinerySignaturesAsItsSQSBrokerSendsThemBecomeWorkflows() async throws {
         guard let configuration = Moto.configuration() else { return }
         let submissions = try await Moto.createQueue("machinery_tasks", configuration)
         let deadLetter = try await Moto.createQueue("dlq", configuration)
         let harness = try await BrokerHarness()
         let ingest = SQSIngest(api: harness.api, queue: submissions, deadLetter: deadLetter, logger: testLogger("ingest"))
-        let uuids = (0..<6).map { _ in UUID().uuidString.lowercased() }
-        func signature(_ n: Int, _ name: String, args: [Int], onSuccess: [String] = [], group: Int = 0, chordCallback: String = "null")
-            -> String
-        {
+        let uuids = (0..<8).map { _ in UUID().uuidString.lowercased() }
+        func signature(
+            _ n: Int, _ name: String, args: [Int], onSuccess: [String] = [], group: String = "", count: Int = 0,
+            chordCallback: String = "null"
+        ) -> String {
             goSignature(
                 "task_\(uuids[n])", name, args: args, routingKey: "machinery_tasks", onSuccess: onSuccess, chordCallback: chordCallback,
-                groupUUID: group > 0 ? "group_\(uuids[n])" : "", groupTaskCount: group)
+                groupUUID: group, groupTaskCount: count)
         }
         let chain = signature(
             0, "add", args: [1, 1], onSuccess: [signature(1, "add", args: [5, 5], onSuccess: [signature(2, "multiply", args: [4])])])
-        let groupMember = signature(3, "add", args: [3, 3], group: 2)
-        let chordMember = signature(4, "add", args: [2, 2], group: 2, chordCallback: signature(5, "multiply", args: []))
-        try await Moto.send([chain, groupMember, chordMember], to: submissions)
+        let groupMember = signature(3, "add", args: [3, 3], group: "group_\(uuids[3])", count: 2)
+        let callback = goSignature("chord_\(uuids[5])", "multiply", routingKey: "machinery_tasks")
+        let chordMembers = [4, 6].map { signature($0, "add", args: [2, 2], group: "group_\(uuids[7])", count: 2, chordCallback: callback) }
+        let unjoinable = signature(
+            7, "add", args: [1], group: "group_\(uuids[7])", count: 2, chordCallback: goSignature("callback", "multiply"))
+        try await Moto.send([chain, groupMember] + chordMembers + [unjoinable], to: submissions)
         let running = harness.start([ingest])
         try await eventually("every message to be handled", within: .seconds(60), every: .milliseconds(100)) { () -> Bool? in
-            ingest.stats.submitted == 2 && ingest.stats.rejected == 1 ? true : nil
+            ingest.stats.submitted == 4 && ingest.stats.rejected == 1 ? true : nil
         }
         await running.stop()
 
         let tasks = try await harness.allTasks()
-        #expect(tasks.count == 4)
+        #expect(tasks.count == 7)
         let byID = Dictionary(uniqueKeysWithValues: tasks.map { ($0.id.description, $0) })
         let steps = uuids[0...2].map { byID[$0] }
         #expect(steps.map { $0?.kind } == ["add", "add", "multiply"], "the chain's steps under their Machinery UUIDs")
@@ -135,13 +141,18 @@ struct SQSIngestTests {
         #expect(steps.allSatisfy { $0?.queue == "machinery_tasks" && $0?.workflowID == steps[0]?.workflowID })
         #expect(steps[0]?.args.text == #"[{"Type":"int64","Value":1},{"Type":"int64","Value":1}]"#)
         #expect(byID[uuids[3]]?.state == .ready && byID[uuids[3]]?.workflowID != steps[0]?.workflowID, "the group member alone")
-        #expect(byID[uuids[4]] == nil && byID[uuids[5]] == nil, "nothing of the chord member stored")
+        let chord = try await harness.api.workflow(try #require(TaskID(uuids[7])))
+        #expect(chord.name == "group_\(uuids[7])" && chord.nodes.count == 3)
+        #expect(Set(chord.nodes.map(\.id.description)) == Set([uuids[4], uuids[6], uuids[5]]))
+        #expect(byID[uuids[5]]?.state == .waiting && byID[uuids[5]]?.parentCount == 2, "the callback waits for both members")
         let state = try await harness.api.machineryState("task_\(uuids[2])")
         #expect(state.state == "PENDING" && state.taskName == "multiply")
+        #expect(try await harness.api.machineryState("chord_\(uuids[5])").taskName == "multiply")
 
         let dead = try await Moto.drain(deadLetter)
-        #expect(dead.map(\.body) == [chordMember])
-        #expect(dead.first?.messageAttributes["baton-reason"]?.stringValue?.contains("members of a chord") == true)
+        #expect(dead.map(\.body) == [unjoinable])
+        #expect(
+            dead.first?.messageAttributes["baton-reason"]?.stringValue?.contains("ChordCallback whose UUID every member shares") == true)
     }
 
     /// Without a dead-letter queue, an unreadable message stays in its queue (SQS's redrive

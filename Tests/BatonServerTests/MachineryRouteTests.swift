@@ -30,28 +30,52 @@ struct MachineryRouteTests {
             #"{"UUID":"task_\#(uuid.uuidString.lowercased())","Name":"\#(name)","RoutingKey":"","ETA":null,"GroupUUID":"","GroupTaskCount":0,"Args":[\#(args)],"Immutable":false,"RetryCount":0,"RetryTimeout":0,"OnSuccess":null,"OnError":null,"ChordCallback":null}"#
     }
 
+    /// Runs `body` with a worker of Machinery-style `add` and `multiply` handlers polling the
+    /// node at `port`.
+    static func withWorker(port: Int, _ body: () async throws -> Void) async throws {
+        var logger = Logger(label: "baton.test.worker")
+        logger.logLevel = .warning
+        let registry = HandlerRegistry()
+        registry.register("add") { (args: [Arg], _: TaskContext) -> [Arg] in
+            [Arg(type: "int64", value: args.reduce(0) { $0 + $1.value })]
+        }
+        registry.register("multiply") { (args: [Arg], _: TaskContext) -> [Arg] in
+            [Arg(type: "int64", value: args.reduce(1) { $0 * $1.value })]
+        }
+        let source = HTTPTaskSource(servers: [URL(string: "http://127.0.0.1:\(port)")!], logger: logger)
+        let runtime = WorkerRuntime(
+            source: source, registry: registry,
+            configuration: WorkerConfiguration(id: "machinery-worker", concurrency: 4, claimWait: .seconds(1), shutdownGrace: .seconds(2)),
+            logger: logger)
+        let group = ServiceGroup(services: [runtime], logger: logger)
+        try await withThrowingTaskGroup(of: Void.self) { tasks in
+            tasks.addTask { try await group.run() }
+            do {
+                try await body()
+            } catch {
+                await group.triggerGracefulShutdown()
+                throw error
+            }
+            await group.triggerGracefulShutdown()
+            try await tasks.waitForAll()
+        }
+    }
+
+    /// The Machinery `TaskState` of `uuid` once it is `SUCCESS`.
+    static func succeeded(_ uuid: String, _ client: any TestClientProtocol) async throws -> [String: JSONValue] {
+        try await eventually("\(uuid) to succeed", within: .seconds(20)) { () -> [String: JSONValue]? in
+            let answer = try await client.send(.get, "/v1/compat/machinery/tasks/\(uuid)")
+            guard case .object(let members) = try answer.decode(JSONValue.self), members["State"] == .string("SUCCESS") else { return nil }
+            return members
+        }
+    }
+
+    static func int64(_ value: Int64) -> JSONValue { .array([.object(["Type": .string("int64"), "Value": .int(value)])]) }
+
     @Test(.timeLimit(.minutes(1)))
     func addMultiplyChainPassesResultsAsMachineryDoes() async throws {
         try await withTestApp(.live) { client, node in
-            let port = try #require(client.port)
-            var logger = Logger(label: "baton.test.worker")
-            logger.logLevel = .warning
-            let registry = HandlerRegistry()
-            registry.register("add") { (args: [Arg], _: TaskContext) -> [Arg] in
-                [Arg(type: "int64", value: args.reduce(0) { $0 + $1.value })]
-            }
-            registry.register("multiply") { (args: [Arg], _: TaskContext) -> [Arg] in
-                [Arg(type: "int64", value: args.reduce(1) { $0 * $1.value })]
-            }
-            let source = HTTPTaskSource(servers: [URL(string: "http://127.0.0.1:\(port)")!], logger: logger)
-            let runtime = WorkerRuntime(
-                source: source, registry: registry,
-                configuration: WorkerConfiguration(
-                    id: "machinery-worker", concurrency: 4, claimWait: .seconds(1), shutdownGrace: .seconds(2)),
-                logger: logger)
-            let group = ServiceGroup(services: [runtime], logger: logger)
-            try await withThrowingTaskGroup(of: Void.self) { tasks in
-                tasks.addTask { try await group.run() }
+            try await Self.withWorker(port: try #require(client.port)) {
                 let uuids = [UUID(), UUID(), UUID()]
                 // Machinery's NewChain: the steps as a Chain {Tasks}.
                 let body =
@@ -59,24 +83,43 @@ struct MachineryRouteTests {
                 let response = try await client.send(.post, "/v1/compat/machinery/workflows", json: body)
                 #expect(response.status == .created, "\(String(buffer: response.body))")
                 let last = "task_\(uuids[2].uuidString.lowercased())"
-                let state = try await eventually("the chain to finish", within: .seconds(20)) { () -> JSONValue? in
-                    let answer = try await client.send(.get, "/v1/compat/machinery/tasks/\(last)")
-                    let value = try answer.decode(JSONValue.self)
-                    guard case .object(let members) = value, members["State"] == .string("SUCCESS") else { return nil }
-                    return value
-                }
+                let members = try await Self.succeeded(last, client)
                 // add(1, 1) = 2; add(2, 5, 5) = 12; multiply(12, 4) = 48.
-                guard case .object(let members) = state else { return }
                 #expect(members["TaskUUID"] == .string(last) && members["TaskName"] == .string("multiply"))
-                #expect(members["Results"] == .array([.object(["Type": .string("int64"), "Value": .int(48)])]))
-                let second = try await client.send(.get, "/v1/compat/machinery/tasks/\(uuids[1].uuidString.lowercased())")
-                guard case .object(let middle) = try second.decode(JSONValue.self) else { return }
-                #expect(middle["Results"] == .array([.object(["Type": .string("int64"), "Value": .int(12)])]))
+                #expect(members["Results"] == Self.int64(48))
+                let middle = try await Self.succeeded(uuids[1].uuidString.lowercased(), client)
+                #expect(middle["Results"] == Self.int64(12))
                 let lastID = try #require(TaskID(uuids[2].uuidString))
                 let stored = try #require(try await node.store.taskGet(lastID))
                 #expect(stored.args.text.contains("48") == false && stored.pass == .prependItems)
-                await group.triggerGracefulShutdown()
-                try await tasks.waitForAll()
+            }
+        }
+    }
+
+    /// A chord as Machinery's brokers send it, one member per request: the members run as
+    /// they come, and the callback, stored with the last, gets their results in the order they
+    /// were stored: multiply(add(1, 1), add(2, 2), add(3, 3)) = 2 · 4 · 6 = 48.
+    @Test(.timeLimit(.minutes(1)))
+    func chordSentAMemberAtATimeRunsItsCallbackOnceWithEveryResult() async throws {
+        try await withTestApp(.live) { client, _ in
+            try await Self.withWorker(port: try #require(client.port)) {
+                let group = "group_\(UUID().uuidString.lowercased())"
+                let callbackUUID = "chord_\(UUID().uuidString.lowercased())"
+                let callback = goSignature(callbackUUID, "multiply")
+                let uuids = (1...3).map { _ in "task_\(UUID().uuidString.lowercased())" }
+                for (i, uuid) in uuids.enumerated() {
+                    let value = i + 1
+                    let member = goSignature(
+                        uuid, "add", args: [value, value], chordCallback: callback, groupUUID: group, groupTaskCount: uuids.count)
+                    let response = try await client.send(.post, "/v1/compat/machinery/workflows", json: member)
+                    #expect(response.status == .created, "\(String(buffer: response.body))")
+                    // Each member runs at once, before the chord is whole.
+                    #expect(try await Self.succeeded(uuid, client)["Results"] == Self.int64(Int64(2 * value)))
+                }
+                let body = try await Self.succeeded(callbackUUID, client)
+                #expect(body["TaskName"] == .string("multiply") && body["Results"] == Self.int64(48))
+                let workflow = try await client.send(.get, "/v1/workflows/\(group.dropFirst(6))").decode(WorkflowRecord.self)
+                #expect(workflow.state == .succeeded && workflow.nodes.count == 4 && workflow.name == group)
             }
         }
     }

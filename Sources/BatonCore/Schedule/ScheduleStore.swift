@@ -263,9 +263,12 @@ public struct TaskEnqueueOutcome: Sendable, Hashable {
     public var tasks: [TaskRecord]
     /// Per task: `true` when an existing task (same unique key) was returned instead.
     public var duplicate: [Bool]
-    public init(tasks: [TaskRecord], duplicate: [Bool]) {
+    /// Whether this is the outcome an idempotency key recorded, answered again (nothing stored).
+    public var replayed: Bool
+    public init(tasks: [TaskRecord], duplicate: [Bool], replayed: Bool = false) {
         self.tasks = tasks
         self.duplicate = duplicate
+        self.replayed = replayed
     }
 }
 
@@ -291,7 +294,7 @@ extension TaskEnqueueOutcome {
     /// The outcome an idempotency key recorded, from its task ids and duplicate flags, with
     /// the tasks that still exist (`task(id)` is `nil` for one deleted since).
     public static func recorded<ID>(ids: [ID], duplicates: [Bool], task: (ID) throws -> TaskRecord?) rethrows -> Self {
-        var outcome = TaskEnqueueOutcome(tasks: [], duplicate: [])
+        var outcome = TaskEnqueueOutcome(tasks: [], duplicate: [], replayed: true)
         for (i, id) in ids.enumerated() {
             guard let record = try task(id) else { continue }
             outcome.tasks.append(record)

@@ -23,7 +23,8 @@ import Foundation
 ///   from one second when it retries at all;
 /// - args: `Args` as a JSON array of `{"Type", "Value"}` (with `"Name"` when it has one);
 /// - `Headers`, `GroupUUID` and `GroupTaskCount` are checked for type and otherwise unused:
-///   groups are the workflow's structure.
+///   groups are the workflow's structure (except for a chord member sent alone, which
+///   ``chordMember(_:maxArgsBytes:newID:)`` reads).
 ///
 /// `OnSuccess` children get an edge on `success`, `OnError` children on `failure`, a
 /// `ChordCallback` on `success`. A signature with parents, all on `success`, that is not
@@ -87,13 +88,71 @@ public enum Machinery {
             for member in nodes { try reader.link(member, to: callback, on: .success) }
             name = try SignatureReader.groupName(group["GroupUUID"], location: "Group.GroupUUID")
         case .object(let members):
-            try SignatureReader.refuseLoneChordMember(members)
+            if try SignatureReader.isLoneChordMember(members) {
+                throw .invalidArgument("a chord member sent alone is joined to its chord by Machinery.chordMember, not compiled alone")
+            }
             _ = try reader.signature(body, location: "signature", newID: newID)
         default:
             throw .invalidArgument("a Machinery workflow is a signature, a chain, a group, a chord or an array of signatures")
         }
         reader.setPasses()
         return try reader.graph.finish(name: name, policy: nil, maxArgsBytes: maxArgsBytes, newID: newID)
+    }
+
+    /// A member of a chord as Machinery's brokers send a chord: one message per member, each
+    /// naming its group (`GroupUUID`), the member count (`GroupTaskCount`, more than one) and
+    /// the callback (`ChordCallback`); `nil` for any other body. The node stores each member in
+    /// the chord's workflow, whose id is the group's UUID, and the callback once every member
+    /// is stored (``MachineryChordMember``).
+    ///
+    /// Refused: a group UUID or callback UUID that is not `group_<uuid>`, `chord_<uuid>`,
+    /// `task_<uuid>` or a UUID (every member's message must name the same workflow and the same
+    /// callback task), and a member with callbacks of its own (`OnSuccess`, `OnError`: the
+    /// members are counted as the workflow's nodes).
+    public static func chordMember(
+        _ body: JSONValue, maxArgsBytes: Int = Limits.defaultMaxArgsBytes, newID: () -> TaskID = { TaskID.generate() }
+    ) throws(BatonError) -> MachineryChordMember? {
+        guard case .object(var members) = body, try SignatureReader.isLoneChordMember(members) else { return nil }
+        let count = try SignatureReader.int(members, "GroupTaskCount", label: "the signature")
+        let group = try SignatureReader.string(members, "GroupUUID", label: "the signature")
+        guard let workflowID = taskID(group) else {
+            throw .invalidArgument(
+                "a chord member sent alone needs a GroupUUID naming its chord (group_<uuid> or a UUID, as Machinery makes them), "
+                    + "got '\(group)'")
+        }
+        for key in ["OnSuccess", "OnError"] {
+            if case .array(let children)? = members[key], !children.isEmpty {
+                throw .invalidArgument(
+                    "a chord member sent alone cannot have \(key) callbacks (its chord counts its members as its nodes); "
+                        + "send the chord whole as {\"Group\", \"Callback\"} to POST /v1/compat/machinery/workflows")
+            }
+        }
+        guard let callback = members.removeValue(forKey: "ChordCallback"), case .object(let callbackMembers) = callback else {
+            throw .invalidArgument("ChordCallback must be a signature object")
+        }
+        let callbackUUID = try SignatureReader.string(callbackMembers, "UUID", label: "ChordCallback")
+        guard let callbackID = taskID(callbackUUID) else {
+            throw .invalidArgument(
+                "a chord member sent alone needs a ChordCallback whose UUID every member shares (chord_<uuid> or a UUID, "
+                    + "as Machinery makes them), got '\(callbackUUID)'")
+        }
+        let workflow = NewWorkflow(id: workflowID, name: group)
+        let member = try compile(.object(members), maxArgsBytes: maxArgsBytes, newID: newID).adoptingMachineryUUIDs(in: workflow)
+        var body = try compile(callback, maxArgsBytes: maxArgsBytes, newID: newID).adoptingMachineryUUIDs(in: workflow)
+        let root = body.tasks.firstIndex { $0.id == callbackID } ?? 0
+        if try SignatureReader.bool(callbackMembers, "Immutable", label: "ChordCallback") == false {
+            body.tasks[root].pass = .prependItems
+        }
+        return MachineryChordMember(workflow: workflow, count: count, member: member.tasks, callback: body.tasks, callbackIndex: root)
+    }
+
+    /// The Baton id of a Machinery UUID: `task_<uuid>`, `chord_<uuid>`, `group_<uuid>` (as
+    /// Machinery makes them) or a bare UUID; `nil` for anything else.
+    public static func taskID(_ uuid: String) -> TaskID? {
+        for prefix in ["task_", "chord_", "group_"] where uuid.hasPrefix(prefix) {
+            return TaskID(String(uuid.dropFirst(prefix.count)))
+        }
+        return TaskID(uuid)
     }
 
     /// Machinery's state of a task: `PENDING` until it runs (waiting for parents or its time,
@@ -113,6 +172,60 @@ public enum Machinery {
         case .succeeded: "SUCCESS"
         case .failed, .cancelled: "FAILURE"
         }
+    }
+}
+
+/// One member of a chord that Machinery's broker sent alone (``Machinery/chordMember(_:maxArgsBytes:newID:)``).
+public struct MachineryChordMember: Sendable, Hashable {
+    /// The chord's workflow: its id is the group's UUID, so that every member joins the same.
+    public var workflow: NewWorkflow
+    /// How many members the chord has (`GroupTaskCount`).
+    public var count: Int
+    /// The member's task, in the workflow, its id from its UUID.
+    public var member: [NewTask]
+    /// The callback and the callbacks it has itself, in the workflow, ids from UUIDs; the
+    /// callback's parents (the members) are for the node to add, on success, in the order the
+    /// members were stored.
+    public var callback: [NewTask]
+    /// The callback's index in ``callback``.
+    public var callbackIndex: Int
+
+    public init(workflow: NewWorkflow, count: Int, member: [NewTask], callback: [NewTask], callbackIndex: Int) {
+        self.workflow = workflow
+        self.count = count
+        self.member = member
+        self.callback = callback
+        self.callbackIndex = callbackIndex
+    }
+
+    /// The callback's tasks with `members` (stored, in order) as the callback's parents.
+    public func callback(after members: [TaskID]) -> [NewTask] {
+        var tasks = callback
+        tasks[callbackIndex].after = members.map { TaskDependency(parent: $0, condition: .success) }
+        return tasks
+    }
+}
+
+extension WorkflowSubmission {
+    /// The submission with each task whose node name is a Machinery UUID (``Machinery/taskID(_:)``)
+    /// given that id, the edges that named the old ids moved with it; with `workflow`, every
+    /// task in that workflow instead of its own.
+    public func adoptingMachineryUUIDs(in workflow: NewWorkflow? = nil) -> WorkflowSubmission {
+        var renamed: [TaskID: TaskID] = [:]
+        var result = self
+        for i in result.tasks.indices {
+            if let workflow { result.tasks[i].workflowID = workflow.id }
+            guard let old = result.tasks[i].id, let node = result.tasks[i].node, let id = Machinery.taskID(node) else { continue }
+            renamed[old] = id
+            result.tasks[i].id = id
+        }
+        for i in result.tasks.indices {
+            for j in result.tasks[i].after.indices {
+                if let id = renamed[result.tasks[i].after[j].parent] { result.tasks[i].after[j].parent = id }
+            }
+        }
+        if let workflow { result.workflow = workflow }
+        return result
     }
 }
 
@@ -260,17 +373,12 @@ private struct SignatureReader {
     ]
     private static let callbacks = ["OnSuccess", "OnError", "ChordCallback", "ChordErrorCallback"]
 
-    /// Machinery's brokers carry a chord as one message per member, each naming the callback
-    /// (`ChordCallback`) and the member count (`GroupTaskCount`). Baton cannot join members
-    /// that arrive apart into one chord; compiled alone, each would get its own callback.
-    static func refuseLoneChordMember(_ members: [String: JSONValue]) throws(BatonError) {
-        guard let callback = members["ChordCallback"], callback != .null else { return }
-        let count = try int(members, "GroupTaskCount", label: "the signature")
-        guard count > 1 else { return }
-        throw .invalidArgument(
-            "the signature is one of the \(count) members of a chord (GroupTaskCount with a ChordCallback), sent alone as "
-                + "Machinery's brokers send them; Baton stores a chord whole: send {\"Group\", \"Callback\"} to "
-                + "POST /v1/compat/machinery/workflows")
+    /// Whether a signature is one member of a chord sent alone, as Machinery's brokers carry a
+    /// chord: one message per member, each naming the callback (`ChordCallback`) and the member
+    /// count (`GroupTaskCount`, more than one). Compiled alone, each would get its own callback.
+    static func isLoneChordMember(_ members: [String: JSONValue]) throws(BatonError) -> Bool {
+        guard let callback = members["ChordCallback"], callback != .null else { return false }
+        return try int(members, "GroupTaskCount", label: "the signature") > 1
     }
 
     /// The nodes of a list of signatures at `location` (`Tasks`, or `` for a bare array).
@@ -447,7 +555,7 @@ private struct SignatureReader {
     }
 
     /// A Go string field: absent or null is `""`.
-    private static func string(_ members: [String: JSONValue], _ key: String, label: String) throws(BatonError) -> String {
+    static func string(_ members: [String: JSONValue], _ key: String, label: String) throws(BatonError) -> String {
         switch members[key] {
         case nil, .null?: return ""
         case .string(let text)?: return text
@@ -456,7 +564,7 @@ private struct SignatureReader {
     }
 
     /// A Go int field: absent or null is 0.
-    private static func int(_ members: [String: JSONValue], _ key: String, label: String) throws(BatonError) -> Int {
+    static func int(_ members: [String: JSONValue], _ key: String, label: String) throws(BatonError) -> Int {
         switch members[key] {
         case nil, .null?: return 0
         case .int(let number)?: return Int(number)
@@ -465,7 +573,7 @@ private struct SignatureReader {
     }
 
     /// A Go bool field: absent or null is false.
-    private static func bool(_ members: [String: JSONValue], _ key: String, label: String) throws(BatonError) -> Bool {
+    static func bool(_ members: [String: JSONValue], _ key: String, label: String) throws(BatonError) -> Bool {
         switch members[key] {
         case nil, .null?: return false
         case .bool(let flag)?: return flag

@@ -8,41 +8,59 @@ extension NodeAPI {
     /// Stores a Machinery signature, chain, group, chord or array of signatures as one
     /// workflow. A signature whose UUID is a UUID (Machinery's own are `task_` and a UUID)
     /// keeps it as its Baton task id, so that it can be found by it. A repeated
-    /// `idempotencyKey` with the same body answers the workflow it first stored.
+    /// `idempotencyKey` with the same body answers the workflow it first stored. A chord
+    /// member sent alone (as Machinery's brokers send a chord) joins its chord (``joinChord``).
     public func submitMachineryWorkflow(_ body: JSONValue, idempotencyKey: String?) async throws -> WorkflowOutcome {
-        let submission = Self.adoptingUUIDs(try Machinery.compile(body, maxArgsBytes: configuration.maxArgsBytes))
         // Signatures without a UUID get ids anew each time: the body itself identifies the request.
         let fingerprint = try idempotencyKey.map { _ in TaskEnqueueOutcome.fingerprint(try BatonJSON.encoder().encode(body)) }
+        if let member = try Machinery.chordMember(body, maxArgsBytes: configuration.maxArgsBytes) {
+            return try await joinChord(member, idempotencyKey: idempotencyKey, fingerprint: fingerprint)
+        }
+        let submission = try Machinery.compile(body, maxArgsBytes: configuration.maxArgsBytes).adoptingMachineryUUIDs()
         return try await submitWorkflow(submission, idempotencyKey: idempotencyKey, fingerprint: fingerprint)
     }
 
-    /// The task with this Machinery UUID (`task_<uuid>` or a bare UUID), in Machinery's shape.
-    public func machineryState(_ uuid: String) async throws -> MachineryTaskState {
-        guard let id = Self.machineryTaskID(uuid) else {
-            throw BatonError.invalidArgument("'\(uuid)' is not a Machinery task UUID (task_<uuid>, or a UUID)")
-        }
-        return MachineryTaskState(try await get(id))
-    }
-
-    static func machineryTaskID(_ uuid: String) -> TaskID? {
-        TaskID(uuid.hasPrefix("task_") ? String(uuid.dropFirst(5)) : uuid)
-    }
-
-    /// The submission with each task whose node name is a Machinery UUID given that id, and
-    /// the edges that named the old ids moved with it.
-    static func adoptingUUIDs(_ submission: WorkflowSubmission) -> WorkflowSubmission {
-        var renamed: [TaskID: TaskID] = [:]
-        var result = submission
-        for i in result.tasks.indices {
-            guard let old = result.tasks[i].id, let node = result.tasks[i].node, let id = machineryTaskID(node) else { continue }
-            renamed[old] = id
-            result.tasks[i].id = id
-        }
-        for i in result.tasks.indices {
-            for j in result.tasks[i].after.indices {
-                if let id = renamed[result.tasks[i].after[j].parent] { result.tasks[i].after[j].parent = id }
+    /// Stores one member of a chord sent a member per message, in the chord's workflow (made
+    /// by the first member stored), then the callback once all `count` members are: its
+    /// parents are the members, on success, in the order they were stored.
+    ///
+    /// Exact without a lock: every member's message looks for the full count after its own
+    /// member committed (and again when the message is delivered again), so the last member to
+    /// commit sees them all; two that both do insert the callback under its one id, and the
+    /// second's conflict means it exists. A member whose message never arrives leaves the
+    /// chord waiting, as Machinery's would.
+    func joinChord(_ chord: MachineryChordMember, idempotencyKey: String?, fingerprint: String?) async throws -> WorkflowOutcome {
+        let id = chord.workflow.id
+        let stored: TaskEnqueueOutcome
+        if try await node.store.workflowGet(id) != nil {
+            stored = try await storeNodes(chord.member, of: nil, idempotencyKey: idempotencyKey, fingerprint: fingerprint)
+        } else {
+            do {
+                stored = try await storeNodes(chord.member, of: chord.workflow, idempotencyKey: idempotencyKey, fingerprint: fingerprint)
+            } catch let error as BatonError where error.code == .conflict {
+                // Another member made the workflow meanwhile (a member stored twice conflicts again).
+                stored = try await storeNodes(chord.member, of: nil, idempotencyKey: idempotencyKey, fingerprint: fingerprint)
             }
         }
-        return result
+        let callbackID = chord.callback[chord.callbackIndex].id
+        func hasCallback(_ record: WorkflowRecord) -> Bool { record.nodes.contains { $0.id == callbackID } }
+        var record = try await workflow(id)
+        if !hasCallback(record), record.nodes.count >= chord.count {
+            do {
+                _ = try await storeNodes(chord.callback(after: record.nodes.map(\.id)), of: nil, idempotencyKey: nil, fingerprint: nil)
+            } catch let error as BatonError where error.code == .conflict {
+                guard hasCallback(try await workflow(id)) else { throw error }
+            }
+            record = try await workflow(id)
+        }
+        return WorkflowOutcome(workflow: record, replayed: stored.replayed)
+    }
+
+    /// The task with this Machinery UUID (``Machinery/taskID(_:)``), in Machinery's shape.
+    public func machineryState(_ uuid: String) async throws -> MachineryTaskState {
+        guard let id = Machinery.taskID(uuid) else {
+            throw BatonError.invalidArgument("'\(uuid)' is not a Machinery task UUID (task_<uuid>, chord_<uuid>, or a UUID)")
+        }
+        return MachineryTaskState(try await get(id))
     }
 }

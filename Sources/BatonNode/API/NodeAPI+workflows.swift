@@ -17,31 +17,39 @@ extension NodeAPI {
         _ submission: WorkflowSubmission, idempotencyKey: String?, fingerprint: String? = nil
     ) async throws -> WorkflowOutcome {
         guard !submission.tasks.isEmpty else { throw BatonError.invalidArgument("a workflow needs at least one node") }
+        let outcome = try await storeNodes(
+            submission.tasks, of: submission.workflow, idempotencyKey: idempotencyKey, fingerprint: fingerprint)
+        // A replay answers the workflow first stored, whose id was generated for that request.
+        let id = outcome.tasks.first?.workflowID ?? submission.workflow.id
+        return WorkflowOutcome(workflow: try await workflow(id), replayed: outcome.replayed)
+    }
+
+    /// Validates and stores a workflow's tasks in one transaction, with `workflow` when it is
+    /// new (else the tasks join theirs).
+    func storeNodes(
+        _ tasks: [NewTask], of workflow: NewWorkflow?, idempotencyKey: String?, fingerprint: String?
+    ) async throws -> TaskEnqueueOutcome {
         let limits = configuration
-        for task in submission.tasks {
+        for task in tasks {
             do {
                 try validate(task, maxArgsBytes: limits.maxArgsBytes)
             } catch {
                 throw BatonError(error.code, "node '\(task.node ?? "?")': \(error.message)")
             }
         }
-        let outcome = try await Self.traced(submission.tasks, stored: \.tasks) { tasks in
+        let outcome = try await Self.traced(tasks, stored: \.tasks) { tasks in
             let params = TaskEnqueueParams(
-                tasks: tasks, idempotencyKey: idempotencyKey, workflow: submission.workflow, strictUnique: true,
-                requestFingerprint: fingerprint)
+                tasks: tasks, idempotencyKey: idempotencyKey, workflow: workflow, strictUnique: true, requestFingerprint: fingerprint)
             return try await node.events.timed(.enqueue) { () async throws -> TaskEnqueueOutcome in
                 if idempotencyKey != nil { return try await node.store.taskEnqueueManyOutcome(params) }
                 let tasks = try await node.store.taskEnqueueMany(params)
                 return TaskEnqueueOutcome(tasks: tasks, duplicate: Array(repeating: false, count: tasks.count))
             }
         }
-        let replayed = outcome.tasks.first?.workflowID != submission.workflow.id
-        if !replayed {
+        if !outcome.replayed {
             node.events.emit(outcome.tasks.lazy.map { NodeEvent.enqueued(TaskRef($0)) })
         }
-        let id = outcome.tasks.first?.workflowID ?? submission.workflow.id
-        guard let record = try await node.store.workflowGet(id) else { throw BatonError(.notFound, "workflow \(id) not found") }
-        return WorkflowOutcome(workflow: record, replayed: replayed)
+        return outcome
     }
 
     public func workflow(_ id: TaskID) async throws -> WorkflowRecord {

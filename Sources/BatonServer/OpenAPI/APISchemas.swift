@@ -325,7 +325,7 @@ struct APISchemas {
         // Machinery compatibility.
         s["MachineryRequest"] = .object([
             "description":
-                "A Machinery signature, chain {Tasks}, group {GroupUUID, Tasks}, chord {Group, Callback} or array of signatures, with Machinery's Go field names (docs/workflows.md).",
+                "A Machinery signature, chain {Tasks}, group {GroupUUID, Tasks}, chord {Group, Callback} or array of signatures, with Machinery's Go field names; a chord member sent alone (GroupUUID, GroupTaskCount above 1, ChordCallback) joins its chord's workflow (docs/workflows.md).",
             "type": ["object", "array"],
         ])
         let machineryResult = object(["Type": Self.string(), "Value": Self.any], ["Type", "Value"], false)
