@@ -166,7 +166,7 @@ import Testing
         ("42", "a Machinery workflow is a signature, a chain, a group, a chord or an array of signatures"),
         (
             #"{"UUID":"a","Name":"x","GroupUUID":"g","GroupTaskCount":2,"ChordCallback":{"UUID":"c","Name":"y"}}"#,
-            "a chord member sent alone is joined to its chord by Machinery.chordMember, not compiled alone"
+            "a chord member sent alone is joined to its chord by Machinery.groupMember, not compiled alone"
         ),
     ])
     func refusals(_ text: String, _ message: String) throws {
@@ -175,7 +175,7 @@ import Testing
         #expect(error.message == message)
     }
 
-    // MARK: Chords sent a member per message
+    // MARK: Groups and chords sent a member per message
 
     /// A chord member as Machinery's `SendChord` sends it: the member alone, in the workflow its
     /// group's UUID names; the callback apart, under its UUID, given the members later.
@@ -187,25 +187,42 @@ import Testing
             "task_\(member)", "add", args: [1, 2],
             chordCallback: goSignature("chord_\(chord)", "multiply", args: [3], onSuccess: [goSignature("task_n", "notify")]),
             groupUUID: "group_\(group)", groupTaskCount: 3)
-        let joined = try #require(try Machinery.chordMember(try parseJSON(text)))
+        let joined = try #require(try Machinery.groupMember(try parseJSON(text)))
         #expect(joined.workflow == NewWorkflow(id: TaskID(group)!, name: "group_\(group)") && joined.count == 3)
         #expect(joined.member.map(\.id) == [TaskID(member)] && joined.member[0].workflowID == TaskID(group))
         #expect(joined.member[0].kind == "add" && joined.member[0].after.isEmpty)
-        #expect(joined.callback.map(\.node) == ["chord_\(chord)", "task_n"])
-        #expect(joined.callback.allSatisfy { $0.workflowID == TaskID(group) })
-        #expect(joined.callback[joined.callbackIndex].id == TaskID(chord))
-        #expect(joined.callback[joined.callbackIndex].pass == .prependItems, "not Immutable: the members' results come first")
+        let callback = try #require(joined.chord)
+        #expect(callback.tasks.map(\.node) == ["chord_\(chord)", "task_n"])
+        #expect(callback.tasks.allSatisfy { $0.workflowID == TaskID(group) })
+        #expect(callback.id == TaskID(chord))
+        #expect(callback.tasks[callback.index].pass == .prependItems, "not Immutable: the members' results come first")
         let parents = [counterID(1), counterID(2), counterID(3)]
-        let withParents = joined.callback(after: parents)
-        #expect(withParents[joined.callbackIndex].after.map(\.parent) == parents)
-        #expect(withParents[joined.callbackIndex].after.allSatisfy { $0.condition == .success })
+        let withParents = callback.tasks(after: parents)
+        #expect(withParents[callback.index].after.map(\.parent) == parents)
+        #expect(withParents[callback.index].after.allSatisfy { $0.condition == .success })
         #expect(withParents[1].after.map(\.parent) == [TaskID(chord)], "the callback's own callback stays its child")
-        // Not a member sent alone: a whole chord, a one-member chord, a plain group member.
+    }
+
+    /// A group member as `SendGroup` sends it joins the group's workflow too, with its own
+    /// callbacks; so does a chord of one member, which arrives whole. Without Machinery's form
+    /// of group UUID, or without a group, a signature is a workflow of its own.
+    @Test func groupMemberSentAloneJoinsItsGroup() throws {
+        let group = UUID().uuidString.lowercased()
+        let text = goSignature(
+            "task_a", "add", onSuccess: [goSignature("task_s", "notify")], groupUUID: "group_\(group)", groupTaskCount: 3)
+        let joined = try #require(try Machinery.groupMember(try parseJSON(text)))
+        #expect(joined.workflow.id == TaskID(group) && joined.chord == nil)
+        #expect(joined.member.map(\.node) == ["task_a", "task_s"] && joined.member.allSatisfy { $0.workflowID == TaskID(group) })
+        let single = try #require(
+            try Machinery.groupMember(
+                try parseJSON(
+                    goSignature("task_a", "add", chordCallback: goSignature("chord_x", "m"), groupUUID: group, groupTaskCount: 1))))
+        #expect(single.chord == nil && single.member.map(\.node) == ["task_a", "chord_x"])
         for other in [
-            goSignature("task_a", "add", groupUUID: "group_\(group)", groupTaskCount: 3),
-            goSignature("task_a", "add", chordCallback: goSignature("chord_\(chord)", "m"), groupUUID: "group_\(group)", groupTaskCount: 1),
+            goSignature("task_a", "add", groupUUID: "g", groupTaskCount: 3), goSignature("task_a", "add"),
+            goSignature("task_a", "add", groupUUID: "group_\(group)"),
         ] {
-            #expect(try Machinery.chordMember(try parseJSON(other)) == nil)
+            #expect(try Machinery.groupMember(try parseJSON(other)) == nil, "\(other)")
         }
     }
 
@@ -229,7 +246,7 @@ import Testing
     ])
     func chordMemberRefusals(_ text: String, _ message: String) throws {
         do {
-            _ = try Machinery.chordMember(try parseJSON(text))
+            _ = try Machinery.groupMember(try parseJSON(text))
             Issue.record("accepted: \(text)")
         } catch let error as BatonError {
             #expect(error.code == .invalidArgument && error.message == message)

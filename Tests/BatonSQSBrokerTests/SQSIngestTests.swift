@@ -99,7 +99,7 @@ struct SQSIngestTests {
 
     /// A Machinery producer whose SQS broker URL names the ingest queue's account: its chain
     /// (one message, the steps nested in `OnSuccess`) becomes one workflow under the signatures'
-    /// UUIDs; a group member is a task of its own; a chord's members, one message each (as
+    /// UUIDs; a group member joins the workflow its group's UUID names; a chord's members, one message each (as
     /// Machinery's `SendChord` sends them), join one workflow, whose callback is stored once
     /// both are; a member whose callback has no shareable UUID goes to the dead-letter queue
     /// with the reason.
@@ -140,7 +140,7 @@ struct SQSIngestTests {
         #expect(steps.map { $0?.state } == [.ready, .waiting, .waiting])
         #expect(steps.allSatisfy { $0?.queue == "machinery_tasks" && $0?.workflowID == steps[0]?.workflowID })
         #expect(steps[0]?.args.text == #"[{"Type":"int64","Value":1},{"Type":"int64","Value":1}]"#)
-        #expect(byID[uuids[3]]?.state == .ready && byID[uuids[3]]?.workflowID != steps[0]?.workflowID, "the group member alone")
+        #expect(byID[uuids[3]]?.state == .ready && byID[uuids[3]]?.workflowID == TaskID(uuids[3]), "the group member, in its group")
         let chord = try await harness.api.workflow(try #require(TaskID(uuids[7])))
         #expect(chord.name == "group_\(uuids[7])" && chord.nodes.count == 3)
         #expect(Set(chord.nodes.map(\.id.description)) == Set([uuids[4], uuids[6], uuids[5]]))

@@ -98,7 +98,8 @@ struct MachineryRouteTests {
 
     /// A chord as Machinery's brokers send it, one member per request: the members run as
     /// they come, and the callback, stored with the last, gets their results in the order they
-    /// were stored: multiply(add(1, 1), add(2, 2), add(3, 3)) = 2 · 4 · 6 = 48.
+    /// were stored: multiply(add(1, 1), add(2, 2), add(3, 3)) = 2 · 4 · 6 = 48. A group sent
+    /// likewise is one workflow too.
     @Test(.timeLimit(.minutes(1)))
     func chordSentAMemberAtATimeRunsItsCallbackOnceWithEveryResult() async throws {
         try await withTestApp(.live) { client, _ in
@@ -120,6 +121,18 @@ struct MachineryRouteTests {
                 #expect(body["TaskName"] == .string("multiply") && body["Results"] == Self.int64(48))
                 let workflow = try await client.send(.get, "/v1/workflows/\(group.dropFirst(6))").decode(WorkflowRecord.self)
                 #expect(workflow.state == .succeeded && workflow.nodes.count == 4 && workflow.name == group)
+
+                // A group (`SendGroup`) sent likewise: its members' workflow is the group's.
+                let groupUUID = UUID().uuidString.lowercased()
+                let members = (1...2).map { _ in "task_\(UUID().uuidString.lowercased())" }
+                for uuid in members {
+                    let member = goSignature(uuid, "add", args: [1], groupUUID: "group_\(groupUUID)", groupTaskCount: members.count)
+                    let response = try await client.send(.post, "/v1/compat/machinery/workflows", json: member)
+                    #expect(response.status == .created, "\(String(buffer: response.body))")
+                }
+                for uuid in members { _ = try await Self.succeeded(uuid, client) }
+                let groupRecord = try await client.send(.get, "/v1/workflows/\(groupUUID)").decode(WorkflowRecord.self)
+                #expect(groupRecord.state == .succeeded && groupRecord.nodes.map(\.name) == members)
             }
         }
     }

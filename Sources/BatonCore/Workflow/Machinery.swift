@@ -23,8 +23,8 @@ import Foundation
 ///   from one second when it retries at all;
 /// - args: `Args` as a JSON array of `{"Type", "Value"}` (with `"Name"` when it has one);
 /// - `Headers`, `GroupUUID` and `GroupTaskCount` are checked for type and otherwise unused:
-///   groups are the workflow's structure (except for a chord member sent alone, which
-///   ``chordMember(_:maxArgsBytes:newID:)`` reads).
+///   groups are the workflow's structure (except for a member sent alone, which
+///   ``groupMember(_:maxArgsBytes:newID:)`` reads).
 ///
 /// `OnSuccess` children get an edge on `success`, `OnError` children on `failure`, a
 /// `ChordCallback` on `success`. A signature with parents, all on `success`, that is not
@@ -89,7 +89,7 @@ public enum Machinery {
             name = try SignatureReader.groupName(group["GroupUUID"], location: "Group.GroupUUID")
         case .object(let members):
             if try SignatureReader.isLoneChordMember(members) {
-                throw .invalidArgument("a chord member sent alone is joined to its chord by Machinery.chordMember, not compiled alone")
+                throw .invalidArgument("a chord member sent alone is joined to its chord by Machinery.groupMember, not compiled alone")
             }
             _ = try reader.signature(body, location: "signature", newID: newID)
         default:
@@ -99,51 +99,59 @@ public enum Machinery {
         return try reader.graph.finish(name: name, policy: nil, maxArgsBytes: maxArgsBytes, newID: newID)
     }
 
-    /// A member of a chord as Machinery's brokers send a chord: one message per member, each
-    /// naming its group (`GroupUUID`), the member count (`GroupTaskCount`, more than one) and
-    /// the callback (`ChordCallback`); `nil` for any other body. The node stores each member in
-    /// the chord's workflow, whose id is the group's UUID, and the callback once every member
-    /// is stored (``MachineryChordMember``).
+    /// A member of a group or chord as Machinery's brokers send them: one message per member,
+    /// each naming its group (`GroupUUID`) and the member count (`GroupTaskCount`), a chord's
+    /// also the callback (`ChordCallback`); `nil` for any other body. The node stores each
+    /// member in the group's workflow, whose id is the group's UUID, and a chord's callback
+    /// once every member is stored (``MachineryGroupMember``).
     ///
-    /// Refused: a group UUID or callback UUID that is not `group_<uuid>`, `chord_<uuid>`,
-    /// `task_<uuid>` or a UUID (every member's message must name the same workflow and the same
-    /// callback task), and a member with callbacks of its own (`OnSuccess`, `OnError`: the
-    /// members are counted as the workflow's nodes).
-    public static func chordMember(
+    /// A group member whose `GroupUUID` is not Machinery's form (`group_<uuid>` or a UUID) is
+    /// not one (`nil`: a workflow of its own). Refused, for a chord member: such a group UUID,
+    /// a callback UUID that is not `chord_<uuid>`, `task_<uuid>` or a UUID (every member's
+    /// message must name the same workflow and the same callback task), and callbacks of its
+    /// own (`OnSuccess`, `OnError`: the members are counted as the workflow's nodes).
+    public static func groupMember(
         _ body: JSONValue, maxArgsBytes: Int = Limits.defaultMaxArgsBytes, newID: () -> TaskID = { TaskID.generate() }
-    ) throws(BatonError) -> MachineryChordMember? {
-        guard case .object(var members) = body, try SignatureReader.isLoneChordMember(members) else { return nil }
+    ) throws(BatonError) -> MachineryGroupMember? {
+        guard case .object(var members) = body, members["Tasks"] == nil, members["Group"] == nil else { return nil }
+        let isChord = try SignatureReader.isLoneChordMember(members)
         let count = try SignatureReader.int(members, "GroupTaskCount", label: "the signature")
         let group = try SignatureReader.string(members, "GroupUUID", label: "the signature")
+        guard isChord || (count > 0 && !group.isEmpty) else { return nil }
         guard let workflowID = taskID(group) else {
+            guard isChord else { return nil }
             throw .invalidArgument(
                 "a chord member sent alone needs a GroupUUID naming its chord (group_<uuid> or a UUID, as Machinery makes them), "
                     + "got '\(group)'")
         }
-        for key in ["OnSuccess", "OnError"] {
-            if case .array(let children)? = members[key], !children.isEmpty {
-                throw .invalidArgument(
-                    "a chord member sent alone cannot have \(key) callbacks (its chord counts its members as its nodes); "
-                        + "send the chord whole as {\"Group\", \"Callback\"} to POST /v1/compat/machinery/workflows")
-            }
-        }
-        guard let callback = members.removeValue(forKey: "ChordCallback"), case .object(let callbackMembers) = callback else {
-            throw .invalidArgument("ChordCallback must be a signature object")
-        }
-        let callbackUUID = try SignatureReader.string(callbackMembers, "UUID", label: "ChordCallback")
-        guard let callbackID = taskID(callbackUUID) else {
-            throw .invalidArgument(
-                "a chord member sent alone needs a ChordCallback whose UUID every member shares (chord_<uuid> or a UUID, "
-                    + "as Machinery makes them), got '\(callbackUUID)'")
-        }
         let workflow = NewWorkflow(id: workflowID, name: group)
-        let member = try compile(.object(members), maxArgsBytes: maxArgsBytes, newID: newID).adoptingMachineryUUIDs(in: workflow)
-        var body = try compile(callback, maxArgsBytes: maxArgsBytes, newID: newID).adoptingMachineryUUIDs(in: workflow)
-        let root = body.tasks.firstIndex { $0.id == callbackID } ?? 0
-        if try SignatureReader.bool(callbackMembers, "Immutable", label: "ChordCallback") == false {
-            body.tasks[root].pass = .prependItems
+        var chord: MachineryChordCallback?
+        if isChord {
+            for key in ["OnSuccess", "OnError"] {
+                if case .array(let children)? = members[key], !children.isEmpty {
+                    throw .invalidArgument(
+                        "a chord member sent alone cannot have \(key) callbacks (its chord counts its members as its nodes); "
+                            + "send the chord whole as {\"Group\", \"Callback\"} to POST /v1/compat/machinery/workflows")
+                }
+            }
+            guard let callback = members.removeValue(forKey: "ChordCallback"), case .object(let callbackMembers) = callback else {
+                throw .invalidArgument("ChordCallback must be a signature object")
+            }
+            let callbackUUID = try SignatureReader.string(callbackMembers, "UUID", label: "ChordCallback")
+            guard let callbackID = taskID(callbackUUID) else {
+                throw .invalidArgument(
+                    "a chord member sent alone needs a ChordCallback whose UUID every member shares (chord_<uuid> or a UUID, "
+                        + "as Machinery makes them), got '\(callbackUUID)'")
+            }
+            var tasks = try compile(callback, maxArgsBytes: maxArgsBytes, newID: newID).adoptingMachineryUUIDs(in: workflow).tasks
+            let root = tasks.firstIndex { $0.id == callbackID } ?? 0
+            if try SignatureReader.bool(callbackMembers, "Immutable", label: "ChordCallback") == false {
+                tasks[root].pass = .prependItems
+            }
+            chord = MachineryChordCallback(tasks: tasks, index: root)
         }
-        return MachineryChordMember(workflow: workflow, count: count, member: member.tasks, callback: body.tasks, callbackIndex: root)
+        let member = try compile(.object(members), maxArgsBytes: maxArgsBytes, newID: newID).adoptingMachineryUUIDs(in: workflow)
+        return MachineryGroupMember(workflow: workflow, count: count, member: member.tasks, chord: chord)
     }
 
     /// The Baton id of a Machinery UUID: `task_<uuid>`, `chord_<uuid>`, `group_<uuid>` (as
@@ -175,33 +183,46 @@ public enum Machinery {
     }
 }
 
-/// One member of a chord that Machinery's broker sent alone (``Machinery/chordMember(_:maxArgsBytes:newID:)``).
-public struct MachineryChordMember: Sendable, Hashable {
-    /// The chord's workflow: its id is the group's UUID, so that every member joins the same.
+/// One member of a group or chord that Machinery's broker sent alone
+/// (``Machinery/groupMember(_:maxArgsBytes:newID:)``).
+public struct MachineryGroupMember: Sendable, Hashable {
+    /// The group's workflow: its id is the group's UUID, so that every member joins the same.
     public var workflow: NewWorkflow
-    /// How many members the chord has (`GroupTaskCount`).
+    /// How many members the group has (`GroupTaskCount`).
     public var count: Int
-    /// The member's task, in the workflow, its id from its UUID.
+    /// The member's task (and its own callbacks', in a group), in the workflow, ids from UUIDs.
     public var member: [NewTask]
-    /// The callback and the callbacks it has itself, in the workflow, ids from UUIDs; the
-    /// callback's parents (the members) are for the node to add, on success, in the order the
-    /// members were stored.
-    public var callback: [NewTask]
-    /// The callback's index in ``callback``.
-    public var callbackIndex: Int
+    /// A chord's callback, stored once `count` members are.
+    public var chord: MachineryChordCallback?
 
-    public init(workflow: NewWorkflow, count: Int, member: [NewTask], callback: [NewTask], callbackIndex: Int) {
+    public init(workflow: NewWorkflow, count: Int, member: [NewTask], chord: MachineryChordCallback?) {
         self.workflow = workflow
         self.count = count
         self.member = member
-        self.callback = callback
-        self.callbackIndex = callbackIndex
+        self.chord = chord
+    }
+}
+
+/// A chord's callback and the callbacks it has itself, in the chord's workflow, ids from
+/// UUIDs; the callback's parents (the members) are for the node to add, on success, in the
+/// order the members were stored.
+public struct MachineryChordCallback: Sendable, Hashable {
+    public var tasks: [NewTask]
+    /// The callback's index in ``tasks``.
+    public var index: Int
+
+    public init(tasks: [NewTask], index: Int) {
+        self.tasks = tasks
+        self.index = index
     }
 
-    /// The callback's tasks with `members` (stored, in order) as the callback's parents.
-    public func callback(after members: [TaskID]) -> [NewTask] {
-        var tasks = callback
-        tasks[callbackIndex].after = members.map { TaskDependency(parent: $0, condition: .success) }
+    /// The callback's id.
+    public var id: TaskID? { tasks[index].id }
+
+    /// The tasks with `members` (stored, in order) as the callback's parents.
+    public func tasks(after members: [TaskID]) -> [NewTask] {
+        var tasks = tasks
+        tasks[index].after = members.map { TaskDependency(parent: $0, condition: .success) }
         return tasks
     }
 }

@@ -8,50 +8,52 @@ extension NodeAPI {
     /// Stores a Machinery signature, chain, group, chord or array of signatures as one
     /// workflow. A signature whose UUID is a UUID (Machinery's own are `task_` and a UUID)
     /// keeps it as its Baton task id, so that it can be found by it. A repeated
-    /// `idempotencyKey` with the same body answers the workflow it first stored. A chord
-    /// member sent alone (as Machinery's brokers send a chord) joins its chord (``joinChord``).
+    /// `idempotencyKey` with the same body answers the workflow it first stored. A member of a
+    /// group or chord sent alone (as Machinery's brokers send them) joins its group (``joinGroup``).
     public func submitMachineryWorkflow(_ body: JSONValue, idempotencyKey: String?) async throws -> WorkflowOutcome {
         // Signatures without a UUID get ids anew each time: the body itself identifies the request.
         let fingerprint = try idempotencyKey.map { _ in TaskEnqueueOutcome.fingerprint(try BatonJSON.encoder().encode(body)) }
-        if let member = try Machinery.chordMember(body, maxArgsBytes: configuration.maxArgsBytes) {
-            return try await joinChord(member, idempotencyKey: idempotencyKey, fingerprint: fingerprint)
+        if let member = try Machinery.groupMember(body, maxArgsBytes: configuration.maxArgsBytes) {
+            return try await joinGroup(member, idempotencyKey: idempotencyKey, fingerprint: fingerprint)
         }
         let submission = try Machinery.compile(body, maxArgsBytes: configuration.maxArgsBytes).adoptingMachineryUUIDs()
         return try await submitWorkflow(submission, idempotencyKey: idempotencyKey, fingerprint: fingerprint)
     }
 
-    /// Stores one member of a chord sent a member per message, in the chord's workflow (made
-    /// by the first member stored), then the callback once all `count` members are: its
-    /// parents are the members, on success, in the order they were stored.
+    /// Stores one member of a group or chord sent a member per message, in the group's
+    /// workflow (made by the first member stored); for a chord, then the callback once all
+    /// `count` members are: its parents are the members, on success, in the order they were
+    /// stored.
     ///
     /// Exact without a lock: every member's message looks for the full count after its own
     /// member committed (and again when the message is delivered again), so the last member to
     /// commit sees them all; two that both do insert the callback under its one id, and the
     /// second's conflict means it exists. A member whose message never arrives leaves the
     /// chord waiting, as Machinery's would.
-    func joinChord(_ chord: MachineryChordMember, idempotencyKey: String?, fingerprint: String?) async throws -> WorkflowOutcome {
-        let id = chord.workflow.id
+    func joinGroup(_ group: MachineryGroupMember, idempotencyKey: String?, fingerprint: String?) async throws -> WorkflowOutcome {
+        let id = group.workflow.id
         let stored: TaskEnqueueOutcome
         if try await node.store.workflowGet(id) != nil {
-            stored = try await storeNodes(chord.member, of: nil, idempotencyKey: idempotencyKey, fingerprint: fingerprint)
+            stored = try await storeNodes(group.member, of: nil, idempotencyKey: idempotencyKey, fingerprint: fingerprint)
         } else {
             do {
-                stored = try await storeNodes(chord.member, of: chord.workflow, idempotencyKey: idempotencyKey, fingerprint: fingerprint)
+                stored = try await storeNodes(group.member, of: group.workflow, idempotencyKey: idempotencyKey, fingerprint: fingerprint)
             } catch let error as BatonError where error.code == .conflict {
                 // Another member made the workflow meanwhile (a member stored twice conflicts again).
-                stored = try await storeNodes(chord.member, of: nil, idempotencyKey: idempotencyKey, fingerprint: fingerprint)
+                stored = try await storeNodes(group.member, of: nil, idempotencyKey: idempotencyKey, fingerprint: fingerprint)
             }
         }
-        let callbackID = chord.callback[chord.callbackIndex].id
-        func hasCallback(_ record: WorkflowRecord) -> Bool { record.nodes.contains { $0.id == callbackID } }
         var record = try await workflow(id)
-        if !hasCallback(record), record.nodes.count >= chord.count {
-            do {
-                _ = try await storeNodes(chord.callback(after: record.nodes.map(\.id)), of: nil, idempotencyKey: nil, fingerprint: nil)
-            } catch let error as BatonError where error.code == .conflict {
-                guard hasCallback(try await workflow(id)) else { throw error }
+        if let chord = group.chord {
+            func hasCallback(_ record: WorkflowRecord) -> Bool { record.nodes.contains { $0.id == chord.id } }
+            if !hasCallback(record), record.nodes.count >= group.count {
+                do {
+                    _ = try await storeNodes(chord.tasks(after: record.nodes.map(\.id)), of: nil, idempotencyKey: nil, fingerprint: nil)
+                } catch let error as BatonError where error.code == .conflict {
+                    guard hasCallback(try await workflow(id)) else { throw error }
+                }
+                record = try await workflow(id)
             }
-            record = try await workflow(id)
         }
         return WorkflowOutcome(workflow: record, replayed: stored.replayed)
     }
