@@ -64,24 +64,41 @@ struct PostgresSQL: Sendable {
     /// a last column.
     /// Delayed tasks notify too: a claimer sleeping until the next due time must learn of an
     /// earlier one.
-    var enqueue: String {
-        """
-        WITH input AS (
-            SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::int[], $6::int[], $7::float8[], \
-        $8::float8[], $9::float8[], $10::text[], $11::text[], $12::text[], $14::text[]) WITH ORDINALITY \
-        AS i(id, kind, queue, args, priority, max_attempts, run_at_epoch, delay, timeout, retry, unique_key, tags, trace, ord)
-        ), timed AS (
-            SELECT i.*, CASE WHEN i.delay >= 0 THEN now() + i.delay * interval '1 second' \
-        WHEN i.run_at_epoch <> 'NaN' THEN greatest(now(), to_timestamp(i.run_at_epoch)) ELSE now() END AS run_at FROM input AS i
-        ), ins AS (
-            INSERT INTO \(tasks) AS t (id, kind, queue, args, priority, state, max_attempts, run_at, timeout, retry, unique_key, \
-        tags, created_at, trace)
-            SELECT id, kind, queue, args, priority, CASE WHEN run_at > now() THEN 'pending' ELSE 'ready' END, max_attempts, run_at, \
-        NULLIF(timeout, -1), NULLIF(retry, ''), NULLIF(unique_key, ''), tags::jsonb, now(), NULLIF(trace, '') FROM timed ORDER BY ord
-            RETURNING \(Self.columns("t"))
-        )
-        SELECT ins.*, \(Self.notify(from: "ins", schemaParam: "$13")) FROM ins
-        """
+    var enqueue: String { enqueue(linked: false) }
+
+    /// The insert of a batch with workflows or parents: the same, and each task's workflow
+    /// columns set as it is inserted (a task with parents `waiting`), so that no row is written
+    /// twice. More binds: workflow ids (text, '': none), nodes (''), parent counts, passes (''),
+    /// and the dependents each task has among the batch.
+    var enqueueLinked: String { enqueue(linked: true) }
+
+    private func enqueue(linked: Bool) -> String {
+        let (extraTypes, extraNames, extraColumns, extraValues) =
+            linked
+            ? (
+                ", $15::text[], $16::text[], $17::int[], $18::text[], $19::int[]", ", workflow, node, parents, pass, dependents",
+                ", workflow_id, node, parents, waiting_on, pass, dependents",
+                ", NULLIF(workflow, '')::uuid, NULLIF(node, ''), parents, parents, NULLIF(pass, ''), dependents"
+            ) : ("", "", "", "")
+        let state = (linked ? "WHEN parents > 0 THEN 'waiting' " : "") + "WHEN run_at > now() THEN 'pending' ELSE 'ready'"
+        return """
+            WITH input AS (
+                SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::int[], $6::int[], $7::float8[], \
+            $8::float8[], $9::float8[], $10::text[], $11::text[], $12::text[], $14::text[]\(extraTypes)) WITH ORDINALITY \
+            AS i(id, kind, queue, args, priority, max_attempts, run_at_epoch, delay, timeout, retry, unique_key, tags, trace\(extraNames), ord)
+            ), timed AS (
+                SELECT i.*, CASE WHEN i.delay >= 0 THEN now() + i.delay * interval '1 second' \
+            WHEN i.run_at_epoch <> 'NaN' THEN greatest(now(), to_timestamp(i.run_at_epoch)) ELSE now() END AS run_at FROM input AS i
+            ), ins AS (
+                INSERT INTO \(tasks) AS t (id, kind, queue, args, priority, state, max_attempts, run_at, timeout, retry, unique_key, \
+            tags, created_at, trace\(extraColumns))
+                SELECT id, kind, queue, args, priority, CASE \(state) END, max_attempts, run_at, \
+            NULLIF(timeout, -1), NULLIF(retry, ''), NULLIF(unique_key, ''), tags::jsonb, now(), NULLIF(trace, '')\(extraValues) \
+            FROM timed ORDER BY ord
+                RETURNING \(Self.columns("t"))
+            )
+            SELECT ins.*, \(Self.notify(from: "ins", schemaParam: "$13")) FROM ins
+            """
     }
 
     // MARK: Claim

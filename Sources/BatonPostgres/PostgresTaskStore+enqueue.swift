@@ -32,10 +32,27 @@ extension PostgresTaskStore {
     }
 
     /// The insert of `tasks` as an unnamed statement, for transactions on the other pool, and
-    /// the ids it gives them, in order.
-    func enqueueQuery(_ tasks: [NewTask]) throws -> (PostgresQuery, [UUID]) {
-        let (binds, ids) = try enqueueBindings(tasks)
-        return (PostgresQuery(unsafeSQL: sql.enqueue, binds: binds), ids)
+    /// the ids it gives them, in order; `linked`, the insert that also sets the workflow columns
+    /// (`PostgresSQL.enqueueLinked`).
+    func enqueueQuery(_ tasks: [NewTask], linked: Bool = false) throws -> (PostgresQuery, [UUID]) {
+        var (binds, ids) = try enqueueBindings(tasks)
+        if linked { Self.appendLinkBindings(tasks, ids: ids, to: &binds) }
+        return (PostgresQuery(unsafeSQL: linked ? sql.enqueueLinked : sql.enqueue, binds: binds), ids)
+    }
+
+    /// The workflow columns of `tasks` (whose ids are `ids`), and each one's dependents among
+    /// them: the edges whose parent is a task of the same insert.
+    static func appendLinkBindings(_ tasks: [NewTask], ids: [UUID], to binds: inout PostgresBindings) {
+        let index = Dictionary(ids.enumerated().map { ($1, $0) }, uniquingKeysWith: { first, _ in first })
+        var dependents = [Int](repeating: 0, count: tasks.count)
+        for task in tasks {
+            for edge in task.after { if let i = index[edge.parent.uuid] { dependents[i] += 1 } }
+        }
+        binds.append(tasks.map { $0.workflowID?.description ?? "" })
+        binds.append(tasks.map { $0.node ?? "" })
+        binds.append(tasks.map { $0.after.count })
+        binds.append(tasks.map { $0.pass?.rawValue ?? "" })
+        binds.append(dependents)
     }
 
     /// The binds of the insert of `tasks` (`PostgresSQL.enqueue`) and the ids it gives them,

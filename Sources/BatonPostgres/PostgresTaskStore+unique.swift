@@ -27,7 +27,7 @@ extension PostgresTaskStore: UniqueTaskStore {
         for task in p.tasks { try task.validate() }
         let key = p.idempotencyKey
         let hash = key == nil ? "" : try p.fingerprint()
-        let insert = try uniqueInsert(p.tasks)
+        let insert = try uniqueInsert(p.tasks, linked: linked)
         let (workflow, strictUnique, tasks, completing) = (p.workflow, p.strictUnique, p.tasks, p.completing)
         let sql = self.sql
         let logger = self.logger
@@ -120,9 +120,9 @@ extension PostgresTaskStore: UniqueTaskStore {
     }
 
     /// Prepares an insert with unique-key checks, to run inside a transaction.
-    func uniqueInsert(_ tasks: [NewTask]) throws -> UniqueInsert {
-        let (query, ids) = try enqueueQuery(tasks)
-        return UniqueInsert(tasks: tasks, ids: ids, query: query, sql: sql, schema: configuration.schema, store: self)
+    func uniqueInsert(_ tasks: [NewTask], linked: Bool = false) throws -> UniqueInsert {
+        let (query, ids) = try enqueueQuery(tasks, linked: linked)
+        return UniqueInsert(tasks: tasks, ids: ids, query: query, linked: linked, sql: sql, schema: configuration.schema, store: self)
     }
 }
 
@@ -133,6 +133,8 @@ struct UniqueInsert: Sendable {
     let ids: [UUID]
     /// The insert of every task, used as is when no task's key is held.
     let query: PostgresQuery
+    /// Whether the insert sets the workflow columns (`PostgresSQL.enqueueLinked`).
+    let linked: Bool
     let sql: PostgresSQL
     let schema: String
     let store: PostgresTaskStore
@@ -191,7 +193,7 @@ struct UniqueInsert: Sendable {
         var inserted: [Int: TaskRecord] = [:]
         if !keep.isEmpty {
             // A partial batch gets its insert (and generated ids) anew; ids given by the caller are kept.
-            let (query, keptIDs) = keep.count == tasks.count ? (self.query, ids) : try store.enqueueQuery(keep.map { tasks[$0] })
+            let (query, keptIDs) = keep.count == tasks.count ? (self.query, ids) : try store.enqueueQuery(keep.map { tasks[$0] }, linked: linked)
             let rows: [PostgresRow]
             do {
                 rows = try await connection.query(query, logger: logger).collect()

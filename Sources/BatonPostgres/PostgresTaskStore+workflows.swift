@@ -10,19 +10,6 @@ extension PostgresSQL {
     /// Binds: id, name.
     var workflowInsert: String { "INSERT INTO \(workflowsTable) (id, name, cancel_requested, created_at) VALUES ($1, $2, false, now())" }
 
-    /// The workflow columns of tasks with parents or in a workflow, set after their insert (the
-    /// insert stays the plain tasks' statement); a task with parents becomes `waiting`. Binds:
-    /// ids, workflow ids (text, '': none), nodes ('': none), parent counts, pass ('': none).
-    var setDependencies: String {
-        """
-        UPDATE \(tasks) AS t SET state = CASE WHEN i.parents > 0 THEN 'waiting' ELSE t.state END, \
-        workflow_id = NULLIF(i.workflow, '')::uuid, node = NULLIF(i.node, ''), parents = i.parents, waiting_on = i.parents, \
-        pass = NULLIF(i.pass, '')
-        FROM unnest($1::uuid[], $2::text[], $3::text[], $4::int[], $5::text[]) AS i(id, workflow, node, parents, pass)
-        WHERE t.id = i.id
-        """
-    }
-
     /// Locks the parents in id order (concurrent submissions lock in one order: no deadlock)
     /// and counts their new dependents. Binds: parent ids, edge counts. Returns id, state.
     var parentsLock: String {
@@ -101,87 +88,81 @@ extension PostgresTaskStore {
         }
     }
 
-    /// Sets the workflow columns of the tasks just inserted and adds their edges, inside the
-    /// enqueue's transaction. Returns the outcome with the tasks as they now are.
+    /// Adds the edges of the tasks just inserted (by `PostgresSQL.enqueueLinked`, which set
+    /// their workflow columns and their dependents among the batch), inside the enqueue's
+    /// transaction: the other parents (tasks stored before, or a unique-key holder answering
+    /// for a task of the batch) are locked and counted, and the edges of those already
+    /// finished settled. Returns the outcome with the tasks as they now are.
     static func link(
         _ tasks: [NewTask], _ outcome: TaskEnqueueOutcome, sql: PostgresSQL, connection: PostgresConnection, logger: Logger
     ) async throws -> TaskEnqueueOutcome {
-        var ids: [UUID] = []
-        var workflows: [String] = []
-        var nodes: [String] = []
-        var counts: [Int] = []
-        var passes: [String] = []
         // A parent of the batch answered by a unique-key holder is that holder.
         var holders: [TaskID: TaskID] = [:]
         for (task, record) in zip(tasks, outcome.tasks) where task.id != nil && task.id != record.id {
             holders[task.id!] = record.id
         }
+        // The tasks this insert stored: their dependents among the batch are counted already.
+        var inserted = Set<UUID>()
+        for (i, record) in outcome.tasks.enumerated() where !outcome.duplicate[i] { inserted.insert(record.id.uuid) }
         var children: [UUID] = []
         var positions: [Int] = []
         var parentIDs: [UUID] = []
         var conditions: [String] = []
         var ignores: [Int] = []
-        var edgesPerParent: [UUID: Int] = [:]
-        for (i, task) in tasks.enumerated() where !outcome.duplicate[i] && (task.hasParents || task.workflowID != nil) {
+        var edgesPerOtherParent: [UUID: Int] = [:]
+        for (i, task) in tasks.enumerated() where !outcome.duplicate[i] && task.hasParents {
             let child = outcome.tasks[i].id.uuid
-            ids.append(child)
-            workflows.append(task.workflowID?.description ?? "")
-            nodes.append(task.node ?? "")
-            counts.append(task.after.count)
-            passes.append(task.pass?.rawValue ?? "")
             for (position, edge) in task.after.enumerated() {
-                let parent = (holders[edge.parent] ?? edge.parent).uuid
+                let parent: UUID
+                if inserted.contains(edge.parent.uuid) {
+                    parent = edge.parent.uuid
+                } else {
+                    parent = (holders[edge.parent] ?? edge.parent).uuid
+                    edgesPerOtherParent[parent, default: 0] += 1
+                }
                 children.append(child)
                 positions.append(position)
                 parentIDs.append(parent)
                 conditions.append(edge.condition.rawValue)
                 ignores.append((task.policy ?? .cancel).ignoreBits)
-                edgesPerParent[parent, default: 0] += 1
             }
         }
-        guard !ids.isEmpty else { return outcome }
-        var updated: [UUID: TaskRecord] = [:]
-        let set = PostgresQuery(
-            unsafeSQL: sql.setDependencies,
-            binds: bindings { b in
-                b.append(ids)
-                b.append(workflows)
-                b.append(nodes)
-                b.append(counts)
-                b.append(passes)
-            })
-        try await connection.query(set, logger: logger)
-        if !parentIDs.isEmpty {
-            let parents = edgesPerParent.keys.sorted { $0.uuidString < $1.uuidString }
+        guard !children.isEmpty else { return outcome }
+        let others = edgesPerOtherParent.keys.sorted { $0.uuidString < $1.uuidString }
+        if !others.isEmpty {
             let lock = PostgresQuery(
                 unsafeSQL: sql.parentsLock,
                 binds: bindings { b in
-                    b.append(parents)
-                    b.append(parents.map { edgesPerParent[$0]! })
+                    b.append(others)
+                    b.append(others.map { edgesPerOtherParent[$0]! })
                 })
             var found = Set<UUID>()
             for row in try await connection.query(lock, logger: logger).collect() { found.insert(try row.decode((UUID, String).self).0) }
-            if let missing = parents.first(where: { !found.contains($0) }) {
+            if let missing = others.first(where: { !found.contains($0) }) {
                 throw BatonError.invalidArgument("parent task \(TaskID(uuid: missing)) does not exist")
             }
-            let insert = PostgresQuery(
-                unsafeSQL: sql.edgesInsert,
-                binds: bindings { b in
-                    b.append(children)
-                    b.append(positions)
-                    b.append(parentIDs)
-                    b.append(conditions)
-                    b.append(ignores)
-                })
-            do {
-                try await connection.query(insert, logger: logger)
-            } catch let error as PSQLError where error.serverInfo?[.sqlState] == "23505" {
-                throw BatonError.invalidArgument("a task names the same parent twice")
-            }
-            let settle = PostgresQuery(unsafeSQL: sql.edgesSettleFinished, binds: bindings { $0.append(parents) })
-            try await connection.query(settle, logger: logger)
         }
-        // The workflow columns are set and settled edges may have moved states: read them back.
+        let insert = PostgresQuery(
+            unsafeSQL: sql.edgesInsert,
+            binds: bindings { b in
+                b.append(children)
+                b.append(positions)
+                b.append(parentIDs)
+                b.append(conditions)
+                b.append(ignores)
+            })
+        do {
+            try await connection.query(insert, logger: logger)
+        } catch let error as PSQLError where error.serverInfo?[.sqlState] == "23505" {
+            throw BatonError.invalidArgument("a task names the same parent twice")
+        }
+        // Only a parent stored before this insert can have finished.
+        guard !others.isEmpty else { return outcome }
+        let settle = PostgresQuery(unsafeSQL: sql.edgesSettleFinished, binds: bindings { $0.append(others) })
+        try await connection.query(settle, logger: logger)
+        // Settled edges may have moved states: read the dependents back.
+        let ids = Array(Set(children))
+        var updated: [UUID: TaskRecord] = [:]
         let fetch = PostgresQuery(unsafeSQL: sql.tasksByIDs, binds: bindings { $0.append(ids) })
         for row in try await connection.query(fetch, logger: logger).collect() {
             let record = try TaskRecord(postgres: row.makeRandomAccess())
