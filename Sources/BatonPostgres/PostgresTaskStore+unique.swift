@@ -193,7 +193,8 @@ struct UniqueInsert: Sendable {
         var inserted: [Int: TaskRecord] = [:]
         if !keep.isEmpty {
             // A partial batch gets its insert (and generated ids) anew; ids given by the caller are kept.
-            let (query, keptIDs) = keep.count == tasks.count ? (self.query, ids) : try store.enqueueQuery(keep.map { tasks[$0] }, linked: linked)
+            let (query, keptIDs) =
+                keep.count == tasks.count ? (self.query, ids) : try store.enqueueQuery(keep.map { tasks[$0] }, linked: linked)
             let rows: [PostgresRow]
             do {
                 rows = try await connection.query(query, logger: logger).collect()

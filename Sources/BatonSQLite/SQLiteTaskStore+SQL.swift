@@ -81,6 +81,19 @@ enum SQL {
         "INSERT INTO tasks (\(insertColumns)) VALUES " + Array(repeating: insertRowPlaceholders, count: rows).joined(separator: ",")
     }
 
+    /// The insert of tasks with parents or in a workflow: their workflow columns set as they are
+    /// inserted (no row written twice), and each one's dependents among the batch.
+    static let linkColumns = "workflow_id, node, parents, waiting_on, pass, dependents"
+    static let linkColumnCount = 6
+    static let linkedRowPlaceholders =
+        "(" + Array(repeating: "?", count: insertColumnCount + linkColumnCount).joined(separator: ",") + ")"
+
+    /// A multi-row insert of `rows` tasks with their workflow columns.
+    static func insertLinked(rows: Int) -> String {
+        "INSERT INTO tasks (\(insertColumns), \(linkColumns)) VALUES "
+            + Array(repeating: linkedRowPlaceholders, count: rows).joined(separator: ",")
+    }
+
     // MARK: Schema (migration v2): schedules, paused queues, unique and idempotent submits
 
     static let activeStates = "('pending','ready','running')"

@@ -59,12 +59,14 @@ extension SQLiteTaskStore: UniqueTaskStore {
             if prepared.hasParents {
                 var holders: [TaskID: TaskID] = [:]
                 for (record, stored) in zip(prepared.records, outcome.tasks) where record.id != stored.id { holders[record.id] = stored.id }
-                try Self.insertEdges(p.tasks, records: outcome.tasks, duplicate: outcome.duplicate, holders: holders, db: db)
-                // The edges set the workflow columns, and settled ones may have moved states.
-                let get = try db.cachedStatement(sql: SQL.get)
-                for i in outcome.tasks.indices where !outcome.duplicate[i] {
-                    if let row = try Row.fetchOne(get, arguments: [outcome.tasks[i].id.description]) {
-                        outcome.tasks[i] = try TaskRecord(row: row)
+                let settled = try Self.insertEdges(p.tasks, records: outcome.tasks, duplicate: outcome.duplicate, holders: holders, db: db)
+                // Edges to parents that had finished settled at once: their dependents may have moved.
+                if !settled.isEmpty {
+                    let get = try db.cachedStatement(sql: SQL.get)
+                    for i in outcome.tasks.indices where !outcome.duplicate[i] && settled.contains(outcome.tasks[i].id) {
+                        if let row = try Row.fetchOne(get, arguments: [outcome.tasks[i].id.description]) {
+                            outcome.tasks[i] = try TaskRecord(row: row)
+                        }
                     }
                 }
             }
@@ -93,8 +95,13 @@ extension SQLiteTaskStore: UniqueTaskStore {
         /// Per task, the unique window in milliseconds (`nil`: while active).
         var windows: [Int64?]
         var now: Int64
-        /// Whether a task waits for parents or belongs to a workflow (edges to add).
+        /// Whether a task waits for parents or belongs to a workflow (edges to add): the rows
+        /// are then inserted with their workflow columns (``linkRows``).
         var hasParents: Bool
+        /// Per task, when ``hasParents``: its workflow columns but the last (its dependents
+        /// among the tasks inserted, counted at insert) and its edges' parents.
+        var linkRows: [StatementArguments] = []
+        var parents: [[TaskID]] = []
     }
 
     static func prepare(_ tasks: [NewTask], now: Int64) throws -> PreparedEnqueue {
@@ -132,7 +139,14 @@ extension SQLiteTaskStore: UniqueTaskStore {
         }
         let windows = tasks.map { task in task.uniqueWindow.map { Millis.clamped(($0 * 1000).rounded(.up)) } }
         let hasParents = tasks.contains { $0.hasParents || $0.workflowID != nil }
-        return PreparedEnqueue(records: records, rows: rows, windows: windows, now: now, hasParents: hasParents)
+        var prepared = PreparedEnqueue(records: records, rows: rows, windows: windows, now: now, hasParents: hasParents)
+        if hasParents {
+            prepared.linkRows = tasks.map { task in
+                [task.workflowID?.description, task.node, task.after.count, task.after.count, task.pass?.rawValue]
+            }
+            prepared.parents = tasks.map { $0.after.map(\.parent) }
+        }
+        return prepared
     }
 
     /// Inserts the prepared tasks inside the caller's transaction, answering each task whose
@@ -165,11 +179,23 @@ extension SQLiteTaskStore: UniqueTaskStore {
                 keep.append(i)
             }
         }
-        let rows = keep.count == prepared.rows.count ? prepared.rows : keep.map { prepared.rows[$0] }
+        var rows = keep.count == prepared.rows.count ? prepared.rows : keep.map { prepared.rows[$0] }
+        if prepared.hasParents {
+            // Each task's dependents among those inserted: edges from the others are counted
+            // when their parents are locked (``insertEdges``).
+            var index: [TaskID: Int] = [:]
+            for (position, i) in keep.enumerated() { index[prepared.records[i].id] = position }
+            var dependents = [Int](repeating: 0, count: keep.count)
+            for i in keep {
+                for parent in prepared.parents[i] { if let position = index[parent] { dependents[position] += 1 } }
+            }
+            for (position, i) in keep.enumerated() { rows[position] += prepared.linkRows[i] + [dependents[position]] }
+        }
         var start = 0
         do {
             for size in chunkSizes(rows.count) {
-                let statement = try db.cachedStatement(sql: SQL.insert(rows: size))
+                let sql = prepared.hasParents ? SQL.insertLinked(rows: size) : SQL.insert(rows: size)
+                let statement = try db.cachedStatement(sql: sql)
                 var arguments = StatementArguments()
                 for row in rows[start..<start + size] { arguments += row }
                 try statement.execute(arguments: arguments)

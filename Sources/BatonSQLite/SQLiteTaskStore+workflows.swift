@@ -183,10 +183,6 @@ extension SQL {
 
     // MARK: Statements
 
-    /// The workflow columns of a task with parents or in a workflow, set after its insert
-    /// (the insert itself stays the plain tasks' statement). Arguments: workflow_id, node,
-    /// parents, waiting_on, pass, id.
-    static let setDependencies = "UPDATE tasks SET workflow_id = ?, node = ?, parents = ?, waiting_on = ?, pass = ? WHERE id = ?"
     static let parentLock = "UPDATE tasks SET dependents = dependents + 1 WHERE id = ? RETURNING state"
     static let edgeInsert = "INSERT INTO task_deps (child_id, position, parent_id, condition, ignores) VALUES (?, ?, ?, ?, ?)"
     /// Settles an edge whose parent had already finished when the edge was added.
@@ -282,37 +278,48 @@ extension SQLiteTaskStore {
         }
     }
 
-    /// Adds the edges of the tasks just inserted that have parents, inside the enqueue's
-    /// transaction. A parent named by the batch and answered by a unique-key holder is that
-    /// holder. Throws `invalidArgument` for a parent that does not exist.
+    /// Adds the edges of the tasks just inserted that have parents (inserted with their
+    /// workflow columns and their dependents among the batch), inside the enqueue's
+    /// transaction. The other parents (tasks stored before, or a unique-key holder answering
+    /// for a task of the batch) are counted and checked here, and an edge to one that has
+    /// finished is settled at once. Throws `invalidArgument` for a parent that does not exist.
+    /// Returns the dependents whose edges settled.
     static func insertEdges(
         _ tasks: [NewTask], records: [TaskRecord], duplicate: [Bool], holders: [TaskID: TaskID], db: Database
-    ) throws {
-        let setDeps = try db.cachedStatement(sql: SQL.setDependencies)
+    ) throws -> Set<TaskID> {
         let lock = try db.cachedStatement(sql: SQL.parentLock)
         let insert = try db.cachedStatement(sql: SQL.edgeInsert)
         let settle = try db.cachedStatement(sql: SQL.edgeSettle)
-        for (i, (task, record)) in zip(tasks, records).enumerated() where task.hasParents || task.workflowID != nil {
+        var inserted = Set<TaskID>()
+        for (i, record) in records.enumerated() where !duplicate[i] { inserted.insert(record.id) }
+        var settled = Set<TaskID>()
+        for (i, (task, record)) in zip(tasks, records).enumerated() where task.hasParents {
             if duplicate[i] { continue }  // a unique-key holder answered for it
             let child = record.id.description
-            try setDeps.execute(arguments: [
-                task.workflowID?.description, task.node, task.after.count, task.after.count, task.pass?.rawValue, child,
-            ])
             for (position, edge) in task.after.enumerated() {
-                let parent = (holders[edge.parent] ?? edge.parent).description
-                guard let stateText = try String.fetchOne(lock, arguments: [parent]) else {
-                    throw BatonError.invalidArgument("parent task \(edge.parent) does not exist")
+                var stateText: String?
+                let parent: String
+                if inserted.contains(edge.parent) {
+                    parent = edge.parent.description
+                } else {
+                    parent = (holders[edge.parent] ?? edge.parent).description
+                    guard let state = try String.fetchOne(lock, arguments: [parent]) else {
+                        throw BatonError.invalidArgument("parent task \(edge.parent) does not exist")
+                    }
+                    stateText = state
                 }
                 do {
                     try insert.execute(arguments: [child, position, parent, edge.condition.rawValue, (task.policy ?? .cancel).ignoreBits])
                 } catch let error as DatabaseError where error.extendedResultCode == .SQLITE_CONSTRAINT_UNIQUE {
                     throw BatonError.invalidArgument("task \(record.id) names parent \(edge.parent) twice")
                 }
-                if let state = TaskState(rawValue: stateText), state.isTerminal {
+                if let stateText, let state = TaskState(rawValue: stateText), state.isTerminal {
                     try settle.execute(arguments: [stateText, child, position])
+                    settled.insert(record.id)
                 }
             }
         }
+        return settled
     }
 
     public func taskParents(_ p: TaskParentsParams) async throws -> ParentPage {
