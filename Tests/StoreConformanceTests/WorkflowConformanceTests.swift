@@ -26,6 +26,11 @@ struct WorkflowConformanceTests {
     }
 
     @Test(arguments: storeFactories)
+    func parentsOfTheSameBatchCountTheirDependents(_ factory: any StoreFactory) async throws {
+        try await StoreConformance.parentsOfTheSameBatchCountTheirDependents(factory)
+    }
+
+    @Test(arguments: storeFactories)
     func dependentOfAFinishedParentSettlesAtOnce(_ factory: any StoreFactory) async throws {
         try await StoreConformance.dependentOfAFinishedParentSettlesAtOnce(factory)
     }

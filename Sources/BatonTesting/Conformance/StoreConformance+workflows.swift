@@ -142,6 +142,39 @@ extension StoreConformance {
         }
     }
 
+    /// Parents stored in the same batch as their dependent count it from their insert: a
+    /// finished one whose dependent still waits is neither deleted nor cleaned; once the
+    /// dependent has finished it may go.
+    public static func parentsOfTheSameBatchCountTheirDependents(_ factory: any StoreFactory) async throws {
+        try await factory.withStore { store in
+            let (a, b) = (TaskID.generate(), TaskID.generate())
+            let workflow = NewWorkflow(id: TaskID.generate(), name: "batch")
+            var tasks = [
+                NewTask(kind: "a", id: a), NewTask(kind: "b", id: b),
+                NewTask(kind: "c", after: [.init(parent: a), .init(parent: b)]),
+            ]
+            for i in tasks.indices {
+                tasks[i].workflowID = workflow.id
+                tasks[i].node = "n\(i)"
+            }
+            let stored = try await store.taskEnqueueMany(TaskEnqueueParams(tasks: tasks, workflow: workflow))
+            #expect(stored.map(\.state) == [.ready, .ready, .waiting])
+            #expect(stored.map(\.workflowID) == [workflow.id, workflow.id, workflow.id] && stored[2].parentCount == 2)
+            #expect(try await store.workflowGet(workflow.id)?.nodes.map(\.name) == ["n0", "n1", "n2"])
+            let first = try #require(try await store.claim(kinds: ["a"]).first)
+            #expect(try await store.complete(first, result: RawJSON(trusted: "1")) == .applied(.succeeded))
+            await expectError(.conflict) { try await store.taskDelete(a) }
+            _ = try await store.taskDeleteFinished(TaskDeleteFinishedParams(finishedBefore: Date().addingTimeInterval(3600)))
+            #expect(try await store.taskGet(a) != nil, "retention keeps a parent whose result is still needed")
+            let second = try #require(try await store.claim(kinds: ["b"]).first)
+            #expect(try await store.complete(second) == .applied(.succeeded))
+            let last = try #require(try await store.claim(kinds: ["c"]).first)
+            #expect(try await store.complete(last) == .applied(.succeeded))
+            try await store.taskDelete(a)
+            #expect(try await store.taskGet(a) == nil, "a parent whose dependents have finished may go")
+        }
+    }
+
     /// A dependent added (by id) after its parent finished is settled at once: released for a
     /// satisfied edge, cancelled for one that can never be; an unknown parent is refused and
     /// nothing of the batch is stored.
