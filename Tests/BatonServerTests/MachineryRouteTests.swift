@@ -114,6 +114,18 @@ struct MachineryRouteTests {
                         uuid, "add", args: [value, value], chordCallback: callback, groupUUID: group, groupTaskCount: uuids.count)
                     let response = try await client.send(.post, "/v1/compat/machinery/workflows", json: member)
                     #expect(response.status == .created, "\(String(buffer: response.body))")
+                    // The answer lists what this request stored: the member, and the callback with the last.
+                    guard case .object(let answer) = try response.decode(JSONValue.self), case .array(let states) = answer["tasks"] else {
+                        Issue.record("no tasks in \(String(buffer: response.body))")
+                        continue
+                    }
+                    let expected = i == uuids.count - 1 ? [uuid, callbackUUID] : [uuid]
+                    #expect(
+                        states.map { state -> String in
+                            guard case .object(let fields) = state, case .string(let name) = fields["TaskUUID"] else { return "?" }
+                            return name
+                        } == expected)
+                    #expect(answer["workflow_id"] == .string(String(group.dropFirst(6))))
                     // Each member runs at once, before the chord is whole.
                     #expect(try await Self.succeeded(uuid, client)["Results"] == Self.int64(Int64(2 * value)))
                 }

@@ -44,18 +44,21 @@ extension NodeAPI {
             }
         }
         var record = try await workflow(id)
+        var tasks = stored.tasks.map(\.id)
         if let chord = group.chord {
             func hasCallback(_ record: WorkflowRecord) -> Bool { record.nodes.contains { $0.id == chord.id } }
             if !hasCallback(record), record.nodes.count >= group.count {
                 do {
-                    _ = try await storeNodes(chord.tasks(after: record.nodes.map(\.id)), of: nil, idempotencyKey: nil, fingerprint: nil)
+                    let callback = try await storeNodes(
+                        chord.tasks(after: record.nodes.map(\.id)), of: nil, idempotencyKey: nil, fingerprint: nil)
+                    tasks += callback.tasks.map(\.id)
                 } catch let error as BatonError where error.code == .conflict {
                     guard hasCallback(try await workflow(id)) else { throw error }
                 }
                 record = try await workflow(id)
             }
         }
-        return WorkflowOutcome(workflow: record, replayed: stored.replayed)
+        return WorkflowOutcome(workflow: record, replayed: stored.replayed, tasks: tasks)
     }
 
     /// The task with this Machinery UUID (``Machinery/taskID(_:)``), in Machinery's shape.

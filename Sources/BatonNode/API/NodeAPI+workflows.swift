@@ -7,6 +7,9 @@ extension NodeAPI {
     public struct WorkflowOutcome: Sendable {
         public var workflow: WorkflowRecord
         public var replayed: Bool
+        /// The tasks this request stored (or, replayed, first stored) when they are not the
+        /// whole workflow: a member of a group sent alone (``joinGroup``).
+        public var tasks: [TaskID]?
     }
 
     /// Stores a compiled workflow and its tasks in one transaction: all or nothing. A unique

@@ -45,12 +45,13 @@ extension NodeAPI {
         }
     }
 
-    /// Stores a Machinery workflow and answers each task's state, and whether the request
+    /// Stores a Machinery workflow and answers each task's state (for a member of a group sent
+    /// alone, the tasks this request stored, not the group's), and whether the request
     /// replayed its idempotency key.
     func submitMachinery(_ body: JSONValue, idempotencyKey: String? = nil) async throws -> (MachinerySubmitted, replayed: Bool) {
         let outcome = try await submitMachineryWorkflow(body, idempotencyKey: idempotencyKey)
         var tasks: [MachineryTaskState] = []
-        for node in outcome.workflow.nodes { tasks.append(MachineryTaskState(try await get(node.id))) }
+        for id in outcome.tasks ?? outcome.workflow.nodes.map(\.id) { tasks.append(MachineryTaskState(try await get(id))) }
         return (MachinerySubmitted(workflowID: outcome.workflow.id, tasks: tasks), outcome.replayed)
     }
 
