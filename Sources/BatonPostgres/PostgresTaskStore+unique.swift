@@ -65,6 +65,7 @@ extension PostgresTaskStore: UniqueTaskStore {
                                 binds: Self.bindings { b in
                                     b.append(workflow.id.uuid)
                                     b.append(workflow.name)
+                                    b.append(workflow.expectedNodes)
                                 }), logger: logger)
                     } catch let error as PSQLError where error.serverInfo?[.sqlState] == "23505" {
                         // A workflow's id is chosen by its submitter when it is a Machinery group's UUID.

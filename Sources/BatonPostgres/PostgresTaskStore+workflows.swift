@@ -8,7 +8,9 @@ extension PostgresSQL {
     var depsTable: String { qualifier + "task_deps" }
 
     /// Binds: id, name.
-    var workflowInsert: String { "INSERT INTO \(workflowsTable) (id, name, cancel_requested, created_at) VALUES ($1, $2, false, now())" }
+    var workflowInsert: String {
+        "INSERT INTO \(workflowsTable) (id, name, cancel_requested, created_at, expected_nodes) VALUES ($1, $2, false, now(), $3)"
+    }
 
     /// Locks the parents in id order (concurrent submissions lock in one order: no deadlock)
     /// and counts their new dependents. Binds: parent ids, edge counts. Returns id, state.
@@ -44,7 +46,7 @@ extension PostgresSQL {
 
     var exists: String { "SELECT 1 FROM \(tasks) WHERE id = $1" }
 
-    var workflowGet: String { "SELECT name, cancel_requested, created_at FROM \(workflowsTable) WHERE id = $1" }
+    var workflowGet: String { "SELECT name, cancel_requested, created_at, expected_nodes FROM \(workflowsTable) WHERE id = $1" }
     /// A workflow's members are rows of `workflow_tasks` (migration 009), not an index of tasks.
     var workflowMembersTable: String { qualifier + "workflow_tasks" }
     var workflowNodes: String {
@@ -241,7 +243,7 @@ extension PostgresTaskStore {
     ) async throws -> WorkflowRecord? {
         let binds = bindings { $0.append(id.uuid) }
         guard let head = try await run(PostgresQuery(unsafeSQL: sql.workflowGet, binds: binds)).first else { return nil }
-        let (name, cancelRequested, createdAt) = try head.decode((String?, Bool, Date).self)
+        let (name, cancelRequested, createdAt, expectedNodes) = try head.decode((String?, Bool, Date, Int?).self)
         var nodes: [WorkflowNode] = []
         for row in try await run(PostgresQuery(unsafeSQL: sql.workflowNodes, binds: binds)) {
             let (node, taskID, kind, stateText, blocked, result, lastError) = try row.decode(
@@ -252,7 +254,8 @@ extension PostgresTaskStore {
                     name: node, id: TaskID(uuid: taskID), kind: kind, state: state, skipped: state == .cancelled && blocked > 0,
                     result: result.map { RawJSON(trusted: $0) }, lastError: lastError))
         }
-        return WorkflowRecord(id: id, name: name, cancelRequested: cancelRequested, createdAt: createdAt, nodes: nodes)
+        return WorkflowRecord(
+            id: id, name: name, cancelRequested: cancelRequested, createdAt: createdAt, nodes: nodes, expectedNodes: expectedNodes)
     }
 
     /// `conflict` when a finished task's result is still needed by a dependent.

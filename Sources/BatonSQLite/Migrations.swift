@@ -38,6 +38,11 @@ enum Migrations {
                 try db.execute(sql: statement)
             }
         }
+        migrator.registerMigration("v7") { db in
+            for statement in SQL.schemaV7 {
+                try db.execute(sql: statement)
+            }
+        }
         return migrator
     }()
 }

@@ -58,6 +58,9 @@ enum SQL {
     /// v6: the W3C `traceparent` of the span that submitted a task (set only while tracing is
     /// on; docs/operations.md#traces), handed to the worker with the claim.
     static let schemaV6 = ["ALTER TABLE tasks ADD COLUMN trace TEXT"]
+    /// A workflow whose nodes arrive in several requests (a Machinery group sent a member per
+    /// message) is running until it has this many.
+    static let schemaV7 = ["ALTER TABLE workflows ADD COLUMN expected_nodes INTEGER"]
 
     static let taskColumns = """
         seq, id, kind, queue, args, priority, state, attempt, max_attempts, run_at, lease_owner, lease_token, \

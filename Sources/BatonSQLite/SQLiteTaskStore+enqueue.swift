@@ -44,7 +44,7 @@ extension SQLiteTaskStore: UniqueTaskStore {
             if let workflow = p.workflow {
                 do {
                     try db.cachedStatement(sql: SQL.workflowInsert).execute(arguments: [
-                        workflow.id.description, workflow.name, prepared.now,
+                        workflow.id.description, workflow.name, prepared.now, workflow.expectedNodes,
                     ])
                 } catch let error as DatabaseError where error.resultCode == .SQLITE_CONSTRAINT {
                     // A workflow's id is chosen by its submitter when it is a Machinery group's UUID.

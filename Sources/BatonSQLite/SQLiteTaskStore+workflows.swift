@@ -196,8 +196,8 @@ extension SQL {
             SELECT 1 FROM tasks c WHERE c.id = task_deps.child_id AND (c.state = 'waiting' OR (c.state = 'cancelled' AND c.blocked_by > 0)))
         """
 
-    static let workflowInsert = "INSERT INTO workflows (id, name, cancel_requested, created_at) VALUES (?, ?, 0, ?)"
-    static let workflowGet = "SELECT name, cancel_requested, created_at FROM workflows WHERE id = ?"
+    static let workflowInsert = "INSERT INTO workflows (id, name, cancel_requested, created_at, expected_nodes) VALUES (?, ?, 0, ?, ?)"
+    static let workflowGet = "SELECT name, cancel_requested, created_at, expected_nodes FROM workflows WHERE id = ?"
     static let workflowNodes = """
         SELECT coalesce(node, id), id, kind, state, blocked_by, result, last_error FROM tasks WHERE workflow_id = ? ORDER BY seq
         """
@@ -380,6 +380,8 @@ extension SQLiteTaskStore {
                 result: result.map { RawJSON(trusted: $0) }, lastError: row[6])
         }
         let cancelRequested: Int = head[1]
-        return WorkflowRecord(id: id, name: head[0], cancelRequested: cancelRequested != 0, createdAt: Millis.date(head[2]), nodes: nodes)
+        return WorkflowRecord(
+            id: id, name: head[0], cancelRequested: cancelRequested != 0, createdAt: Millis.date(head[2]), nodes: nodes,
+            expectedNodes: head[3])
     }
 }

@@ -188,7 +188,7 @@ import Testing
             chordCallback: goSignature("chord_\(chord)", "multiply", args: [3], onSuccess: [goSignature("task_n", "notify")]),
             groupUUID: "group_\(group)", groupTaskCount: 3)
         let joined = try #require(try Machinery.groupMember(try parseJSON(text)))
-        #expect(joined.workflow == NewWorkflow(id: TaskID(group)!, name: "group_\(group)") && joined.count == 3)
+        #expect(joined.workflow == NewWorkflow(id: TaskID(group)!, name: "group_\(group)", expectedNodes: 5) && joined.count == 3)
         #expect(joined.member.map(\.id) == [TaskID(member)] && joined.member[0].workflowID == TaskID(group))
         #expect(joined.member[0].kind == "add" && joined.member[0].after.isEmpty)
         let callback = try #require(joined.chord)
@@ -211,7 +211,7 @@ import Testing
         let text = goSignature(
             "task_a", "add", onSuccess: [goSignature("task_s", "notify")], groupUUID: "group_\(group)", groupTaskCount: 3)
         let joined = try #require(try Machinery.groupMember(try parseJSON(text)))
-        #expect(joined.workflow.id == TaskID(group) && joined.chord == nil)
+        #expect(joined.workflow.id == TaskID(group) && joined.chord == nil && joined.workflow.expectedNodes == 3)
         #expect(joined.member.map(\.node) == ["task_a", "task_s"] && joined.member.allSatisfy { $0.workflowID == TaskID(group) })
         let single = try #require(
             try Machinery.groupMember(

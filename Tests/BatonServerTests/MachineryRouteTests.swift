@@ -141,6 +141,12 @@ struct MachineryRouteTests {
                     let member = goSignature(uuid, "add", args: [1], groupUUID: "group_\(groupUUID)", groupTaskCount: members.count)
                     let response = try await client.send(.post, "/v1/compat/machinery/workflows", json: member)
                     #expect(response.status == .created, "\(String(buffer: response.body))")
+                    if uuid == members[0] {
+                        // Its one member so far finishes: the group runs until the other arrives.
+                        _ = try await Self.succeeded(uuid, client)
+                        let partial = try await client.send(.get, "/v1/workflows/\(groupUUID)").decode(WorkflowRecord.self)
+                        #expect(partial.state == .running && partial.nodes.count == 1)
+                    }
                 }
                 for uuid in members { _ = try await Self.succeeded(uuid, client) }
                 let groupRecord = try await client.send(.get, "/v1/workflows/\(groupUUID)").decode(WorkflowRecord.self)

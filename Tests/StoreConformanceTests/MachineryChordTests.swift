@@ -50,6 +50,30 @@ struct MachineryChordTests {
         }
     }
 
+    /// A workflow stored with the number of nodes it will have runs until it has them, though
+    /// every node stored so far has finished.
+    @Test(arguments: storeFactories)
+    func aWorkflowRunsUntilItHasItsExpectedNodes(_ factory: any StoreFactory) async throws {
+        try await factory.withStore { store in
+            let workflow = NewWorkflow(id: TaskID.generate(), name: "group", expectedNodes: 2)
+            func node(_ name: String) -> NewTask {
+                var task = NewTask(kind: name)
+                task.workflowID = workflow.id
+                task.node = name
+                return task
+            }
+            _ = try await store.taskEnqueueMany(TaskEnqueueParams(tasks: [node("a")], workflow: workflow))
+            let first = try #require(try await store.claim(kinds: ["a"]).first)
+            _ = try await store.complete(first)
+            #expect(try await store.workflowGet(workflow.id)?.state == .running, "one node of two")
+            _ = try await store.taskEnqueueMany(TaskEnqueueParams(tasks: [node("b")]))
+            let second = try #require(try await store.claim(kinds: ["b"]).first)
+            _ = try await store.complete(second)
+            let done = try await store.workflowGet(workflow.id)
+            #expect(done?.state == .succeeded && done?.nodes.map(\.name) == ["a", "b"])
+        }
+    }
+
     static func joinChord(_ first: any TaskStore, _ second: any TaskStore) async throws {
         let apis = try [first, second].map { store in
             let store = try #require(store as? any NodeStore)
@@ -83,6 +107,7 @@ struct MachineryChordTests {
 
         let record = try await apis[0].workflow(workflowID)
         #expect(record.nodes.count == count + 1)
+        #expect(record.state == .running)
         #expect(record.nodes.filter { $0.id == callbackID }.count == 1)
         let stored = record.nodes.filter { $0.id != callbackID }.map(\.id)
         #expect(Set(stored) == Set(uuids.compactMap(TaskID.init)))

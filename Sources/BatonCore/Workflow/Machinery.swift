@@ -124,7 +124,7 @@ public enum Machinery {
                 "a chord member sent alone needs a GroupUUID naming its chord (group_<uuid> or a UUID, as Machinery makes them), "
                     + "got '\(group)'")
         }
-        let workflow = NewWorkflow(id: workflowID, name: group)
+        var workflow = NewWorkflow(id: workflowID, name: group)
         var chord: MachineryChordCallback?
         if isChord {
             for key in ["OnSuccess", "OnError"] {
@@ -151,6 +151,8 @@ public enum Machinery {
             chord = MachineryChordCallback(tasks: tasks, index: root)
         }
         let member = try compile(.object(members), maxArgsBytes: maxArgsBytes, newID: newID).adoptingMachineryUUIDs(in: workflow)
+        // Running until every member (and a chord's callback with its own callbacks) is stored.
+        workflow.expectedNodes = count + (chord?.tasks.count ?? 0)
         return MachineryGroupMember(workflow: workflow, count: count, member: member.tasks, chord: chord)
     }
 

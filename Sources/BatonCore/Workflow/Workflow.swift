@@ -4,10 +4,14 @@ import Foundation
 public struct NewWorkflow: Sendable, Hashable {
     public var id: TaskID
     public var name: String?
+    /// How many nodes the workflow will have when its tasks arrive in several requests (a
+    /// Machinery group or chord sent a member per message): it is `running` until it has them.
+    public var expectedNodes: Int?
 
-    public init(id: TaskID, name: String? = nil) {
+    public init(id: TaskID, name: String? = nil, expectedNodes: Int? = nil) {
         self.id = id
         self.name = name
+        self.expectedNodes = expectedNodes
     }
 }
 
@@ -66,19 +70,23 @@ public struct WorkflowRecord: Sendable, Hashable, Codable {
     public var createdAt: Date
     public var nodes: [WorkflowNode]
 
-    public init(id: TaskID, name: String?, cancelRequested: Bool, createdAt: Date, nodes: [WorkflowNode]) {
+    public init(
+        id: TaskID, name: String?, cancelRequested: Bool, createdAt: Date, nodes: [WorkflowNode], expectedNodes: Int? = nil
+    ) {
         self.id = id
         self.name = name
         self.cancelRequested = cancelRequested
         self.createdAt = createdAt
         self.nodes = nodes
-        self.state = Self.derive(cancelRequested: cancelRequested, nodes: nodes)
+        self.state = Self.derive(cancelRequested: cancelRequested, nodes: nodes, expectedNodes: expectedNodes)
     }
 
-    /// Running while a node has not finished; then failed if a node failed, else cancelled if
-    /// the workflow or a node was cancelled by a request, else succeeded.
-    public static func derive(cancelRequested: Bool, nodes: [WorkflowNode]) -> WorkflowState {
+    /// Running while a node has not finished, or fewer nodes than `expectedNodes` have been
+    /// stored (unless it was cancelled); then failed if a node failed, else cancelled if the
+    /// workflow or a node was cancelled by a request, else succeeded.
+    public static func derive(cancelRequested: Bool, nodes: [WorkflowNode], expectedNodes: Int? = nil) -> WorkflowState {
         if nodes.contains(where: { !$0.state.isTerminal }) { return .running }
+        if let expectedNodes, nodes.count < expectedNodes, !cancelRequested { return .running }
         if nodes.contains(where: { $0.state == .failed }) { return .failed }
         if cancelRequested || nodes.contains(where: { $0.state == .cancelled && !$0.skipped }) { return .cancelled }
         return .succeeded
