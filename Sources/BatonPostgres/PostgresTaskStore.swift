@@ -49,9 +49,13 @@ public final class PostgresTaskStore: TaskStore, Service {
     /// so that a node serving while `run()` still migrates a fresh schema does not answer
     /// "not migrated".
     private let migrated = Atomic<Bool>(false)
-    /// Set just before the pool's `run()` is entered. Calls wait for it (within their deadline),
-    /// because `PostgresClient` warns about every request made before its `run()`.
-    private let poolStarted = Atomic<Bool>(false)
+    /// How many of the two pools' `run()` are being entered: each pool's task counts itself
+    /// just before it calls `run()` (counting in the task that adds them let a first call, such
+    /// as `baton migrate`'s, overtake a pool whose task had not started). Calls wait for both
+    /// (within their deadline), because `PostgresClient` warns about every request made before
+    /// its `run()`.
+    private let poolsEntering = Atomic<Int>(0)
+    private var poolStarted: Bool { poolsEntering.load(ordering: .acquiring) == 2 }
 
     /// The channel every store notifies and listens on; payloads are `schema/queue`.
     static let notifyChannel = "baton_ready"
@@ -137,9 +141,12 @@ public final class PostgresTaskStore: TaskStore, Service {
         try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask {
                 await withDiscardingTaskGroup { pools in
-                    pools.addTask { await self.client.run() }
-                    pools.addTask { await self.hotClient.run() }
-                    self.poolStarted.store(true, ordering: .releasing)
+                    for pool in [self.client, self.hotClient] {
+                        pools.addTask {
+                            self.poolsEntering.add(1, ordering: .releasing)
+                            await pool.run()
+                        }
+                    }
                 }
                 self.logger.debug("connection pools stopped")
             }
@@ -270,12 +277,12 @@ public final class PostgresTaskStore: TaskStore, Service {
         let timeout = timeout ?? configuration.callTimeout
         if stopper.fired { throw BatonError.unavailable("database unreachable: the store is shut down (\(what))") }
         let gated = waitsForMigration && !migrated.load(ordering: .acquiring)
-        let starting = !poolStarted.load(ordering: .acquiring)
+        let starting = !poolStarted
         return try await raceDeadline(
             timeout, error: BatonError.unavailable("database unreachable: \(what) did not finish within \(timeout)")
         ) {
             if starting {
-                while !self.poolStarted.load(ordering: .acquiring) {
+                while !self.poolStarted {
                     if self.stopper.fired { throw BatonError.unavailable("database unreachable: the store is shut down (\(what))") }
                     try await Task.sleep(for: .milliseconds(1))
                 }
