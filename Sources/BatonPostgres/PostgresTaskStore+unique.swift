@@ -61,7 +61,7 @@ extension PostgresTaskStore: UniqueTaskStore {
                     do {
                         try await connection.query(
                             PostgresQuery(
-                                unsafeSQL: sql.workflowInsert,
+                                unsafeSQL: sql.workflowInsert(joining: workflow.joinsExisting),
                                 binds: Self.bindings { b in
                                     b.append(workflow.id.uuid)
                                     b.append(workflow.name)

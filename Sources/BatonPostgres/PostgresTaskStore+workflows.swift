@@ -7,9 +7,11 @@ extension PostgresSQL {
     var workflowsTable: String { qualifier + "workflows" }
     var depsTable: String { qualifier + "task_deps" }
 
-    /// Binds: id, name.
-    var workflowInsert: String {
+    /// Binds: id, name, expected nodes. `joining`: a workflow stored meanwhile is joined
+    /// (``NewWorkflow/joinsExisting``).
+    func workflowInsert(joining: Bool) -> String {
         "INSERT INTO \(workflowsTable) (id, name, cancel_requested, created_at, expected_nodes) VALUES ($1, $2, false, now(), $3)"
+            + (joining ? " ON CONFLICT (id) DO NOTHING" : "")
     }
 
     /// Locks the parents in id order (concurrent submissions lock in one order: no deadlock)

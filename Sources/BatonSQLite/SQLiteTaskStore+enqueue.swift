@@ -43,7 +43,7 @@ extension SQLiteTaskStore: UniqueTaskStore {
             }
             if let workflow = p.workflow {
                 do {
-                    try db.cachedStatement(sql: SQL.workflowInsert).execute(arguments: [
+                    try db.cachedStatement(sql: workflow.joinsExisting ? SQL.workflowInsertOrJoin : SQL.workflowInsert).execute(arguments: [
                         workflow.id.description, workflow.name, prepared.now, workflow.expectedNodes,
                     ])
                 } catch let error as DatabaseError where error.resultCode == .SQLITE_CONSTRAINT {

@@ -197,6 +197,8 @@ extension SQL {
         """
 
     static let workflowInsert = "INSERT INTO workflows (id, name, cancel_requested, created_at, expected_nodes) VALUES (?, ?, 0, ?, ?)"
+    /// The same, joining a workflow stored meanwhile (``NewWorkflow/joinsExisting``).
+    static let workflowInsertOrJoin = workflowInsert + " ON CONFLICT (id) DO NOTHING"
     static let workflowGet = "SELECT name, cancel_requested, created_at, expected_nodes FROM workflows WHERE id = ?"
     static let workflowNodes = """
         SELECT coalesce(node, id), id, kind, state, blocked_by, result, last_error FROM tasks WHERE workflow_id = ? ORDER BY seq

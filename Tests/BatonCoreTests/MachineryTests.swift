@@ -188,7 +188,9 @@ import Testing
             chordCallback: goSignature("chord_\(chord)", "multiply", args: [3], onSuccess: [goSignature("task_n", "notify")]),
             groupUUID: "group_\(group)", groupTaskCount: 3)
         let joined = try #require(try Machinery.groupMember(try parseJSON(text)))
-        #expect(joined.workflow == NewWorkflow(id: TaskID(group)!, name: "group_\(group)", expectedNodes: 5) && joined.count == 3)
+        #expect(
+            joined.workflow == NewWorkflow(id: TaskID(group)!, name: "group_\(group)", expectedNodes: 5, joinsExisting: true)
+                && joined.count == 3)
         #expect(joined.member.map(\.id) == [TaskID(member)] && joined.member[0].workflowID == TaskID(group))
         #expect(joined.member[0].kind == "add" && joined.member[0].after.isEmpty)
         let callback = try #require(joined.chord)

@@ -50,6 +50,30 @@ struct MachineryChordTests {
         }
     }
 
+    /// A workflow that joins an existing one (a group's member sent alone) is stored by the
+    /// first request and joined by the next, whose name and expected nodes do not replace the
+    /// first's.
+    @Test(arguments: storeFactories)
+    func aJoiningWorkflowIsMadeByTheFirstAndJoinedByTheNext(_ factory: any StoreFactory) async throws {
+        try await factory.withStore { store in
+            let id = TaskID.generate()
+            func node(_ name: String) -> NewTask {
+                var task = NewTask(kind: "add")
+                task.workflowID = id
+                task.node = name
+                return task
+            }
+            let first = NewWorkflow(id: id, name: "first", expectedNodes: 2, joinsExisting: true)
+            let next = NewWorkflow(id: id, name: "next", expectedNodes: 9, joinsExisting: true)
+            _ = try await store.taskEnqueueMany(TaskEnqueueParams(tasks: [node("a")], workflow: first))
+            _ = try await store.taskEnqueueMany(TaskEnqueueParams(tasks: [node("b")], workflow: next))
+            for claimed in try await store.claim(kinds: ["add"]) { _ = try await store.complete(claimed) }
+            let record = try #require(try await store.workflowGet(id))
+            // Two nodes, both succeeded: the first's expected 2, not the next's 9.
+            #expect(record.nodes.map(\.name) == ["a", "b"] && record.name == "first" && record.state == .succeeded)
+        }
+    }
+
     /// A workflow stored with the number of nodes it will have runs until it has them, though
     /// every node stored so far has finished.
     @Test(arguments: storeFactories)

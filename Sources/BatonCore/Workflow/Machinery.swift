@@ -124,7 +124,8 @@ public enum Machinery {
                 "a chord member sent alone needs a GroupUUID naming its chord (group_<uuid> or a UUID, as Machinery makes them), "
                     + "got '\(group)'")
         }
-        var workflow = NewWorkflow(id: workflowID, name: group)
+        // Made by whichever member is stored first, joined by the others.
+        var workflow = NewWorkflow(id: workflowID, name: group, joinsExisting: true)
         var chord: MachineryChordCallback?
         if isChord {
             for key in ["OnSuccess", "OnError"] {

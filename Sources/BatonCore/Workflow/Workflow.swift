@@ -7,11 +7,16 @@ public struct NewWorkflow: Sendable, Hashable {
     /// How many nodes the workflow will have when its tasks arrive in several requests (a
     /// Machinery group or chord sent a member per message): it is `running` until it has them.
     public var expectedNodes: Int?
+    /// Whether a workflow already stored under `id` is joined rather than refused as a
+    /// conflict: the workflow of a Machinery group sent a member per message, made by
+    /// whichever member is stored first (its `name` and `expectedNodes` then stay).
+    public var joinsExisting: Bool
 
-    public init(id: TaskID, name: String? = nil, expectedNodes: Int? = nil) {
+    public init(id: TaskID, name: String? = nil, expectedNodes: Int? = nil, joinsExisting: Bool = false) {
         self.id = id
         self.name = name
         self.expectedNodes = expectedNodes
+        self.joinsExisting = joinsExisting
     }
 }
 

@@ -21,7 +21,8 @@ extension NodeAPI {
     }
 
     /// Stores one member of a group or chord sent a member per message, in the group's
-    /// workflow (made by the first member stored); for a chord, then the callback once all
+    /// workflow (made by the first member stored, joined by the others in the same
+    /// statement: ``NewWorkflow/joinsExisting``); for a chord, then the callback once all
     /// `count` members are: its parents are the members, on success, in the order they were
     /// stored.
     ///
@@ -32,17 +33,7 @@ extension NodeAPI {
     /// chord waiting, as Machinery's would.
     func joinGroup(_ group: MachineryGroupMember, idempotencyKey: String?, fingerprint: String?) async throws -> WorkflowOutcome {
         let id = group.workflow.id
-        let stored: TaskEnqueueOutcome
-        if try await node.store.workflowGet(id) != nil {
-            stored = try await storeNodes(group.member, of: nil, idempotencyKey: idempotencyKey, fingerprint: fingerprint)
-        } else {
-            do {
-                stored = try await storeNodes(group.member, of: group.workflow, idempotencyKey: idempotencyKey, fingerprint: fingerprint)
-            } catch let error as BatonError where error.code == .conflict {
-                // Another member made the workflow meanwhile (a member stored twice conflicts again).
-                stored = try await storeNodes(group.member, of: nil, idempotencyKey: idempotencyKey, fingerprint: fingerprint)
-            }
-        }
+        let stored = try await storeNodes(group.member, of: group.workflow, idempotencyKey: idempotencyKey, fingerprint: fingerprint)
         var record = try await workflow(id)
         var tasks = stored.tasks.map(\.id)
         if let chord = group.chord {
