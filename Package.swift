@@ -22,6 +22,7 @@ let package = Package(
         .library(name: "BatonBench", targets: ["BatonBench"]),
         .library(name: "BatonSQS", targets: ["BatonSQS"]),
         .library(name: "BatonSQSBroker", targets: ["BatonSQSBroker"]),
+        .library(name: "BatonRedis", targets: ["BatonRedis"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -33,6 +34,7 @@ let package = Package(
         .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
         .package(url: "https://github.com/vapor/postgres-nio", from: "1.33.2"),
         .package(url: "https://github.com/jpsim/Yams", from: "6.0.0"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
         .package(url: "https://github.com/apple/swift-nio-ssl", from: "2.37.6"),
         .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift", from: "0.2.0"),
         .package(url: "https://github.com/x-sheep/swift-property-based.git", from: "2.0.1"),
@@ -186,6 +188,18 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        // Redis's protocol (RESP2) on SwiftNIO, for the Redis transport: no Redis client is on
+        // the allowed package list.
+        .target(
+            name: "BatonRedis",
+            dependencies: [
+                "BatonCore",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+            ],
+            swiftSettings: swiftSettings
+        ),
         // examples/seed000-export: freundallein/sqs-scheduler's example worker (objects exported
         // from t_object to t_exported_object) as a Baton handler over SQS. A target of this
         // package, so that the tests build and run it without another build from scratch.
@@ -268,6 +282,15 @@ let package = Package(
                 "BatonSQS", "BatonTesting",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Hummingbird", package: "hummingbird"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "BatonRedisTests",
+            dependencies: [
+                "BatonRedis",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "PropertyBased", package: "swift-property-based"),
             ],
             swiftSettings: swiftSettings
         ),

@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
 # Runs the whole test suite: builds the `baton` binary (end-to-end tests start it as a
 # separate process through BATON_BIN), starts a private PostgreSQL cluster for the
-# PostgreSQL tests (scripts/with-postgres.sh; installed from Debian if missing), then
-# `swift test`, then the wire-contract check (scripts/contract.sh: schemathesis against a
-# live node) and the Swift quick start (scripts/example.sh: examples/swift-quickstart built
-# as a package of its own and run against a node). Extra arguments go to `swift test` (e.g.
-# `--filter StoreConformanceTests`), and then those two are left out.
+# PostgreSQL tests (scripts/with-postgres.sh; installed from Debian if missing), a private
+# moto server for the SQS tests (scripts/with-moto.sh) and a private redis-server for the Redis
+# client's (scripts/with-redis.sh), then `swift test`, then the wire-contract check
+# (scripts/contract.sh: schemathesis against a live node) and the Swift quick start
+# (scripts/example.sh: examples/swift-quickstart built as a package of its own and run against
+# a node). Extra arguments go to `swift test` (e.g. `--filter StoreConformanceTests`), and then
+# those two are left out.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -22,6 +24,14 @@ if [ -z "${BATON_TEST_SQS_ENDPOINT:-}" ] && [ -x scripts/with-moto.sh ]; then
     exec scripts/with-moto.sh "$0" "$@"
   fi
   echo "test.sh: no moto_server in .build-venv (scripts/python-venv.sh); SQS tests will be skipped (they fail under CI=true)" >&2
+fi
+
+# The Redis client's tests run against a private redis-server (scripts/with-redis.sh).
+if [ -z "${BATON_TEST_REDIS_URL:-}" ] && [ -x scripts/with-redis.sh ]; then
+  if [ "${CI:-}" = "true" ] || command -v redis-server >/dev/null 2>&1; then
+    exec scripts/with-redis.sh "$0" "$@"
+  fi
+  echo "test.sh: no redis-server here (apt-get install redis-server); Redis tests will be skipped (they fail under CI=true)" >&2
 fi
 
 swift build --product baton

@@ -1,0 +1,247 @@
+import BatonCore
+import Foundation
+import NIOCore
+import NIOPosix
+import NIOSSL
+
+/// One connection to a Redis server: commands are written as they come and their replies
+/// matched in order (pipelining), so concurrent callers share it without waiting for each
+/// other. A command that gets no reply within its time limit closes the connection (a late
+/// reply could no longer be matched): every command then waiting fails with
+/// ``RedisError/Kind/closed``. A blocking command (`BLPOP`, `XREADGROUP … BLOCK`) holds the
+/// replies of the commands after it; give such commands a connection of their own.
+public final class RedisConnection: Sendable {
+    public let configuration: RedisConfiguration
+    private let channel: any Channel
+
+    private init(configuration: RedisConfiguration, channel: any Channel) {
+        self.configuration = configuration
+        self.channel = channel
+    }
+
+    /// Connects, authenticates (`AUTH`, when the configuration has a password) and selects the
+    /// database (`SELECT`, when not 0).
+    public static func connect(
+        _ configuration: RedisConfiguration, group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton,
+        parser: RESPParser = RESPParser()
+    ) async throws(RedisError) -> RedisConnection {
+        let tls: NIOSSLContext?
+        do {
+            tls = try configuration.tls ? makeTLSContext(configuration) : nil
+        } catch {
+            throw RedisError(.invalidArgument, "TLS for \(configuration.address): \(error)")
+        }
+        let host = configuration.host
+        let bootstrap = ClientBootstrap(group: group)
+            .connectTimeout(.nanoseconds(Int64(configuration.connectTimeout / .nanoseconds(1))))
+            .channelOption(.socketOption(.tcp_nodelay), value: 1)
+            .channelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    let pipeline = channel.pipeline.syncOperations
+                    if let tls {
+                        try pipeline.addHandler(
+                            try NIOSSLClientHandler(context: tls, serverHostname: IPAddressText.isIP(host) ? nil : host))
+                    }
+                    try pipeline.addHandler(ByteToMessageHandler(RESPFrameDecoder(parser: parser)))
+                    try pipeline.addHandler(RedisCommandHandler())
+                }
+            }
+        let channel: any Channel
+        do {
+            channel = try await bootstrap.connect(host: configuration.host, port: configuration.port).get()
+        } catch {
+            throw RedisError(.connect, "cannot reach Redis at \(configuration.address): \(describe(error))")
+        }
+        let connection = RedisConnection(configuration: configuration, channel: channel)
+        do throws(RedisError) {
+            try await connection.handshake()
+        } catch {
+            await connection.close()
+            throw error
+        }
+        return connection
+    }
+
+    /// `AUTH` and `SELECT`, as the configuration asks.
+    private func handshake() async throws(RedisError) {
+        if let password = configuration.password {
+            var auth: [RedisArgument] = ["AUTH"]
+            if let user = configuration.username { auth.append(RedisArgument(user)) }
+            auth.append(RedisArgument(password))
+            if case .error(let message) = try await send(auth) {
+                throw RedisError(.auth, "Redis at \(configuration.address) refused the credentials: \(message)")
+            }
+        }
+        if configuration.database != 0 {
+            try await command(["SELECT", RedisArgument(configuration.database)])
+        }
+    }
+
+    /// Sends a command and returns its reply, an error reply included (as `.error`).
+    public func send(_ command: [RedisArgument], timeout: Duration? = nil) async throws(RedisError) -> RESPValue {
+        try await sendAll([command], timeout: timeout)[0]
+    }
+
+    /// Sends a command; an error reply is thrown (``RedisError/Kind/server``).
+    @discardableResult
+    public func command(_ command: [RedisArgument], timeout: Duration? = nil) async throws(RedisError) -> RESPValue {
+        let reply = try await send(command, timeout: timeout)
+        if case .error(let message) = reply { throw RedisError(.server, message) }
+        return reply
+    }
+
+    /// Sends commands in one write and returns their replies in order, error replies included:
+    /// one round trip for all of them. Not a transaction: wrap them in `MULTI`/`EXEC` for that.
+    public func sendAll(_ commands: [[RedisArgument]], timeout: Duration? = nil) async throws(RedisError) -> [RESPValue] {
+        guard !commands.isEmpty else { return [] }
+        var buffer = channel.allocator.buffer(capacity: commands.reduce(0) { $0 + 16 + $1.reduce(0) { $0 + $1.bytes.count + 16 } })
+        for command in commands { RESPEncoder.write(command, into: &buffer) }
+        let promise = channel.eventLoop.makePromise(of: [RESPValue].self)
+        let address = configuration.address
+        // A write that fails (the connection closed: the pipeline may be gone already) fails
+        // the request too.
+        channel.writeAndFlush(RedisCommandHandler.Request(bytes: buffer, replies: commands.count, promise: promise)).whenFailure {
+            error in
+            promise.fail((error as? RedisError) ?? RedisError(.closed, "the connection to Redis at \(address) is closed"))
+        }
+        let limit = timeout ?? configuration.commandTimeout
+        let deadline = channel.eventLoop.scheduleTask(in: .nanoseconds(Int64(limit / .nanoseconds(1)))) { [channel] in
+            promise.fail(RedisError(.timeout, "no reply from Redis at \(address) within \(limit)"))
+            channel.close(promise: nil)
+        }
+        // On the event loop as the reply completes it: a deadline due at that moment cannot
+        // close the connection after its reply came.
+        promise.futureResult.whenComplete { _ in deadline.cancel() }
+        do {
+            return try await promise.futureResult.get()
+        } catch let error as RedisError {
+            throw error
+        } catch {
+            throw RedisError(.closed, "the connection to Redis at \(configuration.address) failed: \(Self.describe(error))")
+        }
+    }
+
+    /// Whether the connection is still open.
+    public var isActive: Bool { channel.isActive }
+
+    public func close() async {
+        try? await channel.close()
+    }
+
+    static func describe(_ error: any Error) -> String {
+        ConnectionFailureText.describe(error) { error in
+            switch error {
+            case let error as IOError: ConnectionFailureText.errno(error.errnoCode)
+            case let error as ChannelError:
+                switch error {
+                case .connectTimeout: "no answer in time"
+                case .ioOnClosedChannel, .alreadyClosed, .eof: "the connection closed"
+                default: nil
+                }
+            case let error as RedisError: error.message
+            default: nil
+            }
+        }
+    }
+
+    private static func makeTLSContext(_ configuration: RedisConfiguration) throws -> NIOSSLContext {
+        var tls = TLSConfiguration.makeClientConfiguration()
+        if let caFile = configuration.caFile {
+            tls.trustRoots = .certificates(try NIOSSLCertificate.fromPEMFile(caFile))
+        }
+        return try NIOSSLContext(configuration: tls)
+    }
+}
+
+/// Whether a host is written as an IP address (TLS sends no server name for one).
+enum IPAddressText {
+    static func isIP(_ host: String) -> Bool {
+        var v4 = in_addr()
+        var v6 = in6_addr()
+        return inet_pton(AF_INET, host, &v4) == 1 || inet_pton(AF_INET6, host, &v6) == 1
+    }
+}
+
+/// Bytes to replies.
+struct RESPFrameDecoder: ByteToMessageDecoder {
+    typealias InboundOut = RESPValue
+    let parser: RESPParser
+
+    mutating func decode(context: ChannelHandlerContext, buffer: inout ByteBuffer) throws -> DecodingState {
+        guard let value = try parser.parse(&buffer) else { return .needMoreData }
+        context.fireChannelRead(Self.wrapInboundOut(value))
+        return .continue
+    }
+
+    mutating func decodeLast(context: ChannelHandlerContext, buffer: inout ByteBuffer, seenEOF: Bool) throws -> DecodingState {
+        try decode(context: context, buffer: &buffer)
+    }
+}
+
+/// Matches replies to the requests written, in order; fails what is left when the connection
+/// ends or its bytes cannot be read.
+final class RedisCommandHandler: ChannelDuplexHandler {
+    typealias InboundIn = RESPValue
+    typealias OutboundIn = Request
+    typealias OutboundOut = ByteBuffer
+
+    struct Request {
+        var bytes: ByteBuffer
+        var replies: Int
+        var promise: EventLoopPromise<[RESPValue]>
+    }
+
+    private struct Waiting {
+        var remaining: Int
+        var replies: [RESPValue]
+        var promise: EventLoopPromise<[RESPValue]>
+    }
+
+    private var waiting = CircularBuffer<Waiting>()
+    private var failure: RedisError?
+
+    func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
+        let request = unwrapOutboundIn(data)
+        if let failure {
+            request.promise.fail(failure)
+            promise?.fail(failure)
+            return
+        }
+        waiting.append(Waiting(remaining: request.replies, replies: [], promise: request.promise))
+        context.write(wrapOutboundOut(request.bytes), promise: promise)
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        let value = unwrapInboundIn(data)
+        guard !waiting.isEmpty else {
+            fail(RedisError(.protocol, "a reply that no command asked for"), context: context)
+            return
+        }
+        waiting[waiting.startIndex].replies.append(value)
+        waiting[waiting.startIndex].remaining -= 1
+        if waiting[waiting.startIndex].remaining == 0 {
+            let done = waiting.removeFirst()
+            done.promise.succeed(done.replies)
+        }
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        let failure = (error as? RedisError) ?? RedisError(.closed, "the connection failed: \(RedisConnection.describe(error))")
+        fail(failure, context: context)
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        failAll(failure ?? RedisError(.closed, "the connection to Redis closed"))
+        context.fireChannelInactive()
+    }
+
+    private func fail(_ error: RedisError, context: ChannelHandlerContext) {
+        failAll(error)
+        context.close(promise: nil)
+    }
+
+    private func failAll(_ error: RedisError) {
+        if failure == nil { failure = error }
+        while let next = waiting.popFirst() { next.promise.fail(error) }
+    }
+}
