@@ -230,6 +230,8 @@ struct SQSPipelineInProcessTests {
         #expect(
             p.resultsRole.stats.stops == 1 && p.resultsRole.stats.applied == 0 && p.resultsRole.stats.refused == 0, "\(p.resultsRole.stats)"
         )
+        // Each claim that received tasks checked them first (nothing was cancelled yet).
+        #expect(p.resultsRole.stats.checks >= 1, "\(p.resultsRole.stats)")
         for task in tasks { #expect(try await p.harness.store.taskGet(task.id)?.state == .cancelled) }
     }
 

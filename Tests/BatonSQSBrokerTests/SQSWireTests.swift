@@ -151,6 +151,31 @@ import Testing
         #expect(try SQSWire.resultsMessage(old) == .heartbeat([Self.lease], lease: nil, replyTo: nil))
     }
 
+    /// A worker's check of the tasks it just received: the heartbeat names it, the node's
+    /// answer repeats it, with no lease when it extended them all.
+    @Test func aCheckIsNamedByTheHeartbeatAndRepeatedByTheAnswer() throws {
+        let control = "http://127.0.0.1:5000/123456789012/baton-control"
+        let body = SQSWire.heartbeatMessage([Self.lease], lease: .seconds(9), replyTo: control, check: "c-1")
+        #expect(try Self.object(body)["params"]?["check"] == .string("c-1"))
+        #expect(try SQSWire.resultsMessage(body) == .heartbeat([Self.lease], lease: .seconds(9), replyTo: control, check: "c-1"))
+        let none = SQSWire.stopMessage([], check: "c-1")
+        #expect(try SQSWire.controlMessage(none) == SQSWire.ControlMessage(stops: [], check: "c-1"), "\(none)")
+        let one = SQSWire.stopMessage([SQSWire.Stop(lease: Self.lease, outcome: .cancelled)], check: "c-2")
+        #expect(
+            try SQSWire.controlMessage(one) == SQSWire.ControlMessage(stops: [.init(lease: Self.lease, outcome: .cancelled)], check: "c-2"))
+        #expect(try SQSWire.controlMessage(SQSWire.stopMessage([])).check == nil)
+        for bad in [#""check":7"#, #""check":"""#, #""check":"\#(String(repeating: "x", count: 81))""#] {
+            let heartbeat = #"{"jsonrpc":"2.0","method":"baton.heartbeat","params":{"leases":[],\#(bad)}}"#
+            #expect(throws: BatonError.invalidArgument("params.check must be a string of 1 to 80 characters")) {
+                try SQSWire.resultsMessage(heartbeat)
+            }
+            let stop = #"{"jsonrpc":"2.0","method":"baton.stop","params":{"leases":[],\#(bad)}}"#
+            #expect(throws: BatonError.invalidArgument("params.check must be a string of 1 to 80 characters")) {
+                try SQSWire.controlMessage(stop)
+            }
+        }
+    }
+
     @Test(arguments: [
         (#""reply_to":7"#, "must be a string"), (#""reply_to":"sqs://control""#, "URL of an SQS queue"),
         (#""reply_to":"http://127.0.0.1:5000/control""#, "URL of an SQS queue"), (#""reply_to":"ftp://h/1/q""#, "URL of an SQS queue"),

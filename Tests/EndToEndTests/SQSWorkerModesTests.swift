@@ -80,12 +80,22 @@ extension EndToEnd.SQSPipelineTests {
     /// A task cancelled while its work message waits in the queue (no worker yet) is dropped
     /// by the worker that later receives it, before its handler starts: the worker asks the
     /// node about what it received, deletes the message, and logs it; its handler never runs.
-    @Test func aTaskCancelledWhileItsMessageWaitsIsDroppedBeforeItRuns() async throws {
+    /// Both ways a worker can ask: over HTTP (`--server`), and, reaching only SQS, by a check
+    /// on the results queue answered on its control queue (`--sqs-results`, `--sqs-control`).
+    @Test(arguments: ["http", "sqs"])
+    func aTaskCancelledWhileItsMessageWaitsIsDroppedBeforeItRuns(_ reports: String) async throws {
         guard let endpoint = Self.skipUnlessMoto() else { return }
         let sqs = try Self.client(endpoint)
         let work = try await Self.queue(sqs, "work")
         let dir = try TempDir()
-        let node = try Self.dispatchingNode(endpoint, work: work, in: dir, ["--sqs-lease", "60"])
+        var workerReports = ["--server", "<node>"]
+        var nodeResults: [String] = []
+        if reports == "sqs" {
+            let results = try await Self.queue(sqs, "results")
+            workerReports = ["--sqs-results", results, "--sqs-control", try await Self.queue(sqs, "control")]
+            nodeResults = ["--sqs-results", results]
+        }
+        let node = try Self.dispatchingNode(endpoint, work: work, in: dir, ["--sqs-lease", "60"] + nodeResults)
         defer { Task { await node.stop() } }
         let url = try await node.url()
         let client = BatonClient(servers: [URL(string: url)!])
@@ -99,9 +109,8 @@ extension EndToEnd.SQSPipelineTests {
         #expect(try await client.cancel(doomed.id).state == .cancelled)
 
         let worker = try BatonProcess(
-            [
-                "worker", "--sqs-work", work, "--server", url, "--sqs-endpoint", endpoint, "--concurrency", "4", "--lease", "10",
-                "--file-root", dir.url.path,
+            ["worker", "--sqs-work", work] + workerReports.map { $0 == "<node>" ? url : $0 } + [
+                "--sqs-endpoint", endpoint, "--concurrency", "4", "--lease", "10", "--file-root", dir.url.path,
             ], environment: Self.awsEnvironment)
         defer { Task { await worker.stop() } }
         #expect(try await client.wait(kept.id, timeout: .seconds(20)).state == .succeeded)
@@ -110,6 +119,7 @@ extension EndToEnd.SQSPipelineTests {
             try await Self.depth(sqs, work) == 0 ? true : nil
         }
         #expect(worker.stderr.contains("dropped before it ran") && worker.stderr.contains("\(doomed.id)"), "\(worker.stderr.suffix(2000))")
+        #expect(!worker.stderr.contains("no answer from the node"), "the check was answered: \(worker.stderr.suffix(2000))")
         #expect(!FileManager.default.fileExists(atPath: marker), "the cancelled task's handler never ran")
         #expect(try await client.get(doomed.id).state == .cancelled)
     }

@@ -15,7 +15,9 @@ import Synchronization
 /// - a heartbeat extends its leases (a worker that reaches only SQS keeps its tasks this way);
 ///   when it names a control queue (`reply_to`), the leases it did not extend (cancelled,
 ///   rescued, finished, unknown) are sent there in one stop message, so that the worker stops
-///   their handlers. A stop that cannot be sent is logged: the next heartbeat asks again;
+///   their handlers, or drops them before they start when the heartbeat was the worker's
+///   check of the tasks it just received (`check`: answered even when nothing is to stop). A
+///   stop that cannot be sent is logged: the next heartbeat asks again;
 /// - an announcement records its worker in the node's registry (`GET /v1/workers`, transport
 ///   `sqs`), with its kinds' retry policies.
 ///
@@ -32,8 +34,10 @@ public final class SQSResults: Service, Sendable {
         public var heartbeats = 0
         /// Announce messages recorded.
         public var announcements = 0
-        /// Stop messages sent to workers' control queues.
+        /// Stop messages sent to workers' control queues that named leases to stop.
         public var stops = 0
+        /// Workers' checks of the tasks they received answered (with leases to stop or none).
+        public var checks = 0
         public var rejected = 0
         public init() {}
     }
@@ -79,7 +83,7 @@ public final class SQSResults: Service, Sendable {
         guard !messages.isEmpty else { return }
         state.withLock { $0.received += messages.count }
         var acks: [(SQS.Message, [TaskAck])] = []
-        var beats: [(SQS.Message, [LeaseRef], Duration?, String?)] = []
+        var beats: [(SQS.Message, [LeaseRef], Duration?, String?, String?)] = []
         var extended: [(SQS.Message, TaskCompletion, [NewTask])] = []
         var done: [SQS.Message] = []
         for message in messages {
@@ -87,7 +91,7 @@ public final class SQSResults: Service, Sendable {
                 switch try SQSWire.resultsMessage(message.body) {
                 case .acks(let list): acks.append((message, list))
                 case .completeWithFollowUps(let completion, let followUps): extended.append((message, completion, followUps))
-                case .heartbeat(let leases, let lease, let replyTo): beats.append((message, leases, lease, replyTo))
+                case .heartbeat(let leases, let lease, let replyTo, let check): beats.append((message, leases, lease, replyTo, check))
                 case .announce(let announcement):
                     _ = try api.registerWorker(announcement, transport: "sqs")
                     state.withLock { $0.announcements += 1 }
@@ -102,8 +106,8 @@ public final class SQSResults: Service, Sendable {
         for (message, completion, followUps) in extended {
             if await apply(completion, followUps, from: message) { done.append(message) }
         }
-        for (message, leases, lease, replyTo) in beats {
-            if await heartbeat(leases, lease: lease, replyTo: replyTo) { done.append(message) }
+        for (message, leases, lease, replyTo, check) in beats {
+            if await heartbeat(leases, lease: lease, replyTo: replyTo, check: check) { done.append(message) }
         }
         await queue.delete(done, logger: logger)
     }
@@ -176,7 +180,7 @@ public final class SQSResults: Service, Sendable {
         return items.map { $0.0 }
     }
 
-    private func heartbeat(_ leases: [LeaseRef], lease: Duration?, replyTo: String?) async -> Bool {
+    private func heartbeat(_ leases: [LeaseRef], lease: Duration?, replyTo: String?, check: String?) async -> Bool {
         guard !leases.isEmpty else { return true }
         do {
             let body = HeartbeatManyBody(
@@ -193,7 +197,9 @@ public final class SQSResults: Service, Sendable {
             inFlight?.extend(extended, by: lease ?? api.configuration.defaultLease)
             // Cancelled, rescued or deleted: no longer counted against the window.
             inFlight?.remove(stops.map(\.lease.id))
-            if let replyTo, !stops.isEmpty { await sendStops(stops, to: replyTo) }
+            // A check (the worker's heartbeat before its handlers start) is answered even when
+            // every lease was extended: the worker waits for the answer to run them.
+            if let replyTo, !stops.isEmpty || check != nil { await sendStops(stops, to: replyTo, check: check) }
             return true
         } catch let error as BatonError where error.code == .invalidArgument {
             logger.warning("heartbeat from SQS refused", metadata: ["error": "\(error)"])
@@ -207,7 +213,7 @@ public final class SQSResults: Service, Sendable {
     /// Sends one stop message to a worker's control queue; a failure is logged (the worker's
     /// next heartbeat names the leases again). The queue must be on the results queue's
     /// endpoint (or in its AWS region): the node sends nowhere else.
-    private func sendStops(_ stops: [SQSWire.Stop], to replyTo: String) async {
+    private func sendStops(_ stops: [SQSWire.Stop], to replyTo: String, check: String?) async {
         let metadata: Logger.Metadata = ["control_queue": "\(replyTo)", "tasks": "\(stops.count)"]
         guard Self.sameService(replyTo, as: queue.client) else {
             logger.warning(
@@ -215,8 +221,11 @@ public final class SQSResults: Service, Sendable {
             return
         }
         do {
-            _ = try await queue.client.sendMessage(.init(queueURL: replyTo, messageBody: SQSWire.stopMessage(stops)))
-            state.withLock { $0.stops += 1 }
+            _ = try await queue.client.sendMessage(.init(queueURL: replyTo, messageBody: SQSWire.stopMessage(stops, check: check)))
+            state.withLock { s in
+                if !stops.isEmpty { s.stops += 1 }
+                if check != nil { s.checks += 1 }
+            }
             logger.debug("told a worker to stop tasks", metadata: metadata)
         } catch {
             var failed = metadata

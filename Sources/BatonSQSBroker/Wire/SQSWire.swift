@@ -24,13 +24,17 @@ import Foundation
 ///   `{"jsonrpc":"2.0","method":"baton.heartbeat","params":{"leases":["<id>:<token>",…],"lease_ms":30000,"reply_to":"<queue URL>"}}`.
 ///   `reply_to` is optional: the URL of the worker's control queue (`--sqs-control`), where
 ///   the node answers. A node that does not know it ignores it; without it nothing is answered.
+///   `check` is optional too: an id the worker chose for a heartbeat it sends as it receives
+///   tasks, before their handlers start; the node then answers even when it extended every
+///   lease, so that the worker knows which tasks to drop and which to run.
 /// - An **announce message** (Baton's own, on the results queue): the worker as it announces
 ///   itself over HTTP (`POST /v1/workers`), so that the node lists it (`GET /v1/workers`,
 ///   transport `sqs`) and applies its kinds' retry policies:
 ///   `{"jsonrpc":"2.0","method":"baton.announce","params":{"worker":"w1","queues":["default"],"kinds":[…],"concurrency":8,"running":2}}`.
 /// - A **stop message** (Baton's own, on a worker's control queue): the node's answer to a
-///   heartbeat that named `reply_to`, sent only when some of its leases were not extended:
-///   `{"jsonrpc":"2.0","method":"baton.stop","params":{"leases":[{"id":"<id>:<token>","reason":"cancelled"},…]}}`.
+///   heartbeat that named `reply_to`, sent only when some of its leases were not extended, or
+///   when the heartbeat named a `check` (which the answer repeats, its `leases` maybe empty):
+///   `{"jsonrpc":"2.0","method":"baton.stop","params":{"leases":[{"id":"<id>:<token>","reason":"cancelled"},…],"check":"…"}}`.
 ///   `reason` is the heartbeat's outcome as over HTTP (`POST /v1/workers/heartbeat`):
 ///   `cancelled`, `lost` (the lease is no longer the task's: rescued after it ran out, or the
 ///   task finished) or `not_found` (no such task). The worker stops those tasks' handlers and
@@ -191,12 +195,14 @@ public enum SQSWire {
     }
 
     /// A heartbeat message for these leases; `replyTo` is the URL of the worker's control
-    /// queue, where the node answers with a stop message (``stopMessage(_:)``).
-    public static func heartbeatMessage(_ leases: [LeaseRef], lease: Duration, replyTo: String? = nil) -> String {
+    /// queue, where the node answers with a stop message (``stopMessage(_:check:)``), always when
+    /// the heartbeat names a `check`.
+    public static func heartbeatMessage(_ leases: [LeaseRef], lease: Duration, replyTo: String? = nil, check: String? = nil) -> String {
         let ids = leases.map { string(messageID($0)) }.joined(separator: ",")
         var out = #"{"jsonrpc":"2.0","method":"# + string(heartbeatMethod)
         out += #","params":{"leases":[\#(ids)],"lease_ms":\#(Int64((lease.seconds * 1000).rounded()))"#
         if let replyTo { out += #","reply_to":"# + string(replyTo) }
+        if let check { out += #","check":"# + string(check) }
         out += "}}"
         return out
     }
@@ -214,8 +220,9 @@ public enum SQSWire {
         /// A completion with follow-up tasks, stored together (a response of its own).
         case completeWithFollowUps(TaskCompletion, [NewTask])
         /// Extend these leases by `lease` (`nil`: the node's default lease), and send the
-        /// leases not extended to the queue URL `replyTo`, if any.
-        case heartbeat([LeaseRef], lease: Duration?, replyTo: String?)
+        /// leases not extended to the queue URL `replyTo`, if any: always when `check` is set,
+        /// repeating it.
+        case heartbeat([LeaseRef], lease: Duration?, replyTo: String?, check: String? = nil)
         /// Record the worker (validated).
         case announce(WorkerAnnouncement)
     }
@@ -256,7 +263,9 @@ public enum SQSWire {
             }
             let ms = try integer(members["params"]?["lease_ms"], field: "params.lease_ms")
             if let ms, ms <= 0 { throw .invalidArgument("params.lease_ms must be positive") }
-            return .heartbeat(leases, lease: ms.map { .milliseconds($0) }, replyTo: try replyTo(members["params"]?["reply_to"]))
+            let check = try checkID(members["params"]?["check"])
+            return .heartbeat(
+                leases, lease: ms.map { .milliseconds($0) }, replyTo: try replyTo(members["params"]?["reply_to"]), check: check)
         default:
             let single = try ack(value)
             guard let followUps = value["baton"]?["follow_ups"] else { return .acks([single]) }
@@ -345,6 +354,15 @@ public enum SQSWire {
         }
     }
 
+    /// A heartbeat's or stop message's `check`: absent, or a string of 1 to 80 characters.
+    static func checkID(_ value: JSONValue?) throws(BatonError) -> String? {
+        switch value {
+        case nil, .null?: return nil
+        case .string(let text)? where (1...80).contains(text.count): return text
+        default: throw .invalidArgument("params.check must be a string of 1 to 80 characters")
+        }
+    }
+
     // MARK: Stop messages
 
     /// One lease a node did not extend, and why (its heartbeat's outcome: never `extended`).
@@ -357,18 +375,31 @@ public enum SQSWire {
         }
     }
 
-    /// The stop message telling a worker that these leases were not extended.
-    public static func stopMessage(_ stops: [Stop]) -> String {
+    /// The stop message telling a worker that these leases were not extended; with the `check`
+    /// of the heartbeat it answers, if it named one.
+    public static func stopMessage(_ stops: [Stop], check: String? = nil) -> String {
         let items = stops.map { stop in
             #"{"id":"# + string(messageID(stop.lease)) + #","reason":"#
                 + string(HeartbeatItemResult(id: stop.lease.id, outcome: stop.outcome).status) + "}"
         }
-        return #"{"jsonrpc":"2.0","method":"# + string(stopMethod) + #","params":{"leases":[\#(items.joined(separator: ","))]}}"#
+        let checked = check.map { #","check":"# + string($0) } ?? ""
+        return #"{"jsonrpc":"2.0","method":"# + string(stopMethod) + #","params":{"leases":[\#(items.joined(separator: ","))]\#(checked)}}"#
+    }
+
+    /// A control-queue message: the leases a stop message names, and the check it answers.
+    public struct ControlMessage: Sendable, Hashable {
+        public var stops: [Stop]
+        public var check: String?
     }
 
     /// Reads a control-queue message: the leases a stop message names, with their reasons. A
     /// reason this worker does not know is read as `lost` (the lease is not the task's).
     public static func stops(fromControlMessage body: String) throws(BatonError) -> [Stop] {
+        try controlMessage(body).stops
+    }
+
+    /// Reads a control-queue message (``stops(fromControlMessage:)``) with its `check`.
+    public static func controlMessage(_ body: String) throws(BatonError) -> ControlMessage {
         let value = try parse(body)
         guard case .object(let members) = value, members["jsonrpc"] == .string("2.0") else {
             throw .invalidArgument("not a JSON-RPC 2.0 request object")
@@ -391,7 +422,7 @@ public enum SQSWire {
             }
             stops.append(Stop(lease: lease, outcome: outcome))
         }
-        return stops
+        return ControlMessage(stops: stops, check: try checkID(members["params"]?["check"]))
     }
 
     // MARK: Submissions

@@ -60,20 +60,7 @@ public final class SQSHTTPTaskSource: TaskSource {
             if Task.isCancelled { throw CancellationError() }
             return received
         }
-        var runnable: [ClaimedTask] = []
-        var ended: [(LeaseRef, HeartbeatOutcome)] = []
-        for (task, outcome) in zip(received, outcomes) {
-            if case .extended = outcome { runnable.append(task) } else { ended.append((task.lease, outcome)) }
-        }
-        if !ended.isEmpty {
-            await messages.delete(ended.map(\.0))
-            for (ref, outcome) in ended {
-                logger.info(
-                    "task ended while its work message waited in the queue: dropped before it ran",
-                    metadata: ["task_id": "\(ref.id)", "outcome": "\(outcome)"])
-            }
-        }
-        return runnable
+        return await messages.dropEnded(received, outcomes: outcomes)
     }
 
     public func heartbeat(_ leases: [LeaseRef], lease: Duration, progress: [LeaseRef: TaskProgress]) async throws

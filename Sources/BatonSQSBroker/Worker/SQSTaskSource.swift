@@ -16,7 +16,8 @@ import Synchronization
 ///   heartbeat message on the results queue, which the node applies as a lease extension.
 /// - With a control queue (`--sqs-control`), the heartbeat messages name it (`reply_to`) and
 ///   the node answers there with the leases it did not extend (a stop message: the task was
-///   cancelled, rescued or finished). The source long-polls it beside the work queue (until
+///   cancelled, rescued or finished). The tasks of each claim are checked that way before
+///   their handlers start (``checked(_:lease:)``): one the node stopped is dropped. The source long-polls it beside the work queue (until
 ///   shutdown) and reports those leases to the runtime as the next heartbeat's outcomes, as
 ///   ``SQSHTTPTaskSource`` reports the node's answer over HTTP: the runtime stops their
 ///   handlers, their work messages are deleted, and no result is sent for them. Without a
@@ -43,6 +44,8 @@ public final class SQSTaskSource: TaskSource {
     /// Leases the node said it did not extend (stop messages), with why: reported as the
     /// outcome of the next heartbeat that names them, and their results are not sent.
     private let stops = Mutex<[LeaseRef: HeartbeatOutcome]>([:])
+    /// Checks of tasks just received that wait for the node's answer (``checked(_:lease:)``).
+    private let answers = CheckAnswers()
     /// The last announcement sent (without its `running`, which changes all the time), and when.
     private let announced = Mutex<(WorkerAnnouncement, ContinuousClock.Instant)?>(nil)
 
@@ -73,7 +76,45 @@ public final class SQSTaskSource: TaskSource {
     public func claim(worker: String, queues: [String], kinds: [String], max: Int, wait: Duration, lease: Duration)
         async throws -> [ClaimedTask]
     {
-        try await messages.receive(max: max, wait: wait, lease: lease)
+        let received = try await messages.receive(max: max, wait: wait, lease: lease)
+        return await checked(received, lease: lease)
+    }
+
+    /// How long a claim waits for the node's answer to its check: at most
+    /// ``checkWaitLimit``, and a third of the lease.
+    static func checkWait(lease: Duration) -> Duration { Swift.min(lease / 3, checkWaitLimit) }
+    static let checkWaitLimit: Duration = .seconds(2)
+
+    /// With a control queue, the tasks just received are checked with the node before their
+    /// handlers start: a heartbeat message naming a `check`, which the node answers on the
+    /// control queue (always, listing the leases it did not extend). Those are dropped: a task
+    /// cancelled, rescued or finished while its message waited never runs here. Without an
+    /// answer within ``checkWait(lease:)`` they all run, and their first heartbeat decides.
+    private func checked(_ received: [ClaimedTask], lease: Duration) async -> [ClaimedTask] {
+        guard control != nil, !received.isEmpty, let replyTo = await controlURL() else { return received }
+        let check = UUID().uuidString.lowercased()
+        let leases = received.map(\.lease)
+        answers.open(check)
+        do {
+            let resultsURL = try await SQSWorkMessages.reach(results)
+            _ = try await results.client.sendMessage(
+                .init(queueURL: resultsURL, messageBody: SQSWire.heartbeatMessage(leases, lease: lease, replyTo: replyTo, check: check)))
+        } catch {
+            answers.close(check)
+            logger.warning(
+                "could not check the tasks received with the node; running them",
+                metadata: ["error": "\(SQSWorkMessages.unavailable(error, results))"])
+            return received
+        }
+        let limit = Self.checkWait(lease: lease)
+        guard await answers.wait(check, limit: limit) else {
+            logger.info(
+                "no answer from the node to the check of the tasks received; running them (their first heartbeat decides)",
+                metadata: ["tasks": "\(received.count)", "waited": "\(limit)"])
+            return received
+        }
+        let stopped = stops.withLock { s in leases.map { s.removeValue(forKey: $0) } }
+        return await messages.dropEnded(received, outcomes: stopped)
     }
 
     public func heartbeat(_ leases: [LeaseRef], lease: Duration, progress: [LeaseRef: TaskProgress]) async throws
@@ -294,19 +335,19 @@ public final class SQSTaskSource: TaskSource {
     /// runtime by the next heartbeat; others (finished here already, or never here) are
     /// ignored. Each read message is deleted; an unreadable one is logged and left for the
     /// queue's redrive policy.
-    func handleControl(_ received: [SQS.Message], from control: SQSQueue) async {
+    func handleControl(_ received: [SQS.Message], from queue: SQSQueue) async {
         var done: [SQS.Message] = []
         for message in received {
-            let named: [SQSWire.Stop]
+            let control: SQSWire.ControlMessage
             do {
-                named = try SQSWire.stops(fromControlMessage: message.body)
+                control = try SQSWire.controlMessage(message.body)
             } catch {
                 logger.error(
                     "unreadable control message left in the queue for its redrive policy",
                     metadata: ["message_id": "\(message.messageID)", "reason": "\(error.message)"])
                 continue
             }
-            let held = named.filter { messages.holds($0.lease) }
+            let held = control.stops.filter { messages.holds($0.lease) }
             stops.withLock { s in for stop in held { s[stop.lease] = stop.outcome } }
             for stop in held {
                 logger.info(
@@ -315,9 +356,11 @@ public final class SQSTaskSource: TaskSource {
                         "task_id": "\(stop.lease.id)", "reason": "\(HeartbeatItemResult(id: stop.lease.id, outcome: stop.outcome).status)",
                     ])
             }
+            // After its stops are recorded: the claim that waits reads them.
+            if let check = control.check { answers.answer(check) }
             done.append(message)
         }
-        await control.delete(done, logger: logger)
+        await queue.delete(done, logger: logger)
     }
 
     /// Takes the stops recorded for these leases.
@@ -333,6 +376,60 @@ public final class SQSTaskSource: TaskSource {
                 let left = (pending[ack.lease] ?? 1) - 1
                 pending[ack.lease] = left > 0 ? left : nil
             }
+        }
+    }
+}
+
+/// Answers to checks, matched by id: a claim opens its check before sending it, the control
+/// queue's listener answers it, and the claim waits for the answer or a time limit. An answer
+/// to a check no longer waited for is ignored.
+final class CheckAnswers: Sendable {
+    private enum Entry {
+        case open(CheckedContinuation<Bool, Never>?)
+        case answered
+    }
+
+    private let entries = Mutex<[String: Entry]>([:])
+
+    func open(_ id: String) { entries.withLock { $0[id] = .open(nil) } }
+
+    func close(_ id: String) { _ = entries.withLock { $0.removeValue(forKey: id) } }
+
+    func answer(_ id: String) {
+        let waiter = entries.withLock { e -> CheckedContinuation<Bool, Never>? in
+            guard case .open(let waiter)? = e[id] else { return nil }
+            if waiter != nil { e[id] = nil } else { e[id] = .answered }
+            return waiter
+        }
+        waiter?.resume(returning: true)
+    }
+
+    /// Whether the answer came within `limit`; the check is closed either way.
+    func wait(_ id: String, limit: Duration) async -> Bool {
+        let timer = Task {
+            try? await Task.sleep(for: limit)
+            let waiter = self.entries.withLock { e -> CheckedContinuation<Bool, Never>? in
+                guard case .open(let waiter?)? = e[id] else { return nil }
+                e[id] = nil
+                return waiter
+            }
+            waiter?.resume(returning: false)
+        }
+        defer { timer.cancel() }
+        return await withCheckedContinuation { continuation in
+            let now = entries.withLock { e -> Bool? in
+                switch e[id] {
+                case .answered?:
+                    e[id] = nil
+                    return true
+                case .open?:
+                    e[id] = .open(continuation)
+                    return nil
+                case nil:
+                    return false
+                }
+            }
+            if let now { continuation.resume(returning: now) }
         }
     }
 }

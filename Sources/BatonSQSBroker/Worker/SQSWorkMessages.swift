@@ -130,6 +130,28 @@ final class SQSWorkMessages: Sendable {
 
     /// Forgets the held messages of `leases` without touching them (they come back after
     /// their visibility timeout).
+    /// The received tasks the node says ended while their messages waited in the queue
+    /// (cancelled, rescued, finished): their messages are deleted and they never run. Returns
+    /// the others, in order.
+    func dropEnded(_ received: [ClaimedTask], outcomes: [HeartbeatOutcome?]) async -> [ClaimedTask] {
+        var runnable: [ClaimedTask] = []
+        var ended: [(LeaseRef, HeartbeatOutcome)] = []
+        for (task, outcome) in zip(received, outcomes) {
+            switch outcome {
+            case nil, .extended?: runnable.append(task)
+            case let outcome?: ended.append((task.lease, outcome))
+            }
+        }
+        guard !ended.isEmpty else { return runnable }
+        await delete(ended.map(\.0))
+        for (ref, outcome) in ended {
+            logger.info(
+                "task ended while its work message waited in the queue: dropped before it ran",
+                metadata: ["task_id": "\(ref.id)", "outcome": "\(outcome)"])
+        }
+        return runnable
+    }
+
     func forget(_ leases: [LeaseRef]) {
         held.withLock { h in for lease in leases { h.removeValue(forKey: lease) } }
     }
