@@ -27,24 +27,10 @@ fi
 [ -x "$MOTO" ] || { echo "with-moto: $MOTO not found" >&2; exit 1; }
 
 LOG="$(mktemp -t baton-moto.XXXXXX)"
-PID=""
-
-cleanup() {
-  local status=$?
-  if [ -n "$PID" ] && kill -0 "$PID" 2>/dev/null; then
-    kill "$PID" 2>/dev/null || true
-    for _ in $(seq 1 50); do kill -0 "$PID" 2>/dev/null || break; sleep 0.1; done
-    kill -9 "$PID" 2>/dev/null || true
-    wait "$PID" 2>/dev/null || true
-  fi
-  rm -f "$LOG"
-  exit "$status"
-}
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
-
-port_in_use() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+# shellcheck source=lib/server.sh
+. "$ROOT_DIR/scripts/lib/server.sh"
+server_cleanup_extra='rm -f "$LOG"'
+server_log="$LOG"
 
 answers() {
   # Any HTTP answer will do: moto answers GET / (with its dashboard's redirect or a 404).
@@ -57,27 +43,8 @@ except urllib.error.HTTPError:
 PY
 }
 
-STARTED=0
-for _ in 1 2 3 4 5 6 7 8 9 10; do
-  PORT=$((20000 + RANDOM % 40000))
-  port_in_use "$PORT" && continue
-  "$MOTO" -H 127.0.0.1 -p "$PORT" >"$LOG" 2>&1 &
-  PID=$!
-  for _ in $(seq 1 150); do
-    if ! kill -0 "$PID" 2>/dev/null; then break; fi
-    if answers "$PORT"; then STARTED=1; break; fi
-    sleep 0.2
-  done
-  [ "$STARTED" = "1" ] && break
-  kill "$PID" 2>/dev/null || true
-  wait "$PID" 2>/dev/null || true
-  PID=""
-done
-if [ "$STARTED" != "1" ]; then
-  echo "with-moto: could not start moto_server" >&2
-  cat "$LOG" >&2 || true
-  exit 1
-fi
+start_server with-moto answers 150 0.2 "$MOTO" -H 127.0.0.1 -p "{port}"
+PORT=$server_port
 
 export BATON_TEST_SQS_ENDPOINT="http://127.0.0.1:$PORT"
 echo "with-moto: moto $("$ROOT_DIR/.build-venv/bin/python" -c 'import moto; print(moto.__version__)' 2>/dev/null || echo '?') on 127.0.0.1:$PORT" >&2
