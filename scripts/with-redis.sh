@@ -7,7 +7,9 @@
 # port of 127.0.0.1 only, with a data directory of its own and nothing saved to disk, waits
 # until it answers PING, and exports for the command:
 #
-#   BATON_TEST_REDIS_URL  redis://127.0.0.1:PORT
+#   BATON_TEST_REDIS_URL      redis://127.0.0.1:PORT
+#   BATON_TEST_REDIS_TLS_URL  rediss://localhost:PORT+1 (the same server over TLS; with openssl)
+#   BATON_TEST_REDIS_CA       the CA file that signed its certificate
 #
 # On exit the server is stopped and its directory removed, even when the command failed; the
 # command's exit status is kept.
@@ -36,12 +38,30 @@ answers() {
   [ "${reply%$'\r'}" = "+PONG" ]
 }
 
+# TLS on the next port, with a certificate for localhost and 127.0.0.1 signed by a throw-away
+# CA (openssl; without it, no TLS port).
+tls=()
+if command -v openssl >/dev/null 2>&1; then
+  (
+    cd "$DIR"
+    openssl req -x509 -newkey rsa:2048 -nodes -keyout ca.key -out ca.crt -days 2 -subj "/CN=baton-test-ca"
+    openssl req -newkey rsa:2048 -nodes -keyout server.key -out server.csr -subj "/CN=localhost"
+    printf 'subjectAltName=DNS:localhost,IP:127.0.0.1\n' >server.ext
+    openssl x509 -req -in server.csr -CA ca.crt -CAkey ca.key -CAcreateserial -out server.crt -days 2 -extfile server.ext
+  ) >/dev/null 2>&1
+  tls=(--tls-port "{port+1}" --tls-cert-file "$DIR/server.crt" --tls-key-file "$DIR/server.key"
+    --tls-ca-cert-file "$DIR/ca.crt" --tls-auth-clients no)
+fi
+
 start_server with-redis answers 100 0.05 \
-  "$REDIS" --port "{port}" --bind 127.0.0.1 --dir "$DIR" --save "" --appendonly no --daemonize no
+  "$REDIS" --port "{port}" --bind 127.0.0.1 --dir "$DIR" --save "" --appendonly no --daemonize no "${tls[@]}"
 PORT=$server_port
 
 export BATON_TEST_REDIS_URL="redis://127.0.0.1:$PORT"
-echo "with-redis: $("$REDIS" --version | cut -d' ' -f1-3) on 127.0.0.1:$PORT" >&2
+if [ ${#tls[@]} -gt 0 ]; then
+  export BATON_TEST_REDIS_TLS_URL="rediss://localhost:$((PORT + 1))" BATON_TEST_REDIS_CA="$DIR/ca.crt"
+fi
+echo "with-redis: $("$REDIS" --version | cut -d' ' -f1-3) on 127.0.0.1:$PORT${tls:+, TLS on $((PORT + 1))}" >&2
 
 set +e
 "$@"

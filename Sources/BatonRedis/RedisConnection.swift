@@ -57,13 +57,20 @@ public final class RedisConnection: Sendable {
             try await connection.handshake()
         } catch {
             await connection.close()
+            // The connection ended before the server answered: a TLS handshake refused, a
+            // server that closes at once.
+            if error.kind == .closed { throw RedisError(.connect, "cannot reach Redis at \(configuration.address): \(error.message)") }
             throw error
         }
         return connection
     }
 
-    /// `AUTH` and `SELECT`, as the configuration asks.
+    /// `AUTH` and `SELECT`, as the configuration asks; with TLS and neither, a `PING`, so that
+    /// a refused certificate fails the connect rather than the first command.
     private func handshake() async throws(RedisError) {
+        if configuration.tls && configuration.password == nil && configuration.database == 0 {
+            try await command(["PING"])
+        }
         if let password = configuration.password {
             var auth: [RedisArgument] = ["AUTH"]
             if let user = configuration.username { auth.append(RedisArgument(user)) }
@@ -129,6 +136,7 @@ public final class RedisConnection: Sendable {
     }
 
     static func describe(_ error: any Error) -> String {
+        // The words name the node's flags for a CA file; a Redis connection takes its own.
         ConnectionFailureText.describe(error) { error in
             switch error {
             case let error as IOError: ConnectionFailureText.errno(error.errnoCode)
@@ -142,6 +150,8 @@ public final class RedisConnection: Sendable {
             default: nil
             }
         }
+        .replacingOccurrences(
+            of: "(give its CA with --ca-file or BATON_CA_FILE)", with: "(give the CA that signed it: RedisConfiguration.caFile)")
     }
 
     private static func makeTLSContext(_ configuration: RedisConfiguration) throws -> NIOSSLContext {
@@ -226,7 +236,7 @@ final class RedisCommandHandler: ChannelDuplexHandler {
     }
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
-        let failure = (error as? RedisError) ?? RedisError(.closed, "the connection failed: \(RedisConnection.describe(error))")
+        let failure = (error as? RedisError) ?? RedisError(.closed, RedisConnection.describe(error))
         fail(failure, context: context)
     }
 

@@ -109,6 +109,41 @@ struct RedisClientTests {
         }
     }
 
+    /// TLS (`rediss://`), verified against the CA that signed the server's certificate; with
+    /// the system's trust store instead, the connect fails saying why.
+    @Test func tlsVerifiedAgainstTheServersCA() async throws {
+        guard try Self.server() != nil else { return }
+        let environment = ProcessInfo.processInfo.environment
+        guard let url = environment["BATON_TEST_REDIS_TLS_URL"], let ca = environment["BATON_TEST_REDIS_CA"] else {
+            if environment["CI"] == "true" {
+                Issue.record("BATON_TEST_REDIS_TLS_URL is not set in CI (scripts/with-redis.sh makes one with openssl)")
+            } else {
+                print("tlsVerifiedAgainstTheServersCA: skipped, no TLS port (scripts/with-redis.sh needs openssl)")
+            }
+            return
+        }
+        var config = try RedisConfiguration(url: url)
+        config.caFile = ca
+        #expect(config.tls && config.description.hasPrefix("rediss://localhost:"))
+        let redis = try await RedisConnection.connect(config)
+        let key = Self.key("tls")
+        _ = try await redis.command(["SET", key, "over TLS", "PX", 60000])
+        #expect(try await redis.command(["GET", key]).string == "over TLS")
+        await redis.close()
+
+        config.caFile = nil
+        do {
+            _ = try await RedisConnection.connect(config)
+            Issue.record("a certificate signed by an unknown CA was accepted")
+        } catch {
+            #expect(error.kind == .connect && error.message.hasPrefix("cannot reach Redis at localhost:"), "\(error)")
+            #expect(
+                error.message.hasSuffix(
+                    "TLS handshake failed: the server's certificate is not trusted (give the CA that signed it: "
+                        + "RedisConfiguration.caFile)"), "\(error)")
+        }
+    }
+
     /// Needs no server: nothing listens on port 1 of the loopback address.
     @Test func noServerIsAClearConnectError() async throws {
         let config = RedisConfiguration(host: "127.0.0.1", port: 1, connectTimeout: .seconds(2))

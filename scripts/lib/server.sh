@@ -24,7 +24,8 @@ trap 'exit 143' TERM
 port_in_use() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 
 # start_server NAME ANSWERS TRIES DELAY COMMAND...: runs COMMAND in the background, `{port}` in
-# its arguments replaced by a free port of 127.0.0.1 and its output going to $server_log
+# its arguments replaced by a free port of 127.0.0.1 (and `{port+1}` by the next one, free
+# too, for a server that listens on two) and its output going to $server_log
 # (default /dev/null), until `ANSWERS PORT` succeeds, asking TRIES times DELAY seconds apart,
 # on up to ten ports. Sets $server_port and $server_pid; if the server never answers, prints
 # $server_log and exits 1.
@@ -35,8 +36,12 @@ start_server() {
   for _ in 1 2 3 4 5 6 7 8 9 10; do
     port=$((20000 + RANDOM % 40000))
     port_in_use "$port" && continue
+    port_in_use "$((port + 1))" && continue
     args=()
-    for arg in "$@"; do args+=("${arg//\{port\}/$port}"); done
+    for arg in "$@"; do
+      arg="${arg//\{port\}/$port}"
+      args+=("${arg//\{port+1\}/$((port + 1))}")
+    done
     "${args[@]}" >"${server_log:-/dev/null}" 2>&1 &
     server_pid=$!
     for _ in $(seq 1 "$tries"); do
