@@ -383,7 +383,7 @@ public final class SQSTaskSource: TaskSource {
 /// Answers to checks, matched by id: a claim opens its check before sending it, the control
 /// queue's listener answers it, and the claim waits for the answer or a time limit. An answer
 /// to a check no longer waited for is ignored.
-final class CheckAnswers: Sendable {
+package final class CheckAnswers: Sendable {
     private enum Entry {
         case open(CheckedContinuation<Bool, Never>?)
         case answered
@@ -391,11 +391,13 @@ final class CheckAnswers: Sendable {
 
     private let entries = Mutex<[String: Entry]>([:])
 
-    func open(_ id: String) { entries.withLock { $0[id] = .open(nil) } }
+    package init() {}
 
-    func close(_ id: String) { _ = entries.withLock { $0.removeValue(forKey: id) } }
+    package func open(_ id: String) { entries.withLock { $0[id] = .open(nil) } }
 
-    func answer(_ id: String) {
+    package func close(_ id: String) { _ = entries.withLock { $0.removeValue(forKey: id) } }
+
+    package func answer(_ id: String) {
         let waiter = entries.withLock { e -> CheckedContinuation<Bool, Never>? in
             guard case .open(let waiter)? = e[id] else { return nil }
             if waiter != nil { e[id] = nil } else { e[id] = .answered }
@@ -405,11 +407,12 @@ final class CheckAnswers: Sendable {
     }
 
     /// Whether the answer came within `limit`; the check is closed either way.
-    func wait(_ id: String, limit: Duration) async -> Bool {
+    package func wait(_ id: String, limit: Duration) async -> Bool {
         let timer = Task {
             try? await Task.sleep(for: limit)
+            // Closed also when the wait below has not begun yet: it then finds no entry.
             let waiter = self.entries.withLock { e -> CheckedContinuation<Bool, Never>? in
-                guard case .open(let waiter?)? = e[id] else { return nil }
+                guard case .open(let waiter)? = e[id] else { return nil }
                 e[id] = nil
                 return waiter
             }
