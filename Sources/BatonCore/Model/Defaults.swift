@@ -51,6 +51,21 @@ public enum Limits {
 
     /// Whether `text` has a length in `range`, counted in Unicode scalars as JSON Schema's
     /// `minLength`/`maxLength` count (names are ASCII, so there characters are bytes).
+    /// Checks a worker's name: 1 to ``maxWorkerIDLength`` characters, none of them a control
+    /// character (U+0000–U+001F, U+007F: a NUL would not survive the store, which writes text
+    /// up to its first NUL, so a claim could not be matched to its worker).
+    public static func validateWorkerID(_ worker: String) throws(BatonError) {
+        guard hasLength(worker, 1...maxWorkerIDLength) else {
+            throw .invalidArgument("worker must be 1 to \(maxWorkerIDLength) characters")
+        }
+        guard !worker.unicodeScalars.contains(where: { $0.value < 0x20 || $0.value == 0x7F }) else {
+            throw .invalidArgument("worker must not contain control characters")
+        }
+    }
+
+    /// The pattern of ``validateWorkerID(_:)`` for the OpenAPI document.
+    public static let workerIDPattern = "^[^\\u0000-\\u001f\\u007f]*$"
+
     public static func hasLength(_ text: String, _ range: ClosedRange<Int>) -> Bool {
         var count = 0
         for _ in text.unicodeScalars {

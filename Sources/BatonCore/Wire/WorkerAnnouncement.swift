@@ -39,9 +39,7 @@ public struct WorkerAnnouncement: Codable, Sendable, Hashable {
     }
 
     public func validate() throws(BatonError) {
-        guard Limits.hasLength(worker, 1...Limits.maxWorkerIDLength) else {
-            throw .invalidArgument("worker must be 1 to \(Limits.maxWorkerIDLength) characters")
-        }
+        try Limits.validateWorkerID(worker)
         guard !queues.isEmpty, queues.count <= Self.maxQueues else {
             throw .invalidArgument("queues must name 1 to \(Self.maxQueues) queues")
         }

@@ -320,9 +320,7 @@ public struct NodeAPI: Sendable {
     }
 
     public static func validateWorker(_ worker: String) throws {
-        guard Limits.hasLength(worker, 1...Limits.maxWorkerIDLength) else {
-            throw BatonError.invalidArgument("worker must be 1 to \(Limits.maxWorkerIDLength) characters")
-        }
+        try Limits.validateWorkerID(worker)
     }
 
     public static func taskID(_ text: String) throws -> TaskID {

@@ -106,7 +106,7 @@ struct APISchemas {
     /// `state=ready,running`: a comma list of state names (empty: every state).
     static let stateList = string(pattern: "^((\(stateNames.joined(separator: "|")))(,(\(stateNames.joined(separator: "|"))))*)?$")
 
-    static let workerID = string(1...Limits.maxWorkerIDLength)
+    static let workerID = string(1...Limits.maxWorkerIDLength, pattern: Limits.workerIDPattern)
     static let leaseToken = string()
 
     // MARK: The schemas
