@@ -241,7 +241,7 @@ extension PostgresTaskStore {
                 b.append(items.map(\.key.id.uuid))
                 b.append(items.map(\.key.token))
                 b.append(items.map(\.value.fraction))
-                b.append(items.map { $0.value.message ?? "" })
+                b.append(items.map { Limits.storable($0.value.message ?? "") })
                 b.append(TaskHeartbeatParams.progressInterval.seconds)
             }
             let progressQuery = PostgresQuery(unsafeSQL: sql.heartbeatProgress, binds: progressBinds)
@@ -286,6 +286,7 @@ struct FailureRecord: Sendable {
     ) throws {
         self.id = id
         self.queue = queue
+        let message = Limits.storable(message)
         self.message = message
         self.errorJSON = try ColumnJSON.encode(AttemptError(attempt: attempt.attempt, at: now, message: message))
         let decision = TaskLifecycle.afterFailure(attempt, cause: cause, policies: policies, now: now)

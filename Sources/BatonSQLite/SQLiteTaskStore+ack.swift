@@ -146,6 +146,7 @@ extension SQLiteTaskStore {
         seq: Int64, _ attempt: TaskLifecycle.Attempt, cause: TaskLifecycle.FailureCause, message: String,
         policies: TaskLifecycle.RetryPolicies, now: Int64, db: Database
     ) throws -> (state: TaskState, dueNow: Bool) {
+        let message = Limits.storable(message)
         let nowDate = Millis.date(now)
         let error = try ColumnJSON.encode(AttemptError(attempt: attempt.attempt, at: nowDate, message: message))
         let statement = try db.cachedStatement(sql: SQL.fail)
@@ -173,7 +174,8 @@ extension SQLiteTaskStore {
                     if let progress = p.progress[lease] {
                         let now = until - leaseMillis
                         try db.cachedStatement(sql: SQL.heartbeatProgress).execute(arguments: [
-                            progress.fraction, progress.message.flatMap { $0.isEmpty ? nil : $0 }, now, lease.id.description, lease.token,
+                            progress.fraction, progress.message.flatMap { $0.isEmpty ? nil : Limits.storable($0) }, now,
+                            lease.id.description, lease.token,
                             now - Millis.of(TaskHeartbeatParams.progressInterval),
                         ])
                     }

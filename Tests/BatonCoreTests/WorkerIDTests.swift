@@ -13,4 +13,18 @@ import Testing
         }
         #expect(throws: BatonError.invalidArgument("worker must be 1 to 128 characters")) { try Limits.validateWorkerID("") }
     }
+
+    /// Keys, tags and node names may hold any character but NUL; reported text keeps its NULs
+    /// as U+FFFD.
+    @Test func aNULIsRefusedInKeysAndReplacedInReports() throws {
+        #expect(throws: BatonError.invalidArgument("unique_key must not contain a NUL character")) {
+            try NewTask(kind: "k", uniqueKey: "a\u{0}").validate()
+        }
+        #expect(throws: BatonError.invalidArgument("each tag must not contain a NUL character")) {
+            try NewTask(kind: "k", tags: ["\u{0}"]).validate()
+        }
+        try NewTask(kind: "k", uniqueKey: "tab\tand é", tags: ["line\nbreak"]).validate()
+        #expect(Limits.storable("a\u{0}b\u{0}") == "a\u{FFFD}b\u{FFFD}")
+        #expect(Limits.storable("plain") == "plain")
+    }
 }

@@ -108,5 +108,16 @@ func context(kind: String, attempt: Int = 1) -> TaskContext {
         bad = config
         bad.concurrency = 0
         #expect(throws: BatonError.self) { try bad.validate() }
+        // The id is checked as the node checks it: a worker the node would refuse does not start.
+        for (id, message) in [
+            ("", "worker id must be 1 to 128 characters"), ("tab\there", "worker id must not contain control characters"),
+        ] {
+            bad = config
+            bad.id = id
+            #expect(throws: BatonError.invalidArgument(message)) { try bad.validate() }
+        }
+        bad = config
+        bad.id = String(repeating: "é", count: Limits.maxWorkerIDLength)  // 128 characters, 256 bytes
+        try bad.validate()
     }
 }

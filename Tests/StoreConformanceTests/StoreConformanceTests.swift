@@ -117,6 +117,11 @@ struct StoreConformanceTests {
     }
 
     @Test(arguments: storeFactories)
+    func textHoldingANULIsKeptOrRefused(_ factory: any StoreFactory) async throws {
+        try await StoreConformance.textHoldingANULIsKeptOrRefused(factory)
+    }
+
+    @Test(arguments: storeFactories)
     func retryAfterOverridesThePolicy(_ factory: any StoreFactory) async throws {
         try await StoreConformance.retryAfterOverridesThePolicy(factory)
     }

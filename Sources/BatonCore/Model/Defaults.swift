@@ -49,23 +49,43 @@ public enum Limits {
     /// not clamped: it is a mistake, and unbounded it would overflow `Duration`.
     public static let maxSeconds: Double = 1e9
 
-    /// Whether `text` has a length in `range`, counted in Unicode scalars as JSON Schema's
-    /// `minLength`/`maxLength` count (names are ASCII, so there characters are bytes).
-    /// Checks a worker's name: 1 to ``maxWorkerIDLength`` characters, none of them a control
-    /// character (U+0000–U+001F, U+007F: a NUL would not survive the store, which writes text
-    /// up to its first NUL, so a claim could not be matched to its worker).
-    public static func validateWorkerID(_ worker: String) throws(BatonError) {
+    /// Checks a worker's name (`field` names it in the message): 1 to ``maxWorkerIDLength``
+    /// characters, none of them a control character (U+0000–U+001F, U+007F: a NUL would not
+    /// survive the store, which writes text up to its first NUL, so a claim could not be
+    /// matched to its worker). The node checks what workers send, and `baton worker` its `--id`.
+    public static func validateWorkerID(_ worker: String, field: String = "worker") throws(BatonError) {
         guard hasLength(worker, 1...maxWorkerIDLength) else {
-            throw .invalidArgument("worker must be 1 to \(maxWorkerIDLength) characters")
+            throw .invalidArgument("\(field) must be 1 to \(maxWorkerIDLength) characters")
         }
         guard !worker.unicodeScalars.contains(where: { $0.value < 0x20 || $0.value == 0x7F }) else {
-            throw .invalidArgument("worker must not contain control characters")
+            throw .invalidArgument("\(field) must not contain control characters")
         }
     }
 
-    /// The pattern of ``validateWorkerID(_:)`` for the OpenAPI document.
+    /// The pattern of ``validateWorkerID(_:field:)`` for the OpenAPI document.
     public static let workerIDPattern = "^[^\\u0000-\\u001f\\u007f]*$"
 
+    /// Checks a name or key a task is stored under (`unique_key`, a tag, a workflow node's name):
+    /// its length in `range`, and no NUL. SQLite would store the text up to its first NUL
+    /// (two keys differing after it would collide) and PostgreSQL refuses text holding one.
+    public static func validateText(_ text: String, field: String, _ range: ClosedRange<Int>) throws(BatonError) {
+        guard hasLength(text, range) else {
+            throw .invalidArgument("\(field) must be \(range.lowerBound) to \(range.upperBound) characters")
+        }
+        guard !text.utf8.contains(0) else { throw .invalidArgument("\(field) must not contain a NUL character") }
+    }
+
+    /// The pattern of ``validateText(_:field:_:)`` for the OpenAPI document.
+    public static let noNULPattern = "^[^\\u0000]*$"
+
+    /// Free text a worker reports (an error message, a progress message) as the stores can keep
+    /// it: each NUL replaced by U+FFFD (SQLite would cut the text there, PostgreSQL refuse it).
+    public static func storable(_ text: String) -> String {
+        text.utf8.contains(0) ? text.replacing("\u{0}", with: "\u{FFFD}") : text
+    }
+
+    /// Whether `text` has a length in `range`, counted in Unicode scalars as JSON Schema's
+    /// `minLength`/`maxLength` count (names are ASCII, so there characters are bytes).
     public static func hasLength(_ text: String, _ range: ClosedRange<Int>) -> Bool {
         var count = 0
         for _ in text.unicodeScalars {

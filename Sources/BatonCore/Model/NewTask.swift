@@ -85,18 +85,14 @@ public struct NewTask: Sendable, Hashable {
         if let timeout, !(timeout > 0 && timeout <= Limits.maxSeconds) {
             throw .invalidArgument("timeout must be a positive number of seconds up to \(Int(Limits.maxSeconds)), got \(timeout)")
         }
-        if let uniqueKey, !Limits.hasLength(uniqueKey, 1...Limits.maxUniqueKeyLength) {
-            throw .invalidArgument("unique_key must be 1 to \(Limits.maxUniqueKeyLength) characters")
-        }
+        if let uniqueKey { try Limits.validateText(uniqueKey, field: "unique_key", 1...Limits.maxUniqueKeyLength) }
         if let uniqueWindow, !(uniqueWindow > 0 && uniqueWindow <= Limits.maxSeconds) {
             throw .invalidArgument("unique_window must be a positive number of seconds up to \(Int(Limits.maxSeconds))")
         }
         if tags.count > Limits.maxTags {
             throw .invalidArgument("at most \(Limits.maxTags) tags, got \(tags.count)")
         }
-        for tag in tags where !Limits.hasLength(tag, 1...Limits.maxTagLength) {
-            throw .invalidArgument("each tag must be 1 to \(Limits.maxTagLength) characters")
-        }
+        for tag in tags { try Limits.validateText(tag, field: "each tag", 1...Limits.maxTagLength) }
         if !after.isEmpty || pass != nil || node != nil { try validateDependencies() }
         if args.byteCount > maxArgsBytes {
             throw BatonError(.tooLarge, "args are \(args.byteCount) bytes, more than the limit of \(maxArgsBytes)")
@@ -145,9 +141,7 @@ public struct NewTask: Sendable, Hashable {
         if let pass, !args.isArray {
             throw .invalidArgument("pass: \(pass.rawValue) needs args to be a JSON array")
         }
-        if let node, !Limits.hasLength(node, 1...Limits.maxNodeNameLength) {
-            throw .invalidArgument("node name must be 1 to \(Limits.maxNodeNameLength) characters")
-        }
+        if let node { try Limits.validateText(node, field: "node name", 1...Limits.maxNodeNameLength) }
     }
 
     /// Kind and queue names: 1…max bytes of letters, digits and `. _ - : /`.

@@ -158,7 +158,7 @@ public struct NodeAPI: Sendable {
     /// tasks claimed for it just before it left go back at once instead of at their lease's
     /// expiry.
     public func claim(_ body: ClaimBody, presence: (any ClientPresence)? = nil) async throws -> [ClaimedTask] {
-        try Self.validateWorker(body.worker)
+        try Limits.validateWorkerID(body.worker)
         let queues = body.queues ?? [Defaults.queue]
         guard !queues.isEmpty else { throw BatonError.invalidArgument("queues must not be empty") }
         for queue in queues { try Self.checkQueueName(queue) }
@@ -208,7 +208,7 @@ public struct NodeAPI: Sendable {
     }
 
     public func heartbeatMany(_ body: HeartbeatManyBody) async throws -> HeartbeatManyResponse {
-        if let worker = body.worker { try Self.validateWorker(worker) }
+        if let worker = body.worker { try Limits.validateWorkerID(worker) }
         let lease = try leaseDuration(body.leaseMS)
         guard !body.leases.isEmpty else { return HeartbeatManyResponse(results: []) }
         var progress: [LeaseRef: TaskProgress] = [:]
@@ -317,10 +317,6 @@ public struct NodeAPI: Sendable {
         if result.byteCount > maxArgsBytes {
             throw BatonError(.tooLarge, "result is \(result.byteCount) bytes, more than the limit of \(maxArgsBytes)")
         }
-    }
-
-    public static func validateWorker(_ worker: String) throws {
-        try Limits.validateWorkerID(worker)
     }
 
     public static func taskID(_ text: String) throws -> TaskID {

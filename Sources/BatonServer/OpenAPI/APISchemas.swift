@@ -263,14 +263,14 @@ struct APISchemas {
         // Workflows.
         var node = newTask
         node["id"] = nil
-        node["name"] = Self.string(1...Limits.maxNodeNameLength)
+        node["name"] = Self.string(1...Limits.maxNodeNameLength, pattern: Limits.noNULPattern)
         node["after"] = array(
             .object([
                 "oneOf": [
-                    Self.string(1...Limits.maxNodeNameLength),
+                    Self.string(1...Limits.maxNodeNameLength, pattern: Limits.noNULPattern),
                     request(
                         [
-                            "name": Self.string(1...Limits.maxNodeNameLength), "id": Self.taskID,
+                            "name": Self.string(1...Limits.maxNodeNameLength, pattern: Limits.noNULPattern), "id": Self.taskID,
                             "on": Self.enumeration(DependencyCondition.allCases.map(\.rawValue)),
                         ], [], false),
                 ]
@@ -477,9 +477,9 @@ struct APISchemas {
             "max_attempts": integer(Limits.maxAttemptsRange),
             "timeout": positive,
             "retry": ref("RetryPolicy"),
-            "unique_key": string(1...Limits.maxUniqueKeyLength),
+            "unique_key": string(1...Limits.maxUniqueKeyLength, pattern: Limits.noNULPattern),
             "unique_window": positive,
-            "tags": array(string(1...Limits.maxTagLength), maxItems: Limits.maxTags),
+            "tags": array(string(1...Limits.maxTagLength, pattern: Limits.noNULPattern), maxItems: Limits.maxTags),
             "after": array(dependency, maxItems: Limits.maxParents),
             "policy": enumeration(DependencyPolicy.allCases.map(\.rawValue)),
             "pass": enumeration(ResultPassing.allCases.map(\.rawValue)),

@@ -147,6 +147,27 @@ extension StoreConformance {
         }
     }
 
+    /// A NUL in what a worker reports (an error message, a progress message) is kept as U+FFFD,
+    /// not cut there (SQLite) or refused with the whole batch of acks (PostgreSQL); a key or tag
+    /// holding one is refused before anything is stored.
+    public static func textHoldingANULIsKeptOrRefused(_ factory: any StoreFactory) async throws {
+        try await factory.withStore { store in
+            let record = try await store.enqueue(NewTask(kind: "k", maxAttempts: 1))[0]
+            let claimed = try #require(try await store.claim().first)
+            let progress: [LeaseRef: TaskProgress] = [claimed.lease: TaskProgress(fraction: 0.5, message: "row\u{0}42")]
+            _ = try await store.taskHeartbeatMany(TaskHeartbeatParams(leases: [claimed.lease], lease: .seconds(30), progress: progress))
+            #expect(try await store.taskGet(record.id)?.progress?.message == "row\u{FFFD}42")
+            #expect(try await store.fail(claimed.lease, "exit\u{0}status 2", retryable: false) == .applied(.failed))
+            let stored = try await store.require(record.id)
+            #expect(stored.lastError == "exit\u{FFFD}status 2" && stored.errors.map(\.message) == ["exit\u{FFFD}status 2"])
+
+            for task in [NewTask(kind: "k", uniqueKey: "a\u{0}b"), NewTask(kind: "k", tags: ["t\u{0}"])] {
+                await #expect(throws: BatonError.self) { try await store.enqueue(task) }
+            }
+            #expect(try await store.taskList(TaskListParams()).tasks.count == 1)
+        }
+    }
+
     /// A failure's retry-after overrides the task's retry policy.
     public static func retryAfterOverridesThePolicy(_ factory: any StoreFactory) async throws {
         try await factory.withStore { store in

@@ -97,9 +97,7 @@ public struct WorkerConfiguration: Sendable {
 
     /// Checks the values; the first problem found is reported, naming the field.
     public func validate() throws(BatonError) {
-        if id.isEmpty || id.utf8.count > Limits.maxWorkerIDLength {
-            throw .invalidArgument("worker id must be 1 to \(Limits.maxWorkerIDLength) bytes")
-        }
+        try Limits.validateWorkerID(id, field: "worker id")
         if queues.isEmpty { throw .invalidArgument("a worker needs at least one queue") }
         if concurrency < 1 { throw .invalidArgument("concurrency must be at least 1, got \(concurrency)") }
         if claimBatch < 1 { throw .invalidArgument("claim batch must be at least 1, got \(claimBatch)") }
