@@ -69,7 +69,7 @@ public final class RedisConnection: Sendable {
     /// a refused certificate fails the connect rather than the first command.
     private func handshake() async throws(RedisError) {
         if configuration.tls && configuration.password == nil && configuration.database == 0 {
-            try await command(["PING"])
+            try await handshakeCommand(["PING"])
         }
         if let password = configuration.password {
             var auth: [RedisArgument] = ["AUTH"]
@@ -80,8 +80,18 @@ public final class RedisConnection: Sendable {
             }
         }
         if configuration.database != 0 {
-            try await command(["SELECT", RedisArgument(configuration.database)])
+            try await handshakeCommand(["SELECT", RedisArgument(configuration.database)])
         }
+    }
+
+    /// A command of the handshake: a server that wants a password and was given none answers
+    /// `NOAUTH`, an ``RedisError/Kind/auth`` error like a refused password.
+    private func handshakeCommand(_ command: [RedisArgument]) async throws(RedisError) {
+        guard case .error(let message) = try await send(command) else { return }
+        if message.hasPrefix("NOAUTH") {
+            throw RedisError(.auth, "Redis at \(configuration.address) needs a password (redis://user:password@host): \(message)")
+        }
+        throw RedisError(.server, message)
     }
 
     /// Sends a command and returns its reply, an error reply included (as `.error`).
