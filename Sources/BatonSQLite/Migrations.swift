@@ -13,34 +13,15 @@ enum Migrations {
             }
             try db.execute(sql: "PRAGMA application_id = \(applicationID)")
         }
-        migrator.registerMigration("v2") { db in
-            for statement in SQL.schemaV2 {
-                try db.execute(sql: statement)
-            }
-        }
-        migrator.registerMigration("v3") { db in
-            for statement in SQL.schemaV3 {
-                try db.execute(sql: statement)
-            }
-        }
-        migrator.registerMigration("v4") { db in
-            for statement in SQL.schemaV4 {
-                try db.execute(sql: statement)
-            }
-        }
-        migrator.registerMigration("v5") { db in
-            for statement in SQL.schemaV5 {
-                try db.execute(sql: statement)
-            }
-        }
-        migrator.registerMigration("v6") { db in
-            for statement in SQL.schemaV6 {
-                try db.execute(sql: statement)
-            }
-        }
-        migrator.registerMigration("v7") { db in
-            for statement in SQL.schemaV7 {
-                try db.execute(sql: statement)
+        let later = [
+            ("v2", SQL.schemaV2), ("v3", SQL.schemaV3), ("v4", SQL.schemaV4), ("v5", SQL.schemaV5), ("v6", SQL.schemaV6),
+            ("v7", SQL.schemaV7), ("v8", SQL.schemaV8),
+        ]
+        for (version, statements) in later {
+            migrator.registerMigration(version) { db in
+                for statement in statements {
+                    try db.execute(sql: statement)
+                }
             }
         }
         return migrator

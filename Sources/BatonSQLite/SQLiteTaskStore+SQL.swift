@@ -91,10 +91,11 @@ enum SQL {
     static let linkedRowPlaceholders =
         "(" + Array(repeating: "?", count: insertColumnCount + linkColumnCount).joined(separator: ",") + ")"
 
-    /// A multi-row insert of `rows` tasks with their workflow columns.
+    /// A multi-row insert of `rows` tasks with their workflow columns; returns each one's id and
+    /// `seq` (in no particular order).
     static func insertLinked(rows: Int) -> String {
         "INSERT INTO tasks (\(insertColumns), \(linkColumns)) VALUES "
-            + Array(repeating: linkedRowPlaceholders, count: rows).joined(separator: ",")
+            + Array(repeating: linkedRowPlaceholders, count: rows).joined(separator: ",") + " RETURNING id, seq"
     }
 
     // MARK: Schema (migration v2): schedules, paused queues, unique and idempotent submits
@@ -230,14 +231,14 @@ enum SQL {
 
     /// `rows` completions in one statement, each fenced by its own lease token and found by the
     /// `seq` its token carries (a rowid lookup). Arguments: finished_at, then per row seq, id,
-    /// lease token, result. Returns the ids it completed, and when `reporting` the
-    /// `endedAttemptColumns` after each.
+    /// lease token, result. Returns the id, `seq` and number of dependents of each task it
+    /// completed, and when `reporting` the `endedAttemptColumns` after them.
     static func completeMany(rows: Int, reporting: Bool) -> String {
         """
         UPDATE tasks SET state = 'succeeded', result = v.column4, finished_at = ?, lease_owner = NULL, lease_token = NULL, \
         lease_expires_at = NULL FROM (VALUES \(Array(repeating: "(?,?,?,?)", count: rows).joined(separator: ","))) AS v \
         WHERE tasks.seq = v.column1 AND tasks.id = v.column2 AND tasks.state = 'running' AND tasks.lease_token = v.column3 \
-        RETURNING tasks.id\(reporting ? ", " + endedAttemptColumns : "")
+        RETURNING tasks.id, tasks.seq, tasks.dependents\(reporting ? ", " + endedAttemptColumns : "")
         """
     }
 
@@ -307,8 +308,8 @@ enum SQL {
 
     static let deleteFinished = """
         DELETE FROM tasks WHERE seq IN (SELECT seq FROM tasks WHERE \(terminalCondition) AND finished_at < ? AND (dependents = 0 \
-        OR NOT EXISTS (SELECT 1 FROM task_deps d JOIN tasks c ON c.id = d.child_id WHERE d.parent_id = tasks.id \
-        AND NOT \(terminal("c.state")))) LIMIT ?)
+        OR NOT EXISTS (SELECT 1 FROM task_deps d JOIN tasks c ON c.seq = d.child_seq WHERE d.parent_seq = tasks.seq \
+        AND d.parent_id = tasks.id AND NOT \(terminal("c.state")))) LIMIT ?)
         """
 
     static func nextDue(queueCount: Int) -> String {

@@ -45,7 +45,7 @@ extension SQLiteTaskStore {
                     if reporting { attempts[index] = applied.attempt }
                 }
             }
-            try Self.applyCompletions(completions, now: now, into: &outcomes, reporting: &attempts, db: db)
+            try Self.applyCompletions(completions, now: now, into: &outcomes, reporting: &attempts, work: self.triggerWork, db: db)
             return (outcomes.map { $0 ?? .notFound }, attempts, madeDue)
         }
         count { $0.ackTransactions += 1 }
@@ -74,12 +74,17 @@ extension SQLiteTaskStore {
     }
 
     /// Completions of distinct tasks whose tokens carry their `seq`, in chunks of
-    /// `SQL.completeManySizes`. Fills `attempts` too when it is not empty.
+    /// `SQL.completeManySizes`. Fills `attempts` too when it is not empty. The edges out of the
+    /// tasks completed are settled afterwards, for the whole batch at once
+    /// (``settleCompleted(_:work:db:)``), not by the triggers row by row.
     private static func applyCompletions(
         _ completions: [(index: Int, seq: Int64, completion: TaskCompletion)], now: Int64, into outcomes: inout [AckOutcome?],
-        reporting attempts: inout [EndedAttempt?], db: Database
+        reporting attempts: inout [EndedAttempt?], work: TriggerWork, db: Database
     ) throws {
         let reporting = !attempts.isEmpty
+        var parents: [Int64] = []
+        work.settlingInBatch = true
+        defer { work.settlingInBatch = false }
         var start = 0
         while start < completions.count {
             let remaining = completions.count - start
@@ -101,22 +106,37 @@ extension SQLiteTaskStore {
             let statement = try db.cachedStatement(sql: SQL.completeMany(rows: size, reporting: reporting))
             var applied = Set<String>(minimumCapacity: size)
             var ended: [String: EndedAttempt] = [:]
-            if reporting {
-                let rows = try Row.fetchCursor(statement, arguments: StatementArguments(arguments))
-                while let row = try rows.next() {
-                    let id: String = row[0]
-                    applied.insert(id)
-                    ended[id] = endedAttempt(row, at: 1, now: now)
-                }
-            } else {
-                let rows = try String.fetchCursor(statement, arguments: StatementArguments(arguments))
-                while let id = try rows.next() { applied.insert(id) }
+            let rows = try Row.fetchCursor(statement, arguments: StatementArguments(arguments))
+            while let row = try rows.next() {
+                let id: String = row[0]
+                applied.insert(id)
+                if (row[2] as Int64) > 0 { parents.append(row[1]) }
+                if reporting { ended[id] = endedAttempt(row, at: 3, now: now) }
             }
             for ((index, _, completion), id) in zip(chunk, ids) {
                 outcomes[index] = applied.contains(id) ? .applied(.succeeded) : try refusal(id: completion.lease.id, db: db)
                 if reporting { attempts[index] = ended[id] }
             }
         }
+        work.settlingInBatch = false
+        if !parents.isEmpty { try settleCompleted(parents, work: work, db: db) }
+    }
+
+    /// Settles the open edges out of tasks just completed (`seqs`), as the triggers
+    /// `tasks_settle` and `task_deps_settle` would one edge at a time, in three statements for
+    /// the whole batch: a dependent of many of them (a chord's body) is written once, not once
+    /// per parent.
+    /// 1. Edges on `failure` can never be satisfied by a success: settled through the triggers,
+    ///    which cancel their dependents (and continue the walk), or not, as their policy says.
+    /// 2. Each other dependent's counter drops by its edges settled here; the last releases it.
+    /// 3. Those edges record the parent's state, with the triggers held off (2 counted them).
+    static func settleCompleted(_ seqs: [Int64], work: TriggerWork, db: Database) throws {
+        let list = "[" + seqs.map(String.init).joined(separator: ",") + "]"
+        try db.cachedStatement(sql: SQL.settleBlockedOnSuccess).execute(arguments: [list])
+        try db.cachedStatement(sql: SQL.releaseOnSuccess).execute(arguments: [list])
+        work.settlingInBatch = true
+        defer { work.settlingInBatch = false }
+        try db.cachedStatement(sql: SQL.settleOnSuccess).execute(arguments: [list])
     }
 
     static func refusal(id: TaskID, db: Database) throws -> AckOutcome {

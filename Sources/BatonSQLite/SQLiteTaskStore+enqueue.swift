@@ -51,7 +51,7 @@ extension SQLiteTaskStore: UniqueTaskStore {
                     throw BatonError.conflict("workflow \(workflow.id) already exists")
                 }
             }
-            var outcome = try Self.insert(prepared, db: db)
+            var (outcome, seqs) = try Self.insert(prepared, db: db)
             if p.strictUnique, let i = outcome.duplicate.firstIndex(of: true) {
                 let key = p.tasks[i].uniqueKey ?? ""
                 throw BatonError.invalidArgument("unique key '\(key)' is held by task \(outcome.tasks[i].id)")
@@ -59,7 +59,8 @@ extension SQLiteTaskStore: UniqueTaskStore {
             if prepared.hasParents {
                 var holders: [TaskID: TaskID] = [:]
                 for (record, stored) in zip(prepared.records, outcome.tasks) where record.id != stored.id { holders[record.id] = stored.id }
-                let settled = try Self.insertEdges(p.tasks, records: outcome.tasks, duplicate: outcome.duplicate, holders: holders, db: db)
+                let settled = try Self.insertEdges(
+                    p.tasks, records: outcome.tasks, seqs: seqs, duplicate: outcome.duplicate, holders: holders, db: db)
                 // Edges to parents that had finished settled at once: their dependents may have moved.
                 if !settled.isEmpty {
                     let get = try db.cachedStatement(sql: SQL.get)
@@ -150,8 +151,9 @@ extension SQLiteTaskStore: UniqueTaskStore {
     }
 
     /// Inserts the prepared tasks inside the caller's transaction, answering each task whose
-    /// unique key is held with its holder.
-    static func insert(_ prepared: PreparedEnqueue, db: Database) throws -> TaskEnqueueOutcome {
+    /// unique key is held with its holder. With ``PreparedEnqueue/hasParents``, also returns
+    /// the `seq` of each task inserted, by id (the edges are keyed by it).
+    static func insert(_ prepared: PreparedEnqueue, db: Database) throws -> (outcome: TaskEnqueueOutcome, seqs: [String: Int64]) {
         var result = prepared.records
         var isDuplicate = Array(repeating: false, count: result.count)
         var keep = Array(result.indices)
@@ -192,19 +194,25 @@ extension SQLiteTaskStore: UniqueTaskStore {
             for (position, i) in keep.enumerated() { rows[position] += prepared.linkRows[i] + [dependents[position]] }
         }
         var start = 0
+        var seqs: [String: Int64] = [:]
         do {
             for size in chunkSizes(rows.count) {
                 let sql = prepared.hasParents ? SQL.insertLinked(rows: size) : SQL.insert(rows: size)
                 let statement = try db.cachedStatement(sql: sql)
                 var arguments = StatementArguments()
                 for row in rows[start..<start + size] { arguments += row }
-                try statement.execute(arguments: arguments)
+                if prepared.hasParents {
+                    let inserted = try Row.fetchCursor(statement, arguments: arguments)
+                    while let row = try inserted.next() { seqs[row[0]] = row[1] }
+                } else {
+                    try statement.execute(arguments: arguments)
+                }
                 start += size
             }
         } catch let error as DatabaseError where error.extendedResultCode == .SQLITE_CONSTRAINT_UNIQUE {
             throw duplicate(keep.map { prepared.records[$0] }, from: start, db: db)
         }
-        return TaskEnqueueOutcome(tasks: result, duplicate: isDuplicate)
+        return (TaskEnqueueOutcome(tasks: result, duplicate: isDuplicate), seqs)
     }
 
     /// The outcome an idempotency key recorded (tasks deleted since are left out).

@@ -59,7 +59,7 @@ extension SQLiteTaskStore: ScheduleStore {
         let fired = try await write("firing schedule \(p.name)") { db -> Bool in
             try db.cachedStatement(sql: SQL.scheduleAdvance).execute(arguments: [Millis.from(p.newLastFired), p.name, expected])
             guard db.changesCount == 1 else { return false }
-            if !prepared.records.isEmpty { _ = try Self.insert(prepared, db: db) }
+            if !prepared.records.isEmpty { _ = try Self.insert(prepared, db: db).outcome }
             return true
         }
         if fired && !p.tasks.isEmpty { readySignal.notify() }

@@ -27,23 +27,8 @@ extension SQL {
     /// - `pass`: how the parents' results reach its arguments.
     ///
     /// The edges are `task_deps`; `blocked` is derived from the parent's final state, the
-    /// condition and the dependent's policy (`ignores`: 1 failed, 2 cancelled).
-    ///
-    /// Four triggers keep the counters exact inside whatever transaction changes a state
-    /// (a fenced completion, a failure, a rescue, a cancel, an operator retry):
-    /// 1. `tasks_settle`: a task with dependents finishes → its open edges record its state;
-    /// 2. `task_deps_settle`: an edge is settled → the dependent's counter drops; the last one
-    ///    releases it (`ready`, or `pending` if its run time is ahead); a blocked one cancels it;
-    /// 3. `tasks_reopen`: a finished task with dependents runs again (an operator retry) → the
-    ///    edges into dependents still waiting, or cancelled by their dependencies, open again;
-    /// 4. `task_deps_reopen`: an edge is opened again → the dependent's counter rises; a
-    ///    dependent cancelled only by such edges waits again.
-    ///
-    /// A cascade does not nest triggers: 1 and 3 skip the moves that 2 and 4 make (a
-    /// dependent cancelled by its dependencies, or waiting again), and 2 and 4 name those
-    /// dependents to the store instead (`baton_cascade`, `baton_reopened`), which continues the
-    /// walk level by level in the same transaction (``drainTriggerWork(_:_:)``). A chain of any
-    /// length cascades without reaching SQLite's limit of nested triggers.
+    /// condition and the dependent's policy (`ignores`: 1 failed, 2 cancelled). Migration v8
+    /// keys them by the tasks' `seq` and describes the triggers that keep the counters exact.
     static let schemaV4 = [
         """
         CREATE TABLE tasks_v4 (
@@ -181,19 +166,224 @@ extension SQL {
         "(\(column) = 'succeeded' OR \(column) = 'failed' OR \(column) = 'cancelled')"
     }
 
+    // MARK: Schema (migration v8): edges keyed by the tasks' `seq`, a cheaper state check
+
+    /// The states a task may be in, as the tasks table's CHECK from v8 on: a chain of `=`, not
+    /// `IN (…)`. SQLite builds a lookup table for an `IN` list each time it evaluates one in a
+    /// row's CHECK, which cost about 2 µs per state change: on every claim and completion, and
+    /// once more in each release a trigger makes (Benchmarks/analysis.md).
+    static let stateCheckV8 = """
+        state = 'waiting' OR state = 'pending' OR state = 'ready' OR state = 'running' OR state = 'succeeded' OR state = 'failed' \
+        OR state = 'cancelled'
+        """
+
+    /// Every column of the tasks table from v6 on, in the table's order.
+    static let columnsV8 = """
+        seq, id, kind, queue, args, priority, state, attempt, max_attempts, run_at, lease_owner, lease_token, lease_expires_at, \
+        timeout, retry, result, last_error, errors, unique_key, tags, created_at, started_at, finished_at, workflow_id, node, \
+        parents, pass, waiting_on, dependents, blocked_by, progress, progress_message, progress_at, progress_attempt, trace
+        """
+
+    /// The tasks table is rebuilt (every row keeps its `seq`) with ``stateCheckV8``, and
+    /// `task_deps` is keyed by the tasks' `seq` instead of their ids. Ids are random, so the
+    /// edges of a batch of completing parents, their index entries and their dependents' id
+    /// index entries were spread over the whole file: each acknowledged batch dirtied a page
+    /// or two per release, all written to the WAL at commit. Tasks submitted together have
+    /// neighbouring `seq`s, so their edges are neighbours too (Benchmarks/analysis.md).
+    ///
+    /// `parent_id` stays, for the listing of a dependent whose parent was deleted (its
+    /// `parent_seq` is then 0 for edges migrated from v4) and to check every lookup by
+    /// `parent_seq`: a `seq` may be reused once its task is deleted, an id never is. A parent
+    /// named twice is refused by ``SQLiteTaskStore/insertEdges(_:records:seqs:duplicate:holders:db:)``.
+    ///
+    /// Four triggers keep the counters exact inside whatever transaction changes a state
+    /// (a fenced completion, a failure, a rescue, a cancel, an operator retry):
+    /// 1. `tasks_settle`: a task with dependents finishes → its open edges record its state;
+    /// 2. `task_deps_settle`: an edge is settled → the dependent's counter drops; the last one
+    ///    releases it (`ready`, or `pending` if its run time is ahead); a blocked one cancels it;
+    /// 3. `tasks_reopen`: a finished task with dependents runs again (an operator retry) → the
+    ///    edges into dependents still waiting, or cancelled by their dependencies, open again;
+    /// 4. `task_deps_reopen`: an edge is opened again → the dependent's counter rises; a
+    ///    dependent cancelled only by such edges waits again.
+    ///
+    /// A cascade does not nest triggers: 1 and 3 skip the moves that 2 and 4 make (a
+    /// dependent cancelled by its dependencies, or waiting again), and 2 and 4 name those
+    /// dependents to the store instead (`baton_cascade`, `baton_reopened`), which continues the
+    /// walk level by level in the same transaction (``drainTriggerWork(_:_:)``). A chain of any
+    /// length cascades without reaching SQLite's limit of nested triggers.
+    static let schemaV8 = [
+        "DROP TRIGGER tasks_settle",
+        "DROP TRIGGER tasks_reopen",
+        "DROP TRIGGER tasks_delete_edges",
+        """
+        CREATE TABLE tasks_v8 (
+            seq INTEGER PRIMARY KEY,
+            id TEXT NOT NULL UNIQUE,
+            kind TEXT NOT NULL,
+            queue TEXT NOT NULL,
+            args TEXT NOT NULL,
+            priority INTEGER NOT NULL,
+            state TEXT NOT NULL CHECK (\(stateCheckV8)),
+            attempt INTEGER NOT NULL DEFAULT 0,
+            max_attempts INTEGER NOT NULL,
+            run_at INTEGER NOT NULL,
+            lease_owner TEXT,
+            lease_token TEXT,
+            lease_expires_at INTEGER,
+            timeout REAL,
+            retry TEXT,
+            result TEXT,
+            last_error TEXT,
+            errors TEXT NOT NULL DEFAULT '[]',
+            unique_key TEXT,
+            tags TEXT NOT NULL DEFAULT '[]',
+            created_at INTEGER NOT NULL,
+            started_at INTEGER,
+            finished_at INTEGER,
+            workflow_id TEXT,
+            node TEXT,
+            parents INTEGER NOT NULL DEFAULT 0,
+            pass TEXT,
+            waiting_on INTEGER NOT NULL DEFAULT 0,
+            dependents INTEGER NOT NULL DEFAULT 0,
+            blocked_by INTEGER NOT NULL DEFAULT 0,
+            progress REAL,
+            progress_message TEXT,
+            progress_at INTEGER,
+            progress_attempt INTEGER,
+            trace TEXT
+        )
+        """,
+        "INSERT INTO tasks_v8 (\(columnsV8)) SELECT \(columnsV8) FROM tasks",
+        """
+        CREATE TABLE task_deps_v8 (
+            child_seq INTEGER NOT NULL,
+            position INTEGER NOT NULL,
+            parent_seq INTEGER NOT NULL,
+            parent_id TEXT NOT NULL,
+            condition TEXT NOT NULL CHECK (condition IN ('success', 'failure', 'always')),
+            ignores INTEGER NOT NULL DEFAULT 0,
+            parent_state TEXT,
+            blocked INTEGER GENERATED ALWAYS AS (\(edgeBlocked)) VIRTUAL,
+            PRIMARY KEY (child_seq, position)
+        ) WITHOUT ROWID
+        """,
+        """
+        INSERT INTO task_deps_v8 (child_seq, position, parent_seq, parent_id, condition, ignores, parent_state)
+        SELECT c.seq, d.position, coalesce(p.seq, 0), d.parent_id, d.condition, d.ignores, d.parent_state
+        FROM task_deps d JOIN tasks c ON c.id = d.child_id LEFT JOIN tasks p ON p.id = d.parent_id
+        """,
+        "DROP TABLE task_deps",
+        "DROP TABLE tasks",
+        "ALTER TABLE tasks_v8 RENAME TO tasks",
+        "ALTER TABLE task_deps_v8 RENAME TO task_deps",
+        "CREATE INDEX tasks_ready ON tasks (queue, priority DESC, run_at, seq) WHERE state = 'ready'",
+        "CREATE INDEX tasks_pending ON tasks (run_at) WHERE state = 'pending'",
+        "CREATE INDEX tasks_running_lease ON tasks (lease_expires_at) WHERE state = 'running'",
+        "CREATE INDEX tasks_terminal ON tasks (finished_at) WHERE \(terminalCondition)",
+        "CREATE UNIQUE INDEX tasks_unique_active ON tasks (unique_key) WHERE unique_key IS NOT NULL AND state IN \(activeStatesV4)",
+        "CREATE INDEX tasks_unique_key ON tasks (unique_key, created_at) WHERE unique_key IS NOT NULL",
+        "CREATE INDEX tasks_workflow ON tasks (workflow_id, seq) WHERE workflow_id IS NOT NULL",
+        "CREATE INDEX task_deps_parent ON task_deps (parent_seq)",
+        """
+        CREATE TRIGGER tasks_settle AFTER UPDATE OF state ON tasks
+        WHEN NEW.dependents > 0 AND \(terminal("NEW.state")) AND NOT \(terminal("OLD.state")) \
+        AND NOT (OLD.state = 'waiting' AND NEW.state = 'cancelled' AND NEW.blocked_by > OLD.blocked_by) AND NOT baton_batch()
+        BEGIN
+            UPDATE task_deps SET parent_state = NEW.state WHERE parent_seq = NEW.seq AND parent_id = NEW.id AND parent_state IS NULL;
+        END
+        """,
+        """
+        CREATE TRIGGER task_deps_settle AFTER UPDATE OF parent_state ON task_deps
+        WHEN OLD.parent_state IS NULL AND NEW.parent_state IS NOT NULL AND NOT baton_batch()
+        BEGIN
+            UPDATE tasks SET
+                waiting_on = waiting_on - 1,
+                blocked_by = blocked_by + (CASE WHEN NEW.blocked AND (state = 'waiting' OR (state = 'cancelled' AND blocked_by > 0)) \
+        THEN 1 ELSE 0 END),
+                state = CASE WHEN state <> 'waiting' THEN state WHEN NEW.blocked THEN 'cancelled' WHEN waiting_on > 1 THEN 'waiting' \
+        WHEN run_at > baton_now() THEN 'pending' ELSE 'ready' END,
+                run_at = CASE WHEN state = 'waiting' AND NOT NEW.blocked AND waiting_on = 1 THEN max(run_at, baton_now()) + baton_ready() \
+        ELSE run_at END,
+                finished_at = CASE WHEN state = 'waiting' AND NEW.blocked THEN baton_now() + baton_cascade(seq, id, dependents) \
+        ELSE finished_at END,
+                last_error = CASE WHEN state = 'waiting' AND NEW.blocked THEN 'dependency not satisfied: parent ' || NEW.parent_id \
+        || ' ended ' || NEW.parent_state || ' (edge on ' || NEW.condition || ')' ELSE last_error END
+            WHERE seq = NEW.child_seq;
+        END
+        """,
+        """
+        CREATE TRIGGER tasks_reopen AFTER UPDATE OF state ON tasks
+        WHEN NEW.dependents > 0 AND \(terminal("OLD.state")) AND NOT \(terminal("NEW.state")) \
+        AND NOT (OLD.state = 'cancelled' AND NEW.state = 'waiting')
+        BEGIN
+            UPDATE task_deps SET parent_state = NULL WHERE parent_seq = NEW.seq AND parent_id = NEW.id AND parent_state IS NOT NULL \
+        AND EXISTS (SELECT 1 FROM tasks c WHERE c.seq = task_deps.child_seq AND (c.state = 'waiting' OR (c.state = 'cancelled' AND c.blocked_by > 0)));
+        END
+        """,
+        """
+        CREATE TRIGGER task_deps_reopen AFTER UPDATE OF parent_state ON task_deps
+        WHEN OLD.parent_state IS NOT NULL AND NEW.parent_state IS NULL
+        BEGIN
+            UPDATE tasks SET
+                waiting_on = waiting_on + 1,
+                blocked_by = blocked_by - (CASE WHEN OLD.blocked AND blocked_by > 0 THEN 1 ELSE 0 END),
+                state = CASE WHEN state = 'cancelled' AND OLD.blocked AND blocked_by = 1 THEN 'waiting' ELSE state END,
+                finished_at = CASE WHEN state = 'cancelled' AND OLD.blocked AND blocked_by = 1 THEN baton_reopened(seq, id, dependents) \
+        ELSE finished_at END,
+                last_error = CASE WHEN state = 'cancelled' AND OLD.blocked AND blocked_by = 1 THEN NULL ELSE last_error END
+            WHERE seq = NEW.child_seq;
+        END
+        """,
+        // A deleted task takes its incoming edges with it.
+        """
+        CREATE TRIGGER tasks_delete_edges AFTER DELETE ON tasks WHEN OLD.parents > 0
+        BEGIN
+            DELETE FROM task_deps WHERE child_seq = OLD.seq;
+        END
+        """,
+    ]
+
     // MARK: Statements
 
-    static let parentLock = "UPDATE tasks SET dependents = dependents + 1 WHERE id = ? RETURNING state"
-    static let edgeInsert = "INSERT INTO task_deps (child_id, position, parent_id, condition, ignores) VALUES (?, ?, ?, ?, ?)"
+    /// ``SQLiteTaskStore/settleCompleted(_:work:db:)``; argument: the completed tasks' `seq`s
+    /// as a JSON array. An open edge's parent exists (only a finished task is deleted, and its
+    /// edges were settled when it finished), so its `seq` alone names it.
+    static let settleBlockedOnSuccess = """
+        UPDATE task_deps SET parent_state = 'succeeded' WHERE parent_seq IN (SELECT value FROM json_each(?)) \
+        AND parent_state IS NULL AND condition = 'failure'
+        """
+    static let releaseOnSuccess = """
+        UPDATE tasks SET
+            waiting_on = waiting_on - d.n,
+            state = CASE WHEN state <> 'waiting' THEN state WHEN waiting_on > d.n THEN 'waiting' WHEN run_at > baton_now() THEN 'pending' \
+        ELSE 'ready' END,
+            run_at = CASE WHEN state = 'waiting' AND waiting_on = d.n THEN max(run_at, baton_now()) + baton_ready() ELSE run_at END
+        FROM (SELECT child_seq, count(*) AS n FROM task_deps WHERE parent_seq IN (SELECT value FROM json_each(?)) \
+        AND parent_state IS NULL GROUP BY child_seq) AS d
+        WHERE tasks.seq = d.child_seq
+        """
+    static let settleOnSuccess = """
+        UPDATE task_deps SET parent_state = 'succeeded' WHERE parent_seq IN (SELECT value FROM json_each(?)) AND parent_state IS NULL
+        """
+
+    /// Counts a dependent of a stored task: arguments its id. Returns its state and `seq`.
+    static let parentLock = "UPDATE tasks SET dependents = dependents + 1 WHERE id = ? RETURNING state, seq"
+    static let edgeInsert = """
+        INSERT INTO task_deps (child_seq, position, parent_seq, parent_id, condition, ignores) VALUES (?, ?, ?, ?, ?, ?)
+        """
     /// Settles an edge whose parent had already finished when the edge was added.
-    static let edgeSettle = "UPDATE task_deps SET parent_state = ? WHERE child_id = ? AND position = ?"
+    static let edgeSettle = "UPDATE task_deps SET parent_state = ? WHERE child_seq = ? AND position = ?"
 
     /// The walk's next steps (``SQLiteTaskStore/drainTriggerWork(_:_:)``): the open edges of a
     /// dependent its dependencies cancelled; the settled edges of one that waits again.
-    static let cascadeEdges = "UPDATE task_deps SET parent_state = 'cancelled' WHERE parent_id = ? AND parent_state IS NULL"
+    /// Arguments: its `seq` and id.
+    static let cascadeEdges = """
+        UPDATE task_deps SET parent_state = 'cancelled' WHERE parent_seq = ? AND parent_id = ? AND parent_state IS NULL
+        """
     static let reopenEdges = """
-        UPDATE task_deps SET parent_state = NULL WHERE parent_id = ? AND parent_state IS NOT NULL AND EXISTS (
-            SELECT 1 FROM tasks c WHERE c.id = task_deps.child_id AND (c.state = 'waiting' OR (c.state = 'cancelled' AND c.blocked_by > 0)))
+        UPDATE task_deps SET parent_state = NULL WHERE parent_seq = ? AND parent_id = ? AND parent_state IS NOT NULL AND EXISTS (
+            SELECT 1 FROM tasks c WHERE c.seq = task_deps.child_seq AND (c.state = 'waiting' OR (c.state = 'cancelled' AND c.blocked_by > 0)))
         """
 
     static let workflowInsert = "INSERT INTO workflows (id, name, cancel_requested, created_at, expected_nodes) VALUES (?, ?, 0, ?, ?)"
@@ -211,13 +401,14 @@ extension SQL {
 
     static let parents = """
         SELECT d.position, coalesce(p.node, d.parent_id), d.parent_id, coalesce(p.state, d.parent_state), d.condition, p.result, \
-        p.last_error FROM task_deps d LEFT JOIN tasks p ON p.id = d.parent_id WHERE d.child_id = ? AND d.position > ? \
-        ORDER BY d.position LIMIT ?
+        p.last_error FROM task_deps d LEFT JOIN tasks p ON p.seq = d.parent_seq AND p.id = d.parent_id \
+        WHERE d.child_seq = (SELECT seq FROM tasks WHERE id = ?) AND d.position > ? ORDER BY d.position LIMIT ?
         """
 
     /// Whether a task still has a dependent that has not finished (its result is still needed).
     static let liveDependent = """
-        SELECT 1 FROM task_deps d JOIN tasks c ON c.id = d.child_id WHERE d.parent_id = ? AND NOT \(terminal("c.state")) LIMIT 1
+        SELECT 1 FROM tasks p JOIN task_deps d ON d.parent_seq = p.seq AND d.parent_id = p.id JOIN tasks c ON c.seq = d.child_seq \
+        WHERE p.id = ? AND NOT \(terminal("c.state")) LIMIT 1
         """
 }
 
@@ -225,11 +416,18 @@ extension SQL {
 final class TriggerWork: Sendable {
     enum Step: Sendable {
         /// Cancelled by its dependencies: settle its own open edges as `cancelled`.
-        case cascade(String)
+        case cascade(seq: Int64, id: String)
         /// Waits again: re-open its settled edges.
-        case reopen(String)
+        case reopen(seq: Int64, id: String)
     }
     private let steps = Mutex<[Step]>([])
+    private let batch = Atomic<Bool>(false)
+    /// While set, the settle triggers stand aside: the store is settling a batch's edges
+    /// itself (``SQLiteTaskStore/settleCompleted(_:work:db:)``). Only the writer sets it.
+    var settlingInBatch: Bool {
+        get { batch.load(ordering: .relaxed) }
+        set { batch.store(newValue, ordering: .relaxed) }
+    }
     func add(_ step: Step) { steps.withLock { $0.append(step) } }
     func take() -> [Step] {
         steps.withLock { s in
@@ -245,22 +443,31 @@ extension SQLiteTaskStore {
     /// store's clock; a wake-up for the claimers when a task is released (inside the
     /// transaction, as an enqueue does), which adds 0 to the new `run_at`; and the walk's next
     /// steps, for a dependent that has dependents itself: `baton_cascade` adds 0 to the new
-    /// `finished_at`, `baton_reopened` is the new `finished_at` (NULL).
+    /// `finished_at`, `baton_reopened` is the new `finished_at` (NULL). `baton_batch` holds the
+    /// settle triggers off while the store settles a batch's edges itself.
     static func addFunctions(_ db: Database, clock: StoreClock, readySignal: ReadySignal, work: TriggerWork) {
         db.add(function: DatabaseFunction("baton_now", argumentCount: 0, pure: false) { _ in Millis.now(clock) })
+        db.add(function: DatabaseFunction("baton_batch", argumentCount: 0, pure: false) { _ in work.settlingInBatch })
         db.add(
             function: DatabaseFunction("baton_ready", argumentCount: 0, pure: false) { _ in
                 readySignal.notify()
                 return 0
             })
+        // Each is called with the dependent's `seq`, id and number of dependents.
+        @Sendable func dependent(_ values: [DatabaseValue]) -> (seq: Int64, id: String)? {
+            guard let seq = Int64.fromDatabaseValue(values[0]), let id = String.fromDatabaseValue(values[1]),
+                (Int.fromDatabaseValue(values[2]) ?? 0) > 0
+            else { return nil }
+            return (seq, id)
+        }
         db.add(
-            function: DatabaseFunction("baton_cascade", argumentCount: 2, pure: false) { values in
-                if let id = String.fromDatabaseValue(values[0]), (Int.fromDatabaseValue(values[1]) ?? 0) > 0 { work.add(.cascade(id)) }
+            function: DatabaseFunction("baton_cascade", argumentCount: 3, pure: false) { values in
+                if let (seq, id) = dependent(values) { work.add(.cascade(seq: seq, id: id)) }
                 return 0
             })
         db.add(
-            function: DatabaseFunction("baton_reopened", argumentCount: 2, pure: false) { values in
-                if let id = String.fromDatabaseValue(values[0]), (Int.fromDatabaseValue(values[1]) ?? 0) > 0 { work.add(.reopen(id)) }
+            function: DatabaseFunction("baton_reopened", argumentCount: 3, pure: false) { values in
+                if let (seq, id) = dependent(values) { work.add(.reopen(seq: seq, id: id)) }
                 return nil
             })
     }
@@ -273,50 +480,54 @@ extension SQLiteTaskStore {
             if steps.isEmpty { return }
             for step in steps {
                 switch step {
-                case .cascade(let id): try db.cachedStatement(sql: SQL.cascadeEdges).execute(arguments: [id])
-                case .reopen(let id): try db.cachedStatement(sql: SQL.reopenEdges).execute(arguments: [id])
+                case .cascade(let seq, let id): try db.cachedStatement(sql: SQL.cascadeEdges).execute(arguments: [seq, id])
+                case .reopen(let seq, let id): try db.cachedStatement(sql: SQL.reopenEdges).execute(arguments: [seq, id])
                 }
             }
         }
     }
 
     /// Adds the edges of the tasks just inserted that have parents (inserted with their
-    /// workflow columns and their dependents among the batch), inside the enqueue's
-    /// transaction. The other parents (tasks stored before, or a unique-key holder answering
-    /// for a task of the batch) are counted and checked here, and an edge to one that has
-    /// finished is settled at once. Throws `invalidArgument` for a parent that does not exist.
-    /// Returns the dependents whose edges settled.
+    /// workflow columns and their dependents among the batch; `seqs` by id), inside the
+    /// enqueue's transaction. The other parents (tasks stored before, or a unique-key holder
+    /// answering for a task of the batch) are counted and checked here, and an edge to one that
+    /// has finished is settled at once. Throws `invalidArgument` for a parent that does not
+    /// exist or is named twice. Returns the dependents whose edges settled.
     static func insertEdges(
-        _ tasks: [NewTask], records: [TaskRecord], duplicate: [Bool], holders: [TaskID: TaskID], db: Database
+        _ tasks: [NewTask], records: [TaskRecord], seqs: [String: Int64], duplicate: [Bool], holders: [TaskID: TaskID], db: Database
     ) throws -> Set<TaskID> {
         let lock = try db.cachedStatement(sql: SQL.parentLock)
         let insert = try db.cachedStatement(sql: SQL.edgeInsert)
         let settle = try db.cachedStatement(sql: SQL.edgeSettle)
-        var inserted = Set<TaskID>()
-        for (i, record) in records.enumerated() where !duplicate[i] { inserted.insert(record.id) }
         var settled = Set<TaskID>()
         for (i, (task, record)) in zip(tasks, records).enumerated() where task.hasParents {
             if duplicate[i] { continue }  // a unique-key holder answered for it
             let child = record.id.description
+            guard let childSeq = seqs[child] else { throw BatonError(.internal, "task \(record.id) was not inserted") }
+            var named = Set<String>()
             for (position, edge) in task.after.enumerated() {
                 var stateText: String?
                 let parent: String
-                if inserted.contains(edge.parent) {
+                let parentSeq: Int64
+                if let seq = seqs[edge.parent.description] {
                     parent = edge.parent.description
+                    parentSeq = seq
                 } else {
                     parent = (holders[edge.parent] ?? edge.parent).description
-                    guard let state = try String.fetchOne(lock, arguments: [parent]) else {
+                    guard let row = try Row.fetchOne(lock, arguments: [parent]) else {
                         throw BatonError.invalidArgument("parent task \(edge.parent) does not exist")
                     }
-                    stateText = state
+                    stateText = row[0]
+                    parentSeq = row[1]
                 }
-                do {
-                    try insert.execute(arguments: [child, position, parent, edge.condition.rawValue, (task.policy ?? .cancel).ignoreBits])
-                } catch let error as DatabaseError where error.extendedResultCode == .SQLITE_CONSTRAINT_UNIQUE {
+                guard named.insert(parent).inserted else {
                     throw BatonError.invalidArgument("task \(record.id) names parent \(edge.parent) twice")
                 }
+                try insert.execute(arguments: [
+                    childSeq, position, parentSeq, parent, edge.condition.rawValue, (task.policy ?? .cancel).ignoreBits,
+                ])
                 if let stateText, let state = TaskState(rawValue: stateText), state.isTerminal {
-                    try settle.execute(arguments: [stateText, child, position])
+                    try settle.execute(arguments: [stateText, childSeq, position])
                     settled.insert(record.id)
                 }
             }

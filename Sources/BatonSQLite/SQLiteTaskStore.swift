@@ -133,6 +133,7 @@ public final class SQLiteTaskStore: TaskStore {
         do {
             return try await pool.write { db in
                 _ = work.take()  // what a rolled-back write left
+                work.settlingInBatch = false
                 let result = try body(db)
                 try Self.drainTriggerWork(db, work)
                 return result

@@ -167,6 +167,10 @@ struct SQLiteSpecificTests {
                 (SQL.completeMany(rows: 4, reporting: false), rowid),
                 (SQL.completeMany(rows: 4, reporting: true), rowid),
                 (SQL.heartbeat, "USING INDEX sqlite_autoindex_tasks_1"),
+                (SQL.cascadeEdges, "USING INDEX task_deps_parent"),
+                (SQL.reopenEdges, "USING INDEX task_deps_parent"),
+                (SQL.liveDependent, "USING INDEX task_deps_parent"),
+                (SQL.parents, "USING PRIMARY KEY (child_seq=? AND position>?)"),
             ]
             for (sql, access) in expectations {
                 let plan = try await store.queryPlanForTesting(sql)
@@ -273,6 +277,51 @@ struct SQLiteSpecificTests {
             #expect(try await store.taskGet(recent)?.state == .failed)
             let claimed = try await store.taskClaim(.init(worker: "w", queues: ["default"], max: 10))
             #expect(claimed.map(\.task.id) == [ready])
+            try store.close()
+        }
+    }
+
+    /// Migration v8 rebuilds the tasks table and keys the edges by the tasks' `seq`: tasks and
+    /// edges stored before it are kept with their conditions and states, an open edge still
+    /// releases its dependent, one whose parent was deleted still lists that parent by id, and
+    /// the state check still refuses an unknown state.
+    @Test func migrationV8KeepsEveryEdge() async throws {
+        try await withTempDir(prefix: "baton-sqlite") { directory in
+            let path = directory.appendingPathComponent("old.db").path
+            let columns =
+                "id, kind, queue, args, priority, state, max_attempts, run_at, created_at, finished_at, parents, waiting_on, dependents"
+            let edge = "INSERT INTO task_deps (child_id, position, parent_id, condition, ignores, parent_state) VALUES"
+            let (parent, child, orphan, gone, open) = (
+                TaskID.generate(), TaskID.generate(), TaskID.generate(), TaskID.generate(), TaskID.generate()
+            )
+            try SQLiteTaskStore.makeDatabaseForTesting(
+                path: path, upTo: "v7",
+                then: [
+                    "INSERT INTO tasks (\(columns)) VALUES ('\(parent)', 'k', 'default', '{}', 0, 'ready', 1, 0, 0, NULL, 0, 0, 1)",
+                    "INSERT INTO tasks (\(columns)) VALUES ('\(child)', 'k', 'default', '{}', 0, 'waiting', 1, 0, 0, NULL, 2, 1, 0)",
+                    "INSERT INTO tasks (\(columns)) VALUES ('\(orphan)', 'k', 'default', '{}', 0, 'succeeded', 1, 0, 0, 5, 1, 0, 0)",
+                    "INSERT INTO tasks (\(columns)) VALUES ('\(open)', 'k', 'default', '{}', 0, 'succeeded', 1, 0, 0, 5, 0, 0, 1)",
+                    "\(edge) ('\(child)', 0, '\(parent)', 'success', 0, NULL)",
+                    "\(edge) ('\(child)', 1, '\(open)', 'always', 0, 'succeeded')",
+                    "\(edge) ('\(orphan)', 0, '\(gone)', 'success', 0, 'succeeded')",
+                ])
+            let store = try await SQLiteTaskStore.open(.init(path: path))
+            let listed = try await store.taskParents(TaskParentsParams(id: orphan)).parents
+            #expect(listed.map(\.id) == [gone] && listed.map(\.state) == [.succeeded])
+            let before = try await store.taskParents(TaskParentsParams(id: child)).parents
+            #expect(before.map(\.id) == [parent, open] && before.map(\.condition) == [.success, .always])
+            let claimed = try await store.taskClaim(.init(worker: "w", queues: ["default"], max: 10))
+            #expect(claimed.map(\.task.id) == [parent])
+            let lease = try #require(claimed.first?.lease)
+            let outcomes = try await store.taskAckMany(
+                TaskAckParams(acks: [.complete(TaskCompletion(lease: lease, result: RawJSON(trusted: "7")))]))
+            #expect(outcomes == [.applied(.succeeded)])
+            #expect(try await store.taskGet(child)?.state == .ready)
+            let after = try await store.taskParents(TaskParentsParams(id: child)).parents
+            #expect(after.map(\.result?.text) == ["7", nil])
+            // The rebuilt table still refuses a state that does not exist.
+            await #expect(throws: (any Error).self) { try await store.executeForTesting("UPDATE tasks SET state = 'lost'") }
+            #expect(try await store.taskGet(child)?.state == .ready)
             try store.close()
         }
     }

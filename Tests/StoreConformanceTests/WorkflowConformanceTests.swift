@@ -15,6 +15,11 @@ struct WorkflowConformanceTests {
         try await StoreConformance.retriedOrStaleAttemptsReleaseNothing(factory)
     }
 
+    @Test(arguments: storeFactories, [true, false])
+    func aBatchOfCompletionsSettlesAsOneAtATime(_ factory: any StoreFactory, oneBatch: Bool) async throws {
+        try await StoreConformance.aBatchOfCompletionsSettlesAsOneAtATime(factory, oneBatch: oneBatch)
+    }
+
     @Test(arguments: storeFactories)
     func policyTableDecidesEachEdge(_ factory: any StoreFactory) async throws {
         try await StoreConformance.policyTableDecidesEachEdge(factory)

@@ -105,6 +105,58 @@ extension StoreConformance {
         }
     }
 
+    /// Completions acknowledged in one batch settle their dependents as the same completions
+    /// acknowledged one at a time do (`oneBatch` false: each in a batch of its own, with a
+    /// stale copy of itself): two parents of one dependent, a `failure` edge cancelling (and
+    /// cascading) whatever else settles, an `always` edge, a dependent still waiting for a
+    /// parent outside the batch, one whose run time is ahead, and a chord of five members.
+    public static func aBatchOfCompletionsSettlesAsOneAtATime(_ factory: any StoreFactory, oneBatch: Bool) async throws {
+        try await factory.withStore { store in
+            let (p1, p2, p3) = (TaskID.generate(), TaskID.generate(), TaskID.generate())
+            let members = (0..<5).map { _ in TaskID.generate() }
+            try await store.enqueue(
+                [NewTask(kind: "p", id: p1), NewTask(kind: "p", id: p2), NewTask(kind: "p3", id: p3)]
+                    + members.map { NewTask(kind: "m", id: $0) })
+            let ids = (0..<8).map { _ in TaskID.generate() }
+            let (both, onFailure, cascaded, waits, always, mixed, later, body) = (
+                ids[0], ids[1], ids[2], ids[3], ids[4], ids[5], ids[6], ids[7]
+            )
+            try await store.enqueue(
+                NewTask(kind: "d", id: both, after: [.init(parent: p1), .init(parent: p2)]),
+                NewTask(kind: "d", id: onFailure, after: [.init(parent: p1, condition: .failure)]),
+                NewTask(kind: "d", id: cascaded, after: [.init(parent: onFailure)]),
+                NewTask(kind: "d", id: waits, after: [.init(parent: p1), .init(parent: p3)]),
+                NewTask(kind: "d", id: always, after: [.init(parent: p2, condition: .always)]),
+                NewTask(kind: "d", id: mixed, after: [.init(parent: p1, condition: .failure), .init(parent: p2)]),
+                NewTask(kind: "d", delay: 3600, id: later, after: [.init(parent: p2)]),
+                NewTask(kind: "d", id: body, after: members.map { .init(parent: $0) }))
+            let claimed = try await store.claim(max: 20, kinds: ["p", "m"])
+            #expect(claimed.count == 7)
+            let acks = claimed.map { TaskAck.complete(TaskCompletion(lease: $0.lease, result: .null)) }
+            if oneBatch {
+                #expect(try await store.taskAckMany(TaskAckParams(acks: acks)) == Array(repeating: .applied(.succeeded), count: 7))
+            } else {
+                for ack in acks {
+                    #expect(try await store.taskAckMany(TaskAckParams(acks: [ack, ack])) == [.applied(.succeeded), .staleLease])
+                }
+            }
+            let expected: [(TaskID, TaskState)] = [
+                (both, .ready), (onFailure, .cancelled), (cascaded, .cancelled), (waits, .waiting), (always, .ready),
+                (mixed, .cancelled), (later, .pending), (body, .ready),
+            ]
+            for (id, state) in expected {
+                #expect(try await store.require(id).state == state, "\(ids.firstIndex(of: id)!) with oneBatch \(oneBatch)")
+            }
+            let blocked = try await store.require(mixed)
+            #expect(blocked.lastError?.hasPrefix("dependency not satisfied: parent \(p1)") == true && blocked.finishedAt != nil)
+            let released = try await store.claim(max: 20, kinds: ["d"])
+            #expect(Set(released.map(\.task.id)) == [both, always, body], "each released once")
+            let last = try #require(try await store.claim(max: 1, kinds: ["p3"]).first)
+            #expect(try await store.complete(last) == .applied(.succeeded))
+            #expect(try await store.require(waits).state == .ready)
+        }
+    }
+
     /// A parent that fails for good cancels its dependents, and the cancel cascades three
     /// levels down; an operator retry of the parent re-opens them all exactly once, and they
     /// run when it then succeeds.
