@@ -8,34 +8,24 @@ enum SQL {
 
     // MARK: Schema (migration v1)
 
+    /// `CREATE TABLE name (…)` of the tasks table: v1's columns with `stateCheck` as the
+    /// state's CHECK, then `later`, the columns later migrations added. v1, v4 and v8 create the
+    /// table with it (SQLite cannot alter a CHECK, so v4 and v8 rebuild the table).
+    static func createTasks(_ name: String, stateCheck: String, later: [String] = []) -> String {
+        let columns =
+            [
+                "seq INTEGER PRIMARY KEY", "id TEXT NOT NULL UNIQUE", "kind TEXT NOT NULL", "queue TEXT NOT NULL",
+                "args TEXT NOT NULL", "priority INTEGER NOT NULL", "state TEXT NOT NULL CHECK (\(stateCheck))",
+                "attempt INTEGER NOT NULL DEFAULT 0", "max_attempts INTEGER NOT NULL", "run_at INTEGER NOT NULL", "lease_owner TEXT",
+                "lease_token TEXT", "lease_expires_at INTEGER", "timeout REAL", "retry TEXT", "result TEXT", "last_error TEXT",
+                "errors TEXT NOT NULL DEFAULT '[]'", "unique_key TEXT", "tags TEXT NOT NULL DEFAULT '[]'",
+                "created_at INTEGER NOT NULL", "started_at INTEGER", "finished_at INTEGER",
+            ] + later
+        return "CREATE TABLE \(name) (" + columns.joined(separator: ", ") + ")"
+    }
+
     static let schemaV1 = [
-        """
-        CREATE TABLE tasks (
-            seq INTEGER PRIMARY KEY,
-            id TEXT NOT NULL UNIQUE,
-            kind TEXT NOT NULL,
-            queue TEXT NOT NULL,
-            args TEXT NOT NULL,
-            priority INTEGER NOT NULL,
-            state TEXT NOT NULL CHECK (state IN \(taskStates)),
-            attempt INTEGER NOT NULL DEFAULT 0,
-            max_attempts INTEGER NOT NULL,
-            run_at INTEGER NOT NULL,
-            lease_owner TEXT,
-            lease_token TEXT,
-            lease_expires_at INTEGER,
-            timeout REAL,
-            retry TEXT,
-            result TEXT,
-            last_error TEXT,
-            errors TEXT NOT NULL DEFAULT '[]',
-            unique_key TEXT,
-            tags TEXT NOT NULL DEFAULT '[]',
-            created_at INTEGER NOT NULL,
-            started_at INTEGER,
-            finished_at INTEGER
-        )
-        """,
+        createTasks("tasks", stateCheck: "state IN \(taskStates)"),
         // Exactly the claim query's shape: per queue, highest priority, earliest run_at, then submission order.
         "CREATE INDEX tasks_ready ON tasks (queue, priority DESC, run_at, seq) WHERE state = 'ready'",
         "CREATE INDEX tasks_pending ON tasks (run_at) WHERE state = 'pending'",
@@ -45,19 +35,16 @@ enum SQL {
 
     /// v5: the last progress a worker reported, kept beside the task (columns added in place:
     /// no table rewrite).
-    static let schemaV5 = [
-        "ALTER TABLE tasks ADD COLUMN progress REAL",
-        "ALTER TABLE tasks ADD COLUMN progress_message TEXT",
-        "ALTER TABLE tasks ADD COLUMN progress_at INTEGER",
-        "ALTER TABLE tasks ADD COLUMN progress_attempt INTEGER",
-    ]
+    static let schemaV5 = progressColumnsV5.map { "ALTER TABLE tasks ADD COLUMN \($0)" }
+    static let progressColumnsV5 = ["progress REAL", "progress_message TEXT", "progress_at INTEGER", "progress_attempt INTEGER"]
 
     // MARK: Rows
 
     /// The columns `TaskRecord(row:)` reads, in this order.
     /// v6: the W3C `traceparent` of the span that submitted a task (set only while tracing is
     /// on; docs/operations.md#traces), handed to the worker with the claim.
-    static let schemaV6 = ["ALTER TABLE tasks ADD COLUMN trace TEXT"]
+    static let schemaV6 = ["ALTER TABLE tasks ADD COLUMN \(traceColumnV6)"]
+    static let traceColumnV6 = "trace TEXT"
     /// A workflow whose nodes arrive in several requests (a Machinery group sent a member per
     /// message) is running until it has this many.
     static let schemaV7 = ["ALTER TABLE workflows ADD COLUMN expected_nodes INTEGER"]

@@ -29,49 +29,48 @@ extension SQL {
     /// The edges are `task_deps`; `blocked` is derived from the parent's final state, the
     /// condition and the dependent's policy (`ignores`: 1 failed, 2 cancelled). Migration v8
     /// keys them by the tasks' `seq` and describes the triggers that keep the counters exact.
-    static let schemaV4 = [
-        """
-        CREATE TABLE tasks_v4 (
-            seq INTEGER PRIMARY KEY,
-            id TEXT NOT NULL UNIQUE,
-            kind TEXT NOT NULL,
-            queue TEXT NOT NULL,
-            args TEXT NOT NULL,
-            priority INTEGER NOT NULL,
-            state TEXT NOT NULL CHECK (state IN \(taskStatesV4)),
-            attempt INTEGER NOT NULL DEFAULT 0,
-            max_attempts INTEGER NOT NULL,
-            run_at INTEGER NOT NULL,
-            lease_owner TEXT,
-            lease_token TEXT,
-            lease_expires_at INTEGER,
-            timeout REAL,
-            retry TEXT,
-            result TEXT,
-            last_error TEXT,
-            errors TEXT NOT NULL DEFAULT '[]',
-            unique_key TEXT,
-            tags TEXT NOT NULL DEFAULT '[]',
-            created_at INTEGER NOT NULL,
-            started_at INTEGER,
-            finished_at INTEGER,
-            workflow_id TEXT,
-            node TEXT,
-            parents INTEGER NOT NULL DEFAULT 0,
-            pass TEXT,
-            waiting_on INTEGER NOT NULL DEFAULT 0,
-            dependents INTEGER NOT NULL DEFAULT 0,
-            blocked_by INTEGER NOT NULL DEFAULT 0
-        )
-        """,
-        """
-        INSERT INTO tasks_v4 (seq, id, kind, queue, args, priority, state, attempt, max_attempts, run_at, lease_owner, \
-        lease_token, lease_expires_at, timeout, retry, result, last_error, errors, unique_key, tags, created_at, started_at, \
-        finished_at) SELECT seq, id, kind, queue, args, priority, state, attempt, max_attempts, run_at, lease_owner, lease_token, \
-        lease_expires_at, timeout, retry, result, last_error, errors, unique_key, tags, created_at, started_at, finished_at FROM tasks
-        """,
-        "DROP TABLE tasks",
-        "ALTER TABLE tasks_v4 RENAME TO tasks",
+    static let workflowColumnsV4 = [
+        "workflow_id TEXT", "node TEXT", "parents INTEGER NOT NULL DEFAULT 0", "pass TEXT", "waiting_on INTEGER NOT NULL DEFAULT 0",
+        "dependents INTEGER NOT NULL DEFAULT 0", "blocked_by INTEGER NOT NULL DEFAULT 0",
+    ]
+
+    static let schemaV4 =
+        [
+            createTasks("tasks_v4", stateCheck: "state IN \(taskStatesV4)", later: workflowColumnsV4),
+            """
+            INSERT INTO tasks_v4 (seq, id, kind, queue, args, priority, state, attempt, max_attempts, run_at, lease_owner, \
+            lease_token, lease_expires_at, timeout, retry, result, last_error, errors, unique_key, tags, created_at, started_at, \
+            finished_at) SELECT seq, id, kind, queue, args, priority, state, attempt, max_attempts, run_at, lease_owner, lease_token, \
+            lease_expires_at, timeout, retry, result, last_error, errors, unique_key, tags, created_at, started_at, finished_at FROM tasks
+            """,
+            "DROP TABLE tasks",
+            "ALTER TABLE tasks_v4 RENAME TO tasks",
+        ] + tasksIndexesV4 + [
+            """
+            CREATE TABLE workflows (
+                id TEXT PRIMARY KEY,
+                name TEXT,
+                cancel_requested INTEGER NOT NULL DEFAULT 0,
+                created_at INTEGER NOT NULL
+            )
+            """,
+            """
+            CREATE TABLE task_deps (
+                child_id TEXT NOT NULL,
+                position INTEGER NOT NULL,
+                parent_id TEXT NOT NULL,
+                condition TEXT NOT NULL CHECK (condition IN ('success', 'failure', 'always')),
+                ignores INTEGER NOT NULL DEFAULT 0,
+                parent_state TEXT,
+                blocked INTEGER GENERATED ALWAYS AS (\(edgeBlocked)) VIRTUAL,
+                PRIMARY KEY (child_id, position)
+            ) WITHOUT ROWID
+            """,
+            "CREATE UNIQUE INDEX task_deps_edge ON task_deps (parent_id, child_id)",
+        ] + workflowTriggers(.byID)
+
+    /// The tasks table's indexes from v4 on (v4 and v8 rebuild the table).
+    static let tasksIndexesV4 = [
         "CREATE INDEX tasks_ready ON tasks (queue, priority DESC, run_at, seq) WHERE state = 'ready'",
         "CREATE INDEX tasks_pending ON tasks (run_at) WHERE state = 'pending'",
         "CREATE INDEX tasks_running_lease ON tasks (lease_expires_at) WHERE state = 'running'",
@@ -79,84 +78,6 @@ extension SQL {
         "CREATE UNIQUE INDEX tasks_unique_active ON tasks (unique_key) WHERE unique_key IS NOT NULL AND state IN \(activeStatesV4)",
         "CREATE INDEX tasks_unique_key ON tasks (unique_key, created_at) WHERE unique_key IS NOT NULL",
         "CREATE INDEX tasks_workflow ON tasks (workflow_id, seq) WHERE workflow_id IS NOT NULL",
-        """
-        CREATE TABLE workflows (
-            id TEXT PRIMARY KEY,
-            name TEXT,
-            cancel_requested INTEGER NOT NULL DEFAULT 0,
-            created_at INTEGER NOT NULL
-        )
-        """,
-        """
-        CREATE TABLE task_deps (
-            child_id TEXT NOT NULL,
-            position INTEGER NOT NULL,
-            parent_id TEXT NOT NULL,
-            condition TEXT NOT NULL CHECK (condition IN ('success', 'failure', 'always')),
-            ignores INTEGER NOT NULL DEFAULT 0,
-            parent_state TEXT,
-            blocked INTEGER GENERATED ALWAYS AS (\(edgeBlocked)) VIRTUAL,
-            PRIMARY KEY (child_id, position)
-        ) WITHOUT ROWID
-        """,
-        "CREATE UNIQUE INDEX task_deps_edge ON task_deps (parent_id, child_id)",
-        """
-        CREATE TRIGGER tasks_settle AFTER UPDATE OF state ON tasks
-        WHEN NEW.dependents > 0 AND \(terminal("NEW.state")) AND NOT \(terminal("OLD.state")) \
-        AND NOT (OLD.state = 'waiting' AND NEW.state = 'cancelled' AND NEW.blocked_by > OLD.blocked_by)
-        BEGIN
-            UPDATE task_deps SET parent_state = NEW.state WHERE parent_id = NEW.id AND parent_state IS NULL;
-        END
-        """,
-        """
-        CREATE TRIGGER task_deps_settle AFTER UPDATE OF parent_state ON task_deps
-        WHEN OLD.parent_state IS NULL AND NEW.parent_state IS NOT NULL
-        BEGIN
-            UPDATE tasks SET
-                waiting_on = waiting_on - 1,
-                blocked_by = blocked_by + (CASE WHEN NEW.blocked AND (state = 'waiting' OR (state = 'cancelled' AND blocked_by > 0)) \
-        THEN 1 ELSE 0 END),
-                state = CASE WHEN state <> 'waiting' THEN state WHEN NEW.blocked THEN 'cancelled' WHEN waiting_on > 1 THEN 'waiting' \
-        WHEN run_at > baton_now() THEN 'pending' ELSE 'ready' END,
-                run_at = CASE WHEN state = 'waiting' AND NOT NEW.blocked AND waiting_on = 1 THEN max(run_at, baton_now()) + baton_ready() \
-        ELSE run_at END,
-                finished_at = CASE WHEN state = 'waiting' AND NEW.blocked THEN baton_now() + baton_cascade(NEW.child_id, dependents) \
-        ELSE finished_at END,
-                last_error = CASE WHEN state = 'waiting' AND NEW.blocked THEN 'dependency not satisfied: parent ' || NEW.parent_id \
-        || ' ended ' || NEW.parent_state || ' (edge on ' || NEW.condition || ')' ELSE last_error END
-            WHERE id = NEW.child_id;
-        END
-        """,
-        """
-        CREATE TRIGGER tasks_reopen AFTER UPDATE OF state ON tasks
-        WHEN NEW.dependents > 0 AND \(terminal("OLD.state")) AND NOT \(terminal("NEW.state")) \
-        AND NOT (OLD.state = 'cancelled' AND NEW.state = 'waiting')
-        BEGIN
-            UPDATE task_deps SET parent_state = NULL WHERE parent_id = NEW.id AND parent_state IS NOT NULL AND EXISTS (
-                SELECT 1 FROM tasks c WHERE c.id = task_deps.child_id AND (c.state = 'waiting' OR (c.state = 'cancelled' AND c.blocked_by > 0)));
-        END
-        """,
-        """
-        CREATE TRIGGER task_deps_reopen AFTER UPDATE OF parent_state ON task_deps
-        WHEN OLD.parent_state IS NOT NULL AND NEW.parent_state IS NULL
-        BEGIN
-            UPDATE tasks SET
-                waiting_on = waiting_on + 1,
-                blocked_by = blocked_by - (CASE WHEN OLD.blocked AND blocked_by > 0 THEN 1 ELSE 0 END),
-                state = CASE WHEN state = 'cancelled' AND OLD.blocked AND blocked_by = 1 THEN 'waiting' ELSE state END,
-                finished_at = CASE WHEN state = 'cancelled' AND OLD.blocked AND blocked_by = 1 THEN baton_reopened(NEW.child_id, dependents) \
-        ELSE finished_at END,
-                last_error = CASE WHEN state = 'cancelled' AND OLD.blocked AND blocked_by = 1 THEN NULL ELSE last_error END
-            WHERE id = NEW.child_id;
-        END
-        """,
-        // A deleted task takes its incoming edges with it.
-        """
-        CREATE TRIGGER tasks_delete_edges AFTER DELETE ON tasks WHEN OLD.parents > 0
-        BEGIN
-            DELETE FROM task_deps WHERE child_id = OLD.id;
-        END
-        """,
     ]
 
     /// The active states once `waiting` exists: a waiting task holds its unique key too.
@@ -164,6 +85,93 @@ extension SQL {
 
     static func terminal(_ column: String) -> String {
         "(\(column) = 'succeeded' OR \(column) = 'failed' OR \(column) = 'cancelled')"
+    }
+
+    /// How the workflow triggers find edges and dependents: by ids (v4) or by `seq` (v8).
+    struct EdgeKeys {
+        /// The edges out of the task `NEW`.
+        var outOfNew: String
+        /// The dependent the edge `NEW` leads to, in an `UPDATE tasks`.
+        var dependent: String
+        /// The dependent `c` of an edge of `task_deps`.
+        var dependentOfEdge: String
+        /// The edges into the deleted task `OLD`.
+        var intoOld: String
+        /// The arguments of `baton_cascade` and `baton_reopened` (the dependent).
+        var walk: String
+        /// Appended to the settle triggers' `WHEN`.
+        var settleGuard: String
+
+        static let byID = EdgeKeys(
+            outOfNew: "parent_id = NEW.id", dependent: "id = NEW.child_id", dependentOfEdge: "c.id = task_deps.child_id",
+            intoOld: "child_id = OLD.id", walk: "NEW.child_id, dependents", settleGuard: "")
+        static let bySeq = EdgeKeys(
+            outOfNew: "parent_seq = NEW.seq AND parent_id = NEW.id", dependent: "seq = NEW.child_seq",
+            dependentOfEdge: "c.seq = task_deps.child_seq", intoOld: "child_seq = OLD.seq", walk: "seq, id, dependents",
+            settleGuard: " AND NOT baton_batch()")
+    }
+
+    /// The workflow triggers (described at ``schemaV8``) for edges found by `keys`.
+    static func workflowTriggers(_ keys: EdgeKeys) -> [String] {
+        [
+            """
+            CREATE TRIGGER tasks_settle AFTER UPDATE OF state ON tasks
+            WHEN NEW.dependents > 0 AND \(terminal("NEW.state")) AND NOT \(terminal("OLD.state")) \
+            AND NOT (OLD.state = 'waiting' AND NEW.state = 'cancelled' AND NEW.blocked_by > OLD.blocked_by)\(keys.settleGuard)
+            BEGIN
+                UPDATE task_deps SET parent_state = NEW.state WHERE \(keys.outOfNew) AND parent_state IS NULL;
+            END
+            """,
+            """
+            CREATE TRIGGER task_deps_settle AFTER UPDATE OF parent_state ON task_deps
+            WHEN OLD.parent_state IS NULL AND NEW.parent_state IS NOT NULL\(keys.settleGuard)
+            BEGIN
+                UPDATE tasks SET
+                    waiting_on = waiting_on - 1,
+                    blocked_by = blocked_by + (CASE WHEN NEW.blocked AND (state = 'waiting' OR (state = 'cancelled' AND blocked_by > 0)) \
+            THEN 1 ELSE 0 END),
+                    state = CASE WHEN state <> 'waiting' THEN state WHEN NEW.blocked THEN 'cancelled' WHEN waiting_on > 1 THEN 'waiting' \
+            WHEN run_at > baton_now() THEN 'pending' ELSE 'ready' END,
+                    run_at = CASE WHEN state = 'waiting' AND NOT NEW.blocked AND waiting_on = 1 THEN max(run_at, baton_now()) + baton_ready() \
+            ELSE run_at END,
+                    finished_at = CASE WHEN state = 'waiting' AND NEW.blocked THEN baton_now() + baton_cascade(\(keys.walk)) \
+            ELSE finished_at END,
+                    last_error = CASE WHEN state = 'waiting' AND NEW.blocked THEN 'dependency not satisfied: parent ' || NEW.parent_id \
+            || ' ended ' || NEW.parent_state || ' (edge on ' || NEW.condition || ')' ELSE last_error END
+                WHERE \(keys.dependent);
+            END
+            """,
+            """
+            CREATE TRIGGER tasks_reopen AFTER UPDATE OF state ON tasks
+            WHEN NEW.dependents > 0 AND \(terminal("OLD.state")) AND NOT \(terminal("NEW.state")) \
+            AND NOT (OLD.state = 'cancelled' AND NEW.state = 'waiting')
+            BEGIN
+                UPDATE task_deps SET parent_state = NULL WHERE \(keys.outOfNew) AND parent_state IS NOT NULL AND EXISTS (
+                    SELECT 1 FROM tasks c WHERE \(keys.dependentOfEdge) AND (c.state = 'waiting' OR (c.state = 'cancelled' AND c.blocked_by > 0)));
+            END
+            """,
+            """
+            CREATE TRIGGER task_deps_reopen AFTER UPDATE OF parent_state ON task_deps
+            WHEN OLD.parent_state IS NOT NULL AND NEW.parent_state IS NULL
+            BEGIN
+                UPDATE tasks SET
+                    waiting_on = waiting_on + 1,
+                    blocked_by = blocked_by - (CASE WHEN OLD.blocked AND blocked_by > 0 THEN 1 ELSE 0 END),
+                    state = CASE WHEN state = 'cancelled' AND OLD.blocked AND blocked_by = 1 THEN 'waiting' ELSE state END,
+                    finished_at = CASE WHEN state = 'cancelled' AND OLD.blocked AND blocked_by = 1 THEN baton_reopened(\(keys.walk)) \
+            ELSE finished_at END,
+                    last_error = CASE WHEN state = 'cancelled' AND OLD.blocked AND blocked_by = 1 THEN NULL ELSE last_error END
+                WHERE \(keys.dependent);
+            END
+            """,
+            // A deleted task takes its incoming edges with it.
+            """
+            CREATE TRIGGER tasks_delete_edges AFTER DELETE ON tasks WHEN OLD.parents > 0
+            BEGIN
+                DELETE FROM task_deps WHERE \(keys.intoOld);
+            END
+            """,
+        ]
     }
 
     // MARK: Schema (migration v8): edges keyed by the tasks' `seq`, a cheaper state check
@@ -211,138 +219,38 @@ extension SQL {
     /// dependents to the store instead (`baton_cascade`, `baton_reopened`), which continues the
     /// walk level by level in the same transaction (``drainTriggerWork(_:_:)``). A chain of any
     /// length cascades without reaching SQLite's limit of nested triggers.
-    static let schemaV8 = [
-        "DROP TRIGGER tasks_settle",
-        "DROP TRIGGER tasks_reopen",
-        "DROP TRIGGER tasks_delete_edges",
-        """
-        CREATE TABLE tasks_v8 (
-            seq INTEGER PRIMARY KEY,
-            id TEXT NOT NULL UNIQUE,
-            kind TEXT NOT NULL,
-            queue TEXT NOT NULL,
-            args TEXT NOT NULL,
-            priority INTEGER NOT NULL,
-            state TEXT NOT NULL CHECK (\(stateCheckV8)),
-            attempt INTEGER NOT NULL DEFAULT 0,
-            max_attempts INTEGER NOT NULL,
-            run_at INTEGER NOT NULL,
-            lease_owner TEXT,
-            lease_token TEXT,
-            lease_expires_at INTEGER,
-            timeout REAL,
-            retry TEXT,
-            result TEXT,
-            last_error TEXT,
-            errors TEXT NOT NULL DEFAULT '[]',
-            unique_key TEXT,
-            tags TEXT NOT NULL DEFAULT '[]',
-            created_at INTEGER NOT NULL,
-            started_at INTEGER,
-            finished_at INTEGER,
-            workflow_id TEXT,
-            node TEXT,
-            parents INTEGER NOT NULL DEFAULT 0,
-            pass TEXT,
-            waiting_on INTEGER NOT NULL DEFAULT 0,
-            dependents INTEGER NOT NULL DEFAULT 0,
-            blocked_by INTEGER NOT NULL DEFAULT 0,
-            progress REAL,
-            progress_message TEXT,
-            progress_at INTEGER,
-            progress_attempt INTEGER,
-            trace TEXT
-        )
-        """,
-        "INSERT INTO tasks_v8 (\(columnsV8)) SELECT \(columnsV8) FROM tasks",
-        """
-        CREATE TABLE task_deps_v8 (
-            child_seq INTEGER NOT NULL,
-            position INTEGER NOT NULL,
-            parent_seq INTEGER NOT NULL,
-            parent_id TEXT NOT NULL,
-            condition TEXT NOT NULL CHECK (condition IN ('success', 'failure', 'always')),
-            ignores INTEGER NOT NULL DEFAULT 0,
-            parent_state TEXT,
-            blocked INTEGER GENERATED ALWAYS AS (\(edgeBlocked)) VIRTUAL,
-            PRIMARY KEY (child_seq, position)
-        ) WITHOUT ROWID
-        """,
-        """
-        INSERT INTO task_deps_v8 (child_seq, position, parent_seq, parent_id, condition, ignores, parent_state)
-        SELECT c.seq, d.position, coalesce(p.seq, 0), d.parent_id, d.condition, d.ignores, d.parent_state
-        FROM task_deps d JOIN tasks c ON c.id = d.child_id LEFT JOIN tasks p ON p.id = d.parent_id
-        """,
-        "DROP TABLE task_deps",
-        "DROP TABLE tasks",
-        "ALTER TABLE tasks_v8 RENAME TO tasks",
-        "ALTER TABLE task_deps_v8 RENAME TO task_deps",
-        "CREATE INDEX tasks_ready ON tasks (queue, priority DESC, run_at, seq) WHERE state = 'ready'",
-        "CREATE INDEX tasks_pending ON tasks (run_at) WHERE state = 'pending'",
-        "CREATE INDEX tasks_running_lease ON tasks (lease_expires_at) WHERE state = 'running'",
-        "CREATE INDEX tasks_terminal ON tasks (finished_at) WHERE \(terminalCondition)",
-        "CREATE UNIQUE INDEX tasks_unique_active ON tasks (unique_key) WHERE unique_key IS NOT NULL AND state IN \(activeStatesV4)",
-        "CREATE INDEX tasks_unique_key ON tasks (unique_key, created_at) WHERE unique_key IS NOT NULL",
-        "CREATE INDEX tasks_workflow ON tasks (workflow_id, seq) WHERE workflow_id IS NOT NULL",
-        "CREATE INDEX task_deps_parent ON task_deps (parent_seq)",
-        """
-        CREATE TRIGGER tasks_settle AFTER UPDATE OF state ON tasks
-        WHEN NEW.dependents > 0 AND \(terminal("NEW.state")) AND NOT \(terminal("OLD.state")) \
-        AND NOT (OLD.state = 'waiting' AND NEW.state = 'cancelled' AND NEW.blocked_by > OLD.blocked_by) AND NOT baton_batch()
-        BEGIN
-            UPDATE task_deps SET parent_state = NEW.state WHERE parent_seq = NEW.seq AND parent_id = NEW.id AND parent_state IS NULL;
-        END
-        """,
-        """
-        CREATE TRIGGER task_deps_settle AFTER UPDATE OF parent_state ON task_deps
-        WHEN OLD.parent_state IS NULL AND NEW.parent_state IS NOT NULL AND NOT baton_batch()
-        BEGIN
-            UPDATE tasks SET
-                waiting_on = waiting_on - 1,
-                blocked_by = blocked_by + (CASE WHEN NEW.blocked AND (state = 'waiting' OR (state = 'cancelled' AND blocked_by > 0)) \
-        THEN 1 ELSE 0 END),
-                state = CASE WHEN state <> 'waiting' THEN state WHEN NEW.blocked THEN 'cancelled' WHEN waiting_on > 1 THEN 'waiting' \
-        WHEN run_at > baton_now() THEN 'pending' ELSE 'ready' END,
-                run_at = CASE WHEN state = 'waiting' AND NOT NEW.blocked AND waiting_on = 1 THEN max(run_at, baton_now()) + baton_ready() \
-        ELSE run_at END,
-                finished_at = CASE WHEN state = 'waiting' AND NEW.blocked THEN baton_now() + baton_cascade(seq, id, dependents) \
-        ELSE finished_at END,
-                last_error = CASE WHEN state = 'waiting' AND NEW.blocked THEN 'dependency not satisfied: parent ' || NEW.parent_id \
-        || ' ended ' || NEW.parent_state || ' (edge on ' || NEW.condition || ')' ELSE last_error END
-            WHERE seq = NEW.child_seq;
-        END
-        """,
-        """
-        CREATE TRIGGER tasks_reopen AFTER UPDATE OF state ON tasks
-        WHEN NEW.dependents > 0 AND \(terminal("OLD.state")) AND NOT \(terminal("NEW.state")) \
-        AND NOT (OLD.state = 'cancelled' AND NEW.state = 'waiting')
-        BEGIN
-            UPDATE task_deps SET parent_state = NULL WHERE parent_seq = NEW.seq AND parent_id = NEW.id AND parent_state IS NOT NULL \
-        AND EXISTS (SELECT 1 FROM tasks c WHERE c.seq = task_deps.child_seq AND (c.state = 'waiting' OR (c.state = 'cancelled' AND c.blocked_by > 0)));
-        END
-        """,
-        """
-        CREATE TRIGGER task_deps_reopen AFTER UPDATE OF parent_state ON task_deps
-        WHEN OLD.parent_state IS NOT NULL AND NEW.parent_state IS NULL
-        BEGIN
-            UPDATE tasks SET
-                waiting_on = waiting_on + 1,
-                blocked_by = blocked_by - (CASE WHEN OLD.blocked AND blocked_by > 0 THEN 1 ELSE 0 END),
-                state = CASE WHEN state = 'cancelled' AND OLD.blocked AND blocked_by = 1 THEN 'waiting' ELSE state END,
-                finished_at = CASE WHEN state = 'cancelled' AND OLD.blocked AND blocked_by = 1 THEN baton_reopened(seq, id, dependents) \
-        ELSE finished_at END,
-                last_error = CASE WHEN state = 'cancelled' AND OLD.blocked AND blocked_by = 1 THEN NULL ELSE last_error END
-            WHERE seq = NEW.child_seq;
-        END
-        """,
-        // A deleted task takes its incoming edges with it.
-        """
-        CREATE TRIGGER tasks_delete_edges AFTER DELETE ON tasks WHEN OLD.parents > 0
-        BEGIN
-            DELETE FROM task_deps WHERE child_seq = OLD.seq;
-        END
-        """,
-    ]
+    static let schemaV8 =
+        [
+            "DROP TRIGGER tasks_settle",
+            "DROP TRIGGER tasks_reopen",
+            "DROP TRIGGER tasks_delete_edges",
+            createTasks("tasks_v8", stateCheck: stateCheckV8, later: workflowColumnsV4 + progressColumnsV5 + [traceColumnV6]),
+            "INSERT INTO tasks_v8 (\(columnsV8)) SELECT \(columnsV8) FROM tasks",
+            """
+            CREATE TABLE task_deps_v8 (
+                child_seq INTEGER NOT NULL,
+                position INTEGER NOT NULL,
+                parent_seq INTEGER NOT NULL,
+                parent_id TEXT NOT NULL,
+                condition TEXT NOT NULL CHECK (condition IN ('success', 'failure', 'always')),
+                ignores INTEGER NOT NULL DEFAULT 0,
+                parent_state TEXT,
+                blocked INTEGER GENERATED ALWAYS AS (\(edgeBlocked)) VIRTUAL,
+                PRIMARY KEY (child_seq, position)
+            ) WITHOUT ROWID
+            """,
+            """
+            INSERT INTO task_deps_v8 (child_seq, position, parent_seq, parent_id, condition, ignores, parent_state)
+            SELECT c.seq, d.position, coalesce(p.seq, 0), d.parent_id, d.condition, d.ignores, d.parent_state
+            FROM task_deps d JOIN tasks c ON c.id = d.child_id LEFT JOIN tasks p ON p.id = d.parent_id
+            """,
+            "DROP TABLE task_deps",
+            "DROP TABLE tasks",
+            "ALTER TABLE tasks_v8 RENAME TO tasks",
+            "ALTER TABLE task_deps_v8 RENAME TO task_deps",
+        ] + tasksIndexesV4 + [
+            "CREATE INDEX task_deps_parent ON task_deps (parent_seq)"
+        ] + workflowTriggers(.bySeq)
 
     // MARK: Statements
 
