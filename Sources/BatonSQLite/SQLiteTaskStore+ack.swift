@@ -123,16 +123,16 @@ extension SQLiteTaskStore {
     }
 
     /// Settles the open edges out of tasks just completed (`seqs`), as the triggers
-    /// `tasks_settle` and `task_deps_settle` would one edge at a time, in three statements for
+    /// `tasks_settle` and `task_deps_settle` would one edge at a time, in two statements for
     /// the whole batch: a dependent of many of them (a chord's body) is written once, not once
     /// per parent.
-    /// 1. Edges on `failure` can never be satisfied by a success: settled through the triggers,
-    ///    which cancel their dependents (and continue the walk), or not, as their policy says.
-    /// 2. Each other dependent's counter drops by its edges settled here; the last releases it.
-    /// 3. Those edges record the parent's state, with the triggers held off (2 counted them).
+    /// 1. Each dependent's counter drops by its edges settled here other than those on
+    ///    `failure`; the last releases it.
+    /// 2. The edges record the parent's state. The trigger stands aside for the edges 1 counted;
+    ///    an edge on `failure`, which a success can never satisfy, goes through it, which
+    ///    cancels its dependent (and continues the walk) or not, as its policy says.
     static func settleCompleted(_ seqs: [Int64], work: TriggerWork, db: Database) throws {
         let list = "[" + seqs.map(String.init).joined(separator: ",") + "]"
-        try db.cachedStatement(sql: SQL.settleBlockedOnSuccess).execute(arguments: [list])
         try db.cachedStatement(sql: SQL.releaseOnSuccess).execute(arguments: [list])
         work.settlingInBatch = true
         defer { work.settlingInBatch = false }

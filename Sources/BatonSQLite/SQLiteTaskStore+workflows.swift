@@ -99,16 +99,17 @@ extension SQL {
         var intoOld: String
         /// The arguments of `baton_cascade` and `baton_reopened` (the dependent).
         var walk: String
-        /// Appended to the settle triggers' `WHEN`.
-        var settleGuard: String
+        /// Appended to the `WHEN` of `tasks_settle` and of `task_deps_settle`.
+        var taskGuard: String
+        var edgeGuard: String
 
         static let byID = EdgeKeys(
             outOfNew: "parent_id = NEW.id", dependent: "id = NEW.child_id", dependentOfEdge: "c.id = task_deps.child_id",
-            intoOld: "child_id = OLD.id", walk: "NEW.child_id, dependents", settleGuard: "")
+            intoOld: "child_id = OLD.id", walk: "NEW.child_id, dependents", taskGuard: "", edgeGuard: "")
         static let bySeq = EdgeKeys(
             outOfNew: "parent_seq = NEW.seq AND parent_id = NEW.id", dependent: "seq = NEW.child_seq",
             dependentOfEdge: "c.seq = task_deps.child_seq", intoOld: "child_seq = OLD.seq", walk: "seq, id, dependents",
-            settleGuard: " AND NOT baton_batch()")
+            taskGuard: " AND NOT baton_batch()", edgeGuard: " AND (NOT baton_batch() OR NEW.condition = 'failure')")
     }
 
     /// The workflow triggers (described at ``schemaV8``) for edges found by `keys`.
@@ -117,14 +118,14 @@ extension SQL {
             """
             CREATE TRIGGER tasks_settle AFTER UPDATE OF state ON tasks
             WHEN NEW.dependents > 0 AND \(terminal("NEW.state")) AND NOT \(terminal("OLD.state")) \
-            AND NOT (OLD.state = 'waiting' AND NEW.state = 'cancelled' AND NEW.blocked_by > OLD.blocked_by)\(keys.settleGuard)
+            AND NOT (OLD.state = 'waiting' AND NEW.state = 'cancelled' AND NEW.blocked_by > OLD.blocked_by)\(keys.taskGuard)
             BEGIN
                 UPDATE task_deps SET parent_state = NEW.state WHERE \(keys.outOfNew) AND parent_state IS NULL;
             END
             """,
             """
             CREATE TRIGGER task_deps_settle AFTER UPDATE OF parent_state ON task_deps
-            WHEN OLD.parent_state IS NULL AND NEW.parent_state IS NOT NULL\(keys.settleGuard)
+            WHEN OLD.parent_state IS NULL AND NEW.parent_state IS NOT NULL\(keys.edgeGuard)
             BEGIN
                 UPDATE tasks SET
                     waiting_on = waiting_on - 1,
@@ -257,10 +258,6 @@ extension SQL {
     /// ``SQLiteTaskStore/settleCompleted(_:work:db:)``; argument: the completed tasks' `seq`s
     /// as a JSON array. An open edge's parent exists (only a finished task is deleted, and its
     /// edges were settled when it finished), so its `seq` alone names it.
-    static let settleBlockedOnSuccess = """
-        UPDATE task_deps SET parent_state = 'succeeded' WHERE parent_seq IN (SELECT value FROM json_each(?)) \
-        AND parent_state IS NULL AND condition = 'failure'
-        """
     static let releaseOnSuccess = """
         UPDATE tasks SET
             waiting_on = waiting_on - d.n,
@@ -268,7 +265,7 @@ extension SQL {
         ELSE 'ready' END,
             run_at = CASE WHEN state = 'waiting' AND waiting_on = d.n THEN max(run_at, baton_now()) + baton_ready() ELSE run_at END
         FROM (SELECT child_seq, count(*) AS n FROM task_deps WHERE parent_seq IN (SELECT value FROM json_each(?)) \
-        AND parent_state IS NULL GROUP BY child_seq) AS d
+        AND parent_state IS NULL AND condition <> 'failure' GROUP BY child_seq) AS d
         WHERE tasks.seq = d.child_seq
         """
     static let settleOnSuccess = """
