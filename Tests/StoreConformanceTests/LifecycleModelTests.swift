@@ -136,8 +136,14 @@ struct LifecycleModelTests {
                             $0.coverage.merge(outcome.coverage, uniquingKeysWith: +)
                         }
                         if let failure = outcome.failure {
-                            totals.state.withLock { $0.failed = true }
+                            let first = totals.state.withLock { t -> Bool in
+                                defer { t.failed = true }
+                                return !t.failed
+                            }
                             hints.record(program.commands, failedAt: failure.step)
+                            // The first failure is printed too: the property check reports the
+                            // failing input, and the issue's own text does not reach the log.
+                            if first { print("LifecycleModelTests (\(store)) failed, run \(runID): \(failure.report)") }
                             Issue.record("\(store): \(failure.report)")
                         }
                     }
