@@ -16,6 +16,12 @@ extension SQL {
         OR (parent_state = 'cancelled' AND (ignores & 2) <> 0))
         """
 
+    /// The workflow columns v4 adds to the tasks table (described at ``schemaV4``).
+    static let workflowColumnsV4 = [
+        "workflow_id TEXT", "node TEXT", "parents INTEGER NOT NULL DEFAULT 0", "pass TEXT", "waiting_on INTEGER NOT NULL DEFAULT 0",
+        "dependents INTEGER NOT NULL DEFAULT 0", "blocked_by INTEGER NOT NULL DEFAULT 0",
+    ]
+
     /// The tasks table gains the `waiting` state (a CHECK cannot be altered in SQLite: the
     /// table is rebuilt, keeping every row's `seq`) and the workflow columns:
     /// - `workflow_id`, `node`: the workflow and the node's name in it;
@@ -29,11 +35,6 @@ extension SQL {
     /// The edges are `task_deps`; `blocked` is derived from the parent's final state, the
     /// condition and the dependent's policy (`ignores`: 1 failed, 2 cancelled). Migration v8
     /// keys them by the tasks' `seq` and describes the triggers that keep the counters exact.
-    static let workflowColumnsV4 = [
-        "workflow_id TEXT", "node TEXT", "parents INTEGER NOT NULL DEFAULT 0", "pass TEXT", "waiting_on INTEGER NOT NULL DEFAULT 0",
-        "dependents INTEGER NOT NULL DEFAULT 0", "blocked_by INTEGER NOT NULL DEFAULT 0",
-    ]
-
     static let schemaV4 =
         [
             createTasks("tasks_v4", stateCheck: "state IN \(taskStatesV4)", later: workflowColumnsV4),
