@@ -69,7 +69,7 @@ public final class RedisConnection: Sendable {
     /// a refused certificate fails the connect rather than the first command.
     private func handshake() async throws(RedisError) {
         if configuration.tls && configuration.password == nil && configuration.database == 0 {
-            try await handshakeCommand(["PING"])
+            try await command(["PING"])
         }
         if let password = configuration.password {
             var auth: [RedisArgument] = ["AUTH"]
@@ -80,18 +80,8 @@ public final class RedisConnection: Sendable {
             }
         }
         if configuration.database != 0 {
-            try await handshakeCommand(["SELECT", RedisArgument(configuration.database)])
+            try await command(["SELECT", RedisArgument(configuration.database)])
         }
-    }
-
-    /// A command of the handshake: a server that wants a password and was given none answers
-    /// `NOAUTH`, an ``RedisError/Kind/auth`` error like a refused password.
-    private func handshakeCommand(_ command: [RedisArgument]) async throws(RedisError) {
-        guard case .error(let message) = try await send(command) else { return }
-        if message.hasPrefix("NOAUTH") {
-            throw RedisError(.auth, "Redis at \(configuration.address) needs a password (redis://user:password@host): \(message)")
-        }
-        throw RedisError(.server, message)
     }
 
     /// Sends a command and returns its reply, an error reply included (as `.error`).
@@ -99,12 +89,17 @@ public final class RedisConnection: Sendable {
         try await sendAll([command], timeout: timeout)[0]
     }
 
-    /// Sends a command; an error reply is thrown (``RedisError/Kind/server``).
+    /// Sends a command; an error reply is thrown: `NOAUTH` (the server wants a password and
+    /// was given none, at connect or since) as ``RedisError/Kind/auth``, like a refused
+    /// password; any other as ``RedisError/Kind/server``.
     @discardableResult
     public func command(_ command: [RedisArgument], timeout: Duration? = nil) async throws(RedisError) -> RESPValue {
         let reply = try await send(command, timeout: timeout)
-        if case .error(let message) = reply { throw RedisError(.server, message) }
-        return reply
+        guard case .error(let message) = reply else { return reply }
+        if message.hasPrefix("NOAUTH") {
+            throw RedisError(.auth, "Redis at \(configuration.address) needs a password (redis://user:password@host): \(message)")
+        }
+        throw RedisError(.server, message)
     }
 
     /// Sends commands in one write and returns their replies in order, error replies included:
