@@ -255,6 +255,12 @@ import Testing
         }
     }
 
+    /// A group's name becomes its workflow's: text a store could not keep is refused.
+    @Test func aGroupUUIDHoldingANULIsRefused() throws {
+        let error = try #require(try refusal(#"{"GroupUUID":"group\u0000","Tasks":[{"UUID":"a","Name":"x"}]}"#))
+        #expect(error.code == .invalidArgument && error.message == "GroupUUID must not contain a NUL character", "\(error)")
+    }
+
     @Test func machineryUUIDsAreBatonIDs() {
         let uuid = UUID().uuidString.lowercased()
         for text in ["task_\(uuid)", "chord_\(uuid)", "group_\(uuid)", uuid, uuid.uppercased()] {

@@ -269,6 +269,8 @@ extension WorkflowSubmission {
         (#"{"name": "w"}"#, "give exactly one of nodes, chain, group or chord"),
         (#"{"chain": [{"kind": "a"}], "group": [{"kind": "b"}]}"#, "give exactly one of nodes, chain, group or chord"),
         (#"{"name": "", "chain": [{"kind": "a"}]}"#, "name must be a string of 1 to 200 characters"),
+        (#"{"name": "a\u0000b", "chain": [{"kind": "a"}]}"#, "name must not contain a NUL character"),
+        (#"{"chain": [{"kind": "a", "name": "x\u0000"}]}"#, "chain[0]: name must not contain a NUL character"),
         (#"{"policy": "sometimes", "chain": [{"kind": "a"}]}"#, "policy must be one of cancel, ignore_failed, ignore_cancelled or ignore"),
         (#"{"chain": []}"#, "chain must not be empty"),
         (#"{"group": []}"#, "group must not be empty"),

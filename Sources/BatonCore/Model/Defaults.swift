@@ -72,6 +72,12 @@ public enum Limits {
         guard hasLength(text, range) else {
             throw .invalidArgument("\(field) must be \(range.lowerBound) to \(range.upperBound) characters")
         }
+        try refuseNUL(text, field: field)
+    }
+
+    /// The second half of ``validateText(_:field:_:)``, for names whose length is checked
+    /// with a message of their own.
+    public static func refuseNUL(_ text: String, field: String) throws(BatonError) {
         guard !text.utf8.contains(0) else { throw .invalidArgument("\(field) must not contain a NUL character") }
     }
 

@@ -496,6 +496,7 @@ private struct SignatureReader {
             guard Limits.hasLength(name, 1...Limits.maxNodeNameLength) else {
                 throw .invalidArgument("\(location) must be at most \(Limits.maxNodeNameLength) characters")
             }
+            try Limits.refuseNUL(name, field: location)
             return name
         default: throw .invalidArgument("\(location) must be a string")
         }

@@ -91,6 +91,7 @@ public enum WorkflowSpec {
             guard case .string(let text) = value, Limits.hasLength(text, 1...Limits.maxNodeNameLength) else {
                 throw .invalidArgument("name must be a string of 1 to \(Limits.maxNodeNameLength) characters")
             }
+            try Limits.refuseNUL(text, field: "name")
             name = text
         }
         var policy: DependencyPolicy?
@@ -371,6 +372,7 @@ private struct Compiler {
         guard case .string(let name) = value, Limits.hasLength(name, 1...Limits.maxNodeNameLength) else {
             throw .invalidArgument("\(location): name must be a string of 1 to \(Limits.maxNodeNameLength) characters")
         }
+        try Limits.refuseNUL(name, field: "\(location): name")
         return name
     }
 

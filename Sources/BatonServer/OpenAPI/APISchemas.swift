@@ -90,6 +90,8 @@ struct APISchemas {
     static let kindName = name(maxLength: Limits.maxKindLength)
     static let queueName = name(maxLength: Limits.maxQueueLength)
     static let scheduleName = name(maxLength: ScheduleDefinition.maxNameLength)
+    /// A workflow's name or a node's (``Limits/validateText(_:field:_:)``).
+    static let nodeName = string(1...Limits.maxNodeNameLength, pattern: Limits.noNULPattern)
 
     /// RFC 3339 as Baton reads it: upper-case `T`, `Z` or an offset, optional fraction.
     static let dateTime = string(
@@ -263,14 +265,14 @@ struct APISchemas {
         // Workflows.
         var node = newTask
         node["id"] = nil
-        node["name"] = Self.string(1...Limits.maxNodeNameLength, pattern: Limits.noNULPattern)
+        node["name"] = Self.nodeName
         node["after"] = array(
             .object([
                 "oneOf": [
-                    Self.string(1...Limits.maxNodeNameLength, pattern: Limits.noNULPattern),
+                    Self.nodeName,
                     request(
                         [
-                            "name": Self.string(1...Limits.maxNodeNameLength, pattern: Limits.noNULPattern), "id": Self.taskID,
+                            "name": Self.nodeName, "id": Self.taskID,
                             "on": Self.enumeration(DependencyCondition.allCases.map(\.rawValue)),
                         ], [], false),
                 ]
@@ -286,7 +288,7 @@ struct APISchemas {
             "allOf": [
                 request(
                     [
-                        "name": Self.string(1...Limits.maxNodeNameLength),
+                        "name": Self.nodeName,
                         "policy": Self.enumeration(DependencyPolicy.allCases.map(\.rawValue)),
                         "nodes": array(ref("WorkflowNode"), 1, Limits.maxWorkflowNodes),
                         "chain": array(item, 1, nil), "group": array(item, 1, nil),
@@ -300,12 +302,12 @@ struct APISchemas {
         ])
         s["WorkflowTaskNode"] = object(
             [
-                "name": Self.string(1...Limits.maxNodeNameLength), "id": Self.taskID, "kind": Self.kindName, "state": Self.state,
+                "name": Self.nodeName, "id": Self.taskID, "kind": Self.kindName, "state": Self.state,
                 "skipped": Self.boolean, "result": Self.any, "last_error": Self.string(),
             ], ["name", "id", "kind", "state", "skipped"], false)
         s["Workflow"] = object(
             [
-                "id": Self.taskID, "name": Self.string(1...Limits.maxNodeNameLength),
+                "id": Self.taskID, "name": Self.nodeName,
                 "state": Self.enumeration(WorkflowState.allCases.map(\.rawValue)), "cancel_requested": Self.boolean,
                 "created_at": Self.dateTime, "nodes": array(ref("WorkflowTaskNode"), nil, nil),
                 "counts": .object([
@@ -314,7 +316,7 @@ struct APISchemas {
             ], ["id", "state", "cancel_requested", "created_at", "nodes", "counts"], false)
         s["ParentResult"] = object(
             [
-                "name": Self.string(1...Limits.maxNodeNameLength), "id": Self.taskID, "state": Self.state,
+                "name": Self.nodeName, "id": Self.taskID, "state": Self.state,
                 "on": Self.enumeration(DependencyCondition.allCases.map(\.rawValue)), "result": Self.any,
                 "last_error": Self.string(),
             ], ["name", "id", "state", "on"], false)
@@ -505,8 +507,9 @@ struct APISchemas {
             "run_at": dateTime, "created_at": dateTime, "started_at": dateTime, "finished_at": dateTime,
             "lease_owner": workerID, "lease_expires_at": dateTime, "lease_token": string(), "result": any,
             "last_error": string(), "errors": array(ref("AttemptError")), "timeout": positive, "retry": ref("RetryPolicy"),
-            "unique_key": string(1...Limits.maxUniqueKeyLength), "tags": array(string(1...Limits.maxTagLength)),
-            "workflow_id": taskID, "node": string(1...Limits.maxNodeNameLength), "parents": integer(minimum: 1),
+            "unique_key": string(1...Limits.maxUniqueKeyLength, pattern: Limits.noNULPattern),
+            "tags": array(string(1...Limits.maxTagLength, pattern: Limits.noNULPattern)),
+            "workflow_id": taskID, "node": nodeName, "parents": integer(minimum: 1),
             "pass": enumeration(ResultPassing.allCases.map(\.rawValue)), "progress": ref("Progress"),
             "traceparent": string(),
         ]
