@@ -27,13 +27,8 @@ public enum TestPostgres {
     /// The server's URL for `test`, or `nil` when it is not set: then in CI the issue is recorded
     /// (the test fails), and locally the skip is printed. A test that gets `nil` returns.
     public static func url(for test: String, sourceLocation: SourceLocation = #_sourceLocation) -> String? {
-        if let url = configuredURL { return url }
-        if isCI {
-            Issue.record("BATON_TEST_POSTGRES_URL is not set in CI; \(test) needs PostgreSQL", sourceLocation: sourceLocation)
-        } else {
-            print("\(test): skipped, BATON_TEST_POSTGRES_URL not set (run under scripts/with-postgres.sh)")
-        }
-        return nil
+        TestServer.url(
+            "BATON_TEST_POSTGRES_URL", server: "PostgreSQL", script: "scripts/with-postgres.sh", for: test, sourceLocation: sourceLocation)
     }
 
     /// Whether PostgreSQL tests run at all: with a URL, and in CI (where each then fails in

@@ -268,14 +268,14 @@ import Testing
     }
 
     @Test func submissionsInEveryAcceptedForm() throws {
-        let one = try SQSWire.submissions(#"{"jsonrpc":"2.0","method":"submit:export","params":{"objectID":"23"}}"#)
+        let one = try BrokerSubmission.tasks(#"{"jsonrpc":"2.0","method":"submit:export","params":{"objectID":"23"}}"#)
         #expect(one.map(\.kind) == ["export"] && one[0].args.text == #"{"objectID":"23"}"# && one[0].queue == "default")
-        let batch = try SQSWire.submissions(
+        let batch = try BrokerSubmission.tasks(
             #"[{"jsonrpc":"2.0","method":"submit:export","params":{"objectID":"1"}},{"jsonrpc":"2.0","method":"submit:noop"}]"#)
         #expect(batch.map(\.kind) == ["export", "noop"] && batch[1].args == .emptyObject)
-        let task = try SQSWire.submissions(#"{"kind":"email.send","args":{"to":"a@b.c"},"queue":"mail","priority":9}"#)
+        let task = try BrokerSubmission.tasks(#"{"kind":"email.send","args":{"to":"a@b.c"},"queue":"mail","priority":9}"#)
         #expect(task.map(\.kind) == ["email.send"] && task[0].queue == "mail" && task[0].priority == 9)
-        let tasks = try SQSWire.submissions(#"[{"kind":"echo","args":[1]},{"kind":"echo"}]"#)
+        let tasks = try BrokerSubmission.tasks(#"[{"kind":"echo","args":[1]},{"kind":"echo"}]"#)
         #expect(tasks.count == 2)
     }
 
@@ -286,14 +286,14 @@ import Testing
             #"{"UUID":"task_1","Name":"add","Args":[]}"#, #"{"Name":"add"}"#, #"{"Tasks":[]}"#,
             #"{"Group":{"Tasks":[]},"Callback":null}"#,
         ] {
-            guard case .machinery(let value) = try SQSWire.submission(body) else {
+            guard case .machinery(let value) = try BrokerSubmission.read(body) else {
                 Issue.record("\(body) is not read as Machinery's")
                 continue
             }
             #expect(value == (try JSONDecoder().decode(JSONValue.self, from: Data(body.utf8))))
         }
         for body in [#"{"kind":"echo"}"#, #"[{"UUID":"x"}]"#, #"{"jsonrpc":"2.0","method":"submit:export"}"#] {
-            if case .machinery = try? SQSWire.submission(body) { Issue.record("\(body) is read as Machinery's") }
+            if case .machinery = try? BrokerSubmission.read(body) { Issue.record("\(body) is read as Machinery's") }
         }
     }
 
@@ -307,7 +307,7 @@ import Testing
     ])
     func malformedSubmissionsAreRefusedWithTheReason(_ body: String, _ reason: String) {
         do {
-            _ = try SQSWire.submissions(body)
+            _ = try BrokerSubmission.tasks(body)
             Issue.record("\(body) was accepted")
         } catch {
             #expect(error.message.contains(reason), "\(error.message)")

@@ -5,6 +5,15 @@ import Foundation
 /// stored as workflows, whether they come over HTTP (`POST /v1/compat/machinery/workflows`)
 /// or as Machinery's brokers carry them (a message on an ingest queue).
 extension NodeAPI {
+    /// Stores what a message of a broker's submissions queue or list asks for (``BrokerSubmission``),
+    /// under `idempotencyKey`: a message delivered again stores its tasks once.
+    public func submit(_ body: String, idempotencyKey: String) async throws {
+        switch try BrokerSubmission.read(body) {
+        case .tasks(let tasks): _ = try await submitOutcome(tasks, idempotencyKey: idempotencyKey)
+        case .machinery(let value): _ = try await submitMachineryWorkflow(value, idempotencyKey: idempotencyKey)
+        }
+    }
+
     /// Stores a Machinery signature, chain, group, chord or array of signatures as one
     /// workflow. A signature whose UUID is a UUID (Machinery's own are `task_` and a UUID)
     /// keeps it as its Baton task id, so that it can be found by it. A repeated

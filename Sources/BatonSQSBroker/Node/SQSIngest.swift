@@ -9,7 +9,7 @@ import Synchronization
 /// The ingest role (freundallein/sqs-scheduler's submitter): long-polls a submissions queue and turns each
 /// message into tasks through the node's submit.
 ///
-/// Accepted bodies (``SQSWire/submission(_:)``): freundallein/sqs-scheduler's `submit:KIND` notifications,
+/// Accepted bodies (``BrokerSubmission``): freundallein/sqs-scheduler's `submit:KIND` notifications,
 /// batches of them, Baton's task JSON (one task or an array), and Machinery's signatures as its
 /// SQS broker sends them (or a Machinery chain, group or chord), each message one workflow. Each message is submitted with
 /// the idempotency key `sqs:<message id>`, so a message SQS delivers twice (its id is the
@@ -125,10 +125,7 @@ public final class SQSIngest: Service, Sendable {
             guard message.body.utf8.count <= SQSWire.maxMessageBytes else {
                 throw BatonError(.tooLarge, "the message is \(message.body.utf8.count) bytes, more than SQS's \(SQSWire.maxMessageBytes)")
             }
-            switch try SQSWire.submission(message.body) {
-            case .tasks(let tasks): _ = try await api.submitOutcome(tasks, idempotencyKey: Self.idempotencyKey(message))
-            case .machinery(let body): _ = try await api.submitMachineryWorkflow(body, idempotencyKey: Self.idempotencyKey(message))
-            }
+            try await api.submit(message.body, idempotencyKey: Self.idempotencyKey(message))
             let again = (message.approximateReceiveCount ?? 1) > 1
             state.withLock { s in
                 s.submitted += 1
@@ -139,7 +136,7 @@ public final class SQSIngest: Service, Sendable {
                     "SQS message delivered again; submitted under its idempotency key", metadata: ["message_id": "\(message.messageID)"])
             }
             return true
-        } catch let error as BatonError where Self.isTheMessagesFault(error) {
+        } catch let error as BatonError where BrokerSubmission.isTheMessagesFault(error) {
             reason = error.message
         } catch {
             state.withLock { $0.retried += 1 }
@@ -154,12 +151,6 @@ public final class SQSIngest: Service, Sendable {
 
     /// The idempotency key of a message: `sqs:<message id>` (the same on every delivery).
     static func idempotencyKey(_ message: SQS.Message) -> String { "sqs:\(message.messageID)" }
-
-    /// Errors that trying again cannot fix: the message itself is wrong.
-    static func isTheMessagesFault(_ error: BatonError) -> Bool {
-        let refusing: [BatonError.Code] = [.invalidArgument, .tooLarge, .idempotencyMismatch, .conflict]
-        return refusing.contains(error.code)
-    }
 
     static func metadata(_ stats: Stats) -> Logger.Metadata {
         [

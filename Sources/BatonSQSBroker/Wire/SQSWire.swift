@@ -425,95 +425,11 @@ public enum SQSWire {
         return ControlMessage(stops: stops, check: try checkID(members["params"]?["check"]))
     }
 
-    // MARK: Submissions
-
-    /// What a submissions-queue message asks for.
-    public enum Submission: Sendable {
-        /// Tasks: freundallein/sqs-scheduler's `submit:KIND` notifications (one, or a batch),
-        /// Baton's task JSON (one task or an array), or an array mixing both.
-        case tasks([NewTask])
-        /// A Machinery signature as Machinery's SQS broker sends it (the signature's JSON, with
-        /// its Go field names), or a Machinery chain, group or chord: one workflow.
-        case machinery(JSONValue)
-    }
-
-    /// The fields that make an object Machinery's: a signature's `Name` or `UUID`, or the
-    /// `Tasks` of a chain or group, the `Group` of a chord. (Baton's task JSON has none.)
-    static let machineryMarkers = ["Name", "UUID", "Tasks", "Group"]
-
-    /// What a submissions-queue message asks for. Not validated yet (the node's submit does that).
-    public static func submission(_ body: String) throws(BatonError) -> Submission {
-        let value = try parse(body)
-        if case .object(let members) = value, machineryMarkers.contains(where: { members[$0] != nil }) {
-            return .machinery(value)
-        }
-        return .tasks(try submissions(value))
-    }
-
-    /// The tasks a submissions-queue message asks for: freundallein/sqs-scheduler's `submit:KIND` notifications
-    /// (one, or a batch), Baton's task JSON (one task or an array), or an array mixing both.
-    /// Not validated yet (the node's submit does that).
-    public static func submissions(_ body: String) throws(BatonError) -> [NewTask] {
-        try submissions(try parse(body))
-    }
-
-    static func submissions(_ value: JSONValue) throws(BatonError) -> [NewTask] {
-        switch value {
-        case .array(let items):
-            guard !items.isEmpty else { throw .invalidArgument("an empty batch") }
-            var tasks: [NewTask] = []
-            for (i, item) in items.enumerated() {
-                do {
-                    tasks.append(try submission(item))
-                } catch {
-                    throw .invalidArgument("[\(i)]: \(error.message)")
-                }
-            }
-            return tasks
-        default:
-            return [try submission(value)]
-        }
-    }
-
-    static func submission(_ value: JSONValue) throws(BatonError) -> NewTask {
-        guard case .object(let members) = value else {
-            throw .invalidArgument("a submission is a JSON object, got \(value.typeDescription)")
-        }
-        if members["jsonrpc"] != nil || members["method"] != nil {
-            guard members["jsonrpc"] == .string("2.0") else { throw .invalidArgument("jsonrpc must be \"2.0\"") }
-            guard case .string(let method)? = members["method"] else { throw .invalidArgument("method must be a string") }
-            let params: [String: JSONValue]
-            switch members["params"] {
-            case nil, .null?: params = [:]
-            case .object(let object)?: params = object
-            default: throw .invalidArgument("params must be an object (named params)")
-            }
-            guard let task = SubmitKindCall.task(method: method, params: params) else {
-                throw .invalidArgument("the method \(method) is not \(SubmitKindCall.prefix)KIND")
-            }
-            return task
-        }
-        do {
-            return try BatonJSON.requestDecoder().decode(NewTask.self, from: Data(RawJSON(value).text.utf8))
-        } catch let error as DecodingError {
-            throw .invalidArgument("not a task: \(DecodingErrorMessage.describe(error))")
-        } catch {
-            throw .invalidArgument("not a task: \(error)")
-        }
-    }
-
     // MARK: Helpers
 
     /// Parses a message body: strict JSON, nested at most ``Limits/defaultMaxJSONDepth``.
     static func parse(_ body: String) throws(BatonError) -> JSONValue {
-        let data = Data(body.utf8)
-        guard !data.isEmpty else { throw .invalidArgument("the message body is empty") }
-        try RawJSON.validateSyntax(data)
-        do {
-            return try JSONDecoder().decode(JSONValue.self, from: data)
-        } catch {
-            throw .invalidArgument("not JSON: \(error)")
-        }
+        try BrokerSubmission.parse(body)
     }
 
     /// An integer given as a number or a string of digits (freundallein/sqs-scheduler sends strings).

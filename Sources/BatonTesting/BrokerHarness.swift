@@ -1,22 +1,21 @@
 import BatonCore
 import BatonNode
 import BatonSQLite
-import BatonTesting
 import Foundation
 import Logging
 import ServiceLifecycle
 
 /// A node over a fresh SQLite store, its API, and a service group that runs the node's own
-/// services (completer, dispatcher, lease rescuer) with the roles under test.
-final class BrokerHarness: Sendable {
-    let temp: TempStore
-    let node: NodeServices
-    let api: NodeAPI
+/// services (completer, dispatcher, lease rescuer) with the broker roles under test.
+public final class BrokerHarness: Sendable {
+    public let temp: TempStore
+    public let node: NodeServices
+    public let api: NodeAPI
 
-    var store: SQLiteTaskStore { temp.store }
+    public var store: SQLiteTaskStore { temp.store }
 
-    init(limits: NodeAPILimits = .init(), rescueInterval: Duration = .milliseconds(200)) async throws {
-        temp = try await TempStore.make(prefix: "baton-sqs-broker")
+    public init(limits: NodeAPILimits = .init(), rescueInterval: Duration = .milliseconds(200)) async throws {
+        temp = try await TempStore.make(prefix: "baton-broker")
         node = NodeServices(
             store: temp.store,
             configuration: NodeConfiguration(dispatcher: .init(fallbackPoll: .milliseconds(100)), rescueInterval: rescueInterval),
@@ -25,7 +24,7 @@ final class BrokerHarness: Sendable {
     }
 
     /// Runs the node's services and `services` until ``Running/stop()``.
-    func start(_ services: [any Service]) -> Running {
+    public func start(_ services: [any Service]) -> Running {
         var all: [any Service] = [node.completer, node.dispatcher]
         all += node.maintenance(schedulesUpserted: true)
         all += services
@@ -34,19 +33,19 @@ final class BrokerHarness: Sendable {
         return Running(group: group, task: task)
     }
 
-    struct Running: Sendable {
+    public struct Running: Sendable {
         let group: ServiceGroup
         let task: Task<Void, Never>
 
         /// Graceful shutdown, then waits for every service to stop.
-        func stop() async {
+        public func stop() async {
             await group.triggerGracefulShutdown()
             await task.value
         }
     }
 
     /// Every task of the store (all pages).
-    func allTasks() async throws -> [TaskRecord] {
+    public func allTasks() async throws -> [TaskRecord] {
         var tasks: [TaskRecord] = []
         var cursor: String?
         repeat {
