@@ -23,6 +23,7 @@ let package = Package(
         .library(name: "BatonSQS", targets: ["BatonSQS"]),
         .library(name: "BatonSQSBroker", targets: ["BatonSQSBroker"]),
         .library(name: "BatonRedis", targets: ["BatonRedis"]),
+        .library(name: "BatonRedisBroker", targets: ["BatonRedisBroker"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -162,7 +163,7 @@ let package = Package(
             name: "baton",
             dependencies: [
                 "BatonCore", "BatonSQLite", "BatonPostgres", "BatonWorker", "BatonNode", "BatonServer", "BatonClient", "BatonBench",
-                "BatonSQS", "BatonSQSBroker",
+                "BatonSQS", "BatonSQSBroker", "BatonRedisBroker",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "OTel", package: "swift-otel"),
                 .product(name: "Tracing", package: "swift-distributed-tracing"),
@@ -197,6 +198,17 @@ let package = Package(
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        // The Redis broker roles of a node (the ingest: Machinery's Redis broker, any producer that RPUSHes JSON).
+        .target(
+            name: "BatonRedisBroker",
+            dependencies: [
+                "BatonRedis", "BatonCore", "BatonNode",
+                .product(name: "Configuration", package: "swift-configuration"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
             swiftSettings: swiftSettings
         ),
@@ -256,7 +268,7 @@ let package = Package(
             name: "BatonServerTests",
             dependencies: [
                 "BatonCore", "BatonSQLite", "BatonPostgres", "BatonNode", "BatonServer", "BatonClient", "BatonWorker", "BatonTesting",
-                "BatonSQSBroker",
+                "BatonSQSBroker", "BatonRedisBroker",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "Configuration", package: "swift-configuration"),
             ],
@@ -292,6 +304,16 @@ let package = Package(
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "PropertyBased", package: "swift-property-based"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "BatonRedisBrokerTests",
+            dependencies: [
+                "BatonRedisBroker", "BatonRedis", "BatonCore", "BatonNode", "BatonSQLite", "BatonTesting",
+                .product(name: "Configuration", package: "swift-configuration"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
             swiftSettings: swiftSettings
         ),

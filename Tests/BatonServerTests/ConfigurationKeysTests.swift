@@ -1,6 +1,7 @@
 import BatonCore
 import BatonNode
 import BatonPostgres
+import BatonRedisBroker
 import BatonSQLite
 import BatonSQS
 import BatonSQSBroker
@@ -26,6 +27,7 @@ import Testing
         var sqlite: SQLiteStoreConfiguration
         var postgres: PostgresStoreConfiguration
         var sqs: SQSBrokerConfiguration
+        var redis: RedisBrokerConfiguration
 
         init(_ reader: ConfigReader) throws {
             node = try NodeConfiguration(reader: reader)
@@ -35,6 +37,7 @@ import Testing
             sqlite = try SQLiteStoreConfiguration(path: "baton.db", reader: reader)
             postgres = try PostgresStoreConfiguration(url: "postgres://baton@db/baton", reader: reader)
             sqs = try SQSBrokerConfiguration(reader: reader)
+            redis = try RedisBrokerConfiguration(reader: reader)
         }
     }
 
@@ -113,6 +116,14 @@ import Testing
         Case(key: "sqs.control", value: "sqs://baton-control") { $0.sqs.control?.queueName == "baton-control" },
         Case(key: "sqs.stringKinds", value: "export,import") { $0.sqs.stringKinds == ["export", "import"] },
         Case(key: "sqs.createQueues", value: "true") { $0.sqs.createQueues },
+        Case(key: "redis.url", value: "redis://:pw@cache.example:6380/2") {
+            $0.redis.redis?.host == "cache.example" && $0.redis.redis?.port == 6380 && $0.redis.redis?.database == 2
+                && $0.redis.redis?.password == "pw"
+        },
+        Case(key: "redis.ingest", value: "machinery_tasks, other") { $0.redis.ingest == ["machinery_tasks", "other"] },
+        Case(key: "redis.delayed", value: "delayed_tasks") { $0.redis.delayed == "delayed_tasks" },
+        Case(key: "redis.deadLetter", value: "dead") { $0.redis.deadLetter == "dead" },
+        Case(key: "redis.visibility", value: "5") { $0.redis.visibility == .seconds(5) },
     ]
 
     /// The CLI's own keys (`SettingsKeys.cli` in the `baton` target), which no component reads.
@@ -125,7 +136,7 @@ import Testing
     static let componentKeys: Set<String> = Set(
         NodeConfiguration.configKeys + NodeConfiguration.startupKeys + ServerConfiguration.configKeys + WorkerConfiguration.configKeys
             + HTTPKindConfiguration.configKeys + SQLiteStoreConfiguration.configKeys + PostgresStoreConfiguration.configKeys
-            + SQSBrokerConfiguration.configKeys)
+            + SQSBrokerConfiguration.configKeys + RedisBrokerConfiguration.configKeys)
 
     /// `limits.maxBatch` → `BATON_LIMITS_MAX_BATCH`.
     static func variable(_ key: String) -> String { SettingsKeyText.environmentVariable(key) }
@@ -159,6 +170,7 @@ import Testing
             environment["BATON_SQS_RESULTS"] = "sqs://baton-results"
         }
         if c.key == "sqs.control" { environment["BATON_SQS_WORK"] = "sqs://baton-work" }
+        if c.key == "redis.ingest" || c.key == "redis.delayed" { environment["BATON_REDIS_URL"] = "redis://127.0.0.1" }
         if c.key.hasPrefix("tls.") { environment = ["BATON_TLS_CERT": "/tmp/cert.pem", "BATON_TLS_KEY": "/tmp/key.pem"] }
         let components = try Components(try await Self.reader(environment: environment))
         #expect(c.holds(components))
@@ -174,6 +186,8 @@ import Testing
         // A worker's control queue goes with its work and results queues.
         case "sqs.control":
             (yaml("sqs.results", "sqs://baton-results") + yaml("sqs.work", "sqs://baton-work")).replacingOccurrences(of: "sqs:\n", with: "")
+        // Taking submissions from Redis needs the server.
+        case "redis.ingest", "redis.delayed": yaml("redis.url", "redis://127.0.0.1").replacingOccurrences(of: "redis:\n", with: "")
         default: ""
         }
     }
@@ -197,6 +211,7 @@ import Testing
         ("limits.defaultLease", "0"), ("insecure", "maybe"), ("httpKind.timeout", "500"),
         ("node.countsInterval", "0.001"), ("node.eventWindow", "0.5"), ("worker.faults", "1.5"), ("sqs.window", "0"),
         ("sqs.ingest", "ftp://queue"), ("sqs.dispatch", "default"), ("sqs.endpoint", "nowhere"), ("compat.jobs", "maybe"),
+        ("redis.url", "http://cache"), ("redis.ingest", "a b"), ("redis.delayed", "d"), ("redis.visibility", "0"),
         ("compat.prefix", "compat"), ("compat.prefix", "/v1/compat"), ("compat.prefix", "/a/{token}/{token}"), ("compat.prefix", "/a b"),
     ])
     func badValueNamesItsKey(_ key: String, _ value: String) async throws {

@@ -5,8 +5,9 @@ import Testing
 
 extension EndToEnd {
     /// A scenario with every kind of secret set — bearer tokens of each role, a TLS key, AWS
-    /// credentials in the environment, a wrong token tried — with the most verbose logs, and
-    /// not one of them in any process's output.
+    /// credentials in the environment, a Redis password (refused by the test server, which
+    /// has none: the node's Redis ingest logs the refusal again and again), a wrong token
+    /// tried — with the most verbose logs, and not one of them in any process's output.
     @Suite(.serialized) struct SecretsCanaryTests {
         @Test func noSecretAppearsInAnyProcesssOutput() async throws {
             let dir = try TempDir()
@@ -18,13 +19,17 @@ extension EndToEnd {
             let canary = String(UInt64.random(in: 1 << 40..<1 << 50), radix: 36)
             let secrets = [
                 "admin-\(canary)", "worker-\(canary)", "producer-\(canary)", "wrong-\(canary)", "aws-secret-\(canary)",
-                "aws-session-\(canary)",
+                "aws-session-\(canary)", "redis-\(canary)",
             ]
-            let environment = [
+            var environment = [
                 "BATON_AUTH_TOKENS": "admin:admin-\(canary),worker:worker-\(canary),producer:producer-\(canary)",
                 "AWS_ACCESS_KEY_ID": "AKIATESTCANARY", "AWS_SECRET_ACCESS_KEY": "aws-secret-\(canary)",
                 "AWS_SESSION_TOKEN": "aws-session-\(canary)", "AWS_REGION": "us-east-1",
             ]
+            if let redis = TestServer.redisURL().flatMap(URLComponents.init(string:)), let host = redis.host, let port = redis.port {
+                environment["BATON_REDIS_URL"] = "redis://:redis-\(canary)@\(host):\(port)"
+                environment["BATON_REDIS_INGEST"] = "baton-test:canary"
+            }
             let node = try BatonProcess(
                 ["serve", "--db", dir.path("baton.db"), "--port", "0", "--tls-cert", cert, "--tls-key", key, "--log-level", "trace"],
                 environment: environment)
@@ -63,6 +68,9 @@ extension EndToEnd {
             outputs.append(("node", node.stdout + node.stderr))
             outputs.append(("worker", worker.stdout + worker.stderr))
             #expect(node.stderr.count > 200, "the node logged next to nothing; the check would prove little")
+            if environment["BATON_REDIS_URL"] != nil {
+                #expect(node.stderr.contains("Redis ingest"), "the Redis ingest ran and logged")
+            }
             for (who, text) in outputs {
                 for secret in secrets + keyBody {
                     #expect(!text.contains(secret), "\(who) printed a secret (\(secret.prefix(12))…)")

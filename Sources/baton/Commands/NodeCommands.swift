@@ -1,6 +1,7 @@
 import ArgumentParser
 import BatonCore
 import BatonNode
+import BatonRedisBroker
 import BatonSQS
 import BatonSQSBroker
 import BatonServer
@@ -50,6 +51,16 @@ struct NodeOptions: ParsableArguments {
             "Kinds sent as freundallein/sqs-scheduler's workers read them, a comma list (BATON_SQS_STRING_KINDS): their arguments must be a flat JSON object of strings."
     )
     var sqsStringKinds: String?
+    @Option(help: "Redis server of the Redis roles (BATON_REDIS_URL), e.g. redis://:password@127.0.0.1:6379/0; rediss:// for TLS.")
+    var redisURL: String?
+    @Option(help: "Redis lists to take submissions from, a comma list (BATON_REDIS_INGEST), e.g. machinery_tasks.")
+    var redisIngest: String?
+    @Option(help: "A Redis sorted set to take submissions from too (BATON_REDIS_DELAYED), e.g. Machinery's delayed_tasks.")
+    var redisDelayed: String?
+    @Option(help: "Redis list for submissions the node refuses, with the reason (BATON_REDIS_DEAD_LETTER, default baton:dead).")
+    var redisDeadLetter: String?
+    @Option(help: "Seconds a taken submission stays with its node before any node takes it again (BATON_REDIS_VISIBILITY, default 60).")
+    var redisVisibility: Double?
 
     var flags: [String: String?] {
         sqs.flags.merging([
@@ -59,6 +70,11 @@ struct NodeOptions: ParsableArguments {
             "sqs.window": sqsWindow.map(String.init),
             "sqs.lease": sqsLease.map { "\($0)" },
             "sqs.stringKinds": sqsStringKinds,
+            "redis.url": redisURL,
+            "redis.ingest": redisIngest,
+            "redis.delayed": redisDelayed,
+            "redis.deadLetter": redisDeadLetter,
+            "redis.visibility": redisVisibility.map { "\($0)" },
         ]) { $1 }.merging([
             "insecure": insecure ? "true" : nil,
             "compat.prefix": compatPrefix,
@@ -194,6 +210,7 @@ struct Node {
         var configuration = try settings.read { reader throws(BatonError) in try NodeConfiguration(reader: reader) }
         configuration.schedules = try YAMLSchedules.load(settings.configFile)
         let sqs = try settings.read { reader throws(BatonError) in try SQSBrokerConfiguration(reader: reader) }
+        let redis = try settings.read { reader throws(BatonError) in try RedisBrokerConfiguration(reader: reader) }
         configuration.stringArgKinds = sqs.stringKinds
         for schedule in configuration.schedules {
             do {
@@ -263,6 +280,11 @@ struct Node {
                 throw CLIError.usage("the SQS settings are refused: \(error)")
             }
             front += broker.services
+        }
+        if redis.hasNodeRoles {
+            front.append(
+                try RedisIngest(
+                    configuration: redis, api: NodeAPI(node: node, limits: serverConfig.limits), logger: Logger(label: "baton.redis")))
         }
         // The trace exporter runs first, so that it stops last and flushes what the others ended.
         let tracing = try TraceSetup.bootstrap(settings, serviceName: "baton").map { [$0] } ?? []

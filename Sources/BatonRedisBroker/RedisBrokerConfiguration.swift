@@ -1,0 +1,100 @@
+import BatonCore
+import BatonRedis
+import Configuration
+import Foundation
+
+/// Where a node meets Redis and which roles it runs there (docs/brokers.md, "Redis ingest").
+///
+/// Keys read by ``init(reader:)`` (each also a `BATON_*` variable, see docs/cli.md); all are
+/// read at startup (a change needs a restart):
+/// - `redis.url` (`BATON_REDIS_URL`): the server, `redis://[[USER]:PASSWORD@]HOST[:PORT][/DB]`
+///   or `rediss://` for TLS (a secret: shown with the password as `***`)
+/// - `redis.ingest` (`BATON_REDIS_INGEST`): lists a node takes submissions from, a comma list
+///   of keys; producers append with `RPUSH` (Machinery's Redis broker: its queue, by default
+///   `machinery_tasks`)
+/// - `redis.delayed` (`BATON_REDIS_DELAYED`): a sorted set a node also takes submissions
+///   from, whatever their score (Machinery's Redis broker puts a signature with a future `ETA`
+///   in `delayed_tasks`; Baton stores it at once, to run at its `ETA`)
+/// - `redis.deadLetter` (`BATON_REDIS_DEAD_LETTER`): the list where a message that cannot be
+///   submitted goes, with the reason (default `baton:dead`)
+/// - `redis.visibility` (`BATON_REDIS_VISIBILITY`): seconds a message taken by a node and not
+///   yet stored stays its own before any node takes it again, at least 1 (default 60)
+public struct RedisBrokerConfiguration: Sendable {
+    public var redis: RedisConfiguration?
+    public var ingest: [String]
+    public var delayed: String?
+    public var deadLetter: String
+    public var visibility: Duration
+
+    public static let defaultDeadLetter = "baton:dead"
+    public static let defaultVisibility: Duration = .seconds(60)
+    /// The longest key Baton takes a name of (the keys it derives add a few characters).
+    public static let maxKeyLength = 200
+
+    public init(
+        redis: RedisConfiguration? = nil, ingest: [String] = [], delayed: String? = nil, deadLetter: String = defaultDeadLetter,
+        visibility: Duration = defaultVisibility
+    ) {
+        self.redis = redis
+        self.ingest = ingest
+        self.delayed = delayed
+        self.deadLetter = deadLetter
+        self.visibility = visibility
+    }
+
+    /// The settings keys ``init(reader:)`` reads; none reloads.
+    public static let configKeys = ["redis.url", "redis.ingest", "redis.delayed", "redis.deadLetter", "redis.visibility"]
+
+    /// The configuration from the settings; throws `invalidArgument` naming the key of a bad value.
+    public init(reader: ConfigReader) throws(BatonError) {
+        self.init()
+        if let text = reader.text("redis.url", isSecret: true) {
+            do {
+                redis = try RedisConfiguration(url: text)
+            } catch {
+                throw .invalidArgument("redis.url: \(error.message)")
+            }
+        }
+        for item in reader.list("redis.ingest") ?? [] {
+            let key = try Self.key(item, setting: "redis.ingest")
+            guard !ingest.contains(key) else { throw .invalidArgument("redis.ingest names the list \(key) twice") }
+            ingest.append(key)
+        }
+        delayed = try reader.text("redis.delayed").map { text throws(BatonError) in try Self.key(text, setting: "redis.delayed") }
+        if let text = reader.text("redis.deadLetter") { deadLetter = try Self.key(text, setting: "redis.deadLetter") }
+        visibility = try reader.seconds("redis.visibility", default: Self.defaultVisibility, minimum: 1)
+        try validate()
+    }
+
+    /// Checks that the roles have what they need.
+    public func validate() throws(BatonError) {
+        if hasNodeRoles && redis == nil {
+            throw .invalidArgument("redis.ingest and redis.delayed need redis.url (--redis-url redis://HOST:PORT)")
+        }
+        let sources = ingest + (delayed.map { [$0] } ?? [])
+        if sources.contains(deadLetter) {
+            throw .invalidArgument("redis.deadLetter (\(deadLetter)) is also a source of submissions; name another list")
+        }
+    }
+
+    /// Whether a node runs any Redis role.
+    public var hasNodeRoles: Bool { !ingest.isEmpty || delayed != nil }
+
+    /// The sources of ``RedisIngest``: the lists, then the sorted set.
+    public var sources: [RedisIngest.Source] {
+        ingest.map { RedisIngest.Source(key: $0, kind: .list) } + (delayed.map { [RedisIngest.Source(key: $0, kind: .sortedSet)] } ?? [])
+    }
+
+    /// A key as Baton takes it: 1 to ``maxKeyLength`` characters, no whitespace or control
+    /// character (keys are names here, and derived keys append to them).
+    static func key(_ text: String, setting: String) throws(BatonError) -> String {
+        let key = text.trimmingCharacters(in: .whitespaces)
+        guard Limits.hasLength(key, 1...maxKeyLength) else {
+            throw .invalidArgument("\(setting): a key is 1 to \(maxKeyLength) characters, got '\(key)'")
+        }
+        guard !key.unicodeScalars.contains(where: { $0.properties.isWhitespace || $0.value < 0x20 || $0.value == 0x7F }) else {
+            throw .invalidArgument("\(setting): a key has no spaces or control characters, got '\(key)'")
+        }
+        return key
+    }
+}
