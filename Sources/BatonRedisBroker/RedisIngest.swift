@@ -26,7 +26,9 @@ import Synchronization
 /// sorted set is polled. A message that is not JSON, not one of the forms, too large, or
 /// refused by the submit's validation goes to the dead-letter list as
 /// `{"source", "reason", "body", "at"}`; one that fails for the node's reasons (the store
-/// unreachable) stays in flight and is tried again after ``visibility``.
+/// unreachable) stays in flight and is tried again after ``visibility``, and until a submit
+/// succeeds again the node takes one message at a time from that source, more and more
+/// slowly: the others wait in their list.
 public final class RedisIngest: Service, Sendable {
     /// Where submissions come from.
     public struct Source: Sendable, Hashable {
@@ -188,19 +190,31 @@ public final class RedisIngest: Service, Sendable {
         var connection: RedisConnection?
         var waiter: RedisConnection?
         var pause = Duration.milliseconds(100)
+        // While submits fail for the node's reasons: the pause before taking one more message.
+        var stalled: Duration?
         while !isStopped {
             do throws(RedisError) {
                 let redis = try await connected(&connection)
                 let taken = try Self.pairs(
                     try await redis.command([
                         "EVAL", RedisArgument(Self.takeScript), 3, RedisArgument(source.key), RedisArgument(source.inFlightKey),
-                        RedisArgument(source.counterKey), RedisArgument(Self.batchSize),
+                        RedisArgument(source.counterKey), RedisArgument(stalled == nil ? Self.batchSize : 1),
                         source.kind == .list ? "list" : "zset",
                     ]))
                 pause = .milliseconds(100)
                 if !taken.isEmpty {
                     state.withLock { $0.taken += taken.count }
-                    await handle(taken, from: source, on: redis)
+                    let failed = await handle(taken, from: source, on: redis)
+                    if failed > 0 {
+                        // The node cannot store now (its store unreachable): take one message
+                        // at a time, more and more slowly, until it can; what was taken is
+                        // taken again after `visibility`.
+                        let wait = stalled.map { min($0 * 2, .seconds(5)) } ?? .milliseconds(100)
+                        stalled = wait
+                        try? await Task.sleep(for: wait)
+                    } else {
+                        stalled = nil
+                    }
                     continue
                 }
                 switch source.kind {
@@ -254,7 +268,7 @@ public final class RedisIngest: Service, Sendable {
                         logger.info(
                             "Redis ingest: messages in flight too long taken again",
                             metadata: ["source": "\(source.key)", "count": "\(taken.count)"])
-                        await handle(taken, from: source, on: redis)
+                        _ = await handle(taken, from: source, on: redis)
                     }
                 } catch {
                     logger.warning("Redis ingest sweep: \(error.message)", metadata: ["source": "\(source.key)"])
@@ -300,8 +314,9 @@ public final class RedisIngest: Service, Sendable {
     /// Submits each message (concurrently), then, in one round trip, deletes the fields of
     /// those done with and moves the refused ones to the dead letters (in one transaction).
     /// If that round trip fails, the messages stay in flight and are taken again later (their
-    /// submits answer with what they stored).
-    private func handle(_ taken: [(field: String, message: String)], from source: Source, on redis: RedisConnection) async {
+    /// submits answer with what they stored). Returns how many submits failed for the node's
+    /// reasons (their messages stay in flight).
+    private func handle(_ taken: [(field: String, message: String)], from source: Source, on redis: RedisConnection) async -> Int {
         let outcomes = await withTaskGroup(of: (Int, Outcome).self) { group in
             for (i, entry) in taken.enumerated() {
                 group.addTask { (i, await self.submit(entry.message, key: source.idempotencyKey(entry.field))) }
@@ -312,6 +327,7 @@ public final class RedisIngest: Service, Sendable {
         }
         var done: [RedisArgument] = []
         var dead: [RedisArgument] = []
+        var failed = 0
         let at = Date().formatted(.iso8601)
         for (entry, outcome) in zip(taken, outcomes) {
             switch outcome {
@@ -324,10 +340,10 @@ public final class RedisIngest: Service, Sendable {
                     "Redis ingest: message refused, moved to \(deadLetter)",
                     metadata: ["source": "\(source.key)", "field": "\(entry.field)", "reason": "\(reason)"])
             case .again:
-                break
+                failed += 1
             }
         }
-        guard !done.isEmpty else { return }
+        guard !done.isEmpty else { return failed }
         var commands: [[RedisArgument]] = [["MULTI"]]
         if !dead.isEmpty { commands.append(["RPUSH", RedisArgument(deadLetter)] + dead) }
         commands.append(["HDEL", RedisArgument(source.inFlightKey)] + done)
@@ -342,6 +358,7 @@ public final class RedisIngest: Service, Sendable {
                 "Redis ingest: finishing messages failed: \(error.message); they are taken again after \(visibility)",
                 metadata: ["source": "\(source.key)"])
         }
+        return failed
     }
 
     private func submit(_ message: String, key: String) async -> Outcome {

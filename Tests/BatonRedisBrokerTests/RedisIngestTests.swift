@@ -215,4 +215,48 @@ struct RedisIngestTests {
         #expect(try await Self.count(redis, "LLEN", queue) == 0)
         #expect(try await Self.count(redis, "HLEN", "\(queue):baton:inflight") == 0)
     }
+
+    /// A node whose store is gone takes one message at a time, more and more slowly, and leaves
+    /// the rest in the list; a node that can store takes them all, those left in flight too,
+    /// each once.
+    @Test func aNodeThatCannotStoreLeavesTheMessagesInTheList() async throws {
+        guard let server = try Self.server() else { return }
+        let redis = try await RedisConnection.connect(server)
+        defer { Task { await redis.close() } }
+        let queue = Self.key("submit")
+        let source = RedisIngest.Source(key: queue, kind: .list)
+        func message(_ n: Int) -> RedisArgument { RedisArgument(#"{"kind":"export","args":{"n":"\#(n)"}}"#) }
+
+        let broken = try await BrokerHarness()
+        try broken.store.close()
+        let stuck = RedisIngest(
+            api: broken.api, redis: server, sources: [source], deadLetter: Self.key("dead"), visibility: .seconds(1),
+            logger: testLogger("stuck"))
+        let runningStuck = broken.start([stuck])
+        _ = try await redis.command(["RPUSH", RedisArgument(queue), message(0)])
+        try await eventually("the first submit to fail", within: .seconds(10), every: .milliseconds(20)) { () -> Bool? in
+            stuck.stats.retried >= 1 ? true : nil
+        }
+        _ = try await redis.command(["RPUSH", RedisArgument(queue)] + (1..<50).map(message))
+        try await Task.sleep(for: .milliseconds(1500))
+        await runningStuck.stop()
+        let left = try await Self.count(redis, "LLEN", queue)
+        let inFlight = try await Self.count(redis, "HLEN", source.inFlightKey)
+        #expect(stuck.stats.submitted == 0 && left + inFlight == 50, "\(stuck.stats), \(left) left, \(inFlight) in flight")
+        #expect(left >= 40, "one message at a time while failing: \(stuck.stats.taken) taken, \(left) left")
+
+        let working = try await BrokerHarness()
+        let ingest = RedisIngest(
+            api: working.api, redis: server, sources: [source], deadLetter: Self.key("dead"), visibility: .seconds(1),
+            logger: testLogger("ingest"))
+        let running = working.start([ingest])
+        try await eventually("every message to be stored", within: .seconds(20), every: .milliseconds(50)) { () -> Bool? in
+            ingest.stats.submitted >= 50 ? true : nil
+        }
+        await running.stop()
+        let ns = try await working.allTasks().compactMap { try? $0.args.parsed()["n"]?.stringValue }.compactMap { Int($0) }
+        #expect(ns.sorted() == Array(0..<50), "each message once")
+        #expect(ingest.stats.retaken == inFlight, "\(ingest.stats)")
+        #expect(try await Self.count(redis, "HLEN", source.inFlightKey) == 0)
+    }
 }
