@@ -71,6 +71,9 @@ public struct RedisBrokerConfiguration: Sendable {
         if hasNodeRoles && redis == nil {
             throw .invalidArgument("redis.ingest and redis.delayed need redis.url (--redis-url redis://HOST:PORT)")
         }
+        if let delayed, ingest.contains(delayed) {
+            throw .invalidArgument("redis.delayed (\(delayed)) is also in redis.ingest: a key is a list or a sorted set, not both")
+        }
         let sources = ingest + (delayed.map { [$0] } ?? [])
         if sources.contains(deadLetter) {
             throw .invalidArgument("redis.deadLetter (\(deadLetter)) is also a source of submissions; name another list")

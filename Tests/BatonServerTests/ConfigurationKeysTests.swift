@@ -192,6 +192,22 @@ import Testing
         }
     }
 
+    /// The Redis keys a node reads from and writes to are distinct.
+    @Test func redisKeysAreDistinct() async throws {
+        for (environment, message) in [
+            (["BATON_REDIS_INGEST": "a,b", "BATON_REDIS_DELAYED": "b"], "redis.delayed (b) is also in redis.ingest"),
+            (["BATON_REDIS_INGEST": "a", "BATON_REDIS_DEAD_LETTER": "a"], "redis.deadLetter (a) is also a source"),
+            (["BATON_REDIS_INGEST": "a,a"], "redis.ingest names the list a twice"),
+        ] {
+            do {
+                _ = try Components(try await Self.reader(environment: environment.merging(["BATON_REDIS_URL": "redis://h"]) { $1 }))
+                Issue.record("accepted: \(environment)")
+            } catch let error as BatonError {
+                #expect(error.message.contains(message), "\(error.message)")
+            }
+        }
+    }
+
     @Test func tlsGoesInPairs() async throws {
         let both = try Components(try await Self.reader(yaml: "tls:\n  cert: /c.pem\n  key: /k.pem\n"))
         #expect(both.server.tls == .init(certificatePath: "/c.pem", privateKeyPath: "/k.pem"))
