@@ -15,7 +15,7 @@ enum Migrations {
         }
         let later = [
             ("v2", SQL.schemaV2), ("v3", SQL.schemaV3), ("v4", SQL.schemaV4), ("v5", SQL.schemaV5), ("v6", SQL.schemaV6),
-            ("v7", SQL.schemaV7), ("v8", SQL.schemaV8),
+            ("v7", SQL.schemaV7), ("v8", SQL.schemaV8), ("v9", SQL.schemaV9),
         ]
         for (version, statements) in later {
             migrator.registerMigration(version) { db in

@@ -127,15 +127,12 @@ extension SQLiteTaskStore {
     /// the whole batch: a dependent of many of them (a chord's body) is written once, not once
     /// per parent.
     /// 1. Each dependent's counter drops by its edges settled here other than those on
-    ///    `failure`; the last releases it.
-    /// 2. The edges record the parent's state. The trigger stands aside for the edges 1 counted;
-    ///    an edge on `failure`, which a success can never satisfy, goes through it, which
-    ///    cancels its dependent (and continues the walk) or not, as its policy says.
+    ///    `failure`; the last releases it. Those edges are not written (``SQL/schemaV9``).
+    /// 2. The edges on `failure`, which a success can never satisfy, record it; the trigger
+    ///    then cancels their dependents (and continues the walk) or not, as their policy says.
     static func settleCompleted(_ seqs: [Int64], work: TriggerWork, db: Database) throws {
         let list = "[" + seqs.map(String.init).joined(separator: ",") + "]"
         try db.cachedStatement(sql: SQL.releaseOnSuccess).execute(arguments: [list])
-        work.settlingInBatch = true
-        defer { work.settlingInBatch = false }
         try db.cachedStatement(sql: SQL.settleOnSuccess).execute(arguments: [list])
     }
 

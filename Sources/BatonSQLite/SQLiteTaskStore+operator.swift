@@ -13,10 +13,18 @@ extension SQLiteTaskStore {
     }
 
     public func taskRetry(_ id: TaskID) async throws -> TaskRecord {
+        let work = triggerWork
         let record = try await write("retrying task \(id)") { db in
+            var succeeded = false
             let seq = try Self.lookup(id, db: db) { state in
-                TaskLifecycle.Transition.operatorRetry.from.contains(state)
+                succeeded = state == .succeeded
+                return TaskLifecycle.Transition.operatorRetry.from.contains(state)
                     ? nil : .conflict("task \(id) is \(state.rawValue); only finished tasks can be retried")
+            }
+            if succeeded {
+                work.settlingInBatch = true
+                defer { work.settlingInBatch = false }
+                try db.cachedStatement(sql: SQL.recordSuccess).execute(arguments: [seq, id.description])
             }
             do {
                 return try Self.single(db.cachedStatement(sql: SQL.retry), [Millis.now(self.clock), seq], id: id)

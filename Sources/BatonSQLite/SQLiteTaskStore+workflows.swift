@@ -254,11 +254,34 @@ extension SQL {
             "CREATE INDEX task_deps_parent ON task_deps (parent_seq)"
         ] + workflowTriggers(.bySeq)
 
+    /// From v9 a batch of successes (``SQLiteTaskStore/settleCompleted(_:work:db:)``) leaves the
+    /// edges it counted open in the table: `parent_state` stays NULL on an edge on `success` or
+    /// `always` whose parent succeeded, and the dependent's counter alone says the edge is
+    /// settled. Writing `'succeeded'` into each of those rows cost a chain task about a sixth
+    /// of its writer time (Benchmarks/analysis.md). An edge whose `parent_state` is NULL is
+    /// therefore open unless its parent succeeded, and nothing needs to tell the two apart:
+    /// - a success is counted once: a task leaves `succeeded` only by an operator retry, which
+    ///   records the success on such edges first (``recordSuccess``), so the retry re-opens them
+    ///   like any settled edge, and its next success counts them again;
+    /// - every other end (failed, cancelled, a success through the one-by-one path, a success
+    ///   on an edge on `failure`) is still recorded, so the cascade, re-open and `blocked`
+    ///   read what they did;
+    /// - an edge's `parent_seq` is never reused while the edge exists: a dependent is stored
+    ///   after its parents, so its `seq` is larger, and a `seq` is reused only once every task
+    ///   at or above it is deleted, the dependent (and with it the edge) included;
+    /// - a listing of a dependent whose parent was deleted reads such an edge as `succeeded`.
+    ///
+    /// The edges on `failure` get a partial index, so that the one statement left in a batch of
+    /// successes finds them without reading the others.
+    static let schemaV9 = [
+        "CREATE INDEX task_deps_failure ON task_deps (parent_seq) WHERE condition = 'failure'"
+    ]
+
     // MARK: Statements
 
     /// ``SQLiteTaskStore/settleCompleted(_:work:db:)``; argument: the completed tasks' `seq`s
-    /// as a JSON array. An open edge's parent exists (only a finished task is deleted, and its
-    /// edges were settled when it finished), so its `seq` alone names it.
+    /// as a JSON array. Each of them just left `running`, and the `seq` of a parent of an edge
+    /// is not reused while the edge exists (``schemaV9``), so its `seq` alone names it.
     static let releaseOnSuccess = """
         UPDATE tasks SET
             waiting_on = waiting_on - d.n,
@@ -269,8 +292,18 @@ extension SQL {
         AND parent_state IS NULL AND condition <> 'failure' GROUP BY child_seq) AS d
         WHERE tasks.seq = d.child_seq
         """
+    /// Records a success only on the edges it can never satisfy (on `failure`), found through
+    /// the partial index of v9; the edges ``releaseOnSuccess`` counted stay as they are (see
+    /// ``schemaV9``).
     static let settleOnSuccess = """
-        UPDATE task_deps SET parent_state = 'succeeded' WHERE parent_seq IN (SELECT value FROM json_each(?)) AND parent_state IS NULL
+        UPDATE task_deps SET parent_state = 'succeeded' WHERE parent_seq IN (SELECT value FROM json_each(?)) \
+        AND condition = 'failure' AND parent_state IS NULL
+        """
+    /// Before an operator retry of a succeeded task: the edges its success settled without a
+    /// record get one (the settle trigger stands aside, their dependents were counted then), so
+    /// that the retry re-opens them as it re-opens any settled edge. Arguments: its `seq`, id.
+    static let recordSuccess = """
+        UPDATE task_deps SET parent_state = 'succeeded' WHERE parent_seq = ? AND parent_id = ? AND parent_state IS NULL
         """
 
     /// Counts a dependent of a stored task: arguments its id. Returns its state and `seq`.
@@ -306,7 +339,7 @@ extension SQL {
         """
 
     static let parents = """
-        SELECT d.position, coalesce(p.node, d.parent_id), d.parent_id, coalesce(p.state, d.parent_state), d.condition, p.result, \
+        SELECT d.position, coalesce(p.node, d.parent_id), d.parent_id, coalesce(p.state, d.parent_state, 'succeeded'), d.condition, p.result, \
         p.last_error FROM task_deps d LEFT JOIN tasks p ON p.seq = d.parent_seq AND p.id = d.parent_id \
         WHERE d.child_seq = (SELECT seq FROM tasks WHERE id = ?) AND d.position > ? ORDER BY d.position LIMIT ?
         """

@@ -30,6 +30,11 @@ struct WorkflowConformanceTests {
         try await StoreConformance.cancelCascadesAndOperatorRetryReopensOnce(factory)
     }
 
+    @Test(arguments: storeFactories, [true, false])
+    func operatorRetryOfASucceededParentCountsItAgainOnce(_ factory: any StoreFactory, oneBatch: Bool) async throws {
+        try await StoreConformance.operatorRetryOfASucceededParentCountsItAgainOnce(factory, oneBatch: oneBatch)
+    }
+
     @Test(arguments: storeFactories)
     func parentsOfTheSameBatchCountTheirDependents(_ factory: any StoreFactory) async throws {
         try await StoreConformance.parentsOfTheSameBatchCountTheirDependents(factory)

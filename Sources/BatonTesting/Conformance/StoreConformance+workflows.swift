@@ -194,6 +194,56 @@ extension StoreConformance {
         }
     }
 
+    /// An operator retry of a parent that had succeeded takes its success back from a dependent
+    /// still waiting on another parent, so that the dependent waits for the rerun; the rerun's
+    /// success counts once. A dependent that had already run is left alone by both, and a
+    /// listing of a dependent whose succeeded parent was deleted still reads it as succeeded.
+    /// Both ways a store acknowledges a success: a batch of distinct tasks, and one at a time
+    /// (an ack repeated in its batch).
+    public static func operatorRetryOfASucceededParentCountsItAgainOnce(_ factory: any StoreFactory, oneBatch: Bool) async throws {
+        try await factory.withStore { store in
+            func succeed(_ claimed: ClaimedTask) async throws {
+                let ack = TaskAck.complete(TaskCompletion(lease: claimed.lease, result: RawJSON(trusted: "7")))
+                let outcomes = try await store.taskAckMany(TaskAckParams(acks: oneBatch ? [ack] : [ack, ack]))
+                #expect(outcomes.first == .applied(.succeeded))
+            }
+            let (a, b, waits, ran) = (TaskID.generate(), TaskID.generate(), TaskID.generate(), TaskID.generate())
+            try await store.enqueue(
+                NewTask(kind: "a", id: a), NewTask(kind: "b", id: b),
+                NewTask(kind: "waits", id: waits, after: [.init(parent: a), .init(parent: b, condition: .always)]),
+                NewTask(kind: "ran", id: ran, after: [.init(parent: a)]))
+            try await succeed(try #require(try await store.claim(kinds: ["a"]).first))
+            let first = try #require(try await store.claim(kinds: ["ran"]).first)
+            try await succeed(first)
+            #expect(try await store.require(waits).state == .waiting)
+
+            #expect(try await store.taskRetry(a).state == .ready)
+            try await succeed(try #require(try await store.claim(kinds: ["b"]).first))
+            #expect(try await store.require(waits).state == .waiting, "a retried parent has not finished")
+            #expect(try await store.claim(kinds: ["waits"]).isEmpty)
+            #expect(try await store.require(ran).state == .succeeded)
+
+            try await succeed(try #require(try await store.claim(kinds: ["a"]).first))
+            #expect(try await store.require(waits).state == .ready)
+            #expect(try await store.claim(max: 10, kinds: ["waits", "ran"]).map(\.task.id) == [waits], "released once")
+            #expect(try await store.require(ran).state == .succeeded)
+
+            // Rerun once more and fail: the dependent that ran is not touched.
+            #expect(try await store.taskRetry(a).state == .ready)
+            let failing = try #require(try await store.claim(kinds: ["a"]).first)
+            #expect(try await store.fail(failing.lease, retryable: false) == .applied(.failed))
+            #expect(try await store.require(ran).state == .succeeded)
+
+            let (p, c) = (TaskID.generate(), TaskID.generate())
+            try await store.enqueue(NewTask(kind: "p", id: p), NewTask(kind: "c", id: c, after: [.init(parent: p)]))
+            try await succeed(try #require(try await store.claim(kinds: ["p"]).first))
+            try await succeed(try #require(try await store.claim(kinds: ["c"]).first))
+            try await store.taskDelete(p)
+            let listed = try await store.taskParents(TaskParentsParams(id: c))
+            #expect(listed.parents.map(\.id) == [p] && listed.parents.map(\.state) == [.succeeded])
+        }
+    }
+
     /// Parents stored in the same batch as their dependent count it from their insert: a
     /// finished one whose dependent still waits is neither deleted nor cleaned; once the
     /// dependent has finished it may go.
