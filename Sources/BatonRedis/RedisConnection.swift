@@ -136,6 +136,16 @@ public final class RedisConnection: Sendable {
     /// Whether the connection is still open.
     public var isActive: Bool { channel.isActive }
 
+    /// `connection` while it is open; otherwise a new connection to `configuration`, kept in it.
+    public static func reusing(_ connection: inout RedisConnection?, _ configuration: RedisConfiguration) async throws(RedisError)
+        -> RedisConnection
+    {
+        if let connection, connection.isActive { return connection }
+        let fresh = try await connect(configuration)
+        connection = fresh
+        return fresh
+    }
+
     public func close() async {
         try? await channel.close()
     }

@@ -1,7 +1,10 @@
 import BatonCore
+import BatonNode
 import BatonRedis
 import Configuration
 import Foundation
+import Logging
+import ServiceLifecycle
 
 /// Where a node meets Redis and which roles it runs there (docs/brokers.md, "Redis ingest").
 ///
@@ -19,12 +22,19 @@ import Foundation
 ///   submitted goes, with the reason (default `baton:dead`)
 /// - `redis.visibility` (`BATON_REDIS_VISIBILITY`): seconds a message taken by a node and not
 ///   yet stored stays its own before any node takes it again, at least 1 (default 60)
+/// - `redis.results` (`BATON_REDIS_RESULTS`): `true` to keep Machinery's Redis result backend:
+///   the states of Machinery tasks written at their UUIDs (``MachineryResults``; default false)
+/// - `redis.resultsExpireIn` (`BATON_REDIS_RESULTS_EXPIRE_IN`): seconds such a state is kept,
+///   Machinery's `ResultsExpireIn`, at least 1 (default 3600)
 public struct RedisBrokerConfiguration: Sendable {
     public var redis: RedisConfiguration?
     public var ingest: [String]
     public var delayed: String?
     public var deadLetter: String
     public var visibility: Duration
+    /// Whether the node keeps Machinery's result backend (``MachineryResults``).
+    public var results: Bool
+    public var resultsExpireIn: Duration
 
     public static let defaultDeadLetter = "baton:dead"
     public static let defaultVisibility: Duration = .seconds(60)
@@ -33,17 +43,21 @@ public struct RedisBrokerConfiguration: Sendable {
 
     public init(
         redis: RedisConfiguration? = nil, ingest: [String] = [], delayed: String? = nil, deadLetter: String = defaultDeadLetter,
-        visibility: Duration = defaultVisibility
+        visibility: Duration = defaultVisibility, results: Bool = false, resultsExpireIn: Duration = MachineryResults.defaultExpiry
     ) {
         self.redis = redis
         self.ingest = ingest
         self.delayed = delayed
         self.deadLetter = deadLetter
         self.visibility = visibility
+        self.results = results
+        self.resultsExpireIn = resultsExpireIn
     }
 
     /// The settings keys ``init(reader:)`` reads; none reloads.
-    public static let configKeys = ["redis.url", "redis.ingest", "redis.delayed", "redis.deadLetter", "redis.visibility"]
+    public static let configKeys = [
+        "redis.url", "redis.ingest", "redis.delayed", "redis.deadLetter", "redis.visibility", "redis.results", "redis.resultsExpireIn",
+    ]
 
     /// The configuration from the settings; throws `invalidArgument` naming the key of a bad value.
     public init(reader: ConfigReader) throws(BatonError) {
@@ -63,13 +77,15 @@ public struct RedisBrokerConfiguration: Sendable {
         delayed = try reader.text("redis.delayed").map { text throws(BatonError) in try Self.key(text, setting: "redis.delayed") }
         if let text = reader.text("redis.deadLetter") { deadLetter = try Self.key(text, setting: "redis.deadLetter") }
         visibility = try reader.seconds("redis.visibility", default: Self.defaultVisibility, minimum: 1)
+        results = try reader.flag("redis.results")
+        resultsExpireIn = try reader.seconds("redis.resultsExpireIn", default: MachineryResults.defaultExpiry, minimum: 1)
         try validate()
     }
 
     /// Checks that the roles have what they need.
     public func validate() throws(BatonError) {
         if hasNodeRoles && redis == nil {
-            throw .invalidArgument("redis.ingest and redis.delayed need redis.url (--redis-url redis://HOST:PORT)")
+            throw .invalidArgument("redis.ingest, redis.delayed and redis.results need redis.url (--redis-url redis://HOST:PORT)")
         }
         if let delayed, ingest.contains(delayed) {
             throw .invalidArgument("redis.delayed (\(delayed)) is also in redis.ingest: a key is a list or a sorted set, not both")
@@ -81,7 +97,20 @@ public struct RedisBrokerConfiguration: Sendable {
     }
 
     /// Whether a node runs any Redis role.
-    public var hasNodeRoles: Bool { !ingest.isEmpty || delayed != nil }
+    public var hasNodeRoles: Bool { !ingest.isEmpty || delayed != nil || results }
+
+    /// The node's Redis services that this configuration asks for: the ingest when it names
+    /// sources, Machinery's result backend when `redis.results` is on.
+    public func services(api: NodeAPI, logger: Logger) throws(BatonError) -> [any Service] {
+        guard let redis else { return [] }
+        var services: [any Service] = []
+        if !sources.isEmpty { services.append(try RedisIngest(configuration: self, api: api, logger: logger)) }
+        if results {
+            services.append(
+                MachineryResults(redis: redis, store: api.node.store, events: api.node.events, expiry: resultsExpireIn, logger: logger))
+        }
+        return services
+    }
 
     /// The sources of ``RedisIngest``: the lists, then the sorted set.
     public var sources: [RedisIngest.Source] {

@@ -281,10 +281,7 @@ public final class RedisIngest: Service, Sendable {
     }
 
     private func connected(_ connection: inout RedisConnection?) async throws(RedisError) -> RedisConnection {
-        if let connection, connection.isActive { return connection }
-        let fresh = try await RedisConnection.connect(redis)
-        connection = fresh
-        return fresh
+        try await RedisConnection.reusing(&connection, redis)
     }
 
     /// A script's reply: fields and messages, alternating.

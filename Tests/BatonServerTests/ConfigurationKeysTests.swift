@@ -124,6 +124,8 @@ import Testing
         Case(key: "redis.delayed", value: "delayed_tasks") { $0.redis.delayed == "delayed_tasks" },
         Case(key: "redis.deadLetter", value: "dead") { $0.redis.deadLetter == "dead" },
         Case(key: "redis.visibility", value: "5") { $0.redis.visibility == .seconds(5) },
+        Case(key: "redis.results", value: "true") { $0.redis.results && $0.redis.hasNodeRoles },
+        Case(key: "redis.resultsExpireIn", value: "86400") { $0.redis.resultsExpireIn == .seconds(86400) },
     ]
 
     /// The CLI's own keys (`SettingsKeys.cli` in the `baton` target), which no component reads.
@@ -170,7 +172,7 @@ import Testing
             environment["BATON_SQS_RESULTS"] = "sqs://baton-results"
         }
         if c.key == "sqs.control" { environment["BATON_SQS_WORK"] = "sqs://baton-work" }
-        if c.key == "redis.ingest" || c.key == "redis.delayed" { environment["BATON_REDIS_URL"] = "redis://127.0.0.1" }
+        if ["redis.ingest", "redis.delayed", "redis.results"].contains(c.key) { environment["BATON_REDIS_URL"] = "redis://127.0.0.1" }
         if c.key.hasPrefix("tls.") { environment = ["BATON_TLS_CERT": "/tmp/cert.pem", "BATON_TLS_KEY": "/tmp/key.pem"] }
         let components = try Components(try await Self.reader(environment: environment))
         #expect(c.holds(components))
@@ -187,7 +189,8 @@ import Testing
         case "sqs.control":
             (yaml("sqs.results", "sqs://baton-results") + yaml("sqs.work", "sqs://baton-work")).replacingOccurrences(of: "sqs:\n", with: "")
         // Taking submissions from Redis needs the server.
-        case "redis.ingest", "redis.delayed": yaml("redis.url", "redis://127.0.0.1").replacingOccurrences(of: "redis:\n", with: "")
+        case "redis.ingest", "redis.delayed", "redis.results":
+            yaml("redis.url", "redis://127.0.0.1").replacingOccurrences(of: "redis:\n", with: "")
         default: ""
         }
     }
@@ -228,6 +231,7 @@ import Testing
         ("node.countsInterval", "0.001"), ("node.eventWindow", "0.5"), ("worker.faults", "1.5"), ("sqs.window", "0"),
         ("sqs.ingest", "ftp://queue"), ("sqs.dispatch", "default"), ("sqs.endpoint", "nowhere"), ("compat.jobs", "maybe"),
         ("redis.url", "http://cache"), ("redis.ingest", "a b"), ("redis.delayed", "d"), ("redis.visibility", "0"),
+        ("redis.results", "maybe"), ("redis.results", "true"), ("redis.resultsExpireIn", "0"),
         ("compat.prefix", "compat"), ("compat.prefix", "/v1/compat"), ("compat.prefix", "/a/{token}/{token}"), ("compat.prefix", "/a b"),
     ])
     func badValueNamesItsKey(_ key: String, _ value: String) async throws {

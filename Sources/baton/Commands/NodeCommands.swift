@@ -61,6 +61,10 @@ struct NodeOptions: ParsableArguments {
     var redisDeadLetter: String?
     @Option(help: "Seconds a taken submission stays with its node before any node takes it again (BATON_REDIS_VISIBILITY, default 60).")
     var redisVisibility: Double?
+    @Flag(help: "Keep Machinery's Redis result backend: Machinery tasks' states at their UUIDs (BATON_REDIS_RESULTS).")
+    var redisResults = false
+    @Option(help: "Seconds those states are kept, Machinery's ResultsExpireIn (BATON_REDIS_RESULTS_EXPIRE_IN, default 3600).")
+    var redisResultsExpireIn: Double?
 
     var flags: [String: String?] {
         sqs.flags.merging([
@@ -75,6 +79,8 @@ struct NodeOptions: ParsableArguments {
             "redis.delayed": redisDelayed,
             "redis.deadLetter": redisDeadLetter,
             "redis.visibility": redisVisibility.map { "\($0)" },
+            "redis.results": redisResults ? "true" : nil,
+            "redis.resultsExpireIn": redisResultsExpireIn.map { "\($0)" },
         ]) { $1 }.merging([
             "insecure": insecure ? "true" : nil,
             "compat.prefix": compatPrefix,
@@ -282,9 +288,7 @@ struct Node {
             front += broker.services
         }
         if redis.hasNodeRoles {
-            front.append(
-                try RedisIngest(
-                    configuration: redis, api: NodeAPI(node: node, limits: serverConfig.limits), logger: Logger(label: "baton.redis")))
+            front += try redis.services(api: NodeAPI(node: node, limits: serverConfig.limits), logger: Logger(label: "baton.redis"))
         }
         // The trace exporter runs first, so that it stops last and flushes what the others ended.
         let tracing = try TraceSetup.bootstrap(settings, serviceName: "baton").map { [$0] } ?? []
