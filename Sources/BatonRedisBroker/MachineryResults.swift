@@ -14,24 +14,34 @@ import Synchronization
 /// `ResultBackend` is that Redis then gets its results from `Get()`, as with Machinery's workers.
 ///
 /// What is written, and by which node: the node follows its own events. A task of a workflow
-/// that this node stored or claimed is *watched*; its record is read when it is claimed or
-/// moves (an ack, a failure, a cancel, a rescue by this node), and written when its Machinery
-/// state changed. A watched task still running is read again every ``recheckInterval``, which
-/// covers what other nodes did to it (a rescue by the leader, an ack through another node). A
-/// task is a Machinery task when its node name is its Machinery UUID (``Machinery/taskID(_:)``
-/// names its id); others are dropped at their first read. `PENDING` is not written: Machinery's
+/// that this node stored or claimed is *watched*; its record is read when it is stored, claimed
+/// or moves (an ack, a failure, a cancel, a rescue by this node), and written when its
+/// Machinery state changed. A task is a Machinery task when its node name is its Machinery
+/// UUID (``Machinery/taskID(_:)`` names its id); others are dropped at their first read. A
+/// watched task still running is read again every ``recheckInterval``, and one not started yet
+/// every minute, which covers what other nodes did to it (a rescue by the leader, a claim or
+/// an ack through another node). `PENDING` is not written: Machinery's
 /// producer writes it when it sends (Baton writes it only for a watched task that moves back
 /// to it, such as an operator retry).
 ///
+/// A failure can cancel dependents inside the store, without an event: after a `FAILURE` is
+/// written, the states of its workflow are read (once per ``cascadeInterval``) and its watched
+/// tasks that ended are written too, so a producer waiting for a chain's later task or a
+/// chord's callback gets `FAILURE`, not a wait without end.
+///
 /// Not written: the states of tasks this node never stored or claimed and that no event of this
-/// node names (a dependent cancelled by its parent's failure, until something claims or reads
-/// it), and group metadata (Baton runs chords itself; Machinery's producer writes its own).
+/// node names, and group metadata (Baton runs chords itself; Machinery's producer writes its own).
 public final class MachineryResults: Service, Sendable {
     public static let defaultExpiry: Duration = .seconds(3600)
     /// How often moved tasks are read and written at most.
     public static let flushInterval: Duration = .milliseconds(20)
+    /// How often the workflows where a task failed are read for the tasks cancelled with it.
+    public static let cascadeInterval: Duration = .milliseconds(200)
     /// How often the watched tasks still running are read again.
     public static let recheckInterval: Duration = .seconds(2)
+    /// Every how many of those looks the watched tasks not written yet are read again too
+    /// (every minute: they may have run through another node).
+    public static let waitingRecheckEvery = 30
     /// Tasks watched at most; beyond, new ones are not watched (counted in ``Stats/unwatched``).
     public static let maxWatched = 200_000
 
@@ -48,12 +58,39 @@ public final class MachineryResults: Service, Sendable {
         public init() {}
     }
 
+    private struct Watch {
+        /// The Machinery state last written; nil: none yet.
+        var written: String?
+        var workflow: TaskID
+    }
+
     private struct State {
-        /// Watched tasks and the Machinery state last written (nil: none yet).
-        var watched: [TaskID: String?] = [:]
+        var watched: [TaskID: Watch] = [:]
+        /// The watched tasks of each workflow.
+        var byWorkflow: [TaskID: Set<TaskID>] = [:]
         /// Watched tasks to read at the next flush.
         var dirty: Set<TaskID> = []
+        /// Workflows with a task written as FAILURE and other tasks still watched.
+        var failedWorkflows: Set<TaskID> = []
         var stats = Stats()
+
+        @discardableResult
+        mutating func watch(_ id: TaskID, of workflow: TaskID) -> Bool {
+            if watched[id] != nil { return true }
+            guard watched.count < MachineryResults.maxWatched else {
+                stats.unwatched += 1
+                return false
+            }
+            watched[id] = Watch(written: nil, workflow: workflow)
+            byWorkflow[workflow, default: []].insert(id)
+            return true
+        }
+
+        mutating func unwatch(_ id: TaskID) {
+            guard let watch = watched.removeValue(forKey: id) else { return }
+            byWorkflow[watch.workflow]?.remove(id)
+            if byWorkflow[watch.workflow]?.isEmpty == true { byWorkflow[watch.workflow] = nil }
+        }
     }
 
     public let expiry: Duration
@@ -86,14 +123,21 @@ public final class MachineryResults: Service, Sendable {
         var connection: RedisConnection?
         var pause = Duration.milliseconds(100)
         var lastRecheck = ContinuousClock.now
+        var lastCascade = ContinuousClock.now
+        var rechecks = 0
         await withGracefulShutdownHandler {
             await withTaskCancellationHandler {
                 while !self.stopped.load(ordering: .relaxed) {
                     if ContinuousClock.now - lastRecheck >= Self.recheckInterval {
                         lastRecheck = .now
-                        self.markRunningDirty()
+                        rechecks += 1
+                        self.markRunningDirty(all: rechecks % Self.waitingRecheckEvery == 0)
                     }
                     do {
+                        if ContinuousClock.now - lastCascade >= Self.cascadeInterval {
+                            lastCascade = .now
+                            try await self.markCancelled()
+                        }
                         if try await self.flush(&connection) == 0 {
                             try? await Task.sleep(for: Self.flushInterval)
                         }
@@ -129,11 +173,8 @@ public final class MachineryResults: Service, Sendable {
         state.withLock { s in
             for event in batch {
                 switch event {
-                case .enqueued(let ref):
-                    guard ref.workflowID != nil else { continue }
-                    Self.watch(ref.id, in: &s)
-                case .claimed(let ref, _, _, _):
-                    guard ref.workflowID != nil, Self.watch(ref.id, in: &s) else { continue }
+                case .enqueued(let ref), .claimed(let ref, _, _, _):
+                    guard let workflow = ref.workflowID, s.watch(ref.id, of: workflow) else { continue }
                     s.dirty.insert(ref.id)
                 case .transitioned(let move):
                     if s.watched[move.id] != nil { s.dirty.insert(move.id) }
@@ -144,21 +185,33 @@ public final class MachineryResults: Service, Sendable {
         }
     }
 
-    @discardableResult
-    private static func watch(_ id: TaskID, in s: inout State) -> Bool {
-        if s.watched[id] != nil { return true }
-        guard s.watched.count < maxWatched else {
-            s.stats.unwatched += 1
-            return false
+    /// Marks for reading the watched tasks that ended in the workflows where a task failed
+    /// (dependents cancelled by its failure, which the store does without an event): one read
+    /// of each workflow's states, then only the tasks that ended are read whole.
+    private func markCancelled() async throws {
+        let workflows = state.withLock { s -> Set<TaskID> in
+            defer { s.failedWorkflows = [] }
+            return s.failedWorkflows
         }
-        s.watched[id] = .some(nil)
-        return true
+        for workflow in workflows {
+            let ended: [TaskID]
+            do {
+                ended = try await store.workflowGet(workflow)?.nodes.filter(\.state.isTerminal).map(\.id) ?? []
+            } catch {
+                state.withLock { _ = $0.failedWorkflows.insert(workflow) }
+                throw error
+            }
+            state.withLock { s in
+                for id in ended where s.watched[id] != nil { s.dirty.insert(id) }
+            }
+        }
     }
 
-    /// Marks for reading the watched tasks last written as running or backing off.
-    private func markRunningDirty() {
+    /// Marks for reading the watched tasks last written as running or backing off, and with
+    /// `all`, also those not written yet (waiting to run, here or through another node).
+    private func markRunningDirty(all: Bool) {
         state.withLock { s in
-            for (id, written) in s.watched where written == "STARTED" || written == "RETRY" { s.dirty.insert(id) }
+            for (id, watch) in s.watched where all || watch.written == "STARTED" || watch.written == "RETRY" { s.dirty.insert(id) }
         }
     }
 
@@ -189,8 +242,16 @@ public final class MachineryResults: Service, Sendable {
             throw error
         }
         let pending = state.withLock { s -> [(id: TaskID, state: String, command: [RedisArgument])] in
-            for id in dropped where s.watched.removeValue(forKey: id) != nil { s.stats.skipped += 1 }
-            return writes.filter { s.watched[$0.id] != nil && s.watched[$0.id]! != $0.state }
+            for id in dropped where s.watched[id] != nil {
+                s.unwatch(id)
+                s.stats.skipped += 1
+            }
+            // A state that changed; PENDING only back after another (an operator retry): before,
+            // it is the producer's.
+            return writes.filter { write in
+                guard let watch = s.watched[write.id], watch.written != write.state else { return false }
+                return write.state != "PENDING" || watch.written != nil
+            }
         }
         guard !pending.isEmpty else { return ids.count }
         do {
@@ -206,10 +267,17 @@ public final class MachineryResults: Service, Sendable {
         state.withLock { s in
             for write in pending {
                 s.stats.written += 1
-                if write.state == "SUCCESS" || write.state == "FAILURE" {
-                    s.watched.removeValue(forKey: write.id)
-                } else if s.watched[write.id] != nil {
-                    s.watched[write.id] = .some(write.state)
+                guard let watch = s.watched[write.id] else { continue }
+                switch write.state {
+                case "SUCCESS":
+                    s.unwatch(write.id)
+                case "FAILURE":
+                    // Its dependents may have been cancelled with it, in the store, without an
+                    // event (``markCancelled()``).
+                    s.unwatch(write.id)
+                    if s.byWorkflow[watch.workflow] != nil { s.failedWorkflows.insert(watch.workflow) }
+                default:
+                    s.watched[write.id]?.written = write.state
                 }
             }
         }

@@ -39,13 +39,16 @@ struct MachineryResultsTests {
         defer { Task { await redis.close() } }
         let queue = RedisIngestTests.key("machinery_tasks")
         func uuid() -> String { "task_\(UUID().uuidString.lowercased())" }
-        let (sum, product, broken, flaky, abandoned, elsewhere) = (uuid(), uuid(), uuid(), uuid(), uuid(), uuid())
+        let (sum, product, broken, report, flaky, abandoned, elsewhere) = (uuid(), uuid(), uuid(), uuid(), uuid(), uuid(), uuid())
         let sent = [
             (
                 sum, "add",
                 goSignature(sum, "add", args: [1, 1], routingKey: "math", onSuccess: [goSignature(product, "multiply", args: [5])])
             ),
-            (broken, "divide", goSignature(broken, "divide", args: [1, 0], routingKey: "math")),
+            (
+                broken, "divide",
+                goSignature(broken, "divide", args: [1, 0], routingKey: "math", onSuccess: [goSignature(report, "report")])
+            ),
             (flaky, "fetch", goSignature(flaky, "fetch", routingKey: "math", retryCount: 2)),
             (abandoned, "sleep", goSignature(abandoned, "sleep", routingKey: "math")),
             (elsewhere, "upload", goSignature(elsewhere, "upload", routingKey: "math")),
@@ -106,6 +109,10 @@ struct MachineryResultsTests {
                 .applied(.failed)
             ])
         #expect(try await Self.state(redis, broken, becomes: "FAILURE")["Error"] as? String == "division by zero")
+        // Its chain's next task, cancelled with it by the store (no event names it): FAILURE too,
+        // where Machinery would never have sent it and a producer waiting for it would wait on.
+        let cancelled = try await Self.state(redis, report, becomes: "FAILURE")
+        #expect((cancelled["Error"] as? String)?.hasPrefix("dependency not satisfied") == true, "\(cancelled)")
         // Failed with attempts left: RETRY.
         let fetch = try await claim("fetch")
         #expect(try await harness.api.ack([.fail(TaskFailure(lease: fetch.lease, message: "timeout"))]) == [.applied(.pending)])
