@@ -332,7 +332,7 @@ let package = Package(
         .testTarget(
             name: "EndToEndTests",
             dependencies: [
-                "BatonCore", "BatonSQLite", "BatonPostgres", "BatonClient", "BatonTesting", "BatonSQS",
+                "BatonCore", "BatonSQLite", "BatonPostgres", "BatonClient", "BatonTesting", "BatonSQS", "BatonRedis",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "PostgresNIO", package: "postgres-nio"),
                 .product(name: "Yams", package: "Yams"),
