@@ -300,7 +300,7 @@ let package = Package(
         .testTarget(
             name: "BatonRedisTests",
             dependencies: [
-                "BatonRedis",
+                "BatonRedis", "BatonTesting",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "PropertyBased", package: "swift-property-based"),

@@ -21,6 +21,13 @@ public enum TestServer {
         return nil
     }
 
+    /// The SQS endpoint of the tests, moto (`BATON_TEST_SQS_ENDPOINT`, `scripts/with-moto.sh`).
+    public static func sqsEndpoint(for test: String = #function, sourceLocation: SourceLocation = #_sourceLocation) -> String? {
+        url(
+            "BATON_TEST_SQS_ENDPOINT", server: "an SQS endpoint (moto)", script: "scripts/with-moto.sh", for: test,
+            sourceLocation: sourceLocation)
+    }
+
     /// The Redis server of the tests (`BATON_TEST_REDIS_URL`, `scripts/with-redis.sh`).
     public static func redisURL(for test: String = #function, sourceLocation: SourceLocation = #_sourceLocation) -> String? {
         url("BATON_TEST_REDIS_URL", server: "Redis", script: "scripts/with-redis.sh", for: test, sourceLocation: sourceLocation)

@@ -1,4 +1,5 @@
 import BatonRedis
+import BatonTesting
 import Foundation
 import Testing
 
@@ -7,19 +8,10 @@ import Testing
 /// fails. Each test uses keys of its own.
 @Suite("Redis client against redis-server")
 struct RedisClientTests {
-    static let url = ProcessInfo.processInfo.environment["BATON_TEST_REDIS_URL"].flatMap { $0.isEmpty ? nil : $0 }
 
     /// A configuration for the test server, or `nil` (skipped, or an issue in CI).
     static func server(_ test: String = #function, sourceLocation: SourceLocation = #_sourceLocation) throws -> RedisConfiguration? {
-        guard let url else {
-            if ProcessInfo.processInfo.environment["CI"] == "true" {
-                Issue.record("\(test) cannot run in CI: BATON_TEST_REDIS_URL is not set", sourceLocation: sourceLocation)
-            } else {
-                print("\(test): skipped, BATON_TEST_REDIS_URL is not set (run under scripts/with-redis.sh)")
-            }
-            return nil
-        }
-        return try RedisConfiguration(url: url)
+        try TestServer.redisURL(for: test, sourceLocation: sourceLocation).map { try RedisConfiguration(url: $0) }
     }
 
     static func key(_ name: String) -> RedisArgument { RedisArgument("baton-test:\(name):\(UUID().uuidString.prefix(8))") }
@@ -113,15 +105,12 @@ struct RedisClientTests {
     /// the system's trust store instead, the connect fails saying why.
     @Test func tlsVerifiedAgainstTheServersCA() async throws {
         guard try Self.server() != nil else { return }
-        let environment = ProcessInfo.processInfo.environment
-        guard let url = environment["BATON_TEST_REDIS_TLS_URL"], let ca = environment["BATON_TEST_REDIS_CA"] else {
-            if environment["CI"] == "true" {
-                Issue.record("BATON_TEST_REDIS_TLS_URL is not set in CI (scripts/with-redis.sh makes one with openssl)")
-            } else {
-                print("tlsVerifiedAgainstTheServersCA: skipped, no TLS port (scripts/with-redis.sh needs openssl)")
-            }
-            return
-        }
+        guard
+            let url = TestServer.url(
+                "BATON_TEST_REDIS_TLS_URL", server: "Redis over TLS", script: "scripts/with-redis.sh, which needs openssl",
+                for: #function),
+            let ca = ProcessInfo.processInfo.environment["BATON_TEST_REDIS_CA"]
+        else { return }
         var config = try RedisConfiguration(url: url)
         config.caFile = ca
         #expect(config.tls && config.description.hasPrefix("rediss://localhost:"))

@@ -12,24 +12,14 @@ extension EndToEnd {
     /// Without `BATON_TEST_SQS_ENDPOINT` the tests print why they are skipped (under `CI=true`
     /// they fail).
     @Suite(.serialized) struct SQSPipelineTests {
-        static let endpoint = ProcessInfo.processInfo.environment["BATON_TEST_SQS_ENDPOINT"].flatMap { $0.isEmpty ? nil : $0 }
         /// What every process gets: moto's keys, and no instance metadata lookups.
         static let awsEnvironment = [
             "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_REGION": "us-east-1",
             "AWS_EC2_METADATA_DISABLED": "true",
         ]
 
-        static func skipUnlessMoto(_ test: String = #function) -> String? {
-            guard let endpoint else {
-                let reason = "BATON_TEST_SQS_ENDPOINT is not set (run under scripts/with-moto.sh)"
-                if ProcessInfo.processInfo.environment["CI"] == "true" {
-                    Issue.record("\(test) cannot run in CI: \(reason)")
-                } else {
-                    print("\(test): skipped, \(reason)")
-                }
-                return nil
-            }
-            return endpoint
+        static func skipUnlessMoto(_ test: String = #function, sourceLocation: SourceLocation = #_sourceLocation) -> String? {
+            TestServer.sqsEndpoint(for: test, sourceLocation: sourceLocation)
         }
 
         static func client(_ endpoint: String) throws -> SQSClient {

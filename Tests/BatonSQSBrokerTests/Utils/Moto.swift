@@ -1,5 +1,6 @@
 import BatonSQS
 import BatonSQSBroker
+import BatonTesting
 import Foundation
 import Logging
 import Synchronization
@@ -14,13 +15,7 @@ enum Moto {
 
     /// The client settings for moto, or `nil` (skipped, or an issue under `CI=true`).
     static func configuration(_ test: String = #function, sourceLocation: SourceLocation = #_sourceLocation) -> SQSClientConfiguration? {
-        guard let endpoint else {
-            let reason = "BATON_TEST_SQS_ENDPOINT is not set (run under scripts/with-moto.sh)"
-            if environment["CI"] == "true" {
-                Issue.record("\(test) cannot run in CI: \(reason)", sourceLocation: sourceLocation)
-            } else {
-                print("\(test): skipped, \(reason)")
-            }
+        guard let endpoint = TestServer.sqsEndpoint(for: test, sourceLocation: sourceLocation).flatMap(URL.init(string:)) else {
             return nil
         }
         return SQSClientConfiguration(region: "us-east-1", endpoint: endpoint, requestTimeout: .seconds(15))
