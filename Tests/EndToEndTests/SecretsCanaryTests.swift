@@ -29,6 +29,7 @@ extension EndToEnd {
             if let redis = TestServer.redisURL().flatMap(URLComponents.init(string:)), let host = redis.host, let port = redis.port {
                 environment["BATON_REDIS_URL"] = "redis://:redis-\(canary)@\(host):\(port)"
                 environment["BATON_REDIS_INGEST"] = "baton-test:canary"
+                environment["BATON_REDIS_RESULTS"] = "true"
             }
             let node = try BatonProcess(
                 ["serve", "--db", dir.path("baton.db"), "--port", "0", "--tls-cert", cert, "--tls-key", key, "--log-level", "trace"],
