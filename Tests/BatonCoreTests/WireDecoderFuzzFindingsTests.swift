@@ -75,6 +75,28 @@ import Testing
         }
     }
 
+    /// A number that reads as 0 without being 0 (`5e-400`, found by the fuzz target in a
+    /// submit's `delay`): `JSONDecoder` refuses it where it decodes a `Double`, and the fast
+    /// submit decoder read it as 0. It now gives up, so the submit is refused as by the Codable
+    /// path; 0 written with an exponent and the smallest subnormals are still read.
+    @Test(arguments: ["5e-922338547758081", "5e-400", "-2e-324", "0.5e-330"])
+    func aDoubleFieldThatReadsAsZeroWithoutBeingZeroIsRefused(_ number: String) throws {
+        for body in [
+            #"{"kind":"k","delay":\#(number),"timeout":1E2}"#, #"{"kind":"k","timeout":\#(number)}"#,
+            #"{"kind":"k","retry":{"policy":"exponential","backoff":\#(number)}}"#,
+        ] {
+            #expect(Array(body.utf8).withUnsafeBytes { NewTaskWireDecoder.decodeOne($0) } == nil, "\(body)")
+            #expect(Array("[\(body)]".utf8).withUnsafeBytes { NewTaskWireDecoder.decodeBatch($0) } == nil, "\(body)")
+            #expect((try? BatonJSON.requestDecoder().decode(NewTask.self, from: Data(body.utf8))) == nil, "\(body)")
+        }
+        for kept in ["0e-400", "-0.000e-500", "4.9e-324", "1e-320"] {
+            let body = #"{"kind":"k","delay":\#(kept)}"#
+            let fast = try #require(Array(body.utf8).withUnsafeBytes { NewTaskWireDecoder.decodeOne($0) }, "\(kept)")
+            let slow = try BatonJSON.requestDecoder().decode(NewTask.self, from: Data(body.utf8))
+            #expect(fast.delay == slow.delay, "\(kept)")
+        }
+    }
+
     /// A claimed task's time before 1583: the scanner read it in the Gregorian calendar,
     /// `JSONDecoder` (then Foundation's ISO 8601 parser) in the Julian one, days apart. Since
     /// 90639a6 `BatonJSON.parseDate` is Baton's own, Gregorian too; both paths must agree.

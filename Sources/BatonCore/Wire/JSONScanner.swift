@@ -211,13 +211,20 @@ package struct JSONScanner {
         return value
     }
 
-    /// Any JSON number, as `Double` (finite).
+    /// Any JSON number, as `Double` (finite). Not one that reads as 0 without being 0 (`5e-400`):
+    /// `JSONDecoder` refuses it where it decodes a `Double`, and so does every decoder built on
+    /// this one (kept as text, in arguments or a result, it is valid JSON and stays as sent).
     package mutating func double() -> Double? {
         skipWhitespace()
         let start = index
         guard skipNumber() else { return nil }
-        let text = String(decoding: UnsafeRawBufferPointer(rebasing: bytes[start..<index]), as: UTF8.self)
+        let number = bytes[start..<index]
+        let text = String(decoding: UnsafeRawBufferPointer(rebasing: number), as: UTF8.self)
         guard let value = Double(text), value.isFinite else { return nil }
+        if value == 0 {
+            let mantissa = number.prefix { $0 != UInt8(ascii: "e") && $0 != UInt8(ascii: "E") }
+            if mantissa.contains(where: { $0 >= UInt8(ascii: "1") && $0 <= UInt8(ascii: "9") }) { return nil }
+        }
         return value
     }
 
