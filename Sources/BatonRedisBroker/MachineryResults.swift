@@ -72,6 +72,9 @@ public final class MachineryResults: Service, Sendable {
         var dirty: Set<TaskID> = []
         /// Workflows with a task written as FAILURE and other tasks still watched.
         var failedWorkflows: Set<TaskID> = []
+        /// Tasks read and found not to be Machinery's, so that their claim is not read again
+        /// (emptied when it reaches ``MachineryResults/maxWatched``).
+        var others: Set<TaskID> = []
         var stats = Stats()
 
         @discardableResult
@@ -174,7 +177,7 @@ public final class MachineryResults: Service, Sendable {
             for event in batch {
                 switch event {
                 case .enqueued(let ref), .claimed(let ref, _, _, _):
-                    guard let workflow = ref.workflowID, s.watch(ref.id, of: workflow) else { continue }
+                    guard let workflow = ref.workflowID, !s.others.contains(ref.id), s.watch(ref.id, of: workflow) else { continue }
                     s.dirty.insert(ref.id)
                 case .transitioned(let move):
                     if s.watched[move.id] != nil { s.dirty.insert(move.id) }
@@ -245,6 +248,8 @@ public final class MachineryResults: Service, Sendable {
             for id in dropped where s.watched[id] != nil {
                 s.unwatch(id)
                 s.stats.skipped += 1
+                if s.others.count >= Self.maxWatched { s.others = [] }
+                s.others.insert(id)
             }
             // A state that changed; PENDING only back after another (an operator retry): before,
             // it is the producer's.

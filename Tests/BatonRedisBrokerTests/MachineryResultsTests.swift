@@ -166,7 +166,8 @@ struct MachineryResultsTests {
             #expect(try await Self.state(redis, id.description) == nil, "nothing at \(id)")
         }
         // The Machinery task's STARTED and SUCCESS, or SUCCESS alone when both moves fell in one
-        // flush; the chain's two tasks read once each and dropped; the plain task never watched.
+        // flush; the chain's two tasks read once each and dropped (their claims not read again);
+        // the plain task never watched.
         #expect((1...2).contains(results.stats.written) && results.stats.skipped == 2, "\(results.stats)")
     }
 }
