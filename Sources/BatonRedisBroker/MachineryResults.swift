@@ -226,7 +226,7 @@ public final class MachineryResults: Service, Sendable {
             return Array(s.dirty)
         }
         guard !ids.isEmpty else { return 0 }
-        var writes: [(id: TaskID, state: String, command: [RedisArgument])] = []
+        var read: [(id: TaskID, key: String, state: MachineryTaskState)] = []
         var dropped: [TaskID] = []
         do {
             for id in ids {
@@ -234,17 +234,13 @@ public final class MachineryResults: Service, Sendable {
                     dropped.append(id)
                     continue
                 }
-                let taskState = MachineryTaskState(record)
-                let json = try JSONEncoder().encode(taskState)
-                let millis = expiry.components.seconds * 1000 + expiry.components.attoseconds / 1_000_000_000_000_000
-                writes.append(
-                    (id, taskState.state, ["SET", RedisArgument(key), RedisArgument(bytes: Array(json)), "PX", RedisArgument(millis)]))
+                read.append((id, key, MachineryTaskState(record)))
             }
         } catch {
             state.withLock { $0.dirty.formUnion(ids) }
             throw error
         }
-        let pending = state.withLock { s -> [(id: TaskID, state: String, command: [RedisArgument])] in
+        let changed = state.withLock { s -> [(id: TaskID, key: String, state: MachineryTaskState)] in
             for id in dropped where s.watched[id] != nil {
                 s.unwatch(id)
                 s.stats.skipped += 1
@@ -253,10 +249,23 @@ public final class MachineryResults: Service, Sendable {
             }
             // A state that changed; PENDING only back after another (an operator retry): before,
             // it is the producer's.
-            return writes.filter { write in
-                guard let watch = s.watched[write.id], watch.written != write.state else { return false }
-                return write.state != "PENDING" || watch.written != nil
+            return read.filter { task in
+                guard let watch = s.watched[task.id], watch.written != task.state.state else { return false }
+                return task.state.state != "PENDING" || watch.written != nil
             }
+        }
+        // Only the states to be written are encoded.
+        let encoder = JSONEncoder()
+        let millis = RedisArgument(expiry.components.seconds * 1000 + expiry.components.attoseconds / 1_000_000_000_000_000)
+        let pending: [(id: TaskID, state: String, command: [RedisArgument])]
+        do {
+            pending = try changed.map { task -> (id: TaskID, state: String, command: [RedisArgument]) in
+                let json = try encoder.encode(task.state)
+                return (task.id, task.state.state, ["SET", RedisArgument(task.key), RedisArgument(bytes: Array(json)), "PX", millis])
+            }
+        } catch {
+            state.withLock { $0.dirty.formUnion(changed.map(\.id)) }
+            throw error
         }
         guard !pending.isEmpty else { return ids.count }
         do {
