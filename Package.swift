@@ -24,6 +24,8 @@ let package = Package(
         .library(name: "BatonSQSBroker", targets: ["BatonSQSBroker"]),
         .library(name: "BatonRedis", targets: ["BatonRedis"]),
         .library(name: "BatonRedisBroker", targets: ["BatonRedisBroker"]),
+        .library(name: "BatonAMQP", targets: ["BatonAMQP"]),
+        .library(name: "BatonAMQPBroker", targets: ["BatonAMQPBroker"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -163,7 +165,7 @@ let package = Package(
             name: "baton",
             dependencies: [
                 "BatonCore", "BatonSQLite", "BatonPostgres", "BatonWorker", "BatonNode", "BatonServer", "BatonClient", "BatonBench",
-                "BatonSQS", "BatonSQSBroker", "BatonRedisBroker",
+                "BatonSQS", "BatonSQSBroker", "BatonRedisBroker", "BatonAMQPBroker",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "OTel", package: "swift-otel"),
                 .product(name: "Tracing", package: "swift-distributed-tracing"),
@@ -198,6 +200,29 @@ let package = Package(
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        // AMQP 0-9-1 on SwiftNIO, for RabbitMQ: no AMQP client is on the allowed package list.
+        .target(
+            name: "BatonAMQP",
+            dependencies: [
+                "BatonCore",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        // The RabbitMQ broker role of a node (the ingest: Machinery's AMQP broker, any producer that publishes JSON).
+        .target(
+            name: "BatonAMQPBroker",
+            dependencies: [
+                "BatonAMQP", "BatonCore", "BatonNode",
+                .product(name: "Configuration", package: "swift-configuration"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
             swiftSettings: swiftSettings
         ),
@@ -268,7 +293,7 @@ let package = Package(
             name: "BatonServerTests",
             dependencies: [
                 "BatonCore", "BatonSQLite", "BatonPostgres", "BatonNode", "BatonServer", "BatonClient", "BatonWorker", "BatonTesting",
-                "BatonSQSBroker", "BatonRedisBroker",
+                "BatonSQSBroker", "BatonRedisBroker", "BatonAMQPBroker",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "Configuration", package: "swift-configuration"),
             ],
@@ -308,6 +333,16 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .testTarget(
+            name: "BatonAMQPTests",
+            dependencies: [
+                "BatonAMQP", "BatonAMQPBroker", "BatonCore", "BatonNode", "BatonSQLite", "BatonTesting",
+                .product(name: "Configuration", package: "swift-configuration"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
             name: "BatonRedisBrokerTests",
             dependencies: [
                 "BatonRedisBroker", "BatonRedis", "BatonCore", "BatonNode", "BatonSQLite", "BatonTesting",
@@ -332,7 +367,7 @@ let package = Package(
         .testTarget(
             name: "EndToEndTests",
             dependencies: [
-                "BatonCore", "BatonSQLite", "BatonPostgres", "BatonClient", "BatonTesting", "BatonSQS", "BatonRedis",
+                "BatonCore", "BatonSQLite", "BatonPostgres", "BatonClient", "BatonTesting", "BatonSQS", "BatonRedis", "BatonAMQP",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "PostgresNIO", package: "postgres-nio"),
                 .product(name: "Yams", package: "Yams"),

@@ -2,8 +2,9 @@
 # Runs the whole test suite: builds the `baton` binary (end-to-end tests start it as a
 # separate process through BATON_BIN), starts a private PostgreSQL cluster for the
 # PostgreSQL tests (scripts/with-postgres.sh; installed from Debian if missing), a private
-# moto server for the SQS tests (scripts/with-moto.sh) and a private redis-server for the Redis
-# client's (scripts/with-redis.sh), then `swift test`, then the wire-contract check
+# moto server for the SQS tests (scripts/with-moto.sh), a private redis-server for the Redis
+# client's (scripts/with-redis.sh) and a private RabbitMQ for the AMQP ones (scripts/with-rabbitmq.sh),
+# then `swift test`, then the wire-contract check
 # (scripts/contract.sh: schemathesis against a live node) and the Swift quick start
 # (scripts/example.sh: examples/swift-quickstart built as a package of its own and run against
 # a node). Extra arguments go to `swift test` (e.g. `--filter StoreConformanceTests`), and then
@@ -32,6 +33,14 @@ if [ -z "${BATON_TEST_REDIS_URL:-}" ] && [ -x scripts/with-redis.sh ]; then
     exec scripts/with-redis.sh "$0" "$@"
   fi
   echo "test.sh: no redis-server here (apt-get install redis-server); Redis tests will be skipped (they fail under CI=true)" >&2
+fi
+
+# The AMQP client's and ingest's tests run against a private RabbitMQ (scripts/with-rabbitmq.sh).
+if [ -z "${BATON_TEST_AMQP_URL:-}" ] && [ -x scripts/with-rabbitmq.sh ]; then
+  if [ "${CI:-}" = "true" ] || [ -x /usr/lib/rabbitmq/bin/rabbitmq-server ] || command -v rabbitmq-server >/dev/null 2>&1; then
+    exec scripts/with-rabbitmq.sh "$0" "$@"
+  fi
+  echo "test.sh: no rabbitmq-server here (apt-get install rabbitmq-server); AMQP tests will be skipped (they fail under CI=true)" >&2
 fi
 
 swift build --product baton

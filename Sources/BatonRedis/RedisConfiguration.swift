@@ -1,3 +1,4 @@
+import BatonCore
 import Foundation
 
 /// Where a Redis server is and how to talk to it, from a URL of the form Redis's own tools
@@ -40,13 +41,13 @@ public struct RedisConfiguration: Sendable, Hashable, CustomStringConvertible {
     /// Reads a `redis://` or `rediss://` URL; the error names what is wrong, never the password.
     public init(url text: String) throws(RedisError) {
         guard let url = URLComponents(string: text), let scheme = url.scheme?.lowercased() else {
-            throw RedisError(.invalidArgument, "'\(Self.redacted(text))' is not a URL (redis://HOST:PORT/DATABASE)")
+            throw RedisError(.invalidArgument, "'\(ConnectionFailureText.redactedURL(text))' is not a URL (redis://HOST:PORT/DATABASE)")
         }
         guard scheme == "redis" || scheme == "rediss" else {
             throw RedisError(.invalidArgument, "a Redis URL starts with redis:// or rediss:// (TLS), got '\(scheme)://'")
         }
         guard let host = url.host, !host.isEmpty else {
-            throw RedisError(.invalidArgument, "'\(Self.redacted(text))' names no host")
+            throw RedisError(.invalidArgument, "'\(ConnectionFailureText.redactedURL(text))' names no host")
         }
         var database = 0
         let path = url.path.trimmingCharacters(in: CharacterSet(charactersIn: "/"))
@@ -72,13 +73,5 @@ public struct RedisConfiguration: Sendable, Hashable, CustomStringConvertible {
         var text = tls ? "rediss://" : "redis://"
         if username != nil || password != nil { text += "\(username ?? "")\(password == nil ? "" : ":***")@" }
         return text + address + (database == 0 ? "" : "/\(database)")
-    }
-
-    /// A URL with its password replaced, for messages about a URL that could not be read.
-    static func redacted(_ text: String) -> String {
-        guard let at = text.lastIndex(of: "@"), let scheme = text.range(of: "://"), scheme.upperBound < at else { return text }
-        let userInfo = text[scheme.upperBound..<at]
-        guard let colon = userInfo.firstIndex(of: ":") else { return text }
-        return String(text[..<colon]) + ":***" + String(text[at...])
     }
 }

@@ -332,7 +332,7 @@ public final class RedisIngest: Service, Sendable {
                 done.append(RedisArgument(entry.field))
             case .dead(let reason):
                 done.append(RedisArgument(entry.field))
-                dead.append(RedisArgument(Self.deadLetter(source: source.key, reason: reason, body: entry.message, at: at)))
+                dead.append(RedisArgument(BrokerSubmission.deadLetter(source: source.key, reason: reason, body: entry.message, at: at)))
                 logger.warning(
                     "Redis ingest: message refused, moved to \(deadLetter)",
                     metadata: ["source": "\(source.key)", "field": "\(entry.field)", "reason": "\(reason)"])
@@ -376,12 +376,5 @@ public final class RedisIngest: Service, Sendable {
                 metadata: ["idempotency_key": "\(key)", "error": "\(error)"])
             return .again
         }
-    }
-
-    /// A dead letter: the message with where it came from and why it was refused.
-    static func deadLetter(source: String, reason: String, body: String, at: String) -> String {
-        RawJSON(
-            .object(["source": .string(source), "reason": .string(reason), "body": .string(body), "at": .string(at)])
-        ).text
     }
 }

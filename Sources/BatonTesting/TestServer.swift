@@ -32,4 +32,9 @@ public enum TestServer {
     public static func redisURL(for test: String = #function, sourceLocation: SourceLocation = #_sourceLocation) -> String? {
         url("BATON_TEST_REDIS_URL", server: "Redis", script: "scripts/with-redis.sh", for: test, sourceLocation: sourceLocation)
     }
+
+    /// The RabbitMQ server of the tests (`BATON_TEST_AMQP_URL`, `scripts/with-rabbitmq.sh`).
+    public static func amqpURL(for test: String = #function, sourceLocation: SourceLocation = #_sourceLocation) -> String? {
+        url("BATON_TEST_AMQP_URL", server: "RabbitMQ", script: "scripts/with-rabbitmq.sh", for: test, sourceLocation: sourceLocation)
+    }
 }

@@ -1,3 +1,4 @@
+import BatonAMQPBroker
 import BatonCore
 import BatonNode
 import BatonPostgres
@@ -109,14 +110,14 @@ enum SettingsKeys {
     static let all: Set<String> = Set(
         cli + NodeConfiguration.configKeys + NodeConfiguration.startupKeys + ServerConfiguration.configKeys + WorkerConfiguration.configKeys
             + HTTPKindConfiguration.configKeys + SQLiteStoreConfiguration.configKeys + PostgresStoreConfiguration.configKeys
-            + SQSBrokerConfiguration.configKeys + RedisBrokerConfiguration.configKeys)
+            + SQSBrokerConfiguration.configKeys + RedisBrokerConfiguration.configKeys + AMQPBrokerConfiguration.configKeys)
 
     /// The keys a running node or worker applies without a restart.
     static let reloadable: Set<String> = Set(["log.level"] + NodeConfiguration.configKeys)
         .union(ServerConfiguration.reloadableKeys).union(WorkerConfiguration.reloadableKeys)
 
     /// Keys whose values are never logged.
-    static let secret: Set<String> = ServerConfiguration.secretKeys.union(["token", "redis.url"])
+    static let secret: Set<String> = ServerConfiguration.secretKeys.union(["token", "redis.url", "amqp.url"])
 
     /// Top-level sections of the file that are not settings keys (read by their own code).
     static let sections: Set<String> = ["schedules"]

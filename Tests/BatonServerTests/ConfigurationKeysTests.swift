@@ -1,3 +1,4 @@
+import BatonAMQPBroker
 import BatonCore
 import BatonNode
 import BatonPostgres
@@ -28,6 +29,7 @@ import Testing
         var postgres: PostgresStoreConfiguration
         var sqs: SQSBrokerConfiguration
         var redis: RedisBrokerConfiguration
+        var amqp: AMQPBrokerConfiguration
 
         init(_ reader: ConfigReader) throws {
             node = try NodeConfiguration(reader: reader)
@@ -38,6 +40,7 @@ import Testing
             postgres = try PostgresStoreConfiguration(url: "postgres://baton@db/baton", reader: reader)
             sqs = try SQSBrokerConfiguration(reader: reader)
             redis = try RedisBrokerConfiguration(reader: reader)
+            amqp = try AMQPBrokerConfiguration(reader: reader)
         }
     }
 
@@ -126,6 +129,18 @@ import Testing
         Case(key: "redis.visibility", value: "5") { $0.redis.visibility == .seconds(5) },
         Case(key: "redis.results", value: "true") { $0.redis.results && $0.redis.hasNodeRoles },
         Case(key: "redis.resultsExpireIn", value: "86400") { $0.redis.resultsExpireIn == .seconds(86400) },
+        Case(key: "amqp.url", value: "amqps://app:pw@mq.example/prod") {
+            $0.amqp.amqp?.host == "mq.example" && $0.amqp.amqp?.port == 5671 && $0.amqp.amqp?.tls == true
+                && $0.amqp.amqp?.password == "pw" && $0.amqp.amqp?.virtualHost == "prod"
+        },
+        Case(key: "amqp.ingest", value: "machinery_tasks, other") {
+            $0.amqp.ingest == ["machinery_tasks", "other"] && $0.amqp.hasNodeRoles
+        },
+        Case(key: "amqp.exchange", value: "tasks") { $0.amqp.exchange == "tasks" },
+        Case(key: "amqp.exchangeType", value: "topic") { $0.amqp.exchangeType == "topic" },
+        Case(key: "amqp.bindingKey", value: "work") { $0.amqp.bindingKey == "work" },
+        Case(key: "amqp.prefetch", value: "5") { $0.amqp.prefetch == 5 },
+        Case(key: "amqp.deadLetter", value: "dead") { $0.amqp.deadLetter == "dead" },
     ]
 
     /// The CLI's own keys (`SettingsKeys.cli` in the `baton` target), which no component reads.
@@ -138,7 +153,7 @@ import Testing
     static let componentKeys: Set<String> = Set(
         NodeConfiguration.configKeys + NodeConfiguration.startupKeys + ServerConfiguration.configKeys + WorkerConfiguration.configKeys
             + HTTPKindConfiguration.configKeys + SQLiteStoreConfiguration.configKeys + PostgresStoreConfiguration.configKeys
-            + SQSBrokerConfiguration.configKeys + RedisBrokerConfiguration.configKeys)
+            + SQSBrokerConfiguration.configKeys + RedisBrokerConfiguration.configKeys + AMQPBrokerConfiguration.configKeys)
 
     /// `limits.maxBatch` → `BATON_LIMITS_MAX_BATCH`.
     static func variable(_ key: String) -> String { SettingsKeyText.environmentVariable(key) }
@@ -173,6 +188,7 @@ import Testing
         }
         if c.key == "sqs.control" { environment["BATON_SQS_WORK"] = "sqs://baton-work" }
         if ["redis.ingest", "redis.delayed", "redis.results"].contains(c.key) { environment["BATON_REDIS_URL"] = "redis://127.0.0.1" }
+        if c.key == "amqp.ingest" { environment["BATON_AMQP_URL"] = "amqp://127.0.0.1" }
         if c.key.hasPrefix("tls.") { environment = ["BATON_TLS_CERT": "/tmp/cert.pem", "BATON_TLS_KEY": "/tmp/key.pem"] }
         let components = try Components(try await Self.reader(environment: environment))
         #expect(c.holds(components))
@@ -191,8 +207,26 @@ import Testing
         // Taking submissions from Redis needs the server.
         case "redis.ingest", "redis.delayed", "redis.results":
             yaml("redis.url", "redis://127.0.0.1").replacingOccurrences(of: "redis:\n", with: "")
+        case "amqp.ingest": yaml("amqp.url", "amqp://127.0.0.1").replacingOccurrences(of: "amqp:\n", with: "")
         default: ""
         }
+    }
+
+    /// The AMQP queues a node reads from and writes to are distinct; an empty exchange is none.
+    @Test func amqpQueuesAreDistinct() async throws {
+        for (environment, message) in [
+            (["BATON_AMQP_INGEST": "a", "BATON_AMQP_DEAD_LETTER": "a"], "amqp.deadLetter (a) is also a queue"),
+            (["BATON_AMQP_INGEST": "a,a"], "amqp.ingest names the queue a twice"),
+        ] {
+            do {
+                _ = try Components(try await Self.reader(environment: environment.merging(["BATON_AMQP_URL": "amqp://h"]) { $1 }))
+                Issue.record("accepted: \(environment)")
+            } catch let error as BatonError {
+                #expect(error.message.contains(message), "\(error.message)")
+            }
+        }
+        let none = try Components(try await Self.reader(yaml: "amqp:\n  exchange: ''\n"))
+        #expect(none.amqp.exchange == "")
     }
 
     /// The Redis keys a node reads from and writes to are distinct.
@@ -232,6 +266,8 @@ import Testing
         ("sqs.ingest", "ftp://queue"), ("sqs.dispatch", "default"), ("sqs.endpoint", "nowhere"), ("compat.jobs", "maybe"),
         ("redis.url", "http://cache"), ("redis.ingest", "a b"), ("redis.delayed", "d"), ("redis.visibility", "0"),
         ("redis.results", "maybe"), ("redis.results", "true"), ("redis.resultsExpireIn", "0"),
+        ("amqp.url", "redis://mq"), ("amqp.ingest", "a"), ("amqp.exchangeType", "round-robin"), ("amqp.prefetch", "0"),
+        ("amqp.bindingKey", String(repeating: "k", count: 256)),
         ("compat.prefix", "compat"), ("compat.prefix", "/v1/compat"), ("compat.prefix", "/a/{token}/{token}"), ("compat.prefix", "/a b"),
     ])
     func badValueNamesItsKey(_ key: String, _ value: String) async throws {

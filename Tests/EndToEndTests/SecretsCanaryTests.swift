@@ -6,7 +6,8 @@ import Testing
 extension EndToEnd {
     /// A scenario with every kind of secret set — bearer tokens of each role, a TLS key, AWS
     /// credentials in the environment, a Redis password (refused by the test server, which
-    /// has none: the node's Redis ingest logs the refusal again and again), a wrong token
+    /// has none: the node's Redis ingest logs the refusal again and again), a RabbitMQ user and
+    /// password (refused likewise), a wrong token
     /// tried — with the most verbose logs, and not one of them in any process's output.
     @Suite(.serialized) struct SecretsCanaryTests {
         @Test func noSecretAppearsInAnyProcesssOutput() async throws {
@@ -19,7 +20,7 @@ extension EndToEnd {
             let canary = String(UInt64.random(in: 1 << 40..<1 << 50), radix: 36)
             let secrets = [
                 "admin-\(canary)", "worker-\(canary)", "producer-\(canary)", "wrong-\(canary)", "aws-secret-\(canary)",
-                "aws-session-\(canary)", "redis-\(canary)",
+                "aws-session-\(canary)", "redis-\(canary)", "amqp-\(canary)",
             ]
             var environment = [
                 "BATON_AUTH_TOKENS": "admin:admin-\(canary),worker:worker-\(canary),producer:producer-\(canary)",
@@ -30,6 +31,10 @@ extension EndToEnd {
                 environment["BATON_REDIS_URL"] = "redis://:redis-\(canary)@\(host):\(port)"
                 environment["BATON_REDIS_INGEST"] = "baton-test:canary"
                 environment["BATON_REDIS_RESULTS"] = "true"
+            }
+            if let amqp = TestServer.amqpURL().flatMap(URLComponents.init(string:)), let host = amqp.host, let port = amqp.port {
+                environment["BATON_AMQP_URL"] = "amqp://baton:amqp-\(canary)@\(host):\(port)/"
+                environment["BATON_AMQP_INGEST"] = "baton-test.canary"
             }
             let node = try BatonProcess(
                 ["serve", "--db", dir.path("baton.db"), "--port", "0", "--tls-cert", cert, "--tls-key", key, "--log-level", "trace"],
@@ -71,6 +76,9 @@ extension EndToEnd {
             #expect(node.stderr.count > 200, "the node logged next to nothing; the check would prove little")
             if environment["BATON_REDIS_URL"] != nil {
                 #expect(node.stderr.contains("Redis ingest"), "the Redis ingest ran and logged")
+            }
+            if environment["BATON_AMQP_URL"] != nil {
+                #expect(node.stderr.contains("AMQP ingest"), "the AMQP ingest ran and logged")
             }
             for (who, text) in outputs {
                 for secret in secrets + keyBody {

@@ -48,4 +48,13 @@ public enum ConnectionFailureText {
         }
         return "TLS handshake failed"
     }
+
+    /// A URL with the password of its user information replaced by `***`, for messages about
+    /// a server's URL (one that could not be read included).
+    public static func redactedURL(_ text: String) -> String {
+        guard let at = text.lastIndex(of: "@"), let scheme = text.range(of: "://"), scheme.upperBound < at else { return text }
+        let userInfo = text[scheme.upperBound..<at]
+        guard let colon = userInfo.firstIndex(of: ":") else { return text }
+        return String(text[..<colon]) + ":***" + String(text[at...])
+    }
 }

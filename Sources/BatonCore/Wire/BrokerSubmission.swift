@@ -16,6 +16,14 @@ public enum BrokerSubmission: Sendable {
     /// `Tasks` of a chain or group, the `Group` of a chord. (Baton's task JSON has none.)
     static let machineryMarkers = ["Name", "UUID", "Tasks", "Group"]
 
+    /// A dead letter, as the Redis and AMQP ingests write one: the message refused, with where
+    /// it came from, why, and when (`{"source", "reason", "body", "at"}`).
+    public static func deadLetter(source: String, reason: String, body: String, at: String) -> String {
+        RawJSON(
+            .object(["source": .string(source), "reason": .string(reason), "body": .string(body), "at": .string(at)])
+        ).text
+    }
+
     /// What a message asks for.
     public static func read(_ body: String) throws(BatonError) -> BrokerSubmission {
         let value = try parse(body)

@@ -1,4 +1,5 @@
 import ArgumentParser
+import BatonAMQPBroker
 import BatonCore
 import BatonNode
 import BatonRedisBroker
@@ -65,6 +66,19 @@ struct NodeOptions: ParsableArguments {
     var redisResults = false
     @Option(help: "Seconds those states are kept, Machinery's ResultsExpireIn (BATON_REDIS_RESULTS_EXPIRE_IN, default 3600).")
     var redisResultsExpireIn: Double?
+    @Option(help: "RabbitMQ server of the AMQP ingest (BATON_AMQP_URL), e.g. amqp://guest:guest@127.0.0.1:5672/; amqps:// for TLS.")
+    var amqpURL: String?
+    @Option(help: "RabbitMQ queues to take submissions from, a comma list (BATON_AMQP_INGEST), e.g. Machinery's machinery_tasks.")
+    var amqpIngest: String?
+    @Option(help: "Exchange the queues are bound to (BATON_AMQP_EXCHANGE, default machinery_exchange; empty: none).")
+    var amqpExchange: String?
+    @Option(help: "Its type: direct, fanout, topic or headers (BATON_AMQP_EXCHANGE_TYPE, default direct).")
+    var amqpExchangeType: String?
+    @Option(help: "Key the first queue is bound with, Machinery's BindingKey (BATON_AMQP_BINDING_KEY, default machinery_task).")
+    var amqpBindingKey: String?
+    @Option(help: "Unacknowledged messages per queue at most (BATON_AMQP_PREFETCH, default 64).") var amqpPrefetch: Int?
+    @Option(help: "Queue for submissions the node refuses, with the reason (BATON_AMQP_DEAD_LETTER, default baton.dead).")
+    var amqpDeadLetter: String?
 
     var flags: [String: String?] {
         sqs.flags.merging([
@@ -81,6 +95,13 @@ struct NodeOptions: ParsableArguments {
             "redis.visibility": redisVisibility.map { "\($0)" },
             "redis.results": redisResults ? "true" : nil,
             "redis.resultsExpireIn": redisResultsExpireIn.map { "\($0)" },
+            "amqp.url": amqpURL,
+            "amqp.ingest": amqpIngest,
+            "amqp.exchange": amqpExchange,
+            "amqp.exchangeType": amqpExchangeType,
+            "amqp.bindingKey": amqpBindingKey,
+            "amqp.prefetch": amqpPrefetch.map(String.init),
+            "amqp.deadLetter": amqpDeadLetter,
         ]) { $1 }.merging([
             "insecure": insecure ? "true" : nil,
             "compat.prefix": compatPrefix,
@@ -217,6 +238,7 @@ struct Node {
         configuration.schedules = try YAMLSchedules.load(settings.configFile)
         let sqs = try settings.read { reader throws(BatonError) in try SQSBrokerConfiguration(reader: reader) }
         let redis = try settings.read { reader throws(BatonError) in try RedisBrokerConfiguration(reader: reader) }
+        let amqp = try settings.read { reader throws(BatonError) in try AMQPBrokerConfiguration(reader: reader) }
         configuration.stringArgKinds = sqs.stringKinds
         for schedule in configuration.schedules {
             do {
@@ -289,6 +311,9 @@ struct Node {
         }
         if redis.hasNodeRoles {
             front += try redis.services(api: NodeAPI(node: node, limits: serverConfig.limits), logger: Logger(label: "baton.redis"))
+        }
+        if amqp.hasNodeRoles {
+            front += try amqp.services(api: NodeAPI(node: node, limits: serverConfig.limits), logger: Logger(label: "baton.amqp"))
         }
         // The trace exporter runs first, so that it stops last and flushes what the others ended.
         let tracing = try TraceSetup.bootstrap(settings, serviceName: "baton").map { [$0] } ?? []

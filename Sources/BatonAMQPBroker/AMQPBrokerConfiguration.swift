@@ -1,0 +1,125 @@
+import BatonAMQP
+import BatonCore
+import BatonNode
+import Configuration
+import Logging
+import ServiceLifecycle
+
+/// Where a node meets RabbitMQ (an AMQP 0-9-1 server) and which queues it takes submissions
+/// from (docs/brokers.md, "RabbitMQ ingest"). The defaults are Machinery's, so that a node takes
+/// what a Machinery program with `Broker: "amqp://…"` sends.
+///
+/// Keys read by ``init(reader:)`` (each also a `BATON_*` variable, see docs/cli.md), all read at
+/// startup:
+/// - `amqp.url` (`BATON_AMQP_URL`): the server, `amqp://USER:PASSWORD@HOST:PORT/VHOST` or
+///   `amqps://` for TLS (a secret: shown with the password as `***`)
+/// - `amqp.ingest` (`BATON_AMQP_INGEST`): queues a node takes submissions from, a comma list
+///   (Machinery's `DefaultQueue`, by default `machinery_tasks`)
+/// - `amqp.exchange` (`BATON_AMQP_EXCHANGE`): the exchange the queues are bound to, declared
+///   durable as Machinery declares it (default `machinery_exchange`; empty: no exchange, the
+///   producers publish to the queues by name)
+/// - `amqp.exchangeType` (`BATON_AMQP_EXCHANGE_TYPE`): direct, fanout, topic or headers
+///   (default `direct`)
+/// - `amqp.bindingKey` (`BATON_AMQP_BINDING_KEY`): the key the first queue is bound with
+///   (Machinery's `BindingKey`, default `machinery_task`); every queue is also bound with its
+///   own name, where Machinery's producers route a signature that names its queue
+/// - `amqp.prefetch` (`BATON_AMQP_PREFETCH`): messages each queue's consumer holds unacknowledged
+///   at most, 1–65535 (default 64)
+/// - `amqp.deadLetter` (`BATON_AMQP_DEAD_LETTER`): the queue where a message that cannot be
+///   submitted goes, with the reason (default `baton.dead`)
+public struct AMQPBrokerConfiguration: Sendable {
+    public var amqp: AMQPConfiguration?
+    public var ingest: [String]
+    public var exchange: String
+    public var exchangeType: String
+    public var bindingKey: String
+    public var prefetch: Int
+    public var deadLetter: String
+
+    public static let defaultExchange = "machinery_exchange"
+    public static let defaultBindingKey = "machinery_task"
+    public static let defaultPrefetch = 64
+    public static let defaultDeadLetter = "baton.dead"
+    static let exchangeTypes = ["direct", "fanout", "topic", "headers"]
+
+    public init(
+        amqp: AMQPConfiguration? = nil, ingest: [String] = [], exchange: String = defaultExchange, exchangeType: String = "direct",
+        bindingKey: String = defaultBindingKey, prefetch: Int = defaultPrefetch, deadLetter: String = defaultDeadLetter
+    ) {
+        self.amqp = amqp
+        self.ingest = ingest
+        self.exchange = exchange
+        self.exchangeType = exchangeType
+        self.bindingKey = bindingKey
+        self.prefetch = prefetch
+        self.deadLetter = deadLetter
+    }
+
+    /// The settings keys ``init(reader:)`` reads; none reloads.
+    public static let configKeys = [
+        "amqp.url", "amqp.ingest", "amqp.exchange", "amqp.exchangeType", "amqp.bindingKey", "amqp.prefetch", "amqp.deadLetter",
+    ]
+
+    /// The configuration from the settings; throws `invalidArgument` naming the key of a bad value.
+    public init(reader: ConfigReader) throws(BatonError) {
+        self.init()
+        if let text = reader.text("amqp.url", isSecret: true) {
+            do {
+                amqp = try AMQPConfiguration(url: text)
+            } catch {
+                throw .invalidArgument("amqp.url: \(error.message)")
+            }
+        }
+        for item in reader.list("amqp.ingest") ?? [] {
+            let queue = try Self.name(item, setting: "amqp.ingest")
+            guard !ingest.contains(queue) else { throw .invalidArgument("amqp.ingest names the queue \(queue) twice") }
+            ingest.append(queue)
+        }
+        // Set but empty: no exchange (the default exchange routes by queue name).
+        if let raw = reader.string(forKey: ConfigKey("amqp.exchange")) {
+            let text = raw.trimmingCharacters(in: .whitespaces)
+            exchange = text.isEmpty ? "" : try Self.name(text, setting: "amqp.exchange")
+        }
+        if let text = reader.text("amqp.exchangeType") {
+            guard Self.exchangeTypes.contains(text) else {
+                throw .invalidArgument("amqp.exchangeType is one of \(Self.exchangeTypes.joined(separator: ", ")), got '\(text)'")
+            }
+            exchangeType = text
+        }
+        if let text = reader.text("amqp.bindingKey") { bindingKey = try Self.name(text, setting: "amqp.bindingKey") }
+        prefetch = try reader.int("amqp.prefetch", default: Self.defaultPrefetch, range: 1...65535)
+        if let text = reader.text("amqp.deadLetter") { deadLetter = try Self.name(text, setting: "amqp.deadLetter") }
+        try validate()
+    }
+
+    /// Checks that the roles have what they need.
+    public func validate() throws(BatonError) {
+        if hasNodeRoles && amqp == nil {
+            throw .invalidArgument("amqp.ingest needs amqp.url (--amqp-url amqp://USER:PASSWORD@HOST:5672/)")
+        }
+        if ingest.contains(deadLetter) {
+            throw .invalidArgument("amqp.deadLetter (\(deadLetter)) is also a queue of amqp.ingest; name another queue")
+        }
+    }
+
+    /// Whether a node runs any AMQP role.
+    public var hasNodeRoles: Bool { !ingest.isEmpty }
+
+    /// The node's AMQP services that this configuration asks for.
+    public func services(api: NodeAPI, logger: Logger) throws(BatonError) -> [any Service] {
+        guard hasNodeRoles, let amqp else { return [] }
+        return [AMQPIngest(api: api, amqp: amqp, configuration: self, logger: logger)]
+    }
+
+    /// A queue, exchange or key name as AMQP takes it: 1 to 255 bytes, no control character.
+    static func name(_ text: String, setting: String) throws(BatonError) -> String {
+        let name = text.trimmingCharacters(in: .whitespaces)
+        guard !name.isEmpty, name.utf8.count <= 255 else {
+            throw .invalidArgument("\(setting): an AMQP name is 1 to 255 bytes, got '\(name.prefix(60))'")
+        }
+        guard !name.unicodeScalars.contains(where: { $0.value < 0x20 || $0.value == 0x7F }) else {
+            throw .invalidArgument("\(setting): an AMQP name has no control characters")
+        }
+        return name
+    }
+}

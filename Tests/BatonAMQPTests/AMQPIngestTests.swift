@@ -1,0 +1,164 @@
+import BatonAMQP
+import BatonAMQPBroker
+import BatonCore
+import BatonNode
+import BatonTesting
+import Foundation
+import Testing
+
+/// The ingest role against a real RabbitMQ (`scripts/with-rabbitmq.sh`): producers publish as
+/// Machinery's AMQP broker does, and a node over a fresh SQLite store takes the messages in.
+@Suite("AMQP ingest against RabbitMQ", .serialized)
+struct AMQPIngestTests {
+    /// A configuration of this test's own names (exchange, queues, binding key, dead letters).
+    static func configuration(_ test: String = #function) throws -> (AMQPConfiguration, AMQPBrokerConfiguration)? {
+        guard let server = try TestServer.amqpURL(for: test).map({ try AMQPConfiguration(url: $0) }) else { return nil }
+        let suffix = UUID().uuidString.prefix(8).lowercased()
+        let broker = AMQPBrokerConfiguration(
+            amqp: server, ingest: ["machinery_tasks.\(suffix)", "reports.\(suffix)"], exchange: "machinery_exchange.\(suffix)",
+            bindingKey: "machinery_task.\(suffix)", prefetch: 8, deadLetter: "baton.dead.\(suffix)")
+        return (server, broker)
+    }
+
+    /// Machinery's `Publish` on its AMQP broker with a direct exchange: the routing key is the
+    /// signature's, else the binding key; it declares the exchange (durable) and a queue named
+    /// after the routing key bound with it, and publishes persistent JSON with confirms.
+    static func machineryPublish(_ signature: String, routingKey: String, exchange: String, on amqp: AMQPConnection) async throws {
+        try await amqp.declareExchange(exchange, type: "direct")
+        try await amqp.declareQueue(routingKey)
+        try await amqp.bindQueue(routingKey, exchange: exchange, routingKey: routingKey)
+        try await amqp.publish(
+            Array(signature.utf8), exchange: exchange, routingKey: routingKey,
+            properties: AMQPProperties(contentType: "application/json", headers: [:], deliveryMode: 2, priority: 0))
+    }
+
+    static func cleanup(_ server: AMQPConfiguration, queues: [String]) async {
+        guard let amqp = try? await AMQPConnection.connect(server) else { return }
+        for queue in queues { _ = try? await amqp.deleteQueue(queue) }
+        await amqp.close()
+    }
+
+    @Test func machineryProducersSignaturesBecomeTasksOnceEach() async throws {
+        guard let (server, broker) = try Self.configuration() else { return }
+        let harness = try await BrokerHarness()
+        let ingest = AMQPIngest(api: harness.api, amqp: server, configuration: broker, logger: testLogger("ingest"))
+        let running = harness.start([ingest])
+        let amqp = try await AMQPConnection.connect(server)
+        try await amqp.enableConfirms()
+        // The node declares its queues and bindings first, as Machinery's workers do.
+        try await eventually("the ingest's queues", within: .seconds(20), every: .milliseconds(50)) { () -> Bool? in
+            let probe = try await AMQPConnection.connect(server)
+            defer { Task { await probe.close() } }
+            return (try? await probe.declareQueue(broker.ingest[1], passive: true).consumerCount) == 1 ? true : nil
+        }
+
+        let plain = UUID().uuidString.lowercased()
+        let head = UUID().uuidString.lowercased()
+        let next = UUID().uuidString.lowercased()
+        let routed = UUID().uuidString.lowercased()
+        // Routed by the binding key (a signature without a RoutingKey), twice: one task.
+        let signature = goSignature("task_\(plain)", "add", args: [1, 2])
+        for _ in 0..<2 {
+            try await Self.machineryPublish(signature, routingKey: broker.bindingKey, exchange: broker.exchange, on: amqp)
+        }
+        // A chain, and a signature whose RoutingKey names the second queue.
+        try await Self.machineryPublish(
+            goSignature("task_\(head)", "add", args: [1, 1], onSuccess: [goSignature("task_\(next)", "multiply", args: [5])]),
+            routingKey: broker.bindingKey, exchange: broker.exchange, on: amqp)
+        try await Self.machineryPublish(
+            goSignature("task_\(routed)", "report", args: [7], routingKey: broker.ingest[1]), routingKey: broker.ingest[1],
+            exchange: broker.exchange, on: amqp)
+        // Baton's task JSON, published to a queue by name with a message-id.
+        try await amqp.publish(
+            Array(#"{"kind":"email.send","args":{"to":"a@b.c"},"queue":"mail"}"#.utf8), exchange: "", routingKey: broker.ingest[0],
+            properties: AMQPProperties(deliveryMode: 2, messageID: "mail-1"))
+
+        try await eventually("the five messages", within: .seconds(20), every: .milliseconds(50)) { () -> Bool? in
+            ingest.stats.submitted == 5 ? true : nil
+        }
+        await running.stop()
+        await amqp.close()
+
+        let tasks = try await harness.allTasks()
+        #expect(tasks.map(\.kind).sorted() == ["add", "add", "email.send", "multiply", "report"])
+        let first = try await harness.api.get(try #require(TaskID(plain)))
+        #expect(first.args.text == #"[{"Type":"int64","Value":1},{"Type":"int64","Value":2}]"#)
+        #expect(try await harness.api.get(try #require(TaskID(next))).state == .waiting)
+        #expect(try await harness.api.get(try #require(TaskID(routed))).queue == broker.ingest[1])
+        #expect(ingest.stats.rejected == 0 && ingest.stats.retried == 0)
+        await Self.cleanup(server, queues: broker.ingest + [broker.deadLetter, broker.bindingKey, broker.ingest[1]])
+    }
+
+    @Test func refusedMessagesGoToTheDeadLetterQueueWithTheirReason() async throws {
+        guard let (server, broker) = try Self.configuration() else { return }
+        let harness = try await BrokerHarness()
+        let ingest = AMQPIngest(api: harness.api, amqp: server, configuration: broker, logger: testLogger("ingest"))
+        let amqp = try await AMQPConnection.connect(server)
+        try await amqp.enableConfirms()
+        try await amqp.declareQueue(broker.ingest[0])
+        let bad: [(body: String, reason: String)] = [
+            ("this is not JSON", "JSON"),
+            (#"{"kind":"echo","surprise":true}"#, "unknown field 'surprise'"),
+            (goSignature("task_\(UUID())", ""), "Name is required"),
+        ]
+        let good = #"[{"jsonrpc":"2.0","method":"submit:export","params":{"objectID":"1"}}]"#
+        for body in [bad[0].body, good, bad[1].body, bad[2].body] {
+            try await amqp.publish(Array(body.utf8), exchange: "", routingKey: broker.ingest[0], properties: .persistent)
+        }
+        let running = harness.start([ingest])
+        try await eventually("every message", within: .seconds(20), every: .milliseconds(50)) { () -> Bool? in
+            ingest.stats.submitted == 1 && ingest.stats.rejected == bad.count ? true : nil
+        }
+        await running.stop()
+
+        #expect(try await harness.allTasks().map(\.kind) == ["export"])
+        var letters: [String] = []
+        while let message = try await amqp.get(broker.deadLetter, noAck: true) { letters.append(try #require(message.text)) }
+        #expect(letters.count == bad.count)
+        for letter in letters {
+            let value = try BrokerSubmission.parse(letter)
+            let body = try #require(value["body"]?.stringValue)
+            let expected = try #require(bad.first { $0.body == body }, "\(letter)")
+            #expect(value["source"]?.stringValue == "amqp:\(broker.ingest[0])")
+            #expect(value["reason"]?.stringValue?.contains(expected.reason) == true, "\(letter)")
+            #expect(value["at"]?.stringValue.flatMap(BatonJSON.parseDate) != nil, "\(letter)")
+        }
+        #expect(try await amqp.declareQueue(broker.ingest[0], passive: true).messageCount == 0)
+        await amqp.close()
+        await Self.cleanup(server, queues: broker.ingest + [broker.deadLetter])
+    }
+
+    /// A node that committed a message's submit and stopped before acknowledging it: RabbitMQ
+    /// delivers the message again, and the next node stores nothing twice.
+    @Test func aMessageDeliveredAgainAfterItsSubmitCommittedIsStoredOnce() async throws {
+        guard let (server, broker) = try Self.configuration() else { return }
+        let harness = try await BrokerHarness()
+        let amqp = try await AMQPConnection.connect(server)
+        try await amqp.declareQueue(broker.ingest[0])
+        let id = UUID().uuidString.lowercased()
+        let bodies = [#"{"kind":"email.send","args":{"n":1}}"#, goSignature("task_\(id)", "add", args: [2])]
+        for body in bodies { try await amqp.publish(Array(body.utf8), exchange: "", routingKey: broker.ingest[0]) }
+        // The first node: takes both, commits the first one's submit, dies (its connection ends).
+        let dying = try await AMQPConnection.connect(server)
+        let taken = try await eventually("the first message", within: .seconds(5), every: .milliseconds(20)) {
+            try await dying.get(broker.ingest[0])
+        }
+        _ = try await eventually("the second", within: .seconds(5), every: .milliseconds(20)) { try await dying.get(broker.ingest[0]) }
+        try await harness.api.submit(try #require(taken.text), idempotencyKey: AMQPIngest.idempotencyKey(taken))
+        await dying.close()
+
+        let ingest = AMQPIngest(api: harness.api, amqp: server, configuration: broker, logger: testLogger("ingest"))
+        let running = harness.start([ingest])
+        try await eventually("both again", within: .seconds(20), every: .milliseconds(50)) { () -> Bool? in
+            ingest.stats.submitted == 2 ? true : nil
+        }
+        await running.stop()
+        #expect(ingest.stats.redelivered == 2)
+        let tasks = try await harness.allTasks()
+        #expect(tasks.map(\.kind).sorted() == ["add", "email.send"])
+        #expect(try await harness.api.get(try #require(TaskID(id))).kind == "add")
+        #expect(try await amqp.declareQueue(broker.ingest[0], passive: true).messageCount == 0)
+        await amqp.close()
+        await Self.cleanup(server, queues: broker.ingest + [broker.deadLetter])
+    }
+}
