@@ -29,8 +29,8 @@ public final class ClusterEventFeed: Service, Sendable {
     public static let lingerAfterLastReader: Duration = .seconds(300)
     public static let pruneInterval: Duration = .seconds(30)
     public static let defaultWindow: Duration = .seconds(600)
-    /// Events held for the next append at most; beyond, they are dropped and the next append
-    /// starts with a marker (a gap for readers).
+    /// Events held for the next append at most, those of an append under way included; beyond,
+    /// they are dropped and the next append starts with a marker (a gap for readers).
     public static let maxBuffered = 100_000
     /// Events per append statement at most.
     static let maxAppend = 5000
@@ -70,6 +70,8 @@ public final class ClusterEventFeed: Service, Sendable {
         var lastRenew: ContinuousClock.Instant?
         var publishing = false
         var buffer: [Pending] = []
+        /// Entries taken by the append under way: they count against the bound until it ends.
+        var inFlight = 0
         var dropped = 0
         var listener: NodeEvents.Cancellation?
         var closed = false
@@ -306,7 +308,7 @@ public final class ClusterEventFeed: Service, Sendable {
             guard s.publishing else { return }
             for event in batch {
                 if case .storeOperation = event { continue }
-                if s.buffer.count >= Self.maxBuffered {
+                if s.buffer.count + s.inFlight >= Self.maxBuffered {
                     s.dropped += 1
                     continue
                 }
@@ -325,6 +327,7 @@ public final class ClusterEventFeed: Service, Sendable {
                 taken.append(.marker(dropped: s.dropped))
                 s.dropped = 0
             }
+            s.inFlight = taken.count
             return taken
         }
         guard !pending.isEmpty else { return }
@@ -337,7 +340,10 @@ public final class ClusterEventFeed: Service, Sendable {
                 sent += chunk.count
             }
             let failed = state.withLock { s in
-                defer { s.failures = 0 }
+                defer {
+                    s.failures = 0
+                    s.inFlight = 0
+                }
                 return s.failures
             }
             if failed > 0 { logger.info("publishing events again", metadata: ["failed_appends": "\(failed)"]) }
@@ -359,6 +365,7 @@ public final class ClusterEventFeed: Service, Sendable {
                     merged = [.marker(dropped: merged.count - Self.maxBuffered)] + merged.suffix(Self.maxBuffered)
                 }
                 s.buffer = merged
+                s.inFlight = 0
             }
         }
     }
