@@ -191,12 +191,22 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        // What the hand-written protocol clients on SwiftNIO share (failures in words, TLS contexts).
+        .target(
+            name: "BatonNIOClient",
+            dependencies: [
+                "BatonCore",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+            ],
+            swiftSettings: swiftSettings
+        ),
         // Redis's protocol (RESP2) on SwiftNIO, for the Redis transport: no Redis client is on
         // the allowed package list.
         .target(
             name: "BatonRedis",
             dependencies: [
-                "BatonCore",
+                "BatonCore", "BatonNIOClient",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
@@ -207,7 +217,7 @@ let package = Package(
         .target(
             name: "BatonAMQP",
             dependencies: [
-                "BatonCore",
+                "BatonCore", "BatonNIOClient",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),

@@ -1,4 +1,5 @@
 import BatonCore
+import BatonNIOClient
 import Foundation
 import NIOCore
 import NIOPosix
@@ -35,7 +36,7 @@ public final class AMQPConnection: Sendable {
     ) async throws(AMQPError) -> AMQPConnection {
         let tls: NIOSSLContext?
         do {
-            tls = try configuration.tls ? makeTLSContext(configuration) : nil
+            tls = try configuration.tls ? NIOClientSupport.tlsContext(caFile: configuration.caFile) : nil
         } catch {
             throw AMQPError(.invalidArgument, "TLS for \(configuration.address): \(error)")
         }
@@ -49,7 +50,7 @@ public final class AMQPConnection: Sendable {
                     let pipeline = channel.pipeline.syncOperations
                     if let tls {
                         try pipeline.addHandler(
-                            try NIOSSLClientHandler(context: tls, serverHostname: isIPAddress(host) ? nil : host))
+                            try NIOSSLClientHandler(context: tls, serverHostname: NIOClientSupport.isIPAddress(host) ? nil : host))
                     }
                     try pipeline.addHandler(ByteToMessageHandler(AMQPFrameDecoder()))
                     try pipeline.addHandler(AMQPChannelHandler(configuration: configuration, opened: opened))
@@ -291,54 +292,20 @@ public final class AMQPConnection: Sendable {
         let request = AMQPChannelHandler.Request(
             bytes: frames, expecting: expecting, promise: promise, consumer: consumer, startsConfirms: startsConfirms, publishes: publishes)
         let address = configuration.address
-        channel.writeAndFlush(request).whenFailure { error in
-            promise.fail((error as? AMQPError) ?? AMQPError(.closed, "the connection to the AMQP server at \(address) is closed"))
-        }
         let limit = timeout ?? configuration.operationTimeout
-        let deadline = channel.eventLoop.scheduleTask(in: .nanoseconds(Int64(limit / .nanoseconds(1)))) { [channel] in
-            promise.fail(AMQPError(.timeout, "no answer from the AMQP server at \(address) within \(limit)"))
-            channel.close(promise: nil)
-        }
-        promise.futureResult.whenComplete { _ in deadline.cancel() }
-        do {
-            return try await promise.futureResult.get()
-        } catch let error as AMQPError {
-            throw error
-        } catch {
-            throw AMQPError(.closed, "the connection to the AMQP server at \(address) failed: \(Self.describe(error))")
-        }
+        return try await NIOClientSupport.request(
+            request, on: channel, promise: promise, within: limit,
+            closed: { error in
+                AMQPError(
+                    .closed,
+                    error.map { "the connection to the AMQP server at \(address) failed: \(Self.describe($0))" }
+                        ?? "the connection to the AMQP server at \(address) is closed")
+            },
+            timedOut: { AMQPError(.timeout, "no answer from the AMQP server at \(address) within \(limit)") })
     }
 
     static func describe(_ error: any Error) -> String {
-        ConnectionFailureText.describe(error) { error in
-            switch error {
-            case let error as IOError: ConnectionFailureText.errno(error.errnoCode)
-            case let error as ChannelError:
-                switch error {
-                case .connectTimeout: "no answer in time"
-                case .ioOnClosedChannel, .alreadyClosed, .eof: "the connection closed"
-                default: nil
-                }
-            case let error as AMQPError: error.message
-            default: nil
-            }
-        }
-        .replacingOccurrences(
-            of: "(give its CA with --ca-file or BATON_CA_FILE)", with: "(give the CA that signed it: AMQPConfiguration.caFile)")
-    }
-
-    private static func makeTLSContext(_ configuration: AMQPConfiguration) throws -> NIOSSLContext {
-        var tls = TLSConfiguration.makeClientConfiguration()
-        if let caFile = configuration.caFile {
-            tls.trustRoots = .certificates(try NIOSSLCertificate.fromPEMFile(caFile))
-        }
-        return try NIOSSLContext(configuration: tls)
-    }
-
-    private static func isIPAddress(_ host: String) -> Bool {
-        var v4 = in_addr()
-        var v6 = in6_addr()
-        return inet_pton(AF_INET, host, &v4) == 1 || inet_pton(AF_INET6, host, &v6) == 1
+        NIOClientSupport.describe(error, caSetting: "AMQPConfiguration.caFile") { ($0 as? AMQPError)?.message }
     }
 }
 

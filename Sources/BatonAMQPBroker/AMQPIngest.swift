@@ -49,7 +49,7 @@ public final class AMQPIngest: Service, Sendable {
     let configuration: AMQPBrokerConfiguration
     let logger: Logger
     private let state = Mutex(Stats())
-    private let stopped = Atomic<Bool>(false)
+    private let stop = StopFlag()
     /// Submits running now.
     private let running = Atomic<Int>(0)
     /// The pause before handing back a message whose submit failed for the node's reasons
@@ -74,14 +74,8 @@ public final class AMQPIngest: Service, Sendable {
                 "amqp": "\(amqp)", "queues": "\(configuration.ingest.joined(separator: ","))",
                 "exchange": "\(configuration.exchange)", "dead_letter": "\(configuration.deadLetter)",
             ])
-        await withGracefulShutdownHandler {
-            await withTaskCancellationHandler {
-                await self.consume()
-            } onCancel: {
-                self.stopped.store(true, ordering: .relaxed)
-            }
-        } onGracefulShutdown: {
-            self.stopped.store(true, ordering: .relaxed)
+        await stop.run {
+            await self.consume()
         }
         let stats = self.stats
         logger.info(
@@ -92,7 +86,7 @@ public final class AMQPIngest: Service, Sendable {
             ])
     }
 
-    private var isStopped: Bool { stopped.load(ordering: .relaxed) }
+    private var isStopped: Bool { stop.isSet }
 
     /// Connects, declares, consumes every queue on one channel; on a failure, logs it and does
     /// it all again after a pause that grows up to 5 s.
@@ -173,7 +167,11 @@ public final class AMQPIngest: Service, Sendable {
                 }
                 return nil
             } catch {
-                return isStopped ? nil : error
+                if isStopped { return nil }
+                // The server cancelled this consumer (its queue deleted) or the connection
+                // ended: close it, so that every queue is declared and consumed again.
+                await amqp.close()
+                return error
             }
         }
     }

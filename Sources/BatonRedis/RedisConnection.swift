@@ -1,4 +1,5 @@
 import BatonCore
+import BatonNIOClient
 import Foundation
 import NIOCore
 import NIOPosix
@@ -27,7 +28,7 @@ public final class RedisConnection: Sendable {
     ) async throws(RedisError) -> RedisConnection {
         let tls: NIOSSLContext?
         do {
-            tls = try configuration.tls ? makeTLSContext(configuration) : nil
+            tls = try configuration.tls ? NIOClientSupport.tlsContext(caFile: configuration.caFile) : nil
         } catch {
             throw RedisError(.invalidArgument, "TLS for \(configuration.address): \(error)")
         }
@@ -40,7 +41,7 @@ public final class RedisConnection: Sendable {
                     let pipeline = channel.pipeline.syncOperations
                     if let tls {
                         try pipeline.addHandler(
-                            try NIOSSLClientHandler(context: tls, serverHostname: IPAddressText.isIP(host) ? nil : host))
+                            try NIOSSLClientHandler(context: tls, serverHostname: NIOClientSupport.isIPAddress(host) ? nil : host))
                     }
                     try pipeline.addHandler(ByteToMessageHandler(RESPFrameDecoder(parser: parser)))
                     try pipeline.addHandler(RedisCommandHandler())
@@ -110,27 +111,17 @@ public final class RedisConnection: Sendable {
         for command in commands { RESPEncoder.write(command, into: &buffer) }
         let promise = channel.eventLoop.makePromise(of: [RESPValue].self)
         let address = configuration.address
-        // A write that fails (the connection closed: the pipeline may be gone already) fails
-        // the request too.
-        channel.writeAndFlush(RedisCommandHandler.Request(bytes: buffer, replies: commands.count, promise: promise)).whenFailure {
-            error in
-            promise.fail((error as? RedisError) ?? RedisError(.closed, "the connection to Redis at \(address) is closed"))
-        }
         let limit = timeout ?? configuration.commandTimeout
-        let deadline = channel.eventLoop.scheduleTask(in: .nanoseconds(Int64(limit / .nanoseconds(1)))) { [channel] in
-            promise.fail(RedisError(.timeout, "no reply from Redis at \(address) within \(limit)"))
-            channel.close(promise: nil)
-        }
-        // On the event loop as the reply completes it: a deadline due at that moment cannot
-        // close the connection after its reply came.
-        promise.futureResult.whenComplete { _ in deadline.cancel() }
-        do {
-            return try await promise.futureResult.get()
-        } catch let error as RedisError {
-            throw error
-        } catch {
-            throw RedisError(.closed, "the connection to Redis at \(configuration.address) failed: \(Self.describe(error))")
-        }
+        return try await NIOClientSupport.request(
+            RedisCommandHandler.Request(bytes: buffer, replies: commands.count, promise: promise), on: channel, promise: promise,
+            within: limit,
+            closed: { error in
+                RedisError(
+                    .closed,
+                    error.map { "the connection to Redis at \(address) failed: \(Self.describe($0))" }
+                        ?? "the connection to Redis at \(address) is closed")
+            },
+            timedOut: { RedisError(.timeout, "no reply from Redis at \(address) within \(limit)") })
     }
 
     /// Whether the connection is still open.
@@ -151,39 +142,7 @@ public final class RedisConnection: Sendable {
     }
 
     static func describe(_ error: any Error) -> String {
-        // The words name the node's flags for a CA file; a Redis connection takes its own.
-        ConnectionFailureText.describe(error) { error in
-            switch error {
-            case let error as IOError: ConnectionFailureText.errno(error.errnoCode)
-            case let error as ChannelError:
-                switch error {
-                case .connectTimeout: "no answer in time"
-                case .ioOnClosedChannel, .alreadyClosed, .eof: "the connection closed"
-                default: nil
-                }
-            case let error as RedisError: error.message
-            default: nil
-            }
-        }
-        .replacingOccurrences(
-            of: "(give its CA with --ca-file or BATON_CA_FILE)", with: "(give the CA that signed it: RedisConfiguration.caFile)")
-    }
-
-    private static func makeTLSContext(_ configuration: RedisConfiguration) throws -> NIOSSLContext {
-        var tls = TLSConfiguration.makeClientConfiguration()
-        if let caFile = configuration.caFile {
-            tls.trustRoots = .certificates(try NIOSSLCertificate.fromPEMFile(caFile))
-        }
-        return try NIOSSLContext(configuration: tls)
-    }
-}
-
-/// Whether a host is written as an IP address (TLS sends no server name for one).
-enum IPAddressText {
-    static func isIP(_ host: String) -> Bool {
-        var v4 = in_addr()
-        var v6 = in6_addr()
-        return inet_pton(AF_INET, host, &v4) == 1 || inet_pton(AF_INET6, host, &v6) == 1
+        NIOClientSupport.describe(error, caSetting: "RedisConfiguration.caFile") { ($0 as? RedisError)?.message }
     }
 }
 

@@ -102,7 +102,7 @@ public final class MachineryResults: Service, Sendable {
     let events: NodeEvents
     let logger: Logger
     private let state = Mutex(State())
-    private let stopped = Atomic<Bool>(false)
+    private let stop = StopFlag()
 
     public init(
         redis: RedisConfiguration, store: any NodeStore, events: NodeEvents, expiry: Duration = defaultExpiry,
@@ -128,39 +128,33 @@ public final class MachineryResults: Service, Sendable {
         var lastRecheck = ContinuousClock.now
         var lastCascade = ContinuousClock.now
         var rechecks = 0
-        await withGracefulShutdownHandler {
-            await withTaskCancellationHandler {
-                while !self.stopped.load(ordering: .relaxed) {
-                    if ContinuousClock.now - lastRecheck >= Self.recheckInterval {
-                        lastRecheck = .now
-                        rechecks += 1
-                        self.markRunningDirty(all: rechecks % Self.waitingRecheckEvery == 0)
-                    }
-                    do {
-                        if ContinuousClock.now - lastCascade >= Self.cascadeInterval {
-                            lastCascade = .now
-                            try await self.markCancelled()
-                        }
-                        if try await self.flush(&connection) == 0 {
-                            try? await Task.sleep(for: Self.flushInterval)
-                        }
-                        pause = .milliseconds(100)
-                    } catch {
-                        self.state.withLock { $0.stats.failed += 1 }
-                        self.logger.warning(
-                            "Machinery result backend: reading or writing a state failed; trying again",
-                            metadata: ["redis": "\(self.redis)", "error": "\(error)"])
-                        await connection?.close()
-                        connection = nil
-                        try? await Task.sleep(for: pause)
-                        pause = min(pause * 2, .seconds(5))
-                    }
+        await stop.run {
+            while !self.stop.isSet {
+                if ContinuousClock.now - lastRecheck >= Self.recheckInterval {
+                    lastRecheck = .now
+                    rechecks += 1
+                    self.markRunningDirty(all: rechecks % Self.waitingRecheckEvery == 0)
                 }
-            } onCancel: {
-                self.stopped.store(true, ordering: .relaxed)
+                do {
+                    if ContinuousClock.now - lastCascade >= Self.cascadeInterval {
+                        lastCascade = .now
+                        try await self.markCancelled()
+                    }
+                    if try await self.flush(&connection) == 0 {
+                        try? await Task.sleep(for: Self.flushInterval)
+                    }
+                    pause = .milliseconds(100)
+                } catch {
+                    self.state.withLock { $0.stats.failed += 1 }
+                    self.logger.warning(
+                        "Machinery result backend: reading or writing a state failed; trying again",
+                        metadata: ["redis": "\(self.redis)", "error": "\(error)"])
+                    await connection?.close()
+                    connection = nil
+                    try? await Task.sleep(for: pause)
+                    pause = min(pause * 2, .seconds(5))
+                }
             }
-        } onGracefulShutdown: {
-            self.stopped.store(true, ordering: .relaxed)
         }
         _ = try? await flush(&connection)
         await connection?.close()

@@ -81,7 +81,7 @@ public final class RedisIngest: Service, Sendable {
     let redis: RedisConfiguration
     let logger: Logger
     private let state = Mutex(Stats())
-    private let stopped = Atomic<Bool>(false)
+    private let stop = StopFlag()
 
     public init(
         api: NodeAPI, redis: RedisConfiguration, sources: [Source], deadLetter: String = RedisBrokerConfiguration.defaultDeadLetter,
@@ -110,19 +110,13 @@ public final class RedisIngest: Service, Sendable {
         logger.info(
             "Redis ingest started",
             metadata: ["redis": "\(redis)", "sources": "\(sources.map(\.key).joined(separator: ","))", "dead_letter": "\(deadLetter)"])
-        await withGracefulShutdownHandler {
-            await withTaskCancellationHandler {
-                await withDiscardingTaskGroup { group in
-                    for source in sources {
-                        group.addTask { await self.consume(source) }
-                    }
-                    group.addTask { await self.sweep() }
+        await stop.run {
+            await withDiscardingTaskGroup { group in
+                for source in sources {
+                    group.addTask { await self.consume(source) }
                 }
-            } onCancel: {
-                self.stopped.store(true, ordering: .relaxed)
+                group.addTask { await self.sweep() }
             }
-        } onGracefulShutdown: {
-            self.stopped.store(true, ordering: .relaxed)
         }
         let stats = self.stats
         logger.info(
@@ -133,7 +127,7 @@ public final class RedisIngest: Service, Sendable {
             ])
     }
 
-    private var isStopped: Bool { stopped.load(ordering: .relaxed) }
+    private var isStopped: Bool { stop.isSet }
 
     // MARK: Taking
 

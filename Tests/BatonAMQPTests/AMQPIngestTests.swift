@@ -38,7 +38,7 @@ struct AMQPIngestTests {
         await amqp.close()
     }
 
-    @Test func machineryProducersSignaturesBecomeTasksOnceEach() async throws {
+    @Test func machineryProducersSignaturesBecomeTasksOnceEachDelayedOnesAtTheirETA() async throws {
         guard let (server, broker) = try Self.configuration() else { return }
         let harness = try await BrokerHarness()
         let ingest = AMQPIngest(api: harness.api, amqp: server, configuration: broker, logger: testLogger("ingest"))
@@ -68,19 +68,41 @@ struct AMQPIngestTests {
         try await Self.machineryPublish(
             goSignature("task_\(routed)", "report", args: [7], routingKey: broker.ingest[1]), routingKey: broker.ingest[1],
             exchange: broker.exchange, on: amqp)
+        // A signature with an ETA 0.6 s ahead, as Machinery's `delay` parks it: in a queue of its
+        // own whose messages expire into the exchange with the signature's routing key.
+        let delayed = UUID().uuidString.lowercased()
+        let eta = Date(timeIntervalSinceNow: 0.6)
+        let formatter = ISO8601DateFormatter()
+        formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
+        let parking = "delay.600.\(broker.exchange).\(broker.bindingKey)"
+        try await amqp.declareQueue(
+            parking,
+            arguments: [
+                "x-dead-letter-exchange": .string(broker.exchange), "x-dead-letter-routing-key": .string(broker.bindingKey),
+                "x-message-ttl": .int64(600), "x-expires": .int64(1200),
+            ])
+        try await amqp.bindQueue(parking, exchange: broker.exchange, routingKey: parking)
+        try await amqp.publish(
+            Array(goSignature("task_\(delayed)", "add", args: [4], eta: formatter.string(from: eta)).utf8), exchange: broker.exchange,
+            routingKey: parking, properties: .persistent)
         // Baton's task JSON, published to a queue by name with a message-id.
         try await amqp.publish(
             Array(#"{"kind":"email.send","args":{"to":"a@b.c"},"queue":"mail"}"#.utf8), exchange: "", routingKey: broker.ingest[0],
             properties: AMQPProperties(deliveryMode: 2, messageID: "mail-1"))
 
-        try await eventually("the five messages", within: .seconds(20), every: .milliseconds(50)) { () -> Bool? in
-            ingest.stats.submitted == 5 ? true : nil
+        try await eventually("the six messages", within: .seconds(20), every: .milliseconds(50)) { () -> Bool? in
+            ingest.stats.submitted == 6 ? true : nil
         }
         await running.stop()
         await amqp.close()
 
         let tasks = try await harness.allTasks()
-        #expect(tasks.map(\.kind).sorted() == ["add", "add", "email.send", "multiply", "report"])
+        #expect(tasks.map(\.kind).sorted() == ["add", "add", "add", "email.send", "multiply", "report"])
+        let parked = try await harness.api.get(try #require(TaskID(delayed)))
+        // It reached the queue when its parking expired, at its ETA: stored then, to run then
+        // (a run time already past is the time it was stored).
+        #expect(parked.createdAt.timeIntervalSince(eta) > -0.1, "stored at \(parked.createdAt), ETA \(eta)")
+        #expect(parked.runAt.timeIntervalSince(eta) > -0.001 && parked.runAt.timeIntervalSince(parked.createdAt) < 0.5)
         let first = try await harness.api.get(try #require(TaskID(plain)))
         #expect(first.args.text == #"[{"Type":"int64","Value":1},{"Type":"int64","Value":2}]"#)
         #expect(try await harness.api.get(try #require(TaskID(next))).state == .waiting)
@@ -158,6 +180,36 @@ struct AMQPIngestTests {
         #expect(tasks.map(\.kind).sorted() == ["add", "email.send"])
         #expect(try await harness.api.get(try #require(TaskID(id))).kind == "add")
         #expect(try await amqp.declareQueue(broker.ingest[0], passive: true).messageCount == 0)
+        await amqp.close()
+        await Self.cleanup(server, queues: broker.ingest + [broker.deadLetter])
+    }
+
+    /// The server cancels the node's consumer (its queue was deleted): the node connects
+    /// again, declares the queue again and takes what is published to it after.
+    @Test func aConsumerCancelledByTheServerIsStartedAgain() async throws {
+        guard let (server, broker) = try Self.configuration() else { return }
+        let harness = try await BrokerHarness()
+        let ingest = AMQPIngest(api: harness.api, amqp: server, configuration: broker, logger: testLogger("ingest"))
+        let running = harness.start([ingest])
+        func consumers() async throws -> UInt32? {
+            let probe = try await AMQPConnection.connect(server)
+            defer { Task { await probe.close() } }
+            return try? await probe.declareQueue(broker.ingest[0], passive: true).consumerCount
+        }
+        try await eventually("the node's consumer", within: .seconds(20), every: .milliseconds(50)) { () -> Bool? in
+            try await consumers() == 1 ? true : nil
+        }
+        let amqp = try await AMQPConnection.connect(server)
+        try await amqp.deleteQueue(broker.ingest[0])
+        try await eventually("the queue declared and consumed again", within: .seconds(20), every: .milliseconds(50)) { () -> Bool? in
+            try await consumers() == 1 ? true : nil
+        }
+        try await amqp.publish(Array(#"{"kind":"after.cancel"}"#.utf8), exchange: "", routingKey: broker.ingest[0])
+        try await eventually("the message", within: .seconds(20), every: .milliseconds(50)) { () -> Bool? in
+            ingest.stats.submitted == 1 ? true : nil
+        }
+        await running.stop()
+        #expect(try await harness.allTasks().map(\.kind) == ["after.cancel"])
         await amqp.close()
         await Self.cleanup(server, queues: broker.ingest + [broker.deadLetter])
     }
