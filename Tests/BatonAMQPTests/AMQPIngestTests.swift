@@ -213,4 +213,78 @@ struct AMQPIngestTests {
         await amqp.close()
         await Self.cleanup(server, queues: broker.ingest + [broker.deadLetter])
     }
+
+    /// Two nodes consume one queue: 2,000 messages, each stored once, both nodes taking some.
+    @Test func twoNodesTakeTwoThousandMessagesEachOnce() async throws {
+        guard let (server, broker) = try Self.configuration() else { return }
+        let harness = try await BrokerHarness()
+        let nodes = (0..<2).map { n in
+            AMQPIngest(api: NodeAPI(node: harness.node), amqp: server, configuration: broker, logger: testLogger("ingest-\(n)"))
+        }
+        let running = harness.start(nodes)
+        let amqp = try await AMQPConnection.connect(server)
+        try await amqp.declareQueue(broker.ingest[0])
+        try await amqp.enableConfirms()
+        let total = 2000
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for n in 0..<total {
+                group.addTask {
+                    try await amqp.publish(
+                        Array(#"{"jsonrpc":"2.0","method":"submit:export","params":{"objectID":"\#(n)"}}"#.utf8), exchange: "",
+                        routingKey: broker.ingest[0], properties: .persistent)
+                }
+            }
+            try await group.waitForAll()
+        }
+        try await eventually("every message to be stored", within: .seconds(60), every: .milliseconds(100)) { () -> Bool? in
+            nodes.map(\.stats.submitted).reduce(0, +) >= total ? true : nil
+        }
+        await running.stop()
+        let ids = try await harness.allTasks().compactMap { try? $0.args.parsed()["objectID"]?.stringValue }.compactMap { Int($0) }
+        #expect(ids.sorted() == Array(0..<total), "each objectID exactly once")
+        #expect(nodes.allSatisfy { $0.stats.delivered > 0 }, "both nodes took some: \(nodes.map(\.stats.delivered))")
+        #expect(try await amqp.declareQueue(broker.ingest[0], passive: true).messageCount == 0)
+        await amqp.close()
+        await Self.cleanup(server, queues: broker.ingest + [broker.deadLetter])
+    }
+
+    /// A node whose store is gone hands every message back to RabbitMQ, more and more slowly;
+    /// a node that can store then takes them all, each once.
+    @Test func aNodeThatCannotStoreHandsTheMessagesBack() async throws {
+        guard let (server, broker) = try Self.configuration() else { return }
+        let amqp = try await AMQPConnection.connect(server)
+        try await amqp.declareQueue(broker.ingest[0])
+        for n in 0..<20 {
+            try await amqp.publish(Array(#"{"kind":"export","args":{"n":"\#(n)"}}"#.utf8), exchange: "", routingKey: broker.ingest[0])
+        }
+        let broken = try await BrokerHarness()
+        try broken.store.close()
+        let stuck = AMQPIngest(api: broken.api, amqp: server, configuration: broker, logger: testLogger("stuck"))
+        let runningStuck = broken.start([stuck])
+        try await eventually("submits to fail", within: .seconds(10), every: .milliseconds(20)) { () -> Bool? in
+            stuck.stats.retried >= 20 ? true : nil
+        }
+        let failedBefore = stuck.stats.retried
+        try await Task.sleep(for: .seconds(1))
+        await runningStuck.stop()
+        #expect(stuck.stats.submitted == 0 && stuck.stats.rejected == 0, "\(stuck.stats)")
+        // Pauses growing from 0.1 s: far fewer tries than deliveries a second would allow.
+        #expect(stuck.stats.retried - failedBefore < 200, "\(stuck.stats)")
+
+        let working = try await BrokerHarness()
+        let ingest = AMQPIngest(api: working.api, amqp: server, configuration: broker, logger: testLogger("ingest"))
+        let running = working.start([ingest])
+        try await eventually("every message to be stored", within: .seconds(20), every: .milliseconds(50)) { () -> Bool? in
+            ingest.stats.submitted >= 20 ? true : nil
+        }
+        await running.stop()
+        let ns = try await working.allTasks().compactMap { try? $0.args.parsed()["n"]?.stringValue }.compactMap { Int($0) }
+        #expect(ns.sorted() == Array(0..<20), "each message once")
+        // Those the stuck node held (its prefetch; it was handed them again and again) come
+        // back marked redelivered; the others it never got.
+        #expect((1...broker.prefetch).contains(ingest.stats.redelivered), "\(ingest.stats)")
+        #expect(try await amqp.declareQueue(broker.ingest[0], passive: true).messageCount == 0)
+        await amqp.close()
+        await Self.cleanup(server, queues: broker.ingest + [broker.deadLetter])
+    }
 }
