@@ -240,7 +240,8 @@ let package = Package(
         .target(
             name: "BatonRedisBroker",
             dependencies: [
-                "BatonRedis", "BatonCore", "BatonNode",
+                "BatonRedis", "BatonCore", "BatonNode", "BatonWorker",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Configuration", package: "swift-configuration"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -355,8 +356,10 @@ let package = Package(
         .testTarget(
             name: "BatonRedisBrokerTests",
             dependencies: [
-                "BatonRedisBroker", "BatonRedis", "BatonCore", "BatonNode", "BatonSQLite", "BatonTesting",
+                "BatonRedisBroker", "BatonRedis", "BatonCore", "BatonNode", "BatonSQLite", "BatonWorker", "BatonServer", "BatonTesting",
                 .product(name: "Configuration", package: "swift-configuration"),
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],

@@ -26,6 +26,17 @@ import ServiceLifecycle
 ///   the states of Machinery tasks written at their UUIDs (``MachineryResults``; default false)
 /// - `redis.resultsExpireIn` (`BATON_REDIS_RESULTS_EXPIRE_IN`): seconds such a state is kept,
 ///   Machinery's `ResultsExpireIn`, at least 1 (default 3600)
+/// - `redis.caFile` (`BATON_REDIS_CA_FILE`): PEM CA certificates to trust for `rediss://`
+///   instead of the system's (a private CA)
+/// - `redis.dispatch` (`BATON_REDIS_DISPATCH`): Baton queues whose ready tasks a node sends to
+///   Redis work lists, a comma list of `QUEUE=KEY`, e.g. `default=baton:work:default` (the
+///   dispatch role, ``RedisDispatch``; workers report over HTTP)
+/// - `redis.window` (`BATON_REDIS_WINDOW`): most tasks of one Baton queue in flight on Redis at
+///   once, 1...10000 (default 100)
+/// - `redis.lease` (`BATON_REDIS_LEASE`): seconds a dispatched task's lease lasts before its
+///   worker's first heartbeat, at least 1 (default 300): the time a message may wait in its list
+/// - `redis.work` (`BATON_REDIS_WORK`): the work list a `baton worker` takes its tasks from
+///   (``RedisHTTPTaskSource``; it reports to the node over HTTP)
 public struct RedisBrokerConfiguration: Sendable {
     public var redis: RedisConfiguration?
     public var ingest: [String]
@@ -35,7 +46,18 @@ public struct RedisBrokerConfiguration: Sendable {
     /// Whether the node keeps Machinery's result backend (``MachineryResults``).
     public var results: Bool
     public var resultsExpireIn: Duration
+    /// Baton queue → Redis work list (dispatch role), in the order given.
+    public var dispatch: [(queue: String, key: String)]
+    /// Most tasks of one Baton queue in flight on Redis.
+    public var window: Int
+    /// The lease a dispatched task gets until its worker first heartbeats.
+    public var lease: Duration
+    /// The work list a worker takes its tasks from.
+    public var work: String?
 
+    public static let defaultWindow = 100
+    public static let windowRange = 1...10_000
+    public static let defaultLease: Duration = .seconds(300)
     public static let defaultDeadLetter = "baton:dead"
     public static let defaultVisibility: Duration = .seconds(60)
     /// The longest key Baton takes a name of (the keys it derives add a few characters).
@@ -43,8 +65,13 @@ public struct RedisBrokerConfiguration: Sendable {
 
     public init(
         redis: RedisConfiguration? = nil, ingest: [String] = [], delayed: String? = nil, deadLetter: String = defaultDeadLetter,
-        visibility: Duration = defaultVisibility, results: Bool = false, resultsExpireIn: Duration = MachineryResults.defaultExpiry
+        visibility: Duration = defaultVisibility, results: Bool = false, resultsExpireIn: Duration = MachineryResults.defaultExpiry,
+        dispatch: [(queue: String, key: String)] = [], window: Int = defaultWindow, lease: Duration = defaultLease, work: String? = nil
     ) {
+        self.dispatch = dispatch
+        self.window = window
+        self.lease = lease
+        self.work = work
         self.redis = redis
         self.ingest = ingest
         self.delayed = delayed
@@ -57,6 +84,7 @@ public struct RedisBrokerConfiguration: Sendable {
     /// The settings keys ``init(reader:)`` reads; none reloads.
     public static let configKeys = [
         "redis.url", "redis.ingest", "redis.delayed", "redis.deadLetter", "redis.visibility", "redis.results", "redis.resultsExpireIn",
+        "redis.caFile", "redis.dispatch", "redis.window", "redis.lease", "redis.work",
     ]
 
     /// The configuration from the settings; throws `invalidArgument` naming the key of a bad value.
@@ -69,6 +97,15 @@ public struct RedisBrokerConfiguration: Sendable {
                 throw .invalidArgument("redis.url: \(error.message)")
             }
         }
+        if let caFile = reader.text("redis.caFile") {
+            guard redis?.tls == true else {
+                throw .invalidArgument("redis.caFile is for a TLS server: redis.url must be rediss://")
+            }
+            guard FileManager.default.isReadableFile(atPath: caFile) else {
+                throw .invalidArgument("redis.caFile: cannot read \(caFile)")
+            }
+            redis?.caFile = caFile
+        }
         for item in reader.list("redis.ingest") ?? [] {
             let key = try Self.key(item, setting: "redis.ingest")
             guard !ingest.contains(key) else { throw .invalidArgument("redis.ingest names the list \(key) twice") }
@@ -79,13 +116,23 @@ public struct RedisBrokerConfiguration: Sendable {
         visibility = try reader.seconds("redis.visibility", default: Self.defaultVisibility, minimum: 1)
         results = try reader.flag("redis.results")
         resultsExpireIn = try reader.seconds("redis.resultsExpireIn", default: MachineryResults.defaultExpiry, minimum: 1)
+        dispatch = try reader.queueMap("redis.dispatch", example: "default=baton:work:default").map { queue, key throws(BatonError) in
+            (queue, try Self.key(key, setting: "redis.dispatch"))
+        }
+        window = try reader.int("redis.window", default: Self.defaultWindow, range: Self.windowRange)
+        lease = try reader.seconds("redis.lease", default: Self.defaultLease, minimum: 1)
+        work = try reader.text("redis.work").map { text throws(BatonError) in try Self.key(text, setting: "redis.work") }
         try validate()
     }
 
     /// Checks that the roles have what they need.
     public func validate() throws(BatonError) {
-        if hasNodeRoles && redis == nil {
-            throw .invalidArgument("redis.ingest, redis.delayed and redis.results need redis.url (--redis-url redis://HOST:PORT)")
+        if (hasNodeRoles || work != nil) && redis == nil {
+            throw .invalidArgument(
+                "redis.ingest, redis.delayed, redis.results, redis.dispatch and redis.work need redis.url (--redis-url redis://HOST:PORT)")
+        }
+        if !Self.windowRange.contains(window) {
+            throw .invalidArgument("redis.window must be in \(Self.windowRange.lowerBound)...\(Self.windowRange.upperBound), got \(window)")
         }
         if let delayed, ingest.contains(delayed) {
             throw .invalidArgument("redis.delayed (\(delayed)) is also in redis.ingest: a key is a list or a sorted set, not both")
@@ -94,16 +141,35 @@ public struct RedisBrokerConfiguration: Sendable {
         if sources.contains(deadLetter) {
             throw .invalidArgument("redis.deadLetter (\(deadLetter)) is also a source of submissions; name another list")
         }
+        var lists = Set(sources + [deadLetter])
+        for (queue, key) in dispatch {
+            guard lists.insert(key).inserted else {
+                throw .invalidArgument(
+                    "redis.dispatch sends queue \(queue) to \(key), which is already a source, the dead-letter list or another queue's work list"
+                )
+            }
+        }
     }
 
     /// Whether a node runs any Redis role.
-    public var hasNodeRoles: Bool { !ingest.isEmpty || delayed != nil || results }
+    public var hasNodeRoles: Bool { !ingest.isEmpty || delayed != nil || results || !dispatch.isEmpty }
 
     /// The node's Redis services that this configuration asks for: the ingest when it names
-    /// sources, Machinery's result backend when `redis.results` is on.
+    /// sources, Machinery's result backend when `redis.results` is on, a dispatch per
+    /// `redis.dispatch` item (first: they stop before the others).
     public func services(api: NodeAPI, logger: Logger) throws(BatonError) -> [any Service] {
         guard let redis else { return [] }
         var services: [any Service] = []
+        if !dispatch.isEmpty {
+            let inFlight = DispatchWindow()
+            inFlight.follow(api.node.events)
+            for (queue, key) in dispatch {
+                services.append(
+                    RedisDispatch(
+                        node: api.node, queueName: queue, redis: redis, key: key, inFlight: inFlight, window: window, lease: lease,
+                        logger: logger))
+            }
+        }
         if !sources.isEmpty { services.append(try RedisIngest(configuration: self, api: api, logger: logger)) }
         if results {
             services.append(

@@ -112,18 +112,8 @@ public struct SQSBrokerConfiguration: Sendable {
         results = try Self.address(reader, "sqs.results")
         work = try Self.address(reader, "sqs.work")
         control = try Self.address(reader, "sqs.control")
-        for item in reader.list("sqs.dispatch") ?? [] {
-            let parts = item.split(separator: "=", maxSplits: 1).map { $0.trimmingCharacters(in: .whitespaces) }
-            guard parts.count == 2, !parts[0].isEmpty, !parts[1].isEmpty else {
-                throw .invalidArgument("sqs.dispatch takes QUEUE=ADDRESS items such as default=sqs://baton-work, got '\(item)'")
-            }
-            do {
-                try NewTask.validateName(parts[0], field: "sqs.dispatch queue", maxLength: Limits.maxQueueLength)
-            } catch {
-                throw .invalidArgument(error.message)
-            }
-            guard dispatch[parts[0]] == nil else { throw .invalidArgument("sqs.dispatch names the queue \(parts[0]) twice") }
-            dispatch[parts[0]] = try Self.parse(parts[1], key: "sqs.dispatch")
+        for (queue, address) in try reader.queueMap("sqs.dispatch", example: "default=sqs://baton-work") {
+            dispatch[queue] = try Self.parse(address, key: "sqs.dispatch")
         }
         for kind in reader.list("sqs.stringKinds") ?? [] {
             let name = kind.trimmingCharacters(in: .whitespaces)

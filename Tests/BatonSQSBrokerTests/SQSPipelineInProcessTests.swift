@@ -18,7 +18,7 @@ struct SQSPipelineInProcessTests {
         let results: SQSQueue
         let dispatch: SQSDispatch
         let resultsRole: SQSResults
-        let inFlight: SQSInFlight
+        let inFlight: DispatchWindow
 
         init(
             _ configuration: SQSClientConfiguration, window: Int = 50, lease: Duration = .seconds(60), stringKinds: Set<String> = [],
@@ -27,7 +27,7 @@ struct SQSPipelineInProcessTests {
             harness = try await BrokerHarness()
             work = try await Moto.createQueue("work", configuration, fifo: fifo)
             results = try await Moto.createQueue("results", configuration, fifo: fifo)
-            inFlight = SQSInFlight()
+            inFlight = DispatchWindow()
             dispatch = SQSDispatch(
                 node: harness.node, queueName: "default", queue: work, inFlight: inFlight, window: window, lease: lease,
                 stringKinds: stringKinds, logger: testLogger("dispatch"))

@@ -22,7 +22,7 @@ struct SQSTransportConformanceTests {
             let harness = try await BrokerHarness()
             let work = try await Moto.createQueue("work", configuration, visibility: 2)
             let results = try await Moto.createQueue("results", configuration)
-            let inFlight = SQSInFlight()
+            let inFlight = DispatchWindow()
             let lease = Duration.seconds(2)
             let dispatch = SQSDispatch(
                 node: harness.node, queueName: "default", queue: work, inFlight: inFlight, window: 50, lease: lease,

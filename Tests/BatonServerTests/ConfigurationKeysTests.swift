@@ -129,6 +129,15 @@ import Testing
         Case(key: "redis.visibility", value: "5") { $0.redis.visibility == .seconds(5) },
         Case(key: "redis.results", value: "true") { $0.redis.results && $0.redis.hasNodeRoles },
         Case(key: "redis.resultsExpireIn", value: "86400") { $0.redis.resultsExpireIn == .seconds(86400) },
+        Case(key: "redis.caFile", value: "/etc/ssl/certs/ca-certificates.crt") {
+            $0.redis.redis?.caFile == "/etc/ssl/certs/ca-certificates.crt"
+        },
+        Case(key: "redis.dispatch", value: "default=baton:work, mail=mail-work") {
+            $0.redis.dispatch.map { "\($0.queue)=\($0.key)" } == ["default=baton:work", "mail=mail-work"] && $0.redis.hasNodeRoles
+        },
+        Case(key: "redis.window", value: "7") { $0.redis.window == 7 },
+        Case(key: "redis.lease", value: "45") { $0.redis.lease == .seconds(45) },
+        Case(key: "redis.work", value: "baton:work") { $0.redis.work == "baton:work" && !$0.redis.hasNodeRoles },
         Case(key: "amqp.url", value: "amqps://app:pw@mq.example/prod") {
             $0.amqp.amqp?.host == "mq.example" && $0.amqp.amqp?.port == 5671 && $0.amqp.amqp?.tls == true
                 && $0.amqp.amqp?.password == "pw" && $0.amqp.amqp?.virtualHost == "prod"
@@ -187,7 +196,10 @@ import Testing
             environment["BATON_SQS_RESULTS"] = "sqs://baton-results"
         }
         if c.key == "sqs.control" { environment["BATON_SQS_WORK"] = "sqs://baton-work" }
-        if ["redis.ingest", "redis.delayed", "redis.results"].contains(c.key) { environment["BATON_REDIS_URL"] = "redis://127.0.0.1" }
+        if ["redis.ingest", "redis.delayed", "redis.results", "redis.dispatch", "redis.work"].contains(c.key) {
+            environment["BATON_REDIS_URL"] = "redis://127.0.0.1"
+        }
+        if c.key == "redis.caFile" { environment["BATON_REDIS_URL"] = "rediss://cache.example" }
         if c.key == "amqp.ingest" { environment["BATON_AMQP_URL"] = "amqp://127.0.0.1" }
         if c.key.hasPrefix("tls.") { environment = ["BATON_TLS_CERT": "/tmp/cert.pem", "BATON_TLS_KEY": "/tmp/key.pem"] }
         let components = try Components(try await Self.reader(environment: environment))
@@ -205,8 +217,10 @@ import Testing
         case "sqs.control":
             (yaml("sqs.results", "sqs://baton-results") + yaml("sqs.work", "sqs://baton-work")).replacingOccurrences(of: "sqs:\n", with: "")
         // Taking submissions from Redis needs the server.
-        case "redis.ingest", "redis.delayed", "redis.results":
+        case "redis.ingest", "redis.delayed", "redis.results", "redis.dispatch", "redis.work":
             yaml("redis.url", "redis://127.0.0.1").replacingOccurrences(of: "redis:\n", with: "")
+        // A CA file is for a TLS server.
+        case "redis.caFile": yaml("redis.url", "rediss://cache.example").replacingOccurrences(of: "redis:\n", with: "")
         case "amqp.ingest": yaml("amqp.url", "amqp://127.0.0.1").replacingOccurrences(of: "amqp:\n", with: "")
         default: ""
         }
@@ -265,7 +279,9 @@ import Testing
         ("node.countsInterval", "0.001"), ("node.eventWindow", "0.5"), ("worker.faults", "1.5"), ("sqs.window", "0"),
         ("sqs.ingest", "ftp://queue"), ("sqs.dispatch", "default"), ("sqs.endpoint", "nowhere"), ("compat.jobs", "maybe"),
         ("redis.url", "http://cache"), ("redis.ingest", "a b"), ("redis.delayed", "d"), ("redis.visibility", "0"),
-        ("redis.results", "maybe"), ("redis.results", "true"), ("redis.resultsExpireIn", "0"),
+        ("redis.results", "maybe"), ("redis.results", "true"), ("redis.resultsExpireIn", "0"), ("redis.dispatch", "default"),
+        ("redis.dispatch", "default=a b"), ("redis.work", "w"), ("redis.window", "0"), ("redis.lease", "0"),
+        ("redis.caFile", "/etc/hostname"),
         ("amqp.url", "redis://mq"), ("amqp.ingest", "a"), ("amqp.exchangeType", "round-robin"), ("amqp.prefetch", "0"),
         ("amqp.bindingKey", String(repeating: "k", count: 256)),
         ("compat.prefix", "compat"), ("compat.prefix", "/v1/compat"), ("compat.prefix", "/a/{token}/{token}"), ("compat.prefix", "/a b"),

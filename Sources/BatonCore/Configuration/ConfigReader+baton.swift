@@ -56,6 +56,29 @@ extension ConfigReader {
         default: throw .invalidArgument("\(key) must be true or false, got '\(text)'")
         }
     }
+
+    /// A comma list of `QUEUE=VALUE` items (a broker's dispatch setting: which Baton queues go
+    /// where), in the order given; each queue a valid queue name, named once. `example` shows
+    /// an item in the message when one is malformed.
+    public func queueMap(_ key: String, example: String) throws(BatonError) -> [(queue: String, value: String)] {
+        var pairs: [(queue: String, value: String)] = []
+        for item in list(key) ?? [] {
+            let parts = item.split(separator: "=", maxSplits: 1).map { $0.trimmingCharacters(in: .whitespaces) }
+            guard parts.count == 2, !parts[0].isEmpty, !parts[1].isEmpty else {
+                throw .invalidArgument("\(key) takes QUEUE=VALUE items such as \(example), got '\(item)'")
+            }
+            do {
+                try NewTask.validateName(parts[0], field: "\(key) queue", maxLength: Limits.maxQueueLength)
+            } catch {
+                throw .invalidArgument(error.message)
+            }
+            guard !pairs.contains(where: { $0.queue == parts[0] }) else {
+                throw .invalidArgument("\(key) names the queue \(parts[0]) twice")
+            }
+            pairs.append((parts[0], parts[1]))
+        }
+        return pairs
+    }
 }
 
 extension RetryPolicy {

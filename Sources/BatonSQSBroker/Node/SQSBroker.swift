@@ -12,7 +12,7 @@ public struct SQSBroker: Sendable {
     public let ingest: SQSIngest?
     public let dispatches: [SQSDispatch]
     public let results: SQSResults?
-    public let inFlight: SQSInFlight
+    public let inFlight: DispatchWindow
 
     /// The roles of `configuration` over `api`'s node; throws when a queue address or the
     /// client settings (region, endpoint, credentials) are refused.
@@ -23,7 +23,7 @@ public struct SQSBroker: Sendable {
             try configuration.queue(address, credentials: credentials, logger: logger)
         }
         let deadLetter = try configuration.deadLetter.map(queue)
-        let inFlight = SQSInFlight()
+        let inFlight = DispatchWindow()
         self.inFlight = inFlight
         ingest = try configuration.ingest.map { address in
             SQSIngest(api: api, queue: try queue(address), deadLetter: deadLetter, logger: logger)
@@ -34,15 +34,8 @@ public struct SQSBroker: Sendable {
                 lease: configuration.lease, stringKinds: configuration.stringKinds, logger: logger)
         }
         if !dispatches.isEmpty {
-            // A task leaves the window however its attempt ends on this node: a result from the
-            // results queue, an ack over HTTP from a worker that reports there, a cancel.
-            _ = api.node.events.listen { events in
-                var ended: [TaskID] = []
-                for event in events {
-                    if case .transitioned(let transition) = event, transition.to != .running { ended.append(transition.id) }
-                }
-                inFlight.remove(ended)
-            }
+            // A task leaves the window however its attempt ends on this node.
+            inFlight.follow(api.node.events)
         }
         results = try configuration.results.map { address in
             SQSResults(api: api, queue: try queue(address), deadLetter: deadLetter, inFlight: inFlight, logger: logger)

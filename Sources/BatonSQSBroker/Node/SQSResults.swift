@@ -46,14 +46,14 @@ public final class SQSResults: Service, Sendable {
     /// Long polls run at once.
     static let pollers = 2
     let api: NodeAPI
-    let inFlight: SQSInFlight?
+    let inFlight: DispatchWindow?
     let deadLetters: DeadLetters
     let visibilityTimeout: Int
     let logger: Logger
     private let state = Mutex(Stats())
 
     public init(
-        api: NodeAPI, queue: SQSQueue, deadLetter: SQSQueue?, inFlight: SQSInFlight?, visibilityTimeout: Int = 60,
+        api: NodeAPI, queue: SQSQueue, deadLetter: SQSQueue?, inFlight: DispatchWindow?, visibilityTimeout: Int = 60,
         logger: Logger = Logger(label: "baton.sqs.results")
     ) {
         self.api = api

@@ -52,8 +52,7 @@ struct NodeOptions: ParsableArguments {
             "Kinds sent as freundallein/sqs-scheduler's workers read them, a comma list (BATON_SQS_STRING_KINDS): their arguments must be a flat JSON object of strings."
     )
     var sqsStringKinds: String?
-    @Option(help: "Redis server of the Redis roles (BATON_REDIS_URL), e.g. redis://:password@127.0.0.1:6379/0; rediss:// for TLS.")
-    var redisURL: String?
+    @OptionGroup var redis: RedisOptions
     @Option(help: "Redis lists to take submissions from, a comma list (BATON_REDIS_INGEST), e.g. machinery_tasks.")
     var redisIngest: String?
     @Option(help: "A Redis sorted set to take submissions from too (BATON_REDIS_DELAYED), e.g. Machinery's delayed_tasks.")
@@ -66,6 +65,14 @@ struct NodeOptions: ParsableArguments {
     var redisResults = false
     @Option(help: "Seconds those states are kept, Machinery's ResultsExpireIn (BATON_REDIS_RESULTS_EXPIRE_IN, default 3600).")
     var redisResultsExpireIn: Double?
+    @Option(
+        help:
+            "Baton queues to send to Redis work lists, comma list of QUEUE=KEY (BATON_REDIS_DISPATCH), e.g. default=baton:work:default; workers take them with --redis-work."
+    )
+    var redisDispatch: String?
+    @Option(help: "Most tasks of one queue in flight on Redis (BATON_REDIS_WINDOW, default 100).") var redisWindow: Int?
+    @Option(help: "Seconds a task sent to Redis keeps its lease until its worker's first heartbeat (BATON_REDIS_LEASE, default 300).")
+    var redisLease: Double?
     @Option(help: "RabbitMQ server of the AMQP ingest (BATON_AMQP_URL), e.g. amqp://guest:guest@127.0.0.1:5672/; amqps:// for TLS.")
     var amqpURL: String?
     @Option(help: "RabbitMQ queues to take submissions from, a comma list (BATON_AMQP_INGEST), e.g. Machinery's machinery_tasks.")
@@ -81,20 +88,22 @@ struct NodeOptions: ParsableArguments {
     var amqpDeadLetter: String?
 
     var flags: [String: String?] {
-        sqs.flags.merging([
+        sqs.flags.merging(redis.flags) { $1 }.merging([
             "sqs.ingest": sqsIngest,
             "sqs.deadLetter": sqsDeadLetter,
             "sqs.dispatch": sqsDispatch,
             "sqs.window": sqsWindow.map(String.init),
             "sqs.lease": sqsLease.map { "\($0)" },
             "sqs.stringKinds": sqsStringKinds,
-            "redis.url": redisURL,
             "redis.ingest": redisIngest,
             "redis.delayed": redisDelayed,
             "redis.deadLetter": redisDeadLetter,
             "redis.visibility": redisVisibility.map { "\($0)" },
             "redis.results": redisResults ? "true" : nil,
             "redis.resultsExpireIn": redisResultsExpireIn.map { "\($0)" },
+            "redis.dispatch": redisDispatch,
+            "redis.window": redisWindow.map(String.init),
+            "redis.lease": redisLease.map { "\($0)" },
             "amqp.url": amqpURL,
             "amqp.ingest": amqpIngest,
             "amqp.exchange": amqpExchange,
@@ -120,6 +129,16 @@ struct NodeOptions: ParsableArguments {
             "retry.backoff": backoff.map { "\($0)" },
         ]) { $1 }
     }
+}
+
+/// The Redis connection options a node and a worker share (docs/brokers.md).
+struct RedisOptions: ParsableArguments {
+    @Option(help: "Redis server of the Redis roles (BATON_REDIS_URL), e.g. redis://:password@127.0.0.1:6379/0; rediss:// for TLS.")
+    var redisURL: String?
+    @Option(help: "PEM CA certificates to trust for a rediss:// server instead of the system's (BATON_REDIS_CA_FILE).")
+    var redisCaFile: String?
+
+    var flags: [String: String?] { ["redis.url": redisURL, "redis.caFile": redisCaFile] }
 }
 
 /// The SQS options a node and a worker share (docs/brokers.md).
@@ -370,7 +389,7 @@ struct Serve: AsyncParsableCommand {
 struct Worker: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract:
-            "Run the built-in kinds against a node over HTTP, or take tasks from SQS (--sqs-work) and report over SQS (--sqs-results) or HTTP (--server).",
+            "Run the built-in kinds against a node over HTTP, or take tasks from SQS (--sqs-work) or Redis (--redis-work) and report over SQS (--sqs-results) or HTTP (--server).",
         discussion:
             "Claims in batches with long-poll, heartbeats, acknowledges in batches, backs off while the node is unreachable, and drains on SIGTERM."
     )
@@ -391,6 +410,12 @@ struct Worker: AsyncParsableCommand {
             "This worker's own SQS control queue, where the node answers its heartbeats with the tasks to stop, e.g. cancelled ones (BATON_SQS_CONTROL); needs --sqs-work and --sqs-results."
     )
     var sqsControl: String?
+    @OptionGroup var redis: RedisOptions
+    @Option(
+        help:
+            "Redis work list to take tasks from (BATON_REDIS_WORK; needs --redis-url), filled by a node's --redis-dispatch; results go to the node (--server) over HTTP."
+    )
+    var redisWork: String?
     @OptionGroup var tracing: TracingOptions
     @Option(help: "Serve this worker's Prometheus metrics at /metrics on this port (BATON_METRICS_PORT; default: none).")
     var metricsPort: Int?
@@ -401,7 +426,8 @@ struct Worker: AsyncParsableCommand {
             let settings = try await common.settings(
                 worker.flags.merging(["server": server.isEmpty ? nil : server.joined(separator: ","), "token": token, "caFile": caFile]) {
                     $1
-                }.merging(sqs.flags) { $1 }.merging(["sqs.work": sqsWork, "sqs.control": sqsControl]) { $1 }.merging(tracing.flags) { $1 }
+                }.merging(sqs.flags) { $1 }.merging(["sqs.work": sqsWork, "sqs.control": sqsControl]) { $1 }.merging(redis.flags) { $1 }
+                    .merging(["redis.work": redisWork]) { $1 }.merging(tracing.flags) { $1 }
                     .merging(["metrics.port": metricsPort.map(String.init), "metrics.host": metricsHost]) { $1 }, reloading: true)
             try LogSetup.bootstrap(try settings.logLevel(), default: .info)
             let logger = Logger(label: "baton.worker")
@@ -411,8 +437,16 @@ struct Worker: AsyncParsableCommand {
             let httpClient =
                 try settings.string("caFile").map { try HTTPTaskSource.httpClient(caFile: $0) } ?? HTTPTaskSource.defaultHTTPClient
             let sqsConfig = try settings.read { reader throws(BatonError) in try SQSBrokerConfiguration(reader: reader) }
+            let redisConfig = try settings.read { reader throws(BatonError) in try RedisBrokerConfiguration(reader: reader) }
             let source: any TaskSource
-            if let work = sqsConfig.work, let results = sqsConfig.results {
+            if let key = redisConfig.work, let redis = redisConfig.redis {
+                guard sqsConfig.work == nil else {
+                    throw CLIError.usage("a worker takes its tasks from one place: --redis-work or --sqs-work, not both")
+                }
+                // Tasks from the Redis work list; heartbeats, results, parents and follow-ups over HTTP.
+                source = RedisHTTPTaskSource(
+                    redis: redis, key: key, servers: urls, token: settings.string("token"), httpClient: httpClient, logger: logger)
+            } else if let work = sqsConfig.work, let results = sqsConfig.results {
                 // Tasks from the SQS work queue, results to the SQS results queue (docs/brokers.md).
                 do {
                     source = SQSTaskSource(

@@ -2,13 +2,13 @@ import BatonCore
 import Foundation
 import Synchronization
 
-/// The tasks a node has sent to SQS work queues and not yet heard back about, per Baton
-/// queue: the dispatch role keeps each queue's count under the window, the results role
-/// takes tasks out as their results arrive, and so does any end of their attempts on this
-/// node (``SQSBroker``). A task that ended through another node (PostgreSQL) is found by the
-/// dispatch asking the store (``SQSDispatch``); one nobody hears about leaves at its lease's end
-/// (the lease rescuer then returns it to `ready`, and it is sent again).
-public final class SQSInFlight: Sendable {
+/// The tasks a node has sent to brokers' work queues (SQS, Redis) and not yet heard back
+/// about, per Baton queue: a ``BrokerDispatch`` keeps each queue's count under its window, a
+/// results role takes tasks out as their results arrive, and so does any end of their attempts
+/// on this node (``follow(_:)``). A task that ended through another node (PostgreSQL) is found
+/// by the dispatch asking the store; one nobody hears about leaves at its lease's end (the
+/// lease rescuer then returns it to `ready`, and it is sent again).
+public final class DispatchWindow: Sendable {
     private struct Entry {
         var queue: String
         var token: String
@@ -36,14 +36,14 @@ public final class SQSInFlight: Sendable {
         entries.withLock { e in e.values.lazy.filter { $0.queue == queue }.map(\.until).min() }
     }
 
-    func add(_ leases: [LeaseRef], queue: String, for lease: Duration) {
+    public func add(_ leases: [LeaseRef], queue: String, for lease: Duration) {
         let now = ContinuousClock.now
         let until = now + lease + .seconds(1)
         entries.withLock { e in for l in leases { e[l.id] = Entry(queue: queue, token: l.token, sent: now, until: until) } }
     }
 
     /// The leases of `queue`'s tasks sent before `before`, at most `max` of the oldest.
-    func leases(queue: String, sentBefore before: ContinuousClock.Instant, max: Int) -> [LeaseRef] {
+    public func leases(queue: String, sentBefore before: ContinuousClock.Instant, max: Int) -> [LeaseRef] {
         entries.withLock { e in
             e.filter { $0.value.queue == queue && $0.value.sent < before }.sorted { $0.value.sent < $1.value.sent }.prefix(max)
                 .map { LeaseRef(id: $0.key, token: $0.value.token) }
@@ -51,7 +51,7 @@ public final class SQSInFlight: Sendable {
     }
 
     /// Takes out these leases' tasks, if still in flight under the same lease.
-    func remove(leases: [LeaseRef]) {
+    public func remove(leases: [LeaseRef]) {
         guard !leases.isEmpty else { return }
         let removed = entries.withLock { e in
             leases.reduce(0) { n, l in
@@ -64,7 +64,7 @@ public final class SQSInFlight: Sendable {
     }
 
     /// Keeps tasks whose leases were extended in flight until the new end.
-    func extend(_ ids: [TaskID], by lease: Duration) {
+    public func extend(_ ids: [TaskID], by lease: Duration) {
         let until = ContinuousClock.now + lease + .seconds(1)
         entries.withLock { e in
             for id in ids where e[id] != nil { e[id]!.until = max(e[id]!.until, until) }
@@ -76,5 +76,17 @@ public final class SQSInFlight: Sendable {
         guard !ids.isEmpty else { return }
         let removed = entries.withLock { e in ids.reduce(0) { $0 + (e.removeValue(forKey: $1) == nil ? 0 : 1) } }
         if removed > 0 { changed.notify() }
+    }
+
+    /// Takes a task out whenever its attempt ends on this node: a result from a results queue,
+    /// an ack over HTTP from a worker that reports there, a cancel, a rescue.
+    public func follow(_ events: NodeEvents) {
+        _ = events.listen { [self] events in
+            var ended: [TaskID] = []
+            for event in events {
+                if case .transitioned(let transition) = event, transition.to != .running { ended.append(transition.id) }
+            }
+            remove(ended)
+        }
     }
 }

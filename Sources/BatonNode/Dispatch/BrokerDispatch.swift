@@ -1,0 +1,177 @@
+import BatonCore
+import Foundation
+import Logging
+import ServiceLifecycle
+
+/// What a broker does for a ``BrokerDispatch``: carries claimed tasks' work messages
+/// (``WorkMessage``) to the workers that read its work queue.
+public protocol WorkSender: Sendable {
+    /// The broker's name in claims (`lease_owner` is `NAME:QUEUE`): `sqs`, `redis`.
+    var broker: String { get }
+    /// Where the work goes, for logs (`sqs://baton-work`, `redis list baton:work`).
+    var address: String { get }
+    /// Returns once the broker can take work; throws `CancellationError` when stopped first.
+    func prepare(logger: Logger) async throws
+    /// Sends the tasks' work messages: which were not taken (they go back to `ready`, no
+    /// attempt used) and which never can be (they fail for good, with the reason).
+    func send(_ claimed: [ClaimedTask]) async -> WorkSendOutcome
+}
+
+/// What became of a ``WorkSender/send(_:)``: every task not named here was sent.
+public struct WorkSendOutcome: Sendable {
+    /// Not taken by the broker this time (unreachable, refused): released to `ready`.
+    public var unsent: [ClaimedTask]
+    /// Tasks no worker of this broker can take (too large, arguments it cannot carry), with why.
+    public var refused: [(task: ClaimedTask, reason: String)]
+
+    public init(unsent: [ClaimedTask] = [], refused: [(task: ClaimedTask, reason: String)] = []) {
+        self.unsent = unsent
+        self.refused = refused
+    }
+}
+
+/// The dispatch role of a broker: sends ready tasks of one Baton queue to a work queue of the
+/// broker, keeping at most `window` of them in flight (``DispatchWindow``), so that priorities
+/// and cancellation keep their meaning: what waits in the store can still be reordered or
+/// cancelled.
+///
+/// Tasks are claimed through the node's dispatcher (a lease of `lease`, owner `BROKER:QUEUE`),
+/// by priority, and handed to the ``WorkSender``. A task the broker did not take is released
+/// back to `ready` (no attempt used); one it never can take fails for good with the reason. A
+/// message lost on the way (or taken by a worker that died) is sent again once its lease ran
+/// out: the lease rescuer returns the task to `ready` and it is claimed again (with a new lease
+/// token, so a late result of the lost one is refused). Delayed and backing-off tasks wait in
+/// the store, never in the broker.
+///
+/// While the window is full, the dispatch asks the store every ``checkInterval`` which of the
+/// tasks it sent (at least that long ago) are still running under the lease it sent them with
+/// (``TaskStore/taskLeasesHeld(_:)``): a result applied by another node frees the window within
+/// about that long, instead of at the lease's end.
+public final class BrokerDispatch: Service, Sendable {
+    public let queueName: String
+    public let sender: any WorkSender
+    let node: NodeServices
+    let inFlight: DispatchWindow
+    let window: Int
+    let lease: Duration
+    let logger: Logger
+
+    /// The longest a claim waits for ready tasks before the loop looks around again.
+    static let claimWait: Duration = .seconds(5)
+    /// Most tasks claimed at once.
+    static let claimMax = 100
+    /// How often a full window is checked against the store.
+    public static let checkInterval: Duration = .seconds(2)
+
+    public init(
+        node: NodeServices, queueName: String, sender: any WorkSender, inFlight: DispatchWindow, window: Int, lease: Duration,
+        logger: Logger
+    ) {
+        self.node = node
+        self.queueName = queueName
+        self.sender = sender
+        self.inFlight = inFlight
+        self.window = window
+        self.lease = lease
+        self.logger = logger
+    }
+
+    /// The name claims are made under (a task's `lease_owner` while its broker carries it).
+    public var workerName: String { "\(sender.broker):\(queueName)" }
+
+    public func run() async throws {
+        do {
+            try await cancelWhenGracefulShutdown { try await self.sender.prepare(logger: self.logger) }
+        } catch {
+            return
+        }
+        logger.info(
+            "dispatch started",
+            metadata: ["broker": "\(sender.broker)", "queue": "\(queueName)", "to": "\(sender.address)", "window": "\(window)"])
+        var backoff = Duration.milliseconds(100)
+        var lastCheck = ContinuousClock.now
+        while !Task.isShuttingDownGracefully && !Task.isCancelled {
+            let generation = inFlight.changed.generation
+            let free = window - inFlight.count(queue: queueName)
+            if free <= 0, ContinuousClock.now - lastCheck >= Self.checkInterval {
+                lastCheck = ContinuousClock.now
+                if await releaseEndedElsewhere() > 0 { continue }
+            }
+            if free <= 0 {
+                // Full: wait for results (or for the earliest lease to run out).
+                let wait = inFlight.nextExpiry(queue: queueName).map { max(.milliseconds(10), $0 - ContinuousClock.now) } ?? .seconds(1)
+                await inFlight.changed.wait(after: generation, timeout: min(wait, .seconds(1)))
+                continue
+            }
+            let claimed: [ClaimedTask]
+            do {
+                let request = ClaimRequest(
+                    worker: workerName, queues: [queueName], max: min(free, Self.claimMax), wait: Self.claimWait, lease: lease)
+                claimed = try await cancelWhenGracefulShutdown { try await self.node.dispatcher.claim(request) }
+            } catch {
+                if Task.isShuttingDownGracefully || Task.isCancelled { break }
+                logger.warning(
+                    "claim for dispatch failed; retrying",
+                    metadata: ["broker": "\(sender.broker)", "queue": "\(queueName)", "error": "\(error)"])
+                try? await Task.sleep(for: backoff)
+                backoff = min(backoff * 2, .seconds(5))
+                continue
+            }
+            guard !claimed.isEmpty else { continue }
+            inFlight.add(claimed.map(\.lease), queue: queueName, for: lease)
+            if await send(claimed) {
+                backoff = .milliseconds(100)
+            } else {
+                try? await Task.sleep(for: backoff)
+                backoff = min(backoff * 2, .seconds(5))
+            }
+        }
+        logger.info("dispatch stopped", metadata: ["broker": "\(sender.broker)", "queue": "\(queueName)"])
+    }
+
+    /// Takes out of the window the tasks sent at least ``checkInterval`` ago whose leases the
+    /// store no longer holds (their attempts ended through another node). Returns how many.
+    func releaseEndedElsewhere() async -> Int {
+        let sent = inFlight.leases(queue: queueName, sentBefore: ContinuousClock.now - Self.checkInterval, max: window)
+        guard !sent.isEmpty else { return 0 }
+        do {
+            let held = try await node.store.taskLeasesHeld(sent)
+            let ended = sent.filter { !held.contains($0) }
+            inFlight.remove(leases: ended)
+            if !ended.isEmpty {
+                logger.debug(
+                    "tasks ended through another node left the window", metadata: ["queue": "\(queueName)", "count": "\(ended.count)"])
+            }
+            return ended.count
+        } catch {
+            logger.warning(
+                "could not check the dispatch window against the store",
+                metadata: ["broker": "\(sender.broker)", "queue": "\(queueName)", "error": "\(error)"])
+            return 0
+        }
+    }
+
+    /// Sends the claimed tasks through the broker; fails for good those it can never take and
+    /// releases those it did not take. Returns `false` when some were not taken.
+    func send(_ claimed: [ClaimedTask]) async -> Bool {
+        let outcome = await sender.send(claimed)
+        if !outcome.refused.isEmpty {
+            let acks = outcome.refused.map { TaskAck.fail(TaskFailure(lease: $0.task.lease, message: $0.reason, retryable: false)) }
+            logger.error(
+                "tasks the broker cannot carry failed",
+                metadata: ["broker": "\(sender.broker)", "count": "\(acks.count)", "reason": "\(outcome.refused[0].reason)"])
+            _ = try? await node.completer.ackMany(acks)
+            inFlight.remove(outcome.refused.map(\.task.task.id))
+        }
+        guard !outcome.unsent.isEmpty else { return true }
+        do {
+            _ = try await node.store.taskReleaseMany(TaskReleaseParams(leases: outcome.unsent.map(\.lease)))
+        } catch {
+            logger.warning(
+                "could not release tasks the broker did not take; they return when their leases run out",
+                metadata: ["broker": "\(sender.broker)", "count": "\(outcome.unsent.count)", "error": "\(error)"])
+        }
+        inFlight.remove(outcome.unsent.map(\.task.id))
+        return false
+    }
+}
