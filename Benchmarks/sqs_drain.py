@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Drain through SQS (moto) against drain over HTTP, in the same run (docs/benchmarks.md).
+"""Drain through SQS (moto) or Redis against drain over HTTP, in the same run (docs/benchmarks.md).
 
     .build-venv/bin/python Benchmarks/sqs_drain.py --baton .build/release/baton \
         [--tasks 2000] [--workers 2] [--concurrency 64] [--window 100] [--rounds 1] [--modes http,sqs] [--json]
@@ -20,6 +20,11 @@ Starts a private moto server (.build-venv/bin/moto_server) on a free port and, p
    answer it (empty long polls apart: they wait, they do not work): where the time goes.
    The proxy adds its own cost, so this run's rate is not the figure; its calls per task and
    moto's time per call are.
+
+**redis** (when named in `--modes`; needs `--redis-url`, or `BATON_TEST_REDIS_URL` as
+`scripts/with-redis.sh` sets it): the node dispatching the queue to a Redis list
+(`--redis-dispatch default=KEY --redis-window W`), the workers `baton worker --redis-work KEY
+--server URL` (tasks through Redis, results over HTTP). moto starts only for SQS modes.
 
 Prints a table (and with --json, one JSON object on the last line).
 """
@@ -184,7 +189,11 @@ def drain(args, mode, endpoint=None, moto_pid=None):
     try:
         serve = [args.baton, "serve", "--db", os.path.join(tmp, "baton.db"), "--port", "0"]
         work_args = []
-        if mode != "http":
+        if mode == "redis":
+            key = f"bench:work:{int(time.time() * 1000)}"
+            serve += ["--redis-url", args.redis_url, "--redis-dispatch", f"default={key}", "--redis-window", str(args.window)]
+            work_args = ["--redis-url", args.redis_url, "--redis-work", key]
+        elif mode != "http":
             client = sqs_client(endpoint)
             suffix = str(int(time.time() * 1000))[-8:]
             work = client.create_queue(QueueName=f"bench-work-{suffix}")["QueueUrl"]
@@ -244,15 +253,19 @@ def main():
     parser.add_argument("--json", action="store_true")
     parser.add_argument("--modes", default="http,sqs",
                         help="comma list of: http (no SQS), sqs (tasks and results through SQS), "
-                             "sqs-http (tasks through SQS, results over HTTP)")
+                             "sqs-http (tasks through SQS, results over HTTP), redis (tasks through a Redis list, results over HTTP)")
+    parser.add_argument("--redis-url", default=os.environ.get("BATON_TEST_REDIS_URL"))
     args = parser.parse_args()
+    if "redis" in args.modes.split(",") and not args.redis_url:
+        raise SystemExit("the redis mode needs --redis-url (or run under scripts/with-redis.sh)")
 
-    moto, endpoint = start_moto()
+    uses_sqs = any(m.startswith("sqs") for m in args.modes.split(",")) or not args.no_count
+    moto, endpoint = start_moto() if uses_sqs else (None, None)
     rows = []
     try:
         for round_ in range(1, args.rounds + 1):
             for mode in args.modes.split(","):
-                seconds, rate, baton_cpu, moto_cpu = drain(args, mode, endpoint, moto.pid)
+                seconds, rate, baton_cpu, moto_cpu = drain(args, mode, endpoint, moto.pid if moto else None)
                 rows.append({"round": round_, "mode": mode, "seconds": round(seconds, 3), "tasks_per_s": round(rate, 1),
                              "baton_cpu_s": round(baton_cpu, 2), "moto_cpu_s": round(moto_cpu, 2)})
                 print(f"round {round_} {mode:5}: {args.tasks} tasks in {seconds:.2f} s = {rate:,.0f} tasks/s; "
@@ -272,8 +285,9 @@ def main():
                        "moto_seconds": round(busy, 2), "calls": calls, "calls_per_task": round(calls / args.tasks, 3),
                        "moto_cpu_s": round(moto_cpu, 2), "moto_cpu_ms_per_call": round(1000 * moto_cpu / calls, 2)}
     finally:
-        moto.terminate()
-        moto.wait()
+        if moto:
+            moto.terminate()
+            moto.wait()
 
     modes = args.modes.split(",")
     rates = {mode: sorted(r["tasks_per_s"] for r in rows if r["mode"] == mode) for mode in modes}
@@ -282,17 +296,20 @@ def main():
         runs = [r for r in rows if r["mode"] == mode]
         cpu = sum(r["baton_cpu_s"] for r in runs) / len(runs)
         print(f"  {mode}: Baton CPU {1000 * cpu / args.tasks:.2f} ms per task"
-              + (f", moto CPU {1000 * sum(r['moto_cpu_s'] for r in runs) / len(runs) / args.tasks:.2f} ms per task" if mode != "http" else ""))
+              + (f", moto CPU {1000 * sum(r['moto_cpu_s'] for r in runs) / len(runs) / args.tasks:.2f} ms per task" if mode.startswith("sqs") else ""))
     http_median, sqs_median = median(rates.get("http", [])), median(rates.get("sqs", []))
     summary = {"tasks": args.tasks, "workers": args.workers, "concurrency": args.concurrency, "window": args.window,
                "runs": rows, "http_median": http_median, "sqs_median": sqs_median,
-               "sqs_http_median": median(rates.get("sqs-http", [])),
+               "sqs_http_median": median(rates.get("sqs-http", [])), "redis_median": median(rates.get("redis", [])),
                "sqs_over_http": round(sqs_median / http_median, 4) if http_median and sqs_median else None, "counted": counted}
     print(f"\ndrain of {args.tasks} echo tasks, {args.workers} workers x {args.concurrency}, SQS window {args.window}")
     for mode in modes:
         print(f"  {mode}: median {median(rates[mode]):,.0f} tasks/s")
     if summary["sqs_over_http"] is not None:
         print(f"  ratio SQS/HTTP: {summary['sqs_over_http']}")
+    if http_median and summary["redis_median"]:
+        summary["redis_over_http"] = round(summary["redis_median"] / http_median, 4)
+        print(f"  ratio Redis/HTTP: {summary['redis_over_http']}")
     if counted:
         print(f"  counted SQS run (through the proxy): {counted['tasks_per_s']:,.0f} tasks/s in {counted['seconds']} s; "
               f"moto answered calls that carried messages for {counted['moto_seconds']} s in all (calls overlap)")

@@ -160,7 +160,7 @@ extension EndToEnd.SQSPipelineTests {
         }
         let drained = clock.now - start
         #expect(drained < .seconds(50), "24 tasks through a window of 4 freed by another node took \(drained)")
-        #expect(!dispatching.stderr.contains("could not check the SQS window"), "\(dispatching.stderr.suffix(2000))")
+        #expect(!dispatching.stderr.contains("could not check the dispatch window"), "\(dispatching.stderr.suffix(2000))")
     }
 
     /// `baton worker --sqs-work Q --sqs-results R --sqs-control C`: the node answers the

@@ -1,0 +1,91 @@
+import BatonClient
+import BatonCore
+import BatonRedis
+import BatonTesting
+import Foundation
+import Testing
+
+extension EndToEnd {
+    /// `baton serve --redis-dispatch default=KEY` and `baton worker --redis-work KEY --server
+    /// URL` as separate processes against a real `redis-server`: tasks through the Redis list,
+    /// everything else over HTTP.
+    @Suite(.serialized) struct RedisWorkerTests {
+        /// Results over HTTP free the window (40 tasks through a window of 4 drain long before
+        /// the 30 s dispatch lease would free it); a dependent reads its parent's result; a
+        /// worker SIGKILLed while its task runs loses nothing: the task comes back when the
+        /// worker's 3 s lease runs out, goes through Redis again, and a second worker runs it
+        /// to `succeeded` at attempt 2.
+        @Test func aWorkerTakingTasksFromRedisReportsOverHTTPAndAKilledOnesTaskRunsAgain() async throws {
+            guard let redisURL = TestServer.redisURL() else { return }
+            let key = "baton-test:work:\(UUID().uuidString.prefix(8))"
+            let dir = try TempDir()
+            let node = try BatonProcess([
+                "serve", "--db", dir.path("baton.db"), "--port", "0", "--redis-url", redisURL, "--redis-dispatch", "default=\(key)",
+                "--redis-window", "4", "--redis-lease", "30",
+            ])
+            defer { Task { await node.stop() } }
+            let url = try await node.url()
+            func worker(_ id: String) throws -> BatonProcess {
+                try BatonProcess([
+                    "worker", "--redis-url", redisURL, "--redis-work", key, "--server", url, "--concurrency", "4", "--lease", "3", "--id",
+                    id,
+                ])
+            }
+            let first = try worker("redis-1")
+            defer { Task { await first.stop() } }
+            let client = BatonClient(servers: [URL(string: url)!])
+
+            let clock = ContinuousClock()
+            let start = clock.now
+            let echoes = try await client.submit((0..<40).map { NewTask(kind: "echo", args: RawJSON(trusted: #"{"n":\#($0)}"#)) })
+            for task in echoes {
+                let done = try await client.wait(task.id, timeout: .seconds(25))
+                #expect(done.state == .succeeded && done.result == task.args && done.attempt == 1, "\(done.state) \(done.lastError ?? "")")
+            }
+            let drained = clock.now - start
+            #expect(drained < .seconds(25), "40 tasks through a window of 4 took \(drained)")
+
+            let flow = try await client.submitWorkflow(
+                .chain([
+                    .task(NewTask(kind: "echo", args: RawJSON(trusted: #"{"from":"parent"}"#)), name: "parent"),
+                    .task(NewTask(kind: "echo", args: RawJSON(trusted: #"["mine"]"#), pass: .prepend), name: "child"),
+                ]))
+            let done = try await client.waitWorkflow(flow.id, timeout: .seconds(30))
+            #expect(done.state == .succeeded, "\(done.counts)")
+            #expect(try done.nodes.last?.result?.parsed() == .array([.object(["from": .string("parent")]), .string("mine")]))
+            try await eventually("GET /v1/workers to list the worker", within: .seconds(10), every: .milliseconds(200)) { () -> Bool? in
+                try await client.workers().contains { $0.worker == "redis-1" } ? true : nil
+            }
+
+            // SIGKILL while a task runs.
+            let sleeper = try await client.submit(NewTask(kind: "sleep", args: RawJSON(trusted: #"{"seconds":4}"#), maxAttempts: 3))
+            try await eventually("the first worker to run the sleeper", within: .seconds(20), every: .milliseconds(100)) { () -> Bool? in
+                let task = try await client.get(sleeper.id)
+                guard task.state == .running, let until = task.leaseExpiresAt else { return nil }
+                return until.timeIntervalSinceNow < 10 ? true : nil
+            }
+            first.signal(SIGKILL)
+            _ = try await first.waitForExit(timeout: .seconds(10))
+            let second = try worker("redis-2")
+            defer { Task { await second.stop() } }
+            let rerun = try await client.wait(sleeper.id, timeout: .seconds(40))
+            #expect(rerun.state == .succeeded && rerun.attempt == 2, "\(rerun.state) at attempt \(rerun.attempt) \(rerun.lastError ?? "")")
+            let redis = try await RedisConnection.connect(try RedisConfiguration(url: redisURL))
+            defer { Task { await redis.close() } }
+            #expect(try await redis.command(["LLEN", RedisArgument(key)]).int == 0)
+            #expect(!second.stderr.contains("error"), "\(second.stderr.suffix(2000))")
+            #expect(!node.stderr.contains(" error"), "\(node.stderr.suffix(2000))")
+        }
+
+        /// A worker told to take from Redis without a server to reach, and flags that contradict,
+        /// are refused with a message and a non-zero exit.
+        @Test func badRedisWorkerFlagsAreRefused() async throws {
+            let noURL = try await baton(["worker", "--redis-work", "w"])
+            #expect(noURL.status != 0 && noURL.stderr.contains("redis.url"), "\(noURL.stderr)")
+            let both = try await baton(["worker", "--redis-url", "redis://127.0.0.1:1", "--redis-work", "w", "--sqs-work", "sqs://q"])
+            #expect(both.status != 0 && both.stderr.contains("--redis-work or --sqs-work"), "\(both.stderr)")
+            let badDispatch = try await baton(["serve", "--port", "0", "--redis-url", "redis://127.0.0.1:1", "--redis-dispatch", "default"])
+            #expect(badDispatch.status != 0 && badDispatch.stderr.contains("redis.dispatch"), "\(badDispatch.stderr)")
+        }
+    }
+}
