@@ -228,7 +228,8 @@ let package = Package(
         .target(
             name: "BatonAMQPBroker",
             dependencies: [
-                "BatonAMQP", "BatonCore", "BatonNode",
+                "BatonAMQP", "BatonCore", "BatonNode", "BatonWorker",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Configuration", package: "swift-configuration"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
@@ -346,8 +347,10 @@ let package = Package(
         .testTarget(
             name: "BatonAMQPTests",
             dependencies: [
-                "BatonAMQP", "BatonAMQPBroker", "BatonCore", "BatonNode", "BatonSQLite", "BatonTesting",
+                "BatonAMQP", "BatonAMQPBroker", "BatonCore", "BatonNode", "BatonSQLite", "BatonWorker", "BatonServer", "BatonTesting",
                 .product(name: "Configuration", package: "swift-configuration"),
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],

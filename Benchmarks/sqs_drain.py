@@ -21,6 +21,8 @@ Starts a private moto server (.build-venv/bin/moto_server) on a free port and, p
    The proxy adds its own cost, so this run's rate is not the figure; its calls per task and
    moto's time per call are.
 
+**amqp** likewise with `--amqp-url` (or `BATON_TEST_AMQP_URL`, `scripts/with-rabbitmq.sh`):
+`--amqp-dispatch default=QUEUE`, workers `--amqp-work QUEUE --server URL`.
 **redis** (when named in `--modes`; needs `--redis-url`, or `BATON_TEST_REDIS_URL` as
 `scripts/with-redis.sh` sets it): the node dispatching the queue to a Redis list
 (`--redis-dispatch default=KEY --redis-window W`), the workers `baton worker --redis-work KEY
@@ -189,7 +191,11 @@ def drain(args, mode, endpoint=None, moto_pid=None):
     try:
         serve = [args.baton, "serve", "--db", os.path.join(tmp, "baton.db"), "--port", "0"]
         work_args = []
-        if mode == "redis":
+        if mode == "amqp":
+            name = f"bench.work.{int(time.time() * 1000)}"
+            serve += ["--amqp-url", args.amqp_url, "--amqp-dispatch", f"default={name}", "--amqp-window", str(args.window)]
+            work_args = ["--amqp-url", args.amqp_url, "--amqp-work", name]
+        elif mode == "redis":
             key = f"bench:work:{int(time.time() * 1000)}"
             serve += ["--redis-url", args.redis_url, "--redis-dispatch", f"default={key}", "--redis-window", str(args.window)]
             work_args = ["--redis-url", args.redis_url, "--redis-work", key]
@@ -255,9 +261,12 @@ def main():
                         help="comma list of: http (no SQS), sqs (tasks and results through SQS), "
                              "sqs-http (tasks through SQS, results over HTTP), redis (tasks through a Redis list, results over HTTP)")
     parser.add_argument("--redis-url", default=os.environ.get("BATON_TEST_REDIS_URL"))
+    parser.add_argument("--amqp-url", default=os.environ.get("BATON_TEST_AMQP_URL"))
     args = parser.parse_args()
     if "redis" in args.modes.split(",") and not args.redis_url:
         raise SystemExit("the redis mode needs --redis-url (or run under scripts/with-redis.sh)")
+    if "amqp" in args.modes.split(",") and not args.amqp_url:
+        raise SystemExit("the amqp mode needs --amqp-url (or run under scripts/with-rabbitmq.sh)")
 
     uses_sqs = any(m.startswith("sqs") for m in args.modes.split(",")) or not args.no_count
     moto, endpoint = start_moto() if uses_sqs else (None, None)
@@ -301,6 +310,7 @@ def main():
     summary = {"tasks": args.tasks, "workers": args.workers, "concurrency": args.concurrency, "window": args.window,
                "runs": rows, "http_median": http_median, "sqs_median": sqs_median,
                "sqs_http_median": median(rates.get("sqs-http", [])), "redis_median": median(rates.get("redis", [])),
+               "amqp_median": median(rates.get("amqp", [])),
                "sqs_over_http": round(sqs_median / http_median, 4) if http_median and sqs_median else None, "counted": counted}
     print(f"\ndrain of {args.tasks} echo tasks, {args.workers} workers x {args.concurrency}, SQS window {args.window}")
     for mode in modes:
@@ -310,6 +320,9 @@ def main():
     if http_median and summary["redis_median"]:
         summary["redis_over_http"] = round(summary["redis_median"] / http_median, 4)
         print(f"  ratio Redis/HTTP: {summary['redis_over_http']}")
+    if http_median and summary["amqp_median"]:
+        summary["amqp_over_http"] = round(summary["amqp_median"] / http_median, 4)
+        print(f"  ratio RabbitMQ/HTTP: {summary['amqp_over_http']}")
     if counted:
         print(f"  counted SQS run (through the proxy): {counted['tasks_per_s']:,.0f} tasks/s in {counted['seconds']} s; "
               f"moto answered calls that carried messages for {counted['moto_seconds']} s in all (calls overlap)")

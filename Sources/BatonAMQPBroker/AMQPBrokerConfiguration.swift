@@ -2,6 +2,7 @@ import BatonAMQP
 import BatonCore
 import BatonNode
 import Configuration
+import Foundation
 import Logging
 import ServiceLifecycle
 
@@ -27,6 +28,17 @@ import ServiceLifecycle
 ///   at most, 1–65535 (default 64)
 /// - `amqp.deadLetter` (`BATON_AMQP_DEAD_LETTER`): the queue where a message that cannot be
 ///   submitted goes, with the reason (default `baton.dead`)
+/// - `amqp.caFile` (`BATON_AMQP_CA_FILE`): PEM CA certificates to trust for `amqps://`
+///   instead of the system's (a private CA)
+/// - `amqp.dispatch` (`BATON_AMQP_DISPATCH`): Baton queues whose ready tasks a node sends to
+///   RabbitMQ queues, a comma list of `QUEUE=AMQPQUEUE`, e.g. `default=baton.work` (the dispatch
+///   role, ``AMQPDispatch``; workers report over HTTP)
+/// - `amqp.window` (`BATON_AMQP_WINDOW`): most tasks of one Baton queue in flight on RabbitMQ
+///   at once, 1...10000 (default 100)
+/// - `amqp.lease` (`BATON_AMQP_LEASE`): seconds a dispatched task's lease lasts before its
+///   worker's first heartbeat, at least 1 (default 300)
+/// - `amqp.work` (`BATON_AMQP_WORK`): the RabbitMQ queue a `baton worker` takes its tasks from
+///   (``AMQPHTTPTaskSource``; it reports to the node over HTTP)
 public struct AMQPBrokerConfiguration: Sendable {
     public var amqp: AMQPConfiguration?
     public var ingest: [String]
@@ -35,6 +47,18 @@ public struct AMQPBrokerConfiguration: Sendable {
     public var bindingKey: String
     public var prefetch: Int
     public var deadLetter: String
+    /// Baton queue → RabbitMQ queue (dispatch role), in the order given.
+    public var dispatch: [(queue: String, amqpQueue: String)] = []
+    /// Most tasks of one Baton queue in flight on RabbitMQ.
+    public var window = defaultWindow
+    /// The lease a dispatched task gets until its worker first heartbeats.
+    public var lease = defaultLease
+    /// The RabbitMQ queue a worker takes its tasks from.
+    public var work: String?
+
+    public static let defaultWindow = 100
+    public static let windowRange = 1...10_000
+    public static let defaultLease: Duration = .seconds(300)
 
     public static let defaultExchange = "machinery_exchange"
     public static let defaultBindingKey = "machinery_task"
@@ -58,6 +82,7 @@ public struct AMQPBrokerConfiguration: Sendable {
     /// The settings keys ``init(reader:)`` reads; none reloads.
     public static let configKeys = [
         "amqp.url", "amqp.ingest", "amqp.exchange", "amqp.exchangeType", "amqp.bindingKey", "amqp.prefetch", "amqp.deadLetter",
+        "amqp.caFile", "amqp.dispatch", "amqp.window", "amqp.lease", "amqp.work",
     ]
 
     /// The configuration from the settings; throws `invalidArgument` naming the key of a bad value.
@@ -89,13 +114,32 @@ public struct AMQPBrokerConfiguration: Sendable {
         if let text = reader.text("amqp.bindingKey") { bindingKey = try Self.name(text, setting: "amqp.bindingKey") }
         prefetch = try reader.int("amqp.prefetch", default: Self.defaultPrefetch, range: 1...65535)
         if let text = reader.text("amqp.deadLetter") { deadLetter = try Self.name(text, setting: "amqp.deadLetter") }
+        if let caFile = reader.text("amqp.caFile") {
+            guard amqp?.tls == true else { throw .invalidArgument("amqp.caFile is for a TLS server: amqp.url must be amqps://") }
+            guard FileManager.default.isReadableFile(atPath: caFile) else { throw .invalidArgument("amqp.caFile: cannot read \(caFile)") }
+            amqp?.caFile = caFile
+        }
+        dispatch = try reader.queueMap("amqp.dispatch", example: "default=baton.work").map { queue, name throws(BatonError) in
+            (queue, try Self.name(name, setting: "amqp.dispatch"))
+        }
+        window = try reader.int("amqp.window", default: Self.defaultWindow, range: Self.windowRange)
+        lease = try reader.seconds("amqp.lease", default: Self.defaultLease, minimum: 1)
+        work = try reader.text("amqp.work").map { text throws(BatonError) in try Self.name(text, setting: "amqp.work") }
         try validate()
     }
 
     /// Checks that the roles have what they need.
     public func validate() throws(BatonError) {
-        if hasNodeRoles && amqp == nil {
-            throw .invalidArgument("amqp.ingest needs amqp.url (--amqp-url amqp://USER:PASSWORD@HOST:5672/)")
+        if (hasNodeRoles || work != nil) && amqp == nil {
+            throw .invalidArgument("amqp.ingest, amqp.dispatch and amqp.work need amqp.url (--amqp-url amqp://USER:PASSWORD@HOST:5672/)")
+        }
+        var queues = Set(ingest + [deadLetter])
+        for (queue, name) in dispatch {
+            guard queues.insert(name).inserted else {
+                throw .invalidArgument(
+                    "amqp.dispatch sends queue \(queue) to \(name), which is already an ingest queue, the dead-letter queue or another queue's"
+                )
+            }
         }
         if ingest.contains(deadLetter) {
             throw .invalidArgument("amqp.deadLetter (\(deadLetter)) is also a queue of amqp.ingest; name another queue")
@@ -103,12 +147,24 @@ public struct AMQPBrokerConfiguration: Sendable {
     }
 
     /// Whether a node runs any AMQP role.
-    public var hasNodeRoles: Bool { !ingest.isEmpty }
+    public var hasNodeRoles: Bool { !ingest.isEmpty || !dispatch.isEmpty }
 
     /// The node's AMQP services that this configuration asks for.
     public func services(api: NodeAPI, logger: Logger) throws(BatonError) -> [any Service] {
         guard hasNodeRoles, let amqp else { return [] }
-        return [AMQPIngest(api: api, amqp: amqp, configuration: self, logger: logger)]
+        var services: [any Service] = []
+        if !dispatch.isEmpty {
+            let inFlight = DispatchWindow()
+            inFlight.follow(api.node.events)
+            for (queue, name) in dispatch {
+                services.append(
+                    AMQPDispatch(
+                        node: api.node, queueName: queue, amqp: amqp, queue: name, inFlight: inFlight, window: window, lease: lease,
+                        logger: logger))
+            }
+        }
+        if !ingest.isEmpty { services.append(AMQPIngest(api: api, amqp: amqp, configuration: self, logger: logger)) }
+        return services
     }
 
     /// A queue, exchange or key name as AMQP takes it: 1 to 255 bytes, no control character.

@@ -1,9 +1,12 @@
 import BatonCore
 import BatonNode
 import BatonSQLite
+import BatonServer
 import Foundation
+import HummingbirdTesting
 import Logging
 import ServiceLifecycle
+import Testing
 
 /// A node over a fresh SQLite store, its API, and a service group that runs the node's own
 /// services (completer, dispatcher, lease rescuer) with the broker roles under test.
@@ -41,6 +44,19 @@ public final class BrokerHarness: Sendable {
         public func stop() async {
             await group.triggerGracefulShutdown()
             await task.value
+        }
+    }
+
+    /// Serves the node's HTTP API (on a free loopback port) with its own services and `services`
+    /// (a broker's dispatch roles), and runs `body` with the server's URL, as workers that report
+    /// over HTTP reach it.
+    public func serving(_ services: [any Service], _ body: @Sendable (URL) async throws -> Void) async throws {
+        let app = makeApplication(
+            node: node, logger: testLogger("server"),
+            services: [node.completer, node.dispatcher] + node.maintenance(schedulesUpserted: true) + services)
+        try await app.test(.live) { client in
+            let port = try #require(client.port)
+            try await body(URL(string: "http://127.0.0.1:\(port)")!)
         }
     }
 

@@ -25,15 +25,8 @@ struct RedisDispatchTests {
         let harness = try await BrokerHarness()
         let key = RedisIngestTests.key("work")
         let configuration = RedisBrokerConfiguration(redis: server, dispatch: [("default", key)], window: window, lease: lease)
-        let node = harness.node
-        let app = makeApplication(
-            node: node, logger: testLogger("server"),
-            services: [node.completer, node.dispatcher] + node.maintenance(schedulesUpserted: true)
-                + (try configuration.services(api: harness.api, logger: testLogger("redis"))))
-        try await app.test(.live) { client in
-            let port = try #require(client.port)
-            let source = RedisHTTPTaskSource(
-                redis: server, key: key, servers: [URL(string: "http://127.0.0.1:\(port)")!], logger: testLogger("source"))
+        try await harness.serving(try configuration.services(api: harness.api, logger: testLogger("redis"))) { url in
+            let source = RedisHTTPTaskSource(redis: server, key: key, servers: [url], logger: testLogger("source"))
             try await body(harness, source, key)
         }
     }

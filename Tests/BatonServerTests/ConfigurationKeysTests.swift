@@ -145,6 +145,15 @@ import Testing
         Case(key: "amqp.ingest", value: "machinery_tasks, other") {
             $0.amqp.ingest == ["machinery_tasks", "other"] && $0.amqp.hasNodeRoles
         },
+        Case(key: "amqp.caFile", value: "/etc/ssl/certs/ca-certificates.crt") {
+            $0.amqp.amqp?.caFile == "/etc/ssl/certs/ca-certificates.crt"
+        },
+        Case(key: "amqp.dispatch", value: "default=baton.work, mail=mail.work") {
+            $0.amqp.dispatch.map { "\($0.queue)=\($0.amqpQueue)" } == ["default=baton.work", "mail=mail.work"] && $0.amqp.hasNodeRoles
+        },
+        Case(key: "amqp.window", value: "7") { $0.amqp.window == 7 },
+        Case(key: "amqp.lease", value: "45") { $0.amqp.lease == .seconds(45) },
+        Case(key: "amqp.work", value: "baton.work") { $0.amqp.work == "baton.work" && !$0.amqp.hasNodeRoles },
         Case(key: "amqp.exchange", value: "tasks") { $0.amqp.exchange == "tasks" },
         Case(key: "amqp.exchangeType", value: "topic") { $0.amqp.exchangeType == "topic" },
         Case(key: "amqp.bindingKey", value: "work") { $0.amqp.bindingKey == "work" },
@@ -200,7 +209,8 @@ import Testing
             environment["BATON_REDIS_URL"] = "redis://127.0.0.1"
         }
         if c.key == "redis.caFile" { environment["BATON_REDIS_URL"] = "rediss://cache.example" }
-        if c.key == "amqp.ingest" { environment["BATON_AMQP_URL"] = "amqp://127.0.0.1" }
+        if ["amqp.ingest", "amqp.dispatch", "amqp.work"].contains(c.key) { environment["BATON_AMQP_URL"] = "amqp://127.0.0.1" }
+        if c.key == "amqp.caFile" { environment["BATON_AMQP_URL"] = "amqps://mq.example" }
         if c.key.hasPrefix("tls.") { environment = ["BATON_TLS_CERT": "/tmp/cert.pem", "BATON_TLS_KEY": "/tmp/key.pem"] }
         let components = try Components(try await Self.reader(environment: environment))
         #expect(c.holds(components))
@@ -221,7 +231,8 @@ import Testing
             yaml("redis.url", "redis://127.0.0.1").replacingOccurrences(of: "redis:\n", with: "")
         // A CA file is for a TLS server.
         case "redis.caFile": yaml("redis.url", "rediss://cache.example").replacingOccurrences(of: "redis:\n", with: "")
-        case "amqp.ingest": yaml("amqp.url", "amqp://127.0.0.1").replacingOccurrences(of: "amqp:\n", with: "")
+        case "amqp.ingest", "amqp.dispatch", "amqp.work": yaml("amqp.url", "amqp://127.0.0.1").replacingOccurrences(of: "amqp:\n", with: "")
+        case "amqp.caFile": yaml("amqp.url", "amqps://mq.example").replacingOccurrences(of: "amqp:\n", with: "")
         default: ""
         }
     }
@@ -283,7 +294,8 @@ import Testing
         ("redis.dispatch", "default=a b"), ("redis.work", "w"), ("redis.window", "0"), ("redis.lease", "0"),
         ("redis.caFile", "/etc/hostname"),
         ("amqp.url", "redis://mq"), ("amqp.ingest", "a"), ("amqp.exchangeType", "round-robin"), ("amqp.prefetch", "0"),
-        ("amqp.bindingKey", String(repeating: "k", count: 256)),
+        ("amqp.bindingKey", String(repeating: "k", count: 256)), ("amqp.dispatch", "default"), ("amqp.work", "w"), ("amqp.window", "0"),
+        ("amqp.lease", "0"), ("amqp.caFile", "/etc/hostname"),
         ("compat.prefix", "compat"), ("compat.prefix", "/v1/compat"), ("compat.prefix", "/a/{token}/{token}"), ("compat.prefix", "/a b"),
     ])
     func badValueNamesItsKey(_ key: String, _ value: String) async throws {

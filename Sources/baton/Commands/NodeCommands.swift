@@ -73,8 +73,7 @@ struct NodeOptions: ParsableArguments {
     @Option(help: "Most tasks of one queue in flight on Redis (BATON_REDIS_WINDOW, default 100).") var redisWindow: Int?
     @Option(help: "Seconds a task sent to Redis keeps its lease until its worker's first heartbeat (BATON_REDIS_LEASE, default 300).")
     var redisLease: Double?
-    @Option(help: "RabbitMQ server of the AMQP ingest (BATON_AMQP_URL), e.g. amqp://guest:guest@127.0.0.1:5672/; amqps:// for TLS.")
-    var amqpURL: String?
+    @OptionGroup var amqpConnection: AMQPOptions
     @Option(help: "RabbitMQ queues to take submissions from, a comma list (BATON_AMQP_INGEST), e.g. Machinery's machinery_tasks.")
     var amqpIngest: String?
     @Option(help: "Exchange the queues are bound to (BATON_AMQP_EXCHANGE, default machinery_exchange; empty: none).")
@@ -86,9 +85,17 @@ struct NodeOptions: ParsableArguments {
     @Option(help: "Unacknowledged messages per queue at most (BATON_AMQP_PREFETCH, default 64).") var amqpPrefetch: Int?
     @Option(help: "Queue for submissions the node refuses, with the reason (BATON_AMQP_DEAD_LETTER, default baton.dead).")
     var amqpDeadLetter: String?
+    @Option(
+        help:
+            "Baton queues to send to RabbitMQ queues, comma list of QUEUE=AMQPQUEUE (BATON_AMQP_DISPATCH), e.g. default=baton.work; workers take them with --amqp-work."
+    )
+    var amqpDispatch: String?
+    @Option(help: "Most tasks of one queue in flight on RabbitMQ (BATON_AMQP_WINDOW, default 100).") var amqpWindow: Int?
+    @Option(help: "Seconds a task sent to RabbitMQ keeps its lease until its worker's first heartbeat (BATON_AMQP_LEASE, default 300).")
+    var amqpLease: Double?
 
     var flags: [String: String?] {
-        sqs.flags.merging(redis.flags) { $1 }.merging([
+        sqs.flags.merging(redis.flags) { $1 }.merging(amqpConnection.flags) { $1 }.merging([
             "sqs.ingest": sqsIngest,
             "sqs.deadLetter": sqsDeadLetter,
             "sqs.dispatch": sqsDispatch,
@@ -104,13 +111,15 @@ struct NodeOptions: ParsableArguments {
             "redis.dispatch": redisDispatch,
             "redis.window": redisWindow.map(String.init),
             "redis.lease": redisLease.map { "\($0)" },
-            "amqp.url": amqpURL,
             "amqp.ingest": amqpIngest,
             "amqp.exchange": amqpExchange,
             "amqp.exchangeType": amqpExchangeType,
             "amqp.bindingKey": amqpBindingKey,
             "amqp.prefetch": amqpPrefetch.map(String.init),
             "amqp.deadLetter": amqpDeadLetter,
+            "amqp.dispatch": amqpDispatch,
+            "amqp.window": amqpWindow.map(String.init),
+            "amqp.lease": amqpLease.map { "\($0)" },
         ]) { $1 }.merging([
             "insecure": insecure ? "true" : nil,
             "compat.prefix": compatPrefix,
@@ -139,6 +148,16 @@ struct RedisOptions: ParsableArguments {
     var redisCaFile: String?
 
     var flags: [String: String?] { ["redis.url": redisURL, "redis.caFile": redisCaFile] }
+}
+
+/// The RabbitMQ connection options a node and a worker share (docs/brokers.md).
+struct AMQPOptions: ParsableArguments {
+    @Option(help: "RabbitMQ server of the AMQP roles (BATON_AMQP_URL), e.g. amqp://guest:guest@127.0.0.1:5672/; amqps:// for TLS.")
+    var amqpURL: String?
+    @Option(help: "PEM CA certificates to trust for an amqps:// server instead of the system's (BATON_AMQP_CA_FILE).")
+    var amqpCaFile: String?
+
+    var flags: [String: String?] { ["amqp.url": amqpURL, "amqp.caFile": amqpCaFile] }
 }
 
 /// The SQS options a node and a worker share (docs/brokers.md).
@@ -389,7 +408,7 @@ struct Serve: AsyncParsableCommand {
 struct Worker: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract:
-            "Run the built-in kinds against a node over HTTP, or take tasks from SQS (--sqs-work) or Redis (--redis-work) and report over SQS (--sqs-results) or HTTP (--server).",
+            "Run the built-in kinds against a node over HTTP, or take tasks from SQS (--sqs-work), Redis (--redis-work) or RabbitMQ (--amqp-work) and report over SQS (--sqs-results) or HTTP (--server).",
         discussion:
             "Claims in batches with long-poll, heartbeats, acknowledges in batches, backs off while the node is unreachable, and drains on SIGTERM."
     )
@@ -416,6 +435,12 @@ struct Worker: AsyncParsableCommand {
             "Redis work list to take tasks from (BATON_REDIS_WORK; needs --redis-url), filled by a node's --redis-dispatch; results go to the node (--server) over HTTP."
     )
     var redisWork: String?
+    @OptionGroup var amqp: AMQPOptions
+    @Option(
+        help:
+            "RabbitMQ queue to take tasks from (BATON_AMQP_WORK; needs --amqp-url), filled by a node's --amqp-dispatch; results go to the node (--server) over HTTP."
+    )
+    var amqpWork: String?
     @OptionGroup var tracing: TracingOptions
     @Option(help: "Serve this worker's Prometheus metrics at /metrics on this port (BATON_METRICS_PORT; default: none).")
     var metricsPort: Int?
@@ -427,7 +452,8 @@ struct Worker: AsyncParsableCommand {
                 worker.flags.merging(["server": server.isEmpty ? nil : server.joined(separator: ","), "token": token, "caFile": caFile]) {
                     $1
                 }.merging(sqs.flags) { $1 }.merging(["sqs.work": sqsWork, "sqs.control": sqsControl]) { $1 }.merging(redis.flags) { $1 }
-                    .merging(["redis.work": redisWork]) { $1 }.merging(tracing.flags) { $1 }
+                    .merging(["redis.work": redisWork]) { $1 }.merging(amqp.flags) { $1 }.merging(["amqp.work": amqpWork]) { $1 }
+                    .merging(tracing.flags) { $1 }
                     .merging(["metrics.port": metricsPort.map(String.init), "metrics.host": metricsHost]) { $1 }, reloading: true)
             try LogSetup.bootstrap(try settings.logLevel(), default: .info)
             let logger = Logger(label: "baton.worker")
@@ -438,11 +464,17 @@ struct Worker: AsyncParsableCommand {
                 try settings.string("caFile").map { try HTTPTaskSource.httpClient(caFile: $0) } ?? HTTPTaskSource.defaultHTTPClient
             let sqsConfig = try settings.read { reader throws(BatonError) in try SQSBrokerConfiguration(reader: reader) }
             let redisConfig = try settings.read { reader throws(BatonError) in try RedisBrokerConfiguration(reader: reader) }
+            let amqpConfig = try settings.read { reader throws(BatonError) in try AMQPBrokerConfiguration(reader: reader) }
+            guard [sqsConfig.work != nil, redisConfig.work != nil, amqpConfig.work != nil].filter({ $0 }).count <= 1 else {
+                throw CLIError.usage("a worker takes its tasks from one place: --sqs-work, --redis-work or --amqp-work, not two")
+            }
             let source: any TaskSource
-            if let key = redisConfig.work, let redis = redisConfig.redis {
-                guard sqsConfig.work == nil else {
-                    throw CLIError.usage("a worker takes its tasks from one place: --redis-work or --sqs-work, not both")
-                }
+            if let queue = amqpConfig.work, let amqp = amqpConfig.amqp {
+                // Tasks from the RabbitMQ queue; heartbeats, results, parents and follow-ups over HTTP.
+                source = AMQPHTTPTaskSource(
+                    amqp: amqp, queue: queue, prefetch: config.concurrency, servers: urls, token: settings.string("token"),
+                    httpClient: httpClient, logger: logger)
+            } else if let key = redisConfig.work, let redis = redisConfig.redis {
                 // Tasks from the Redis work list; heartbeats, results, parents and follow-ups over HTTP.
                 source = RedisHTTPTaskSource(
                     redis: redis, key: key, servers: urls, token: settings.string("token"), httpClient: httpClient, logger: logger)

@@ -1,0 +1,116 @@
+import BatonAMQP
+import BatonCore
+import BatonNode
+import Foundation
+import Logging
+import ServiceLifecycle
+
+/// The RabbitMQ dispatch role: a ``BrokerDispatch`` whose work goes to a durable RabbitMQ
+/// queue as Baton's work messages (``WorkMessage``, the text SQS and Redis carry), persistent,
+/// each confirmed by the server before it counts as sent; workers consume the queue
+/// (``AMQPHTTPTaskSource``) and report over HTTP. A node's `--amqp-dispatch QUEUE=AMQPQUEUE`
+/// makes one (docs/brokers.md, "RabbitMQ dispatch").
+public final class AMQPDispatch: Service, Sendable {
+    public let dispatch: BrokerDispatch
+
+    public init(
+        node: NodeServices, queueName: String, amqp: AMQPConfiguration, queue: String, inFlight: DispatchWindow, window: Int,
+        lease: Duration, logger: Logger = Logger(label: "baton.amqp.dispatch")
+    ) {
+        dispatch = BrokerDispatch(
+            node: node, queueName: queueName, sender: AMQPWorkSender(amqp: amqp, queue: queue, logger: logger), inFlight: inFlight,
+            window: window, lease: lease, logger: logger)
+    }
+
+    public var queueName: String { dispatch.queueName }
+
+    public func run() async throws { try await dispatch.run() }
+}
+
+/// Publishes work messages to a RabbitMQ queue through the default exchange, all of one claim
+/// at once, with publisher confirms: a message the server did not confirm is not sent.
+actor AMQPWorkSender: WorkSender {
+    nonisolated let broker = "amqp"
+    nonisolated let address: String
+    let amqp: AMQPConfiguration
+    let queue: String
+    let logger: Logger
+    private var connection: AMQPConnection?
+
+    init(amqp: AMQPConfiguration, queue: String, logger: Logger) {
+        self.amqp = amqp
+        self.queue = queue
+        self.logger = logger
+        address = "RabbitMQ queue \(queue) at \(amqp.address)"
+    }
+
+    func prepare(logger: Logger) async throws {
+        var pause = Duration.milliseconds(100)
+        while true {
+            try Task.checkCancellation()
+            do {
+                _ = try await connected()
+                return
+            } catch {
+                logger.warning(
+                    "RabbitMQ is not reachable for dispatch; trying again", metadata: ["queue": "\(queue)", "error": "\(error.message)"])
+                try await Task.sleep(for: pause)
+                pause = min(pause * 2, .seconds(5))
+            }
+        }
+    }
+
+    func send(_ claimed: [ClaimedTask]) async -> WorkSendOutcome {
+        guard !claimed.isEmpty else { return WorkSendOutcome() }
+        let amqp: AMQPConnection
+        do {
+            amqp = try await connected()
+        } catch {
+            logger.warning(
+                "could not reach RabbitMQ; the tasks go back to ready",
+                metadata: ["queue": "\(queue)", "count": "\(claimed.count)", "error": "\(error.message)"])
+            return WorkSendOutcome(unsent: claimed)
+        }
+        let queue = self.queue
+        let failures = await withTaskGroup(of: (ClaimedTask, AMQPError)?.self) { group in
+            for task in claimed {
+                group.addTask {
+                    let properties = AMQPProperties(
+                        contentType: "application/json", deliveryMode: 2, messageID: WorkMessage.id(task.lease))
+                    do throws(AMQPError) {
+                        try await amqp.publish(
+                            Array(WorkMessage.text(task).utf8), exchange: "", routingKey: queue, properties: properties)
+                        return nil
+                    } catch {
+                        return (task, error)
+                    }
+                }
+            }
+            var failures: [(ClaimedTask, AMQPError)] = []
+            for await failure in group { if let failure { failures.append(failure) } }
+            return failures
+        }
+        guard let first = failures.first else { return WorkSendOutcome() }
+        logger.warning(
+            "RabbitMQ did not take some work messages; their tasks go back to ready",
+            metadata: ["queue": "\(queue)", "count": "\(failures.count)", "error": "\(first.1.message)"])
+        await connection?.close()
+        connection = nil
+        return WorkSendOutcome(unsent: failures.map(\.0))
+    }
+
+    /// The open connection, or a new one with confirms on and the queue declared (durable).
+    private func connected() async throws(AMQPError) -> AMQPConnection {
+        if let connection, connection.isActive { return connection }
+        let fresh = try await AMQPConnection.connect(amqp)
+        do {
+            try await fresh.enableConfirms()
+            try await fresh.declareQueue(queue)
+        } catch {
+            await fresh.close()
+            throw error
+        }
+        connection = fresh
+        return fresh
+    }
+}
