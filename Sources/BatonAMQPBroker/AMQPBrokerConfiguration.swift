@@ -32,7 +32,7 @@ import ServiceLifecycle
 ///   instead of the system's (a private CA)
 /// - `amqp.dispatch` (`BATON_AMQP_DISPATCH`): Baton queues whose ready tasks a node sends to
 ///   RabbitMQ queues, a comma list of `QUEUE=AMQPQUEUE`, e.g. `default=baton.work` (the dispatch
-///   role, ``AMQPDispatch``; workers report over HTTP)
+///   role, ``AMQPWorkSender``; workers report over HTTP)
 /// - `amqp.window` (`BATON_AMQP_WINDOW`): most tasks of one Baton queue in flight on RabbitMQ
 ///   at once, 1...10000 (default 100)
 /// - `amqp.lease` (`BATON_AMQP_LEASE`): seconds a dispatched task's lease lasts before its
@@ -153,16 +153,9 @@ public struct AMQPBrokerConfiguration: Sendable {
     public func services(api: NodeAPI, logger: Logger) throws(BatonError) -> [any Service] {
         guard hasNodeRoles, let amqp else { return [] }
         var services: [any Service] = []
-        if !dispatch.isEmpty {
-            let inFlight = DispatchWindow()
-            inFlight.follow(api.node.events)
-            for (queue, name) in dispatch {
-                services.append(
-                    AMQPDispatch(
-                        node: api.node, queueName: queue, amqp: amqp, queue: name, inFlight: inFlight, window: window, lease: lease,
-                        logger: logger))
-            }
-        }
+        services += BrokerDispatch.roles(
+            node: api.node, senders: dispatch.map { ($0.queue, AMQPWorkSender(amqp: amqp, queue: $0.amqpQueue, logger: logger)) },
+            window: window, lease: lease, logger: logger)
         if !ingest.isEmpty { services.append(AMQPIngest(api: api, amqp: amqp, configuration: self, logger: logger)) }
         return services
     }

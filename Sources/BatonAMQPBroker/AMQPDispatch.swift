@@ -5,30 +5,12 @@ import Foundation
 import Logging
 import ServiceLifecycle
 
-/// The RabbitMQ dispatch role: a ``BrokerDispatch`` whose work goes to a durable RabbitMQ
-/// queue as Baton's work messages (``WorkMessage``, the text SQS and Redis carry), persistent,
-/// each confirmed by the server before it counts as sent; workers consume the queue
+/// The RabbitMQ dispatch role's sender: a ``BrokerDispatch`` with it sends a Baton queue's
+/// tasks to a durable RabbitMQ queue as Baton's work messages (``WorkMessage``, the text SQS
+/// and Redis carry), persistent, through the default exchange, all of one claim at once, each
+/// confirmed by the server before it counts as sent; workers consume the queue
 /// (``AMQPHTTPTaskSource``) and report over HTTP. A node's `--amqp-dispatch QUEUE=AMQPQUEUE`
 /// makes one (docs/brokers.md, "RabbitMQ dispatch").
-public final class AMQPDispatch: Service, Sendable {
-    public let dispatch: BrokerDispatch
-
-    public init(
-        node: NodeServices, queueName: String, amqp: AMQPConfiguration, queue: String, inFlight: DispatchWindow, window: Int,
-        lease: Duration, logger: Logger = Logger(label: "baton.amqp.dispatch")
-    ) {
-        dispatch = BrokerDispatch(
-            node: node, queueName: queueName, sender: AMQPWorkSender(amqp: amqp, queue: queue, logger: logger), inFlight: inFlight,
-            window: window, lease: lease, logger: logger)
-    }
-
-    public var queueName: String { dispatch.queueName }
-
-    public func run() async throws { try await dispatch.run() }
-}
-
-/// Publishes work messages to a RabbitMQ queue through the default exchange, all of one claim
-/// at once, with publisher confirms: a message the server did not confirm is not sent.
 actor AMQPWorkSender: WorkSender {
     nonisolated let broker = "amqp"
     nonisolated let address: String
@@ -45,19 +27,7 @@ actor AMQPWorkSender: WorkSender {
     }
 
     func prepare(logger: Logger) async throws {
-        var pause = Duration.milliseconds(100)
-        while true {
-            try Task.checkCancellation()
-            do {
-                _ = try await connected()
-                return
-            } catch {
-                logger.warning(
-                    "RabbitMQ is not reachable for dispatch; trying again", metadata: ["queue": "\(queue)", "error": "\(error.message)"])
-                try await Task.sleep(for: pause)
-                pause = min(pause * 2, .seconds(5))
-            }
-        }
+        _ = try await connected()
     }
 
     func send(_ claimed: [ClaimedTask]) async -> WorkSendOutcome {

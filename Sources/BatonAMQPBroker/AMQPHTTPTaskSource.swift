@@ -8,7 +8,7 @@ import Synchronization
 
 /// A worker's tasks from a RabbitMQ queue, its outcomes to the node over HTTP
 /// (`baton worker --amqp-url URL --amqp-work QUEUE --server URL`, docs/brokers.md): the node's
-/// dispatch role (``AMQPDispatch``) publishes Baton's work messages (``WorkMessage``) to the
+/// dispatch role (``AMQPWorkSender``) publishes Baton's work messages (``WorkMessage``) to the
 /// queue, and everything else is the HTTP worker protocol (``HTTPTaskSource``), fenced by the
 /// lease token each work message names.
 ///
@@ -53,26 +53,7 @@ public final class AMQPHTTPTaskSource: TaskSource {
         async throws -> [ClaimedTask]
     {
         let received = try await deliveries.take(max: Swift.max(1, max), wait: Swift.min(wait, Self.longestWait))
-        guard !received.isEmpty else { return [] }
-        let outcomes: [HeartbeatOutcome]
-        do {
-            outcomes = try await http.heartbeat(received.map(\.lease), lease: lease, progress: [:])
-        } catch {
-            if Task.isCancelled { throw CancellationError() }
-            return received
-        }
-        var runnable: [ClaimedTask] = []
-        var ended: [LeaseRef] = []
-        for (task, outcome) in zip(received, outcomes) {
-            if case .extended = outcome {
-                runnable.append(task)
-            } else {
-                ended.append(task.lease)
-                logger.info(
-                    "task ended while its work message waited in the queue: dropped before it ran",
-                    metadata: ["task_id": "\(task.task.id)", "outcome": "\(outcome)"])
-            }
-        }
+        let (runnable, ended) = try await http.checkDelivered(received, lease: lease, waitedIn: "queue")
         await deliveries.ack(ended)
         return runnable
     }
@@ -114,13 +95,7 @@ public final class AMQPHTTPTaskSource: TaskSource {
     /// Completes over HTTP with the follow-ups, then acknowledges the message (also when the
     /// node refused the lease: the task has moved on without it).
     public func complete(_ completion: TaskCompletion, followUps: [NewTask]) async throws {
-        do {
-            try await http.complete(completion, followUps: followUps)
-        } catch let error as BatonError where error.code != .unavailable && error.code != .internal {
-            await deliveries.ack([completion.lease])
-            throw error
-        }
-        await deliveries.ack([completion.lease])
+        try await http.complete(completion, followUps: followUps) { await deliveries.ack([completion.lease]) }
     }
 }
 

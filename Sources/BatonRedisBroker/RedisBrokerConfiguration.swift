@@ -30,7 +30,7 @@ import ServiceLifecycle
 ///   instead of the system's (a private CA)
 /// - `redis.dispatch` (`BATON_REDIS_DISPATCH`): Baton queues whose ready tasks a node sends to
 ///   Redis work lists, a comma list of `QUEUE=KEY`, e.g. `default=baton:work:default` (the
-///   dispatch role, ``RedisDispatch``; workers report over HTTP)
+///   dispatch role, ``RedisWorkSender``; workers report over HTTP)
 /// - `redis.window` (`BATON_REDIS_WINDOW`): most tasks of one Baton queue in flight on Redis at
 ///   once, 1...10000 (default 100)
 /// - `redis.lease` (`BATON_REDIS_LEASE`): seconds a dispatched task's lease lasts before its
@@ -160,16 +160,9 @@ public struct RedisBrokerConfiguration: Sendable {
     public func services(api: NodeAPI, logger: Logger) throws(BatonError) -> [any Service] {
         guard let redis else { return [] }
         var services: [any Service] = []
-        if !dispatch.isEmpty {
-            let inFlight = DispatchWindow()
-            inFlight.follow(api.node.events)
-            for (queue, key) in dispatch {
-                services.append(
-                    RedisDispatch(
-                        node: api.node, queueName: queue, redis: redis, key: key, inFlight: inFlight, window: window, lease: lease,
-                        logger: logger))
-            }
-        }
+        services += BrokerDispatch.roles(
+            node: api.node, senders: dispatch.map { ($0.queue, RedisWorkSender(redis: redis, key: $0.key, logger: logger)) },
+            window: window, lease: lease, logger: logger)
         if !sources.isEmpty { services.append(try RedisIngest(configuration: self, api: api, logger: logger)) }
         if results {
             services.append(

@@ -5,33 +5,16 @@ import Foundation
 import Logging
 import ServiceLifecycle
 
-/// The Redis dispatch role: a ``BrokerDispatch`` whose work goes to a Redis list as Baton's
-/// work messages (``WorkMessage``, the text SQS work queues carry), appended with `RPUSH`;
-/// workers take them from the head (`BLPOP`, ``RedisHTTPTaskSource``) and report over HTTP.
-/// A node's `--redis-dispatch QUEUE=KEY` makes one (docs/brokers.md, "Redis dispatch").
+/// The Redis dispatch role's sender: a ``BrokerDispatch`` with it sends a Baton queue's
+/// tasks to a Redis list as Baton's work messages (``WorkMessage``, the text SQS work queues
+/// carry), appended with `RPUSH`; workers take them from the head (`BLPOP`,
+/// ``RedisHTTPTaskSource``) and report over HTTP. A node's `--redis-dispatch QUEUE=KEY` makes
+/// one (docs/brokers.md, "Redis dispatch").
 ///
 /// A list hands a message out once and keeps no copy: a worker that dies holding one loses it,
 /// and the task comes back through the store, whose lease ran out (the rescuer returns it to
 /// `ready` and it is sent again under a new lease token). Nothing is lost that way, only delayed
 /// by at most the lease; the window bounds how many tasks wait in the list.
-public final class RedisDispatch: Service, Sendable {
-    public let dispatch: BrokerDispatch
-
-    public init(
-        node: NodeServices, queueName: String, redis: RedisConfiguration, key: String, inFlight: DispatchWindow, window: Int,
-        lease: Duration, logger: Logger = Logger(label: "baton.redis.dispatch")
-    ) {
-        dispatch = BrokerDispatch(
-            node: node, queueName: queueName, sender: RedisWorkSender(redis: redis, key: key, logger: logger), inFlight: inFlight,
-            window: window, lease: lease, logger: logger)
-    }
-
-    public var queueName: String { dispatch.queueName }
-
-    public func run() async throws { try await dispatch.run() }
-}
-
-/// Appends work messages to a Redis list, all of one claim in one `RPUSH`.
 actor RedisWorkSender: WorkSender {
     nonisolated let broker = "redis"
     nonisolated let address: String
@@ -48,19 +31,7 @@ actor RedisWorkSender: WorkSender {
     }
 
     func prepare(logger: Logger) async throws {
-        var pause = Duration.milliseconds(100)
-        while true {
-            try Task.checkCancellation()
-            do {
-                _ = try await connected()
-                return
-            } catch {
-                logger.warning(
-                    "Redis is not reachable for dispatch; trying again", metadata: ["list": "\(key)", "error": "\(error.message)"])
-                try await Task.sleep(for: pause)
-                pause = min(pause * 2, .seconds(5))
-            }
-        }
+        _ = try await connected()
     }
 
     func send(_ claimed: [ClaimedTask]) async -> WorkSendOutcome {

@@ -8,7 +8,7 @@ import Synchronization
 
 /// A worker's tasks from a Redis work list, its outcomes to the node over HTTP
 /// (`baton worker --redis-url URL --redis-work KEY --server URL`, docs/brokers.md): the node's
-/// dispatch role (``RedisDispatch``) appends Baton's work messages (``WorkMessage``) to the
+/// dispatch role (``RedisWorkSender``) appends Baton's work messages (``WorkMessage``) to the
 /// list, and everything else is the HTTP worker protocol (``HTTPTaskSource``), fenced by the
 /// lease token each work message names.
 ///
@@ -62,25 +62,7 @@ public final class RedisHTTPTaskSource: TaskSource {
                     metadata: ["list": "\(key)", "reason": "\(error.message)"])
             }
         }
-        guard !received.isEmpty else { return [] }
-        let outcomes: [HeartbeatOutcome]
-        do {
-            outcomes = try await http.heartbeat(received.map(\.lease), lease: lease, progress: [:])
-        } catch {
-            if Task.isCancelled { throw CancellationError() }
-            return received
-        }
-        var runnable: [ClaimedTask] = []
-        for (task, outcome) in zip(received, outcomes) {
-            if case .extended = outcome {
-                runnable.append(task)
-            } else {
-                logger.info(
-                    "task ended while its work message waited in the list: dropped before it ran",
-                    metadata: ["task_id": "\(task.task.id)", "outcome": "\(outcome)"])
-            }
-        }
-        return runnable
+        return try await http.checkDelivered(received, lease: lease, waitedIn: "list").runnable
     }
 
     public func heartbeat(_ leases: [LeaseRef], lease: Duration, progress: [LeaseRef: TaskProgress]) async throws

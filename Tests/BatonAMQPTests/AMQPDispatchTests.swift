@@ -8,9 +8,9 @@ import Foundation
 import Testing
 
 /// Tasks carried to workers through a RabbitMQ queue against a real `rabbitmq-server`: the
-/// node's dispatch role (``AMQPDispatch``) publishes work messages with confirms, a worker's
-/// ``AMQPHTTPTaskSource`` consumes them and reports over the HTTP worker protocol of a real
-/// HTTP server.
+/// node's dispatch role (``BrokerDispatch`` with a RabbitMQ sender) publishes work messages
+/// with confirms, a worker's ``AMQPHTTPTaskSource`` consumes them and reports over the HTTP
+/// worker protocol of a real HTTP server.
 @Suite("RabbitMQ dispatch against rabbitmq-server", .serialized)
 struct AMQPDispatchTests {
     /// A node serving HTTP, dispatching queue `default` to a fresh RabbitMQ queue; `body` runs
@@ -26,6 +26,11 @@ struct AMQPDispatchTests {
         configuration.dispatch = [("default", queue)]
         configuration.window = window
         configuration.lease = lease
+        // Declared here too (as the node declares it), so that its depth can be read at once.
+        if let amqp = try? await AMQPConnection.connect(server) {
+            _ = try? await amqp.declareQueue(queue)
+            await amqp.close()
+        }
         do {
             try await harness.serving(try configuration.services(api: harness.api, logger: testLogger("amqp"))) { url in
                 try await body(

@@ -11,8 +11,8 @@ import HummingbirdTesting
 import Testing
 
 /// Tasks carried to workers through a Redis work list against a real `redis-server`: the
-/// node's dispatch role (``RedisDispatch``) appends work messages, a worker's
-/// ``RedisHTTPTaskSource`` takes them and reports over the HTTP worker protocol of a real HTTP
+/// node's dispatch role (``BrokerDispatch`` with a Redis sender) appends work messages, a
+/// worker's ``RedisHTTPTaskSource`` takes them and reports over the HTTP worker protocol of a real HTTP
 /// server.
 @Suite("Redis dispatch against redis-server", .serialized)
 struct RedisDispatchTests {

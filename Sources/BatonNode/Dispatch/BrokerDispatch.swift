@@ -10,7 +10,8 @@ public protocol WorkSender: Sendable {
     var broker: String { get }
     /// Where the work goes, for logs (`sqs://baton-work`, `redis list baton:work`).
     var address: String { get }
-    /// Returns once the broker can take work; throws `CancellationError` when stopped first.
+    /// Gets ready to send (connects, declares what must exist); a failure is logged and tried
+    /// again, waiting up to 5 s, until the node stops.
     func prepare(logger: Logger) async throws
     /// Sends the tasks' work messages: which were not taken (they go back to `ready`, no
     /// attempt used) and which never can be (they fail for good, with the reason).
@@ -79,11 +80,34 @@ public final class BrokerDispatch: Service, Sendable {
     /// The name claims are made under (a task's `lease_owner` while its broker carries it).
     public var workerName: String { "\(sender.broker):\(queueName)" }
 
+    /// One dispatch per Baton queue and its sender, sharing one window that follows the node's
+    /// events (a broker's `dispatch` setting).
+    public static func roles(
+        node: NodeServices, senders: [(queue: String, sender: any WorkSender)], window: Int, lease: Duration, logger: Logger
+    ) -> [BrokerDispatch] {
+        guard !senders.isEmpty else { return [] }
+        let inFlight = DispatchWindow()
+        inFlight.follow(node.events)
+        return senders.map {
+            BrokerDispatch(
+                node: node, queueName: $0.queue, sender: $0.sender, inFlight: inFlight, window: window, lease: lease, logger: logger)
+        }
+    }
+
     public func run() async throws {
-        do {
-            try await cancelWhenGracefulShutdown { try await self.sender.prepare(logger: self.logger) }
-        } catch {
-            return
+        var pause = Duration.milliseconds(100)
+        while true {
+            do {
+                try await cancelWhenGracefulShutdown { try await self.sender.prepare(logger: self.logger) }
+                break
+            } catch {
+                if Task.isShuttingDownGracefully || Task.isCancelled || error is CancellationError { return }
+                logger.warning(
+                    "the broker is not reachable for dispatch; trying again",
+                    metadata: ["broker": "\(sender.broker)", "to": "\(sender.address)", "error": "\(error)"])
+                try? await Task.sleep(for: pause)
+                pause = min(pause * 2, .seconds(5))
+            }
         }
         logger.info(
             "dispatch started",

@@ -106,12 +106,6 @@ public final class SQSHTTPTaskSource: TaskSource {
     /// Completes over HTTP with the follow-ups, then deletes the work message (also when the
     /// node refused the lease: the task has moved on without it).
     public func complete(_ completion: TaskCompletion, followUps: [NewTask]) async throws {
-        do {
-            try await http.complete(completion, followUps: followUps)
-        } catch let error as BatonError where error.code != .unavailable && error.code != .internal {
-            await messages.delete([completion.lease])
-            throw error
-        }
-        await messages.delete([completion.lease])
+        try await http.complete(completion, followUps: followUps) { await messages.delete([completion.lease]) }
     }
 }

@@ -293,6 +293,49 @@ public final class HTTPTaskSource: TaskSource {
         let _: JSONValue = try await post("/v1/tasks/\(completion.lease.id)/complete", body, timeout: .seconds(30))
     }
 
+    /// Completes over HTTP with the follow-ups, then runs `settled` (a broker's message is done
+    /// with): also when the node refused the lease, since the task has moved on without it; not
+    /// when the node could not be reached or failed (the completion may still be applied).
+    public func complete(_ completion: TaskCompletion, followUps: [NewTask], settled: () async -> Void) async throws {
+        do {
+            try await complete(completion, followUps: followUps)
+        } catch let error as BatonError where error.code != .unavailable && error.code != .internal {
+            await settled()
+            throw error
+        }
+        await settled()
+    }
+
+    /// The first heartbeat of tasks a broker delivered, sent before their handlers start: the
+    /// tasks the node says ended while their messages waited (cancelled, rescued, finished) are
+    /// logged and returned apart, to be dropped. When the node cannot be reached, every task is
+    /// runnable, and their first regular heartbeat decides.
+    public func checkDelivered(_ received: [ClaimedTask], lease: Duration, waitedIn place: String) async throws -> (
+        runnable: [ClaimedTask], ended: [LeaseRef]
+    ) {
+        guard !received.isEmpty else { return ([], []) }
+        let outcomes: [HeartbeatOutcome]
+        do {
+            outcomes = try await heartbeat(received.map(\.lease), lease: lease, progress: [:])
+        } catch {
+            if Task.isCancelled { throw CancellationError() }
+            return (received, [])
+        }
+        var runnable: [ClaimedTask] = []
+        var ended: [LeaseRef] = []
+        for (task, outcome) in zip(received, outcomes) {
+            if case .extended = outcome {
+                runnable.append(task)
+            } else {
+                ended.append(task.lease)
+                logger.info(
+                    "task ended while its work message waited in the \(place): dropped before it ran",
+                    metadata: ["task_id": "\(task.task.id)", "outcome": "\(outcome)"])
+            }
+        }
+        return (runnable, ended)
+    }
+
     /// A parent page of `GET /v1/tasks/{id}/parents`.
     public func parents(of id: TaskID, cursor: Int?, limit: Int) async throws -> ParentPage {
         var path = "/v1/tasks/\(id)/parents?limit=\(limit)"
