@@ -85,6 +85,55 @@ extension EndToEnd {
             #expect(!node.stderr.contains(" error"), "\(node.stderr.suffix(2000))")
         }
 
+        /// The trace context travels in Redis and RabbitMQ work messages (`baton.traceparent`)
+        /// as in SQS ones: a task submitted with a `traceparent`, dispatched by one `baton serve`
+        /// process and run by a `baton worker` that takes it from the broker, gets a consumer
+        /// span from the worker that is the child of, and linked to, the node's producer span.
+        @Test(arguments: ["redis", "amqp"])
+        func aTaskIsTracedThroughTheBroker(_ broker: String) async throws {
+            guard let brokerURL = broker == "redis" ? TestServer.redisURL() : TestServer.amqpURL() else { return }
+            typealias Tracing = EndToEnd.TracingTests
+            let spans = Recorder<Tracing.ExportedSpan>()
+            let requests = Recorder<String>()
+            try await withStandInServer(Tracing.collector(spans, requests: requests)) { port in
+                let collector = "http://127.0.0.1:\(port)"
+                let key = "baton-test.traced.\(UUID().uuidString.prefix(8))"
+                let otel = ["OTEL_EXPORTER_OTLP_PROTOCOL": "http/json", "OTEL_BSP_SCHEDULE_DELAY": "100"]
+                let dir = try TempDir()
+                let node = try BatonProcess(
+                    [
+                        "serve", "--db", dir.path("baton.db"), "--port", "0", "--\(broker)-url", brokerURL, "--\(broker)-dispatch",
+                        "traced=\(key)",
+                    ],
+                    environment: otel.merging(["OTEL_EXPORTER_OTLP_ENDPOINT": collector, "OTEL_SERVICE_NAME": "\(broker)-node"]) { $1 })
+                defer { Task { await node.stop() } }
+                let url = try await node.url()
+                let worker = try BatonProcess(
+                    ["worker", "--\(broker)-url", brokerURL, "--\(broker)-work", key, "--server", url, "--otlp-endpoint", collector],
+                    environment: otel.merging(["OTEL_SERVICE_NAME": "\(broker)-worker"]) { $1 })
+                defer { Task { await worker.stop() } }
+
+                let traceID = Tracing.hex(16)
+                let id = try await Tracing.submit(url, traceparent: "00-\(traceID)-\(Tracing.hex(8))-01")
+                let done = try await BatonClient(servers: [URL(string: url)!]).wait(id, timeout: .seconds(60))
+                #expect(done.state == .succeeded, "\(done.lastError ?? "")")
+                let (send, process) = try await eventually("both spans exported", within: .seconds(20), every: .milliseconds(100)) {
+                    () -> (Tracing.ExportedSpan, Tracing.ExportedSpan)? in
+                    let all = spans.all
+                    guard let send = all.first(where: { $0.name == "send traced" && $0.traceID == traceID }),
+                        let process = all.first(where: { $0.name == "process traced" && $0.traceID == traceID })
+                    else { return nil }
+                    return (send, process)
+                }
+                #expect(send.service == "\(broker)-node" && process.service == "\(broker)-worker")
+                #expect(process.kind == 5, "SPAN_KIND_CONSUMER")
+                #expect(process.parentSpanID == send.spanID, "the worker read the context from the work message")
+                #expect(process.links.contains { $0.traceID == traceID && $0.spanID == send.spanID }, "\(process.links)")
+                #expect(process.attributes["messaging.message.id"] == id.description)
+                _ = try? await Self.left(broker, brokerURL, key)
+            }
+        }
+
         /// Messages left in the broker's work list or queue (the queue is deleted after).
         static func left(_ broker: String, _ url: String, _ key: String) async throws -> Int64 {
             if broker == "redis" {
