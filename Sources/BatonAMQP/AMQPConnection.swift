@@ -232,11 +232,25 @@ public final class AMQPConnection: Sendable {
 
     /// Acknowledges a delivery (and, with `multiple`, every one before it).
     public func ack(_ deliveryTag: UInt64, multiple: Bool = false) async throws(AMQPError) {
-        _ = try await send(
-            frames: try Self.method(.basicAck) { buffer in
-                buffer.writeInteger(deliveryTag)
-                AMQPWire.writeBits([multiple], into: &buffer)
-            }, expecting: [])
+        _ = try await send(frames: try Self.ackFrame(deliveryTag, multiple: multiple), expecting: [])
+    }
+
+    /// Acknowledges several deliveries, each on its own, in one write.
+    public func ack(_ deliveryTags: [UInt64]) async throws(AMQPError) {
+        guard !deliveryTags.isEmpty else { return }
+        var frames = ByteBufferAllocator().buffer(capacity: 24 * deliveryTags.count)
+        for tag in deliveryTags {
+            var frame = try Self.ackFrame(tag, multiple: false)
+            frames.writeBuffer(&frame)
+        }
+        _ = try await send(frames: frames, expecting: [])
+    }
+
+    private static func ackFrame(_ deliveryTag: UInt64, multiple: Bool) throws(AMQPError) -> ByteBuffer {
+        try method(.basicAck) { buffer in
+            buffer.writeInteger(deliveryTag)
+            AMQPWire.writeBits([multiple], into: &buffer)
+        }
     }
 
     /// Refuses a delivery: back to its queue with `requeue`, else dropped (or to the queue's

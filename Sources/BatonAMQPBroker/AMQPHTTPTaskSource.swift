@@ -171,11 +171,19 @@ final class AMQPWorkDeliveries: Sendable {
     /// Acknowledges the held messages of `leases` (their outcome is delivered, or no longer
     /// wanted). One whose connection closed since went back to the queue already.
     func ack(_ leases: [LeaseRef]) async {
+        var byConnection: [ObjectIdentifier: (connection: AMQPConnection, tags: [UInt64])] = [:]
         for delivery in forget(leases) where delivery.connection.isActive {
+            byConnection[ObjectIdentifier(delivery.connection), default: (delivery.connection, [])].tags.append(
+                delivery.message.deliveryTag)
+        }
+        // One write per connection for the whole batch.
+        for (connection, tags) in byConnection.values {
             do {
-                try await delivery.connection.ack(delivery.message.deliveryTag)
+                try await connection.ack(tags)
             } catch {
-                logger.warning("could not acknowledge a work message", metadata: ["queue": "\(queue)", "error": "\(error.message)"])
+                logger.warning(
+                    "could not acknowledge work messages",
+                    metadata: ["queue": "\(queue)", "count": "\(tags.count)", "error": "\(error.message)"])
             }
         }
     }
