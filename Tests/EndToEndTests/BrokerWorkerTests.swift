@@ -117,14 +117,7 @@ extension EndToEnd {
                 let id = try await Tracing.submit(url, traceparent: "00-\(traceID)-\(Tracing.hex(8))-01")
                 let done = try await BatonClient(servers: [URL(string: url)!]).wait(id, timeout: .seconds(60))
                 #expect(done.state == .succeeded, "\(done.lastError ?? "")")
-                let (send, process) = try await eventually("both spans exported", within: .seconds(20), every: .milliseconds(100)) {
-                    () -> (Tracing.ExportedSpan, Tracing.ExportedSpan)? in
-                    let all = spans.all
-                    guard let send = all.first(where: { $0.name == "send traced" && $0.traceID == traceID }),
-                        let process = all.first(where: { $0.name == "process traced" && $0.traceID == traceID })
-                    else { return nil }
-                    return (send, process)
-                }
+                let (send, process) = try await Tracing.sendAndProcess(spans, traceID: traceID)
                 #expect(send.service == "\(broker)-node" && process.service == "\(broker)-worker")
                 #expect(process.kind == 5, "SPAN_KIND_CONSUMER")
                 #expect(process.parentSpanID == send.spanID, "the worker read the context from the work message")

@@ -43,14 +43,7 @@ extension EndToEnd.SQSPipelineTests {
             let id = try await Tracing.submit(url, traceparent: "00-\(traceID)-\(Tracing.hex(8))-01")
             let done = try await BatonClient(servers: [URL(string: url)!]).wait(id, timeout: .seconds(60))
             #expect(done.state == .succeeded, "\(done.lastError ?? "")")
-            let (send, process) = try await eventually("both spans exported", within: .seconds(20), every: .milliseconds(100)) {
-                () -> (Tracing.ExportedSpan, Tracing.ExportedSpan)? in
-                let all = spans.all
-                guard let send = all.first(where: { $0.name == "send traced" && $0.traceID == traceID }),
-                    let process = all.first(where: { $0.name == "process traced" && $0.traceID == traceID })
-                else { return nil }
-                return (send, process)
-            }
+            let (send, process) = try await Tracing.sendAndProcess(spans, traceID: traceID)
             #expect(send.service == "sqs-node" && send.kind == 4)
             #expect(done.traceparent == "00-\(traceID)-\(send.spanID)-01")
             #expect(process.service == "sqs-worker")

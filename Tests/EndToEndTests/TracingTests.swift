@@ -91,6 +91,19 @@ extension EndToEnd {
             return out
         }
 
+        /// The node's `send traced` and the worker's `process traced` spans of `traceID`, once
+        /// both were exported.
+        static func sendAndProcess(_ spans: Recorder<ExportedSpan>, traceID: String) async throws -> (ExportedSpan, ExportedSpan) {
+            try await eventually("both spans exported", within: .seconds(20), every: .milliseconds(100)) {
+                () -> (ExportedSpan, ExportedSpan)? in
+                let all = spans.all
+                guard let send = all.first(where: { $0.name == "send traced" && $0.traceID == traceID }),
+                    let process = all.first(where: { $0.name == "process traced" && $0.traceID == traceID })
+                else { return nil }
+                return (send, process)
+            }
+        }
+
         static func hex(_ bytes: Int) -> String {
             (0..<bytes).map { _ in String(format: "%02x", Int.random(in: 1...255)) }.joined()
         }
@@ -138,14 +151,7 @@ extension EndToEnd {
                 let stored = try #require(done.traceparent)
                 #expect(stored.hasPrefix("00-\(traceID)-"), "\(stored)")
 
-                let (send, process) = try await eventually("both spans exported", within: .seconds(20), every: .milliseconds(100)) {
-                    () -> (ExportedSpan, ExportedSpan)? in
-                    let all = spans.all
-                    guard let send = all.first(where: { $0.name == "send traced" && $0.traceID == traceID }),
-                        let process = all.first(where: { $0.name == "process traced" && $0.traceID == traceID })
-                    else { return nil }
-                    return (send, process)
-                }
+                let (send, process) = try await Self.sendAndProcess(spans, traceID: traceID)
                 // The producer span: the node's, a child of the submitter's.
                 #expect(send.service == "test-node")
                 #expect(send.kind == 4, "SPAN_KIND_PRODUCER")
