@@ -133,7 +133,7 @@ extension EndToEnd {
         }
 
         /// Runs a command that leaves a daemon behind (`pg_ctl restart`) to completion, its
-        /// output going to `log`. Spawned and reaped here rather than with `Process`, which only
+        /// output going to `log`, with no other descriptor of the test process. Spawned and reaped here rather than with `Process`, which only
         /// sees its child exit once every inheritor of its descriptors (the new postmaster) has.
         static func spawnAndWait(_ path: String, _ arguments: [String], log: String, timeout: Duration) async throws -> Int32 {
             var actions = posix_spawn_file_actions_t()
@@ -142,6 +142,15 @@ extension EndToEnd {
             posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
             posix_spawn_file_actions_addopen(&actions, 1, log, O_WRONLY | O_CREAT | O_APPEND, 0o644)
             posix_spawn_file_actions_adddup2(&actions, 1, 2)
+            // Nothing else of the test process: the postmaster it starts counts inherited
+            // descriptors against max_files_per_process, and refuses to start ("insufficient
+            // file descriptors") when the test process holds many without close-on-exec.
+            // (glibc 2.34's posix_spawn_file_actions_addclosefrom_np, which Swift's Glibc module
+            // does not declare: looked up by name.)
+            typealias CloseFrom = @convention(c) (UnsafeMutablePointer<posix_spawn_file_actions_t>, Int32) -> Int32
+            if let symbol = dlsym(nil, "posix_spawn_file_actions_addclosefrom_np") {
+                _ = unsafeBitCast(symbol, to: CloseFrom.self)(&actions, 3)
+            }
             let argv: [UnsafeMutablePointer<CChar>?] = ([path] + arguments).map { strdup($0) } + [nil]
             defer { for arg in argv { free(arg) } }
             var pid: pid_t = 0
