@@ -49,16 +49,10 @@ public struct AMQPBrokerConfiguration: Sendable {
     public var deadLetter: String
     /// Baton queue → RabbitMQ queue (dispatch role), in the order given.
     public var dispatch: [(queue: String, amqpQueue: String)] = []
-    /// Most tasks of one Baton queue in flight on RabbitMQ.
-    public var window = defaultWindow
-    /// The lease a dispatched task gets until its worker first heartbeats.
-    public var lease = defaultLease
+    /// The dispatch role's window and lease (`amqp.window`, `amqp.lease`).
+    public var dispatchSettings = DispatchSettings()
     /// The RabbitMQ queue a worker takes its tasks from.
     public var work: String?
-
-    public static let defaultWindow = 100
-    public static let windowRange = 1...10_000
-    public static let defaultLease: Duration = .seconds(300)
 
     public static let defaultExchange = "machinery_exchange"
     public static let defaultBindingKey = "machinery_task"
@@ -122,8 +116,7 @@ public struct AMQPBrokerConfiguration: Sendable {
         dispatch = try reader.queueMap("amqp.dispatch", example: "default=baton.work").map { queue, name throws(BatonError) in
             (queue, try Self.name(name, setting: "amqp.dispatch"))
         }
-        window = try reader.int("amqp.window", default: Self.defaultWindow, range: Self.windowRange)
-        lease = try reader.seconds("amqp.lease", default: Self.defaultLease, minimum: 1)
+        dispatchSettings = try DispatchSettings(reader: reader, prefix: "amqp")
         work = try reader.text("amqp.work").map { text throws(BatonError) in try Self.name(text, setting: "amqp.work") }
         try validate()
     }
@@ -133,6 +126,7 @@ public struct AMQPBrokerConfiguration: Sendable {
         if (hasNodeRoles || work != nil) && amqp == nil {
             throw .invalidArgument("amqp.ingest, amqp.dispatch and amqp.work need amqp.url (--amqp-url amqp://USER:PASSWORD@HOST:5672/)")
         }
+        try dispatchSettings.validate(prefix: "amqp")
         var queues = Set(ingest + [deadLetter])
         for (queue, name) in dispatch {
             guard queues.insert(name).inserted else {
@@ -155,7 +149,7 @@ public struct AMQPBrokerConfiguration: Sendable {
         var services: [any Service] = []
         services += BrokerDispatch.roles(
             node: api.node, senders: dispatch.map { ($0.queue, AMQPWorkSender(amqp: amqp, queue: $0.amqpQueue, logger: logger)) },
-            window: window, lease: lease, logger: logger)
+            settings: dispatchSettings, logger: logger)
         if !ingest.isEmpty { services.append(AMQPIngest(api: api, amqp: amqp, configuration: self, logger: logger)) }
         return services
     }

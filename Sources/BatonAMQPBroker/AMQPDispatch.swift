@@ -26,7 +26,7 @@ actor AMQPWorkSender: WorkSender {
         address = "RabbitMQ queue \(queue) at \(amqp.address)"
     }
 
-    func prepare(logger: Logger) async throws {
+    func prepare() async throws {
         _ = try await connected()
     }
 

@@ -48,16 +48,11 @@ public struct RedisBrokerConfiguration: Sendable {
     public var resultsExpireIn: Duration
     /// Baton queue → Redis work list (dispatch role), in the order given.
     public var dispatch: [(queue: String, key: String)]
-    /// Most tasks of one Baton queue in flight on Redis.
-    public var window: Int
-    /// The lease a dispatched task gets until its worker first heartbeats.
-    public var lease: Duration
+    /// The dispatch role's window and lease (`redis.window`, `redis.lease`).
+    public var dispatchSettings: DispatchSettings
     /// The work list a worker takes its tasks from.
     public var work: String?
 
-    public static let defaultWindow = 100
-    public static let windowRange = 1...10_000
-    public static let defaultLease: Duration = .seconds(300)
     public static let defaultDeadLetter = "baton:dead"
     public static let defaultVisibility: Duration = .seconds(60)
     /// The longest key Baton takes a name of (the keys it derives add a few characters).
@@ -66,11 +61,11 @@ public struct RedisBrokerConfiguration: Sendable {
     public init(
         redis: RedisConfiguration? = nil, ingest: [String] = [], delayed: String? = nil, deadLetter: String = defaultDeadLetter,
         visibility: Duration = defaultVisibility, results: Bool = false, resultsExpireIn: Duration = MachineryResults.defaultExpiry,
-        dispatch: [(queue: String, key: String)] = [], window: Int = defaultWindow, lease: Duration = defaultLease, work: String? = nil
+        dispatch: [(queue: String, key: String)] = [], dispatchSettings: DispatchSettings = DispatchSettings(),
+        work: String? = nil
     ) {
         self.dispatch = dispatch
-        self.window = window
-        self.lease = lease
+        self.dispatchSettings = dispatchSettings
         self.work = work
         self.redis = redis
         self.ingest = ingest
@@ -119,8 +114,7 @@ public struct RedisBrokerConfiguration: Sendable {
         dispatch = try reader.queueMap("redis.dispatch", example: "default=baton:work:default").map { queue, key throws(BatonError) in
             (queue, try Self.key(key, setting: "redis.dispatch"))
         }
-        window = try reader.int("redis.window", default: Self.defaultWindow, range: Self.windowRange)
-        lease = try reader.seconds("redis.lease", default: Self.defaultLease, minimum: 1)
+        dispatchSettings = try DispatchSettings(reader: reader, prefix: "redis")
         work = try reader.text("redis.work").map { text throws(BatonError) in try Self.key(text, setting: "redis.work") }
         try validate()
     }
@@ -131,9 +125,7 @@ public struct RedisBrokerConfiguration: Sendable {
             throw .invalidArgument(
                 "redis.ingest, redis.delayed, redis.results, redis.dispatch and redis.work need redis.url (--redis-url redis://HOST:PORT)")
         }
-        if !Self.windowRange.contains(window) {
-            throw .invalidArgument("redis.window must be in \(Self.windowRange.lowerBound)...\(Self.windowRange.upperBound), got \(window)")
-        }
+        try dispatchSettings.validate(prefix: "redis")
         if let delayed, ingest.contains(delayed) {
             throw .invalidArgument("redis.delayed (\(delayed)) is also in redis.ingest: a key is a list or a sorted set, not both")
         }
@@ -162,7 +154,7 @@ public struct RedisBrokerConfiguration: Sendable {
         var services: [any Service] = []
         services += BrokerDispatch.roles(
             node: api.node, senders: dispatch.map { ($0.queue, RedisWorkSender(redis: redis, key: $0.key, logger: logger)) },
-            window: window, lease: lease, logger: logger)
+            settings: dispatchSettings, logger: logger)
         if !sources.isEmpty { services.append(try RedisIngest(configuration: self, api: api, logger: logger)) }
         if results {
             services.append(

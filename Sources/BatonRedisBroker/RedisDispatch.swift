@@ -30,7 +30,7 @@ actor RedisWorkSender: WorkSender {
         address = "redis list \(key) at \(redis.address)"
     }
 
-    func prepare(logger: Logger) async throws {
+    func prepare() async throws {
         _ = try await connected()
     }
 

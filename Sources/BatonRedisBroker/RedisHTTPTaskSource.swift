@@ -75,11 +75,7 @@ public final class RedisHTTPTaskSource: TaskSource {
 
     public func run() async {
         await http.run()
-        let open = connection.withLock { c in
-            defer { c = nil }
-            return c
-        }
-        await open?.close()
+        await disconnect()
     }
 
     public func stop() { http.stop() }
@@ -126,14 +122,19 @@ public final class RedisHTTPTaskSource: TaskSource {
             }
             return bodies
         } catch {
-            let open = connection.withLock { c in
-                defer { c = nil }
-                return c
-            }
-            await open?.close()
+            await disconnect()
             if Task.isCancelled { throw CancellationError() }
             throw BatonError.unavailable("Redis list \(key) at \(redis.address): \(error.message)")
         }
+    }
+
+    /// Closes the connection, if one is open; the next take connects again.
+    private func disconnect() async {
+        let open = connection.withLock { c in
+            defer { c = nil }
+            return c
+        }
+        await open?.close()
     }
 
     private func connected() async throws(RedisError) -> RedisConnection {

@@ -1,4 +1,5 @@
 import BatonCore
+import BatonNode
 import BatonSQS
 import Configuration
 import Foundation
@@ -52,10 +53,8 @@ public struct SQSBrokerConfiguration: Sendable {
     /// The results queue (results role on a node; where a worker sends; `nil` on a worker: it
     /// reports over HTTP).
     public var results: SQSQueueAddress?
-    /// Most tasks of one Baton queue in flight on SQS.
-    public var window: Int
-    /// The lease a dispatched task gets until its worker first heartbeats.
-    public var lease: Duration
+    /// The dispatch role's window and lease (`sqs.window`, `sqs.lease`).
+    public var dispatchSettings: DispatchSettings
     /// The work queue a worker consumes.
     public var work: SQSQueueAddress?
     /// The worker's control queue (with `results`): where the node answers its heartbeats.
@@ -65,14 +64,11 @@ public struct SQSBrokerConfiguration: Sendable {
     /// Whether a missing queue is created (`CreateQueue`) rather than waited for.
     public var createQueues: Bool
 
-    public static let defaultWindow = 100
-    public static let windowRange = 1...10_000
-    public static let defaultLease: Duration = .seconds(300)
-
     public init(
         endpoint: URL? = nil, region: String? = nil, ingest: SQSQueueAddress? = nil, deadLetter: SQSQueueAddress? = nil,
-        dispatch: [String: SQSQueueAddress] = [:], results: SQSQueueAddress? = nil, window: Int = defaultWindow,
-        lease: Duration = defaultLease, work: SQSQueueAddress? = nil, control: SQSQueueAddress? = nil, stringKinds: Set<String> = [],
+        dispatch: [String: SQSQueueAddress] = [:], results: SQSQueueAddress? = nil,
+        dispatchSettings: DispatchSettings = DispatchSettings(), work: SQSQueueAddress? = nil, control: SQSQueueAddress? = nil,
+        stringKinds: Set<String> = [],
         createQueues: Bool = false
     ) {
         self.createQueues = createQueues
@@ -84,8 +80,7 @@ public struct SQSBrokerConfiguration: Sendable {
         self.deadLetter = deadLetter
         self.dispatch = dispatch
         self.results = results
-        self.window = window
-        self.lease = lease
+        self.dispatchSettings = dispatchSettings
         self.work = work
     }
 
@@ -124,17 +119,14 @@ public struct SQSBrokerConfiguration: Sendable {
             }
             stringKinds.insert(name)
         }
-        window = try reader.int("sqs.window", default: Self.defaultWindow, range: Self.windowRange)
-        lease = try reader.seconds("sqs.lease", default: Self.defaultLease, minimum: 1)
+        dispatchSettings = try DispatchSettings(reader: reader, prefix: "sqs")
         createQueues = try reader.flag("sqs.createQueues")
         try validate()
     }
 
     /// Checks that the roles have what they need.
     public func validate() throws(BatonError) {
-        if !Self.windowRange.contains(window) {
-            throw .invalidArgument("sqs.window must be in \(Self.windowRange.lowerBound)...\(Self.windowRange.upperBound), got \(window)")
-        }
+        try dispatchSettings.validate(prefix: "sqs")
         if control != nil && (work == nil || results == nil) {
             throw .invalidArgument(
                 "sqs.control (--sqs-control) is the control queue of a worker that takes its tasks from sqs.work (--sqs-work) and "

@@ -24,8 +24,7 @@ struct AMQPDispatchTests {
         var configuration = AMQPBrokerConfiguration()
         configuration.amqp = server
         configuration.dispatch = [("default", queue)]
-        configuration.window = window
-        configuration.lease = lease
+        configuration.dispatchSettings = DispatchSettings(window: window, lease: lease)
         // Declared here too (as the node declares it), so that its depth can be read at once.
         if let amqp = try? await AMQPConnection.connect(server) {
             _ = try? await amqp.declareQueue(queue)

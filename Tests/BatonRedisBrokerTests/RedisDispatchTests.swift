@@ -24,7 +24,8 @@ struct RedisDispatchTests {
     ) async throws {
         let harness = try await BrokerHarness()
         let key = RedisIngestTests.key("work")
-        let configuration = RedisBrokerConfiguration(redis: server, dispatch: [("default", key)], window: window, lease: lease)
+        let configuration = RedisBrokerConfiguration(
+            redis: server, dispatch: [("default", key)], dispatchSettings: DispatchSettings(window: window, lease: lease))
         try await harness.serving(try configuration.services(api: harness.api, logger: testLogger("redis"))) { url in
             let source = RedisHTTPTaskSource(redis: server, key: key, servers: [url], logger: testLogger("source"))
             try await body(harness, source, key)

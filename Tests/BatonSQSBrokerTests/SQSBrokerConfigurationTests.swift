@@ -1,4 +1,5 @@
 import BatonCore
+import BatonNode
 import BatonSQS
 import BatonSQSBroker
 import Configuration
@@ -17,7 +18,7 @@ import Testing
     @Test func noSettingsNoRoles() throws {
         let configuration = try SQSBrokerConfiguration(reader: Self.reader([:]))
         #expect(!configuration.hasNodeRoles && configuration.work == nil)
-        #expect(configuration.window == SQSBrokerConfiguration.defaultWindow && configuration.lease == .seconds(300))
+        #expect(configuration.dispatchSettings == DispatchSettings(window: 100, lease: .seconds(300)))
     }
 
     @Test func aNodeWithEveryRole() throws {

@@ -55,7 +55,8 @@ struct SQSTransportConformanceTests {
             // (no results queue: the worker reports over HTTP).
             let broker = try SQSBroker(
                 configuration: SQSBrokerConfiguration(
-                    endpoint: Moto.endpoint, region: "us-east-1", dispatch: ["default": work.address], window: 50, lease: lease),
+                    endpoint: Moto.endpoint, region: "us-east-1", dispatch: ["default": work.address],
+                    dispatchSettings: DispatchSettings(window: 50, lease: lease)),
                 api: harness.api, credentials: Moto.credentials, logger: testLogger("broker"))
             let node = harness.node
             let app = makeApplication(

@@ -113,8 +113,8 @@ import Testing
             $0.sqs.dispatch.mapValues(\.queueName) == ["default": "work", "mail": "mail-work"]
         },
         Case(key: "sqs.results", value: "sqs://baton-results") { $0.sqs.results?.queueName == "baton-results" },
-        Case(key: "sqs.window", value: "7") { $0.sqs.window == 7 },
-        Case(key: "sqs.lease", value: "45") { $0.sqs.lease == .seconds(45) },
+        Case(key: "sqs.window", value: "7") { $0.sqs.dispatchSettings.window == 7 },
+        Case(key: "sqs.lease", value: "45") { $0.sqs.dispatchSettings.lease == .seconds(45) },
         Case(key: "sqs.work", value: "sqs://baton-work") { $0.sqs.work?.queueName == "baton-work" },
         Case(key: "sqs.control", value: "sqs://baton-control") { $0.sqs.control?.queueName == "baton-control" },
         Case(key: "sqs.stringKinds", value: "export,import") { $0.sqs.stringKinds == ["export", "import"] },
@@ -135,8 +135,8 @@ import Testing
         Case(key: "redis.dispatch", value: "default=baton:work, mail=mail-work") {
             $0.redis.dispatch.map { "\($0.queue)=\($0.key)" } == ["default=baton:work", "mail=mail-work"] && $0.redis.hasNodeRoles
         },
-        Case(key: "redis.window", value: "7") { $0.redis.window == 7 },
-        Case(key: "redis.lease", value: "45") { $0.redis.lease == .seconds(45) },
+        Case(key: "redis.window", value: "7") { $0.redis.dispatchSettings.window == 7 },
+        Case(key: "redis.lease", value: "45") { $0.redis.dispatchSettings.lease == .seconds(45) },
         Case(key: "redis.work", value: "baton:work") { $0.redis.work == "baton:work" && !$0.redis.hasNodeRoles },
         Case(key: "amqp.url", value: "amqps://app:pw@mq.example/prod") {
             $0.amqp.amqp?.host == "mq.example" && $0.amqp.amqp?.port == 5671 && $0.amqp.amqp?.tls == true
@@ -151,8 +151,8 @@ import Testing
         Case(key: "amqp.dispatch", value: "default=baton.work, mail=mail.work") {
             $0.amqp.dispatch.map { "\($0.queue)=\($0.amqpQueue)" } == ["default=baton.work", "mail=mail.work"] && $0.amqp.hasNodeRoles
         },
-        Case(key: "amqp.window", value: "7") { $0.amqp.window == 7 },
-        Case(key: "amqp.lease", value: "45") { $0.amqp.lease == .seconds(45) },
+        Case(key: "amqp.window", value: "7") { $0.amqp.dispatchSettings.window == 7 },
+        Case(key: "amqp.lease", value: "45") { $0.amqp.dispatchSettings.lease == .seconds(45) },
         Case(key: "amqp.work", value: "baton.work") { $0.amqp.work == "baton.work" && !$0.amqp.hasNodeRoles },
         Case(key: "amqp.exchange", value: "tasks") { $0.amqp.exchange == "tasks" },
         Case(key: "amqp.exchangeType", value: "topic") { $0.amqp.exchangeType == "topic" },

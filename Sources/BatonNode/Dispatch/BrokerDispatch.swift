@@ -12,7 +12,7 @@ public protocol WorkSender: Sendable {
     var address: String { get }
     /// Gets ready to send (connects, declares what must exist); a failure is logged and tried
     /// again, waiting up to 5 s, until the node stops.
-    func prepare(logger: Logger) async throws
+    func prepare() async throws
     /// Sends the tasks' work messages: which were not taken (they go back to `ready`, no
     /// attempt used) and which never can be (they fail for good, with the reason).
     func send(_ claimed: [ClaimedTask]) async -> WorkSendOutcome
@@ -83,14 +83,15 @@ public final class BrokerDispatch: Service, Sendable {
     /// One dispatch per Baton queue and its sender, sharing one window that follows the node's
     /// events (a broker's `dispatch` setting).
     public static func roles(
-        node: NodeServices, senders: [(queue: String, sender: any WorkSender)], window: Int, lease: Duration, logger: Logger
+        node: NodeServices, senders: [(queue: String, sender: any WorkSender)], settings: DispatchSettings, logger: Logger
     ) -> [BrokerDispatch] {
         guard !senders.isEmpty else { return [] }
         let inFlight = DispatchWindow()
         inFlight.follow(node.events)
         return senders.map {
             BrokerDispatch(
-                node: node, queueName: $0.queue, sender: $0.sender, inFlight: inFlight, window: window, lease: lease, logger: logger)
+                node: node, queueName: $0.queue, sender: $0.sender, inFlight: inFlight, window: settings.window, lease: settings.lease,
+                logger: logger)
         }
     }
 
@@ -98,7 +99,7 @@ public final class BrokerDispatch: Service, Sendable {
         var pause = Duration.milliseconds(100)
         while true {
             do {
-                try await cancelWhenGracefulShutdown { try await self.sender.prepare(logger: self.logger) }
+                try await cancelWhenGracefulShutdown { try await self.sender.prepare() }
                 break
             } catch {
                 if Task.isShuttingDownGracefully || Task.isCancelled || error is CancellationError { return }

@@ -30,8 +30,9 @@ public struct SQSBroker: Sendable {
         }
         dispatches = try configuration.dispatch.sorted { $0.key < $1.key }.map { name, address in
             SQSDispatch(
-                node: api.node, queueName: name, queue: try queue(address), inFlight: inFlight, window: configuration.window,
-                lease: configuration.lease, stringKinds: configuration.stringKinds, logger: logger)
+                node: api.node, queueName: name, queue: try queue(address), inFlight: inFlight,
+                window: configuration.dispatchSettings.window,
+                lease: configuration.dispatchSettings.lease, stringKinds: configuration.stringKinds, logger: logger)
         }
         if !dispatches.isEmpty {
             // A task leaves the window however its attempt ends on this node.

@@ -65,8 +65,8 @@ struct SQSWorkSender: WorkSender {
     var broker: String { "sqs" }
     var address: String { "\(queue.address)" }
 
-    func prepare(logger: Logger) async throws {
-        _ = try await queue.queueURLWaiting(logger: logger, role: "dispatch")
+    func prepare() async throws {
+        _ = try await queue.queueURL()
     }
 
     func send(_ claimed: [ClaimedTask]) async -> WorkSendOutcome {

@@ -51,16 +51,10 @@ public final class SQSHTTPTaskSource: TaskSource {
         async throws -> [ClaimedTask]
     {
         let received = try await messages.receive(max: max, wait: wait, lease: lease)
-        guard !received.isEmpty else { return received }
         // The messages were just hidden for `lease`: only the node's leases are extended here.
-        let outcomes: [HeartbeatOutcome]
-        do {
-            outcomes = try await http.heartbeat(received.map(\.lease), lease: lease, progress: [:])
-        } catch {
-            if Task.isCancelled { throw CancellationError() }
-            return received
-        }
-        return await messages.dropEnded(received, outcomes: outcomes)
+        let (runnable, ended) = try await http.checkDelivered(received, lease: lease, waitedIn: "queue")
+        if !ended.isEmpty { await messages.delete(ended) }
+        return runnable
     }
 
     public func heartbeat(_ leases: [LeaseRef], lease: Duration, progress: [LeaseRef: TaskProgress]) async throws

@@ -128,8 +128,6 @@ final class SQSWorkMessages: Sendable {
         }
     }
 
-    /// Forgets the held messages of `leases` without touching them (they come back after
-    /// their visibility timeout).
     /// The received tasks the node says ended while their messages waited in the queue
     /// (cancelled, rescued, finished): their messages are deleted and they never run. Returns
     /// the others, in order.
@@ -152,6 +150,8 @@ final class SQSWorkMessages: Sendable {
         return runnable
     }
 
+    /// Forgets the held messages of `leases` without touching them (they come back after
+    /// their visibility timeout).
     func forget(_ leases: [LeaseRef]) {
         held.withLock { h in for lease in leases { h.removeValue(forKey: lease) } }
     }
