@@ -110,6 +110,7 @@ let package = Package(
             name: "BatonServer",
             dependencies: [
                 "BatonCore", "BatonNode",
+                .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Tracing", package: "swift-distributed-tracing"),
                 .product(name: "Configuration", package: "swift-configuration"),
                 .product(name: "Logging", package: "swift-log"),

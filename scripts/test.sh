@@ -43,6 +43,10 @@ if [ -z "${BATON_TEST_AMQP_URL:-}" ] && [ -x scripts/with-rabbitmq.sh ]; then
   echo "test.sh: no rabbitmq-server here (apt-get install rabbitmq-server); AMQP tests will be skipped (they fail under CI=true)" >&2
 fi
 
+# The dashboard's browser test drives Debian's chromium (Playwright from .build-venv).
+command -v chromium >/dev/null 2>&1 \
+  || echo "test.sh: no chromium here (apt-get install chromium); the dashboard's browser test will be skipped (it fails under CI=true)" >&2
+
 swift build --product baton
 BATON_BIN="$(swift build --show-bin-path)/baton"
 export BATON_BIN

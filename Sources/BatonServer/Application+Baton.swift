@@ -9,7 +9,8 @@ import ServiceLifecycle
 import Tracing
 
 /// The node's router: every REST and worker-protocol route, `POST /rpc` and
-/// `GET /openapi.json`, each behind its role check, behind the JSON error middleware.
+/// `GET /openapi.json`, each behind its role check, and the dashboard's page (`GET /ui`),
+/// behind the JSON error middleware.
 ///
 /// - Parameter live: the settings a reload changes (tokens, limits); by default fixed at
 ///   `configuration`'s.
@@ -22,7 +23,10 @@ public func makeRouter(
     let authenticator = Authenticator(table: live.tokens)
     var table = RouteTable()
     for route in routes { table.add(route.method, route.path) }
+    table.add(.get, Dashboard.path)
     router.add(middleware: ErrorMiddleware(routes: table, compat: configuration.compat))
+    // The dashboard's page is public: it holds no data, and reads the API with the user's token.
+    router.get(RouterPath(Dashboard.path)) { _, _ in Dashboard.response() }
     for route in routes {
         let access = route.access
         let handler = route.handler
