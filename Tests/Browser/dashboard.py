@@ -6,7 +6,7 @@ Swift test then checks the effects through the API. Every step waits for the pag
 `expect`, 15 s) and a failure exits 1 naming the step, with a screenshot in --artifacts.
 
     python dashboard.py --url URL --producer-token P --admin-token A --chromium /usr/bin/chromium \
-        --tasks '{"failed": ID, "sleeping": ID, "html": ID}' --artifacts DIR
+        --tasks '{"failed": ID, "sleeping": ID, "html": ID, "member": ID}' --artifacts DIR
 """
 
 import argparse
@@ -45,7 +45,7 @@ def main():
     parser.add_argument("--producer-token", required=True)
     parser.add_argument("--admin-token", required=True)
     parser.add_argument("--chromium", required=True)
-    parser.add_argument("--tasks", required=True, help="JSON: the ids of the failed, sleeping and html tasks")
+    parser.add_argument("--tasks", required=True, help="JSON: the ids of the failed, sleeping and html tasks and of a chain's second member")
     parser.add_argument("--artifacts", required=True)
     args = parser.parse_args()
     tasks = json.loads(args.tasks)
@@ -74,7 +74,7 @@ def main():
             page.fill("#token-input", args.producer_token)
             page.click("#token-form button[type=submit]")
             queue = page.locator('#queues tr[data-queue="default"]')
-            expect(queue.locator('td[data-state="succeeded"]')).to_have_text("4")
+            expect(queue.locator('td[data-state="succeeded"]')).to_have_text("6")
             expect(queue.locator('td[data-state="failed"]')).to_have_text("1")
             expect(queue.locator('td[data-state="running"]')).to_have_text("1")
 
@@ -97,11 +97,34 @@ def main():
 
             step = "a task's arguments are shown as text, never as markup"
             page.click('#tasks tr[data-task="%s"] a.task' % tasks["html"])
+            expect(page.locator("#detail dl dd").first).to_have_text(tasks["html"])
+            expect(page.locator("#detail")).not_to_contain_text("[object")
             expect(page.locator('#detail pre[data-field="args"]')).to_contain_text('<img src=x onerror=')
             if page.locator("#detail img").count() != 0 or page.evaluate("window.__xss") is not None:
                 raise AssertionError("the arguments' markup was interpreted")
             page.click('#detail button:text("Close")')
             expect(page.locator("#detail")).to_be_hidden()
+
+            step = "the list filters by kind"
+            page.fill("#tasks-kind", "fail")
+            page.press("#tasks-kind", "Enter")
+            expect(page.locator("#tasks tbody tr")).to_have_count(1)
+            expect(page.locator('#tasks tbody tr[data-task="%s"]' % tasks["failed"])).to_be_visible()
+            page.fill("#tasks-kind", "")
+            page.press("#tasks-kind", "Enter")
+            expect(page.locator('#tasks tbody tr[data-task="%s"]' % tasks["html"])).to_be_visible()
+
+            step = "a task found by its id shows its workflow's members"
+            page.fill("#goto", tasks["member"])
+            page.press("#goto", "Enter")
+            members = page.locator('#detail table[data-field="workflow"] tr')
+            expect(members).to_have_count(2)
+            expect(members.nth(0)).to_contain_text("extract")
+            expect(members.nth(1)).to_contain_text("load")
+            expect(members.nth(1)).to_contain_text("succeeded")
+            expect(page.locator("#detail")).not_to_contain_text("[object")
+            expect(page.locator('#detail pre[data-field="result"]')).to_have_text("2")
+            page.click('#detail button:text("Close")')
 
             step = "with an admin token the schedules show"
             use_token(page, args.admin_token)
@@ -117,6 +140,14 @@ def main():
             page.locator('#detail button[data-action="cancel"]').click()
             expect(page.locator("#detail h2 .badge")).to_have_text("cancelled")
             page.click('#detail button:text("Close")')
+
+            step = "delete a finished task (confirmed in a dialog)"
+            page.once("dialog", lambda dialog: dialog.accept())
+            page.fill("#goto", tasks["html"])
+            page.press("#goto", "Enter")
+            page.locator('#detail button[data-action="delete"]').click()
+            expect(page.locator("#toast")).to_contain_text("Deleted")
+            expect(page.locator("#detail")).to_be_hidden()
 
             step = "pause the queue"
             queue.locator('button[data-action="pause"]').click()

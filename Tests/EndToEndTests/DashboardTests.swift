@@ -33,19 +33,26 @@ extension EndToEnd {
             let admin = BatonClient(servers: [url], token: "ui-admin")
 
             // Known work: three successes, one failure, a long task reporting progress, a task
-            // whose arguments hold markup, and a schedule.
+            // whose arguments hold markup, a chain of two, and a schedule.
             let echoes = try await producer.submit((1...3).map { NewTask(kind: "echo", args: try! RawJSON(validating: #"{"n": \#($0)}"#)) })
             let failed = try await producer.submit(NewTask(kind: "fail", args: RawJSON.emptyObject, maxAttempts: 1))
             let html = try await producer.submit(
                 NewTask(kind: "noop", args: try RawJSON(validating: #"{"note": "<img src=x onerror=\"window.__xss=1\">"}"#)))
             let sleeping = try await producer.submit(NewTask(kind: "sleep", args: try RawJSON(validating: #"{"seconds": 120}"#)))
+            let chain = try await producer.submitWorkflow(
+                .chain([
+                    .task(NewTask(kind: "echo", args: RawJSON(trusted: "1")), name: "extract"),
+                    .task(NewTask(kind: "echo", args: RawJSON(trusted: "2")), name: "load"),
+                ]))
             _ = try await admin.scheduleUpsert(ScheduleDefinition(name: "nightly", cron: "0 3 * * *", task: NewTask(kind: "noop")))
             for task in echoes + [failed, html] { _ = try await producer.wait(task.id, timeout: .seconds(10)) }
+            #expect(try await producer.waitWorkflow(chain.id, timeout: .seconds(10)).state == .succeeded)
             try await eventually("the sleeping task to run and the counts to include every task", within: .seconds(15)) {
                 let counts = try await producer.queues().first { $0.name == "default" }?.counts ?? [:]
-                return counts["running"] == 1 && counts["succeeded"] == 4 && counts["failed"] == 1 ? true : nil
+                return counts["running"] == 1 && counts["succeeded"] == 6 && counts["failed"] == 1 ? true : nil
             }
-            let tasks = #"{"failed": "\#(failed.id)", "sleeping": "\#(sleeping.id)", "html": "\#(html.id)"}"#
+            let tasks =
+                #"{"failed": "\#(failed.id)", "sleeping": "\#(sleeping.id)", "html": "\#(html.id)", "member": "\#(chain.nodes[1].id)"}"#
             let browser = try BatonProcess(
                 [
                     Self.script, "--url", url.absoluteString.trimmingCharacters(in: CharacterSet(charactersIn: "/")),
@@ -61,6 +68,7 @@ extension EndToEnd {
             #expect(try await producer.get(sleeping.id).state == .cancelled)
             #expect(try await producer.get(failed.id).maxAttempts == 2, "the operator's retry allows one more attempt")
             #expect(try await producer.queues().first { $0.name == "default" }?.paused == true)
+            await #expect(throws: (any Error).self, "the operator deleted the finished task") { try await producer.get(html.id) }
         }
     }
 }

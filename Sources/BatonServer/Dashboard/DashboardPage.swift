@@ -23,6 +23,8 @@ extension Dashboard {
         section.wide { grid-column: 1 / -1; }
         section h2 { font-size: 15px; margin: 0 0 8px; display: flex; align-items: baseline; gap: 10px; }
         section h2 small { font-weight: normal; color: var(--muted); font-size: 12px; }
+        section h2 .spacer { flex: 1; }
+        a.queue { color: inherit; cursor: pointer; text-decoration: underline dotted; }
         .problem { color: var(--bad); margin: 4px 0; }
         .problem:empty { display: none; }
         table { width: 100%; border-collapse: collapse; }
@@ -91,7 +93,11 @@ extension Dashboard {
                 <option value="">every state</option><option>waiting</option><option>pending</option><option>ready</option>
                 <option>running</option><option>succeeded</option><option>failed</option><option>cancelled</option>
               </select>
-              <small id="tasks-note"></small></h2>
+              <input id="tasks-queue" placeholder="queue" size="12" aria-label="queue">
+              <input id="tasks-kind" placeholder="kind" size="14" aria-label="kind">
+              <span class="spacer"></span>
+              <input id="goto" placeholder="task id" size="38" aria-label="task id">
+              </h2>
             <p class="problem"></p>
             <div class="scroll"><table>
               <thead><tr><th>task</th><th>kind</th><th>queue</th><th>state</th><th class="num">attempt</th><th>progress</th>
@@ -155,11 +161,15 @@ extension Dashboard {
             else if (key.startsWith("on")) node.addEventListener(key.slice(2), value);
             else node.setAttribute(key, value === true ? "" : String(value));
           }
-          for (const child of children.flat()) {
-            if (child === undefined || child === null) continue;
+          for (const child of present(children)) {
             node.append(child instanceof Node ? child : document.createTextNode(String(child)));
           }
           return node;
+        }
+
+        // The nodes of a list that may nest and hold gaps (null, undefined, false).
+        function present(...items) {
+          return items.flat(Infinity).filter((item) => item !== undefined && item !== null && item !== false);
         }
 
         class APIError extends Error {
@@ -251,7 +261,8 @@ extension Dashboard {
           try {
             const data = await api("/v1/queues");
             const rows = data.queues.map((queue) => el("tr", { "data-queue": queue.name },
-              el("td", {}, queue.name, queue.paused ? el("span", { class: "badge paused" }, "paused") : null),
+              el("td", {}, el("a", { class: "queue", title: "show this queue's tasks", onclick: () => { $("#tasks-queue").value = queue.name; loadTasks(); } }, queue.name),
+                queue.paused ? el("span", { class: "badge paused" }, "paused") : null),
               STATES.map((state) => el("td", { class: "num", "data-state": state }, number.format(queue.counts[state] || 0))),
               el("td", { class: "num" }, queue.oldest_ready_at ? duration(Math.max(0, (Date.parse(data.as_of) - Date.parse(queue.oldest_ready_at)) / 1000)) : "—"),
               el("td", {}, el("button", { type: "button", "data-action": queue.paused ? "resume" : "pause",
@@ -274,14 +285,18 @@ extension Dashboard {
 
         async function loadTasks(more = false) {
           const state = $("#tasks-state").value;
+          const queue = $("#tasks-queue").value.trim();
+          const kind = $("#tasks-kind").value.trim();
           let path = "/v1/tasks?limit=50" + (state ? "&state=" + state : "");
+          if (queue) path += "&queue=" + encodeURIComponent(queue);
+          if (kind) path += "&kind=" + encodeURIComponent(kind);
           if (more && ui.cursor) path += "&cursor=" + encodeURIComponent(ui.cursor);
           try {
             const data = await api(path);
             const rows = data.tasks.map(taskRow);
             const body = $("#tasks tbody");
             if (more) body.append(...rows);
-            else body.replaceChildren(...(rows.length ? rows : [emptyRow(8, state ? "No " + state + " tasks." : "No tasks yet.")]));
+            else body.replaceChildren(...(rows.length ? rows : [emptyRow(8, state || queue || kind ? "No task matches." : "No tasks yet.")]));
             ui.cursor = data.next_cursor;
             $("#tasks-more").hidden = !data.next_cursor;
             problem("tasks");
@@ -338,7 +353,7 @@ extension Dashboard {
             const task = await api("/v1/tasks/" + encodeURIComponent(id));
             const facts = [["id", task.id], ["kind", task.kind], ["queue", task.queue], ["state", task.state],
               ["attempt", task.attempt + " of " + task.max_attempts], ["priority", task.priority], ["created", task.created_at],
-              ["run at", task.run_at], ["started", task.started_at], ["finished", task.finished_at], ["workflow", task.workflow_id],
+              ["run at", task.run_at], ["started", task.started_at], ["finished", task.finished_at], ["workflow", task.workflow_id], ["workflow node", task.node],
               ["unique key", task.unique_key], ["tags", (task.tags || []).join(", ")], ["worker", task.lease_owner]]
               .filter(([, value]) => value !== undefined && value !== null && value !== "");
             const buttons = [];
@@ -346,8 +361,21 @@ extension Dashboard {
               onclick: () => act("Cancelled " + short(id), async () => { await api("/v1/tasks/" + id + "/cancel", "POST"); showTask(id); }) }, "Cancel"));
             if (ENDED.includes(task.state)) buttons.push(el("button", { type: "button", "data-action": "retry",
               onclick: () => act("Retrying " + short(id), async () => { await api("/v1/tasks/" + id + "/retry", "POST"); showTask(id); }) }, "Retry"));
-            buttons.push(el("button", { type: "button", onclick: () => { panel.classList.remove("shown"); history.replaceState(null, "", location.pathname); } }, "Close"));
-            panel.replaceChildren(
+            if (ENDED.includes(task.state)) buttons.push(el("button", { type: "button", "data-action": "delete",
+              onclick: () => { if (confirm("Delete task " + id + "?")) act("Deleted " + short(id), async () => { await api("/v1/tasks/" + id, "DELETE"); closeDetail(); }); } }, "Delete"));
+            buttons.push(el("button", { type: "button", onclick: closeDetail }, "Close"));
+            let workflow = null;
+            if (task.workflow_id) {
+              try {
+                const flow = await api("/v1/workflows/" + encodeURIComponent(task.workflow_id));
+                workflow = [el("h3", {}, "Workflow ", badge(flow.state)),
+                  el("table", { "data-field": "workflow" }, el("tbody", {}, flow.nodes.map((node) => el("tr", { "data-task": node.id },
+                    el("td", {}, node.name), el("td", {}, el("a", { class: "task", href: "#task=" + node.id, title: node.id,
+                      onclick: (event) => { event.preventDefault(); showTask(node.id); } }, short(node.id))),
+                    el("td", {}, node.kind), el("td", {}, badge(node.state), node.skipped ? " skipped" : "")))))];
+              } catch (error) { workflow = el("p", { class: "problem" }, "Workflow: " + error.message); }
+            }
+            panel.replaceChildren(...present(
               el("h2", {}, task.kind, " ", badge(task.state)),
               el("div", { class: "actions" }, buttons),
               el("dl", {}, facts.map(([name, value]) => [el("dt", {}, name), el("dd", {}, String(value))])),
@@ -355,10 +383,16 @@ extension Dashboard {
               el("h3", {}, "Arguments"), el("pre", { "data-field": "args" }, JSON.stringify(task.args, null, 2)),
               "result" in task ? [el("h3", {}, "Result"), el("pre", { "data-field": "result" }, JSON.stringify(task.result, null, 2))] : null,
               (task.errors || []).length ? [el("h3", {}, "Errors"), el("pre", { "data-field": "errors" },
-                task.errors.map((error) => "attempt " + error.attempt + " at " + error.at + ": " + error.message).join("\n"))] : null);
+                task.errors.map((error) => "attempt " + error.attempt + " at " + error.at + ": " + error.message).join("\n"))] : null,
+              workflow));
             panel.classList.add("shown");
             history.replaceState(null, "", "#task=" + id);
           } catch (error) { toast(error.message); }
+        }
+
+        function closeDetail() {
+          $("#detail").classList.remove("shown");
+          history.replaceState(null, "", location.pathname);
         }
 
         // Live events: the node's Server-Sent Events, read with fetch so that the token goes in a header.
@@ -486,6 +520,8 @@ extension Dashboard {
         $("#token-open").addEventListener("click", () => askToken(ui.token ? "Replace the token in use." : "Give a token."));
         $("#tasks-state").addEventListener("change", () => loadTasks());
         $("#tasks-more").addEventListener("click", () => loadTasks(true));
+        for (const filter of ["#tasks-queue", "#tasks-kind"]) $(filter).addEventListener("change", () => loadTasks());
+        $("#goto").addEventListener("change", () => { const id = $("#goto").value.trim(); $("#goto").value = ""; if (id) showTask(id); });
         $("#events tbody").append(emptyRow(5, "Waiting for events…"));
         setInterval(loadQueues, 5000);
         setInterval(loadWorkers, 10000);
