@@ -132,7 +132,7 @@ extension Dashboard {
             </table></div>
           </section>
           <section id="events">
-            <h2>Live events <small>newest first</small></h2>
+            <h2>Live events <small>newest first, the last 100 · <span id="events-rate">0 events/s</span></small></h2>
             <p class="problem"></p>
             <div class="scroll"><table>
               <thead><tr><th>time</th><th>event</th><th>task</th><th>queue</th><th>what</th></tr></thead>
@@ -149,7 +149,8 @@ extension Dashboard {
         const STATES = ["waiting", "pending", "ready", "running", "succeeded", "failed", "cancelled"];
         const ENDED = ["succeeded", "failed", "cancelled"];
         const $ = (selector, root = document) => root.querySelector(selector);
-        const ui = { token: sessionStorage.getItem("baton.token") || "", lastEventId: "", cursor: null, events: [],
+        const ui = { token: sessionStorage.getItem("baton.token") || "", lastEventId: "", cursor: null, paged: false,
+          pending: [], progress: new Map(), received: 0, listsChanged: false, schedulesChanged: false,
           timers: {}, stream: null, serverSkew: 0 };
 
         // An element whose text children are text, never markup.
@@ -187,8 +188,9 @@ extension Dashboard {
             throw new APIError(0, "unreachable", "the node does not answer");
           }
           if (response.status === 401) askToken(ui.token ? "The node refused this token." : "This node needs a token.");
+          // The node's clock, when it differs from this one by more than the header's 1 s resolution.
           const date = response.headers.get("Date");
-          if (date) ui.serverSkew = Date.parse(date) - Date.now();
+          if (date) { const skew = Date.parse(date) - Date.now(); ui.serverSkew = Math.abs(skew) > 2000 ? skew : 0; }
           if (response.status === 204) return null;
           let json = null;
           try { json = await response.json(); } catch (error) { json = null; }
@@ -287,7 +289,7 @@ extension Dashboard {
           const state = $("#tasks-state").value;
           const queue = $("#tasks-queue").value.trim();
           const kind = $("#tasks-kind").value.trim();
-          let path = "/v1/tasks?limit=50" + (state ? "&state=" + state : "");
+          let path = "/v1/tasks?limit=25" + (state ? "&state=" + state : "");
           if (queue) path += "&queue=" + encodeURIComponent(queue);
           if (kind) path += "&kind=" + encodeURIComponent(kind);
           if (more && ui.cursor) path += "&cursor=" + encodeURIComponent(ui.cursor);
@@ -298,6 +300,7 @@ extension Dashboard {
             if (more) body.append(...rows);
             else body.replaceChildren(...(rows.length ? rows : [emptyRow(8, state || queue || kind ? "No task matches." : "No tasks yet.")]));
             ui.cursor = data.next_cursor;
+            ui.paged = more;
             $("#tasks-more").hidden = !data.next_cursor;
             problem("tasks");
           } catch (error) { problem("tasks", error); }
@@ -417,21 +420,40 @@ extension Dashboard {
           }
         }
 
+        // Events are shown in batches, at most four times a second, whatever their rate: a busy
+        // node sends thousands a second, and the page keeps the newest 100 and each task's
+        // latest progress.
+        const SHOWN_EVENTS = 100;
+        const CHANGING = ["enqueued", "claimed", "transitioned", "rescued", "schedule_fired"];
+
         function onEvent(name, data) {
-          const row = el("tr", { "data-event": name },
-            el("td", {}, new Date().toLocaleTimeString()), el("td", {}, name),
-            el("td", {}, data.task ? taskLink(data.task) : ""), el("td", {}, data.queue || ""), el("td", { class: "wrap" }, describe(name, data)));
+          ui.pending.push([name, data, new Date()]);
+          if (ui.pending.length > SHOWN_EVENTS) ui.pending.splice(0, ui.pending.length - SHOWN_EVENTS);
+          ui.received += 1;
+          if (name === "progress") ui.progress.set(data.task, data);
+          if (name === "schedule_fired") ui.schedulesChanged = true;
+          if (CHANGING.includes(name)) ui.listsChanged = true;
+          if (!ui.timers.render) ui.timers.render = setTimeout(showEvents, 250);
+        }
+
+        function showEvents() {
+          ui.timers.render = null;
+          const batch = ui.pending.reverse();
+          ui.pending = [];
           const body = $("#events tbody");
           if (body.querySelector("td.empty")) body.replaceChildren();
-          body.prepend(row);
-          while (body.children.length > 100) body.lastElementChild.remove();
-          if (name === "progress") {
-            for (const cell of document.querySelectorAll('tr[data-task="' + CSS.escape(data.task) + '"] td.progress')) {
+          body.prepend(...batch.map(([name, data, at]) => el("tr", { "data-event": name },
+            el("td", {}, at.toLocaleTimeString()), el("td", {}, name),
+            el("td", {}, data.task ? taskLink(data.task) : ""), el("td", {}, data.queue || ""), el("td", { class: "wrap" }, describe(name, data)))));
+          while (body.children.length > SHOWN_EVENTS) body.lastElementChild.remove();
+          for (const [task, data] of ui.progress) {
+            for (const cell of document.querySelectorAll('tr[data-task="' + CSS.escape(task) + '"] td.progress')) {
               cell.replaceChildren(progressBar({ fraction: data.fraction, message: data.message }));
             }
           }
-          if (name === "schedule_fired") loadSchedules();
-          if (["enqueued", "claimed", "transitioned", "rescued", "schedule_fired"].includes(name)) refreshSoon(1000);
+          ui.progress.clear();
+          if (ui.schedulesChanged) { ui.schedulesChanged = false; loadSchedules(); }
+          if (ui.listsChanged) { ui.listsChanged = false; refreshSoon(1000); }
         }
 
         function parseBlock(block) {
@@ -494,9 +516,17 @@ extension Dashboard {
         }
 
         // Refreshing: counts every 5 s (the node counts in the background), lists soon after events.
+        // At most one refresh waits at a time, so that a steady flow of events still refreshes
+        // every second; a list paged back by hand is left as it is.
         function refreshSoon(delay) {
+          if (ui.timers.refresh && delay > 0) return;
           clearTimeout(ui.timers.refresh);
-          ui.timers.refresh = setTimeout(() => { loadQueues(); loadTasks(); loadFailed(); }, delay);
+          ui.timers.refresh = setTimeout(() => {
+            ui.timers.refresh = null;
+            loadQueues();
+            if (!ui.paged) loadTasks();
+            loadFailed();
+          }, delay);
         }
 
         function loadAll() { loadQueues(); loadTasks(); loadFailed(); loadSchedules(); loadWorkers(); }
@@ -526,7 +556,11 @@ extension Dashboard {
         setInterval(loadQueues, 5000);
         setInterval(loadWorkers, 10000);
         setInterval(loadSchedules, 30000);
-        setInterval(() => { $("#clock").textContent = new Date().toLocaleTimeString(); }, 1000);
+        setInterval(() => {
+          $("#clock").textContent = new Date().toLocaleTimeString();
+          $("#events-rate").textContent = number.format(ui.received) + " events/s";
+          ui.received = 0;
+        }, 1000);
         loadAll();
         follow();
         const linked = /^#task=([0-9a-f-]{36})$/.exec(location.hash);
