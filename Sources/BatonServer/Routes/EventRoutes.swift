@@ -15,6 +15,12 @@ struct EventRoutes<Context: RequestContext>: Sendable {
     /// left is noticed.
     static var keepAlive: Duration { .seconds(15) }
 
+    /// How long a stream waits after writing a partial batch of events, gathering the next:
+    /// the most an event is delayed.
+    static var coalescing: Duration { .milliseconds(20) }
+    /// A batch this large (``NodeAPI/readEvents(after:filter:timeout:)``'s page) is followed at once.
+    static var fullBatch: Int { 1000 }
+
     var routes: [Route<Context>] {
         [
             Route(
@@ -75,6 +81,9 @@ struct EventRoutes<Context: RequestContext>: Sendable {
                 for (id, event, node) in batch.events { out.event(id: id, event, node: node) }
                 if batch.events.isEmpty && !batch.gap { out.comment("keep-alive") }
                 try await writer.write(out.take())
+                // Under a steady flow of events, one write per `coalescing` carries them all,
+                // rather than a write (and a wake-up) for every few events.
+                if !batch.events.isEmpty && batch.events.count < Self.fullBatch { try? await Task.sleep(for: Self.coalescing) }
             }
             try await writer.finish(nil)
         }
