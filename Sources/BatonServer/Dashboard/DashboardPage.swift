@@ -259,22 +259,36 @@ extension Dashboard {
         function emptyRow(columns, text) { return el("tr", {}, el("td", { class: "empty", colspan: columns }, text)); }
 
         // Sections.
-        async function loadQueues() {
+        // A section's table from one API read: `rows` makes its rows from the answer, `empty`
+        // is said when there are none, and a failure is said in the section. Returns the answer.
+        async function loadTable(section, path, columns, empty, rows) {
           try {
-            const data = await api("/v1/queues");
-            const rows = data.queues.map((queue) => el("tr", { "data-queue": queue.name },
-              el("td", {}, el("a", { class: "queue", title: "show this queue's tasks", onclick: () => { $("#tasks-queue").value = queue.name; loadTasks(); } }, queue.name),
-                queue.paused ? el("span", { class: "badge paused" }, "paused") : null),
-              STATES.map((state) => el("td", { class: "num", "data-state": state }, number.format(queue.counts[state] || 0))),
-              el("td", { class: "num" }, queue.oldest_ready_at ? duration(Math.max(0, (Date.parse(data.as_of) - Date.parse(queue.oldest_ready_at)) / 1000)) : "—"),
-              el("td", {}, el("button", { type: "button", "data-action": queue.paused ? "resume" : "pause",
-                onclick: () => act((queue.paused ? "Resumed " : "Paused ") + queue.name,
-                  () => api("/v1/queues/" + encodeURIComponent(queue.name) + (queue.paused ? "/resume" : "/pause"), "POST")) },
-                queue.paused ? "Resume" : "Pause"))));
-            $("#queues tbody").replaceChildren(...(rows.length ? rows : [emptyRow(10, "No tasks yet.")]));
-            $("#queues-age").textContent = "counts " + duration(data.age_seconds) + " old";
-            problem("queues");
-          } catch (error) { problem("queues", error); }
+            const data = await api(path);
+            const made = rows(data);
+            $("#" + section + " tbody").replaceChildren(...(made.length ? made : [emptyRow(columns, empty)]));
+            problem(section);
+            return data;
+          } catch (error) { problem(section, error); return null; }
+        }
+
+        // Pause or Resume for a queue or a schedule (`/v1/queues/NAME`, `/v1/schedules/NAME`).
+        function pauseButton(collection, name, paused) {
+          return el("button", { type: "button", "data-action": paused ? "resume" : "pause",
+            onclick: () => act((paused ? "Resumed " : "Paused ") + name,
+              () => api("/v1/" + collection + "/" + encodeURIComponent(name) + (paused ? "/resume" : "/pause"), "POST")) },
+            paused ? "Resume" : "Pause");
+        }
+
+        const pausedBadge = (paused) => paused ? el("span", { class: "badge paused" }, "paused") : null;
+
+        async function loadQueues() {
+          const data = await loadTable("queues", "/v1/queues", 10, "No tasks yet.", (data) => data.queues.map((queue) => el("tr", { "data-queue": queue.name },
+            el("td", {}, el("a", { class: "queue", title: "show this queue's tasks", onclick: () => { $("#tasks-queue").value = queue.name; loadTasks(); } }, queue.name),
+              pausedBadge(queue.paused)),
+            STATES.map((state) => el("td", { class: "num", "data-state": state }, number.format(queue.counts[state] || 0))),
+            el("td", { class: "num" }, queue.oldest_ready_at ? duration(Math.max(0, (Date.parse(data.as_of) - Date.parse(queue.oldest_ready_at)) / 1000)) : "—"),
+            el("td", {}, pauseButton("queues", queue.name, queue.paused)))));
+          if (data) $("#queues-age").textContent = "counts " + duration(data.age_seconds) + " old";
         }
 
         function taskRow(task) {
@@ -306,48 +320,30 @@ extension Dashboard {
           } catch (error) { problem("tasks", error); }
         }
 
-        async function loadFailed() {
-          try {
-            const data = await api("/v1/tasks?state=failed&limit=20");
-            const rows = data.tasks.map((task) => el("tr", { "data-task": task.id },
-              el("td", {}, taskLink(task.id)), el("td", {}, task.kind), el("td", {}, task.queue),
-              el("td", { title: task.finished_at || "" }, ago(task.finished_at)),
-              el("td", { class: "wrap" }, String(task.last_error || "").slice(0, 200)),
-              el("td", {}, el("button", { type: "button", "data-action": "retry",
-                onclick: () => act("Retrying " + short(task.id), () => api("/v1/tasks/" + task.id + "/retry", "POST")) }, "Retry"))));
-            $("#failed tbody").replaceChildren(...(rows.length ? rows : [emptyRow(6, "No failed tasks.")]));
-            problem("failed");
-          } catch (error) { problem("failed", error); }
+        function loadFailed() {
+          return loadTable("failed", "/v1/tasks?state=failed&limit=20", 6, "No failed tasks.", (data) => data.tasks.map((task) => el("tr", { "data-task": task.id },
+            el("td", {}, taskLink(task.id)), el("td", {}, task.kind), el("td", {}, task.queue),
+            el("td", { title: task.finished_at || "" }, ago(task.finished_at)),
+            el("td", { class: "wrap" }, String(task.last_error || "").slice(0, 200)),
+            el("td", {}, el("button", { type: "button", "data-action": "retry",
+              onclick: () => act("Retrying " + short(task.id), () => api("/v1/tasks/" + task.id + "/retry", "POST")) }, "Retry")))));
         }
 
-        async function loadSchedules() {
-          try {
-            const data = await api("/v1/schedules");
-            const rows = data.schedules.map((schedule) => el("tr", { "data-schedule": schedule.name },
-              el("td", {}, schedule.name, schedule.paused ? el("span", { class: "badge paused" }, "paused") : null),
-              el("td", { title: schedule.timezone }, schedule.cron || schedule.every || ""),
-              el("td", {}, schedule.task ? schedule.task.kind : ""),
-              el("td", { title: (schedule.next || [])[0] || "" }, schedule.paused || !(schedule.next || []).length ? "—" : until(schedule.next[0])),
-              el("td", {}, el("button", { type: "button", "data-action": schedule.paused ? "resume" : "pause",
-                onclick: () => act((schedule.paused ? "Resumed " : "Paused ") + schedule.name,
-                  () => api("/v1/schedules/" + encodeURIComponent(schedule.name) + (schedule.paused ? "/resume" : "/pause"), "POST")) },
-                schedule.paused ? "Resume" : "Pause"))));
-            $("#schedules tbody").replaceChildren(...(rows.length ? rows : [emptyRow(5, "No schedules.")]));
-            problem("schedules");
-          } catch (error) { problem("schedules", error); }
+        function loadSchedules() {
+          return loadTable("schedules", "/v1/schedules", 5, "No schedules.", (data) => data.schedules.map((schedule) => el("tr", { "data-schedule": schedule.name },
+            el("td", {}, schedule.name, pausedBadge(schedule.paused)),
+            el("td", { title: schedule.timezone }, schedule.cron || schedule.every || ""),
+            el("td", {}, schedule.task ? schedule.task.kind : ""),
+            el("td", { title: (schedule.next || [])[0] || "" }, schedule.paused || !(schedule.next || []).length ? "—" : until(schedule.next[0])),
+            el("td", {}, pauseButton("schedules", schedule.name, schedule.paused)))));
         }
 
-        async function loadWorkers() {
-          try {
-            const data = await api("/v1/workers");
-            const rows = data.workers.map((worker) => el("tr", { "data-worker": worker.worker },
-              el("td", {}, worker.worker), el("td", {}, worker.transport), el("td", { class: "wrap" }, (worker.queues || []).join(", ")),
-              el("td", { class: "num", title: (worker.kinds || []).map((kind) => kind.name).join(", ") }, (worker.kinds || []).length),
-              el("td", { class: "num" }, worker.running ?? ""), el("td", { class: "num" }, worker.concurrency ?? ""),
-              el("td", { title: worker.last_seen }, ago(worker.last_seen))));
-            $("#workers tbody").replaceChildren(...(rows.length ? rows : [emptyRow(7, "No worker has talked to this node lately.")]));
-            problem("workers");
-          } catch (error) { problem("workers", error); }
+        function loadWorkers() {
+          return loadTable("workers", "/v1/workers", 7, "No worker has talked to this node lately.", (data) => data.workers.map((worker) => el("tr", { "data-worker": worker.worker },
+            el("td", {}, worker.worker), el("td", {}, worker.transport), el("td", { class: "wrap" }, (worker.queues || []).join(", ")),
+            el("td", { class: "num", title: (worker.kinds || []).map((kind) => kind.name).join(", ") }, (worker.kinds || []).length),
+            el("td", { class: "num" }, worker.running ?? ""), el("td", { class: "num" }, worker.concurrency ?? ""),
+            el("td", { title: worker.last_seen }, ago(worker.last_seen)))));
         }
 
         async function showTask(id) {
