@@ -496,12 +496,10 @@ extension Dashboard {
               for (;;) {
                 const { value, done } = await reader.read();
                 if (done) break;
-                buffer += decoder.decode(value, { stream: true });
-                for (let end = buffer.search(/\r?\n\r?\n/); end >= 0; end = buffer.search(/\r?\n\r?\n/)) {
-                  const block = buffer.slice(0, end);
-                  buffer = buffer.slice(end).replace(/^\r?\n\r?\n/, "");
-                  parseBlock(block);
-                }
+                // Split once per chunk: a chunk may carry a thousand events.
+                const blocks = (buffer + decoder.decode(value, { stream: true })).split(/\r?\n\r?\n/);
+                buffer = blocks.pop();
+                for (const block of blocks) parseBlock(block);
               }
             } catch (error) {
               if (controller.signal.aborted) continue;
