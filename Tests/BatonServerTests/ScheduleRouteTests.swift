@@ -107,6 +107,13 @@ struct ScheduleRouteTests {
             let other = try await client.send(.post, "/v1/tasks", json: #"{"kind":"other"}"#, headers: headers)
             #expect(other.status == .unprocessableContent)
             #expect(try other.errorBody().code == "idempotency_mismatch")
+            // Its task deleted since: a replay has nothing to answer with, and says so.
+            let id = try first.decode(TaskRecord.self).id
+            #expect(try await client.send(.post, "/v1/tasks/\(id)/cancel").status == .ok)
+            #expect(try await client.send(.delete, "/v1/tasks/\(id)").status == .noContent)
+            let gone = try await client.send(.post, "/v1/tasks", json: #"{"kind":"k"}"#, headers: headers)
+            #expect(gone.status == .conflict, "\(gone.text)")
+            #expect(try gone.errorBody().code == "conflict" && gone.text.contains("deleted"))
         }
     }
 

@@ -72,6 +72,12 @@ public struct NodeAPI: Sendable {
                 try await node.store.taskEnqueueManyOutcome(TaskEnqueueParams(tasks: tasks, idempotencyKey: idempotencyKey))
             }
         }
+        if outcome.replayed && outcome.tasks.isEmpty {
+            throw BatonError(
+                .conflict,
+                "this Idempotency-Key's request was applied before, and the tasks it created have been deleted since; "
+                    + "submit with a new key to create them again")
+        }
         node.events.emit(
             outcome.tasks.indices.lazy.filter { !outcome.duplicate[$0] }.map { NodeEvent.enqueued(TaskRef(outcome.tasks[$0])) })
         return outcome
