@@ -17,7 +17,9 @@ import Testing
 /// `EndToEnd.ClusterEventsTests`'.
 @Suite("Event stream on PostgreSQL", .serialized, .enabled(if: TestPostgres.enabled(for: "ClusterEventStreamTests")))
 struct ClusterEventStreamTests {
-    static func withPostgresApp(_ body: @Sendable (any TestClientProtocol, PostgresTaskStore) async throws -> Void) async throws {
+    static func withPostgresApp(
+        _ body: @Sendable (any TestClientProtocol, PostgresTaskStore, NodeServices) async throws -> Void
+    ) async throws {
         guard let configuration = try TestPostgres.configuration(for: "ClusterEventStreamTests") else { return }
         try await TestPostgres.withStore(configuration) { store in
             let node = NodeServices(
@@ -28,12 +30,12 @@ struct ClusterEventStreamTests {
             logger.logLevel = .warning
             let app = makeApplication(
                 node: node, configuration: .init(), logger: logger, services: [node.completer, node.dispatcher, cluster])
-            try await app.test(.live) { client in try await body(client, store) }
+            try await app.test(.live) { client in try await body(client, store, node) }
         }
     }
 
     @Test func aStreamCarriesTheNodesWorkInOrderAndResumes() async throws {
-        try await Self.withPostgresApp { client, _ in
+        try await Self.withPostgresApp { client, _, _ in
             async let streamed = EventStreamTests.stream(client, timeout: 3)
             try await Task.sleep(for: .milliseconds(600))
             let tasks = try await client.submit([echoTask(1), echoTask(2)])
@@ -70,7 +72,7 @@ struct ClusterEventStreamTests {
     }
 
     @Test func filtersByQueueKindAndWorkflow() async throws {
-        try await Self.withPostgresApp { client, _ in
+        try await Self.withPostgresApp { client, _, _ in
             async let mail = EventStreamTests.stream(client, EventStreamFilter(queue: "mail"), timeout: 2)
             async let echo = EventStreamTests.stream(client, EventStreamFilter(kind: "echo"), timeout: 2)
             try await Task.sleep(for: .milliseconds(600))
@@ -94,7 +96,7 @@ struct ClusterEventStreamTests {
     /// A stream resuming from before a node began publishing, or from before what the leader
     /// pruned, starts with a gap; the events after it follow.
     @Test func aResumedStreamGetsAGapForAMarkerOrAPrunedId() async throws {
-        try await Self.withPostgresApp { client, store in
+        try await Self.withPostgresApp { client, store, _ in
             async let streamed = EventStreamTests.stream(client, timeout: 1.5)
             try await Task.sleep(for: .milliseconds(600))
             _ = try await client.submit(echoTask(1))
@@ -118,7 +120,7 @@ struct ClusterEventStreamTests {
     }
 
     @Test func eventPollReadsTheLog() async throws {
-        try await Self.withPostgresApp { client, _ in
+        try await Self.withPostgresApp { client, _, _ in
             let first = try await client.rpc(#"{"jsonrpc":"2.0","method":"event.poll","params":{"timeout":0},"id":1}"#)
             let cursor = try #require(try first.json()["result"]?["last_event_id"]?.stringValue)
             #expect(cursor.hasPrefix("c."))
@@ -143,6 +145,39 @@ struct ClusterEventStreamTests {
             let mine = seen.filter { $0["data"]?["task"]?.stringValue == task.id.description }
             #expect(mine.first?["type"]?.stringValue == "enqueued", "\(seen)")
             #expect(mine.allSatisfy { $0["id"]?.stringValue?.hasPrefix("c.") == true })
+        }
+    }
+
+    /// As on a node alone (`EventStreamTests`): a filtered reader behind by more than a page of
+    /// the log is told it has not caught up, then that it has.
+    @Test func aFilteredReaderBehindIsToldWhetherItCaughtUp() async throws {
+        try await Self.withPostgresApp { client, _, node in
+            let ops = NodeAPI(node: node)
+            var (cursor, _) = try await ops.beginEvents(lastEventID: nil)
+            defer { ops.endEvents() }
+            let first = try await client.submit(echoTask(0, queue: "rare"))
+            for n in 0..<2 { _ = try await client.submit((0..<600).map { echoTask(n * 600 + $0, queue: "bulk") }) }
+            let last = try await client.submit(echoTask(1, queue: "rare"))
+            var filter = try await ops.eventFilter(queue: "rare", kind: nil, task: nil, workflow: nil)
+            func enqueued(_ batch: EventBatch) -> [TaskID] {
+                batch.events.compactMap {
+                    if case .enqueued(let ref) = $0.event { return ref.id }
+                    return nil
+                }
+            }
+            // Nodes publish to the log in the background: wait until the last task's event is there.
+            var probe = cursor
+            var all = try await ops.eventFilter(queue: nil, kind: nil, task: nil, workflow: nil)
+            let deadline = ContinuousClock.now + .seconds(10)
+            while ContinuousClock.now < deadline {
+                if enqueued(await ops.readEvents(after: &probe, filter: &all, timeout: .seconds(1))).contains(last.id) { break }
+            }
+            let behind = await ops.readEvents(after: &cursor, filter: &filter, timeout: .seconds(5))
+            #expect(enqueued(behind) == [first.id])
+            #expect(!behind.caughtUp, "more than a page of the log was waiting after the first event")
+            let rest = await ops.readEvents(after: &cursor, filter: &filter, timeout: .seconds(5))
+            #expect(enqueued(rest) == [last.id])
+            #expect(rest.caughtUp)
         }
     }
 }

@@ -133,4 +133,33 @@ struct EventStreamTests {
             #expect(result["gap"] == .bool(false))
         }
     }
+
+    /// A filtered reader resuming far behind is told it has not caught up, so that the stream
+    /// reads on at once rather than pausing to gather (a pause per journal page it passes
+    /// over); once it reaches the end of the journal it is told so.
+    @Test func aFilteredReaderBehindIsToldWhetherItCaughtUp() async throws {
+        try await withTestApp(.router) { client, t in
+            let ops = NodeAPI(node: t.node)
+            var (cursor, gap) = try await ops.beginEvents(lastEventID: nil)
+            defer { ops.endEvents() }
+            #expect(!gap)
+            let first = try await client.submit(echoTask(0, queue: "rare"))
+            for n in 0..<2 { _ = try await client.submit((0..<600).map { echoTask(n * 600 + $0, queue: "bulk") }) }
+            let last = try await client.submit(echoTask(1, queue: "rare"))
+            var filter = try await ops.eventFilter(queue: "rare", kind: nil, task: nil, workflow: nil)
+            let behind = await ops.readEvents(after: &cursor, filter: &filter, timeout: .seconds(1))
+            func enqueued(_ batch: EventBatch) -> [TaskID] {
+                batch.events.compactMap {
+                    if case .enqueued(let ref) = $0.event { return ref.id }
+                    return nil
+                }
+            }
+            #expect(enqueued(behind) == [first.id])
+            #expect(!behind.caughtUp, "more than a page of the journal was waiting after the first event")
+            let rest = await ops.readEvents(after: &cursor, filter: &filter, timeout: .seconds(1))
+            #expect(enqueued(rest) == [last.id])
+            #expect(rest.caughtUp)
+            #expect(!rest.gap && !behind.gap)
+        }
+    }
 }

@@ -55,6 +55,10 @@ public struct EventBatch: Sendable {
     public var events: [(id: String, event: NodeEvent, node: String?)]
     public var gap: Bool
     public var lastEventID: String
+    /// The read reached the end of what was recorded (its last page was not full): a reader
+    /// that pauses before reading again misses nothing and falls no further behind. `false`
+    /// when more events were waiting, accepted by the filter or not.
+    public var caughtUp: Bool
 }
 
 extension NodeAPI {
@@ -132,14 +136,15 @@ extension NodeAPI {
         var sequence = UInt64(clamping: cursor.position)
         defer { cursor.position = Int64(clamping: sequence) }
         while true {
-            let page = journal.read(after: sequence)
+            let page = journal.read(after: sequence, max: EventJournal.pageSize)
             gap = gap || page.gap
             sequence = page.next
             let accepted = page.entries.filter { filter.accepts($0.event) }
             let remaining = deadline - ContinuousClock.now
             if !accepted.isEmpty || gap || remaining <= .zero || journal.isClosed || Task.isCancelled {
                 return EventBatch(
-                    events: accepted.map { (journal.id($0.sequence), $0.event, nil) }, gap: gap, lastEventID: journal.id(sequence))
+                    events: accepted.map { (journal.id($0.sequence), $0.event, nil) }, gap: gap, lastEventID: journal.id(sequence),
+                    caughtUp: page.entries.count < EventJournal.pageSize)
             }
             if page.entries.isEmpty { await journal.wait(after: sequence, timeout: remaining) }
         }
@@ -155,18 +160,22 @@ extension NodeAPI {
         let deadline = ContinuousClock.now + timeout
         var gap = false
         var accepted: [(id: String, event: NodeEvent, node: String?)] = []
-        func batch() -> EventBatch { EventBatch(events: accepted, gap: gap, lastEventID: ClusterEventFeed.id(cursor.position)) }
+        var caughtUp = true
+        func batch() -> EventBatch {
+            EventBatch(events: accepted, gap: gap, lastEventID: ClusterEventFeed.id(cursor.position), caughtUp: caughtUp)
+        }
         while true {
             let generation = cluster.generation
             let page: ClusterEventFeed.Page
             do {
-                page = try await cluster.read(after: cursor.position)
+                page = try await cluster.read(after: cursor.position, limit: ClusterEventFeed.pageSize)
             } catch {
                 // The database is unreachable: the stream stays open and tries again.
                 try? await Task.sleep(for: min(.seconds(1), max(.zero, deadline - ContinuousClock.now)))
                 return batch()
             }
             gap = gap || page.gap
+            caughtUp = page.items.count < ClusterEventFeed.pageSize
             if let quiet = cursor.quietUntil, ContinuousClock.now >= quiet { cursor.quietUntil = nil }
             for (position, item) in page.items {
                 switch item {
@@ -177,7 +186,10 @@ extension NodeAPI {
                 case .marker:
                     guard cursor.quietUntil == nil else { break }
                     // The gap belongs before what follows the marker: report what came before it first.
-                    if !accepted.isEmpty { return batch() }
+                    if !accepted.isEmpty {
+                        caughtUp = false
+                        return batch()
+                    }
                     gap = true
                 }
                 cursor.position = position

@@ -172,7 +172,10 @@ public final class ClusterEventFeed: Service, Sendable {
         return "\(name.isEmpty ? "node" : String(name.prefix(64)))/\(ProcessInfo.processInfo.processIdentifier)-\(random)"
     }
 
-    public func read(after position: Int64, limit: Int = 1000) async throws -> Page {
+    /// How many records a reader takes at most in one ``read(after:limit:)``.
+    public static let pageSize = 1000
+
+    public func read(after position: Int64, limit: Int = pageSize) async throws -> Page {
         let page = try await log.eventRead(EventReadParams(after: position, limit: limit))
         var items: [(Int64, Page.Item)] = []
         items.reserveCapacity(page.records.count)

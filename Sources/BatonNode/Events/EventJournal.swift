@@ -34,6 +34,8 @@ public final class EventJournal: Service, Sendable {
     }
 
     public static let defaultCapacity = 65_536
+    /// How many entries a reader takes at most in one ``read(after:max:)``.
+    public static let pageSize = 1000
     public static let lingerAfterLastReader: Duration = .seconds(300)
 
     /// Names this journal in event ids (`<epoch>-<sequence>`): a restarted node has another.
@@ -108,7 +110,7 @@ public final class EventJournal: Service, Sendable {
     /// Up to `max` entries after `cursor` (the sequence of the last event a reader got), and
     /// whether some were lost between the cursor and them. A cursor past the last event (not
     /// one of this journal's) reads from now, with a gap.
-    public func read(after cursor: UInt64, max: Int = 1000) -> Page {
+    public func read(after cursor: UInt64, max: Int = pageSize) -> Page {
         state.withLock { s in
             if cursor >= s.nextSequence { return Page(entries: [], gap: true, next: s.nextSequence - 1) }
             let oldest = s.ring.isEmpty ? s.nextSequence : s.ring[s.head].sequence

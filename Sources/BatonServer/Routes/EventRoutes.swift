@@ -15,11 +15,9 @@ struct EventRoutes<Context: RequestContext>: Sendable {
     /// left is noticed.
     static var keepAlive: Duration { .seconds(15) }
 
-    /// How long a stream waits after writing a partial batch of events, gathering the next:
-    /// the most an event is delayed.
+    /// How long a stream that has caught up waits after writing events, gathering the next:
+    /// the most an event is delayed. A stream behind (resuming, or outpaced) reads on at once.
     static var coalescing: Duration { .milliseconds(20) }
-    /// A batch this large (``NodeAPI/readEvents(after:filter:timeout:)``'s page) is followed at once.
-    static var fullBatch: Int { 1000 }
 
     var routes: [Route<Context>] {
         [
@@ -83,7 +81,7 @@ struct EventRoutes<Context: RequestContext>: Sendable {
                 try await writer.write(out.take())
                 // Under a steady flow of events, one write per `coalescing` carries them all,
                 // rather than a write (and a wake-up) for every few events.
-                if !batch.events.isEmpty && batch.events.count < Self.fullBatch { try? await Task.sleep(for: Self.coalescing) }
+                if !batch.events.isEmpty && batch.caughtUp { try? await Task.sleep(for: Self.coalescing) }
             }
             try await writer.finish(nil)
         }
