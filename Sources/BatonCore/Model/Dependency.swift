@@ -40,6 +40,28 @@ public enum ResultPassing: String, Sendable, Codable, CaseIterable, Hashable {
     /// Each parent's result must be a JSON array; its items are prepended, parent by parent
     /// (Machinery's results are lists of `{Type, Value}` and become arguments so).
     case prependItems = "prepend_items"
+
+    /// The arguments a dependent runs with: `args` with its parents' results in front (in
+    /// parent order; a parent without a result counts as `null`). Throws when `args` is not a
+    /// JSON array, or, for ``prependItems``, a result is not one.
+    public func arguments(_ args: RawJSON, parentResults: [RawJSON?]) throws(BatonError) -> RawJSON {
+        var values: [RawJSON] = []
+        switch self {
+        case .prepend:
+            values = parentResults.map { $0 ?? .null }
+        case .prependItems:
+            for result in parentResults {
+                guard case .array(let items)? = try? (result ?? .null).parsed() else {
+                    throw .invalidArgument("pass prepend_items needs each parent's result to be a JSON array")
+                }
+                values += items.map { RawJSON($0) }
+            }
+        }
+        guard let combined = args.prepending(values) else {
+            throw .invalidArgument("pass \(rawValue) needs the task's args to be a JSON array")
+        }
+        return combined
+    }
 }
 
 /// One edge into a task: the parent it waits for and when the edge is satisfied.

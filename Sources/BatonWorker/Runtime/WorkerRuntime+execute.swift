@@ -252,22 +252,7 @@ extension WorkerRuntime {
     func parentsAndArgs(_ task: TaskRecord) async throws -> ([ParentResult], RawJSON) {
         let parents = try await Self.allParents(of: task.id, from: source)
         guard let pass = task.pass else { return (parents, task.args) }
-        let results = parents.map { $0.result ?? .null }
-        var values: [RawJSON] = []
-        switch pass {
-        case .prepend:
-            values = results
-        case .prependItems:
-            for result in results {
-                guard case .array(let items) = try result.parsed() else {
-                    throw BatonError.invalidArgument("pass prepend_items needs each parent's result to be a JSON array")
-                }
-                values += items.map { RawJSON($0) }
-            }
-        }
-        guard let args = task.args.prepending(values) else {
-            throw BatonError.invalidArgument("pass \(pass.rawValue) needs the task's args to be a JSON array")
-        }
+        let args = try pass.arguments(task.args, parentResults: parents.map(\.result))
         return (parents, args)
     }
 }

@@ -1,0 +1,154 @@
+import Foundation
+
+/// Baton's tasks as Machinery's workers take them, and their outcomes as those workers
+/// report them: the node's Machinery dispatch sends each claimed task to a Redis list as a
+/// Machinery signature (what Machinery's Redis broker carries), and reads the worker's
+/// `TaskState` from Machinery's Redis result backend (a string at the signature's UUID).
+///
+/// The signature carries what a worker needs to run the task once: its UUID, `Name` (the
+/// kind), `RoutingKey` (the list), `Args` and, when the task was traced, a `traceparent`
+/// header. `RetryCount` is 0 and there are no callbacks, groups or chords: Baton counts the
+/// attempts, backs off and runs the workflow; each attempt is one message.
+extension Machinery {
+    /// The UUID a task goes by on Machinery's side: its node name when that is the Machinery
+    /// UUID it came with (``taskID(_:)`` of it is the task's id), so that a Machinery producer's
+    /// `AsyncResult` finds what the worker writes; otherwise the task's id.
+    public static func workerUUID(_ task: TaskRecord) -> String {
+        if let node = task.node, taskID(node) == task.id { return node }
+        return task.id.description
+    }
+
+    /// A signature for a Machinery worker: `task` to run with `args` (its arguments after any
+    /// passing of parents' results), sent to `routingKey`. Throws, with the reason, when the
+    /// arguments cannot be Machinery's (``workerArguments(_:)``).
+    public static func workerSignature(_ task: TaskRecord, args: RawJSON, routingKey: String) throws(BatonError) -> String {
+        var headers: [String: JSONValue] = [:]
+        if let traceparent = task.traceparent { headers["traceparent"] = .string(traceparent) }
+        // Every field, as Go's encoder writes the struct.
+        let signature: [String: JSONValue] = [
+            "UUID": .string(workerUUID(task)), "Name": .string(task.kind), "RoutingKey": .string(routingKey), "ETA": .null,
+            "GroupUUID": .string(""), "GroupTaskCount": .int(0), "Args": .array(try workerArguments(args)),
+            "Headers": .object(headers), "Priority": .int(0), "Immutable": .bool(false), "RetryCount": .int(0),
+            "RetryTimeout": .int(0), "OnSuccess": .null, "OnError": .null, "ChordCallback": .null,
+            "BrokerMessageGroupId": .string(""), "SQSReceiptHandle": .string(""), "StopTaskDeletionOnError": .bool(false),
+            "IgnoreWhenTaskNotRegistered": .bool(false),
+        ]
+        return RawJSON(.object(signature)).text
+    }
+
+    /// A task's arguments as Machinery's `Args`, `[{"Type", "Value"}]`: a JSON array whose
+    /// items are all `{"Type", "Value"}` objects (as Machinery's producers send them, with
+    /// `Name` when they have one) is taken as it is; any other array gets each item's type
+    /// inferred: `string`, `int64`, `float64`, `bool`, or a slice of one of them (`[]string`,
+    /// `[]int64`, `[]float64`, `[]bool`; an empty array is `[]string`); `null` and `{}` (a task
+    /// submitted without arguments) are none.
+    /// Throws for what Machinery's workers cannot take: a JSON object, or an item that is an
+    /// object, `null`, a nested array or an array of mixed types.
+    public static func workerArguments(_ args: RawJSON) throws(BatonError) -> [JSONValue] {
+        let value: JSONValue
+        do {
+            value = try args.parsed()
+        } catch {
+            throw .invalidArgument("the task's args are not JSON")
+        }
+        switch value {
+        case .null:
+            return []
+        case .object(let members) where members.isEmpty:
+            // `{}`: what a task submitted without arguments holds.
+            return []
+        case .array(let items):
+            if !items.isEmpty, items.allSatisfy(isTypedArgument) {
+                return items.map { item in
+                    guard case .object(let members) = item else { return item }
+                    return .object(members.filter { ["Name", "Type", "Value"].contains($0.key) })
+                }
+            }
+            var typed: [JSONValue] = []
+            typed.reserveCapacity(items.count)
+            for (i, item) in items.enumerated() {
+                guard let type = argumentType(item) else {
+                    throw .invalidArgument(
+                        "argument \(i) cannot be a Machinery argument: a Machinery worker takes strings, numbers, booleans "
+                            + "and arrays of one of them, or {\"Type\", \"Value\"} objects")
+                }
+                typed.append(.object(["Type": .string(type), "Value": item]))
+            }
+            return typed
+        default:
+            throw .invalidArgument(
+                "a Machinery worker takes its arguments as a JSON array (Machinery's Args are positional), got \(args.text.prefix(40))")
+        }
+    }
+
+    /// Whether an item is Machinery's `{"Type": "…", "Value": …}` (with `Name` or not).
+    static func isTypedArgument(_ item: JSONValue) -> Bool {
+        guard case .object(let members) = item, case .string? = members["Type"], members["Value"] != nil else { return false }
+        return members.keys.allSatisfy { ["Name", "Type", "Value"].contains($0) }
+    }
+
+    /// The Machinery type of a plain JSON value, `nil` when it has none.
+    static func argumentType(_ value: JSONValue) -> String? {
+        switch value {
+        case .string: return "string"
+        case .int: return "int64"
+        case .double: return "float64"
+        case .bool: return "bool"
+        case .array(let items):
+            let types = Set(
+                items.map { item -> String? in
+                    switch item {
+                    case .string, .int, .double, .bool: argumentType(item)
+                    default: nil
+                    }
+                })
+            if types.isEmpty { return "[]string" }
+            if types.contains(nil) { return nil }
+            if types == ["int64", "float64"] || types == ["float64"] { return "[]float64" }
+            return types.count == 1 ? "[]\(types.first!!)" : nil
+        case .null, .object:
+            return nil
+        }
+    }
+
+    /// What a Machinery worker reported for a task, read from its result backend.
+    public enum WorkerReport: Sendable, Hashable {
+        /// Not finished: `PENDING`, `RECEIVED`, `STARTED` or `RETRY` (a worker's own retry,
+        /// `ErrRetryTaskLater`), with the state's name.
+        case running(String)
+        /// `SUCCESS`: the results as Machinery lists them, `[{"Type", "Value"}]` (`null` when none).
+        case succeeded(RawJSON)
+        /// `FAILURE`, with the error.
+        case failed(String)
+    }
+
+    /// The report in a `TaskState` as Machinery's Redis result backend stores it; `nil` when it
+    /// is not one (or names another task than `uuid`).
+    public static func workerReport(_ text: String, uuid: String) -> WorkerReport? {
+        // Read by field: a worker writes `CreatedAt` as Go's zero time in some states.
+        guard case .object(let members)? = try? RawJSON(validating: text).parsed(), case .string(let state)? = members["State"]
+        else { return nil }
+        if case .string(let named)? = members["TaskUUID"], !named.isEmpty, named != uuid { return nil }
+        switch state {
+        case "SUCCESS":
+            guard case .array(let results)? = members["Results"] else { return .succeeded(.null) }
+            // Some of Machinery's versions write `type` and `value`.
+            return .succeeded(
+                RawJSON(
+                    .array(
+                        results.map { item in
+                            guard case .object(let result) = item, result["Type"] == nil, case .string(let type)? = result["type"] else {
+                                return item
+                            }
+                            return .object(["Type": .string(type), "Value": result["value"] ?? .null])
+                        })))
+        case "FAILURE":
+            guard case .string(let error)? = members["Error"], !error.isEmpty else {
+                return .failed("the Machinery worker reported FAILURE")
+            }
+            return .failed(error)
+        default:
+            return .running(state)
+        }
+    }
+}
