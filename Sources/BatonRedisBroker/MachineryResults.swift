@@ -228,6 +228,8 @@ public final class MachineryResults: Service, Sendable {
                     dropped.append(id)
                     continue
                 }
+                // A Machinery worker has it (``MachineryWorkers``): the worker writes its states.
+                if record.state == .running, record.leaseOwner?.hasPrefix("\(MachineryWorkers.broker):") == true { continue }
                 read.append((id, key, MachineryTaskState(record)))
             }
         } catch {

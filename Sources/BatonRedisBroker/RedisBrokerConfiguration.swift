@@ -31,6 +31,10 @@ import ServiceLifecycle
 /// - `redis.dispatch` (`BATON_REDIS_DISPATCH`): Baton queues whose ready tasks a node sends to
 ///   Redis work lists, a comma list of `QUEUE=KEY`, e.g. `default=baton:work:default` (the
 ///   dispatch role, ``RedisWorkSender``; workers report over HTTP)
+/// - `redis.machineryDispatch` (`BATON_REDIS_MACHINERY_DISPATCH`): Baton queues whose ready
+///   tasks a node sends to Machinery's workers, a comma list of `QUEUE=KEY`, e.g.
+///   `default=machinery_tasks` (the list a worker pops: its `DefaultQueue`); the workers'
+///   result backend must be this Redis (``MachineryWorkers``)
 /// - `redis.window` (`BATON_REDIS_WINDOW`): most tasks of one Baton queue in flight on Redis at
 ///   once, 1...10000 (default 100)
 /// - `redis.lease` (`BATON_REDIS_LEASE`): seconds a dispatched task's lease lasts before its
@@ -48,6 +52,8 @@ public struct RedisBrokerConfiguration: Sendable {
     public var resultsExpireIn: Duration
     /// Baton queue → Redis work list (dispatch role), in the order given.
     public var dispatch: [(queue: String, key: String)]
+    /// Baton queue → the list Machinery's workers pop (``MachineryWorkers``).
+    public var machineryDispatch: [(queue: String, key: String)]
     /// The dispatch role's window and lease (`redis.window`, `redis.lease`).
     public var dispatchSettings: DispatchSettings
     /// The work list a worker takes its tasks from.
@@ -61,10 +67,11 @@ public struct RedisBrokerConfiguration: Sendable {
     public init(
         redis: RedisConfiguration? = nil, ingest: [String] = [], delayed: String? = nil, deadLetter: String = defaultDeadLetter,
         visibility: Duration = defaultVisibility, results: Bool = false, resultsExpireIn: Duration = MachineryResults.defaultExpiry,
-        dispatch: [(queue: String, key: String)] = [], dispatchSettings: DispatchSettings = DispatchSettings(),
-        work: String? = nil
+        dispatch: [(queue: String, key: String)] = [], machineryDispatch: [(queue: String, key: String)] = [],
+        dispatchSettings: DispatchSettings = DispatchSettings(), work: String? = nil
     ) {
         self.dispatch = dispatch
+        self.machineryDispatch = machineryDispatch
         self.dispatchSettings = dispatchSettings
         self.work = work
         self.redis = redis
@@ -79,7 +86,7 @@ public struct RedisBrokerConfiguration: Sendable {
     /// The settings keys ``init(reader:)`` reads; none reloads.
     public static let configKeys = [
         "redis.url", "redis.ingest", "redis.delayed", "redis.deadLetter", "redis.visibility", "redis.results", "redis.resultsExpireIn",
-        "redis.caFile", "redis.dispatch", "redis.window", "redis.lease", "redis.work",
+        "redis.caFile", "redis.dispatch", "redis.machineryDispatch", "redis.window", "redis.lease", "redis.work",
     ]
 
     /// The configuration from the settings; throws `invalidArgument` naming the key of a bad value.
@@ -114,6 +121,9 @@ public struct RedisBrokerConfiguration: Sendable {
         dispatch = try reader.queueMap("redis.dispatch", example: "default=baton:work:default").map { queue, key throws(BatonError) in
             (queue, try Self.key(key, setting: "redis.dispatch"))
         }
+        machineryDispatch = try reader.queueMap("redis.machineryDispatch", example: "default=machinery_tasks").map {
+            queue, key throws(BatonError) in (queue, try Self.key(key, setting: "redis.machineryDispatch"))
+        }
         dispatchSettings = try DispatchSettings(reader: reader, prefix: "redis")
         work = try reader.text("redis.work").map { text throws(BatonError) in try Self.key(text, setting: "redis.work") }
         try validate()
@@ -123,7 +133,8 @@ public struct RedisBrokerConfiguration: Sendable {
     public func validate() throws(BatonError) {
         if (hasNodeRoles || work != nil) && redis == nil {
             throw .invalidArgument(
-                "redis.ingest, redis.delayed, redis.results, redis.dispatch and redis.work need redis.url (--redis-url redis://HOST:PORT)")
+                "redis.ingest, redis.delayed, redis.results, redis.dispatch, redis.machineryDispatch and redis.work need redis.url "
+                    + "(--redis-url redis://HOST:PORT)")
         }
         try dispatchSettings.validate(prefix: "redis")
         if let delayed, ingest.contains(delayed) {
@@ -134,27 +145,47 @@ public struct RedisBrokerConfiguration: Sendable {
             throw .invalidArgument("redis.deadLetter (\(deadLetter)) is also a source of submissions; name another list")
         }
         var lists = Set(sources + [deadLetter])
-        for (queue, key) in dispatch {
-            guard lists.insert(key).inserted else {
-                throw .invalidArgument(
-                    "redis.dispatch sends queue \(queue) to \(key), which is already a source, the dead-letter list or another queue's work list"
-                )
+        var queues: Set<String> = []
+        for (setting, items) in [("redis.dispatch", dispatch), ("redis.machineryDispatch", machineryDispatch)] {
+            for (queue, key) in items {
+                guard lists.insert(key).inserted else {
+                    throw .invalidArgument(
+                        "\(setting) sends queue \(queue) to \(key), which is already a source, the dead-letter list or another queue's work list"
+                    )
+                }
+                guard queues.insert(queue).inserted else {
+                    throw .invalidArgument("\(setting) sends queue \(queue), which redis.dispatch or redis.machineryDispatch already sends")
+                }
             }
         }
     }
 
     /// Whether a node runs any Redis role.
-    public var hasNodeRoles: Bool { !ingest.isEmpty || delayed != nil || results || !dispatch.isEmpty }
+    public var hasNodeRoles: Bool { !ingest.isEmpty || delayed != nil || results || !dispatch.isEmpty || !machineryDispatch.isEmpty }
 
     /// The node's Redis services that this configuration asks for: the ingest when it names
     /// sources, Machinery's result backend when `redis.results` is on, a dispatch per
-    /// `redis.dispatch` item (first: they stop before the others).
+    /// `redis.dispatch` and `redis.machineryDispatch` item (first: they stop before the
+    /// others), and the reader of Machinery workers' states with the latter.
     public func services(api: NodeAPI, logger: Logger) throws(BatonError) -> [any Service] {
         guard let redis else { return [] }
         var services: [any Service] = []
-        services += BrokerDispatch.roles(
-            node: api.node, senders: dispatch.map { ($0.queue, RedisWorkSender(redis: redis, key: $0.key, logger: logger)) },
-            settings: dispatchSettings, logger: logger)
+        let machinery =
+            machineryDispatch.isEmpty ? nil : MachineryWorkers(redis: redis, api: api, expiry: resultsExpireIn, logger: logger)
+        var senders: [(queue: String, sender: any WorkSender)] = dispatch.map {
+            ($0.queue, RedisWorkSender(redis: redis, key: $0.key, logger: logger))
+        }
+        if let machinery {
+            senders += machineryDispatch.map {
+                ($0.queue, RedisWorkSender(redis: redis, key: $0.key, machinery: (machinery, dispatchSettings.lease), logger: logger))
+            }
+        }
+        let dispatches = BrokerDispatch.roles(node: api.node, senders: senders, settings: dispatchSettings, logger: logger)
+        services += dispatches
+        if let machinery {
+            machinery.window.withLock { $0 = dispatches.first?.inFlight }
+            services.append(machinery)
+        }
         if !sources.isEmpty { services.append(try RedisIngest(configuration: self, api: api, logger: logger)) }
         if results {
             services.append(

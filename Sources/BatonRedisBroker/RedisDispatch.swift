@@ -15,19 +15,26 @@ import ServiceLifecycle
 /// and the task comes back through the store, whose lease ran out (the rescuer returns it to
 /// `ready` and it is sent again under a new lease token). Nothing is lost that way, only delayed
 /// by at most the lease; the window bounds how many tasks wait in the list.
+///
+/// With ``MachineryWorkers`` (`redis.machineryDispatch`) it sends Machinery signatures instead,
+/// for Machinery's workers, each after its task's `PENDING` state.
 actor RedisWorkSender: WorkSender {
-    nonisolated let broker = "redis"
+    nonisolated let broker: String
     nonisolated let address: String
     let redis: RedisConfiguration
     let key: String
+    /// Machinery's format, and the role that reads what its workers report; `nil`: Baton's.
+    let machinery: (workers: MachineryWorkers, lease: Duration)?
     let logger: Logger
     private var connection: RedisConnection?
 
-    init(redis: RedisConfiguration, key: String, logger: Logger) {
+    init(redis: RedisConfiguration, key: String, machinery: (workers: MachineryWorkers, lease: Duration)? = nil, logger: Logger) {
         self.redis = redis
         self.key = key
+        self.machinery = machinery
         self.logger = logger
-        address = "redis list \(key) at \(redis.address)"
+        broker = machinery == nil ? "redis" : MachineryWorkers.broker
+        address = "redis list \(key) at \(redis.address)\(machinery == nil ? "" : " (Machinery workers)")"
     }
 
     func prepare() async throws {
@@ -36,17 +43,37 @@ actor RedisWorkSender: WorkSender {
 
     func send(_ claimed: [ClaimedTask]) async -> WorkSendOutcome {
         guard !claimed.isEmpty else { return WorkSendOutcome() }
-        let command = ["RPUSH", RedisArgument(key)] + claimed.map { RedisArgument(WorkMessage.text($0)) }
-        do {
-            try await connected().command(command)
-            return WorkSendOutcome()
+        var commands = [["RPUSH", RedisArgument(key)] + claimed.map { RedisArgument(WorkMessage.text($0)) }]
+        var sent = claimed
+        var refused: [(task: ClaimedTask, reason: String)] = []
+        if let machinery {
+            (commands, sent, refused) = await machinery.workers.commands(for: claimed, key: key, lease: machinery.lease)
+            // Not sent (a parent's result could not be read): back to ready.
+            let left = Set(sent.map(\.task.id)).union(refused.map(\.task.task.id))
+            let unread = claimed.filter { !left.contains($0.task.id) }
+            guard !sent.isEmpty else { return WorkSendOutcome(unsent: unread, refused: refused) }
+            if let outcome = await run(commands, sent) { return WorkSendOutcome(unsent: outcome + unread, refused: refused) }
+            return WorkSendOutcome(unsent: unread, refused: refused)
+        }
+        return WorkSendOutcome(unsent: await run(commands, sent) ?? [])
+    }
+
+    /// Sends the commands in one write; the tasks not sent when Redis failed (`nil`: all went).
+    private func run(_ commands: [[RedisArgument]], _ sent: [ClaimedTask]) async -> [ClaimedTask]? {
+        do throws(RedisError) {
+            let replies = try await connected().sendAll(commands)
+            if case .error(let message)? = replies.first(where: { if case .error = $0 { true } else { false } }) {
+                throw RedisError(.server, message)
+            }
+            return nil
         } catch {
             logger.warning(
                 "could not append work messages to Redis; their tasks go back to ready",
-                metadata: ["list": "\(key)", "count": "\(claimed.count)", "error": "\(error.message)"])
+                metadata: ["list": "\(key)", "count": "\(sent.count)", "error": "\(error.message)"])
             await connection?.close()
             connection = nil
-            return WorkSendOutcome(unsent: claimed)
+            machinery?.workers.forget(sent)
+            return sent
         }
     }
 

@@ -135,6 +135,9 @@ import Testing
         Case(key: "redis.dispatch", value: "default=baton:work, mail=mail-work") {
             $0.redis.dispatch.map { "\($0.queue)=\($0.key)" } == ["default=baton:work", "mail=mail-work"] && $0.redis.hasNodeRoles
         },
+        Case(key: "redis.machineryDispatch", value: "go=machinery_tasks") {
+            $0.redis.machineryDispatch.map { "\($0.queue)=\($0.key)" } == ["go=machinery_tasks"] && $0.redis.hasNodeRoles
+        },
         Case(key: "redis.window", value: "7") { $0.redis.dispatchSettings.window == 7 },
         Case(key: "redis.lease", value: "45") { $0.redis.dispatchSettings.lease == .seconds(45) },
         Case(key: "redis.work", value: "baton:work") { $0.redis.work == "baton:work" && !$0.redis.hasNodeRoles },
@@ -205,7 +208,7 @@ import Testing
             environment["BATON_SQS_RESULTS"] = "sqs://baton-results"
         }
         if c.key == "sqs.control" { environment["BATON_SQS_WORK"] = "sqs://baton-work" }
-        if ["redis.ingest", "redis.delayed", "redis.results", "redis.dispatch", "redis.work"].contains(c.key) {
+        if ["redis.ingest", "redis.delayed", "redis.results", "redis.dispatch", "redis.machineryDispatch", "redis.work"].contains(c.key) {
             environment["BATON_REDIS_URL"] = "redis://127.0.0.1"
         }
         if c.key == "redis.caFile" { environment["BATON_REDIS_URL"] = "rediss://cache.example" }
@@ -227,7 +230,7 @@ import Testing
         case "sqs.control":
             (yaml("sqs.results", "sqs://baton-results") + yaml("sqs.work", "sqs://baton-work")).replacingOccurrences(of: "sqs:\n", with: "")
         // Taking submissions from Redis needs the server.
-        case "redis.ingest", "redis.delayed", "redis.results", "redis.dispatch", "redis.work":
+        case "redis.ingest", "redis.delayed", "redis.results", "redis.dispatch", "redis.machineryDispatch", "redis.work":
             yaml("redis.url", "redis://127.0.0.1").replacingOccurrences(of: "redis:\n", with: "")
         // A CA file is for a TLS server.
         case "redis.caFile": yaml("redis.url", "rediss://cache.example").replacingOccurrences(of: "redis:\n", with: "")
@@ -260,6 +263,14 @@ import Testing
             (["BATON_REDIS_INGEST": "a,b", "BATON_REDIS_DELAYED": "b"], "redis.delayed (b) is also in redis.ingest"),
             (["BATON_REDIS_INGEST": "a", "BATON_REDIS_DEAD_LETTER": "a"], "redis.deadLetter (a) is also a source"),
             (["BATON_REDIS_INGEST": "a,a"], "redis.ingest names the list a twice"),
+            (
+                ["BATON_REDIS_INGEST": "machinery_tasks", "BATON_REDIS_MACHINERY_DISPATCH": "go=machinery_tasks"],
+                "redis.machineryDispatch sends queue go to machinery_tasks, which is already a source"
+            ),
+            (
+                ["BATON_REDIS_DISPATCH": "default=w", "BATON_REDIS_MACHINERY_DISPATCH": "default=m"],
+                "redis.machineryDispatch sends queue default, which redis.dispatch or redis.machineryDispatch already sends"
+            ),
         ] {
             do {
                 _ = try Components(try await Self.reader(environment: environment.merging(["BATON_REDIS_URL": "redis://h"]) { $1 }))
@@ -291,7 +302,8 @@ import Testing
         ("sqs.ingest", "ftp://queue"), ("sqs.dispatch", "default"), ("sqs.endpoint", "nowhere"), ("compat.jobs", "maybe"),
         ("redis.url", "http://cache"), ("redis.ingest", "a b"), ("redis.delayed", "d"), ("redis.visibility", "0"),
         ("redis.results", "maybe"), ("redis.results", "true"), ("redis.resultsExpireIn", "0"), ("redis.dispatch", "default"),
-        ("redis.dispatch", "default=a b"), ("redis.work", "w"), ("redis.window", "0"), ("redis.lease", "0"),
+        ("redis.dispatch", "default=a b"), ("redis.machineryDispatch", "default"), ("redis.machineryDispatch", "default=a b"),
+        ("redis.work", "w"), ("redis.window", "0"), ("redis.lease", "0"),
         ("redis.caFile", "/etc/hostname"),
         ("amqp.url", "redis://mq"), ("amqp.ingest", "a"), ("amqp.exchangeType", "round-robin"), ("amqp.prefetch", "0"),
         ("amqp.bindingKey", String(repeating: "k", count: 256)), ("amqp.dispatch", "default"), ("amqp.work", "w"), ("amqp.window", "0"),

@@ -52,7 +52,8 @@ public final class BrokerDispatch: Service, Sendable {
     public let queueName: String
     public let sender: any WorkSender
     let node: NodeServices
-    let inFlight: DispatchWindow
+    /// The tasks sent and not yet heard back about, shared by the dispatches of one broker.
+    public let inFlight: DispatchWindow
     let window: Int
     let lease: Duration
     let logger: Logger

@@ -70,6 +70,11 @@ struct NodeOptions: ParsableArguments {
             "Baton queues to send to Redis work lists, comma list of QUEUE=KEY (BATON_REDIS_DISPATCH), e.g. default=baton:work:default; workers take them with --redis-work."
     )
     var redisDispatch: String?
+    @Option(
+        help:
+            "Baton queues to send to Machinery's workers, comma list of QUEUE=KEY (BATON_REDIS_MACHINERY_DISPATCH), e.g. default=machinery_tasks: the list a worker pops; its result backend must be --redis-url."
+    )
+    var redisMachineryDispatch: String?
     @Option(help: "Most tasks of one queue in flight on Redis (BATON_REDIS_WINDOW, default 100).") var redisWindow: Int?
     @Option(help: "Seconds a task sent to Redis keeps its lease until its worker's first heartbeat (BATON_REDIS_LEASE, default 300).")
     var redisLease: Double?
@@ -109,6 +114,7 @@ struct NodeOptions: ParsableArguments {
             "redis.results": redisResults ? "true" : nil,
             "redis.resultsExpireIn": redisResultsExpireIn.map { "\($0)" },
             "redis.dispatch": redisDispatch,
+            "redis.machineryDispatch": redisMachineryDispatch,
             "redis.window": redisWindow.map(String.init),
             "redis.lease": redisLease.map { "\($0)" },
             "amqp.ingest": amqpIngest,

@@ -1,0 +1,305 @@
+import BatonCore
+import BatonNode
+import BatonRedis
+import Foundation
+import Logging
+import ServiceLifecycle
+import Synchronization
+
+/// Machinery's workers running Baton's tasks (`redis.machineryDispatch QUEUE=KEY`;
+/// docs/brokers.md, "Machinery workers"). A ``BrokerDispatch`` with a
+/// ``RedisWorkSender`` in Machinery's format sends each claimed task to the Redis list a
+/// Machinery worker pops (its `DefaultQueue`, `machinery_tasks` unless set) as a signature
+/// (``Machinery/workerSignature(_:args:routingKey:)``), after writing its `PENDING` state at
+/// its UUID as Machinery's `SendTask` does; this role reads the states the workers write to
+/// Machinery's Redis result backend (the same Redis) and applies them to the store:
+///
+/// - `SUCCESS`: the task succeeds with the worker's results, `[{"Type", "Value"}]`;
+/// - `FAILURE`: the attempt fails with the worker's error; Baton retries it by its policy (the
+///   signature's `RetryCount` is 0: Baton counts the attempts) and sends it again;
+/// - `RECEIVED`, `STARTED`, `RETRY` (the worker's own `ErrRetryTaskLater`): each change
+///   extends the task's lease by the dispatch lease (or the task's timeout, when longer), so a
+///   task waits in the list and then runs for that long each; a worker gives no other sign.
+///
+/// A worker that dies holding a message (Machinery's Redis broker has no acknowledgement) loses
+/// it; the task's lease runs out, the rescuer counts the attempt and it is sent again.
+public final class MachineryWorkers: Service, Sendable {
+    /// How often the states of the tasks in flight are read.
+    public static let pollInterval: Duration = .milliseconds(50)
+    /// Most keys read in one `MGET`.
+    static let readBatch = 500
+    /// The broker name in claims: a task's `lease_owner` is `machinery:QUEUE` while a
+    /// Machinery worker has it.
+    public static let broker = "machinery"
+
+    struct Entry {
+        var lease: LeaseRef
+        var uuid: String
+        /// The list and the message sent, to take it out if the task is cancelled first.
+        var key: String
+        var message: String
+        /// The state last read (`PENDING`: the one written with the message).
+        var seen: String
+        /// How long each sign of life extends the lease.
+        var extendBy: Duration
+        /// Forgotten after this (no state came; the lease ran out and the task was rescued).
+        var until: ContinuousClock.Instant
+    }
+
+    /// What was done.
+    public struct Stats: Sendable, Hashable {
+        public var succeeded = 0
+        public var failed = 0
+        /// Results refused by the store (a stale lease: rescued, cancelled or already applied).
+        public var refused = 0
+        /// Leases extended on a state change.
+        public var extended = 0
+        /// Messages of cancelled tasks taken out of their lists before a worker took them.
+        public var withdrawn = 0
+        public init() {}
+    }
+
+    let redis: RedisConfiguration
+    let api: NodeAPI
+    let expiry: Duration
+    let logger: Logger
+    private let entries = Mutex<[TaskID: Entry]>([:])
+    /// Messages of tasks cancelled while in flight, to take out of their lists.
+    private let withdrawals = Mutex<[(key: String, message: String)]>([])
+    private let counts = Mutex(Stats())
+    /// The dispatch window, to extend with the leases (set by ``RedisBrokerConfiguration``).
+    let window = Mutex<DispatchWindow?>(nil)
+    private let stop = StopFlag()
+
+    public init(redis: RedisConfiguration, api: NodeAPI, expiry: Duration, logger: Logger) {
+        self.redis = redis
+        self.api = api
+        self.expiry = expiry
+        self.logger = logger
+    }
+
+    public var stats: Stats { counts.withLock { $0 } }
+
+    /// The commands that send `claimed` to the list `key` (a `SET` of each task's `PENDING`
+    /// state, then one `RPUSH`), and the tasks refused with why. Records what was sent.
+    func commands(for claimed: [ClaimedTask], key: String, lease: Duration) async -> (
+        commands: [[RedisArgument]], sent: [ClaimedTask], refused: [(task: ClaimedTask, reason: String)]
+    ) {
+        var commands: [[RedisArgument]] = []
+        var push: [RedisArgument] = ["RPUSH", RedisArgument(key)]
+        var sent: [ClaimedTask] = []
+        var refused: [(task: ClaimedTask, reason: String)] = []
+        var recorded: [(TaskID, Entry)] = []
+        let now = Date()
+        let millis = RedisArgument(Self.milliseconds(expiry))
+        for item in claimed {
+            let task = item.task
+            do {
+                let args = try await arguments(task)
+                let signature = try Machinery.workerSignature(task, args: args, routingKey: key)
+                let uuid = Machinery.workerUUID(task)
+                let pending = MachineryTaskState(
+                    taskUUID: uuid, taskName: task.kind, state: "PENDING", results: nil, error: "", createdAt: now)
+                let state = try JSONEncoder().encode(pending)
+                commands.append(["SET", RedisArgument(uuid), RedisArgument(bytes: Array(state)), "PX", millis])
+                push.append(RedisArgument(signature))
+                sent.append(item)
+                let extendBy = min(api.configuration.maxLease, max(lease, .seconds(task.timeout ?? 0) + .seconds(5)))
+                recorded.append(
+                    (
+                        task.id,
+                        Entry(
+                            lease: item.lease, uuid: uuid, key: key, message: signature, seen: "PENDING", extendBy: extendBy,
+                            until: .now + lease + .seconds(5))
+                    ))
+            } catch let error as BatonError where error.code == .invalidArgument {
+                refused.append((item, "cannot be sent to a Machinery worker: \(error.message)"))
+            } catch {
+                // The store did not answer (a parent's result): not sent this time.
+                logger.warning("could not read a task's parents for Machinery", metadata: ["task_id": "\(task.id)", "error": "\(error)"])
+            }
+        }
+        if !sent.isEmpty { commands.append(push) }
+        entries.withLock { e in for (id, entry) in recorded { e[id] = entry } }
+        return (commands, sent, refused)
+    }
+
+    /// Forgets tasks that were not sent after all.
+    func forget(_ tasks: [ClaimedTask]) {
+        entries.withLock { e in for task in tasks where e[task.task.id]?.lease == task.lease { e[task.task.id] = nil } }
+    }
+
+    /// A task's arguments as its worker gets them: with its parents' results in front when it
+    /// asked for them (`pass`), as Baton's own workers do.
+    private func arguments(_ task: TaskRecord) async throws -> RawJSON {
+        guard let pass = task.pass else { return task.args }
+        let store = api.node.store
+        let parents =
+            try await ParentPage.all {
+                try await store.taskParents(TaskParentsParams(id: task.id, cursor: $0, limit: TaskParentsParams.maxLimit))
+            } ?? []
+        return try pass.arguments(task.args, parentResults: parents.map(\.result))
+    }
+
+    /// From the emitter's thread: a task in flight that moved other than through a worker's
+    /// report (cancelled, rescued, retried by an operator) leaves; a cancelled one's message
+    /// is taken out of its list at the next poll, if no worker took it yet.
+    func note(_ batch: [NodeEvent]) {
+        var cancelled: [(key: String, message: String)] = []
+        entries.withLock { e in
+            for event in batch {
+                guard case .transitioned(let move) = event, move.to != .running, let entry = e.removeValue(forKey: move.id) else {
+                    continue
+                }
+                if move.to == .cancelled { cancelled.append((entry.key, entry.message)) }
+            }
+        }
+        if !cancelled.isEmpty { withdrawals.withLock { $0 += cancelled } }
+    }
+
+    public func run() async throws {
+        let listening = api.node.events.listen { [weak self] batch in self?.note(batch) }
+        defer { listening.cancel() }
+        logger.info("Machinery workers' results: reading", metadata: ["redis": "\(redis)"])
+        var connection: RedisConnection?
+        var pause = Self.pollInterval
+        await stop.run {
+            while !self.stop.isSet {
+                do {
+                    try await self.poll(&connection)
+                    pause = Self.pollInterval
+                    try? await Task.sleep(for: Self.pollInterval)
+                } catch {
+                    self.logger.warning(
+                        "could not read Machinery workers' states from Redis; trying again",
+                        metadata: ["redis": "\(self.redis)", "error": "\(error)"])
+                    await connection?.close()
+                    connection = nil
+                    try? await Task.sleep(for: pause)
+                    pause = min(pause * 2, .seconds(5))
+                }
+            }
+        }
+        await connection?.close()
+        let s = stats
+        logger.info(
+            "Machinery workers' results: stopped",
+            metadata: ["succeeded": "\(s.succeeded)", "failed": "\(s.failed)", "refused": "\(s.refused)"])
+    }
+
+    /// Reads the states of the tasks in flight and applies those that ended or changed.
+    func poll(_ connection: inout RedisConnection?) async throws {
+        let withdrawn = withdrawals.withLock { w in
+            defer { w = [] }
+            return w
+        }
+        if !withdrawn.isEmpty {
+            let open = try await RedisConnection.reusing(&connection, redis)
+            do {
+                let replies = try await open.sendAll(withdrawn.map { ["LREM", RedisArgument($0.key), 1, RedisArgument($0.message)] })
+                counts.withLock { $0.withdrawn += replies.reduce(0) { $0 + Int($1.int ?? 0) } }
+            } catch {
+                withdrawals.withLock { $0 += withdrawn }
+                throw error
+            }
+        }
+        let now = ContinuousClock.now
+        let current = entries.withLock { e -> [(TaskID, Entry)] in
+            e = e.filter { $0.value.until > now }
+            return Array(e)
+        }
+        guard !current.isEmpty else { return }
+        let open = try await RedisConnection.reusing(&connection, redis)
+        for start in stride(from: 0, to: current.count, by: Self.readBatch) {
+            let chunk = Array(current[start..<min(start + Self.readBatch, current.count)])
+            let reply = try await open.command(["MGET"] + chunk.map { RedisArgument($0.1.uuid) })
+            let values = reply.array ?? []
+            var acks: [TaskAck] = []
+            var alive: [(LeaseRef, Duration, String)] = []
+            for ((_, entry), value) in zip(chunk, values) {
+                guard let text = value.string, let report = Machinery.workerReport(text, uuid: entry.uuid) else { continue }
+                switch report {
+                case .succeeded(let results):
+                    acks.append(.complete(TaskCompletion(lease: entry.lease, result: results)))
+                case .failed(let message):
+                    acks.append(.fail(TaskFailure(lease: entry.lease, message: message, retryable: true)))
+                case .running(let state):
+                    if state != entry.seen { alive.append((entry.lease, entry.extendBy, state)) }
+                }
+            }
+            await apply(acks)
+            await extend(alive)
+        }
+    }
+
+    /// Applies the workers' outcomes through the node's completer; the tasks leave the
+    /// entries whether applied or refused. A result the store refuses as invalid (too large)
+    /// fails its task with the reason.
+    private func apply(_ acks: [TaskAck]) async {
+        guard !acks.isEmpty else { return }
+        let outcomes: [AckOutcome]
+        do {
+            outcomes = try await api.node.completer.ackMany(acks)
+        } catch let error as BatonError where error.code == .invalidArgument && acks.count > 1 {
+            for ack in acks { await apply([ack]) }
+            return
+        } catch let error as BatonError where error.code == .invalidArgument {
+            let lease = acks[0].lease
+            logger.warning("a Machinery worker's result was refused", metadata: ["task_id": "\(lease.id)", "error": "\(error.message)"])
+            await apply([
+                .fail(TaskFailure(lease: lease, message: "the Machinery worker's result was refused: \(error.message)", retryable: false))
+            ])
+            return
+        } catch {
+            logger.warning("could not apply Machinery workers' results; trying again", metadata: ["error": "\(error)"])
+            return
+        }
+        entries.withLock { e in for ack in acks where e[ack.lease.id]?.lease == ack.lease { e[ack.lease.id] = nil } }
+        counts.withLock { s in
+            for (ack, outcome) in zip(acks, outcomes) {
+                guard case .applied = outcome else {
+                    s.refused += 1
+                    continue
+                }
+                if case .complete = ack { s.succeeded += 1 } else { s.failed += 1 }
+            }
+        }
+    }
+
+    /// Extends the leases of tasks whose state changed (the worker took or started them), one
+    /// store call for those of the same lease length.
+    private func extend(_ alive: [(lease: LeaseRef, by: Duration, state: String)]) async {
+        for (by, items) in Dictionary(grouping: alive, by: \.by) {
+            let results: [HeartbeatItemResult]
+            do {
+                let body = HeartbeatManyBody(
+                    worker: nil, leases: items.map { HeartbeatItem($0.lease) }, leaseMS: Int(Self.milliseconds(by)))
+                results = try await api.heartbeatMany(body).results
+            } catch {
+                logger.warning(
+                    "could not extend the leases of tasks Machinery workers have",
+                    metadata: ["count": "\(items.count)", "error": "\(error)"])
+                continue
+            }
+            var extended: [TaskID] = []
+            entries.withLock { e in
+                for (item, result) in zip(items, results) where e[item.lease.id]?.lease == item.lease {
+                    guard case .extended = result.outcome else {
+                        // Cancelled, rescued or gone: what the worker writes now is not applied.
+                        e[item.lease.id] = nil
+                        continue
+                    }
+                    e[item.lease.id]!.seen = item.state
+                    e[item.lease.id]!.until = .now + by + .seconds(5)
+                    extended.append(item.lease.id)
+                }
+            }
+            counts.withLock { $0.extended += extended.count }
+            window.withLock { $0 }?.extend(extended, by: by)
+        }
+    }
+
+    static func milliseconds(_ duration: Duration) -> Int64 {
+        duration.components.seconds * 1000 + duration.components.attoseconds / 1_000_000_000_000_000
+    }
+}

@@ -1,0 +1,194 @@
+import BatonCore
+import BatonNode
+import BatonRedis
+import BatonRedisBroker
+import BatonTesting
+import Foundation
+import Synchronization
+import Testing
+
+/// Machinery's workers running Baton's tasks (`redis.machineryDispatch`), against a real
+/// `redis-server`: the node sends each task as a signature to the list the worker pops, reads
+/// the states the worker writes to the result backend, and applies them: results, failures
+/// retried by Baton's policy, chains passing results as Machinery's do, a message lost with
+/// its worker sent again, a cancelled task's message taken out of the list, and arguments no
+/// Machinery worker can take refused with the reason.
+@Suite("Machinery workers against redis-server", .serialized)
+struct MachineryWorkerTests {
+    static func withNode(
+        _ server: RedisConfiguration, lease: Duration = .seconds(30), results: Bool = false,
+        _ body: @Sendable (BrokerHarness, String) async throws -> Void
+    ) async throws {
+        let harness = try await BrokerHarness()
+        let key = RedisIngestTests.key("machinery_tasks")
+        let configuration = RedisBrokerConfiguration(
+            redis: server, results: results, machineryDispatch: [("default", key)],
+            dispatchSettings: DispatchSettings(window: 50, lease: lease))
+        #expect(configuration.hasNodeRoles)
+        let running = harness.start(try configuration.services(api: harness.api, logger: testLogger("redis")))
+        do {
+            try await body(harness, key)
+        } catch {
+            await running.stop()
+            throw error
+        }
+        await running.stop()
+    }
+
+    static func finished(_ harness: BrokerHarness, _ id: TaskID, within: Duration = .seconds(20)) async throws -> TaskRecord {
+        try await eventually("task \(id) finished", within: within) { () -> TaskRecord? in
+            guard let task = try await harness.store.taskGet(id), task.state.isTerminal else { return nil }
+            return task
+        }
+    }
+
+    @Test func tasksRunOnAMachineryWorkerAndTheirResultsComeBack() async throws {
+        guard let server = try RedisIngestTests.server() else { return }
+        try await Self.withNode(server) { harness, key in
+            let worker = MachineryWorkerStandIn(server: server, queue: key, functions: ["add": MachineryWorkerStandIn.add])
+            let working = Task { try await worker.run() }
+            defer { working.cancel() }
+            let plain = try await harness.api.submit(NewTask(kind: "add", args: try RawJSON(validating: "[1, 2, 39]")))
+            let typed = try await harness.api.submit(
+                NewTask(kind: "add", args: try RawJSON(validating: #"[{"Name":"a","Type":"int64","Value":5},{"Type":"int64","Value":6}]"#)))
+            let many = try await harness.store.taskEnqueueMany(
+                TaskEnqueueParams(tasks: try (0..<200).map { NewTask(kind: "add", args: try RawJSON(validating: "[\($0), 1]")) }))
+            let sum = try await Self.finished(harness, plain.id)
+            #expect(sum.state == .succeeded)
+            #expect(try sum.result?.parsed() == .array([.object(["Type": .string("int64"), "Value": .int(42)])]))
+            #expect(try await Self.finished(harness, typed.id).result?.parsed() == .array([.object(["Type": "int64", "Value": 11])]))
+            for (n, task) in many.enumerated() {
+                let done = try await Self.finished(harness, task.id)
+                #expect(done.state == .succeeded && done.attempt == 1)
+                #expect(try done.result?.parsed() == .array([.object(["Type": "int64", "Value": .int(Int64(n + 1))])]))
+            }
+
+            // The signature as Machinery's worker decodes it.
+            let signature = try #require(worker.signatures.first { $0["UUID"] == .string(plain.id.description) })
+            #expect(signature["Name"] == "add")
+            #expect(signature["RoutingKey"] == .string(key))
+            #expect(signature["RetryCount"] == 0 && signature["ETA"] == .null && signature["OnSuccess"] == .null)
+            #expect(
+                signature["Args"]
+                    == .array([1, 2, 39].map { .object(["Type": "int64", "Value": .int($0)]) }))
+            let named = try #require(worker.signatures.first { $0["UUID"] == .string(typed.id.description) })
+            #expect(
+                named["Args"] == .array([.object(["Name": "a", "Type": "int64", "Value": 5]), .object(["Type": "int64", "Value": 6])]))
+            #expect(worker.signatures.count == 202, "each task was sent once")
+        }
+    }
+
+    @Test func aFailureIsRetriedByBatonsPolicyAndTheLastOneFailsTheTask() async throws {
+        guard let server = try RedisIngestTests.server() else { return }
+        try await Self.withNode(server) { harness, key in
+            let calls = Mutex<Int>(0)
+            let worker = MachineryWorkerStandIn(
+                server: server, queue: key,
+                functions: [
+                    "flaky": { _ in
+                        let call = calls.withLock { n -> Int in
+                            n += 1
+                            return n
+                        }
+                        if call == 1 { throw MachineryWorkerStandIn.Failure(description: "connection reset") }
+                        return [("string", "done")]
+                    },
+                    "broken": { _ in throw MachineryWorkerStandIn.Failure(description: "division by zero") },
+                ])
+            let working = Task { try await worker.run() }
+            defer { working.cancel() }
+            let retry = RetryPolicy.fixed(.milliseconds(100))
+            let flaky = try await harness.api.submit(NewTask(kind: "flaky", maxAttempts: 3, retry: retry))
+            let broken = try await harness.api.submit(NewTask(kind: "broken", maxAttempts: 2, retry: retry))
+            let recovered = try await Self.finished(harness, flaky.id)
+            #expect(recovered.state == .succeeded && recovered.attempt == 2)
+            #expect(recovered.errors.map(\.message) == ["connection reset"])
+            #expect(try recovered.result?.parsed() == .array([.object(["Type": "string", "Value": "done"])]))
+            let dead = try await Self.finished(harness, broken.id)
+            #expect(dead.state == .failed && dead.attempt == 2)
+            #expect(dead.lastError == "division by zero")
+        }
+    }
+
+    /// A Machinery chain sent by a Machinery producer, run by Machinery's workers through
+    /// Baton: each step's results are prepended to the next one's arguments (`Immutable`
+    /// false), and the states are at the producer's UUIDs. With the node keeping Machinery's
+    /// result backend too (`redis.results`, for Machinery producers), which writes the states
+    /// of Machinery tasks but not while a Machinery worker has one.
+    @Test func aChainPassesResultsAsMachineryDoes() async throws {
+        guard let server = try RedisIngestTests.server() else { return }
+        try await Self.withNode(server, results: true) { harness, key in
+            let worker = MachineryWorkerStandIn(server: server, queue: key, functions: ["add": MachineryWorkerStandIn.add])
+            let working = Task { try await worker.run() }
+            defer { working.cancel() }
+            let (first, second, third) = ("task_\(UUID())".lowercased(), "task_\(UUID())".lowercased(), "task_\(UUID())".lowercased())
+            let chain = try RawJSON(
+                validating:
+                    #"{"Tasks": [\#(goSignature(first, "add", args: [1, 2])), \#(goSignature(second, "add", args: [10])), \#(goSignature(third, "add", args: [100]))]}"#
+            ).parsed()
+            _ = try await harness.api.submitMachineryWorkflow(chain, idempotencyKey: nil)
+            let last = try await Self.finished(harness, try #require(Machinery.taskID(third)))
+            #expect(last.state == .succeeded)
+            #expect(try last.result?.parsed() == .array([.object(["Type": "int64", "Value": 113])]))
+            let thirdSignature = try #require(worker.signatures.first { $0["UUID"] == .string(third) })
+            #expect(
+                thirdSignature["Args"]
+                    == .array([.object(["Type": "int64", "Value": 13]), .object(["Type": "int64", "Value": 100])]))
+            // What the worker wrote is where a Machinery producer's AsyncResult reads it.
+            let redis = try await RedisConnection.connect(server)
+            defer { Task { await redis.close() } }
+            let state = try #require(try await redis.command(["GET", RedisArgument(third)]).string)
+            #expect(Machinery.workerReport(state, uuid: third) == .succeeded(try RawJSON(validating: #"[{"Type":"int64","Value":113}]"#)))
+        }
+    }
+
+    /// Machinery's Redis broker has no acknowledgement: a worker that dies holding a message
+    /// loses it. The task's lease runs out, the rescuer counts the attempt, and it is sent again.
+    @Test func aMessageLostWithItsWorkerIsSentAgainAfterTheLease() async throws {
+        guard let server = try RedisIngestTests.server() else { return }
+        try await Self.withNode(server, lease: .seconds(2)) { harness, key in
+            let dropped = Mutex<Int>(0)
+            let worker = MachineryWorkerStandIn(server: server, queue: key, functions: ["add": MachineryWorkerStandIn.add])
+            let working = Task {
+                try await worker.run { _ in
+                    dropped.withLock { n in
+                        n += 1
+                        return n == 1
+                    }
+                }
+            }
+            defer { working.cancel() }
+            let task = try await harness.api.submit(NewTask(kind: "add", args: try RawJSON(validating: "[2, 3]"), maxAttempts: 3))
+            let done = try await Self.finished(harness, task.id, within: .seconds(30))
+            #expect(done.state == .succeeded && done.attempt == 2)
+            #expect(done.errors.count == 1, "the lost attempt counts: \(done.errors)")
+            #expect(worker.signatures.count == 2)
+        }
+    }
+
+    /// A task cancelled while its message waits in the list is taken out of it (no worker
+    /// runs it); arguments no Machinery worker can take fail the task with the reason.
+    @Test func aCancelledTaskLeavesTheListAndUnsendableArgumentsFail() async throws {
+        guard let server = try RedisIngestTests.server() else { return }
+        try await Self.withNode(server) { harness, key in
+            let redis = try await RedisConnection.connect(server)
+            defer { Task { await redis.close() } }
+            let waiting = try await harness.api.submit(NewTask(kind: "add", args: try RawJSON(validating: "[1]")))
+            try await eventually("the message is in the list", within: .seconds(10)) {
+                try await RedisIngestTests.count(redis, "LLEN", key) == 1 ? true : nil
+            }
+            let pending = try #require(try await redis.command(["GET", RedisArgument(waiting.id.description)]).string)
+            #expect(Machinery.workerReport(pending, uuid: waiting.id.description) == .running("PENDING"))
+            _ = try await harness.api.cancel(waiting.id)
+            try await eventually("the message left the list", within: .seconds(10)) {
+                try await RedisIngestTests.count(redis, "LLEN", key) == 0 ? true : nil
+            }
+
+            let object = try await harness.api.submit(NewTask(kind: "add", args: try RawJSON(validating: #"{"a": 1}"#)))
+            let refused = try await Self.finished(harness, object.id)
+            #expect(refused.state == .failed && refused.attempt == 1)
+            #expect(refused.lastError?.contains("cannot be sent to a Machinery worker") == true, "\(refused.lastError ?? "")")
+            #expect(try await RedisIngestTests.count(redis, "LLEN", key) == 0)
+        }
+    }
+}
