@@ -27,6 +27,13 @@ Starts a private moto server (.build-venv/bin/moto_server) on a free port and, p
 `scripts/with-redis.sh` sets it): the node dispatching the queue to a Redis list
 (`--redis-dispatch default=KEY --redis-window W`), the workers `baton worker --redis-work KEY
 --server URL` (tasks through Redis, results over HTTP). moto starts only for SQS modes.
+**machinery** (needs the Redis URL too): the node dispatching the queue to Machinery's workers
+(`--redis-machinery-dispatch default=KEY`), the workers `--workers` processes of this script
+standing in for Machinery's Go worker (`--machinery-worker`): each takes up to
+`--concurrency` signatures at once (`BLPOP`, then `LPOP KEY N`) and writes each one's
+`RECEIVED`, `STARTED` and `SUCCESS` states to the result backend in one pipeline, as a Go
+worker with that many goroutines would (without the `GET` Machinery does before each `SET`).
+The tasks' arguments are `[n]` in this mode (Machinery's arguments are positional).
 
 Prints a table (and with --json, one JSON object on the last line).
 """
@@ -184,7 +191,8 @@ def succeeded(url):
 
 
 def drain(args, mode, endpoint=None, moto_pid=None):
-    """One timed drain; returns (seconds, tasks/s, Baton CPU s, moto CPU s) of the drain."""
+    """One timed drain; returns (seconds, tasks/s, Baton CPU s, moto CPU s, node CPU s) of the drain (Baton's CPU
+    is the node's and the workers'; in the machinery mode the workers are this script's stand-ins)."""
     tmp = tempfile.mkdtemp(prefix="baton-sqs-bench-")
     env = dict(os.environ, **AWS_ENV)
     procs = []
@@ -199,6 +207,10 @@ def drain(args, mode, endpoint=None, moto_pid=None):
             key = f"bench:work:{int(time.time() * 1000)}"
             serve += ["--redis-url", args.redis_url, "--redis-dispatch", f"default={key}", "--redis-window", str(args.window)]
             work_args = ["--redis-url", args.redis_url, "--redis-work", key]
+        elif mode == "machinery":
+            key = f"bench:machinery:{int(time.time() * 1000)}"
+            serve += ["--redis-url", args.redis_url, "--redis-machinery-dispatch", f"default={key}",
+                      "--redis-window", str(args.window)]
         elif mode != "http":
             client = sqs_client(endpoint)
             suffix = str(int(time.time() * 1000))[-8:]
@@ -217,9 +229,13 @@ def drain(args, mode, endpoint=None, moto_pid=None):
             raise SystemExit(f"baton serve did not start ({mode})")
         for start in range(0, args.tasks, 1000):
             n = min(1000, args.tasks - start)
-            post_json(url + "/v1/tasks", [{"kind": "echo", "args": {"n": str(start + i)}} for i in range(n)])
+            task_args = (lambda i: [i]) if mode == "machinery" else (lambda i: {"n": str(i)})
+            post_json(url + "/v1/tasks", [{"kind": "echo", "args": task_args(start + i)} for i in range(n)])
         worker = [args.baton, "worker", "--concurrency", str(args.concurrency)]
         worker += work_args if mode.startswith("sqs") and mode != "sqs-http" else work_args + ["--server", url]
+        if mode == "machinery":
+            worker = [sys.executable, os.path.abspath(__file__), "--machinery-worker", key, "--redis-url", args.redis_url,
+                      "--concurrency", str(args.concurrency)]
         t0 = time.perf_counter()
         moto_cpu = cpu_seconds(moto_pid) if moto_pid else 0.0
         node_cpu = cpu_seconds(node.pid)
@@ -232,9 +248,10 @@ def drain(args, mode, endpoint=None, moto_pid=None):
                 raise SystemExit(f"{mode}: the drain did not finish within {args.timeout} s ({succeeded(url)} of {args.tasks})")
             time.sleep(0.05)
         seconds = time.perf_counter() - t0
-        baton_cpu = cpu_seconds(node.pid) - node_cpu + sum(cpu_seconds(p.pid) for p in procs[1:])
+        node_cpu = cpu_seconds(node.pid) - node_cpu
+        baton_cpu = node_cpu + sum(cpu_seconds(p.pid) for p in procs[1:])
         moto_cpu = cpu_seconds(moto_pid) - moto_cpu if moto_pid else 0.0
-        return seconds, args.tasks / seconds, baton_cpu, moto_cpu
+        return seconds, args.tasks / seconds, baton_cpu, moto_cpu, node_cpu
     finally:
         for p in reversed(procs):
             p.send_signal(signal.SIGTERM)
@@ -246,7 +263,90 @@ def drain(args, mode, endpoint=None, moto_pid=None):
         shutil.rmtree(tmp, ignore_errors=True)
 
 
+class RESP:
+    """Just enough of Redis's protocol for the Machinery worker stand-in."""
+
+    def __init__(self, url):
+        rest = url.split("://", 1)[1].split("/", 1)
+        auth, _, hostport = rest[0].rpartition("@")
+        host, _, port = hostport.partition(":")
+        self.sock = socket.create_connection((host or "127.0.0.1", int(port or 6379)))
+        self.file = self.sock.makefile("rb")
+        if auth:
+            user, _, password = auth.partition(":")
+            self.call(["AUTH", user, password] if user else ["AUTH", password])
+        if len(rest) > 1 and rest[1]:
+            self.call(["SELECT", rest[1]])
+
+    @staticmethod
+    def encode(command):
+        out = [b"*%d\r\n" % len(command)]
+        for arg in command:
+            data = arg if isinstance(arg, bytes) else str(arg).encode()
+            out.append(b"$%d\r\n%s\r\n" % (len(data), data))
+        return b"".join(out)
+
+    def reply(self):
+        line = self.file.readline()
+        kind, rest = line[:1], line[1:-2]
+        if kind == b"+":
+            return rest.decode()
+        if kind == b"-":
+            raise RuntimeError(rest.decode())
+        if kind == b":":
+            return int(rest)
+        if kind == b"$":
+            n = int(rest)
+            if n < 0:
+                return None
+            data = self.file.read(n + 2)[:-2]
+            return data
+        if kind == b"*":
+            n = int(rest)
+            return None if n < 0 else [self.reply() for _ in range(n)]
+        raise RuntimeError(f"unexpected reply {line!r}")
+
+    def pipeline(self, commands):
+        self.sock.sendall(b"".join(self.encode(c) for c in commands))
+        return [self.reply() for _ in commands]
+
+    def call(self, command):
+        return self.pipeline([command])[0]
+
+
+def machinery_worker(key, url, concurrency):
+    """Stands in for Machinery's Go worker (see the docstring): runs `echo` on the first argument."""
+    redis = RESP(url)
+    while True:
+        popped = redis.call(["BLPOP", key, "1"])
+        if not popped:
+            continue
+        messages = [popped[1]] + (redis.call(["LPOP", key, str(concurrency - 1)]) or [])
+        commands = []
+        for message in messages:
+            signature = json.loads(message)
+            uuid, name = signature["UUID"], signature["Name"]
+            value = signature["Args"][0]["Value"] if signature["Args"] else None
+            for state, results in (("RECEIVED", None), ("STARTED", None), ("SUCCESS", [{"Type": "int64", "Value": value}])):
+                body = json.dumps({"TaskUUID": uuid, "TaskName": name, "State": state, "Results": results, "Error": "",
+                                   "CreatedAt": "0001-01-01T00:00:00Z", "TTL": 0})
+                commands.append(["SET", uuid, body, "EX", "3600"])
+        redis.pipeline(commands)
+
+
 def main():
+    if len(sys.argv) > 1 and sys.argv[1] == "--machinery-worker":
+        worker = argparse.ArgumentParser()
+        worker.add_argument("--machinery-worker")
+        worker.add_argument("--redis-url")
+        worker.add_argument("--concurrency", type=int, default=64)
+        worker.add_argument("--id")
+        w = worker.parse_args()
+        try:
+            machinery_worker(w.machinery_worker, w.redis_url, w.concurrency)
+        except KeyboardInterrupt:
+            pass
+        return
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--baton", default=os.path.join(ROOT, ".build", "release", "baton"))
     parser.add_argument("--tasks", type=int, default=2000)
@@ -263,8 +363,8 @@ def main():
     parser.add_argument("--redis-url", default=os.environ.get("BATON_TEST_REDIS_URL"))
     parser.add_argument("--amqp-url", default=os.environ.get("BATON_TEST_AMQP_URL"))
     args = parser.parse_args()
-    if "redis" in args.modes.split(",") and not args.redis_url:
-        raise SystemExit("the redis mode needs --redis-url (or run under scripts/with-redis.sh)")
+    if {"redis", "machinery"} & set(args.modes.split(",")) and not args.redis_url:
+        raise SystemExit("the redis and machinery modes need --redis-url (or run under scripts/with-redis.sh)")
     if "amqp" in args.modes.split(",") and not args.amqp_url:
         raise SystemExit("the amqp mode needs --amqp-url (or run under scripts/with-rabbitmq.sh)")
 
@@ -274,15 +374,16 @@ def main():
     try:
         for round_ in range(1, args.rounds + 1):
             for mode in args.modes.split(","):
-                seconds, rate, baton_cpu, moto_cpu = drain(args, mode, endpoint, moto.pid if moto else None)
+                seconds, rate, baton_cpu, moto_cpu, node_cpu = drain(args, mode, endpoint, moto.pid if moto else None)
                 rows.append({"round": round_, "mode": mode, "seconds": round(seconds, 3), "tasks_per_s": round(rate, 1),
-                             "baton_cpu_s": round(baton_cpu, 2), "moto_cpu_s": round(moto_cpu, 2)})
+                             "baton_cpu_s": round(baton_cpu, 2), "node_cpu_s": round(node_cpu, 2),
+                             "moto_cpu_s": round(moto_cpu, 2)})
                 print(f"round {round_} {mode:5}: {args.tasks} tasks in {seconds:.2f} s = {rate:,.0f} tasks/s; "
-                      f"CPU s: Baton {baton_cpu:.2f}, moto {moto_cpu:.2f}", file=sys.stderr)
+                      f"CPU s: node {node_cpu:.2f}, node and workers {baton_cpu:.2f}, moto {moto_cpu:.2f}", file=sys.stderr)
         counted = None
         if not args.no_count:
             proxy = CountingProxy(int(endpoint.rsplit(":", 1)[1]))
-            seconds, rate, _, moto_cpu = drain(args, "sqs-counted", proxy.endpoint, moto.pid)
+            seconds, rate, _, moto_cpu, _ = drain(args, "sqs-counted", proxy.endpoint, moto.pid)
             proxy.stop()
             ops = {op: {"calls": proxy.calls[op], "per_task": round(proxy.calls[op] / args.tasks, 3),
                         "ms_per_call": round(1000 * proxy.seconds[op] / proxy.calls[op], 2),
@@ -310,7 +411,7 @@ def main():
     summary = {"tasks": args.tasks, "workers": args.workers, "concurrency": args.concurrency, "window": args.window,
                "runs": rows, "http_median": http_median, "sqs_median": sqs_median,
                "sqs_http_median": median(rates.get("sqs-http", [])), "redis_median": median(rates.get("redis", [])),
-               "amqp_median": median(rates.get("amqp", [])),
+               "amqp_median": median(rates.get("amqp", [])), "machinery_median": median(rates.get("machinery", [])),
                "sqs_over_http": round(sqs_median / http_median, 4) if http_median and sqs_median else None, "counted": counted}
     print(f"\ndrain of {args.tasks} echo tasks, {args.workers} workers x {args.concurrency}, SQS window {args.window}")
     for mode in modes:
@@ -320,6 +421,9 @@ def main():
     if http_median and summary["redis_median"]:
         summary["redis_over_http"] = round(summary["redis_median"] / http_median, 4)
         print(f"  ratio Redis/HTTP: {summary['redis_over_http']}")
+    if http_median and summary["machinery_median"]:
+        summary["machinery_over_http"] = round(summary["machinery_median"] / http_median, 4)
+        print(f"  ratio Machinery workers/HTTP: {summary['machinery_over_http']}")
     if http_median and summary["amqp_median"]:
         summary["amqp_over_http"] = round(summary["amqp_median"] / http_median, 4)
         print(f"  ratio RabbitMQ/HTTP: {summary['amqp_over_http']}")

@@ -24,8 +24,9 @@ import Synchronization
 /// A worker that dies holding a message (Machinery's Redis broker has no acknowledgement) loses
 /// it; the task's lease runs out, the rescuer counts the attempt and it is sent again.
 public final class MachineryWorkers: Service, Sendable {
-    /// How often the states of the tasks in flight are read.
-    public static let pollInterval: Duration = .milliseconds(50)
+    /// How often the states of the tasks in flight are read: soon after a read that found
+    /// some changed, then less and less often while none change, down to every 50 ms.
+    public static let pollIntervals: ClosedRange<Duration> = .milliseconds(2)...(.milliseconds(50))
     /// Most keys read in one `MGET`.
     static let readBatch = 500
     /// The broker name in claims: a task's `lease_owner` is `machinery:QUEUE` while a
@@ -40,6 +41,8 @@ public final class MachineryWorkers: Service, Sendable {
         var message: String
         /// The state last read (`PENDING`: the one written with the message).
         var seen: String
+        /// The value last read at the UUID: an unchanged one is not parsed again.
+        var lastValue: [UInt8]? = nil
         /// How long each sign of life extends the lease.
         var extendBy: Duration
         /// Forgotten after this (no state came; the lease ran out and the task was rescued).
@@ -162,13 +165,15 @@ public final class MachineryWorkers: Service, Sendable {
         defer { listening.cancel() }
         logger.info("Machinery workers' results: reading", metadata: ["redis": "\(redis)"])
         var connection: RedisConnection?
-        var pause = Self.pollInterval
+        var interval = Self.pollIntervals.upperBound
+        var pause = Self.pollIntervals.upperBound
         await stop.run {
             while !self.stop.isSet {
                 do {
-                    try await self.poll(&connection)
-                    pause = Self.pollInterval
-                    try? await Task.sleep(for: Self.pollInterval)
+                    let changed = try await self.poll(&connection)
+                    pause = Self.pollIntervals.upperBound
+                    interval = changed ? Self.pollIntervals.lowerBound : min(interval * 2, Self.pollIntervals.upperBound)
+                    try? await Task.sleep(for: interval)
                 } catch {
                     self.logger.warning(
                         "could not read Machinery workers' states from Redis; trying again",
@@ -187,8 +192,9 @@ public final class MachineryWorkers: Service, Sendable {
             metadata: ["succeeded": "\(s.succeeded)", "failed": "\(s.failed)", "refused": "\(s.refused)"])
     }
 
-    /// Reads the states of the tasks in flight and applies those that ended or changed.
-    func poll(_ connection: inout RedisConnection?) async throws {
+    /// Reads the states of the tasks in flight and applies those that ended or changed; returns
+    /// whether any had.
+    func poll(_ connection: inout RedisConnection?) async throws -> Bool {
         let withdrawn = withdrawals.withLock { w in
             defer { w = [] }
             return w
@@ -208,28 +214,41 @@ public final class MachineryWorkers: Service, Sendable {
             e = e.filter { $0.value.until > now }
             return Array(e)
         }
-        guard !current.isEmpty else { return }
+        guard !current.isEmpty else { return false }
         let open = try await RedisConnection.reusing(&connection, redis)
+        var changed = false
         for start in stride(from: 0, to: current.count, by: Self.readBatch) {
             let chunk = Array(current[start..<min(start + Self.readBatch, current.count)])
             let reply = try await open.command(["MGET"] + chunk.map { RedisArgument($0.1.uuid) })
             let values = reply.array ?? []
             var acks: [TaskAck] = []
             var alive: [(LeaseRef, Duration, String)] = []
-            for ((_, entry), value) in zip(chunk, values) {
-                guard let text = value.string, let report = Machinery.workerReport(text, uuid: entry.uuid) else { continue }
+            var read: [(TaskID, LeaseRef, [UInt8])] = []
+            for ((id, entry), value) in zip(chunk, values) {
+                guard case .bulkString(let bytes?) = value, bytes != entry.lastValue else { continue }
+                // A value that asks nothing more (unreadable, or the state already seen) is
+                // remembered; one acted on is read again until the action took.
+                guard let report = Machinery.workerReport(String(decoding: bytes, as: UTF8.self), uuid: entry.uuid) else {
+                    read.append((id, entry.lease, bytes))
+                    continue
+                }
                 switch report {
                 case .succeeded(let results):
                     acks.append(.complete(TaskCompletion(lease: entry.lease, result: results)))
                 case .failed(let message):
                     acks.append(.fail(TaskFailure(lease: entry.lease, message: message, retryable: true)))
-                case .running(let state):
-                    if state != entry.seen { alive.append((entry.lease, entry.extendBy, state)) }
+                case .running(let state) where state != entry.seen:
+                    alive.append((entry.lease, entry.extendBy, state))
+                case .running:
+                    read.append((id, entry.lease, bytes))
                 }
             }
+            entries.withLock { e in for (id, lease, bytes) in read where e[id]?.lease == lease { e[id]!.lastValue = bytes } }
+            changed = changed || !acks.isEmpty || !alive.isEmpty
             await apply(acks)
             await extend(alive)
         }
+        return changed
     }
 
     /// Applies the workers' outcomes through the node's completer; the tasks leave the
