@@ -41,8 +41,9 @@ public final class MachineryWorkers: Service, Sendable {
         var message: String
         /// The state last read (`PENDING`: the one written with the message).
         var seen: String
-        /// The value last read at the UUID: an unchanged one is not parsed again.
-        var lastValue: [UInt8]? = nil
+        /// The value last read at the UUID (first, the `PENDING` written with the message): an
+        /// unchanged one is not parsed again.
+        var lastValue: [UInt8]?
         /// How long each sign of life extends the lease.
         var extendBy: Duration
         /// Forgotten after this (no state came; the lease ran out and the task was rescued).
@@ -101,10 +102,8 @@ public final class MachineryWorkers: Service, Sendable {
                 let args = try await arguments(task)
                 let signature = try Machinery.workerSignature(task, args: args, routingKey: key)
                 let uuid = Machinery.workerUUID(task)
-                let pending = MachineryTaskState(
-                    taskUUID: uuid, taskName: task.kind, state: "PENDING", results: nil, error: "", createdAt: now)
-                let state = try JSONEncoder().encode(pending)
-                commands.append(["SET", RedisArgument(uuid), RedisArgument(bytes: Array(state)), "PX", millis])
+                let pending = Array(Machinery.pendingState(uuid: uuid, task: task, at: now).utf8)
+                commands.append(["SET", RedisArgument(uuid), RedisArgument(bytes: pending), "PX", millis])
                 push.append(RedisArgument(signature))
                 sent.append(item)
                 let extendBy = min(api.configuration.maxLease, max(lease, .seconds(task.timeout ?? 0) + .seconds(5)))
@@ -112,8 +111,8 @@ public final class MachineryWorkers: Service, Sendable {
                     (
                         task.id,
                         Entry(
-                            lease: item.lease, uuid: uuid, key: key, message: signature, seen: "PENDING", extendBy: extendBy,
-                            until: .now + lease + .seconds(5))
+                            lease: item.lease, uuid: uuid, key: key, message: signature, seen: "PENDING", lastValue: pending,
+                            extendBy: extendBy, until: .now + lease + .seconds(5))
                     ))
             } catch let error as BatonError where error.code == .invalidArgument {
                 refused.append((item, "cannot be sent to a Machinery worker: \(error.message)"))

@@ -85,5 +85,39 @@ import Testing
         #expect(Machinery.workerReport(state("FAILURE"), uuid: uuid) == .failed("the Machinery worker reported FAILURE"))
         #expect(Machinery.workerReport(state("SUCCESS"), uuid: "task_2") == nil, "another task's state")
         #expect(Machinery.workerReport("not json", uuid: uuid) == nil)
+        // Spaces around the colon (not Go's, still JSON), and what Baton writes before it sends.
+        #expect(Machinery.workerReport(#"{"TaskUUID": "task_1", "State" : "STARTED"}"#, uuid: uuid) == .running("STARTED"))
+        #expect(Machinery.workerReport(#"{"State":"SUCC\u0045SS","Results":[]}"#, uuid: uuid) == .succeeded(RawJSON(trusted: "[]")))
+    }
+
+    /// The members are found by skipping over values: strings holding brackets, braces,
+    /// quotes and keys' names, nested values, spaces; what is not plain is parsed in full.
+    @Test func statesReadBackWhateverTheirValuesHold() throws {
+        let uuid = "task_7"
+        let tricky =
+            #"{"Error":"a \"State\":\"FAILURE\" ]}{","TaskUUID":"task_7","Results":[{"Type":"string","Value":"]} \"x"},{"Type":"[]int64","Value":[1,[2]]}],"State":"SUCCESS","TTL":0}"#
+        #expect(
+            Machinery.workerReport(tricky, uuid: uuid)
+                == .succeeded(RawJSON(trusted: #"[{"Type":"string","Value":"]} \"x"},{"Type":"[]int64","Value":[1,[2]]}]"#)))
+        #expect(
+            Machinery.workerReport(#" { "State" : "SUCCESS" , "Results" : [ {"Type":"bool","Value":true} ] } "#, uuid: uuid)
+                == .succeeded(RawJSON(.array([.object(["Type": "bool", "Value": .bool(true)])]))))
+        #expect(Machinery.workerReport(#"{"State":"SUCCESS","Results":[{"Type":"int64","Value":1},"#, uuid: uuid) == nil, "cut short")
+        #expect(Machinery.workerReport(#"{"State":"SUCCESS","Results":[1,}"#, uuid: uuid) == nil, "not JSON")
+        #expect(Machinery.workerReport(#"{"State":"FAILURE","Error":"x \" y"}"#, uuid: uuid) == .failed(#"x " y"#))
+        #expect(Machinery.workerReport(#"{"State":"STARTED","TaskUUID":"task_8"}"#, uuid: uuid) == nil, "another task's state")
+        #expect(Machinery.workerReport("[]", uuid: uuid) == nil)
+        #expect(Machinery.workerReport("{}", uuid: uuid) == nil)
+    }
+
+    @Test func thePendingStateIsMachinerysTaskState() throws {
+        let record = TaskRecord(
+            id: TaskID.generate(), kind: "say \"hi\"", queue: "q", args: .null, priority: 5, state: .running, attempt: 1,
+            maxAttempts: 1, runAt: Date(), createdAt: Date())
+        let text = Machinery.pendingState(uuid: "task_9", task: record, at: Date(timeIntervalSince1970: 1_800_000_000))
+        let state = try JSONDecoder().decode(MachineryTaskState.self, from: Data(text.utf8))
+        #expect(state.taskUUID == "task_9" && state.taskName == #"say "hi""# && state.state == "PENDING" && state.results == nil)
+        #expect(state.createdAt == Date(timeIntervalSince1970: 1_800_000_000))
+        #expect(Machinery.workerReport(text, uuid: "task_9") == .running("PENDING"))
     }
 }

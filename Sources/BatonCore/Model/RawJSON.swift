@@ -57,6 +57,29 @@ public struct RawJSON: Sendable, Hashable, CustomStringConvertible {
         self.text = String(decoding: data, as: UTF8.self)
     }
 
+    /// A JSON string literal of `s`, written directly (no encoder): quotes, backslashes and
+    /// control characters escaped, everything else as it is.
+    public static func quoted(_ s: String) -> String {
+        var out = "\""
+        out.reserveCapacity(s.utf8.count + 2)
+        for scalar in s.unicodeScalars {
+            switch scalar {
+            case "\"": out += "\\\""
+            case "\\": out += "\\\\"
+            case "\n": out += "\\n"
+            case "\r": out += "\\r"
+            case "\t": out += "\\t"
+            default:
+                if scalar.value < 0x20 {
+                    out += String(format: "\\u%04x", scalar.value)
+                } else {
+                    out.unicodeScalars.append(scalar)
+                }
+            }
+        }
+        return out + "\""
+    }
+
     /// JSON `null`.
     public static let null = RawJSON(trusted: "null")
     public static let emptyObject = RawJSON(trusted: "{}")

@@ -22,18 +22,20 @@ extension Machinery {
     /// passing of parents' results), sent to `routingKey`. Throws, with the reason, when the
     /// arguments cannot be Machinery's (``workerArguments(_:)``).
     public static func workerSignature(_ task: TaskRecord, args: RawJSON, routingKey: String) throws(BatonError) -> String {
-        var headers: [String: JSONValue] = [:]
-        if let traceparent = task.traceparent { headers["traceparent"] = .string(traceparent) }
-        // Every field, as Go's encoder writes the struct.
-        let signature: [String: JSONValue] = [
-            "UUID": .string(workerUUID(task)), "Name": .string(task.kind), "RoutingKey": .string(routingKey), "ETA": .null,
-            "GroupUUID": .string(""), "GroupTaskCount": .int(0), "Args": .array(try workerArguments(args)),
-            "Headers": .object(headers), "Priority": .int(0), "Immutable": .bool(false), "RetryCount": .int(0),
-            "RetryTimeout": .int(0), "OnSuccess": .null, "OnError": .null, "ChordCallback": .null,
-            "BrokerMessageGroupId": .string(""), "SQSReceiptHandle": .string(""), "StopTaskDeletionOnError": .bool(false),
-            "IgnoreWhenTaskNotRegistered": .bool(false),
-        ]
-        return RawJSON(.object(signature)).text
+        let typed = RawJSON(.array(try workerArguments(args))).text
+        let headers = task.traceparent.map { #"{"traceparent":"# + RawJSON.quoted($0) + "}" } ?? "{}"
+        // Every field, in the order of Go's struct (written directly: this is the dispatch's hot path).
+        return #"{"UUID":"# + RawJSON.quoted(workerUUID(task)) + #","Name":"# + RawJSON.quoted(task.kind) + #","RoutingKey":"#
+            + RawJSON.quoted(routingKey) + #","ETA":null,"GroupUUID":"","GroupTaskCount":0,"Args":"# + typed + #","Headers":"#
+            + headers + #","Priority":0,"Immutable":false,"RetryCount":0,"RetryTimeout":0,"OnSuccess":null,"OnError":null,"#
+            + #""ChordCallback":null,"BrokerMessageGroupId":"","SQSReceiptHandle":"","StopTaskDeletionOnError":false,"#
+            + #""IgnoreWhenTaskNotRegistered":false}"#
+    }
+
+    /// The `PENDING` state Machinery's `SendTask` writes before it sends, for `task` at `uuid`.
+    public static func pendingState(uuid: String, task: TaskRecord, at date: Date) -> String {
+        #"{"TaskUUID":"# + RawJSON.quoted(uuid) + #","TaskName":"# + RawJSON.quoted(task.kind)
+            + #","State":"PENDING","Results":null,"Error":"","CreatedAt":""# + BatonJSON.formatDate(date) + #"","TTL":0}"#
     }
 
     /// A task's arguments as Machinery's `Args`, `[{"Type", "Value"}]`: a JSON array whose
@@ -125,14 +127,35 @@ extension Machinery {
     /// The report in a `TaskState` as Machinery's Redis result backend stores it; `nil` when it
     /// is not one (or names another task than `uuid`).
     public static func workerReport(_ text: String, uuid: String) -> WorkerReport? {
-        // Read by field: a worker writes `CreatedAt` as Go's zero time in some states.
-        guard case .object(let members)? = try? RawJSON(validating: text).parsed(), case .string(let state)? = members["State"]
+        let bytes = Array(text.utf8)
+        // The members read without parsing their values (this runs for every state a worker
+        // writes); what is not in the plain form Go writes is parsed in full.
+        guard let members = TopLevelMembers(bytes), let state = members.plainString("State") else { return parsedReport(text, uuid: uuid) }
+        if let named = members.plainString("TaskUUID"), !named.isEmpty, named != uuid { return nil }
+        switch state {
+        case "SUCCESS":
+            guard let results = members["Results"], !results.elementsEqual("null".utf8) else { return .succeeded(.null) }
+            // Typed as Machinery types them (some versions write `type` and `value`: parsed).
+            guard results.first == UInt8(ascii: "["), results.firstRange(of: Array(#""type""#.utf8)) == nil,
+                let raw = try? RawJSON(validating: Data(results))
+            else { return parsedReport(text, uuid: uuid) }
+            return .succeeded(raw)
+        case "FAILURE":
+            return parsedReport(text, uuid: uuid)
+        default:
+            return .running(state)
+        }
+    }
+
+    /// ``workerReport(_:uuid:)`` by a full parse.
+    static func parsedReport(_ text: String, uuid: String) -> WorkerReport? {
+        guard case .object(let members)? = try? JSONDecoder().decode(JSONValue.self, from: Data(text.utf8)),
+            case .string(let state)? = members["State"]
         else { return nil }
         if case .string(let named)? = members["TaskUUID"], !named.isEmpty, named != uuid { return nil }
         switch state {
         case "SUCCESS":
             guard case .array(let results)? = members["Results"] else { return .succeeded(.null) }
-            // Some of Machinery's versions write `type` and `value`.
             return .succeeded(
                 RawJSON(
                     .array(
@@ -150,5 +173,97 @@ extension Machinery {
         default:
             return .running(state)
         }
+    }
+}
+
+/// The members of a JSON object's text, each key with its value's bytes, found by skipping
+/// over values rather than parsing them; `nil` for text that is not an object of that form
+/// (the caller parses it in full, which also judges its syntax).
+struct TopLevelMembers {
+    private var spans: [String: ArraySlice<UInt8>] = [:]
+
+    init?(_ bytes: [UInt8]) {
+        var i = 0
+        func space() { while i < bytes.count, bytes[i] == 0x20 || bytes[i] == 0x0A || bytes[i] == 0x0D || bytes[i] == 0x09 { i += 1 } }
+        /// Past a string starting at `i` (a quote); false if it does not end.
+        func string() -> Bool {
+            i += 1
+            while i < bytes.count {
+                switch bytes[i] {
+                case UInt8(ascii: "\\"): i += 2
+                case UInt8(ascii: "\""):
+                    i += 1
+                    return true
+                default: i += 1
+                }
+            }
+            return false
+        }
+        /// Past a value starting at `i`.
+        func value() -> Bool {
+            guard i < bytes.count else { return false }
+            switch bytes[i] {
+            case UInt8(ascii: "\""): return string()
+            case UInt8(ascii: "["), UInt8(ascii: "{"):
+                var depth = 0
+                while i < bytes.count {
+                    switch bytes[i] {
+                    case UInt8(ascii: "\""): guard string() else { return false }
+                    case UInt8(ascii: "["), UInt8(ascii: "{"):
+                        depth += 1
+                        i += 1
+                    case UInt8(ascii: "]"), UInt8(ascii: "}"):
+                        depth -= 1
+                        i += 1
+                        if depth == 0 { return true }
+                    default: i += 1
+                    }
+                }
+                return false
+            default:
+                let start = i
+                while i < bytes.count,
+                    ![UInt8(ascii: ","), UInt8(ascii: "}"), UInt8(ascii: "]"), 0x20, 0x0A, 0x0D, 0x09].contains(bytes[i])
+                {
+                    i += 1
+                }
+                return i > start
+            }
+        }
+        space()
+        guard i < bytes.count, bytes[i] == UInt8(ascii: "{") else { return nil }
+        i += 1
+        space()
+        if i < bytes.count, bytes[i] == UInt8(ascii: "}") { return }
+        while true {
+            space()
+            guard i < bytes.count, bytes[i] == UInt8(ascii: "\"") else { return nil }
+            let keyStart = i + 1
+            guard string() else { return nil }
+            let key = bytes[keyStart..<(i - 1)]
+            guard !key.contains(UInt8(ascii: "\\")) else { return nil }
+            space()
+            guard i < bytes.count, bytes[i] == UInt8(ascii: ":") else { return nil }
+            i += 1
+            space()
+            let valueStart = i
+            guard value() else { return nil }
+            spans[String(decoding: key, as: UTF8.self)] = bytes[valueStart..<i]
+            space()
+            guard i < bytes.count else { return nil }
+            if bytes[i] == UInt8(ascii: "}") { return }
+            guard bytes[i] == UInt8(ascii: ",") else { return nil }
+            i += 1
+        }
+    }
+
+    subscript(key: String) -> ArraySlice<UInt8>? { spans[key] }
+
+    /// A member that is a string without escapes, unquoted; `nil` otherwise.
+    func plainString(_ key: String) -> String? {
+        guard let span = spans[key], span.count >= 2, span.first == UInt8(ascii: "\""), span.last == UInt8(ascii: "\""),
+            !span.contains(UInt8(ascii: "\\"))
+        else { return nil }
+        return String(decoding: span.dropFirst().dropLast(), as: UTF8.self)
     }
 }
