@@ -35,6 +35,8 @@ public final class MachineryWorkers: Service, Sendable {
 
     struct Entry {
         var lease: LeaseRef
+        /// The attempt sent (an event of an earlier one, emitted late, leaves it alone).
+        var attempt: Int
         var uuid: String
         /// The list and the message sent, to take it out if the task is cancelled first.
         var key: String
@@ -111,7 +113,8 @@ public final class MachineryWorkers: Service, Sendable {
                     (
                         task.id,
                         Entry(
-                            lease: item.lease, uuid: uuid, key: key, message: signature, seen: "PENDING", lastValue: pending,
+                            lease: item.lease, attempt: task.attempt, uuid: uuid, key: key, message: signature, seen: "PENDING",
+                            lastValue: pending,
                             extendBy: extendBy, until: .now + lease + .seconds(5))
                     ))
             } catch let error as BatonError where error.code == .invalidArgument {
@@ -150,9 +153,10 @@ public final class MachineryWorkers: Service, Sendable {
         var cancelled: [(key: String, message: String)] = []
         entries.withLock { e in
             for event in batch {
-                guard case .transitioned(let move) = event, move.to != .running, let entry = e.removeValue(forKey: move.id) else {
-                    continue
-                }
+                guard case .transitioned(let move) = event, move.to != .running, let entry = e[move.id],
+                    (move.attempt ?? entry.attempt) >= entry.attempt
+                else { continue }
+                e[move.id] = nil
                 if move.to == .cancelled { cancelled.append((entry.key, entry.message)) }
             }
         }
