@@ -60,12 +60,7 @@ extension Machinery {
             // `{}`: what a task submitted without arguments holds.
             return []
         case .array(let items):
-            if !items.isEmpty, items.allSatisfy(isTypedArgument) {
-                return items.map { item in
-                    guard case .object(let members) = item else { return item }
-                    return .object(members.filter { ["Name", "Type", "Value"].contains($0.key) })
-                }
-            }
+            if !items.isEmpty, items.allSatisfy(isTypedArgument) { return items }
             var typed: [JSONValue] = []
             typed.reserveCapacity(items.count)
             for (i, item) in items.enumerated() {
@@ -127,23 +122,21 @@ extension Machinery {
     /// The report in a `TaskState` as Machinery's Redis result backend stores it; `nil` when it
     /// is not one (or names another task than `uuid`).
     public static func workerReport(_ text: String, uuid: String) -> WorkerReport? {
-        let bytes = Array(text.utf8)
-        // The members read without parsing their values (this runs for every state a worker
-        // writes); what is not in the plain form Go writes is parsed in full.
-        guard let members = TopLevelMembers(bytes), let state = members.plainString("State") else { return parsedReport(text, uuid: uuid) }
-        if let named = members.plainString("TaskUUID"), !named.isEmpty, named != uuid { return nil }
-        switch state {
+        // Read with the strict scanner (this runs for every state a worker writes); what it is
+        // not sure of is parsed in full.
+        guard let wire = WorkerStateWire.read(text) else { return parsedReport(text, uuid: uuid) }
+        if let named = wire.uuid, !named.isEmpty, named != uuid { return nil }
+        switch wire.state {
         case "SUCCESS":
-            guard let results = members["Results"], !results.elementsEqual("null".utf8) else { return .succeeded(.null) }
+            guard let results = wire.results else { return .succeeded(.null) }
             // Typed as Machinery types them (some versions write `type` and `value`: parsed).
-            guard results.first == UInt8(ascii: "["), results.firstRange(of: Array(#""type""#.utf8)) == nil,
-                let raw = try? RawJSON(validating: Data(results))
-            else { return parsedReport(text, uuid: uuid) }
-            return .succeeded(raw)
+            guard results.hasPrefix("["), !results.contains(#""type""#) else { return parsedReport(text, uuid: uuid) }
+            return .succeeded(RawJSON(trusted: results))
         case "FAILURE":
-            return parsedReport(text, uuid: uuid)
+            guard let error = wire.error, !error.isEmpty else { return .failed("the Machinery worker reported FAILURE") }
+            return .failed(error)
         default:
-            return .running(state)
+            return .running(wire.state)
         }
     }
 
@@ -176,94 +169,55 @@ extension Machinery {
     }
 }
 
-/// The members of a JSON object's text, each key with its value's bytes, found by skipping
-/// over values rather than parsing them; `nil` for text that is not an object of that form
-/// (the caller parses it in full, which also judges its syntax).
-struct TopLevelMembers {
-    private var spans: [String: ArraySlice<UInt8>] = [:]
+/// What the node reads of a worker's `TaskState`, with ``JSONScanner`` (no `JSONDecoder`):
+/// `nil` for anything it is not sure of (bad syntax, a repeated key, a member of another type
+/// than Go writes); the caller then parses the text in full.
+struct WorkerStateWire {
+    var state: String
+    var uuid: String?
+    /// `Results` as compact JSON text; `nil` when `null` or absent.
+    var results: String?
+    var error: String?
 
-    init?(_ bytes: [UInt8]) {
-        var i = 0
-        func space() { while i < bytes.count, bytes[i] == 0x20 || bytes[i] == 0x0A || bytes[i] == 0x0D || bytes[i] == 0x09 { i += 1 } }
-        /// Past a string starting at `i` (a quote); false if it does not end.
-        func string() -> Bool {
-            i += 1
-            while i < bytes.count {
-                switch bytes[i] {
-                case UInt8(ascii: "\\"): i += 2
-                case UInt8(ascii: "\""):
-                    i += 1
-                    return true
-                default: i += 1
-                }
-            }
-            return false
-        }
-        /// Past a value starting at `i`.
-        func value() -> Bool {
-            guard i < bytes.count else { return false }
-            switch bytes[i] {
-            case UInt8(ascii: "\""): return string()
-            case UInt8(ascii: "["), UInt8(ascii: "{"):
-                var depth = 0
-                while i < bytes.count {
-                    switch bytes[i] {
-                    case UInt8(ascii: "\""): guard string() else { return false }
-                    case UInt8(ascii: "["), UInt8(ascii: "{"):
-                        depth += 1
-                        i += 1
-                    case UInt8(ascii: "]"), UInt8(ascii: "}"):
-                        depth -= 1
-                        i += 1
-                        if depth == 0 { return true }
-                    default: i += 1
-                    }
-                }
-                return false
-            default:
-                let start = i
-                while i < bytes.count,
-                    ![UInt8(ascii: ","), UInt8(ascii: "}"), UInt8(ascii: "]"), 0x20, 0x0A, 0x0D, 0x09].contains(bytes[i])
-                {
-                    i += 1
-                }
-                return i > start
-            }
-        }
-        space()
-        guard i < bytes.count, bytes[i] == UInt8(ascii: "{") else { return nil }
-        i += 1
-        space()
-        if i < bytes.count, bytes[i] == UInt8(ascii: "}") { return }
-        while true {
-            space()
-            guard i < bytes.count, bytes[i] == UInt8(ascii: "\"") else { return nil }
-            let keyStart = i + 1
-            guard string() else { return nil }
-            let key = bytes[keyStart..<(i - 1)]
-            guard !key.contains(UInt8(ascii: "\\")) else { return nil }
-            space()
-            guard i < bytes.count, bytes[i] == UInt8(ascii: ":") else { return nil }
-            i += 1
-            space()
-            let valueStart = i
-            guard value() else { return nil }
-            spans[String(decoding: key, as: UTF8.self)] = bytes[valueStart..<i]
-            space()
-            guard i < bytes.count else { return nil }
-            if bytes[i] == UInt8(ascii: "}") { return }
-            guard bytes[i] == UInt8(ascii: ",") else { return nil }
-            i += 1
-        }
+    static func read(_ text: String) -> WorkerStateWire? {
+        var text = text
+        return text.withUTF8 { read(UnsafeRawBufferPointer($0)) }
     }
 
-    subscript(key: String) -> ArraySlice<UInt8>? { spans[key] }
-
-    /// A member that is a string without escapes, unquoted; `nil` otherwise.
-    func plainString(_ key: String) -> String? {
-        guard let span = spans[key], span.count >= 2, span.first == UInt8(ascii: "\""), span.last == UInt8(ascii: "\""),
-            !span.contains(UInt8(ascii: "\\"))
-        else { return nil }
-        return String(decoding: span.dropFirst().dropLast(), as: UTF8.self)
+    static func read(_ raw: UnsafeRawBufferPointer) -> WorkerStateWire? {
+        var s = JSONScanner(raw, maxDepth: Limits.defaultMaxJSONDepth)
+        guard s.consume(UInt8(ascii: "{")) else { return nil }
+        var state: String?
+        var uuid: String?
+        var results: String?
+        var error: String?
+        var seen: Set<String> = []
+        if !s.consume(UInt8(ascii: "}")) {
+            repeat {
+                guard let key = s.string(), s.consume(UInt8(ascii: ":")), seen.insert(key).inserted else { return nil }
+                switch key {
+                case "State":
+                    guard let text = s.string() else { return nil }
+                    state = text
+                case "TaskUUID":
+                    guard let text = s.string() else { return nil }
+                    uuid = text
+                case "Error":
+                    guard let text = s.string() else { return nil }
+                    error = text
+                case "Results":
+                    if !s.consumeLiteral("null") {
+                        guard let text = s.rawValue(depth: 1) else { return nil }
+                        results = text
+                    }
+                default:
+                    guard s.skipValue(depth: 1) else { return nil }
+                }
+            } while s.consume(UInt8(ascii: ","))
+            guard s.consume(UInt8(ascii: "}")) else { return nil }
+        }
+        s.skipWhitespace()
+        guard s.atEnd, let state else { return nil }
+        return WorkerStateWire(state: state, uuid: uuid, results: results, error: error)
     }
 }
