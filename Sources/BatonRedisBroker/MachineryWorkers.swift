@@ -87,14 +87,17 @@ public final class MachineryWorkers: Service, Sendable {
     public var stats: Stats { counts.withLock { $0 } }
 
     /// The commands that send `claimed` to the list `key` (a `SET` of each task's `PENDING`
-    /// state, then one `RPUSH`), and the tasks refused with why. Records what was sent.
+    /// state, then one `RPUSH`), the tasks refused with why, and those not sent this time (a
+    /// parent's result could not be read). Records what was sent.
     func commands(for claimed: [ClaimedTask], key: String, lease: Duration) async -> (
-        commands: [[RedisArgument]], sent: [ClaimedTask], refused: [(task: ClaimedTask, reason: String)]
+        commands: [[RedisArgument]], sent: [ClaimedTask], refused: [(task: ClaimedTask, reason: String)],
+        unsent: [ClaimedTask]
     ) {
         var commands: [[RedisArgument]] = []
         var push: [RedisArgument] = ["RPUSH", RedisArgument(key)]
         var sent: [ClaimedTask] = []
         var refused: [(task: ClaimedTask, reason: String)] = []
+        var unsent: [ClaimedTask] = []
         var recorded: [(TaskID, Entry)] = []
         let now = Date()
         let millis = RedisArgument(Self.milliseconds(expiry))
@@ -122,11 +125,12 @@ public final class MachineryWorkers: Service, Sendable {
             } catch {
                 // The store did not answer (a parent's result): not sent this time.
                 logger.warning("could not read a task's parents for Machinery", metadata: ["task_id": "\(task.id)", "error": "\(error)"])
+                unsent.append(item)
             }
         }
         if !sent.isEmpty { commands.append(push) }
         entries.withLock { e in for (id, entry) in recorded { e[id] = entry } }
-        return (commands, sent, refused)
+        return (commands, sent, refused, unsent)
     }
 
     /// Forgets tasks that were not sent after all.

@@ -43,19 +43,14 @@ actor RedisWorkSender: WorkSender {
 
     func send(_ claimed: [ClaimedTask]) async -> WorkSendOutcome {
         guard !claimed.isEmpty else { return WorkSendOutcome() }
-        var commands = [["RPUSH", RedisArgument(key)] + claimed.map { RedisArgument(WorkMessage.text($0)) }]
-        var sent = claimed
-        var refused: [(task: ClaimedTask, reason: String)] = []
-        if let machinery {
-            (commands, sent, refused) = await machinery.workers.commands(for: claimed, key: key, lease: machinery.lease)
-            // Not sent (a parent's result could not be read): back to ready.
-            let left = Set(sent.map(\.task.id)).union(refused.map(\.task.task.id))
-            let unread = claimed.filter { !left.contains($0.task.id) }
-            guard !sent.isEmpty else { return WorkSendOutcome(unsent: unread, refused: refused) }
-            if let outcome = await run(commands, sent) { return WorkSendOutcome(unsent: outcome + unread, refused: refused) }
-            return WorkSendOutcome(unsent: unread, refused: refused)
+        guard let machinery else {
+            let push = [["RPUSH", RedisArgument(key)] + claimed.map { RedisArgument(WorkMessage.text($0)) }]
+            return WorkSendOutcome(unsent: await run(push, claimed) ?? [])
         }
-        return WorkSendOutcome(unsent: await run(commands, sent) ?? [])
+        let (commands, sent, refused, unread) = await machinery.workers.commands(for: claimed, key: key, lease: machinery.lease)
+        // Not sent (a parent's result could not be read, or Redis failed): back to ready.
+        let failed = sent.isEmpty ? nil : await run(commands, sent)
+        return WorkSendOutcome(unsent: (failed ?? []) + unread, refused: refused)
     }
 
     /// Sends the commands in one write; the tasks not sent when Redis failed (`nil`: all went).
