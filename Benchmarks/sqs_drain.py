@@ -249,7 +249,8 @@ def drain(args, mode, endpoint=None, moto_pid=None):
             time.sleep(0.05)
         seconds = time.perf_counter() - t0
         node_cpu = cpu_seconds(node.pid) - node_cpu
-        baton_cpu = node_cpu + sum(cpu_seconds(p.pid) for p in procs[1:])
+        # Machinery mode's workers are this script's stand-ins, not Baton: only the node counts.
+        baton_cpu = node_cpu + (0.0 if mode == "machinery" else sum(cpu_seconds(p.pid) for p in procs[1:]))
         moto_cpu = cpu_seconds(moto_pid) - moto_cpu if moto_pid else 0.0
         return seconds, args.tasks / seconds, baton_cpu, moto_cpu, node_cpu
     finally:
