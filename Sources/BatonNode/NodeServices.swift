@@ -35,6 +35,9 @@ public struct NodeServices: Sendable {
     /// The cluster's event stream, when the store shares an event log between nodes
     /// (PostgreSQL): `GET /v1/events` reads it instead of ``journal``.
     public let cluster: ClusterEventFeed?
+    /// Writes the workers this node hears from to the store, when the store shares a worker
+    /// directory between nodes (PostgreSQL): `GET /v1/workers` then lists the cluster's.
+    public let directory: WorkerDirectorySync?
     let logger: Logger
 
     public init(
@@ -62,6 +65,9 @@ public struct NodeServices: Sendable {
         self.journal = EventJournal(events: events)
         self.cluster = (store as? any ClusterEventLog).map {
             ClusterEventFeed(log: $0, events: events, leadership: leadership, window: live.eventWindow, logger: logger)
+        }
+        self.directory = (store as? any WorkerDirectory).map {
+            WorkerDirectorySync(directory: $0, registry: workers, logger: logger)
         }
         self.counts = QueueCountsCache(
             store: store, interval: live.countsInterval, events: events, metrics: metrics,
@@ -129,6 +135,7 @@ public struct NodeServices: Sendable {
         services.append(completer)
         services.append(dispatcher)
         services.append(counts)
+        if let directory { services.append(directory) }
         services += maintenance(schedulesUpserted: schedulesUpserted)
         services += front
         services += workers

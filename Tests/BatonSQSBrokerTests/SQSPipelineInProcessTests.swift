@@ -379,7 +379,7 @@ struct SQSPipelineInProcessTests {
         }
         let running = p.harness.start([p.resultsRole, p.dispatch, worker])
         let listed = try await eventually("the worker to be listed", within: .seconds(30), every: .milliseconds(100)) {
-            () -> WorkerInfo? in p.harness.api.workers().workers.first { $0.worker == "sqs-only" }
+            () -> WorkerInfo? in try await p.harness.api.workers().workers.first { $0.worker == "sqs-only" }
         }
         #expect(listed.transport == "sqs" && listed.queues == ["default"] && listed.concurrency == 3, "\(listed)")
         #expect(listed.kinds.first { $0.name == "flaky" }?.retry == .fixed(.seconds(3600)), "\(listed.kinds)")
@@ -410,7 +410,7 @@ struct SQSPipelineInProcessTests {
             return counts?.count(.succeeded) == tasks.count ? true : nil
         }
         let listed = try await eventually("both workers listed", within: .seconds(10)) { () -> [WorkerInfo]? in
-            let workers = p.harness.api.workers().workers.filter { $0.transport == "sqs" }
+            let workers = try await p.harness.api.workers().workers.filter { $0.transport == "sqs" }
             return workers.count == 2 ? workers : nil
         }
         await running.stop()

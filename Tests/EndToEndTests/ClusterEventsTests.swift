@@ -8,8 +8,9 @@ import Testing
 extension EndToEnd {
     /// `GET /v1/events` across a cluster: two `baton serve` processes on one PostgreSQL schema.
     /// A client of the follower A sees a task submitted and completed through the leader B (by a
-    /// worker that only knows B), a lease rescued by B after its worker was SIGKILLed, and B's
-    /// schedule fires; then B, given an event id seen on A, streams what A streamed after it.
+    /// worker that only knows B, and which A lists among its workers), a lease rescued by B after
+    /// its worker was SIGKILLed, and B's schedule fires; then B, given an event id seen on A,
+    /// streams what A streamed after it.
     @Suite(.serialized) struct ClusterEventsTests {
         /// Collects a stream's events in the background.
         final class Collector: Sendable {
@@ -69,6 +70,13 @@ extension EndToEnd {
             defer { worker.signal(SIGKILL) }
             let viaB = try await b.client.submit(NewTask(kind: "record", args: try RawJSON(validating: "{}")))
             #expect(try await b.client.wait(viaB.id, timeout: .seconds(30)).state == .succeeded)
+            // The fleet is the cluster's: A lists the worker that only talks to B (B writes what
+            // it heard to the store every 3 s), as B describes it.
+            let listed = try await eventually("A to list the worker that talks only to B", within: .seconds(15)) {
+                () -> WorkerInfo? in try await a.client.workers().first { $0.worker == "via-b" }
+            }
+            #expect(listed.transport == "http" && listed.queues == ["default"], "\(listed)")
+            #expect(Set(listed.kinds.map(\.name)) == ["record", "gather"], "\(listed.kinds)")
 
             // 2. A lease rescued by the leader: the worker holding it is SIGKILLed.
             let stranded = try MultiNodeTests.startWorker(

@@ -14,6 +14,7 @@ extension EndToEnd {
         static let chromium = ["/usr/bin/chromium", "/usr/bin/chromium-browser"].first { FileManager.default.isExecutableFile(atPath: $0) }
         static let onCI = ProcessInfo.processInfo.environment["CI"] == "true"
         static let script = BuildVenv.repositoryRoot.appendingPathComponent("Tests/Browser/dashboard.py").path
+        static let clusterScript = BuildVenv.repositoryRoot.appendingPathComponent("Tests/Browser/dashboard_cluster.py").path
 
         @Test(
             .enabled(
@@ -69,6 +70,51 @@ extension EndToEnd {
             #expect(try await producer.get(failed.id).maxAttempts == 2, "the operator's retry allows one more attempt")
             #expect(try await producer.queues().first { $0.name == "default" }?.paused == true)
             await #expect(throws: (any Error).self, "the operator deleted the finished task") { try await producer.get(html.id) }
+        }
+
+        /// The dashboard of one node of a PostgreSQL cluster (Tests/Browser/dashboard_cluster.py):
+        /// node A serves the page, every task goes through node B and runs on a `baton worker`
+        /// that knows only B. A's page shows B's work, worker, live events and progress, and its
+        /// cancel and pause reach the task on B's worker and the queue B dispatches.
+        @Test(
+            .enabled(
+                if: (python != nil && chromium != nil) || onCI,
+                "needs chromium (apt-get install chromium) and Playwright in .build-venv (scripts/python-venv.sh); CI=true makes this a failure"
+            ))
+        func theDashboardOfOneNodeShowsAndSteersTheCluster() async throws {
+            let python = try #require(Self.python, "Playwright in .build-venv is required when CI=true (scripts/python-venv.sh)")
+            let chromium = try #require(Self.chromium, "chromium is required when CI=true (apt-get install chromium)")
+            guard let store = TestPostgres.storeURL(for: "theDashboardOfOneNodeShowsAndSteersTheCluster") else { return }
+            let dir = try TempDir()
+            let nodes = try await MultiNodeTests.startNodes(2, store: store, extra: ["--counts-interval", "1"])
+            defer { for n in nodes { n.process.signal(SIGKILL) } }
+            let (a, b) = (nodes[0], nodes[1])
+            let worker = try BatonProcess(["worker", "--server", b.url, "--id", "fleet-b", "--concurrency", "8"])
+            defer { Task { await worker.stop() } }
+
+            let echoes = try await b.client.submit((1...3).map { NewTask(kind: "echo", args: try! RawJSON(validating: #"{"n": \#($0)}"#)) })
+            for task in echoes { #expect(try await b.client.wait(task.id, timeout: .seconds(20)).state == .succeeded) }
+            let sleeping = try await b.client.submit(NewTask(kind: "sleep", args: try RawJSON(validating: #"{"seconds": 120}"#)))
+            try await eventually("the sleeping task to run on B's worker", within: .seconds(15)) { () -> Bool? in
+                try await b.client.get(sleeping.id).leaseOwner == "fleet-b" ? true : nil
+            }
+            let browser = try BatonProcess(
+                [
+                    Self.clusterScript, "--url", a.url, "--other", b.url, "--chromium", chromium, "--sleeping", sleeping.id.description,
+                    "--worker", "fleet-b", "--artifacts", dir.url.path,
+                ], executable: python)
+            let status = try await browser.waitForExit(timeout: .seconds(180))
+            try await Task.sleep(for: .milliseconds(30))
+            #expect(status == 0, "dashboard_cluster.py:\n\(browser.stdout)\n\(browser.stderr)")
+            #expect(browser.stdout.contains("dashboard-cluster: ok"))
+
+            // What the clicks on A did, through B.
+            #expect(try await b.client.get(sleeping.id).state == .cancelled)
+            #expect(try await b.client.queues().first { $0.name == "default" }?.paused == false)
+            let waited = try #require(
+                browser.stdout.split(separator: "\n").first { $0.hasPrefix("waited: ") }.flatMap { TaskID(String($0.dropFirst(8))) })
+            let ran = try await b.client.get(waited)
+            #expect(ran.state == .succeeded && ran.attempt == 1, "\(ran)")
         }
     }
 }

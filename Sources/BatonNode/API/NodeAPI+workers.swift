@@ -10,8 +10,11 @@ extension NodeAPI {
         return node.workers.announce(announcement, transport: transport)
     }
 
-    /// The workers this node heard from recently (`GET /v1/workers`, `worker.list`).
-    public func workers() -> WorkerList {
-        WorkerList(workers: node.workers.list())
+    /// The workers heard from recently (`GET /v1/workers`, `worker.list`): on a store shared
+    /// by several nodes, those of the whole cluster (``WorkerDirectorySync``); else this node's.
+    public func workers() async throws -> WorkerList {
+        let local = node.workers.list()
+        guard let directory = node.directory else { return WorkerList(workers: local) }
+        return WorkerList(workers: try await directory.list(local: local, forgetAfter: node.workers.forgetAfter))
     }
 }

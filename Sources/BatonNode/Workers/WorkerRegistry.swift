@@ -11,8 +11,10 @@ import Synchronization
 /// as their kind says (``TaskLifecycle/RetryPolicies``). When two workers declare different
 /// policies for one kind, the latest announcement wins.
 ///
-/// One registry per node, in memory: on PostgreSQL each node knows the workers that talk to
-/// it (an HTTP worker announces itself to every node it is given).
+/// One registry per node, in memory: each node knows the workers that talk to it (an HTTP
+/// worker announces itself to every node it is given). On PostgreSQL each node also writes
+/// what it heard to the store (``WorkerDirectorySync``), so that every node lists the cluster's
+/// workers.
 public final class WorkerRegistry: Sendable {
     public static let defaultForgetAfter: Duration = .seconds(300)
     /// Kinds whose policies are kept at most (the oldest declarations go first).
@@ -74,6 +76,11 @@ public final class WorkerRegistry: Sendable {
             Self.prune(&s, now: now, forgetAfter: forgetAfter)
             return s.workers.values.map(Self.info).sorted { $0.worker < $1.worker }
         }
+    }
+
+    /// The workers heard from after `time` (announced or claimed), for the cluster's directory.
+    public func seen(after time: Date) -> [WorkerInfo] {
+        state.withLock { s in s.workers.values.filter { $0.lastSeen > time }.map(Self.info) }
     }
 
     /// The retry policy each kind's handler declared, for ``TaskAckParams`` and

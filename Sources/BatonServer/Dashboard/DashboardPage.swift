@@ -123,7 +123,7 @@ extension Dashboard {
             </table></div>
           </section>
           <section id="workers">
-            <h2>Workers <small>seen in the last 5 minutes by this node</small></h2>
+            <h2>Workers <small>seen in the last 5 minutes (on PostgreSQL, by any node)</small></h2>
             <p class="problem"></p>
             <div class="scroll"><table>
               <thead><tr><th>worker</th><th>transport</th><th>queues</th><th class="num">kinds</th><th class="num">running</th>
@@ -339,7 +339,7 @@ extension Dashboard {
         }
 
         function loadWorkers() {
-          return loadTable("workers", "/v1/workers", 7, "No worker has talked to this node lately.", (data) => data.workers.map((worker) => el("tr", { "data-worker": worker.worker },
+          return loadTable("workers", "/v1/workers", 7, "No worker was seen lately.", (data) => data.workers.map((worker) => el("tr", { "data-worker": worker.worker },
             el("td", {}, worker.worker), el("td", {}, worker.transport), el("td", { class: "wrap" }, (worker.queues || []).join(", ")),
             el("td", { class: "num", title: (worker.kinds || []).map((kind) => kind.name).join(", ") }, (worker.kinds || []).length),
             el("td", { class: "num" }, worker.running ?? ""), el("td", { class: "num" }, worker.concurrency ?? ""),

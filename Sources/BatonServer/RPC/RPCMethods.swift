@@ -196,7 +196,7 @@ extension NodeAPI {
                 Array(JSONResponse.encode(try ops.registerWorker(try p.decode(WorkerAnnouncement.self))).readableBytesView)
             },
             "worker.list": RPCMethod(access: .producer) { _ in
-                Array(JSONResponse.encode(ops.workers()).readableBytesView)
+                Array(JSONResponse.encode(try await ops.workers()).readableBytesView)
             },
         ]) { first, _ in first }
     }

@@ -4,7 +4,7 @@ import Hummingbird
 
 /// `POST /v1/workers` (a worker announces itself: id, queues, kinds with their retry policies,
 /// concurrency, tasks in flight, version) and `GET /v1/workers` (the workers this node heard
-/// from recently).
+/// from recently; on PostgreSQL, the whole cluster's).
 struct WorkerRegistryRoutes<Context: RequestContext>: Sendable {
     let ops: NodeAPI
     let reader: JSONBodyReader
@@ -26,6 +26,6 @@ struct WorkerRegistryRoutes<Context: RequestContext>: Sendable {
     }
 
     @Sendable func list(_ request: Request, context: Context) async throws -> Response {
-        JSONResponse.make(ops.workers())
+        JSONResponse.make(try await ops.workers())
     }
 }
