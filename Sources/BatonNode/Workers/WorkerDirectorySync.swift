@@ -40,8 +40,8 @@ public final class WorkerDirectorySync: Service, Sendable {
                 await self.write()
             }
         }
-        // Stopping: what this node heard last is not lost to the others.
-        await write()
+        // Stopping gracefully: what this node heard last is not lost to the others.
+        if !Task.isCancelled { await write() }
     }
 
     /// Writes what the registry heard since the last write; a failure is retried at the next.
