@@ -5,25 +5,37 @@ import Foundation
 import Testing
 
 /// The dashboard (`GET /ui`) in a real browser: Debian's chromium driven by Playwright from
-/// PyPI (Tests/Browser/dashboard.py), against a `baton standalone` process with tokens.
+/// PyPI (Tests/Browser/dashboard.py against a `baton standalone` process with tokens,
+/// Tests/Browser/dashboard_cluster.py against two `baton serve` nodes on PostgreSQL).
 /// Skipped when chromium or the venv's Playwright is missing, unless `CI=true`, where that
 /// fails the test (.ci/run installs both).
 extension EndToEnd {
-    @Suite(.serialized) struct DashboardTests {
+    /// What the browser tests need: the venv's Python with Playwright, and chromium.
+    enum BrowserTools {
         static let python = BuildVenv.python(importing: ["playwright"])
         static let chromium = ["/usr/bin/chromium", "/usr/bin/chromium-browser"].first { FileManager.default.isExecutableFile(atPath: $0) }
         static let onCI = ProcessInfo.processInfo.environment["CI"] == "true"
         static let script = BuildVenv.repositoryRoot.appendingPathComponent("Tests/Browser/dashboard.py").path
         static let clusterScript = BuildVenv.repositoryRoot.appendingPathComponent("Tests/Browser/dashboard_cluster.py").path
 
-        @Test(
-            .enabled(
-                if: (python != nil && chromium != nil) || onCI,
-                "needs chromium (apt-get install chromium) and Playwright in .build-venv (scripts/python-venv.sh); CI=true makes this a failure"
-            ))
-        func anOperatorSeesAndSteersTheWorkInABrowser() async throws {
+        /// The venv's Python with Playwright, and chromium (required when `CI=true`).
+        static func browser() throws -> (python: String, chromium: String) {
             let python = try #require(Self.python, "Playwright in .build-venv is required when CI=true (scripts/python-venv.sh)")
             let chromium = try #require(Self.chromium, "chromium is required when CI=true (apt-get install chromium)")
+            return (python, chromium)
+        }
+    }
+
+    @Suite(
+        .serialized,
+        .enabled(
+            if: (BrowserTools.python != nil && BrowserTools.chromium != nil) || BrowserTools.onCI,
+            "needs chromium (apt-get install chromium) and Playwright in .build-venv (scripts/python-venv.sh); CI=true makes this a failure"
+        )
+    )
+    struct DashboardTests {
+        @Test func anOperatorSeesAndSteersTheWorkInABrowser() async throws {
+            let (python, chromium) = try BrowserTools.browser()
             let dir = try TempDir()
             let node = try BatonProcess(
                 ["standalone", "--db", dir.path("baton.db"), "--port", "0", "--retry", "none"],
@@ -56,7 +68,7 @@ extension EndToEnd {
                 #"{"failed": "\#(failed.id)", "sleeping": "\#(sleeping.id)", "html": "\#(html.id)", "member": "\#(chain.nodes[1].id)"}"#
             let browser = try BatonProcess(
                 [
-                    Self.script, "--url", url.absoluteString.trimmingCharacters(in: CharacterSet(charactersIn: "/")),
+                    BrowserTools.script, "--url", url.absoluteString.trimmingCharacters(in: CharacterSet(charactersIn: "/")),
                     "--producer-token", "ui-producer", "--admin-token", "ui-admin", "--chromium", chromium, "--tasks", tasks,
                     "--artifacts", dir.url.path,
                 ], executable: python)
@@ -76,14 +88,8 @@ extension EndToEnd {
         /// node A serves the page, every task goes through node B and runs on a `baton worker`
         /// that knows only B. A's page shows B's work, worker, live events and progress, and its
         /// cancel and pause reach the task on B's worker and the queue B dispatches.
-        @Test(
-            .enabled(
-                if: (python != nil && chromium != nil) || onCI,
-                "needs chromium (apt-get install chromium) and Playwright in .build-venv (scripts/python-venv.sh); CI=true makes this a failure"
-            ))
-        func theDashboardOfOneNodeShowsAndSteersTheCluster() async throws {
-            let python = try #require(Self.python, "Playwright in .build-venv is required when CI=true (scripts/python-venv.sh)")
-            let chromium = try #require(Self.chromium, "chromium is required when CI=true (apt-get install chromium)")
+        @Test func theDashboardOfOneNodeShowsAndSteersTheCluster() async throws {
+            let (python, chromium) = try BrowserTools.browser()
             guard let store = TestPostgres.storeURL(for: "theDashboardOfOneNodeShowsAndSteersTheCluster") else { return }
             let dir = try TempDir()
             let nodes = try await MultiNodeTests.startNodes(2, store: store, extra: ["--counts-interval", "1"])
@@ -100,7 +106,8 @@ extension EndToEnd {
             }
             let browser = try BatonProcess(
                 [
-                    Self.clusterScript, "--url", a.url, "--other", b.url, "--chromium", chromium, "--sleeping", sleeping.id.description,
+                    BrowserTools.clusterScript, "--url", a.url, "--other", b.url, "--chromium", chromium, "--sleeping",
+                    sleeping.id.description,
                     "--worker", "fleet-b", "--artifacts", dir.url.path,
                 ], executable: python)
             let status = try await browser.waitForExit(timeout: .seconds(180))
