@@ -16,7 +16,7 @@ struct Baton: AsyncParsableCommand {
         subcommands: [
             Standalone.self, Serve.self, Worker.self, Submit.self, Status.self, List.self, Cancel.self, Retry.self, WorkflowCommand.self,
             ScheduleCommand.self,
-            QueueCommand.self, Watch.self, Health.self, Bench.self, Migrate.self,
+            QueueCommand.self, WorkersCommand.self, Watch.self, Health.self, Bench.self, Migrate.self,
         ],
         defaultSubcommand: Standalone.self
     )

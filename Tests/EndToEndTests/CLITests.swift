@@ -20,6 +20,7 @@ extension EndToEnd {
             (["submit", "echo", "--retry", "sometimes"], "unknown retry policy"),
             (["status", "not-an-id"], "is not a task id"),
             (["list", "--state", "done"], "unknown state 'done'"),
+            (["workers"], "keeps its workers in memory: ask it with --server URL"),
         ])
         func badInputIsAUsageErrorAndWritesNothing(_ arguments: [String], _ message: String) async throws {
             let dir = try TempDir()

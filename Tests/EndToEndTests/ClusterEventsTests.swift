@@ -77,6 +77,15 @@ extension EndToEnd {
             }
             #expect(listed.transport == "http" && listed.queues == ["default"], "\(listed)")
             #expect(Set(listed.kinds.map(\.name)) == ["record", "gather"], "\(listed.kinds)")
+            // `baton workers` likewise: through A, and read from the store itself.
+            let throughA = try await baton(["workers", "--server", a.url, "--json"])
+            #expect(throughA.status == 0, "\(throughA.stderr)")
+            let inJSON = try BatonJSON.decoder().decode(WorkerList.self, from: Data(throughA.stdout.utf8))
+            #expect(inJSON.workers.contains { $0.worker == "via-b" && $0.transport == "http" }, "\(throughA.stdout)")
+            let fromStore = try await baton(["workers", "--store", store])
+            #expect(fromStore.status == 0, "\(fromStore.stderr)")
+            let row = fromStore.stdout.split(separator: "\n").first { $0.hasPrefix("via-b ") }.map(String.init) ?? ""
+            #expect(fromStore.stdout.hasPrefix("WORKER") && row.contains(" http ") && row.contains(" default "), "\(fromStore.stdout)")
 
             // 2. A lease rescued by the leader: the worker holding it is SIGKILLed.
             let stranded = try MultiNodeTests.startWorker(
