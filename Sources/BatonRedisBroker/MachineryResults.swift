@@ -252,7 +252,7 @@ public final class MachineryResults: Service, Sendable {
         }
         // Only the states to be written are encoded.
         let encoder = JSONEncoder()
-        let millis = RedisArgument(MachineryWorkers.milliseconds(expiry))
+        let millis = RedisArgument(expiry.inMilliseconds)
         let pending: [(id: TaskID, state: String, command: [RedisArgument])]
         do {
             pending = try changed.map { task -> (id: TaskID, state: String, command: [RedisArgument]) in

@@ -100,7 +100,7 @@ public final class MachineryWorkers: Service, Sendable {
         var unsent: [ClaimedTask] = []
         var recorded: [(TaskID, Entry)] = []
         let now = Date()
-        let millis = RedisArgument(Self.milliseconds(expiry))
+        let millis = RedisArgument(expiry.inMilliseconds)
         for item in claimed {
             let task = item.task
             do {
@@ -299,7 +299,7 @@ public final class MachineryWorkers: Service, Sendable {
             let results: [HeartbeatItemResult]
             do {
                 let body = HeartbeatManyBody(
-                    worker: nil, leases: items.map { HeartbeatItem($0.lease) }, leaseMS: Int(Self.milliseconds(by)))
+                    worker: nil, leases: items.map { HeartbeatItem($0.lease) }, leaseMS: by.inMilliseconds)
                 results = try await api.heartbeatMany(body).results
             } catch {
                 logger.warning(
@@ -323,9 +323,5 @@ public final class MachineryWorkers: Service, Sendable {
             counts.withLock { $0.extended += extended.count }
             window.withLock { $0 }?.extend(extended, by: by)
         }
-    }
-
-    static func milliseconds(_ duration: Duration) -> Int64 {
-        duration.components.seconds * 1000 + duration.components.attoseconds / 1_000_000_000_000_000
     }
 }

@@ -94,16 +94,13 @@ public struct LogfmtLogHandler: LogHandler {
         var line = "{"
         for (i, key) in keys.enumerated() {
             if i > 0 { line += "," }
-            line += Self.jsonString(key) + ":" + Self.jsonString(fields[key]!)
+            line += RawJSON.quoted(key) + ":" + RawJSON.quoted(fields[key]!)
         }
         line += "}\n"
         Self.lock.withLock { _ in
             FileHandle.standardError.write(Data(line.utf8))
         }
     }
-
-    /// A JSON string literal of `s`.
-    static func jsonString(_ s: String) -> String { RawJSON.quoted(s) }
 
     static func timestamp() -> String {
         Date().formatted(.iso8601.year().month().day().time(includingFractionalSeconds: true).timeZone(separator: .omitted))

@@ -159,4 +159,7 @@ extension Duration {
         let (s, atto) = components
         return Double(s) + Double(atto) / 1e18
     }
+
+    /// The duration in whole milliseconds, rounded to the nearest (`lease_ms`, Redis `PX`).
+    public var inMilliseconds: Int { Int((seconds * 1000).rounded()) }
 }

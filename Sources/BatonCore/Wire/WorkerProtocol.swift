@@ -232,7 +232,7 @@ public struct AckItem: Codable, Sendable, Hashable {
             outcome = "fail"
             error = f.message
             retryable = f.retryable
-            retryAfterMS = f.retryAfter.map { Int(($0.seconds * 1000).rounded()) }
+            retryAfterMS = f.retryAfter?.inMilliseconds
         }
     }
 

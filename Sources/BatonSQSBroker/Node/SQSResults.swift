@@ -185,7 +185,7 @@ public final class SQSResults: Service, Sendable {
         do {
             let body = HeartbeatManyBody(
                 worker: nil, leases: leases.map { HeartbeatItem($0, progress: nil) },
-                leaseMS: lease.map { Int(($0.seconds * 1000).rounded()) })
+                leaseMS: lease?.inMilliseconds)
             let response = try await api.heartbeatMany(body)
             state.withLock { $0.heartbeats += 1 }
             var extended: [TaskID] = []

@@ -111,7 +111,7 @@ public enum SQSWire {
             let code = failure.retryable ? retryableErrorCode : permanentErrorCode
             out += #","error":{"code":"# + string(code) + #","message":"# + string(failure.message) + #","attempt":"# + attemptText + "}"
             out += #","baton":{"retryable":\#(failure.retryable)"#
-            if let after = failure.retryAfter { out += #","retry_after_ms":\#(Int64((after.seconds * 1000).rounded()))"# }
+            if let after = failure.retryAfter { out += #","retry_after_ms":\#(after.inMilliseconds)"# }
             out += "}"
         }
         out += "}"
@@ -124,7 +124,7 @@ public enum SQSWire {
     public static func heartbeatMessage(_ leases: [LeaseRef], lease: Duration, replyTo: String? = nil, check: String? = nil) -> String {
         let ids = leases.map { string(messageID($0)) }.joined(separator: ",")
         var out = #"{"jsonrpc":"2.0","method":"# + string(heartbeatMethod)
-        out += #","params":{"leases":[\#(ids)],"lease_ms":\#(Int64((lease.seconds * 1000).rounded()))"#
+        out += #","params":{"leases":[\#(ids)],"lease_ms":\#(lease.inMilliseconds)"#
         if let replyTo { out += #","reply_to":"# + string(replyTo) }
         if let check { out += #","check":"# + string(check) }
         out += "}}"

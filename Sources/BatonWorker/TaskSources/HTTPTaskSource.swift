@@ -122,8 +122,8 @@ public final class HTTPTaskSource: TaskSource {
         async throws -> [ClaimedTask]
     {
         let body = ClaimBody(
-            worker: worker, queues: queues, kinds: kinds, max: max, waitMS: Self.milliseconds(wait),
-            leaseMS: Self.milliseconds(lease))
+            worker: worker, queues: queues, kinds: kinds, max: max, waitMS: wait.inMilliseconds,
+            leaseMS: lease.inMilliseconds)
         let response: ClaimResponse = try await post(
             "/v1/workers/claim", body, timeout: wait + configuration.requestTimeout)
         return response.tasks
@@ -134,7 +134,7 @@ public final class HTTPTaskSource: TaskSource {
     {
         guard !leases.isEmpty else { return [] }
         let body = HeartbeatManyBody(
-            worker: nil, leases: leases.map { HeartbeatItem($0, progress: progress[$0]) }, leaseMS: Self.milliseconds(lease))
+            worker: nil, leases: leases.map { HeartbeatItem($0, progress: progress[$0]) }, leaseMS: lease.inMilliseconds)
         let response: HeartbeatManyResponse = try await post("/v1/workers/heartbeat", body, timeout: configuration.requestTimeout)
         let byID = Dictionary(response.results.map { ($0.id, $0.outcome) }, uniquingKeysWith: { first, _ in first })
         return leases.map { byID[$0.id] ?? .notFound }
@@ -425,9 +425,5 @@ public final class HTTPTaskSource: TaskSource {
         var text = base.absoluteString
         while text.hasSuffix("/") { text.removeLast() }
         return text + path
-    }
-
-    static func milliseconds(_ duration: Duration) -> Int {
-        Int((duration.seconds * 1000).rounded())
     }
 }
