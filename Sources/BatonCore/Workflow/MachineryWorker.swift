@@ -84,18 +84,17 @@ extension Machinery {
         return members.keys.allSatisfy { ["Name", "Type", "Value"].contains($0) }
     }
 
-    /// The Machinery type of a plain JSON value, `nil` when it has none.
+    /// The Machinery type of a plain JSON value, `nil` when it has none: a scalar's as a
+    /// result's (``MachineryTaskResult/inferredType(_:)``), an array's as a slice of its items'.
     static func argumentType(_ value: JSONValue) -> String? {
         switch value {
-        case .string: return "string"
-        case .int: return "int64"
-        case .double: return "float64"
-        case .bool: return "bool"
+        case .string, .int, .double, .bool:
+            return MachineryTaskResult.inferredType(value)
         case .array(let items):
             let types = Set(
                 items.map { item -> String? in
                     switch item {
-                    case .string, .int, .double, .bool: argumentType(item)
+                    case .string, .int, .double, .bool: MachineryTaskResult.inferredType(item)
                     default: nil
                     }
                 })
