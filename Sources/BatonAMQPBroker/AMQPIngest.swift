@@ -91,7 +91,7 @@ public final class AMQPIngest: Service, Sendable {
     /// Connects, declares, consumes every queue on one channel; on a failure, logs it and does
     /// it all again after a pause that grows up to 5 s.
     private func consume() async {
-        var pause = Duration.milliseconds(200)
+        var pause = GrowingPause(from: .milliseconds(200))
         while !isStopped {
             var connection: AMQPConnection?
             do throws(AMQPError) {
@@ -101,7 +101,7 @@ public final class AMQPIngest: Service, Sendable {
                 try await amqp.qos(prefetchCount: UInt16(configuration.prefetch))
                 var streams: [(String, AsyncThrowingStream<AMQPMessage, any Error>)] = []
                 for queue in configuration.ingest { streams.append((queue, try await amqp.consume(queue))) }
-                pause = .milliseconds(200)
+                pause.reset()
                 let failure = await withTaskGroup(of: (any Error)?.self) { group in
                     for (queue, stream) in streams {
                         group.addTask { await self.read(stream, from: queue, on: amqp) }
@@ -123,10 +123,9 @@ public final class AMQPIngest: Service, Sendable {
                 }
                 if let failure, !isStopped { throw (failure as? AMQPError) ?? AMQPError(.closed, "\(failure)") }
             } catch {
-                logger.warning("AMQP ingest: \(error.message); trying again", metadata: ["pause": "\(pause)"])
+                logger.warning("AMQP ingest: \(error.message); trying again", metadata: ["pause": "\(pause.current)"])
                 await connection?.close()
-                try? await Task.sleep(for: pause)
-                pause = min(pause * 2, .seconds(5))
+                try? await Task.sleep(for: pause.next())
             }
         }
     }

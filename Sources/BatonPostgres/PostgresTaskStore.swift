@@ -224,15 +224,14 @@ public final class PostgresTaskStore: TaskStore, Service {
     // MARK: Migrations
 
     private func migrateUntilDone() async throws {
-        var delay: Duration = .milliseconds(200)
+        var pause = GrowingPause(from: .milliseconds(200))
         while !Task.isCancelled {
             do {
                 try await migrate()
                 return
             } catch let error as BatonError where error.code == .unavailable {
                 logger.warning("cannot migrate yet; retrying", metadata: ["error": "\(error.message)"])
-                try await Task.sleep(for: delay)
-                delay = min(delay * 2, .seconds(5))
+                try await Task.sleep(for: pause.next())
             }
         }
     }

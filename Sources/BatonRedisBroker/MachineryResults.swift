@@ -124,7 +124,7 @@ public final class MachineryResults: Service, Sendable {
         defer { listening.cancel() }
         logger.info("Machinery result backend started", metadata: ["redis": "\(redis)", "expiry_s": "\(expiry.components.seconds)"])
         var connection: RedisConnection?
-        var pause = Duration.milliseconds(100)
+        var pause = GrowingPause()
         var lastRecheck = ContinuousClock.now
         var lastCascade = ContinuousClock.now
         var rechecks = 0
@@ -143,7 +143,7 @@ public final class MachineryResults: Service, Sendable {
                     if try await self.flush(&connection) == 0 {
                         try? await Task.sleep(for: Self.flushInterval)
                     }
-                    pause = .milliseconds(100)
+                    pause.reset()
                 } catch {
                     self.state.withLock { $0.stats.failed += 1 }
                     self.logger.warning(
@@ -151,8 +151,7 @@ public final class MachineryResults: Service, Sendable {
                         metadata: ["redis": "\(self.redis)", "error": "\(error)"])
                     await connection?.close()
                     connection = nil
-                    try? await Task.sleep(for: pause)
-                    pause = min(pause * 2, .seconds(5))
+                    try? await Task.sleep(for: pause.next())
                 }
             }
         }

@@ -173,12 +173,12 @@ public final class MachineryWorkers: Service, Sendable {
         logger.info("Machinery workers' results: reading", metadata: ["redis": "\(redis)"])
         var connection: RedisConnection?
         var interval = Self.pollIntervals.upperBound
-        var pause = Self.pollIntervals.upperBound
+        var pause = GrowingPause(from: Self.pollIntervals.upperBound)
         await stop.run {
             while !self.stop.isSet {
                 do {
                     let changed = try await self.poll(&connection)
-                    pause = Self.pollIntervals.upperBound
+                    pause.reset()
                     interval = changed ? Self.pollIntervals.lowerBound : min(interval * 2, Self.pollIntervals.upperBound)
                     try? await Task.sleep(for: interval)
                 } catch {
@@ -187,8 +187,7 @@ public final class MachineryWorkers: Service, Sendable {
                         metadata: ["redis": "\(self.redis)", "error": "\(error)"])
                     await connection?.close()
                     connection = nil
-                    try? await Task.sleep(for: pause)
-                    pause = min(pause * 2, .seconds(5))
+                    try? await Task.sleep(for: pause.next())
                 }
             }
         }

@@ -183,19 +183,20 @@ public final class RedisIngest: Service, Sendable {
     private func consume(_ source: Source) async {
         var connection: RedisConnection?
         var waiter: RedisConnection?
-        var pause = Duration.milliseconds(100)
+        var pause = GrowingPause()
         // While submits fail for the node's reasons: the pause before taking one more message.
-        var stalled: Duration?
+        var stall = GrowingPause()
+        var stalled = false
         while !isStopped {
             do throws(RedisError) {
                 let redis = try await connected(&connection)
                 let taken = try Self.pairs(
                     try await redis.command([
                         "EVAL", RedisArgument(Self.takeScript), 3, RedisArgument(source.key), RedisArgument(source.inFlightKey),
-                        RedisArgument(source.counterKey), RedisArgument(stalled == nil ? Self.batchSize : 1),
+                        RedisArgument(source.counterKey), RedisArgument(stalled ? 1 : Self.batchSize),
                         source.kind == .list ? "list" : "zset",
                     ]))
-                pause = .milliseconds(100)
+                pause.reset()
                 if !taken.isEmpty {
                     state.withLock { $0.taken += taken.count }
                     let failed = await handle(taken, from: source, on: redis)
@@ -203,11 +204,11 @@ public final class RedisIngest: Service, Sendable {
                         // The node cannot store now (its store unreachable): take one message
                         // at a time, more and more slowly, until it can; what was taken is
                         // taken again after `visibility`.
-                        let wait = stalled.map { min($0 * 2, .seconds(5)) } ?? .milliseconds(100)
-                        stalled = wait
-                        try? await Task.sleep(for: wait)
-                    } else {
-                        stalled = nil
+                        stalled = true
+                        try? await Task.sleep(for: stall.next())
+                    } else if stalled {
+                        stalled = false
+                        stall.reset()
                     }
                     continue
                 }
@@ -223,13 +224,12 @@ public final class RedisIngest: Service, Sendable {
                 }
             } catch {
                 logger.warning(
-                    "Redis ingest: \(error.message); trying again", metadata: ["source": "\(source.key)", "pause": "\(pause)"])
+                    "Redis ingest: \(error.message); trying again", metadata: ["source": "\(source.key)", "pause": "\(pause.current)"])
                 await connection?.close()
                 await waiter?.close()
                 connection = nil
                 waiter = nil
-                try? await Task.sleep(for: pause)
-                pause = min(pause * 2, .seconds(5))
+                try? await Task.sleep(for: pause.next())
             }
         }
         await connection?.close()

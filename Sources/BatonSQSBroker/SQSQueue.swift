@@ -71,7 +71,7 @@ public final class SQSQueue: Sendable {
     /// The queue's URL, retried with backoff until it is found or the task is cancelled; each
     /// failure is logged.
     func queueURLWaiting(logger: Logger, role: String) async throws -> String {
-        var delay = Duration.milliseconds(200)
+        var pause = GrowingPause(from: .milliseconds(200), upTo: .seconds(10))
         while true {
             do {
                 return try await queueURL()
@@ -79,8 +79,7 @@ public final class SQSQueue: Sendable {
                 if Task.isCancelled { throw CancellationError() }
                 logger.warning(
                     "SQS queue not reachable; retrying", metadata: ["role": "\(role)", "queue": "\(address)", "error": "\(error)"])
-                try await Task.sleep(for: delay)
-                delay = min(delay * 2, .seconds(10))
+                try await Task.sleep(for: pause.next())
             }
         }
     }
@@ -107,20 +106,19 @@ public final class SQSQueue: Sendable {
         await withDiscardingTaskGroup { group in
             for _ in 0..<pollers {
                 group.addTask {
-                    var backoff = Duration.milliseconds(100)
+                    var backoff = GrowingPause(upTo: .seconds(10))
                     while !Task.isShuttingDownGracefully && !Task.isCancelled {
                         let messages: [SQS.Message]
                         do {
                             messages = try await cancelWhenGracefulShutdown { try await self.client.receiveMessage(request).messages }
-                            backoff = .milliseconds(100)
+                            backoff.reset()
                         } catch {
                             if Task.isShuttingDownGracefully || Task.isCancelled { break }
                             logger.warning("SQS receive failed; retrying", metadata: ["queue": "\(self.address)", "error": "\(error)"])
                             self.noteFailure(error)
                             // A queue gone (an SQS endpoint that lost its queues) is made again, at the same URL.
                             if self.creates { _ = try? await self.queueURL() }
-                            try? await Task.sleep(for: backoff)
-                            backoff = min(backoff * 2, .seconds(10))
+                            try? await Task.sleep(for: backoff.next())
                             continue
                         }
                         await handle(messages)

@@ -97,7 +97,7 @@ public final class BrokerDispatch: Service, Sendable {
     }
 
     public func run() async throws {
-        var pause = Duration.milliseconds(100)
+        var pause = GrowingPause()
         while true {
             do {
                 try await cancelWhenGracefulShutdown { try await self.sender.prepare() }
@@ -107,14 +107,13 @@ public final class BrokerDispatch: Service, Sendable {
                 logger.warning(
                     "the broker is not reachable for dispatch; trying again",
                     metadata: ["broker": "\(sender.broker)", "to": "\(sender.address)", "error": "\(error)"])
-                try? await Task.sleep(for: pause)
-                pause = min(pause * 2, .seconds(5))
+                try? await Task.sleep(for: pause.next())
             }
         }
         logger.info(
             "dispatch started",
             metadata: ["broker": "\(sender.broker)", "queue": "\(queueName)", "to": "\(sender.address)", "window": "\(window)"])
-        var backoff = Duration.milliseconds(100)
+        var backoff = GrowingPause()
         var lastCheck = ContinuousClock.now
         while !Task.isShuttingDownGracefully && !Task.isCancelled {
             let generation = inFlight.changed.generation
@@ -139,17 +138,15 @@ public final class BrokerDispatch: Service, Sendable {
                 logger.warning(
                     "claim for dispatch failed; retrying",
                     metadata: ["broker": "\(sender.broker)", "queue": "\(queueName)", "error": "\(error)"])
-                try? await Task.sleep(for: backoff)
-                backoff = min(backoff * 2, .seconds(5))
+                try? await Task.sleep(for: backoff.next())
                 continue
             }
             guard !claimed.isEmpty else { continue }
             inFlight.add(claimed.map(\.lease), queue: queueName, for: lease)
             if await send(claimed) {
-                backoff = .milliseconds(100)
+                backoff.reset()
             } else {
-                try? await Task.sleep(for: backoff)
-                backoff = min(backoff * 2, .seconds(5))
+                try? await Task.sleep(for: backoff.next())
             }
         }
         logger.info("dispatch stopped", metadata: ["broker": "\(sender.broker)", "queue": "\(queueName)"])

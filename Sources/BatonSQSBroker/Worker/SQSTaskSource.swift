@@ -283,7 +283,7 @@ public final class SQSTaskSource: TaskSource {
     /// out).
     private func deliver(_ entries: [(LeaseRef, SQS.SendMessageBatchEntry)]) async {
         var pending = entries
-        var delay = Duration.milliseconds(100)
+        var pause = GrowingPause()
         for attempt in 1...Self.sendAttempts where !pending.isEmpty {
             do {
                 let url = try await results.queueURL()
@@ -304,8 +304,7 @@ public final class SQSTaskSource: TaskSource {
                     metadata: ["count": "\(pending.count)", "attempt": "\(attempt)", "error": "\(error)"])
             }
             if !pending.isEmpty && attempt < Self.sendAttempts {
-                try? await Task.sleep(for: delay)
-                delay = Swift.min(delay * 2, .seconds(5))
+                try? await Task.sleep(for: pause.next())
             }
         }
         if !pending.isEmpty {

@@ -193,7 +193,7 @@ public final class WorkerRuntime: Service, Sendable {
     // MARK: Claiming
 
     private func claimLoop(kinds: [String], group: inout DiscardingTaskGroup) async {
-        var backoff = Backoff()
+        var backoff = GrowingPause(jitter: true)
         while !isStopping && !Task.isCancelled {
             await waitForSlots()
             let want = state.withLock { s -> Int in
@@ -436,22 +436,6 @@ public final class WorkerRuntime: Service, Sendable {
 /// Runs `work` outside the caller's cancellation: cleanup that must happen while shutting down.
 func detached<T: Sendable>(_ work: @escaping @Sendable () async throws -> T) async throws -> T {
     try await Task { try await work() }.value
-}
-
-/// Exponential backoff with jitter between failed claims: 100 ms doubling to 5 s.
-struct Backoff {
-    static let base: Duration = .milliseconds(100)
-    static let cap: Duration = .seconds(5)
-    private var failures = 0
-
-    mutating func reset() { failures = 0 }
-
-    mutating func next() -> Duration {
-        let raw = Self.base.seconds * Double(1 << min(failures, 16))
-        failures += 1
-        let capped = min(raw, Self.cap.seconds)
-        return .seconds(capped * Double.random(in: 0.5...1))
-    }
 }
 
 /// The Swift task running one attempt's handler, so that stopping the attempt cancels it,

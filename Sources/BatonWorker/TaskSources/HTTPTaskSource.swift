@@ -227,7 +227,7 @@ public final class HTTPTaskSource: TaskSource {
     private func send(_ batch: [TaskAck]) async -> Bool {
         // Written by hand; with `JSONEncoder` when a result needs normalising.
         let payload = AckRequestWriter.body(batch)
-        var backoff = Backoff()
+        var backoff = GrowingPause(jitter: true)
         for attempt in 1...max(1, configuration.ackAttempts) {
             do {
                 let response: AckResponse =
