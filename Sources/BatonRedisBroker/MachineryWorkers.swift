@@ -23,6 +23,14 @@ import Synchronization
 ///
 /// A worker that dies holding a message (Machinery's Redis broker has no acknowledgement) loses
 /// it; the task's lease runs out, the rescuer counts the attempt and it is sent again.
+///
+/// What was sent is kept in memory; at start the role takes up again the tasks a Machinery
+/// worker holds in the store (`running` with the lease owner `machinery:QUEUE`), so that after a
+/// node's restart (even a SIGKILL) their workers' states are read as before: a task that
+/// finished while the node was down is applied at the first read instead of running again
+/// when its lease ends. On PostgreSQL with several nodes dispatching one queue, a node that
+/// starts also reads the states of the tasks the others sent; each result is applied once
+/// (the store refuses the second).
 public final class MachineryWorkers: Service, Sendable {
     /// How often the states of the tasks in flight are read: soon after a read that found
     /// some changed, then less and less often while none change, down to every 50 ms.
@@ -68,6 +76,10 @@ public final class MachineryWorkers: Service, Sendable {
     let redis: RedisConfiguration
     let api: NodeAPI
     let expiry: Duration
+    /// Baton queue → the list its tasks are sent to, and the dispatch lease: what ``adopt()``
+    /// takes up again at start.
+    let dispatched: [(queue: String, key: String)]
+    let lease: Duration
     let logger: Logger
     private let entries = Mutex<[TaskID: Entry]>([:])
     /// Messages of tasks cancelled while in flight, to take out of their lists.
@@ -77,10 +89,15 @@ public final class MachineryWorkers: Service, Sendable {
     let window = Mutex<DispatchWindow?>(nil)
     private let stop = StopFlag()
 
-    public init(redis: RedisConfiguration, api: NodeAPI, expiry: Duration, logger: Logger) {
+    public init(
+        redis: RedisConfiguration, api: NodeAPI, expiry: Duration, dispatched: [(queue: String, key: String)], lease: Duration,
+        logger: Logger
+    ) {
         self.redis = redis
         self.api = api
         self.expiry = expiry
+        self.dispatched = dispatched
+        self.lease = lease
         self.logger = logger
     }
 
@@ -89,7 +106,7 @@ public final class MachineryWorkers: Service, Sendable {
     /// The commands that send `claimed` to the list `key` (a `SET` of each task's `PENDING`
     /// state, then one `RPUSH`), the tasks refused with why, and those not sent this time (a
     /// parent's result could not be read). Records what was sent.
-    func commands(for claimed: [ClaimedTask], key: String, lease: Duration) async -> (
+    func commands(for claimed: [ClaimedTask], key: String) async -> (
         commands: [[RedisArgument]], sent: [ClaimedTask], refused: [(task: ClaimedTask, reason: String)],
         unsent: [ClaimedTask]
     ) {
@@ -104,22 +121,13 @@ public final class MachineryWorkers: Service, Sendable {
         for item in claimed {
             let task = item.task
             do {
-                let args = try await arguments(task)
-                let signature = try Machinery.workerSignature(task, args: args, routingKey: key)
+                let signature = try await signature(task, key: key)
                 let uuid = Machinery.workerUUID(task)
                 let pending = Array(Machinery.pendingState(uuid: uuid, task: task, at: now).utf8)
                 commands.append(["SET", RedisArgument(uuid), RedisArgument(bytes: pending), "PX", millis])
                 push.append(RedisArgument(signature))
                 sent.append(item)
-                let extendBy = min(api.configuration.maxLease, max(lease, .seconds(task.timeout ?? 0) + .seconds(5)))
-                recorded.append(
-                    (
-                        task.id,
-                        Entry(
-                            lease: item.lease, attempt: task.attempt, uuid: uuid, key: key, message: signature, seen: "PENDING",
-                            lastValue: pending,
-                            extendBy: extendBy, until: .now + lease + .seconds(5))
-                    ))
+                recorded.append((task.id, entry(item, key: key, message: signature, lastValue: pending)))
             } catch let error as BatonError where error.code == .invalidArgument {
                 refused.append((item, "cannot be sent to a Machinery worker: \(error.message)"))
             } catch {
@@ -131,6 +139,54 @@ public final class MachineryWorkers: Service, Sendable {
         if !sent.isEmpty { commands.append(push) }
         entries.withLock { e in for (id, entry) in recorded { e[id] = entry } }
         return (commands, sent, refused, unsent)
+    }
+
+    /// What is kept of a task sent to `key` as `message`, its state last read `lastValue`.
+    private func entry(_ item: ClaimedTask, key: String, message: String, lastValue: [UInt8]?) -> Entry {
+        let task = item.task
+        return Entry(
+            lease: item.lease, attempt: task.attempt, uuid: Machinery.workerUUID(task), key: key, message: message, seen: "PENDING",
+            lastValue: lastValue, extendBy: min(api.configuration.maxLease, max(lease, .seconds(task.timeout ?? 0) + .seconds(5))),
+            until: .now + lease + .seconds(5))
+    }
+
+    /// The signature of `task` for the list `key`.
+    private func signature(_ task: TaskRecord, key: String) async throws -> String {
+        try Machinery.workerSignature(task, args: try await arguments(task), routingKey: key)
+    }
+
+    /// Takes up again the tasks Machinery's workers hold in the store (sent before this node
+    /// started): each is read as if just sent, and counts in the dispatch window. Returns how
+    /// many.
+    func adopt() async throws -> Int {
+        let store = api.node.store
+        var adopted: [(queue: String, entry: Entry)] = []
+        for (queue, key) in dispatched {
+            let owner = "\(Self.broker):\(queue)"
+            var cursor: String?
+            repeat {
+                let page = try await store.taskList(
+                    TaskListParams(states: [.running], queue: queue, limit: TaskListParams.maxLimit, cursor: cursor))
+                cursor = page.nextCursor
+                for task in page.tasks where task.leaseOwner == owner {
+                    guard let held = try await store.taskGetWithLease(task.id), held.task.state == .running,
+                        held.task.leaseOwner == owner, let token = held.leaseToken
+                    else { continue }
+                    let item = ClaimedTask(task: held.task, leaseToken: token)
+                    // The message as it was sent, to take it out of the list if the task is
+                    // cancelled before a worker takes it.
+                    let message = (try? await signature(held.task, key: key)) ?? ""
+                    adopted.append((queue, entry(item, key: key, message: message, lastValue: nil)))
+                }
+            } while cursor != nil
+        }
+        entries.withLock { e in for (_, entry) in adopted where e[entry.lease.id] == nil { e[entry.lease.id] = entry } }
+        if let window = window.withLock({ $0 }) {
+            for (queue, items) in Dictionary(grouping: adopted, by: \.queue) {
+                window.add(items.map(\.entry.lease), queue: queue, for: lease)
+            }
+        }
+        return adopted.count
     }
 
     /// Forgets tasks that were not sent after all.
@@ -161,7 +217,7 @@ public final class MachineryWorkers: Service, Sendable {
                     (move.attempt ?? entry.attempt) >= entry.attempt
                 else { continue }
                 e[move.id] = nil
-                if move.to == .cancelled { cancelled.append((entry.key, entry.message)) }
+                if move.to == .cancelled && !entry.message.isEmpty { cancelled.append((entry.key, entry.message)) }
             }
         }
         if !cancelled.isEmpty { withdrawals.withLock { $0 += cancelled } }
@@ -174,16 +230,26 @@ public final class MachineryWorkers: Service, Sendable {
         var connection: RedisConnection?
         var interval = Self.pollIntervals.upperBound
         var pause = GrowingPause(from: Self.pollIntervals.upperBound)
+        var adopted = false
         await stop.run {
             while !self.stop.isSet {
                 do {
+                    if !adopted {
+                        let count = try await self.adopt()
+                        adopted = true
+                        if count > 0 {
+                            self.logger.info(
+                                "Machinery workers' results: reading those of tasks sent before this start",
+                                metadata: ["tasks": "\(count)"])
+                        }
+                    }
                     let changed = try await self.poll(&connection)
                     pause.reset()
                     interval = changed ? Self.pollIntervals.lowerBound : min(interval * 2, Self.pollIntervals.upperBound)
                     try? await Task.sleep(for: interval)
                 } catch {
                     self.logger.warning(
-                        "could not read Machinery workers' states from Redis; trying again",
+                        "could not read Machinery workers' states; trying again",
                         metadata: ["redis": "\(self.redis)", "error": "\(error)"])
                     await connection?.close()
                     connection = nil

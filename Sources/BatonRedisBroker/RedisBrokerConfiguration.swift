@@ -171,13 +171,17 @@ public struct RedisBrokerConfiguration: Sendable {
         guard let redis else { return [] }
         var services: [any Service] = []
         let machinery =
-            machineryDispatch.isEmpty ? nil : MachineryWorkers(redis: redis, api: api, expiry: resultsExpireIn, logger: logger)
+            machineryDispatch.isEmpty
+            ? nil
+            : MachineryWorkers(
+                redis: redis, api: api, expiry: resultsExpireIn, dispatched: machineryDispatch, lease: dispatchSettings.lease,
+                logger: logger)
         var senders: [(queue: String, sender: any WorkSender)] = dispatch.map {
             ($0.queue, RedisWorkSender(redis: redis, key: $0.key, logger: logger))
         }
         if let machinery {
             senders += machineryDispatch.map {
-                ($0.queue, RedisWorkSender(redis: redis, key: $0.key, machinery: (machinery, dispatchSettings.lease), logger: logger))
+                ($0.queue, RedisWorkSender(redis: redis, key: $0.key, machinery: machinery, logger: logger))
             }
         }
         let dispatches = BrokerDispatch.roles(node: api.node, senders: senders, settings: dispatchSettings, logger: logger)

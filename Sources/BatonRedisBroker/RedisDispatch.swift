@@ -24,11 +24,11 @@ actor RedisWorkSender: WorkSender {
     let redis: RedisConfiguration
     let key: String
     /// Machinery's format, and the role that reads what its workers report; `nil`: Baton's.
-    let machinery: (workers: MachineryWorkers, lease: Duration)?
+    let machinery: MachineryWorkers?
     let logger: Logger
     private var connection: RedisConnection?
 
-    init(redis: RedisConfiguration, key: String, machinery: (workers: MachineryWorkers, lease: Duration)? = nil, logger: Logger) {
+    init(redis: RedisConfiguration, key: String, machinery: MachineryWorkers? = nil, logger: Logger) {
         self.redis = redis
         self.key = key
         self.machinery = machinery
@@ -47,7 +47,7 @@ actor RedisWorkSender: WorkSender {
             let push = [["RPUSH", RedisArgument(key)] + claimed.map { RedisArgument(WorkMessage.text($0)) }]
             return WorkSendOutcome(unsent: await run(push, claimed) ?? [])
         }
-        let (commands, sent, refused, unread) = await machinery.workers.commands(for: claimed, key: key, lease: machinery.lease)
+        let (commands, sent, refused, unread) = await machinery.commands(for: claimed, key: key)
         // Not sent (a parent's result could not be read, or Redis failed): back to ready.
         let failed = sent.isEmpty ? nil : await run(commands, sent)
         return WorkSendOutcome(unsent: (failed ?? []) + unread, refused: refused)
@@ -67,7 +67,7 @@ actor RedisWorkSender: WorkSender {
                 metadata: ["list": "\(key)", "count": "\(sent.count)", "error": "\(error.message)"])
             await connection?.close()
             connection = nil
-            machinery?.workers.forget(sent)
+            machinery?.forget(sent)
             return sent
         }
     }

@@ -33,8 +33,9 @@ public final class MachineryWorkerStandIn: Sendable {
     public var signatures: [[String: JSONValue]] { taken.withLock { $0 } }
 
     /// Pops and runs messages until cancelled; `drop` (given each signature) says to take a
-    /// message and die with it, as a worker killed mid-task does.
-    public func run(drop: @escaping @Sendable ([String: JSONValue]) -> Bool = { _ in false }) async throws {
+    /// message and die with it, as a worker killed mid-task does; `hold` is how long each task
+    /// runs after its `STARTED` state.
+    public func run(drop: @escaping @Sendable ([String: JSONValue]) -> Bool = { _ in false }, hold: Duration = .zero) async throws {
         let redis = try await RedisConnection.connect(server)
         defer { Task { await redis.close() } }
         while !Task.isCancelled {
@@ -56,6 +57,7 @@ public final class MachineryWorkerStandIn: Sendable {
             if drop(signature) { continue }
             try await write(redis, uuid, "RECEIVED")
             try await write(redis, uuid, "STARTED")
+            if hold > .zero { try await Task.sleep(for: hold) }
             var args: [(type: String, value: JSONValue)] = []
             if case .array(let items)? = signature["Args"] {
                 for item in items {

@@ -74,6 +74,51 @@ extension EndToEnd {
             #expect(try await redis.command(["LLEN", RedisArgument(incoming)]).int == 0)
         }
 
+        /// A node killed (SIGKILL) while a Machinery worker runs its task, started again on the
+        /// same database: the worker's `SUCCESS`, written while the node was down, is applied
+        /// by the new process at once, at attempt 1, instead of the task waiting for its lease
+        /// (300 s) to end and running again; a task submitted after the restart runs as usual.
+        @Test func aRestartedNodeTakesUpTheTasksItsMachineryWorkersHold() async throws {
+            guard let url = TestServer.redisURL() else { return }
+            let server = try RedisConfiguration(url: url)
+            let work = "machinery_work:\(UUID().uuidString.prefix(8))"
+            let dir = try TempDir()
+            let arguments = [
+                "standalone", "--db", dir.path("baton.db"), "--port", "0", "--redis-url", url, "--redis-machinery-dispatch",
+                "go=\(work)",
+            ]
+            let first = try BatonProcess(arguments)
+            defer { Task { await first.stop() } }
+            let client = BatonClient(servers: [URL(string: try await first.url())!])
+            let worker = MachineryWorkerStandIn(server: server, queue: work, functions: ["add": MachineryWorkerStandIn.add])
+            let working = Task { try await worker.run(hold: .seconds(2)) }
+            defer { working.cancel() }
+
+            let task = try await client.submit(NewTask(kind: "add", args: try RawJSON(validating: "[40, 2]"), queue: "go"))
+            try await eventually("the worker took the task", within: .seconds(20)) { worker.signatures.count == 1 ? true : nil }
+            first.signal(SIGKILL)
+            _ = try await first.waitForExit()
+            // The worker finishes while no node runs.
+            let redis = try await RedisConnection.connect(server)
+            defer { Task { await redis.close() } }
+            try await eventually("the worker wrote SUCCESS", within: .seconds(20)) { () -> Bool? in
+                guard let state = try await redis.command(["GET", RedisArgument(task.id.description)]).string,
+                    case .succeeded? = Machinery.workerReport(state, uuid: task.id.description)
+                else { return nil }
+                return true
+            }
+
+            let second = try BatonProcess(arguments)
+            defer { Task { await second.stop() } }
+            let again = BatonClient(servers: [URL(string: try await second.url())!])
+            let done = try await again.wait(task.id, timeout: .seconds(20))
+            #expect(done.state == .succeeded && done.attempt == 1, "\(done)")
+            #expect(try done.result?.parsed() == .array([.object(["Type": "int64", "Value": 42])]))
+            let next = try await again.submit(NewTask(kind: "add", args: try RawJSON(validating: "[1, 2]"), queue: "go"))
+            #expect(try await again.wait(next.id, timeout: .seconds(20)).state == .succeeded)
+            #expect(worker.signatures.count == 2, "the first task was not sent again")
+        }
+
         @Test func aBadMachineryDispatchIsRefusedWithTheSetting() async throws {
             let dir = try TempDir()
             let node = try BatonProcess([
