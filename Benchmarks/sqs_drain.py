@@ -35,6 +35,12 @@ standing in for Machinery's Go worker (`--machinery-worker`): each takes up to
 worker with that many goroutines would (without the `GET` Machinery does before each `SET`).
 The tasks' arguments are `[n]` in this mode (Machinery's arguments are positional).
 
+**Several nodes** (`--nodes N --store postgres://…`, or `BATON_TEST_POSTGRES_URL` as
+`scripts/with-postgres.sh` sets it): N `baton serve --store URL?schema=FRESH` nodes on one new
+PostgreSQL schema per drain, each with the mode's dispatch settings; the tasks are submitted
+through the nodes in turn and worker i reports to node i mod N, so about half of the tasks one
+node sends (N = 2) report their results through the other. The node CPU is all nodes'.
+
 Prints a table (and with --json, one JSON object on the last line).
 """
 
@@ -197,7 +203,11 @@ def drain(args, mode, endpoint=None, moto_pid=None):
     env = dict(os.environ, **AWS_ENV)
     procs = []
     try:
-        serve = [args.baton, "serve", "--db", os.path.join(tmp, "baton.db"), "--port", "0"]
+        if args.nodes > 1:
+            sep = "&" if "?" in args.store else "?"
+            serve = [args.baton, "serve", "--store", f"{args.store}{sep}schema=bench_{int(time.time() * 1000)}", "--port", "0"]
+        else:
+            serve = [args.baton, "serve", "--db", os.path.join(tmp, "baton.db"), "--port", "0"]
         work_args = []
         if mode == "amqp":
             name = f"bench.work.{int(time.time() * 1000)}"
@@ -222,25 +232,30 @@ def drain(args, mode, endpoint=None, moto_pid=None):
                 results = client.create_queue(QueueName=f"bench-results-{suffix}")["QueueUrl"]
                 serve += ["--sqs-results", results]
                 work_args += ["--sqs-results", results]
-        node = subprocess.Popen(serve, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=env, text=True)
-        procs.append(node)
-        url = node.stdout.readline().strip()
-        if not url.startswith("http"):
-            raise SystemExit(f"baton serve did not start ({mode})")
-        for start in range(0, args.tasks, 1000):
+        nodes, urls = [], []
+        for _ in range(args.nodes):
+            node = subprocess.Popen(serve, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=env, text=True)
+            procs.append(node)
+            nodes.append(node)
+            urls.append(node.stdout.readline().strip())
+            if not urls[-1].startswith("http"):
+                raise SystemExit(f"baton serve did not start ({mode})")
+        url = urls[0]
+        for batch, start in enumerate(range(0, args.tasks, 1000)):
             n = min(1000, args.tasks - start)
             task_args = (lambda i: [i]) if mode == "machinery" else (lambda i: {"n": str(i)})
-            post_json(url + "/v1/tasks", [{"kind": "echo", "args": task_args(start + i)} for i in range(n)])
-        worker = [args.baton, "worker", "--concurrency", str(args.concurrency)]
-        worker += work_args if mode.startswith("sqs") and mode != "sqs-http" else work_args + ["--server", url]
-        if mode == "machinery":
-            worker = [sys.executable, os.path.abspath(__file__), "--machinery-worker", key, "--redis-url", args.redis_url,
-                      "--concurrency", str(args.concurrency)]
+            post_json(urls[batch % len(urls)] + "/v1/tasks", [{"kind": "echo", "args": task_args(start + i)} for i in range(n)])
+        def worker(i):
+            if mode == "machinery":
+                return [sys.executable, os.path.abspath(__file__), "--machinery-worker", key, "--redis-url", args.redis_url,
+                        "--concurrency", str(args.concurrency)]
+            command = [args.baton, "worker", "--concurrency", str(args.concurrency)]
+            return command + (work_args if mode.startswith("sqs") and mode != "sqs-http" else work_args + ["--server", urls[i % len(urls)]])
         t0 = time.perf_counter()
         moto_cpu = cpu_seconds(moto_pid) if moto_pid else 0.0
-        node_cpu = cpu_seconds(node.pid)
+        node_cpu = sum(cpu_seconds(n.pid) for n in nodes)
         for i in range(args.workers):
-            procs.append(subprocess.Popen(worker + ["--id", f"bench-{i}"], stdout=subprocess.DEVNULL,
+            procs.append(subprocess.Popen(worker(i) + ["--id", f"bench-{i}"], stdout=subprocess.DEVNULL,
                                           stderr=subprocess.DEVNULL, env=env))
         deadline = time.time() + args.timeout
         while succeeded(url) < args.tasks:
@@ -248,9 +263,9 @@ def drain(args, mode, endpoint=None, moto_pid=None):
                 raise SystemExit(f"{mode}: the drain did not finish within {args.timeout} s ({succeeded(url)} of {args.tasks})")
             time.sleep(0.05)
         seconds = time.perf_counter() - t0
-        node_cpu = cpu_seconds(node.pid) - node_cpu
-        # Machinery mode's workers are this script's stand-ins, not Baton: only the node counts.
-        baton_cpu = node_cpu + (0.0 if mode == "machinery" else sum(cpu_seconds(p.pid) for p in procs[1:]))
+        node_cpu = sum(cpu_seconds(n.pid) for n in nodes) - node_cpu
+        # Machinery mode's workers are this script's stand-ins, not Baton: only the nodes count.
+        baton_cpu = node_cpu + (0.0 if mode == "machinery" else sum(cpu_seconds(p.pid) for p in procs[len(nodes):]))
         moto_cpu = cpu_seconds(moto_pid) - moto_cpu if moto_pid else 0.0
         return seconds, args.tasks / seconds, baton_cpu, moto_cpu, node_cpu
     finally:
@@ -363,7 +378,11 @@ def main():
                              "sqs-http (tasks through SQS, results over HTTP), redis (tasks through a Redis list, results over HTTP)")
     parser.add_argument("--redis-url", default=os.environ.get("BATON_TEST_REDIS_URL"))
     parser.add_argument("--amqp-url", default=os.environ.get("BATON_TEST_AMQP_URL"))
+    parser.add_argument("--nodes", type=int, default=1, help="baton serve nodes on one PostgreSQL schema (needs --store)")
+    parser.add_argument("--store", default=os.environ.get("BATON_TEST_POSTGRES_URL"), help="PostgreSQL URL for --nodes")
     args = parser.parse_args()
+    if args.nodes > 1 and not args.store:
+        raise SystemExit("--nodes needs --store postgres://… (or run under scripts/with-postgres.sh)")
     if {"redis", "machinery"} & set(args.modes.split(",")) and not args.redis_url:
         raise SystemExit("the redis and machinery modes need --redis-url (or run under scripts/with-redis.sh)")
     if "amqp" in args.modes.split(",") and not args.amqp_url:
@@ -410,11 +429,13 @@ def main():
               + (f", moto CPU {1000 * sum(r['moto_cpu_s'] for r in runs) / len(runs) / args.tasks:.2f} ms per task" if mode.startswith("sqs") else ""))
     http_median, sqs_median = median(rates.get("http", [])), median(rates.get("sqs", []))
     summary = {"tasks": args.tasks, "workers": args.workers, "concurrency": args.concurrency, "window": args.window,
+               "nodes": args.nodes,
                "runs": rows, "http_median": http_median, "sqs_median": sqs_median,
                "sqs_http_median": median(rates.get("sqs-http", [])), "redis_median": median(rates.get("redis", [])),
                "amqp_median": median(rates.get("amqp", [])), "machinery_median": median(rates.get("machinery", [])),
                "sqs_over_http": round(sqs_median / http_median, 4) if http_median and sqs_median else None, "counted": counted}
-    print(f"\ndrain of {args.tasks} echo tasks, {args.workers} workers x {args.concurrency}, SQS window {args.window}")
+    print(f"\ndrain of {args.tasks} echo tasks, {args.workers} workers x {args.concurrency}, window {args.window}"
+          + (f", {args.nodes} nodes on PostgreSQL" if args.nodes > 1 else ""))
     for mode in modes:
         print(f"  {mode}: median {median(rates[mode]):,.0f} tasks/s")
     if summary["sqs_over_http"] is not None:

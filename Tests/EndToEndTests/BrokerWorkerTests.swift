@@ -6,6 +6,10 @@ import BatonTesting
 import Foundation
 import Testing
 
+#if canImport(FoundationNetworking)
+    import FoundationNetworking
+#endif
+
 extension EndToEnd {
     /// `baton serve --redis-dispatch default=KEY` and `baton worker --redis-work KEY --server
     /// URL` as separate processes against a real `redis-server`, and the same through a real
@@ -125,6 +129,60 @@ extension EndToEnd {
                 #expect(process.attributes["messaging.message.id"] == id.description)
                 _ = try? await Self.left(broker, brokerURL, key)
             }
+        }
+
+        /// Two `baton serve` nodes on one PostgreSQL schema dispatch the same queue to one
+        /// list or queue, each through a window of 4 with a 300 s lease; worker 1 reports to node
+        /// A and worker 2 to node B, so about half of what each node sends ends through the
+        /// other. Each node frees its window from the store's answer (no result ever reaches it
+        /// for those), so all 120 tasks run, each once at attempt 1, nothing is left in the
+        /// broker, and both nodes sent some (their `baton_tasks_claimed_total`).
+        @Test(arguments: ["redis", "amqp"])
+        func twoNodesOnPostgreSQLDispatchOneQueueWhoseResultsReachEitherNode(_ broker: String) async throws {
+            guard let brokerURL = broker == "redis" ? TestServer.redisURL() : TestServer.amqpURL() else { return }
+            guard let store = TestPostgres.storeURL(for: "twoNodesDispatchOneQueue\(broker)") else { return }
+            let key =
+                broker == "redis" ? "baton-test:shared:\(UUID().uuidString.prefix(8))" : "baton-test.shared.\(UUID().uuidString.prefix(8))"
+            let nodes = try await MultiNodeTests.startNodes(
+                2, store: store,
+                extra: [
+                    "--\(broker)-url", brokerURL, "--\(broker)-dispatch", "default=\(key)", "--\(broker)-window", "4", "--\(broker)-lease",
+                    "300",
+                ])
+            defer { Task { for node in nodes { await node.process.stop() } } }
+            let workers = try nodes.enumerated().map { i, node in
+                try BatonProcess([
+                    "worker", "--\(broker)-url", brokerURL, "--\(broker)-work", key, "--server", node.url, "--concurrency", "4",
+                    "--id", "\(broker)-shared-\(i + 1)",
+                ])
+            }
+            defer { Task { for worker in workers { await worker.stop() } } }
+
+            var submitted: [TaskRecord] = []
+            for (i, node) in nodes.enumerated() {
+                submitted += try await node.client.submit(
+                    (0..<60).map { NewTask(kind: "echo", args: RawJSON(trusted: #"{"node":\#(i),"n":\#($0)}"#)) })
+            }
+            for task in submitted {
+                let done = try await nodes[0].client.wait(task.id, timeout: .seconds(60))
+                #expect(done.state == .succeeded && done.result == task.args && done.attempt == 1, "\(done.state) \(done.lastError ?? "")")
+            }
+            for node in nodes {
+                let claimed = try await Self.counter(node.url, "baton_tasks_claimed_total{queue=\"default\"}")
+                #expect(claimed > 0, "node \(node.url) sent none of the tasks")
+            }
+            #expect(try await Self.left(broker, brokerURL, key) == 0)
+            for node in nodes { #expect(!node.process.stderr.contains(" error"), "\(node.process.stderr.suffix(2000))") }
+        }
+
+        /// A counter's value in a node's `GET /metrics` (0 when absent).
+        static func counter(_ url: String, _ series: String) async throws -> Double {
+            let (data, _) = try await URLSession.shared.data(from: URL(string: url + "/metrics")!)
+            let text = String(decoding: data, as: UTF8.self)
+            for line in text.split(separator: "\n") where line.hasPrefix(series + " ") {
+                return Double(line.dropFirst(series.count + 1)) ?? 0
+            }
+            return 0
         }
 
         /// Messages left in the broker's work list or queue (the queue is deleted after).

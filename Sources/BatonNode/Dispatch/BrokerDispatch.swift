@@ -44,10 +44,12 @@ public struct WorkSendOutcome: Sendable {
 /// token, so a late result of the lost one is refused). Delayed and backing-off tasks wait in
 /// the store, never in the broker.
 ///
-/// While the window is full, the dispatch asks the store every ``checkInterval`` which of the
-/// tasks it sent (at least that long ago) are still running under the lease it sent them with
-/// (``TaskStore/taskLeasesHeld(_:)``): a result applied by another node frees the window within
-/// about that long, instead of at the lease's end.
+/// While the window is full, the dispatch asks the store which of the tasks it sent are still
+/// running under the lease it sent them with (``TaskStore/taskLeasesHeld(_:)``, one read): a
+/// result applied by another node frees the window then, instead of at the lease's end. The
+/// checks follow ``checkIntervals``: every 20 ms while they find tasks that ended elsewhere
+/// (several nodes whose workers report to any of them), less and less often while they find
+/// none (one node, or long tasks), down to every 2 s.
 public final class BrokerDispatch: Service, Sendable {
     public let queueName: String
     public let sender: any WorkSender
@@ -62,8 +64,9 @@ public final class BrokerDispatch: Service, Sendable {
     static let claimWait: Duration = .seconds(5)
     /// Most tasks claimed at once.
     static let claimMax = 100
-    /// How often a full window is checked against the store.
-    public static let checkInterval: Duration = .seconds(2)
+    /// How often a full window is checked against the store: soon after a check that freed
+    /// some of it, then twice as long after each that did not, up to the upper bound.
+    public static let checkIntervals: ClosedRange<Duration> = .milliseconds(20)...(.seconds(2))
 
     public init(
         node: NodeServices, queueName: String, sender: any WorkSender, inFlight: DispatchWindow, window: Int, lease: Duration,
@@ -114,18 +117,23 @@ public final class BrokerDispatch: Service, Sendable {
             "dispatch started",
             metadata: ["broker": "\(sender.broker)", "queue": "\(queueName)", "to": "\(sender.address)", "window": "\(window)"])
         var backoff = GrowingPause()
-        var lastCheck = ContinuousClock.now
+        var checks = GrowingPause(from: Self.checkIntervals.lowerBound, upTo: Self.checkIntervals.upperBound)
+        var nextCheck = ContinuousClock.now + Self.checkIntervals.lowerBound
         while !Task.isShuttingDownGracefully && !Task.isCancelled {
             let generation = inFlight.changed.generation
             let free = window - inFlight.count(queue: queueName)
-            if free <= 0, ContinuousClock.now - lastCheck >= Self.checkInterval {
-                lastCheck = ContinuousClock.now
-                if await releaseEndedElsewhere() > 0 { continue }
+            if free <= 0, ContinuousClock.now >= nextCheck {
+                let ended = await releaseEndedElsewhere()
+                if ended > 0 { checks.reset() }
+                nextCheck = ContinuousClock.now + checks.next()
+                if ended > 0 { continue }
             }
             if free <= 0 {
-                // Full: wait for results (or for the earliest lease to run out).
-                let wait = inFlight.nextExpiry(queue: queueName).map { max(.milliseconds(10), $0 - ContinuousClock.now) } ?? .seconds(1)
-                await inFlight.changed.wait(after: generation, timeout: min(wait, .seconds(1)))
+                // Full: wait for results, the next check, or the earliest lease to run out.
+                let now = ContinuousClock.now
+                let expiry = inFlight.nextExpiry(queue: queueName).map { max(.milliseconds(10), $0 - now) } ?? .seconds(1)
+                let wait = min(expiry, max(.milliseconds(1), nextCheck - now), .seconds(1))
+                await inFlight.changed.wait(after: generation, timeout: wait)
                 continue
             }
             let claimed: [ClaimedTask]
@@ -152,10 +160,11 @@ public final class BrokerDispatch: Service, Sendable {
         logger.info("dispatch stopped", metadata: ["broker": "\(sender.broker)", "queue": "\(queueName)"])
     }
 
-    /// Takes out of the window the tasks sent at least ``checkInterval`` ago whose leases the
-    /// store no longer holds (their attempts ended through another node). Returns how many.
+    /// Takes out of the window the tasks sent (at least the shortest check interval ago) whose
+    /// leases the store no longer holds (their attempts ended through another node). Returns
+    /// how many.
     func releaseEndedElsewhere() async -> Int {
-        let sent = inFlight.leases(queue: queueName, sentBefore: ContinuousClock.now - Self.checkInterval, max: window)
+        let sent = inFlight.leases(queue: queueName, sentBefore: ContinuousClock.now - Self.checkIntervals.lowerBound, max: window)
         guard !sent.isEmpty else { return 0 }
         do {
             let held = try await node.store.taskLeasesHeld(sent)
