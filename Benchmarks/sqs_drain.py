@@ -40,6 +40,7 @@ The tasks' arguments are `[n]` in this mode (Machinery's arguments are positiona
 PostgreSQL schema per drain, each with the mode's dispatch settings; the tasks are submitted
 through the nodes in turn and worker i reports to node i mod N, so about half of the tasks one
 node sends (N = 2) report their results through the other. The node CPU is all nodes'.
+`--postgres` puts a single node on PostgreSQL too, for the comparison.
 
 Prints a table (and with --json, one JSON object on the last line).
 """
@@ -203,7 +204,7 @@ def drain(args, mode, endpoint=None, moto_pid=None):
     env = dict(os.environ, **AWS_ENV)
     procs = []
     try:
-        if args.nodes > 1:
+        if args.nodes > 1 or args.postgres:
             sep = "&" if "?" in args.store else "?"
             serve = [args.baton, "serve", "--store", f"{args.store}{sep}schema=bench_{int(time.time() * 1000)}", "--port", "0"]
         else:
@@ -380,8 +381,9 @@ def main():
     parser.add_argument("--amqp-url", default=os.environ.get("BATON_TEST_AMQP_URL"))
     parser.add_argument("--nodes", type=int, default=1, help="baton serve nodes on one PostgreSQL schema (needs --store)")
     parser.add_argument("--store", default=os.environ.get("BATON_TEST_POSTGRES_URL"), help="PostgreSQL URL for --nodes")
+    parser.add_argument("--postgres", action="store_true", help="one node on PostgreSQL (--store) instead of SQLite")
     args = parser.parse_args()
-    if args.nodes > 1 and not args.store:
+    if (args.nodes > 1 or args.postgres) and not args.store:
         raise SystemExit("--nodes needs --store postgres://… (or run under scripts/with-postgres.sh)")
     if {"redis", "machinery"} & set(args.modes.split(",")) and not args.redis_url:
         raise SystemExit("the redis and machinery modes need --redis-url (or run under scripts/with-redis.sh)")
