@@ -16,7 +16,10 @@ import Synchronization
 ///
 /// - `SUCCESS`: the task succeeds with the worker's results, `[{"Type", "Value"}]`;
 /// - `FAILURE`: the attempt fails with the worker's error; Baton retries it by its policy (the
-///   signature's `RetryCount` is 0: Baton counts the attempts) and sends it again;
+///   signature's `RetryCount` is 0: Baton counts the attempts) and sends it again. A failure
+///   Baton retries is rewritten as `RETRY` (unless the value changed since it was read), so a
+///   Machinery producer reading the result backend waits for the next attempt, as when
+///   Machinery's own worker retries;
 /// - `RECEIVED`, `STARTED`, `RETRY` (the worker's own `ErrRetryTaskLater`): each change
 ///   extends the task's lease by the dispatch lease (or the task's timeout, when longer), so a
 ///   task waits in the list and then runs for that long each; a worker gives no other sign.
@@ -70,6 +73,8 @@ public final class MachineryWorkers: Service, Sendable {
         public var extended = 0
         /// Messages of cancelled tasks taken out of their lists before a worker took them.
         public var withdrawn = 0
+        /// Failures Baton retries, rewritten as `RETRY` for Machinery's producers.
+        public var markedRetry = 0
         public init() {}
     }
 
@@ -294,6 +299,8 @@ public final class MachineryWorkers: Service, Sendable {
             let reply = try await open.command(["MGET"] + chunk.map { RedisArgument($0.1.uuid) })
             let values = reply.array ?? []
             var acks: [TaskAck] = []
+            // The FAILURE values read, to turn into RETRY for the attempts Baton retries.
+            var failures: [LeaseRef: (uuid: String, value: [UInt8])] = [:]
             var alive: [(LeaseRef, Duration, String)] = []
             var read: [(TaskID, LeaseRef, [UInt8])] = []
             for ((id, entry), value) in zip(chunk, values) {
@@ -309,6 +316,7 @@ public final class MachineryWorkers: Service, Sendable {
                     acks.append(.complete(TaskCompletion(lease: entry.lease, result: results)))
                 case .failed(let message):
                     acks.append(.fail(TaskFailure(lease: entry.lease, message: message, retryable: true)))
+                    failures[entry.lease] = (entry.uuid, bytes)
                 case .running(let state) where state != entry.seen:
                     alive.append((entry.lease, entry.extendBy, state))
                 case .running:
@@ -317,7 +325,8 @@ public final class MachineryWorkers: Service, Sendable {
             }
             entries.withLock { e in for (id, lease, bytes) in read where e[id]?.lease == lease { e[id]!.lastValue = bytes } }
             changed = changed || !acks.isEmpty || !alive.isEmpty
-            await apply(acks)
+            let retried = await apply(acks)
+            await markRetrying(retried.compactMap { failures[$0] }, on: open)
             await extend(alive)
         }
         return changed
@@ -325,25 +334,27 @@ public final class MachineryWorkers: Service, Sendable {
 
     /// Applies the workers' outcomes through the node's completer; the tasks leave the
     /// entries whether applied or refused. A result the store refuses as invalid (too large)
-    /// fails its task with the reason.
-    private func apply(_ acks: [TaskAck]) async {
-        guard !acks.isEmpty else { return }
+    /// fails its task with the reason. Returns the leases of the failures applied as retries.
+    @discardableResult
+    private func apply(_ acks: [TaskAck]) async -> [LeaseRef] {
+        guard !acks.isEmpty else { return [] }
         let outcomes: [AckOutcome]
         do {
             outcomes = try await api.node.completer.ackMany(acks)
         } catch let error as BatonError where error.code == .invalidArgument && acks.count > 1 {
-            for ack in acks { await apply([ack]) }
-            return
+            var retried: [LeaseRef] = []
+            for ack in acks { retried += await apply([ack]) }
+            return retried
         } catch let error as BatonError where error.code == .invalidArgument {
             let lease = acks[0].lease
             logger.warning("a Machinery worker's result was refused", metadata: ["task_id": "\(lease.id)", "error": "\(error.message)"])
             await apply([
                 .fail(TaskFailure(lease: lease, message: "the Machinery worker's result was refused: \(error.message)", retryable: false))
             ])
-            return
+            return []
         } catch {
             logger.warning("could not apply Machinery workers' results; trying again", metadata: ["error": "\(error)"])
-            return
+            return []
         }
         entries.withLock { e in for ack in acks where e[ack.lease.id]?.lease == ack.lease { e[ack.lease.id] = nil } }
         counts.withLock { s in
@@ -355,7 +366,39 @@ public final class MachineryWorkers: Service, Sendable {
                 if case .complete = ack { s.succeeded += 1 } else { s.failed += 1 }
             }
         }
+        return zip(acks, outcomes).compactMap { ack, outcome in
+            if case .fail = ack, outcome == .applied(.pending) { ack.lease } else { nil }
+        }
     }
+
+    /// Replaces each of these `FAILURE` values with its `RETRY` (``Machinery/retryState(ofFailure:)``)
+    /// if it is still the value at its UUID: the next attempt's states are never overwritten.
+    /// A failed write is logged; the next attempt's `PENDING` replaces the value anyway.
+    private func markRetrying(_ failures: [(uuid: String, value: [UInt8])], on redis: RedisConnection) async {
+        let millis = RedisArgument(expiry.inMilliseconds)
+        let commands = failures.compactMap { failure -> [RedisArgument]? in
+            guard let retry = Machinery.retryState(ofFailure: String(decoding: failure.value, as: UTF8.self)) else { return nil }
+            return [
+                "EVAL", RedisArgument(Self.replaceScript), 1, RedisArgument(failure.uuid), RedisArgument(bytes: failure.value),
+                RedisArgument(retry), millis,
+            ]
+        }
+        guard !commands.isEmpty else { return }
+        do {
+            let replies = try await redis.sendAll(commands)
+            if case .error(let message)? = replies.first(where: { if case .error = $0 { true } else { false } }) {
+                throw RedisError(.server, message)
+            }
+            counts.withLock { $0.markedRetry += replies.count { $0.string == "OK" } }
+        } catch {
+            logger.warning(
+                "could not write RETRY for Machinery tasks Baton retries", metadata: ["count": "\(commands.count)", "error": "\(error)"])
+        }
+    }
+
+    /// `SET KEYS[1] ARGV[2] PX ARGV[3]` only while its value is `ARGV[1]`.
+    static let replaceScript =
+        "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3]) end return false"
 
     /// Extends the leases of tasks whose state changed (the worker took or started them), one
     /// store call for those of the same lease length.

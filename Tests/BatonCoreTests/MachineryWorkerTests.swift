@@ -120,4 +120,18 @@ import Testing
         #expect(state.createdAt == Date(timeIntervalSince1970: 1_800_000_000))
         #expect(Machinery.workerReport(text, uuid: "task_9") == .running("PENDING"))
     }
+
+    @Test func aFailureBecomesRetryWithItsOtherFieldsKept() throws {
+        let failure =
+            #"{"TaskUUID":"task_1","TaskName":"add","State":"FAILURE","Results":null,"Error":"disk full","CreatedAt":"2026-12-06T00:00:00Z","TTL":0}"#
+        let retry = try #require(Machinery.retryState(ofFailure: failure))
+        #expect(
+            try RawJSON(validating: retry).parsed()
+                == .object([
+                    "TaskUUID": "task_1", "TaskName": "add", "State": "RETRY", "Results": .null, "Error": "disk full",
+                    "CreatedAt": "2026-12-06T00:00:00Z", "TTL": 0,
+                ]))
+        #expect(Machinery.retryState(ofFailure: failure.replacingOccurrences(of: "FAILURE", with: "SUCCESS")) == nil)
+        #expect(Machinery.retryState(ofFailure: "not json") == nil)
+    }
 }

@@ -172,6 +172,32 @@ struct MachineryWorkerTests {
 
     /// A task cancelled while its message waits in the list is taken out of it (no worker
     /// runs it); arguments no Machinery worker can take fail the task with the reason.
+    /// A failure Baton retries reads as Machinery's `RETRY` at the task's UUID while the task
+    /// waits for its next attempt (as when Machinery's own worker retries), the worker's error
+    /// and the other fields kept: a producer reading the result backend keeps waiting.
+    @Test func aFailureBatonRetriesReadsAsRetryUntilTheNextAttempt() async throws {
+        guard let server = try RedisIngestTests.server() else { return }
+        try await Self.withNode(server) { harness, key in
+            let worker = MachineryWorkerStandIn(
+                server: server, queue: key, functions: ["broken": { _ in throw MachineryWorkerStandIn.Failure(description: "disk full") }])
+            let working = Task { try await worker.run() }
+            defer { working.cancel() }
+            let task = try await harness.api.submit(NewTask(kind: "broken", maxAttempts: 2, retry: .fixed(.seconds(30))))
+            let redis = try await RedisConnection.connect(server)
+            defer { Task { await redis.close() } }
+            let state = try await eventually("RETRY at the task's UUID", within: .seconds(20)) { () -> [String: JSONValue]? in
+                guard let text = try await redis.command(["GET", RedisArgument(task.id.description)]).string,
+                    case .object(let members) = try RawJSON(validating: text).parsed(), members["State"] == "RETRY"
+                else { return nil }
+                return members
+            }
+            #expect(state["Error"] == "disk full" && state["TaskUUID"] == .string(task.id.description) && state["TaskName"] == "broken")
+            let waiting = try #require(try await harness.store.taskGet(task.id))
+            #expect(waiting.state == .pending && waiting.lastError == "disk full", "\(waiting.state)")
+            #expect(worker.signatures.count == 1, "not sent again before its retry delay")
+        }
+    }
+
     @Test func aCancelledTaskLeavesTheListAndUnsendableArgumentsFail() async throws {
         guard let server = try RedisIngestTests.server() else { return }
         try await Self.withNode(server) { harness, key in

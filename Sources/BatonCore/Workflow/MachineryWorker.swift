@@ -139,6 +139,17 @@ extension Machinery {
         }
     }
 
+    /// A worker's `FAILURE` state turned into `RETRY` (its other fields kept), for an attempt
+    /// Baton retries: what a producer reads while the task waits for its next attempt, as when
+    /// Machinery's own worker retries. `nil` when `text` is not a `FAILURE` state.
+    public static func retryState(ofFailure text: String) -> String? {
+        guard case .object(var members)? = try? JSONDecoder().decode(JSONValue.self, from: Data(text.utf8)),
+            members["State"] == .string("FAILURE")
+        else { return nil }
+        members["State"] = .string("RETRY")
+        return RawJSON(.object(members)).text
+    }
+
     /// ``workerReport(_:uuid:)`` by a full parse.
     static func parsedReport(_ text: String, uuid: String) -> WorkerReport? {
         guard case .object(let members)? = try? JSONDecoder().decode(JSONValue.self, from: Data(text.utf8)),
