@@ -31,6 +31,10 @@ import Synchronization
 ///
 /// Not written: the states of tasks this node never stored or claimed and that no event of this
 /// node names, and group metadata (Baton runs chords itself; Machinery's producer writes its own).
+/// Nor, for a task of a queue Machinery's workers run (``workerQueues``), any state before it
+/// ends: its workers write them, and ``MachineryWorkers`` turns a failure Baton retries into
+/// `RETRY` only while the worker's `FAILURE` is still there, so a state read here before the next
+/// attempt began can never be written over that attempt's.
 public final class MachineryResults: Service, Sendable {
     public static let defaultExpiry: Duration = .seconds(3600)
     /// How often moved tasks are read and written at most.
@@ -97,6 +101,8 @@ public final class MachineryResults: Service, Sendable {
     }
 
     public let expiry: Duration
+    /// The queues whose tasks Machinery's workers run (`redis.machineryDispatch`).
+    let workerQueues: Set<String>
     let redis: RedisConfiguration
     let store: any NodeStore
     let events: NodeEvents
@@ -106,8 +112,9 @@ public final class MachineryResults: Service, Sendable {
 
     public init(
         redis: RedisConfiguration, store: any NodeStore, events: NodeEvents, expiry: Duration = defaultExpiry,
-        logger: Logger = Logger(label: "baton.redis.results")
+        workerQueues: Set<String> = [], logger: Logger = Logger(label: "baton.redis.results")
     ) {
+        self.workerQueues = workerQueues
         self.redis = redis
         self.store = store
         self.events = events
@@ -227,8 +234,10 @@ public final class MachineryResults: Service, Sendable {
                     dropped.append(id)
                     continue
                 }
-                // A Machinery worker has it (``MachineryWorkers``): the worker writes its states.
+                // A Machinery worker has it (``MachineryWorkers``), or will: the workers write its
+                // states until it ends.
                 if record.state == .running, record.leaseOwner?.hasPrefix("\(MachineryWorkers.broker):") == true { continue }
+                if !record.state.isTerminal, workerQueues.contains(record.queue) { continue }
                 read.append((id, key, MachineryTaskState(record)))
             }
         } catch {

@@ -193,7 +193,9 @@ public struct RedisBrokerConfiguration: Sendable {
         if !sources.isEmpty { services.append(try RedisIngest(configuration: self, api: api, logger: logger)) }
         if results {
             services.append(
-                MachineryResults(redis: redis, store: api.node.store, events: api.node.events, expiry: resultsExpireIn, logger: logger))
+                MachineryResults(
+                    redis: redis, store: api.node.store, events: api.node.events, expiry: resultsExpireIn,
+                    workerQueues: Set(machineryDispatch.map(\.queue)), logger: logger))
         }
         return services
     }
