@@ -185,15 +185,14 @@ public final class RedisIngest: Service, Sendable {
         var waiter: RedisConnection?
         var pause = GrowingPause()
         // While submits fail for the node's reasons: the pause before taking one more message.
-        var stall = GrowingPause()
-        var stalled = false
+        var stall: GrowingPause?
         while !isStopped {
             do throws(RedisError) {
                 let redis = try await connected(&connection)
                 let taken = try Self.pairs(
                     try await redis.command([
                         "EVAL", RedisArgument(Self.takeScript), 3, RedisArgument(source.key), RedisArgument(source.inFlightKey),
-                        RedisArgument(source.counterKey), RedisArgument(stalled ? 1 : Self.batchSize),
+                        RedisArgument(source.counterKey), RedisArgument(stall == nil ? Self.batchSize : 1),
                         source.kind == .list ? "list" : "zset",
                     ]))
                 pause.reset()
@@ -204,11 +203,11 @@ public final class RedisIngest: Service, Sendable {
                         // The node cannot store now (its store unreachable): take one message
                         // at a time, more and more slowly, until it can; what was taken is
                         // taken again after `visibility`.
-                        stalled = true
-                        try? await Task.sleep(for: stall.next())
-                    } else if stalled {
-                        stalled = false
-                        stall.reset()
+                        var stalled = stall ?? GrowingPause()
+                        try? await Task.sleep(for: stalled.next())
+                        stall = stalled
+                    } else {
+                        stall = nil
                     }
                     continue
                 }
