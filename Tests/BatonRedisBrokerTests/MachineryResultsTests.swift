@@ -170,4 +170,39 @@ struct MachineryResultsTests {
         // the plain task never watched.
         #expect((1...2).contains(results.stats.written) && results.stats.skipped == 2, "\(results.stats)")
     }
+
+    /// For a queue Machinery's workers run (`workerQueues`), only a task's final state is
+    /// written: its claim and a failure with attempts left write nothing (the workers, and the
+    /// node's compare-and-set `RETRY`, write those), its success writes `SUCCESS`.
+    @Test func aQueueMachinerysWorkersRunGetsOnlyFinalStates() async throws {
+        guard let server = try RedisIngestTests.server() else { return }
+        let redis = try await RedisConnection.connect(server)
+        defer { Task { await redis.close() } }
+        let harness = try await BrokerHarness()
+        let results = MachineryResults(
+            redis: server, store: harness.api.node.store, events: harness.api.node.events, workerQueues: ["go"],
+            logger: testLogger("results"))
+        let running = harness.start([results])
+        let uuid = "task_\(UUID().uuidString.lowercased())"
+        _ = try await redis.command(["SET", RedisArgument(uuid), RedisArgument(Self.pending(uuid, "fetch"))])
+        _ = try await harness.api.submitMachineryWorkflow(
+            try RawJSON(trusted: goSignature(uuid, "fetch", routingKey: "go", retryCount: 1)).parsed(),
+            idempotencyKey: nil)
+        func claim() async throws -> ClaimedTask {
+            try #require(try await harness.api.claim(ClaimBody(worker: "w", queues: ["go"], kinds: ["fetch"], waitMS: 5000)).first)
+        }
+        let first = try await claim()
+        #expect(try await harness.api.ack([.fail(TaskFailure(lease: first.lease, message: "timeout"))]) == [.applied(.pending)])
+        // The claim and the retry were seen (the task is watched and read), and nothing written.
+        try await Task.sleep(for: .milliseconds(300))
+        #expect(try await Self.state(redis, uuid)?["State"] as? String == "PENDING")
+        let second = try await claim()
+        #expect(
+            try await harness.api.ack([.complete(TaskCompletion(lease: second.lease, result: RawJSON(trusted: "1")))]) == [
+                .applied(.succeeded)
+            ])
+        _ = try await Self.state(redis, uuid, becomes: "SUCCESS")
+        await running.stop()
+        #expect(results.stats.written == 1, "\(results.stats)")
+    }
 }
