@@ -42,7 +42,7 @@ public final class MachineryWorkers: Service, Sendable {
     static let readBatch = 500
     /// The broker name in claims: a task's `lease_owner` is `machinery:QUEUE` while a
     /// Machinery worker has it.
-    public static let broker = "machinery"
+    public static let broker = Machinery.workersBroker
 
     struct Entry {
         var lease: LeaseRef

@@ -43,6 +43,10 @@ import Foundation
 /// `{"Group": group, "Callback": signature, "ErrorCallback": null}` (the callback depends on
 /// every member, in member order). A group's `GroupUUID` names the workflow.
 public enum Machinery {
+    /// The broker name in claims: a task's `lease_owner` is `machinery:QUEUE` while a
+    /// Machinery worker has it (Baton's queue dispatched to Machinery's workers).
+    public static let workersBroker = "machinery"
+
     /// Compiles a Machinery signature, chain, group, chord or array of signatures. `newID`
     /// makes ids (and the UUIDs of signatures without one).
     public static func compile(

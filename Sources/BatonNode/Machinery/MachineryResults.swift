@@ -1,17 +1,58 @@
 import BatonCore
-import BatonNode
-import BatonRedis
 import Foundation
 import Logging
 import ServiceLifecycle
 import Synchronization
 
-/// Machinery's Redis result backend, kept by the node: the state of each task that came as a
-/// Machinery signature is written where Machinery's `AsyncResult` reads it — a string at the
-/// key of the signature's UUID holding its `TaskState` JSON (``MachineryTaskState``:
-/// `STARTED`, `RETRY`, `SUCCESS` with `Results`, `FAILURE` with `Error`), expiring after
-/// ``expiry`` (Machinery's `ResultsExpireIn`, one hour by default). A Machinery producer whose
-/// `ResultBackend` is that Redis then gets its results from `Get()`, as with Machinery's workers.
+/// Where ``MachineryResults`` writes a task's states: Machinery's Redis result backend (a key at
+/// the task's UUID) or its AMQP one (a queue named by the UUID), in `BatonRedisBroker` and
+/// `BatonAMQPBroker`.
+public protocol MachineryStateWriter: Sendable {
+    /// Writes the states, each one task's (no task twice in one call). Returns which were
+    /// written, by index, and the error that kept any from being written.
+    func write(_ states: [MachineryStateWrite]) async -> MachineryWriteOutcome
+    /// Closes what the writer holds open, after a failure and at the end; the next write opens
+    /// it again.
+    func close() async
+    /// The backend in words for logs (its server, never a password).
+    var backend: String { get }
+}
+
+/// One task's state to write: Machinery's `TaskState` JSON for the signature `uuid`.
+public struct MachineryStateWrite: Sendable, Hashable {
+    public var uuid: String
+    public var json: [UInt8]
+
+    public init(uuid: String, json: [UInt8]) {
+        self.uuid = uuid
+        self.json = json
+    }
+}
+
+/// What ``MachineryStateWriter/write(_:)`` did: `written[i]` for the i-th state; `failure` why
+/// some were not.
+public struct MachineryWriteOutcome: Sendable {
+    public var written: [Bool]
+    public var failure: (any Error)?
+
+    public init(written: [Bool], failure: (any Error)? = nil) {
+        self.written = written
+        self.failure = failure
+    }
+
+    /// None written, because of `failure`.
+    public static func none(of count: Int, _ failure: any Error) -> Self {
+        Self(written: Array(repeating: false, count: count), failure: failure)
+    }
+}
+
+/// Machinery's result backend, kept by the node: the state of each task that came as a
+/// Machinery signature is written where Machinery's `AsyncResult` reads it (``writer``: a
+/// string at the signature's UUID in Redis, or a message in the queue named by it on an AMQP
+/// server), as its `TaskState` JSON (``MachineryTaskState``: `STARTED`, `RETRY`, `SUCCESS`
+/// with `Results`, `FAILURE` with `Error`), kept as long as the writer was told (Machinery's
+/// `ResultsExpireIn`, one hour by default: ``defaultExpiry``). A Machinery producer whose `ResultBackend` is that server then gets
+/// its results from `Get()`, as with Machinery's workers.
 ///
 /// What is written, and by which node: the node follows its own events. A task of a workflow
 /// that this node stored or claimed is *watched*; its record is read when it is stored, claimed
@@ -32,7 +73,7 @@ import Synchronization
 /// Not written: the states of tasks this node never stored or claimed and that no event of this
 /// node names, and group metadata (Baton runs chords itself; Machinery's producer writes its own).
 /// Nor, for a task of a queue Machinery's workers run (``workerQueues``), any state before it
-/// ends: its workers write them, and ``MachineryWorkers`` turns a failure Baton retries into
+/// ends: its workers write them, and `MachineryWorkers` turns a failure Baton retries into
 /// `RETRY` only while the worker's `FAILURE` is still there, so a state read here before the next
 /// attempt began can never be written over that attempt's.
 public final class MachineryResults: Service, Sendable {
@@ -51,7 +92,7 @@ public final class MachineryResults: Service, Sendable {
 
     /// Counts of what was done.
     public struct Stats: Sendable, Hashable {
-        /// States written to Redis.
+        /// States written.
         public var written = 0
         /// Tasks read that were not Machinery tasks.
         public var skipped = 0
@@ -100,10 +141,9 @@ public final class MachineryResults: Service, Sendable {
         }
     }
 
-    public let expiry: Duration
     /// The queues whose tasks Machinery's workers run (`redis.machineryDispatch`).
     let workerQueues: Set<String>
-    let redis: RedisConfiguration
+    let writer: any MachineryStateWriter
     let store: any NodeStore
     let events: NodeEvents
     let logger: Logger
@@ -111,26 +151,23 @@ public final class MachineryResults: Service, Sendable {
     private let stop = StopFlag()
 
     public init(
-        redis: RedisConfiguration, store: any NodeStore, events: NodeEvents, expiry: Duration = defaultExpiry,
-        workerQueues: Set<String> = [], logger: Logger = Logger(label: "baton.redis.results")
+        writer: any MachineryStateWriter, store: any NodeStore, events: NodeEvents, workerQueues: Set<String> = [], logger: Logger
     ) {
         self.workerQueues = workerQueues
-        self.redis = redis
+        self.writer = writer
         self.store = store
         self.events = events
-        self.expiry = expiry
         self.logger = logger
     }
 
     public var stats: Stats { state.withLock { $0.stats } }
 
     /// Follows the node's events and writes until graceful shutdown or cancellation; what moved
-    /// before it returns is written first (when Redis answers).
+    /// before it returns is written first (when its backend answers).
     public func run() async throws {
         let listening = events.listen { [weak self] batch in self?.note(batch) }
         defer { listening.cancel() }
-        logger.info("Machinery result backend started", metadata: ["redis": "\(redis)", "expiry_s": "\(expiry.components.seconds)"])
-        var connection: RedisConnection?
+        logger.info("Machinery result backend started", metadata: ["backend": "\(writer.backend)"])
         var pause = GrowingPause()
         var lastRecheck = ContinuousClock.now
         var lastCascade = ContinuousClock.now
@@ -147,7 +184,7 @@ public final class MachineryResults: Service, Sendable {
                         lastCascade = .now
                         try await self.markCancelled()
                     }
-                    if try await self.flush(&connection) == 0 {
+                    if try await self.flush() == 0 {
                         try? await Task.sleep(for: Self.flushInterval)
                     }
                     pause.reset()
@@ -155,15 +192,14 @@ public final class MachineryResults: Service, Sendable {
                     self.state.withLock { $0.stats.failed += 1 }
                     self.logger.warning(
                         "Machinery result backend: reading or writing a state failed; trying again",
-                        metadata: ["redis": "\(self.redis)", "error": "\(error)"])
-                    await connection?.close()
-                    connection = nil
+                        metadata: ["backend": "\(self.writer.backend)", "error": "\(error)"])
+                    await self.writer.close()
                     try? await Task.sleep(for: pause.next())
                 }
             }
         }
-        _ = try? await flush(&connection)
-        await connection?.close()
+        _ = try? await flush()
+        await writer.close()
         let stats = self.stats
         logger.info(
             "Machinery result backend stopped",
@@ -218,9 +254,9 @@ public final class MachineryResults: Service, Sendable {
         }
     }
 
-    /// Reads the tasks marked and writes the states that changed, in one pipeline. Returns how
-    /// many tasks it read. On a Redis error the tasks stay marked.
-    private func flush(_ connection: inout RedisConnection?) async throws -> Int {
+    /// Reads the tasks marked and writes the states that changed, in one call to the writer.
+    /// Returns how many tasks it read. The tasks whose state was not written stay marked.
+    private func flush() async throws -> Int {
         let ids = state.withLock { s -> [TaskID] in
             defer { s.dirty = [] }
             return Array(s.dirty)
@@ -236,7 +272,7 @@ public final class MachineryResults: Service, Sendable {
                 }
                 // A Machinery worker has it (``MachineryWorkers``), or will: the workers write its
                 // states until it ends.
-                if record.state == .running, record.leaseOwner?.hasPrefix("\(MachineryWorkers.broker):") == true { continue }
+                if record.state == .running, record.leaseOwner?.hasPrefix("\(Machinery.workersBroker):") == true { continue }
                 if !record.state.isTerminal, workerQueues.contains(record.queue) { continue }
                 read.append((id, key, MachineryTaskState(record)))
             }
@@ -260,30 +296,23 @@ public final class MachineryResults: Service, Sendable {
         }
         // Only the states to be written are encoded.
         let encoder = JSONEncoder()
-        let millis = RedisArgument(expiry.inMilliseconds)
-        let pending: [(id: TaskID, state: String, command: [RedisArgument])]
+        let pending: [(id: TaskID, state: String, write: MachineryStateWrite)]
         do {
-            pending = try changed.map { task -> (id: TaskID, state: String, command: [RedisArgument]) in
-                let json = try encoder.encode(task.state)
-                return (task.id, task.state.state, ["SET", RedisArgument(task.key), RedisArgument(bytes: Array(json)), "PX", millis])
+            pending = try changed.map { task in
+                (task.id, task.state.state, MachineryStateWrite(uuid: task.key, json: Array(try encoder.encode(task.state))))
             }
         } catch {
             state.withLock { $0.dirty.formUnion(changed.map(\.id)) }
             throw error
         }
         guard !pending.isEmpty else { return ids.count }
-        do {
-            let open = try await RedisConnection.reusing(&connection, redis)
-            let replies = try await open.sendAll(pending.map(\.command))
-            if let failure = replies.first(where: { if case .error = $0 { true } else { false } }) {
-                throw RedisError(.server, failure.string ?? "an error reply")
-            }
-        } catch {
-            state.withLock { $0.dirty.formUnion(pending.map(\.id)) }
-            throw error
-        }
+        let outcome = await writer.write(pending.map(\.write))
         state.withLock { s in
-            for write in pending {
+            for (write, written) in zip(pending, outcome.written) {
+                guard written else {
+                    s.dirty.insert(write.id)
+                    continue
+                }
                 s.stats.written += 1
                 guard let watch = s.watched[write.id] else { continue }
                 switch write.state {
@@ -299,6 +328,7 @@ public final class MachineryResults: Service, Sendable {
                 }
             }
         }
+        if let failure = outcome.failure { throw failure }
         return ids.count
     }
 }
