@@ -39,6 +39,12 @@ import ServiceLifecycle
 ///   worker's first heartbeat, at least 1 (default 300)
 /// - `amqp.work` (`BATON_AMQP_WORK`): the RabbitMQ queue a `baton worker` takes its tasks from
 ///   (``AMQPHTTPTaskSource``; it reports to the node over HTTP)
+/// - `amqp.results` (`BATON_AMQP_RESULTS`): `true` to keep Machinery's AMQP result backend: the
+///   states of Machinery tasks published to a queue per task, named by its UUID
+///   (``AMQPStateWriter``; default false)
+/// - `amqp.resultsExpireIn` (`BATON_AMQP_RESULTS_EXPIRE_IN`): seconds such a queue and its
+///   messages are kept, Machinery's `ResultsExpireIn`, 1...2147483 (default 3600); it must be the
+///   producers' value, which declares the same queues
 public struct AMQPBrokerConfiguration: Sendable {
     public var amqp: AMQPConfiguration?
     public var ingest: [String]
@@ -53,6 +59,10 @@ public struct AMQPBrokerConfiguration: Sendable {
     public var dispatchSettings = DispatchSettings()
     /// The RabbitMQ queue a worker takes its tasks from.
     public var work: String?
+    /// Whether the node keeps Machinery's AMQP result backend (``AMQPStateWriter``), and how
+    /// long its states are kept.
+    public var results = false
+    public var resultsExpireIn = MachineryResults.defaultExpiry
 
     public static let defaultExchange = "machinery_exchange"
     public static let defaultBindingKey = "machinery_task"
@@ -76,7 +86,7 @@ public struct AMQPBrokerConfiguration: Sendable {
     /// The settings keys ``init(reader:)`` reads; none reloads.
     public static let configKeys = [
         "amqp.url", "amqp.ingest", "amqp.exchange", "amqp.exchangeType", "amqp.bindingKey", "amqp.prefetch", "amqp.deadLetter",
-        "amqp.caFile", "amqp.dispatch", "amqp.window", "amqp.lease", "amqp.work",
+        "amqp.caFile", "amqp.dispatch", "amqp.window", "amqp.lease", "amqp.work", "amqp.results", "amqp.resultsExpireIn",
     ]
 
     /// The configuration from the settings; throws `invalidArgument` naming the key of a bad value.
@@ -118,13 +128,18 @@ public struct AMQPBrokerConfiguration: Sendable {
         }
         dispatchSettings = try DispatchSettings(reader: reader, prefix: "amqp")
         work = try reader.text("amqp.work").map { text throws(BatonError) in try Self.name(text, setting: "amqp.work") }
+        results = try reader.flag("amqp.results")
+        // x-expires and x-message-ttl are 32-bit milliseconds in Machinery's declaration.
+        resultsExpireIn = try reader.seconds(
+            "amqp.resultsExpireIn", default: MachineryResults.defaultExpiry, minimum: 1, maximum: Double(Int32.max / 1000))
         try validate()
     }
 
     /// Checks that the roles have what they need.
     public func validate() throws(BatonError) {
         if (hasNodeRoles || work != nil) && amqp == nil {
-            throw .invalidArgument("amqp.ingest, amqp.dispatch and amqp.work need amqp.url (--amqp-url amqp://USER:PASSWORD@HOST:5672/)")
+            throw .invalidArgument(
+                "amqp.ingest, amqp.dispatch, amqp.results and amqp.work need amqp.url (--amqp-url amqp://USER:PASSWORD@HOST:5672/)")
         }
         try dispatchSettings.validate(prefix: "amqp")
         var queues = Set(ingest + [deadLetter])
@@ -141,7 +156,7 @@ public struct AMQPBrokerConfiguration: Sendable {
     }
 
     /// Whether a node runs any AMQP role.
-    public var hasNodeRoles: Bool { !ingest.isEmpty || !dispatch.isEmpty }
+    public var hasNodeRoles: Bool { !ingest.isEmpty || !dispatch.isEmpty || results }
 
     /// The node's AMQP services that this configuration asks for.
     public func services(api: NodeAPI, logger: Logger) throws(BatonError) -> [any Service] {
@@ -151,6 +166,11 @@ public struct AMQPBrokerConfiguration: Sendable {
             node: api.node, senders: dispatch.map { ($0.queue, AMQPWorkSender(amqp: amqp, queue: $0.amqpQueue, logger: logger)) },
             settings: dispatchSettings, logger: logger)
         if !ingest.isEmpty { services.append(AMQPIngest(api: api, amqp: amqp, configuration: self, logger: logger)) }
+        if results {
+            let writer = AMQPStateWriter(
+                amqp: amqp, exchange: exchange, exchangeType: exchangeType, expiry: resultsExpireIn, logger: logger)
+            services.append(MachineryResults(writer: writer, store: api.node.store, events: api.node.events, logger: logger))
+        }
         return services
     }
 

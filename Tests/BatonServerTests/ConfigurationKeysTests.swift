@@ -157,6 +157,8 @@ import Testing
         Case(key: "amqp.window", value: "7") { $0.amqp.dispatchSettings.window == 7 },
         Case(key: "amqp.lease", value: "45") { $0.amqp.dispatchSettings.lease == .seconds(45) },
         Case(key: "amqp.work", value: "baton.work") { $0.amqp.work == "baton.work" && !$0.amqp.hasNodeRoles },
+        Case(key: "amqp.results", value: "true") { $0.amqp.results && $0.amqp.hasNodeRoles },
+        Case(key: "amqp.resultsExpireIn", value: "86400") { $0.amqp.resultsExpireIn == .seconds(86400) },
         Case(key: "amqp.exchange", value: "tasks") { $0.amqp.exchange == "tasks" },
         Case(key: "amqp.exchangeType", value: "topic") { $0.amqp.exchangeType == "topic" },
         Case(key: "amqp.bindingKey", value: "work") { $0.amqp.bindingKey == "work" },
@@ -212,7 +214,9 @@ import Testing
             environment["BATON_REDIS_URL"] = "redis://127.0.0.1"
         }
         if c.key == "redis.caFile" { environment["BATON_REDIS_URL"] = "rediss://cache.example" }
-        if ["amqp.ingest", "amqp.dispatch", "amqp.work"].contains(c.key) { environment["BATON_AMQP_URL"] = "amqp://127.0.0.1" }
+        if ["amqp.ingest", "amqp.dispatch", "amqp.work", "amqp.results"].contains(c.key) {
+            environment["BATON_AMQP_URL"] = "amqp://127.0.0.1"
+        }
         if c.key == "amqp.caFile" { environment["BATON_AMQP_URL"] = "amqps://mq.example" }
         if c.key.hasPrefix("tls.") { environment = ["BATON_TLS_CERT": "/tmp/cert.pem", "BATON_TLS_KEY": "/tmp/key.pem"] }
         let components = try Components(try await Self.reader(environment: environment))
@@ -234,7 +238,8 @@ import Testing
             yaml("redis.url", "redis://127.0.0.1").replacingOccurrences(of: "redis:\n", with: "")
         // A CA file is for a TLS server.
         case "redis.caFile": yaml("redis.url", "rediss://cache.example").replacingOccurrences(of: "redis:\n", with: "")
-        case "amqp.ingest", "amqp.dispatch", "amqp.work": yaml("amqp.url", "amqp://127.0.0.1").replacingOccurrences(of: "amqp:\n", with: "")
+        case "amqp.ingest", "amqp.dispatch", "amqp.work", "amqp.results":
+            yaml("amqp.url", "amqp://127.0.0.1").replacingOccurrences(of: "amqp:\n", with: "")
         case "amqp.caFile": yaml("amqp.url", "amqps://mq.example").replacingOccurrences(of: "amqp:\n", with: "")
         default: ""
         }
@@ -307,7 +312,8 @@ import Testing
         ("redis.caFile", "/etc/hostname"),
         ("amqp.url", "redis://mq"), ("amqp.ingest", "a"), ("amqp.exchangeType", "round-robin"), ("amqp.prefetch", "0"),
         ("amqp.bindingKey", String(repeating: "k", count: 256)), ("amqp.dispatch", "default"), ("amqp.work", "w"), ("amqp.window", "0"),
-        ("amqp.lease", "0"), ("amqp.caFile", "/etc/hostname"),
+        ("amqp.lease", "0"), ("amqp.caFile", "/etc/hostname"), ("amqp.results", "maybe"), ("amqp.results", "true"),
+        ("amqp.resultsExpireIn", "0"), ("amqp.resultsExpireIn", "2147484"),
         ("compat.prefix", "compat"), ("compat.prefix", "/v1/compat"), ("compat.prefix", "/a/{token}/{token}"), ("compat.prefix", "/a b"),
     ])
     func badValueNamesItsKey(_ key: String, _ value: String) async throws {

@@ -24,11 +24,13 @@ extension ConfigReader {
         return n
     }
 
-    /// A number of seconds of at least `minimum` (and at most ``Limits/maxSeconds``), or `value` when unset.
-    public func seconds(_ key: String, default value: Duration, minimum: Double = 0) throws(BatonError) -> Duration {
+    /// A number of seconds from `minimum` to `maximum` (``Limits/maxSeconds`` unless given), or `value` when unset.
+    public func seconds(
+        _ key: String, default value: Duration, minimum: Double = 0, maximum: Double = Limits.maxSeconds
+    ) throws(BatonError) -> Duration {
         guard let text = text(key) else { return value }
-        guard let s = Double(text), s.isFinite, s >= minimum, s <= Limits.maxSeconds else {
-            throw .invalidArgument("\(key) must be a number of seconds from \(minimum) to \(Int(Limits.maxSeconds)), got '\(text)'")
+        guard let s = Double(text), s.isFinite, s >= minimum, s <= maximum else {
+            throw .invalidArgument("\(key) must be a number of seconds from \(minimum) to \(Int(maximum)), got '\(text)'")
         }
         return .seconds(s)
     }

@@ -98,6 +98,11 @@ struct NodeOptions: ParsableArguments {
     @Option(help: "Most tasks of one queue in flight on RabbitMQ (BATON_AMQP_WINDOW, default 100).") var amqpWindow: Int?
     @Option(help: "Seconds a task sent to RabbitMQ keeps its lease until its worker's first heartbeat (BATON_AMQP_LEASE, default 300).")
     var amqpLease: Double?
+    @Flag(help: "Keep Machinery's AMQP result backend: Machinery tasks' states in a queue per task (BATON_AMQP_RESULTS).")
+    var amqpResults = false
+    @Option(
+        help: "Seconds those queues and states are kept, the producers' ResultsExpireIn (BATON_AMQP_RESULTS_EXPIRE_IN, default 3600).")
+    var amqpResultsExpireIn: Double?
 
     var flags: [String: String?] {
         sqs.flags.merging(redis.flags) { $1 }.merging(amqpConnection.flags) { $1 }.merging([
@@ -126,6 +131,8 @@ struct NodeOptions: ParsableArguments {
             "amqp.dispatch": amqpDispatch,
             "amqp.window": amqpWindow.map(String.init),
             "amqp.lease": amqpLease.map { "\($0)" },
+            "amqp.results": amqpResults ? "true" : nil,
+            "amqp.resultsExpireIn": amqpResultsExpireIn.map { "\($0)" },
         ]) { $1 }.merging([
             "insecure": insecure ? "true" : nil,
             "compat.prefix": compatPrefix,

@@ -1,0 +1,166 @@
+import BatonAMQP
+import BatonCore
+import BatonNode
+import Foundation
+import Logging
+import Synchronization
+
+/// Machinery's AMQP result backend as ``MachineryResults`` writes it (`amqp.results`,
+/// docs/brokers.md): each state is a message in a queue of its own per task, named by the
+/// signature's UUID, where Machinery's `AsyncResult` takes them one at a time (`basic.get`)
+/// until it reads `SUCCESS` or `FAILURE`.
+///
+/// The queue is declared as Machinery declares it — not durable, deleted when unused, with
+/// `x-message-ttl` and `x-expires` of ``expiry`` in milliseconds (Machinery's
+/// `ResultsExpireIn`) — and bound to the exchange with the UUID as its key; the state is
+/// published there, persistent JSON, confirmed by the server. A producer declares the same
+/// queue when it sends (`SetStatePending`) and when it reads, so either side may come first.
+///
+/// A queue that exists with other arguments (the producer's `ResultsExpireIn` is not
+/// ``expiry``) makes the server close the connection (406); the states then go to that queue
+/// without declaring it, and a warning says to set `amqp.resultsExpireIn` to the producers'
+/// value.
+public final class AMQPStateWriter: MachineryStateWriter {
+    public let amqp: AMQPConfiguration
+    /// The exchange and its type (`amqp.exchange`, `amqp.exchangeType`); empty: the default
+    /// exchange, which routes by queue name.
+    public let exchange: String
+    public let exchangeType: String
+    public let expiry: Duration
+    let logger: Logger
+    private let connection = Mutex<AMQPConnection?>(nil)
+    /// Queues found declared with other arguments: published to without declaring (emptied
+    /// when it reaches ``maxRemembered``).
+    private let declaredElsewhere = Mutex<Set<String>>([])
+    private let undeclaredQueues = Mutex(0)
+
+    /// States written at once on the connection.
+    static let concurrency = 64
+    static let maxRemembered = 100_000
+
+    public init(
+        amqp: AMQPConfiguration, exchange: String = AMQPBrokerConfiguration.defaultExchange, exchangeType: String = "direct",
+        expiry: Duration = MachineryResults.defaultExpiry, logger: Logger
+    ) {
+        self.amqp = amqp
+        self.exchange = exchange
+        self.exchangeType = exchangeType
+        self.expiry = expiry
+        self.logger = logger
+    }
+
+    public var backend: String { "the AMQP server at \(amqp.address)" }
+
+    /// How many queues were found declared with other arguments (and written to undeclared).
+    public var queuesDeclaredElsewhere: Int { undeclaredQueues.withLock { $0 } }
+
+    /// The arguments Machinery declares a task's state queue with.
+    var queueArguments: [String: AMQPFieldValue] {
+        let millis = AMQPFieldValue.int32(Int32(clamping: expiry.inMilliseconds))
+        return ["x-message-ttl": millis, "x-expires": millis]
+    }
+
+    public func write(_ states: [MachineryStateWrite]) async -> MachineryWriteOutcome {
+        var written = Array(repeating: false, count: states.count)
+        var mismatched: [Int] = []
+        for start in stride(from: 0, to: states.count, by: Self.concurrency) {
+            let open: AMQPConnection
+            do {
+                open = try await connected()
+            } catch {
+                return MachineryWriteOutcome(written: written, failure: error)
+            }
+            let indices = Array(start..<min(start + Self.concurrency, states.count))
+            let failures = await withTaskGroup(of: (Int, AMQPError)?.self) { group in
+                for i in indices {
+                    group.addTask {
+                        do throws(AMQPError) {
+                            try await self.publish(states[i], on: open, declare: !self.isDeclaredElsewhere(states[i].uuid))
+                            return nil
+                        } catch {
+                            return (i, error)
+                        }
+                    }
+                }
+                var failures: [(Int, AMQPError)] = []
+                for await failure in group { if let failure { failures.append(failure) } }
+                return failures
+            }
+            for i in indices { written[i] = true }
+            for (i, _) in failures { written[i] = false }
+            guard let first = failures.first?.1 else { continue }
+            await close()
+            // A declare that does not match closes the connection, failing what else was in
+            // flight on it: each is tried again on its own below.
+            guard failures.contains(where: { $0.1.replyCode == 406 }) else {
+                return MachineryWriteOutcome(written: written, failure: first)
+            }
+            mismatched += failures.map(\.0)
+        }
+        for i in mismatched.sorted() {
+            do throws(AMQPError) {
+                try await writeAlone(states[i])
+                written[i] = true
+            } catch {
+                await close()
+                return MachineryWriteOutcome(written: written, failure: error)
+            }
+        }
+        return MachineryWriteOutcome(written: written)
+    }
+
+    /// Writes one state on a connection of its own: declared first, and when the declaration
+    /// does not match, published to the queue as it is.
+    private func writeAlone(_ state: MachineryStateWrite) async throws(AMQPError) {
+        do {
+            try await publish(state, on: try await connected(), declare: !isDeclaredElsewhere(state.uuid))
+        } catch let error where error.replyCode == 406 {
+            await close()
+            declaredElsewhere.withLock { known in
+                if known.count >= Self.maxRemembered { known = [] }
+                known.insert(state.uuid)
+            }
+            undeclaredQueues.withLock { $0 += 1 }
+            logger.warning(
+                "a Machinery task's result queue exists with another expiry; set amqp.resultsExpireIn to the producers' ResultsExpireIn",
+                metadata: ["queue": "\(state.uuid)", "expiry_s": "\(expiry.components.seconds)", "error": "\(error.message)"])
+            try await publish(state, on: try await connected(), declare: false)
+        }
+    }
+
+    private func isDeclaredElsewhere(_ uuid: String) -> Bool { declaredElsewhere.withLock { $0.contains(uuid) } }
+
+    private func publish(_ state: MachineryStateWrite, on amqp: AMQPConnection, declare: Bool) async throws(AMQPError) {
+        if declare {
+            try await amqp.declareQueue(state.uuid, durable: false, autoDelete: true, arguments: queueArguments)
+            if !exchange.isEmpty { try await amqp.bindQueue(state.uuid, exchange: exchange, routingKey: state.uuid) }
+        }
+        try await amqp.publish(
+            state.json, exchange: exchange, routingKey: state.uuid,
+            properties: AMQPProperties(contentType: "application/json", deliveryMode: 2))
+    }
+
+    public func close() async {
+        let open = connection.withLock { c in
+            defer { c = nil }
+            return c
+        }
+        await open?.close()
+    }
+
+    /// The open connection, or a new one with confirms on and the exchange declared (durable,
+    /// as Machinery declares it).
+    private func connected() async throws(AMQPError) -> AMQPConnection {
+        if let open = connection.withLock({ $0 }), open.isActive { return open }
+        let fresh = try await AMQPConnection.connect(amqp)
+        do {
+            try await fresh.enableConfirms()
+            if !exchange.isEmpty { try await fresh.declareExchange(exchange, type: exchangeType) }
+        } catch {
+            await fresh.close()
+            throw error
+        }
+        connection.withLock { $0 = fresh }
+        return fresh
+    }
+}
