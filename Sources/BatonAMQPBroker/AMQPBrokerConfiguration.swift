@@ -167,8 +167,7 @@ public struct AMQPBrokerConfiguration: Sendable {
             settings: dispatchSettings, logger: logger)
         if !ingest.isEmpty { services.append(AMQPIngest(api: api, amqp: amqp, configuration: self, logger: logger)) }
         if results {
-            let writer = AMQPStateWriter(
-                amqp: amqp, exchange: exchange, exchangeType: exchangeType, expiry: resultsExpireIn, logger: logger)
+            let writer = AMQPStateWriter(amqp: amqp, expiry: resultsExpireIn, logger: logger)
             services.append(MachineryResults(writer: writer, store: api.node.store, events: api.node.events, logger: logger))
         }
         return services

@@ -12,9 +12,10 @@ import Synchronization
 ///
 /// The queue is declared as Machinery declares it — not durable, deleted when unused, with
 /// `x-message-ttl` and `x-expires` of ``expiry`` in milliseconds (Machinery's
-/// `ResultsExpireIn`) — and bound to the exchange with the UUID as its key; the state is
-/// published there, persistent JSON, confirmed by the server. A producer declares the same
-/// queue when it sends (`SetStatePending`) and when it reads, so either side may come first.
+/// `ResultsExpireIn`) — and the state published to it through the default exchange (which
+/// routes by queue name, so no binding is needed), persistent JSON, confirmed by the server. A
+/// producer declares the same queue (and binds it to its exchange) when it sends
+/// (`SetStatePending`) and when it reads, so either side may come first.
 ///
 /// A queue that exists with other arguments (the producer's `ResultsExpireIn` is not
 /// ``expiry``) makes the server close the connection (406); the states then go to that queue
@@ -22,10 +23,6 @@ import Synchronization
 /// value.
 public final class AMQPStateWriter: MachineryStateWriter {
     public let amqp: AMQPConfiguration
-    /// The exchange and its type (`amqp.exchange`, `amqp.exchangeType`); empty: the default
-    /// exchange, which routes by queue name.
-    public let exchange: String
-    public let exchangeType: String
     public let expiry: Duration
     let logger: Logger
     private let connection = Mutex<AMQPConnection?>(nil)
@@ -35,16 +32,13 @@ public final class AMQPStateWriter: MachineryStateWriter {
     private let undeclaredQueues = Mutex(0)
 
     /// States written at once on the connection.
-    static let concurrency = 64
+    static let concurrency = 256
     static let maxRemembered = 100_000
 
     public init(
-        amqp: AMQPConfiguration, exchange: String = AMQPBrokerConfiguration.defaultExchange, exchangeType: String = "direct",
-        expiry: Duration = MachineryResults.defaultExpiry, logger: Logger
+        amqp: AMQPConfiguration, expiry: Duration = MachineryResults.defaultExpiry, logger: Logger
     ) {
         self.amqp = amqp
-        self.exchange = exchange
-        self.exchangeType = exchangeType
         self.expiry = expiry
         self.logger = logger
     }
@@ -130,14 +124,13 @@ public final class AMQPStateWriter: MachineryStateWriter {
 
     private func isDeclaredElsewhere(_ uuid: String) -> Bool { declaredElsewhere.withLock { $0.contains(uuid) } }
 
+    /// Declares the task's queue (creating it, as Machinery would, when no reader or producer
+    /// has yet), then publishes the state to it through the default exchange, which routes by
+    /// queue name: no binding is needed, whatever exchange the producer binds its queues to.
     private func publish(_ state: MachineryStateWrite, on amqp: AMQPConnection, declare: Bool) async throws(AMQPError) {
-        if declare {
-            try await amqp.declareQueue(state.uuid, durable: false, autoDelete: true, arguments: queueArguments)
-            if !exchange.isEmpty { try await amqp.bindQueue(state.uuid, exchange: exchange, routingKey: state.uuid) }
-        }
+        if declare { try await amqp.declareQueue(state.uuid, durable: false, autoDelete: true, arguments: queueArguments) }
         try await amqp.publish(
-            state.json, exchange: exchange, routingKey: state.uuid,
-            properties: AMQPProperties(contentType: "application/json", deliveryMode: 2))
+            state.json, exchange: "", routingKey: state.uuid, properties: AMQPProperties(contentType: "application/json", deliveryMode: 2))
     }
 
     public func close() async {
@@ -148,14 +141,12 @@ public final class AMQPStateWriter: MachineryStateWriter {
         await open?.close()
     }
 
-    /// The open connection, or a new one with confirms on and the exchange declared (durable,
-    /// as Machinery declares it).
+    /// The open connection, or a new one with confirms on.
     private func connected() async throws(AMQPError) -> AMQPConnection {
         if let open = connection.withLock({ $0 }), open.isActive { return open }
         let fresh = try await AMQPConnection.connect(amqp)
         do {
             try await fresh.enableConfirms()
-            if !exchange.isEmpty { try await fresh.declareExchange(exchange, type: exchangeType) }
         } catch {
             await fresh.close()
             throw error

@@ -69,10 +69,10 @@ struct MachineryAMQPResultsTests {
     static func uuid() -> String { "task_\(UUID().uuidString.lowercased())" }
 
     static func start(
-        _ server: AMQPConfiguration, exchange: String, expiry: Duration
+        _ server: AMQPConfiguration, expiry: Duration
     ) async throws -> (BrokerHarness, MachineryResults, AMQPStateWriter, BrokerHarness.Running) {
         let harness = try await BrokerHarness()
-        let writer = AMQPStateWriter(amqp: server, exchange: exchange, expiry: expiry, logger: testLogger("writer"))
+        let writer = AMQPStateWriter(amqp: server, expiry: expiry, logger: testLogger("writer"))
         let results = MachineryResults(
             writer: writer, store: harness.api.node.store, events: harness.api.node.events, logger: testLogger("results"))
         return (harness, results, writer, harness.start([results]))
@@ -85,7 +85,7 @@ struct MachineryAMQPResultsTests {
     @Test func aMachineryProducerReadsEachStateFromItsTasksQueue() async throws {
         guard let server = try AMQPConnectionTests.server() else { return }
         let exchange = "machinery_exchange.\(UUID().uuidString.prefix(8).lowercased())"
-        let (harness, results, writer, running) = try await Self.start(server, exchange: exchange, expiry: .seconds(120))
+        let (harness, results, writer, running) = try await Self.start(server, expiry: .seconds(120))
         let amqp = try await AMQPConnection.connect(server)
         try await amqp.enableConfirms()
         let producer = Producer(amqp: amqp, exchange: exchange, expiryMS: 120_000)
@@ -171,7 +171,7 @@ struct MachineryAMQPResultsTests {
     @Test func aQueueDeclaredWithAnotherExpiryStillGetsTheStates() async throws {
         guard let server = try AMQPConnectionTests.server() else { return }
         let exchange = "machinery_exchange.\(UUID().uuidString.prefix(8).lowercased())"
-        let (harness, results, writer, running) = try await Self.start(server, exchange: exchange, expiry: .seconds(3600))
+        let (harness, results, writer, running) = try await Self.start(server, expiry: .seconds(3600))
         let amqp = try await AMQPConnection.connect(server)
         try await amqp.enableConfirms()
         let other = Producer(amqp: amqp, exchange: exchange, expiryMS: 60_000)
