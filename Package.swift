@@ -229,7 +229,7 @@ let package = Package(
         .target(
             name: "BatonAMQPBroker",
             dependencies: [
-                "BatonAMQP", "BatonCore", "BatonNode", "BatonWorker",
+                "BatonAMQP", "BatonCore", "BatonNIOClient", "BatonNode", "BatonWorker",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Configuration", package: "swift-configuration"),
                 .product(name: "Crypto", package: "swift-crypto"),
@@ -242,7 +242,7 @@ let package = Package(
         .target(
             name: "BatonRedisBroker",
             dependencies: [
-                "BatonRedis", "BatonCore", "BatonNode", "BatonWorker",
+                "BatonRedis", "BatonCore", "BatonNIOClient", "BatonNode", "BatonWorker",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Configuration", package: "swift-configuration"),
                 .product(name: "Logging", package: "swift-log"),

@@ -687,3 +687,5 @@ final class AMQPChannelHandler: ChannelDuplexHandler {
         consumers = [:]
     }
 }
+
+extension AMQPConnection: ReusableConnection {}

@@ -1,5 +1,6 @@
 import BatonAMQP
 import BatonCore
+import BatonNIOClient
 import BatonNode
 import Foundation
 import Logging
@@ -25,7 +26,7 @@ public final class AMQPStateWriter: MachineryStateWriter {
     public let amqp: AMQPConfiguration
     public let expiry: Duration
     let logger: Logger
-    private let connection = Mutex<AMQPConnection?>(nil)
+    private let connection = ConnectionSlot<AMQPConnection>()
     /// Queues found declared with other arguments: published to without declaring (emptied
     /// when it reaches ``maxRemembered``).
     private let declaredElsewhere = Mutex<Set<String>>([])
@@ -133,25 +134,20 @@ public final class AMQPStateWriter: MachineryStateWriter {
             state.json, exchange: "", routingKey: state.uuid, properties: AMQPProperties(contentType: "application/json", deliveryMode: 2))
     }
 
-    public func close() async {
-        let open = connection.withLock { c in
-            defer { c = nil }
-            return c
-        }
-        await open?.close()
-    }
+    public func close() async { await connection.drop() }
 
     /// The open connection, or a new one with confirms on.
     private func connected() async throws(AMQPError) -> AMQPConnection {
-        if let open = connection.withLock({ $0 }), open.isActive { return open }
-        let fresh = try await AMQPConnection.connect(amqp)
-        do {
-            try await fresh.enableConfirms()
-        } catch {
-            await fresh.close()
-            throw error
+        let amqp = self.amqp
+        return try await connection.get { () async throws(AMQPError) in
+            let fresh = try await AMQPConnection.connect(amqp)
+            do throws(AMQPError) {
+                try await fresh.enableConfirms()
+            } catch {
+                await fresh.close()
+                throw error
+            }
+            return fresh
         }
-        connection.withLock { $0 = fresh }
-        return fresh
     }
 }

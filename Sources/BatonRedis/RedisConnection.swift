@@ -229,3 +229,5 @@ final class RedisCommandHandler: ChannelDuplexHandler {
         while let next = waiting.popFirst() { next.promise.fail(error) }
     }
 }
+
+extension RedisConnection: ReusableConnection {}

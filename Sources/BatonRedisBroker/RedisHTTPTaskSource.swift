@@ -1,10 +1,10 @@
 import AsyncHTTPClient
 import BatonCore
+import BatonNIOClient
 import BatonRedis
 import BatonWorker
 import Foundation
 import Logging
-import Synchronization
 
 /// A worker's tasks from a Redis work list, its outcomes to the node over HTTP
 /// (`baton worker --redis-url URL --redis-work KEY --server URL`, docs/brokers.md): the node's
@@ -31,7 +31,7 @@ public final class RedisHTTPTaskSource: TaskSource {
     public let redis: RedisConfiguration
     public let key: String
     let logger: Logger
-    private let connection = Mutex<RedisConnection?>(nil)
+    private let connection = ConnectionSlot<RedisConnection>()
 
     /// The longest one `BLPOP` waits: a stopping worker waits for it to answer.
     public static let longestWait: Duration = .seconds(2)
@@ -129,18 +129,10 @@ public final class RedisHTTPTaskSource: TaskSource {
     }
 
     /// Closes the connection, if one is open; the next take connects again.
-    private func disconnect() async {
-        let open = connection.withLock { c in
-            defer { c = nil }
-            return c
-        }
-        await open?.close()
-    }
+    private func disconnect() async { await connection.drop() }
 
     private func connected() async throws(RedisError) -> RedisConnection {
-        if let open = connection.withLock({ $0 }), open.isActive { return open }
-        let fresh = try await RedisConnection.connect(redis)
-        connection.withLock { $0 = fresh }
-        return fresh
+        let redis = self.redis
+        return try await connection.get { () async throws(RedisError) in try await RedisConnection.connect(redis) }
     }
 }

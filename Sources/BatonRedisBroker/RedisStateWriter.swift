@@ -1,9 +1,9 @@
 import BatonCore
+import BatonNIOClient
 import BatonNode
 import BatonRedis
 import Foundation
 import Logging
-import Synchronization
 
 /// Machinery's Redis result backend as ``MachineryResults`` writes it (`redis.results`,
 /// docs/brokers.md): each state a string at the key of the signature's UUID, set with an expiry
@@ -11,7 +11,7 @@ import Synchronization
 public final class RedisStateWriter: MachineryStateWriter {
     public let redis: RedisConfiguration
     public let expiry: Duration
-    private let connection = Mutex<RedisConnection?>(nil)
+    private let connection = ConnectionSlot<RedisConnection>()
 
     public init(redis: RedisConfiguration, expiry: Duration = MachineryResults.defaultExpiry) {
         self.redis = redis
@@ -23,7 +23,8 @@ public final class RedisStateWriter: MachineryStateWriter {
     public func write(_ states: [MachineryStateWrite]) async -> MachineryWriteOutcome {
         let millis = RedisArgument(expiry.inMilliseconds)
         do {
-            let open = try await connected()
+            let redis = self.redis
+            let open = try await connection.get { () async throws(RedisError) in try await RedisConnection.connect(redis) }
             let replies = try await open.sendAll(
                 states.map { ["SET", RedisArgument($0.uuid), RedisArgument(bytes: $0.json), "PX", millis] })
             let refused = replies.first { if case .error = $0 { true } else { false } }
@@ -35,20 +36,7 @@ public final class RedisStateWriter: MachineryStateWriter {
         }
     }
 
-    public func close() async {
-        let open = connection.withLock { c in
-            defer { c = nil }
-            return c
-        }
-        await open?.close()
-    }
-
-    private func connected() async throws(RedisError) -> RedisConnection {
-        var open = connection.withLock { $0 }
-        let connection = try await RedisConnection.reusing(&open, redis)
-        self.connection.withLock { $0 = connection }
-        return connection
-    }
+    public func close() async { await connection.drop() }
 }
 
 extension MachineryResults {
