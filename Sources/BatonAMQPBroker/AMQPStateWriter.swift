@@ -104,8 +104,9 @@ public final class AMQPStateWriter: MachineryStateWriter {
         return MachineryWriteOutcome(written: written)
     }
 
-    /// Writes one state on a connection of its own: declared first, and when the declaration
-    /// does not match, published to the queue as it is.
+    /// Writes one state alone on the connection (nothing else in flight fails with it): its
+    /// queue declared first, and when the declaration does not match, the state published to
+    /// the queue as it is.
     private func writeAlone(_ state: MachineryStateWrite) async throws(AMQPError) {
         do {
             try await publish(state, on: try await connected(), declare: !isDeclaredElsewhere(state.uuid))
@@ -115,10 +116,19 @@ public final class AMQPStateWriter: MachineryStateWriter {
                 if known.count >= Self.maxRemembered { known = [] }
                 known.insert(state.uuid)
             }
-            undeclaredQueues.withLock { $0 += 1 }
-            logger.warning(
-                "a Machinery task's result queue exists with another expiry; set amqp.resultsExpireIn to the producers' ResultsExpireIn",
-                metadata: ["queue": "\(state.uuid)", "expiry_s": "\(expiry.components.seconds)", "error": "\(error.message)"])
+            let count = undeclaredQueues.withLock { n in
+                n += 1
+                return n
+            }
+            // The first, then one in a hundred: a producer whose setting differs does it for every task.
+            if count % 100 == 1 {
+                logger.warning(
+                    "a Machinery task's result queue exists with another expiry; set amqp.resultsExpireIn to the producers' ResultsExpireIn",
+                    metadata: [
+                        "queue": "\(state.uuid)", "expiry_s": "\(expiry.components.seconds)", "queues_so_far": "\(count)",
+                        "error": "\(error.message)",
+                    ])
+            }
             try await publish(state, on: try await connected(), declare: false)
         }
     }

@@ -51,8 +51,9 @@ public struct MachineryWriteOutcome: Sendable {
 /// string at the signature's UUID in Redis, or a message in the queue named by it on an AMQP
 /// server), as its `TaskState` JSON (``MachineryTaskState``: `STARTED`, `RETRY`, `SUCCESS`
 /// with `Results`, `FAILURE` with `Error`), kept as long as the writer was told (Machinery's
-/// `ResultsExpireIn`, one hour by default: ``defaultExpiry``). A Machinery producer whose `ResultBackend` is that server then gets
-/// its results from `Get()`, as with Machinery's workers.
+/// `ResultsExpireIn`, one hour by default: ``defaultExpiry``). A Machinery producer whose
+/// `ResultBackend` is that server then gets its results from `Get()`, as with Machinery's
+/// workers.
 ///
 /// What is written, and by which node: the node follows its own events. A task of a workflow
 /// that this node stored or claimed is *watched*; its record is read when it is stored, claimed
