@@ -182,7 +182,7 @@ let package = Package(
         .target(
             name: "BatonTesting",
             dependencies: [
-                "BatonCore", "BatonSQLite", "BatonPostgres", "BatonNode", "BatonServer", "BatonWorker", "BatonRedis",
+                "BatonCore", "BatonSQLite", "BatonPostgres", "BatonNode", "BatonServer", "BatonWorker", "BatonRedis", "BatonAMQP",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "PostgresNIO", package: "postgres-nio"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),

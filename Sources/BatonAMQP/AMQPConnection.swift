@@ -151,6 +151,20 @@ public final class AMQPConnection: Sendable {
         }
     }
 
+    /// Removes a binding made by ``bindQueue(_:exchange:routingKey:arguments:)`` (none left is
+    /// no error).
+    public func unbindQueue(
+        _ queue: String, exchange: String, routingKey: String, arguments: [String: AMQPFieldValue] = [:]
+    ) async throws(AMQPError) {
+        _ = try await call(.queueUnbind, expecting: [.queueUnbindOk]) { buffer throws(AMQPError) in
+            buffer.writeInteger(UInt16(0))
+            try AMQPWire.writeShortString(queue, into: &buffer)
+            try AMQPWire.writeShortString(exchange, into: &buffer)
+            try AMQPWire.writeShortString(routingKey, into: &buffer)
+            try AMQPWire.writeTable(arguments, into: &buffer)
+        }
+    }
+
     /// Deletes a queue; returns how many messages it held.
     @discardableResult
     public func deleteQueue(_ queue: String) async throws(AMQPError) -> UInt32 {

@@ -60,6 +60,8 @@ enum AMQPWire {
         static let queuePurgeOk = MethodID(50, 31)
         static let queueDelete = MethodID(50, 40)
         static let queueDeleteOk = MethodID(50, 41)
+        static let queueUnbind = MethodID(50, 50)
+        static let queueUnbindOk = MethodID(50, 51)
         static let basicQos = MethodID(60, 10)
         static let basicQosOk = MethodID(60, 11)
         static let basicConsume = MethodID(60, 20)

@@ -45,6 +45,12 @@ import ServiceLifecycle
 /// - `amqp.resultsExpireIn` (`BATON_AMQP_RESULTS_EXPIRE_IN`): seconds such a queue and its
 ///   messages are kept, Machinery's `ResultsExpireIn`, 1...2147483 (default 3600); it must be the
 ///   producers' value, which declares the same queues
+/// - `amqp.machineryDispatch` (`BATON_AMQP_MACHINERY_DISPATCH`): Baton queues whose ready tasks
+///   a node sends to Machinery's own workers, a comma list of `QUEUE=AMQPQUEUE` (the queue the
+///   workers consume, their `DefaultQueue`); their `Broker` and `ResultBackend` are this server
+///   and their `AMQP.Exchange` is `amqp.exchange` (``AMQPMachineryWorkers``)
+/// - `amqp.machineryStates` (`BATON_AMQP_MACHINERY_STATES`): the node's durable queue that
+///   receives those workers' states (default `baton.machinery.states`)
 public struct AMQPBrokerConfiguration: Sendable {
     public var amqp: AMQPConfiguration?
     public var ingest: [String]
@@ -63,11 +69,16 @@ public struct AMQPBrokerConfiguration: Sendable {
     /// long its states are kept.
     public var results = false
     public var resultsExpireIn = MachineryResults.defaultExpiry
+    /// Baton queue → the RabbitMQ queue Machinery's workers consume (``AMQPMachineryWorkers``).
+    public var machineryDispatch: [(queue: String, amqpQueue: String)] = []
+    /// The queue the states of Machinery's workers are bound to.
+    public var machineryStates = defaultMachineryStates
 
     public static let defaultExchange = "machinery_exchange"
     public static let defaultBindingKey = "machinery_task"
     public static let defaultPrefetch = 64
     public static let defaultDeadLetter = "baton.dead"
+    public static let defaultMachineryStates = "baton.machinery.states"
     static let exchangeTypes = ["direct", "fanout", "topic", "headers"]
 
     public init(
@@ -87,6 +98,7 @@ public struct AMQPBrokerConfiguration: Sendable {
     public static let configKeys = [
         "amqp.url", "amqp.ingest", "amqp.exchange", "amqp.exchangeType", "amqp.bindingKey", "amqp.prefetch", "amqp.deadLetter",
         "amqp.caFile", "amqp.dispatch", "amqp.window", "amqp.lease", "amqp.work", "amqp.results", "amqp.resultsExpireIn",
+        "amqp.machineryDispatch", "amqp.machineryStates",
     ]
 
     /// The configuration from the settings; throws `invalidArgument` naming the key of a bad value.
@@ -132,6 +144,10 @@ public struct AMQPBrokerConfiguration: Sendable {
         // x-expires and x-message-ttl are 32-bit milliseconds in Machinery's declaration.
         resultsExpireIn = try reader.seconds(
             "amqp.resultsExpireIn", default: MachineryResults.defaultExpiry, minimum: 1, maximum: Double(Int32.max / 1000))
+        machineryDispatch = try reader.queueMap("amqp.machineryDispatch", example: "default=machinery_work").map {
+            queue, name throws(BatonError) in (queue, try Self.name(name, setting: "amqp.machineryDispatch"))
+        }
+        if let text = reader.text("amqp.machineryStates") { machineryStates = try Self.name(text, setting: "amqp.machineryStates") }
         try validate()
     }
 
@@ -139,15 +155,32 @@ public struct AMQPBrokerConfiguration: Sendable {
     public func validate() throws(BatonError) {
         if (hasNodeRoles || work != nil) && amqp == nil {
             throw .invalidArgument(
-                "amqp.ingest, amqp.dispatch, amqp.results and amqp.work need amqp.url (--amqp-url amqp://USER:PASSWORD@HOST:5672/)")
+                "amqp.ingest, amqp.dispatch, amqp.machineryDispatch, amqp.results and amqp.work need amqp.url (--amqp-url amqp://USER:PASSWORD@HOST:5672/)"
+            )
         }
         try dispatchSettings.validate(prefix: "amqp")
         var queues = Set(ingest + [deadLetter])
-        for (queue, name) in dispatch {
-            guard queues.insert(name).inserted else {
+        var sent = Set<String>()
+        for (setting, items) in [("amqp.dispatch", dispatch), ("amqp.machineryDispatch", machineryDispatch)] {
+            for (queue, name) in items {
+                guard queues.insert(name).inserted else {
+                    throw .invalidArgument(
+                        "\(setting) sends queue \(queue) to \(name), which is already an ingest queue, the dead-letter queue or another queue's"
+                    )
+                }
+                guard sent.insert(queue).inserted else {
+                    throw .invalidArgument("\(setting) sends queue \(queue), which amqp.dispatch or amqp.machineryDispatch already sends")
+                }
+            }
+        }
+        if !machineryDispatch.isEmpty {
+            guard !exchange.isEmpty, ["direct", "topic"].contains(exchangeType) else {
                 throw .invalidArgument(
-                    "amqp.dispatch sends queue \(queue) to \(name), which is already an ingest queue, the dead-letter queue or another queue's"
+                    "amqp.machineryDispatch needs amqp.exchange, the direct (or topic) exchange Machinery's workers publish their states to (their AMQP.Exchange)"
                 )
+            }
+            guard !queues.contains(machineryStates) else {
+                throw .invalidArgument("amqp.machineryStates (\(machineryStates)) is also another queue of the node's; name another queue")
             }
         }
         if ingest.contains(deadLetter) {
@@ -156,15 +189,31 @@ public struct AMQPBrokerConfiguration: Sendable {
     }
 
     /// Whether a node runs any AMQP role.
-    public var hasNodeRoles: Bool { !ingest.isEmpty || !dispatch.isEmpty || results }
+    public var hasNodeRoles: Bool { !ingest.isEmpty || !dispatch.isEmpty || !machineryDispatch.isEmpty || results }
 
     /// The node's AMQP services that this configuration asks for.
     public func services(api: NodeAPI, logger: Logger) throws(BatonError) -> [any Service] {
         guard hasNodeRoles, let amqp else { return [] }
         var services: [any Service] = []
-        services += BrokerDispatch.roles(
-            node: api.node, senders: dispatch.map { ($0.queue, AMQPWorkSender(amqp: amqp, queue: $0.amqpQueue, logger: logger)) },
-            settings: dispatchSettings, logger: logger)
+        var senders: [(queue: String, sender: any WorkSender)] = dispatch.map {
+            ($0.queue, AMQPWorkSender(amqp: amqp, queue: $0.amqpQueue, logger: logger))
+        }
+        let machinery =
+            machineryDispatch.isEmpty
+            ? nil
+            : AMQPMachineryWorkers(
+                amqp: amqp, api: api, exchange: exchange, exchangeType: exchangeType, statesQueue: machineryStates,
+                lease: dispatchSettings.lease, logger: logger)
+        if let machinery {
+            senders += machineryDispatch.map { ($0.queue, AMQPMachinerySender(workers: machinery, queue: $0.amqpQueue)) }
+        }
+        // The dispatches first: they stop before the others.
+        let dispatches = BrokerDispatch.roles(node: api.node, senders: senders, settings: dispatchSettings, logger: logger)
+        services += dispatches
+        if let machinery {
+            machinery.window.withLock { $0 = dispatches.first?.inFlight }
+            services.append(machinery)
+        }
         if !ingest.isEmpty { services.append(AMQPIngest(api: api, amqp: amqp, configuration: self, logger: logger)) }
         if results {
             let writer = AMQPStateWriter(amqp: amqp, expiry: resultsExpireIn, logger: logger)

@@ -151,13 +151,13 @@ public final class MachineryWorkers: Service, Sendable {
         let task = item.task
         return Entry(
             lease: item.lease, attempt: task.attempt, uuid: Machinery.workerUUID(task), key: key, message: message, seen: "PENDING",
-            lastValue: lastValue, extendBy: min(api.configuration.maxLease, max(lease, .seconds(task.timeout ?? 0) + .seconds(5))),
+            lastValue: lastValue, extendBy: api.machineryLeaseExtension(task, lease: lease),
             until: .now + lease + .seconds(5))
     }
 
     /// The signature of `task` for the list `key`.
     private func signature(_ task: TaskRecord, key: String) async throws -> String {
-        try Machinery.workerSignature(task, args: try await arguments(task), routingKey: key)
+        try await api.machinerySignature(task, routingKey: key)
     }
 
     /// Takes up again the tasks Machinery's workers hold in the store (sent before this node
@@ -197,18 +197,6 @@ public final class MachineryWorkers: Service, Sendable {
     /// Forgets tasks that were not sent after all.
     func forget(_ tasks: [ClaimedTask]) {
         entries.withLock { e in for task in tasks where e[task.task.id]?.lease == task.lease { e[task.task.id] = nil } }
-    }
-
-    /// A task's arguments as its worker gets them: with its parents' results in front when it
-    /// asked for them (`pass`), as Baton's own workers do.
-    private func arguments(_ task: TaskRecord) async throws -> RawJSON {
-        guard let pass = task.pass else { return task.args }
-        let store = api.node.store
-        let parents =
-            try await ParentPage.all {
-                try await store.taskParents(TaskParentsParams(id: task.id, cursor: $0, limit: TaskParentsParams.maxLimit))
-            } ?? []
-        return try pass.arguments(task.args, parentResults: parents.map(\.result))
     }
 
     /// From the emitter's thread: a task in flight that moved other than through a worker's
@@ -332,30 +320,11 @@ public final class MachineryWorkers: Service, Sendable {
         return changed
     }
 
-    /// Applies the workers' outcomes through the node's completer; the tasks leave the
-    /// entries whether applied or refused. A result the store refuses as invalid (too large)
-    /// fails its task with the reason. Returns the leases of the failures applied as retries.
-    @discardableResult
+    /// Applies the workers' outcomes (``NodeAPI/applyMachineryOutcomes(_:logger:)``); the tasks
+    /// leave the entries whether applied or refused. Returns the leases of the failures applied
+    /// as retries.
     private func apply(_ acks: [TaskAck]) async -> [LeaseRef] {
-        guard !acks.isEmpty else { return [] }
-        let outcomes: [AckOutcome]
-        do {
-            outcomes = try await api.node.completer.ackMany(acks)
-        } catch let error as BatonError where error.code == .invalidArgument && acks.count > 1 {
-            var retried: [LeaseRef] = []
-            for ack in acks { retried += await apply([ack]) }
-            return retried
-        } catch let error as BatonError where error.code == .invalidArgument {
-            let lease = acks[0].lease
-            logger.warning("a Machinery worker's result was refused", metadata: ["task_id": "\(lease.id)", "error": "\(error.message)"])
-            await apply([
-                .fail(TaskFailure(lease: lease, message: "the Machinery worker's result was refused: \(error.message)", retryable: false))
-            ])
-            return []
-        } catch {
-            logger.warning("could not apply Machinery workers' results; trying again", metadata: ["error": "\(error)"])
-            return []
-        }
+        guard !acks.isEmpty, let outcomes = await api.applyMachineryOutcomes(acks, logger: logger) else { return [] }
         entries.withLock { e in for ack in acks where e[ack.lease.id]?.lease == ack.lease { e[ack.lease.id] = nil } }
         counts.withLock { s in
             for (ack, outcome) in zip(acks, outcomes) {
@@ -400,36 +369,27 @@ public final class MachineryWorkers: Service, Sendable {
     static let replaceScript =
         "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3]) end return false"
 
-    /// Extends the leases of tasks whose state changed (the worker took or started them), one
-    /// store call for those of the same lease length.
+    /// Extends the leases of tasks whose state changed (the worker took or started them).
     private func extend(_ alive: [(lease: LeaseRef, by: Duration, state: String)]) async {
-        for (by, items) in Dictionary(grouping: alive, by: \.by) {
-            let results: [HeartbeatItemResult]
-            do {
-                let body = HeartbeatManyBody(
-                    worker: nil, leases: items.map { HeartbeatItem($0.lease) }, leaseMS: by.inMilliseconds)
-                results = try await api.heartbeatMany(body).results
-            } catch {
-                logger.warning(
-                    "could not extend the leases of tasks Machinery workers have",
-                    metadata: ["count": "\(items.count)", "error": "\(error)"])
-                continue
-            }
-            var extended: [TaskID] = []
-            entries.withLock { e in
-                for (item, result) in zip(items, results) where e[item.lease.id]?.lease == item.lease {
-                    guard case .extended = result.outcome else {
-                        // Cancelled, rescued or gone: what the worker writes now is not applied.
-                        e[item.lease.id] = nil
-                        continue
-                    }
-                    e[item.lease.id]!.seen = item.state
-                    e[item.lease.id]!.until = .now + by + .seconds(5)
-                    extended.append(item.lease.id)
+        guard !alive.isEmpty else { return }
+        let answered = await api.extendMachineryLeases(alive.map { ($0.lease, $0.by) }, logger: logger)
+        var extended: [(TaskID, Duration)] = []
+        entries.withLock { e in
+            for item in alive where e[item.lease.id]?.lease == item.lease {
+                guard let done = answered[item.lease] else { continue }
+                guard done else {
+                    // Cancelled, rescued or gone: what the worker writes now is not applied.
+                    e[item.lease.id] = nil
+                    continue
                 }
+                e[item.lease.id]!.seen = item.state
+                e[item.lease.id]!.until = .now + item.by + .seconds(5)
+                extended.append((item.lease.id, item.by))
             }
-            counts.withLock { $0.extended += extended.count }
-            window.withLock { $0 }?.extend(extended, by: by)
+        }
+        counts.withLock { $0.extended += extended.count }
+        if let window = window.withLock({ $0 }) {
+            for (by, items) in Dictionary(grouping: extended, by: \.1) { window.extend(items.map(\.0), by: by) }
         }
     }
 }

@@ -58,20 +58,9 @@ public final class MachineryWorkerStandIn: Sendable {
             try await write(redis, uuid, "RECEIVED")
             try await write(redis, uuid, "STARTED")
             if hold > .zero { try await Task.sleep(for: hold) }
-            var args: [(type: String, value: JSONValue)] = []
-            if case .array(let items)? = signature["Args"] {
-                for item in items {
-                    guard case .object(let arg) = item, case .string(let type)? = arg["Type"], let value = arg["Value"] else {
-                        Issue.record("an argument that is not {Type, Value}: \(item)")
-                        continue
-                    }
-                    args.append((type, value))
-                }
-            }
+            let args = Self.arguments(signature)
             do {
-                let results = try function(args)
-                try await write(
-                    redis, uuid, "SUCCESS", results: .array(results.map { .object(["Type": .string($0.type), "Value": $0.value]) }))
+                try await write(redis, uuid, "SUCCESS", results: Self.results(try function(args)))
             } catch {
                 try await write(redis, uuid, "FAILURE", error: "\(error)")
             }
@@ -98,6 +87,26 @@ public final class MachineryWorkerStandIn: Sendable {
                 "CreatedAt": createdAt, "TTL": .int(0),
             ]))
         _ = try await redis.command(["SET", RedisArgument(uuid), RedisArgument(json.text), "EX", "3600"])
+    }
+
+    /// A signature's `Args` as a worker's function gets them: each item's `Type` and `Value`.
+    public static func arguments(_ signature: [String: JSONValue]) -> [(type: String, value: JSONValue)] {
+        var args: [(type: String, value: JSONValue)] = []
+        if case .array(let items)? = signature["Args"] {
+            for item in items {
+                guard case .object(let arg) = item, case .string(let type)? = arg["Type"], let value = arg["Value"] else {
+                    Issue.record("an argument that is not {Type, Value}: \(item)")
+                    continue
+                }
+                args.append((type, value))
+            }
+        }
+        return args
+    }
+
+    /// A function's results as a worker writes them in its `SUCCESS`: `[{"Type", "Value"}]`.
+    public static func results(_ values: [(type: String, value: JSONValue)]) -> JSONValue {
+        .array(values.map { .object(["Type": .string($0.type), "Value": $0.value]) })
     }
 
     /// Sums its `int64` arguments: `[{"Type": "int64", "Value": sum}]`.

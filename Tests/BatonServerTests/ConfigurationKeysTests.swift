@@ -159,6 +159,11 @@ import Testing
         Case(key: "amqp.work", value: "baton.work") { $0.amqp.work == "baton.work" && !$0.amqp.hasNodeRoles },
         Case(key: "amqp.results", value: "true") { $0.amqp.results && $0.amqp.hasNodeRoles },
         Case(key: "amqp.resultsExpireIn", value: "86400") { $0.amqp.resultsExpireIn == .seconds(86400) },
+        Case(key: "amqp.machineryDispatch", value: "default=machinery_work, mail=mail_work") {
+            $0.amqp.machineryDispatch.map { "\($0.queue)=\($0.amqpQueue)" } == ["default=machinery_work", "mail=mail_work"]
+                && $0.amqp.hasNodeRoles
+        },
+        Case(key: "amqp.machineryStates", value: "states.here") { $0.amqp.machineryStates == "states.here" },
         Case(key: "amqp.exchange", value: "tasks") { $0.amqp.exchange == "tasks" },
         Case(key: "amqp.exchangeType", value: "topic") { $0.amqp.exchangeType == "topic" },
         Case(key: "amqp.bindingKey", value: "work") { $0.amqp.bindingKey == "work" },
@@ -198,6 +203,12 @@ import Testing
     /// The key as a nested YAML mapping.
     static func yaml(_ key: String, _ value: String) -> String { SettingsKeyText.yaml(key, value) }
 
+    /// The keys whose roles need the server's URL set too.
+    static let needRedisURL: Set = [
+        "redis.ingest", "redis.delayed", "redis.results", "redis.dispatch", "redis.machineryDispatch", "redis.work",
+    ]
+    static let needAMQPURL: Set = ["amqp.ingest", "amqp.dispatch", "amqp.work", "amqp.results", "amqp.machineryDispatch"]
+
     @Test(arguments: cases) func keyThroughYAML(_ c: Case) async throws {
         let components = try Components(try await Self.reader(yaml: Self.yaml(c.key, c.value) + Self.companion(c.key)))
         #expect(c.holds(components))
@@ -210,11 +221,11 @@ import Testing
             environment["BATON_SQS_RESULTS"] = "sqs://baton-results"
         }
         if c.key == "sqs.control" { environment["BATON_SQS_WORK"] = "sqs://baton-work" }
-        if ["redis.ingest", "redis.delayed", "redis.results", "redis.dispatch", "redis.machineryDispatch", "redis.work"].contains(c.key) {
+        if Self.needRedisURL.contains(c.key) {
             environment["BATON_REDIS_URL"] = "redis://127.0.0.1"
         }
         if c.key == "redis.caFile" { environment["BATON_REDIS_URL"] = "rediss://cache.example" }
-        if ["amqp.ingest", "amqp.dispatch", "amqp.work", "amqp.results"].contains(c.key) {
+        if Self.needAMQPURL.contains(c.key) {
             environment["BATON_AMQP_URL"] = "amqp://127.0.0.1"
         }
         if c.key == "amqp.caFile" { environment["BATON_AMQP_URL"] = "amqps://mq.example" }
@@ -234,11 +245,11 @@ import Testing
         case "sqs.control":
             (yaml("sqs.results", "sqs://baton-results") + yaml("sqs.work", "sqs://baton-work")).replacingOccurrences(of: "sqs:\n", with: "")
         // Taking submissions from Redis needs the server.
-        case "redis.ingest", "redis.delayed", "redis.results", "redis.dispatch", "redis.machineryDispatch", "redis.work":
+        case let key where needRedisURL.contains(key):
             yaml("redis.url", "redis://127.0.0.1").replacingOccurrences(of: "redis:\n", with: "")
         // A CA file is for a TLS server.
         case "redis.caFile": yaml("redis.url", "rediss://cache.example").replacingOccurrences(of: "redis:\n", with: "")
-        case "amqp.ingest", "amqp.dispatch", "amqp.work", "amqp.results":
+        case let key where needAMQPURL.contains(key):
             yaml("amqp.url", "amqp://127.0.0.1").replacingOccurrences(of: "amqp:\n", with: "")
         case "amqp.caFile": yaml("amqp.url", "amqps://mq.example").replacingOccurrences(of: "amqp:\n", with: "")
         default: ""
@@ -313,7 +324,8 @@ import Testing
         ("amqp.url", "redis://mq"), ("amqp.ingest", "a"), ("amqp.exchangeType", "round-robin"), ("amqp.prefetch", "0"),
         ("amqp.bindingKey", String(repeating: "k", count: 256)), ("amqp.dispatch", "default"), ("amqp.work", "w"), ("amqp.window", "0"),
         ("amqp.lease", "0"), ("amqp.caFile", "/etc/hostname"), ("amqp.results", "maybe"), ("amqp.results", "true"),
-        ("amqp.resultsExpireIn", "0"), ("amqp.resultsExpireIn", "2147484"),
+        ("amqp.resultsExpireIn", "0"), ("amqp.resultsExpireIn", "2147484"), ("amqp.machineryDispatch", "default"),
+        ("amqp.machineryDispatch", "default=machinery_work"), ("amqp.machineryStates", String(repeating: "s", count: 256)),
         ("compat.prefix", "compat"), ("compat.prefix", "/v1/compat"), ("compat.prefix", "/a/{token}/{token}"), ("compat.prefix", "/a b"),
     ])
     func badValueNamesItsKey(_ key: String, _ value: String) async throws {

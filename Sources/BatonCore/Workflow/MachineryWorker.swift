@@ -1,9 +1,10 @@
 import Foundation
 
 /// Baton's tasks as Machinery's workers take them, and their outcomes as those workers
-/// report them: the node's Machinery dispatch sends each claimed task to a Redis list as a
-/// Machinery signature (what Machinery's Redis broker carries), and reads the worker's
-/// `TaskState` from Machinery's Redis result backend (a string at the signature's UUID).
+/// report them: the node's Machinery dispatch sends each claimed task to a Redis list or a
+/// RabbitMQ queue as a Machinery signature (what Machinery's brokers carry), and reads the
+/// worker's `TaskState` from Machinery's result backend (a string at the signature's UUID in
+/// Redis, a message in a queue of that name on RabbitMQ).
 ///
 /// The signature carries what a worker needs to run the task once: its UUID, `Name` (the
 /// kind), `RoutingKey` (the list), `Args` and, when the task was traced, a `traceparent`
@@ -18,14 +19,34 @@ extension Machinery {
         return task.id.description
     }
 
+    /// The UUID of one attempt of `task` sent to a Machinery worker over RabbitMQ:
+    /// `baton_ID_ATTEMPT`. Machinery's AMQP result backend keeps states as messages that a
+    /// reader takes away, so the worker reports under a name of its own, which only the node
+    /// reads (a Machinery producer waiting on the task's own UUID would otherwise take them);
+    /// the attempt in it tells a late state of an earlier attempt from the current one's.
+    public static func attemptUUID(_ task: TaskRecord) -> String {
+        "baton_\(task.id)_\(task.attempt)"
+    }
+
+    /// The task and attempt an ``attemptUUID(_:)`` names; `nil` for any other name.
+    public static func attempt(ofUUID uuid: String) -> (id: TaskID, attempt: Int)? {
+        let parts = uuid.split(separator: "_", omittingEmptySubsequences: false)
+        guard parts.count == 3, parts[0] == "baton", let id = TaskID(String(parts[1])), let attempt = Int(parts[2]), attempt > 0
+        else { return nil }
+        return (id, attempt)
+    }
+
     /// A signature for a Machinery worker: `task` to run with `args` (its arguments after any
-    /// passing of parents' results), sent to `routingKey`. Throws, with the reason, when the
-    /// arguments cannot be Machinery's (``workerArguments(_:)``).
-    public static func workerSignature(_ task: TaskRecord, args: RawJSON, routingKey: String) throws(BatonError) -> String {
+    /// passing of parents' results), sent to `routingKey`, under `uuid` (by default
+    /// ``workerUUID(_:)``). Throws, with the reason, when the arguments cannot be Machinery's
+    /// (``workerArguments(_:)``).
+    public static func workerSignature(_ task: TaskRecord, args: RawJSON, routingKey: String, uuid: String? = nil) throws(BatonError)
+        -> String
+    {
         let typed = RawJSON(.array(try workerArguments(args))).text
         let headers = task.traceparent.map { #"{"traceparent":"# + RawJSON.quoted($0) + "}" } ?? "{}"
         // Every field, in the order of Go's struct (written directly: this is the dispatch's hot path).
-        return #"{"UUID":"# + RawJSON.quoted(workerUUID(task)) + #","Name":"# + RawJSON.quoted(task.kind) + #","RoutingKey":"#
+        return #"{"UUID":"# + RawJSON.quoted(uuid ?? workerUUID(task)) + #","Name":"# + RawJSON.quoted(task.kind) + #","RoutingKey":"#
             + RawJSON.quoted(routingKey) + #","ETA":null,"GroupUUID":"","GroupTaskCount":0,"Args":"# + typed + #","Headers":"#
             + headers + #","Priority":0,"Immutable":false,"RetryCount":0,"RetryTimeout":0,"OnSuccess":null,"OnError":null,"#
             + #""ChordCallback":null,"BrokerMessageGroupId":"","SQSReceiptHandle":"","StopTaskDeletionOnError":false,"#

@@ -103,6 +103,13 @@ struct NodeOptions: ParsableArguments {
     @Option(
         help: "Seconds those queues and states are kept, the producers' ResultsExpireIn (BATON_AMQP_RESULTS_EXPIRE_IN, default 3600).")
     var amqpResultsExpireIn: Double?
+    @Option(
+        help:
+            "Baton queues whose tasks Machinery's own workers run, comma list of QUEUE=AMQPQUEUE (BATON_AMQP_MACHINERY_DISPATCH), e.g. default=machinery_work; their broker and result backend are --amqp-url."
+    )
+    var amqpMachineryDispatch: String?
+    @Option(help: "The node's queue for those workers' states (BATON_AMQP_MACHINERY_STATES, default baton.machinery.states).")
+    var amqpMachineryStates: String?
 
     var flags: [String: String?] {
         sqs.flags.merging(redis.flags) { $1 }.merging(amqpConnection.flags) { $1 }.merging([
@@ -133,6 +140,8 @@ struct NodeOptions: ParsableArguments {
             "amqp.lease": amqpLease.map { "\($0)" },
             "amqp.results": amqpResults ? "true" : nil,
             "amqp.resultsExpireIn": amqpResultsExpireIn.map { "\($0)" },
+            "amqp.machineryDispatch": amqpMachineryDispatch,
+            "amqp.machineryStates": amqpMachineryStates,
         ]) { $1 }.merging([
             "insecure": insecure ? "true" : nil,
             "compat.prefix": compatPrefix,
