@@ -34,6 +34,13 @@ standing in for Machinery's Go worker (`--machinery-worker`): each takes up to
 `RECEIVED`, `STARTED` and `SUCCESS` states to the result backend in one pipeline, as a Go
 worker with that many goroutines would (without the `GET` Machinery does before each `SET`).
 The tasks' arguments are `[n]` in this mode (Machinery's arguments are positional).
+**amqp-machinery** (needs the RabbitMQ URL): the node dispatching the queue to Machinery's
+workers over RabbitMQ (`--amqp-machinery-dispatch default=QUEUE`), `--workers` processes of
+this script standing in for Machinery's worker with RabbitMQ as broker and result backend
+(`--amqp-machinery-worker`, Python's pika): each consumes the queue with a prefetch of
+`--concurrency` and, per delivery, declares the attempt's state queue, binds it, publishes
+`RECEIVED`, `STARTED` and `SUCCESS` through the exchange with publisher confirms, then
+acknowledges (Machinery opens a connection for each state; the stand-in keeps one).
 
 **Several nodes** (`--nodes N --store postgres://…`, or `BATON_TEST_POSTGRES_URL` as
 `scripts/with-postgres.sh` sets it): N `baton serve --store URL?schema=FRESH` nodes on one new
@@ -222,6 +229,11 @@ def drain(args, mode, endpoint=None, moto_pid=None):
             key = f"bench:machinery:{int(time.time() * 1000)}"
             serve += ["--redis-url", args.redis_url, "--redis-machinery-dispatch", f"default={key}",
                       "--redis-window", str(args.window)]
+        elif mode == "amqp-machinery":
+            stamp = int(time.time() * 1000)
+            name, exchange = f"bench.machinery.{stamp}", f"bench.exchange.{stamp}"
+            serve += ["--amqp-url", args.amqp_url, "--amqp-machinery-dispatch", f"default={name}", "--amqp-exchange", exchange,
+                      "--amqp-machinery-states", f"bench.states.{stamp}", "--amqp-window", str(args.window)]
         elif mode != "http":
             client = sqs_client(endpoint)
             suffix = str(int(time.time() * 1000))[-8:]
@@ -244,9 +256,12 @@ def drain(args, mode, endpoint=None, moto_pid=None):
         url = urls[0]
         for batch, start in enumerate(range(0, args.tasks, 1000)):
             n = min(1000, args.tasks - start)
-            task_args = (lambda i: [i]) if mode == "machinery" else (lambda i: {"n": str(i)})
+            task_args = (lambda i: [i]) if mode.endswith("machinery") else (lambda i: {"n": str(i)})
             post_json(urls[batch % len(urls)] + "/v1/tasks", [{"kind": "echo", "args": task_args(start + i)} for i in range(n)])
         def worker(i):
+            if mode == "amqp-machinery":
+                return [sys.executable, os.path.abspath(__file__), "--amqp-machinery-worker", name, "--exchange", exchange,
+                        "--amqp-url", args.amqp_url, "--concurrency", str(args.concurrency)]
             if mode == "machinery":
                 return [sys.executable, os.path.abspath(__file__), "--machinery-worker", key, "--redis-url", args.redis_url,
                         "--concurrency", str(args.concurrency)]
@@ -266,7 +281,7 @@ def drain(args, mode, endpoint=None, moto_pid=None):
         seconds = time.perf_counter() - t0
         node_cpu = sum(cpu_seconds(n.pid) for n in nodes) - node_cpu
         # Machinery mode's workers are this script's stand-ins, not Baton: only the nodes count.
-        baton_cpu = node_cpu + (0.0 if mode == "machinery" else sum(cpu_seconds(p.pid) for p in procs[len(nodes):]))
+        baton_cpu = node_cpu + (0.0 if mode.endswith("machinery") else sum(cpu_seconds(p.pid) for p in procs[len(nodes):]))
         moto_cpu = cpu_seconds(moto_pid) - moto_cpu if moto_pid else 0.0
         return seconds, args.tasks / seconds, baton_cpu, moto_cpu, node_cpu
     finally:
@@ -351,7 +366,46 @@ def machinery_worker(key, url, concurrency):
         redis.pipeline(commands)
 
 
+def amqp_machinery_worker(queue, exchange, url, concurrency):
+    """Stands in for Machinery's Go worker over RabbitMQ (see the docstring): runs `echo` on the first argument."""
+    import pika
+    connection = pika.BlockingConnection(pika.URLParameters(url))
+    channel = connection.channel()
+    channel.confirm_delivery()
+    channel.basic_qos(prefetch_count=concurrency)
+    arguments = {"x-message-ttl": 3600000, "x-expires": 3600000}
+
+    def run(ch, method, properties, body):
+        signature = json.loads(body)
+        uuid, name = signature["UUID"], signature["Name"]
+        value = signature["Args"][0]["Value"] if signature["Args"] else None
+        ch.queue_declare(queue=uuid, durable=False, auto_delete=True, arguments=arguments)
+        ch.queue_bind(queue=uuid, exchange=exchange, routing_key=uuid)
+        for state, results in (("RECEIVED", None), ("STARTED", None), ("SUCCESS", [{"Type": "int64", "Value": value}])):
+            state_body = json.dumps({"TaskUUID": uuid, "TaskName": name, "State": state, "Results": results, "Error": "",
+                                     "CreatedAt": "0001-01-01T00:00:00Z", "TTL": 0})
+            ch.basic_publish(exchange=exchange, routing_key=uuid, body=state_body.encode(),
+                             properties=pika.BasicProperties(content_type="application/json", delivery_mode=2))
+        ch.basic_ack(method.delivery_tag)
+
+    channel.basic_consume(queue=queue, on_message_callback=run)
+    channel.start_consuming()
+
+
 def main():
+    if len(sys.argv) > 1 and sys.argv[1] == "--amqp-machinery-worker":
+        worker = argparse.ArgumentParser()
+        worker.add_argument("--amqp-machinery-worker")
+        worker.add_argument("--exchange")
+        worker.add_argument("--amqp-url")
+        worker.add_argument("--concurrency", type=int, default=64)
+        worker.add_argument("--id")
+        w = worker.parse_args()
+        try:
+            amqp_machinery_worker(w.amqp_machinery_worker, w.exchange, w.amqp_url, w.concurrency)
+        except KeyboardInterrupt:
+            pass
+        return
     if len(sys.argv) > 1 and sys.argv[1] == "--machinery-worker":
         worker = argparse.ArgumentParser()
         worker.add_argument("--machinery-worker")
@@ -387,8 +441,8 @@ def main():
         raise SystemExit("--nodes needs --store postgres://… (or run under scripts/with-postgres.sh)")
     if {"redis", "machinery"} & set(args.modes.split(",")) and not args.redis_url:
         raise SystemExit("the redis and machinery modes need --redis-url (or run under scripts/with-redis.sh)")
-    if "amqp" in args.modes.split(",") and not args.amqp_url:
-        raise SystemExit("the amqp mode needs --amqp-url (or run under scripts/with-rabbitmq.sh)")
+    if {"amqp", "amqp-machinery"} & set(args.modes.split(",")) and not args.amqp_url:
+        raise SystemExit("the amqp and amqp-machinery modes need --amqp-url (or run under scripts/with-rabbitmq.sh)")
 
     uses_sqs = any(m.startswith("sqs") for m in args.modes.split(",")) or not args.no_count
     moto, endpoint = start_moto() if uses_sqs else (None, None)

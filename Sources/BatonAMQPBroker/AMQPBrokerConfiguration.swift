@@ -49,7 +49,7 @@ import ServiceLifecycle
 ///   a node sends to Machinery's own workers, a comma list of `QUEUE=AMQPQUEUE` (the queue the
 ///   workers consume, their `DefaultQueue`); their `Broker` and `ResultBackend` are this server
 ///   and their `AMQP.Exchange` is `amqp.exchange` (``AMQPMachineryWorkers``)
-/// - `amqp.machineryStates` (`BATON_AMQP_MACHINERY_STATES`): the node's durable queue that
+/// - `amqp.machineryStates` (`BATON_AMQP_MACHINERY_STATES`): the node's queue that
 ///   receives those workers' states (default `baton.machinery.states`)
 public struct AMQPBrokerConfiguration: Sendable {
     public var amqp: AMQPConfiguration?

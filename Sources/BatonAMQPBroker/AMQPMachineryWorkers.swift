@@ -14,7 +14,7 @@ import Synchronization
 /// workers' queue as a Machinery signature under the UUID of its attempt
 /// (``Machinery/attemptUUID(_:)``, `baton_ID_ATTEMPT`). Machinery's AMQP result backend
 /// publishes each state a worker writes to the exchange with the UUID as routing key, into a
-/// queue of that name it declares; before sending, the node binds its own durable queue
+/// queue of that name it declares; before sending, the node binds its own queue
 /// (`amqp.machineryStates`) to the exchange with the same key, so every state reaches it too.
 /// This role consumes that queue and applies what it reads:
 ///
@@ -27,7 +27,9 @@ import Synchronization
 /// Once an attempt ended (or left the worker: cancelled, rescued), its binding is removed and
 /// the worker's queue of that UUID deleted, with the copies of the states it kept.
 ///
-/// The states queue is durable and shared: a state is applied by whichever node consumes it,
+/// The states queue outlives the nodes (not RabbitMQ: like the backend's own queues it is not
+/// durable, so its bindings cost RabbitMQ no disk write) and is shared: a state is applied by
+/// whichever node consumes it,
 /// from the store's lease when the node did not send the task itself (another node on
 /// PostgreSQL, or this one before a restart); a state that arrives while no node runs waits in
 /// the queue. Each state message is acknowledged after the store took it.
@@ -51,6 +53,8 @@ public final class AMQPMachineryWorkers: Service, Sendable {
         var lease: LeaseRef
         var uuid: String
         var extendBy: Duration
+        /// When the lease runs out, as last set from here.
+        var leaseEnds: ContinuousClock.Instant
     }
 
     /// Unacknowledged state messages the node holds at most.
@@ -91,17 +95,19 @@ public final class AMQPMachineryWorkers: Service, Sendable {
     public var stats: Stats { counts.withLock { $0 } }
 
     /// Declares what both the sender and this role need: the exchange as Machinery declares it,
-    /// and the node's durable states queue.
+    /// and the node's states queue (not durable: see the type's notes).
     func declareStates(on connection: AMQPConnection) async throws(AMQPError) {
         try await connection.declareExchange(exchange, type: exchangeType)
-        try await connection.declareQueue(statesQueue)
+        try await connection.declareQueue(statesQueue, durable: false)
     }
 
     /// Records the tasks about to be sent (their states may come back before the send returns).
     func record(_ sent: [(task: ClaimedTask, uuid: String)]) {
         entries.withLock { e in
             for (item, uuid) in sent {
-                e[item.task.id] = Entry(lease: item.lease, uuid: uuid, extendBy: api.machineryLeaseExtension(item.task, lease: lease))
+                e[item.task.id] = Entry(
+                    lease: item.lease, uuid: uuid, extendBy: api.machineryLeaseExtension(item.task, lease: lease),
+                    leaseEnds: .now + lease - .seconds(1))
             }
         }
     }
@@ -235,8 +241,9 @@ public final class AMQPMachineryWorkers: Service, Sendable {
         var acks: [TaskAck] = []
         var alive: [(lease: LeaseRef, by: Duration, uuid: String)] = []
         var ended: [String] = []
+        let now = ContinuousClock.now
         for item in reports(batch) {
-            guard let (lease, extendBy) = try await held(item.id, attempt: item.attempt, uuid: item.uuid) else {
+            guard let (lease, extendBy, leaseEnds) = try await held(item.id, attempt: item.attempt, uuid: item.uuid) else {
                 counts.withLock { $0.ignored += 1 }
                 ended.append(item.uuid)
                 continue
@@ -249,6 +256,9 @@ public final class AMQPMachineryWorkers: Service, Sendable {
                 acks.append(.fail(TaskFailure(lease: lease, message: message, retryable: true)))
                 ended.append(item.uuid)
             case .running:
+                // A lease with more than half of an extension left is not written again: a task
+                // that starts soon after it was sent costs no store write for its signs of life.
+                if let leaseEnds, leaseEnds - now > extendBy / 2 { continue }
                 alive.append((lease, extendBy, item.uuid))
             }
         }
@@ -274,6 +284,7 @@ public final class AMQPMachineryWorkers: Service, Sendable {
                 guard let done = answered[item.lease] else { continue }
                 if done {
                     extended.append((item.lease.id, item.by))
+                    entries.withLock { e in if e[item.lease.id]?.lease == item.lease { e[item.lease.id]!.leaseEnds = now + item.by } }
                 } else {
                     entries.withLock { e in if e[item.lease.id]?.lease == item.lease { e[item.lease.id] = nil } }
                     ended.append(item.uuid)
@@ -287,16 +298,16 @@ public final class AMQPMachineryWorkers: Service, Sendable {
         cleanUpLater(ended)
     }
 
-    /// The lease under which attempt `attempt` of task `id` runs on a Machinery worker, and
-    /// how long a sign of life extends it: from what this node sent, else from the store;
-    /// `nil` when that attempt no longer runs.
-    private func held(_ id: TaskID, attempt: Int, uuid: String) async throws -> (LeaseRef, Duration)? {
-        if let entry = entries.withLock({ $0[id] }), entry.uuid == uuid { return (entry.lease, entry.extendBy) }
+    /// The lease under which attempt `attempt` of task `id` runs on a Machinery worker, how
+    /// long a sign of life extends it, and when it ends (`nil`: not known here): from what this
+    /// node sent, else from the store; `nil` when that attempt no longer runs.
+    private func held(_ id: TaskID, attempt: Int, uuid: String) async throws -> (LeaseRef, Duration, ContinuousClock.Instant?)? {
+        if let entry = entries.withLock({ $0[id] }), entry.uuid == uuid { return (entry.lease, entry.extendBy, entry.leaseEnds) }
         guard let held = try await api.node.store.taskGetWithLease(id) else { return nil }
         guard held.task.state == .running, held.task.attempt == attempt, let token = held.leaseToken,
             held.task.leaseOwner?.hasPrefix("\(Machinery.workersBroker):") == true
         else { return nil }
-        return (LeaseRef(id: id, token: token), api.machineryLeaseExtension(held.task, lease: lease))
+        return (LeaseRef(id: id, token: token), api.machineryLeaseExtension(held.task, lease: lease), nil)
     }
 
     /// Unbinds the UUIDs of ended attempts from the states queue and deletes the queues the

@@ -26,6 +26,7 @@ public final class AMQPMachineryWorkerStandIn: Sendable {
     /// `ResultsExpireIn` in milliseconds.
     let expiryMS: Int32
     let taken = Mutex<[[String: JSONValue]]>([])
+    let ended = Mutex(0)
 
     public init(
         server: AMQPConfiguration, exchange: String, queue: String, bindingKey: String, functions: [String: Function],
@@ -41,6 +42,9 @@ public final class AMQPMachineryWorkerStandIn: Sendable {
 
     /// Every signature taken, as decoded.
     public var signatures: [[String: JSONValue]] { taken.withLock { $0 } }
+
+    /// How many tasks it ran to their `SUCCESS` or `FAILURE`.
+    public var finished: Int { ended.withLock { $0 } }
 
     /// Consumes and runs messages until cancelled; `drop` (given each signature) says to take a
     /// message, write `RECEIVED` and `STARTED`, and die with it (the connection closed without
@@ -86,6 +90,7 @@ public final class AMQPMachineryWorkerStandIn: Sendable {
             } catch {
                 try await write(states, uuid, name, "FAILURE", error: "\(error)")
             }
+            ended.withLock { $0 += 1 }
             try await consumer.ack(delivery.deliveryTag)
         }
     }
