@@ -84,6 +84,21 @@ public final class AMQPConnection: Sendable {
         }
     }
 
+    /// Connects and gets the new connection ready with `prepare` (confirms, declarations, a
+    /// consumer): the connection and what `prepare` returned. A failure of `prepare` closes
+    /// the connection and is thrown.
+    public static func connect<Prepared>(
+        _ configuration: AMQPConfiguration, preparing prepare: (AMQPConnection) async throws(AMQPError) -> Prepared
+    ) async throws(AMQPError) -> (AMQPConnection, Prepared) {
+        let connection = try await connect(configuration)
+        do {
+            return (connection, try await prepare(connection))
+        } catch {
+            await connection.close()
+            throw error
+        }
+    }
+
     /// Whether the connection is still open.
     public var isActive: Bool { channel.isActive }
 

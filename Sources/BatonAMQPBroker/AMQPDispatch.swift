@@ -72,13 +72,10 @@ actor AMQPWorkSender: WorkSender {
     /// The open connection, or a new one with confirms on and the queue declared (durable).
     private func connected() async throws(AMQPError) -> AMQPConnection {
         if let connection, connection.isActive { return connection }
-        let fresh = try await AMQPConnection.connect(amqp)
-        do {
+        let queue = self.queue
+        let (fresh, _) = try await AMQPConnection.connect(amqp) { fresh throws(AMQPError) in
             try await fresh.enableConfirms()
             try await fresh.declareQueue(queue)
-        } catch {
-            await fresh.close()
-            throw error
         }
         connection = fresh
         return fresh

@@ -221,14 +221,11 @@ final class AMQPWorkDeliveries: Sendable {
         let connection: AMQPConnection
         let stream: AsyncThrowingStream<AMQPMessage, any Error>
         do throws(AMQPError) {
-            connection = try await AMQPConnection.connect(amqp)
-            do {
-                try await connection.qos(prefetchCount: UInt16(prefetch))
-                try await connection.declareQueue(queue)
-                stream = try await connection.consume(queue)
-            } catch {
-                await connection.close()
-                throw error
+            let (queue, prefetch) = (self.queue, self.prefetch)
+            (connection, stream) = try await AMQPConnection.connect(amqp) { fresh throws(AMQPError) in
+                try await fresh.qos(prefetchCount: UInt16(prefetch))
+                try await fresh.declareQueue(queue)
+                return try await fresh.consume(queue)
             }
         } catch {
             if Task.isCancelled { throw CancellationError() }

@@ -430,15 +430,12 @@ actor AMQPMachinerySender: WorkSender {
     /// `ErrRetryTaskLater` sends the signature back) and the states queue declared.
     private func connected() async throws(AMQPError) -> AMQPConnection {
         if let connection, connection.isActive { return connection }
-        let fresh = try await AMQPConnection.connect(workers.amqp)
-        do {
+        let (workers, queue) = (self.workers, self.queue)
+        let (fresh, _) = try await AMQPConnection.connect(workers.amqp) { fresh throws(AMQPError) in
             try await fresh.enableConfirms()
             try await workers.declareStates(on: fresh)
             try await fresh.declareQueue(queue)
             try await fresh.bindQueue(queue, exchange: workers.exchange, routingKey: queue)
-        } catch {
-            await fresh.close()
-            throw error
         }
         connection = fresh
         return fresh

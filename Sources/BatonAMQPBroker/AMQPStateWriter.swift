@@ -150,14 +150,7 @@ public final class AMQPStateWriter: MachineryStateWriter {
     private func connected() async throws(AMQPError) -> AMQPConnection {
         let amqp = self.amqp
         return try await connection.get { () async throws(AMQPError) in
-            let fresh = try await AMQPConnection.connect(amqp)
-            do throws(AMQPError) {
-                try await fresh.enableConfirms()
-            } catch {
-                await fresh.close()
-                throw error
-            }
-            return fresh
+            try await AMQPConnection.connect(amqp) { fresh throws(AMQPError) in try await fresh.enableConfirms() }.0
         }
     }
 }
