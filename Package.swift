@@ -229,7 +229,7 @@ let package = Package(
         .target(
             name: "BatonAMQPBroker",
             dependencies: [
-                "BatonAMQP", "BatonCore", "BatonNIOClient", "BatonNode", "BatonWorker",
+                "BatonAMQP", "BatonCore", "BatonNIOClient", "BatonNode", "BatonWorker", "BatonRedis", "BatonRedisBroker",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Configuration", package: "swift-configuration"),
                 .product(name: "Crypto", package: "swift-crypto"),
@@ -349,6 +349,7 @@ let package = Package(
             name: "BatonAMQPTests",
             dependencies: [
                 "BatonAMQP", "BatonAMQPBroker", "BatonCore", "BatonNode", "BatonSQLite", "BatonWorker", "BatonServer", "BatonTesting",
+                "BatonRedis", "BatonRedisBroker",
                 .product(name: "Configuration", package: "swift-configuration"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"),

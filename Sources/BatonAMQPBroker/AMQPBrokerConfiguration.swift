@@ -1,10 +1,12 @@
 import BatonAMQP
 import BatonCore
 import BatonNode
+import BatonRedisBroker
 import Configuration
 import Foundation
 import Logging
 import ServiceLifecycle
+import Synchronization
 
 /// Where a node meets RabbitMQ (an AMQP 0-9-1 server) and which queues it takes submissions
 /// from (docs/brokers.md, "RabbitMQ ingest"). The defaults are Machinery's, so that a node takes
@@ -51,6 +53,9 @@ import ServiceLifecycle
 ///   and their `AMQP.Exchange` is `amqp.exchange` (``AMQPMachineryWorkers``)
 /// - `amqp.machineryStates` (`BATON_AMQP_MACHINERY_STATES`): the node's queue that
 ///   receives those workers' states (default `baton.machinery.states`)
+/// - `amqp.machineryBackend` (`BATON_AMQP_MACHINERY_BACKEND`): the workers' `ResultBackend`,
+///   `amqp` (this server, the default) or `redis` (the node's `redis.url`, read as for
+///   `redis.machineryDispatch`)
 public struct AMQPBrokerConfiguration: Sendable {
     public var amqp: AMQPConfiguration?
     public var ingest: [String]
@@ -73,6 +78,8 @@ public struct AMQPBrokerConfiguration: Sendable {
     public var machineryDispatch: [(queue: String, amqpQueue: String)] = []
     /// The queue the states of Machinery's workers are bound to.
     public var machineryStates = defaultMachineryStates
+    /// Where those workers write their states: `amqp` or `redis`.
+    public var machineryBackend = "amqp"
 
     public static let defaultExchange = "machinery_exchange"
     public static let defaultBindingKey = "machinery_task"
@@ -98,7 +105,7 @@ public struct AMQPBrokerConfiguration: Sendable {
     public static let configKeys = [
         "amqp.url", "amqp.ingest", "amqp.exchange", "amqp.exchangeType", "amqp.bindingKey", "amqp.prefetch", "amqp.deadLetter",
         "amqp.caFile", "amqp.dispatch", "amqp.window", "amqp.lease", "amqp.work", "amqp.results", "amqp.resultsExpireIn",
-        "amqp.machineryDispatch", "amqp.machineryStates",
+        "amqp.machineryDispatch", "amqp.machineryStates", "amqp.machineryBackend",
     ]
 
     /// The configuration from the settings; throws `invalidArgument` naming the key of a bad value.
@@ -148,6 +155,12 @@ public struct AMQPBrokerConfiguration: Sendable {
             queue, name throws(BatonError) in (queue, try Self.name(name, setting: "amqp.machineryDispatch"))
         }
         if let text = reader.text("amqp.machineryStates") { machineryStates = try Self.name(text, setting: "amqp.machineryStates") }
+        if let text = reader.text("amqp.machineryBackend") {
+            guard ["amqp", "redis"].contains(text) else {
+                throw .invalidArgument("amqp.machineryBackend is amqp or redis (the Machinery workers' ResultBackend), got '\(text)'")
+            }
+            machineryBackend = text
+        }
         try validate()
     }
 
@@ -173,7 +186,7 @@ public struct AMQPBrokerConfiguration: Sendable {
                 }
             }
         }
-        if !machineryDispatch.isEmpty {
+        if !machineryDispatch.isEmpty && machineryBackend == "amqp" {
             guard !exchange.isEmpty, ["direct", "topic"].contains(exchangeType) else {
                 throw .invalidArgument(
                     "amqp.machineryDispatch needs amqp.exchange, the direct (or topic) exchange Machinery's workers publish their states to (their AMQP.Exchange)"
@@ -191,28 +204,50 @@ public struct AMQPBrokerConfiguration: Sendable {
     /// Whether a node runs any AMQP role.
     public var hasNodeRoles: Bool { !ingest.isEmpty || !dispatch.isEmpty || !machineryDispatch.isEmpty || results }
 
-    /// The node's AMQP services that this configuration asks for.
-    public func services(api: NodeAPI, logger: Logger) throws(BatonError) -> [any Service] {
+    /// The node's AMQP services that this configuration asks for; `redis` is the node's Redis
+    /// configuration, where Machinery's workers write their states with
+    /// `amqp.machineryBackend = redis`.
+    public func services(api: NodeAPI, redis: RedisBrokerConfiguration? = nil, logger: Logger) throws(BatonError) -> [any Service] {
         guard hasNodeRoles, let amqp else { return [] }
         var services: [any Service] = []
         var senders: [(queue: String, sender: any WorkSender)] = dispatch.map {
             ($0.queue, AMQPWorkSender(amqp: amqp, queue: $0.amqpQueue, logger: logger))
         }
-        let machinery =
-            machineryDispatch.isEmpty
-            ? nil
-            : AMQPMachineryWorkers(
-                amqp: amqp, api: api, exchange: exchange, exchangeType: exchangeType, statesQueue: machineryStates,
-                lease: dispatchSettings.lease, logger: logger)
-        if let machinery {
-            senders += machineryDispatch.map { ($0.queue, AMQPMachinerySender(workers: machinery, queue: $0.amqpQueue)) }
+        // Machinery's workers: the reader of their states and the sender, per backend.
+        var reader: (service: any Service, follow: (DispatchWindow?) -> Void)?
+        if !machineryDispatch.isEmpty {
+            let backend: AMQPMachinerySender.Backend
+            if machineryBackend == "redis" {
+                guard let redis, let server = redis.redis else {
+                    throw .invalidArgument("amqp.machineryBackend=redis needs redis.url (the Machinery workers' ResultBackend)")
+                }
+                let states = MachineryWorkers(
+                    redis: server, api: api, expiry: redis.resultsExpireIn, dispatched: machineryDispatch.map { ($0.queue, $0.amqpQueue) },
+                    lease: dispatchSettings.lease, withdraws: false, logger: logger)
+                backend = .redis(states, server)
+                reader = (states, { window in states.window.withLock { $0 = window } })
+            } else {
+                let states = AMQPMachineryWorkers(
+                    amqp: amqp, api: api, exchange: exchange, exchangeType: exchangeType, statesQueue: machineryStates,
+                    lease: dispatchSettings.lease, logger: logger)
+                backend = .amqp(states)
+                reader = (states, { window in states.window.withLock { $0 = window } })
+            }
+            senders += machineryDispatch.map {
+                (
+                    $0.queue,
+                    AMQPMachinerySender(
+                        amqp: amqp, backend: backend, queue: $0.amqpQueue, exchange: exchange, exchangeType: exchangeType, api: api,
+                        logger: logger)
+                )
+            }
         }
         // The dispatches first: they stop before the others.
         let dispatches = BrokerDispatch.roles(node: api.node, senders: senders, settings: dispatchSettings, logger: logger)
         services += dispatches
-        if let machinery {
-            machinery.window.withLock { $0 = dispatches.first?.inFlight }
-            services.append(machinery)
+        if let reader {
+            reader.follow(dispatches.first?.inFlight)
+            services.append(reader.service)
         }
         if !ingest.isEmpty { services.append(AMQPIngest(api: api, amqp: amqp, configuration: self, logger: logger)) }
         if results {

@@ -42,23 +42,9 @@ actor AMQPWorkSender: WorkSender {
             return WorkSendOutcome(unsent: claimed)
         }
         let queue = self.queue
-        let failures = await withTaskGroup(of: (ClaimedTask, AMQPError)?.self) { group in
-            for task in claimed {
-                group.addTask {
-                    let properties = AMQPProperties(
-                        contentType: "application/json", deliveryMode: 2, messageID: WorkMessage.id(task.lease))
-                    do throws(AMQPError) {
-                        try await amqp.publish(
-                            Array(WorkMessage.text(task).utf8), exchange: "", routingKey: queue, properties: properties)
-                        return nil
-                    } catch {
-                        return (task, error)
-                    }
-                }
-            }
-            var failures: [(ClaimedTask, AMQPError)] = []
-            for await failure in group { if let failure { failures.append(failure) } }
-            return failures
+        let failures = await amqp.atOnce(claimed) { task throws(AMQPError) in
+            let properties = AMQPProperties(contentType: "application/json", deliveryMode: 2, messageID: WorkMessage.id(task.lease))
+            try await amqp.publish(Array(WorkMessage.text(task).utf8), exchange: "", routingKey: queue, properties: properties)
         }
         guard let first = failures.first else { return WorkSendOutcome() }
         logger.warning(

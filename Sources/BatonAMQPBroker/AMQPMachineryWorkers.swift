@@ -1,6 +1,9 @@
 import BatonAMQP
 import BatonCore
+import BatonNIOClient
 import BatonNode
+import BatonRedis
+import BatonRedisBroker
 import Foundation
 import Logging
 import ServiceLifecycle
@@ -22,17 +25,18 @@ import Synchronization
 /// - `FAILURE`: the attempt fails with the worker's error; Baton retries it by its policy (the
 ///   signature's `RetryCount` is 0) under a new UUID;
 /// - `RECEIVED`, `STARTED`, `PENDING`, `RETRY` (the worker's own `ErrRetryTaskLater`): the
-///   task's lease is extended (the dispatch lease, or the task's timeout and 5 s).
+///   task's lease is extended (by the dispatch lease, or the task's timeout and 5 s) when less
+///   than half of that is left.
 ///
 /// Once an attempt ended (or left the worker: cancelled, rescued), its binding is removed and
 /// the worker's queue of that UUID deleted, with the copies of the states it kept.
 ///
 /// The states queue outlives the nodes (not RabbitMQ: like the backend's own queues it is not
 /// durable, so its bindings cost RabbitMQ no disk write) and is shared: a state is applied by
-/// whichever node consumes it,
-/// from the store's lease when the node did not send the task itself (another node on
-/// PostgreSQL, or this one before a restart); a state that arrives while no node runs waits in
-/// the queue. Each state message is acknowledged after the store took it.
+/// whichever node consumes it, from the store's lease when the node did not send the task
+/// itself (another node on PostgreSQL, or this one before a restart); a state that arrives
+/// while no node runs waits in the queue. Each state message is acknowledged after the store
+/// took it.
 public final class AMQPMachineryWorkers: Service, Sendable {
     /// What was done.
     public struct Stats: Sendable, Hashable {
@@ -179,9 +183,8 @@ public final class AMQPMachineryWorkers: Service, Sendable {
     }
 
     /// Applies the states delivered, in batches (what came while the last batch was applied);
-    /// cleans up ended attempts between batches. Returns on
-    /// cancellation; throws when the connection or the store fails (unacknowledged states are
-    /// delivered again).
+    /// cleans up ended attempts between batches. Returns on cancellation; throws when the
+    /// connection or the store fails (unacknowledged states are delivered again).
     private func serve(_ deliveries: AsyncThrowingStream<AMQPMessage, any Error>, on connection: AMQPConnection) async throws {
         inbox.withLock { $0 = [] }
         let (signals, signal) = AsyncStream<Void>.makeStream(bufferingPolicy: .bufferingNewest(1))
@@ -268,13 +271,10 @@ public final class AMQPMachineryWorkers: Service, Sendable {
             }
             entries.withLock { e in for ack in acks where e[ack.lease.id]?.lease == ack.lease { e[ack.lease.id] = nil } }
             counts.withLock { s in
-                for (ack, outcome) in zip(acks, outcomes) {
-                    guard case .applied = outcome else {
-                        s.refused += 1
-                        continue
-                    }
-                    if case .complete = ack { s.succeeded += 1 } else { s.failed += 1 }
-                }
+                let tally = MachineryTally(outcomes)
+                s.succeeded += tally.succeeded
+                s.failed += tally.failed
+                s.refused += tally.refused
             }
         }
         if !alive.isEmpty {
@@ -320,23 +320,11 @@ public final class AMQPMachineryWorkers: Service, Sendable {
         guard !uuids.isEmpty else { return }
         let exchange = self.exchange
         let statesQueue = self.statesQueue
-        let failure = await withTaskGroup(of: AMQPError?.self) { group in
-            for uuid in uuids {
-                group.addTask {
-                    do throws(AMQPError) {
-                        try await connection.unbindQueue(statesQueue, exchange: exchange, routingKey: uuid)
-                        try await connection.deleteQueue(uuid)
-                        return nil
-                    } catch {
-                        return error
-                    }
-                }
-            }
-            var first: AMQPError?
-            for await error in group where first == nil { first = error }
-            return first
+        let failures = await connection.atOnce(Array(uuids)) { uuid throws(AMQPError) in
+            try await connection.unbindQueue(statesQueue, exchange: exchange, routingKey: uuid)
+            try await connection.deleteQueue(uuid)
         }
-        if let failure {
+        if let (_, failure) = failures.first {
             cleanups.withLock { $0.formUnion(uuids) }
             throw failure
         }
@@ -344,85 +332,139 @@ public final class AMQPMachineryWorkers: Service, Sendable {
     }
 }
 
-/// The sender of ``AMQPMachineryWorkers``: each claimed task's signature for Machinery's
-/// workers, under its attempt's UUID, published persistent to the workers' queue through the
-/// default exchange and confirmed by the server, after the node's states queue was bound to
-/// the exchange with the UUID.
+/// The sender of Machinery's workers over RabbitMQ: each claimed task's signature published,
+/// persistent and confirmed by the server, to the workers' queue through the default
+/// exchange. Where the workers write their states decides the rest:
+///
+/// - Machinery's AMQP result backend (``AMQPMachineryWorkers``): the signature goes under its
+///   attempt's UUID, after the node's states queue was bound to the exchange with it;
+/// - Machinery's Redis result backend (`amqp.machineryBackend = redis`; `MachineryWorkers` of
+///   `BatonRedisBroker` reads it): the signature goes under the task's UUID, after its `PENDING`
+///   state was written to Redis, as for the workers of a Redis broker.
 actor AMQPMachinerySender: WorkSender {
+    /// Where the workers' states are read.
+    enum Backend {
+        case amqp(AMQPMachineryWorkers)
+        case redis(MachineryWorkers, RedisConfiguration)
+    }
+
     nonisolated let broker = Machinery.workersBroker
     nonisolated let address: String
-    let workers: AMQPMachineryWorkers
-    /// The queue Machinery's workers consume (their `DefaultQueue`).
+    let amqp: AMQPConfiguration
+    let backend: Backend
+    /// The queue Machinery's workers consume (their `DefaultQueue`), and the exchange it is
+    /// bound to with its own name.
     let queue: String
+    let exchange: String
+    let exchangeType: String
+    let api: NodeAPI
+    let logger: Logger
     private var connection: AMQPConnection?
+    private let redisConnection = ConnectionSlot<RedisConnection>()
 
     /// As Machinery's producers publish a signature: persistent JSON.
     static let properties = AMQPProperties(contentType: "application/json", deliveryMode: 2)
 
-    init(workers: AMQPMachineryWorkers, queue: String) {
-        self.workers = workers
+    init(
+        amqp: AMQPConfiguration, backend: Backend, queue: String, exchange: String, exchangeType: String, api: NodeAPI,
+        logger: Logger
+    ) {
+        self.amqp = amqp
+        self.backend = backend
         self.queue = queue
-        address = "RabbitMQ queue \(queue) at \(workers.amqp.address) (Machinery workers)"
+        self.exchange = exchange
+        self.exchangeType = exchangeType
+        self.api = api
+        self.logger = logger
+        let results =
+            switch backend {
+            case .amqp: "states through RabbitMQ"
+            case .redis(_, let redis): "states in Redis at \(redis.address)"
+            }
+        address = "RabbitMQ queue \(queue) at \(amqp.address) (Machinery workers, \(results))"
     }
 
     func prepare() async throws {
         _ = try await connected()
+        if case .redis(_, let redis) = backend {
+            _ = try await redisConnection.get { () async throws(RedisError) in try await RedisConnection.connect(redis) }
+        }
     }
 
     func send(_ claimed: [ClaimedTask]) async -> WorkSendOutcome {
         guard !claimed.isEmpty else { return WorkSendOutcome() }
-        var ready: [(task: ClaimedTask, uuid: String, signature: String)] = []
+        // The signatures, and what must be done before they go.
+        let ready: [(task: ClaimedTask, uuid: String, signature: String)]
         var refused: [(task: ClaimedTask, reason: String)] = []
-        var unread: [ClaimedTask] = []
-        for item in claimed {
-            let uuid = Machinery.attemptUUID(item.task)
-            do {
-                ready.append((item, uuid, try await workers.api.machinerySignature(item.task, routingKey: queue, uuid: uuid)))
-            } catch let error as BatonError where error.code == .invalidArgument {
-                refused.append((item, "cannot be sent to a Machinery worker: \(error.message)"))
-            } catch {
-                // The store did not answer (a parent's result): not sent this time.
-                workers.logger.warning(
-                    "could not read a task's parents for Machinery", metadata: ["task_id": "\(item.task.id)", "error": "\(error)"])
-                unread.append(item)
+        var unsent: [ClaimedTask] = []
+        var pending: [[RedisArgument]] = []
+        switch backend {
+        case .amqp:
+            var signed: [(task: ClaimedTask, uuid: String, signature: String)] = []
+            for item in claimed {
+                let uuid = Machinery.attemptUUID(item.task)
+                do {
+                    signed.append((item, uuid, try await api.machinerySignature(item.task, routingKey: queue, uuid: uuid)))
+                } catch let error as BatonError where error.code == .invalidArgument {
+                    refused.append((item, "cannot be sent to a Machinery worker: \(error.message)"))
+                } catch {
+                    // The store did not answer (a parent's result): not sent this time.
+                    logger.warning(
+                        "could not read a task's parents for Machinery", metadata: ["task_id": "\(item.task.id)", "error": "\(error)"])
+                    unsent.append(item)
+                }
             }
+            ready = signed
+        case .redis(let reader, _):
+            let prepared = await reader.commands(for: claimed, key: queue, push: false)
+            ready = prepared.sent.map { ($0.task, Machinery.workerUUID($0.task.task), $0.signature) }
+            refused = prepared.refused
+            unsent = prepared.unsent
+            pending = prepared.commands
         }
-        guard !ready.isEmpty else { return WorkSendOutcome(unsent: unread, refused: refused) }
+        guard !ready.isEmpty else { return WorkSendOutcome(unsent: unsent, refused: refused) }
         let amqp: AMQPConnection
         do {
             amqp = try await connected()
-        } catch {
-            workers.logger.warning(
-                "could not reach RabbitMQ; the tasks go back to ready",
-                metadata: ["queue": "\(queue)", "count": "\(ready.count)", "error": "\(error.message)"])
-            return WorkSendOutcome(unsent: ready.map(\.task) + unread, refused: refused)
-        }
-        workers.record(ready.map { ($0.task, $0.uuid) })
-        let (queue, exchange, states) = (self.queue, workers.exchange, workers.statesQueue)
-        let failures = await withTaskGroup(of: (ClaimedTask, AMQPError)?.self) { group in
-            for (task, uuid, signature) in ready {
-                group.addTask {
-                    do throws(AMQPError) {
-                        try await amqp.bindQueue(states, exchange: exchange, routingKey: uuid)
-                        try await amqp.publish(Array(signature.utf8), exchange: "", routingKey: queue, properties: Self.properties)
-                        return nil
-                    } catch {
-                        return (task, error)
-                    }
+            if case .redis(_, let redis) = backend {
+                // PENDING at each task's UUID first, as Machinery's SendTask writes it.
+                let replies = try await redisConnection.get { () async throws(RedisError) in try await RedisConnection.connect(redis) }
+                    .sendAll(pending)
+                if case .error(let message)? = replies.first(where: { if case .error = $0 { true } else { false } }) {
+                    throw RedisError(.server, message)
                 }
             }
-            var failures: [(ClaimedTask, AMQPError)] = []
-            for await failure in group { if let failure { failures.append(failure) } }
-            return failures
+        } catch {
+            logger.warning(
+                "could not reach RabbitMQ or the result backend; the tasks go back to ready",
+                metadata: ["queue": "\(queue)", "count": "\(ready.count)", "error": "\(error)"])
+            await redisConnection.drop()
+            forget(ready.map(\.task))
+            return WorkSendOutcome(unsent: ready.map(\.task) + unsent, refused: refused)
         }
-        guard let first = failures.first else { return WorkSendOutcome(unsent: unread, refused: refused) }
-        workers.logger.warning(
+        if case .amqp(let workers) = backend { workers.record(ready.map { ($0.task, $0.uuid) }) }
+        let (queue, exchange) = (self.queue, self.exchange)
+        let states: String? = if case .amqp(let workers) = backend { workers.statesQueue } else { nil }
+        let failures = await amqp.atOnce(ready) { item throws(AMQPError) in
+            if let states { try await amqp.bindQueue(states, exchange: exchange, routingKey: item.uuid) }
+            try await amqp.publish(Array(item.signature.utf8), exchange: "", routingKey: queue, properties: Self.properties)
+        }.map { ($0.0.task, $0.1) }
+        guard let first = failures.first else { return WorkSendOutcome(unsent: unsent, refused: refused) }
+        logger.warning(
             "RabbitMQ did not take some Machinery signatures; their tasks go back to ready",
             metadata: ["queue": "\(queue)", "count": "\(failures.count)", "error": "\(first.1.message)"])
         await connection?.close()
         connection = nil
-        workers.forget(failures.map(\.0))
-        return WorkSendOutcome(unsent: failures.map(\.0) + unread, refused: refused)
+        forget(failures.map(\.0))
+        return WorkSendOutcome(unsent: failures.map(\.0) + unsent, refused: refused)
+    }
+
+    /// The reader of the states forgets tasks that were not sent after all.
+    private func forget(_ tasks: [ClaimedTask]) {
+        switch backend {
+        case .amqp(let workers): workers.forget(tasks)
+        case .redis(let reader, _): reader.forget(tasks)
+        }
     }
 
     /// The open connection, or a new one with confirms on, the exchange, the workers' queue
@@ -430,12 +472,16 @@ actor AMQPMachinerySender: WorkSender {
     /// `ErrRetryTaskLater` sends the signature back) and the states queue declared.
     private func connected() async throws(AMQPError) -> AMQPConnection {
         if let connection, connection.isActive { return connection }
-        let (workers, queue) = (self.workers, self.queue)
-        let (fresh, _) = try await AMQPConnection.connect(workers.amqp) { fresh throws(AMQPError) in
+        let (backend, queue, exchange, exchangeType) = (self.backend, self.queue, self.exchange, self.exchangeType)
+        let (fresh, _) = try await AMQPConnection.connect(amqp) { fresh throws(AMQPError) in
             try await fresh.enableConfirms()
-            try await workers.declareStates(on: fresh)
+            if case .amqp(let workers) = backend {
+                try await workers.declareStates(on: fresh)
+            } else if !exchange.isEmpty {
+                try await fresh.declareExchange(exchange, type: exchangeType)
+            }
             try await fresh.declareQueue(queue)
-            try await fresh.bindQueue(queue, exchange: workers.exchange, routingKey: queue)
+            if !exchange.isEmpty { try await fresh.bindQueue(queue, exchange: exchange, routingKey: queue) }
         }
         connection = fresh
         return fresh

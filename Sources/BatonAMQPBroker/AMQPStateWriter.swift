@@ -66,20 +66,8 @@ public final class AMQPStateWriter: MachineryStateWriter {
                 return MachineryWriteOutcome(written: written, failure: error)
             }
             let indices = Array(start..<min(start + Self.concurrency, states.count))
-            let failures = await withTaskGroup(of: (Int, AMQPError)?.self) { group in
-                for i in indices {
-                    group.addTask {
-                        do throws(AMQPError) {
-                            try await self.publish(states[i], on: open, declare: !self.isDeclaredElsewhere(states[i].uuid))
-                            return nil
-                        } catch {
-                            return (i, error)
-                        }
-                    }
-                }
-                var failures: [(Int, AMQPError)] = []
-                for await failure in group { if let failure { failures.append(failure) } }
-                return failures
+            let failures = await open.atOnce(indices) { i throws(AMQPError) in
+                try await self.publish(states[i], on: open, declare: !self.isDeclaredElsewhere(states[i].uuid))
             }
             for i in indices { written[i] = true }
             for (i, _) in failures { written[i] = false }

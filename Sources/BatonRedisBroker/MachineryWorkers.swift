@@ -10,7 +10,7 @@ import Synchronization
 /// docs/brokers.md, "Machinery workers"). A ``BrokerDispatch`` with a
 /// ``RedisWorkSender`` in Machinery's format sends each claimed task to the Redis list a
 /// Machinery worker pops (its `DefaultQueue`, `machinery_tasks` unless set) as a signature
-/// (``Machinery/workerSignature(_:args:routingKey:)``), after writing its `PENDING` state at
+/// (``Machinery/workerSignature(_:args:routingKey:uuid:)``), after writing its `PENDING` state at
 /// its UUID as Machinery's `SendTask` does; this role reads the states the workers write to
 /// Machinery's Redis result backend (the same Redis) and applies them to the store:
 ///
@@ -85,39 +85,44 @@ public final class MachineryWorkers: Service, Sendable {
     /// takes up again at start.
     let dispatched: [(queue: String, key: String)]
     let lease: Duration
+    /// Whether the signatures wait in Redis lists (``RedisWorkSender``), from which a cancelled
+    /// task's is taken out; `false` when another broker carries them (RabbitMQ).
+    let withdraws: Bool
     let logger: Logger
     private let entries = Mutex<[TaskID: Entry]>([:])
     /// Messages of tasks cancelled while in flight, to take out of their lists.
     private let withdrawals = Mutex<[(key: String, message: String)]>([])
     private let counts = Mutex(Stats())
     /// The dispatch window, to extend with the leases (set by ``RedisBrokerConfiguration``).
-    let window = Mutex<DispatchWindow?>(nil)
+    public let window = Mutex<DispatchWindow?>(nil)
     private let stop = StopFlag()
 
     public init(
         redis: RedisConfiguration, api: NodeAPI, expiry: Duration, dispatched: [(queue: String, key: String)], lease: Duration,
-        logger: Logger
+        withdraws: Bool = true, logger: Logger
     ) {
         self.redis = redis
         self.api = api
         self.expiry = expiry
         self.dispatched = dispatched
         self.lease = lease
+        self.withdraws = withdraws
         self.logger = logger
     }
 
     public var stats: Stats { counts.withLock { $0 } }
 
     /// The commands that send `claimed` to the list `key` (a `SET` of each task's `PENDING`
-    /// state, then one `RPUSH`), the tasks refused with why, and those not sent this time (a
-    /// parent's result could not be read). Records what was sent.
-    func commands(for claimed: [ClaimedTask], key: String) async -> (
-        commands: [[RedisArgument]], sent: [ClaimedTask], refused: [(task: ClaimedTask, reason: String)],
+    /// state, then one `RPUSH`; without `push`, the `SET`s only, for a sender that carries the
+    /// signatures itself), the tasks with their signatures, the tasks refused with why, and
+    /// those not sent this time (a parent's result could not be read). Records what was sent.
+    public func commands(for claimed: [ClaimedTask], key: String, push pushing: Bool = true) async -> (
+        commands: [[RedisArgument]], sent: [(task: ClaimedTask, signature: String)], refused: [(task: ClaimedTask, reason: String)],
         unsent: [ClaimedTask]
     ) {
         var commands: [[RedisArgument]] = []
         var push: [RedisArgument] = ["RPUSH", RedisArgument(key)]
-        var sent: [ClaimedTask] = []
+        var sent: [(task: ClaimedTask, signature: String)] = []
         var refused: [(task: ClaimedTask, reason: String)] = []
         var unsent: [ClaimedTask] = []
         var recorded: [(TaskID, Entry)] = []
@@ -131,7 +136,7 @@ public final class MachineryWorkers: Service, Sendable {
                 let pending = Array(Machinery.pendingState(uuid: uuid, task: task, at: now).utf8)
                 commands.append(["SET", RedisArgument(uuid), RedisArgument(bytes: pending), "PX", millis])
                 push.append(RedisArgument(signature))
-                sent.append(item)
+                sent.append((item, signature))
                 recorded.append((task.id, entry(item, key: key, message: signature, lastValue: pending)))
             } catch let error as BatonError where error.code == .invalidArgument {
                 refused.append((item, "cannot be sent to a Machinery worker: \(error.message)"))
@@ -141,7 +146,7 @@ public final class MachineryWorkers: Service, Sendable {
                 unsent.append(item)
             }
         }
-        if !sent.isEmpty { commands.append(push) }
+        if pushing && !sent.isEmpty { commands.append(push) }
         entries.withLock { e in for (id, entry) in recorded { e[id] = entry } }
         return (commands, sent, refused, unsent)
     }
@@ -150,7 +155,8 @@ public final class MachineryWorkers: Service, Sendable {
     private func entry(_ item: ClaimedTask, key: String, message: String, lastValue: [UInt8]?) -> Entry {
         let task = item.task
         return Entry(
-            lease: item.lease, attempt: task.attempt, uuid: Machinery.workerUUID(task), key: key, message: message, seen: "PENDING",
+            lease: item.lease, attempt: task.attempt, uuid: Machinery.workerUUID(task), key: withdraws ? key : "",
+            message: withdraws ? message : "", seen: "PENDING",
             lastValue: lastValue, extendBy: api.machineryLeaseExtension(task, lease: lease),
             until: .now + lease + .seconds(5))
     }
@@ -180,7 +186,7 @@ public final class MachineryWorkers: Service, Sendable {
                     let item = ClaimedTask(task: held.task, leaseToken: token)
                     // The message as it was sent, to take it out of the list if the task is
                     // cancelled before a worker takes it.
-                    let message = (try? await signature(held.task, key: key)) ?? ""
+                    let message = withdraws ? (try? await signature(held.task, key: key)) ?? "" : ""
                     adopted.append((queue, entry(item, key: key, message: message, lastValue: nil)))
                 }
             } while cursor != nil
@@ -195,7 +201,7 @@ public final class MachineryWorkers: Service, Sendable {
     }
 
     /// Forgets tasks that were not sent after all.
-    func forget(_ tasks: [ClaimedTask]) {
+    public func forget(_ tasks: [ClaimedTask]) {
         entries.withLock { e in for task in tasks where e[task.task.id]?.lease == task.lease { e[task.task.id] = nil } }
     }
 
@@ -327,13 +333,10 @@ public final class MachineryWorkers: Service, Sendable {
         guard !acks.isEmpty, let outcomes = await api.applyMachineryOutcomes(acks, logger: logger) else { return [] }
         entries.withLock { e in for ack in acks where e[ack.lease.id]?.lease == ack.lease { e[ack.lease.id] = nil } }
         counts.withLock { s in
-            for (ack, outcome) in zip(acks, outcomes) {
-                guard case .applied = outcome else {
-                    s.refused += 1
-                    continue
-                }
-                if case .complete = ack { s.succeeded += 1 } else { s.failed += 1 }
-            }
+            let tally = MachineryTally(outcomes)
+            s.succeeded += tally.succeeded
+            s.failed += tally.failed
+            s.refused += tally.refused
         }
         return zip(acks, outcomes).compactMap { ack, outcome in
             if case .fail = ack, outcome == .applied(.pending) { ack.lease } else { nil }

@@ -54,6 +54,10 @@ public struct RedisBrokerConfiguration: Sendable {
     public var dispatch: [(queue: String, key: String)]
     /// Baton queue → the list Machinery's workers pop (``MachineryWorkers``).
     public var machineryDispatch: [(queue: String, key: String)]
+    /// Baton queues whose tasks Machinery's workers take from another broker (RabbitMQ) and
+    /// whose states they write to this Redis: `redis.results` leaves their states to them, as
+    /// for ``machineryDispatch``'s.
+    public var otherMachineryWorkerQueues: Set<String> = []
     /// The dispatch role's window and lease (`redis.window`, `redis.lease`).
     public var dispatchSettings: DispatchSettings
     /// The work list a worker takes its tasks from.
@@ -195,7 +199,7 @@ public struct RedisBrokerConfiguration: Sendable {
             services.append(
                 MachineryResults(
                     redis: redis, store: api.node.store, events: api.node.events, expiry: resultsExpireIn,
-                    workerQueues: Set(machineryDispatch.map(\.queue)), logger: logger))
+                    workerQueues: Set(machineryDispatch.map(\.queue)).union(otherMachineryWorkerQueues), logger: logger))
         }
         return services
     }

@@ -49,7 +49,7 @@ actor RedisWorkSender: WorkSender {
         }
         let (commands, sent, refused, unread) = await machinery.commands(for: claimed, key: key)
         // Not sent (a parent's result could not be read, or Redis failed): back to ready.
-        let failed = sent.isEmpty ? nil : await run(commands, sent)
+        let failed = sent.isEmpty ? nil : await run(commands, sent.map(\.task))
         return WorkSendOutcome(unsent: (failed ?? []) + unread, refused: refused)
     }
 

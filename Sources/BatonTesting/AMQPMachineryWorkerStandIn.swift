@@ -1,10 +1,12 @@
 import BatonAMQP
 import BatonCore
+import BatonRedis
 import Foundation
 import Synchronization
 import Testing
 
-/// A stand-in for a Machinery worker whose broker and result backend are the same RabbitMQ,
+/// A stand-in for a Machinery worker whose broker is RabbitMQ and result backend the same
+/// RabbitMQ (or Redis, ``Backend/redis(_:)``, written as ``MachineryWorkerStandIn`` writes it),
 /// doing what Machinery's source does (`brokers/amqp`, `worker.go`, `backends/amqp`; Machinery
 /// is Go and cannot be fetched here): it declares its exchange (direct) and its queue (durable,
 /// bound with its `BindingKey`), consumes with a prefetch, and for each delivery: a name it has
@@ -18,26 +20,32 @@ import Testing
 public final class AMQPMachineryWorkerStandIn: Sendable {
     public typealias Function = MachineryWorkerStandIn.Function
 
+    /// Where it writes the states (its `ResultBackend`).
+    public enum Backend: Sendable {
+        /// This RabbitMQ, `ResultsExpireIn` in milliseconds.
+        case amqp(expiryMS: Int32)
+        case redis(RedisConfiguration)
+    }
+
     let server: AMQPConfiguration
     let exchange: String
     let queue: String
     let bindingKey: String
     let functions: [String: Function]
-    /// `ResultsExpireIn` in milliseconds.
-    let expiryMS: Int32
+    let backend: Backend
     let taken = Mutex<[[String: JSONValue]]>([])
     let ended = Mutex(0)
 
     public init(
         server: AMQPConfiguration, exchange: String, queue: String, bindingKey: String, functions: [String: Function],
-        expiryMS: Int32 = 3_600_000
+        backend: Backend = .amqp(expiryMS: 3_600_000)
     ) {
         self.server = server
         self.exchange = exchange
         self.queue = queue
         self.bindingKey = bindingKey
         self.functions = functions
-        self.expiryMS = expiryMS
+        self.backend = backend
     }
 
     /// Every signature taken, as decoded.
@@ -52,14 +60,13 @@ public final class AMQPMachineryWorkerStandIn: Sendable {
     /// each task runs after its `STARTED` state.
     public func run(drop: @escaping @Sendable ([String: JSONValue]) -> Bool = { _ in false }, hold: Duration = .zero) async throws {
         let consumer = try await AMQPConnection.connect(server)
-        let states = try await AMQPConnection.connect(server)
+        let states = try await Writer.open(backend, server)
         defer {
             Task {
                 await consumer.close()
                 await states.close()
             }
         }
-        try await states.enableConfirms()
         try await consumer.declareExchange(exchange, type: "direct")
         try await consumer.declareQueue(queue)
         try await consumer.bindQueue(queue, exchange: exchange, routingKey: bindingKey)
@@ -95,11 +102,41 @@ public final class AMQPMachineryWorkerStandIn: Sendable {
         }
     }
 
-    /// `updateState`: the task's queue declared and bound, the state published through the
-    /// exchange.
+    /// The connection states are written on.
+    enum Writer: Sendable {
+        case amqp(AMQPConnection, expiryMS: Int32)
+        case redis(RedisConnection)
+
+        static func open(_ backend: Backend, _ server: AMQPConfiguration) async throws -> Writer {
+            switch backend {
+            case .amqp(let expiryMS):
+                let amqp = try await AMQPConnection.connect(server)
+                try await amqp.enableConfirms()
+                return .amqp(amqp, expiryMS: expiryMS)
+            case .redis(let redis):
+                return .redis(try await RedisConnection.connect(redis))
+            }
+        }
+
+        func close() async {
+            switch self {
+            case .amqp(let amqp, _): await amqp.close()
+            case .redis(let redis): await redis.close()
+            }
+        }
+    }
+
+    /// `SetState…`: on RabbitMQ the AMQP backend's `updateState` (the task's queue declared and
+    /// bound, the state published through the exchange); on Redis, the Redis backend's.
     private func write(
-        _ amqp: AMQPConnection, _ uuid: String, _ name: String, _ state: String, results: JSONValue = .null, error: String = ""
+        _ writer: Writer, _ uuid: String, _ name: String, _ state: String, results: JSONValue = .null, error: String = ""
     ) async throws {
+        guard case .amqp(let amqp, let expiryMS) = writer else {
+            if case .redis(let redis) = writer {
+                try await MachineryWorkerStandIn.write(redis, uuid, state, results: results, error: error)
+            }
+            return
+        }
         let expiry = AMQPFieldValue.int32(expiryMS)
         try await amqp.declareExchange(exchange, type: "direct")
         try await amqp.declareQueue(uuid, durable: false, autoDelete: true, arguments: ["x-message-ttl": expiry, "x-expires": expiry])

@@ -55,20 +55,21 @@ public final class MachineryWorkerStandIn: Sendable {
             }
             taken.withLock { $0.append(signature) }
             if drop(signature) { continue }
-            try await write(redis, uuid, "RECEIVED")
-            try await write(redis, uuid, "STARTED")
+            try await Self.write(redis, uuid, "RECEIVED")
+            try await Self.write(redis, uuid, "STARTED")
             if hold > .zero { try await Task.sleep(for: hold) }
             let args = Self.arguments(signature)
             do {
-                try await write(redis, uuid, "SUCCESS", results: Self.results(try function(args)))
+                try await Self.write(redis, uuid, "SUCCESS", results: Self.results(try function(args)))
             } catch {
-                try await write(redis, uuid, "FAILURE", error: "\(error)")
+                try await Self.write(redis, uuid, "FAILURE", error: "\(error)")
             }
         }
     }
 
-    /// `SetState…`: the new state, `TaskName` and `CreatedAt` kept from what is there.
-    private func write(
+    /// `SetState…` of Machinery's Redis backend: the new state, `TaskName` and `CreatedAt` kept
+    /// from what is there.
+    static func write(
         _ redis: RedisConnection, _ uuid: String, _ state: String, results: JSONValue = .null, error: String = ""
     )
         async throws
@@ -107,6 +108,19 @@ public final class MachineryWorkerStandIn: Sendable {
     /// A function's results as a worker writes them in its `SUCCESS`: `[{"Type", "Value"}]`.
     public static func results(_ values: [(type: String, value: JSONValue)]) -> JSONValue {
         .array(values.map { .object(["Type": .string($0.type), "Value": $0.value]) })
+    }
+
+    /// Fails its first call with `error`, then returns `[("string", "done")]`.
+    public static func failingOnce(_ error: String) -> Function {
+        let calls = Mutex(0)
+        return { _ in
+            let call = calls.withLock { n -> Int in
+                n += 1
+                return n
+            }
+            if call == 1 { throw Failure(description: error) }
+            return [("string", "done")]
+        }
     }
 
     /// Sums its `int64` arguments: `[{"Type": "int64", "Value": sum}]`.

@@ -3,7 +3,7 @@ import BatonTesting
 import Foundation
 import Testing
 
-/// Baton's tasks as Machinery's workers take them (``Machinery/workerSignature(_:args:routingKey:)``)
+/// Baton's tasks as Machinery's workers take them (``Machinery/workerSignature(_:args:routingKey:uuid:)``)
 /// and the states those workers write read back (``Machinery/workerReport(_:uuid:)``).
 @Suite struct MachineryWorkerFormatTests {
     func args(_ text: String) throws -> String {

@@ -81,18 +81,10 @@ struct MachineryWorkerTests {
     @Test func aFailureIsRetriedByBatonsPolicyAndTheLastOneFailsTheTask() async throws {
         guard let server = try RedisIngestTests.server() else { return }
         try await Self.withNode(server) { harness, key in
-            let calls = Mutex<Int>(0)
             let worker = MachineryWorkerStandIn(
                 server: server, queue: key,
                 functions: [
-                    "flaky": { _ in
-                        let call = calls.withLock { n -> Int in
-                            n += 1
-                            return n
-                        }
-                        if call == 1 { throw MachineryWorkerStandIn.Failure(description: "connection reset") }
-                        return [("string", "done")]
-                    },
+                    "flaky": MachineryWorkerStandIn.failingOnce("connection reset"),
                     "broken": { _ in throw MachineryWorkerStandIn.Failure(description: "division by zero") },
                 ])
             let working = Task { try await worker.run() }

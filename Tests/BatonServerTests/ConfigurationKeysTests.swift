@@ -164,6 +164,7 @@ import Testing
                 && $0.amqp.hasNodeRoles
         },
         Case(key: "amqp.machineryStates", value: "states.here") { $0.amqp.machineryStates == "states.here" },
+        Case(key: "amqp.machineryBackend", value: "redis") { $0.amqp.machineryBackend == "redis" },
         Case(key: "amqp.exchange", value: "tasks") { $0.amqp.exchange == "tasks" },
         Case(key: "amqp.exchangeType", value: "topic") { $0.amqp.exchangeType == "topic" },
         Case(key: "amqp.bindingKey", value: "work") { $0.amqp.bindingKey == "work" },
@@ -326,6 +327,7 @@ import Testing
         ("amqp.lease", "0"), ("amqp.caFile", "/etc/hostname"), ("amqp.results", "maybe"), ("amqp.results", "true"),
         ("amqp.resultsExpireIn", "0"), ("amqp.resultsExpireIn", "2147484"), ("amqp.machineryDispatch", "default"),
         ("amqp.machineryDispatch", "default=machinery_work"), ("amqp.machineryStates", String(repeating: "s", count: 256)),
+        ("amqp.machineryBackend", "sqs"),
         ("compat.prefix", "compat"), ("compat.prefix", "/v1/compat"), ("compat.prefix", "/a/{token}/{token}"), ("compat.prefix", "/a b"),
     ])
     func badValueNamesItsKey(_ key: String, _ value: String) async throws {

@@ -1,6 +1,7 @@
 import BatonAMQP
 import BatonClient
 import BatonCore
+import BatonRedis
 import BatonTesting
 import Foundation
 import Testing
@@ -160,11 +161,46 @@ extension EndToEnd {
             #expect(worker.signatures.count == 2, "the first task was not sent again")
         }
 
+        /// The workers' result backend Redis (`--amqp-machinery-backend redis --redis-url`): their
+        /// states read from Redis, the task's `SUCCESS` at its UUID there.
+        @Test func workersWhoseResultBackendIsRedis() async throws {
+            guard let url = TestServer.amqpURL(), let redisURL = TestServer.redisURL() else { return }
+            let server = try AMQPConfiguration(url: url)
+            let redisServer = try RedisConfiguration(url: redisURL)
+            let names = Names()
+            defer { Task { await names.cleanUp(server) } }
+            let dir = try TempDir()
+            let node = try BatonProcess(
+                names.arguments(url, db: dir.path("baton.db"), ingest: false) + [
+                    "--amqp-machinery-backend", "redis", "--redis-url", redisURL,
+                ])
+            defer { Task { await node.stop() } }
+            let client = BatonClient(servers: [URL(string: try await node.url())!])
+            let worker = AMQPMachineryWorkerStandIn(
+                server: server, exchange: names.exchange, queue: names.work, bindingKey: "\(names.work).key",
+                functions: ["add": MachineryWorkerStandIn.add], backend: .redis(redisServer))
+            let working = Task { try await worker.run() }
+            defer { working.cancel() }
+            let task = try await client.submit(NewTask(kind: "add", args: try RawJSON(validating: "[40, 2]"), queue: "go"))
+            let done = try await client.wait(task.id, timeout: .seconds(30))
+            #expect(done.state == .succeeded && done.attempt == 1, "\(done)")
+            #expect(try done.result?.parsed() == Self.sum(42))
+            let redis = try await RedisConnection.connect(redisServer)
+            defer { Task { await redis.close() } }
+            let state = try #require(try await redis.command(["GET", RedisArgument(task.id.description)]).string)
+            #expect(state.contains(#""State":"SUCCESS""#), "\(state)")
+        }
+
         @Test func aBadMachineryDispatchIsRefusedWithTheSetting() async throws {
             let dir = try TempDir()
             for (flags, setting) in [
                 (["--amqp-machinery-dispatch", "go"], "amqp.machineryDispatch"),
                 (["--amqp-machinery-dispatch", "go=work", "--amqp-exchange", ""], "amqp.machineryDispatch needs amqp.exchange"),
+                (
+                    ["--amqp-machinery-dispatch", "go=work", "--amqp-machinery-backend", "redis"],
+                    "amqp.machineryBackend=redis needs redis.url"
+                ),
+                (["--amqp-machinery-dispatch", "go=work", "--amqp-machinery-backend", "sqs"], "amqp.machineryBackend is amqp or redis"),
             ] {
                 let node = try BatonProcess(
                     ["standalone", "--db", dir.path("baton.db"), "--port", "0", "--amqp-url", "amqp://127.0.0.1:1/"] + flags)

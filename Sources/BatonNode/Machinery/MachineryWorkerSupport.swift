@@ -6,6 +6,26 @@ import Logging
 /// signatures (Redis: `BatonRedisBroker.MachineryWorkers`; RabbitMQ:
 /// `BatonAMQPBroker.AMQPMachineryWorkers`): the signature a task is sent as, and the store side
 /// of what the workers report — outcomes applied, leases extended on a sign of life.
+/// How the outcomes a Machinery worker reported ended in the store.
+public struct MachineryTally: Sendable, Hashable {
+    /// Applied as a success.
+    public var succeeded = 0
+    /// Applied as a failure (retried or not; a result the store refused as invalid among them).
+    public var failed = 0
+    /// Refused: a stale lease (rescued, cancelled or already applied).
+    public var refused = 0
+
+    public init(_ outcomes: [AckOutcome]) {
+        for outcome in outcomes {
+            switch outcome {
+            case .applied(.succeeded): succeeded += 1
+            case .applied: failed += 1
+            case .staleLease, .notFound: refused += 1
+            }
+        }
+    }
+}
+
 extension NodeAPI {
     /// How long each sign of life of a Machinery worker extends a task's lease: the dispatch
     /// lease, or the task's timeout and 5 s when that is longer (no more than the node's

@@ -110,6 +110,8 @@ struct NodeOptions: ParsableArguments {
     var amqpMachineryDispatch: String?
     @Option(help: "The node's queue for those workers' states (BATON_AMQP_MACHINERY_STATES, default baton.machinery.states).")
     var amqpMachineryStates: String?
+    @Option(help: "Those workers' ResultBackend: amqp (default) or redis (--redis-url) (BATON_AMQP_MACHINERY_BACKEND).")
+    var amqpMachineryBackend: String?
 
     var flags: [String: String?] {
         sqs.flags.merging(redis.flags) { $1 }.merging(amqpConnection.flags) { $1 }.merging([
@@ -142,6 +144,7 @@ struct NodeOptions: ParsableArguments {
             "amqp.resultsExpireIn": amqpResultsExpireIn.map { "\($0)" },
             "amqp.machineryDispatch": amqpMachineryDispatch,
             "amqp.machineryStates": amqpMachineryStates,
+            "amqp.machineryBackend": amqpMachineryBackend,
         ]) { $1 }.merging([
             "insecure": insecure ? "true" : nil,
             "compat.prefix": compatPrefix,
@@ -297,8 +300,15 @@ struct Node {
         var configuration = try settings.read { reader throws(BatonError) in try NodeConfiguration(reader: reader) }
         configuration.schedules = try YAMLSchedules.load(settings.configFile)
         let sqs = try settings.read { reader throws(BatonError) in try SQSBrokerConfiguration(reader: reader) }
-        let redis = try settings.read { reader throws(BatonError) in try RedisBrokerConfiguration(reader: reader) }
+        var redis = try settings.read { reader throws(BatonError) in try RedisBrokerConfiguration(reader: reader) }
         let amqp = try settings.read { reader throws(BatonError) in try AMQPBrokerConfiguration(reader: reader) }
+        if amqp.machineryBackend == "redis" {
+            guard redis.redis != nil || amqp.machineryDispatch.isEmpty else {
+                throw CLIError.usage("amqp.machineryBackend=redis needs redis.url (the Machinery workers' ResultBackend)")
+            }
+            // Those workers write their own states to Redis: redis.results leaves them to them.
+            redis.otherMachineryWorkerQueues = Set(amqp.machineryDispatch.map(\.queue))
+        }
         configuration.stringArgKinds = sqs.stringKinds
         for schedule in configuration.schedules {
             do {
@@ -373,7 +383,8 @@ struct Node {
             front += try redis.services(api: NodeAPI(node: node, limits: serverConfig.limits), logger: Logger(label: "baton.redis"))
         }
         if amqp.hasNodeRoles {
-            front += try amqp.services(api: NodeAPI(node: node, limits: serverConfig.limits), logger: Logger(label: "baton.amqp"))
+            front += try amqp.services(
+                api: NodeAPI(node: node, limits: serverConfig.limits), redis: redis, logger: Logger(label: "baton.amqp"))
         }
         // The trace exporter runs first, so that it stops last and flushes what the others ended.
         let tracing = try TraceSetup.bootstrap(settings, serviceName: "baton").map { [$0] } ?? []
