@@ -60,6 +60,33 @@ public final class BrokerHarness: Sendable {
         }
     }
 
+    /// Task `id` once it has ended (succeeded, failed or cancelled).
+    public func finished(_ id: TaskID, within: Duration = .seconds(20)) async throws -> TaskRecord {
+        try await eventually("task \(id) finished", within: within) { () -> TaskRecord? in
+            guard let task = try await self.store.taskGet(id), task.state.isTerminal else { return nil }
+            return task
+        }
+    }
+
+    /// Machinery workers that run ``MachineryWorkerStandIn/retryFunctions()``, whichever broker
+    /// and backend carry them: submits `flaky` (3 attempts) and `broken` (2), and checks that the
+    /// worker's failure is retried by Baton's policy and that the last one fails the task with
+    /// the worker's error. Returns the two tasks' ids.
+    @discardableResult
+    public func checkMachineryRetries() async throws -> (flaky: TaskID, broken: TaskID) {
+        let retry = RetryPolicy.fixed(.milliseconds(100))
+        let flaky = try await api.submit(NewTask(kind: "flaky", maxAttempts: 3, retry: retry))
+        let broken = try await api.submit(NewTask(kind: "broken", maxAttempts: 2, retry: retry))
+        let recovered = try await finished(flaky.id)
+        #expect(recovered.state == .succeeded && recovered.attempt == 2)
+        #expect(recovered.errors.map(\.message) == ["connection reset"])
+        #expect(try recovered.result?.parsed() == .array([.object(["Type": "string", "Value": "done"])]))
+        let dead = try await finished(broken.id)
+        #expect(dead.state == .failed && dead.attempt == 2)
+        #expect(dead.lastError == "division by zero")
+        return (flaky.id, broken.id)
+    }
+
     /// Every task of the store (all pages).
     public func allTasks() async throws -> [TaskRecord] {
         var tasks: [TaskRecord] = []

@@ -123,6 +123,15 @@ public final class MachineryWorkerStandIn: Sendable {
         }
     }
 
+    /// The functions of ``BrokerHarness/checkMachineryRetries()``: `flaky` fails once with
+    /// "connection reset", `broken` always fails with "division by zero".
+    public static func retryFunctions() -> [String: Function] {
+        [
+            "flaky": failingOnce("connection reset"),
+            "broken": { _ in throw Failure(description: "division by zero") },
+        ]
+    }
+
     /// Sums its `int64` arguments: `[{"Type": "int64", "Value": sum}]`.
     public static let add: Function = { args in
         var sum: Int64 = 0

@@ -35,13 +35,6 @@ struct MachineryWorkerTests {
         await running.stop()
     }
 
-    static func finished(_ harness: BrokerHarness, _ id: TaskID, within: Duration = .seconds(20)) async throws -> TaskRecord {
-        try await eventually("task \(id) finished", within: within) { () -> TaskRecord? in
-            guard let task = try await harness.store.taskGet(id), task.state.isTerminal else { return nil }
-            return task
-        }
-    }
-
     @Test func tasksRunOnAMachineryWorkerAndTheirResultsComeBack() async throws {
         guard let server = try RedisIngestTests.server() else { return }
         try await Self.withNode(server) { harness, key in
@@ -53,12 +46,12 @@ struct MachineryWorkerTests {
                 NewTask(kind: "add", args: try RawJSON(validating: #"[{"Name":"a","Type":"int64","Value":5},{"Type":"int64","Value":6}]"#)))
             let many = try await harness.store.taskEnqueueMany(
                 TaskEnqueueParams(tasks: try (0..<200).map { NewTask(kind: "add", args: try RawJSON(validating: "[\($0), 1]")) }))
-            let sum = try await Self.finished(harness, plain.id)
+            let sum = try await harness.finished(plain.id)
             #expect(sum.state == .succeeded)
             #expect(try sum.result?.parsed() == .array([.object(["Type": .string("int64"), "Value": .int(42)])]))
-            #expect(try await Self.finished(harness, typed.id).result?.parsed() == .array([.object(["Type": "int64", "Value": 11])]))
+            #expect(try await harness.finished(typed.id).result?.parsed() == .array([.object(["Type": "int64", "Value": 11])]))
             for (n, task) in many.enumerated() {
-                let done = try await Self.finished(harness, task.id)
+                let done = try await harness.finished(task.id)
                 #expect(done.state == .succeeded && done.attempt == 1)
                 #expect(try done.result?.parsed() == .array([.object(["Type": "int64", "Value": .int(Int64(n + 1))])]))
             }
@@ -81,24 +74,10 @@ struct MachineryWorkerTests {
     @Test func aFailureIsRetriedByBatonsPolicyAndTheLastOneFailsTheTask() async throws {
         guard let server = try RedisIngestTests.server() else { return }
         try await Self.withNode(server) { harness, key in
-            let worker = MachineryWorkerStandIn(
-                server: server, queue: key,
-                functions: [
-                    "flaky": MachineryWorkerStandIn.failingOnce("connection reset"),
-                    "broken": { _ in throw MachineryWorkerStandIn.Failure(description: "division by zero") },
-                ])
+            let worker = MachineryWorkerStandIn(server: server, queue: key, functions: MachineryWorkerStandIn.retryFunctions())
             let working = Task { try await worker.run() }
             defer { working.cancel() }
-            let retry = RetryPolicy.fixed(.milliseconds(100))
-            let flaky = try await harness.api.submit(NewTask(kind: "flaky", maxAttempts: 3, retry: retry))
-            let broken = try await harness.api.submit(NewTask(kind: "broken", maxAttempts: 2, retry: retry))
-            let recovered = try await Self.finished(harness, flaky.id)
-            #expect(recovered.state == .succeeded && recovered.attempt == 2)
-            #expect(recovered.errors.map(\.message) == ["connection reset"])
-            #expect(try recovered.result?.parsed() == .array([.object(["Type": "string", "Value": "done"])]))
-            let dead = try await Self.finished(harness, broken.id)
-            #expect(dead.state == .failed && dead.attempt == 2)
-            #expect(dead.lastError == "division by zero")
+            try await harness.checkMachineryRetries()
         }
     }
 
@@ -119,7 +98,7 @@ struct MachineryWorkerTests {
                     #"{"Tasks": [\#(goSignature(first, "add", args: [1, 2])), \#(goSignature(second, "add", args: [10])), \#(goSignature(third, "add", args: [100]))]}"#
             ).parsed()
             _ = try await harness.api.submitMachineryWorkflow(chain, idempotencyKey: nil)
-            let last = try await Self.finished(harness, try #require(Machinery.taskID(third)))
+            let last = try await harness.finished(try #require(Machinery.taskID(third)))
             #expect(last.state == .succeeded)
             #expect(try last.result?.parsed() == .array([.object(["Type": "int64", "Value": 113])]))
             let thirdSignature = try #require(worker.signatures.first { $0["UUID"] == .string(third) })
@@ -155,7 +134,7 @@ struct MachineryWorkerTests {
             }
             defer { working.cancel() }
             let task = try await harness.api.submit(NewTask(kind: "add", args: try RawJSON(validating: "[2, 3]"), maxAttempts: 3))
-            let done = try await Self.finished(harness, task.id, within: .seconds(30))
+            let done = try await harness.finished(task.id, within: .seconds(30))
             #expect(done.state == .succeeded && done.attempt == 2)
             #expect(done.errors.count == 1, "the lost attempt counts: \(done.errors)")
             #expect(worker.signatures.count == 2)
@@ -207,7 +186,7 @@ struct MachineryWorkerTests {
             }
 
             let object = try await harness.api.submit(NewTask(kind: "add", args: try RawJSON(validating: #"{"a": 1}"#)))
-            let refused = try await Self.finished(harness, object.id)
+            let refused = try await harness.finished(object.id)
             #expect(refused.state == .failed && refused.attempt == 1)
             #expect(refused.lastError?.contains("cannot be sent to a Machinery worker") == true, "\(refused.lastError ?? "")")
             #expect(try await RedisIngestTests.count(redis, "LLEN", key) == 0)
