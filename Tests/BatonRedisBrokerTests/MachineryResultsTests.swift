@@ -118,7 +118,7 @@ struct MachineryResultsTests {
         #expect(try await harness.api.ack([.fail(TaskFailure(lease: fetch.lease, message: "timeout"))]) == [.applied(.pending)])
         _ = try await Self.state(redis, flaky, becomes: "RETRY")
         // A worker that vanished: the lease's rescue ends its only attempt.
-        _ = try await claim("sleep", leaseMS: 300)
+        _ = try await claim("sleep", leaseMS: 2000)
         _ = try await Self.state(redis, abandoned, becomes: "STARTED")
         let rescued = try await Self.state(redis, abandoned, becomes: "FAILURE")
         #expect((rescued["Error"] as? String)?.isEmpty == false)

@@ -74,7 +74,7 @@ struct HTTPWorkerTests {
             let runtime = WorkerRuntime(
                 source: source, registry: registry,
                 configuration: WorkerConfiguration(
-                    id: "held-back", concurrency: 4, lease: .seconds(1), claimWait: .milliseconds(200), shutdownGrace: .seconds(2)),
+                    id: "held-back", concurrency: 4, lease: .seconds(2), claimWait: .milliseconds(200), shutdownGrace: .seconds(2)),
                 logger: logger)
             let group = ServiceGroup(services: [runtime], logger: logger)
             try await withThrowingTaskGroup(of: Void.self) { tasks in
@@ -84,8 +84,8 @@ struct HTTPWorkerTests {
                 try await eventually("the ack to be held back", within: .seconds(10)) {
                     source.pendingLeases.isEmpty ? nil : true
                 }
-                // Three leases' time later the task is still running under a live lease.
-                try await Task.sleep(for: .seconds(3))
+                // Two and a half leases' time later the task is still running under a live lease.
+                try await Task.sleep(for: .seconds(5))
                 let held = try #require(try await t.store.taskGet(task.id))
                 #expect(held.state == .running)
                 #expect(held.leaseExpiresAt.map { $0 > Date() } == true, "lease ran out: \(String(describing: held.leaseExpiresAt))")

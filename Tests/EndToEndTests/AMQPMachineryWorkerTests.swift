@@ -136,7 +136,7 @@ extension EndToEnd {
             defer { Task { await first.stop() } }
             let client = BatonClient(servers: [URL(string: try await first.url())!])
             let worker = names.worker(server)
-            let working = Task { try await worker.run(hold: .seconds(2)) }
+            let working = Task { try await worker.run(hold: .seconds(5)) }
             defer { working.cancel() }
 
             let task = try await client.submit(NewTask(kind: "add", args: try RawJSON(validating: "[40, 2]"), queue: "go"))

@@ -52,6 +52,9 @@ extension EndToEnd {
             let served = try await baton(["submit", "echo", "--args", #"{"a":1}"#, "--wait", "--server", url])
             #expect(served.status == 0, "\(served.stderr)")
             #expect(served.stderr.isEmpty, "\(served.stderr)")
+            // The arguments may also follow the kind.
+            let positional = try await baton(["submit", "echo", #"{"b":2}"#, "--wait", "--server", url])
+            #expect(positional.status == 0 && positional.stdout == "succeeded\n{\"b\":2}\n", "\(positional.stdout) \(positional.stderr)")
 
             let misspelt = try await baton(["submit", "emial.send", "--wait", "--wait-timeout", "1", "--server", url])
             #expect(misspelt.status == 7, "\(misspelt.stderr)")

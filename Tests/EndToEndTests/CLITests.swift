@@ -9,6 +9,8 @@ extension EndToEnd {
     @Suite(.serialized) struct CLITests {
         @Test(arguments: [
             (["submit", "echo", "--args", "{bad"], "--args: not valid JSON"),
+            (["submit", "echo", "{bad"], "arguments: not valid JSON"),
+            (["submit", "echo", "{}", "--args", "{}"], "arguments given twice"),
             (["submit", "echo", "--priority", "11"], "priority must be between 1 and 10"),
             (["submit", "echo", "--delay=-1"], "delay must be a number of seconds from 0"),
             (["submit", "echo", "--delay", "-5"], "delay must be a number of seconds from 0"),

@@ -116,7 +116,9 @@ extension EndToEnd {
             #expect(!seen.contains { $0.type == "gap" }, "\(seen.filter { $0.type == "gap" })")
             #expect(seen.contains { $0.type == "rescued" })
             let viaBEvents = seen.filter { $0.json?["task"]?.stringValue == viaB.id.description }.map(\.type)
-            #expect(viaBEvents == ["enqueued", "claimed", "transitioned"], "\(viaBEvents)")
+            // (A worker may take the task before the submit's `enqueued` is emitted: docs/api.md#events.)
+            #expect(viaBEvents.sorted() == ["claimed", "enqueued", "transitioned"], "\(viaBEvents)")
+            #expect(viaBEvents.filter { $0 != "enqueued" } == ["claimed", "transitioned"], "\(viaBEvents)")
             // Each event names the node that emitted it: all of these were B's.
             let emitters = Set(seen.filter { $0.type != "gap" }.map { $0.json?["node"]?.stringValue ?? "(none)" })
             #expect(emitters.count == 1 && emitters.first?.contains("/") == true, "\(emitters)")
@@ -142,7 +144,7 @@ extension EndToEnd {
             #expect(try await watch.waitForExit(timeout: .seconds(40)) == 0, "\(watch.stderr)")
             let printed = watch.stdout.split(separator: "\n").compactMap { try? JSONDecoder().decode(JSONValue.self, from: Data($0.utf8)) }
             let watched = printed.filter { $0["data"]?["task"]?.stringValue == viaB.id.description }
-            #expect(watched.map { $0["type"]?.stringValue } == ["enqueued", "claimed", "transitioned"], "\(watch.stdout)")
+            #expect(watched.compactMap { $0["type"]?.stringValue } == viaBEvents, "\(watch.stdout)")
             #expect(watched.last?["data"]?["to"]?.stringValue == "succeeded")
             #expect(watched.allSatisfy { $0["data"]?["node"] == seen.first?.json?["node"] }, "\(watch.stdout)")
             #expect(watched.allSatisfy { $0["id"]?.stringValue?.hasPrefix("c.") == true })
@@ -281,7 +283,7 @@ extension EndToEnd {
             let afterEvents = events.filter { $0.json?["task"]?.stringValue == after.id.description }.map(\.type)
             // Anything not streamed is marked: either every event of the task after the restart
             // is there, or a gap stands before the first of them.
-            if afterEvents != ["enqueued", "claimed", "transitioned"] {
+            if afterEvents.sorted() != ["claimed", "enqueued", "transitioned"] {
                 let first = try #require(events.firstIndex { $0.json?["task"]?.stringValue == after.id.description })
                 #expect(events[..<first].contains { $0.type == "gap" }, "events of the task lost without a gap: \(afterEvents)")
             }

@@ -27,7 +27,6 @@ extension EndToEnd {
         static func run(_ executable: String, _ arguments: [String], timeout: Duration = .seconds(60)) async throws -> CommandResult {
             let process = try BatonProcess(arguments, executable: executable)
             let status = try await process.waitForExit(timeout: timeout)
-            try await Task.sleep(for: .milliseconds(30))
             return CommandResult(status: status, stdout: process.stdout, stderr: process.stderr)
         }
 
@@ -173,7 +172,6 @@ extension EndToEnd {
             #expect(uuids.count == count)
 
             let status = try await processor.waitForExit(timeout: .seconds(90))
-            try await Task.sleep(for: .milliseconds(30))
             #expect(status == 0, "processor stderr:\n\(processor.stderr)")
             let summary = try Self.json(processor.stdout.trimmingCharacters(in: .whitespacesAndNewlines))
             let completed = Set(summary["completed"]?.arrayValue?.compactMap(\.stringValue) ?? [])

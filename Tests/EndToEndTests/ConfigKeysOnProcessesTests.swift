@@ -328,7 +328,7 @@ extension EndToEnd {
                 let file = r.dir.path("baton.yaml")
                 let keep = r.sourceArguments.isEmpty ? "" : SettingsKeyText.yaml("config.reloadInterval", r.value)
                 try (keep + SettingsKeyText.yaml("log.level", "debug")).write(toFile: file, atomically: true, encoding: .utf8)
-                #expect(await eventually(within: .seconds(3)) { r.process.stderr.contains("level=debug") }, "\(r.process.stderr)")
+                #expect(await eventually(within: .seconds(6)) { r.process.stderr.contains("level=debug") }, "\(r.process.stderr)")
             },
             Case(key: "postgres.poolSize", command: "serve", value: "3", postgres: true) { (r: Running) async throws in
                 #expect(r.process.stderr.contains("pool_size=3"), "\(r.process.stderr)")

@@ -73,7 +73,6 @@ extension EndToEnd {
                     "--artifacts", dir.url.path,
                 ], executable: python)
             let status = try await browser.waitForExit(timeout: .seconds(180))
-            try await Task.sleep(for: .milliseconds(30))
             #expect(status == 0, "dashboard.py:\n\(browser.stdout)\n\(browser.stderr)")
             #expect(browser.stdout.contains("dashboard: ok"))
 
@@ -111,7 +110,6 @@ extension EndToEnd {
                     "--worker", "fleet-b", "--artifacts", dir.url.path,
                 ], executable: python)
             let status = try await browser.waitForExit(timeout: .seconds(180))
-            try await Task.sleep(for: .milliseconds(30))
             #expect(status == 0, "dashboard_cluster.py:\n\(browser.stdout)\n\(browser.stderr)")
             #expect(browser.stdout.contains("dashboard-cluster: ok"))
 

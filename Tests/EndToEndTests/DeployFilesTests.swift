@@ -276,7 +276,6 @@ extension EndToEnd {
         static func run(_ executable: String, _ arguments: [String]) async throws -> (status: Int32, output: String) {
             let process = try BatonProcess(arguments, executable: executable)
             let status = try await process.waitForExit()
-            try await Task.sleep(for: .milliseconds(30))
             return (status, process.stdout + process.stderr)
         }
     }

@@ -128,7 +128,6 @@ extension EndToEnd {
         static func run(_ executable: String, _ arguments: [String], timeout: Duration = .seconds(60)) async throws -> (Int32, String) {
             let process = try BatonProcess(arguments, executable: executable)
             let status = try await process.waitForExit(timeout: timeout)
-            try await Task.sleep(for: .milliseconds(30))
             return (status, process.stdout + process.stderr)
         }
 

@@ -97,7 +97,7 @@ extension EndToEnd {
         @Test func killedNodesTaskIsRescuedAfterItsLeaseAndSucceedsOnRestart() async throws {
             let dir = try TempDir()
             let db = dir.path("baton.db")
-            let args = ["standalone", "--db", db, "--port", "0", "--lease", "1", "--rescue-interval", "0.2", "--poll", "0.1"]
+            let args = ["standalone", "--db", db, "--port", "0", "--lease", "2", "--rescue-interval", "0.2", "--poll", "0.1"]
             let first = try BatonProcess(args)
             _ = try await first.url()
 

@@ -119,7 +119,9 @@ public enum TransportConformance {
         let first = try await h.claim(task.id)
         h.source.ack(.complete(TaskCompletion(lease: LeaseRef(id: task.id, token: "forged-\(first.leaseToken)"), result: .null)))
         await h.source.flush()
-        try await Task.sleep(for: .seconds(1))
+        try await Task.sleep(for: h.lease / 4)
+        // The real lease kept alive: the failure below must not race the rescuer.
+        _ = try await h.source.heartbeat([first.lease], lease: h.lease)
         #expect(try await h.task(task.id)?.state == .running, "a forged lease completed the task")
 
         h.source.ack(.fail(TaskFailure(lease: first.lease, message: "conformance: first attempt fails")))
@@ -162,7 +164,8 @@ public enum TransportConformance {
         #expect(again.task.attempt == 2)
         h.source.ack(.complete(TaskCompletion(lease: abandoned.lease, result: try RawJSON(validating: #""stale""#))))
         await h.source.flush()
-        try await Task.sleep(for: .seconds(1))
+        try await Task.sleep(for: h.lease / 4)
+        _ = try await h.source.heartbeat([again.lease], lease: h.lease)
         #expect(try await h.task(task.id)?.state == .running, "the old lease completed the task")
         h.source.ack(.complete(TaskCompletion(lease: again.lease, result: try RawJSON(validating: #""fresh""#))))
         await h.source.flush()

@@ -46,7 +46,9 @@ struct Submit: AsyncParsableCommand {
     )
 
     @Argument(help: "The task's kind, e.g. echo or email.send.") var kind: String
-    @Option(help: "Arguments as JSON.") var args: String = "{}"
+    @Argument(help: ArgumentHelp("Arguments as JSON (or --args); {} when neither is given.", valueName: "args"))
+    var positionalArgs: String?
+    @Option(help: "Arguments as JSON.") var args: String?
     @Option(help: "Queue name.") var queue: String = Defaults.queue
     // Numbers are read even when they start with '-' (`--delay -5` then gets the real check,
     // not "missing value").
@@ -103,7 +105,9 @@ struct Submit: AsyncParsableCommand {
 
     func makeTask() throws(CLIError) -> NewTask {
         let parsedArgs: RawJSON
-        do throws(BatonError) { parsedArgs = try RawJSON(validating: args) } catch { throw .usage("--args: \(error.message)") }
+        if positionalArgs != nil && args != nil { throw .usage("arguments given twice: as JSON after the kind and with --args") }
+        let (text, source) = if let positionalArgs { (positionalArgs, "arguments") } else { (args ?? "{}", "--args") }
+        do throws(BatonError) { parsedArgs = try RawJSON(validating: text) } catch { throw .usage("\(source): \(error.message)") }
         var runAt: Date?
         if let at {
             guard let date = BatonJSON.parseDate(at) else {

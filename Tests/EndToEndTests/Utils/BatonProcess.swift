@@ -64,6 +64,7 @@ final class BatonProcess: Sendable {
             let data = handle.availableData
             if data.isEmpty {
                 handle.readabilityHandler = nil
+                buffer.state.withLock { $0.ended += 1 }
             } else {
                 buffer.state.withLock { $0.stdout += String(decoding: data, as: UTF8.self) }
             }
@@ -72,6 +73,7 @@ final class BatonProcess: Sendable {
             let data = handle.availableData
             if data.isEmpty {
                 handle.readabilityHandler = nil
+                buffer.state.withLock { $0.ended += 1 }
             } else {
                 buffer.state.withLock { $0.stderr += String(decoding: data, as: UTF8.self) }
             }
@@ -98,10 +100,13 @@ final class BatonProcess: Sendable {
 
     func signal(_ sig: Int32) { kill(pid, sig) }
 
-    /// Waits for the process to exit and returns its status.
+    /// Waits for the process to exit and returns its status, once what it wrote has been read
+    /// (both pipes at their end, or 5 s more: a child it started may hold them open).
     @discardableResult
     func waitForExit(timeout: Duration = .seconds(60)) async throws -> Int32 {
-        try await eventually("process \(pid) to exit", within: timeout) { self.exitStatus }
+        let status = try await eventually("process \(pid) to exit", within: timeout) { self.exitStatus }
+        await eventually(within: .seconds(5)) { self.output.state.withLock { $0.ended == 2 } }
+        return status
     }
 
     /// Stops the process (SIGTERM, then SIGKILL) if it still runs.
@@ -122,7 +127,8 @@ final class BatonProcess: Sendable {
 
 /// What a process wrote, filled in by the pipes' handlers.
 final class OutputBuffer: Sendable {
-    let state = Mutex((stdout: "", stderr: ""))
+    /// `ended`: how many of the two pipes reached their end.
+    let state = Mutex((stdout: "", stderr: "", ended: 0))
 }
 
 enum ProcessError: Error, CustomStringConvertible {
@@ -140,7 +146,5 @@ func baton(_ arguments: [String], environment: [String: String] = [:], directory
 {
     let process = try BatonProcess(arguments, environment: environment, directory: directory)
     let status = try await process.waitForExit(timeout: timeout)
-    // Let the pipe handlers drain what was written just before exit.
-    try await Task.sleep(for: .milliseconds(30))
     return CommandResult(status: status, stdout: process.stdout, stderr: process.stderr)
 }
