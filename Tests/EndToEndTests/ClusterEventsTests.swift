@@ -177,9 +177,9 @@ extension EndToEnd {
             // psql directly, a few times.
             let psql = URL(fileURLWithPath: control.pgCtl).deletingLastPathComponent().appendingPathComponent("psql").path
             _ = try await eventually("synchronous_commit set on", within: .seconds(10)) { () -> Bool? in
-                let (status, _) = try await MultiNodeTests.run(
+                let set = try await runToEnd(
                     psql, [base, "-v", "ON_ERROR_STOP=1", "-qAtc", role + "SET synchronous_commit = on'); END $$"])
-                return status == 0 ? true : nil
+                return set.status == 0 ? true : nil
             }
             // Reset before the next test sets it again (a reset left running would race with it).
             do {

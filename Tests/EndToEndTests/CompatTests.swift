@@ -23,13 +23,6 @@ extension EndToEnd {
             .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
             .appendingPathComponent("examples/taskq-standin")
 
-        /// Runs `executable` with `arguments` to its end.
-        static func run(_ executable: String, _ arguments: [String], timeout: Duration = .seconds(60)) async throws -> CommandResult {
-            let process = try BatonProcess(arguments, executable: executable)
-            let status = try await process.waitForExit(timeout: timeout)
-            return CommandResult(status: status, stdout: process.stdout, stderr: process.stderr)
-        }
-
         /// The README's two `curl` commands, with `http://localhost:8080` replaced by the node's URL.
         static func readmeCommands(_ url: String) -> (create: [String], status: (String) -> [String]) {
             let create = [
@@ -60,17 +53,17 @@ extension EndToEnd {
             let url = try await node.url()
             let commands = Self.readmeCommands(url)
 
-            let created = try await Self.run(curl, commands.create)
+            let created = try await runToEnd(curl, commands.create)
             #expect(created.status == 0, "\(created.stderr)")
             let job = try Self.json(created.stdout)
             let id = try #require(job["id"]?.stringValue, "\(created.stdout)")
             #expect(job["type"] == .string("sleep") && job["payload"] == .object(["duration": .int(5)]) && job["priority"] == .int(7))
 
-            let read = try await Self.run(curl, commands.status(id))
+            let read = try await runToEnd(curl, commands.status(id))
             #expect(try Self.json(read.stdout)["id"] == .string(id))
             let started = ContinuousClock.now
             let done = try await eventually("the sleep job to complete", within: .seconds(30)) { () -> JSONValue? in
-                let status = try await Self.run(curl, commands.status(id))
+                let status = try await runToEnd(curl, commands.status(id))
                 let value = try Self.json(status.stdout)
                 return value["status"] == .string("completed") ? value : nil
             }
@@ -89,23 +82,23 @@ extension EndToEnd {
             let url = try await node.url()
             let commands = Self.readmeCommands(url)
 
-            let health = try await Self.run(curl, ["-sS", "-w", " %{http_code}", "\(url)/health"])
+            let health = try await runToEnd(curl, ["-sS", "-w", " %{http_code}", "\(url)/health"])
             #expect(health.stdout.hasSuffix(" 200"), "\(health.stdout)")
-            let id = try #require(try Self.json(try await Self.run(curl, commands.create).stdout)["id"]?.stringValue)
-            #expect(try Self.json(try await Self.run(curl, commands.status(id)).stdout)["status"] == .string("pending"))
+            let id = try #require(try Self.json(try await runToEnd(curl, commands.create).stdout)["id"]?.stringValue)
+            #expect(try Self.json(try await runToEnd(curl, commands.status(id)).stdout)["status"] == .string("pending"))
 
-            let next = try Self.json(try await Self.run(curl, ["-sS", "\(url)/next-job?worker_id=worker-1"]).stdout)
+            let next = try Self.json(try await runToEnd(curl, ["-sS", "\(url)/next-job?worker_id=worker-1"]).stdout)
             #expect(next["id"] == .string(id) && next["status"] == .string("running") && next["worker_id"] == .string("worker-1"))
-            let none = try await Self.run(curl, ["-sS", "-o", "/dev/null", "-w", "%{http_code}", "\(url)/next-job?worker_id=worker-2"])
+            let none = try await runToEnd(curl, ["-sS", "-o", "/dev/null", "-w", "%{http_code}", "\(url)/next-job?worker_id=worker-2"])
             #expect(none.stdout == "204")
-            let complete = try await Self.run(
+            let complete = try await runToEnd(
                 curl,
                 [
                     "-sS", "-X", "POST", "\(url)/jobs/\(id)/complete", "-H", "Content-Type: application/json", "-d",
                     #"{"worker_id": "worker-1", "result": {"ok": true}}"#,
                 ])
             #expect(try Self.json(complete.stdout)["status"] == .string("completed"), "\(complete.stdout)")
-            let bad = try await Self.run(
+            let bad = try await runToEnd(
                 curl,
                 ["-sS", "-w", " %{http_code}", "-X", "POST", "\(url)/jobs", "-H", "Content-Type: application/json", "-d", #"{"type":"x"}"#])
             #expect(bad.stdout.hasSuffix(" 400") && bad.stdout.contains("not a job type"), "\(bad.stdout)")
@@ -122,23 +115,23 @@ extension EndToEnd {
             ])
             defer { Task { await node.stop() } }
             let url = try await node.url()
-            let id = try #require(try Self.json(try await Self.run(curl, Self.readmeCommands(url).create).stdout)["id"]?.stringValue)
-            let first = try Self.json(try await Self.run(curl, ["-sS", "\(url)/next-job?worker_id=vanishing&lease=0.5"]).stdout)
+            let id = try #require(try Self.json(try await runToEnd(curl, Self.readmeCommands(url).create).stdout)["id"]?.stringValue)
+            let first = try Self.json(try await runToEnd(curl, ["-sS", "\(url)/next-job?worker_id=vanishing&lease=0.5"]).stdout)
             #expect(first["id"] == .string(id) && first["attempts"] == .int(1))
             let second = try await eventually("the job to be rescued and taken again", within: .seconds(15)) { () -> JSONValue? in
-                let answer = try await Self.run(curl, ["-sS", "\(url)/next-job?worker_id=second"])
+                let answer = try await runToEnd(curl, ["-sS", "\(url)/next-job?worker_id=second"])
                 return answer.stdout.isEmpty ? nil : try Self.json(answer.stdout)
             }
             #expect(second["id"] == .string(id) && second["attempts"] == .int(2) && second["worker_id"] == .string("second"))
             // The vanished worker's late report is refused; the second worker's applies.
-            let late = try await Self.run(
+            let late = try await runToEnd(
                 curl,
                 [
                     "-sS", "-o", "/dev/null", "-w", "%{http_code}", "-X", "POST", "-d", #"{"worker_id":"vanishing"}"#,
                     "-H", "Content-Type: application/json", "\(url)/jobs/\(id)/complete",
                 ])
             #expect(late.stdout == "409")
-            let done = try await Self.run(curl, ["-sS", "-X", "POST", "\(url)/jobs/\(id)/complete"])
+            let done = try await runToEnd(curl, ["-sS", "-X", "POST", "\(url)/jobs/\(id)/complete"])
             #expect(try Self.json(done.stdout)["status"] == .string("completed"), "\(done.stdout)")
         }
 
@@ -159,7 +152,7 @@ extension EndToEnd {
                     Self.standin.appendingPathComponent("processor.py").path, "--request-url", "\(url)/v1/tasks/dequeue",
                     "--update-url", "\(url)/v1/tasks/update", "--expect", "\(count)", "--timeout", "60", "--poll", "0.05",
                 ], executable: python)
-            let scheduler = try await Self.run(
+            let scheduler = try await runToEnd(
                 python,
                 [
                     Self.standin.appendingPathComponent("scheduler.py").path, "--enqueue-url", "\(url)/v1/tasks/enqueue", "--count",

@@ -223,7 +223,7 @@ extension EndToEnd {
             #expect(froms.last == "debian:bookworm-slim", "the runtime's distribution is the build image's")
             let arg = try #require(file.all("ARG").first { $0.hasPrefix("SWIFT_VERSION=") })
             let version = String(arg.dropFirst("SWIFT_VERSION=".count))
-            let swift = try await Self.run("/usr/bin/env", ["swift", "--version"])
+            let swift = try await runToEnd("/usr/bin/env", ["swift", "--version"])
             #expect(swift.output.contains("Swift version \(version) "), "the image builds with \(version): \(swift.output)")
         }
 
@@ -273,10 +273,5 @@ extension EndToEnd {
             #expect(try await Self.unknownSubcommandsAndFlags(["healthcheck", "--server", "x"]) == ["subcommand healthcheck"])
         }
 
-        static func run(_ executable: String, _ arguments: [String]) async throws -> (status: Int32, output: String) {
-            let process = try BatonProcess(arguments, executable: executable)
-            let status = try await process.waitForExit()
-            return (status, process.stdout + process.stderr)
-        }
     }
 }

@@ -123,14 +123,6 @@ extension EndToEnd {
             }
         }
 
-        /// Runs a command to completion (off the cooperative pool's threads) and returns its
-        /// status and combined output.
-        static func run(_ executable: String, _ arguments: [String], timeout: Duration = .seconds(60)) async throws -> (Int32, String) {
-            let process = try BatonProcess(arguments, executable: executable)
-            let status = try await process.waitForExit(timeout: timeout)
-            return (status, process.stdout + process.stderr)
-        }
-
         /// Runs a command that leaves a daemon behind (`pg_ctl restart`) to completion, its
         /// output going to `log`, with no other descriptor of the test process. Spawned and reaped here rather than with `Process`, which only
         /// sees its child exit once every inheritor of its descriptors (the new postmaster) has.
@@ -202,9 +194,9 @@ extension EndToEnd {
         @discardableResult
         static func psql(_ pgCtl: String, url: String, _ sql: String) async throws -> String {
             let psql = URL(fileURLWithPath: pgCtl).deletingLastPathComponent().appendingPathComponent("psql").path
-            let (status, output) = try await run(psql, [url, "-v", "ON_ERROR_STOP=1", "-qAtc", sql])
-            #expect(status == 0, "psql: \(output)")
-            return output.trimmingCharacters(in: .whitespacesAndNewlines)
+            let psqlRun = try await runToEnd(psql, [url, "-v", "ON_ERROR_STOP=1", "-qAtc", sql])
+            #expect(psqlRun.status == 0, "psql: \(psqlRun.output)")
+            return psqlRun.output.trimmingCharacters(in: .whitespacesAndNewlines)
         }
 
         // MARK: Tests

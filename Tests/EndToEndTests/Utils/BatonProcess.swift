@@ -29,6 +29,8 @@ struct CommandResult: Sendable {
     var status: Int32
     var stdout: String
     var stderr: String
+    /// Both streams, stdout first.
+    var output: String { stdout + stderr }
 }
 
 /// A `baton` process running in the background (a node or a worker).
@@ -144,7 +146,15 @@ enum ProcessError: Error, CustomStringConvertible {
 func baton(_ arguments: [String], environment: [String: String] = [:], directory: URL? = nil, timeout: Duration = .seconds(60)) async throws
     -> CommandResult
 {
-    let process = try BatonProcess(arguments, environment: environment, directory: directory)
+    try await runToEnd(nil, arguments, environment: environment, directory: directory, timeout: timeout)
+}
+
+/// Runs `executable` (`nil`: `baton`) with `arguments` to completion.
+func runToEnd(
+    _ executable: String?, _ arguments: [String], environment: [String: String] = [:], directory: URL? = nil,
+    timeout: Duration = .seconds(60)
+) async throws -> CommandResult {
+    let process = try BatonProcess(arguments, environment: environment, directory: directory, executable: executable)
     let status = try await process.waitForExit(timeout: timeout)
     return CommandResult(status: status, stdout: process.stdout, stderr: process.stderr)
 }
