@@ -87,6 +87,29 @@ public final class BrokerHarness: Sendable {
         return (flaky.id, broken.id)
     }
 
+    /// Machinery workers that run ``MachineryWorkerStandIn/add``, whichever broker and backend
+    /// carry them: submits a task with plain arguments, one with Machinery-typed arguments and
+    /// `count` more, and checks that each succeeds at its first attempt with its sum, typed as a
+    /// Machinery worker returns it. Returns the first two tasks' ids.
+    @discardableResult
+    public func checkMachineryAdds(count: Int) async throws -> (plain: TaskID, typed: TaskID) {
+        let plain = try await api.submit(NewTask(kind: "add", args: try RawJSON(validating: "[1, 2, 39]")))
+        let typed = try await api.submit(
+            NewTask(kind: "add", args: try RawJSON(validating: #"[{"Name":"a","Type":"int64","Value":5},{"Type":"int64","Value":6}]"#)))
+        let many = try await store.taskEnqueueMany(
+            TaskEnqueueParams(tasks: try (0..<count).map { NewTask(kind: "add", args: try RawJSON(validating: "[\($0), 1]")) }))
+        let sum = try await finished(plain.id)
+        #expect(sum.state == .succeeded && sum.attempt == 1)
+        #expect(try sum.result?.parsed() == .array([.object(["Type": .string("int64"), "Value": .int(42)])]))
+        #expect(try await finished(typed.id).result?.parsed() == .array([.object(["Type": "int64", "Value": 11])]))
+        for (n, task) in many.enumerated() {
+            let done = try await finished(task.id)
+            #expect(done.state == .succeeded && done.attempt == 1)
+            #expect(try done.result?.parsed() == .array([.object(["Type": "int64", "Value": .int(Int64(n + 1))])]))
+        }
+        return (plain.id, typed.id)
+    }
+
     /// Every task of the store (all pages).
     public func allTasks() async throws -> [TaskRecord] {
         var tasks: [TaskRecord] = []

@@ -15,3 +15,15 @@ public func goSignature(
         "StopTaskDeletionOnError":false,"IgnoreWhenTaskNotRegistered":false}
         """#
 }
+
+/// A Machinery chain as its `SendChain` sends it: the first task's signature, with each next
+/// one nested in the previous one's `OnSuccess`; all of kind `name`, task `i` with `uuids[i]`
+/// and `args[i]`.
+public func goChain(_ uuids: [String], _ name: String, args: [[Int]], routingKey: String = "") -> String {
+    precondition(uuids.count == args.count && !uuids.isEmpty, "one argument list per task")
+    var next: [String] = []
+    for (uuid, arguments) in zip(uuids, args).reversed() {
+        next = [goSignature(uuid, name, args: arguments, routingKey: routingKey, onSuccess: next)]
+    }
+    return next[0]
+}

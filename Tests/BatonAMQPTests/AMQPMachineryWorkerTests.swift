@@ -82,23 +82,10 @@ struct AMQPMachineryWorkerTests {
             let worker = setup.worker(["add": MachineryWorkerStandIn.add])
             let working = Task { try await worker.run() }
             defer { working.cancel() }
-            let plain = try await harness.api.submit(NewTask(kind: "add", args: try RawJSON(validating: "[1, 2, 39]")))
-            let typed = try await harness.api.submit(
-                NewTask(kind: "add", args: try RawJSON(validating: #"[{"Name":"a","Type":"int64","Value":5},{"Type":"int64","Value":6}]"#)))
-            let many = try await harness.store.taskEnqueueMany(
-                TaskEnqueueParams(tasks: try (0..<100).map { NewTask(kind: "add", args: try RawJSON(validating: "[\($0), 1]")) }))
-            let sum = try await harness.finished(plain.id)
-            #expect(sum.state == .succeeded && sum.attempt == 1)
-            #expect(try sum.result?.parsed() == .array([.object(["Type": .string("int64"), "Value": .int(42)])]))
-            #expect(try await harness.finished(typed.id).result?.parsed() == .array([.object(["Type": "int64", "Value": 11])]))
-            for (n, task) in many.enumerated() {
-                let done = try await harness.finished(task.id)
-                #expect(done.state == .succeeded && done.attempt == 1)
-                #expect(try done.result?.parsed() == .array([.object(["Type": "int64", "Value": .int(Int64(n + 1))])]))
-            }
+            let (plain, _) = try await harness.checkMachineryAdds(count: 100)
 
             // The signature as Machinery's worker decodes it, under the attempt's UUID.
-            let uuid = "baton_\(plain.id)_1"
+            let uuid = "baton_\(plain)_1"
             let signature = try #require(worker.signatures.first { $0["UUID"] == .string(uuid) })
             #expect(signature["Name"] == "add" && signature["RoutingKey"] == .string(setup.queue))
             #expect(signature["RetryCount"] == 0 && signature["ETA"] == .null && signature["OnSuccess"] == .null)

@@ -41,30 +41,17 @@ struct MachineryWorkerTests {
             let worker = MachineryWorkerStandIn(server: server, queue: key, functions: ["add": MachineryWorkerStandIn.add])
             let working = Task { try await worker.run() }
             defer { working.cancel() }
-            let plain = try await harness.api.submit(NewTask(kind: "add", args: try RawJSON(validating: "[1, 2, 39]")))
-            let typed = try await harness.api.submit(
-                NewTask(kind: "add", args: try RawJSON(validating: #"[{"Name":"a","Type":"int64","Value":5},{"Type":"int64","Value":6}]"#)))
-            let many = try await harness.store.taskEnqueueMany(
-                TaskEnqueueParams(tasks: try (0..<200).map { NewTask(kind: "add", args: try RawJSON(validating: "[\($0), 1]")) }))
-            let sum = try await harness.finished(plain.id)
-            #expect(sum.state == .succeeded)
-            #expect(try sum.result?.parsed() == .array([.object(["Type": .string("int64"), "Value": .int(42)])]))
-            #expect(try await harness.finished(typed.id).result?.parsed() == .array([.object(["Type": "int64", "Value": 11])]))
-            for (n, task) in many.enumerated() {
-                let done = try await harness.finished(task.id)
-                #expect(done.state == .succeeded && done.attempt == 1)
-                #expect(try done.result?.parsed() == .array([.object(["Type": "int64", "Value": .int(Int64(n + 1))])]))
-            }
+            let (plain, typed) = try await harness.checkMachineryAdds(count: 200)
 
             // The signature as Machinery's worker decodes it.
-            let signature = try #require(worker.signatures.first { $0["UUID"] == .string(plain.id.description) })
+            let signature = try #require(worker.signatures.first { $0["UUID"] == .string(plain.description) })
             #expect(signature["Name"] == "add")
             #expect(signature["RoutingKey"] == .string(key))
             #expect(signature["RetryCount"] == 0 && signature["ETA"] == .null && signature["OnSuccess"] == .null)
             #expect(
                 signature["Args"]
                     == .array([1, 2, 39].map { .object(["Type": "int64", "Value": .int($0)]) }))
-            let named = try #require(worker.signatures.first { $0["UUID"] == .string(typed.id.description) })
+            let named = try #require(worker.signatures.first { $0["UUID"] == .string(typed.description) })
             #expect(
                 named["Args"] == .array([.object(["Name": "a", "Type": "int64", "Value": 5]), .object(["Type": "int64", "Value": 6])]))
             #expect(worker.signatures.count == 202, "each task was sent once")

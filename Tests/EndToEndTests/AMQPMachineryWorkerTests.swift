@@ -69,13 +69,7 @@ extension EndToEnd {
             defer { Task { await amqp.close() } }
             try await amqp.enableConfirms()
             let uuids = (0..<3).map { _ in "task_\(UUID().uuidString.lowercased())" }
-            let chain = goSignature(
-                uuids[0], "add", args: [1, 2], routingKey: "go",
-                onSuccess: [
-                    goSignature(
-                        uuids[1], "add", args: [10], routingKey: "go",
-                        onSuccess: [goSignature(uuids[2], "add", args: [100], routingKey: "go")])
-                ])
+            let chain = goChain(uuids, "add", args: [[1, 2], [10], [100]], routingKey: "go")
             try await eventually("the node's consumer", within: .seconds(30), every: .milliseconds(50)) { () -> Bool? in
                 let probe = try await AMQPConnection.connect(server)
                 defer { Task { await probe.close() } }

@@ -33,13 +33,7 @@ extension EndToEnd {
 
             // The producer: a chain of three on the queue `go`, as Machinery's SendChain sends it.
             let uuids = (0..<3).map { _ in "task_\(UUID().uuidString.lowercased())" }
-            let chain = goSignature(
-                uuids[0], "add", args: [1, 2], routingKey: "go",
-                onSuccess: [
-                    goSignature(
-                        uuids[1], "add", args: [10], routingKey: "go",
-                        onSuccess: [goSignature(uuids[2], "add", args: [100], routingKey: "go")])
-                ])
+            let chain = goChain(uuids, "add", args: [[1, 2], [10], [100]], routingKey: "go")
             let pending =
                 #"{"TaskUUID":"\#(uuids[0])","TaskName":"add","State":"PENDING","Results":null,"Error":"","CreatedAt":"2026-12-06T00:00:00Z","TTL":0}"#
             _ = try await redis.command(["SET", RedisArgument(uuids[0]), RedisArgument(pending)])
