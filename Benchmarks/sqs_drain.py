@@ -392,31 +392,32 @@ def amqp_machinery_worker(queue, exchange, url, concurrency):
     channel.start_consuming()
 
 
+# The benchmark's own child processes (the stand-in workers it starts), by the flag they get first:
+# the options each takes besides the flag itself, `--id` and `--concurrency`, and what it runs.
+CHILD_MODES = {
+    "--amqp-machinery-worker": (("--exchange", "--amqp-url"),
+                                lambda w: amqp_machinery_worker(w.amqp_machinery_worker, w.exchange, w.amqp_url,
+                                                                w.concurrency)),
+    "--machinery-worker": (("--redis-url",),
+                           lambda w: machinery_worker(w.machinery_worker, w.redis_url, w.concurrency)),
+}
+
+
+def run_child(mode):
+    options, run = CHILD_MODES[mode]
+    parser = argparse.ArgumentParser()
+    for option in (mode, "--id") + options:
+        parser.add_argument(option)
+    parser.add_argument("--concurrency", type=int, default=64)
+    try:
+        run(parser.parse_args())
+    except KeyboardInterrupt:
+        pass
+
+
 def main():
-    if len(sys.argv) > 1 and sys.argv[1] == "--amqp-machinery-worker":
-        worker = argparse.ArgumentParser()
-        worker.add_argument("--amqp-machinery-worker")
-        worker.add_argument("--exchange")
-        worker.add_argument("--amqp-url")
-        worker.add_argument("--concurrency", type=int, default=64)
-        worker.add_argument("--id")
-        w = worker.parse_args()
-        try:
-            amqp_machinery_worker(w.amqp_machinery_worker, w.exchange, w.amqp_url, w.concurrency)
-        except KeyboardInterrupt:
-            pass
-        return
-    if len(sys.argv) > 1 and sys.argv[1] == "--machinery-worker":
-        worker = argparse.ArgumentParser()
-        worker.add_argument("--machinery-worker")
-        worker.add_argument("--redis-url")
-        worker.add_argument("--concurrency", type=int, default=64)
-        worker.add_argument("--id")
-        w = worker.parse_args()
-        try:
-            machinery_worker(w.machinery_worker, w.redis_url, w.concurrency)
-        except KeyboardInterrupt:
-            pass
+    if len(sys.argv) > 1 and sys.argv[1] in CHILD_MODES:
+        run_child(sys.argv[1])
         return
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--baton", default=os.path.join(ROOT, ".build", "release", "baton"))
@@ -430,7 +431,9 @@ def main():
     parser.add_argument("--json", action="store_true")
     parser.add_argument("--modes", default="http,sqs",
                         help="comma list of: http (no SQS), sqs (tasks and results through SQS), "
-                             "sqs-http (tasks through SQS, results over HTTP), redis (tasks through a Redis list, results over HTTP)")
+                             "sqs-http (tasks through SQS, results over HTTP), redis (tasks through a Redis list, results over HTTP), "
+                             "machinery (Machinery's workers over Redis), amqp (tasks through RabbitMQ, results over HTTP), "
+                             "amqp-machinery (Machinery's workers over RabbitMQ)")
     parser.add_argument("--redis-url", default=os.environ.get("BATON_TEST_REDIS_URL"))
     parser.add_argument("--amqp-url", default=os.environ.get("BATON_TEST_AMQP_URL"))
     parser.add_argument("--nodes", type=int, default=1, help="baton serve nodes on one PostgreSQL schema (needs --store)")
