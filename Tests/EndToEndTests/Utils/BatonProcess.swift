@@ -102,12 +102,14 @@ final class BatonProcess: Sendable {
 
     func signal(_ sig: Int32) { kill(pid, sig) }
 
-    /// Waits for the process to exit and returns its status, once what it wrote has been read
-    /// (both pipes at their end, or 5 s more: a child it started may hold them open).
+    /// Waits for the process to exit and returns its status, once the pipe handlers drained what
+    /// it wrote just before: both pipes at their end, or 30 ms (Foundation does not always report
+    /// a pipe's end; a longer wait there slowed every command by its length on CI, and timed
+    /// tests failed).
     @discardableResult
     func waitForExit(timeout: Duration = .seconds(60)) async throws -> Int32 {
         let status = try await eventually("process \(pid) to exit", within: timeout) { self.exitStatus }
-        await eventually(within: .seconds(5)) { self.output.state.withLock { $0.ended == 2 } }
+        await eventually(within: .milliseconds(30)) { self.output.state.withLock { $0.ended == 2 } }
         return status
     }
 
