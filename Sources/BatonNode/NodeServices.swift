@@ -35,6 +35,8 @@ public struct NodeServices: Sendable {
     /// The cluster's event stream, when the store shares an event log between nodes
     /// (PostgreSQL): `GET /v1/events` reads it instead of ``journal``.
     public let cluster: ClusterEventFeed?
+    /// How many readers of the events (`GET /v1/events`, `event.poll`) are open on this node.
+    public let eventStreams = OpenEventStreams()
     /// Writes the workers this node hears from to the store, when the store shares a worker
     /// directory between nodes (PostgreSQL): `GET /v1/workers` then lists the cluster's.
     public let directory: WorkerDirectorySync?

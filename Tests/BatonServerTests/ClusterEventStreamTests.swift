@@ -35,9 +35,9 @@ struct ClusterEventStreamTests {
     }
 
     @Test func aStreamCarriesTheNodesWorkInOrderAndResumes() async throws {
-        try await Self.withPostgresApp { client, _, _ in
+        try await Self.withPostgresApp { client, _, node in
             async let streamed = EventStreamTests.stream(client, timeout: 3)
-            try await Task.sleep(for: .milliseconds(600))
+            try await EventStreamTests.streamsOpen(node, 1)
             let tasks = try await client.submit([echoTask(1), echoTask(2)])
             let claimed = try await client.claim(2, worker: "w-7")
             try #require(claimed.count == 2)
@@ -72,10 +72,10 @@ struct ClusterEventStreamTests {
     }
 
     @Test func filtersByQueueKindAndWorkflow() async throws {
-        try await Self.withPostgresApp { client, _, _ in
+        try await Self.withPostgresApp { client, _, node in
             async let mail = EventStreamTests.stream(client, EventStreamFilter(queue: "mail"), timeout: 2)
             async let echo = EventStreamTests.stream(client, EventStreamFilter(kind: "echo"), timeout: 2)
-            try await Task.sleep(for: .milliseconds(600))
+            try await EventStreamTests.streamsOpen(node, 2)
             let tasks = try await client.submit([echoTask(1, queue: "mail"), echoTask(2, queue: "other")])
             let workflow = try await client.send(.post, "/v1/workflows", json: #"{"chain": [{"kind": "wf.a"}, {"kind": "wf.b"}]}"#)
             #expect(workflow.status == .created)
@@ -96,9 +96,9 @@ struct ClusterEventStreamTests {
     /// A stream resuming from before a node began publishing, or from before what the leader
     /// pruned, starts with a gap; the events after it follow.
     @Test func aResumedStreamGetsAGapForAMarkerOrAPrunedId() async throws {
-        try await Self.withPostgresApp { client, store, _ in
+        try await Self.withPostgresApp { client, store, node in
             async let streamed = EventStreamTests.stream(client, timeout: 1.5)
-            try await Task.sleep(for: .milliseconds(600))
+            try await EventStreamTests.streamsOpen(node, 1)
             _ = try await client.submit(echoTask(1))
             let first = try #require(try await streamed.last?.id)
 

@@ -38,6 +38,13 @@ struct EventStreamTests {
         return out
     }
 
+    /// Waits until `count` streams are open on `node`: each gets every event from here on.
+    static func streamsOpen(_ node: NodeServices, _ count: Int) async throws {
+        try await eventually("\(count) event streams to open", within: .seconds(20), every: .milliseconds(10)) {
+            node.eventStreams.value >= count ? true : nil
+        }
+    }
+
     @Test func theWireFormatIsServerSentEvents() async throws {
         try await withTestApp(.live) { client, _ in
             let response = try await client.send(.get, "/v1/events?timeout=0.1")
@@ -53,7 +60,7 @@ struct EventStreamTests {
     @Test func aStreamCarriesTheNodesWorkInOrderAndResumes() async throws {
         try await withTestApp(.live) { client, node in
             async let streamed = Self.stream(client, timeout: 2)
-            try await Task.sleep(for: .milliseconds(400))
+            try await Self.streamsOpen(node.node, 1)
             let tasks = try await client.submit([echoTask(1), echoTask(2)])
             let claimed = try await client.claim(2, worker: "w-7")
             try #require(claimed.count == 2)
@@ -85,15 +92,14 @@ struct EventStreamTests {
             // An id of another journal (a restarted node): a gap first.
             let unknown = try await Self.stream(client, timeout: 0.2, lastEventID: "zz-12")
             #expect(unknown.first?.type == "gap")
-            _ = node
         }
     }
 
     @Test func filtersByQueueTaskAndWorkflow() async throws {
-        try await withTestApp(.live) { client, _ in
+        try await withTestApp(.live) { client, node in
             async let mail = Self.stream(client, EventStreamFilter(queue: "mail"), timeout: 1.5)
             async let one = Self.stream(client, EventStreamFilter(kind: "echo"), timeout: 1.5)
-            try await Task.sleep(for: .milliseconds(400))
+            try await Self.streamsOpen(node.node, 2)
             let tasks = try await client.submit([echoTask(1, queue: "mail"), echoTask(2, queue: "other")])
             let workflow = try await client.send(
                 .post, "/v1/workflows", json: #"{"chain": [{"kind": "wf.a"}, {"kind": "wf.b"}]}"#)

@@ -90,6 +90,12 @@ extension NodeAPI {
     /// On a store with a cluster event log (PostgreSQL) the reader follows the log, which holds
     /// the events of every node (``ClusterEventFeed``); otherwise the node's own journal.
     public func beginEvents(lastEventID: String?) async throws -> (cursor: EventCursor, gap: Bool) {
+        let start = try await startReader(lastEventID: lastEventID)
+        node.eventStreams.opened()
+        return start
+    }
+
+    private func startReader(lastEventID: String?) async throws -> (cursor: EventCursor, gap: Bool) {
         let requested = lastEventID.flatMap { $0.isEmpty ? nil : $0 }
         if let cluster = node.cluster {
             // This node publishes from here on: its events after the cursor are all in the log.
@@ -118,6 +124,7 @@ extension NodeAPI {
     }
 
     public func endEvents() {
+        node.eventStreams.closed()
         if let cluster = node.cluster {
             cluster.endReader()
         } else {
