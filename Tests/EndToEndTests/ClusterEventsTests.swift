@@ -45,6 +45,24 @@ extension EndToEnd {
             event.type == "transitioned" && event.json?["task"]?.stringValue == task.description && event.json?["to"]?.stringValue == state
         }
 
+        /// Submits probe tasks through `node` (to a queue nobody serves) until every reader has
+        /// shown one: the node then publishes what those readers read. Returns the probes' ids.
+        @discardableResult
+        static func probeUntilRead(through node: BatonClient, _ readers: [@Sendable () -> String]) async throws -> Set<String> {
+            var probes: Set<String> = []
+            _ = try await eventually(
+                "the readers to show a probe submitted through the other node", within: .seconds(30), every: .milliseconds(300)
+            ) {
+                () -> Bool? in
+                probes.insert(try await node.submit(NewTask(kind: "noop", queue: "probe")).id.description)
+                return readers.allSatisfy { read in
+                    let text = read()
+                    return probes.contains { text.contains($0) }
+                } ? true : nil
+            }
+            return probes
+        }
+
         @Test func aClientOfOneNodeSeesTheWholeClusterAndResumesOnAnother() async throws {
             guard let store = TestPostgres.storeURL(for: "aClientOfOneNodeSeesTheWholeClusterAndResumesOnAnother") else { return }
             let dir = try TempDir()
@@ -63,7 +81,8 @@ extension EndToEnd {
             let watch = try BatonProcess(["watch", "--server", a.url, "--timeout", "25", "--json"])
             defer { Task { await watch.stop() } }
             // Both nodes learn of the reader (announced at once; at the latest at their next look).
-            try await Task.sleep(for: .seconds(2.5))
+            try await Self.probeUntilRead(
+                through: b.client, [{ onA.snapshot.map { $0.json?["task"]?.stringValue ?? "" }.joined(separator: " ") }, { watch.stdout }])
 
             // 1. Submitted and completed through B: a worker that only knows B runs it.
             let worker = try MultiNodeTests.startWorker(id: "via-b", servers: [b.url], record: dir.path("b.txt"), lease: 30)
@@ -218,7 +237,8 @@ extension EndToEnd {
                     return collectors.flatMap(\.snapshot)
                 }
             }
-            try await Task.sleep(for: .seconds(2.5))
+            try await Self.probeUntilRead(
+                through: b.client, [{ seen().map { $0.json?["task"]?.stringValue ?? "" }.joined(separator: " ") }])
             let before = try await b.client.submit(NewTask(kind: "record", args: try RawJSON(validating: "{}")))
             #expect(try await b.client.wait(before.id, timeout: .seconds(30)).state == .succeeded)
             _ = try await eventually("A to stream the completion before the restart", within: .seconds(20)) { () -> Bool? in
