@@ -106,8 +106,20 @@ extension EndToEnd.SQSPipelineTests {
         let resent = tasks.filter { task in task.errors.contains { $0.message.contains("lease expired") } }
         #expect(
             runningAtKill > 0 && !resent.isEmpty, "\(runningAtKill) in flight at the kill; \(resent.count) sent again after their lease")
-        try await eventually("the SQS queues to drain", within: .seconds(30), every: .milliseconds(500)) { () -> Bool? in
-            try await Self.depth(sqs, urls[1]) + Self.depth(sqs, urls[2]) + Self.depth(sqs, urls[0]) == 0 ? true : nil
+        // A message whose delete failed comes back after its visibility timeout (60 s for the
+        // node's ingest and results messages) and is handled again: the wait covers one return.
+        do {
+            try await eventually("the SQS queues to drain", within: .seconds(90), every: .milliseconds(500)) { () -> Bool? in
+                try await Self.depth(sqs, urls[1]) + Self.depth(sqs, urls[2]) + Self.depth(sqs, urls[0]) == 0 ? true : nil
+            }
+        } catch {
+            var depths: [String] = []
+            for (name, url) in zip(names, urls) { depths.append("\(name): \(try await Self.depth(sqs, url))") }
+            let warnings = (node.stderr + worker.stderr).split(separator: "\n").filter {
+                $0.contains("level=warning") || $0.contains("level=error")
+            }
+            Issue.record("queues left: \(depths); warnings after the restart: \(warnings.suffix(20))")
+            throw error
         }
         let lost = before.count - byObject.keys.filter { (Int($0) ?? before.count) < before.count }.count
         print(
