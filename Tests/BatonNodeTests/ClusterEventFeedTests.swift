@@ -142,7 +142,7 @@ import Testing
         let log = MemoryEventLog()
         let events = NodeEvents()
         let feed = ClusterEventFeed(
-            log: log, events: events, leadership: AlwaysLeader(), window: LiveSetting(.seconds(600)), linger: .seconds(1.5))
+            log: log, events: events, leadership: AlwaysLeader(), window: LiveSetting(.seconds(600)), linger: .seconds(3))
         let running = Task { try await feed.run() }
         defer { running.cancel() }
 
@@ -175,11 +175,11 @@ import Testing
         #expect(log.records[1].queue == "mail" && log.records[1].workflow == Self.workflow && log.records[1].task == Self.id)
 
         // The last reader leaves: the registration lingers (a client may reconnect), so the
-        // node goes on publishing until it expires.
+        // node goes on publishing until it expires (3 s: a stalled machine still checks in time).
         feed.endReader()
         try await Task.sleep(for: .milliseconds(300))
         #expect(events.isObserved)
-        try await eventually("the node to stop publishing", within: .seconds(5)) { () -> Bool? in !events.isObserved ? true : nil }
+        try await eventually("the node to stop publishing", within: .seconds(10)) { () -> Bool? in !events.isObserved ? true : nil }
         let before = log.records.count
         events.emit(.rescued(count: 9))
         try await Task.sleep(for: .milliseconds(300))
