@@ -102,16 +102,6 @@ public final class AMQPConnection: Sendable {
     /// Whether the connection is still open.
     public var isActive: Bool { channel.isActive }
 
-    /// `connection` while it is open; otherwise a new connection to `configuration`, kept in it.
-    public static func reusing(_ connection: inout AMQPConnection?, _ configuration: AMQPConfiguration) async throws(AMQPError)
-        -> AMQPConnection
-    {
-        if let connection, connection.isActive { return connection }
-        let fresh = try await connect(configuration)
-        connection = fresh
-        return fresh
-    }
-
     // MARK: Topology
 
     /// Declares an exchange (as Machinery does: durable, not deleted when unused); the server
