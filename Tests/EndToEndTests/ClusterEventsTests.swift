@@ -46,9 +46,8 @@ extension EndToEnd {
         }
 
         /// Submits probe tasks through `node` (to a queue nobody serves) until every reader has
-        /// shown one: the node then publishes what those readers read. Returns the probes' ids.
-        @discardableResult
-        static func probeUntilRead(through node: BatonClient, _ readers: [@Sendable () -> String]) async throws -> Set<String> {
+        /// shown one: the node then publishes what those readers read.
+        static func probeUntilRead(through node: BatonClient, _ readers: [@Sendable () -> String]) async throws {
             var probes: Set<String> = []
             _ = try await eventually(
                 "the readers to show a probe submitted through the other node", within: .seconds(30), every: .milliseconds(300)
@@ -60,7 +59,6 @@ extension EndToEnd {
                     return probes.contains { text.contains($0) }
                 } ? true : nil
             }
-            return probes
         }
 
         @Test func aClientOfOneNodeSeesTheWholeClusterAndResumesOnAnother() async throws {
