@@ -16,26 +16,28 @@ extension EndToEnd {
             defer { Task { await node.stop() } }
             let url = try await node.url()
 
+            func post(_ path: String, _ json: String) -> URLRequest {
+                var request = URLRequest(url: URL(string: "\(url)\(path)")!)
+                request.httpMethod = "POST"
+                request.setValue("application/json", forHTTPHeaderField: "Content-Type")
+                request.httpBody = Data(json.utf8)
+                request.timeoutInterval = 60
+                return request
+            }
             // The worker announces itself, so that the node notes its claim (`GET /v1/workers`' last_seen).
             let client = BatonClient(servers: [URL(string: url)!])
-            var announce = URLRequest(url: URL(string: "\(url)/v1/workers")!)
-            announce.httpMethod = "POST"
-            announce.setValue("application/json", forHTTPHeaderField: "Content-Type")
-            announce.httpBody = Data(#"{"worker":"w","queues":["q"],"kinds":[],"concurrency":1,"running":0}"#.utf8)
-            let (_, announced) = try await URLSession.shared.data(for: announce)
+            func lastSeen() async throws -> Date? { try await client.workers().first { $0.worker == "w" }?.lastSeen }
+            let (_, announced) = try await URLSession.shared.data(
+                for: post("/v1/workers", #"{"worker":"w","queues":["q"],"kinds":[],"concurrency":1,"running":0}"#))
             #expect((announced as? HTTPURLResponse)?.statusCode == 200)
-            let firstSeen = try #require(try await client.workers().first { $0.worker == "w" }?.lastSeen)
+            let firstSeen = try #require(try await lastSeen())
             try await Task.sleep(for: .milliseconds(20))
 
-            var request = URLRequest(url: URL(string: "\(url)/v1/workers/claim")!)
-            request.httpMethod = "POST"
-            request.setValue("application/json", forHTTPHeaderField: "Content-Type")
-            request.httpBody = Data(#"{"worker":"w","queues":["q"],"max":5,"wait_ms":30000}"#.utf8)
-            request.timeoutInterval = 60
+            let request = post("/v1/workers/claim", #"{"worker":"w","queues":["q"],"max":5,"wait_ms":30000}"#)
             let claim = Task { try await URLSession.shared.data(for: request) }
             // The claim reached the node (it noted the worker just before it waits).
             _ = try await eventually("the claim to reach the node", within: .seconds(20), every: .milliseconds(20)) { () -> Bool? in
-                try await client.workers().first { $0.worker == "w" }.map { $0.lastSeen > firstSeen } == true ? true : nil
+                try await lastSeen().map { $0 > firstSeen } == true ? true : nil
             }
             try await Task.sleep(for: .milliseconds(50))
 
