@@ -1,3 +1,4 @@
+import BatonCore
 import Prometheus
 import Synchronization
 
@@ -19,7 +20,7 @@ final class MetricSeries: Sendable {
 
     private struct Series {
         var counters: [Key: Counter] = [:]
-        var histograms: [Key: DurationHistogram] = [:]
+        var histograms: [Key: ValueHistogram] = [:]
     }
 
     let registry: PrometheusCollectorRegistry
@@ -51,15 +52,24 @@ final class MetricSeries: Sendable {
         }
     }
 
+    /// A histogram of seconds. Its values are `Double`s, not `Duration`s: a record compares the
+    /// value with every bucket, and `Duration`'s comparison is a call into the standard
+    /// library while `Double`'s is one instruction (the exposition reads the same).
     func histogram(
         _ metric: Metric, _ labels: KeyValuePairs<String, String>, _ buckets: [Duration]
-    ) -> DurationHistogram {
+    ) -> ValueHistogram {
         let key = Self.key(metric, labels)
         return series.withLock { s in
             if let histogram = s.histograms[key] { return histogram }
-            let histogram = registry.makeDurationHistogram(descriptor: metric.descriptor, labels: Self.pairs(key.labels), buckets: buckets)
+            let histogram = registry.makeValueHistogram(
+                descriptor: metric.descriptor, labels: Self.pairs(key.labels), buckets: buckets.map(\.seconds))
             s.histograms[key] = histogram
             return histogram
         }
     }
+}
+
+extension Histogram where Value == Double {
+    /// Records `duration` in seconds.
+    func record(_ duration: Duration) { record(duration.seconds) }
 }

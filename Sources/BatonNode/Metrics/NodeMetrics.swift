@@ -19,6 +19,9 @@ public final class NodeMetrics: Sendable {
     typealias Key = MetricSeries.Key
 
     private let series: MetricSeries
+    /// `baton_store_op_seconds`, one series per operation, made at start: a store operation
+    /// (one per claim and per ack batch) finds its series without building and hashing labels.
+    private let storeOps: [StoreOperation: ValueHistogram]
     /// The gauges set by the last counts refresh, to remove those that disappear.
     private let queueGauges = Mutex<[Key: Gauge]>([:])
 
@@ -36,7 +39,12 @@ public final class NodeMetrics: Sendable {
 
     public init(registry: PrometheusCollectorRegistry = PrometheusCollectorRegistry()) {
         self.registry = registry
-        self.series = MetricSeries(registry: registry)
+        let series = MetricSeries(registry: registry)
+        self.series = series
+        storeOps = Dictionary(
+            uniqueKeysWithValues: StoreOperation.allCases.map { op in
+                (op, series.histogram(Self.storeOp, ["op": op.rawValue], Self.latencyBuckets))
+            })
         leader.set(to: 0)
     }
 
@@ -58,8 +66,8 @@ public final class NodeMetrics: Sendable {
         var submitted = Recent<Counter>()
         var claimed = Recent<Counter>()
         var attempts = Recent<Counter>()
-        var waits = Recent<DurationHistogram>()
-        var runs = Recent<DurationHistogram>()
+        var waits = Recent<ValueHistogram>()
+        var runs = Recent<ValueHistogram>()
         for event in events {
             switch event {
             case .enqueued(let task):
@@ -83,7 +91,7 @@ public final class NodeMetrics: Sendable {
             case .progressed:
                 continue
             case .storeOperation(let op, let took):
-                histogram(Self.storeOp, ["op": op.rawValue], Self.latencyBuckets).record(took)
+                storeOps[op]?.record(took)
             }
         }
         submitted.flush()
@@ -191,7 +199,7 @@ public final class NodeMetrics: Sendable {
         series.counter(metric, labels)
     }
 
-    private func histogram(_ metric: Metric, _ labels: KeyValuePairs<String, String>, _ buckets: [Duration]) -> DurationHistogram {
+    private func histogram(_ metric: Metric, _ labels: KeyValuePairs<String, String>, _ buckets: [Duration]) -> ValueHistogram {
         series.histogram(metric, labels, buckets)
     }
 }
