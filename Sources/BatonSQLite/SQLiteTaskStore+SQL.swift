@@ -218,14 +218,14 @@ enum SQL {
 
     /// `rows` completions in one statement, each fenced by its own lease token and found by the
     /// `seq` its token carries (a rowid lookup). Arguments: finished_at, then per row seq, id,
-    /// lease token, result. Returns the id, `seq` and number of dependents of each task it
+    /// lease token, result. Returns the `seq` and number of dependents of each task it
     /// completed, and when `reporting` the `endedAttemptColumns` after them.
     static func completeMany(rows: Int, reporting: Bool) -> String {
         """
         UPDATE tasks SET state = 'succeeded', result = v.column4, finished_at = ?, lease_owner = NULL, lease_token = NULL, \
         lease_expires_at = NULL FROM (VALUES \(Array(repeating: "(?,?,?,?)", count: rows).joined(separator: ","))) AS v \
         WHERE tasks.seq = v.column1 AND tasks.id = v.column2 AND tasks.state = 'running' AND tasks.lease_token = v.column3 \
-        RETURNING tasks.id, tasks.seq, tasks.dependents\(reporting ? ", " + endedAttemptColumns : "")
+        RETURNING tasks.seq, tasks.dependents\(reporting ? ", " + endedAttemptColumns : "")
         """
     }
 

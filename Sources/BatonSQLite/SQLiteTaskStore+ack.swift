@@ -93,29 +93,30 @@ extension SQLiteTaskStore {
             start += size
             var arguments: [(any DatabaseValueConvertible)?] = [now]
             arguments.reserveCapacity(1 + 4 * size)
-            var ids: [String] = []
-            ids.reserveCapacity(size)
             for (_, seq, completion) in chunk {
-                let id = completion.lease.id.description
-                ids.append(id)
                 arguments.append(seq)
-                arguments.append(id)
+                arguments.append(completion.lease.id.description)
                 arguments.append(completion.lease.token)
                 arguments.append(completion.result.text)
             }
             let statement = try db.cachedStatement(sql: SQL.completeMany(rows: size, reporting: reporting))
-            var applied = Set<String>(minimumCapacity: size)
-            var ended: [String: EndedAttempt] = [:]
+            // The rows completed, by `seq` (one per task, and matched with its id by the
+            // statement): an integer key, not the 36-character id, is hashed per row; with the
+            // attempt each ended when `reporting`.
+            var applied = [Int64: EndedAttempt?](minimumCapacity: size)
             let rows = try Row.fetchCursor(statement, arguments: StatementArguments(arguments))
             while let row = try rows.next() {
-                let id: String = row[0]
-                applied.insert(id)
-                if (row[2] as Int64) > 0 { parents.append(row[1]) }
-                if reporting { ended[id] = endedAttempt(row, at: 3, now: now) }
+                let seq: Int64 = row[0]
+                if (row[1] as Int64) > 0 { parents.append(seq) }
+                applied.updateValue(reporting ? endedAttempt(row, at: 2, now: now) : nil, forKey: seq)
             }
-            for ((index, _, completion), id) in zip(chunk, ids) {
-                outcomes[index] = applied.contains(id) ? .applied(.succeeded) : try refusal(id: completion.lease.id, db: db)
-                if reporting { attempts[index] = ended[id] }
+            for (index, seq, completion) in chunk {
+                guard let attempt = applied[seq] else {
+                    outcomes[index] = try refusal(id: completion.lease.id, db: db)
+                    continue
+                }
+                outcomes[index] = .applied(.succeeded)
+                if reporting { attempts[index] = attempt }
             }
         }
         work.settlingInBatch = false
